@@ -1,0 +1,108 @@
+/*
+ * Private declarations shared by the files in lib/.  Nothing here is
+ * exported from the shared library (it is built with -fvisibility=hidden).
+ */
+#ifndef CURLFENCE_INTERNAL_H
+#define CURLFENCE_INTERNAL_H
+
+#define CURLFENCE_BUILDING 1
+#include "curlfence.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CF_MAX_LINE 4096        /* longest accepted line, in bytes */
+#define CF_MAX_INCLUDE_DEPTH 16 /* nesting of include directives */
+
+/* One address rule, after parsing.  IPv4 rules (and IPv4-mapped IPv6 rules,
+ * which are converted) have v6 == 0 and the address in addr[0..3]; IPv6
+ * rules use all 16 bytes.  Addresses are in network byte order with the
+ * host bits cleared.  Ports are the ranges ports[port_off .. port_off +
+ * nports) of the owning rule set; nports == 0 means "any port". */
+typedef struct cf_rule {
+  uint8_t addr[16];
+  uint8_t v6;
+  uint8_t plen;
+  uint8_t action;         /* curlfence_action */
+  uint8_t pad_;
+  uint32_t port_off;
+  uint32_t nports;
+  uint32_t file;          /* index into cf_ruleset.files */
+  uint32_t line;
+  char *text;             /* "deny 10.0.0.0/8 port 443" */
+} cf_rule;
+
+typedef struct cf_port_range {
+  uint16_t lo, hi;        /* inclusive, 1..65535 */
+} cf_port_range;
+
+/* A setting that may appear once in the whole file tree. */
+typedef struct cf_setting {
+  uint8_t set;            /* 0: not given, built-in value applies */
+  uint8_t action;
+  uint32_t file;
+  uint32_t line;
+  char *text;
+} cf_setting;
+
+/* Everything the parser produces; owned by the policy afterwards. */
+typedef struct cf_ruleset {
+  cf_rule *rules;
+  size_t nrules, caprules;
+  cf_port_range *ports;
+  size_t nports, capports;
+  char **files;           /* file names as they appear in messages */
+  size_t nfiles, capfiles;
+  cf_setting dflt;        /* "default allow|deny" */
+  cf_setting unix_;       /* "unix allow|deny" */
+} cf_ruleset;
+
+/* rules.c */
+curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,
+                                   curlfence_error *err);
+curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
+                                     size_t len, const char *name,
+                                     curlfence_error *err);
+void cf_ruleset_free(cf_ruleset *rs);
+
+/* match.c: the reference matcher.  Scans every rule; obviously correct and
+ * used as the oracle for the compiled table.  Returns the index of the
+ * deciding rule or -1 when no rule matches.  addr is 4 bytes when v6 == 0,
+ * else 16 (already unmapped).  port 0 matches only rules without ports. */
+long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
+                     unsigned port);
+
+/* Ordering of two matching rules: > 0 when a beats b.  Longest prefix,
+ * then a rule with ports, then deny, then the earlier rule. */
+int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib);
+
+int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port);
+
+/* table.c: the compiled lookup structure (same answers as cf_match_linear) */
+typedef struct cf_table cf_table;
+curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs);
+long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
+                     const uint8_t *addr, unsigned port);
+size_t cf_table_memory(const cf_table *t);
+void cf_table_free(cf_table *t);
+
+/* error.c */
+void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
+                  unsigned line, unsigned column, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+/* policy.c */
+struct curlfence_policy {
+  atomic_uint refs;
+  cf_ruleset rs;
+  cf_table *table;
+};
+
+/* Turn a socket address into the form the tables use.  Returns 0 and sets
+ * *v6, addr (16 bytes of room) and *port for AF_INET/AF_INET6 (IPv4-mapped
+ * IPv6 becomes IPv4); returns AF_UNIX for a unix socket; -1 when sa is
+ * short or of another family. */
+int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
+                    uint8_t *addr, unsigned *port);
+
+#endif
