@@ -1,0 +1,675 @@
+/*
+ * table.c - the compiled lookup table: same answers as cf_match_linear(),
+ * in a handful of memory accesses.
+ *
+ * ------------------------------------------------------------------------
+ * WHAT IS STORED
+ * ------------------------------------------------------------------------
+ *
+ * The rules of one family (IPv4 or IPv6) cut the address space into
+ * intervals inside which every address is matched by the same rules.  Two
+ * neighbouring intervals can still give the same answer, so the builder
+ * only keeps the points where the answer changes.  An answer is a 32-bit
+ * "value":
+ *
+ *   0                 no rule matches
+ *   r + 1             rule r decides, whatever the port (the common case:
+ *                     the lookup returns without touching anything else)
+ *   PSET | i          the answer depends on the port: port set i
+ *
+ * A port set is {w, cands}: w is the value of the best portless rule
+ * covering the interval (0 if none) and cands the port rules covering it
+ * that outrank w, best first.  Ranking is longest prefix first, so a port
+ * rule with a shorter prefix than w can never win and is not listed; a
+ * port rule with the same or a longer prefix always outranks w.  So a
+ * lookup with a port takes the first candidate whose port ranges hold the
+ * port, else w.  Port rules thus cost nothing to portless intervals.
+ *
+ * ------------------------------------------------------------------------
+ * HOW IT IS FOUND (a Poptrie-like compressed multibit trie)
+ * ------------------------------------------------------------------------
+ *
+ * Keys are addresses read most significant bit first.  The top S bits
+ * index a direct array of 2^S uint32 entries (S is chosen per family from
+ * its rule count, 8..18, so a ten-rule policy costs 1 KiB here and a BGP
+ * table 1 MiB).  An entry is either a value (bit 31 clear) or NODE | n,
+ * the index of an inner node that resolves the next 6 bits:
+ *
+ *   struct node { uint64 inner; uint64 leafstart; uint32 child; uint32 leaf; }
+ *                                                         24 bytes, no padding
+ *
+ * Bit i of `inner` says that 6-bit digit i leads to another node.  The
+ * children of a node are contiguous, so the child for digit i is
+ * nodes[child + popcount(inner & bits 0..i) - 1].  Digits that do not lead
+ * to a node end in a value.  Runs of equal values are stored once (leaf
+ * compression): bit i of `leafstart` is set when digit i starts a new run,
+ * and the value is leaves[leaf + popcount(leafstart & bits 0..i) - 1].  A
+ * node therefore costs 24 bytes plus 4 bytes per distinct run instead of
+ * 64 * 4 bytes for a plain 64-way array.
+ *
+ * Cost of one lookup: one load from the direct array, then per level one
+ * 24-byte node load (one cache line most of the time), a popcount and a
+ * branch; the last level loads one uint32 from the leaf array.  IPv4 with
+ * S = 18 needs at most 3 node levels (18 + 6 + 6 > 24 resolves every /24 at
+ * the first node); IPv6 /48s need 5 levels with S = 18.  Both use the same
+ * code: the key is shifted left 6 bits per level, so IPv4 (a 64-bit key
+ * with the address on top) and IPv6 (a 128-bit key) differ only in the key
+ * type.  Digits past the end of an address read as zeros; the builder
+ * plans for that by working on 128-bit left-aligned keys for both
+ * families, and their leaves compress away.
+ *
+ * Memory: 4 * 2^S + 24 * nodes + 4 * runs bytes per family, plus 12 bytes
+ * per port set and 4 per port candidate.  Nothing is allocated or locked
+ * on lookup.
+ *
+ * ------------------------------------------------------------------------
+ * HOW IT IS BUILT (one pass, O(n log n))
+ * ------------------------------------------------------------------------
+ *
+ * 1. Sort the rules of a family by (start, prefix length, portless first,
+ *    deny first, index).  Rules with the same prefix are now adjacent and
+ *    in rank order, and a prefix comes right after the prefixes that hold
+ *    it.
+ * 2. Sweep them with a stack of open prefixes (prefixes nest or are
+ *    disjoint).  Each prefix's value is computed once from its own rules
+ *    and its parent's value; entering or leaving a prefix emits a
+ *    (start, value) change point, merging equal neighbours.
+ * 3. Build the trie depth first from the sorted change points: a region
+ *    with no change point strictly inside it becomes a value, any other
+ *    becomes a node.  Each region is visited once, so the build is linear
+ *    in the output.
+ *
+ * popcount: the portable x86-64 baseline has no POPCNT instruction and
+ * __builtin_popcountll becomes a libgcc call there, so the walk is
+ * compiled twice and cf_table_build picks the POPCNT one when the CPU has
+ * it (the choice is stored in the table; there is no global state).
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+__extension__ typedef unsigned __int128 cf_u128;
+
+#define CF_NODE 0x80000000u  /* direct entry: inner node index follows */
+#define CF_PSET 0x40000000u  /* value: port set index follows */
+#define CF_VAL_MAX 0x3fffffffu
+
+typedef struct cf_node {
+  uint64_t inner;
+  uint64_t leafstart;
+  uint32_t child;
+  uint32_t leaf;
+} cf_node;
+
+typedef struct cf_pset {
+  uint32_t w;      /* value of the best portless rule (never a port set) */
+  uint32_t off;    /* into cf_table.cands */
+  uint32_t n;
+} cf_pset;
+
+typedef struct cf_fam {
+  unsigned sbits;
+  uint32_t *direct;  /* 2^sbits entries */
+  cf_node *nodes;
+  size_t nnodes, capnodes;
+  uint32_t *leaves;
+  size_t nleaves, capleaves;
+} cf_fam;
+
+struct cf_table {
+  cf_fam fam[2];     /* [0] IPv4, [1] IPv6 */
+  cf_pset *psets;
+  size_t npsets, cappsets;
+  uint32_t *cands;   /* rule indexes */
+  size_t ncands, capcands;
+  int popcnt;        /* the CPU has POPCNT */
+};
+
+/* ------------------------------------------------------------ lookup */
+
+/* The walk, written once; the callers below only differ in the target
+ * ISA the compiler may use. */
+#define CF_WALK(KEYT, KEYBITS, f, key)                                        \
+  do {                                                                        \
+    KEYT k_ = (key);                                                          \
+    uint32_t d_ = (f)->direct[(size_t)(k_ >> ((KEYBITS) - (f)->sbits))];               \
+    if (!(d_ & CF_NODE))                                                      \
+      return d_;                                                              \
+    const cf_node *n_ = &(f)->nodes[d_ & ~CF_NODE];                           \
+    k_ <<= (f)->sbits;                                                        \
+    for (;;) {                                                                \
+      unsigned i_ = (unsigned)(k_ >> ((KEYBITS) - 6));                        \
+      uint64_t upto_ = (2ull << i_) - 1; /* bits 0..i_; i_ = 63 wraps */      \
+      if (n_->inner & (1ull << i_)) {                                         \
+        n_ = &(f)->nodes[n_->child +                                          \
+                         (uint32_t)__builtin_popcountll(n_->inner & upto_) - 1]; \
+        k_ <<= 6;                                                             \
+      } else {                                                                \
+        return (f)->leaves[n_->leaf +                                         \
+                           (uint32_t)__builtin_popcountll(n_->leafstart & upto_) - 1]; \
+      }                                                                       \
+    }                                                                         \
+  } while (0)
+
+static uint32_t walk4(const cf_fam *f, uint64_t key) {
+  CF_WALK(uint64_t, 64, f, key);
+}
+
+static uint32_t walk6(const cf_fam *f, cf_u128 key) {
+  CF_WALK(cf_u128, 128, f, key);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CF_HAVE_POPCNT_CLONE 1
+__attribute__((target("popcnt"))) static uint32_t walk4_popcnt(
+    const cf_fam *f, uint64_t key) {
+  CF_WALK(uint64_t, 64, f, key);
+}
+
+__attribute__((target("popcnt"))) static uint32_t walk6_popcnt(
+    const cf_fam *f, cf_u128 key) {
+  CF_WALK(cf_u128, 128, f, key);
+}
+#endif
+
+static uint64_t load_be64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | p[i];
+  return v;
+}
+
+static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
+  const cf_port_range *pr = rs->ports + r->port_off;
+  for (uint32_t i = 0; i < r->nports; i++)
+    if (port >= pr[i].lo && port <= pr[i].hi)
+      return 1;
+  return 0;
+}
+
+long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
+                     const uint8_t *addr, unsigned port) {
+  uint32_t v;
+  if (!t || !addr)
+    return -1;
+  if (!v6) {
+    uint64_t key = (uint64_t)((uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
+                              (uint32_t)addr[2] << 8 | addr[3])
+                   << 32;
+#ifdef CF_HAVE_POPCNT_CLONE
+    v = t->popcnt ? walk4_popcnt(&t->fam[0], key) : walk4(&t->fam[0], key);
+#else
+    v = walk4(&t->fam[0], key);
+#endif
+  } else {
+    cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
+#ifdef CF_HAVE_POPCNT_CLONE
+    v = t->popcnt ? walk6_popcnt(&t->fam[1], key) : walk6(&t->fam[1], key);
+#else
+    v = walk6(&t->fam[1], key);
+#endif
+  }
+  if (v & CF_PSET) {
+    const cf_pset *ps = &t->psets[v & ~CF_PSET];
+    if (port != 0 && rs) {
+      const uint32_t *c = t->cands + ps->off;
+      for (uint32_t i = 0; i < ps->n; i++)
+        if (port_in(rs, &rs->rules[c[i]], port))
+          return (long)c[i];
+    }
+    v = ps->w;
+  }
+  return (long)v - 1;
+}
+
+size_t cf_table_memory(const cf_table *t) {
+  size_t m;
+  if (!t)
+    return 0;
+  m = sizeof *t + t->npsets * sizeof *t->psets +
+      t->ncands * sizeof *t->cands;
+  for (int f = 0; f < 2; f++)
+    m += ((size_t)1 << t->fam[f].sbits) * sizeof(uint32_t) +
+         t->fam[f].nnodes * sizeof(cf_node) +
+         t->fam[f].nleaves * sizeof(uint32_t);
+  return m;
+}
+
+void cf_table_free(cf_table *t) {
+  if (!t)
+    return;
+  for (int f = 0; f < 2; f++) {
+    free(t->fam[f].direct);
+    free(t->fam[f].nodes);
+    free(t->fam[f].leaves);
+  }
+  free(t->psets);
+  free(t->cands);
+  free(t);
+}
+
+/* ------------------------------------------------------------- build */
+
+/* Grow *p (n used, *cap allocated, elements of size sz) to hold want. */
+static int grow(void *p, size_t *cap, size_t want, size_t sz) {
+  void **pp = p;
+  size_t nc;
+  void *q;
+  if (want <= *cap)
+    return 0;
+  nc = *cap ? *cap : 16;
+  while (nc < want) {
+    if (nc > SIZE_MAX / 2 / sz)
+      return -1;
+    nc *= 2;
+  }
+  q = realloc(*pp, nc * sz);
+  if (!q)
+    return -1;
+  *pp = q;
+  *cap = nc;
+  return 0;
+}
+
+/* A rule as the sweep sees it. */
+typedef struct cf_key {
+  cf_u128 start;     /* left-aligned: IPv4 in the top 32 bits */
+  uint32_t idx;
+  uint8_t plen;      /* in bits of the 128-bit key space: IPv4 /8 is 8 */
+  uint8_t rank;      /* 0 portless deny, 1 portless allow, 2/3 with ports */
+} cf_key;
+
+/* A point where the answer changes. */
+typedef struct cf_cut {
+  cf_u128 start;
+  uint32_t val;
+} cf_cut;
+
+typedef struct cf_open {
+  cf_u128 end;       /* last address of the prefix */
+  uint32_t val;      /* answer inside it (below deeper prefixes) */
+  uint32_t w;        /* best portless value inside it */
+  uint32_t coff, cn; /* its port candidates, best first */
+} cf_open;
+
+typedef struct cf_builder {
+  cf_table *t;
+  cf_cut *cuts;
+  size_t ncuts, capcuts;
+} cf_builder;
+
+static int key_cmp(const void *pa, const void *pb) {
+  const cf_key *a = pa, *b = pb;
+  if (a->start != b->start)
+    return a->start < b->start ? -1 : 1;
+  if (a->plen != b->plen)
+    return a->plen < b->plen ? -1 : 1;
+  if (a->rank != b->rank)
+    return a->rank < b->rank ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int key_le(const cf_key *a, const cf_key *b) {
+  return key_cmp(a, b) <= 0;
+}
+
+/* Stable bottom-up merge sort: qsort's indirect comparator calls were the
+ * larger part of the build time on a million rules. */
+static int sort_keys(cf_key *k, size_t n) {
+  cf_key *tmp, *src = k, *dst;
+  size_t i;
+  for (i = 1; i < n; i++)
+    if (!key_le(&k[i - 1], &k[i]))
+      break;
+  if (i >= n)
+    return 0;  /* already sorted, as generated or well-kept files are */
+  tmp = malloc(n * sizeof *tmp);
+  if (!tmp)
+    return -1;
+  /* runs of 16 by insertion */
+  for (size_t lo = 0; lo < n; lo += 16) {
+    size_t hi = lo + 16 < n ? lo + 16 : n;
+    for (size_t a = lo + 1; a < hi; a++) {
+      cf_key x = k[a];
+      size_t b = a;
+      while (b > lo && !key_le(&k[b - 1], &x)) {
+        k[b] = k[b - 1];
+        b--;
+      }
+      k[b] = x;
+    }
+  }
+  dst = tmp;
+  for (size_t w = 16; w < n; w *= 2) {
+    for (size_t lo = 0; lo < n; lo += 2 * w) {
+      size_t mid = lo + w < n ? lo + w : n;
+      size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+      size_t a = lo, b = mid, o = lo;
+      while (a < mid && b < hi)
+        dst[o++] = key_le(&src[a], &src[b]) ? src[a++] : src[b++];
+      while (a < mid)
+        dst[o++] = src[a++];
+      while (b < hi)
+        dst[o++] = src[b++];
+    }
+    cf_key *s = src;
+    src = dst;
+    dst = s;
+  }
+  if (src != k)
+    memcpy(k, src, n * sizeof *k);
+  free(tmp);
+  return 0;
+}
+
+static int emit(cf_builder *b, cf_u128 start, uint32_t val) {
+  /* A later change at the same point overrides an earlier one (a prefix
+   * and its parent ending together). */
+  if (b->ncuts && b->cuts[b->ncuts - 1].start == start)
+    b->ncuts--;
+  if (b->ncuts && b->cuts[b->ncuts - 1].val == val)
+    return 0;
+  if (grow(&b->cuts, &b->capcuts, b->ncuts + 1, sizeof *b->cuts))
+    return -1;
+  b->cuts[b->ncuts].start = start;
+  b->cuts[b->ncuts].val = val;
+  b->ncuts++;
+  return 0;
+}
+
+/* Value of a prefix whose rules are k[0..n) (rank order), inside parent
+ * (NULL: none).  Fills o. */
+static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
+                       const cf_open *parent, cf_open *o) {
+  cf_table *t = b->t;
+  size_t nport = 0, first_port = n;
+  int portless = k[0].rank < 2;
+  for (size_t i = 0; i < n; i++)
+    if (k[i].rank >= 2) {
+      if (first_port == n)
+        first_port = i;
+      nport++;
+    }
+  o->w = portless ? k[0].idx + 1 : (parent ? parent->w : 0);
+  o->coff = 0;
+  o->cn = 0;
+  if (nport || (!portless && parent && parent->cn)) {
+    /* A portless rule here hides every shorter port rule; without one,
+     * the parent's candidates still apply, after ours. */
+    size_t inherit = (!portless && parent) ? parent->cn : 0;
+    size_t need = nport + inherit;
+    if (need > UINT32_MAX || t->ncands + need > UINT32_MAX ||
+        t->npsets >= CF_VAL_MAX)
+      return -2;
+    if (grow(&t->cands, &t->capcands, t->ncands + need, sizeof *t->cands) ||
+        grow(&t->psets, &t->cappsets, t->npsets + 1, sizeof *t->psets))
+      return -1;
+    o->coff = (uint32_t)t->ncands;
+    for (size_t i = first_port; i < n; i++)
+      t->cands[t->ncands++] = k[i].idx;
+    if (inherit)
+      memcpy(t->cands + t->ncands, t->cands + parent->coff,
+             inherit * sizeof *t->cands);
+    t->ncands += inherit;
+    o->cn = (uint32_t)need;
+    t->psets[t->npsets].w = o->w;
+    t->psets[t->npsets].off = o->coff;
+    t->psets[t->npsets].n = o->cn;
+    o->val = CF_PSET | (uint32_t)t->npsets++;
+  } else {
+    o->val = o->w;
+  }
+  return 0;
+}
+
+/* Steps 1 and 2: the change points of one family, in b->cuts. */
+static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
+  size_t n = 0, i, depth = 0;
+  cf_key *k;
+  cf_open stack[130];
+  int rc = 0;
+  const cf_u128 ones = ~(cf_u128)0;
+
+  b->ncuts = 0;
+  for (i = 0; i < rs->nrules; i++)
+    if (!!rs->rules[i].v6 == v6)
+      n++;
+  if (emit(b, 0, 0))
+    return -1;
+  if (!n)
+    return 0;
+  k = malloc(n * sizeof *k);
+  if (!k)
+    return -1;
+  n = 0;
+  for (i = 0; i < rs->nrules; i++) {
+    const cf_rule *r = &rs->rules[i];
+    cf_u128 a = 0;
+    if (!!r->v6 != v6)
+      continue;
+    if (r->plen > (v6 ? 128 : 32)) {
+      free(k);
+      return -2;
+    }
+    for (int j = 0; j < (v6 ? 16 : 4); j++)
+      a = a << 8 | r->addr[j];
+    if (!v6)
+      a <<= 96;
+    /* Host bits are cleared by the parser; clear them again so a stray
+     * one cannot break the nesting the sweep relies on. */
+    if (r->plen == 0)
+      a = 0;
+    else
+      a &= ones << (128 - r->plen);
+    k[n].start = a;
+    k[n].idx = (uint32_t)i;
+    k[n].plen = r->plen;
+    k[n].rank = (uint8_t)((r->nports ? 2 : 0) + (r->action != CURLFENCE_DENY));
+    n++;
+  }
+  if (sort_keys(k, n)) {
+    free(k);
+    return -1;
+  }
+  for (i = 0; i < n;) {
+    size_t j = i + 1;
+    cf_open o;
+    while (j < n && k[j].start == k[i].start && k[j].plen == k[i].plen)
+      j++;
+    /* close the prefixes that end before this one */
+    while (depth && stack[depth - 1].end < k[i].start) {
+      depth--;
+      if (emit(b, stack[depth].end + 1, depth ? stack[depth - 1].val : 0))
+        goto nomem;
+    }
+    rc = open_prefix(b, k + i, j - i, depth ? &stack[depth - 1] : NULL, &o);
+    if (rc)
+      goto out;
+    o.end = k[i].plen == 0     ? ones
+            : k[i].plen == 128 ? k[i].start
+                               : k[i].start | (ones >> k[i].plen);
+    stack[depth++] = o;
+    if (emit(b, k[i].start, o.val))
+      goto nomem;
+    i = j;
+  }
+  while (depth) {
+    depth--;
+    if (stack[depth].end != ones &&
+        emit(b, stack[depth].end + 1, depth ? stack[depth - 1].val : 0))
+      goto nomem;
+  }
+out:
+  free(k);
+  return rc;
+nomem:
+  free(k);
+  return -1;
+}
+
+/* Step 3.  Fill node ni, which covers the region starting at base whose
+ * digits start at bit off of the key; cuts[p] is the last change point at
+ * or before base. */
+static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
+                      unsigned off, size_t p) {
+  const cf_cut *c = b->cuts;
+  size_t m = b->ncuts;
+  /* Near the end of an IPv6 key a digit runs past bit 127: the lookup
+   * reads the missing bits as zeros, so digit d means address
+   * base + (d >> pad) and the other digits copy their value. */
+  unsigned pad = off + 6 > 128 ? off + 6 - 128 : 0;
+  unsigned cshift = 128 - off - 6 + pad;  /* log2 of a digit's region */
+  cf_u128 csize = (cf_u128)1 << cshift;
+  size_t childp[64];
+  uint64_t inner = 0, leafstart = 0;
+  uint32_t prev = 0;
+  int have_prev = 0;
+  size_t nchild, first_child, first_leaf = f->nleaves;
+
+  for (unsigned d = 0; d < 64; d++) {
+    cf_u128 s = base + (cf_u128)(d >> pad) * csize;
+    cf_u128 e = s + (csize - 1);
+    while (p + 1 < m && c[p + 1].start <= s)
+      p++;
+    if (p + 1 < m && c[p + 1].start <= e) {
+      inner |= 1ull << d;
+      childp[d] = p;
+      continue;
+    }
+    if (!have_prev || c[p].val != prev) {
+      if (grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
+        return -1;
+      f->leaves[f->nleaves++] = c[p].val;
+      leafstart |= 1ull << d;
+      prev = c[p].val;
+      have_prev = 1;
+    }
+  }
+  nchild = (size_t)__builtin_popcountll(inner);
+  first_child = f->nnodes;
+  if (f->nnodes + nchild > CF_VAL_MAX || f->nleaves > UINT32_MAX)
+    return -2;
+  if (grow(&f->nodes, &f->capnodes, f->nnodes + nchild, sizeof *f->nodes))
+    return -1;
+  f->nnodes += nchild;
+  f->nodes[ni].inner = inner;
+  f->nodes[ni].leafstart = leafstart;
+  f->nodes[ni].child = (uint32_t)first_child;
+  f->nodes[ni].leaf = (uint32_t)first_leaf;
+  for (unsigned d = 0, ci = 0; d < 64; d++) {
+    if (!(inner & (1ull << d)))
+      continue;
+    int rc = build_node(b, f, first_child + ci++,
+                        base + (cf_u128)(d >> pad) * csize,
+                        off + 6, childp[d]);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static unsigned ceil_log2(size_t n) {
+  unsigned l = 0;
+  while (l < 63 && ((size_t)1 << l) < n)
+    l++;
+  return l;
+}
+
+static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
+  cf_fam *f = &b->t->fam[v6];
+  size_t n = 0, p = 0;
+  int rc;
+  for (size_t i = 0; i < rs->nrules; i++)
+    if (!!rs->rules[i].v6 == v6)
+      n++;
+  /* The direct array grows with the table (about 16 entries per rule) so a
+   * small policy stays small and a BGP table gets Poptrie's 18 bits. */
+  f->sbits = ceil_log2(n) + 4;
+  if (f->sbits < 8)
+    f->sbits = 8;
+  if (f->sbits > 18)
+    f->sbits = 18;
+  rc = sweep(b, rs, v6);
+  if (rc)
+    return rc;
+  f->direct = malloc(((size_t)1 << f->sbits) * sizeof *f->direct);
+  if (!f->direct)
+    return -1;
+  {
+    unsigned cshift = 128 - f->sbits;
+    cf_u128 csize = (cf_u128)1 << cshift;
+    const cf_cut *c = b->cuts;
+    size_t m = b->ncuts;
+    for (size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
+      cf_u128 s = (cf_u128)d << cshift;
+      cf_u128 e = s + (csize - 1);
+      while (p + 1 < m && c[p + 1].start <= s)
+        p++;
+      if (p + 1 < m && c[p + 1].start <= e) {
+        size_t ni = f->nnodes;
+        if (ni >= CF_VAL_MAX)
+          return -2;
+        if (grow(&f->nodes, &f->capnodes, ni + 1, sizeof *f->nodes))
+          return -1;
+        f->nnodes++;
+        f->direct[d] = CF_NODE | (uint32_t)ni;
+        rc = build_node(b, f, ni, s, f->sbits, p);
+        if (rc)
+          return rc;
+      } else {
+        f->direct[d] = c[p].val;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Give back what the doubling growth over-allocated: a built table lives
+ * as long as its policy. */
+static void shrink(void *p, size_t n, size_t sz) {
+  void **pp = p;
+  if (n && *pp) {
+    void *q = realloc(*pp, n * sz);
+    if (q)
+      *pp = q;
+  }
+}
+
+curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
+  cf_builder b;
+  cf_table *t;
+  int rc = 0;
+  if (!out)
+    return CURLFENCE_E_INVAL;
+  *out = NULL;
+  if (!rs || (rs->nrules && !rs->rules))
+    return CURLFENCE_E_INVAL;
+  if (rs->nrules >= CF_VAL_MAX)
+    return CURLFENCE_E_LIMIT;
+  t = calloc(1, sizeof *t);
+  if (!t)
+    return CURLFENCE_E_NOMEM;
+  memset(&b, 0, sizeof b);
+  b.t = t;
+  for (int v6 = 0; v6 < 2 && !rc; v6++)
+    rc = build_family(&b, rs, v6);
+  free(b.cuts);
+  if (rc) {
+    cf_table_free(t);
+    return rc == -1 ? CURLFENCE_E_NOMEM : CURLFENCE_E_LIMIT;
+  }
+  for (int f = 0; f < 2; f++) {
+    shrink(&t->fam[f].nodes, t->fam[f].nnodes, sizeof(cf_node));
+    shrink(&t->fam[f].leaves, t->fam[f].nleaves, sizeof(uint32_t));
+  }
+  shrink(&t->psets, t->npsets, sizeof *t->psets);
+  shrink(&t->cands, t->ncands, sizeof *t->cands);
+#ifdef CF_HAVE_POPCNT_CLONE
+  __builtin_cpu_init();
+  t->popcnt = __builtin_cpu_supports("popcnt") != 0;
+#endif
+  *out = t;
+  return CURLFENCE_OK;
+}

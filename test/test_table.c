@@ -1,0 +1,433 @@
+/*
+ * test_table.c - the compiled table against the reference matcher.
+ *
+ * Random rule sets are built by hand (no parser involved) so that the
+ * prefixes nest, touch and overlap far more often than in real files, and
+ * every probe's deciding rule must be the one cf_match_linear() picks.
+ *
+ * Replay a failure with CURLFENCE_SEED=<seed printed>.  CURLFENCE_TEST_QUICK
+ * (set by `make valgrind`) scales the iterations down.
+ */
+#include "internal.h"
+#include "testutil.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t base_seed;
+static int quick;
+
+/* splitmix64: small, fast and good enough to shuffle test inputs */
+static uint64_t rnd_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static unsigned rnd_below(uint64_t *s, unsigned n) {
+  return n ? (unsigned)(rnd_next(s) % n) : 0;
+}
+
+/* ------------------------------------------------ hand-built rule sets */
+
+typedef struct tset {
+  cf_ruleset rs;
+  size_t caprules, capports;
+} tset;
+
+static void tset_init(tset *t) {
+  memset(t, 0, sizeof *t);
+}
+
+static void tset_free(tset *t) {
+  free(t->rs.rules);
+  free(t->rs.ports);
+  memset(t, 0, sizeof *t);
+}
+
+static void mask_addr(uint8_t *a, int v6, unsigned plen) {
+  unsigned bytes = v6 ? 16 : 4;
+  for (unsigned i = 0; i < bytes; i++) {
+    unsigned lo = i * 8;
+    if (plen <= lo)
+      a[i] = 0;
+    else if (plen < lo + 8)
+      a[i] &= (uint8_t)(0xff00u >> (plen - lo));
+  }
+  if (!v6)
+    memset(a + 4, 0, 12);
+}
+
+/* Append a rule; ports is a list of nports {lo, hi} pairs. */
+static size_t add_rule(tset *t, int v6, const uint8_t *addr, unsigned plen,
+                       int action, const cf_port_range *ports,
+                       unsigned nports) {
+  cf_rule *r;
+  if (t->rs.nrules == t->caprules) {
+    t->caprules = t->caprules ? 2 * t->caprules : 16;
+    t->rs.rules = realloc(t->rs.rules, t->caprules * sizeof *t->rs.rules);
+    ck_assert_ptr_nonnull(t->rs.rules);
+  }
+  while (t->rs.nports + nports > t->capports) {
+    t->capports = t->capports ? 2 * t->capports : 16;
+    t->rs.ports = realloc(t->rs.ports, t->capports * sizeof *t->rs.ports);
+    ck_assert_ptr_nonnull(t->rs.ports);
+  }
+  r = &t->rs.rules[t->rs.nrules];
+  memset(r, 0, sizeof *r);
+  memcpy(r->addr, addr, v6 ? 16 : 4);
+  r->v6 = (uint8_t)v6;
+  r->plen = (uint8_t)plen;
+  mask_addr(r->addr, v6, plen);
+  r->action = (uint8_t)action;
+  r->port_off = (uint32_t)t->rs.nports;
+  r->nports = nports;
+  r->line = (uint32_t)t->rs.nrules + 1;
+  if (nports)
+    memcpy(t->rs.ports + t->rs.nports, ports, nports * sizeof *ports);
+  t->rs.nports += nports;
+  return t->rs.nrules++;
+}
+
+static cf_table *build_ok(const tset *t) {
+  cf_table *tab = NULL;
+  ck_assert_int_eq(cf_table_build(&tab, &t->rs), CURLFENCE_OK);
+  ck_assert_ptr_nonnull(tab);
+  return tab;
+}
+
+static void fmt_addr(char *buf, size_t n, int v6, const uint8_t *a) {
+  size_t o = 0;
+  if (!v6) {
+    snprintf(buf, n, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+    return;
+  }
+  for (int i = 0; i < 16 && o + 6 < n; i += 2)
+    o += (size_t)snprintf(buf + o, n - o, "%s%02x%02x", i ? ":" : "", a[i],
+                          a[i + 1]);
+}
+
+/* One probe: both matchers must pick the same rule. */
+static void probe(const tset *t, const cf_table *tab, int v6,
+                  const uint8_t *addr, unsigned port, uint64_t seed) {
+  long want = cf_match_linear(&t->rs, v6, addr, port);
+  long got = cf_table_lookup(tab, &t->rs, v6, addr, port);
+  if (want != got) {
+    char buf[64];
+    fmt_addr(buf, sizeof buf, v6, addr);
+    ck_abort_msg("seed %" PRIu64 " (CURLFENCE_SEED=%" PRIu64
+                 "): %s port %u: table says rule %ld, reference %ld "
+                 "(%zu rules)",
+                 seed, base_seed, buf, port, got, want, t->rs.nrules);
+  }
+}
+
+/* ----------------------------------------------------- edge cases */
+
+static const uint8_t zero16[16];
+static const uint8_t ones16[16] = {255, 255, 255, 255, 255, 255, 255, 255,
+                                   255, 255, 255, 255, 255, 255, 255, 255};
+
+START_TEST(empty_table) {
+  tset t;
+  cf_table *tab;
+  tset_init(&t);
+  tab = build_ok(&t);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, zero16, 0), -1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, ones16, 443), -1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, zero16, 0), -1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 65535), -1);
+  ck_assert_uint_gt(cf_table_memory(tab), 0);
+  ck_assert_uint_le(cf_table_memory(tab), 64 * 1024);
+  cf_table_free(tab);
+  cf_table_free(NULL);
+  tset_free(&t);
+}
+END_TEST
+
+START_TEST(only_default) {
+  tset t;
+  cf_table *tab;
+  tset_init(&t);
+  t.rs.dflt.set = 1;
+  t.rs.dflt.action = CURLFENCE_ALLOW;
+  tab = build_ok(&t);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, ones16, 80), -1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 80), -1);
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
+START_TEST(slash0_and_host_routes) {
+  tset t;
+  cf_table *tab;
+  uint8_t a[16] = {0};
+  cf_port_range p443 = {443, 443};
+  tset_init(&t);
+  add_rule(&t, 0, zero16, 0, CURLFENCE_ALLOW, NULL, 0);   /* 0 */
+  add_rule(&t, 0, zero16, 32, CURLFENCE_DENY, NULL, 0);   /* 1: 0.0.0.0 */
+  add_rule(&t, 0, ones16, 32, CURLFENCE_DENY, NULL, 0);   /* 2: bcast */
+  add_rule(&t, 1, zero16, 0, CURLFENCE_DENY, NULL, 0);    /* 3: ::/0 */
+  add_rule(&t, 1, zero16, 128, CURLFENCE_ALLOW, NULL, 0); /* 4: :: */
+  add_rule(&t, 1, ones16, 128, CURLFENCE_ALLOW, &p443, 1);/* 5: ff..ff 443 */
+  add_rule(&t, 1, ones16, 127, CURLFENCE_ALLOW, NULL, 0); /* 6 */
+  tab = build_ok(&t);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, zero16, 0), 1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, ones16, 0), 2);
+  a[3] = 1;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 0), 0);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, zero16, 0), 4);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 0), 3);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 443), 5);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 444), 6);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 0), 6);
+  /* everything the reference says, at the extremes */
+  for (unsigned port = 0; port < 2; port++) {
+    probe(&t, tab, 0, zero16, port ? 443 : 0, 0);
+    probe(&t, tab, 0, ones16, port ? 443 : 0, 0);
+    probe(&t, tab, 1, zero16, port ? 443 : 0, 0);
+    probe(&t, tab, 1, ones16, port ? 443 : 0, 0);
+  }
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
+START_TEST(nested_and_adjacent) {
+  tset t;
+  cf_table *tab;
+  uint8_t a[16] = {10, 0, 0, 0};
+  cf_port_range web[2] = {{80, 80}, {443, 443}};
+  tset_init(&t);
+  add_rule(&t, 0, a, 8, CURLFENCE_DENY, NULL, 0);          /* 0 10/8 */
+  a[1] = 1;
+  add_rule(&t, 0, a, 16, CURLFENCE_ALLOW, NULL, 0);        /* 1 10.1/16 */
+  add_rule(&t, 0, a, 16, CURLFENCE_DENY, web, 2);          /* 2 same, ports */
+  a[1] = 2;
+  add_rule(&t, 0, a, 16, CURLFENCE_ALLOW, NULL, 0);        /* 3 10.2/16 */
+  add_rule(&t, 0, a, 16, CURLFENCE_DENY, NULL, 0);         /* 4 deny wins */
+  a[1] = 0;
+  add_rule(&t, 0, a, 9, CURLFENCE_ALLOW, web, 1);          /* 5 10/9 :80 */
+  tab = build_ok(&t);
+  a[1] = 1;
+  a[3] = 7;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 0), 1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 443), 2);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 22), 1);
+  a[1] = 2;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 80), 4);
+  a[1] = 3;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 80), 5);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 81), 0);
+  a[1] = 200;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 80), 0);
+  a[0] = 11;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 80), -1);
+  a[0] = 9;
+  a[1] = a[2] = a[3] = 255;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 0, a, 80), -1);
+  /* the other family is untouched */
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, zero16, 80), -1);
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
+/* ------------------------------------------------- differential test */
+
+/* Ports drawn from a small set so probes and rules meet. */
+static const unsigned port_pool[] = {1, 22, 80, 443, 444, 8080, 65535};
+#define NPOOL (sizeof port_pool / sizeof port_pool[0])
+
+static unsigned rnd_port(uint64_t *s) {
+  if (rnd_below(s, 8) == 0)
+    return 1 + rnd_below(s, 65535);
+  return port_pool[rnd_below(s, NPOOL)];
+}
+
+static unsigned rnd_plen(uint64_t *s, int v6) {
+  unsigned max = v6 ? 128 : 32;
+  switch (rnd_below(s, 6)) {
+  case 0:
+    return rnd_below(s, max + 1);
+  case 1:
+    return max - rnd_below(s, 3);               /* host routes */
+  case 2:
+    return rnd_below(s, 4);                     /* very short */
+  default:
+    return v6 ? 16 + rnd_below(s, 49) : 8 + rnd_below(s, 17);
+  }
+}
+
+/* A few base addresses per table so that prefixes nest and collide. */
+static void rnd_near(uint64_t *s, uint8_t *out, int v6,
+                     uint8_t bases[][16], unsigned nbases) {
+  unsigned n = v6 ? 16 : 4;
+  memcpy(out, bases[rnd_below(s, nbases)], 16);
+  /* flip a few bits, mostly low ones */
+  for (unsigned k = rnd_below(s, 4); k > 0; k--) {
+    unsigned bit = rnd_below(s, 2) ? n * 8 - 1 - rnd_below(s, 12)
+                                   : rnd_below(s, n * 8);
+    out[bit / 8] ^= (uint8_t)(0x80u >> (bit % 8));
+  }
+}
+
+static void add_or_sub_one(uint8_t *a, unsigned n, int up) {
+  for (int i = (int)n - 1; i >= 0; i--) {
+    if (up) {
+      if (++a[i] != 0)
+        return;
+    } else {
+      if (a[i]-- != 0)
+        return;
+    }
+  }
+}
+
+static void one_random_table(uint64_t seed, unsigned probes_per_rule) {
+  uint64_t s = seed;
+  tset t;
+  cf_table *tab;
+  uint8_t bases[6][16];
+  unsigned nbases = 1 + rnd_below(&s, 6);
+  unsigned nrules = rnd_below(&s, 4) == 0 ? rnd_below(&s, 4)
+                                          : rnd_below(&s, 120);
+  int fam_mode = (int)rnd_below(&s, 3); /* 0 v4, 1 v6, 2 mixed */
+  uint8_t a[16];
+
+  tset_init(&t);
+  for (unsigned i = 0; i < nbases; i++) {
+    for (unsigned j = 0; j < 16; j++)
+      bases[i][j] = (uint8_t)rnd_next(&s);
+    if (rnd_below(&s, 5) == 0)
+      memset(bases[i], rnd_below(&s, 2) ? 0xff : 0, 16);
+  }
+  if (rnd_below(&s, 2)) {
+    t.rs.dflt.set = 1;
+    t.rs.dflt.action = (uint8_t)rnd_below(&s, 2);
+  }
+  for (unsigned i = 0; i < nrules; i++) {
+    int v6 = fam_mode == 2 ? (int)rnd_below(&s, 2) : fam_mode;
+    cf_port_range pr[3];
+    unsigned np = rnd_below(&s, 10) < 3 ? 1 + rnd_below(&s, 3) : 0;
+    for (unsigned j = 0; j < np; j++) {
+      unsigned lo = rnd_port(&s), hi = lo;
+      if (rnd_below(&s, 3) == 0)
+        hi = lo + rnd_below(&s, 500);
+      if (hi > 65535)
+        hi = 65535;
+      pr[j].lo = (uint16_t)lo;
+      pr[j].hi = (uint16_t)hi;
+    }
+    rnd_near(&s, a, v6, bases, nbases);
+    add_rule(&t, v6, a, rnd_plen(&s, v6), (int)rnd_below(&s, 2), pr, np);
+    /* duplicate prefixes with other actions/ports are the tie-break test */
+    if (rnd_below(&s, 6) == 0) {
+      np = rnd_below(&s, 2);
+      add_rule(&t, v6, t.rs.rules[t.rs.nrules - 1].addr,
+               t.rs.rules[t.rs.nrules - 1].plen, (int)rnd_below(&s, 2), pr,
+               np);
+    }
+  }
+  tab = build_ok(&t);
+
+  /* Boundaries of every rule: first, last, one before, one after. */
+  for (size_t i = 0; i < t.rs.nrules; i++) {
+    const cf_rule *r = &t.rs.rules[i];
+    unsigned n = r->v6 ? 16 : 4;
+    uint8_t lo[16], hi[16];
+    memcpy(lo, r->addr, 16);
+    memcpy(hi, r->addr, 16);
+    for (unsigned bit = r->plen; bit < n * 8; bit++)
+      hi[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+    for (int k = 0; k < 4; k++) {
+      uint8_t p[16];
+      memcpy(p, k < 2 ? lo : hi, 16);
+      if (k == 1)
+        add_or_sub_one(p, n, 0);
+      if (k == 3)
+        add_or_sub_one(p, n, 1);
+      probe(&t, tab, r->v6, p, 0, seed);
+      probe(&t, tab, r->v6, p, rnd_port(&s), seed);
+      if (r->nports)
+        probe(&t, tab, r->v6, p, t.rs.ports[r->port_off].lo, seed);
+    }
+  }
+  /* Random probes near the bases and anywhere. */
+  for (unsigned i = 0; i < probes_per_rule * (nrules + 4); i++) {
+    int v6 = (int)rnd_below(&s, 2);
+    if (rnd_below(&s, 4) == 0) {
+      for (unsigned j = 0; j < 16; j++)
+        a[j] = (uint8_t)rnd_next(&s);
+    } else {
+      rnd_near(&s, a, v6, bases, nbases);
+    }
+    probe(&t, tab, v6, a, rnd_below(&s, 4) == 0 ? 0 : rnd_port(&s), seed);
+  }
+  cf_table_free(tab);
+  tset_free(&t);
+}
+
+START_TEST(differential) {
+  unsigned tables = quick ? 150 : 1500;
+  for (unsigned i = 0; i < tables; i++)
+    one_random_table(base_seed + i, quick ? 4 : 12);
+}
+END_TEST
+
+/* One larger table: deep levels and many port sets at once. */
+START_TEST(differential_large) {
+  uint64_t s = base_seed ^ 0xabcdefull;
+  tset t;
+  cf_table *tab;
+  unsigned n = quick ? 1000 : 5000;
+  uint8_t a[16];
+  tset_init(&t);
+  for (unsigned i = 0; i < n; i++) {
+    int v6 = (int)(i & 1);
+    cf_port_range pr = {443, 443};
+    for (unsigned j = 0; j < 16; j++)
+      a[j] = (uint8_t)rnd_next(&s);
+    a[0] = (uint8_t)(a[0] & 0x0f); /* crowd them */
+    add_rule(&t, v6, a, rnd_plen(&s, v6), (int)rnd_below(&s, 2), &pr,
+             rnd_below(&s, 20) == 0);
+  }
+  tab = build_ok(&t);
+  for (unsigned i = 0; i < n * 4; i++) {
+    const cf_rule *r = &t.rs.rules[rnd_below(&s, (unsigned)n)];
+    memcpy(a, r->addr, 16);
+    for (unsigned bit = r->plen; bit < (r->v6 ? 128u : 32u); bit++)
+      if (rnd_below(&s, 2))
+        a[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+    probe(&t, tab, r->v6, a, rnd_below(&s, 2) ? 443 : 0, s);
+  }
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
+Suite *suite_table(void) {
+  Suite *s = suite_create("table");
+  TCase *tc = tcase_create("edges");
+  const char *e = getenv("CURLFENCE_SEED");
+  base_seed = e && *e ? strtoull(e, NULL, 0) : 20240611u;
+  quick = tu_quick();
+  if (e && *e)
+    fprintf(stderr, "test_table: seed %" PRIu64 "\n", base_seed);
+  tcase_add_test(tc, empty_table);
+  tcase_add_test(tc, only_default);
+  tcase_add_test(tc, slash0_and_host_routes);
+  tcase_add_test(tc, nested_and_adjacent);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("differential");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, differential);
+  tcase_add_test(tc, differential_large);
+  suite_add_tcase(s, tc);
+  return s;
+}
