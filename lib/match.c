@@ -1,0 +1,64 @@
+/*
+ * The reference matcher: a scan over every rule.
+ *
+ * It is slow on purpose, in that it has no structure that could be wrong:
+ * the compiled table in table.c must give the same answer for every
+ * address and port, and the tests check that it does.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
+{
+  const cf_port_range *pr = rs->ports + r->port_off;
+  uint32_t i;
+
+  if(r->nports == 0)
+    return 1;
+  for(i = 0; i < r->nports; i++)
+    if(port >= pr[i].lo && port <= pr[i].hi)
+      return 1;
+  return 0;
+}
+
+int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib)
+{
+  if(a->plen != b->plen)
+    return a->plen > b->plen ? 1 : -1;
+  if((a->nports != 0) != (b->nports != 0))
+    return a->nports != 0 ? 1 : -1;
+  if(a->action != b->action)
+    return a->action == CURLFENCE_DENY ? 1 : -1;
+  return ia < ib ? 1 : (ia > ib ? -1 : 0);
+}
+
+static int prefix_contains(const cf_rule *r, const uint8_t *addr)
+{
+  unsigned full = r->plen / 8u, rest = r->plen % 8u;
+
+  if(memcmp(r->addr, addr, full) != 0)
+    return 0;
+  if(rest == 0)
+    return 1;
+  return ((r->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+}
+
+long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
+                     unsigned port)
+{
+  long best = -1;
+  size_t i;
+
+  for(i = 0; i < rs->nrules; i++) {
+    const cf_rule *r = &rs->rules[i];
+
+    if(r->v6 != (v6 != 0) || !prefix_contains(r, addr))
+      continue;
+    if(r->nports && (port == 0 || !cf_rule_port_match(rs, r, port)))
+      continue;
+    if(best < 0 || cf_rule_beats(r, (long)i, &rs->rules[best], best) > 0)
+      best = (long)i;
+  }
+  return best;
+}

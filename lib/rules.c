@@ -1,0 +1,737 @@
+/*
+ * Rules file parser.
+ *
+ * The format is line based (docs/rules.md).  Each line is cut at '#',
+ * split on blanks and dispatched on its first word.  Addresses are parsed
+ * by libcidr, but libcidr accepts many spellings that a policy must never
+ * contain ("10/8" is 0.0.0.10/8 to it, "1.2.3.4/-1" is /0, "1::2::3" is a
+ * valid address), so every address is first held to canonical notation:
+ * the address part must satisfy inet_pton(), which is strict in glibc, the
+ * prefix length must be plain decimal, and libcidr's reading of the block
+ * must agree with both.  Anything else is an error with file:line:column.
+ *
+ * Parsing either succeeds completely or leaves an error and a rule set the
+ * caller frees: there is no partial policy.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libcidr.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_TOKENS 5
+#define MAX_FILE_SIZE ((size_t)1 << 30)
+
+typedef struct token {
+  const char *s;
+  size_t len;
+  unsigned col;
+} token;
+
+/* One file being parsed; frames form the include stack. */
+typedef struct frame {
+  const struct frame *up;
+  uint32_t file;          /* index in rs->files */
+  const char *name;       /* == rs->files[file] */
+  char *real;             /* realpath, for cycle detection; NULL for text */
+  int from_string;
+} frame;
+
+typedef struct parser {
+  cf_ruleset *rs;
+  curlfence_error *err;
+  unsigned depth;
+} parser;
+
+static curlfence_code parse_buffer(parser *p, const frame *fr,
+                                   const char *buf, size_t len);
+
+static int tok_is(const token *t, const char *word)
+{
+  size_t n = strlen(word);
+  return t->len == n && memcmp(t->s, word, n) == 0;
+}
+
+static void *grow(void *ptr, size_t *cap, size_t need, size_t elem)
+{
+  size_t ncap = *cap ? *cap : 16;
+  void *np;
+
+  if(need <= *cap)
+    return ptr;
+  while(ncap < need)
+    ncap *= 2;
+  np = realloc(ptr, ncap * elem);
+  if(np)
+    *cap = ncap;
+  return np;
+}
+
+static curlfence_code nomem(parser *p)
+{
+  cf_error_set(p->err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+  return CURLFENCE_E_NOMEM;
+}
+
+static curlfence_code add_file(parser *p, const char *name, uint32_t *idx)
+{
+  cf_ruleset *rs = p->rs;
+  char **nf = grow(rs->files, &rs->capfiles, rs->nfiles + 1, sizeof(char *));
+  char *copy;
+
+  if(!nf)
+    return nomem(p);
+  rs->files = nf;
+  copy = strdup(name);
+  if(!copy)
+    return nomem(p);
+  rs->files[rs->nfiles] = copy;
+  *idx = (uint32_t)rs->nfiles++;
+  return CURLFENCE_OK;
+}
+
+/* The words of a line joined by single blanks: the rule as reported. */
+static char *join_tokens(const token *t, size_t n)
+{
+  size_t i, len = 0, off = 0;
+  char *s;
+
+  for(i = 0; i < n; i++)
+    len += t[i].len + 1;
+  s = malloc(len ? len : 1);
+  if(!s)
+    return NULL;
+  for(i = 0; i < n; i++) {
+    memcpy(s + off, t[i].s, t[i].len);
+    off += t[i].len;
+    s[off++] = ' ';
+  }
+  s[off ? off - 1 : 0] = '\0';
+  return s;
+}
+
+static curlfence_code fail(parser *p, const frame *fr, unsigned line,
+                           unsigned col, curlfence_code code, const char *fmt,
+                           const char *a, const char *b)
+{
+  char msg[1200];
+
+  snprintf(msg, sizeof(msg), fmt, a ? a : "", b ? b : "");
+  cf_error_set(p->err, code, fr->name, line, col, "%s", msg);
+  return code;
+}
+
+/* ------------------------------------------------------------ addresses */
+
+/* Say why inet_pton() refused an address, for the common mistakes. */
+static curlfence_code bad_address(parser *p, const frame *fr, unsigned line,
+                                  unsigned col, const char *a, int v6)
+{
+  const char *s;
+  int dots = 0, colons2 = 0, groups = 1;
+
+  if(v6) {
+    for(s = a; *s; s++) {
+      if(s[0] == ':' && s[1] == ':')
+        colons2++;
+      if(*s == ':')
+        groups++;
+    }
+    if(colons2 > 1)
+      return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+                  "invalid IPv6 address \"%s\" (\"::\" may appear only once)",
+                  a, NULL);
+    if(groups > 8)
+      return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+                  "invalid IPv6 address \"%s\" (more than 8 groups)", a, NULL);
+    return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+                "invalid IPv6 address \"%s\"", a, NULL);
+  }
+  for(s = a; *s; s++)
+    dots += *s == '.';
+  if(strpbrk(a, "xX"))
+    return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+                "invalid IPv4 address \"%s\" (hexadecimal is not accepted)",
+                a, NULL);
+  for(s = a; *s; s++) {
+    if(*s == '0' && (s == a || s[-1] == '.') && s[1] >= '0' && s[1] <= '9')
+      return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+                  "invalid IPv4 address \"%s\" (leading zero: octal is not "
+                  "accepted)", a, NULL);
+  }
+  if(dots < 3)
+    return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+                "incomplete IPv4 address \"%s\" (write all four octets)", a,
+                NULL);
+  return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
+              "invalid IPv4 address \"%s\" (expected four decimal octets "
+              "0-255)", a, NULL);
+}
+
+static int is_digits(const char *s, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++)
+    if(s[i] < '0' || s[i] > '9')
+      return 0;
+  return n > 0;
+}
+
+/* Parse a canonical address or CIDR block into r (addr, v6, plen). */
+static curlfence_code parse_prefix(parser *p, const frame *fr, unsigned line,
+                                   const token *t, cf_rule *r)
+{
+  char abuf[64], num[8];
+  /* libcidr's check for reverse-DNS suffixes ("x.in-addr.arpa") reads up to
+   * 13 bytes before the end of the string even when it is shorter, so the
+   * string it gets is preceded by zero bytes that are ours to read. */
+  char padded[16 + 80] = { 0 };
+  char *cbuf = padded + 16;
+  uint8_t bytes[16], lbytes[16];
+  const char *slash = memchr(t->s, '/', t->len);
+  size_t alen = slash ? (size_t)(slash - t->s) : t->len;
+  const char *bad;
+  int v6, maxlen, plen, ok;
+  CIDR *c, *net;
+
+  if(alen == 0)
+    return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
+                "missing address before \"/\"", NULL, NULL);
+  if(alen >= sizeof(abuf))
+    return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
+                "address too long", NULL, NULL);
+  memcpy(abuf, t->s, alen);
+  abuf[alen] = '\0';
+  if((bad = strpbrk(abuf, "[]")))
+    return fail(p, fr, line, t->col + (unsigned)(bad - abuf),
+                CURLFENCE_E_ADDRESS,
+                "brackets are not allowed around addresses (\"%s\")", abuf,
+                NULL);
+  if((bad = strchr(abuf, '%')))
+    return fail(p, fr, line, t->col + (unsigned)(bad - abuf),
+                CURLFENCE_E_ADDRESS,
+                "zone ids are not allowed in rules (\"%s\")", abuf, NULL);
+  v6 = strchr(abuf, ':') != NULL;
+  maxlen = v6 ? 128 : 32;
+  if(inet_pton(v6 ? AF_INET6 : AF_INET, abuf, bytes) != 1)
+    return bad_address(p, fr, line, t->col, abuf, v6);
+
+  plen = maxlen;
+  if(slash) {
+    const char *ps = slash + 1;
+    size_t pl = t->len - alen - 1;
+    unsigned pcol = t->col + (unsigned)alen + 1;
+    char shown[64];
+
+    snprintf(shown, sizeof(shown), "%.*s", (int)(pl < 40 ? pl : 40), ps);
+    snprintf(num, sizeof(num), "0-%d", maxlen);
+    if(pl == 0)
+      return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
+                  "missing prefix length after \"/\"", NULL, NULL);
+    if(!is_digits(ps, pl) || pl > 3 || (pl > 1 && ps[0] == '0'))
+      return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
+                  "invalid prefix length \"%s\" (expected a decimal number "
+                  "%s)", shown, num);
+    plen = atoi(shown);
+    if(plen > maxlen)
+      return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
+                  v6 ? "invalid prefix length \"%s\" (IPv6 allows %s)"
+                     : "invalid prefix length \"%s\" (IPv4 allows %s)",
+                  shown, num);
+  }
+
+  /* libcidr makes the block; it must read what inet_pton read. */
+  snprintf(cbuf, 80, "%s/%d", abuf, plen);
+  c = cidr_from_str(cbuf);
+  if(!c)
+    return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
+                "invalid address block \"%s\"", cbuf, NULL);
+  memset(lbytes, 0, sizeof(lbytes));
+  if(v6)
+    ok = cidr_get_proto(c) == CIDR_IPV6 &&
+         cidr_to_in6addr(c, (struct in6_addr *)lbytes) != NULL;
+  else
+    ok = cidr_get_proto(c) == CIDR_IPV4 &&
+         cidr_to_inaddr(c, (struct in_addr *)lbytes) != NULL;
+  ok = ok && cidr_get_pflen(c) == plen &&
+       memcmp(lbytes, bytes, v6 ? 16 : 4) == 0;
+  if(!ok) {
+    cidr_free(c);
+    return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
+                "address block \"%s\" is ambiguous", cbuf, NULL);
+  }
+  net = cidr_addr_network(c);
+  if(!net) {
+    cidr_free(c);
+    return nomem(p);
+  }
+  if(cidr_equals(c, net) != 0) {
+    char *want = cidr_to_str(net, CIDR_NOFLAGS);
+    curlfence_code rc;
+
+    rc = fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
+              "host bits set in \"%s\" (did you mean %s?)", cbuf,
+              want ? want : "the network address");
+    free(want);
+    cidr_free(net);
+    cidr_free(c);
+    return rc;
+  }
+  cidr_free(net);
+  cidr_free(c);
+
+  memset(r->addr, 0, sizeof(r->addr));
+  if(v6 && plen >= 96 && bytes[10] == 0xff && bytes[11] == 0xff &&
+     !memcmp(bytes, "\0\0\0\0\0\0\0\0\0\0", 10)) {
+    /* IPv4-mapped: the same block as IPv4, as queries are looked up. */
+    memcpy(r->addr, bytes + 12, 4);
+    r->v6 = 0;
+    r->plen = (uint8_t)(plen - 96);
+  }
+  else {
+    memcpy(r->addr, bytes, v6 ? 16 : 4);
+    r->v6 = (uint8_t)v6;
+    r->plen = (uint8_t)plen;
+  }
+  return CURLFENCE_OK;
+}
+
+/* ---------------------------------------------------------------- ports */
+
+static curlfence_code parse_port_number(parser *p, const frame *fr,
+                                        unsigned line, const char *s,
+                                        size_t n, unsigned col, unsigned *out)
+{
+  char shown[32];
+
+  snprintf(shown, sizeof(shown), "%.*s", (int)(n < 20 ? n : 20), s);
+  if(n == 0)
+    return fail(p, fr, line, col, CURLFENCE_E_PORT,
+                "empty port in list (expected 1-65535)", NULL, NULL);
+  if(!is_digits(s, n) || (n > 1 && s[0] == '0'))
+    return fail(p, fr, line, col, CURLFENCE_E_PORT,
+                "invalid port \"%s\" (expected a decimal number 1-65535)",
+                shown, NULL);
+  if(n > 5 || atoi(shown) > 65535 || atoi(shown) == 0)
+    return fail(p, fr, line, col, CURLFENCE_E_PORT,
+                "port \"%s\" out of range (1-65535)", shown, NULL);
+  *out = (unsigned)atoi(shown);
+  return CURLFENCE_OK;
+}
+
+/* "80,443,8000-8080" -> ranges appended to rs->ports. */
+static curlfence_code parse_ports(parser *p, const frame *fr, unsigned line,
+                                  const token *t, cf_rule *r)
+{
+  cf_ruleset *rs = p->rs;
+  const char *s = t->s, *end = t->s + t->len;
+  curlfence_code rc;
+
+  r->port_off = (uint32_t)rs->nports;
+  r->nports = 0;
+  for(;;) {
+    const char *comma = memchr(s, ',', (size_t)(end - s));
+    const char *iend = comma ? comma : end;
+    const char *dash = memchr(s, '-', (size_t)(iend - s));
+    unsigned col = t->col + (unsigned)(s - t->s);
+    unsigned lo, hi;
+    cf_port_range *np;
+
+    rc = parse_port_number(p, fr, line, s,
+                           (size_t)((dash ? dash : iend) - s), col, &lo);
+    if(rc)
+      return rc;
+    hi = lo;
+    if(dash) {
+      rc = parse_port_number(p, fr, line, dash + 1,
+                             (size_t)(iend - dash - 1),
+                             col + (unsigned)(dash + 1 - s), &hi);
+      if(rc)
+        return rc;
+      if(hi < lo) {
+        char shown[32];
+        snprintf(shown, sizeof(shown), "%.*s", (int)(iend - s), s);
+        return fail(p, fr, line, col, CURLFENCE_E_PORT,
+                    "port range \"%s\" is reversed (write low-high)", shown,
+                    NULL);
+      }
+    }
+    np = grow(rs->ports, &rs->capports, rs->nports + 1, sizeof(*np));
+    if(!np)
+      return nomem(p);
+    rs->ports = np;
+    rs->ports[rs->nports].lo = (uint16_t)lo;
+    rs->ports[rs->nports].hi = (uint16_t)hi;
+    rs->nports++;
+    r->nports++;
+    if(!comma)
+      break;
+    s = comma + 1;
+  }
+  return CURLFENCE_OK;
+}
+
+/* ---------------------------------------------------------------- lines */
+
+static int parse_action(const token *t, uint8_t *action)
+{
+  if(tok_is(t, "allow"))
+    *action = CURLFENCE_ALLOW;
+  else if(tok_is(t, "deny"))
+    *action = CURLFENCE_DENY;
+  else
+    return -1;
+  return 0;
+}
+
+static curlfence_code unexpected(parser *p, const frame *fr, unsigned line,
+                                 const token *t, const char *expect)
+{
+  char shown[64];
+
+  snprintf(shown, sizeof(shown), "%.*s", (int)(t->len < 40 ? t->len : 40),
+           t->s);
+  return fail(p, fr, line, t->col, CURLFENCE_E_SYNTAX,
+              "unexpected \"%s\" (expected %s)", shown, expect);
+}
+
+static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
+                                 const token *t, size_t n, unsigned eol)
+{
+  cf_ruleset *rs = p->rs;
+  cf_rule r, *nr;
+  curlfence_code rc;
+
+  memset(&r, 0, sizeof(r));
+  parse_action(&t[0], &r.action);
+  if(n < 2)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing address after \"%s\" (expected an address or "
+                "CIDR block)", tok_is(&t[0], "allow") ? "allow" : "deny",
+                NULL);
+  rc = parse_prefix(p, fr, line, &t[1], &r);
+  if(rc)
+    return rc;
+  if(n >= 3 && !tok_is(&t[2], "port"))
+    return unexpected(p, fr, line, &t[2], "\"port\" or end of line");
+  if(n == 3)
+    return fail(p, fr, line, eol, CURLFENCE_E_PORT,
+                "missing port list after \"port\" (e.g. 80,443,8000-8080)",
+                NULL, NULL);
+  if(n > 4)
+    return unexpected(p, fr, line, &t[4], "end of line");
+  if(n == 4) {
+    rc = parse_ports(p, fr, line, &t[3], &r);
+    if(rc)
+      return rc;
+  }
+  r.file = fr->file;
+  r.line = line;
+  r.text = join_tokens(t, n);
+  if(!r.text)
+    return nomem(p);
+  nr = grow(rs->rules, &rs->caprules, rs->nrules + 1, sizeof(*nr));
+  if(!nr) {
+    free(r.text);
+    return nomem(p);
+  }
+  rs->rules = nr;
+  rs->rules[rs->nrules++] = r;
+  return CURLFENCE_OK;
+}
+
+static curlfence_code parse_setting(parser *p, const frame *fr, unsigned line,
+                                    const token *t, size_t n, unsigned eol,
+                                    cf_setting *set, const char *word)
+{
+  uint8_t action;
+  char where[400];
+
+  if(n < 2)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing action after \"%s\" (expected allow or deny)", word,
+                NULL);
+  if(parse_action(&t[1], &action))
+    return unexpected(p, fr, line, &t[1], "allow or deny");
+  if(n > 2)
+    return unexpected(p, fr, line, &t[2], "end of line");
+  if(set->set) {
+    snprintf(where, sizeof(where), "%s:%u", p->rs->files[set->file],
+             (unsigned)set->line);
+    return fail(p, fr, line, t[0].col, CURLFENCE_E_DUPLICATE,
+                "duplicate \"%s\" (first given at %s)", word, where);
+  }
+  set->text = join_tokens(t, n);
+  if(!set->text)
+    return nomem(p);
+  set->set = 1;
+  set->action = action;
+  set->file = fr->file;
+  set->line = line;
+  return CURLFENCE_OK;
+}
+
+/* ------------------------------------------------------------- includes */
+
+static curlfence_code read_file(parser *p, const char *path, char **out,
+                                size_t *outlen, const frame *at,
+                                unsigned line, unsigned col)
+{
+  struct stat st;
+  char *buf;
+  size_t got = 0;
+  int fd, e;
+  const char *fname = at ? at->name : path;
+
+  *out = NULL;
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if(fd < 0) {
+    e = errno;
+    cf_error_set(p->err, CURLFENCE_E_IO, fname, line, col,
+                 "cannot open \"%s\": %s", path, strerror(e));
+    return CURLFENCE_E_IO;
+  }
+  if(fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    cf_error_set(p->err, CURLFENCE_E_IO, fname, line, col,
+                 "\"%s\" is not a regular file", path);
+    return CURLFENCE_E_IO;
+  }
+  if((uintmax_t)st.st_size > MAX_FILE_SIZE) {
+    close(fd);
+    cf_error_set(p->err, CURLFENCE_E_LIMIT, fname, line, col,
+                 "\"%s\" is larger than 1 GiB", path);
+    return CURLFENCE_E_LIMIT;
+  }
+  buf = malloc((size_t)st.st_size + 1);
+  if(!buf) {
+    close(fd);
+    return nomem(p);
+  }
+  while(got < (size_t)st.st_size) {
+    ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+    if(r < 0 && errno == EINTR)
+      continue;
+    if(r <= 0) {
+      e = r < 0 ? errno : EIO;
+      free(buf);
+      close(fd);
+      cf_error_set(p->err, CURLFENCE_E_IO, fname, line, col,
+                   "cannot read \"%s\": %s", path, strerror(e));
+      return CURLFENCE_E_IO;
+    }
+    got += (size_t)r;
+  }
+  close(fd);
+  *out = buf;
+  *outlen = got;
+  return CURLFENCE_OK;
+}
+
+/* Parse the file at path (as named in messages) below frame up. */
+static curlfence_code parse_path(parser *p, const frame *up, const char *path,
+                                 unsigned line, unsigned col)
+{
+  frame fr;
+  const frame *f;
+  char *buf = NULL;
+  size_t len = 0;
+  curlfence_code rc;
+
+  memset(&fr, 0, sizeof(fr));
+  rc = read_file(p, path, &buf, &len, up, line, col);
+  if(rc)
+    return rc;
+  fr.real = realpath(path, NULL);
+  if(!fr.real) {
+    free(buf);
+    return nomem(p);
+  }
+  for(f = up; f; f = f->up) {
+    if(f->real && strcmp(f->real, fr.real) == 0) {
+      cf_error_set(p->err, CURLFENCE_E_INCLUDE, up->name, line, col,
+                   "include cycle: \"%s\" is already being read", path);
+      free(fr.real);
+      free(buf);
+      return CURLFENCE_E_INCLUDE;
+    }
+  }
+  rc = add_file(p, path, &fr.file);
+  if(!rc) {
+    fr.up = up;
+    fr.name = p->rs->files[fr.file];
+    rc = parse_buffer(p, &fr, buf, len);
+  }
+  free(fr.real);
+  free(buf);
+  return rc;
+}
+
+static curlfence_code parse_include(parser *p, const frame *fr, unsigned line,
+                                    const token *t, size_t n, unsigned eol)
+{
+  char *path;
+  size_t dirlen = 0;
+  const char *slash;
+  curlfence_code rc;
+
+  if(n < 2)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing file name after \"include\"", NULL, NULL);
+  if(n > 2)
+    return unexpected(p, fr, line, &t[2], "end of line");
+  if(p->depth >= CF_MAX_INCLUDE_DEPTH)
+    return fail(p, fr, line, t[1].col, CURLFENCE_E_INCLUDE,
+                "includes nested deeper than 16 levels", NULL, NULL);
+  /* Relative names are relative to the including file's directory. */
+  if(t[1].s[0] != '/' && !fr->from_string &&
+     (slash = strrchr(fr->name, '/')) != NULL)
+    dirlen = (size_t)(slash - fr->name) + 1;
+  path = malloc(dirlen + t[1].len + 1);
+  if(!path)
+    return nomem(p);
+  memcpy(path, fr->name, dirlen);
+  memcpy(path + dirlen, t[1].s, t[1].len);
+  path[dirlen + t[1].len] = '\0';
+  p->depth++;
+  rc = parse_path(p, fr, path, line, t[1].col);
+  p->depth--;
+  free(path);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- lines */
+
+static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
+                                 const char *s, size_t len)
+{
+  token t[MAX_TOKENS];
+  size_t n = 0, i = 0;
+  const char *hash = memchr(s, '#', len);
+  unsigned eol;
+
+  if(hash)
+    len = (size_t)(hash - s);
+  while(i < len) {
+    while(i < len && (s[i] == ' ' || s[i] == '\t'))
+      i++;
+    if(i == len)
+      break;
+    if(n == MAX_TOKENS)
+      return unexpected(p, fr, line, &(token){s + i, 1, (unsigned)i + 1},
+                        "end of line");
+    t[n].s = s + i;
+    t[n].col = (unsigned)i + 1;
+    while(i < len && s[i] != ' ' && s[i] != '\t')
+      i++;
+    t[n].len = i - (t[n].col - 1);
+    n++;
+  }
+  if(n == 0)
+    return CURLFENCE_OK;
+  eol = (unsigned)(t[n - 1].col + t[n - 1].len);
+
+  if(tok_is(&t[0], "allow") || tok_is(&t[0], "deny"))
+    return parse_rule(p, fr, line, t, n, eol);
+  if(tok_is(&t[0], "default"))
+    return parse_setting(p, fr, line, t, n, eol, &p->rs->dflt, "default");
+  if(tok_is(&t[0], "unix"))
+    return parse_setting(p, fr, line, t, n, eol, &p->rs->unix_, "unix");
+  if(tok_is(&t[0], "include"))
+    return parse_include(p, fr, line, t, n, eol);
+  if(memchr(t[0].s, '.', t[0].len) || memchr(t[0].s, ':', t[0].len) ||
+     memchr(t[0].s, '/', t[0].len)) {
+    char shown[64];
+    snprintf(shown, sizeof(shown), "%.*s",
+             (int)(t[0].len < 40 ? t[0].len : 40), t[0].s);
+    return fail(p, fr, line, t[0].col, CURLFENCE_E_SYNTAX,
+                "missing action before \"%s\" (expected allow or deny)",
+                shown, NULL);
+  }
+  return unexpected(p, fr, line, &t[0],
+                    "allow, deny, default, unix or include");
+}
+
+static curlfence_code parse_buffer(parser *p, const frame *fr,
+                                   const char *buf, size_t len)
+{
+  const char *s = buf, *end = buf + len;
+  unsigned line = 0;
+  curlfence_code rc;
+
+  while(s < end) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    size_t l = nl ? (size_t)(nl - s) : (size_t)(end - s);
+    const char *nul;
+
+    line++;
+    if(l && s[l - 1] == '\r')
+      l--;
+    if(l > CF_MAX_LINE)
+      return fail(p, fr, line, CF_MAX_LINE + 1, CURLFENCE_E_LIMIT,
+                  "line longer than 4096 bytes", NULL, NULL);
+    if((nul = memchr(s, '\0', l)))
+      return fail(p, fr, line, (unsigned)(nul - s) + 1, CURLFENCE_E_LIMIT,
+                  "NUL byte in rules text", NULL, NULL);
+    rc = parse_line(p, fr, line, s, l);
+    if(rc)
+      return rc;
+    if(!nl)
+      break;
+    s = nl + 1;
+  }
+  return CURLFENCE_OK;
+}
+
+/* ------------------------------------------------------------ interface */
+
+void cf_ruleset_free(cf_ruleset *rs)
+{
+  size_t i;
+
+  if(!rs)
+    return;
+  for(i = 0; i < rs->nrules; i++)
+    free(rs->rules[i].text);
+  for(i = 0; i < rs->nfiles; i++)
+    free(rs->files[i]);
+  free(rs->rules);
+  free(rs->ports);
+  free(rs->files);
+  free(rs->dflt.text);
+  free(rs->unix_.text);
+  memset(rs, 0, sizeof(*rs));
+}
+
+curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,
+                                   curlfence_error *err)
+{
+  parser p = { rs, err, 0 };
+
+  return parse_path(&p, NULL, path, 0, 0);
+}
+
+curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
+                                     size_t len, const char *name,
+                                     curlfence_error *err)
+{
+  parser p = { rs, err, 0 };
+  frame fr;
+  curlfence_code rc;
+
+  memset(&fr, 0, sizeof(fr));
+  fr.from_string = 1;
+  rc = add_file(&p, name ? name : "<string>", &fr.file);
+  if(rc)
+    return rc;
+  fr.name = rs->files[fr.file];
+  return parse_buffer(&p, &fr, text, len);
+}

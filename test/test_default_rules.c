@@ -1,0 +1,126 @@
+/* rules/default.rules: what a newcomer gets must deny every non-public
+ * destination and allow the public Internet. */
+#include "testutil.h"
+
+#include <string.h>
+
+static const char *const denied[] = {
+  "0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255", "100.64.0.1",
+  "100.127.255.254", "127.0.0.1", "127.255.255.254", "169.254.0.1",
+  "169.254.169.254", "169.254.170.2", "172.16.0.1", "172.31.255.255",
+  "192.0.0.1", "192.0.0.170", "192.0.2.1", "192.88.99.1", "192.168.1.1",
+  "198.18.0.1", "198.19.255.255", "198.51.100.1", "203.0.113.1",
+  "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+  "100.100.100.200", "168.63.129.16",
+  "::", "::1", "::127.0.0.1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+  "::ffff:169.254.169.254", "64:ff9b::7f00:1", "64:ff9b:1::1", "100::1",
+  "2001::1", "2001:0:4136:e378::1", "2001:2::1", "2001:db8::1",
+  "2002:7f00:1::1", "3fff::1", "5f00::1", "fc00::1", "fd00:ec2::254",
+  "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff0e::1", "1::1", "4000::1",
+  "e000::1",
+};
+
+static const char *const allowed[] = {
+  "8.8.8.8", "1.1.1.1", "93.184.215.14", "9.255.255.255", "11.0.0.1",
+  "100.63.255.255", "100.128.0.1", "126.255.255.255", "128.0.0.1",
+  "169.253.255.255", "172.15.255.255", "172.32.0.1", "192.0.3.1",
+  "192.167.255.255", "192.169.0.1", "198.17.255.255", "198.20.0.1",
+  "223.255.255.255", "2606:4700::1111", "2001:4860:4860::8888",
+  "2a00:1450:4001::1", "2001:200::1", "2003::1", "3ffe::1", "3fff:1000::1",
+};
+
+static curlfence_policy *load_default(void)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  ck_assert_msg(curlfence_policy_load_file(&p, "rules/default.rules", &err)
+                    == CURLFENCE_OK, "%s", err.text);
+  return p;
+}
+
+START_TEST(test_denied)
+{
+  curlfence_policy *p = load_default();
+  curlfence_verdict v;
+  size_t i;
+
+  for(i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+    ck_assert_msg(tu_decide(p, denied[i], 443, &v) == CURLFENCE_DENY,
+                  "%s allowed by %s", denied[i], v.rule);
+    ck_assert_msg(!v.is_default, "%s denied only by default", denied[i]);
+    ck_assert_str_eq(v.file, "rules/default.rules");
+  }
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_allowed)
+{
+  curlfence_policy *p = load_default();
+  curlfence_verdict v;
+  size_t i;
+
+  for(i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+    ck_assert_msg(tu_decide(p, allowed[i], 443, &v) == CURLFENCE_ALLOW,
+                  "%s denied by %s:%u: %s", allowed[i], v.file, v.line,
+                  v.rule);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_metadata_named)
+{
+  curlfence_policy *p = load_default();
+  curlfence_verdict v;
+
+  tu_decide(p, "169.254.169.254", 80, &v);
+  ck_assert_str_eq(v.rule, "deny 169.254.169.254");
+  tu_decide(p, "fd00:ec2::254", 80, &v);
+  ck_assert_str_eq(v.rule, "deny fd00:ec2::254");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_examples_load)
+{
+  static const char *const files[] = {
+    "rules/examples/allowlist.rules",
+    "rules/examples/internal-service.rules",
+  };
+  curlfence_policy *p;
+  curlfence_error err;
+  size_t i;
+
+  for(i = 0; i < 2; i++) {
+    ck_assert_msg(curlfence_policy_load_file(&p, files[i], &err)
+                      == CURLFENCE_OK, "%s", err.text);
+    curlfence_policy_unref(p);
+  }
+  ck_assert_int_eq(curlfence_policy_load_file(&p, files[0], &err),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(tu_decide(p, "203.0.113.5", 443, NULL), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(p, "203.0.113.5", 80, NULL), CURLFENCE_DENY);
+  ck_assert_int_eq(tu_decide(p, "8.8.8.8", 443, NULL), CURLFENCE_DENY);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(curlfence_policy_load_file(&p, files[1], &err),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(tu_decide(p, "10.20.30.40", 8443, NULL), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(p, "10.20.30.40", 22, NULL), CURLFENCE_DENY);
+  ck_assert_int_eq(tu_decide(p, "127.0.0.1", 8443, NULL), CURLFENCE_DENY);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+Suite *suite_default_rules(void)
+{
+  Suite *s = suite_create("default-rules");
+  TCase *tc = tcase_create("table");
+
+  tcase_add_test(tc, test_denied);
+  tcase_add_test(tc, test_allowed);
+  tcase_add_test(tc, test_metadata_named);
+  tcase_add_test(tc, test_examples_load);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,252 @@
+/* Decision semantics of a loaded policy. */
+#include "testutil.h"
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/un.h>
+
+START_TEST(test_longest_prefix)
+{
+  curlfence_policy *p = tu_load("default allow\n"
+                                "deny 10.0.0.0/8\n"
+                                "allow 10.20.0.0/16\n"
+                                "deny 10.20.30.0/24\n"
+                                "allow 2001:db8::/32\n"
+                                "deny 2001:db8:bad::/48\n");
+  curlfence_verdict v;
+
+  ck_assert_int_eq(tu_decide(p, "10.1.1.1", 80, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 2);
+  ck_assert_int_eq(tu_decide(p, "10.20.1.1", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_uint_eq(v.line, 3);
+  ck_assert_int_eq(tu_decide(p, "10.20.30.1", 80, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 4);
+  ck_assert_int_eq(tu_decide(p, "11.0.0.1", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(v.is_default, 1);
+  ck_assert_int_eq(tu_decide(p, "2001:db8:bad::1", 443, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 6);
+  ck_assert_int_eq(tu_decide(p, "2001:db8:bad0::1", 443, &v),
+                   CURLFENCE_ALLOW);
+  ck_assert_uint_eq(v.line, 5);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_order_independent)
+{
+  curlfence_policy *a = tu_load("allow 10.20.0.0/16\ndeny 10.0.0.0/8\n");
+  curlfence_policy *b = tu_load("deny 10.0.0.0/8\nallow 10.20.0.0/16\n");
+
+  ck_assert_int_eq(tu_decide(a, "10.20.0.1", 1, NULL), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(b, "10.20.0.1", 1, NULL), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(a, "10.21.0.1", 1, NULL), CURLFENCE_DENY);
+  ck_assert_int_eq(tu_decide(b, "10.21.0.1", 1, NULL), CURLFENCE_DENY);
+  curlfence_policy_unref(a);
+  curlfence_policy_unref(b);
+}
+END_TEST
+
+START_TEST(test_port_specificity)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "deny 198.51.100.0/24\n"
+                                "allow 198.51.100.0/24 port 443,8000-8080\n"
+                                "deny 198.51.100.7 port 443\n"
+                                "allow 198.51.100.7\n");
+  curlfence_verdict v;
+
+  /* Same prefix: the rule naming ports wins over the portless one. */
+  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 443, &v), CURLFENCE_ALLOW);
+  ck_assert_uint_eq(v.line, 3);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 8000, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 8080, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 8081, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 2);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 80, &v), CURLFENCE_DENY);
+  /* Longer prefix beats ports on a shorter one. */
+  ck_assert_int_eq(tu_decide(p, "198.51.100.7", 443, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 4);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.7", 8000, &v), CURLFENCE_ALLOW);
+  ck_assert_uint_eq(v.line, 5);
+  /* Port 0 (unknown) matches only rules without ports. */
+  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 0, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 2);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_deny_wins_tie)
+{
+  curlfence_policy *p = tu_load("allow 192.0.2.0/24\ndeny 192.0.2.0/24\n"
+                                "allow 192.0.2.0/24 port 80\n"
+                                "deny 192.0.2.0/24 port 80-81\n"
+                                "allow 2001:db8::/32\ndeny 2001:db8::/32\n");
+  curlfence_verdict v;
+
+  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 22, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 2);
+  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 4);
+  ck_assert_int_eq(tu_decide(p, "2001:db8::1", 80, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 6);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_default_action)
+{
+  curlfence_policy *d = tu_load("allow 192.0.2.0/24\n");
+  curlfence_policy *a = tu_load("default allow\ndeny 192.0.2.0/24\n");
+  curlfence_verdict v;
+
+  ck_assert_int_eq(tu_decide(d, "8.8.8.8", 53, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(v.is_default, 1);
+  ck_assert_ptr_null(v.file);
+  ck_assert_str_eq(v.rule, "default deny (built-in)");
+  ck_assert_int_eq(tu_decide(a, "8.8.8.8", 53, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(v.is_default, 1);
+  ck_assert_str_eq(v.file, "test.rules");
+  ck_assert_uint_eq(v.line, 1);
+  ck_assert_str_eq(v.rule, "default allow");
+  ck_assert_str_eq(v.reason, "default");
+  ck_assert_int_eq(tu_decide(a, "::1", 53, &v), CURLFENCE_ALLOW);
+  curlfence_policy_unref(d);
+  curlfence_policy_unref(a);
+}
+END_TEST
+
+START_TEST(test_mapped_addresses)
+{
+  /* An IPv4 rule stops the mapped spelling; a mapped rule stops IPv4. */
+  curlfence_policy *p = tu_load("default allow\n"
+                                "deny 127.0.0.0/8\n"
+                                "deny ::ffff:192.0.2.0/120\n"
+                                "allow ::ffff:127.0.0.5\n");
+  curlfence_verdict v;
+
+  ck_assert_int_eq(tu_decide(p, "::ffff:127.0.0.1", 80, &v), CURLFENCE_DENY);
+  ck_assert_str_eq(v.rule, "deny 127.0.0.0/8");
+  ck_assert_int_eq(tu_decide(p, "192.0.2.9", 80, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 3);
+  ck_assert_int_eq(tu_decide(p, "::ffff:192.0.2.9", 80, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(tu_decide(p, "127.0.0.5", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_uint_eq(v.line, 4);
+  /* Not mapped: the IPv4-compatible and NAT64 forms stay IPv6. */
+  ck_assert_int_eq(tu_decide(p, "::127.0.0.1", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(v.is_default, 1);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_fail_closed)
+{
+  curlfence_policy *p = tu_load("default allow\nunix allow\n");
+  struct sockaddr_in in;
+  struct sockaddr_un un;
+  struct sockaddr sa;
+  curlfence_verdict v;
+
+  ck_assert_int_eq(tu_decide(NULL, "8.8.8.8", 53, &v), CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "no-policy");
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_family = AF_APPLETALK;
+  ck_assert_int_eq(curlfence_policy_decide(p, &sa, sizeof(sa), &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "family");
+  memset(&in, 0, sizeof(in));
+  in.sin_family = AF_INET;
+  ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&in,
+                                           sizeof(in) - 1, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "malformed");
+  ck_assert_int_eq(curlfence_policy_decide(p, NULL, 0, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&in,
+                                           sizeof(in), NULL),
+                   CURLFENCE_ALLOW);
+  memset(&un, 0, sizeof(un));
+  un.sun_family = AF_UNIX;
+  strcpy(un.sun_path, "/run/x.sock");
+  ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&un,
+                                           sizeof(un), &v),
+                   CURLFENCE_ALLOW);
+  ck_assert_str_eq(v.reason, "unix");
+  ck_assert_uint_eq(v.line, 2);
+  curlfence_policy_unref(p);
+
+  p = tu_load("default allow\n");
+  ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&un,
+                                           sizeof(un), &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.rule, "unix deny (built-in)");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_refcount)
+{
+  curlfence_policy *p = tu_load("deny 10.0.0.0/8\n");
+
+  ck_assert_ptr_eq(curlfence_policy_ref(p), p);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(tu_decide(p, "10.0.0.1", 1, NULL), CURLFENCE_DENY);
+  curlfence_policy_unref(p);
+  curlfence_policy_unref(NULL);
+  ck_assert_ptr_null(curlfence_policy_ref(NULL));
+}
+END_TEST
+
+/* One policy, four threads, no locks: every answer must be the same. */
+static void *decide_loop(void *arg)
+{
+  curlfence_policy *p = arg;
+  long bad = 0;
+  int i;
+
+  for(i = 0; i < 20000; i++) {
+    curlfence_verdict v;
+    if(tu_decide(p, "10.20.1.1", 443, &v) != CURLFENCE_ALLOW || v.line != 3)
+      bad++;
+    if(tu_decide(p, "10.1.1.1", 443, &v) != CURLFENCE_DENY || v.line != 2)
+      bad++;
+  }
+  curlfence_policy_unref(p);
+  return (void *)bad;
+}
+
+START_TEST(test_threads)
+{
+  curlfence_policy *p = tu_load("default allow\ndeny 10.0.0.0/8\n"
+                                "allow 10.20.0.0/16 port 443\n");
+  pthread_t t[4];
+  int i;
+
+  for(i = 0; i < 4; i++)
+    ck_assert_int_eq(pthread_create(&t[i], NULL, decide_loop,
+                                    curlfence_policy_ref(p)), 0);
+  curlfence_policy_unref(p);
+  for(i = 0; i < 4; i++) {
+    void *bad;
+    pthread_join(t[i], &bad);
+    ck_assert_ptr_null(bad);
+  }
+}
+END_TEST
+
+Suite *suite_policy(void)
+{
+  Suite *s = suite_create("policy");
+  TCase *tc = tcase_create("semantics");
+
+  tcase_add_test(tc, test_longest_prefix);
+  tcase_add_test(tc, test_order_independent);
+  tcase_add_test(tc, test_port_specificity);
+  tcase_add_test(tc, test_deny_wins_tie);
+  tcase_add_test(tc, test_default_action);
+  tcase_add_test(tc, test_mapped_addresses);
+  tcase_add_test(tc, test_fail_closed);
+  tcase_add_test(tc, test_refcount);
+  tcase_add_test(tc, test_threads);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,384 @@
+/* The rules language: every rejected input, with its location and reason. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct bad_case {
+  const char *text;
+  curlfence_code code;
+  unsigned line, column;
+  const char *message;   /* substring the message must contain */
+} bad_case;
+
+static const bad_case bad[] = {
+  /* libcidr would accept all of these, each meaning something else. */
+  { "deny 10/8\n", CURLFENCE_E_ADDRESS, 1, 6, "incomplete IPv4 address \"10\"" },
+  { "deny 10.1/16\n", CURLFENCE_E_ADDRESS, 1, 6, "incomplete IPv4 address" },
+  { "deny 127.1\n", CURLFENCE_E_ADDRESS, 1, 6, "incomplete IPv4 address" },
+  { "deny 010.0.0.1\n", CURLFENCE_E_ADDRESS, 1, 6, "octal is not accepted" },
+  { "deny 0x7f.0.0.1\n", CURLFENCE_E_ADDRESS, 1, 6, "hexadecimal" },
+  { "deny 1.2.3.4/-1\n", CURLFENCE_E_ADDRESS, 1, 14, "invalid prefix length \"-1\"" },
+  { "deny 1.2.3.4/24abc\n", CURLFENCE_E_ADDRESS, 1, 14, "invalid prefix length \"24abc\"" },
+  { "deny 1.2.3.4/24/\n", CURLFENCE_E_ADDRESS, 1, 14, "invalid prefix length \"24/\"" },
+  { "deny 1.2.3.4/33\n", CURLFENCE_E_ADDRESS, 1, 14, "invalid prefix length \"33\" (IPv4 allows 0-32)" },
+  { "deny 1.2.3.4/032\n", CURLFENCE_E_ADDRESS, 1, 14, "invalid prefix length \"032\"" },
+  { "deny 1.2.3.4/\n", CURLFENCE_E_ADDRESS, 1, 14, "missing prefix length" },
+  { "deny ::1/129\n", CURLFENCE_E_ADDRESS, 1, 10, "invalid prefix length \"129\" (IPv6 allows 0-128)" },
+  { "deny 1:2:3:4:5:6:7:8:9\n", CURLFENCE_E_ADDRESS, 1, 6, "more than 8 groups" },
+  { "deny 1::2::3\n", CURLFENCE_E_ADDRESS, 1, 6, "\"::\" may appear only once" },
+  { "deny fe80::1%eth0\n", CURLFENCE_E_ADDRESS, 1, 13, "zone ids are not allowed" },
+  { "deny [::1]\n", CURLFENCE_E_ADDRESS, 1, 6, "brackets are not allowed" },
+  { "deny [::1]/128\n", CURLFENCE_E_ADDRESS, 1, 6, "brackets are not allowed" },
+  { "deny 10.0.0.1/8\n", CURLFENCE_E_ADDRESS, 1, 6, "host bits set in \"10.0.0.1/8\" (did you mean 10.0.0.0/8?)" },
+  { "deny 2001:db8::1/32\n", CURLFENCE_E_ADDRESS, 1, 6, "did you mean 2001:db8::/32?" },
+  { "deny 1.2.3.256\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address" },
+  { "deny /8\n", CURLFENCE_E_ADDRESS, 1, 6, "missing address before \"/\"" },
+  { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address" },
+  /* Structure. */
+  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix or include)" },
+  { "10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "missing action before \"10.0.0.0/8\"" },
+  { "deny\n", CURLFENCE_E_SYNTAX, 1, 5, "missing address after \"deny\"" },
+  { "allow   # nothing\n", CURLFENCE_E_SYNTAX, 1, 6, "missing address after \"allow\"" },
+  { "deny 10.0.0.0/8 ports 80\n", CURLFENCE_E_SYNTAX, 1, 17, "expected \"port\" or end of line" },
+  { "deny 10.0.0.0/8 port 80 extra\n", CURLFENCE_E_SYNTAX, 1, 25, "expected end of line" },
+  { "default\n", CURLFENCE_E_SYNTAX, 1, 8, "missing action after \"default\"" },
+  { "default maybe\n", CURLFENCE_E_SYNTAX, 1, 9, "expected allow or deny" },
+  { "default allow\n\ndefault deny\n", CURLFENCE_E_DUPLICATE, 3, 1, "duplicate \"default\" (first given at test.rules:1)" },
+  { "unix allow\nunix allow\n", CURLFENCE_E_DUPLICATE, 2, 1, "duplicate \"unix\"" },
+  { "unix sometimes\n", CURLFENCE_E_SYNTAX, 1, 6, "expected allow or deny" },
+  { "include\n", CURLFENCE_E_SYNTAX, 1, 8, "missing file name" },
+  /* Ports. */
+  { "deny 10.0.0.0/8 port\n", CURLFENCE_E_PORT, 1, 21, "missing port list" },
+  { "deny 10.0.0.0/8 port 0\n", CURLFENCE_E_PORT, 1, 22, "port \"0\" out of range (1-65535)" },
+  { "deny 10.0.0.0/8 port 65536\n", CURLFENCE_E_PORT, 1, 22, "port \"65536\" out of range" },
+  { "deny 10.0.0.0/8 port 9-5\n", CURLFENCE_E_PORT, 1, 22, "port range \"9-5\" is reversed" },
+  { "deny 10.0.0.0/8 port 80,,443\n", CURLFENCE_E_PORT, 1, 25, "empty port" },
+  { "deny 10.0.0.0/8 port 80,http\n", CURLFENCE_E_PORT, 1, 25, "invalid port \"http\"" },
+  { "deny 10.0.0.0/8 port 080\n", CURLFENCE_E_PORT, 1, 22, "invalid port \"080\"" },
+  { "deny 10.0.0.0/8 port 1-\n", CURLFENCE_E_PORT, 1, 24, "empty port" },
+  { "deny 10.0.0.0/8 port -1\n", CURLFENCE_E_PORT, 1, 22, "empty port" },
+  /* Lines carry their own numbers; CRLF is fine, errors still point right. */
+  { "# c\r\ndefault deny\r\n\r\ndeny 10.0.0.0/8 port 70000\r\n", CURLFENCE_E_PORT, 4, 22, "out of range" },
+  { "\tdeny\t10/8\n", CURLFENCE_E_ADDRESS, 1, 7, "incomplete IPv4" },
+};
+
+START_TEST(test_rejected)
+{
+  const bad_case *c = &bad[_i];
+  curlfence_policy *p = (curlfence_policy *)1;
+  curlfence_error err;
+  curlfence_code rc;
+
+  rc = curlfence_policy_load_string(&p, c->text, strlen(c->text),
+                                    "test.rules", &err);
+  ck_assert_msg(rc == c->code, "case %d \"%s\": code %d (%s), want %d",
+                _i, c->text, rc, err.text, c->code);
+  ck_assert_ptr_null(p);
+  ck_assert_int_eq(err.code, c->code);
+  ck_assert_str_eq(err.file, "test.rules");
+  ck_assert_msg(err.line == c->line && err.column == c->column,
+                "case %d \"%s\": at %u:%u, want %u:%u (%s)", _i, c->text,
+                err.line, err.column, c->line, c->column, err.text);
+  ck_assert_msg(strstr(err.message, c->message) != NULL,
+                "case %d: message \"%s\" lacks \"%s\"", _i, err.message,
+                c->message);
+  {
+    char want[64];
+    snprintf(want, sizeof(want), "test.rules:%u:%u: ", c->line, c->column);
+    ck_assert_msg(strncmp(err.text, want, strlen(want)) == 0,
+                  "text \"%s\" does not start with %s", err.text, want);
+  }
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+  static const char text[] = "deny 10.0.0.0/8\nde\0ny 1.2.3.4\n";
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, sizeof(text) - 1,
+                                                NULL, &err),
+                   CURLFENCE_E_LIMIT);
+  ck_assert_ptr_null(p);
+  ck_assert_uint_eq(err.line, 2);
+  ck_assert_uint_eq(err.column, 3);
+  ck_assert_str_eq(err.file, "<string>");
+  ck_assert_ptr_nonnull(strstr(err.message, "NUL byte"));
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+  size_t n = 4096 + 10;
+  char *text = malloc(n + 32);
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  /* Exactly 4096 bytes is fine: a comment padded to the limit. */
+  memset(text, ' ', 4096);
+  memcpy(text, "# pad", 5);
+  text[4096] = '\n';
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, 4097, NULL, &err),
+                   CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  memcpy(text, "deny 10.0.0.0/8\n", 16);
+  memset(text + 16, '#', n);
+  text[16 + n] = '\n';
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, 17 + n, NULL, &err),
+                   CURLFENCE_E_LIMIT);
+  ck_assert_uint_eq(err.line, 2);
+  ck_assert_uint_eq(err.column, 4097);
+  ck_assert_ptr_nonnull(strstr(err.message, "longer than 4096"));
+  free(text);
+}
+END_TEST
+
+/* ------------------------------------------------------------ files */
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text)
+{
+  char path[256];
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void mk_tmpdir(void)
+{
+  snprintf(tmpdir, sizeof(tmpdir), "/tmp/curlfence-test-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmpdir(void)
+{
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static curlfence_code load_tmp(const char *name, curlfence_policy **p,
+                               curlfence_error *err)
+{
+  char path[256];
+  snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+  return curlfence_policy_load_file(p, path, err);
+}
+
+static void mk_sub(void)
+{
+  char path[256];
+  snprintf(path, sizeof(path), "%s/sub", tmpdir);
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+}
+
+START_TEST(test_include_ok)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  curlfence_verdict v;
+  char want[256];
+
+  mk_tmpdir();
+  mk_sub();
+  write_file("main.rules", "default allow\ninclude sub/extra.rules\n");
+  write_file("sub/extra.rules", "deny 10.0.0.0/8\ninclude more.rules\n");
+  write_file("sub/more.rules", "# nested\nallow 10.1.0.0/16 port 443\n");
+  ck_assert_msg(load_tmp("main.rules", &p, &err) == CURLFENCE_OK, "%s",
+                err.text);
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 2);
+
+  ck_assert_int_eq(tu_decide(p, "10.2.3.4", 443, &v), CURLFENCE_DENY);
+  snprintf(want, sizeof(want), "%s/sub/extra.rules", tmpdir);
+  ck_assert_str_eq(v.file, want);
+  ck_assert_uint_eq(v.line, 1);
+  ck_assert_str_eq(v.rule, "deny 10.0.0.0/8");
+
+  ck_assert_int_eq(tu_decide(p, "10.1.2.3", 443, &v), CURLFENCE_ALLOW);
+  snprintf(want, sizeof(want), "%s/sub/more.rules", tmpdir);
+  ck_assert_str_eq(v.file, want);
+  ck_assert_uint_eq(v.line, 2);
+  ck_assert_str_eq(v.rule, "allow 10.1.0.0/16 port 443");
+
+  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(v.is_default, 1);
+  snprintf(want, sizeof(want), "%s/main.rules", tmpdir);
+  ck_assert_str_eq(v.file, want);
+  ck_assert_uint_eq(v.line, 1);
+  curlfence_policy_unref(p);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Each broken tree: which file, line and column the error names. */
+static void expect_file_error(const char *top, curlfence_code code,
+                              const char *file, unsigned line, unsigned col,
+                              const char *msg)
+{
+  curlfence_policy *p = (curlfence_policy *)1;
+  curlfence_error err;
+  char want[256];
+
+  ck_assert_int_eq(load_tmp(top, &p, &err), code);
+  ck_assert_ptr_null(p);
+  snprintf(want, sizeof(want), "%s/%s", tmpdir, file);
+  ck_assert_str_eq(err.file, want);
+  ck_assert_uint_eq(err.line, line);
+  ck_assert_uint_eq(err.column, col);
+  ck_assert_msg(strstr(err.message, msg), "\"%s\" lacks \"%s\"", err.message,
+                msg);
+}
+
+START_TEST(test_include_errors)
+{
+  mk_tmpdir();
+  mk_sub();
+  write_file("a.rules", "deny 10.0.0.0/8\ninclude b.rules\n");
+  write_file("b.rules", "\n\ninclude   a.rules\n");
+  expect_file_error("a.rules", CURLFENCE_E_INCLUDE, "b.rules", 3, 11,
+                    "include cycle");
+
+  write_file("self.rules", "include self.rules\n");
+  expect_file_error("self.rules", CURLFENCE_E_INCLUDE, "self.rules", 1, 9,
+                    "include cycle");
+
+  write_file("missing.rules", "default deny\ninclude nothere.rules\n");
+  expect_file_error("missing.rules", CURLFENCE_E_IO, "missing.rules", 2, 9,
+                    "No such file");
+
+  write_file("dir.rules", "include sub\n");
+  expect_file_error("dir.rules", CURLFENCE_E_IO, "dir.rules", 1, 9,
+                    "not a regular file");
+
+  /* An error inside an included file names that file. */
+  write_file("outer.rules", "include sub/bad.rules\n");
+  write_file("sub/bad.rules", "allow 1.2.3.4\ndeny 1.2.3.4/33\n");
+  expect_file_error("outer.rules", CURLFENCE_E_ADDRESS, "sub/bad.rules", 2,
+                    14, "IPv4 allows 0-32");
+
+  /* A duplicate default across files is still a duplicate. */
+  write_file("d1.rules", "default allow\ninclude d2.rules\n");
+  write_file("d2.rules", "default deny\n");
+  expect_file_error("d1.rules", CURLFENCE_E_DUPLICATE, "d2.rules", 1, 1,
+                    "duplicate \"default\"");
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_top_level_file_errors)
+{
+  curlfence_policy *p = (curlfence_policy *)1;
+  curlfence_error err;
+
+  mk_tmpdir();
+  mk_sub();
+  ck_assert_int_eq(load_tmp("absent.rules", &p, &err), CURLFENCE_E_IO);
+  ck_assert_ptr_null(p);
+  ck_assert_uint_eq(err.line, 0);
+  ck_assert_ptr_nonnull(strstr(err.text, "absent.rules: cannot open"));
+  p = (curlfence_policy *)1;
+  ck_assert_int_eq(load_tmp("sub", &p, &err), CURLFENCE_E_IO);
+  ck_assert_ptr_null(p);
+  ck_assert_ptr_nonnull(strstr(err.message, "not a regular file"));
+  ck_assert_int_eq(curlfence_policy_load_file(&p, "/dev/null", &err),
+                   CURLFENCE_E_IO);
+  ck_assert_int_eq(curlfence_policy_load_file(NULL, "x", &err),
+                   CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_policy_load_file(&p, NULL, &err),
+                   CURLFENCE_E_INVAL);
+  rm_tmpdir();
+}
+END_TEST
+
+START_TEST(test_accepted_forms)
+{
+  static const char text[] =
+      "# every accepted spelling\r\n"
+      "default deny   \r\n"
+      "  allow 0.0.0.0/0 port 443\n"
+      "allow ::/0 port 443\t# comment after a rule\n"
+      "deny 192.0.2.7\n"
+      "allow 2001:DB8::/32\n"
+      "allow ::ffff:198.51.100.0/120 port 80,8000-8080,9000\n"
+      "unix allow\n"
+      "\n"
+      "deny 255.255.255.255/32";  /* no final newline */
+  curlfence_policy *p = tu_load(text);
+  curlfence_verdict v;
+
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 6);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.9", 8080, &v), CURLFENCE_ALLOW);
+  ck_assert_str_eq(v.rule, "allow ::ffff:198.51.100.0/120 port 80,8000-8080,9000");
+  ck_assert_uint_eq(v.line, 7);
+  ck_assert_int_eq(tu_decide(p, "198.51.100.9", 8081, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(v.is_default, 1);
+  ck_assert_str_eq(v.rule, "default deny");
+  ck_assert_int_eq(tu_decide(p, "2001:db8::1", 22, &v), CURLFENCE_ALLOW);
+  ck_assert_str_eq(v.rule, "allow 2001:DB8::/32");
+  ck_assert_int_eq(tu_decide(p, "255.255.255.255", 443, &v), CURLFENCE_DENY);
+  ck_assert_uint_eq(v.line, 10);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_empty_policy)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  curlfence_verdict v;
+
+  ck_assert_int_eq(curlfence_policy_load_string(&p, "", 0, NULL, &err),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(tu_decide(p, "8.8.8.8", 53, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(v.is_default, 1);
+  ck_assert_ptr_null(v.file);
+  ck_assert_str_eq(v.reason, "default");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+START_TEST(test_strerror)
+{
+  int c;
+
+  for(c = 0; c < CURLFENCE_E_LAST; c++) {
+    const char *s = curlfence_strerror((curlfence_code)c);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_str_ne(s, "unknown error code");
+  }
+  ck_assert_str_eq(curlfence_strerror(CURLFENCE_E_LAST), "unknown error code");
+  ck_assert_str_eq(curlfence_strerror((curlfence_code)-1),
+                   "unknown error code");
+  ck_assert_str_eq(curlfence_version(), CURLFENCE_VERSION);
+}
+END_TEST
+
+Suite *suite_rules(void)
+{
+  Suite *s = suite_create("rules");
+  TCase *tc = tcase_create("syntax");
+
+  tcase_add_loop_test(tc, test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+  tcase_add_test(tc, test_nul_byte);
+  tcase_add_test(tc, test_long_line);
+  tcase_add_test(tc, test_accepted_forms);
+  tcase_add_test(tc, test_empty_policy);
+  tcase_add_test(tc, test_strerror);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("files");
+  tcase_add_test(tc, test_include_ok);
+  tcase_add_test(tc, test_include_errors);
+  tcase_add_test(tc, test_top_level_file_errors);
+  suite_add_tcase(s, tc);
+  return s;
+}

@@ -1,0 +1,31 @@
+/* Shared helpers for the Check suites. */
+#ifndef CURLFENCE_TESTUTIL_H
+#define CURLFENCE_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "curlfence.h"
+
+Suite *suite_rules(void);
+Suite *suite_policy(void);
+Suite *suite_default_rules(void);
+Suite *suite_table(void);
+
+/* Fill ss with the numeric address text and port; returns its length. */
+socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
+                      unsigned port);
+
+/* Decide addr:port against p. */
+curlfence_action tu_decide(const curlfence_policy *p, const char *addr,
+                           unsigned port, curlfence_verdict *v);
+
+/* Load rules from a string; fails the test with the error text if the
+ * rules do not load. */
+curlfence_policy *tu_load(const char *text);
+
+/* Nonzero when the suites should run their short variants. */
+int tu_quick(void);
+
+#endif
