@@ -313,7 +313,7 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule) {
   }
   for (unsigned i = 0; i < nrules; i++) {
     int v6 = fam_mode == 2 ? (int)rnd_below(&s, 2) : fam_mode;
-    cf_port_range pr[3];
+    cf_port_range pr[3] = {{80, 80}, {443, 443}, {1, 65535}};
     unsigned np = rnd_below(&s, 10) < 3 ? 1 + rnd_below(&s, 3) : 0;
     for (unsigned j = 0; j < np; j++) {
       unsigned lo = rnd_port(&s), hi = lo;
@@ -328,10 +328,9 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule) {
     add_rule(&t, v6, a, rnd_plen(&s, v6), (int)rnd_below(&s, 2), pr, np);
     /* duplicate prefixes with other actions/ports are the tie-break test */
     if (rnd_below(&s, 6) == 0) {
+      cf_rule last = t.rs.rules[t.rs.nrules - 1]; /* add_rule reallocs */
       np = rnd_below(&s, 2);
-      add_rule(&t, v6, t.rs.rules[t.rs.nrules - 1].addr,
-               t.rs.rules[t.rs.nrules - 1].plen, (int)rnd_below(&s, 2), pr,
-               np);
+      add_rule(&t, v6, last.addr, last.plen, (int)rnd_below(&s, 2), pr, np);
     }
   }
   tab = build_ok(&t);
