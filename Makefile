@@ -92,3 +92,32 @@ compilers:
 
 clean:
 	rm -rf build build-asan build-tsan build-gcc build-clang $(TOOL)
+
+# ---------------------------------------------------------------- engine
+# Benchmarks of the compiled table (bench/, branch engine).  Never part of
+# check.  bench-dpdk also times DPDK rte_lpm/rte_lpm6 in the same process
+# (apt-get install libdpdk-dev); DPDK's headers want gnu11 and SSE4.2, so
+# only that binary gets them.
+BENCH_SRCS  = bench/bench.c bench/gen.c
+BENCH_BIN   = $(BUILD)/bench/bench
+BENCH_DPDK_BIN = $(BUILD)/bench/bench-dpdk
+DPDK_CFLAGS = $(shell $(PKG_CONFIG) --cflags libdpdk 2>/dev/null)
+DPDK_LIBS   = $(shell $(PKG_CONFIG) --libs libdpdk 2>/dev/null)
+
+.PHONY: bench bench-dpdk
+
+$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+
+$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
+	@mkdir -p $(@D)
+	@$(PKG_CONFIG) --exists libdpdk || { echo "bench-dpdk: apt-get install libdpdk-dev"; exit 1; }
+	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
+	  -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN)
+
+bench-dpdk: $(BENCH_DPDK_BIN)
+	$(BENCH_DPDK_BIN)

@@ -273,13 +273,19 @@ static int grow(void *p, size_t *cap, size_t want, size_t sz) {
   return 0;
 }
 
-/* A rule as the sweep sees it. */
+/* A rule as the sweep sees it: the left-aligned 128-bit start (IPv4 in
+ * the top 32 bits) as two words, so that it radix-sorts, and the rest of
+ * the sort key in tail. */
 typedef struct cf_key {
-  cf_u128 start;     /* left-aligned: IPv4 in the top 32 bits */
+  uint64_t hi, lo;
   uint32_t idx;
-  uint8_t plen;      /* in bits of the 128-bit key space: IPv4 /8 is 8 */
-  uint8_t rank;      /* 0 portless deny, 1 portless allow, 2/3 with ports */
+  uint16_t tail;     /* plen << 2 | rank; rank 0 portless deny, 1 portless
+                        allow, 2/3 the same with ports */
 } cf_key;
+
+#define KEY_PLEN(k) ((unsigned)(k)->tail >> 2)
+#define KEY_RANK(k) ((unsigned)(k)->tail & 3u)
+#define KEY_START(k) ((cf_u128)(k)->hi << 64 | (k)->lo)
 
 /* A point where the answer changes. */
 typedef struct cf_cut {
@@ -300,67 +306,83 @@ typedef struct cf_builder {
   size_t ncuts, capcuts;
 } cf_builder;
 
-static int key_cmp(const void *pa, const void *pb) {
-  const cf_key *a = pa, *b = pb;
-  if (a->start != b->start)
-    return a->start < b->start ? -1 : 1;
-  if (a->plen != b->plen)
-    return a->plen < b->plen ? -1 : 1;
-  if (a->rank != b->rank)
-    return a->rank < b->rank ? -1 : 1;
-  return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
+/* (start, plen, rank, idx) order: the same prefixes end up adjacent, best
+ * rule first, and a prefix follows the ones that hold it. */
 static int key_le(const cf_key *a, const cf_key *b) {
-  return key_cmp(a, b) <= 0;
+  if (a->hi != b->hi)
+    return a->hi < b->hi;
+  if (a->lo != b->lo)
+    return a->lo < b->lo;
+  if (a->tail != b->tail)
+    return a->tail < b->tail;
+  return a->idx <= b->idx;
 }
 
-/* Stable bottom-up merge sort: qsort's indirect comparator calls were the
- * larger part of the build time on a million rules. */
+#define RADIX_BITS 11
+#define RADIX (1u << RADIX_BITS)
+#define RADIX_PASSES 13  /* tail: 1, lo: 6, hi: 6 */
+
+static unsigned key_digit(const cf_key *k, unsigned pass) {
+  if (pass == 0)
+    return k->tail & (RADIX - 1);
+  if (pass <= 6)
+    return (unsigned)(k->lo >> (RADIX_BITS * (pass - 1))) & (RADIX - 1);
+  return (unsigned)(k->hi >> (RADIX_BITS * (pass - 7))) & (RADIX - 1);
+}
+
+/* LSD radix sort: keys come in rule order and every pass is stable, so
+ * equal keys stay in index order.  A comparison sort spent most of the
+ * build time on a million rules; here passes over digits that are the same
+ * in every key (the host part of most prefixes) are skipped. */
 static int sort_keys(cf_key *k, size_t n) {
-  cf_key *tmp, *src = k, *dst;
   size_t i;
+  size_t(*hist)[RADIX];
+  cf_key *tmp, *src = k, *dst;
   for (i = 1; i < n; i++)
     if (!key_le(&k[i - 1], &k[i]))
       break;
   if (i >= n)
     return 0;  /* already sorted, as generated or well-kept files are */
-  tmp = malloc(n * sizeof *tmp);
-  if (!tmp)
-    return -1;
-  /* runs of 16 by insertion */
-  for (size_t lo = 0; lo < n; lo += 16) {
-    size_t hi = lo + 16 < n ? lo + 16 : n;
-    for (size_t a = lo + 1; a < hi; a++) {
+  if (n < 64) {
+    for (size_t a = 1; a < n; a++) {
       cf_key x = k[a];
       size_t b = a;
-      while (b > lo && !key_le(&k[b - 1], &x)) {
+      for (; b > 0 && !key_le(&k[b - 1], &x); b--)
         k[b] = k[b - 1];
-        b--;
-      }
       k[b] = x;
     }
+    return 0;
   }
+  hist = calloc(RADIX_PASSES, sizeof *hist);
+  tmp = malloc(n * sizeof *tmp);
+  if (!hist || !tmp) {
+    free(hist);
+    free(tmp);
+    return -1;
+  }
+  for (i = 0; i < n; i++)
+    for (unsigned p = 0; p < RADIX_PASSES; p++)
+      hist[p][key_digit(&k[i], p)]++;
   dst = tmp;
-  for (size_t w = 16; w < n; w *= 2) {
-    for (size_t lo = 0; lo < n; lo += 2 * w) {
-      size_t mid = lo + w < n ? lo + w : n;
-      size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
-      size_t a = lo, b = mid, o = lo;
-      while (a < mid && b < hi)
-        dst[o++] = key_le(&src[a], &src[b]) ? src[a++] : src[b++];
-      while (a < mid)
-        dst[o++] = src[a++];
-      while (b < hi)
-        dst[o++] = src[b++];
+  for (unsigned p = 0; p < RADIX_PASSES; p++) {
+    size_t sum = 0, *h = hist[p];
+    if (h[key_digit(&src[0], p)] == n)
+      continue;
+    for (unsigned d = 0; d < RADIX; d++) {
+      size_t c = h[d];
+      h[d] = sum;
+      sum += c;
     }
-    cf_key *s = src;
+    for (i = 0; i < n; i++)
+      dst[h[key_digit(&src[i], p)]++] = src[i];
+    cf_key *sw = src;
     src = dst;
-    dst = s;
+    dst = sw;
   }
   if (src != k)
     memcpy(k, src, n * sizeof *k);
   free(tmp);
+  free(hist);
   return 0;
 }
 
@@ -371,7 +393,7 @@ static int emit(cf_builder *b, cf_u128 start, uint32_t val) {
     b->ncuts--;
   if (b->ncuts && b->cuts[b->ncuts - 1].val == val)
     return 0;
-  if (grow(&b->cuts, &b->capcuts, b->ncuts + 1, sizeof *b->cuts))
+  if (b->ncuts == b->capcuts)  /* sweep reserved enough; never here */
     return -1;
   b->cuts[b->ncuts].start = start;
   b->cuts[b->ncuts].val = val;
@@ -385,9 +407,9 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
                        const cf_open *parent, cf_open *o) {
   cf_table *t = b->t;
   size_t nport = 0, first_port = n;
-  int portless = k[0].rank < 2;
+  int portless = KEY_RANK(&k[0]) < 2;
   for (size_t i = 0; i < n; i++)
-    if (k[i].rank >= 2) {
+    if (KEY_RANK(&k[i]) >= 2) {
       if (first_port == n)
         first_port = i;
       nport++;
@@ -436,6 +458,11 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   for (i = 0; i < rs->nrules; i++)
     if (!!rs->rules[i].v6 == v6)
       n++;
+  /* one change point to start with, at most two per prefix: reserving
+   * them up front saves the copies of a growing array */
+  if (n > (SIZE_MAX / sizeof *b->cuts - 1) / 2 ||
+      grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts))
+    return -1;
   if (emit(b, 0, 0))
     return -1;
   if (!n)
@@ -463,10 +490,11 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
       a = 0;
     else
       a &= ones << (128 - r->plen);
-    k[n].start = a;
+    k[n].hi = (uint64_t)(a >> 64);
+    k[n].lo = (uint64_t)a;
     k[n].idx = (uint32_t)i;
-    k[n].plen = r->plen;
-    k[n].rank = (uint8_t)((r->nports ? 2 : 0) + (r->action != CURLFENCE_DENY));
+    k[n].tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
+                           (r->action != CURLFENCE_DENY));
     n++;
   }
   if (sort_keys(k, n)) {
@@ -476,10 +504,13 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   for (i = 0; i < n;) {
     size_t j = i + 1;
     cf_open o;
-    while (j < n && k[j].start == k[i].start && k[j].plen == k[i].plen)
+    cf_u128 start = KEY_START(&k[i]);
+    unsigned plen = KEY_PLEN(&k[i]);
+    while (j < n && k[j].hi == k[i].hi && k[j].lo == k[i].lo &&
+           KEY_PLEN(&k[j]) == plen)
       j++;
     /* close the prefixes that end before this one */
-    while (depth && stack[depth - 1].end < k[i].start) {
+    while (depth && stack[depth - 1].end < start) {
       depth--;
       if (emit(b, stack[depth].end + 1, depth ? stack[depth - 1].val : 0))
         goto nomem;
@@ -487,11 +518,9 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
     rc = open_prefix(b, k + i, j - i, depth ? &stack[depth - 1] : NULL, &o);
     if (rc)
       goto out;
-    o.end = k[i].plen == 0     ? ones
-            : k[i].plen == 128 ? k[i].start
-                               : k[i].start | (ones >> k[i].plen);
+    o.end = plen == 0 ? ones : plen == 128 ? start : start | (ones >> plen);
     stack[depth++] = o;
-    if (emit(b, k[i].start, o.val))
+    if (emit(b, start, o.val))
       goto nomem;
     i = j;
   }

@@ -1,0 +1,488 @@
+/*
+ * bench.c - load time, memory and lookup speed of compiled policies.
+ *
+ * Every case writes a generated rules file, loads it through the public
+ * API and times curlfence_policy_decide() on two key sets: addresses drawn
+ * uniformly (the common case for a policy: most destinations match only a
+ * short prefix or nothing) and addresses inside random rules (deep paths).
+ * The engine alone (cf_table_lookup) and a naive linear libcidr scan are
+ * timed in the same run so the numbers compare on a noisy machine.
+ *
+ * Built with -DCF_BENCH_DPDK (make bench-dpdk) it also builds DPDK rte_lpm /
+ * rte_lpm6 from the same rules, times them on the same keys and prints the
+ * ratios against the targets.  It never touches the network: EAL runs with
+ * --no-pci and no huge pages.
+ *
+ * Usage: bench [case ...]   (default: all).  BENCH_DIR picks the directory
+ * for the rules files (default /tmp).
+ */
+#include "internal.h"
+#include "gen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libcidr.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef CF_BENCH_DPDK
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+#include <rte_memory.h>
+#endif
+
+#define NKEYS (1u << 20)
+#define PASSES 4
+#define MiB (1024.0 * 1024.0)
+
+typedef struct bcase {
+  const char *name;
+  gen_kind kind;
+  size_t n;
+  int default_allow;
+  double max_load_s;    /* load+compile target, 0: none */
+  size_t max_table;     /* table bytes target, 0: none */
+  double dpdk_ns_ratio; /* our/DPDK ns target, 0: not compared */
+  double dpdk_mem_ratio;
+  double dpdk_mem_ref;  /* DPDK memory the target was set against, bytes */
+} bcase;
+
+static const bcase cases[] = {
+    {"policy-10", GEN_POLICY, 10, 1, 0, 64 * 1024, 0, 0, 0},
+    {"bgp4-1k", GEN_BGP4, 1000, 0, 0, 0, 0, 0, 0},
+    {"bgp4-100k", GEN_BGP4, 100000, 0, 0.15, 0, 0.8, 0.1, 66 * MiB},
+    {"bgp4-1M", GEN_BGP4, 1000000, 0, 1.0, 0, 1.2, 0.25, 0},
+    {"block4-100k", GEN_BLOCK4, 100000, 1, 0.15, 0, 0, 0, 0},
+    {"bgp6-100k", GEN_BGP6, 100000, 0, 0.15, 0, 0.8, 0.1, 256 * MiB},
+};
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* VmRSS or VmHWM of this process, bytes. */
+static size_t proc_status(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  size_t v = 0, klen = strlen(key);
+  if (!f)
+    return 0;
+  while (fgets(line, sizeof line, f))
+    if (!strncmp(line, key, klen) && line[klen] == ':') {
+      v = (size_t)strtoull(line + klen + 1, NULL, 10) * 1024;
+      break;
+    }
+  fclose(f);
+  return v;
+}
+
+/* Make VmHWM start again from the current RSS (Linux >= 4.0). */
+static void reset_peak(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f) {
+    fputs("5", f);
+    fclose(f);
+  }
+}
+
+static const char *pf(int ok) {
+  return ok ? "PASS" : "MISS";
+}
+
+typedef struct keys {
+  int v6;
+  size_t n;
+  uint8_t (*addr)[16];
+  unsigned *port;
+  struct sockaddr_in *sin;
+  struct sockaddr_in6 *sin6;
+} keys;
+
+static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
+                     int inside, uint64_t seed) {
+  uint64_t s = seed;
+  k->v6 = c->kind == GEN_BGP6;
+  k->n = NKEYS;
+  k->addr = calloc(k->n, sizeof *k->addr);
+  k->port = calloc(k->n, sizeof *k->port);
+  k->sin = k->v6 ? NULL : calloc(k->n, sizeof *k->sin);
+  k->sin6 = k->v6 ? calloc(k->n, sizeof *k->sin6) : NULL;
+  if (!k->addr || !k->port || (!k->sin && !k->sin6))
+    return -1;
+  for (size_t i = 0; i < k->n; i++) {
+    if (inside && c->n)
+      gen_addr_inside(&rules[gen_rand(&s) % c->n], &s, k->addr[i]);
+    else
+      gen_addr_random(k->v6, &s, k->addr[i]);
+    k->port[i] = (i & 1) ? 443 : 80;
+    if (k->v6) {
+      k->sin6[i].sin6_family = AF_INET6;
+      k->sin6[i].sin6_port = htons((uint16_t)k->port[i]);
+      memcpy(&k->sin6[i].sin6_addr, k->addr[i], 16);
+    } else {
+      k->sin[i].sin_family = AF_INET;
+      k->sin[i].sin_port = htons((uint16_t)k->port[i]);
+      memcpy(&k->sin[i].sin_addr, k->addr[i], 4);
+    }
+  }
+  return 0;
+}
+
+static void keys_free(keys *k) {
+  free(k->addr);
+  free(k->port);
+  free(k->sin);
+  free(k->sin6);
+}
+
+static volatile unsigned long sink;
+
+static double time_decide(const curlfence_policy *p, const keys *k) {
+  unsigned long acc = 0;
+  double t0 = now();
+  for (int pass = 0; pass < PASSES; pass++) {
+    if (k->v6)
+      for (size_t i = 0; i < k->n; i++)
+        acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin6[i],
+                                       sizeof k->sin6[i], NULL);
+    else
+      for (size_t i = 0; i < k->n; i++)
+        acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin[i],
+                                       sizeof k->sin[i], NULL);
+  }
+  sink += acc;
+  return (now() - t0) * 1e9 / (double)(PASSES * k->n);
+}
+
+static double time_engine(const curlfence_policy *p, const keys *k) {
+  unsigned long acc = 0;
+  double t0 = now();
+  for (int pass = 0; pass < PASSES; pass++)
+    for (size_t i = 0; i < k->n; i++)
+      acc += (unsigned long)cf_table_lookup(p->table, &p->rs, k->v6,
+                                            k->addr[i], k->port[i]);
+  sink += acc;
+  return (now() - t0) * 1e9 / (double)(PASSES * k->n);
+}
+
+/* The naive alternative: every rule a libcidr block, every lookup a scan
+ * for the longest block that contains the address.  Capped at budget
+ * seconds; returns ns per lookup. */
+static double time_naive(const gen_rule *r, size_t n, const keys *k,
+                         double budget) {
+  CIDR **blocks = calloc(n ? n : 1, sizeof *blocks);
+  CIDR *key;
+  char buf[INET6_ADDRSTRLEN + 8];
+  size_t done = 0;
+  double t0, el;
+  unsigned long acc = 0;
+  if (!blocks)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    char a[INET6_ADDRSTRLEN];
+    inet_ntop(r[i].v6 ? AF_INET6 : AF_INET, r[i].addr, a, sizeof a);
+    snprintf(buf, sizeof buf, "%s/%u", a, r[i].plen);
+    blocks[i] = cidr_from_str(buf);
+  }
+  t0 = now();
+  do {
+    const uint8_t *a = k->addr[done % k->n];
+    int best = -1;
+    inet_ntop(k->v6 ? AF_INET6 : AF_INET, a, buf, sizeof buf);
+    key = cidr_from_str(buf);
+    for (size_t i = 0; i < n; i++)
+      if (blocks[i] && cidr_contains(blocks[i], key) == 0 &&
+          (int)r[i].plen > best)
+        best = r[i].plen;
+    cidr_free(key);
+    acc += (unsigned long)(best + 1);
+    done++;
+    el = now() - t0;
+  } while (el < budget && done < k->n);
+  sink += acc;
+  for (size_t i = 0; i < n; i++)
+    if (blocks[i])
+      cidr_free(blocks[i]);
+  free(blocks);
+  return el * 1e9 / (double)done;
+}
+
+#ifdef CF_BENCH_DPDK
+static int dpdk_up;
+
+static int dpdk_init(void) {
+  char *argv[] = {"bench", "--no-huge", "--no-pci", "--no-shconf", "-l", "0",
+                  "-m", "4096", "--log-level=lib.eal:error", NULL};
+  if (rte_eal_init(9, argv) < 0) {
+    fprintf(stderr, "bench: rte_eal_init failed: %s\n",
+            rte_strerror(rte_errno));
+    return -1;
+  }
+  dpdk_up = 1;
+  return 0;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct trunc6 {
+  uint8_t depth;
+  uint8_t a[16];
+} trunc6;
+
+static int cmp_trunc6(const void *a, const void *b) {
+  const trunc6 *x = a, *y = b;
+  if (x->depth != y->depth)
+    return x->depth < y->depth ? -1 : 1;
+  return memcmp(x->a, y->a, 16);
+}
+
+/* tbl8 groups the rules need: DPDK wants the number up front. */
+static size_t tbl8_needed(const gen_rule *r, size_t n, int v6) {
+  size_t cnt = 0, m = 0;
+  if (!v6) {
+    uint32_t *b = malloc((n ? n : 1) * sizeof *b);
+    for (size_t i = 0; i < n; i++)
+      if (r[i].plen > 24)
+        b[m++] = (uint32_t)r[i].addr[0] << 16 | (uint32_t)r[i].addr[1] << 8 |
+                 r[i].addr[2];
+    qsort(b, m, sizeof *b, cmp_u32);
+    for (size_t i = 0; i < m; i++)
+      cnt += i == 0 || b[i] != b[i - 1];
+    free(b);
+    return cnt;
+  }
+  trunc6 *t = malloc((n ? n : 1) * 14 * sizeof *t);
+  for (size_t i = 0; i < n; i++)
+    for (unsigned d = 24; d < r[i].plen; d += 8) {
+      memset(&t[m], 0, sizeof t[m]);
+      t[m].depth = (uint8_t)d;
+      memcpy(t[m].a, r[i].addr, d / 8);
+      m++;
+    }
+  qsort(t, m, sizeof *t, cmp_trunc6);
+  for (size_t i = 0; i < m; i++)
+    cnt += i == 0 || cmp_trunc6(&t[i], &t[i - 1]) != 0;
+  free(t);
+  return cnt;
+}
+
+typedef struct dpdk_res {
+  double build_s, ns_rnd, ns_in;
+  double mem;      /* bytes of its tables, from the sizes it was given */
+  double rss;      /* RSS growth while building */
+  size_t failed;   /* rules it refused */
+} dpdk_res;
+
+static double time_lpm4(struct rte_lpm *lpm, const keys *k) {
+  unsigned long acc = 0;
+  uint32_t *ip = malloc(k->n * sizeof *ip);
+  double t0;
+  for (size_t i = 0; i < k->n; i++)
+    ip[i] = (uint32_t)k->addr[i][0] << 24 | (uint32_t)k->addr[i][1] << 16 |
+            (uint32_t)k->addr[i][2] << 8 | k->addr[i][3];
+  t0 = now();
+  for (int pass = 0; pass < PASSES; pass++)
+    for (size_t i = 0; i < k->n; i++) {
+      uint32_t nh = 0;
+      acc += (unsigned long)rte_lpm_lookup(lpm, ip[i], &nh) + nh;
+    }
+  sink += acc;
+  t0 = (now() - t0) * 1e9 / (double)(PASSES * k->n);
+  free(ip);
+  return t0;
+}
+
+static double time_lpm6(struct rte_lpm6 *lpm, const keys *k) {
+  unsigned long acc = 0;
+  double t0 = now();
+  for (int pass = 0; pass < PASSES; pass++)
+    for (size_t i = 0; i < k->n; i++) {
+      uint32_t nh = 0;
+      acc += (unsigned long)rte_lpm6_lookup(lpm, k->addr[i], &nh) + nh;
+    }
+  sink += acc;
+  return (now() - t0) * 1e9 / (double)(PASSES * k->n);
+}
+
+static int dpdk_run(const bcase *c, const gen_rule *r, const keys *rnd,
+                    const keys *in, dpdk_res *res) {
+  int v6 = c->kind == GEN_BGP6;
+  size_t need = tbl8_needed(r, c->n, v6);
+  uint32_t ntbl8 = (uint32_t)(need + need / 8 + 256);
+  size_t rss0 = proc_status("VmRSS");
+  double t0 = now();
+  memset(res, 0, sizeof *res);
+  if (!v6) {
+    struct rte_lpm_config cfg = {.max_rules = (uint32_t)c->n,
+                                 .number_tbl8s = ntbl8, .flags = 0};
+    struct rte_lpm *lpm = rte_lpm_create(c->name, SOCKET_ID_ANY, &cfg);
+    if (!lpm)
+      return -1;
+    for (size_t i = 0; i < c->n; i++) {
+      uint32_t ip = (uint32_t)r[i].addr[0] << 24 |
+                    (uint32_t)r[i].addr[1] << 16 |
+                    (uint32_t)r[i].addr[2] << 8 | r[i].addr[3];
+      if (rte_lpm_add(lpm, ip, r[i].plen ? r[i].plen : 1, (uint32_t)i) < 0)
+        res->failed++;
+    }
+    res->build_s = now() - t0;
+    res->rss = (double)proc_status("VmRSS") - (double)rss0;
+    /* tbl24 (2^24 4-byte entries) + tbl8 groups (256 4-byte entries) +
+     * rules (8 bytes each): what rte_lpm_create allocates for cfg */
+    res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * 256 * 4 +
+               (double)cfg.max_rules * 8;
+    res->ns_rnd = time_lpm4(lpm, rnd);
+    res->ns_in = time_lpm4(lpm, in);
+    rte_lpm_free(lpm);
+  } else {
+    struct rte_lpm6_config cfg = {.max_rules = (uint32_t)c->n,
+                                  .number_tbl8s = ntbl8, .flags = 0};
+    struct rte_lpm6 *lpm = rte_lpm6_create(c->name, SOCKET_ID_ANY, &cfg);
+    if (!lpm)
+      return -1;
+    for (size_t i = 0; i < c->n; i++)
+      if (rte_lpm6_add(lpm, r[i].addr, r[i].plen ? r[i].plen : 1,
+                       (uint32_t)i) < 0)
+        res->failed++;
+    res->build_s = now() - t0;
+    res->rss = (double)proc_status("VmRSS") - (double)rss0;
+    /* tbl24 + tbl8 groups + per-group header and free list (8 bytes);
+     * the rules hash is left out, so this flatters DPDK */
+    res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * (256 * 4 + 8);
+    res->ns_rnd = time_lpm6(lpm, rnd);
+    res->ns_in = time_lpm6(lpm, in);
+    rte_lpm6_free(lpm);
+  }
+  return 0;
+}
+#endif
+
+static int run_case(const bcase *c, const char *dir) {
+  char path[1024];
+  gen_rule *r = gen_rules(c->kind, c->n, 0xc0ffee ^ (uint64_t)c->n ^
+                                            ((uint64_t)c->kind << 40));
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  keys rnd, in;
+  size_t rss0, hwm, tmem;
+  double t0, load_s, build_s, d_rnd, d_in, e_rnd, e_in, naive;
+  if (!r)
+    return -1;
+  snprintf(path, sizeof path, "%s/curlfence-bench-%s.rules", dir, c->name);
+  if (gen_write_file(path, r, c->n, c->default_allow)) {
+    fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
+    free(r);
+    return -1;
+  }
+  rss0 = proc_status("VmRSS");
+  reset_peak();
+  t0 = now();
+  if (curlfence_policy_load_file(&p, path, &err) != CURLFENCE_OK) {
+    fprintf(stderr, "bench: %s\n", err.text);
+    free(r);
+    return -1;
+  }
+  load_s = now() - t0;
+  hwm = proc_status("VmHWM");
+  tmem = cf_table_memory(p->table);
+  unlink(path);
+  {
+    /* the compile step alone, to tell it from parsing */
+    cf_table *again = NULL;
+    t0 = now();
+    if (cf_table_build(&again, &p->rs) != CURLFENCE_OK)
+      fprintf(stderr, "bench: rebuild failed\n");
+    build_s = now() - t0;
+    cf_table_free(again);
+  }
+
+  if (keys_make(&rnd, c, r, 0, 1) || keys_make(&in, c, r, 1, 2)) {
+    fprintf(stderr, "bench: out of memory\n");
+    return -1;
+  }
+  d_rnd = time_decide(p, &rnd);
+  d_in = time_decide(p, &in);
+  e_rnd = time_engine(p, &rnd);
+  e_in = time_engine(p, &in);
+  naive = time_naive(r, c->n, &rnd, 0.2);
+
+  printf("%-12s rules %8zu  load+compile %7.3f s (compile %.3f)  peak-rss +%7.2f MiB  "
+         "table %8.3f MiB  decide ns: random %6.1f inside %6.1f  "
+         "(engine %5.1f / %5.1f)  naive-libcidr %.3g ns (x%.0f)\n",
+         c->name, c->n, load_s, build_s,
+         hwm > rss0 ? (double)(hwm - rss0) / MiB : 0.0, (double)tmem / MiB,
+         d_rnd, d_in, e_rnd, e_in, naive, naive / d_rnd);
+  if (c->max_load_s > 0)
+    printf("  target load+compile <= %.2f s: %.3f s %s\n", c->max_load_s,
+           load_s, pf(load_s <= c->max_load_s));
+  if (c->max_table)
+    printf("  target table <= %zu KiB: %.1f KiB %s\n", c->max_table / 1024,
+           (double)tmem / 1024, pf(tmem <= c->max_table));
+#ifdef CF_BENCH_DPDK
+  if (c->dpdk_ns_ratio > 0 && dpdk_up) {
+    dpdk_res dr;
+    const char *lib = c->kind == GEN_BGP6 ? "rte_lpm6" : "rte_lpm";
+    if (dpdk_run(c, r, &rnd, &in, &dr)) {
+      printf("  %s: create failed: %s\n", lib, rte_strerror(rte_errno));
+    } else {
+      double rr = d_rnd / dr.ns_rnd, ri = d_in / dr.ns_in;
+      double mr = (double)tmem / dr.mem;
+      printf("  %-8s build %.3f s  mem %.1f MiB (rss +%.1f)  ns: random "
+             "%.1f inside %.1f%s\n",
+             lib, dr.build_s, dr.mem / MiB, dr.rss / MiB, dr.ns_rnd, dr.ns_in,
+             dr.failed ? "  SOME RULES REFUSED" : "");
+      printf("  ours/%s ns (decide): random %.2f %s, inside %.2f %s "
+             "(target <= %.2f); engine only: %.2f / %.2f\n",
+             lib, rr, pf(rr <= c->dpdk_ns_ratio), ri,
+             pf(ri <= c->dpdk_ns_ratio), c->dpdk_ns_ratio, e_rnd / dr.ns_rnd,
+             e_in / dr.ns_in);
+      printf("  ours/%s memory: %.4f %s (target <= %.2f)", lib, mr,
+             pf(mr <= c->dpdk_mem_ratio), c->dpdk_mem_ratio);
+      if (c->dpdk_mem_ref > 0)
+        printf("; vs the %.0f MiB the target names: %.4f %s", c->dpdk_mem_ref / MiB,
+               (double)tmem / c->dpdk_mem_ref,
+               pf((double)tmem / c->dpdk_mem_ref <= c->dpdk_mem_ratio));
+      printf("\n");
+    }
+  }
+#endif
+  fflush(stdout);
+  keys_free(&rnd);
+  keys_free(&in);
+  curlfence_policy_unref(p);
+  free(r);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *dir = getenv("BENCH_DIR");
+  int rc = 0;
+  if (!dir || !*dir)
+    dir = "/tmp";
+#ifdef CF_BENCH_DPDK
+  if (dpdk_init())
+    return 1;
+#endif
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int want = argc < 2;
+    for (int a = 1; a < argc; a++)
+      want |= !strcmp(argv[a], cases[i].name);
+    if (want && run_case(&cases[i], dir))
+      rc = 1;
+  }
+#ifdef CF_BENCH_DPDK
+  rte_eal_cleanup();
+#endif
+  return rc;
+}
