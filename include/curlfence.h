@@ -199,8 +199,12 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
                                            only */
 
 /* Enforce guard on every connection of handle.  Returns CURLFENCE_E_INVAL
- * for a NULL argument or unknown flag, CURLFENCE_E_CURL if libcurl refused
- * an option (the handle is then detached). */
+ * for a NULL argument or unknown flag (nothing is changed), or
+ * CURLFENCE_E_CURL if libcurl refused an option: the handle then refuses
+ * every connection until curlfence_detach() (fail closed).
+ * Lifetime: the guard must stay alive until every handle it was attached
+ * to, and every curl_easy_duphandle() copy of one, has been cleaned up or
+ * detached; closing pooled connections later never touches it. */
 CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
                                               curlfence_guard *guard,
                                               unsigned flags);

@@ -2,12 +2,16 @@
  * curlfence(1): check addresses against a rules file.
  *
  *   curlfence check [-r RULES] ADDRESS [PORT]
+ *   curlfence fetch [-r RULES] [-v] [--audit FILE] URL
  *
- * Exit status: 0 allowed, 1 denied, 2 usage or rules error.
+ * check exits 0 when allowed, 1 when denied, 2 on usage or rules errors.
+ * fetch exits with libcurl's CURLcode (7 when a connection was blocked),
+ * or 2 on usage or rules errors.
  */
 #include "curlfence.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@
 static void usage(FILE *f)
 {
   fputs("usage: curlfence check [-r RULES] ADDRESS [PORT]\n"
+        "       curlfence fetch [-r RULES] [-v] [--audit FILE] URL\n"
         "       curlfence version\n"
         "RULES defaults to " DEFAULT_RULES ".\n"
         "Exit status: 0 allowed, 1 denied, 2 error.\n", f);
@@ -110,6 +115,130 @@ static int cmd_check(int argc, char **argv)
   return v.action == CURLFENCE_ALLOW ? 0 : 1;
 }
 
+/* ------------------------------------------------------------- fetch */
+
+typedef struct fetch_state {
+  FILE *audit;               /* --audit FILE, or NULL */
+  int verbose;
+  int blocked;               /* a denial was seen */
+  char last[1400];           /* what the last denial was */
+} fetch_state;
+
+static void describe(char *buf, size_t size, const curlfence_event *ev,
+                     const char *verb)
+{
+  const curlfence_verdict *v = &ev->verdict;
+  char where[1100], port[16] = "";
+
+  if(ev->family != AF_UNIX)
+    snprintf(port, sizeof(port), " port %u", ev->port);
+  if(v->file)
+    snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
+  else
+    snprintf(where, sizeof(where), "built-in rule");
+  snprintf(buf, size, "%s %s%s%s by %s (%s)", verb,
+           ev->family == AF_UNIX ? "unix socket " : "", ev->addr, port,
+           where, v->rule);
+}
+
+static void fetch_audit(const curlfence_event *ev, void *userdata)
+{
+  fetch_state *st = userdata;
+
+  if(ev->action == CURLFENCE_DENY) {
+    st->blocked = 1;
+    describe(st->last, sizeof(st->last), ev, "blocked");
+    if(st->verbose)
+      fprintf(stderr, "curlfence: %s\n", st->last);
+  }
+  else if(st->verbose) {
+    char line[1400];
+    describe(line, sizeof(line), ev, "allowed");
+    fprintf(stderr, "curlfence: %s\n", line);
+  }
+  if(st->audit)
+    curlfence_audit_json(ev, st->audit);
+}
+
+static int cmd_fetch(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "rules", required_argument, NULL, 'r' },
+    { "audit", required_argument, NULL, 'a' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+  };
+  const char *rules = DEFAULT_RULES, *audit_path = NULL;
+  fetch_state st;
+  curlfence_policy *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+  CURL *h = NULL;
+  CURLcode rc;
+  int opt, status = 2;
+
+  memset(&st, 0, sizeof(st));
+  optind = 1;
+  while((opt = getopt_long(argc, argv, "r:vh", longopts, NULL)) != -1) {
+    switch(opt) {
+    case 'r': rules = optarg; break;
+    case 'a': audit_path = optarg; break;
+    case 'v': st.verbose = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if(argc - optind != 1) {
+    usage(stderr);
+    return 2;
+  }
+  if(curlfence_policy_load_file(&p, rules, &err)) {
+    fprintf(stderr, "curlfence: %s\n", err.text);
+    return 2;
+  }
+  if(audit_path && !(st.audit = fopen(audit_path, "a"))) {
+    perror(audit_path);
+    goto out;
+  }
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) || !(h = curl_easy_init()) ||
+     curlfence_guard_new(&g, p) ||
+     curlfence_guard_set_audit(g, fetch_audit, &st,
+                               st.verbose || st.audit ? CURLFENCE_AUDIT_ALL
+                                                      : CURLFENCE_AUDIT_DENIED)) {
+    fputs("curlfence: cannot set up libcurl\n", stderr);
+    goto out;
+  }
+  curl_easy_setopt(h, CURLOPT_URL, argv[optind]);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  /* Only HTTP(S): file:// and others never open a socket to check. */
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+  if(curlfence_attach(h, g, 0)) {
+    fputs("curlfence: cannot attach the policy\n", stderr);
+    goto out;
+  }
+  rc = curl_easy_perform(h);
+  if(rc != CURLE_OK) {
+    if(st.blocked && !st.verbose)
+      fprintf(stderr, "curlfence: %s\n", st.last);
+    else if(!st.blocked)
+      fprintf(stderr, "curlfence: %s\n", curl_easy_strerror(rc));
+  }
+  status = (int)rc;
+out:
+  if(h)
+    curl_easy_cleanup(h);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  if(st.audit)
+    fclose(st.audit);
+  curl_global_cleanup();
+  return status;
+}
+
 int main(int argc, char **argv)
 {
   if(argc < 2) {
@@ -118,6 +247,8 @@ int main(int argc, char **argv)
   }
   if(strcmp(argv[1], "check") == 0)
     return cmd_check(argc - 1, argv + 1);
+  if(strcmp(argv[1], "fetch") == 0)
+    return cmd_fetch(argc - 1, argv + 1);
   if(strcmp(argv[1], "version") == 0) {
     printf("curlfence %s\n", curlfence_version());
     return 0;

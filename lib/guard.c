@@ -1,0 +1,275 @@
+/*
+ * libcurl glue: a guard enforces a policy on easy handles.
+ *
+ * Three hooks do the work.  The open-socket callback sees every address
+ * libcurl connects to, after name resolution and for every redirect hop,
+ * and refuses the denied ones (libcurl then tries the next address of the
+ * host).  The pre-request callback sees the peer of the connection that is
+ * about to carry a request, which covers connections that were opened by
+ * another, unguarded handle and then shared through a multi or share pool.
+ * Proxies are switched off, because with a proxy the callbacks would only
+ * ever see the proxy's address.
+ *
+ * Lifetime: the callback data is the guard itself.  libcurl copies it into
+ * duplicates made with curl_easy_duphandle(), so a guard must outlive every
+ * handle it was attached to and every duplicate of one.  Socket closing
+ * never uses the guard: either libcurl's own close() runs or the
+ * application's chained close callback is installed directly, so
+ * connections closed late by curl_multi_cleanup() or curl_share_cleanup(),
+ * and the unpaired open/close calls of some libcurl versions, are safe.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+struct curlfence_guard {
+  curlfence_policy *policy;
+  curlfence_audit_fn audit;
+  void *audit_data;
+  unsigned audit_flags;
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+};
+
+CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
+                                                 curlfence_policy *policy)
+{
+  curlfence_guard *g;
+
+  if(!out)
+    return CURLFENCE_E_INVAL;
+  *out = NULL;
+  if(!policy)
+    return CURLFENCE_E_INVAL;
+  g = calloc(1, sizeof(*g));
+  if(!g)
+    return CURLFENCE_E_NOMEM;
+  g->policy = curlfence_policy_ref(policy);
+  *out = g;
+  return CURLFENCE_OK;
+}
+
+CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
+{
+  if(!guard)
+    return;
+  curlfence_policy_unref(guard->policy);
+  free(guard);
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_set_audit(
+    curlfence_guard *guard, curlfence_audit_fn fn, void *userdata,
+    unsigned flags)
+{
+  if(!guard || (flags & ~CURLFENCE_AUDIT_ALL))
+    return CURLFENCE_E_INVAL;
+  guard->audit = fn;
+  guard->audit_data = userdata;
+  guard->audit_flags = flags;
+  return CURLFENCE_OK;
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_set_chain(
+    curlfence_guard *guard, curl_opensocket_callback open, void *open_data,
+    curl_closesocket_callback close, void *close_data)
+{
+  if(!guard)
+    return CURLFENCE_E_INVAL;
+  guard->open_fn = open;
+  guard->open_data = open_data;
+  guard->close_fn = close;
+  guard->close_data = close_data;
+  return CURLFENCE_OK;
+}
+
+/* ---------------------------------------------------------------- audit */
+
+static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
+                      size_t size)
+{
+  uint8_t key[16];
+  unsigned port;
+  int v6 = 0, kind = cf_sockaddr_key(sa, len, &v6, key, &port);
+
+  buf[0] = '\0';
+  if(kind == 0) {
+    inet_ntop(v6 ? AF_INET6 : AF_INET, key, buf, (socklen_t)size);
+  }
+  else if(kind == AF_UNIX) {
+    size_t off = offsetof(struct sockaddr_un, sun_path);
+    size_t n = (size_t)len - off, i;
+    const char *path = (const char *)sa + off;
+
+    if(n > size - 1)
+      n = size - 1;
+    /* Abstract sockets start with NUL; show them as "@name". */
+    for(i = 0; i < n && (path[i] || i == 0); i++)
+      buf[i] = path[i] ? path[i] : '@';
+    buf[i] = '\0';
+  }
+}
+
+static void report(const curlfence_guard *g, curlfence_check check,
+                   const struct sockaddr *sa, socklen_t len, int family,
+                   int socktype, int protocol, const curlfence_verdict *v)
+{
+  curlfence_event ev;
+  struct timespec ts;
+  uint8_t key[16];
+  unsigned port = 0;
+  int v6;
+
+  if(!g->audit ||
+     (v->action == CURLFENCE_ALLOW && !(g->audit_flags & CURLFENCE_AUDIT_ALL)))
+    return;
+  memset(&ev, 0, sizeof(ev));
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ev.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  ev.action = v->action;
+  ev.check = check;
+  ev.family = family;
+  ev.socktype = socktype;
+  ev.protocol = protocol;
+  addr_text(sa, len, ev.addr, sizeof(ev.addr));
+  if(cf_sockaddr_key(sa, len, &v6, key, &port) == 0)
+    ev.port = port;
+  ev.verdict = *v;
+  g->audit(&ev, g->audit_data);
+}
+
+/* ------------------------------------------------------------ callbacks */
+
+static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
+                                struct curl_sockaddr *a)
+{
+  const curlfence_guard *g = clientp;
+  curlfence_verdict v;
+  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
+  int type = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
+   * whole address; addrlen, not sizeof, says how much there is. */
+  const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+  socklen_t len = (socklen_t)a->addrlen;
+
+  if(!g)
+    return CURL_SOCKET_BAD;
+  if(a->family != sa->sa_family) {
+    /* Inconsistent input: decide on nothing rather than guess. */
+    sa = NULL;
+    len = 0;
+  }
+  curlfence_policy_decide(g->policy, sa, len, &v);
+  report(g, CURLFENCE_CHECK_OPEN, sa, len, a->family, type, a->protocol, &v);
+  if(v.action != CURLFENCE_ALLOW)
+    return CURL_SOCKET_BAD;
+  if(g->open_fn)
+    return g->open_fn(g->open_data, purpose, a);
+  return socket(a->family, a->socktype, a->protocol);
+}
+
+/* The peer of the connection a request is about to use.  libcurl gives it
+ * as text: an IP address, or an empty string for a unix socket. */
+static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
+                        int primary_port, int local_port)
+{
+  const curlfence_guard *g = clientp;
+  struct sockaddr_storage ss;
+  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+  struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+  socklen_t len = 0;
+  curlfence_verdict v;
+  int socktype = SOCK_STREAM, protocol = 0;
+
+  (void)local_ip;
+  (void)local_port;
+  if(!g)
+    return CURL_PREREQFUNC_ABORT;
+  memset(&ss, 0, sizeof(ss));
+  if(primary_ip && inet_pton(AF_INET, primary_ip, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)primary_port);
+    len = sizeof(*in);
+    protocol = IPPROTO_TCP;
+  }
+  else if(primary_ip &&
+          inet_pton(AF_INET6, primary_ip, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)primary_port);
+    len = sizeof(*in6);
+    protocol = IPPROTO_TCP;
+  }
+  else if(primary_ip && primary_ip[0] == '\0') {
+    un->sun_family = AF_UNIX;
+    len = (socklen_t)offsetof(struct sockaddr_un, sun_path);
+  }
+  curlfence_policy_decide(g->policy, len ? (struct sockaddr *)&ss : NULL,
+                          len, &v);
+  report(g, CURLFENCE_CHECK_REUSED, (struct sockaddr *)&ss, len,
+         len ? ss.ss_family : 0, socktype, protocol, &v);
+  return v.action == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK
+                                     : CURL_PREREQFUNC_ABORT;
+}
+
+/* --------------------------------------------------------------- attach */
+
+static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
+                                unsigned flags)
+{
+  int rc = CURLE_OK;
+
+  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
+  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
+  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
+  rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, guard_prereq);
+  rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, (void *)g);
+  if(!(flags & CURLFENCE_ATTACH_KEEP_PROXY)) {
+    /* "" turns proxies off, including http_proxy and friends from the
+     * environment; NOPROXY "*" also covers a later CURLOPT_PROXY. */
+    rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
+    rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+  }
+  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
+}
+
+CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
+{
+  int rc = CURLE_OK;
+
+  if(!handle)
+    return CURLFENCE_E_INVAL;
+  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
+  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
+}
+
+CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
+                                              curlfence_guard *guard,
+                                              unsigned flags)
+{
+  curlfence_code rc;
+
+  if(!handle || !guard || (flags & ~CURLFENCE_ATTACH_KEEP_PROXY))
+    return CURLFENCE_E_INVAL;
+  rc = set_hooks(handle, guard, flags);
+  if(rc) {
+    /* Fail closed: callbacks without a guard refuse every connection. */
+    curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+    curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
+    curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
+  }
+  return rc;
+}
