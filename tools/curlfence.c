@@ -121,7 +121,6 @@ typedef struct fetch_state {
   FILE *audit;               /* --audit FILE, or NULL */
   int verbose;
   int blocked;               /* a denial was seen */
-  char last[1400];           /* what the last denial was */
 } fetch_state;
 
 static void describe(char *buf, size_t size, const curlfence_event *ev,
@@ -144,16 +143,13 @@ static void describe(char *buf, size_t size, const curlfence_event *ev,
 static void fetch_audit(const curlfence_event *ev, void *userdata)
 {
   fetch_state *st = userdata;
+  char line[1400];
 
-  if(ev->action == CURLFENCE_DENY) {
+  if(ev->action == CURLFENCE_DENY)
     st->blocked = 1;
-    describe(st->last, sizeof(st->last), ev, "blocked");
-    if(st->verbose)
-      fprintf(stderr, "curlfence: %s\n", st->last);
-  }
-  else if(st->verbose) {
-    char line[1400];
-    describe(line, sizeof(line), ev, "allowed");
+  if(ev->action == CURLFENCE_DENY || st->verbose) {
+    describe(line, sizeof(line), ev,
+             ev->action == CURLFENCE_DENY ? "blocked" : "allowed");
     fprintf(stderr, "curlfence: %s\n", line);
   }
   if(st->audit)
@@ -222,9 +218,7 @@ static int cmd_fetch(int argc, char **argv)
   }
   rc = curl_easy_perform(h);
   if(rc != CURLE_OK) {
-    if(st.blocked && !st.verbose)
-      fprintf(stderr, "curlfence: %s\n", st.last);
-    else if(!st.blocked)
+    if(!st.blocked)
       fprintf(stderr, "curlfence: %s\n", curl_easy_strerror(rc));
   }
   status = (int)rc;
