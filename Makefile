@@ -62,7 +62,7 @@ $(STLIB): $(LIB_OBJS)
 $(TOOL): tools/curlfence.c include/curlfence.h $(STLIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h
+$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
 

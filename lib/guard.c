@@ -174,7 +174,8 @@ static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
 }
 
 /* The peer of the connection a request is about to use.  libcurl gives it
- * as text: an IP address, or an empty string for a unix socket. */
+ * as text: a numeric IP address, or for a unix socket its path (empty for
+ * an abstract socket).  Anything else is denied as malformed. */
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
@@ -205,9 +206,14 @@ static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
     len = sizeof(*in6);
     protocol = IPPROTO_TCP;
   }
-  else if(primary_ip && primary_ip[0] == '\0') {
+  else if(primary_ip && (primary_ip[0] == '/' || primary_ip[0] == '\0')) {
+    size_t n = strlen(primary_ip);
+
+    if(n >= sizeof(un->sun_path))
+      n = sizeof(un->sun_path) - 1;
     un->sun_family = AF_UNIX;
-    len = (socklen_t)offsetof(struct sockaddr_un, sun_path);
+    memcpy(un->sun_path, primary_ip, n);
+    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   }
   curlfence_policy_decide(g->policy, len ? (struct sockaddr *)&ss : NULL,
                           len, &v);
