@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Appends to a fixed buffer and counts what it would have needed. */
 typedef struct out {
@@ -101,9 +102,11 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
   secs = (time_t)(ev->time_us / 1000000);
   gmtime_r(&secs, &tm);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  putf(&o, "{\"v\":1,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\",\"addr\":",
+  putf(&o, "{\"v\":1,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
+       "\"enforced\":%s,\"addr\":",
        ts, (long)(ev->time_us % 1000000),
-       ev->action == CURLFENCE_ALLOW ? "allow" : "deny");
+       ev->action == CURLFENCE_ALLOW ? "allow" : "deny",
+       ev->enforced ? "true" : "false");
   put_str(&o, ev->addr);
   putf(&o, ",\"port\":%u,\"family\":\"%s\",\"transport\":\"%s\","
        "\"socktype\":%d,\"protocol\":%d,\"check\":\"%s\",\"default\":%s,"
@@ -116,31 +119,47 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
   put_str(&o, ev->verdict.file);
   putf(&o, ",\"line\":%u,\"text\":", ev->verdict.line);
   put_str(&o, ev->verdict.rule);
-  put(&o, "}}", 2);
+  putf(&o, "},\"generation\":%llu,\"pid\":%ld}",
+       (unsigned long long)ev->generation, (long)getpid());
   if(size)
     buf[o.len < size ? o.len : size - 1] = '\0';
   return o.len;
 }
 
-CURLFENCE_API void curlfence_audit_json(const curlfence_event *event,
-                                        void *userdata)
+char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
+                    size_t *len)
 {
-  FILE *f = userdata;
-  char small[1024], *buf = small;
-  size_t n;
+  char *buf = small;
+  size_t n = curlfence_event_json(ev, small, size - 1);
 
-  if(!f || !event)
-    return;
-  n = curlfence_event_json(event, small, sizeof(small) - 1);
-  if(n >= sizeof(small) - 1) {
+  if(n >= size - 1) {
     buf = malloc(n + 2);
     if(!buf)
-      return;
-    curlfence_event_json(event, buf, n + 1);
+      return NULL;
+    curlfence_event_json(ev, buf, n + 1);
   }
   buf[n] = '\n';
-  fwrite(buf, 1, n + 1, f);
-  fflush(f);
+  buf[n + 1] = '\0';
+  *len = n + 1;
+  return buf;
+}
+
+CURLFENCE_API int curlfence_audit_json(const curlfence_event *event,
+                                       void *userdata)
+{
+  FILE *f = userdata;
+  char small[1024], *buf;
+  size_t n;
+  int rc = 0;
+
+  if(!f || !event)
+    return -1;
+  buf = cf_event_line(event, small, sizeof(small), &n);
+  if(!buf)
+    return -1;
+  if(fwrite(buf, 1, n, f) != n || fflush(f) != 0)
+    rc = -1;
   if(buf != small)
     free(buf);
+  return rc;
 }

@@ -26,17 +26,6 @@
 #include <string.h>
 #include <sys/un.h>
 
-struct curlfence_guard {
-  curlfence_policy *policy;
-  curlfence_audit_fn audit;
-  void *audit_data;
-  unsigned audit_flags;
-  curl_opensocket_callback open_fn;
-  void *open_data;
-  curl_closesocket_callback close_fn;
-  void *close_data;
-};
-
 CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy)
 {
@@ -50,7 +39,10 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   g = calloc(1, sizeof(*g));
   if(!g)
     return CURLFENCE_E_NOMEM;
-  g->policy = curlfence_policy_ref(policy);
+  cf_live_init(&g->live, curlfence_policy_ref(policy));
+  pthread_mutex_init(&g->watch.lock, NULL);
+  pthread_cond_init(&g->watch.wake, NULL);
+  pthread_mutex_init(&g->err_lock, NULL);
   *out = g;
   return CURLFENCE_OK;
 }
@@ -59,7 +51,11 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
 {
   if(!guard)
     return;
-  curlfence_policy_unref(guard->policy);
+  cf_watch_stop(guard);
+  cf_live_destroy(&guard->live);
+  pthread_mutex_destroy(&guard->watch.lock);
+  pthread_cond_destroy(&guard->watch.wake);
+  pthread_mutex_destroy(&guard->err_lock);
   free(guard);
 }
 
@@ -115,19 +111,32 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
   }
 }
 
-static void report(const curlfence_guard *g, curlfence_check check,
-                   const struct sockaddr *sa, socklen_t len, int family,
-                   int socktype, int protocol, const curlfence_verdict *v)
+/* Count a decision and hand it to the audit callback.  Returns the action
+ * to carry out: in report-only mode a denial is let through. */
+static curlfence_action conclude(curlfence_guard *g, const curlfence_policy *p,
+                                 long hit, uint64_t gen, int report_only,
+                                 curlfence_check check,
+                                 const struct sockaddr *sa, socklen_t len,
+                                 int family, int socktype, int protocol,
+                                 const curlfence_verdict *v)
 {
   curlfence_event ev;
   struct timespec ts;
   uint8_t key[16];
   unsigned port = 0;
-  int v6;
+  int v6, enforced = !(report_only || curlfence_policy_report_only(p));
 
+  if(p && hit >= 0)
+    atomic_fetch_add_explicit(&p->hits[hit], 1, memory_order_relaxed);
+  if(v->action == CURLFENCE_ALLOW)
+    atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
+  else if(enforced)
+    atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
   if(!g->audit ||
      (v->action == CURLFENCE_ALLOW && !(g->audit_flags & CURLFENCE_AUDIT_ALL)))
-    return;
+    return enforced ? v->action : CURLFENCE_ALLOW;
   memset(&ev, 0, sizeof(ev));
   clock_gettime(CLOCK_REALTIME, &ts);
   ev.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -140,16 +149,25 @@ static void report(const curlfence_guard *g, curlfence_check check,
   if(cf_sockaddr_key(sa, len, &v6, key, &port) == 0)
     ev.port = port;
   ev.verdict = *v;
-  g->audit(&ev, g->audit_data);
+  ev.generation = gen;
+  ev.enforced = v->action == CURLFENCE_ALLOW || enforced;
+  if(g->audit(&ev, g->audit_data) != 0)
+    atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+  return enforced ? v->action : CURLFENCE_ALLOW;
 }
 
 /* ------------------------------------------------------------ callbacks */
 
-static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
-                                struct curl_sockaddr *a)
+static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
+                                  struct curl_sockaddr *a, int report_only)
 {
-  const curlfence_guard *g = clientp;
+  curlfence_guard *g = clientp;
+  const curlfence_policy *p;
   curlfence_verdict v;
+  curlfence_action act;
+  unsigned slot;
+  uint64_t gen;
+  long hit;
   /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
   int type = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
@@ -164,22 +182,42 @@ static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
     sa = NULL;
     len = 0;
   }
-  curlfence_policy_decide(g->policy, sa, len, &v);
-  report(g, CURLFENCE_CHECK_OPEN, sa, len, a->family, type, a->protocol, &v);
-  if(v.action != CURLFENCE_ALLOW)
+  p = cf_live_acquire(&g->live, &slot, &gen);
+  hit = cf_decide(p, sa, len, &v);
+  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_OPEN, sa, len,
+                 a->family, type, a->protocol, &v);
+  cf_live_release(&g->live, slot);
+  if(act != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(g->open_fn)
     return g->open_fn(g->open_data, purpose, a);
   return socket(a->family, a->socktype, a->protocol);
 }
 
+static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
+                                struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a, 0);
+}
+
+static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
+                                       struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a, 1);
+}
+
 /* The peer of the connection a request is about to use.  libcurl gives it
  * as text: a numeric IP address, or for a unix socket its path (empty for
  * an abstract socket).  Anything else is denied as malformed. */
-static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
-                        int primary_port, int local_port)
+static int prereq_checked(void *clientp, const char *primary_ip,
+                          int primary_port, int report_only)
 {
-  const curlfence_guard *g = clientp;
+  curlfence_guard *g = clientp;
+  const curlfence_policy *p;
+  curlfence_action act;
+  unsigned slot;
+  uint64_t gen;
+  long hit;
   struct sockaddr_storage ss;
   struct sockaddr_in *in = (struct sockaddr_in *)&ss;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
@@ -188,8 +226,6 @@ static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
   curlfence_verdict v;
   int socktype = SOCK_STREAM, protocol = 0;
 
-  (void)local_ip;
-  (void)local_port;
   if(!g)
     return CURL_PREREQFUNC_ABORT;
   memset(&ss, 0, sizeof(ss));
@@ -215,12 +251,30 @@ static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
     memcpy(un->sun_path, primary_ip, n);
     len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   }
-  curlfence_policy_decide(g->policy, len ? (struct sockaddr *)&ss : NULL,
-                          len, &v);
-  report(g, CURLFENCE_CHECK_REUSED, (struct sockaddr *)&ss, len,
-         len ? ss.ss_family : 0, socktype, protocol, &v);
-  return v.action == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK
-                                     : CURL_PREREQFUNC_ABORT;
+  p = cf_live_acquire(&g->live, &slot, &gen);
+  hit = cf_decide(p, len ? (struct sockaddr *)&ss : NULL, len, &v);
+  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_REUSED,
+                 (struct sockaddr *)&ss, len, len ? ss.ss_family : 0,
+                 socktype, protocol, &v);
+  cf_live_release(&g->live, slot);
+  return act == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+}
+
+static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
+                        int primary_port, int local_port)
+{
+  (void)local_ip;
+  (void)local_port;
+  return prereq_checked(clientp, primary_ip, primary_port, 0);
+}
+
+static int guard_prereq_report(void *clientp, char *primary_ip,
+                               char *local_ip, int primary_port,
+                               int local_port)
+{
+  (void)local_ip;
+  (void)local_port;
+  return prereq_checked(clientp, primary_ip, primary_port, 1);
 }
 
 /* --------------------------------------------------------------- attach */
@@ -230,11 +284,17 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
 {
   int rc = CURLE_OK;
 
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, guard_open);
+  int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
+
+  /* Report-only is a property of the handle, not of the guard, so it is
+   * carried by which callbacks are installed. */
+  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
+                         report ? guard_open_report : guard_open);
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, guard_prereq);
+  rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
+                         report ? guard_prereq_report : guard_prereq);
   rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, (void *)g);
   if(!(flags & CURLFENCE_ATTACH_KEEP_PROXY)) {
     /* "" turns proxies off, including http_proxy and friends from the
@@ -268,7 +328,8 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
 {
   curlfence_code rc;
 
-  if(!handle || !guard || (flags & ~CURLFENCE_ATTACH_KEEP_PROXY))
+  if(!handle || !guard ||
+     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY)))
     return CURLFENCE_E_INVAL;
   rc = set_hooks(handle, guard, flags);
   if(rc) {
@@ -278,4 +339,106 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
     curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   }
   return rc;
+}
+
+/* --------------------------------------------------------------- reload */
+
+static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
+{
+  atomic_fetch_add(&g->reload_failures, 1);
+  pthread_mutex_lock(&g->err_lock);
+  g->last_error = *e;
+  pthread_mutex_unlock(&g->err_lock);
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
+                                                    curlfence_error *err)
+{
+  curlfence_policy *cur, *next = NULL;
+  curlfence_error local;
+  curlfence_code rc;
+
+  if(!err)
+    err = &local;
+  if(!guard) {
+    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL guard");
+    return CURLFENCE_E_INVAL;
+  }
+  cur = curlfence_guard_policy(guard, NULL);
+  if(!cur->source) {
+    curlfence_policy_unref(cur);
+    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
+                 "the policy was not loaded from a file");
+    return CURLFENCE_E_INVAL;
+  }
+  rc = curlfence_policy_load_file(&next, cur->source, err);
+  curlfence_policy_unref(cur);
+  if(rc) {
+    note_reload_error(guard, err);
+    return rc;
+  }
+  cf_live_publish(&guard->live, next);
+  atomic_fetch_add(&guard->reloads, 1);
+  return CURLFENCE_OK;
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_set_policy(
+    curlfence_guard *guard, curlfence_policy *policy)
+{
+  if(!guard || !policy)
+    return CURLFENCE_E_INVAL;
+  cf_live_publish(&guard->live, curlfence_policy_ref(policy));
+  atomic_fetch_add(&guard->reloads, 1);
+  return CURLFENCE_OK;
+}
+
+CURLFENCE_API curlfence_policy *curlfence_guard_policy(
+    curlfence_guard *guard, uint64_t *generation)
+{
+  curlfence_policy *p;
+  unsigned slot;
+
+  if(!guard)
+    return NULL;
+  p = curlfence_policy_ref(cf_live_acquire(&guard->live, &slot, generation));
+  cf_live_release(&guard->live, slot);
+  return p;
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
+                                                   unsigned interval_ms)
+{
+  if(!guard)
+    return CURLFENCE_E_INVAL;
+  return cf_watch_start(guard, interval_ms);
+}
+
+CURLFENCE_API void curlfence_guard_unwatch(curlfence_guard *guard)
+{
+  if(guard)
+    cf_watch_stop(guard);
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
+                                                   curlfence_stats *out)
+{
+  curlfence_policy *p;
+
+  if(!guard || !out)
+    return CURLFENCE_E_INVAL;
+  memset(out, 0, sizeof(*out));
+  p = curlfence_guard_policy(guard, &out->generation);
+  curlfence_policy_unref(p);
+  out->allowed = atomic_load_explicit(&guard->allowed, memory_order_relaxed);
+  out->denied = atomic_load_explicit(&guard->denied, memory_order_relaxed);
+  out->reported = atomic_load_explicit(&guard->reported,
+                                       memory_order_relaxed);
+  out->audit_errors = atomic_load_explicit(&guard->audit_errors,
+                                           memory_order_relaxed);
+  out->reloads = atomic_load(&guard->reloads);
+  out->reload_failures = atomic_load(&guard->reload_failures);
+  pthread_mutex_lock(&guard->err_lock);
+  out->last_reload_error = guard->last_error;
+  pthread_mutex_unlock(&guard->err_lock);
+  return CURLFENCE_OK;
 }

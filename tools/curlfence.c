@@ -2,7 +2,7 @@
  * curlfence(1): check addresses against a rules file.
  *
  *   curlfence check [-r RULES] ADDRESS [PORT]
- *   curlfence fetch [-r RULES] [-v] [--audit FILE] URL
+ *   curlfence fetch [-r RULES] [-v] [--audit FILE] [--stats] [--report-only] URL
  *
  * check exits 0 when allowed, 1 when denied, 2 on usage or rules errors.
  * fetch exits with libcurl's CURLcode (7 when a connection was blocked),
@@ -23,7 +23,8 @@
 static void usage(FILE *f)
 {
   fputs("usage: curlfence check [-r RULES] ADDRESS [PORT]\n"
-        "       curlfence fetch [-r RULES] [-v] [--audit FILE] URL\n"
+        "       curlfence fetch [-r RULES] [-v] [--audit FILE] [--stats]\n"
+        "                       [--report-only] URL\n"
         "       curlfence version\n"
         "RULES defaults to " DEFAULT_RULES ".\n"
         "Exit status: 0 allowed, 1 denied, 2 error.\n", f);
@@ -118,7 +119,7 @@ static int cmd_check(int argc, char **argv)
 /* ------------------------------------------------------------- fetch */
 
 typedef struct fetch_state {
-  FILE *audit;               /* --audit FILE, or NULL */
+  curlfence_sink *audit;     /* --audit FILE, or NULL */
   int verbose;
   int blocked;               /* a denial was seen */
 } fetch_state;
@@ -129,6 +130,8 @@ static void describe(char *buf, size_t size, const curlfence_event *ev,
   const curlfence_verdict *v = &ev->verdict;
   char where[1100], port[16] = "";
 
+  if(!ev->enforced)
+    verb = "would block (report-only)";
   if(ev->family != AF_UNIX)
     snprintf(port, sizeof(port), " port %u", ev->port);
   if(v->file)
@@ -140,7 +143,7 @@ static void describe(char *buf, size_t size, const curlfence_event *ev,
            where, v->rule);
 }
 
-static void fetch_audit(const curlfence_event *ev, void *userdata)
+static int fetch_audit(const curlfence_event *ev, void *userdata)
 {
   fetch_state *st = userdata;
   char line[1400];
@@ -152,8 +155,36 @@ static void fetch_audit(const curlfence_event *ev, void *userdata)
              ev->action == CURLFENCE_DENY ? "blocked" : "allowed");
     fprintf(stderr, "curlfence: %s\n", line);
   }
-  if(st->audit)
-    curlfence_audit_json(ev, st->audit);
+  return st->audit ? curlfence_sink_write(ev, st->audit) : 0;
+}
+
+static void print_stats(curlfence_guard *g)
+{
+  curlfence_policy *p;
+  curlfence_rule_stat rs[64];
+  curlfence_stats s;
+  size_t i, n;
+
+  curlfence_guard_stats(g, &s);
+  fprintf(stderr, "curlfence: stats: generation %llu, allowed %llu, denied "
+          "%llu, reported %llu, audit errors %llu\n",
+          (unsigned long long)s.generation, (unsigned long long)s.allowed,
+          (unsigned long long)s.denied, (unsigned long long)s.reported,
+          (unsigned long long)s.audit_errors);
+  p = curlfence_guard_policy(g, NULL);
+  n = curlfence_policy_rule_stats(p, rs, 64);
+  for(i = 0; i < n && i < 64; i++) {
+    if(!rs[i].hits)
+      continue;
+    if(rs[i].file)
+      fprintf(stderr, "curlfence: stats: %llu x %s:%u: %s\n",
+              (unsigned long long)rs[i].hits, rs[i].file, rs[i].line,
+              rs[i].rule);
+    else
+      fprintf(stderr, "curlfence: stats: %llu x built-in: %s\n",
+              (unsigned long long)rs[i].hits, rs[i].rule);
+  }
+  curlfence_policy_unref(p);
 }
 
 static int cmd_fetch(int argc, char **argv)
@@ -162,6 +193,8 @@ static int cmd_fetch(int argc, char **argv)
     { "rules", required_argument, NULL, 'r' },
     { "audit", required_argument, NULL, 'a' },
     { "verbose", no_argument, NULL, 'v' },
+    { "stats", no_argument, NULL, 's' },
+    { "report-only", no_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 }
   };
@@ -172,7 +205,8 @@ static int cmd_fetch(int argc, char **argv)
   curlfence_error err;
   CURL *h = NULL;
   CURLcode rc;
-  int opt, status = 2;
+  int opt, status = 2, stats = 0;
+  unsigned flags = 0;
 
   memset(&st, 0, sizeof(st));
   optind = 1;
@@ -181,6 +215,8 @@ static int cmd_fetch(int argc, char **argv)
     case 'r': rules = optarg; break;
     case 'a': audit_path = optarg; break;
     case 'v': st.verbose = 1; break;
+    case 's': stats = 1; break;
+    case 'R': flags |= CURLFENCE_ATTACH_REPORT_ONLY; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -193,8 +229,8 @@ static int cmd_fetch(int argc, char **argv)
     fprintf(stderr, "curlfence: %s\n", err.text);
     return 2;
   }
-  if(audit_path && !(st.audit = fopen(audit_path, "a"))) {
-    perror(audit_path);
+  if(audit_path && curlfence_sink_open_file(&st.audit, audit_path, &err)) {
+    fprintf(stderr, "curlfence: %s\n", err.text);
     goto out;
   }
   if(curl_global_init(CURL_GLOBAL_DEFAULT) || !(h = curl_easy_init()) ||
@@ -212,7 +248,7 @@ static int cmd_fetch(int argc, char **argv)
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-  if(curlfence_attach(h, g, 0)) {
+  if(curlfence_attach(h, g, flags)) {
     fputs("curlfence: cannot attach the policy\n", stderr);
     goto out;
   }
@@ -222,13 +258,14 @@ static int cmd_fetch(int argc, char **argv)
       fprintf(stderr, "curlfence: %s\n", curl_easy_strerror(rc));
   }
   status = (int)rc;
+  if(stats)
+    print_stats(g);
 out:
   if(h)
     curl_easy_cleanup(h);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
-  if(st.audit)
-    fclose(st.audit);
+  curlfence_sink_free(st.audit);
   curl_global_cleanup();
   return status;
 }
