@@ -5,6 +5,7 @@
 #   make tsan       the suites under ThreadSanitizer
 #   make valgrind   the suites under valgrind memcheck, failing on any error or leak
 #   make compilers  warning-clean build with both gcc and clang
+#   make demo       fetch through the filter: allowed and blocked URLs
 #   make bench      benchmarks (never part of check)
 
 VERSION    = 0.1.0
@@ -37,7 +38,7 @@ STLIB     = $(BUILD)/libcurlfence.a
 TESTBIN   = $(BUILD)/test/check_curlfence
 TOOL      = tools/curlfence
 
-.PHONY: all check asan tsan valgrind compilers clean
+.PHONY: all check asan tsan valgrind compilers demo clean
 
 all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL)
 
@@ -61,7 +62,7 @@ $(STLIB): $(LIB_OBJS)
 $(TOOL): tools/curlfence.c include/curlfence.h $(STLIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h
+$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
 
@@ -85,6 +86,9 @@ valgrind: all $(TESTBIN)
 	  --leak-check=full --show-leak-kinds=definite,indirect,possible \
 	  --errors-for-leak-kinds=definite,indirect,possible \
 	  --track-fds=no $(TESTBIN)
+
+demo: all
+	tools/demo
 
 compilers:
 	$(MAKE) all BUILD=build-gcc CC=gcc

@@ -133,37 +133,74 @@ CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy)
 
 typedef enum curlfence_check {
   CURLFENCE_CHECK_OPEN = 0,   /* libcurl asked for a new socket */
-  CURLFENCE_CHECK_REUSED = 1  /* a connection was about to be used (new or
-                                 reused from a pool) */
+  CURLFENCE_CHECK_REUSED = 1  /* a connection, new or taken from a pool, is
+                                 about to carry a request */
 } curlfence_check;
 
 /* One decision made by a guard, as handed to an audit callback.  Valid only
  * during the callback. */
 typedef struct curlfence_event {
   int64_t time_us;            /* wall clock, microseconds since the epoch */
-  curlfence_action action;
+  curlfence_action action;    /* what the policy decided */
+  int enforced;               /* 0 when report-only mode let a denied
+                                 connection through; 1 otherwise */
   curlfence_check check;
-  int family;                 /* AF_INET, AF_INET6 or AF_UNIX */
+  int family;                 /* AF_INET, AF_INET6 or AF_UNIX; 0 unknown */
   int socktype;               /* SOCK_STREAM, SOCK_DGRAM; 0 when unknown */
   int protocol;               /* IPPROTO_TCP, IPPROTO_UDP; 0 when unknown */
   char addr[112];             /* address as text (IPv4-mapped shown as
                                  IPv4), or the AF_UNIX path */
   unsigned port;              /* 0 for AF_UNIX */
+  uint64_t generation;        /* of the policy that decided (see
+                                 curlfence_guard_reload()) */
   curlfence_verdict verdict;  /* which rule decided */
 } curlfence_event;
 
-typedef void (*curlfence_audit_fn)(const curlfence_event *event,
-                                   void *userdata);
+/* An audit callback returns 0, or -1 when it could not record the event;
+ * failures are counted in curlfence_stats.audit_errors and never change a
+ * decision. */
+typedef int (*curlfence_audit_fn)(const curlfence_event *event,
+                                  void *userdata);
 
 /* Write event as one JSON object (no newline) into buf of size bytes.
  * Returns the length it needed, like snprintf(). */
 CURLFENCE_API size_t curlfence_event_json(const curlfence_event *event,
                                           char *buf, size_t size);
 
-/* Built-in audit callback: userdata is a FILE *; writes one JSON object per
- * line with a single fwrite() and flushes. */
-CURLFENCE_API void curlfence_audit_json(const curlfence_event *event,
-                                        void *userdata);
+/* Audit callback: userdata is a FILE *; writes one JSON object per line
+ * and flushes.  Returns -1 if the write failed. */
+CURLFENCE_API int curlfence_audit_json(const curlfence_event *event,
+                                       void *userdata);
+
+/* A built-in audit destination.  Pass curlfence_sink_write as the audit
+ * callback and the sink as its userdata. */
+typedef struct curlfence_sink curlfence_sink;
+
+/* JSON Lines appended to the file at path (created 0640 if absent): each
+ * event is one whole line written with a single write(2) on an O_APPEND
+ * descriptor, so several processes may share one log. */
+CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
+                                                      const char *path,
+                                                      curlfence_error *err);
+
+/* RFC 3164 messages to the local syslog daemon on the datagram socket
+ * socket_path (NULL: "/dev/log"), with the given ident (NULL: "curlfence")
+ * and facility (LOG_USER, LOG_AUTHPRIV, ... from <syslog.h>).  Denials are
+ * sent at LOG_WARNING, allows at LOG_INFO; the text is the JSON object. */
+CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
+    curlfence_sink **out, const char *ident, int facility,
+    const char *socket_path, curlfence_error *err);
+
+/* curlfence_audit_fn for sinks: userdata is a curlfence_sink *.  Never
+ * blocks: a write that would block or fails is dropped and counted. */
+CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
+                                       void *sink);
+
+/* Events the sink could not write so far. */
+CURLFENCE_API uint64_t curlfence_sink_errors(const curlfence_sink *sink);
+
+/* Close and free a sink.  NULL is ignored. */
+CURLFENCE_API void curlfence_sink_free(curlfence_sink *sink);
 
 /* ----------------------------------------------------------------- guard */
 
@@ -173,7 +210,8 @@ typedef struct curlfence_guard curlfence_guard;
 CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy);
 
-/* Free a guard.  It must no longer be attached to any live easy handle. */
+/* Stop watching, free the guard and drop its policy reference.  It must no
+ * longer be attached to any live easy handle. */
 CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 
 /* Which events reach the audit callback. */
@@ -194,13 +232,19 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
     curl_closesocket_callback close, void *close_data);
 
 /* Attach flags. */
-#define CURLFENCE_ATTACH_KEEP_PROXY 1u  /* keep proxies: the policy then
-                                           applies to the proxy's address
-                                           only */
+#define CURLFENCE_ATTACH_KEEP_PROXY  1u  /* keep proxies: the policy then
+                                            applies to the proxy's address
+                                            only */
+#define CURLFENCE_ATTACH_REPORT_ONLY 2u  /* allow everything, audit what
+                                            would have been denied */
 
 /* Enforce guard on every connection of handle.  Returns CURLFENCE_E_INVAL
- * for a NULL argument or unknown flag, CURLFENCE_E_CURL if libcurl refused
- * an option (the handle is then detached). */
+ * for a NULL argument or unknown flag (nothing is changed), or
+ * CURLFENCE_E_CURL if libcurl refused an option: the handle then refuses
+ * every connection until curlfence_detach() (fail closed).
+ * Lifetime: the guard must stay alive until every handle it was attached
+ * to, and every curl_easy_duphandle() copy of one, has been cleaned up or
+ * detached; closing pooled connections later never touches it. */
 CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
                                               curlfence_guard *guard,
                                               unsigned flags);
@@ -208,6 +252,79 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
 /* Remove the guard's callbacks and restore libcurl's defaults (including
  * proxy selection from the environment). */
 CURLFENCE_API curlfence_code curlfence_detach(CURL *handle);
+
+/* ---------------------------------------------------------------- reload */
+
+/* Re-read the rules file of the guard's current policy and its includes,
+ * and switch every handle the guard is attached to over to the new rules at
+ * once.  Decisions in progress finish on the old rules, which are freed
+ * when the last of them ends.  On failure the old policy stays in force and
+ * err says file:line:column.  A policy loaded from a string cannot be
+ * reloaded (CURLFENCE_E_INVAL). */
+CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
+                                                    curlfence_error *err);
+
+/* Switch the guard to policy (it takes its own reference), like a
+ * successful reload. */
+CURLFENCE_API curlfence_code curlfence_guard_set_policy(
+    curlfence_guard *guard, curlfence_policy *policy);
+
+/* A new reference to the policy in force, and its generation (1 for the
+ * policy given to curlfence_guard_new(), one more for each switch).  NULL
+ * only for a NULL guard. */
+CURLFENCE_API curlfence_policy *curlfence_guard_policy(
+    curlfence_guard *guard, uint64_t *generation);
+
+/* Reload automatically when the rules file or one of its includes changes:
+ * a helper thread looks at them every interval_ms milliseconds (0: 1000)
+ * and reloads when one was rewritten, replaced by rename(2) or reached
+ * through a symlink that now points elsewhere (Kubernetes ConfigMap
+ * mounts).  A failed reload keeps the old policy, is counted and kept in
+ * curlfence_stats, and is retried only after the files change again.
+ * Calling it again changes the interval. */
+CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
+                                                   unsigned interval_ms);
+
+/* Stop the watcher thread, if any. */
+CURLFENCE_API void curlfence_guard_unwatch(curlfence_guard *guard);
+
+/* ----------------------------------------------------------------- stats */
+
+/* Counters of a guard since it was created.  Read at any time from any
+ * thread; updated without locks, so the fields are each exact but not a
+ * snapshot of one instant. */
+typedef struct curlfence_stats {
+  uint64_t generation;       /* of the policy in force */
+  uint64_t allowed;          /* checks that allowed a connection */
+  uint64_t denied;           /* checks that refused one */
+  uint64_t reported;         /* denials let through in report-only mode */
+  uint64_t audit_errors;     /* audit callback returned -1 */
+  uint64_t reloads;          /* successful switches to a new policy */
+  uint64_t reload_failures;  /* reloads that kept the old policy */
+  curlfence_error last_reload_error; /* code CURLFENCE_OK when none */
+} curlfence_stats;
+
+CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
+                                                   curlfence_stats *out);
+
+/* How often one rule (or the default, or the unix setting) decided. */
+typedef struct curlfence_rule_stat {
+  const char *file;          /* NULL for built-in settings */
+  unsigned line;
+  const char *rule;
+  uint64_t hits;
+} curlfence_rule_stat;
+
+/* Fill out[0..max) with per-rule counters of policy, in rule order,
+ * followed by the default and the unix setting; returns how many entries
+ * there are (curlfence_policy_rule_count() + 2).  Guards count the
+ * decisions they make; curlfence_policy_decide() does not count.  The
+ * strings stay valid while the caller holds a reference to policy. */
+CURLFENCE_API size_t curlfence_policy_rule_stats(
+    const curlfence_policy *policy, curlfence_rule_stat *out, size_t max);
+
+/* 1 when the rules file says "mode report", else 0. */
+CURLFENCE_API int curlfence_policy_report_only(const curlfence_policy *policy);
 
 #ifdef __cplusplus
 }

@@ -8,8 +8,10 @@
 #define CURLFENCE_BUILDING 1
 #include "curlfence.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define CF_MAX_LINE 4096        /* longest accepted line, in bytes */
 #define CF_MAX_INCLUDE_DEPTH 16 /* nesting of include directives */
@@ -45,6 +47,13 @@ typedef struct cf_setting {
   char *text;
 } cf_setting;
 
+/* What a rules file looked like when it was read, to notice changes. */
+typedef struct cf_stamp {
+  uint64_t dev, ino, size;
+  int64_t mtime_ns, ctime_ns;
+  int valid;              /* 0 for text loaded from memory */
+} cf_stamp;
+
 /* Everything the parser produces; owned by the policy afterwards. */
 typedef struct cf_ruleset {
   cf_rule *rules;
@@ -52,9 +61,11 @@ typedef struct cf_ruleset {
   cf_port_range *ports;
   size_t nports, capports;
   char **files;           /* file names as they appear in messages */
+  cf_stamp *stamps;       /* parallel to files */
   size_t nfiles, capfiles;
   cf_setting dflt;        /* "default allow|deny" */
   cf_setting unix_;       /* "unix allow|deny" */
+  cf_setting mode;        /* "mode enforce|report": action 1 = report */
 } cf_ruleset;
 
 /* rules.c */
@@ -64,6 +75,7 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      size_t len, const char *name,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
+void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
@@ -96,7 +108,16 @@ struct curlfence_policy {
   atomic_uint refs;
   cf_ruleset rs;
   cf_table *table;
+  char *source;           /* path it was loaded from; NULL for text */
+  /* Decisions made by guards: one counter per rule, then the default and
+   * the unix setting.  The only part of a policy that changes. */
+  _Atomic uint64_t *hits;
 };
+
+/* curlfence_policy_decide() that also says which hits[] counter belongs to
+ * the decision (-1: none, e.g. a malformed address). */
+long cf_decide(const curlfence_policy *p, const struct sockaddr *sa,
+               socklen_t salen, curlfence_verdict *v);
 
 /* Turn a socket address into the form the tables use.  Returns 0 and sets
  * *v6, addr (16 bytes of room) and *port for AF_INET/AF_INET6 (IPv4-mapped
@@ -104,5 +125,60 @@ struct curlfence_policy {
  * short or of another family. */
 int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
                     uint8_t *addr, unsigned *port);
+
+/* audit.c: the event as one JSON line with its newline, in small (size
+ * bytes) when it fits, else in memory the caller frees; NULL when out of
+ * memory. */
+char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
+                    size_t *len);
+
+/* reload.c: the guard's current policy, switched without reader locks */
+typedef struct cf_slot {
+  _Atomic(curlfence_policy *) policy;
+  atomic_ulong readers;
+  _Atomic uint64_t generation;
+} cf_slot;
+
+typedef struct cf_live {
+  pthread_mutex_t wlock;  /* one writer at a time */
+  atomic_uint cur;
+  cf_slot slot[2];
+} cf_live;
+
+void cf_live_init(cf_live *l, curlfence_policy *p);
+void cf_live_destroy(cf_live *l);
+curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
+void cf_live_release(cf_live *l, unsigned slot);
+/* Make p (whose reference the live slot takes over) current; returns its
+ * generation.  Waits for readers of the old policy. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
+
+typedef struct cf_watch {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  pthread_t thread;
+  unsigned interval_ms;
+  int running, stop;
+} cf_watch;
+
+/* guard.c */
+struct curlfence_guard {
+  cf_live live;
+  cf_watch watch;
+  curlfence_audit_fn audit;
+  void *audit_data;
+  unsigned audit_flags;
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+  _Atomic uint64_t allowed, denied, reported, audit_errors, reloads,
+      reload_failures;
+  pthread_mutex_t err_lock;       /* guards last_error */
+  curlfence_error last_error;
+};
+
+curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
+void cf_watch_stop(curlfence_guard *g);
 
 #endif

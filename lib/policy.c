@@ -13,17 +13,26 @@
 #include <string.h>
 #include <sys/un.h>
 
+static void policy_free(curlfence_policy *p)
+{
+  cf_table_free(p->table);
+  cf_ruleset_free(&p->rs);
+  free(p->hits);
+  free(p->source);
+  free(p);
+}
+
 static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
                                   curlfence_code rc, curlfence_error *err)
 {
   if(!rc) {
-    rc = cf_table_build(&p->table, &p->rs);
+    p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
+    rc = p->hits ? cf_table_build(&p->table, &p->rs) : CURLFENCE_E_NOMEM;
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
   }
   if(rc) {
-    cf_ruleset_free(&p->rs);
-    free(p);
+    policy_free(p);
     return rc;
   }
   if(err)
@@ -47,6 +56,12 @@ CURLFENCE_API curlfence_code curlfence_policy_load_file(
   *out = NULL;
   p = calloc(1, sizeof(*p));
   if(!p) {
+    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+    return CURLFENCE_E_NOMEM;
+  }
+  p->source = strdup(path);
+  if(!p->source) {
+    free(p);
     cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
     return CURLFENCE_E_NOMEM;
   }
@@ -91,9 +106,7 @@ CURLFENCE_API void curlfence_policy_unref(curlfence_policy *policy)
   /* acq_rel: the freeing thread must see every other thread's last use. */
   if(atomic_fetch_sub_explicit(&policy->refs, 1, memory_order_acq_rel) != 1)
     return;
-  cf_table_free(policy->table);
-  cf_ruleset_free(&policy->rs);
-  free(policy);
+  policy_free(policy);
 }
 
 CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy)
@@ -152,7 +165,7 @@ static void set_verdict(curlfence_verdict *v, curlfence_action action,
   v->reason = reason;
 }
 
-static curlfence_action from_setting(const curlfence_policy *p,
+static void from_setting(const curlfence_policy *p,
                                      const cf_setting *s, int is_default,
                                      const char *builtin, const char *reason,
                                      curlfence_verdict *v)
@@ -162,25 +175,20 @@ static curlfence_action from_setting(const curlfence_policy *p,
                 p->rs.files[s->file], s->line, s->text, reason);
   else
     set_verdict(v, CURLFENCE_DENY, is_default, NULL, 0, builtin, reason);
-  return v->action;
 }
 
-CURLFENCE_API curlfence_action curlfence_policy_decide(
-    const curlfence_policy *policy, const struct sockaddr *sa,
-    socklen_t salen, curlfence_verdict *v)
+long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
+               socklen_t salen, curlfence_verdict *v)
 {
-  curlfence_verdict local;
   uint8_t addr[16];
   unsigned port = 0;
   int v6 = 0, kind;
   long idx;
 
-  if(!v)
-    v = &local;
   if(!policy) {
     set_verdict(v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
                 "no-policy");
-    return CURLFENCE_DENY;
+    return -1;
   }
   kind = cf_sockaddr_key(sa, salen, &v6, addr, &port);
   if(kind < 0) {
@@ -193,19 +201,71 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
     else
       set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
                   "address family not covered by the rules", "family");
-    return CURLFENCE_DENY;
+    return -1;
   }
-  if(kind == AF_UNIX)
-    return from_setting(policy, &policy->rs.unix_, 0,
-                        "unix deny (built-in)", "unix", v);
+  if(kind == AF_UNIX) {
+    from_setting(policy, &policy->rs.unix_, 0, "unix deny (built-in)",
+                 "unix", v);
+    return (long)policy->rs.nrules + 1;
+  }
   idx = cf_table_lookup(policy->table, &policy->rs, v6, addr, port);
-  if(idx < 0)
-    return from_setting(policy, &policy->rs.dflt, 1,
-                        "default deny (built-in)", "default", v);
+  if(idx < 0) {
+    from_setting(policy, &policy->rs.dflt, 1, "default deny (built-in)",
+                 "default", v);
+    return (long)policy->rs.nrules;
+  }
   {
     const cf_rule *r = &policy->rs.rules[idx];
     set_verdict(v, (curlfence_action)r->action, 0, policy->rs.files[r->file],
                 r->line, r->text, "rule");
   }
+  return idx;
+}
+
+CURLFENCE_API curlfence_action curlfence_policy_decide(
+    const curlfence_policy *policy, const struct sockaddr *sa,
+    socklen_t salen, curlfence_verdict *v)
+{
+  curlfence_verdict local;
+
+  if(!v)
+    v = &local;
+  cf_decide(policy, sa, salen, v);
   return v->action;
+}
+
+CURLFENCE_API size_t curlfence_policy_rule_stats(
+    const curlfence_policy *policy, curlfence_rule_stat *out, size_t max)
+{
+  size_t i, n;
+
+  if(!policy)
+    return 0;
+  n = policy->rs.nrules + 2;
+  for(i = 0; i < n && i < max && out; i++) {
+    const cf_setting *s = NULL;
+    curlfence_rule_stat *o = &out[i];
+
+    if(i < policy->rs.nrules) {
+      const cf_rule *r = &policy->rs.rules[i];
+      o->file = policy->rs.files[r->file];
+      o->line = r->line;
+      o->rule = r->text;
+    }
+    else {
+      s = i == policy->rs.nrules ? &policy->rs.dflt : &policy->rs.unix_;
+      o->file = s->set ? policy->rs.files[s->file] : NULL;
+      o->line = s->set ? s->line : 0;
+      o->rule = s->set ? s->text
+                       : (i == policy->rs.nrules ? "default deny (built-in)"
+                                                 : "unix deny (built-in)");
+    }
+    o->hits = atomic_load_explicit(&policy->hits[i], memory_order_relaxed);
+  }
+  return n;
+}
+
+CURLFENCE_API int curlfence_policy_report_only(const curlfence_policy *policy)
+{
+  return policy && policy->rs.mode.set && policy->rs.mode.action == 1;
 }

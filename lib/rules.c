@@ -80,19 +80,42 @@ static curlfence_code nomem(parser *p)
   return CURLFENCE_E_NOMEM;
 }
 
-static curlfence_code add_file(parser *p, const char *name, uint32_t *idx)
+void cf_stamp_from_stat(cf_stamp *s, const struct stat *st)
+{
+  s->dev = (uint64_t)st->st_dev;
+  s->ino = (uint64_t)st->st_ino;
+  s->size = (uint64_t)st->st_size;
+  s->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  s->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+  s->valid = 1;
+}
+
+/* st: how the file looked when it was opened; NULL for text in memory. */
+static curlfence_code add_file(parser *p, const char *name,
+                               const struct stat *st, uint32_t *idx)
 {
   cf_ruleset *rs = p->rs;
-  char **nf = grow(rs->files, &rs->capfiles, rs->nfiles + 1, sizeof(char *));
+  size_t cap = rs->capfiles;
+  char **nf = grow(rs->files, &cap, rs->nfiles + 1, sizeof(char *));
+  cf_stamp *ns;
   char *copy;
 
   if(!nf)
     return nomem(p);
   rs->files = nf;
+  cap = rs->capfiles;
+  ns = grow(rs->stamps, &cap, rs->nfiles + 1, sizeof(cf_stamp));
+  if(!ns)
+    return nomem(p);
+  rs->stamps = ns;
+  rs->capfiles = cap;
   copy = strdup(name);
   if(!copy)
     return nomem(p);
   rs->files[rs->nfiles] = copy;
+  memset(&rs->stamps[rs->nfiles], 0, sizeof(cf_stamp));
+  if(st)
+    cf_stamp_from_stat(&rs->stamps[rs->nfiles], st);
   *idx = (uint32_t)rs->nfiles++;
   return CURLFENCE_OK;
 }
@@ -392,6 +415,17 @@ static int parse_action(const token *t, uint8_t *action)
   return 0;
 }
 
+static int parse_mode(const token *t, uint8_t *report)
+{
+  if(tok_is(t, "enforce"))
+    *report = 0;
+  else if(tok_is(t, "report"))
+    *report = 1;
+  else
+    return -1;
+  return 0;
+}
+
 static curlfence_code unexpected(parser *p, const frame *fr, unsigned line,
                                  const token *t, const char *expect)
 {
@@ -452,15 +486,18 @@ static curlfence_code parse_setting(parser *p, const frame *fr, unsigned line,
                                     const token *t, size_t n, unsigned eol,
                                     cf_setting *set, const char *word)
 {
+  int is_mode = set == &p->rs->mode;
+  const char *expect = is_mode ? "enforce or report" : "allow or deny";
   uint8_t action;
   char where[400];
 
   if(n < 2)
     return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
-                "missing action after \"%s\" (expected allow or deny)", word,
-                NULL);
-  if(parse_action(&t[1], &action))
-    return unexpected(p, fr, line, &t[1], "allow or deny");
+                is_mode ? "missing value after \"%s\" (expected %s)"
+                        : "missing action after \"%s\" (expected %s)",
+                word, expect);
+  if(is_mode ? parse_mode(&t[1], &action) : parse_action(&t[1], &action))
+    return unexpected(p, fr, line, &t[1], expect);
   if(n > 2)
     return unexpected(p, fr, line, &t[2], "end of line");
   if(set->set) {
@@ -482,8 +519,8 @@ static curlfence_code parse_setting(parser *p, const frame *fr, unsigned line,
 /* ------------------------------------------------------------- includes */
 
 static curlfence_code read_file(parser *p, const char *path, char **out,
-                                size_t *outlen, const frame *at,
-                                unsigned line, unsigned col)
+                                size_t *outlen, struct stat *stp,
+                                const frame *at, unsigned line, unsigned col)
 {
   struct stat st;
   char *buf;
@@ -533,6 +570,7 @@ static curlfence_code read_file(parser *p, const char *path, char **out,
   close(fd);
   *out = buf;
   *outlen = got;
+  *stp = st;
   return CURLFENCE_OK;
 }
 
@@ -542,12 +580,13 @@ static curlfence_code parse_path(parser *p, const frame *up, const char *path,
 {
   frame fr;
   const frame *f;
+  struct stat st;
   char *buf = NULL;
   size_t len = 0;
   curlfence_code rc;
 
   memset(&fr, 0, sizeof(fr));
-  rc = read_file(p, path, &buf, &len, up, line, col);
+  rc = read_file(p, path, &buf, &len, &st, up, line, col);
   if(rc)
     return rc;
   fr.real = realpath(path, NULL);
@@ -564,7 +603,7 @@ static curlfence_code parse_path(parser *p, const frame *up, const char *path,
       return CURLFENCE_E_INCLUDE;
     }
   }
-  rc = add_file(p, path, &fr.file);
+  rc = add_file(p, path, &st, &fr.file);
   if(!rc) {
     fr.up = up;
     fr.name = p->rs->files[fr.file];
@@ -645,6 +684,8 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
     return parse_setting(p, fr, line, t, n, eol, &p->rs->dflt, "default");
   if(tok_is(&t[0], "unix"))
     return parse_setting(p, fr, line, t, n, eol, &p->rs->unix_, "unix");
+  if(tok_is(&t[0], "mode"))
+    return parse_setting(p, fr, line, t, n, eol, &p->rs->mode, "mode");
   if(tok_is(&t[0], "include"))
     return parse_include(p, fr, line, t, n, eol);
   if(memchr(t[0].s, '.', t[0].len) || memchr(t[0].s, ':', t[0].len) ||
@@ -657,7 +698,7 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
                 shown, NULL);
   }
   return unexpected(p, fr, line, &t[0],
-                    "allow, deny, default, unix or include");
+                    "allow, deny, default, unix, mode or include");
 }
 
 static curlfence_code parse_buffer(parser *p, const frame *fr,
@@ -706,8 +747,10 @@ void cf_ruleset_free(cf_ruleset *rs)
   free(rs->rules);
   free(rs->ports);
   free(rs->files);
+  free(rs->stamps);
   free(rs->dflt.text);
   free(rs->unix_.text);
+  free(rs->mode.text);
   memset(rs, 0, sizeof(*rs));
 }
 
@@ -729,7 +772,7 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
 
   memset(&fr, 0, sizeof(fr));
   fr.from_string = 1;
-  rc = add_file(&p, name ? name : "<string>", &fr.file);
+  rc = add_file(&p, name ? name : "<string>", NULL, &fr.file);
   if(rc)
     return rc;
   fr.name = rs->files[fr.file];

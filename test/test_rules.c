@@ -39,7 +39,7 @@ static const bad_case bad[] = {
   { "deny /8\n", CURLFENCE_E_ADDRESS, 1, 6, "missing address before \"/\"" },
   { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address" },
   /* Structure. */
-  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix or include)" },
+  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode or include)" },
   { "10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "missing action before \"10.0.0.0/8\"" },
   { "deny\n", CURLFENCE_E_SYNTAX, 1, 5, "missing address after \"deny\"" },
   { "allow   # nothing\n", CURLFENCE_E_SYNTAX, 1, 6, "missing address after \"allow\"" },
@@ -51,6 +51,9 @@ static const bad_case bad[] = {
   { "unix allow\nunix allow\n", CURLFENCE_E_DUPLICATE, 2, 1, "duplicate \"unix\"" },
   { "unix sometimes\n", CURLFENCE_E_SYNTAX, 1, 6, "expected allow or deny" },
   { "include\n", CURLFENCE_E_SYNTAX, 1, 8, "missing file name" },
+  { "mode\n", CURLFENCE_E_SYNTAX, 1, 5, "missing value after \"mode\" (expected enforce or report)" },
+  { "mode audit\n", CURLFENCE_E_SYNTAX, 1, 6, "expected enforce or report" },
+  { "mode report\nmode enforce\n", CURLFENCE_E_DUPLICATE, 2, 1, "duplicate \"mode\"" },
   /* Ports. */
   { "deny 10.0.0.0/8 port\n", CURLFENCE_E_PORT, 1, 21, "missing port list" },
   { "deny 10.0.0.0/8 port 0\n", CURLFENCE_E_PORT, 1, 22, "port \"0\" out of range (1-65535)" },

@@ -11,6 +11,7 @@
 Suite *suite_rules(void);
 Suite *suite_policy(void);
 Suite *suite_default_rules(void);
+Suite *suite_guard(void);
 Suite *suite_table(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */

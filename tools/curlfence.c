@@ -2,12 +2,16 @@
  * curlfence(1): check addresses against a rules file.
  *
  *   curlfence check [-r RULES] ADDRESS [PORT]
+ *   curlfence fetch [-r RULES] [-v] [--audit FILE] [--stats] [--report-only] URL
  *
- * Exit status: 0 allowed, 1 denied, 2 usage or rules error.
+ * check exits 0 when allowed, 1 when denied, 2 on usage or rules errors.
+ * fetch exits with libcurl's CURLcode (7 when a connection was blocked),
+ * or 2 on usage or rules errors.
  */
 #include "curlfence.h"
 
 #include <arpa/inet.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,8 @@
 static void usage(FILE *f)
 {
   fputs("usage: curlfence check [-r RULES] ADDRESS [PORT]\n"
+        "       curlfence fetch [-r RULES] [-v] [--audit FILE] [--stats]\n"
+        "                       [--report-only] URL\n"
         "       curlfence version\n"
         "RULES defaults to " DEFAULT_RULES ".\n"
         "Exit status: 0 allowed, 1 denied, 2 error.\n", f);
@@ -110,6 +116,160 @@ static int cmd_check(int argc, char **argv)
   return v.action == CURLFENCE_ALLOW ? 0 : 1;
 }
 
+/* ------------------------------------------------------------- fetch */
+
+typedef struct fetch_state {
+  curlfence_sink *audit;     /* --audit FILE, or NULL */
+  int verbose;
+  int blocked;               /* a denial was seen */
+} fetch_state;
+
+static void describe(char *buf, size_t size, const curlfence_event *ev,
+                     const char *verb)
+{
+  const curlfence_verdict *v = &ev->verdict;
+  char where[1100], port[16] = "";
+
+  if(!ev->enforced)
+    verb = "would block (report-only)";
+  if(ev->family != AF_UNIX)
+    snprintf(port, sizeof(port), " port %u", ev->port);
+  if(v->file)
+    snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
+  else
+    snprintf(where, sizeof(where), "built-in rule");
+  snprintf(buf, size, "%s %s%s%s by %s (%s)", verb,
+           ev->family == AF_UNIX ? "unix socket " : "", ev->addr, port,
+           where, v->rule);
+}
+
+static int fetch_audit(const curlfence_event *ev, void *userdata)
+{
+  fetch_state *st = userdata;
+  char line[1400];
+
+  if(ev->action == CURLFENCE_DENY)
+    st->blocked = 1;
+  if(ev->action == CURLFENCE_DENY || st->verbose) {
+    describe(line, sizeof(line), ev,
+             ev->action == CURLFENCE_DENY ? "blocked" : "allowed");
+    fprintf(stderr, "curlfence: %s\n", line);
+  }
+  return st->audit ? curlfence_sink_write(ev, st->audit) : 0;
+}
+
+static void print_stats(curlfence_guard *g)
+{
+  curlfence_policy *p;
+  curlfence_rule_stat rs[64];
+  curlfence_stats s;
+  size_t i, n;
+
+  curlfence_guard_stats(g, &s);
+  fprintf(stderr, "curlfence: stats: generation %llu, allowed %llu, denied "
+          "%llu, reported %llu, audit errors %llu\n",
+          (unsigned long long)s.generation, (unsigned long long)s.allowed,
+          (unsigned long long)s.denied, (unsigned long long)s.reported,
+          (unsigned long long)s.audit_errors);
+  p = curlfence_guard_policy(g, NULL);
+  n = curlfence_policy_rule_stats(p, rs, 64);
+  for(i = 0; i < n && i < 64; i++) {
+    if(!rs[i].hits)
+      continue;
+    if(rs[i].file)
+      fprintf(stderr, "curlfence: stats: %llu x %s:%u: %s\n",
+              (unsigned long long)rs[i].hits, rs[i].file, rs[i].line,
+              rs[i].rule);
+    else
+      fprintf(stderr, "curlfence: stats: %llu x built-in: %s\n",
+              (unsigned long long)rs[i].hits, rs[i].rule);
+  }
+  curlfence_policy_unref(p);
+}
+
+static int cmd_fetch(int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "rules", required_argument, NULL, 'r' },
+    { "audit", required_argument, NULL, 'a' },
+    { "verbose", no_argument, NULL, 'v' },
+    { "stats", no_argument, NULL, 's' },
+    { "report-only", no_argument, NULL, 'R' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 }
+  };
+  const char *rules = DEFAULT_RULES, *audit_path = NULL;
+  fetch_state st;
+  curlfence_policy *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+  CURL *h = NULL;
+  CURLcode rc;
+  int opt, status = 2, stats = 0;
+  unsigned flags = 0;
+
+  memset(&st, 0, sizeof(st));
+  optind = 1;
+  while((opt = getopt_long(argc, argv, "r:vh", longopts, NULL)) != -1) {
+    switch(opt) {
+    case 'r': rules = optarg; break;
+    case 'a': audit_path = optarg; break;
+    case 'v': st.verbose = 1; break;
+    case 's': stats = 1; break;
+    case 'R': flags |= CURLFENCE_ATTACH_REPORT_ONLY; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if(argc - optind != 1) {
+    usage(stderr);
+    return 2;
+  }
+  if(curlfence_policy_load_file(&p, rules, &err)) {
+    fprintf(stderr, "curlfence: %s\n", err.text);
+    return 2;
+  }
+  if(audit_path && curlfence_sink_open_file(&st.audit, audit_path, &err)) {
+    fprintf(stderr, "curlfence: %s\n", err.text);
+    goto out;
+  }
+  if(curl_global_init(CURL_GLOBAL_DEFAULT) || !(h = curl_easy_init()) ||
+     curlfence_guard_new(&g, p) ||
+     curlfence_guard_set_audit(g, fetch_audit, &st,
+                               st.verbose || st.audit ? CURLFENCE_AUDIT_ALL
+                                                      : CURLFENCE_AUDIT_DENIED)) {
+    fputs("curlfence: cannot set up libcurl\n", stderr);
+    goto out;
+  }
+  curl_easy_setopt(h, CURLOPT_URL, argv[optind]);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  /* Only HTTP(S): file:// and others never open a socket to check. */
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+  if(curlfence_attach(h, g, flags)) {
+    fputs("curlfence: cannot attach the policy\n", stderr);
+    goto out;
+  }
+  rc = curl_easy_perform(h);
+  if(rc != CURLE_OK) {
+    if(!st.blocked)
+      fprintf(stderr, "curlfence: %s\n", curl_easy_strerror(rc));
+  }
+  status = (int)rc;
+  if(stats)
+    print_stats(g);
+out:
+  if(h)
+    curl_easy_cleanup(h);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  curlfence_sink_free(st.audit);
+  curl_global_cleanup();
+  return status;
+}
+
 int main(int argc, char **argv)
 {
   if(argc < 2) {
@@ -118,6 +278,8 @@ int main(int argc, char **argv)
   }
   if(strcmp(argv[1], "check") == 0)
     return cmd_check(argc - 1, argv + 1);
+  if(strcmp(argv[1], "fetch") == 0)
+    return cmd_fetch(argc - 1, argv + 1);
   if(strcmp(argv[1], "version") == 0) {
     printf("curlfence %s\n", curlfence_version());
     return 0;

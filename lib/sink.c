@@ -1,0 +1,208 @@
+/*
+ * Built-in audit sinks: a JSON Lines file and syslog.
+ *
+ * Both write each event with one system call on a descriptor that never
+ * blocks, so a slow or broken destination costs a connection decision at
+ * most one failed write: the event is dropped and counted, the decision
+ * stands.  The file sink relies on O_APPEND: the kernel positions and
+ * writes each line as one step, so processes sharing a log never
+ * interleave within a line.  The syslog sink speaks RFC 3164 on the local
+ * datagram socket itself rather than through openlog(3), whose ident and
+ * facility are process-wide state; it uses sendto() on an unconnected
+ * socket, so a restarted syslogd is found again without any shared state
+ * to repair.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+struct curlfence_sink {
+  int fd;
+  int is_syslog;
+  int facility;
+  char ident[48];
+  struct sockaddr_un addr;      /* syslog socket */
+  _Atomic uint64_t errors;
+};
+
+CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
+                                                      const char *path,
+                                                      curlfence_error *err)
+{
+  curlfence_sink *s;
+  int e;
+
+  if(!out || !path) {
+    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL argument");
+    return CURLFENCE_E_INVAL;
+  }
+  *out = NULL;
+  s = calloc(1, sizeof(*s));
+  if(!s) {
+    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+    return CURLFENCE_E_NOMEM;
+  }
+  s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK |
+                         O_NOCTTY, 0640);
+  if(s->fd < 0) {
+    e = errno;
+    free(s);
+    cf_error_set(err, CURLFENCE_E_IO, path, 0, 0,
+                 "cannot open audit log: %s", strerror(e));
+    return CURLFENCE_E_IO;
+  }
+  *out = s;
+  return CURLFENCE_OK;
+}
+
+/* Whether a syslog daemon listens at the sink's address now. */
+static int syslog_reachable(const curlfence_sink *s)
+{
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc;
+
+  if(fd < 0)
+    return -1;
+  rc = connect(fd, (const struct sockaddr *)&s->addr, sizeof(s->addr));
+  close(fd);
+  return rc;
+}
+
+CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
+    curlfence_sink **out, const char *ident, int facility,
+    const char *socket_path, curlfence_error *err)
+{
+  curlfence_sink *s;
+  int e;
+
+  if(!out || (facility & ~LOG_FACMASK) != 0) {
+    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
+                 "NULL argument or invalid facility");
+    return CURLFENCE_E_INVAL;
+  }
+  *out = NULL;
+  if(!socket_path)
+    socket_path = "/dev/log";
+  if(strlen(socket_path) >= sizeof(s->addr.sun_path)) {
+    cf_error_set(err, CURLFENCE_E_INVAL, socket_path, 0, 0,
+                 "socket path too long");
+    return CURLFENCE_E_INVAL;
+  }
+  s = calloc(1, sizeof(*s));
+  if(!s) {
+    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+    return CURLFENCE_E_NOMEM;
+  }
+  s->fd = -1;
+  s->is_syslog = 1;
+  s->facility = facility;
+  snprintf(s->ident, sizeof(s->ident), "%s", ident ? ident : "curlfence");
+  s->addr.sun_family = AF_UNIX;
+  strcpy(s->addr.sun_path, socket_path);
+  if(syslog_reachable(s) != 0 ||
+     (s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                     0)) < 0) {
+    e = errno;
+    free(s);
+    cf_error_set(err, CURLFENCE_E_IO, socket_path, 0, 0,
+                 "cannot connect to syslog: %s", strerror(e));
+    return CURLFENCE_E_IO;
+  }
+  *out = s;
+  return CURLFENCE_OK;
+}
+
+/* "<PRI>Mmm dd hh:mm:ss ident[pid]: " in local time, as syslogd expects. */
+static size_t syslog_header(const curlfence_sink *s,
+                            const curlfence_event *ev, char *buf,
+                            size_t size)
+{
+  int sev = ev->action == CURLFENCE_DENY ? LOG_WARNING : LOG_INFO;
+  time_t now = (time_t)(ev->time_us / 1000000);
+  struct tm tm;
+  char ts[32];
+  int n;
+
+  localtime_r(&now, &tm);
+  strftime(ts, sizeof(ts), "%b %e %H:%M:%S", &tm);
+  n = snprintf(buf, size, "<%d>%s %s[%ld]: ", s->facility | sev, ts,
+               s->ident, (long)getpid());
+  return n > 0 ? (size_t)n : 0;
+}
+
+static int write_line(curlfence_sink *s, const char *buf, size_t len)
+{
+  ssize_t w;
+
+  if(!s->is_syslog) {
+    do
+      w = write(s->fd, buf, len);
+    while(w < 0 && errno == EINTR);
+    return w == (ssize_t)len ? 0 : -1;
+  }
+  w = sendto(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+             (const struct sockaddr *)&s->addr, sizeof(s->addr));
+  return w == (ssize_t)len ? 0 : -1;
+}
+
+CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
+                                       void *sink)
+{
+  curlfence_sink *s = sink;
+  char small[2048], *line, *buf;
+  size_t hlen = 0, len;
+  int rc;
+
+  if(!s || !event)
+    return -1;
+  if(s->is_syslog)
+    hlen = syslog_header(s, event, small, 128);
+  line = cf_event_line(event, small + hlen, sizeof(small) - hlen, &len);
+  if(!line) {
+    atomic_fetch_add(&s->errors, 1);
+    return -1;
+  }
+  buf = small;
+  if(line != small + hlen) {
+    /* Too long for the stack buffer: join header and line. */
+    buf = malloc(hlen + len);
+    if(buf) {
+      memcpy(buf, small, hlen);
+      memcpy(buf + hlen, line, len);
+    }
+    free(line);
+    if(!buf) {
+      atomic_fetch_add(&s->errors, 1);
+      return -1;
+    }
+  }
+  /* syslog takes the message without its newline. */
+  rc = write_line(s, buf, hlen + len - (s->is_syslog ? 1 : 0));
+  if(buf != small)
+    free(buf);
+  if(rc)
+    atomic_fetch_add(&s->errors, 1);
+  return rc;
+}
+
+CURLFENCE_API uint64_t curlfence_sink_errors(const curlfence_sink *sink)
+{
+  return sink ? atomic_load(&((curlfence_sink *)sink)->errors) : 0;
+}
+
+CURLFENCE_API void curlfence_sink_free(curlfence_sink *sink)
+{
+  if(!sink)
+    return;
+  if(sink->fd >= 0)
+    close(sink->fd);
+  free(sink);
+}

@@ -1,0 +1,576 @@
+/*
+ * The guard against real libcurl transfers and real sockets.
+ *
+ * Every server here is started by the test on loopback: 127.0.0.2 is the
+ * allowed host, 127.0.0.3 the denied one, 127.0.0.4 a proxy, ::1 allowed.
+ * Nothing is sent anywhere else.
+ */
+#include "testutil.h"
+#include "httpd.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char test_rules[] =
+    "default deny\n"
+    "allow 127.0.0.2\n"
+    "deny 127.0.0.3\n"
+    "allow 127.0.0.4          # the proxy\n"
+    "allow ::1\n";
+
+/* ------------------------------------------------------------- fixture */
+
+#define MAX_EVENTS 16
+
+typedef struct recorder {
+  int n;
+  curlfence_event ev[MAX_EVENTS];
+} recorder;
+
+static int record(const curlfence_event *ev, void *userdata)
+{
+  recorder *r = userdata;
+
+  if(r->n < MAX_EVENTS)
+    r->ev[r->n] = *ev;
+  r->n++;
+  return 0;
+}
+
+typedef struct body {
+  char data[256];
+  size_t len;
+} body;
+
+static size_t on_body(char *p, size_t size, size_t n, void *userdata)
+{
+  body *b = userdata;
+  size_t len = size * n, room = sizeof(b->data) - 1 - b->len;
+
+  memcpy(b->data + b->len, p, len < room ? len : room);
+  b->len += len < room ? len : room;
+  b->data[b->len] = '\0';
+  return len;
+}
+
+static curlfence_policy *policy;
+static curlfence_guard *guard;
+static recorder rec;
+static th_server *allowed, *denied;
+
+static void setup(void)
+{
+  ck_assert_int_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+  policy = tu_load(test_rules);
+  ck_assert_int_eq(curlfence_guard_new(&guard, policy), CURLFENCE_OK);
+  memset(&rec, 0, sizeof(rec));
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, record, &rec,
+                                             CURLFENCE_AUDIT_DENIED),
+                   CURLFENCE_OK);
+  denied = th_start("127.0.0.3", "denied");
+  ck_assert_ptr_nonnull(denied);
+  /* The same port on both hosts, so one name can resolve to either. */
+  allowed = th_start_port("127.0.0.2", th_port(denied), "allowed");
+  ck_assert_ptr_nonnull(allowed);
+}
+
+static void teardown(void)
+{
+  th_stop(allowed);
+  th_stop(denied);
+  curlfence_guard_free(guard);
+  curlfence_policy_unref(policy);
+  curl_global_cleanup();
+}
+
+static CURL *new_handle(const char *url, body *b)
+{
+  CURL *h = curl_easy_init();
+
+  ck_assert_ptr_nonnull(h);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+  return h;
+}
+
+/* Fetch url on a fresh guarded handle. */
+static CURLcode fetch(const char *url, body *b)
+{
+  CURL *h = new_handle(url, b);
+  CURLcode rc;
+
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  return rc;
+}
+
+static void url_for(char *buf, size_t size, const char *host,
+                    const th_server *s, const char *path)
+{
+  snprintf(buf, size, "http://%s:%u%s", host, th_port(s), path);
+}
+
+static void assert_denied_event(const curlfence_event *ev, const char *addr,
+                                unsigned port, curlfence_check check)
+{
+  ck_assert_int_eq(ev->action, CURLFENCE_DENY);
+  ck_assert_str_eq(ev->addr, addr);
+  ck_assert_uint_eq(ev->port, port);
+  ck_assert_int_eq(ev->check, check);
+  ck_assert_str_eq(ev->verdict.file, "test.rules");
+  ck_assert_uint_eq(ev->verdict.line, 3);
+  ck_assert_str_eq(ev->verdict.rule, "deny 127.0.0.3");
+  ck_assert_int_eq(ev->verdict.is_default, 0);
+  ck_assert(ev->time_us > 1700000000LL * 1000000);
+}
+
+/* --------------------------------------------------------------- tests */
+
+START_TEST(test_allowed_and_denied)
+{
+  char url[128];
+  body b = { "", 0 };
+
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+  ck_assert_int_eq(rec.n, 0);
+
+  b.len = 0;
+  b.data[0] = '\0';
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_OPEN);
+  ck_assert_int_eq(rec.ev[0].family, AF_INET);
+  ck_assert_int_eq(rec.ev[0].socktype, SOCK_STREAM);
+}
+END_TEST
+
+/* Other spellings of the denied address, and a name that resolves to it. */
+START_TEST(test_spellings_and_rebinding)
+{
+  static const char *const hosts[] = { "[::ffff:127.0.0.3]", "2130706435",
+                                       "innocent.example" };
+  char url[128], resolve[128];
+  struct curl_slist *rl;
+  body b = { "", 0 };
+  size_t i;
+
+  snprintf(resolve, sizeof(resolve), "innocent.example:%u:127.0.0.3",
+           th_port(denied));
+  rl = curl_slist_append(NULL, resolve);
+  for(i = 0; i < 3; i++) {
+    CURL *h;
+
+    url_for(url, sizeof(url), hosts[i], denied, "/");
+    h = new_handle(url, &b);
+    curl_easy_setopt(h, CURLOPT_RESOLVE, rl);
+    ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+    ck_assert_msg(curl_easy_perform(h) == CURLE_COULDNT_CONNECT,
+                  "%s was not blocked", url);
+    curl_easy_cleanup(h);
+    ck_assert_int_eq(rec.n, (int)i + 1);
+    ck_assert_str_eq(rec.ev[i].addr, "127.0.0.3");
+    ck_assert_str_eq(rec.ev[i].verdict.rule, "deny 127.0.0.3");
+  }
+  /* The mapped spelling arrives as an IPv6 socket. */
+  ck_assert_int_eq(rec.ev[0].family, AF_INET6);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_uint_eq(b.len, 0);
+  curl_slist_free_all(rl);
+}
+END_TEST
+
+START_TEST(test_redirect_second_hop)
+{
+  char url[256], target[128];
+  body b = { "", 0 };
+  CURL *h;
+
+  url_for(target, sizeof(target), "127.0.0.3", denied, "/secret");
+  snprintf(url, sizeof(url), "http://127.0.0.2:%u/redirect?to=%s",
+           th_port(allowed), target);
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  curl_easy_cleanup(h);
+  ck_assert_uint_eq(th_requests(allowed), 1);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_OPEN);
+}
+END_TEST
+
+/* A name with a denied and an allowed address reaches the allowed one. */
+START_TEST(test_mixed_resolution)
+{
+  char url[128], resolve[128];
+  struct curl_slist *rl;
+  body b = { "", 0 };
+  CURL *h;
+
+  snprintf(resolve, sizeof(resolve), "mixed.example:%u:127.0.0.3,127.0.0.2",
+           th_port(denied));
+  rl = curl_slist_append(NULL, resolve);
+  url_for(url, sizeof(url), "mixed.example", denied, "/");
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_RESOLVE, rl);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(rl);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_str_eq(rec.ev[0].addr, "127.0.0.3");
+}
+END_TEST
+
+START_TEST(test_proxy_from_environment)
+{
+  th_server *proxy = th_start("127.0.0.4", "proxy");
+  char url[128], purl[64];
+  body b = { "", 0 };
+  CURL *h;
+
+  ck_assert_ptr_nonnull(proxy);
+  snprintf(purl, sizeof(purl), "http://127.0.0.4:%u", th_port(proxy));
+  setenv("http_proxy", purl, 1);
+  setenv("ALL_PROXY", purl, 1);
+
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(th_requests(proxy), 0);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_str_eq(rec.ev[0].addr, "127.0.0.3");
+
+  /* Allowed hosts are fetched directly, not through the proxy. */
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+  ck_assert_uint_eq(th_requests(proxy), 0);
+
+  /* KEEP_PROXY: the proxy is used and only its address is checked. */
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/via-proxy");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, guard, CURLFENCE_ATTACH_KEEP_PROXY),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  curl_easy_cleanup(h);
+  ck_assert_uint_eq(th_requests(proxy), 1);
+  th_last_target(proxy, purl, sizeof(purl));
+  ck_assert_ptr_nonnull(strstr(purl, "/via-proxy"));
+
+  unsetenv("http_proxy");
+  unsetenv("ALL_PROXY");
+  th_stop(proxy);
+}
+END_TEST
+
+/* An unguarded handle leaves a connection to the denied host in the multi
+ * pool; a guarded handle must not use it. */
+START_TEST(test_reused_connection)
+{
+  CURLM *m = curl_multi_init();
+  char url[128];
+  body b = { "", 0 };
+  CURL *plain, *guarded;
+  CURLMsg *msg;
+  int running, left;
+  CURLcode result = CURLE_OK;
+
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  plain = new_handle(url, &b);
+  curl_multi_add_handle(m, plain);
+  do {
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  } while(running);
+  curl_multi_remove_handle(m, plain);
+  curl_easy_cleanup(plain);
+  ck_assert_str_eq(b.data, "hello from denied\n");
+  ck_assert_uint_eq(th_requests(denied), 1);
+
+  b.len = 0;
+  b.data[0] = '\0';
+  guarded = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(guarded, guard, 0), CURLFENCE_OK);
+  curl_multi_add_handle(m, guarded);
+  do {
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  } while(running);
+  while((msg = curl_multi_info_read(m, &left)))
+    if(msg->msg == CURLMSG_DONE)
+      result = msg->data.result;
+  curl_multi_remove_handle(m, guarded);
+  curl_easy_cleanup(guarded);
+  curl_multi_cleanup(m);
+
+  ck_assert_int_eq(result, CURLE_ABORTED_BY_CALLBACK);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert_uint_eq(th_requests(denied), 1);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_REUSED);
+}
+END_TEST
+
+START_TEST(test_duphandle)
+{
+  char url[128];
+  body b = { "", 0 };
+  CURL *h, *dup;
+
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  dup = curl_easy_duphandle(h);
+  ck_assert_ptr_nonnull(dup);
+  curl_easy_cleanup(h);
+  ck_assert_int_eq(curl_easy_perform(dup), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(rec.n, 1);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  curl_easy_setopt(dup, CURLOPT_URL, url);
+  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+  curl_easy_cleanup(dup);
+  ck_assert_uint_eq(th_requests(denied), 0);
+}
+END_TEST
+
+/* Pooled connections outlive their easy handles and the guard: closing
+ * them in curl_multi_cleanup() must not touch freed memory (ASan and
+ * valgrind watch this test). */
+static int closes;
+
+static int app_close(void *clientp, curl_socket_t fd)
+{
+  (void)clientp;
+  closes++;
+  return close(fd);
+}
+
+START_TEST(test_late_close)
+{
+  CURLM *m = curl_multi_init();
+  char url[128];
+  body b = { "", 0 };
+  CURL *h;
+  int running;
+
+  ck_assert_int_eq(curlfence_guard_set_chain(guard, NULL, NULL, app_close,
+                                             NULL), CURLFENCE_OK);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  curl_multi_add_handle(m, h);
+  do {
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  } while(running);
+  curl_multi_remove_handle(m, h);
+  curl_easy_cleanup(h);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+
+  curlfence_guard_free(guard);
+  curlfence_policy_unref(policy);
+  guard = NULL;
+  policy = NULL;
+  closes = 0;
+  curl_multi_cleanup(m);
+  ck_assert_int_eq(closes, 1);
+}
+END_TEST
+
+START_TEST(test_unix_socket)
+{
+  char path[64], url[] = "http://localhost/";
+  body b = { "", 0 };
+  curlfence_guard *g2;
+  curlfence_policy *p2;
+  th_server *us;
+  CURL *h;
+
+  snprintf(path, sizeof(path), "/tmp/curlfence-test-%ld.sock", (long)getpid());
+  us = th_start_unix(path, "unix");
+  ck_assert_ptr_nonnull(us);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_int_eq(rec.ev[0].family, AF_UNIX);
+  ck_assert_str_eq(rec.ev[0].addr, path);
+  ck_assert_str_eq(rec.ev[0].verdict.reason, "unix");
+  ck_assert_str_eq(rec.ev[0].verdict.rule, "unix deny (built-in)");
+  ck_assert_uint_eq(th_requests(us), 0);
+
+  p2 = tu_load("unix allow\n");
+  ck_assert_int_eq(curlfence_guard_new(&g2, p2), CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_attach(h, g2, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from unix\n");
+  curl_easy_cleanup(h);
+  curlfence_guard_free(g2);
+  curlfence_policy_unref(p2);
+  th_stop(us);
+}
+END_TEST
+
+static int opens;
+
+static curl_socket_t app_open(void *clientp, curlsocktype purpose,
+                              struct curl_sockaddr *a)
+{
+  (void)purpose;
+  ck_assert_ptr_eq(clientp, &opens);
+  opens++;
+  return socket(a->family, a->socktype, a->protocol);
+}
+
+START_TEST(test_chained_callbacks)
+{
+  char url[128];
+  body b = { "", 0 };
+
+  ck_assert_int_eq(curlfence_guard_set_chain(guard, app_open, &opens,
+                                             app_close, NULL), CURLFENCE_OK);
+  opens = closes = 0;
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(opens, 0);
+  ck_assert_int_eq(closes, 0);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+  ck_assert_int_eq(opens, 1);
+  ck_assert_int_eq(closes, 1);
+}
+END_TEST
+
+START_TEST(test_ipv6_and_audit_all)
+{
+  th_server *six = th_start("::1", "six");
+  char url[128];
+  body b = { "", 0 };
+
+  ck_assert_ptr_nonnull(six);
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, record, &rec,
+                                             CURLFENCE_AUDIT_ALL),
+                   CURLFENCE_OK);
+  url_for(url, sizeof(url), "[::1]", six, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from six\n");
+  /* One allow when the socket opens, one before the request. */
+  ck_assert_int_eq(rec.n, 2);
+  ck_assert_int_eq(rec.ev[0].action, CURLFENCE_ALLOW);
+  ck_assert_int_eq(rec.ev[0].check, CURLFENCE_CHECK_OPEN);
+  ck_assert_int_eq(rec.ev[0].family, AF_INET6);
+  ck_assert_str_eq(rec.ev[0].addr, "::1");
+  ck_assert_str_eq(rec.ev[0].verdict.rule, "allow ::1");
+  ck_assert_int_eq(rec.ev[1].check, CURLFENCE_CHECK_REUSED);
+  ck_assert_str_eq(rec.ev[1].addr, "::1");
+  th_stop(six);
+}
+END_TEST
+
+START_TEST(test_json_sink)
+{
+  char url[128], path[64], cmd[512];
+  body b = { "", 0 };
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/tmp/curlfence-audit-%ld.jsonl",
+           (long)getpid());
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, curlfence_audit_json, f,
+                                             CURLFENCE_AUDIT_DENIED),
+                   CURLFENCE_OK);
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  fclose(f);
+  snprintf(cmd, sizeof(cmd),
+           "python3 test/jsonl_check.py %s 1 decision=deny enforced=true "
+           "addr=127.0.0.3 port=%u family=inet transport=tcp check=open "
+           "default=false reason=rule rule.file=test.rules rule.line=3 "
+           "'rule.text=deny 127.0.0.3' generation=1 pid=%ld",
+           path, th_port(denied), (long)getpid());
+  ck_assert_int_eq(system(cmd), 0);
+  unlink(path);
+}
+END_TEST
+
+START_TEST(test_api_misuse)
+{
+  CURL *h = curl_easy_init();
+  curlfence_guard *g = (curlfence_guard *)1;
+  char url[128];
+  body b = { "", 0 };
+
+  ck_assert_int_eq(curlfence_attach(NULL, guard, 0), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_attach(h, NULL, 0), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0x80), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_detach(NULL), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_new(&g, NULL), CURLFENCE_E_INVAL);
+  ck_assert_ptr_null(g);
+  ck_assert_int_eq(curlfence_guard_new(NULL, policy), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_set_audit(NULL, NULL, NULL, 0),
+                   CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, NULL, NULL, 7),
+                   CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_set_chain(NULL, NULL, NULL, NULL, NULL),
+                   CURLFENCE_E_INVAL);
+  curlfence_guard_free(NULL);
+  curl_easy_cleanup(h);
+
+  /* Detaching restores plain libcurl: the denied host is reachable. */
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_detach(h), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from denied\n");
+  curl_easy_cleanup(h);
+}
+END_TEST
+
+Suite *suite_guard(void)
+{
+  Suite *s = suite_create("guard");
+  TCase *tc = tcase_create("curl");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_allowed_and_denied);
+  tcase_add_test(tc, test_spellings_and_rebinding);
+  tcase_add_test(tc, test_redirect_second_hop);
+  tcase_add_test(tc, test_mixed_resolution);
+  tcase_add_test(tc, test_proxy_from_environment);
+  tcase_add_test(tc, test_reused_connection);
+  tcase_add_test(tc, test_duphandle);
+  tcase_add_test(tc, test_late_close);
+  tcase_add_test(tc, test_unix_socket);
+  tcase_add_test(tc, test_chained_callbacks);
+  tcase_add_test(tc, test_ipv6_and_audit_all);
+  tcase_add_test(tc, test_json_sink);
+  tcase_add_test(tc, test_api_misuse);
+  suite_add_tcase(s, tc);
+  return s;
+}
