@@ -30,10 +30,14 @@
  * ------------------------------------------------------------------------
  *
  * Keys are addresses read most significant bit first.  The top S bits
- * index a direct array of 2^S uint32 entries (S is chosen per family from
- * its rule count, 8..18, so a ten-rule policy costs 1 KiB here and a BGP
- * table 1 MiB).  An entry is either a value (bit 31 clear) or NODE | n,
- * the index of an inner node that resolves the next 6 bits:
+ * index a direct array of 2^S 16-byte entries (S is chosen per family from
+ * its rule count, 8..18, so a ten-rule policy costs 4 KiB here and a BGP
+ * table 4 MiB).  An entry holds one of:
+ *
+ *   VALUE   the whole region has one value;
+ *   FLAT    a node whose 64 digits (the next 6 bits) all end in values:
+ *           its leaf bitmap and leaf base, inline (see below);
+ *   n       the index of an inner node that resolves the next 6 bits:
  *
  *   struct node { uint64 inner; uint64 leafstart; uint32 child; uint32 leaf; }
  *                                                         24 bytes, no padding
@@ -47,26 +51,28 @@
  * node therefore costs 24 bytes plus 4 bytes per distinct run instead of
  * 64 * 4 bytes for a plain 64-way array.
  *
- * Cost of one lookup: one load from the direct array, then per level one
- * 24-byte node load (one cache line most of the time), a popcount and a
- * branch; the last level loads one uint32 from the leaf array.  IPv4 with
- * S = 18 needs at most 3 node levels (18 + 6 + 6 > 24 resolves every /24 at
- * the first node); IPv6 /48s need 5 levels with S = 18.  Both use the same
+ * Cost of one lookup: one 16-byte load from the direct array, then per
+ * level one 24-byte node load (one cache line most of the time), a
+ * popcount and a branch; the last level loads one uint32 from the leaf
+ * array.  IPv4 with S = 18 resolves every /24 at the first level, which is
+ * nearly always FLAT: two dependent loads (direct, leaf), like DPDK's
+ * tbl24 + tbl8 but without the 64 MiB.  Longer IPv4 prefixes add up to two
+ * node levels; IPv6 /48s need 5 with S = 18.  Both families use the same
  * code: the key is shifted left 6 bits per level, so IPv4 (a 64-bit key
  * with the address on top) and IPv6 (a 128-bit key) differ only in the key
  * type.  Digits past the end of an address read as zeros; the builder
  * plans for that by working on 128-bit left-aligned keys for both
  * families, and their leaves compress away.
  *
- * Memory: 4 * 2^S + 24 * nodes + 4 * runs bytes per family, plus 12 bytes
- * per port set and 4 per port candidate.  Nothing is allocated or locked
- * on lookup.
+ * Memory: 16 * 2^S + 24 * nodes + 4 * runs bytes per family, plus 12 bytes
+ * per port set and 4 per port candidate, in one block (huge pages when it
+ * is 2 MiB or more).  Nothing is allocated or locked on lookup.
  *
  * ------------------------------------------------------------------------
- * HOW IT IS BUILT (one pass, O(n log n))
+ * HOW IT IS BUILT (a radix sort, then one pass: O(n) in rules and output)
  * ------------------------------------------------------------------------
  *
- * 1. Sort the rules of a family by (start, prefix length, portless first,
+ * 1. Radix-sort the rules of a family by (start, prefix length, portless first,
  *    deny first, index).  Rules with the same prefix are now adjacent and
  *    in rank order, and a prefix comes right after the prefixes that hold
  *    it.
