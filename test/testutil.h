@@ -12,6 +12,7 @@ Suite *suite_rules(void);
 Suite *suite_policy(void);
 Suite *suite_default_rules(void);
 Suite *suite_guard(void);
+Suite *suite_reload(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
