@@ -70,6 +70,7 @@ $(TESTBIN): $(TEST_OBJS) $(STLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(STLIB) $(CHECK_LIBS) $(LIBDEPS)
 
 check: all $(TESTBIN)
+	test/exports.sh $(SHLIB)
 	$(TESTBIN)
 
 asan:
