@@ -71,6 +71,7 @@ $(TESTBIN): $(TEST_OBJS) $(STLIB)
 
 check: all $(TESTBIN)
 	test/exports.sh $(SHLIB)
+	test/tool.sh
 	$(TESTBIN)
 
 asan:
