@@ -70,6 +70,8 @@ $(TESTBIN): $(TEST_OBJS) $(STLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(STLIB) $(CHECK_LIBS) $(LIBDEPS)
 
 check: all $(TESTBIN)
+	test/exports.sh $(SHLIB)
+	test/tool.sh
 	$(TESTBIN)
 
 asan:

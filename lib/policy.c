@@ -42,30 +42,37 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
   return CURLFENCE_OK;
 }
 
+/* What both loaders do first: check arguments, allocate. */
+static curlfence_code begin_load(curlfence_policy **out, int args_ok,
+                                 curlfence_policy **p, curlfence_error *err)
+{
+  if(out)
+    *out = NULL;
+  if(!out || !args_ok) {
+    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL argument");
+    return CURLFENCE_E_INVAL;
+  }
+  *p = calloc(1, sizeof(**p));
+  if(!*p) {
+    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+    return CURLFENCE_E_NOMEM;
+  }
+  return CURLFENCE_OK;
+}
+
 CURLFENCE_API curlfence_code curlfence_policy_load_file(
     curlfence_policy **out, const char *path, curlfence_error *err)
 {
   curlfence_policy *p;
+  curlfence_code rc = begin_load(out, path != NULL, &p, err);
 
-  if(!out || !path) {
-    if(out)
-      *out = NULL;
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL argument");
-    return CURLFENCE_E_INVAL;
-  }
-  *out = NULL;
-  p = calloc(1, sizeof(*p));
-  if(!p) {
-    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
-    return CURLFENCE_E_NOMEM;
-  }
+  if(rc)
+    return rc;
   p->source = strdup(path);
-  if(!p->source) {
-    free(p);
-    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
-    return CURLFENCE_E_NOMEM;
-  }
-  return finish_load(out, p, cf_rules_parse_file(&p->rs, path, err), err);
+  rc = p->source ? cf_rules_parse_file(&p->rs, path, err) : CURLFENCE_E_NOMEM;
+  if(rc == CURLFENCE_E_NOMEM && !p->source)
+    cf_error_set(err, rc, NULL, 0, 0, "out of memory");
+  return finish_load(out, p, rc, err);
 }
 
 CURLFENCE_API curlfence_code curlfence_policy_load_string(
@@ -73,19 +80,10 @@ CURLFENCE_API curlfence_code curlfence_policy_load_string(
     curlfence_error *err)
 {
   curlfence_policy *p;
+  curlfence_code rc = begin_load(out, text != NULL || len == 0, &p, err);
 
-  if(!out || (!text && len)) {
-    if(out)
-      *out = NULL;
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL argument");
-    return CURLFENCE_E_INVAL;
-  }
-  *out = NULL;
-  p = calloc(1, sizeof(*p));
-  if(!p) {
-    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
-    return CURLFENCE_E_NOMEM;
-  }
+  if(rc)
+    return rc;
   return finish_load(out, p,
                      cf_rules_parse_string(&p->rs, text ? text : "", len,
                                            name, err),

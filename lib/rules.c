@@ -179,7 +179,10 @@ static curlfence_code bad_address(parser *p, const frame *fr, unsigned line,
   }
   for(s = a; *s; s++)
     dots += *s == '.';
-  if(strpbrk(a, "xX"))
+  for(s = a; *s; s++)
+    if(*s == '0' && (s[1] == 'x' || s[1] == 'X') && (s == a || s[-1] == '.'))
+      break;
+  if(*s)
     return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
                 "invalid IPv4 address \"%s\" (hexadecimal is not accepted)",
                 a, NULL);
@@ -189,7 +192,7 @@ static curlfence_code bad_address(parser *p, const frame *fr, unsigned line,
                   "invalid IPv4 address \"%s\" (leading zero: octal is not "
                   "accepted)", a, NULL);
   }
-  if(dots < 3)
+  if(dots < 3 && a[strspn(a, "0123456789.")] == '\0')
     return fail(p, fr, line, col, CURLFENCE_E_ADDRESS,
                 "incomplete IPv4 address \"%s\" (write all four octets)", a,
                 NULL);

@@ -8,10 +8,11 @@ int main(void)
   SRunner *sr = srunner_create(suite_rules());
   int failed;
 
+  srunner_add_suite(sr, suite_table());
   srunner_add_suite(sr, suite_policy());
   srunner_add_suite(sr, suite_default_rules());
   srunner_add_suite(sr, suite_guard());
-  srunner_add_suite(sr, suite_table());
+  srunner_add_suite(sr, suite_reload());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -37,7 +37,8 @@ static const bad_case bad[] = {
   { "deny 2001:db8::1/32\n", CURLFENCE_E_ADDRESS, 1, 6, "did you mean 2001:db8::/32?" },
   { "deny 1.2.3.256\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address" },
   { "deny /8\n", CURLFENCE_E_ADDRESS, 1, 6, "missing address before \"/\"" },
-  { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address" },
+  { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address \"example.com\" (expected four decimal octets 0-255)" },
+  { "deny 1.2.0x3.4\n", CURLFENCE_E_ADDRESS, 1, 6, "hexadecimal is not accepted" },
   /* Structure. */
   { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode or include)" },
   { "10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "missing action before \"10.0.0.0/8\"" },

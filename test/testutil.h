@@ -8,11 +8,12 @@
 
 #include "curlfence.h"
 
+Suite *suite_table(void);  /* test_table.c, branch engine */
 Suite *suite_rules(void);
 Suite *suite_policy(void);
 Suite *suite_default_rules(void);
 Suite *suite_guard(void);
-Suite *suite_table(void);
+Suite *suite_reload(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
