@@ -183,7 +183,7 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
     len = 0;
   }
   p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, sa, len, &v);
+  hit = cf_decide(p, sa, len, &act, &v);
   act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_OPEN, sa, len,
                  a->family, type, a->protocol, &v);
   cf_live_release(&g->live, slot);
@@ -252,7 +252,7 @@ static int prereq_checked(void *clientp, const char *primary_ip,
     len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   }
   p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, len ? (struct sockaddr *)&ss : NULL, len, &v);
+  hit = cf_decide(p, len ? (struct sockaddr *)&ss : NULL, len, &act, &v);
   act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_REUSED,
                  (struct sockaddr *)&ss, len, len ? ss.ss_family : 0,
                  socktype, protocol, &v);

@@ -112,12 +112,13 @@ struct curlfence_policy {
   /* Decisions made by guards: one counter per rule, then the default and
    * the unix setting.  The only part of a policy that changes. */
   _Atomic uint64_t *hits;
+  uint64_t *allow_bits;   /* bit i: rule i allows */
 };
 
 /* curlfence_policy_decide() that also says which hits[] counter belongs to
- * the decision (-1: none, e.g. a malformed address). */
+ * the decision (-1: none, e.g. a malformed address).  v may be NULL. */
 long cf_decide(const curlfence_policy *p, const struct sockaddr *sa,
-               socklen_t salen, curlfence_verdict *v);
+               socklen_t salen, curlfence_action *act, curlfence_verdict *v);
 
 /* Turn a socket address into the form the tables use.  Returns 0 and sets
  * *v6, addr (16 bytes of room) and *port for AF_INET/AF_INET6 (IPv4-mapped

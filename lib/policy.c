@@ -18,6 +18,7 @@ static void policy_free(curlfence_policy *p)
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
   free(p->hits);
+  free(p->allow_bits);
   free(p->source);
   free(p);
 }
@@ -26,8 +27,16 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
                                   curlfence_code rc, curlfence_error *err)
 {
   if(!rc) {
+    size_t i;
+
     p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
-    rc = p->hits ? cf_table_build(&p->table, &p->rs) : CURLFENCE_E_NOMEM;
+    p->allow_bits = calloc(p->rs.nrules / 64 + 1, sizeof(*p->allow_bits));
+    if(p->allow_bits)
+      for(i = 0; i < p->rs.nrules; i++)
+        if(p->rs.rules[i].action == CURLFENCE_ALLOW)
+          p->allow_bits[i >> 6] |= (uint64_t)1 << (i & 63);
+    rc = p->hits && p->allow_bits ? cf_table_build(&p->table, &p->rs)
+                                  : CURLFENCE_E_NOMEM;
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
   }
@@ -155,6 +164,8 @@ static void set_verdict(curlfence_verdict *v, curlfence_action action,
                         int is_default, const char *file, unsigned line,
                         const char *rule, const char *reason)
 {
+  if(!v)
+    return;
   v->action = action;
   v->is_default = is_default;
   v->file = file;
@@ -163,7 +174,7 @@ static void set_verdict(curlfence_verdict *v, curlfence_action action,
   v->reason = reason;
 }
 
-static void from_setting(const curlfence_policy *p,
+static curlfence_action from_setting(const curlfence_policy *p,
                                      const cf_setting *s, int is_default,
                                      const char *builtin, const char *reason,
                                      curlfence_verdict *v)
@@ -173,16 +184,18 @@ static void from_setting(const curlfence_policy *p,
                 p->rs.files[s->file], s->line, s->text, reason);
   else
     set_verdict(v, CURLFENCE_DENY, is_default, NULL, 0, builtin, reason);
+  return s->set ? (curlfence_action)s->action : CURLFENCE_DENY;
 }
 
 long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
-               socklen_t salen, curlfence_verdict *v)
+               socklen_t salen, curlfence_action *act, curlfence_verdict *v)
 {
   uint8_t addr[16];
   unsigned port = 0;
   int v6 = 0, kind;
   long idx;
 
+  *act = CURLFENCE_DENY;
   if(!policy) {
     set_verdict(v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
                 "no-policy");
@@ -202,20 +215,24 @@ long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
     return -1;
   }
   if(kind == AF_UNIX) {
-    from_setting(policy, &policy->rs.unix_, 0, "unix deny (built-in)",
-                 "unix", v);
+    *act = from_setting(policy, &policy->rs.unix_, 0, "unix deny (built-in)",
+                        "unix", v);
     return (long)policy->rs.nrules + 1;
   }
   idx = cf_table_lookup(policy->table, &policy->rs, v6, addr, port);
   if(idx < 0) {
-    from_setting(policy, &policy->rs.dflt, 1, "default deny (built-in)",
-                 "default", v);
+    *act = from_setting(policy, &policy->rs.dflt, 1,
+                        "default deny (built-in)", "default", v);
     return (long)policy->rs.nrules;
   }
-  {
+  /* The rule records are large and cold; a caller that wants only the
+   * action gets it from a bitmap small enough to stay in cache. */
+  *act = (policy->allow_bits[idx >> 6] >> (idx & 63)) & 1 ? CURLFENCE_ALLOW
+                                                          : CURLFENCE_DENY;
+  if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
-    set_verdict(v, (curlfence_action)r->action, 0, policy->rs.files[r->file],
-                r->line, r->text, "rule");
+    set_verdict(v, *act, 0, policy->rs.files[r->file], r->line, r->text,
+                "rule");
   }
   return idx;
 }
@@ -224,12 +241,10 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
     const curlfence_policy *policy, const struct sockaddr *sa,
     socklen_t salen, curlfence_verdict *v)
 {
-  curlfence_verdict local;
+  curlfence_action act;
 
-  if(!v)
-    v = &local;
-  cf_decide(policy, sa, salen, v);
-  return v->action;
+  cf_decide(policy, sa, salen, &act, v);
+  return act;
 }
 
 CURLFENCE_API size_t curlfence_policy_rule_stats(

@@ -49,6 +49,8 @@ START_TEST(test_denied)
     ck_assert_msg(tu_decide(p, denied[i], 443, &v) == CURLFENCE_DENY,
                   "%s allowed by %s", denied[i], v.rule);
     ck_assert_msg(!v.is_default, "%s denied only by default", denied[i]);
+    /* Without a verdict the action comes from the compact path. */
+    ck_assert_int_eq(tu_decide(p, denied[i], 443, NULL), CURLFENCE_DENY);
     ck_assert_str_eq(v.file, "rules/default.rules");
   }
   curlfence_policy_unref(p);
@@ -61,10 +63,12 @@ START_TEST(test_allowed)
   curlfence_verdict v;
   size_t i;
 
-  for(i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+  for(i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
     ck_assert_msg(tu_decide(p, allowed[i], 443, &v) == CURLFENCE_ALLOW,
                   "%s denied by %s:%u: %s", allowed[i], v.file, v.line,
                   v.rule);
+    ck_assert_int_eq(tu_decide(p, allowed[i], 443, NULL), CURLFENCE_ALLOW);
+  }
   curlfence_policy_unref(p);
 }
 END_TEST
