@@ -31,7 +31,8 @@ typedef struct cf_rule {
   uint32_t nports;
   uint32_t file;          /* index into cf_ruleset.files */
   uint32_t line;
-  char *text;             /* "deny 10.0.0.0/8 port 443" */
+  uint32_t text;          /* offset in cf_ruleset.texts of the rule as
+                             written: "deny 10.0.0.0/8 port 443" */
 } cf_rule;
 
 typedef struct cf_port_range {
@@ -60,6 +61,9 @@ typedef struct cf_ruleset {
   size_t nrules, caprules;
   cf_port_range *ports;
   size_t nports, capports;
+  char *texts;            /* every rule's text, NUL-terminated, one block
+                             (one allocation instead of one per rule) */
+  size_t ntexts, captexts;
   char **files;           /* file names as they appear in messages */
   cf_stamp *stamps;       /* parallel to files */
   size_t nfiles, capfiles;
@@ -67,6 +71,9 @@ typedef struct cf_ruleset {
   cf_setting unix_;       /* "unix allow|deny" */
   cf_setting mode;        /* "mode enforce|report": action 1 = report */
 } cf_ruleset;
+
+/* The text of rule r of rs. */
+#define CF_RULE_TEXT(rs, r) ((rs)->texts + (r)->text)
 
 /* rules.c */
 curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,

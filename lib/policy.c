@@ -231,8 +231,8 @@ long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
                                                           : CURLFENCE_DENY;
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
-    set_verdict(v, *act, 0, policy->rs.files[r->file], r->line, r->text,
-                "rule");
+    set_verdict(v, *act, 0, policy->rs.files[r->file], r->line,
+                CF_RULE_TEXT(&policy->rs, r), "rule");
   }
   return idx;
 }
@@ -263,7 +263,7 @@ CURLFENCE_API size_t curlfence_policy_rule_stats(
       const cf_rule *r = &policy->rs.rules[i];
       o->file = policy->rs.files[r->file];
       o->line = r->line;
-      o->rule = r->text;
+      o->rule = CF_RULE_TEXT(&policy->rs, r);
     }
     else {
       s = i == policy->rs.nrules ? &policy->rs.dflt : &policy->rs.unix_;

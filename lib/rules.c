@@ -120,6 +120,31 @@ static curlfence_code add_file(parser *p, const char *name,
   return CURLFENCE_OK;
 }
 
+/* The words of a line joined by single blanks, appended to the rule set's
+ * text block; returns the offset, or -1 when out of memory. */
+static long add_text(cf_ruleset *rs, const token *t, size_t n)
+{
+  size_t i, len = 0, off;
+  char *nt;
+
+  for(i = 0; i < n; i++)
+    len += t[i].len + 1;
+  if(rs->ntexts + len > UINT32_MAX)
+    return -1;
+  nt = grow(rs->texts, &rs->captexts, rs->ntexts + len, 1);
+  if(!nt)
+    return -1;
+  rs->texts = nt;
+  off = rs->ntexts;
+  for(i = 0; i < n; i++) {
+    memcpy(nt + rs->ntexts, t[i].s, t[i].len);
+    rs->ntexts += t[i].len;
+    nt[rs->ntexts++] = ' ';
+  }
+  nt[rs->ntexts - 1] = '\0';
+  return (long)off;
+}
+
 /* The words of a line joined by single blanks: the rule as reported. */
 static char *join_tokens(const token *t, size_t n)
 {
@@ -211,6 +236,40 @@ static int is_digits(const char *s, size_t n)
   return n > 0;
 }
 
+/* Decimal digits s[0..n) (already checked) as a number. */
+static int atoi_n(const char *s, size_t n)
+{
+  int v = 0;
+
+  while(n--)
+    v = v * 10 + (*s++ - '0');
+  return v;
+}
+
+/* Write plen (0..128) as decimal plus NUL. */
+static void plen_text(char *out, int plen)
+{
+  if(plen >= 100)
+    *out++ = (char)('0' + plen / 100);
+  if(plen >= 10)
+    *out++ = (char)('0' + plen / 10 % 10);
+  *out++ = (char)('0' + plen % 10);
+  *out = '\0';
+}
+
+/* Whether any bit after the first plen of the n-byte address is set. */
+static int host_bits_set(const uint8_t *a, size_t n, int plen)
+{
+  size_t i = (size_t)plen / 8;
+
+  if(plen % 8 && (a[i++] & (0xffu >> (plen % 8))))
+    return 1;
+  for(; i < n; i++)
+    if(a[i])
+      return 1;
+  return 0;
+}
+
 /* Parse a canonical address or CIDR block into r (addr, v6, plen). */
 static curlfence_code parse_prefix(parser *p, const frame *fr, unsigned line,
                                    const token *t, cf_rule *r)
@@ -226,7 +285,7 @@ static curlfence_code parse_prefix(parser *p, const frame *fr, unsigned line,
   size_t alen = slash ? (size_t)(slash - t->s) : t->len;
   const char *bad;
   int v6, maxlen, plen, ok;
-  CIDR *c, *net;
+  CIDR *c;
 
   if(alen == 0)
     return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
@@ -255,27 +314,31 @@ static curlfence_code parse_prefix(parser *p, const frame *fr, unsigned line,
     const char *ps = slash + 1;
     size_t pl = t->len - alen - 1;
     unsigned pcol = t->col + (unsigned)alen + 1;
-    char shown[64];
 
-    snprintf(shown, sizeof(shown), "%.*s", (int)(pl < 40 ? pl : 40), ps);
-    snprintf(num, sizeof(num), "0-%d", maxlen);
     if(pl == 0)
       return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
                   "missing prefix length after \"/\"", NULL, NULL);
-    if(!is_digits(ps, pl) || pl > 3 || (pl > 1 && ps[0] == '0'))
+    if(!is_digits(ps, pl) || pl > 3 || (pl > 1 && ps[0] == '0') ||
+       (plen = atoi_n(ps, pl)) > maxlen) {
+      char shown[64];
+
+      snprintf(shown, sizeof(shown), "%.*s", (int)(pl < 40 ? pl : 40), ps);
+      snprintf(num, sizeof(num), "0-%d", maxlen);
+      if(is_digits(ps, pl) && pl <= 3 && !(pl > 1 && ps[0] == '0'))
+        return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
+                    v6 ? "invalid prefix length \"%s\" (IPv6 allows %s)"
+                       : "invalid prefix length \"%s\" (IPv4 allows %s)",
+                    shown, num);
       return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
                   "invalid prefix length \"%s\" (expected a decimal number "
                   "%s)", shown, num);
-    plen = atoi(shown);
-    if(plen > maxlen)
-      return fail(p, fr, line, pcol, CURLFENCE_E_ADDRESS,
-                  v6 ? "invalid prefix length \"%s\" (IPv6 allows %s)"
-                     : "invalid prefix length \"%s\" (IPv4 allows %s)",
-                  shown, num);
+    }
   }
 
   /* libcidr makes the block; it must read what inet_pton read. */
-  snprintf(cbuf, 80, "%s/%d", abuf, plen);
+  memcpy(cbuf, abuf, alen);
+  cbuf[alen] = '/';
+  plen_text(cbuf + alen + 1, plen);
   c = cidr_from_str(cbuf);
   if(!c)
     return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
@@ -294,13 +357,10 @@ static curlfence_code parse_prefix(parser *p, const frame *fr, unsigned line,
     return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
                 "address block \"%s\" is ambiguous", cbuf, NULL);
   }
-  net = cidr_addr_network(c);
-  if(!net) {
-    cidr_free(c);
-    return nomem(p);
-  }
-  if(cidr_equals(c, net) != 0) {
-    char *want = cidr_to_str(net, CIDR_NOFLAGS);
+  if(host_bits_set(bytes, v6 ? 16 : 4, plen)) {
+    /* libcidr names the network the author probably meant. */
+    CIDR *net = cidr_addr_network(c);
+    char *want = net ? cidr_to_str(net, CIDR_NOFLAGS) : NULL;
     curlfence_code rc;
 
     rc = fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
@@ -311,7 +371,6 @@ static curlfence_code parse_prefix(parser *p, const frame *fr, unsigned line,
     cidr_free(c);
     return rc;
   }
-  cidr_free(net);
   cidr_free(c);
 
   memset(r->addr, 0, sizeof(r->addr));
@@ -446,6 +505,7 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   cf_ruleset *rs = p->rs;
   cf_rule r, *nr;
   curlfence_code rc;
+  long text;
 
   memset(&r, 0, sizeof(r));
   parse_action(&t[0], &r.action);
@@ -472,14 +532,13 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   }
   r.file = fr->file;
   r.line = line;
-  r.text = join_tokens(t, n);
-  if(!r.text)
+  text = add_text(rs, t, n);
+  if(text < 0)
     return nomem(p);
+  r.text = (uint32_t)text;
   nr = grow(rs->rules, &rs->caprules, rs->nrules + 1, sizeof(*nr));
-  if(!nr) {
-    free(r.text);
+  if(!nr)
     return nomem(p);
-  }
   rs->rules = nr;
   rs->rules[rs->nrules++] = r;
   return CURLFENCE_OK;
@@ -707,9 +766,25 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
 static curlfence_code parse_buffer(parser *p, const frame *fr,
                                    const char *buf, size_t len)
 {
-  const char *s = buf, *end = buf + len;
+  const char *s = buf, *end = buf + len, *q;
   unsigned line = 0;
+  size_t lines = 1;
   curlfence_code rc;
+  cf_ruleset *rs = p->rs;
+  void *np;
+
+  /* Size the arrays once for the whole file: big tables would otherwise
+   * spend their time copying while the arrays double. */
+  for(q = buf; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
+    lines++;
+  np = grow(rs->rules, &rs->caprules, rs->nrules + lines, sizeof(cf_rule));
+  if(!np)
+    return nomem(p);
+  rs->rules = np;
+  np = grow(rs->texts, &rs->captexts, rs->ntexts + len + 1, 1);
+  if(!np)
+    return nomem(p);
+  rs->texts = np;
 
   while(s < end) {
     const char *nl = memchr(s, '\n', (size_t)(end - s));
@@ -743,11 +818,10 @@ void cf_ruleset_free(cf_ruleset *rs)
 
   if(!rs)
     return;
-  for(i = 0; i < rs->nrules; i++)
-    free(rs->rules[i].text);
   for(i = 0; i < rs->nfiles; i++)
     free(rs->files[i]);
   free(rs->rules);
+  free(rs->texts);
   free(rs->ports);
   free(rs->files);
   free(rs->stamps);
