@@ -47,7 +47,7 @@ typedef enum curlfence_code {
   CURLFENCE_E_SYNTAX,   /* malformed line: unknown keyword, missing field */
   CURLFENCE_E_ADDRESS,  /* address or prefix not in canonical notation */
   CURLFENCE_E_PORT,     /* bad port, port list or port range */
-  CURLFENCE_E_DUPLICATE,/* a setting given twice (default, unix) */
+  CURLFENCE_E_DUPLICATE,/* a setting given twice (default, unix, mode) */
   CURLFENCE_E_INCLUDE,  /* include cycle or include nested too deep */
   CURLFENCE_E_LIMIT,    /* line longer than 4096 bytes, NUL byte, too big */
   CURLFENCE_E_CURL,     /* libcurl refused an option while attaching */

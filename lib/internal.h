@@ -166,7 +166,7 @@ typedef struct cf_watch {
   pthread_cond_t wake;
   pthread_t thread;
   unsigned interval_ms;
-  int running, stop;
+  int running, stop, kick;
 } cf_watch;
 
 /* guard.c */

@@ -170,9 +170,10 @@ static void *watch_main(void *arg)
       until.tv_sec++;
       until.tv_nsec -= 1000000000;
     }
-    while(!w->stop &&
+    while(!w->stop && !w->kick &&
           pthread_cond_timedwait(&w->wake, &w->lock, &until) != ETIMEDOUT)
       ;
+    w->kick = 0;
   }
   pthread_mutex_unlock(&w->lock);
   free(seen);
@@ -189,6 +190,8 @@ curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms)
   pthread_mutex_lock(&w->lock);
   w->interval_ms = interval_ms ? interval_ms : 1000;
   if(w->running) {
+    /* Look now, then wait the new interval. */
+    w->kick = 1;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return CURLFENCE_OK;

@@ -41,11 +41,12 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
   curlfence_sink *s;
   int e;
 
+  if(out)
+    *out = NULL;
   if(!out || !path) {
     cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL argument");
     return CURLFENCE_E_INVAL;
   }
-  *out = NULL;
   s = calloc(1, sizeof(*s));
   if(!s) {
     cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
@@ -60,6 +61,8 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
                  "cannot open audit log: %s", strerror(e));
     return CURLFENCE_E_IO;
   }
+  if(err)
+    memset(err, 0, sizeof(*err));
   *out = s;
   return CURLFENCE_OK;
 }
@@ -83,12 +86,13 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
   curlfence_sink *s;
   int e;
 
+  if(out)
+    *out = NULL;
   if(!out || (facility & ~LOG_FACMASK) != 0) {
     cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
                  "NULL argument or invalid facility");
     return CURLFENCE_E_INVAL;
   }
-  *out = NULL;
   if(!socket_path)
     socket_path = "/dev/log";
   if(strlen(socket_path) >= sizeof(s->addr.sun_path)) {
@@ -116,6 +120,8 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
                  "cannot connect to syslog: %s", strerror(e));
     return CURLFENCE_E_IO;
   }
+  if(err)
+    memset(err, 0, sizeof(*err));
   *out = s;
   return CURLFENCE_OK;
 }
@@ -161,8 +167,12 @@ CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
   size_t hlen = 0, len;
   int rc;
 
-  if(!s || !event)
+  if(!s)
     return -1;
+  if(!event) {
+    atomic_fetch_add(&s->errors, 1);
+    return -1;
+  }
   if(s->is_syslog)
     hlen = syslog_header(s, event, small, 128);
   line = cf_event_line(event, small + hlen, sizeof(small) - hlen, &len);

@@ -42,6 +42,8 @@ expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl"
 expect 7 "stats: generation 1, allowed 0, denied 2" -- $tool fetch --stats http://localhost:9/
 expect 7 "x rules/default.rules:14: deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
 expect 1 "Unsupported protocol" -- $tool fetch file:///etc/passwd
+expect 7 "would block (report-only) 127.0.0.1 port 9 by rules/default.rules:14" -- $tool fetch --report-only http://127.0.0.1:9/
+expect 7 "curlfence: Couldn't connect to server" -- $tool fetch --report-only http://127.0.0.1:9/
 
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -27,7 +27,9 @@ static void usage(FILE *f)
         "                       [--report-only] URL\n"
         "       curlfence version\n"
         "RULES defaults to " DEFAULT_RULES ".\n"
-        "Exit status: 0 allowed, 1 denied, 2 error.\n", f);
+        "check exits 0 when allowed, 1 when denied; fetch exits with\n"
+        "libcurl's code (7: blocked); both exit 2 on usage or rules errors.\n",
+        f);
 }
 
 /* "(file:line: rule)" or "(built-in: rule)" */
@@ -148,7 +150,7 @@ static int fetch_audit(const curlfence_event *ev, void *userdata)
   fetch_state *st = userdata;
   char line[1400];
 
-  if(ev->action == CURLFENCE_DENY)
+  if(ev->action == CURLFENCE_DENY && ev->enforced)
     st->blocked = 1;
   if(ev->action == CURLFENCE_DENY || st->verbose) {
     describe(line, sizeof(line), ev,
@@ -161,7 +163,7 @@ static int fetch_audit(const curlfence_event *ev, void *userdata)
 static void print_stats(curlfence_guard *g)
 {
   curlfence_policy *p;
-  curlfence_rule_stat rs[64];
+  curlfence_rule_stat *rs;
   curlfence_stats s;
   size_t i, n;
 
@@ -172,8 +174,11 @@ static void print_stats(curlfence_guard *g)
           (unsigned long long)s.denied, (unsigned long long)s.reported,
           (unsigned long long)s.audit_errors);
   p = curlfence_guard_policy(g, NULL);
-  n = curlfence_policy_rule_stats(p, rs, 64);
-  for(i = 0; i < n && i < 64; i++) {
+  n = curlfence_policy_rule_stats(p, NULL, 0);
+  rs = calloc(n, sizeof(*rs));
+  if(rs)
+    curlfence_policy_rule_stats(p, rs, n);
+  for(i = 0; rs && i < n; i++) {
     if(!rs[i].hits)
       continue;
     if(rs[i].file)
@@ -184,6 +189,7 @@ static void print_stats(curlfence_guard *g)
       fprintf(stderr, "curlfence: stats: %llu x built-in: %s\n",
               (unsigned long long)rs[i].hits, rs[i].rule);
   }
+  free(rs);
   curlfence_policy_unref(p);
 }
 
