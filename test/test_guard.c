@@ -24,23 +24,6 @@ static const char test_rules[] =
 
 /* ------------------------------------------------------------- fixture */
 
-#define MAX_EVENTS 16
-
-typedef struct recorder {
-  int n;
-  curlfence_event ev[MAX_EVENTS];
-} recorder;
-
-static int record(const curlfence_event *ev, void *userdata)
-{
-  recorder *r = userdata;
-
-  if(r->n < MAX_EVENTS)
-    r->ev[r->n] = *ev;
-  r->n++;
-  return 0;
-}
-
 typedef struct body {
   char data[256];
   size_t len;
@@ -59,7 +42,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 
 static curlfence_policy *policy;
 static curlfence_guard *guard;
-static recorder rec;
+static tu_recorder rec;
 static th_server *allowed, *denied;
 
 static void setup(void)
@@ -68,7 +51,7 @@ static void setup(void)
   policy = tu_load(test_rules);
   ck_assert_int_eq(curlfence_guard_new(&guard, policy), CURLFENCE_OK);
   memset(&rec, 0, sizeof(rec));
-  ck_assert_int_eq(curlfence_guard_set_audit(guard, record, &rec,
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, tu_record, &rec,
                                              CURLFENCE_AUDIT_DENIED),
                    CURLFENCE_OK);
   denied = th_start("127.0.0.3", "denied");
@@ -471,7 +454,7 @@ START_TEST(test_ipv6_and_audit_all)
   body b = { "", 0 };
 
   ck_assert_ptr_nonnull(six);
-  ck_assert_int_eq(curlfence_guard_set_audit(guard, record, &rec,
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, tu_record, &rec,
                                              CURLFENCE_AUDIT_ALL),
                    CURLFENCE_OK);
   url_for(url, sizeof(url), "[::1]", six, "/");

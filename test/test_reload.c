@@ -218,31 +218,15 @@ END_TEST
 
 /* ------------------------------------------------------- report / stats */
 
-#define MAX_EV 8
-typedef struct rec {
-  int n;
-  curlfence_event ev[MAX_EV];
-} rec;
-
-static int record(const curlfence_event *ev, void *userdata)
-{
-  rec *r = userdata;
-
-  if(r->n < MAX_EV)
-    r->ev[r->n] = *ev;
-  r->n++;
-  return 0;
-}
-
 START_TEST(test_report_mode_in_rules)
 {
   curlfence_guard *g = guard_from_file("mode report\ndefault allow\n"
                                        "deny 127.0.0.3\n");
   curlfence_stats st;
-  rec r = { 0 };
+  tu_recorder r = { 0 };
   size_t got = 0;
 
-  curlfence_guard_set_audit(g, record, &r, CURLFENCE_AUDIT_DENIED);
+  curlfence_guard_set_audit(g, tu_record, &r, CURLFENCE_AUDIT_DENIED);
   ck_assert_int_eq(transfer(g, 0, &got), CURLE_OK);
   ck_assert_uint_eq(got, strlen("hello from target\n"));
   ck_assert_uint_eq(th_requests(srv), 1);
@@ -263,10 +247,10 @@ END_TEST
 START_TEST(test_report_mode_flag)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
-  rec r = { 0 };
+  tu_recorder r = { 0 };
   char line[1024];
 
-  curlfence_guard_set_audit(g, record, &r, CURLFENCE_AUDIT_DENIED);
+  curlfence_guard_set_audit(g, tu_record, &r, CURLFENCE_AUDIT_DENIED);
   ck_assert_int_eq(transfer(g, CURLFENCE_ATTACH_REPORT_ONLY, NULL), CURLE_OK);
   ck_assert_int_eq(r.n, 2);
   ck_assert_int_eq(r.ev[0].enforced, 0);
@@ -315,11 +299,11 @@ START_TEST(test_reload)
   curlfence_guard *g = guard_from_file(deny_rules);
   curlfence_error err;
   curlfence_stats st;
-  rec r = { 0 };
+  tu_recorder r = { 0 };
   uint64_t gen;
   curlfence_policy *p;
 
-  curlfence_guard_set_audit(g, record, &r, CURLFENCE_AUDIT_ALL);
+  curlfence_guard_set_audit(g, tu_record, &r, CURLFENCE_AUDIT_ALL);
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
   ck_assert_uint_eq(r.ev[0].generation, 1);
 

@@ -50,3 +50,13 @@ int tu_quick(void)
   const char *q = getenv("CURLFENCE_TEST_QUICK");
   return q && *q && strcmp(q, "0") != 0;
 }
+
+int tu_record(const curlfence_event *ev, void *userdata)
+{
+  tu_recorder *r = userdata;
+
+  if(r->n < TU_MAX_EVENTS)
+    r->ev[r->n] = *ev;
+  r->n++;
+  return 0;
+}

@@ -27,6 +27,16 @@ curlfence_action tu_decide(const curlfence_policy *p, const char *addr,
  * rules do not load. */
 curlfence_policy *tu_load(const char *text);
 
+/* An audit callback that keeps the first TU_MAX_EVENTS events and counts
+ * them all; userdata is a tu_recorder. */
+#define TU_MAX_EVENTS 16
+typedef struct tu_recorder {
+  int n;
+  curlfence_event ev[TU_MAX_EVENTS];
+} tu_recorder;
+
+int tu_record(const curlfence_event *ev, void *userdata);
+
 /* Nonzero when the suites should run their short variants. */
 int tu_quick(void);
 
