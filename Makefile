@@ -6,7 +6,7 @@
 #   make valgrind   the suites under valgrind memcheck, failing on any error or leak
 #   make compilers  warning-clean build with both gcc and clang
 #   make demo       fetch through the filter: allowed and blocked URLs
-#   make bench      benchmarks (never part of check)
+#   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
 
 VERSION    = 0.1.0
 SOVERSION  = 0
