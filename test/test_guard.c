@@ -8,11 +8,16 @@
 #include "testutil.h"
 #include "httpd.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static const char test_rules[] =
@@ -534,6 +539,88 @@ START_TEST(test_api_misuse)
 }
 END_TEST
 
+/* A one-shot TFTP server on loopback: answers one read request with one
+ * short data block and waits for its acknowledgement. */
+typedef struct tftp {
+  int fd;
+  unsigned port;
+  pthread_t thread;
+  atomic_int requests, acked;
+} tftp;
+
+static void *tftp_main(void *arg)
+{
+  tftp *t = arg;
+  struct sockaddr_storage from;
+  socklen_t flen = sizeof(from);
+  char buf[600];
+  static const char data[] = "\0\3\0\1hello over udp\n";
+  struct timeval tv = { 5, 0 };
+  ssize_t n;
+
+  setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  n = recvfrom(t->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+  if(n < 4 || buf[1] != 1)
+    return NULL;
+  atomic_fetch_add(&t->requests, 1);
+  sendto(t->fd, data, sizeof(data) - 1, 0, (struct sockaddr *)&from, flen);
+  n = recv(t->fd, buf, sizeof(buf), 0);
+  if(n >= 4 && buf[1] == 4)
+    atomic_fetch_add(&t->acked, 1);
+  return NULL;
+}
+
+static void tftp_start(tftp *t, const char *addr)
+{
+  struct sockaddr_in in;
+  socklen_t len = sizeof(in);
+
+  memset(t, 0, sizeof(*t));
+  memset(&in, 0, sizeof(in));
+  in.sin_family = AF_INET;
+  ck_assert_int_eq(inet_pton(AF_INET, addr, &in.sin_addr), 1);
+  t->fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_int_ge(t->fd, 0);
+  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&in, sizeof(in)), 0);
+  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&in, &len), 0);
+  t->port = ntohs(in.sin_port);
+  ck_assert_int_eq(pthread_create(&t->thread, NULL, tftp_main, t), 0);
+}
+
+static void tftp_stop(tftp *t)
+{
+  shutdown(t->fd, SHUT_RDWR);
+  pthread_join(t->thread, NULL);
+  close(t->fd);
+}
+
+/* UDP sockets are checked like TCP ones, and an allowed UDP transfer is
+ * not stopped by the pre-request check (libcurl reports no peer for it). */
+START_TEST(test_udp_tftp)
+{
+  char url[128];
+  body b = { "", 0 };
+  tftp t;
+
+  tftp_start(&t, "127.0.0.3");
+  snprintf(url, sizeof(url), "tftp://127.0.0.3:%u/file", t.port);
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_int_eq(rec.ev[0].socktype, SOCK_DGRAM);
+  ck_assert_str_eq(rec.ev[0].verdict.rule, "deny 127.0.0.3");
+  ck_assert_int_eq(atomic_load(&t.requests), 0);
+  tftp_stop(&t);
+
+  tftp_start(&t, "127.0.0.2");
+  snprintf(url, sizeof(url), "tftp://127.0.0.2:%u/file", t.port);
+  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello over udp\n");
+  tftp_stop(&t);
+  ck_assert_int_eq(atomic_load(&t.requests), 1);
+  ck_assert_int_eq(rec.n, 1);
+}
+END_TEST
+
 Suite *suite_guard(void)
 {
   Suite *s = suite_create("guard");
@@ -554,6 +641,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_ipv6_and_audit_all);
   tcase_add_test(tc, test_json_sink);
   tcase_add_test(tc, test_api_misuse);
+  tcase_add_test(tc, test_udp_tftp);
   suite_add_tcase(s, tc);
   return s;
 }
