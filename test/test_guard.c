@@ -318,6 +318,42 @@ START_TEST(test_reused_connection)
 }
 END_TEST
 
+/* The same through a share handle, which also closes the pooled
+ * connection last, after the guard is gone. */
+START_TEST(test_reused_from_share)
+{
+  CURLSH *sh = curl_share_init();
+  char url[128];
+  body b = { "", 0 };
+  CURL *h;
+
+  ck_assert_int_eq(curl_share_setopt(sh, CURLSHOPT_SHARE,
+                                     CURL_LOCK_DATA_CONNECT), CURLSHE_OK);
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_SHARE, sh);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  curl_easy_cleanup(h);
+  ck_assert_uint_eq(th_requests(denied), 1);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_SHARE, sh);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_ABORTED_BY_CALLBACK);
+  curl_easy_cleanup(h);
+  ck_assert_uint_eq(th_requests(denied), 1);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_REUSED);
+
+  curlfence_guard_free(guard);
+  curlfence_policy_unref(policy);
+  guard = NULL;
+  policy = NULL;
+  ck_assert_int_eq(curl_share_cleanup(sh), CURLSHE_OK);
+}
+END_TEST
+
 START_TEST(test_duphandle)
 {
   char url[128];
@@ -634,6 +670,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_mixed_resolution);
   tcase_add_test(tc, test_proxy_from_environment);
   tcase_add_test(tc, test_reused_connection);
+  tcase_add_test(tc, test_reused_from_share);
   tcase_add_test(tc, test_duphandle);
   tcase_add_test(tc, test_late_close);
   tcase_add_test(tc, test_unix_socket);
