@@ -6,7 +6,8 @@
  * uniformly (the common case for a policy: most destinations match only a
  * short prefix or nothing) and addresses inside random rules (deep paths).
  * The engine alone (cf_table_lookup) and a naive linear libcidr scan are
- * timed in the same run so the numbers compare on a noisy machine.
+ * timed in the same run so the numbers compare on a noisy machine; every
+ * lookup timing is the fastest of PASSES passes over the same keys.
  *
  * Built with -DCF_BENCH_DPDK (make bench-dpdk) it also builds DPDK rte_lpm /
  * rte_lpm6 from the same rules, times them on the same keys and prints the
@@ -38,7 +39,7 @@
 #endif
 
 #define NKEYS (1u << 20)
-#define PASSES 4
+#define PASSES 5
 #define MiB (1024.0 * 1024.0)
 
 typedef struct bcase {
@@ -145,10 +146,13 @@ static void keys_free(keys *k) {
 
 static volatile unsigned long sink;
 
+/* Each timing runs PASSES passes over the keys and keeps the fastest: on a
+ * shared machine the slow passes measure the neighbours, not the code. */
 static double time_decide(const curlfence_policy *p, const keys *k) {
   unsigned long acc = 0;
-  double t0 = now();
+  double best = 1e30;
   for (int pass = 0; pass < PASSES; pass++) {
+    double t0 = now(), t;
     if (k->v6)
       for (size_t i = 0; i < k->n; i++)
         acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin6[i],
@@ -157,20 +161,26 @@ static double time_decide(const curlfence_policy *p, const keys *k) {
       for (size_t i = 0; i < k->n; i++)
         acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin[i],
                                        sizeof k->sin[i], NULL);
+    t = now() - t0;
+    best = t < best ? t : best;
   }
   sink += acc;
-  return (now() - t0) * 1e9 / (double)(PASSES * k->n);
+  return best * 1e9 / (double)k->n;
 }
 
 static double time_engine(const curlfence_policy *p, const keys *k) {
   unsigned long acc = 0;
-  double t0 = now();
-  for (int pass = 0; pass < PASSES; pass++)
+  double best = 1e30;
+  for (int pass = 0; pass < PASSES; pass++) {
+    double t0 = now(), t;
     for (size_t i = 0; i < k->n; i++)
       acc += (unsigned long)cf_table_lookup(p->table, &p->rs, k->v6,
                                             k->addr[i], k->port[i]);
+    t = now() - t0;
+    best = t < best ? t : best;
+  }
   sink += acc;
-  return (now() - t0) * 1e9 / (double)(PASSES * k->n);
+  return best * 1e9 / (double)k->n;
 }
 
 /* The naive alternative: every rule a libcidr block, every lookup a scan
@@ -291,28 +301,35 @@ static double time_lpm4(struct rte_lpm *lpm, const keys *k) {
   for (size_t i = 0; i < k->n; i++)
     ip[i] = (uint32_t)k->addr[i][0] << 24 | (uint32_t)k->addr[i][1] << 16 |
             (uint32_t)k->addr[i][2] << 8 | k->addr[i][3];
-  t0 = now();
-  for (int pass = 0; pass < PASSES; pass++)
+  t0 = 1e30;
+  for (int pass = 0; pass < PASSES; pass++) {
+    double s0 = now(), t;
     for (size_t i = 0; i < k->n; i++) {
       uint32_t nh = 0;
       acc += (unsigned long)rte_lpm_lookup(lpm, ip[i], &nh) + nh;
     }
+    t = now() - s0;
+    t0 = t < t0 ? t : t0;
+  }
   sink += acc;
-  t0 = (now() - t0) * 1e9 / (double)(PASSES * k->n);
   free(ip);
-  return t0;
+  return t0 * 1e9 / (double)k->n;
 }
 
 static double time_lpm6(struct rte_lpm6 *lpm, const keys *k) {
   unsigned long acc = 0;
-  double t0 = now();
-  for (int pass = 0; pass < PASSES; pass++)
+  double best = 1e30;
+  for (int pass = 0; pass < PASSES; pass++) {
+    double t0 = now(), t;
     for (size_t i = 0; i < k->n; i++) {
       uint32_t nh = 0;
       acc += (unsigned long)rte_lpm6_lookup(lpm, k->addr[i], &nh) + nh;
     }
+    t = now() - t0;
+    best = t < best ? t : best;
+  }
   sink += acc;
-  return (now() - t0) * 1e9 / (double)(PASSES * k->n);
+  return best * 1e9 / (double)k->n;
 }
 
 static int dpdk_run(const bcase *c, const gen_rule *r, const keys *rnd,
@@ -376,7 +393,7 @@ static int run_case(const bcase *c, const char *dir) {
   curlfence_error err;
   keys rnd, in;
   size_t rss0, hwm, tmem;
-  double t0, load_s, build_s, d_rnd, d_in, e_rnd, e_in, naive;
+  double t0, load_s, warm_s, build_s, d_rnd, d_in, e_rnd, e_in, naive;
   if (!r)
     return -1;
   snprintf(path, sizeof path, "%s/curlfence-bench-%s.rules", dir, c->name);
@@ -396,6 +413,20 @@ static int run_case(const bcase *c, const char *dir) {
   load_s = now() - t0;
   hwm = proc_status("VmHWM");
   tmem = cf_table_memory(p->table);
+  /* The target is judged on that first, cold load (fresh memory, as an
+   * application starting up has); two more show the warm cost, when the
+   * allocator hands back memory that is already mapped. */
+  warm_s = 1e30;
+  for (int again = 0; again < 2; again++) {
+    curlfence_policy *q = NULL;
+    double t;
+    t0 = now();
+    if (curlfence_policy_load_file(&q, path, &err) == CURLFENCE_OK) {
+      t = now() - t0;
+      warm_s = t < warm_s ? t : warm_s;
+    }
+    curlfence_policy_unref(q);
+  }
   unlink(path);
   {
     /* the compile step alone, to tell it from parsing */
@@ -417,10 +448,10 @@ static int run_case(const bcase *c, const char *dir) {
   e_in = time_engine(p, &in);
   naive = time_naive(r, c->n, &rnd, 0.2);
 
-  printf("%-12s rules %8zu  load+compile %7.3f s (compile %.3f)  peak-rss +%7.2f MiB  "
+  printf("%-12s rules %8zu  load+compile %7.3f s (warm %.3f, compile %.3f)  peak-rss +%7.2f MiB  "
          "table %8.3f MiB  decide ns: random %6.1f inside %6.1f  "
          "(engine %5.1f / %5.1f)  naive-libcidr %.3g ns (x%.0f)\n",
-         c->name, c->n, load_s, build_s,
+         c->name, c->n, load_s, warm_s, build_s,
          hwm > rss0 ? (double)(hwm - rss0) / MiB : 0.0, (double)tmem / MiB,
          d_rnd, d_in, e_rnd, e_in, naive, naive / d_rnd);
   if (c->max_load_s > 0)
