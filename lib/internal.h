@@ -102,6 +102,10 @@ typedef struct cf_table cf_table;
 curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs);
 long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
                      const uint8_t *addr, unsigned port);
+/* The same, and *allow says whether the deciding rule allows (undefined
+ * when none matched), without reading the rule. */
+long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
+                            const uint8_t *addr, unsigned port, int *allow);
 size_t cf_table_memory(const cf_table *t);
 void cf_table_free(cf_table *t);
 
@@ -119,7 +123,6 @@ struct curlfence_policy {
   /* Decisions made by guards: one counter per rule, then the default and
    * the unix setting.  The only part of a policy that changes. */
   _Atomic uint64_t *hits;
-  uint64_t *allow_bits;   /* bit i: rule i allows */
 };
 
 /* curlfence_policy_decide() that also says which hits[] counter belongs to

@@ -18,7 +18,6 @@ static void policy_free(curlfence_policy *p)
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
   free(p->hits);
-  free(p->allow_bits);
   free(p->source);
   free(p);
 }
@@ -27,16 +26,8 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
                                   curlfence_code rc, curlfence_error *err)
 {
   if(!rc) {
-    size_t i;
-
     p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
-    p->allow_bits = calloc(p->rs.nrules / 64 + 1, sizeof(*p->allow_bits));
-    if(p->allow_bits)
-      for(i = 0; i < p->rs.nrules; i++)
-        if(p->rs.rules[i].action == CURLFENCE_ALLOW)
-          p->allow_bits[i >> 6] |= (uint64_t)1 << (i & 63);
-    rc = p->hits && p->allow_bits ? cf_table_build(&p->table, &p->rs)
-                                  : CURLFENCE_E_NOMEM;
+    rc = p->hits ? cf_table_build(&p->table, &p->rs) : CURLFENCE_E_NOMEM;
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
   }
@@ -192,7 +183,7 @@ long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
 {
   uint8_t addr[16];
   unsigned port = 0;
-  int v6 = 0, kind;
+  int v6 = 0, kind, allow = 0;
   long idx;
 
   *act = CURLFENCE_DENY;
@@ -219,16 +210,16 @@ long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
                         "unix", v);
     return (long)policy->rs.nrules + 1;
   }
-  idx = cf_table_lookup(policy->table, &policy->rs, v6, addr, port);
+  idx = cf_table_lookup_action(policy->table, &policy->rs, v6, addr, port,
+                              &allow);
   if(idx < 0) {
     *act = from_setting(policy, &policy->rs.dflt, 1,
                         "default deny (built-in)", "default", v);
     return (long)policy->rs.nrules;
   }
   /* The rule records are large and cold; a caller that wants only the
-   * action gets it from a bitmap small enough to stay in cache. */
-  *act = (policy->allow_bits[idx >> 6] >> (idx & 63)) & 1 ? CURLFENCE_ALLOW
-                                                          : CURLFENCE_DENY;
+   * action gets it from the table, which stores it with the rule index. */
+  *act = allow ? CURLFENCE_ALLOW : CURLFENCE_DENY;
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
     set_verdict(v, *act, 0, policy->rs.files[r->file], r->line,

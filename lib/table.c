@@ -14,7 +14,9 @@
  *
  *   0                 no rule matches
  *   r + 1             rule r decides, whatever the port (the common case:
- *                     the lookup returns without touching anything else)
+ *                     the lookup returns without touching anything else);
+ *                     bit 31 is set when rule r allows, so a caller that
+ *                     wants only the action never reads the rule itself
  *   PSET | i          the answer depends on the port: port set i
  *
  * A port set is {w, cands}: w is the value of the best portless rule
@@ -104,6 +106,7 @@ __extension__ typedef unsigned __int128 cf_u128;
 #define CF_D_FLAT 0xfffffffeu   /* an inner node with no inner children,
                                    kept in the entry itself */
 #define CF_PSET 0x40000000u  /* value: port set index follows */
+#define CF_ALLOW 0x80000000u /* value: the rule allows (never with CF_PSET) */
 #define CF_VAL_MAX 0x3fffffffu
 
 typedef struct cf_node {
@@ -218,8 +221,8 @@ static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
   return 0;
 }
 
-long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
-                     const uint8_t *addr, unsigned port) {
+long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
+                            const uint8_t *addr, unsigned port, int *allow) {
   uint32_t v;
   if (!t || !addr)
     return -1;
@@ -245,13 +248,24 @@ long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
     if (port != 0 && rs) {
       const uint32_t *c = t->cands + ps->off;
       for (uint32_t i = 0; i < ps->n; i++)
-        if (port_in(rs, &rs->rules[c[i]], port))
+        if (port_in(rs, &rs->rules[c[i]], port)) {
+          *allow = rs->rules[c[i]].action == CURLFENCE_ALLOW;
           return (long)c[i];
+        }
     }
     v = ps->w;
   }
-  return (long)v - 1;
+  *allow = (v & CF_ALLOW) != 0;
+  return (long)(v & ~CF_ALLOW) - 1;
 }
+
+long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
+                     const uint8_t *addr, unsigned port) {
+  int allow;
+  return cf_table_lookup_action(t, rs, v6, addr, port, &allow);
+}
+
+
 
 size_t cf_table_memory(const cf_table *t) {
   size_t m;
@@ -450,7 +464,8 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
         first_port = i;
       nport++;
     }
-  o->w = portless ? k[0].idx + 1 : (parent ? parent->w : 0);
+  o->w = portless ? (k[0].idx + 1) | (KEY_RANK(&k[0]) & 1u ? CF_ALLOW : 0)
+                  : (parent ? parent->w : 0);
   o->coff = 0;
   o->cn = 0;
   if (nport || (!portless && parent && parent->cn)) {

@@ -111,18 +111,21 @@ static void fmt_addr(char *buf, size_t n, int v6, const uint8_t *a) {
                           a[i + 1]);
 }
 
-/* One probe: both matchers must pick the same rule. */
+/* One probe: both matchers must pick the same rule, and the action the
+ * table stores with it must be that rule's. */
 static void probe(const tset *t, const cf_table *tab, int v6,
                   const uint8_t *addr, unsigned port, uint64_t seed) {
   long want = cf_match_linear(&t->rs, v6, addr, port);
-  long got = cf_table_lookup(tab, &t->rs, v6, addr, port);
-  if (want != got) {
+  int allow = -1;
+  long got = cf_table_lookup_action(tab, &t->rs, v6, addr, port, &allow);
+  if (want != got ||
+      (got >= 0 && allow != (t->rs.rules[got].action == CURLFENCE_ALLOW))) {
     char buf[64];
     fmt_addr(buf, sizeof buf, v6, addr);
     ck_abort_msg("seed %" PRIu64 " (CURLFENCE_SEED=%" PRIu64
-                 "): %s port %u: table says rule %ld, reference %ld "
-                 "(%zu rules)",
-                 seed, base_seed, buf, port, got, want, t->rs.nrules);
+                 "): %s port %u: table says rule %ld (allow %d), reference "
+                 "%ld (%zu rules)",
+                 seed, base_seed, buf, port, got, allow, want, t->rs.nrules);
   }
 }
 
