@@ -6,8 +6,8 @@
  * uniformly (the common case for a policy: most destinations match only a
  * short prefix or nothing) and addresses inside random rules (deep paths).
  * The engine alone (cf_table_lookup) and a naive linear libcidr scan are
- * timed in the same run so the numbers compare on a noisy machine; every
- * lookup timing is the fastest of PASSES passes over the same keys.
+ * timed in the same run so the numbers compare on a noisy machine: the
+ * contenders take turns (see race()) and each keeps its fastest pass.
  *
  * Built with -DCF_BENCH_DPDK (make bench-dpdk) it also builds DPDK rte_lpm /
  * rte_lpm6 from the same rules, times them on the same keys and prints the
@@ -39,7 +39,7 @@
 #endif
 
 #define NKEYS (1u << 20)
-#define PASSES 5
+#define PASSES 4
 #define MiB (1024.0 * 1024.0)
 
 typedef struct bcase {
@@ -103,6 +103,7 @@ typedef struct keys {
   size_t n;
   uint8_t (*addr)[16];
   unsigned *port;
+  uint32_t *ip4;                /* host order, for rte_lpm */
   struct sockaddr_in *sin;
   struct sockaddr_in6 *sin6;
 } keys;
@@ -116,7 +117,8 @@ static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
   k->port = calloc(k->n, sizeof *k->port);
   k->sin = k->v6 ? NULL : calloc(k->n, sizeof *k->sin);
   k->sin6 = k->v6 ? calloc(k->n, sizeof *k->sin6) : NULL;
-  if (!k->addr || !k->port || (!k->sin && !k->sin6))
+  k->ip4 = k->v6 ? NULL : calloc(k->n, sizeof *k->ip4);
+  if (!k->addr || !k->port || (!k->sin && !k->sin6) || (!k->v6 && !k->ip4))
     return -1;
   for (size_t i = 0; i < k->n; i++) {
     if (inside && c->n)
@@ -132,6 +134,8 @@ static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
       k->sin[i].sin_family = AF_INET;
       k->sin[i].sin_port = htons((uint16_t)k->port[i]);
       memcpy(&k->sin[i].sin_addr, k->addr[i], 4);
+      k->ip4[i] = (uint32_t)k->addr[i][0] << 24 | (uint32_t)k->addr[i][1] << 16 |
+                  (uint32_t)k->addr[i][2] << 8 | k->addr[i][3];
     }
   }
   return 0;
@@ -142,45 +146,60 @@ static void keys_free(keys *k) {
   free(k->port);
   free(k->sin);
   free(k->sin6);
+  free(k->ip4);
 }
 
 static volatile unsigned long sink;
 
-/* Each timing runs PASSES passes over the keys and keeps the fastest: on a
- * shared machine the slow passes measure the neighbours, not the code. */
-static double time_decide(const curlfence_policy *p, const keys *k) {
+/* One timed pass over the keys: seconds. */
+typedef double (*pass_fn)(const void *ctx, const keys *k);
+
+static double pass_decide(const void *ctx, const keys *k) {
+  const curlfence_policy *p = ctx;
   unsigned long acc = 0;
-  double best = 1e30;
-  for (int pass = 0; pass < PASSES; pass++) {
-    double t0 = now(), t;
-    if (k->v6)
-      for (size_t i = 0; i < k->n; i++)
-        acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin6[i],
-                                       sizeof k->sin6[i], NULL);
-    else
-      for (size_t i = 0; i < k->n; i++)
-        acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin[i],
-                                       sizeof k->sin[i], NULL);
-    t = now() - t0;
-    best = t < best ? t : best;
-  }
+  double t0 = now();
+  if (k->v6)
+    for (size_t i = 0; i < k->n; i++)
+      acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin6[i],
+                                     sizeof k->sin6[i], NULL);
+  else
+    for (size_t i = 0; i < k->n; i++)
+      acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin[i],
+                                     sizeof k->sin[i], NULL);
   sink += acc;
-  return best * 1e9 / (double)k->n;
+  return now() - t0;
 }
 
-static double time_engine(const curlfence_policy *p, const keys *k) {
+static double pass_engine(const void *ctx, const keys *k) {
+  const curlfence_policy *p = ctx;
   unsigned long acc = 0;
-  double best = 1e30;
-  for (int pass = 0; pass < PASSES; pass++) {
-    double t0 = now(), t;
-    for (size_t i = 0; i < k->n; i++)
-      acc += (unsigned long)cf_table_lookup(p->table, &p->rs, k->v6,
-                                            k->addr[i], k->port[i]);
-    t = now() - t0;
-    best = t < best ? t : best;
-  }
+  double t0 = now();
+  for (size_t i = 0; i < k->n; i++)
+    acc += (unsigned long)cf_table_lookup(p->table, &p->rs, k->v6, k->addr[i],
+                                          k->port[i]);
   sink += acc;
-  return best * 1e9 / (double)k->n;
+  return now() - t0;
+}
+
+/* Time the contenders in turn, PASSES rounds, so that each sees the same
+ * moments of a shared, noisy machine, and keep each one's fastest pass:
+ * the slow passes measure the neighbours, not the code.  Each timed pass
+ * follows an untimed one of the same contender, so that it runs with its
+ * own table in the caches, as a lookup loop does, not with the previous
+ * contender's.  ns[i] is nanoseconds per key for fn[i]. */
+static void race(size_t n, const pass_fn *fn, const void *const *ctx,
+                 const keys *k, double *ns) {
+  for (size_t i = 0; i < n; i++)
+    ns[i] = 1e30;
+  for (int round = 0; round < PASSES; round++)
+    for (size_t i = 0; i < n; i++) {
+      double t;
+      fn[i](ctx[i], k);
+      t = fn[i](ctx[i], k);
+      ns[i] = t < ns[i] ? t : ns[i];
+    }
+  for (size_t i = 0; i < n; i++)
+    ns[i] = ns[i] * 1e9 / (double)k->n;
 }
 
 /* The naive alternative: every rule a libcidr block, every lookup a scan
@@ -288,52 +307,40 @@ static size_t tbl8_needed(const gen_rule *r, size_t n, int v6) {
 }
 
 typedef struct dpdk_res {
-  double build_s, ns_rnd, ns_in;
+  double build_s;
   double mem;      /* bytes of its tables, from the sizes it was given */
   double rss;      /* RSS growth while building */
   size_t failed;   /* rules it refused */
+  void *lpm;       /* struct rte_lpm or rte_lpm6 */
+  pass_fn pass;
 } dpdk_res;
 
-static double time_lpm4(struct rte_lpm *lpm, const keys *k) {
+static double pass_lpm4(const void *ctx, const keys *k) {
+  struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
   unsigned long acc = 0;
-  uint32_t *ip = malloc(k->n * sizeof *ip);
-  double t0;
-  for (size_t i = 0; i < k->n; i++)
-    ip[i] = (uint32_t)k->addr[i][0] << 24 | (uint32_t)k->addr[i][1] << 16 |
-            (uint32_t)k->addr[i][2] << 8 | k->addr[i][3];
-  t0 = 1e30;
-  for (int pass = 0; pass < PASSES; pass++) {
-    double s0 = now(), t;
-    for (size_t i = 0; i < k->n; i++) {
-      uint32_t nh = 0;
-      acc += (unsigned long)rte_lpm_lookup(lpm, ip[i], &nh) + nh;
-    }
-    t = now() - s0;
-    t0 = t < t0 ? t : t0;
+  double t0 = now();
+  for (size_t i = 0; i < k->n; i++) {
+    uint32_t nh = 0;
+    acc += (unsigned long)rte_lpm_lookup(lpm, k->ip4[i], &nh) + nh;
   }
   sink += acc;
-  free(ip);
-  return t0 * 1e9 / (double)k->n;
+  return now() - t0;
 }
 
-static double time_lpm6(struct rte_lpm6 *lpm, const keys *k) {
+static double pass_lpm6(const void *ctx, const keys *k) {
+  struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
   unsigned long acc = 0;
-  double best = 1e30;
-  for (int pass = 0; pass < PASSES; pass++) {
-    double t0 = now(), t;
-    for (size_t i = 0; i < k->n; i++) {
-      uint32_t nh = 0;
-      acc += (unsigned long)rte_lpm6_lookup(lpm, k->addr[i], &nh) + nh;
-    }
-    t = now() - t0;
-    best = t < best ? t : best;
+  double t0 = now();
+  for (size_t i = 0; i < k->n; i++) {
+    uint32_t nh = 0;
+    acc += (unsigned long)rte_lpm6_lookup(lpm, k->addr[i], &nh) + nh;
   }
   sink += acc;
-  return best * 1e9 / (double)k->n;
+  return now() - t0;
 }
 
-static int dpdk_run(const bcase *c, const gen_rule *r, const keys *rnd,
-                    const keys *in, dpdk_res *res) {
+/* Build DPDK's table for the same rules; timed with ours in run_case. */
+static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
   int v6 = c->kind == GEN_BGP6;
   size_t need = tbl8_needed(r, c->n, v6);
   uint32_t ntbl8 = (uint32_t)(need + need / 8 + 256);
@@ -359,9 +366,8 @@ static int dpdk_run(const bcase *c, const gen_rule *r, const keys *rnd,
      * rules (8 bytes each): what rte_lpm_create allocates for cfg */
     res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * 256 * 4 +
                (double)cfg.max_rules * 8;
-    res->ns_rnd = time_lpm4(lpm, rnd);
-    res->ns_in = time_lpm4(lpm, in);
-    rte_lpm_free(lpm);
+    res->lpm = lpm;
+    res->pass = pass_lpm4;
   } else {
     struct rte_lpm6_config cfg = {.max_rules = (uint32_t)c->n,
                                   .number_tbl8s = ntbl8, .flags = 0};
@@ -377,11 +383,16 @@ static int dpdk_run(const bcase *c, const gen_rule *r, const keys *rnd,
     /* tbl24 + tbl8 groups + per-group header and free list (8 bytes);
      * the rules hash is left out, so this flatters DPDK */
     res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * (256 * 4 + 8);
-    res->ns_rnd = time_lpm6(lpm, rnd);
-    res->ns_in = time_lpm6(lpm, in);
-    rte_lpm6_free(lpm);
+    res->lpm = lpm;
+    res->pass = pass_lpm6;
   }
   return 0;
+}
+static void dpdk_free(dpdk_res *res) {
+  if (res->pass == pass_lpm4)
+    rte_lpm_free(res->lpm);
+  else if (res->lpm)
+    rte_lpm6_free(res->lpm);
 }
 #endif
 
@@ -394,6 +405,11 @@ static int run_case(const bcase *c, const char *dir) {
   keys rnd, in;
   size_t rss0, hwm, tmem;
   double t0, load_s, warm_s, build_s, d_rnd, d_in, e_rnd, e_in, naive;
+  double ns_rnd[3], ns_in[3];   /* decide, engine, DPDK when compared */
+#ifdef CF_BENCH_DPDK
+  dpdk_res dr;
+  int have_dpdk = 0;
+#endif
   if (!r)
     return -1;
   snprintf(path, sizeof path, "%s/curlfence-bench-%s.rules", dir, c->name);
@@ -442,10 +458,25 @@ static int run_case(const bcase *c, const char *dir) {
     fprintf(stderr, "bench: out of memory\n");
     return -1;
   }
-  d_rnd = time_decide(p, &rnd);
-  d_in = time_decide(p, &in);
-  e_rnd = time_engine(p, &rnd);
-  e_in = time_engine(p, &in);
+  {
+    pass_fn fn[3] = {pass_decide, pass_engine, NULL};
+    const void *ctx[3] = {p, p, NULL};
+    size_t nfn = 2;
+#ifdef CF_BENCH_DPDK
+    have_dpdk = c->dpdk_ns_ratio > 0 && dpdk_up && dpdk_build(c, r, &dr) == 0;
+    if (have_dpdk) {
+      fn[2] = dr.pass;
+      ctx[2] = dr.lpm;
+      nfn = 3;
+    }
+#endif
+    race(nfn, fn, ctx, &rnd, ns_rnd);
+    race(nfn, fn, ctx, &in, ns_in);
+    d_rnd = ns_rnd[0];
+    d_in = ns_in[0];
+    e_rnd = ns_rnd[1];
+    e_in = ns_in[1];
+  }
   naive = time_naive(r, c->n, &rnd, 0.2);
 
   printf("%-12s rules %8zu  load+compile %7.3f s (warm %.3f, compile %.3f)  peak-rss +%7.2f MiB  "
@@ -462,22 +493,22 @@ static int run_case(const bcase *c, const char *dir) {
            (double)tmem / 1024, pf(tmem <= c->max_table));
 #ifdef CF_BENCH_DPDK
   if (c->dpdk_ns_ratio > 0 && dpdk_up) {
-    dpdk_res dr;
     const char *lib = c->kind == GEN_BGP6 ? "rte_lpm6" : "rte_lpm";
-    if (dpdk_run(c, r, &rnd, &in, &dr)) {
+    if (!have_dpdk) {
       printf("  %s: create failed: %s\n", lib, rte_strerror(rte_errno));
     } else {
-      double rr = d_rnd / dr.ns_rnd, ri = d_in / dr.ns_in;
+      double l_rnd = ns_rnd[2], l_in = ns_in[2];
+      double rr = d_rnd / l_rnd, ri = d_in / l_in;
       double mr = (double)tmem / dr.mem;
       printf("  %-8s build %.3f s  mem %.1f MiB (rss +%.1f)  ns: random "
              "%.1f inside %.1f%s\n",
-             lib, dr.build_s, dr.mem / MiB, dr.rss / MiB, dr.ns_rnd, dr.ns_in,
+             lib, dr.build_s, dr.mem / MiB, dr.rss / MiB, l_rnd, l_in,
              dr.failed ? "  SOME RULES REFUSED" : "");
       printf("  ours/%s ns (decide): random %.2f %s, inside %.2f %s "
              "(target <= %.2f); engine only: %.2f / %.2f\n",
              lib, rr, pf(rr <= c->dpdk_ns_ratio), ri,
-             pf(ri <= c->dpdk_ns_ratio), c->dpdk_ns_ratio, e_rnd / dr.ns_rnd,
-             e_in / dr.ns_in);
+             pf(ri <= c->dpdk_ns_ratio), c->dpdk_ns_ratio, e_rnd / l_rnd,
+             e_in / l_in);
       printf("  ours/%s memory: %.4f %s (target <= %.2f)", lib, mr,
              pf(mr <= c->dpdk_mem_ratio), c->dpdk_mem_ratio);
       if (c->dpdk_mem_ref > 0)
@@ -485,6 +516,7 @@ static int run_case(const bcase *c, const char *dir) {
                (double)tmem / c->dpdk_mem_ref,
                pf((double)tmem / c->dpdk_mem_ref <= c->dpdk_mem_ratio));
       printf("\n");
+      dpdk_free(&dr);
     }
   }
 #endif
