@@ -206,11 +206,12 @@ __attribute__((target("popcnt"))) static uint32_t walk6_popcnt(
 }
 #endif
 
+/* Spelled out rather than a loop: gcc -O2 does not unroll the loop, so it
+ * stays 8 dependent byte steps; this form becomes one load and a bswap. */
 static uint64_t load_be64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | p[i];
-  return v;
+  return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+         (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+         (uint64_t)p[6] << 8 | p[7];
 }
 
 static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
