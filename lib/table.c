@@ -105,8 +105,8 @@ __extension__ typedef unsigned __int128 cf_u128;
 #define CF_D_VALUE 0xffffffffu  /* the region has one value: .leaf */
 #define CF_D_FLAT 0xfffffffeu   /* an inner node with no inner children,
                                    kept in the entry itself */
-#define CF_PSET 0x40000000u  /* value: port set index follows */
-#define CF_ALLOW 0x80000000u /* value: the rule allows (never with CF_PSET) */
+/* CF_PSET (port set index follows) and CF_ALLOW (the rule allows, never
+ * with CF_PSET) are in internal.h: policy.c reads values directly. */
 #define CF_VAL_MAX 0x3fffffffu
 
 typedef struct cf_node {
@@ -222,28 +222,34 @@ static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
   return 0;
 }
 
+uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
+  uint64_t key = (uint64_t)addr << 32;
+#ifdef CF_HAVE_POPCNT_CLONE
+  return t->popcnt ? walk4_popcnt(&t->fam[0], key) : walk4(&t->fam[0], key);
+#else
+  return walk4(&t->fam[0], key);
+#endif
+}
+
+uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
+  cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
+#ifdef CF_HAVE_POPCNT_CLONE
+  return t->popcnt ? walk6_popcnt(&t->fam[1], key) : walk6(&t->fam[1], key);
+#else
+  return walk6(&t->fam[1], key);
+#endif
+}
+
 long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
                             const uint8_t *addr, unsigned port, int *allow) {
   uint32_t v;
   if (!t || !addr)
     return -1;
-  if (!v6) {
-    uint64_t key = (uint64_t)((uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
-                              (uint32_t)addr[2] << 8 | addr[3])
-                   << 32;
-#ifdef CF_HAVE_POPCNT_CLONE
-    v = t->popcnt ? walk4_popcnt(&t->fam[0], key) : walk4(&t->fam[0], key);
-#else
-    v = walk4(&t->fam[0], key);
-#endif
-  } else {
-    cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
-#ifdef CF_HAVE_POPCNT_CLONE
-    v = t->popcnt ? walk6_popcnt(&t->fam[1], key) : walk6(&t->fam[1], key);
-#else
-    v = walk6(&t->fam[1], key);
-#endif
-  }
+  if (!v6)
+    v = cf_table_find4(t, (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
+                              (uint32_t)addr[2] << 8 | addr[3]);
+  else
+    v = cf_table_find6(t, addr);
   if (v & CF_PSET) {
     const cf_pset *ps = &t->psets[v & ~CF_PSET];
     if (port != 0 && rs) {

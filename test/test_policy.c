@@ -139,6 +139,60 @@ START_TEST(test_mapped_addresses)
 }
 END_TEST
 
+START_TEST(test_without_verdict)
+{
+  /* A decision without a verdict takes a shorter path; it must agree with
+   * the full one on every kind of answer: rule, port set, default, mapped
+   * IPv4, unix and malformed addresses. */
+  static const char *const texts[] = {
+    "default allow\n"
+    "deny 10.0.0.0/8\n"
+    "allow 10.20.0.0/16 port 443\n"
+    "deny ::ffff:192.0.2.0/120\n"
+    "allow 2001:db8::/32\n"
+    "deny 2001:db8:bad::/48 port 80-81\n"
+    "unix allow\n",
+    "deny 0.0.0.0/0 port 22\n"
+    "allow 10.20.30.0/24\n"
+    "allow ::/0 port 443\n"
+    "deny 2001:db8::1\n",
+  };
+  static const char *const addrs[] = {
+    "10.1.1.1", "10.20.1.1", "10.20.30.4", "192.0.2.9", "::ffff:192.0.2.9",
+    "::ffff:10.20.1.1", "::10.20.1.1", "8.8.8.8", "2001:db8::1",
+    "2001:db8:bad::1", "2001:db9::1", "::", "255.255.255.255",
+  };
+  static const unsigned ports[] = { 0, 22, 80, 81, 443 };
+
+  for(size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+    curlfence_policy *p = tu_load(texts[t]);
+    struct sockaddr_storage ss;
+    struct sockaddr_un un;
+    curlfence_verdict v;
+
+    for(size_t a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
+      for(size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+        socklen_t len = tu_sockaddr(&ss, addrs[a], ports[i]);
+        const struct sockaddr *sa = (const struct sockaddr *)&ss;
+        curlfence_action full = curlfence_policy_decide(p, sa, len, &v);
+
+        ck_assert_msg(curlfence_policy_decide(p, sa, len, NULL) == full,
+                      "policy %zu: %s port %u", t, addrs[a], ports[i]);
+        /* one byte short of the family's size */
+        ck_assert_int_eq(curlfence_policy_decide(p, sa, len - 1, NULL),
+                         curlfence_policy_decide(p, sa, len - 1, &v));
+      }
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&un,
+                                             sizeof(un), NULL),
+                     curlfence_policy_decide(p, (struct sockaddr *)&un,
+                                             sizeof(un), &v));
+    curlfence_policy_unref(p);
+  }
+}
+END_TEST
+
 START_TEST(test_fail_closed)
 {
   curlfence_policy *p = tu_load("default allow\nunix allow\n");
@@ -244,6 +298,7 @@ Suite *suite_policy(void)
   tcase_add_test(tc, test_deny_wins_tie);
   tcase_add_test(tc, test_default_action);
   tcase_add_test(tc, test_mapped_addresses);
+  tcase_add_test(tc, test_without_verdict);
   tcase_add_test(tc, test_fail_closed);
   tcase_add_test(tc, test_refcount);
   tcase_add_test(tc, test_threads);
