@@ -112,6 +112,10 @@ CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy)
   return policy ? policy->rs.nrules : 0;
 }
 
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0xff, 0xff};
+
 int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
                     uint8_t *addr, unsigned *port)
 {
@@ -134,8 +138,6 @@ int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
      * overlapping 16-byte stores, and reading the address back spans
      * both, which store forwarding cannot serve, so every decision
      * waited for the one before it to retire. */
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                         0xff, 0xff};
     const char *a = (const char *)sa + offsetof(struct sockaddr_in6,
                                                  sin6_addr);
     in_port_t nport;
@@ -249,8 +251,6 @@ long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
 static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
                        socklen_t salen)
 {
-  static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                       0xff, 0xff};
   const char *b = (const char *)sa;
   sa_family_t fam;
   uint32_t val;

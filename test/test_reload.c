@@ -436,20 +436,41 @@ END_TEST
 /* ---------------------------------------------------------- auto reload */
 
 /* Wait up to 5 s for the guard to reach generation gen. */
-static int wait_generation(curlfence_guard *g, uint64_t gen)
+/* Wait up to 5 s for the guard's stats to satisfy done; st holds the last
+ * reading.  Returns whether they did. */
+static int wait_stats(curlfence_guard *g, curlfence_stats *st,
+                      int (*done)(const curlfence_stats *, uint64_t),
+                      uint64_t arg)
 {
   int i;
 
   for(i = 0; i < 500; i++) {
-    curlfence_stats st;
     struct timespec ts = { 0, 10000000 };
 
-    curlfence_guard_stats(g, &st);
-    if(st.generation >= gen)
+    curlfence_guard_stats(g, st);
+    if(done(st, arg))
       return 1;
     nanosleep(&ts, NULL);
   }
   return 0;
+}
+
+static int reached_generation(const curlfence_stats *st, uint64_t gen)
+{
+  return st->generation >= gen;
+}
+
+static int reload_failed(const curlfence_stats *st, uint64_t unused)
+{
+  (void)unused;
+  return st->reload_failures != 0;
+}
+
+static int wait_generation(curlfence_guard *g, uint64_t gen)
+{
+  curlfence_stats st;
+
+  return wait_stats(g, &st, reached_generation, gen);
 }
 
 START_TEST(test_watch_rename_and_rewrite)
@@ -475,16 +496,7 @@ START_TEST(test_watch_rename_and_rewrite)
 
   /* A broken version is not taken, and is reported. */
   write_text(rules_path, "default allow\ndeny 127.0.0.3/40\n");
-  {
-    int i;
-    for(i = 0; i < 500; i++) {
-      struct timespec ts = { 0, 10000000 };
-      curlfence_guard_stats(g, &st);
-      if(st.reload_failures)
-        break;
-      nanosleep(&ts, NULL);
-    }
-  }
+  wait_stats(g, &st, reload_failed, 0);
   ck_assert_uint_eq(st.reload_failures, 1);
   ck_assert_uint_eq(st.generation, 3);
   ck_assert_uint_eq(st.last_reload_error.line, 2);
