@@ -1,5 +1,7 @@
 /*
- * libcurl glue: a guard enforces a policy on easy handles.
+ * libcurl glue: a guard enforces a policy on easy handles.  This file makes
+ * the decisions (cf_guard_check_open, cf_guard_check_prereq) and never
+ * calls libcurl; attach.c installs them as a handle's callbacks.
  *
  * Three hooks do the work.  The open-socket callback sees every address
  * libcurl connects to, after name resolution and for every redirect hop,
@@ -156,12 +158,12 @@ static curlfence_action conclude(curlfence_guard *g, const curlfence_policy *p,
   return enforced ? v->action : CURLFENCE_ALLOW;
 }
 
-/* ------------------------------------------------------------ callbacks */
+/* --------------------------------------------------------------- checks */
 
-static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
-                                  struct curl_sockaddr *a, int report_only)
+curlfence_action cf_guard_check_open(curlfence_guard *g,
+                                     const struct curl_sockaddr *a,
+                                     int report_only)
 {
-  curlfence_guard *g = clientp;
   const curlfence_policy *p;
   curlfence_verdict v;
   curlfence_action act;
@@ -176,7 +178,7 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   socklen_t len = (socklen_t)a->addrlen;
 
   if(!g)
-    return CURL_SOCKET_BAD;
+    return CURLFENCE_DENY;
   if(a->family != sa->sa_family) {
     /* Inconsistent input: decide on nothing rather than guess. */
     sa = NULL;
@@ -187,32 +189,15 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_OPEN, sa, len,
                  a->family, type, a->protocol, &v);
   cf_live_release(&g->live, slot);
-  if(act != CURLFENCE_ALLOW)
-    return CURL_SOCKET_BAD;
-  if(g->open_fn)
-    return g->open_fn(g->open_data, purpose, a);
-  return socket(a->family, a->socktype, a->protocol);
-}
-
-static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
-                                struct curl_sockaddr *a)
-{
-  return open_checked(clientp, purpose, a, 0);
-}
-
-static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
-                                       struct curl_sockaddr *a)
-{
-  return open_checked(clientp, purpose, a, 1);
+  return act;
 }
 
 /* The peer of the connection a request is about to use.  libcurl gives it
  * as text: a numeric IP address, a unix socket's path, or "" when it has
  * none.  Anything else is denied as malformed. */
-static int prereq_checked(void *clientp, const char *primary_ip,
+int cf_guard_check_prereq(curlfence_guard *g, const char *primary_ip,
                           int primary_port, int report_only)
 {
-  curlfence_guard *g = clientp;
   const curlfence_policy *p;
   curlfence_action act;
   unsigned slot;
@@ -265,87 +250,6 @@ static int prereq_checked(void *clientp, const char *primary_ip,
                  socktype, protocol, &v);
   cf_live_release(&g->live, slot);
   return act == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
-}
-
-static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
-                        int primary_port, int local_port)
-{
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 0);
-}
-
-static int guard_prereq_report(void *clientp, char *primary_ip,
-                               char *local_ip, int primary_port,
-                               int local_port)
-{
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 1);
-}
-
-/* --------------------------------------------------------------- attach */
-
-static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
-                                unsigned flags)
-{
-  int rc = CURLE_OK;
-
-  int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
-
-  /* Report-only is a property of the handle, not of the guard, so it is
-   * carried by which callbacks are installed. */
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         report ? guard_open_report : guard_open);
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
-  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
-  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
-                         report ? guard_prereq_report : guard_prereq);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, (void *)g);
-  if(!(flags & CURLFENCE_ATTACH_KEEP_PROXY)) {
-    /* "" turns proxies off, including http_proxy and friends from the
-     * environment; NOPROXY "*" also covers a later CURLOPT_PROXY. */
-    rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
-    rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  }
-  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
-}
-
-CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
-{
-  int rc = CURLE_OK;
-
-  if(!handle)
-    return CURLFENCE_E_INVAL;
-  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
-  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
-}
-
-CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
-                                              curlfence_guard *guard,
-                                              unsigned flags)
-{
-  curlfence_code rc;
-
-  if(!handle || !guard ||
-     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY)))
-    return CURLFENCE_E_INVAL;
-  rc = set_hooks(handle, guard, flags);
-  if(rc) {
-    /* Fail closed: callbacks without a guard refuse every connection. */
-    curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, guard_open);
-    curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
-    curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
-  }
-  return rc;
 }
 
 /* --------------------------------------------------------------- reload */

@@ -198,6 +198,18 @@ struct curlfence_guard {
   curlfence_error last_error;
 };
 
+/* The guard's checks without the libcurl callback around them, for
+ * attach.c and the preload library.  open: the action for the address
+ * libcurl is about to open, after report-only (report_only != 0 or the
+ * policy's "mode report") let a denial through; a NULL guard denies.
+ * prereq: CURL_PREREQFUNC_OK or CURL_PREREQFUNC_ABORT for the peer of the
+ * connection a request is about to use. */
+curlfence_action cf_guard_check_open(curlfence_guard *g,
+                                     const struct curl_sockaddr *a,
+                                     int report_only);
+int cf_guard_check_prereq(curlfence_guard *g, const char *primary_ip,
+                          int primary_port, int report_only);
+
 curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
 void cf_watch_stop(curlfence_guard *g);
 
