@@ -130,3 +130,30 @@ bench: $(BENCH_BIN)
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)
+
+# ---------------------------------------------------------------- preload
+# libcurlfence-preload.so (preload/): the guard for unmodified libcurl
+# programs, through LD_PRELOAD.  It links the library's objects except
+# attach.c, the only code that calls libcurl: the preload reaches each
+# program's own libcurl at run time and must not depend on either flavour.
+# It is compiled without $(SAN), because it is loaded into programs that
+# are not built with a sanitizer; its objects have their own directory.
+# PRELOAD_RULES is the default rules file when CURLFENCE_RULES is unset
+# and the library is not running from a source tree.
+PRELOAD_RULES ?= /etc/curlfence/default.rules
+PRELOAD      = $(BUILD)/libcurlfence-preload.so
+PRELOAD_SRCS = $(wildcard preload/*.c) $(filter-out lib/attach.c,$(LIB_SRCS))
+PRELOAD_OBJS = $(PRELOAD_SRCS:%.c=$(BUILD)/preload-obj/%.o)
+PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib $(CURL_CFLAGS) \
+  $(CFLAGS) -fPIC -fvisibility=hidden \
+  -DCURLFENCE_PRELOAD_RULES='"$(PRELOAD_RULES)"'
+
+all: $(PRELOAD)
+
+$(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
+	@mkdir -p $(@D)
+	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
+
+$(PRELOAD): $(PRELOAD_OBJS) preload/exports.map
+	$(CC) -shared -Wl,--no-undefined -Wl,--version-script=preload/exports.map \
+	  $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lcidr -lpthread -ldl
