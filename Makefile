@@ -59,8 +59,8 @@ $(STLIB): $(LIB_OBJS)
 	ar rcs $@ $(LIB_OBJS)
 
 # The tool links the static library so it runs from the source tree.
-$(TOOL): tools/curlfence.c include/curlfence.h $(STLIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+$(TOOL): tools/curlfence.c tools/run.c tools/run.h include/curlfence.h $(STLIB)
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c,$^) $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
 $(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
 	@mkdir -p $(@D)

@@ -9,6 +9,7 @@
  * or 2 on usage or rules errors.
  */
 #include "curlfence.h"
+#include "run.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -25,6 +26,8 @@ static void usage(FILE *f)
   fputs("usage: curlfence check [-r RULES] ADDRESS [PORT]\n"
         "       curlfence fetch [-r RULES] [-v] [--audit FILE] [--stats]\n"
         "                       [--report-only] URL\n"
+        "       curlfence run [-r RULES] [--audit FILE] [--report-only]\n"
+        "                     [--keep-proxy] -- COMMAND [ARG...]\n"
         "       curlfence version\n"
         "RULES defaults to " DEFAULT_RULES ".\n"
         "check exits 0 when allowed, 1 when denied; fetch exits with\n"
@@ -286,6 +289,8 @@ int main(int argc, char **argv)
     return cmd_check(argc - 1, argv + 1);
   if(strcmp(argv[1], "fetch") == 0)
     return cmd_fetch(argc - 1, argv + 1);
+  if(strcmp(argv[1], "run") == 0)
+    return cmd_run(argc - 1, argv + 1);
   if(strcmp(argv[1], "version") == 0) {
     printf("curlfence %s\n", curlfence_version());
     return 0;
