@@ -157,3 +157,27 @@ $(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload
 $(PRELOAD): $(PRELOAD_OBJS) preload/exports.map
 	$(CC) -shared -Wl,--no-undefined -Wl,--version-script=preload/exports.map \
 	  $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lcidr -lpthread -ldl
+
+# A threaded libcurl program for test/test_preload.c, twice: plain (the
+# suite runs it under the preload library) and with the preload's objects
+# linked in and built with $(SAN), so `make tsan` and `make asan` see the
+# preload's own code.
+PRELOAD_THREADS = $(BUILD)/test/preload-threads
+PRELOAD_LINKED  = $(BUILD)/test/preload-threads-linked
+PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(wildcard preload/*.c)) \
+  $(filter-out $(BUILD)/lib/attach.o,$(LIB_OBJS))
+
+$(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -fPIC -fvisibility=hidden -c $< -o $@
+
+$(PRELOAD_THREADS): test/prog/preload_threads.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS) -lpthread
+
+$(PRELOAD_LINKED): test/prog/preload_threads.c $(PRELOAD_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(PRELOAD_SAN_OBJS) $(LDFLAGS_ALL) \
+	  -lcidr $(CURL_LIBS) -lpthread -ldl
+
+check valgrind: $(PRELOAD_THREADS) $(PRELOAD_LINKED)

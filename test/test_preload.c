@@ -581,6 +581,62 @@ START_TEST(curl_under_memcheck)
 }
 END_TEST
 
+/* --------------------------------------------------------------- threads */
+
+/* BUILD/test/NAME, next to this program. */
+static void sibling(char *buf, size_t size, const char *name)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+  ck_assert_int_gt(n, 0);
+  self[n] = '\0';
+  *strrchr(self, '/') = '\0';
+  snprintf(buf, size, "%s/%s", self, name);
+}
+
+/* Eight threads make, duplicate, reset and free handles at once, under
+ * the preload library.  In a sanitizer build the program carries its
+ * runtime, which then is not the first library loaded: that is fine. */
+START_TEST(threads_under_preload)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32];
+  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--", prog,
+                         url("127.0.0.2", "/t"), url("127.0.0.3", "/t"),
+                         NULL };
+
+  sibling(prog, sizeof(prog), "preload-threads");
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "preload-threads: 0 wrong\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* The same with the preload's objects linked into the program and built
+ * like the rest of this build: `make tsan` and `make asan` check the
+ * preload's own code this way. */
+START_TEST(threads_linked)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32], var[PATH_MAX + 32];
+  const char *env[] = { var, NULL };
+  const char *argv[] = { prog, url("127.0.0.2", "/t"),
+                         url("127.0.0.3", "/t"), NULL };
+
+  sibling(prog, sizeof(prog), "preload-threads-linked");
+  snprintf(var, sizeof(var), "CURLFENCE_RULES=%s", rules);
+  run(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "preload-threads: 0 wrong\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- tool */
 
 START_TEST(run_missing_command)
@@ -618,6 +674,8 @@ Suite *suite_preload(void)
   tcase_add_test(tc, pycurl_denied);
   tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
   tcase_add_test(tc, curl_under_memcheck);
+  tcase_add_test(tc, threads_under_preload);
+  tcase_add_test(tc, threads_linked);
   tcase_add_test(tc, run_missing_command);
   suite_add_tcase(s, tc);
   return s;
