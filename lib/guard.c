@@ -86,21 +86,16 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
 
 /* ---------------------------------------------------------------- audit */
 
-static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
-                      size_t size)
+static void addr_text(const cf_dest *d, char *buf, size_t size)
 {
-  uint8_t key[16];
-  unsigned port;
-  int v6 = 0, kind = cf_sockaddr_key(sa, len, &v6, key, &port);
-
   buf[0] = '\0';
-  if(kind == 0) {
-    inet_ntop(v6 ? AF_INET6 : AF_INET, key, buf, (socklen_t)size);
+  if(d->kind == CF_DEST_IP) {
+    inet_ntop(d->v6 ? AF_INET6 : AF_INET, d->key, buf, (socklen_t)size);
   }
-  else if(kind == AF_UNIX) {
+  else if(d->kind == CF_DEST_UNIX) {
     size_t off = offsetof(struct sockaddr_un, sun_path);
-    size_t n = (size_t)len - off, i;
-    const char *path = (const char *)sa + off;
+    size_t n = (size_t)d->salen - off, i;
+    const char *path = (const char *)d->sa + off;
 
     if(n > size - 1)
       n = size - 1;
@@ -111,49 +106,56 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
   }
 }
 
-/* Count a decision and hand it to the audit callback.  Returns the action
- * to carry out: in report-only mode a denial is let through. */
-static curlfence_action conclude(curlfence_guard *g, const curlfence_policy *p,
-                                 long hit, uint64_t gen, int report_only,
-                                 curlfence_check check,
-                                 const struct sockaddr *sa, socklen_t len,
-                                 int family, int socktype, int protocol,
-                                 const curlfence_verdict *v)
+static void fill_event(curlfence_event *ev, const cf_decision *d,
+                       curlfence_check check, int enforced)
 {
-  curlfence_event ev;
   struct timespec ts;
-  uint8_t key[16];
-  unsigned port = 0;
-  int v6, enforced = !(report_only || curlfence_policy_report_only(p));
 
-  if(p && hit >= 0)
-    atomic_fetch_add_explicit(&p->hits[hit], 1, memory_order_relaxed);
-  if(v->action == CURLFENCE_ALLOW)
+  memset(ev, 0, sizeof(*ev));
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ev->time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  ev->action = d->action;
+  ev->check = check;
+  ev->family = d->dest.family;
+  ev->socktype = d->dest.socktype;
+  ev->protocol = d->dest.protocol;
+  addr_text(&d->dest, ev->addr, sizeof(ev->addr));
+  ev->port = d->dest.kind == CF_DEST_IP ? d->dest.port : 0;
+  ev->verdict = d->verdict;
+  ev->generation = d->generation;
+  ev->enforced = d->action == CURLFENCE_ALLOW || enforced;
+}
+
+/* Decide d against the guard's current policy, count the decision and
+ * hand it to the audit callback.  Returns the action to carry out: in
+ * report-only mode a denial is let through. */
+static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
+                                 curlfence_check check, int report_only)
+{
+  const curlfence_policy *p;
+  curlfence_event ev;
+  unsigned slot;
+  int enforced;
+
+  p = cf_live_acquire(&g->live, &slot, &d->generation);
+  cf_decide(p, d, 1);
+  enforced = !(report_only || curlfence_policy_report_only(p));
+  if(p && d->hit >= 0)
+    atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
+  if(d->action == CURLFENCE_ALLOW)
     atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
   else if(enforced)
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
-  if(!g->audit ||
-     (v->action == CURLFENCE_ALLOW && !(g->audit_flags & CURLFENCE_AUDIT_ALL)))
-    return enforced ? v->action : CURLFENCE_ALLOW;
-  memset(&ev, 0, sizeof(ev));
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ev.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-  ev.action = v->action;
-  ev.check = check;
-  ev.family = family;
-  ev.socktype = socktype;
-  ev.protocol = protocol;
-  addr_text(sa, len, ev.addr, sizeof(ev.addr));
-  if(cf_sockaddr_key(sa, len, &v6, key, &port) == 0)
-    ev.port = port;
-  ev.verdict = *v;
-  ev.generation = gen;
-  ev.enforced = v->action == CURLFENCE_ALLOW || enforced;
-  if(g->audit(&ev, g->audit_data) != 0)
-    atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
-  return enforced ? v->action : CURLFENCE_ALLOW;
+  if(g->audit &&
+     (d->action != CURLFENCE_ALLOW || (g->audit_flags & CURLFENCE_AUDIT_ALL))) {
+    fill_event(&ev, d, check, enforced);
+    if(g->audit(&ev, g->audit_data) != 0)
+      atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+  }
+  cf_live_release(&g->live, slot);
+  return enforced ? d->action : CURLFENCE_ALLOW;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -162,32 +164,21 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
                                   struct curl_sockaddr *a, int report_only)
 {
   curlfence_guard *g = clientp;
-  const curlfence_policy *p;
-  curlfence_verdict v;
-  curlfence_action act;
-  unsigned slot;
-  uint64_t gen;
-  long hit;
-  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
-  int type = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  cf_decision d;
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
   const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
-  socklen_t len = (socklen_t)a->addrlen;
 
   if(!g)
     return CURL_SOCKET_BAD;
-  if(a->family != sa->sa_family) {
-    /* Inconsistent input: decide on nothing rather than guess. */
-    sa = NULL;
-    len = 0;
-  }
-  p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, sa, len, &act, &v);
-  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_OPEN, sa, len,
-                 a->family, type, a->protocol, &v);
-  cf_live_release(&g->live, slot);
-  if(act != CURLFENCE_ALLOW)
+  /* Inconsistent input: decide on nothing rather than guess. */
+  cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
+               (socklen_t)a->addrlen);
+  d.dest.family = a->family;
+  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
+  d.dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  d.dest.protocol = a->protocol;
+  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, report_only) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(g->open_fn)
     return g->open_fn(g->open_data, purpose, a);
@@ -213,18 +204,13 @@ static int prereq_checked(void *clientp, const char *primary_ip,
                           int primary_port, int report_only)
 {
   curlfence_guard *g = clientp;
-  const curlfence_policy *p;
-  curlfence_action act;
-  unsigned slot;
-  uint64_t gen;
-  long hit;
+  cf_decision d;
   struct sockaddr_storage ss;
   struct sockaddr_in *in = (struct sockaddr_in *)&ss;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
   struct sockaddr_un *un = (struct sockaddr_un *)&ss;
   socklen_t len = 0;
-  curlfence_verdict v;
-  int socktype = SOCK_STREAM, protocol = 0;
+  int protocol = 0;
 
   if(!g)
     return CURL_PREREQFUNC_ABORT;
@@ -258,13 +244,11 @@ static int prereq_checked(void *clientp, const char *primary_ip,
     memcpy(un->sun_path, primary_ip, n);
     len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   }
-  p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, len ? (struct sockaddr *)&ss : NULL, len, &act, &v);
-  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_REUSED,
-                 (struct sockaddr *)&ss, len, len ? ss.ss_family : 0,
-                 socktype, protocol, &v);
-  cf_live_release(&g->live, slot);
-  return act == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+  cf_dest_init(&d.dest, len ? (struct sockaddr *)&ss : NULL, len);
+  d.dest.socktype = SOCK_STREAM;
+  d.dest.protocol = protocol;
+  return conclude(g, &d, CURLFENCE_CHECK_REUSED, report_only) ==
+                 CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
