@@ -40,8 +40,7 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   if(!g)
     return CURLFENCE_E_NOMEM;
   cf_live_init(&g->live, curlfence_policy_ref(policy));
-  pthread_mutex_init(&g->watch.lock, NULL);
-  pthread_cond_init(&g->watch.wake, NULL);
+  cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
   *out = g;
   return CURLFENCE_OK;
@@ -53,8 +52,7 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
     return;
   cf_watch_stop(guard);
   cf_live_destroy(&guard->live);
-  pthread_mutex_destroy(&guard->watch.lock);
-  pthread_cond_destroy(&guard->watch.wake);
+  cf_watch_destroy(&guard->watch);
   pthread_mutex_destroy(&guard->err_lock);
   free(guard);
 }
@@ -332,83 +330,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   return rc;
 }
 
-/* --------------------------------------------------------------- reload */
-
-static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
-{
-  atomic_fetch_add(&g->reload_failures, 1);
-  pthread_mutex_lock(&g->err_lock);
-  g->last_error = *e;
-  pthread_mutex_unlock(&g->err_lock);
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
-                                                    curlfence_error *err)
-{
-  curlfence_policy *cur, *next = NULL;
-  curlfence_error local;
-  curlfence_code rc;
-
-  if(!err)
-    err = &local;
-  if(!guard) {
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL guard");
-    return CURLFENCE_E_INVAL;
-  }
-  cur = curlfence_guard_policy(guard, NULL);
-  if(!cur->source) {
-    curlfence_policy_unref(cur);
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
-                 "the policy was not loaded from a file");
-    return CURLFENCE_E_INVAL;
-  }
-  rc = curlfence_policy_load_file(&next, cur->source, err);
-  curlfence_policy_unref(cur);
-  if(rc) {
-    note_reload_error(guard, err);
-    return rc;
-  }
-  cf_live_publish(&guard->live, next);
-  atomic_fetch_add(&guard->reloads, 1);
-  return CURLFENCE_OK;
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_set_policy(
-    curlfence_guard *guard, curlfence_policy *policy)
-{
-  if(!guard || !policy)
-    return CURLFENCE_E_INVAL;
-  cf_live_publish(&guard->live, curlfence_policy_ref(policy));
-  atomic_fetch_add(&guard->reloads, 1);
-  return CURLFENCE_OK;
-}
-
-CURLFENCE_API curlfence_policy *curlfence_guard_policy(
-    curlfence_guard *guard, uint64_t *generation)
-{
-  curlfence_policy *p;
-  unsigned slot;
-
-  if(!guard)
-    return NULL;
-  p = curlfence_policy_ref(cf_live_acquire(&guard->live, &slot, generation));
-  cf_live_release(&guard->live, slot);
-  return p;
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
-                                                   unsigned interval_ms)
-{
-  if(!guard)
-    return CURLFENCE_E_INVAL;
-  return cf_watch_start(guard, interval_ms);
-}
-
-CURLFENCE_API void curlfence_guard_unwatch(curlfence_guard *guard)
-{
-  if(guard)
-    cf_watch_stop(guard);
-}
+/* ---------------------------------------------------------------- stats */
 
 CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
                                                    curlfence_stats *out)

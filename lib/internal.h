@@ -190,7 +190,7 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
 char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
                     size_t *len);
 
-/* reload.c: the guard's current policy, switched without reader locks */
+/* live.c: one policy pointer, switched without reader locks */
 typedef struct cf_slot {
   _Atomic(curlfence_policy *) policy;
   atomic_ulong readers;
@@ -211,6 +211,7 @@ void cf_live_release(cf_live *l, unsigned slot);
  * generation.  Waits for readers of the old policy. */
 uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
 
+/* watch.c: the thread that reloads a guard when its files change */
 typedef struct cf_watch {
   pthread_mutex_t lock;
   pthread_cond_t wake;
@@ -219,7 +220,9 @@ typedef struct cf_watch {
   int running, stop, kick;
 } cf_watch;
 
-/* guard.c */
+/* The guard: its lifetime, callbacks and stats are in guard.c, policy
+ * switching in reload.c, the watcher in watch.c (each file calls only the
+ * ones listed before it: live.c, reload.c, watch.c, guard.c). */
 struct curlfence_guard {
   cf_live live;
   cf_watch watch;
@@ -236,6 +239,9 @@ struct curlfence_guard {
   curlfence_error last_error;
 };
 
+/* watch.c */
+void cf_watch_init(cf_watch *w);
+void cf_watch_destroy(cf_watch *w);
 curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
 void cf_watch_stop(curlfence_guard *g);
 
