@@ -237,6 +237,9 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
                                             only */
 #define CURLFENCE_ATTACH_REPORT_ONLY 2u  /* allow everything, audit what
                                             would have been denied */
+#define CURLFENCE_ATTACH_KEEP_DOH    8u  /* keep CURLOPT_DOH_URL: the DoH
+                                            server's connections are then
+                                            not checked */
 
 /* Enforce guard on every connection of handle.  Returns CURLFENCE_E_INVAL
  * for a NULL argument or unknown flag (nothing is changed), or
@@ -250,7 +253,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
                                               unsigned flags);
 
 /* Remove the guard's callbacks and restore libcurl's defaults (including
- * proxy selection from the environment). */
+ * proxy selection from the environment, and no DoH). */
 CURLFENCE_API curlfence_code curlfence_detach(CURL *handle);
 
 /* ---------------------------------------------------------------- reload */

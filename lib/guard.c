@@ -291,6 +291,10 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
     rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
     rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
   }
+  /* libcurl's DoH requests run on internal handles that carry none of the
+   * callbacks above, so their connections would go unchecked. */
+  if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
+    rc |= curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -308,6 +312,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_DOH_URL, NULL);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -318,7 +323,8 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   curlfence_code rc;
 
   if(!handle || !guard ||
-     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY)))
+     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY |
+                CURLFENCE_ATTACH_KEEP_DOH)))
     return CURLFENCE_E_INVAL;
   rc = set_hooks(handle, guard, flags);
   if(rc) {

@@ -575,6 +575,81 @@ START_TEST(test_api_misuse)
 }
 END_TEST
 
+/* A host name other than "localhost" that the system resolver answers from
+ * /etc/hosts with a loopback address, so resolving it sends nothing (libcurl
+ * resolves "localhost" itself, without DoH).  Empty when there is none. */
+static void loopback_hosts_name(char *name, size_t size)
+{
+  FILE *f = fopen("/etc/hosts", "r");
+  char line[512];
+
+  name[0] = '\0';
+  while(f && !name[0] && fgets(line, sizeof(line), f)) {
+    char *save = NULL, *addr = strtok_r(line, " \t\r\n", &save), *tok;
+
+    if(!addr || addr[0] == '#' ||
+       (strncmp(addr, "127.", 4) != 0 && strcmp(addr, "::1") != 0))
+      continue;
+    while((tok = strtok_r(NULL, " \t\r\n", &save)) && tok[0] != '#') {
+      size_t n = strlen(tok);
+
+      if(strcmp(tok, "localhost") != 0 && n < size &&
+         (n < 10 || strcmp(tok + n - 10, ".localhost") != 0)) {
+        memcpy(name, tok, n + 1);
+        break;
+      }
+    }
+  }
+  if(f)
+    fclose(f);
+}
+
+/* DoH runs on libcurl's internal handles, which carry no guard: attach
+ * turns it off unless told to keep it, and detach turns it off. */
+START_TEST(test_doh_cleared)
+{
+  char name[256], url[512], doh[128];
+  body b = { "", 0 };
+  CURL *h;
+
+  loopback_hosts_name(name, sizeof(name));
+  ck_assert_msg(name[0], "/etc/hosts names no loopback host but localhost");
+  snprintf(url, sizeof(url), "http://%s:%u/", name, th_port(allowed));
+  /* libcurl only speaks https to a DoH server: the handshake fails on
+   * this plain HTTP server, but the connection is counted. */
+  snprintf(doh, sizeof(doh), "https://127.0.0.3:%u/dns-query",
+           th_port(denied));
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_DOH_URL, doh);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  ck_assert_uint_eq(th_connections(denied), 0);
+
+  /* Kept on request: then the DoH server is reached, unchecked. */
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_DOH_URL, doh);
+  ck_assert_int_eq(curlfence_attach(h, guard, CURLFENCE_ATTACH_KEEP_DOH),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_RESOLVE_HOST);
+  ck_assert_uint_ge(th_connections(denied), 1);
+
+  /* Detaching restores the default: no DoH. */
+  ck_assert_int_eq(curlfence_attach(h, guard, CURLFENCE_ATTACH_KEEP_DOH),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_detach(h), CURLFENCE_OK);
+  b.len = 0;
+  {
+    unsigned before = th_connections(denied);
+
+    curl_easy_perform(h);
+    ck_assert_uint_eq(th_connections(denied), before);
+  }
+  curl_easy_cleanup(h);
+}
+END_TEST
+
 /* A one-shot TFTP server on loopback: answers one read request with one
  * short data block and waits for its acknowledgement. */
 typedef struct tftp {
@@ -679,6 +754,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_json_sink);
   tcase_add_test(tc, test_api_misuse);
   tcase_add_test(tc, test_udp_tftp);
+  tcase_add_test(tc, test_doh_cleared);
   suite_add_tcase(s, tc);
   return s;
 }
