@@ -124,11 +124,27 @@ static void fill_event(curlfence_event *ev, const cf_decision *d,
   ev->enforced = d->action == CURLFENCE_ALLOW || enforced;
 }
 
+/* A datagram socket is refused whatever its address: libcurl's only UDP
+ * user here, TFTP, sends everything after its first packet to the address
+ * the server's first reply came from, and that address never reaches the
+ * guard (docs/security.md). */
+static void refuse_datagram(cf_decision *d)
+{
+  d->action = CURLFENCE_DENY;
+  d->hit = -1;
+  memset(&d->verdict, 0, sizeof(d->verdict));
+  d->verdict.action = CURLFENCE_DENY;
+  d->verdict.rule = "UDP refused: TFTP follows the server's reply address "
+                    "(CURLFENCE_ATTACH_ALLOW_TFTP)";
+  d->verdict.reason = "udp";
+}
+
 /* Decide d against the guard's current policy, count the decision and
- * hand it to the audit callback.  Returns the action to carry out: in
+ * hand it to the audit callback.  flags are the attach flags that matter
+ * here (REPORT_ONLY, ALLOW_TFTP).  Returns the action to carry out: in
  * report-only mode a denial is let through. */
 static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
-                                 curlfence_check check, int report_only)
+                                 curlfence_check check, unsigned flags)
 {
   const curlfence_policy *p;
   curlfence_event ev;
@@ -136,8 +152,12 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   int enforced;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
-  cf_decide(p, d, 1);
-  enforced = !(report_only || curlfence_policy_report_only(p));
+  if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
+    refuse_datagram(d);
+  else
+    cf_decide(p, d, 1);
+  enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
+               curlfence_policy_report_only(p));
   if(p && d->hit >= 0)
     atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
@@ -159,7 +179,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
 /* ------------------------------------------------------------ callbacks */
 
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
-                                  struct curl_sockaddr *a, int report_only)
+                                  struct curl_sockaddr *a, unsigned flags)
 {
   curlfence_guard *g = clientp;
   cf_decision d;
@@ -176,7 +196,7 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
   d.dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
   d.dest.protocol = a->protocol;
-  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, report_only) != CURLFENCE_ALLOW)
+  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(g->open_fn)
     return g->open_fn(g->open_data, purpose, a);
@@ -192,7 +212,22 @@ static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
 static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
                                        struct curl_sockaddr *a)
 {
-  return open_checked(clientp, purpose, a, 1);
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_REPORT_ONLY);
+}
+
+static curl_socket_t guard_open_tftp(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_ALLOW_TFTP);
+}
+
+static curl_socket_t guard_open_tftp_report(void *clientp,
+                                            curlsocktype purpose,
+                                            struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a,
+                      CURLFENCE_ATTACH_ALLOW_TFTP |
+                          CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 /* The peer of the connection a request is about to use.  libcurl gives it
@@ -245,7 +280,8 @@ static int prereq_checked(void *clientp, const char *primary_ip,
   cf_dest_init(&d.dest, len ? (struct sockaddr *)&ss : NULL, len);
   d.dest.socktype = SOCK_STREAM;
   d.dest.protocol = protocol;
-  return conclude(g, &d, CURLFENCE_CHECK_REUSED, report_only) ==
+  return conclude(g, &d, CURLFENCE_CHECK_REUSED,
+                  report_only ? CURLFENCE_ATTACH_REPORT_ONLY : 0) ==
                  CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
@@ -271,14 +307,17 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
 {
+  static curl_opensocket_callback const opens[4] = {
+    guard_open, guard_open_report, guard_open_tftp, guard_open_tftp_report
+  };
   int rc = CURLE_OK;
-
   int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
+  int tftp = (flags & CURLFENCE_ATTACH_ALLOW_TFTP) != 0;
 
-  /* Report-only is a property of the handle, not of the guard, so it is
-   * carried by which callbacks are installed. */
+  /* Report-only and TFTP are properties of the handle, not of the guard,
+   * so they are carried by which callbacks are installed. */
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         report ? guard_open_report : guard_open);
+                         opens[report + 2 * tftp]);
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
@@ -324,7 +363,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
 
   if(!handle || !guard ||
      (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY |
-                CURLFENCE_ATTACH_KEEP_DOH)))
+                CURLFENCE_ATTACH_KEEP_DOH | CURLFENCE_ATTACH_ALLOW_TFTP)))
     return CURLFENCE_E_INVAL;
   rc = set_hooks(handle, guard, flags);
   if(rc) {
