@@ -29,6 +29,8 @@ LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
 
 LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TOOL_SRCS = $(wildcard tools/*.c)
+TOOL_OBJS = $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = $(wildcard test/*.c)
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SONAME    = libcurlfence.so.$(SOVERSION)
@@ -58,9 +60,14 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-# The tool links the static library so it runs from the source tree.
-$(TOOL): tools/curlfence.c tools/run.c tools/run.h include/curlfence.h $(STLIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $(filter %.c,$^) $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+# The tool: one object per tools/*.c (a new subcommand is a new file),
+# linked statically so it runs from the source tree.
+$(BUILD)/tools/%.o: tools/%.c tools/cli.h include/curlfence.h lib/internal.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -c $< -o $@
+
+$(TOOL): $(TOOL_OBJS) $(STLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(STLIB) $(LIBDEPS)
 
 $(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
 	@mkdir -p $(@D)
@@ -141,6 +148,8 @@ bench-dpdk: $(BENCH_DPDK_BIN)
 # PRELOAD_RULES is the default rules file when CURLFENCE_RULES is unset
 # and the library is not running from a source tree.
 PRELOAD_RULES ?= /etc/curlfence/default.rules
+# Where `curlfence run` looks for the library when it is not beside the tool.
+PRELOAD_PATH ?= /usr/local/lib/libcurlfence-preload.so
 PRELOAD      = $(BUILD)/libcurlfence-preload.so
 PRELOAD_SRCS = $(wildcard preload/*.c) $(filter-out lib/attach.c,$(LIB_SRCS))
 PRELOAD_OBJS = $(PRELOAD_SRCS:%.c=$(BUILD)/preload-obj/%.o)
@@ -149,6 +158,8 @@ PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib $(CURL_CFLAGS) \
   -DCURLFENCE_PRELOAD_RULES='"$(PRELOAD_RULES)"'
 
 all: $(PRELOAD)
+
+$(BUILD)/tools/run.o: CFLAGS_ALL += -DCURLFENCE_PRELOAD_PATH='"$(PRELOAD_PATH)"'
 
 $(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
 	@mkdir -p $(@D)

@@ -14,11 +14,11 @@
 /* ------------------------------------------------------------ callbacks */
 
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
-                                  struct curl_sockaddr *a, int report_only)
+                                  struct curl_sockaddr *a, unsigned flags)
 {
   curlfence_guard *g = clientp;
 
-  if(cf_guard_check_open(g, a, report_only) != CURLFENCE_ALLOW)
+  if(cf_guard_check_open(g, a, flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(g->open_fn)
     return g->open_fn(g->open_data, purpose, a);
@@ -34,7 +34,22 @@ static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
 static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
                                        struct curl_sockaddr *a)
 {
-  return open_checked(clientp, purpose, a, 1);
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_REPORT_ONLY);
+}
+
+static curl_socket_t guard_open_tftp(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_ALLOW_TFTP);
+}
+
+static curl_socket_t guard_open_tftp_report(void *clientp,
+                                            curlsocktype purpose,
+                                            struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a,
+                      CURLFENCE_ATTACH_ALLOW_TFTP |
+                          CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
@@ -51,7 +66,8 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 {
   (void)local_ip;
   (void)local_port;
-  return cf_guard_check_prereq(clientp, primary_ip, primary_port, 1);
+  return cf_guard_check_prereq(clientp, primary_ip, primary_port,
+                               CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 /* --------------------------------------------------------------- attach */
@@ -59,14 +75,17 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
 {
+  static curl_opensocket_callback const opens[4] = {
+    guard_open, guard_open_report, guard_open_tftp, guard_open_tftp_report
+  };
   int rc = CURLE_OK;
-
   int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
+  int tftp = (flags & CURLFENCE_ATTACH_ALLOW_TFTP) != 0;
 
-  /* Report-only is a property of the handle, not of the guard, so it is
-   * carried by which callbacks are installed. */
+  /* Report-only and TFTP are properties of the handle, not of the guard,
+   * so they are carried by which callbacks are installed. */
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         report ? guard_open_report : guard_open);
+                         opens[report + 2 * tftp]);
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
@@ -79,6 +98,10 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
     rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
     rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
   }
+  /* libcurl's DoH requests run on internal handles that carry none of the
+   * callbacks above, so their connections would go unchecked. */
+  if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
+    rc |= curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -96,6 +119,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_DOH_URL, NULL);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -106,7 +130,8 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   curlfence_code rc;
 
   if(!handle || !guard ||
-     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY)))
+     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY |
+                CURLFENCE_ATTACH_KEEP_DOH | CURLFENCE_ATTACH_ALLOW_TFTP)))
     return CURLFENCE_E_INVAL;
   rc = set_hooks(handle, guard, flags);
   if(rc) {
@@ -117,4 +142,3 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   }
   return rc;
 }
-

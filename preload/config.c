@@ -158,7 +158,7 @@ static void load(void)
   int proxy = flag("CURLFENCE_KEEP_PROXY");
   int doh = flag("CURLFENCE_KEEP_DOH");
 
-  config.report_only = report > 0;
+  config.flags = report > 0 ? CURLFENCE_ATTACH_REPORT_ONLY : 0;
   config.keep_proxy = proxy > 0;
   config.keep_doh = doh > 0;
   if(report >= 0 && proxy >= 0 && doh >= 0)

@@ -36,7 +36,7 @@ static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
   pl_handle *h = clientp;
 
   if(!h || h->broken ||
-     cf_guard_check_open(c->guard, a, c->report_only) != CURLFENCE_ALLOW)
+     cf_guard_check_open(c->guard, a, c->flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(h->open_fn)
     return h->open_fn(h->open_data, purpose, a);
@@ -51,7 +51,7 @@ static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
 
   if(!h || h->broken ||
      cf_guard_check_prereq(c->guard, primary_ip, primary_port,
-                           c->report_only) != CURL_PREREQFUNC_OK)
+                           c->flags) != CURL_PREREQFUNC_OK)
     return CURL_PREREQFUNC_ABORT;
   if(h->prereq_fn)
     return h->prereq_fn(h->prereq_data, primary_ip, local_ip, primary_port,

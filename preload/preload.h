@@ -60,7 +60,8 @@ void pl_handle_remove(CURL *curl);
 /* The settings from the environment. */
 typedef struct pl_config {
   curlfence_guard *guard;   /* NULL: every connection is refused */
-  int report_only;          /* CURLFENCE_REPORT_ONLY */
+  unsigned flags;           /* curlfence_attach() flags for the checks:
+                               CURLFENCE_REPORT_ONLY sets REPORT_ONLY */
   int keep_proxy;           /* CURLFENCE_KEEP_PROXY */
   int keep_doh;             /* CURLFENCE_KEEP_DOH */
 } pl_config;

@@ -10,10 +10,9 @@
  * error, 126 a command that cannot be guarded or executed, 127 one that
  * was not found.
  */
-#include "run.h"
+#include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +26,6 @@
 #endif
 
 #define PRELOAD_NAME "libcurlfence-preload.so"
-
-static void run_usage(FILE *f)
-{
-  fputs("usage: curlfence run [-r RULES] [--audit FILE] [--report-only]\n"
-        "                     [--keep-proxy] [--keep-doh] [--watch MS]\n"
-        "                     -- COMMAND [ARG...]\n"
-        "RULES defaults to the shipped default rules.  The exit status is\n"
-        "COMMAND's (2: usage error, 126/127: COMMAND not run).\n", f);
-}
 
 static int exists(const char *path)
 {
@@ -77,14 +67,14 @@ static int find_preload(char *out, size_t size)
   snprintf(cand, sizeof(cand), "%s", CURLFENCE_PRELOAD_PATH);
 found:
   if(!exists(cand) || !realpath(cand, out)) {
-    fprintf(stderr, "curlfence: cannot find the preload library (%s)%s\n",
+    fprintf(stderr, CLI_PROG ": cannot find the preload library (%s)%s\n",
             cand, env && *env ? "" : "; set CURLFENCE_PRELOAD");
     return -1;
   }
   (void)size;
   /* LD_PRELOAD separates entries with spaces and colons. */
   if(strpbrk(out, ": \t")) {
-    fprintf(stderr, "curlfence: the preload library's path \"%s\" contains "
+    fprintf(stderr, CLI_PROG ": the preload library's path \"%s\" contains "
             "a space or colon, which LD_PRELOAD cannot hold\n", out);
     return -1;
   }
@@ -133,66 +123,76 @@ static int which(const char *cmd, char *out, size_t size)
 static int setvar(const char *name, const char *value)
 {
   if(value ? setenv(name, value, 1) : unsetenv(name)) {
-    fprintf(stderr, "curlfence: cannot set %s: %s\n", name, strerror(errno));
+    fprintf(stderr, CLI_PROG ": cannot set %s: %s\n", name, strerror(errno));
     return -1;
   }
   return 0;
 }
 
-int cmd_run(int argc, char **argv)
+enum {
+  OPT_AUDIT = CLI_LONG_ONLY,
+  OPT_REPORT_ONLY,
+  OPT_KEEP_PROXY,
+  OPT_KEEP_DOH,
+  OPT_WATCH
+};
+
+static const cli_opt run_opts[] = {
+  CLI_OPT_RULES,
+  { "audit", OPT_AUDIT, "FILE", "record every decision to FILE (or syslog)" },
+  { "report-only", OPT_REPORT_ONLY, NULL, "deny nothing, record denials" },
+  { "keep-proxy", OPT_KEEP_PROXY, NULL, "keep COMMAND's proxy settings" },
+  { "keep-doh", OPT_KEEP_DOH, NULL, "keep COMMAND's DNS-over-HTTPS URL" },
+  { "watch", OPT_WATCH, "MS", "reload changed rules, looking every MS ms" },
+  CLI_OPT_HELP,
+  CLI_OPT_END
+};
+
+static int run_run(const cli_cmd *cmd, int argc, char **argv)
 {
-  static const struct option longopts[] = {
-    { "rules", required_argument, NULL, 'r' },
-    { "audit", required_argument, NULL, 'a' },
-    { "report-only", no_argument, NULL, 'R' },
-    { "keep-proxy", no_argument, NULL, 'P' },
-    { "keep-doh", no_argument, NULL, 'D' },
-    { "watch", required_argument, NULL, 'w' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 }
-  };
-  const char *rules = NULL, *audit = NULL, *watch = NULL, *old;
+  const char *rules = NULL, *audit = NULL, *watch = NULL, *old, *arg;
   char preload[PATH_MAX], rules_abs[PATH_MAX], audit_abs[PATH_MAX];
-  char cmd[PATH_MAX + 256], *list;
-  int opt, report = 0, keep_proxy = 0, keep_doh = 0, rc;
+  char path[PATH_MAX + 256], *list, **ops;
+  int key, report = 0, keep_proxy = 0, keep_doh = 0, rc;
+  cli_parser ps;
   struct stat st;
 
-  optind = 1;
-  /* "+": options end at COMMAND even without "--". */
-  while((opt = getopt_long(argc, argv, "+r:h", longopts, NULL)) != -1) {
-    switch(opt) {
-    case 'r': rules = optarg; break;
-    case 'a': audit = optarg; break;
-    case 'R': report = 1; break;
-    case 'P': keep_proxy = 1; break;
-    case 'D': keep_doh = 1; break;
-    case 'w': watch = optarg; break;
-    case 'h': run_usage(stdout); return 0;
-    default: run_usage(stderr); return 2;
+  cli_parser_init(&ps, cmd, argc, argv);
+  while((key = cli_next(&ps, &arg)) != CLI_END) {
+    switch(key) {
+    case 'r': rules = arg; break;
+    case OPT_AUDIT: audit = arg; break;
+    case OPT_REPORT_ONLY: report = 1; break;
+    case OPT_KEEP_PROXY: keep_proxy = 1; break;
+    case OPT_KEEP_DOH: keep_doh = 1; break;
+    case OPT_WATCH: watch = arg; break;
+    default: return ps.status;
     }
   }
-  if(optind >= argc) {
-    run_usage(stderr);
-    return 2;
-  }
+  /* Options may appear anywhere in other subcommands; here "--" is what
+   * separates them from COMMAND's own, so it is required. */
+  if(!ps.only_operands || ps.noperands < 1)
+    return cli_usage_error(cmd, "expected -- COMMAND [ARG...]");
+  ops = CLI_OPERANDS(&ps);
+  ops[ps.noperands] = NULL;
   if((rules && absolute(rules, rules_abs, sizeof(rules_abs))) ||
      (audit && strcmp(audit, "syslog") != 0 &&
       absolute(audit, audit_abs, sizeof(audit_abs)))) {
-    fputs("curlfence: cannot make the paths absolute\n", stderr);
+    fputs(CLI_PROG ": cannot make the paths absolute\n", stderr);
     return 2;
   }
   if(find_preload(preload, sizeof(preload)))
     return 126;
-  if(which(argv[optind], cmd, sizeof(cmd))) {
-    fprintf(stderr, "curlfence: %s: command not found\n", argv[optind]);
+  if(which(ops[0], path, sizeof(path))) {
+    fprintf(stderr, CLI_PROG ": %s: command not found\n", ops[0]);
     return 127;
   }
   /* The loader ignores LD_PRELOAD for set-user-ID and set-group-ID
    * programs: running one would run it unguarded. */
-  if(stat(cmd, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
-    fprintf(stderr, "curlfence: %s is set-user-ID or set-group-ID; the "
+  if(stat(path, &st) == 0 && (st.st_mode & (S_ISUID | S_ISGID))) {
+    fprintf(stderr, CLI_PROG ": %s is set-user-ID or set-group-ID; the "
             "loader would ignore the preload library, so it is not run\n",
-            cmd);
+            path);
     return 126;
   }
   old = getenv("LD_PRELOAD");
@@ -215,7 +215,17 @@ int cmd_run(int argc, char **argv)
   free(list);
   if(rc)
     return 126;
-  execv(cmd, argv + optind);
-  fprintf(stderr, "curlfence: cannot run %s: %s\n", cmd, strerror(errno));
+  execv(path, ops);
+  fprintf(stderr, CLI_PROG ": cannot run %s: %s\n", path, strerror(errno));
   return errno == ENOENT ? 127 : 126;
 }
+
+const cli_cmd cli_cmd_run = {
+  "run", "-- COMMAND [ARG...]",
+  "run COMMAND with every libcurl connection it makes checked",
+  "Without -r the preload library's default rules apply.  The settings go\n"
+  "to COMMAND as CURLFENCE_* variables (libcurlfence-preload(7)).\n"
+  "Exit status: COMMAND's; before it runs, 2 on usage errors, 126 when\n"
+  "COMMAND cannot be guarded or run, 127 when it is not found.\n",
+  run_opts, run_run
+};
