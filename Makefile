@@ -192,3 +192,19 @@ $(PRELOAD_LINKED): test/prog/preload_threads.c $(PRELOAD_SAN_OBJS)
 	  -lcidr $(CURL_LIBS) -lpthread -ldl
 
 check valgrind: $(PRELOAD_THREADS) $(PRELOAD_LINKED)
+
+# Start-up cost of the preload library under curl (bench/preload_start.c),
+# part of `make bench`.
+PRELOAD_BENCH = $(BUILD)/bench/preload-start
+
+$(PRELOAD_BENCH): bench/preload_start.c test/httpd.c test/httpd.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/preload_start.c test/httpd.c $(LDFLAGS_ALL) -lpthread
+
+bench-build: $(PRELOAD_BENCH)
+
+bench: bench-preload
+
+.PHONY: bench-preload
+bench-preload: $(PRELOAD_BENCH) $(PRELOAD)
+	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules

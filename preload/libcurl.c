@@ -8,9 +8,10 @@
  * dlsym(RTLD_NEXT) cannot see it.  So the libcurl is looked up from the
  * calling code: dladdr() names the object the call came from, and dlsym()
  * on that object's handle searches the object and its own dependencies,
- * which hold the libcurl it was linked against.  The main program has no
- * such handle; for it, RTLD_NEXT (the objects loaded after this one in the
- * global scope) is the answer.  Nothing is ever loaded: RTLD_NOLOAD only
+ * which hold the libcurl it was linked against.  For the main program,
+ * whose handle would search the global scope and find this library's own
+ * functions, RTLD_NEXT (the objects loaded after this one in the global
+ * scope) is the answer.  Nothing is ever loaded: RTLD_NOLOAD only
  * finds objects that are already there.
  *
  * Layout: a singly linked list of (object base, functions) pairs, newest
@@ -21,6 +22,8 @@
 #include "preload.h"
 
 #include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,12 +61,39 @@ static int lookup(void *h, pl_curl *f)
   return f->init == curl_easy_init ? -1 : 0;
 }
 
-static int resolve(const Dl_info *info, pl_curl *f)
+/* dl_iterate_phdr() reports the main program first: is addr in it? */
+static int main_first(struct dl_phdr_info *info, size_t size, void *data)
+{
+  uintptr_t *addr = data;
+  int i;
+
+  (void)size;
+  for(i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+
+    if(ph->p_type == PT_LOAD && *addr >= lo && *addr - lo < ph->p_memsz)
+      *addr = 0;
+  }
+  return 1;
+}
+
+static int in_main_program(const void *caller)
+{
+  uintptr_t addr = (uintptr_t)caller;
+
+  dl_iterate_phdr(main_first, &addr);
+  return addr == 0;
+}
+
+static int resolve(const void *caller, const Dl_info *info, pl_curl *f)
 {
   void *h = NULL;
   int rc = -1;
 
-  if(info->dli_fname && info->dli_fname[0])
+  /* dladdr() names the main program by argv[0]; looking that name up
+   * would search the library path, file by file, for nothing. */
+  if(info->dli_fname && info->dli_fname[0] && !in_main_program(caller))
     h = dlopen(info->dli_fname, RTLD_LAZY | RTLD_NOLOAD);
   if(h) {
     rc = lookup(h, f);
@@ -90,7 +120,7 @@ const pl_curl *pl_curl_for(const void *caller)
   if(!e)
     return NULL;
   e->base = info.dli_fbase;
-  if(resolve(&info, &e->fns)) {
+  if(resolve(caller, &info, &e->fns)) {
     free(e);
     return NULL;
   }
