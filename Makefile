@@ -167,7 +167,7 @@ $(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload
 
 $(PRELOAD): $(PRELOAD_OBJS) preload/exports.map
 	$(CC) -shared -Wl,--no-undefined -Wl,--version-script=preload/exports.map \
-	  $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lcidr -lpthread -ldl
+	  $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lpthread -ldl
 
 # A threaded libcurl program for test/test_preload.c, twice: plain (the
 # suite runs it under the preload library) and with the preload's objects
@@ -189,7 +189,7 @@ $(PRELOAD_THREADS): test/prog/preload_threads.c
 $(PRELOAD_LINKED): test/prog/preload_threads.c $(PRELOAD_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(PRELOAD_SAN_OBJS) $(LDFLAGS_ALL) \
-	  -lcidr $(CURL_LIBS) -lpthread -ldl
+	  $(CURL_LIBS) -lpthread -ldl
 
 check valgrind: $(PRELOAD_THREADS) $(PRELOAD_LINKED)
 

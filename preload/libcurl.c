@@ -86,14 +86,26 @@ static int in_main_program(const void *caller)
   return addr == 0;
 }
 
+static int is_next_libcurl(const Dl_info *caller)
+{
+  void *next = dlsym(RTLD_NEXT, "curl_easy_init");
+  Dl_info info;
+
+  return next && dladdr(next, &info) && info.dli_fbase == caller->dli_fbase;
+}
+
 static int resolve(const void *caller, const Dl_info *info, pl_curl *f)
 {
   void *h = NULL;
   int rc = -1;
 
   /* dladdr() names the main program by argv[0]; looking that name up
-   * would search the library path, file by file, for nothing. */
-  if(info->dli_fname && info->dli_fname[0] && !in_main_program(caller))
+   * would search the library path, file by file, for nothing.  A call from
+   * inside the libcurl that RTLD_NEXT finds needs no handle either, and
+   * dlopen() of a library loaded at start-up first builds its whole
+   * dependency list, which costs more than the rest of the set-up. */
+  if(info->dli_fname && info->dli_fname[0] && !in_main_program(caller) &&
+     !is_next_libcurl(info))
     h = dlopen(info->dli_fname, RTLD_LAZY | RTLD_NOLOAD);
   if(h) {
     rc = lookup(h, f);
