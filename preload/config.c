@@ -11,6 +11,7 @@
  *   CURLFENCE_WATCH        reload when the rules change, checked every N ms
  *   CURLFENCE_KEEP_PROXY   1: keep the program's proxy settings
  *   CURLFENCE_KEEP_DOH     1: keep the program's CURLOPT_DOH_URL
+ *   CURLFENCE_ALLOW_TFTP   1: decide UDP (TFTP) sockets by the rules
  *
  * Anything wrong (rules that do not load, an audit file that cannot be
  * opened, a value that is not understood) leaves the guard NULL, which
@@ -157,11 +158,13 @@ static void load(void)
   int report = flag("CURLFENCE_REPORT_ONLY");
   int proxy = flag("CURLFENCE_KEEP_PROXY");
   int doh = flag("CURLFENCE_KEEP_DOH");
+  int tftp = flag("CURLFENCE_ALLOW_TFTP");
 
-  config.flags = report > 0 ? CURLFENCE_ATTACH_REPORT_ONLY : 0;
+  config.flags = (report > 0 ? CURLFENCE_ATTACH_REPORT_ONLY : 0) |
+                 (tftp > 0 ? CURLFENCE_ATTACH_ALLOW_TFTP : 0);
   config.keep_proxy = proxy > 0;
   config.keep_doh = doh > 0;
-  if(report >= 0 && proxy >= 0 && doh >= 0)
+  if(report >= 0 && proxy >= 0 && doh >= 0 && tftp >= 0)
     config.guard = make_guard();
   if(!config.guard) {
     curlfence_sink_free(sink);

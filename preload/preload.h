@@ -61,7 +61,7 @@ void pl_handle_remove(CURL *curl);
 typedef struct pl_config {
   curlfence_guard *guard;   /* NULL: every connection is refused */
   unsigned flags;           /* curlfence_attach() flags for the checks:
-                               CURLFENCE_REPORT_ONLY sets REPORT_ONLY */
+                               REPORT_ONLY and ALLOW_TFTP */
   int keep_proxy;           /* CURLFENCE_KEEP_PROXY */
   int keep_doh;             /* CURLFENCE_KEEP_DOH */
 } pl_config;
