@@ -55,7 +55,7 @@ pl_handle *pl_handle_find(CURL *curl)
   return h;
 }
 
-void pl_handle_remove(CURL *curl)
+pl_handle *pl_handle_take(CURL *curl)
 {
   pl_handle **pp, *h = NULL;
 
@@ -68,5 +68,10 @@ void pl_handle_remove(CURL *curl)
     }
   }
   pthread_mutex_unlock(&lock);
-  free(h);
+  return h;
+}
+
+void pl_handle_remove(CURL *curl)
+{
+  free(pl_handle_take(curl));
 }

@@ -23,6 +23,7 @@
 #include "preload.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 
 #define PL_EXPORT __attribute__((visibility("default")))
@@ -153,13 +154,16 @@ PL_EXPORT void curl_easy_reset(CURL *curl)
 
 PL_EXPORT void curl_easy_cleanup(CURL *curl)
 {
-  pl_handle *h = pl_handle_find(curl);
+  /* Out of the table before libcurl frees the handle, freed after: once
+   * the handle's memory is free, another thread's curl_easy_init() may get
+   * the same address and register it.  Cleaning up opens no connection, so
+   * nothing reads the record in between. */
+  pl_handle *h = pl_handle_take(curl);
   const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
 
   if(lib)
     lib->cleanup(curl);
-  if(h)
-    pl_handle_remove(curl);
+  free(h);
 }
 
 /* The variadic argument's type follows from the option's number

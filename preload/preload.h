@@ -54,6 +54,9 @@ typedef struct pl_handle {
 pl_handle *pl_handle_add(CURL *curl, const pl_curl *lib);
 /* The record of curl, or NULL when the preload did not see it made. */
 pl_handle *pl_handle_find(CURL *curl);
+/* Unregister the record of curl and hand it to the caller to free; NULL
+ * when unknown. */
+pl_handle *pl_handle_take(CURL *curl);
 /* Unregister and free the record of curl (nothing when unknown). */
 void pl_handle_remove(CURL *curl);
 
