@@ -212,12 +212,16 @@ void cf_live_release(cf_live *l, unsigned slot);
 uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
 
 /* watch.c: the thread that reloads a guard when its files change */
+enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
+
 typedef struct cf_watch {
   pthread_mutex_t lock;
-  pthread_cond_t wake;
+  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
+  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
   pthread_t thread;
   unsigned interval_ms;
-  int running, stop, kick;
+  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
+  int stop, kick;
 } cf_watch;
 
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy

@@ -19,14 +19,25 @@
 
 void cf_watch_init(cf_watch *w)
 {
+  pthread_condattr_t ca;
+
+  memset(w, 0, sizeof(*w));
   pthread_mutex_init(&w->lock, NULL);
-  pthread_cond_init(&w->wake, NULL);
+  /* The watcher sleeps until a CLOCK_MONOTONIC time: immune to clock
+   * changes. */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&w->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_cond_init(&w->idle, NULL);
+  w->state = CF_WATCH_IDLE;
 }
 
 void cf_watch_destroy(cf_watch *w)
 {
   pthread_mutex_destroy(&w->lock);
   pthread_cond_destroy(&w->wake);
+  pthread_cond_destroy(&w->idle);
 }
 
 /* Nonzero when any file of p looks different from when it was read. */
@@ -99,15 +110,20 @@ static void *watch_main(void *arg)
   return NULL;
 }
 
+/* The thread's life: IDLE -> RUNNING (start) -> STOPPING (the one stop
+ * that saw RUNNING; only it joins) -> IDLE.  Others that find it STOPPING
+ * wait on w->idle: a stop returns only once the thread is gone, and a
+ * start begins a new thread only after the old one was joined. */
 curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms)
 {
   cf_watch *w = &g->watch;
-  pthread_condattr_t ca;
   int rc = 0;
 
   pthread_mutex_lock(&w->lock);
+  while(w->state == CF_WATCH_STOPPING)
+    pthread_cond_wait(&w->idle, &w->lock);
   w->interval_ms = interval_ms ? interval_ms : 1000;
-  if(w->running) {
+  if(w->state == CF_WATCH_RUNNING) {
     /* Look now, then wait the new interval. */
     w->kick = 1;
     pthread_cond_signal(&w->wake);
@@ -115,13 +131,10 @@ curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms)
     return CURLFENCE_OK;
   }
   w->stop = 0;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_destroy(&w->wake);
-  pthread_cond_init(&w->wake, &ca);
-  pthread_condattr_destroy(&ca);
+  w->kick = 0;
   rc = pthread_create(&w->thread, NULL, watch_main, g);
-  w->running = rc == 0;
+  if(rc == 0)
+    w->state = CF_WATCH_RUNNING;
   pthread_mutex_unlock(&w->lock);
   return rc ? CURLFENCE_E_NOMEM : CURLFENCE_OK;
 }
@@ -129,17 +142,20 @@ curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms)
 void cf_watch_stop(curlfence_guard *g)
 {
   cf_watch *w = &g->watch;
-  int running;
 
   pthread_mutex_lock(&w->lock);
-  running = w->running;
-  w->stop = 1;
-  pthread_cond_signal(&w->wake);
-  pthread_mutex_unlock(&w->lock);
-  if(running)
+  if(w->state == CF_WATCH_RUNNING) {
+    w->state = CF_WATCH_STOPPING;
+    w->stop = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
-  pthread_mutex_lock(&w->lock);
-  w->running = 0;
+    pthread_mutex_lock(&w->lock);
+    w->state = CF_WATCH_IDLE;
+    pthread_cond_broadcast(&w->idle);
+  }
+  while(w->state == CF_WATCH_STOPPING)
+    pthread_cond_wait(&w->idle, &w->lock);
   pthread_mutex_unlock(&w->lock);
 }
 

@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 #include "httpd.h"
+#include "internal.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -545,6 +546,52 @@ START_TEST(test_watch_configmap)
 }
 END_TEST
 
+static pthread_barrier_t go;
+
+static void *unwatch_thread(void *arg)
+{
+  pthread_barrier_wait(&go);
+  curlfence_guard_unwatch(arg);
+  return NULL;
+}
+
+static void *watch_thread(void *arg)
+{
+  pthread_barrier_wait(&go);
+  ck_assert_int_eq(curlfence_guard_watch(arg, 1), CURLFENCE_OK);
+  return NULL;
+}
+
+/* Two unwatch calls at once each return with the watcher stopped (both
+ * used to join the same thread and hang); a watch racing them starts a
+ * new watcher only after the old one is gone. */
+START_TEST(test_unwatch_concurrent)
+{
+  curlfence_guard *g = guard_from_file(deny_rules);
+  int i, rounds = tu_quick() ? 10 : 50;
+
+  for(i = 0; i < rounds; i++) {
+    pthread_t t[3];
+    int j, n = i % 2 ? 3 : 2;
+
+    ck_assert_int_eq(curlfence_guard_watch(g, 1), CURLFENCE_OK);
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, (unsigned)n), 0);
+    for(j = 0; j < n; j++)
+      ck_assert_int_eq(pthread_create(&t[j], NULL, j < 2 ? unwatch_thread
+                                                         : watch_thread, g),
+                       0);
+    for(j = 0; j < n; j++)
+      pthread_join(t[j], NULL);
+    pthread_barrier_destroy(&go);
+    if(n == 2)
+      ck_assert_int_eq(g->watch.state, CF_WATCH_IDLE);
+    else
+      ck_assert_int_ne(g->watch.state, CF_WATCH_STOPPING);
+  }
+  curlfence_guard_free(g);
+}
+END_TEST
+
 Suite *suite_reload(void)
 {
   Suite *s = suite_create("audit-reload");
@@ -573,6 +620,7 @@ Suite *suite_reload(void)
   tcase_add_test(tc, test_reload_under_load);
   tcase_add_test(tc, test_watch_rename_and_rewrite);
   tcase_add_test(tc, test_watch_configmap);
+  tcase_add_test(tc, test_unwatch_concurrent);
   suite_add_tcase(s, tc);
   return s;
 }
