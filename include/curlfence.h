@@ -51,6 +51,8 @@ typedef enum curlfence_code {
   CURLFENCE_E_INCLUDE,  /* include cycle or include nested too deep */
   CURLFENCE_E_LIMIT,    /* line longer than 4096 bytes, NUL byte, too big */
   CURLFENCE_E_CURL,     /* libcurl refused an option while attaching */
+  CURLFENCE_E_SUPERSEDED, /* a reload lost to a policy switch made while
+                             it read the rules; the newer policy stays */
   CURLFENCE_E_LAST      /* not an error: one past the last code */
 } curlfence_code;
 
@@ -267,7 +269,9 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle);
  * once.  Decisions in progress finish on the old rules, which are freed
  * when the last of them ends.  On failure the old policy stays in force and
  * err says file:line:column.  A policy loaded from a string cannot be
- * reloaded (CURLFENCE_E_INVAL). */
+ * reloaded (CURLFENCE_E_INVAL).  If the guard's policy was switched while
+ * the file was read (curlfence_guard_set_policy(), another reload), the
+ * newer policy stays and CURLFENCE_E_SUPERSEDED is returned. */
 CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
                                                     curlfence_error *err);
 

@@ -208,8 +208,10 @@ void cf_live_destroy(cf_live *l);
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its
- * generation.  Waits for readers of the old policy. */
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
+ * generation.  Waits for readers of the old policy.  With expect != 0,
+ * only if the current policy still has generation expect: otherwise
+ * returns 0 and p stays the caller's. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
 
 /* watch.c: the thread that reloads a guard when its files change */
 enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
@@ -241,6 +243,8 @@ struct curlfence_guard {
       reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
+  /* Tests only: called by a reload between loading and publishing. */
+  void (*reload_loaded_hook)(curlfence_guard *g);
 };
 
 /* watch.c */

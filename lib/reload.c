@@ -21,6 +21,7 @@ CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
   curlfence_policy *cur, *next = NULL;
   curlfence_error local;
   curlfence_code rc;
+  uint64_t gen;
 
   if(!err)
     err = &local;
@@ -28,7 +29,7 @@ CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
     cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL guard");
     return CURLFENCE_E_INVAL;
   }
-  cur = curlfence_guard_policy(guard, NULL);
+  cur = curlfence_guard_policy(guard, &gen);
   if(!cur->source) {
     curlfence_policy_unref(cur);
     cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
@@ -41,7 +42,17 @@ CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
     note_reload_error(guard, err);
     return rc;
   }
-  cf_live_publish(&guard->live, next);
+  if(guard->reload_loaded_hook)
+    guard->reload_loaded_hook(guard);
+  /* The file's rules replace the policy they were read for, not one
+   * switched to meanwhile (an application's emergency set_policy). */
+  if(!cf_live_publish(&guard->live, next, gen)) {
+    curlfence_policy_unref(next);
+    cf_error_set(err, CURLFENCE_E_SUPERSEDED, NULL, 0, 0,
+                 "the guard switched to another policy while the rules were "
+                 "read; that newer policy stays");
+    return CURLFENCE_E_SUPERSEDED;
+  }
   atomic_fetch_add(&guard->reloads, 1);
   return CURLFENCE_OK;
 }
@@ -51,7 +62,7 @@ CURLFENCE_API curlfence_code curlfence_guard_set_policy(
 {
   if(!guard || !policy)
     return CURLFENCE_E_INVAL;
-  cf_live_publish(&guard->live, curlfence_policy_ref(policy));
+  cf_live_publish(&guard->live, curlfence_policy_ref(policy), 0);
   atomic_fetch_add(&guard->reloads, 1);
   return CURLFENCE_OK;
 }

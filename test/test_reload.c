@@ -546,6 +546,47 @@ START_TEST(test_watch_configmap)
 }
 END_TEST
 
+static curlfence_policy *emergency;
+
+static void set_emergency(curlfence_guard *g)
+{
+  ck_assert_int_eq(curlfence_guard_set_policy(g, emergency), CURLFENCE_OK);
+}
+
+/* An application's set_policy that lands while a reload reads the file
+ * stays: the reload, which started from the older policy, loses. */
+START_TEST(test_reload_loses_to_set_policy)
+{
+  curlfence_guard *g = guard_from_file(allow_rules);
+  curlfence_policy *p;
+  curlfence_error err;
+  curlfence_stats st;
+  uint64_t gen;
+
+  emergency = tu_load("default deny\n");
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_OK);
+  g->reload_loaded_hook = set_emergency;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_SUPERSEDED);
+  ck_assert_int_eq(err.code, CURLFENCE_E_SUPERSEDED);
+  ck_assert_ptr_nonnull(strstr(err.text, "newer policy stays"));
+  p = curlfence_guard_policy(g, &gen);
+  ck_assert_ptr_eq(p, emergency);
+  ck_assert_uint_eq(gen, 2);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.reloads, 1);          /* the set_policy */
+  ck_assert_uint_eq(st.reload_failures, 0);  /* the file was fine */
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+
+  /* set_policy always wins: it is the application's word. */
+  g->reload_loaded_hook = NULL;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_set_policy(g, emergency), CURLFENCE_OK);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(emergency);
+}
+END_TEST
+
 static pthread_barrier_t go;
 
 static void *unwatch_thread(void *arg)
@@ -621,6 +662,7 @@ Suite *suite_reload(void)
   tcase_add_test(tc, test_watch_rename_and_rewrite);
   tcase_add_test(tc, test_watch_configmap);
   tcase_add_test(tc, test_unwatch_concurrent);
+  tcase_add_test(tc, test_reload_loses_to_set_policy);
   suite_add_tcase(s, tc);
   return s;
 }
