@@ -290,9 +290,11 @@ CURLFENCE_API curlfence_policy *curlfence_guard_policy(
  * a helper thread looks at them every interval_ms milliseconds (0: 1000)
  * and reloads when one was rewritten, replaced by rename(2) or reached
  * through a symlink that now points elsewhere (Kubernetes ConfigMap
- * mounts).  A failed reload keeps the old policy, is counted and kept in
- * curlfence_stats, and is retried only after the files change again.
- * Calling it again changes the interval. */
+ * mounts), once it has stayed unchanged for one interval (at least
+ * 100 ms); what changed while being read is not published.  rename(2) is
+ * the safe way to update a file.  A failed reload keeps the old policy, is
+ * counted and kept in curlfence_stats, and is retried only after the
+ * files change again.  Calling it again changes the interval. */
 CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
                                                    unsigned interval_ms);
 

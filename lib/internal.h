@@ -216,6 +216,10 @@ uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
 /* watch.c: the thread that reloads a guard when its files change */
 enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
 
+/* A changed file is loaded once it has looked the same for one interval
+ * and at least this long (milliseconds). */
+#define CF_WATCH_SETTLE_MS 100
+
 typedef struct cf_watch {
   pthread_mutex_t lock;
   pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
@@ -246,6 +250,11 @@ struct curlfence_guard {
   /* Tests only: called by a reload between loading and publishing. */
   void (*reload_loaded_hook)(curlfence_guard *g);
 };
+
+/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
+ * file that changed while it was read is not counted as a failure. */
+curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
+                               curlfence_error *err);
 
 /* watch.c */
 void cf_watch_init(cf_watch *w);

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -546,6 +547,75 @@ START_TEST(test_watch_configmap)
 }
 END_TEST
 
+/* Whether the guard's policy in force denies addr. */
+static int denies(curlfence_guard *g, const char *addr)
+{
+  curlfence_policy *p = curlfence_guard_policy(g, NULL);
+  int deny = tu_decide(p, addr, 80, NULL) == CURLFENCE_DENY;
+
+  curlfence_policy_unref(p);
+  return deny;
+}
+
+/* A file rewritten in place in two steps is never loaded half-written:
+ * cut at the slash, "deny 10.0.0.0/8" is the valid "deny 10.0.0.0",
+ * which lets 10.1.2.3 (and the rest of 10/8) through. */
+START_TEST(test_watch_half_written)
+{
+  static const char half[] = "default allow\ndeny 10.0.0.0";
+  curlfence_guard *g = guard_from_file("default allow\n");
+  int round, rounds = tu_quick() ? 2 : 5;
+
+  ck_assert_int_eq(curlfence_guard_watch(g, 1), CURLFENCE_OK);
+  for(round = 0; round < rounds; round++) {
+    struct timespec pause = { 0, 5000000 };   /* 5 ms: five intervals */
+    curlfence_stats st;
+    int fd = open(rules_path, O_WRONLY | O_TRUNC);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, half, sizeof(half) - 1), sizeof(half) - 1);
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(write(fd, "/8\n", 3), 3);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert(wait_generation(g, (uint64_t)round + 2));
+    ck_assert(denies(g, "10.1.2.3"));
+    /* and nothing else was published on the way */
+    ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+    ck_assert_uint_eq(st.generation, (uint64_t)round + 2);
+    ck_assert_uint_eq(st.reloads, (uint64_t)round + 1);
+    ck_assert_uint_eq(st.reload_failures, 0);
+  }
+  curlfence_guard_free(g);
+}
+END_TEST
+
+/* A reload reads the file while it is being rewritten: what it read is
+ * not published, and the failure says why. */
+static void rewrite_file(curlfence_guard *g)
+{
+  (void)g;
+  write_text(rules_path, "default deny\n");
+}
+
+START_TEST(test_reload_changed_while_read)
+{
+  curlfence_guard *g = guard_from_file(allow_rules);
+  curlfence_error err;
+  curlfence_stats st;
+
+  g->reload_loaded_hook = rewrite_file;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.text, "changed while it was being read"));
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.generation, 1);
+  ck_assert_uint_eq(st.reload_failures, 1);
+  g->reload_loaded_hook = NULL;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_OK);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  curlfence_guard_free(g);
+}
+END_TEST
+
 static curlfence_policy *emergency;
 
 static void set_emergency(curlfence_guard *g)
@@ -663,6 +733,8 @@ Suite *suite_reload(void)
   tcase_add_test(tc, test_watch_configmap);
   tcase_add_test(tc, test_unwatch_concurrent);
   tcase_add_test(tc, test_reload_loses_to_set_policy);
+  tcase_add_test(tc, test_watch_half_written);
+  tcase_add_test(tc, test_reload_changed_while_read);
   suite_add_tcase(s, tc);
   return s;
 }
