@@ -230,11 +230,22 @@ static curl_socket_t guard_open_tftp_report(void *clientp,
                           CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
+static int is_ip(const char *text, int family)
+{
+  uint8_t buf[16];
+
+  return text && inet_pton(family, text, buf) == 1;
+}
+
 /* The peer of the connection a request is about to use.  libcurl gives it
  * as text: a numeric IP address, a unix socket's path, or "" when it has
- * none.  Anything else is denied as malformed. */
+ * none.  The text alone cannot tell a unix socket bound to the relative
+ * name "8.8.8.8" from the IP address, so the local side decides: an IP
+ * connection has a local IP address of the same family and a local port,
+ * a unix socket has neither.  Anything else is denied as malformed. */
 static int prereq_checked(void *clientp, const char *primary_ip,
-                          int primary_port, int report_only)
+                          const char *local_ip, int primary_port,
+                          int local_port, int report_only)
 {
   curlfence_guard *g = clientp;
   cf_decision d;
@@ -248,27 +259,32 @@ static int prereq_checked(void *clientp, const char *primary_ip,
   if(!g)
     return CURL_PREREQFUNC_ABORT;
   memset(&ss, 0, sizeof(ss));
-  if(primary_ip && inet_pton(AF_INET, primary_ip, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)primary_port);
-    len = sizeof(*in);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip &&
-          inet_pton(AF_INET6, primary_ip, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)primary_port);
-    len = sizeof(*in6);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip && primary_ip[0] == '\0') {
+  if(primary_ip && primary_ip[0] == '\0') {
     /* No peer address: file:// and other transfers without a connection,
      * UDP (TFTP) and abstract unix sockets.  Any socket this transfer
      * opened was checked when it was opened; there is nothing to re-check
      * (docs/security.md names the one gap: a pooled abstract socket). */
     return CURL_PREREQFUNC_OK;
   }
-  else if(primary_ip && primary_ip[0] == '/') {
+  if(is_ip(local_ip, AF_INET) &&
+     inet_pton(AF_INET, primary_ip, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)primary_port);
+    len = sizeof(*in);
+    protocol = IPPROTO_TCP;
+  }
+  else if(is_ip(local_ip, AF_INET6) &&
+          inet_pton(AF_INET6, primary_ip, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)primary_port);
+    len = sizeof(*in6);
+    protocol = IPPROTO_TCP;
+  }
+  else if(primary_ip && local_ip && !is_ip(local_ip, AF_INET) &&
+          !is_ip(local_ip, AF_INET6) && local_port == 0) {
+    /* A unix socket; the text is the path the server bound to (a client
+     * socket has no name, so local_ip is "", and no port; libcurl 7.88
+     * reports the URL's port as primary_port). */
     size_t n = strlen(primary_ip);
 
     if(n >= sizeof(un->sun_path))
@@ -288,18 +304,16 @@ static int prereq_checked(void *clientp, const char *primary_ip,
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 0);
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 0);
 }
 
 static int guard_prereq_report(void *clientp, char *primary_ip,
                                char *local_ip, int primary_port,
                                int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 1);
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 1);
 }
 
 /* --------------------------------------------------------------- attach */

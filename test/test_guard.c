@@ -469,6 +469,97 @@ START_TEST(test_unix_socket)
 }
 END_TEST
 
+/* Run one multi transfer to completion; returns its result. */
+static CURLcode multi_run(CURLM *m, CURL *h)
+{
+  CURLcode result = CURLE_OK;
+  CURLMsg *msg;
+  int running, left;
+
+  curl_multi_add_handle(m, h);
+  do {
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  } while(running);
+  while((msg = curl_multi_info_read(m, &left)))
+    if(msg->msg == CURLMSG_DONE)
+      result = msg->data.result;
+  curl_multi_remove_handle(m, h);
+  return result;
+}
+
+/* A unix-socket connection opened by an unguarded handle to a server
+ * bound to the relative name path, then reused by a handle guarded by a
+ * guard with the given rules.  Returns the guarded transfer's result;
+ * *served is how many requests the server saw. */
+static CURLcode pooled_unix(const char *path, const char *rules,
+                            unsigned *served)
+{
+  char dir[] = "/tmp/curlfence-unix-XXXXXX", cwd[4096], url[] =
+      "http://localhost/";
+  body b = { "", 0 };
+  curlfence_policy *p = tu_load(rules);
+  curlfence_guard *g;
+  CURLM *m = curl_multi_init();
+  th_server *us;
+  CURLcode rc;
+  CURL *h;
+
+  ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(chdir(dir), 0);
+  us = th_start_unix(path, "unix");
+  ck_assert_ptr_nonnull(us);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_guard_set_audit(g, tu_record, &rec, CURLFENCE_AUDIT_DENIED);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(multi_run(m, h), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from unix\n");
+  curl_easy_cleanup(h);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+  rc = multi_run(m, h);
+  curl_easy_cleanup(h);
+  curl_multi_cleanup(m);
+  *served = th_requests(us);
+  th_stop(us);
+  ck_assert_int_eq(chdir(cwd), 0);
+  ck_assert_int_eq(rmdir(dir), 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  return rc;
+}
+
+/* The pre-request check on a pooled unix-socket connection applies the
+ * unix setting, whatever the name the server bound to looks like. */
+START_TEST(test_reused_unix_relative)
+{
+  unsigned served;
+
+  /* Not the IP address 8.8.8.8, though libcurl reports it as the peer. */
+  ck_assert_int_eq(pooled_unix("8.8.8.8", "unix deny\nallow 8.8.8.8\n",
+                               &served),
+                   CURLE_ABORTED_BY_CALLBACK);
+  ck_assert_uint_eq(served, 1);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_int_eq(rec.ev[0].check, CURLFENCE_CHECK_REUSED);
+  ck_assert_int_eq(rec.ev[0].family, AF_UNIX);
+  ck_assert_str_eq(rec.ev[0].addr, "8.8.8.8");
+  ck_assert_str_eq(rec.ev[0].verdict.reason, "unix");
+  ck_assert_uint_eq(rec.ev[0].verdict.line, 1);  /* rule text is freed */
+
+  /* Not an unknown address family either. */
+  ck_assert_int_eq(pooled_unix("rel.sock", "unix allow\n", &served),
+                   CURLE_OK);
+  ck_assert_uint_eq(served, 2);
+  ck_assert_int_eq(rec.n, 1);
+}
+END_TEST
+
 static int opens;
 
 static curl_socket_t app_open(void *clientp, curlsocktype purpose,
@@ -895,6 +986,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_duphandle);
   tcase_add_test(tc, test_late_close);
   tcase_add_test(tc, test_unix_socket);
+  tcase_add_test(tc, test_reused_unix_relative);
   tcase_add_test(tc, test_chained_callbacks);
   tcase_add_test(tc, test_ipv6_and_audit_all);
   tcase_add_test(tc, test_json_sink);
