@@ -213,7 +213,10 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy);
 
 /* Stop watching, free the guard and drop its policy reference.  It must no
- * longer be attached to any live easy handle. */
+ * longer be attached to any live easy handle: a freed guard's callbacks
+ * refuse to work (fail closed) when they notice, for certain with the
+ * environment variable CURLFENCE_KEEP_FREED_GUARDS set, which keeps freed
+ * guards' memory (see curlfence_guard_free(3)). */
 CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 
 /* Which events reach the audit callback. */

@@ -42,6 +42,7 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   cf_live_init(&g->live, curlfence_policy_ref(policy));
   cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
+  atomic_store(&g->magic, CF_GUARD_LIVE);
   *out = g;
   return CURLFENCE_OK;
 }
@@ -51,10 +52,33 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
   if(!guard)
     return;
   cf_watch_stop(guard);
+  atomic_store(&guard->magic, CF_GUARD_FREED);
   cf_live_destroy(&guard->live);
   cf_watch_destroy(&guard->watch);
   pthread_mutex_destroy(&guard->err_lock);
+  /* Debug aid: keep the memory, so a handle still attached meets the
+   * freed mark for sure (instead of whatever reuses the memory) and its
+   * transfers fail closed; the tombstone counts them (dead_calls). */
+  if(getenv("CURLFENCE_KEEP_FREED_GUARDS"))
+    return;
   free(guard);
+}
+
+/* Whether g is a live guard.  Reading a freed guard is itself the bug; this
+ * only makes its usual outcome a refusal rather than a decision on reused
+ * memory, and a certain one with CURLFENCE_KEEP_FREED_GUARDS. */
+static int alive(curlfence_guard *g)
+{
+  uint32_t m;
+
+  if(!g)
+    return 0;
+  m = atomic_load_explicit(&g->magic, memory_order_relaxed);
+  if(m == CF_GUARD_LIVE)
+    return 1;
+  if(m == CF_GUARD_FREED)
+    atomic_fetch_add_explicit(&g->dead_calls, 1, memory_order_relaxed);
+  return 0;
 }
 
 CURLFENCE_API curlfence_code curlfence_guard_set_audit(
@@ -187,7 +211,7 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
    * whole address; addrlen, not sizeof, says how much there is. */
   const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
 
-  if(!g)
+  if(!alive(g))
     return CURL_SOCKET_BAD;
   /* Inconsistent input: decide on nothing rather than guess. */
   cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
@@ -256,7 +280,7 @@ static int prereq_checked(void *clientp, const char *primary_ip,
   socklen_t len = 0;
   int protocol = 0;
 
-  if(!g)
+  if(!alive(g))
     return CURL_PREREQFUNC_ABORT;
   memset(&ss, 0, sizeof(ss));
   if(primary_ip && primary_ip[0] == '\0') {

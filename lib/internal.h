@@ -233,7 +233,16 @@ typedef struct cf_watch {
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
+ * but a live guard (fail closed), a cheap tripwire for a guard freed while
+ * still attached (see curlfence_guard_free(3)). */
+#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
+#define CF_GUARD_FREED 0x64656164u   /* "dead" */
+
 struct curlfence_guard {
+  _Atomic uint32_t magic;
+  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
+                                     the memory was kept (debug aid) */
   cf_live live;
   cf_watch watch;
   curlfence_audit_fn audit;

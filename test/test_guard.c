@@ -7,6 +7,7 @@
  */
 #include "testutil.h"
 #include "httpd.h"
+#include "internal.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -560,6 +561,36 @@ START_TEST(test_reused_unix_relative)
 }
 END_TEST
 
+/* A guard freed while a handle is still attached (a bug in the caller):
+ * with CURLFENCE_KEEP_FREED_GUARDS the memory stays, and the handle's
+ * transfers fail closed instead of deciding on freed memory. */
+START_TEST(test_freed_guard_fails_closed)
+{
+  char url[128];
+  body b = { "", 0 };
+  curlfence_policy *p = tu_load("default allow\n");
+  curlfence_guard *g;
+  CURL *h;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(atomic_load(&g->magic), CF_GUARD_LIVE);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+  ck_assert_int_eq(setenv("CURLFENCE_KEEP_FREED_GUARDS", "1", 1), 0);
+  curlfence_guard_free(g);          /* too early: h still uses it */
+  unsetenv("CURLFENCE_KEEP_FREED_GUARDS");
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  ck_assert_uint_eq(th_connections(allowed), 0);
+  ck_assert_int_eq(atomic_load(&g->magic), CF_GUARD_FREED);
+  ck_assert_uint_eq(atomic_load(&g->dead_calls), 1);
+  curl_easy_cleanup(h);
+  free(g);                          /* the tombstone */
+}
+END_TEST
+
 static int opens;
 
 static curl_socket_t app_open(void *clientp, curlsocktype purpose,
@@ -987,6 +1018,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_late_close);
   tcase_add_test(tc, test_unix_socket);
   tcase_add_test(tc, test_reused_unix_relative);
+  tcase_add_test(tc, test_freed_guard_fails_closed);
   tcase_add_test(tc, test_chained_callbacks);
   tcase_add_test(tc, test_ipv6_and_audit_all);
   tcase_add_test(tc, test_json_sink);
