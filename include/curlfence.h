@@ -243,9 +243,9 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
 #define CURLFENCE_ATTACH_REPORT_ONLY 2u  /* allow everything, audit what
                                             would have been denied */
 #define CURLFENCE_ATTACH_ALLOW_TFTP  4u  /* let UDP (TFTP) sockets be
-                                            decided by the policy; the
-                                            server's reply address is then
-                                            not checked */
+                                            decided by the policy; they
+                                            then only take datagrams from
+                                            the checked host, on any port */
 #define CURLFENCE_ATTACH_KEEP_DOH    8u  /* keep CURLOPT_DOH_URL: the DoH
                                             server's connections are then
                                             not checked */

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
+#include <linux/filter.h>
 
 CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy)
@@ -182,6 +184,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     cf_decide(p, d, 1);
   enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                curlfence_policy_report_only(p));
+  d->enforced = enforced;
   if(p && d->hit >= 0)
     atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
@@ -202,6 +205,57 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
 
 /* ------------------------------------------------------------ callbacks */
 
+/* Make a datagram socket drop every datagram that does not come from the
+ * host d (any port), with a classic BPF socket filter that reads the
+ * source address from the IP header.  TFTP sends the rest of a transfer
+ * to wherever the first reply came from; RFC 1350 servers answer from a
+ * new port, so the port cannot be pinned, but the host can.  Returns 0,
+ * or -1 when the kernel refused the filter. */
+static int pin_source(curl_socket_t fd, const cf_dest *d)
+{
+  struct sock_filter code[13];
+  struct sock_fprog prog;
+  uint32_t w[4];
+  unsigned short n = 0;
+
+  if(d->kind != CF_DEST_IP)
+    return -1;
+  memcpy(w, d->key, d->v6 ? 16 : 4);
+  /* A = IP version nibble of the datagram's header */
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS,
+                                           (uint32_t)SKF_NET_OFF);
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+  if(!d->v6) {
+    /* IPv4 (also what a dual-stack socket gets from ::ffff:a.b.c.d) */
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0x40, 0, 2);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                             (uint32_t)SKF_NET_OFF + 12);
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             ntohl(w[0]), 1, 0);
+  }
+  else {
+    unsigned i;
+
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0x60, 0, 8);
+    for(i = 0; i < 4; i++) {
+      code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               (uint32_t)SKF_NET_OFF + 8 +
+                                                   4 * i);
+      /* equal: next word, or accept after the last; else drop */
+      code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                               ntohl(w[i]), i == 3 ? 1 : 0,
+                                               (uint8_t)(6 - 2 * i));
+    }
+  }
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  prog.len = n;
+  prog.filter = code;
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
                                   struct curl_sockaddr *a, unsigned flags)
 {
@@ -210,6 +264,7 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
   const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+  curl_socket_t fd;
 
   if(!alive(g))
     return CURL_SOCKET_BAD;
@@ -222,9 +277,18 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   d.dest.protocol = a->protocol;
   if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
-  if(g->open_fn)
-    return g->open_fn(g->open_data, purpose, a);
-  return socket(a->family, a->socktype, a->protocol);
+  fd = g->open_fn ? g->open_fn(g->open_data, purpose, a)
+                  : socket(a->family, a->socktype, a->protocol);
+  if(fd != CURL_SOCKET_BAD && d.dest.socktype == SOCK_DGRAM &&
+     d.enforced && pin_source(fd, &d.dest) != 0) {
+    /* Fail closed: without the filter the transfer could be redirected. */
+    if(g->close_fn)
+      g->close_fn(g->close_data, fd);
+    else
+      close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
 }
 
 static curl_socket_t guard_open(void *clientp, curlsocktype purpose,

@@ -174,6 +174,7 @@ typedef struct cf_decision {
   curlfence_verdict verdict;  /* filled only when asked for */
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
+  int enforced;           /* 0 in report-only mode (guards set it) */
 } cf_decision;
 
 /* Read sa once into d (family from sa, 0 when there is none; socktype and

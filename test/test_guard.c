@@ -817,18 +817,18 @@ static void *tftp_main(void *arg)
 
 static void tftp_start(tftp *t, const char *addr)
 {
-  struct sockaddr_in in;
-  socklen_t len = sizeof(in);
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, addr, 0);
 
   memset(t, 0, sizeof(*t));
-  memset(&in, 0, sizeof(in));
-  in.sin_family = AF_INET;
-  ck_assert_int_eq(inet_pton(AF_INET, addr, &in.sin_addr), 1);
-  t->fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_uint_gt(len, 0);
+  t->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
   ck_assert_int_ge(t->fd, 0);
-  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&in, sizeof(in)), 0);
-  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&in, &len), 0);
-  t->port = ntohs(in.sin_port);
+  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&ss, len), 0);
+  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&ss, &len), 0);
+  t->port = ntohs(ss.ss_family == AF_INET
+                      ? ((struct sockaddr_in *)&ss)->sin_port
+                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
   ck_assert_int_eq(pthread_create(&t->thread, NULL, tftp_main, t), 0);
 }
 
@@ -887,6 +887,15 @@ START_TEST(test_udp_tftp)
   ck_assert_str_eq(b.data, "hello over udp\n");
   tftp_stop(&t);
   ck_assert_int_eq(atomic_load(&t.requests), 1);
+
+  /* IPv6: the socket's filter accepts the checked host's answers. */
+  b.len = 0;
+  tftp_start(&t, "::1");
+  snprintf(url, sizeof(url), "tftp://[::1]:%u/file", t.port);
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
+                   CURLE_OK);
+  ck_assert_str_eq(b.data, "hello over udp\n");
+  tftp_stop(&t);
   ck_assert_int_eq(rec.n, 3);
 }
 END_TEST
@@ -954,9 +963,12 @@ static size_t read_upload(char *p, size_t size, size_t n, void *userdata)
   return 7;
 }
 
-/* The answer to a TFTP request comes from an address the guard never saw;
- * by default nothing is sent at all, so nothing reaches it. */
-START_TEST(test_tftp_reply_address)
+/* A TFTP upload to a server that takes the request on 127.0.0.1 and
+ * answers from out_addr (another port), guarded by "allow 127.0.0.1 port
+ * <request port>" with the given attach flags.  Returns libcurl's result;
+ * *requests and *data say what reached the two server sockets. */
+static CURLcode split_upload(const char *out_addr, unsigned flags,
+                             int *requests, int *data)
 {
   char url[128], rules[128];
   curlfence_policy *p;
@@ -964,11 +976,12 @@ START_TEST(test_tftp_reply_address)
   tftp_split t;
   unsigned out_port;
   int sent = 0;
+  CURLcode rc;
   CURL *h;
 
   memset(&t, 0, sizeof(t));
   t.in = udp_bind("127.0.0.1", &t.in_port);
-  t.out = udp_bind("127.0.0.3", &out_port);
+  t.out = udp_bind(out_addr, &out_port);
   snprintf(rules, sizeof(rules),
            "default deny\nallow 127.0.0.1 port %u\ndeny 127.0.0.3\n",
            t.in_port);
@@ -983,9 +996,9 @@ START_TEST(test_tftp_reply_address)
   curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
   curl_easy_setopt(h, CURLOPT_READDATA, &sent);
   curl_easy_setopt(h, CURLOPT_INFILESIZE, 7L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
-  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
-  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 2L);
+  ck_assert_int_eq(curlfence_attach(h, g, flags), CURLFENCE_OK);
+  rc = curl_easy_perform(h);
   curl_easy_cleanup(h);
 
   shutdown(t.in, SHUT_RDWR);
@@ -993,10 +1006,37 @@ START_TEST(test_tftp_reply_address)
   pthread_join(t.thread, NULL);
   close(t.in);
   close(t.out);
-  ck_assert_int_eq(atomic_load(&t.requests), 0);
-  ck_assert_int_eq(atomic_load(&t.data), 0);
+  *requests = atomic_load(&t.requests);
+  *data = atomic_load(&t.data);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
+  return rc;
+}
+
+/* The answer to a TFTP request comes from an address the guard never saw.
+ * By default nothing is sent at all; with the attach flag the socket only
+ * accepts answers from the host it was checked for, on any port. */
+START_TEST(test_tftp_reply_address)
+{
+  int requests, data;
+
+  ck_assert_int_eq(split_upload("127.0.0.3", 0, &requests, &data),
+                   CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(requests, 0);
+  ck_assert_int_eq(data, 0);
+
+  ck_assert_int_ne(split_upload("127.0.0.3", CURLFENCE_ATTACH_ALLOW_TFTP,
+                                &requests, &data),
+                   CURLE_OK);
+  ck_assert_int_eq(requests, 1);      /* the checked address */
+  ck_assert_int_eq(data, 0);          /* never the one it answered from */
+
+  /* An RFC 1350 server: same host, new port. */
+  ck_assert_int_eq(split_upload("127.0.0.1", CURLFENCE_ATTACH_ALLOW_TFTP,
+                                &requests, &data),
+                   CURLE_OK);
+  ck_assert_int_eq(requests, 1);
+  ck_assert_int_eq(data, 1);
 }
 END_TEST
 
