@@ -8,7 +8,10 @@
  * about to carry a request, which covers connections that were opened by
  * another, unguarded handle and then shared through a multi or share pool.
  * Proxies are switched off, because with a proxy the callbacks would only
- * ever see the proxy's address.
+ * ever see the proxy's address, and so is DoH, whose internal handles
+ * carry no callbacks.  Datagram sockets (TFTP) are refused unless the
+ * handle opts in, because TFTP continues with whatever address answers;
+ * then the socket is pinned to the checked host.
  *
  * Lifetime: the callback data is the guard itself.  libcurl copies it into
  * duplicates made with curl_easy_duphandle(), so a guard must outlive every
@@ -131,7 +134,7 @@ static void addr_text(const cf_dest *d, char *buf, size_t size)
 }
 
 static void fill_event(curlfence_event *ev, const cf_decision *d,
-                       curlfence_check check, int enforced)
+                       curlfence_check check)
 {
   struct timespec ts;
 
@@ -147,7 +150,7 @@ static void fill_event(curlfence_event *ev, const cf_decision *d,
   ev->port = d->dest.kind == CF_DEST_IP ? d->dest.port : 0;
   ev->verdict = d->verdict;
   ev->generation = d->generation;
-  ev->enforced = d->action == CURLFENCE_ALLOW || enforced;
+  ev->enforced = d->action == CURLFENCE_ALLOW || d->enforced;
 }
 
 /* A datagram socket is refused whatever its address: libcurl's only UDP
@@ -175,32 +178,30 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   const curlfence_policy *p;
   curlfence_event ev;
   unsigned slot;
-  int enforced;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
     refuse_datagram(d);
   else
     cf_decide(p, d, 1);
-  enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
-               curlfence_policy_report_only(p));
-  d->enforced = enforced;
+  d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
+                  curlfence_policy_report_only(p));
   if(p && d->hit >= 0)
     atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
     atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
-  else if(enforced)
+  else if(d->enforced)
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
   if(g->audit &&
      (d->action != CURLFENCE_ALLOW || (g->audit_flags & CURLFENCE_AUDIT_ALL))) {
-    fill_event(&ev, d, check, enforced);
+    fill_event(&ev, d, check);
     if(g->audit(&ev, g->audit_data) != 0)
       atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
   }
   cf_live_release(&g->live, slot);
-  return enforced ? d->action : CURLFENCE_ALLOW;
+  return d->enforced ? d->action : CURLFENCE_ALLOW;
 }
 
 /* ------------------------------------------------------------ callbacks */
