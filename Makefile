@@ -29,7 +29,7 @@ LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
 
 LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
-TEST_SRCS = $(wildcard test/*.c)
+TEST_SRCS = $(wildcard test/*.c) test/fuzz/json_check.c
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SONAME    = libcurlfence.so.$(SOVERSION)
 
@@ -62,7 +62,7 @@ $(STLIB): $(LIB_OBJS)
 $(TOOL): tools/curlfence.c include/curlfence.h $(STLIB)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
+$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h test/fuzz/json_check.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
 
