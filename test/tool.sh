@@ -2,7 +2,7 @@
 # tools/curlfence as a user runs it: output and exit status.  Blocked
 # fetches never leave the machine: the rules refuse them before connect.
 set -u
-tool=tools/curlfence
+tool=${CURLFENCE_TOOL:-tools/curlfence}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
