@@ -94,10 +94,14 @@ $(BUILD)/libcurlfence.so: $(SHLIB)
 # object whose hidden symbols are made local, so a static link sees only
 # curlfence_*, and cf_* cannot clash with the application's symbols.  The
 # internal one keeps cf_* for the tool, the benchmarks and the tests of
-# internals (test/test_table.c).
+# internals (test/test_table.c).  LTO bytecode would carry cf_* as global
+# again, so it is dropped: with -flto, build fat objects
+# (-ffat-lto-objects, as dpkg-buildflags does); the public archive keeps
+# their regular code.
 $(STLIB): $(LIB_OBJS) Makefile
 	$(LD) -r -o $(BUILD)/libcurlfence.o $(LIB_OBJS)
-	$(OBJCOPY) --localize-hidden $(BUILD)/libcurlfence.o
+	$(OBJCOPY) --localize-hidden -R '.gnu.lto_*' -R '.gnu.debuglto_*' \
+	  $(BUILD)/libcurlfence.o
 	rm -f $@
 	ar rcs $@ $(BUILD)/libcurlfence.o
 
