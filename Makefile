@@ -181,6 +181,7 @@ check: all $(TESTBIN) $(TESTBIN_SO)
 	CURLFENCE_TOOL=$(TOOL) test/tool.sh
 	$(TESTBIN)
 	$(TESTBIN_SO)
+	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh
 
 asan:
 	$(MAKE) check BUILD=build-asan OPT=-O1 \
