@@ -16,13 +16,7 @@
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
                                   struct curl_sockaddr *a, unsigned flags)
 {
-  curlfence_guard *g = clientp;
-
-  if(cf_guard_check_open(g, a, flags) != CURLFENCE_ALLOW)
-    return CURL_SOCKET_BAD;
-  if(g->open_fn)
-    return g->open_fn(g->open_data, purpose, a);
-  return socket(a->family, a->socktype, a->protocol);
+  return cf_guard_open(clientp, purpose, a, flags, NULL);
 }
 
 static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
@@ -55,19 +49,16 @@ static curl_socket_t guard_open_tftp_report(void *clientp,
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return cf_guard_check_prereq(clientp, primary_ip, primary_port, 0);
+  return cf_guard_prereq(clientp, primary_ip, local_ip, primary_port,
+                         local_port, 0);
 }
 
 static int guard_prereq_report(void *clientp, char *primary_ip,
                                char *local_ip, int primary_port,
                                int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return cf_guard_check_prereq(clientp, primary_ip, primary_port,
-                               CURLFENCE_ATTACH_REPORT_ONLY);
+  return cf_guard_prereq(clientp, primary_ip, local_ip, primary_port,
+                         local_port, CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 /* --------------------------------------------------------------- attach */

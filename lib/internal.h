@@ -83,6 +83,10 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
+/* Upper bounds of the rules in len bytes of text and of their texts'
+ * bytes, for sizing the arrays once. */
+void cf_rules_presize(const char *buf, size_t len, size_t *rules,
+                      size_t *text);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
@@ -174,6 +178,7 @@ typedef struct cf_decision {
   curlfence_verdict verdict;  /* filled only when asked for */
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
+  int enforced;           /* 0 in report-only mode (guards set it) */
 } cf_decision;
 
 /* Read sa once into d (family from sa, 0 when there is none; socktype and
@@ -208,22 +213,41 @@ void cf_live_destroy(cf_live *l);
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its
- * generation.  Waits for readers of the old policy. */
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
+ * generation.  Waits for readers of the old policy.  With expect != 0,
+ * only if the current policy still has generation expect: otherwise
+ * returns 0 and p stays the caller's. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
 
 /* watch.c: the thread that reloads a guard when its files change */
+enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
+
+/* A changed file is loaded once it has looked the same for one interval
+ * and at least this long (milliseconds). */
+#define CF_WATCH_SETTLE_MS 100
+
 typedef struct cf_watch {
   pthread_mutex_t lock;
-  pthread_cond_t wake;
+  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
+  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
   pthread_t thread;
   unsigned interval_ms;
-  int running, stop, kick;
+  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
+  int stop, kick;
 } cf_watch;
 
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
+ * but a live guard (fail closed), a cheap tripwire for a guard freed while
+ * still attached (see curlfence_guard_free(3)). */
+#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
+#define CF_GUARD_FREED 0x64656164u   /* "dead" */
+
 struct curlfence_guard {
+  _Atomic uint32_t magic;
+  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
+                                     the memory was kept (debug aid) */
   cf_live live;
   cf_watch watch;
   curlfence_audit_fn audit;
@@ -237,21 +261,41 @@ struct curlfence_guard {
       reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
+  /* Tests only: called by a reload between loading and publishing. */
+  void (*reload_loaded_hook)(curlfence_guard *g);
 };
 
+/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
+ * file that changed while it was read is not counted as a failure. */
+curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
+                               curlfence_error *err);
 /* The guard's checks without the libcurl callback around them, for
- * attach.c and the preload library.  open: the action for the address
- * libcurl is about to open, after report-only (CURLFENCE_ATTACH_REPORT_ONLY
- * in flags, or the policy's "mode report") let a denial through; datagram
- * sockets are refused unless flags has CURLFENCE_ATTACH_ALLOW_TFTP; a NULL
- * guard denies.
- * prereq: CURL_PREREQFUNC_OK or CURL_PREREQFUNC_ABORT for the peer of the
- * connection a request is about to use. */
-curlfence_action cf_guard_check_open(curlfence_guard *g,
-                                     const struct curl_sockaddr *a,
-                                     unsigned flags);
-int cf_guard_check_prereq(curlfence_guard *g, const char *primary_ip,
-                          int primary_port, unsigned flags);
+ * attach.c and the preload library.  flags are attach flags
+ * (CURLFENCE_ATTACH_REPORT_ONLY, CURLFENCE_ATTACH_ALLOW_TFTP); a NULL or
+ * freed guard refuses.
+ * open: decide the address libcurl is about to open; if allowed, open the
+ * socket with chain->open_fn (NULL: socket()), pin a datagram socket to
+ * the checked host, and return it; else CURL_SOCKET_BAD.  chain->close_fn
+ * (NULL: close()) closes a socket that could not be pinned.  A NULL chain
+ * means the guard's own (curlfence_guard_set_chain), read only once the
+ * guard is known to be alive.
+ * prereq: CURL_PREREQFUNC_OK or CURL_PREREQFUNC_ABORT for the connection
+ * a request is about to use, as libcurl's pre-request callback reports
+ * it. */
+typedef struct cf_chain {
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+} cf_chain;
+
+curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
+                            struct curl_sockaddr *a, unsigned flags,
+                            const cf_chain *chain);
+int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
+                    const char *local_ip, int primary_port, int local_port,
+                    unsigned flags);
+
 
 /* watch.c */
 void cf_watch_init(cf_watch *w);

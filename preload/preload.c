@@ -11,7 +11,9 @@
  *   callback after the check passed (and it may still refuse);
  * - CLOSESOCKETFUNCTION/DATA go to libcurl unchanged: closing needs no
  *   check, and libcurl may close pooled sockets after the handle that
- *   opened them is gone, when its record is freed already;
+ *   opened them is gone, when its record is freed already.  The record
+ *   keeps a copy only to close a datagram socket the check could not pin
+ *   (cf_guard_open), which happens while the handle is in use;
  * - PROXY, NOPROXY and PRE_PROXY are dropped unless CURLFENCE_KEEP_PROXY
  *   is set, DOH_URL unless CURLFENCE_KEEP_DOH is: the transfer then goes
  *   direct and the check sees the real destination.
@@ -24,6 +26,7 @@
 
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #define PL_EXPORT __attribute__((visibility("default")))
@@ -36,12 +39,9 @@ static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
 
-  if(!h || h->broken ||
-     cf_guard_check_open(c->guard, a, c->flags) != CURLFENCE_ALLOW)
+  if(!h || h->broken)
     return CURL_SOCKET_BAD;
-  if(h->open_fn)
-    return h->open_fn(h->open_data, purpose, a);
-  return socket(a->family, a->socktype, a->protocol);
+  return cf_guard_open(c->guard, purpose, a, c->flags, &h->chain);
 }
 
 static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
@@ -51,8 +51,8 @@ static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
   pl_handle *h = clientp;
 
   if(!h || h->broken ||
-     cf_guard_check_prereq(c->guard, primary_ip, primary_port,
-                           c->flags) != CURL_PREREQFUNC_OK)
+     cf_guard_prereq(c->guard, primary_ip, local_ip, primary_port,
+                     local_port, c->flags) != CURL_PREREQFUNC_OK)
     return CURL_PREREQFUNC_ABORT;
   if(h->prereq_fn)
     return h->prereq_fn(h->prereq_data, primary_ip, local_ip, primary_port,
@@ -96,8 +96,7 @@ static CURL *adopt(CURL *curl, const pl_curl *lib, const pl_handle *from)
     return NULL;
   h = pl_handle_add(curl, lib);
   if(h && from) {
-    h->open_fn = from->open_fn;
-    h->open_data = from->open_data;
+    h->chain = from->chain;
     h->prereq_fn = from->prereq_fn;
     h->prereq_data = from->prereq_data;
   }
@@ -145,8 +144,7 @@ PL_EXPORT void curl_easy_reset(CURL *curl)
   lib->reset(curl);
   if(!h)
     return;
-  h->open_fn = NULL;
-  h->open_data = NULL;
+  memset(&h->chain, 0, sizeof(h->chain));
   h->prereq_fn = NULL;
   h->prereq_data = NULL;
   hook(h);
@@ -189,7 +187,7 @@ PL_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...)
 
     c = h ? pl_config_get() : NULL;
     if(h && opt == CURLOPT_OPENSOCKETDATA)
-      h->open_data = p, rc = CURLE_OK;
+      h->chain.open_data = p, rc = CURLE_OK;
     else if(h && opt == CURLOPT_PREREQDATA)
       h->prereq_data = p, rc = CURLE_OK;
     else if(c && !c->keep_proxy && (opt == CURLOPT_PROXY ||
@@ -198,22 +196,24 @@ PL_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...)
       rc = CURLE_OK;
     else if(c && !c->keep_doh && opt == CURLOPT_DOH_URL)
       rc = CURLE_OK;
-    else
-      rc = lib->setopt(curl, opt, p);
+    else if((rc = lib->setopt(curl, opt, p)) == CURLE_OK && h &&
+            opt == CURLOPT_CLOSESOCKETDATA)
+      h->chain.close_data = p;
   }
   else if(opt < CURLOPTTYPE_OFF_T) {
     pl_fnptr f = va_arg(ap, pl_fnptr);
 
     if(h && opt == CURLOPT_OPENSOCKETFUNCTION) {
-      h->open_fn = (curl_opensocket_callback)f;
+      h->chain.open_fn = (curl_opensocket_callback)f;
       rc = CURLE_OK;
     }
     else if(h && opt == CURLOPT_PREREQFUNCTION) {
       h->prereq_fn = (curl_prereq_callback)f;
       rc = CURLE_OK;
     }
-    else {
-      rc = lib->setopt(curl, opt, f);
+    else if((rc = lib->setopt(curl, opt, f)) == CURLE_OK && h &&
+            opt == CURLOPT_CLOSESOCKETFUNCTION) {
+      h->chain.close_fn = (curl_closesocket_callback)f;
     }
   }
   else if(opt < CURLOPTTYPE_BLOB) {

@@ -41,8 +41,9 @@ const pl_curl *pl_curl_for(const void *caller);
 typedef struct pl_handle {
   CURL *curl;
   const pl_curl *lib;               /* the libcurl that made the handle */
-  curl_opensocket_callback open_fn; /* the program's, run after the check */
-  void *open_data;
+  cf_chain chain;                   /* the program's open callback, run
+                                       after the check, and its close
+                                       callback (which libcurl also has) */
   curl_prereq_callback prereq_fn;
   void *prereq_data;
   int broken;                       /* the checks could not be installed:

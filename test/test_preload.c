@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The preload library in front of real programs: curl, git, PHP and
- * pycurl, started through `tools/curlfence run` against the suite's own
+ * pycurl, started through `curlfence run` against the suite's own
  * servers on 127.0.0.2 (allowed) and 127.0.0.3 (denied by a rule), both on
  * one port.  Each test asserts the program's exit status and output and
  * what each server saw.  A missing program fails the test: CI installs
@@ -29,6 +29,7 @@ static unsigned port;
 static char tmp[PATH_MAX];       /* scratch directory of the test */
 static char rules[PATH_MAX + 16];
 static char preload[PATH_MAX + 32];
+static char tool[PATH_MAX + 32];    /* this build's curlfence */
 
 typedef struct result {
   int status;                    /* exit status, or 128 + signal */
@@ -170,6 +171,7 @@ static void setup(void)
   slash = strrchr(self, '/');
   *slash = '\0';
   snprintf(preload, sizeof(preload), "%s/../libcurlfence-preload.so", self);
+  snprintf(tool, sizeof(tool), "%s/../tools/curlfence", self);
   ck_assert_msg(access(preload, R_OK) == 0, "no %s (make)", preload);
 }
 
@@ -199,7 +201,7 @@ static result *new_result(void)
 START_TEST(curl_denied_never_reaches_the_server)
 {
   result *r = new_result();
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "curl", "-sS", url("127.0.0.3", "/x"), NULL };
 
   guarded(r, NULL, argv);
@@ -213,7 +215,7 @@ END_TEST
 START_TEST(curl_allowed_gets_the_body)
 {
   result *r = new_result();
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "curl", "-sS", url("127.0.0.2", "/x"), NULL };
 
   guarded(r, NULL, argv);
@@ -229,7 +231,7 @@ END_TEST
 START_TEST(curl_parallel_mixed)
 {
   result *r = new_result();
-  const char *argv[80] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[80] = { tool, "run", "-r", rules, "--",
                            "curl", "-s", "--parallel", "--parallel-max",
                            "8", "-w", "%{exitcode} %{url}\\n" };
   char urls[20][128], want[160], *line;
@@ -269,7 +271,7 @@ START_TEST(curl_audit_names_the_rule)
 {
   result *r = new_result();
   char audit[PATH_MAX + 16], log[OUT_MAX], want[PATH_MAX + 128];
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--audit",
+  const char *argv[] = { tool, "run", "-r", rules, "--audit",
                          audit, "--", "curl", "-s",
                          url("127.0.0.2", "/a"), url("127.0.0.3", "/b"),
                          NULL };
@@ -298,7 +300,7 @@ END_TEST
 START_TEST(curl_default_rules_deny_loopback)
 {
   result *r = new_result();
-  const char *argv[] = { "tools/curlfence", "run", "--", "curl", "-sS",
+  const char *argv[] = { tool, "run", "--", "curl", "-sS",
                          url("127.0.0.2", "/x"), NULL };
 
   guarded(r, NULL, argv);
@@ -313,7 +315,7 @@ START_TEST(proxy_from_environment_is_not_used)
   result *r = new_result();
   char proxy[128];
   const char *env[] = { proxy, NULL };
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "curl", "-sS", url("127.0.0.3", "/x"), NULL };
 
   snprintf(proxy, sizeof(proxy), "http_proxy=%s", url("127.0.0.2", "/"));
@@ -332,7 +334,7 @@ START_TEST(keep_proxy_goes_through_the_proxy)
   result *r = new_result();
   char proxy[128], target[256];
   const char *env[] = { proxy, NULL };
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules,
+  const char *argv[] = { tool, "run", "-r", rules,
                          "--keep-proxy", "--", "curl", "-sS",
                          url("127.0.0.3", "/x"), NULL };
 
@@ -351,7 +353,7 @@ START_TEST(broken_rules_refuse_everything)
 {
   result *r = new_result();
   char bad[PATH_MAX + 16], want[PATH_MAX + 64];
-  const char *argv[] = { "tools/curlfence", "run", "-r", bad, "--",
+  const char *argv[] = { tool, "run", "-r", bad, "--",
                          "curl", "-s", url("127.0.0.2", "/x"), NULL };
   const char *nl;
 
@@ -374,7 +376,7 @@ START_TEST(report_only_lets_it_through_and_says_so)
 {
   result *r = new_result();
   char audit[PATH_MAX + 16], log[OUT_MAX];
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules,
+  const char *argv[] = { tool, "run", "-r", rules,
                          "--report-only", "--audit", audit, "--", "curl",
                          "-sS", url("127.0.0.3", "/x"), NULL };
 
@@ -438,7 +440,7 @@ START_TEST(git_clone_denied_host)
   char dest[PATH_MAX + 8];
   const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
                         NULL };
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "git", "clone", "-q", url("127.0.0.3", "/repo.git"),
                          dest, NULL };
 
@@ -458,7 +460,7 @@ START_TEST(git_clone_allowed_host)
   char dest[PATH_MAX + 8], file[PATH_MAX + 16], text[256];
   const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
                         NULL };
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "git", "clone", "-q", url("127.0.0.2", "/repo.git"),
                          dest, NULL };
 
@@ -480,7 +482,7 @@ START_TEST(php_curl_exec)
 {
   result *r = new_result();
   char code[1024];
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "php", "-r", code, NULL };
 
   snprintf(code, sizeof(code),
@@ -506,7 +508,7 @@ END_TEST
 static void pycurl_run(result *r, int own)
 {
   char script[PATH_MAX + 16];
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "/usr/bin/python3", script, own ? "own" : "plain",
                          url("127.0.0.3", "/x"), url("127.0.0.2", "/x"),
                          NULL };
@@ -566,7 +568,7 @@ END_TEST
 START_TEST(curl_under_memcheck)
 {
   result *r = new_result();
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--",
+  const char *argv[] = { tool, "run", "-r", rules, "--",
                          "valgrind", "-q", "--error-exitcode=99",
                          "--leak-check=full", "--show-leak-kinds=definite",
                          "--errors-for-leak-kinds=definite", "curl", "-s",
@@ -603,7 +605,7 @@ START_TEST(threads_under_preload)
   result *r = new_result();
   char prog[PATH_MAX + 32];
   const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
-  const char *argv[] = { "tools/curlfence", "run", "-r", rules, "--", prog,
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog,
                          url("127.0.0.2", "/t"), url("127.0.0.3", "/t"),
                          NULL };
 
@@ -642,7 +644,7 @@ END_TEST
 START_TEST(run_missing_command)
 {
   result *r = new_result();
-  const char *argv[] = { "tools/curlfence", "run", "--",
+  const char *argv[] = { tool, "run", "--",
                          "curlfence-no-such-command", NULL };
 
   run(r, NULL, argv);
