@@ -368,7 +368,22 @@ $(PRELOAD_LINKED): test/prog/preload_threads.c $(PRELOAD_SAN_OBJS)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(PRELOAD_SAN_OBJS) $(LDFLAGS_ALL) \
 	  $(CURL_LIBS) -lpthread -ldl
 
-check valgrind: $(PRELOAD_THREADS) $(PRELOAD_LINKED)
+# A program with two libcurls (libcurl.so.4, and libcurl-gnutls.so.4 in a
+# plugin it opens with local scope), also for test/test_preload.c.
+PRELOAD_TWO        = $(BUILD)/test/two-libcurls
+PRELOAD_TWO_PLUGIN = $(BUILD)/test/libtwo-gnutls.so
+
+$(PRELOAD_TWO): test/prog/two_libcurls.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS) -ldl
+
+$(PRELOAD_TWO_PLUGIN): test/prog/two_gnutls.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -shared -fPIC -o $@ $< $(LDFLAGS_ALL) \
+	  -l:libcurl-gnutls.so.4
+
+check valgrind: $(PRELOAD_THREADS) $(PRELOAD_LINKED) $(PRELOAD_TWO) \
+  $(PRELOAD_TWO_PLUGIN)
 
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.

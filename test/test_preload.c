@@ -140,6 +140,8 @@ static void guarded(result *r, const char *const *extra,
                 "php-cli, php-curl, python3-pycurl): " SAYS(r));
 }
 
+static void sibling(char *buf, size_t size, const char *name);
+
 static char *url(const char *host, const char *path)
 {
   static char buf[8][256];
@@ -563,6 +565,32 @@ START_TEST(pycurl_own_opensocket_runs_only_when_allowed)
 }
 END_TEST
 
+/* Two libcurls in one process: the program's libcurl.so.4 and a library it
+ * opens with local scope that uses libcurl-gnutls.so.4 (as Python's pycurl
+ * does).  Each handle goes to the libcurl that made it, and both are
+ * guarded. */
+START_TEST(two_libcurls_in_one_process)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32], plugin[PATH_MAX + 32];
+  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog, plugin,
+                         url("127.0.0.3", "/x"), url("127.0.0.2", "/x"),
+                         NULL };
+
+  sibling(prog, sizeof(prog), "two-libcurls");
+  sibling(plugin, sizeof(plugin), "libtwo-gnutls.so");
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(!strcmp(r->out, "program 7\nplugin 7\nprogram 0\n"
+                                "plugin 0\nlibcurl libcurl-gnutls\n"),
+                SAYS(r));
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_uint_eq(th_requests(allowed), 2);
+  free(r);
+}
+END_TEST
+
 /* -------------------------------------------------------------- valgrind */
 
 START_TEST(curl_under_memcheck)
@@ -675,6 +703,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, php_curl_exec);
   tcase_add_test(tc, pycurl_denied);
   tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
+  tcase_add_test(tc, two_libcurls_in_one_process);
   tcase_add_test(tc, curl_under_memcheck);
   tcase_add_test(tc, threads_under_preload);
   tcase_add_test(tc, threads_linked);
