@@ -31,7 +31,7 @@ LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TOOL_SRCS = $(wildcard tools/*.c)
 TOOL_OBJS = $(TOOL_SRCS:%.c=$(BUILD)/%.o)
-TEST_SRCS = $(wildcard test/*.c)
+TEST_SRCS = $(wildcard test/*.c) test/fuzz/json_check.c
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SONAME    = libcurlfence.so.$(SOVERSION)
 
@@ -69,7 +69,7 @@ $(BUILD)/tools/%.o: tools/%.c tools/cli.h include/curlfence.h lib/internal.h
 $(TOOL): $(TOOL_OBJS) $(STLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(STLIB) $(LIBDEPS)
 
-$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
+$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h test/fuzz/json_check.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
 

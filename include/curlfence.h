@@ -49,7 +49,8 @@ typedef enum curlfence_code {
   CURLFENCE_E_PORT,     /* bad port, port list or port range */
   CURLFENCE_E_DUPLICATE,/* a setting given twice (default, unix, mode) */
   CURLFENCE_E_INCLUDE,  /* include cycle or include nested too deep */
-  CURLFENCE_E_LIMIT,    /* line longer than 4096 bytes, NUL byte, too big */
+  CURLFENCE_E_LIMIT,    /* line longer than 4096 bytes, NUL byte, too big,
+                           over 4096 files or 1 GiB read in one load */
   CURLFENCE_E_CURL,     /* libcurl refused an option while attaching */
   CURLFENCE_E_SUPERSEDED, /* a reload lost to a policy switch made while
                              it read the rules; the newer policy stays */
@@ -62,7 +63,8 @@ CURLFENCE_API const char *curlfence_strerror(curlfence_code code);
 /* Filled by the loaders when they fail.  Caller-allocated: nothing to free.
  * file is empty and line/column are 0 when the error has no location (for
  * example CURLFENCE_E_NOMEM).  text is the one-line form that tools print:
- * "file:line:column: message". */
+ * "file:line:column: message".  message and text show bytes outside
+ * printable ASCII escaped (\r, \xff, ...); file is the name as given. */
 typedef struct curlfence_error {
   curlfence_code code;
   unsigned line;        /* 1-based; 0 when not about a line */

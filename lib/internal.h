@@ -83,6 +83,10 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
+/* Upper bounds of the rules in len bytes of text and of their texts'
+ * bytes, for sizing the arrays once. */
+void cf_rules_presize(const char *buf, size_t len, size_t *rules,
+                      size_t *text);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
