@@ -63,6 +63,16 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 
 /* --------------------------------------------------------------- attach */
 
+/* Turn DoH off.  A libcurl built without DoH does not know the option,
+ * and has nothing to turn off. */
+static int no_doh(CURL *h)
+{
+  CURLcode rc = curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+
+  return rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? CURLE_OK
+                                                                : (int)rc;
+}
+
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
 {
@@ -92,7 +102,7 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
   /* libcurl's DoH requests run on internal handles that carry none of the
    * callbacks above, so their connections would go unchecked. */
   if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
-    rc |= curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+    rc |= no_doh(h);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -110,7 +120,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_DOH_URL, NULL);
+  rc |= no_doh(handle);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 

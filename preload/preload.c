@@ -80,8 +80,13 @@ static int hook(pl_handle *h)
     rc |= h->lib->setopt(h->curl, CURLOPT_PROXY, "");
     rc |= h->lib->setopt(h->curl, CURLOPT_NOPROXY, "*");
   }
-  if(!c->keep_doh)
-    rc |= h->lib->setopt(h->curl, CURLOPT_DOH_URL, (char *)NULL);
+  if(!c->keep_doh) {
+    /* A libcurl built without DoH has none to turn off. */
+    CURLcode doh = h->lib->setopt(h->curl, CURLOPT_DOH_URL, (char *)NULL);
+
+    if(doh != CURLE_UNKNOWN_OPTION && doh != CURLE_NOT_BUILT_IN)
+      rc |= doh;
+  }
   h->broken = rc != CURLE_OK;
   return h->broken ? -1 : 0;
 }
