@@ -7,6 +7,7 @@
 #   make compilers  warning-clean build with both gcc and clang
 #   make demo       fetch through the filter: allowed and blocked URLs
 #   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
+#   make fuzz       libFuzzer harnesses; fuzz-smoke runs each (test/fuzz/fuzz.mk)
 
 VERSION    = 0.1.0
 SOVERSION  = 0
@@ -69,7 +70,7 @@ $(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h t
 $(TESTBIN): $(TEST_OBJS) $(STLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(STLIB) $(CHECK_LIBS) $(LIBDEPS)
 
-check: all $(TESTBIN)
+check: all $(TESTBIN) fuzz-replay
 	test/exports.sh $(SHLIB)
 	test/tool.sh
 	$(TESTBIN)
@@ -97,7 +98,7 @@ compilers:
 	$(MAKE) all BUILD=build-clang CC=clang
 
 clean:
-	rm -rf build build-asan build-tsan build-gcc build-clang $(TOOL)
+	rm -rf build build-asan build-tsan build-gcc build-clang build-fuzz $(TOOL)
 
 # ---------------------------------------------------------------- engine
 # Benchmarks of the compiled table (bench/, branch engine).  Never part of
@@ -130,3 +131,5 @@ bench: $(BENCH_BIN)
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)
+
+include test/fuzz/fuzz.mk
