@@ -10,6 +10,9 @@
 #                      crash files go to FUZZ_WORK, never into the tree.
 #   make fuzz-replay   (part of check) each harness without libFuzzer over
 #                      its corpus and regress inputs, with $(CC)
+# A crash file (FUZZ_WORK/NAME/crash-*) becomes a permanent test when
+# copied to test/fuzz/regress/NAME/ under a name that says what it caught,
+# next to the fix.  Longer runs: make fuzz-smoke FUZZ_SECONDS=3600.
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
