@@ -8,7 +8,10 @@ int main(void)
   SRunner *sr = srunner_create(suite_rules());
   int failed;
 
+#ifndef CF_TEST_PUBLIC_ONLY /* suites of internals: not in the shared-library run */
   srunner_add_suite(sr, suite_table());
+  srunner_add_suite(sr, suite_rules_internal());
+#endif
   srunner_add_suite(sr, suite_policy());
   srunner_add_suite(sr, suite_default_rules());
   srunner_add_suite(sr, suite_guard());

@@ -10,6 +10,7 @@
 
 Suite *suite_table(void);  /* test_table.c, branch engine */
 Suite *suite_rules(void);
+Suite *suite_rules_internal(void); /* internals: static run only */
 Suite *suite_policy(void);
 Suite *suite_default_rules(void);
 Suite *suite_guard(void);

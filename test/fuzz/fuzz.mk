@@ -33,15 +33,15 @@ fuzz: $(FUZZ_BINS)
 # The library with coverage instrumentation and the same sanitizers, by
 # the top Makefile's own rules (which, in that run, make this file).
 ifneq ($(BUILD),$(FUZZ_BUILD))
-$(FUZZ_BUILD)/libcurlfence.a: $(LIB_SRCS) include/curlfence.h lib/internal.h
+$(FUZZ_BUILD)/libcurlfence-internal.a: $(LIB_SRCS) include/curlfence.h lib/internal.h
 	$(MAKE) $@ BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 \
 	  SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
 endif
 
-$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(FUZZ_HDRS) $(FUZZ_BUILD)/libcurlfence.a
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(FUZZ_HDRS) $(FUZZ_BUILD)/libcurlfence-internal.a
 	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
 	  -Iinclude -Ilib -Itest/fuzz $(CURL_CFLAGS) -o $@ $< $(FUZZ_HELPERS) \
-	  $(FUZZ_BUILD)/libcurlfence.a $(LIBDEPS)
+	  $(FUZZ_BUILD)/libcurlfence-internal.a $(LIBDEPS)
 
 # Absolute paths: a harness may change its working directory.
 fuzz-smoke: $(FUZZ_BINS)
@@ -62,7 +62,7 @@ $(BUILD)/fuzz-replay/%.o: test/fuzz/%.c $(FUZZ_HDRS)
 	$(CC) $(CFLAGS_ALL) -Ilib -Itest/fuzz -c $< -o $@
 
 $(BUILD)/fuzz-replay/fuzz_%: $(BUILD)/fuzz-replay/fuzz_%.o $(BUILD)/fuzz-replay/replay.o \
-    $(FUZZ_HELPERS:test/fuzz/%.c=$(BUILD)/fuzz-replay/%.o) $(STLIB)
+    $(FUZZ_HELPERS:test/fuzz/%.c=$(BUILD)/fuzz-replay/%.o) $(INTLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBDEPS)
 
 .PRECIOUS: $(BUILD)/fuzz-replay/%.o
