@@ -28,11 +28,10 @@ expect 1 "deny 169.254.169.254 port 80 (rules/default.rules:30: deny 169.254.169
 expect 0 "allow 93.184.215.14 port 443 (rules/default.rules:7: default allow)" -- $tool check 93.184.215.14 443
 expect 1 "deny ::ffff:127.0.0.1 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
-expect 2 "is not a numeric IPv4 or IPv6 address" -- $tool check example.com
+expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0/8
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"
 expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp/bad.rules" 1.2.3.4
-expect 2 "usage:" -- $tool nonsense
 
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by rules/default.rules:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
@@ -41,9 +40,111 @@ expect 7 "blocked 169.254.169.254 port 80" -- $tool fetch --audit "$tmp/a.jsonl"
 expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl" 1 decision=deny addr=169.254.169.254 "rule.text=deny 169.254.169.254"
 expect 7 "stats: generation 1, allowed 0, denied 2" -- $tool fetch --stats http://localhost:9/
 expect 7 "x rules/default.rules:14: deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
-expect 1 "Unsupported protocol" -- $tool fetch file:///etc/passwd
+expect 1 "not supported" -- $tool fetch file:///etc/passwd
 expect 7 "would block (report-only) 127.0.0.1 port 9 by rules/default.rules:14" -- $tool fetch --report-only http://127.0.0.1:9/
-expect 7 "curlfence: Couldn't connect to server" -- $tool fetch --report-only http://127.0.0.1:9/
+expect 7 "Couldn't connect to server" -- $tool fetch --report-only http://127.0.0.1:9/
+
+# expect_stdout STATUS EXPECTED -- COMMAND...: standard output exactly
+expect_stdout() {
+  want_status=$1 want_out=$2
+  shift 3
+  out=$("$@" 2>"$tmp/stderr")
+  status=$?
+  if [ "$status" -eq "$want_status" ] && [ "$out" = "$want_out" ]; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $* -> status $status (want $want_status), stdout:"
+    echo "$out"
+    echo "  wanted:"
+    echo "$want_out"
+    echo "  stderr:"
+    cat "$tmp/stderr"
+  fi
+}
+
+# ---- option conventions, shared by every subcommand
+expect 0 "usage: curlfence check [OPTIONS] ADDRESS... [PORT]" -- $tool check --help
+expect 0 "usage: curlfence fetch [OPTIONS] URL" -- $tool help fetch
+expect 0 "curlfence 0." -- $tool --version
+expect 0 "check" -- $tool --help
+expect 2 "curlfence: unknown command \"nonsense\"
+Try 'curlfence --help'." -- $tool nonsense
+expect 2 "curlfence check: unknown option '--bogus'
+Try 'curlfence check --help'." -- $tool check --bogus 1.2.3.4
+expect 2 "curlfence fetch: option '-r' needs an argument" -- $tool fetch http://127.0.0.1/ -r
+expect 2 "curlfence check: option '--json' takes no argument" -- $tool check --json=yes 1.2.3.4
+printf 'default deny\nallow 10.0.0.0/8\n' >"$tmp/ten.rules"
+expect 0 "allow 10.1.2.3 (" -- $tool check -r "$tmp/ten.rules" 10.1.2.3
+expect 0 "allow 10.1.2.3 (" -- $tool check --rules "$tmp/ten.rules" 10.1.2.3
+expect 0 "allow 10.1.2.3 (" -- $tool check --rules="$tmp/ten.rules" 10.1.2.3
+expect 0 "allow 10.1.2.3 (" -- $tool check 10.1.2.3 -r"$tmp/ten.rules"
+expect 0 "allow 10.1.2.3 (" -- $tool check -r "$tmp/ten.rules" -- 10.1.2.3
+expect 2 "Use -r FILE" -- $tool check -r "$tmp/none.rules" 10.1.2.3
+expect 2 "Run 'curlfence lint $tmp/bad.rules'" -- $tool check -r "$tmp/bad.rules" 10.1.2.3
+
+# ---- check: ports are plain decimal 1-65535
+for p in " +80" "+80" "080" "-1" "0" "65536" "8 0" "99999999999"; do
+  expect 2 "invalid port \"$p\" (expected 1-65535)" -- $tool check 1.2.3.4 "$p"
+done
+expect 0 "allow 1.2.3.4 port 65535 (" -- $tool check 1.2.3.4 65535
+expect 0 "allow 1.2.3.4 port 1 (" -- $tool check 1.2.3.4 1
+
+# ---- check: several addresses, host names, zone ids, stdin, --json
+expect_stdout 1 "deny 127.0.0.1 port 80 (rules/default.rules:14: deny 127.0.0.0/8)
+allow 93.184.215.14 port 80 (rules/default.rules:7: default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
+expect_stdout 0 "allow 93.184.215.14 (rules/default.rules:7: default allow)
+allow 2606:4700::1111 (rules/default.rules:44: allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
+expect_stdout 1 "deny localhost 127.0.0.1 port 443 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check localhost 443
+expect_stdout 1 "deny fe80::1%lo (rules/default.rules:59: deny fe80::/10)" -- $tool check fe80::1%lo
+expect_stdout 1 "deny 2130706433 127.0.0.1 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check 2130706433
+expect 2 "\"fe80::1%no-such-interface\": not an address or a host name" -- $tool check fe80::1%no-such-interface
+printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::1   8080  \n' >"$tmp/batch"
+expect_stdout 1 "deny 127.0.0.1 port 22 (rules/default.rules:14: deny 127.0.0.0/8)
+allow 93.184.215.14 port 443 (rules/default.rules:7: default allow)
+deny ::1 port 8080 (rules/default.rules:46: deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
+printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 (rules/default.rules:7: default allow)" -- $tool check -; }
+printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
+expect_stdout 2 "deny 10.0.0.1 (rules/default.rules:12: deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
+expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
+$tool check --json 127.0.0.1 93.184.215.14 443 >"$tmp/check.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+assert rows[0] == {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": "rules/default.rules", "line": 14, "text": "deny 127.0.0.0/8"}}, rows[0]
+assert rows[1]["decision"] == "allow" and rows[1]["default"] is True and rows[1]["reason"] == "default", rows[1]
+print("ok")' "$tmp/check.json"
+
+# ---- fetch against a loopback server
+python3 test/tool_httpd.py 127.0.0.2 "$tmp/port" &
+httpd=$!
+trap 'kill $httpd 2>/dev/null; rm -rf "$tmp"' EXIT
+i=0
+while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+port=$(cat "$tmp/port")
+printf 'include %s/rules/default.rules\nallow 127.0.0.2 port %s\n' "$(pwd)" "$port" >"$tmp/srv.rules"
+expect_stdout 0 "hello" -- $tool fetch -r "$tmp/srv.rules" http://127.0.0.2:$port/
+expect_stdout 0 "X-Test=42" -- $tool fetch -r "$tmp/srv.rules" -H "X-Test: 42" http://127.0.0.2:$port/echo
+expect_stdout 0 "" -- $tool fetch -r "$tmp/srv.rules" -s -o "$tmp/body" http://127.0.0.2:$port/
+expect 0 "hello" -- cat "$tmp/body"
+expect 28 "Operation timed out" -- $tool fetch -r "$tmp/srv.rules" --max-time 0.3 http://127.0.0.2:$port/slow
+expect 2 "curlfence fetch: invalid --max-time \"soon\"" -- $tool fetch --max-time soon http://127.0.0.2:$port/
+expect 2 "curlfence fetch: invalid --connect-timeout \"-1\"" -- $tool fetch --connect-timeout -1 http://127.0.0.2:$port/
+expect 2 "curlfence fetch: invalid header \"X-Test\"" -- $tool fetch -H X-Test http://127.0.0.2:$port/
+expect 0 "hello" -- $tool fetch -r "$tmp/srv.rules" --connect-timeout 2 http://127.0.0.2:$port/
+# blocked: curlfence says so, writes no output file
+expect 7 "curlfence: http://127.0.0.2:$port/: blocked by policy" -- $tool fetch -o "$tmp/none" http://127.0.0.2:$port/
+expect 1 "absent" -- sh -c "test -e '$tmp/none' && echo present || { echo absent; exit 1; }"
+expect_stdout 7 "" -- $tool fetch -s http://127.0.0.2:$port/
+expect 0 "empty" -- sh -c "[ ! -s '$tmp/stderr' ] && echo empty"
+# allowed but refused: libcurl's own error, not "blocked by policy"
+printf 'default deny\nallow 127.0.0.1 port 9\n' >"$tmp/nine.rules"
+expect 7 "Failed to connect to 127.0.0.1 port 9" -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
+# an audit file that cannot be written
+expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $tool fetch -r "$tmp/srv.rules" --audit /dev/full http://127.0.0.2:$port/
+expect 2 "curlfence: audit: " -- $tool fetch --audit "$tmp/no/such/dir/a.jsonl" http://127.0.0.2:$port/
+kill $httpd 2>/dev/null
 
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -192,6 +192,11 @@ int cli_load_policy(const char *path, curlfence_policy **out)
     path = cli_default_rules();
   if(curlfence_policy_load_file(out, path, &err)) {
     fprintf(stderr, CLI_PROG ": %s\n", err.text);
+    if(err.code == CURLFENCE_E_IO)
+      fputs("Use -r FILE to name the rules file.\n", stderr);
+    else
+      fprintf(stderr, "Run '" CLI_PROG " lint %s' for every problem in "
+              "it.\n", path);
     return -1;
   }
   return 0;
@@ -201,12 +206,20 @@ int cli_load_policy(const char *path, curlfence_policy **out)
 
 int cli_parse_port(const char *s, unsigned *port)
 {
-  char *end;
-  unsigned long v = strtoul(s, &end, 10);
+  unsigned v = 0;
+  const char *c;
 
-  if(!*s || *end || v > 65535 || s[0] == '-' || s[0] == '+')
+  /* strtoul would take blanks, a sign and leading zeros */
+  if(s[0] < '1' || s[0] > '9')
     return -1;
-  *port = (unsigned)v;
+  for(c = s; *c; c++) {
+    if(*c < '0' || *c > '9' || c - s >= 5)
+      return -1;
+    v = v * 10 + (unsigned)(*c - '0');
+  }
+  if(v > 65535)
+    return -1;
+  *port = v;
   return 0;
 }
 

@@ -19,10 +19,8 @@ int main(int argc, char **argv)
 {
   const cli_cmd *const *c;
 
-  if(argc < 2) {
-    cli_main_help(stderr);
-    return 2;
-  }
+  if(argc < 2)
+    return cli_usage_error(NULL, "missing command");
   for(c = cli_commands; *c; c++)
     if(!strcmp(argv[1], (*c)->name))
       return (*c)->run(*c, argc - 1, argv + 1);
@@ -32,15 +30,16 @@ int main(int argc, char **argv)
   }
   if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
      !strcmp(argv[1], "help")) {
-    if(argc > 2)
+    if(argc > 2) {
       for(c = cli_commands; *c; c++)
         if(!strcmp(argv[2], (*c)->name)) {
           cli_help(stdout, *c);
           return 0;
         }
+      return cli_usage_error(NULL, "unknown command \"%s\"", argv[2]);
+    }
     cli_main_help(stdout);
     return 0;
   }
-  cli_main_help(stderr);
-  return 2;
+  return cli_usage_error(NULL, "unknown command \"%s\"", argv[1]);
 }
