@@ -146,5 +146,45 @@ expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $to
 expect 2 "curlfence: audit: " -- $tool fetch --audit "$tmp/no/such/dir/a.jsonl" http://127.0.0.2:$port/
 kill $httpd 2>/dev/null
 
+# ---- diff on hand-built pairs: exact CIDR lists
+d="$tmp/d"
+mkdir -p "$d"
+printf 'default allow\n' >"$d/allow"
+printf 'default allow\ndeny 10.20.0.0/16\n' >"$d/added"
+printf 'default deny\nallow 192.0.2.0/24 port 80\n' >"$d/p80"
+printf 'default deny\nallow 192.0.2.0/24 port 443\n' >"$d/p443"
+printf 'default allow\ndeny 10.0.0.0/8\n' >"$d/flip1"
+printf 'default deny\ndeny 10.0.0.0/8\n' >"$d/flip2"
+printf 'default allow\ndeny 10.0.0.0/9\ndeny 10.128.0.0/9\n' >"$d/same"
+expect_stdout 1 "10.20.0.0/16 any port: allow ($d/allow:1 default) -> deny ($d/added:2)" -- $tool diff "$d/allow" "$d/added"
+expect_stdout 1 "10.20.0.0/16 any port: deny ($d/added:2) -> allow ($d/allow:1 default)" -- $tool diff "$d/added" "$d/allow"
+expect_stdout 1 "192.0.2.0/24 port 80: allow ($d/p80:2) -> deny ($d/p443:1 default)
+192.0.2.0/24 port 443: deny ($d/p80:1 default) -> allow ($d/p443:2)" -- $tool diff "$d/p80" "$d/p443"
+expect_stdout 1 "0.0.0.0/5 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+8.0.0.0/7 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+11.0.0.0/8 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+12.0.0.0/6 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+16.0.0.0/4 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+32.0.0.0/3 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+64.0.0.0/2 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+128.0.0.0/1 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+::/0 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)" -- $tool diff "$d/flip1" "$d/flip2"
+expect_stdout 0 "" -- $tool diff "$d/flip1" "$d/same"
+expect_stdout 0 "" -- $tool diff rules/default.rules rules/default.rules
+expect 1 "203.0.113.0/24 port 443: deny (rules/default.rules:23) -> allow (rules/examples/allowlist.rules:7)" -- $tool diff rules/default.rules rules/examples/allowlist.rules
+expect 1 "unix sockets: deny ($d/u1:1) -> allow ($d/u2:1)" -- sh -c "printf 'unix deny\n' >'$d/u1'; printf 'unix allow\n' >'$d/u2'; $tool diff '$d/u1' '$d/u2'"
+expect 2 "curlfence diff: expected OLD and NEW rules files" -- $tool diff "$d/allow"
+expect 2 "$tmp/bad.rules:1:6: incomplete IPv4 address" -- $tool diff "$d/allow" "$tmp/bad.rules"
+$tool diff --json "$d/p80" "$d/p443" >"$tmp/diff.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+r = rows[0]
+assert r["family"] == "inet" and r["range"] == "192.0.2.0/24" and r["ports"] == [[80, 80]], r
+assert r["old"]["decision"] == "allow" and r["old"]["line"] == 2 and r["old"]["rule"] == "allow 192.0.2.0/24 port 80", r
+assert r["new"]["decision"] == "deny" and r["new"]["default"] is True and r["new"]["rule"] == "default deny", r
+print("ok")' "$tmp/diff.json"
+
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -6,6 +6,7 @@
  * every subcommand.
  */
 #include "cli.h"
+#include "internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -183,6 +184,16 @@ const char *cli_default_rules(void)
   return DEFAULT_RULES;
 }
 
+static void load_error(const char *path, const curlfence_error *err)
+{
+  fprintf(stderr, CLI_PROG ": %s\n", err->text);
+  if(err->code == CURLFENCE_E_IO)
+    fputs("Use -r FILE to name the rules file.\n", stderr);
+  else
+    fprintf(stderr, "Run '" CLI_PROG " lint %s' for every problem in it.\n",
+            path);
+}
+
 int cli_load_policy(const char *path, curlfence_policy **out)
 {
   curlfence_error err;
@@ -191,12 +202,21 @@ int cli_load_policy(const char *path, curlfence_policy **out)
   if(!path)
     path = cli_default_rules();
   if(curlfence_policy_load_file(out, path, &err)) {
-    fprintf(stderr, CLI_PROG ": %s\n", err.text);
-    if(err.code == CURLFENCE_E_IO)
-      fputs("Use -r FILE to name the rules file.\n", stderr);
-    else
-      fprintf(stderr, "Run '" CLI_PROG " lint %s' for every problem in "
-              "it.\n", path);
+    load_error(path, &err);
+    return -1;
+  }
+  return 0;
+}
+
+int cli_load_ruleset(const char *path, struct cf_ruleset *rs)
+{
+  curlfence_error err;
+
+  memset(rs, 0, sizeof(*rs));
+  if(!path)
+    path = cli_default_rules();
+  if(cf_rules_parse_file(rs, path, &err)) {
+    load_error(path, &err);
     return -1;
   }
   return 0;
