@@ -156,6 +156,13 @@ typedef int (*cf_diff_fn)(const cf_diff_change *c, void *userdata);
 curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
                        cf_diff_fn fn, void *userdata);
 
+/* explain.c: the indexes of every rule whose prefix holds addr (4 bytes
+ * when v6 == 0, else 16, already unmapped), whatever its ports, best
+ * first in cf_rule_beats() order.  Writes at most max; returns how many
+ * there are. */
+size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
+                    long *out, size_t max);
+
 /* error.c */
 void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)

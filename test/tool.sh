@@ -146,6 +146,55 @@ expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $to
 expect 2 "curlfence: audit: " -- $tool fetch --audit "$tmp/no/such/dir/a.jsonl" http://127.0.0.2:$port/
 kill $httpd 2>/dev/null
 
+# ---- explain: rank order and the reason the winner wins
+e="$tmp/explain.rules"
+printf 'default allow\ndeny 10.0.0.0/8\nallow 10.1.0.0/16\nallow 10.2.0.0/16 port 443\ndeny 10.3.0.0/16\nallow 10.3.0.0/16\n' >"$e"
+expect_stdout 0 "10.1.2.3 port 80:
+  1. $e:3: allow 10.1.0.0/16 -- decides
+  2. $e:2: deny 10.0.0.0/8 -- outranked: shorter prefix: /8 loses to /16 (line 3)
+  default: $e:1: default allow -- not used, a rule matched
+why: longest matching prefix: /16 is longer than /8 (line 2)
+decision: allow ($e:3: allow 10.1.0.0/16)" -- $tool explain -r "$e" 10.1.2.3 80
+expect_stdout 0 "10.2.0.1 port 443:
+  1. $e:4: allow 10.2.0.0/16 port 443 -- decides
+  2. $e:2: deny 10.0.0.0/8 -- outranked: shorter prefix: /8 loses to /16 (line 4)
+  default: $e:1: default allow -- not used, a rule matched
+why: longest matching prefix: /16 is longer than /8 (line 2)
+decision: allow ($e:4: allow 10.2.0.0/16 port 443)" -- $tool explain -r "$e" 10.2.0.1 443
+expect_stdout 1 "10.2.0.1 port 80:
+  1. $e:4: allow 10.2.0.0/16 port 443 -- skipped: port 80 is not in its list
+  2. $e:2: deny 10.0.0.0/8 -- decides
+  default: $e:1: default allow -- not used, a rule matched
+why: the only rule that matches
+decision: deny ($e:2: deny 10.0.0.0/8)" -- $tool explain -r "$e" 10.2.0.1 80
+expect_stdout 1 "10.3.0.1:
+  1. $e:5: deny 10.3.0.0/16 -- decides
+  2. $e:6: allow 10.3.0.0/16 -- outranked: same prefix and ports: deny (line 5) wins a tie
+  3. $e:2: deny 10.0.0.0/8 -- outranked: shorter prefix: /8 loses to /16 (line 5)
+  default: $e:1: default allow -- not used, a rule matched
+why: same prefix and ports as line 6: deny wins a tie
+decision: deny ($e:5: deny 10.3.0.0/16)" -- $tool explain -r "$e" 10.3.0.1
+expect_stdout 0 "192.0.2.1 port 22:
+  no rule matches 192.0.2.1
+  default: $e:1: default allow -- decides
+why: no rule matches: the default decides
+decision: allow ($e:1: default allow)" -- $tool explain -r "$e" 192.0.2.1 22
+expect_stdout 1 "::ffff:10.0.0.1:
+  ::ffff:10.0.0.1 is an IPv4-mapped IPv6 address (::ffff:0:0/96): it is decided as the IPv4 address 10.0.0.1
+  1. $e:2: deny 10.0.0.0/8 -- decides
+  default: $e:1: default allow -- not used, a rule matched
+why: the only rule that matches
+decision: deny ($e:2: deny 10.0.0.0/8)" -- $tool explain -r "$e" ::ffff:10.0.0.1
+expect 2 "curlfence explain: invalid port \"080\"" -- $tool explain 10.0.0.1 080
+expect 2 "curlfence explain: \"example\" is not a numeric IPv4 or IPv6 address" -- $tool explain example
+$tool explain --json -r "$e" 10.3.0.1 >"$tmp/explain.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["decision"] == "deny" and [r["outcome"] for r in o["rules"]] == ["decides", "outranked", "outranked"], o
+assert o["rules"][0]["line"] == 5 and o["default"]["used"] is False, o
+print("ok")' "$tmp/explain.json"
+
 # ---- diff on hand-built pairs: exact CIDR lists
 d="$tmp/d"
 mkdir -p "$d"

@@ -53,6 +53,7 @@ struct cli_cmd {
 extern const cli_cmd cli_cmd_check;
 extern const cli_cmd cli_cmd_fetch;
 extern const cli_cmd cli_cmd_diff;
+extern const cli_cmd cli_cmd_explain;
 extern const cli_cmd *const cli_commands[];
 
 /* ------------------------------------------------------------- options */
