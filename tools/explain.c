@@ -112,7 +112,8 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   char mapped[200] = "";
   long *m = NULL, win = -1, second = -1;
   size_t n, i;
-  unsigned port = 0, kport;
+  unsigned port = 0;
+  cf_dest dest;
   int k, v6, status = 2;
 
   memset(&c, 0, sizeof(c));
@@ -147,14 +148,17 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   if(getnameinfo((struct sockaddr *)&ss, sslen, text, sizeof(text), NULL, 0,
                  NI_NUMERICHOST))
     snprintf(text, sizeof(text), "%s", input);
-  if(cf_sockaddr_key((struct sockaddr *)&ss, sslen, &v6, key, &kport) != 0)
+  cf_dest_init(&dest, (struct sockaddr *)&ss, sslen);
+  if(dest.kind != CF_DEST_IP)
     return cli_usage_error(cmd, "\"%s\" cannot be decided", input);
+  v6 = dest.v6;
+  memcpy(key, dest.key, sizeof(key));
   if(cli_load_policy(rules, &p))
     return 2;
   c.rs = &p->rs;
   c.port = port;
   inet_ntop(v6 ? AF_INET6 : AF_INET, key, shown, sizeof(shown));
-  if(ss.ss_family == AF_INET6 && !v6)
+  if(dest.as == CF_AS_MAPPED)
     snprintf(mapped, sizeof(mapped), "%s is an IPv4-mapped IPv6 address "
              "(::ffff:0:0/96): it is decided as the IPv4 address %s", text,
              shown);
