@@ -163,6 +163,30 @@ curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
 size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
                     long *out, size_t max);
 
+/* lint.c: rules that never decide, or decide nothing new.  fn is called
+ * per finding, in rule order; nonzero stops.  baseline (NULL: none) has
+ * one flag per file of rs: the files whose denials an allow elsewhere is
+ * reported for opening (rules/default.rules). */
+typedef enum cf_lint_kind {
+  CF_LINT_SHADOWED,       /* no port list, decides no address and port */
+  CF_LINT_PORT_NEVER_WINS,/* a port rule that decides nothing */
+  CF_LINT_DUPLICATE,      /* as an earlier rule: other */
+  CF_LINT_REDUNDANT,      /* decides only as other (-1: the default) would */
+  CF_LINT_OPENS_BASELINE  /* an allow over other, a baseline deny, e.g. at
+                             where */
+} cf_lint_kind;
+typedef struct cf_lint_finding {
+  cf_lint_kind kind;
+  long rule;              /* index in rs */
+  long other;             /* the rule it is about, or -1 (see kinds) */
+  uint8_t where[16];      /* an address, for CF_LINT_OPENS_BASELINE */
+} cf_lint_finding;
+typedef int (*cf_lint_fn)(const cf_lint_finding *f, void *userdata);
+curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
+                       cf_lint_fn fn, void *userdata);
+/* The stable short name of a kind: "shadowed", "duplicate", ... */
+const char *cf_lint_name(cf_lint_kind kind);
+
 /* error.c */
 void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)

@@ -146,6 +146,47 @@ expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $to
 expect 2 "curlfence: audit: " -- $tool fetch --audit "$tmp/no/such/dir/a.jsonl" http://127.0.0.2:$port/
 kill $httpd 2>/dev/null
 
+# ---- lint: each finding on a minimal file, with its position and status
+l="$tmp/l"
+mkdir -p "$l"
+printf 'default allow\ndeny 10.0.0.0/8\nallow 10.0.0.0/9\nallow 10.128.0.0/9\n' >"$l/shadowed"
+printf 'allow 10.0.0.0/8\ndeny 10.0.0.0/8\n' >"$l/tie"
+printf 'deny 10.0.0.0/8\ndefault allow\n  deny 10.0.0.0/8   # again\n' >"$l/dup"
+printf 'deny 10.0.0.0/8 port 80,443\n\tallow 10.0.0.0/8 port 443,80\n' >"$l/portdup"
+printf 'deny 10.0.0.0/8 port 80-443\nallow 10.0.0.0/8 port 443\n' >"$l/port"
+printf 'allow 10.0.0.0/8 port 443\ndeny 10.0.0.0/9\ndeny 10.128.0.0/9\n' >"$l/portdeep"
+printf 'default deny\ndeny 10.0.0.0/8\n' >"$l/redundant"
+printf 'default allow\ndeny 10.0.0.0/8\ndeny 10.1.0.0/16\n' >"$l/redundant2"
+printf 'include %s/rules/default.rules\nallow 169.254.169.254\nallow 198.51.100.7 port 443\nallow 10.1.0.0/16\n' "$(pwd)" >"$l/opens"
+printf 'default deny\nallow 10.0.0.0/8\ndeny 10.1.0.0/16 port 22\n' >"$l/clean"
+expect_stdout 1 "$l/shadowed:2:1: warning: never decides: more specific rules decide every address and port it covers [shadowed]" -- $tool lint "$l/shadowed"
+expect_stdout 1 "$l/tie:1:1: warning: never decides: line 2 (deny 10.0.0.0/8) wins on the same prefix [shadowed]" -- $tool lint "$l/tie"
+expect_stdout 1 "$l/dup:3:3: warning: duplicate of line 1 (deny 10.0.0.0/8) [duplicate]" -- $tool lint "$l/dup"
+expect_stdout 1 "$l/portdup:2:2: warning: port rule never wins: line 1 (deny 10.0.0.0/8 port 80,443) ranks above it for all of its ports [port-never-wins]" -- $tool lint "$l/portdup"
+expect_stdout 1 "$l/port:2:1: warning: port rule never wins: line 1 (deny 10.0.0.0/8 port 80-443) ranks above it for all of its ports [port-never-wins]" -- $tool lint "$l/port"
+expect_stdout 1 "$l/portdeep:1:1: warning: port rule never wins: more specific rules decide every address and port it covers [port-never-wins]" -- $tool lint "$l/portdeep"
+expect_stdout 0 "$l/redundant:2:1: note: redundant: wherever it decides, the default (default deny) would decide the same [redundant]" -- $tool lint "$l/redundant"
+expect_stdout 0 "$l/redundant2:3:1: note: redundant: wherever it decides, line 2 (deny 10.0.0.0/8) would decide the same [redundant]" -- $tool lint "$l/redundant2"
+expect_stdout 1 "$l/opens:2:1: warning: never decides: $(pwd)/rules/default.rules:30 (deny 169.254.169.254) wins on the same prefix [shadowed]
+$l/opens:3:1: note: allows addresses that $(pwd)/rules/default.rules:22 (deny 198.51.100.0/24) denies, such as 198.51.100.7 [opens-default-deny]
+$l/opens:4:1: note: allows addresses that $(pwd)/rules/default.rules:12 (deny 10.0.0.0/8) denies, such as 10.1.0.0 [opens-default-deny]" -- $tool lint "$l/opens"
+expect_stdout 0 "" -- $tool lint "$l/clean"
+expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]" -- $tool lint "$tmp/bad.rules"
+expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]
+$l/dup:3:3: warning: duplicate of line 1 (deny 10.0.0.0/8) [duplicate]" -- $tool lint "$tmp/bad.rules" "$l/dup"
+expect 0 "" -- $tool lint rules/default.rules rules/examples/allowlist.rules
+expect 2 "curlfence lint: expected one or more rules files" -- $tool lint
+$tool lint --json "$l/dup" "$tmp/bad.rules" >"$tmp/lint.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+d, e = rows[0], rows[1]
+assert (d["line"], d["column"], d["severity"], d["name"]) == (3, 3, "warning", "duplicate"), d
+assert d["related"]["line"] == 1 and d["rule"] == "deny 10.0.0.0/8", d
+assert (e["line"], e["column"], e["severity"], e["name"]) == (1, 6, "error", "address"), e
+print("ok")' "$tmp/lint.json"
+
 # ---- explain: rank order and the reason the winner wins
 e="$tmp/explain.rules"
 printf 'default allow\ndeny 10.0.0.0/8\nallow 10.1.0.0/16\nallow 10.2.0.0/16 port 443\ndeny 10.3.0.0/16\nallow 10.3.0.0/16\n' >"$e"

@@ -54,6 +54,7 @@ extern const cli_cmd cli_cmd_check;
 extern const cli_cmd cli_cmd_fetch;
 extern const cli_cmd cli_cmd_diff;
 extern const cli_cmd cli_cmd_explain;
+extern const cli_cmd cli_cmd_lint;
 extern const cli_cmd *const cli_commands[];
 
 /* ------------------------------------------------------------- options */

@@ -13,6 +13,7 @@ const cli_cmd *const cli_commands[] = {
   &cli_cmd_check,
   &cli_cmd_fetch,
   &cli_cmd_explain,
+  &cli_cmd_lint,
   &cli_cmd_diff,
   NULL
 };
