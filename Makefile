@@ -119,8 +119,14 @@ DPDK_LIBS   = $(shell $(PKG_CONFIG) --libs libdpdk 2>/dev/null)
 
 .PHONY: bench bench-dpdk bench-build
 
+# The curlfence command on large inputs (bench/cli.c): diff, check -.
+BENCH_CLI_BIN = $(BUILD)/bench/bench-cli
+$(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/cli.c bench/gen.c $(LDFLAGS_ALL)
+
 # Builds the benchmark without running it (CI keeps it compiling).
-bench-build: $(BENCH_BIN)
+bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN)
 
 $(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
 	@mkdir -p $(@D)
@@ -132,8 +138,9 @@ $(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
 	  -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(TOOL)
 	$(BENCH_BIN)
+	$(BENCH_CLI_BIN) $(TOOL)
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)

@@ -90,7 +90,16 @@ static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
     ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
   else
     ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
-  if(getnameinfo(sa, salen, text, sizeof(text), NULL, 0, NI_NUMERICHOST))
+  /* getnameinfo only for a zone id: inet_ntop is several times faster,
+   * which shows in a batch of a million lines */
+  if(sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, text,
+              sizeof(text));
+  else if(!((struct sockaddr_in6 *)sa)->sin6_scope_id)
+    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, text,
+              sizeof(text));
+  else if(getnameinfo(sa, salen, text, sizeof(text), NULL, 0,
+                      NI_NUMERICHOST))
     snprintf(text, sizeof(text), "?");
   curlfence_policy_decide(c->p, sa, salen, &v);
   print_one(c, input, text, port, &v);
