@@ -39,6 +39,9 @@ SHLIB     = $(BUILD)/libcurlfence.so.$(VERSION)
 STLIB     = $(BUILD)/libcurlfence.a
 TESTBIN   = $(BUILD)/test/check_curlfence
 TOOL      = tools/curlfence
+# Bash completion for the tool; installs as
+# $(datadir)/bash-completion/completions/curlfence.
+BASH_COMPLETION = tools/curlfence.bash
 
 .PHONY: all check asan tsan valgrind compilers demo clean
 

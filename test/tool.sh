@@ -83,6 +83,26 @@ expect 0 "allow 10.1.2.3 (" -- $tool check -r "$tmp/ten.rules" -- 10.1.2.3
 expect 2 "Use -r FILE" -- $tool check -r "$tmp/none.rules" 10.1.2.3
 expect 2 "Run 'curlfence lint $tmp/bad.rules'" -- $tool check -r "$tmp/bad.rules" 10.1.2.3
 
+# ---- bash completion: every command, and every option its --help lists
+completes() {  # completes CMD OPTION: the completion offers OPTION for CMD
+  line=$(grep -e "^ *$1)" tools/curlfence.bash | head -n 1)
+  case "$line" in *[\ \"]"$2"[\ \"]*) echo yes ;; *) echo "no $2 for $1" ;; esac
+}
+for c in check fetch explain lint diff; do
+  for o in $($tool $c --help | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z-]*\).*/\1 \2/p' | tr -d ,); do
+    expect 0 "yes" -- completes "$c" "$o"
+  done
+done
+if command -v bash >/dev/null; then
+  complete_words() {  # complete_words WORDS...: what completion offers
+    bash -c '. tools/curlfence.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _curlfence; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
+  }
+  expect 0 "explain" -- complete_words curlfence ex
+  expect 0 "--connect-timeout" -- complete_words curlfence fetch --con
+  expect 0 "rules/default.rules" -- complete_words curlfence check -r rules/def
+  expect 0 "rules/examples/" -- complete_words curlfence lint rules/ex
+fi
+
 # ---- check: ports are plain decimal 1-65535
 for p in " +80" "+80" "080" "-1" "0" "65536" "8 0" "99999999999"; do
   expect 2 "invalid port \"$p\" (expected 1-65535)" -- $tool check 1.2.3.4 "$p"
