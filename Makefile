@@ -37,6 +37,9 @@ SONAME    = libcurlfence.so.$(SOVERSION)
 
 SHLIB     = $(BUILD)/libcurlfence.so.$(VERSION)
 STLIB     = $(BUILD)/libcurlfence.a
+# Every object with its cf_ internals visible, for the tool, the tests and
+# the benchmarks (the installed archive exports only curlfence_*).
+INTLIB    = $(BUILD)/libcurlfence-internal.a
 TESTBIN   = $(BUILD)/test/check_curlfence
 TOOL      = tools/curlfence
 # Bash completion for the tool; installs as
@@ -69,15 +72,19 @@ $(BUILD)/tools/%.o: tools/%.c tools/cli.h include/curlfence.h lib/internal.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -c $< -o $@
 
-$(TOOL): $(TOOL_OBJS) $(STLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(STLIB) $(LIBDEPS)
+$(INTLIB): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+$(TOOL): $(TOOL_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(LIBDEPS)
 
 $(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
 
-$(TESTBIN): $(TEST_OBJS) $(STLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(STLIB) $(CHECK_LIBS) $(LIBDEPS)
+$(TESTBIN): $(TEST_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(INTLIB) $(CHECK_LIBS) $(LIBDEPS)
 
 check: all $(TESTBIN)
 	test/exports.sh $(SHLIB)
@@ -131,15 +138,15 @@ $(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h
 # Builds the benchmark without running it (CI keeps it compiling).
 bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN)
 
-$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
+$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ilib -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
+$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	@mkdir -p $(@D)
 	@$(PKG_CONFIG) --exists libdpdk || { echo "bench-dpdk: apt-get install libdpdk-dev"; exit 1; }
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
-	  -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
+	  -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
 bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(TOOL)
 	$(BENCH_BIN)
