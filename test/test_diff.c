@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_diff.c - cf_diff() against the reference matcher.
+ * test_diff.c - cf_diff() and cf_lint() against the reference matcher.
  *
  * Random pairs of rule sets (nested prefixes, port lists, both families,
  * either default) are diffed; then for random addresses and ports, most
@@ -416,6 +416,89 @@ START_TEST(mapped_block_merges)
 }
 END_TEST
 
+/* ------------------------------------------------------------- lint */
+
+typedef struct flags {
+  unsigned char *never, *redundant;
+} flags;
+
+static int lint_collect(const cf_lint_finding *f, void *userdata)
+{
+  flags *fl = userdata;
+
+  if(f->kind == CF_LINT_SHADOWED || f->kind == CF_LINT_PORT_NEVER_WINS ||
+     f->kind == CF_LINT_DUPLICATE)
+    fl->never[f->rule] = 1;
+  if(f->kind == CF_LINT_REDUNDANT)
+    fl->redundant[f->rule] = 1;
+  return 0;
+}
+
+/* The reference matcher without rule skip (-1: none). */
+static long linear_without(const cf_ruleset *rs, int v6, const uint8_t *a,
+                           unsigned port, long skip)
+{
+  long best = -1;
+
+  for(size_t i = 0; i < rs->nrules; i++) {
+    const cf_rule *r = &rs->rules[i];
+
+    if((long)i == skip || r->v6 != v6 || !in_block(a, r->addr, r->plen) ||
+       !cf_rule_port_match(rs, r, port))
+      continue;
+    if(best < 0 || cf_rule_beats(r, (long)i, &rs->rules[best], best) > 0)
+      best = (long)i;
+  }
+  return best;
+}
+
+/* What lint says never decides never decides, and what it calls
+ * redundant decides only as the rule below it would. */
+START_TEST(lint_is_sound)
+{
+  uint64_t seed0 = base_seed() * 13;
+  unsigned rounds = tu_quick() ? 20 : 200;
+
+  for(unsigned r = 0; r < rounds; r++) {
+    uint64_t seed = seed0 + r, s = seed;
+    char *t = random_rules(&s, 2 + rnd_below(&s, 30));
+    cf_ruleset rs;
+    flags fl;
+
+    parse_ok(&rs, t, "lint.rules");
+    fl.never = calloc(rs.nrules + 1, 1);
+    fl.redundant = calloc(rs.nrules + 1, 1);
+    ck_assert(fl.never && fl.redundant);
+    ck_assert_int_eq(cf_lint(&rs, NULL, lint_collect, &fl), CURLFENCE_OK);
+    for(unsigned i = 0; i < (tu_quick() ? 300u : 3000u); i++) {
+      uint8_t addr[16];
+      int v6;
+      unsigned port = pick_port(&s);
+      long w, below;
+
+      pick_addr(&s, &rs, &rs, &v6, addr);
+      w = cf_match_linear(&rs, v6, addr, port);
+      if(w < 0)
+        continue;
+      below = linear_without(&rs, v6, addr, port, w);
+      if(fl.never[w] ||
+         (fl.redundant[w] && action_of(&rs, below) != rs.rules[w].action)) {
+        char text[64];
+        inet_ntop(v6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
+        ck_abort_msg("seed %" PRIu64 ": %s port %u is decided by line %u, "
+                     "which lint calls %s\n%s", seed, text, port,
+                     rs.rules[w].line,
+                     fl.never[w] ? "never deciding" : "redundant", t);
+      }
+    }
+    free(fl.never);
+    free(fl.redundant);
+    cf_ruleset_free(&rs);
+    free(t);
+  }
+}
+END_TEST
+
 Suite *suite_diff(void)
 {
   Suite *s = suite_create("diff");
@@ -426,6 +509,7 @@ Suite *suite_diff(void)
   tcase_add_test(tc, mapped_block_merges);
   tcase_add_test(tc, random_pairs);
   tcase_add_test(tc, random_edits);
+  tcase_add_test(tc, lint_is_sound);
   suite_add_tcase(s, tc);
   return s;
 }
