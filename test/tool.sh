@@ -161,6 +161,13 @@ expect 0 "empty" -- sh -c "[ ! -s '$tmp/stderr' ] && echo empty"
 # allowed but refused: libcurl's own error, not "blocked by policy"
 printf 'default deny\nallow 127.0.0.1 port 9\n' >"$tmp/nine.rules"
 expect 7 "Failed to connect to 127.0.0.1 port 9" -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
+# a redirect to a blocked address: the policy, not the first hop, ended it
+expect 7 "curlfence: http://127.0.0.2:$port/redirect/http://127.0.0.1:9/: blocked by policy" -- $tool fetch -r "$tmp/srv.rules" http://127.0.0.2:$port/redirect/http://127.0.0.1:9/
+# one address blocked, the other let through and refused: both said
+printf 'default deny\nallow 127.0.0.2 port 9\n' >"$tmp/two.rules"
+expect 7 "curlfence: http://two.test:9/: blocked by policy; the other addresses: Failed to connect to two.test port 9" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+expect 7 "curlfence: blocked 127.0.0.1 port 9 by $tmp/two.rules:1 (default deny)" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+expect 2 "invalid --resolve \"two.test\"" -- $tool fetch --resolve two.test http://two.test:9/
 # an audit file that cannot be written
 expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $tool fetch -r "$tmp/srv.rules" --audit /dev/full http://127.0.0.2:$port/
 expect 2 "curlfence: audit: " -- $tool fetch --audit "$tmp/no/such/dir/a.jsonl" http://127.0.0.2:$port/

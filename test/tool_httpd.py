@@ -5,7 +5,8 @@
 usage: tool_httpd.py ADDRESS PORTFILE
 Serves on ADDRESS (a 127.0.0.0/8 address) on a free port, written to
 PORTFILE once listening.  /echo returns the request's X-Test header,
-/slow answers after 5 seconds, anything else returns "hello".
+/slow answers after 5 seconds, /redirect/URL redirects to URL, anything
+else returns "hello".
 """
 import http.server
 import sys
@@ -14,6 +15,12 @@ import time
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path.startswith("/redirect/"):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/redirect/"):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/slow":
             time.sleep(5)
         body = b"hello\n"

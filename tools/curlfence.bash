@@ -34,13 +34,13 @@ _curlfence()
       _curlfence_rules_files "$cur"; return ;;
     -o|--output|--audit)
       COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null; return ;;
-    -H|--header|--max-time|--connect-timeout)
+    -H|--header|--max-time|--connect-timeout|--resolve)
       return ;;
   esac
   case $cmd in
     check)   opts="-r --rules --json -h --help" ;;
     explain) opts="-r --rules --json -h --help" ;;
-    fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
+    fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;
     help)    COMPREPLY=( $(compgen -W "check fetch explain lint diff" -- "$cur") ); return ;;

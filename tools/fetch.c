@@ -16,7 +16,8 @@ enum {
   OPT_STATS,
   OPT_REPORT_ONLY,
   OPT_MAX_TIME,
-  OPT_CONNECT_TIMEOUT
+  OPT_CONNECT_TIMEOUT,
+  OPT_RESOLVE
 };
 
 static const cli_opt fetch_opts[] = {
@@ -26,6 +27,8 @@ static const cli_opt fetch_opts[] = {
   { "max-time", OPT_MAX_TIME, "SECONDS", "give up after this long" },
   { "connect-timeout", OPT_CONNECT_TIMEOUT, "SECONDS",
     "give up connecting after this long" },
+  { "resolve", OPT_RESOLVE, "HOST:PORT:ADDR[,ADDR]",
+    "use these addresses for HOST:PORT (as curl --resolve)" },
   { "silent", 's', NULL, "print no messages; the exit status tells" },
   { "verbose", 'v', NULL, "report allowed connections too" },
   { "audit", OPT_AUDIT, "FILE", "append every decision to FILE (JSON Lines)" },
@@ -39,8 +42,11 @@ static const cli_opt fetch_opts[] = {
 typedef struct fetch_state {
   curlfence_sink *audit;     /* --audit FILE, or NULL */
   int verbose, silent;
-  int blocked;               /* a connection was refused by the policy */
-  int allowed;               /* one was let through (and may have failed) */
+  /* What happened to the connections of the current hop (a redirect
+   * starts a new one once a request went out): the policy refused
+   * some, and let some through, which may still have failed. */
+  int blocked;
+  int allowed;
   const char *out_path;      /* -o FILE, opened at the first byte */
   FILE *out;
   int out_errno;
@@ -70,9 +76,15 @@ static int fetch_audit(const curlfence_event *ev, void *userdata)
   fetch_state *st = userdata;
   char line[1400];
 
-  if(ev->action == CURLFENCE_DENY && ev->enforced)
+  if(ev->check == CURLFENCE_CHECK_REUSED) {
+    /* a request is about to go out on a connection: earlier failures
+     * are not why the transfer ends, unless this check refuses it */
+    st->blocked = ev->action == CURLFENCE_DENY && ev->enforced;
+    st->allowed = 0;
+  }
+  else if(ev->action == CURLFENCE_DENY && ev->enforced)
     st->blocked = 1;
-  else if(ev->check == CURLFENCE_CHECK_OPEN)
+  else
     st->allowed = 1;
   if(!st->silent && (ev->action == CURLFENCE_DENY || st->verbose)) {
     describe(line, sizeof(line), ev,
@@ -167,7 +179,7 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
   curlfence_error err;
-  struct curl_slist *headers = NULL, *nh;
+  struct curl_slist *headers = NULL, *resolve = NULL, *nh;
   cli_parser ps;
   CURL *h = NULL;
   CURLcode rc;
@@ -182,18 +194,28 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
     case 'r': rules = arg; break;
     case 'o': st.out_path = arg; break;
     case 'H':
-      if(!strchr(arg, ':') && !strchr(arg, ';')) {
+    case OPT_RESOLVE:
+      if(key == 'H' ? !strchr(arg, ':') && !strchr(arg, ';')
+                    : !strchr(arg, ':') || strchr(arg, ':') == arg) {
         curl_slist_free_all(headers);
-        return cli_usage_error(cmd, "invalid header \"%s\" (expected "
-                               "\"Name: value\")", arg);
+        curl_slist_free_all(resolve);
+        return cli_usage_error(cmd, key == 'H'
+                               ? "invalid header \"%s\" (expected \"Name: "
+                                 "value\")"
+                               : "invalid --resolve \"%s\" (expected "
+                                 "HOST:PORT:ADDR)", arg);
       }
-      nh = curl_slist_append(headers, arg);
+      nh = curl_slist_append(key == 'H' ? headers : resolve, arg);
       if(!nh) {
         curl_slist_free_all(headers);
+        curl_slist_free_all(resolve);
         fputs(CLI_PROG ": out of memory\n", stderr);
         return 2;
       }
-      headers = nh;
+      if(key == 'H')
+        headers = nh;
+      else
+        resolve = nh;
       break;
     case OPT_MAX_TIME:
     case OPT_CONNECT_TIMEOUT:
@@ -201,6 +223,7 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
                                                 : "--connect-timeout",
                        arg, key == OPT_MAX_TIME ? &max_ms : &connect_ms)) {
         curl_slist_free_all(headers);
+        curl_slist_free_all(resolve);
         return 2;
       }
       break;
@@ -211,15 +234,18 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
     case OPT_REPORT_ONLY: flags |= CURLFENCE_ATTACH_REPORT_ONLY; break;
     default:
       curl_slist_free_all(headers);
+      curl_slist_free_all(resolve);
       return ps.status;
     }
   }
   if(ps.noperands != 1) {
     curl_slist_free_all(headers);
+    curl_slist_free_all(resolve);
     return cli_usage_error(cmd, "expected one URL");
   }
   if(cli_load_policy(rules, &p)) {
     curl_slist_free_all(headers);
+    curl_slist_free_all(resolve);
     return 2;
   }
   if(audit_path && curlfence_sink_open_file(&st.audit, audit_path, &err)) {
@@ -247,6 +273,8 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
   SETOPT(h, CURLOPT_FAILONERROR, 1L);
   if(headers)
     SETOPT(h, CURLOPT_HTTPHEADER, headers);
+  if(resolve)
+    SETOPT(h, CURLOPT_RESOLVE, resolve);
   if(max_ms)
     SETOPT(h, CURLOPT_TIMEOUT_MS, max_ms);
   if(connect_ms)
@@ -268,6 +296,10 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
     else if(st.blocked && !st.allowed)
       fprintf(stderr, CLI_PROG ": %s: blocked by policy\n",
               CLI_OPERANDS(&ps)[0]);
+    else if(st.blocked)
+      fprintf(stderr, CLI_PROG ": %s: blocked by policy; the other "
+              "addresses: %s\n", CLI_OPERANDS(&ps)[0],
+              errbuf[0] ? errbuf : curl_easy_strerror(rc));
     else
       /* libcurl's words for what happened to the addresses the policy
        * let through */
@@ -301,6 +333,7 @@ out:
   if(h)
     curl_easy_cleanup(h);
   curl_slist_free_all(headers);
+  curl_slist_free_all(resolve);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
   curlfence_sink_free(st.audit);
