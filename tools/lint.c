@@ -26,6 +26,8 @@ typedef struct src {
   char *text;
   size_t len;
   int tried;
+  unsigned at_line;       /* findings come in line order: resume here */
+  size_t at_off;
 } src;
 
 typedef struct lint_out {
@@ -72,10 +74,16 @@ static unsigned column_of(lint_out *o, uint32_t f, unsigned line)
   }
   if(!s->text)
     return 1;
+  if(s->at_line && s->at_line <= line) {
+    l = s->at_line;
+    i = s->at_off;
+  }
   while(i < s->len && l < line) {
     if(s->text[i++] == '\n')
       l++;
   }
+  s->at_line = l;
+  s->at_off = i;
   while(i < s->len && (s->text[i] == ' ' || s->text[i] == '\t')) {
     i++;
     col++;
