@@ -83,6 +83,10 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
+/* Upper bounds of the rules in len bytes of text and of their texts'
+ * bytes, for sizing the arrays once. */
+void cf_rules_presize(const char *buf, size_t len, size_t *rules,
+                      size_t *text);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
@@ -243,6 +247,7 @@ typedef struct cf_decision {
   curlfence_verdict verdict;  /* filled only when asked for */
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
+  int enforced;           /* 0 in report-only mode (guards set it) */
 } cf_decision;
 
 /* Read sa once into d (family from sa, 0 when there is none; socktype and
@@ -277,22 +282,41 @@ void cf_live_destroy(cf_live *l);
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its
- * generation.  Waits for readers of the old policy. */
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
+ * generation.  Waits for readers of the old policy.  With expect != 0,
+ * only if the current policy still has generation expect: otherwise
+ * returns 0 and p stays the caller's. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
 
 /* watch.c: the thread that reloads a guard when its files change */
+enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
+
+/* A changed file is loaded once it has looked the same for one interval
+ * and at least this long (milliseconds). */
+#define CF_WATCH_SETTLE_MS 100
+
 typedef struct cf_watch {
   pthread_mutex_t lock;
-  pthread_cond_t wake;
+  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
+  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
   pthread_t thread;
   unsigned interval_ms;
-  int running, stop, kick;
+  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
+  int stop, kick;
 } cf_watch;
 
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
+ * but a live guard (fail closed), a cheap tripwire for a guard freed while
+ * still attached (see curlfence_guard_free(3)). */
+#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
+#define CF_GUARD_FREED 0x64656164u   /* "dead" */
+
 struct curlfence_guard {
+  _Atomic uint32_t magic;
+  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
+                                     the memory was kept (debug aid) */
   cf_live live;
   cf_watch watch;
   curlfence_audit_fn audit;
@@ -306,7 +330,14 @@ struct curlfence_guard {
       reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
+  /* Tests only: called by a reload between loading and publishing. */
+  void (*reload_loaded_hook)(curlfence_guard *g);
 };
+
+/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
+ * file that changed while it was read is not counted as a failure. */
+curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
+                               curlfence_error *err);
 
 /* watch.c */
 void cf_watch_init(cf_watch *w);

@@ -2,47 +2,70 @@
 # tools/curlfence as a user runs it: output and exit status.  Blocked
 # fetches never leave the machine: the rules refuse them before connect.
 set -u
-tool=tools/curlfence
+tool=${CURLFENCE_TOOL:-tools/curlfence}
+def=$(pwd)/rules/default.rules  # found by the tool's location, not the cwd
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 
+# libcurl's own error texts change between releases ("Couldn't connect" became
+# "Could not connect" in 8.9), so only exit codes and curlfence's words are
+# asserted.
 expect() {  # expect STATUS OUTPUT-SUBSTRING -- COMMAND...
-  want_status=$1 want_out=$2
-  shift 3
+  run_case 0 "$@"
+}
+
+refute() {  # refute STATUS OUTPUT-SUBSTRING-THAT-MUST-NOT-APPEAR -- COMMAND...
+  run_case 1 "$@"
+}
+
+run_case() {  # run_case NEGATE STATUS SUBSTRING -- COMMAND...
+  negate=$1 want_status=$2 want_out=$3
+  shift 4
   out=$("$@" 2>&1)
   status=$?
-  if [ "$status" -eq "$want_status" ] && case "$out" in *"$want_out"*) true ;; *) false ;; esac; then
+  case "$out" in *"$want_out"*) found=1 ;; *) found=0 ;; esac
+  [ "$negate" -eq 1 ] && found=$((1 - found))
+  if [ "$status" -eq "$want_status" ] && [ "$found" -eq 1 ]; then
     pass=$((pass + 1))
   else
     fail=$((fail + 1))
     echo "FAIL: $* -> status $status (want $want_status), output:"
     echo "$out"
-    echo "  wanted it to contain: $want_out"
+    if [ "$negate" -eq 1 ]; then
+      echo "  wanted it not to contain: $want_out"
+    else
+      echo "  wanted it to contain: $want_out"
+    fi
   fi
 }
 
-expect 1 "deny 169.254.169.254 (rules/default.rules:" -- $tool check 169.254.169.254
-expect 1 "deny 169.254.169.254 port 80 (rules/default.rules:30: deny 169.254.169.254)" -- $tool check 169.254.169.254 80
-expect 0 "allow 93.184.215.14 port 443 (rules/default.rules:7: default allow)" -- $tool check 93.184.215.14 443
-expect 1 "deny ::ffff:127.0.0.1 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
+expect 1 "deny 169.254.169.254 ($def:" -- $tool check 169.254.169.254
+expect 1 "deny 169.254.169.254 port 80 ($def:30: deny 169.254.169.254)" -- $tool check 169.254.169.254 80
+expect 0 "allow 93.184.215.14 port 443 ($def:7: default allow)" -- $tool check 93.184.215.14 443
+expect 1 "deny ::ffff:127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
 expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0/8
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"
 expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp/bad.rules" 1.2.3.4
 
-expect 7 "curlfence: blocked 127.0.0.1 port 8080 by rules/default.rules:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
+expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
-expect 7 "blocked 0.0.0.0 port 80 by rules/default.rules:11 (deny 0.0.0.0/8)" -- $tool fetch http://0/
+expect 7 "blocked 0.0.0.0 port 80 by $def:11 (deny 0.0.0.0/8)" -- $tool fetch http://0/
 expect 7 "blocked 169.254.169.254 port 80" -- $tool fetch --audit "$tmp/a.jsonl" http://169.254.169.254/
 expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl" 1 decision=deny addr=169.254.169.254 "rule.text=deny 169.254.169.254"
 expect 7 "stats: generation 1, allowed 0, denied 2" -- $tool fetch --stats http://localhost:9/
-expect 7 "x rules/default.rules:14: deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
-expect 1 "not supported" -- $tool fetch file:///etc/passwd
-expect 7 "would block (report-only) 127.0.0.1 port 9 by rules/default.rules:14" -- $tool fetch --report-only http://127.0.0.1:9/
-expect 7 "Couldn't connect to server" -- $tool fetch --report-only http://127.0.0.1:9/
+expect 7 "x $def:14: deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
+# CURLE_UNSUPPORTED_PROTOCOL: file:// is never fetched, nothing is blocked.
+expect 1 "curlfence: " -- $tool fetch file:///etc/passwd
+refute 1 "blocked" -- $tool fetch file:///etc/passwd
+expect 7 "would block (report-only) 127.0.0.1 port 9 by $def:14" -- $tool fetch --report-only http://127.0.0.1:9/
+# Report-only lets the connection be tried: it fails (CURLE_COULDNT_CONNECT),
+# and curlfence does not claim it blocked it.
+refute 7 "curlfence: blocked" -- $tool fetch --report-only http://127.0.0.1:9/
+
 
 # expect_stdout STATUS EXPECTED -- COMMAND...: standard output exactly
 expect_stdout() {
@@ -111,30 +134,30 @@ expect 0 "allow 1.2.3.4 port 65535 (" -- $tool check 1.2.3.4 65535
 expect 0 "allow 1.2.3.4 port 1 (" -- $tool check 1.2.3.4 1
 
 # ---- check: several addresses, host names, zone ids, stdin, --json
-expect_stdout 1 "deny 127.0.0.1 port 80 (rules/default.rules:14: deny 127.0.0.0/8)
-allow 93.184.215.14 port 80 (rules/default.rules:7: default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
-expect_stdout 0 "allow 93.184.215.14 (rules/default.rules:7: default allow)
-allow 2606:4700::1111 (rules/default.rules:44: allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
-expect_stdout 1 "deny localhost 127.0.0.1 port 443 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check localhost 443
-expect_stdout 1 "deny fe80::1%lo (rules/default.rules:59: deny fe80::/10)" -- $tool check fe80::1%lo
-expect_stdout 1 "deny 2130706433 127.0.0.1 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check 2130706433
+expect_stdout 1 "deny 127.0.0.1 port 80 ($def:14: deny 127.0.0.0/8)
+allow 93.184.215.14 port 80 ($def:7: default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
+expect_stdout 0 "allow 93.184.215.14 ($def:7: default allow)
+allow 2606:4700::1111 ($def:44: allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
+expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:14: deny 127.0.0.0/8)" -- $tool check localhost 443
+expect_stdout 1 "deny fe80::1%lo ($def:59: deny fe80::/10)" -- $tool check fe80::1%lo
+expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check 2130706433
 expect 2 "\"fe80::1%no-such-interface\": not an address or a host name" -- $tool check fe80::1%no-such-interface
 printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::1   8080  \n' >"$tmp/batch"
-expect_stdout 1 "deny 127.0.0.1 port 22 (rules/default.rules:14: deny 127.0.0.0/8)
-allow 93.184.215.14 port 443 (rules/default.rules:7: default allow)
-deny ::1 port 8080 (rules/default.rules:46: deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
-printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 (rules/default.rules:7: default allow)" -- $tool check -; }
+expect_stdout 1 "deny 127.0.0.1 port 22 ($def:14: deny 127.0.0.0/8)
+allow 93.184.215.14 port 443 ($def:7: default allow)
+deny ::1 port 8080 ($def:46: deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
+printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:7: default allow)" -- $tool check -; }
 printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
-expect_stdout 2 "deny 10.0.0.1 (rules/default.rules:12: deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
+expect_stdout 2 "deny 10.0.0.1 ($def:12: deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
 expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
 $tool check --json 127.0.0.1 93.184.215.14 443 >"$tmp/check.json"
 expect 0 "ok" -- python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == 2, rows
-assert rows[0] == {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": "rules/default.rules", "line": 14, "text": "deny 127.0.0.0/8"}}, rows[0]
+assert rows[0] == {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": sys.argv[2], "line": 14, "text": "deny 127.0.0.0/8"}}, rows[0]
 assert rows[1]["decision"] == "allow" and rows[1]["default"] is True and rows[1]["reason"] == "default", rows[1]
-print("ok")' "$tmp/check.json"
+print("ok")' "$tmp/check.json" "$def"
 
 # ---- fetch against a loopback server
 python3 test/tool_httpd.py 127.0.0.2 "$tmp/port" &
@@ -148,7 +171,7 @@ expect_stdout 0 "hello" -- $tool fetch -r "$tmp/srv.rules" http://127.0.0.2:$por
 expect_stdout 0 "X-Test=42" -- $tool fetch -r "$tmp/srv.rules" -H "X-Test: 42" http://127.0.0.2:$port/echo
 expect_stdout 0 "" -- $tool fetch -r "$tmp/srv.rules" -s -o "$tmp/body" http://127.0.0.2:$port/
 expect 0 "hello" -- cat "$tmp/body"
-expect 28 "Operation timed out" -- $tool fetch -r "$tmp/srv.rules" --max-time 0.3 http://127.0.0.2:$port/slow
+expect 28 "curlfence: " -- $tool fetch -r "$tmp/srv.rules" --max-time 0.3 http://127.0.0.2:$port/slow
 expect 2 "curlfence fetch: invalid --max-time \"soon\"" -- $tool fetch --max-time soon http://127.0.0.2:$port/
 expect 2 "curlfence fetch: invalid --connect-timeout \"-1\"" -- $tool fetch --connect-timeout -1 http://127.0.0.2:$port/
 expect 2 "curlfence fetch: invalid header \"X-Test\"" -- $tool fetch -H X-Test http://127.0.0.2:$port/
@@ -160,12 +183,13 @@ expect_stdout 7 "" -- $tool fetch -s http://127.0.0.2:$port/
 expect 0 "empty" -- sh -c "[ ! -s '$tmp/stderr' ] && echo empty"
 # allowed but refused: libcurl's own error, not "blocked by policy"
 printf 'default deny\nallow 127.0.0.1 port 9\n' >"$tmp/nine.rules"
-expect 7 "Failed to connect to 127.0.0.1 port 9" -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
+expect 7 "curlfence: " -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
+refute 7 "blocked" -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
 # a redirect to a blocked address: the policy, not the first hop, ended it
 expect 7 "curlfence: http://127.0.0.2:$port/redirect/http://127.0.0.1:9/: blocked by policy" -- $tool fetch -r "$tmp/srv.rules" http://127.0.0.2:$port/redirect/http://127.0.0.1:9/
 # one address blocked, the other let through and refused: both said
 printf 'default deny\nallow 127.0.0.2 port 9\n' >"$tmp/two.rules"
-expect 7 "curlfence: http://two.test:9/: blocked by policy; the other addresses: Failed to connect to two.test port 9" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+expect 7 "curlfence: http://two.test:9/: blocked by policy; the other addresses: " -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
 expect 7 "curlfence: blocked 127.0.0.1 port 9 by $tmp/two.rules:1 (default deny)" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
 expect 2 "invalid --resolve \"two.test\"" -- $tool fetch --resolve two.test http://two.test:9/
 # an audit file that cannot be written
@@ -302,6 +326,28 @@ assert r["family"] == "inet" and r["range"] == "192.0.2.0/24" and r["ports"] == 
 assert r["old"]["decision"] == "allow" and r["old"]["line"] == 2 and r["old"]["rule"] == "allow 192.0.2.0/24 port 80", r
 assert r["new"]["decision"] == "deny" and r["new"]["default"] is True and r["new"]["rule"] == "default deny", r
 print("ok")' "$tmp/diff.json"
+
+# Where the rules come from: -r, else CURLFENCE_RULES, else the tree's
+# default for this tool; never a rules/default.rules in the working
+# directory.  A copy of the tool outside the tree knows only the installed
+# default.
+abs_tool=$(cd "$(dirname "$tool")" && pwd)/$(basename "$tool")
+mkdir -p "$tmp/cwd/rules"
+printf 'default allow\nallow 0.0.0.0/0\n' >"$tmp/cwd/rules/default.rules"
+printf 'default deny\nallow 127.0.0.7\n' >"$tmp/env.rules"
+expect 1 "deny 127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- sh -c "cd '$tmp/cwd' && '$abs_tool' check 127.0.0.1"
+expect 1 "deny 127.0.0.1 ($def:14:" -- sh -c "cd / && '$abs_tool' check 127.0.0.1"
+expect 0 "allow 127.0.0.7 ($tmp/env.rules:2: allow 127.0.0.7)" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check 127.0.0.7
+expect 1 "deny 127.0.0.7 ($def:14:" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
+expect 1 "deny 127.0.0.7 ($def:14:" -- env CURLFENCE_RULES= $tool check 127.0.0.7
+expect 0 "RULES defaults to $tmp/env.rules." -- env CURLFENCE_RULES="$tmp/env.rules" $tool --help
+cp "$tool" "$tmp/copy"
+expect 0 "/curlfence/default.rules." -- "$tmp/copy" --help
+if "$tmp/copy" --help | grep -q "$def"; then
+  fail=$((fail + 1)); echo "FAIL: a copy outside the tree uses the tree's rules"
+else
+  pass=$((pass + 1))
+fi
 
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -100,7 +100,9 @@ void cli_main_help(FILE *f);
 
 /* ---------------------------------------------------------------- rules */
 
-/* The rules file used when -r is not given. */
+/* The rules file used when -r is not given: $CURLFENCE_RULES if set and
+ * not empty, else the source tree's rules/default.rules for the tool built
+ * in that tree, else the installed $(SYSCONFDIR)/curlfence/default.rules. */
 const char *cli_default_rules(void);
 
 /* Load path (NULL: cli_default_rules()).  On failure prints the one-line
