@@ -67,9 +67,9 @@ TESTBIN_SO = $(BUILD)/test/check_curlfence_shared
 TOOL      = $(BUILD)/tools/curlfence
 TOOL_INST = $(BUILD)/tools-installed/curlfence
 PCFILE    = $(BUILD)/curlfence.pc
-# Bash completion for the tool; installs as
-# $(DATADIR)/bash-completion/completions/curlfence.
+# Bash completion for the tool, installed as BASHCOMPDIR/curlfence.
 BASH_COMPLETION = tools/curlfence.bash
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 .PHONY: all check asan tsan valgrind compilers demo clean install uninstall FORCE
 
@@ -241,6 +241,8 @@ install: all $(TOOL_INST)
 	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
 	done
 	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 644 $(BASH_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for f in $(EXAMPLES); do \
 	  sed $(EXAMPLE_SED) $$f >$(DESTDIR)$(EXDIR)/$${f##*/} && \
 	  chmod 644 $(DESTDIR)$(EXDIR)/$${f##*/} || exit 1; \
@@ -253,7 +255,8 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
 	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
 	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
-	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES)))
+	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES))) \
+	  $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for p in $(MAN_PAGES); do \
 	  rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; \
 	done
