@@ -326,28 +326,58 @@ static int is_ip(const char *text, int family)
   return text && inet_pton(family, text, buf) == 1;
 }
 
-/* The peer of the connection a request is about to use.  libcurl gives it
- * as text: a numeric IP address, a unix socket's path, or "" when it has
- * none.  The text alone cannot tell a unix socket bound to the relative
- * name "8.8.8.8" from the IP address, so the local side decides: an IP
- * connection has a local IP address of the same family and a local port,
- * a unix socket has neither.  Anything else is denied as malformed. */
+/* The peer of the connection a request is about to use, from libcurl's
+ * text: a numeric IP address or a unix socket's path.  The text alone
+ * cannot tell a unix socket bound to the relative name "8.8.8.8" from the
+ * IP address, so the local side decides: an IP connection has a local IP
+ * address of the same family and a local port, a unix socket has neither
+ * (a client socket has no name, so local is ""; libcurl 7.88 reports the
+ * URL's port as peer_port).  Returns the length of the address put in ss,
+ * 0 when it is neither (denied as not covered). */
+static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
+                              int peer_port, const char *local,
+                              int local_port)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+  struct sockaddr_un *un = (struct sockaddr_un *)ss;
+  int local4 = is_ip(local, AF_INET), local6 = is_ip(local, AF_INET6);
+  size_t n;
+
+  memset(ss, 0, sizeof(*ss));
+  if(!peer || !local)
+    return 0;
+  if(local4 && inet_pton(AF_INET, peer, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)peer_port);
+    return sizeof(*in);
+  }
+  if(local6 && inet_pton(AF_INET6, peer, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)peer_port);
+    return sizeof(*in6);
+  }
+  if(local4 || local6 || local_port != 0)
+    return 0;
+  n = strlen(peer);
+  if(n >= sizeof(un->sun_path))
+    n = sizeof(un->sun_path) - 1;
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, peer, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
 static int prereq_checked(void *clientp, const char *primary_ip,
                           const char *local_ip, int primary_port,
                           int local_port, int report_only)
 {
   curlfence_guard *g = clientp;
-  cf_decision d;
   struct sockaddr_storage ss;
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-  struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-  socklen_t len = 0;
-  int protocol = 0;
+  socklen_t len;
+  cf_decision d;
 
   if(!alive(g))
     return CURL_PREREQFUNC_ABORT;
-  memset(&ss, 0, sizeof(ss));
   if(primary_ip && primary_ip[0] == '\0') {
     /* No peer address: file:// and other transfers without a connection,
      * UDP (TFTP) and abstract unix sockets.  Any socket this transfer
@@ -355,36 +385,10 @@ static int prereq_checked(void *clientp, const char *primary_ip,
      * (docs/security.md names the one gap: a pooled abstract socket). */
     return CURL_PREREQFUNC_OK;
   }
-  if(is_ip(local_ip, AF_INET) &&
-     inet_pton(AF_INET, primary_ip, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)primary_port);
-    len = sizeof(*in);
-    protocol = IPPROTO_TCP;
-  }
-  else if(is_ip(local_ip, AF_INET6) &&
-          inet_pton(AF_INET6, primary_ip, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)primary_port);
-    len = sizeof(*in6);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip && local_ip && !is_ip(local_ip, AF_INET) &&
-          !is_ip(local_ip, AF_INET6) && local_port == 0) {
-    /* A unix socket; the text is the path the server bound to (a client
-     * socket has no name, so local_ip is "", and no port; libcurl 7.88
-     * reports the URL's port as primary_port). */
-    size_t n = strlen(primary_ip);
-
-    if(n >= sizeof(un->sun_path))
-      n = sizeof(un->sun_path) - 1;
-    un->sun_family = AF_UNIX;
-    memcpy(un->sun_path, primary_ip, n);
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-  }
+  len = peer_address(&ss, primary_ip, primary_port, local_ip, local_port);
   cf_dest_init(&d.dest, len ? (struct sockaddr *)&ss : NULL, len);
   d.dest.socktype = SOCK_STREAM;
-  d.dest.protocol = protocol;
+  d.dest.protocol = d.dest.kind == CF_DEST_IP ? IPPROTO_TCP : 0;
   return conclude(g, &d, CURLFENCE_CHECK_REUSED,
                   report_only ? CURLFENCE_ATTACH_REPORT_ONLY : 0) ==
                  CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
@@ -406,6 +410,16 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 }
 
 /* --------------------------------------------------------------- attach */
+
+/* Turn DoH off.  A libcurl built without DoH does not know the option,
+ * and has nothing to turn off. */
+static int no_doh(CURL *h)
+{
+  CURLcode rc = curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+
+  return rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? CURLE_OK
+                                                                : (int)rc;
+}
 
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
@@ -436,7 +450,7 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
   /* libcurl's DoH requests run on internal handles that carry none of the
    * callbacks above, so their connections would go unchecked. */
   if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
-    rc |= curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+    rc |= no_doh(h);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -454,7 +468,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_DOH_URL, NULL);
+  rc |= no_doh(handle);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
