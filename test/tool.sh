@@ -4,6 +4,9 @@
 set -u
 tool=${CURLFENCE_TOOL:-tools/curlfence}
 def=$(pwd)/rules/default.rules  # found by the tool's location, not the cwd
+ln() {  # ln RULE: the line of the default rules that says RULE
+  grep -n -E "^$1([[:space:]]|\$)" "$def" | head -n 1 | cut -d: -f1
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -134,30 +137,31 @@ expect 0 "allow 1.2.3.4 port 65535 (" -- $tool check 1.2.3.4 65535
 expect 0 "allow 1.2.3.4 port 1 (" -- $tool check 1.2.3.4 1
 
 # ---- check: several addresses, host names, zone ids, stdin, --json
-expect_stdout 1 "deny 127.0.0.1 port 80 ($def:14: deny 127.0.0.0/8)
-allow 93.184.215.14 port 80 ($def:7: default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
-expect_stdout 0 "allow 93.184.215.14 ($def:7: default allow)
-allow 2606:4700::1111 ($def:44: allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
-expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:14: deny 127.0.0.0/8)" -- $tool check localhost 443
-expect_stdout 1 "deny fe80::1%lo ($def:59: deny fe80::/10)" -- $tool check fe80::1%lo
-expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check 2130706433
+expect_stdout 1 "deny 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 port 80 ($def:$(ln "default allow"): default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
+expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)
+allow 2606:4700::1111 ($def:$(ln "allow 2000::/3"): allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
+expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check localhost 443
+expect_stdout 1 "deny fe80::1%lo ($def:$(ln "deny fe80::/10"): deny fe80::/10)" -- $tool check fe80::1%lo
+expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 2130706433
 expect 2 "\"fe80::1%no-such-interface\": not an address or a host name" -- $tool check fe80::1%no-such-interface
 printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::1   8080  \n' >"$tmp/batch"
-expect_stdout 1 "deny 127.0.0.1 port 22 ($def:14: deny 127.0.0.0/8)
-allow 93.184.215.14 port 443 ($def:7: default allow)
-deny ::1 port 8080 ($def:46: deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
-printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:7: default allow)" -- $tool check -; }
+expect_stdout 1 "deny 127.0.0.1 port 22 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 port 443 ($def:$(ln "default allow"): default allow)
+deny ::1 port 8080 ($def:$(ln "deny ::1/128"): deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
+printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check -; }
 printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
-expect_stdout 2 "deny 10.0.0.1 ($def:12: deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
+expect_stdout 2 "deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
 expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
 $tool check --json 127.0.0.1 93.184.215.14 443 >"$tmp/check.json"
 expect 0 "ok" -- python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert len(rows) == 2, rows
-assert rows[0] == {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": sys.argv[2], "line": 14, "text": "deny 127.0.0.0/8"}}, rows[0]
+want = {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": sys.argv[2], "line": int(sys.argv[3]), "text": "deny 127.0.0.0/8"}}
+assert all(rows[0][k] == v for k, v in want.items()), rows[0]
 assert rows[1]["decision"] == "allow" and rows[1]["default"] is True and rows[1]["reason"] == "default", rows[1]
-print("ok")' "$tmp/check.json" "$def"
+print("ok")' "$tmp/check.json" "$def" "$(ln "deny 127.0.0.0/8")"
 
 # ---- fetch against a loopback server
 python3 test/tool_httpd.py 127.0.0.2 "$tmp/port" &
@@ -218,9 +222,9 @@ expect_stdout 1 "$l/port:2:1: warning: port rule never wins: line 1 (deny 10.0.0
 expect_stdout 1 "$l/portdeep:1:1: warning: port rule never wins: more specific rules decide every address and port it covers [port-never-wins]" -- $tool lint "$l/portdeep"
 expect_stdout 0 "$l/redundant:2:1: note: redundant: wherever it decides, the default (default deny) would decide the same [redundant]" -- $tool lint "$l/redundant"
 expect_stdout 0 "$l/redundant2:3:1: note: redundant: wherever it decides, line 2 (deny 10.0.0.0/8) would decide the same [redundant]" -- $tool lint "$l/redundant2"
-expect_stdout 1 "$l/opens:2:1: warning: never decides: $(pwd)/rules/default.rules:30 (deny 169.254.169.254) wins on the same prefix [shadowed]
-$l/opens:3:1: note: allows addresses that $(pwd)/rules/default.rules:22 (deny 198.51.100.0/24) denies, such as 198.51.100.7 [opens-default-deny]
-$l/opens:4:1: note: allows addresses that $(pwd)/rules/default.rules:12 (deny 10.0.0.0/8) denies, such as 10.1.0.0 [opens-default-deny]" -- $tool lint "$l/opens"
+expect_stdout 1 "$l/opens:2:1: warning: never decides: $(pwd)/rules/default.rules:$(ln "deny 169.254.169.254") (deny 169.254.169.254) wins on the same prefix [shadowed]
+$l/opens:3:1: note: allows addresses that $(pwd)/rules/default.rules:$(ln "deny 198.51.100.0/24") (deny 198.51.100.0/24) denies, such as 198.51.100.7 [opens-default-deny]
+$l/opens:4:1: note: allows addresses that $(pwd)/rules/default.rules:$(ln "deny 10.0.0.0/8") (deny 10.0.0.0/8) denies, such as 10.1.0.0 [opens-default-deny]" -- $tool lint "$l/opens"
 expect_stdout 0 "" -- $tool lint "$l/clean"
 expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]" -- $tool lint "$tmp/bad.rules"
 expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]
@@ -312,7 +316,7 @@ expect_stdout 1 "0.0.0.0/5 any port: allow ($d/flip1:1 default) -> deny ($d/flip
 ::/0 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)" -- $tool diff "$d/flip1" "$d/flip2"
 expect_stdout 0 "" -- $tool diff "$d/flip1" "$d/same"
 expect_stdout 0 "" -- $tool diff rules/default.rules rules/default.rules
-expect 1 "203.0.113.0/24 port 443: deny (rules/default.rules:23) -> allow (rules/examples/allowlist.rules:7)" -- $tool diff rules/default.rules rules/examples/allowlist.rules
+expect 1 "203.0.113.0/24 port 443: deny (rules/default.rules:$(ln "deny 203.0.113.0/24")) -> allow (rules/examples/allowlist.rules:7)" -- $tool diff rules/default.rules rules/examples/allowlist.rules
 expect 1 "unix sockets: deny ($d/u1:1) -> allow ($d/u2:1)" -- sh -c "printf 'unix deny\n' >'$d/u1'; printf 'unix allow\n' >'$d/u2'; $tool diff '$d/u1' '$d/u2'"
 expect 2 "curlfence diff: expected OLD and NEW rules files" -- $tool diff "$d/allow"
 expect 2 "$tmp/bad.rules:1:6: incomplete IPv4 address" -- $tool diff "$d/allow" "$tmp/bad.rules"
