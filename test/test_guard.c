@@ -1040,6 +1040,67 @@ START_TEST(test_tftp_reply_address)
 }
 END_TEST
 
+/* Records the address libcurl would connect to and connects nowhere. */
+static curl_socket_t record_no_connect(void *clientp, curlsocktype purpose,
+                                       struct curl_sockaddr *a)
+{
+  int *n = clientp;
+
+  (void)purpose;
+  (void)a;
+  (*n)++;
+  return CURL_SOCKET_BAD;
+}
+
+/* The unspecified address reaches this host's loopback address: a policy
+ * that denies loopback but not 0.0.0.0/8 or :: must still deny it.  The
+ * chained callback connects nowhere, so a failure here opens nothing. */
+START_TEST(test_unspecified_is_loopback)
+{
+  static const char *const urls[] = { "http://0.0.0.0:9/",
+                                      "http://[::]:9/",
+                                      "http://[::ffff:0.0.0.0]:9/" };
+  static const char *const addrs[] = { "0.0.0.0", "::", "0.0.0.0" };
+  static const char *const rule[] = { "deny 127.0.0.0/8", "deny ::1",
+                                      "deny 127.0.0.0/8" };
+  curlfence_policy *p = tu_load("default allow\ndeny 127.0.0.0/8\n"
+                                "deny ::1\n");
+  curlfence_guard *g;
+  tu_recorder r;
+  body b = { "", 0 };
+  int reached = 0;
+  size_t i;
+
+  memset(&r, 0, sizeof(r));
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_guard_set_audit(g, tu_record, &r, CURLFENCE_AUDIT_DENIED);
+  curlfence_guard_set_chain(g, record_no_connect, &reached, NULL, NULL);
+  for(i = 0; i < 3; i++) {
+    CURL *h = new_handle(urls[i], &b);
+
+    ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+    curl_easy_cleanup(h);
+    ck_assert_msg(reached == 0, "%s went to the socket", urls[i]);
+    ck_assert_int_eq(r.n, (int)i + 1);
+    ck_assert_int_eq(r.ev[i].action, CURLFENCE_DENY);
+    ck_assert_str_eq(r.ev[i].addr, addrs[i]);
+    ck_assert_str_eq(r.ev[i].verdict.rule, rule[i]);
+  }
+  /* The same policy still allows other addresses. */
+  {
+    CURL *h = new_handle("http://192.0.2.1:9/", &b);
+
+    ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+    curl_easy_cleanup(h);
+    ck_assert_int_eq(reached, 1);
+  }
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
 Suite *suite_guard(void)
 {
   Suite *s = suite_create("guard");
@@ -1066,6 +1127,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_udp_tftp);
   tcase_add_test(tc, test_doh_cleared);
   tcase_add_test(tc, test_tftp_reply_address);
+  tcase_add_test(tc, test_unspecified_is_loopback);
   suite_add_tcase(s, tc);
   return s;
 }
