@@ -10,6 +10,8 @@
 #include "testutil.h"
 #include "httpd.h"
 
+#include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
@@ -394,6 +396,32 @@ START_TEST(report_only_lets_it_through_and_says_so)
 }
 END_TEST
 
+/* An LD_PRELOAD that already holds a library defining the libcurl
+ * functions (here libcurl itself) must not take the calls ahead of the
+ * preload library. */
+START_TEST(earlier_preload_entry_does_not_win)
+{
+  result *r = new_result();
+  char var[PATH_MAX + 32];
+  const char *env[] = { var, "ASAN_OPTIONS=verify_asan_link_order=0",
+                        NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+  char *(*fn)(void) = curl_version;
+  void *addr;
+  Dl_info info;
+
+  memcpy(&addr, &fn, sizeof(addr));
+  ck_assert(dladdr(addr, &info) && info.dli_fname);
+  snprintf(var, sizeof(var), "LD_PRELOAD=%s", info.dli_fname);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- git */
 
 /* A bare repository with one commit under tmp/srv, served by both servers
@@ -698,6 +726,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, keep_proxy_goes_through_the_proxy);
   tcase_add_test(tc, broken_rules_refuse_everything);
   tcase_add_test(tc, report_only_lets_it_through_and_says_so);
+  tcase_add_test(tc, earlier_preload_entry_does_not_win);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
   tcase_add_test(tc, php_curl_exec);

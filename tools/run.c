@@ -186,8 +186,12 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   list = malloc(strlen(preload) + (old ? strlen(old) : 0) + 2);
   if(!list)
     return 126;
+  /* First: the loader binds each symbol to the first object in LD_PRELOAD
+   * that defines it, so an entry already there that defines curl_easy_init
+   * (libcurl itself, another wrapper) would take every call and leave the
+   * handles unguarded. */
   if(old && *old)
-    sprintf(list, "%s:%s", old, preload);
+    sprintf(list, "%s:%s", preload, old);
   else
     strcpy(list, preload);
   rc = setvar("LD_PRELOAD", list) ||
