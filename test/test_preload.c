@@ -422,6 +422,30 @@ START_TEST(earlier_preload_entry_does_not_win)
 }
 END_TEST
 
+/* `curlfence run` takes the settings that loosen the check from its
+ * options only: CURLFENCE_ALLOW_TFTP inherited from its own environment
+ * does not reach the command, whose UDP socket is then refused (nothing
+ * listens on the UDP port, so nothing would be served either way). */
+START_TEST(run_ignores_inherited_allow_tftp)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16], log[OUT_MAX], tftp[128];
+  const char *env[] = { "CURLFENCE_ALLOW_TFTP=1",
+                        "CURLFENCE_AUDIT_DENIED=1", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                         "curl", "-sS", "--max-time", "5", tftp, NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  snprintf(tftp, sizeof(tftp), "tftp://127.0.0.2:%u/x", port);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  read_file(audit, log, sizeof(log));
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\"") != NULL &&
+                strstr(log, "\"reason\":\"udp\"") != NULL, "%s", log);
+  free(r);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- git */
 
 /* A bare repository with one commit under tmp/srv, served by both servers
@@ -727,6 +751,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, broken_rules_refuse_everything);
   tcase_add_test(tc, report_only_lets_it_through_and_says_so);
   tcase_add_test(tc, earlier_preload_entry_does_not_win);
+  tcase_add_test(tc, run_ignores_inherited_allow_tftp);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
   tcase_add_test(tc, php_curl_exec);
