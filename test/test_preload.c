@@ -719,6 +719,47 @@ START_TEST(threads_linked)
 }
 END_TEST
 
+/* A program that tries to get its handles around the preload library
+ * (test/prog/preload_odd.c): every way fails, the denied server sees
+ * nothing, a unix server under the rules' implicit "unix deny" neither,
+ * and the program's own open callback is never asked for anything but
+ * loopback. */
+START_TEST(odd_program_stays_guarded)
+{
+  static const char *const want[] = {
+    "open-null 7\n", "own-open 7\n", "reset 7\n", "duphandle 7\n",
+    "allowed 0\n", "proxy-later 7\n", "pre-proxy 7\n",
+    "connect-only 7\n", "multi 7\n", "share-allowed 0\n", "share 7\n",
+    "connect-to 7\n", "redirect 7\n", "unix 7\n", "elsewhere 0\n"
+  };
+  result *r = new_result();
+  char prog[PATH_MAX + 32], sock[PATH_MAX + 16], to[128];
+  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog,
+                         url("127.0.0.2", "/"), url("127.0.0.3", "/"), to,
+                         sock, NULL };
+  th_server *unix_srv;
+  size_t i;
+
+  sibling(prog, sizeof(prog), "preload-odd");
+  snprintf(sock, sizeof(sock), "%s/u.sock", tmp);
+  snprintf(to, sizeof(to), "127.0.0.2:%u:127.0.0.3:%u", port, port);
+  unix_srv = th_start_unix(sock, "unix");
+  ck_assert_ptr_nonnull(unix_srv);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  for(i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+    ck_assert_msg(strstr(r->out, want[i]) != NULL, "no \"%s\" in %s",
+                  want[i], r->out);
+  ck_assert_msg(strstr(r->out, "send 0\n") == NULL, SAYS(r));
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  ck_assert_uint_eq(th_connections(unix_srv), 0);
+  th_stop(unix_srv);
+  free(r);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- tool */
 
 START_TEST(run_missing_command)
@@ -761,6 +802,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, curl_under_memcheck);
   tcase_add_test(tc, threads_under_preload);
   tcase_add_test(tc, threads_linked);
+  tcase_add_test(tc, odd_program_stays_guarded);
   tcase_add_test(tc, run_missing_command);
   suite_add_tcase(s, tc);
   return s;
