@@ -422,6 +422,35 @@ START_TEST(earlier_preload_entry_does_not_win)
 }
 END_TEST
 
+/* A plain LD_PRELOAD with libcurl listed first: the preload library
+ * cannot take the calls, and says so on standard error at load. */
+START_TEST(earlier_preload_entry_is_reported)
+{
+  result *r = new_result();
+  char var[2 * PATH_MAX + 64], rvar[PATH_MAX + 32];
+  const char *env[] = { var, rvar, NULL };
+  const char *argv[] = { "curl", "-sS", url("127.0.0.2", "/x"), NULL };
+  char *(*fn)(void) = curl_version;
+  void *addr;
+  Dl_info info;
+
+  memcpy(&addr, &fn, sizeof(addr));
+  ck_assert(dladdr(addr, &info) && info.dli_fname);
+  snprintf(var, sizeof(var), "LD_PRELOAD=%s:%s", info.dli_fname, preload);
+  snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", rules);
+  run(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(strstr(r->err, "curlfence: ") == r->err &&
+                strstr(r->err, " defines curl_easy_init ahead of the preload "
+                               "library") != NULL, SAYS(r));
+  /* In the usual order, nothing is said. */
+  snprintf(var, sizeof(var), "LD_PRELOAD=%s:%s", preload, info.dli_fname);
+  run(r, env, argv);
+  ck_assert_msg(r->status == 0 && r->err[0] == '\0', SAYS(r));
+  free(r);
+}
+END_TEST
+
 /* `curlfence run` takes the settings that loosen the check from its
  * options only: CURLFENCE_ALLOW_TFTP inherited from its own environment
  * does not reach the command, whose UDP socket is then refused (nothing
@@ -792,6 +821,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, broken_rules_refuse_everything);
   tcase_add_test(tc, report_only_lets_it_through_and_says_so);
   tcase_add_test(tc, earlier_preload_entry_does_not_win);
+  tcase_add_test(tc, earlier_preload_entry_is_reported);
   tcase_add_test(tc, run_ignores_inherited_allow_tftp);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
