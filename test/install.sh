@@ -156,7 +156,8 @@ p=$tmp/p
 run_make install PREFIX="$p"
 for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.0.1.0 \
          lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
-         etc/curlfence/default.rules; do
+         etc/curlfence/default.rules \
+         share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
 done
 [ "$(readlink "$p/lib/libcurlfence.so.0")" = libcurlfence.so.0.1.0 ] &&
