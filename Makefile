@@ -324,7 +324,7 @@ PRELOAD_LIB_SRCS = $(filter-out lib/attach.c lib/diff.c lib/lint.c lib/explain.c
 PRELOAD_SRCS = $(wildcard preload/*.c) $(PRELOAD_LIB_SRCS)
 PRELOAD_OBJS = $(PRELOAD_SRCS:%.c=$(BUILD)/preload-obj/%.o)
 PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib -I$(BUILD) \
-  $(CURL_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+  $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
 all: $(PRELOAD)
