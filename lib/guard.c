@@ -294,27 +294,65 @@ static int pin_source(curl_socket_t fd, const cf_dest *d)
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
+static void close_chained(const cf_chain *chain, curl_socket_t fd)
+{
+  if(chain->close_fn)
+    chain->close_fn(chain->close_data, fd);
+  else
+    close(fd);
+}
+
+/* What libcurl will connect to, as the open callback's argument says: a
+ * copy, so that a change made by a chained callback can be seen. */
+typedef struct cf_target {
+  int family, socktype, protocol;
+  unsigned addrlen;
+  unsigned char addr[sizeof(struct sockaddr_storage)];
+} cf_target;
+
+static void target_of(cf_target *t, const struct curl_sockaddr *a)
+{
+  size_t n = a->addrlen < sizeof(t->addr) ? a->addrlen : sizeof(t->addr);
+
+  memset(t, 0, sizeof(*t));
+  t->family = a->family;
+  t->socktype = a->socktype;
+  t->protocol = a->protocol;
+  t->addrlen = a->addrlen;
+  memcpy(t->addr, &a->addr, n);
+}
+
+/* Decide a (check OPEN), count and audit it.  d->dest points into a. */
+static curlfence_action check_open(curlfence_guard *g,
+                                   const struct curl_sockaddr *a,
+                                   unsigned flags, cf_decision *d)
+{
+  /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
+   * whole address; addrlen, not sizeof, says how much there is. */
+  const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+
+  /* Inconsistent input: decide on nothing rather than guess. */
+  cf_dest_init(&d->dest, a->family == sa->sa_family ? sa : NULL,
+               (socklen_t)a->addrlen);
+  d->dest.family = a->family;
+  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
+  d->dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  d->dest.protocol = a->protocol;
+  return conclude(g, d, CURLFENCE_CHECK_OPEN, flags);
+}
+
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
                             struct curl_sockaddr *a, unsigned flags,
                             const cf_chain *chain)
 {
   cf_chain own;
   cf_decision d;
-  /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
-   * whole address; addrlen, not sizeof, says how much there is. */
-  const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+  cf_target before, after;
   curl_socket_t fd;
 
   if(!alive(g))
     return CURL_SOCKET_BAD;
-  /* Inconsistent input: decide on nothing rather than guess. */
-  cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
-               (socklen_t)a->addrlen);
-  d.dest.family = a->family;
-  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
-  d.dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
-  d.dest.protocol = a->protocol;
-  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
+  if(check_open(g, a, flags, &d) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(!chain) {
     own.open_fn = g->open_fn;
@@ -323,15 +361,25 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
     own.close_data = g->close_data;
     chain = &own;
   }
-  fd = chain->open_fn ? chain->open_fn(chain->open_data, purpose, a)
-                      : socket(a->family, a->socktype, a->protocol);
+  if(!chain->open_fn)
+    fd = socket(a->family, a->socktype, a->protocol);
+  else {
+    target_of(&before, a);
+    fd = chain->open_fn(chain->open_data, purpose, a);
+    target_of(&after, a);
+    /* libcurl connects to the address the callback leaves in a, so one
+     * that rewrote it would send an allowed connection where nobody
+     * looked: the new address is decided like the first. */
+    if(fd != CURL_SOCKET_BAD && memcmp(&before, &after, sizeof(before)) &&
+       (!alive(g) || check_open(g, a, flags, &d) != CURLFENCE_ALLOW)) {
+      close_chained(chain, fd);
+      return CURL_SOCKET_BAD;
+    }
+  }
   if(fd != CURL_SOCKET_BAD && d.dest.socktype == SOCK_DGRAM &&
      d.enforced && pin_source(fd, &d.dest) != 0) {
     /* Fail closed: without the filter the transfer could be redirected. */
-    if(chain->close_fn)
-      chain->close_fn(chain->close_data, fd);
-    else
-      close(fd);
+    close_chained(chain, fd);
     return CURL_SOCKET_BAD;
   }
   return fd;

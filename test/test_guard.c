@@ -1040,6 +1040,41 @@ START_TEST(test_tftp_reply_address)
 }
 END_TEST
 
+/* An application open callback that sends the connection elsewhere:
+ * libcurl connects to whatever address the callback leaves in its
+ * argument, so it rewrites 127.0.0.2 to 127.0.0.3 (both loopback). */
+static curl_socket_t rewrite_open(void *clientp, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)&a->addr;
+
+  (void)clientp;
+  (void)purpose;
+  if(a->family == AF_INET && in->sin_addr.s_addr == htonl(0x7f000002))
+    in->sin_addr.s_addr = htonl(0x7f000003);
+  return socket(a->family, a->socktype, a->protocol);
+}
+
+/* The address a chained open callback leaves is checked again: the
+ * denied server sees no connection, and the audit names it. */
+START_TEST(test_chained_open_rewrites_address)
+{
+  char url[128];
+  body b = { "", 0 };
+
+  ck_assert_int_eq(curlfence_guard_set_chain(guard, rewrite_open, NULL,
+                                             NULL, NULL), CURLFENCE_OK);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  ck_assert_uint_eq(th_connections(allowed), 0);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_OPEN);
+}
+END_TEST
+
 /* A hostile FTP control server on 127.0.0.2: one session, whose PASV
  * reply names pasv_host on pasv_port (EPSV is refused so that libcurl asks
  * for PASV).  It never connects anywhere. */
@@ -1263,6 +1298,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_tftp_reply_address);
   tcase_add_test(tc, test_unspecified_is_loopback);
   tcase_add_test(tc, test_ftp_pasv_address);
+  tcase_add_test(tc, test_chained_open_rewrites_address);
   suite_add_tcase(s, tc);
   return s;
 }
