@@ -4,7 +4,8 @@
  * program might do to get around the preload library: remove or replace
  * the callbacks in odd orders, reset and duplicate handles, set proxies
  * after a first transfer, connect-only, the multi and share interfaces,
- * CONNECT_TO, redirects, unix sockets.  Every case asks for the denied
+ * CONNECT_TO, redirects, unix sockets, an open callback that changes the
+ * address.  Every case asks for the denied
  * host (directly or through the allowed one) and prints "NAME CODE"; the
  * test expects each to fail and the denied server to see nothing.  Its own
  * open callback connects only to loopback addresses and counts any other
@@ -40,6 +41,18 @@ static curl_socket_t own_open(void *clientp, curlsocktype purpose,
     return CURL_SOCKET_BAD;
   }
   return socket(a->family, a->socktype, a->protocol);
+}
+
+/* Sends a connection to 127.0.0.2 to 127.0.0.3 instead: libcurl connects
+ * to the address the callback leaves. */
+static curl_socket_t rewrite_open(void *clientp, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)(void *)&a->addr;
+
+  if(a->family == AF_INET && in->sin_addr.s_addr == htonl(0x7f000002))
+    in->sin_addr.s_addr = htonl(0x7f000003);
+  return own_open(clientp, purpose, a);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *userdata)
@@ -117,6 +130,11 @@ int main(int argc, char **argv)
   curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
   curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, own_open);
   say("own-open", curl_easy_perform(h));
+
+  /* An open callback that changes the address after the check. */
+  curl_easy_setopt(h, CURLOPT_URL, allowed);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, rewrite_open);
+  say("rewrite", curl_easy_perform(h));
 
   /* Reset, then reuse; a duplicate of the reset handle. */
   curl_easy_reset(h);
