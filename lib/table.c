@@ -18,6 +18,8 @@
  *                     bit 31 is set when rule r allows, so a caller that
  *                     wants only the action never reads the rule itself
  *   PSET | i          the answer depends on the port: port set i
+ *   NAT64 | i         (IPv6 only) the region is, or holds, a nat64 prefix:
+ *                     NAT64 record i (below)
  *
  * A port set is {w, cands}: w is the value of the best portless rule
  * covering the interval (0 if none) and cands the port rules covering it
@@ -26,6 +28,22 @@
  * port rule with the same or a longer prefix always outranks w.  So a
  * lookup with a port takes the first candidate whose port ranges hold the
  * port, else w.  Port rules thus cost nothing to portless intervals.
+ *
+ * NAT64 prefixes.  Inside a declared `nat64` prefix the IPv6 rules do not
+ * apply: the answer is the IPv4 table's answer for the embedded address.
+ * A NAT64 record is {prefix, plen, shift, outside, nat64 index}, 32 bytes:
+ * a lookup that ends in NAT64 | i compares the address's first plen bits
+ * with the prefix; when they match it takes the embedded IPv4 address
+ * (the 120 bits left without the "u" octet, shifted right by shift) and
+ * looks it up in the IPv4 family, else the answer is `outside`.  The
+ * compare lets the trie stop early: a /96 prefix would otherwise need
+ * (96 - S) / 6 node levels to be resolved bit by bit, but a region that
+ * holds one nat64 prefix and one value around it ends in a NAT64 value
+ * at the level where it is first alone, two or three levels down.  The
+ * records are one per declared prefix (regions wholly inside it, where
+ * the compare always holds) plus one per such early stop.  So a NAT64
+ * decision is one short IPv6 walk, a compare and an IPv4 walk, with no
+ * search over the declared prefixes.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS FOUND (a Poptrie-like compressed multibit trie)
@@ -132,6 +150,15 @@ typedef struct cf_pset {
   uint32_t n;
 } cf_pset;
 
+typedef struct cf_n64 {
+  uint64_t hi, lo;   /* the prefix, host bits clear */
+  uint32_t outside;  /* value of the addresses not in it (never NAT64) */
+  uint32_t nat64;    /* index into cf_ruleset.nat64 */
+  uint8_t plen;
+  uint8_t shift;     /* of the embedded IPv4 in the 120-bit address */
+  uint8_t pad_[6];
+} cf_n64;
+
 typedef struct cf_fam {
   unsigned sbits;
   cf_dent *direct;   /* 2^sbits entries */
@@ -147,6 +174,9 @@ struct cf_table {
   size_t npsets, cappsets;
   uint32_t *cands;   /* rule indexes */
   size_t ncands, capcands;
+  cf_n64 *n64;       /* [0, nnat64): the declared prefixes, then early
+                        stops */
+  size_t nn64, capn64;
   int popcnt;        /* the CPU has POPCNT */
   void *arena;       /* all the arrays above, once built */
   size_t arena_size;
@@ -231,8 +261,7 @@ uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
 #endif
 }
 
-uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
-  cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
+static uint32_t find6_key(const cf_table *t, cf_u128 key) {
 #ifdef CF_HAVE_POPCNT_CLONE
   return t->popcnt ? walk6_popcnt(&t->fam[1], key) : walk6(&t->fam[1], key);
 #else
@@ -240,16 +269,61 @@ uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
 #endif
 }
 
-long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
-                            const uint8_t *addr, unsigned port, int *allow) {
+/* A NAT64 value for key: the embedded IPv4 address (host order) in *a4
+ * and the record, or NULL when key lies outside its prefix. */
+static const cf_n64 *n64_embedded(const cf_table *t, uint32_t v,
+                                  cf_u128 key, uint32_t *a4) {
+  const cf_n64 *n = &t->n64[v & CF_VAL_MAX];
+  cf_u128 pfx = (cf_u128)n->hi << 64 | n->lo;
+  /* drop bits 64-71, the "u" octet: the IPv4 bits are then contiguous */
+  cf_u128 k120 = (key >> 64) << 56 | (key & (((cf_u128)1 << 56) - 1));
+  if ((key ^ pfx) >> (128 - n->plen))
+    return NULL;
+  *a4 = (uint32_t)(k120 >> n->shift);
+  return n;
+}
+
+uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
+  cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
+  uint32_t v = find6_key(t, key), a4;
+  if ((v & CF_NAT64) == CF_NAT64)
+    v = n64_embedded(t, v, key, &a4) ? cf_table_find4(t, a4)
+                                     : t->n64[v & CF_VAL_MAX].outside;
+  return v;
+}
+
+long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
+                        const uint8_t *addr, unsigned port, int *allow,
+                        long *nat64, uint8_t *as4) {
   uint32_t v;
+  if (nat64)
+    *nat64 = -1;
   if (!t || !addr)
     return -1;
-  if (!v6)
+  if (!v6) {
     v = cf_table_find4(t, (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
                               (uint32_t)addr[2] << 8 | addr[3]);
-  else
-    v = cf_table_find6(t, addr);
+  } else {
+    cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
+    v = find6_key(t, key);
+    if ((v & CF_NAT64) == CF_NAT64) {
+      uint32_t a4;
+      const cf_n64 *n = n64_embedded(t, v, key, &a4);
+      if (n) {
+        v = cf_table_find4(t, a4);
+        if (nat64)
+          *nat64 = (long)n->nat64;
+        if (as4) {
+          as4[0] = (uint8_t)(a4 >> 24);
+          as4[1] = (uint8_t)(a4 >> 16);
+          as4[2] = (uint8_t)(a4 >> 8);
+          as4[3] = (uint8_t)a4;
+        }
+      } else {
+        v = t->n64[v & CF_VAL_MAX].outside;
+      }
+    }
+  }
   if (v & CF_PSET) {
     const cf_pset *ps = &t->psets[v & ~CF_PSET];
     if (port != 0 && rs) {
@@ -264,6 +338,11 @@ long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
   }
   *allow = (v & CF_ALLOW) != 0;
   return (long)(v & ~CF_ALLOW) - 1;
+}
+
+long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
+                            const uint8_t *addr, unsigned port, int *allow) {
+  return cf_table_lookup_as(t, rs, v6, addr, port, allow, NULL, NULL);
 }
 
 long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
@@ -281,7 +360,7 @@ size_t cf_table_memory(const cf_table *t) {
   if (t->arena)
     return sizeof *t + t->arena_size;
   m = sizeof *t + t->npsets * sizeof *t->psets +
-      t->ncands * sizeof *t->cands;
+      t->ncands * sizeof *t->cands + t->nn64 * sizeof *t->n64;
   for (int f = 0; f < 2; f++)
     m += ((size_t)1 << t->fam[f].sbits) * sizeof(uint32_t) +
          t->fam[f].nnodes * sizeof(cf_node) +
@@ -304,6 +383,7 @@ void cf_table_free(cf_table *t) {
   }
   free(t->psets);
   free(t->cands);
+  free(t->n64);
   free(t);
 }
 
@@ -340,6 +420,8 @@ typedef struct cf_key {
                         allow, 2/3 the same with ports */
 } cf_key;
 
+/* idx of a nat64 prefix's key: KEY_NAT64 | its index in cf_ruleset.nat64 */
+#define KEY_NAT64 0x80000000u
 #define KEY_PLEN(k) ((unsigned)(k)->tail >> 2)
 #define KEY_RANK(k) ((unsigned)(k)->tail & 3u)
 #define KEY_START(k) ((cf_u128)(k)->hi << 64 | (k)->lo)
@@ -359,6 +441,7 @@ typedef struct cf_open {
 
 typedef struct cf_builder {
   cf_table *t;
+  size_t nnat64;     /* records [0, nnat64) of t->n64 are the prefixes */
   cf_cut *cuts;
   size_t ncuts, capcuts;
 } cf_builder;
@@ -466,6 +549,15 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
   size_t nport = 0, first_port = n;
   int portless = KEY_RANK(&k[0]) < 2;
   for (size_t i = 0; i < n; i++)
+    if (k[i].idx & KEY_NAT64) {
+      /* no rule of the family applies inside: not even a parent's port
+       * rules, so nothing is inherited */
+      o->w = o->val = CF_NAT64 | (k[i].idx & ~KEY_NAT64);
+      o->coff = 0;
+      o->cn = 0;
+      return 0;
+    }
+  for (size_t i = 0; i < n; i++)
     if (KEY_RANK(&k[i]) >= 2) {
       if (first_port == n)
         first_port = i;
@@ -516,6 +608,8 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   for (i = 0; i < rs->nrules; i++)
     if (!!rs->rules[i].v6 == v6)
       n++;
+  if (v6)
+    n += rs->nnat64;
   /* one change point to start with, at most two per prefix: reserving
    * them up front saves the copies of a growing array */
   if (n > (SIZE_MAX / sizeof *b->cuts - 1) / 2 ||
@@ -532,7 +626,14 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   for (i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
     cf_u128 a = 0;
+    long in64;
     if (!!r->v6 != v6)
+      continue;
+    /* A rule inside a nat64 prefix can never apply (the parser refuses
+     * one, but not a "self" address): leave it out so it cannot cut the
+     * prefix's region. */
+    if (v6 && rs->nnat64 && (in64 = cf_nat64_find(rs, r->addr)) >= 0 &&
+        r->plen >= rs->nat64[in64].plen)
       continue;
     if (r->plen > (v6 ? 128 : 32)) {
       free(k);
@@ -553,6 +654,14 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
     k[n].idx = (uint32_t)i;
     k[n].tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
                            (r->action != CURLFENCE_DENY));
+    n++;
+  }
+  for (i = 0; v6 && i < rs->nnat64; i++) {
+    const cf_n64 *r = &b->t->n64[i];
+    k[n].hi = r->hi;
+    k[n].lo = r->lo;
+    k[n].idx = KEY_NAT64 | (uint32_t)i;
+    k[n].tail = (uint16_t)(r->plen << 2);
     n++;
   }
   if (sort_keys(k, n)) {
@@ -596,6 +705,52 @@ nomem:
   return -1;
 }
 
+static int is_n64(uint32_t v) {
+  return (v & CF_NAT64) == CF_NAT64;
+}
+
+/* A region [s, e] (cuts[p] the last change point at or before s) whose
+ * change points are those of one nat64 prefix with one value around it
+ * needs no node: a NAT64 record with that value outside answers it.
+ * Returns 1 and the value, 0 when the region needs a node, -1 when out of
+ * memory. */
+static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val) {
+  const cf_cut *c = b->cuts;
+  cf_table *t = b->t;
+  uint32_t seg[3], nv, outside;
+  size_t k = 0, i;
+  for (i = p; i < b->ncuts && (i == p || c[i].start <= e); i++) {
+    if (k == 3)
+      return 0;
+    seg[k++] = c[i].val;
+  }
+  if (k == 2 && is_n64(seg[0]) != is_n64(seg[1])) {
+    nv = is_n64(seg[0]) ? seg[0] : seg[1];
+    outside = is_n64(seg[0]) ? seg[1] : seg[0];
+  } else if (k == 3 && is_n64(seg[1]) && !is_n64(seg[0]) &&
+             seg[0] == seg[2]) {
+    nv = seg[1];
+    outside = seg[0];
+  } else {
+    return 0;
+  }
+  nv &= CF_VAL_MAX;  /* a declared prefix's own record */
+  for (i = t->nn64 - 1; i >= b->nnat64 && i < t->nn64; i--)
+    if (t->n64[i].nat64 == nv && t->n64[i].outside == outside)
+      break;
+  if (i < b->nnat64 || i >= t->nn64) {
+    if (t->nn64 >= CF_VAL_MAX)
+      return -1;
+    if (grow(&t->n64, &t->capn64, t->nn64 + 1, sizeof *t->n64))
+      return -1;
+    i = t->nn64++;
+    t->n64[i] = t->n64[nv];
+    t->n64[i].outside = outside;
+  }
+  *val = CF_NAT64 | (uint32_t)i;
+  return 1;
+}
+
 /* Step 3.  Fill node ni, which covers the region starting at base whose
  * digits start at bit off of the key; cuts[p] is the last change point at
  * or before base. */
@@ -618,19 +773,26 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
   for (unsigned d = 0; d < 64; d++) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
     cf_u128 e = s + (csize - 1);
+    uint32_t val;
     while (p + 1 < m && c[p + 1].start <= s)
       p++;
+    val = c[p].val;
     if (p + 1 < m && c[p + 1].start <= e) {
-      inner |= 1ull << d;
-      childp[d] = p;
-      continue;
+      int es = early_stop(b, p, e, &val);
+      if (es < 0)
+        return -1;
+      if (!es) {
+        inner |= 1ull << d;
+        childp[d] = p;
+        continue;
+      }
     }
-    if (!have_prev || c[p].val != prev) {
+    if (!have_prev || val != prev) {
       if (grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
         return -1;
-      f->leaves[f->nleaves++] = c[p].val;
+      f->leaves[f->nleaves++] = val;
       leafstart |= 1ull << d;
-      prev = c[p].val;
+      prev = val;
       have_prev = 1;
     }
   }
@@ -692,9 +854,15 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
     for (size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
       cf_u128 e = s + (csize - 1);
+      uint32_t val;
+      int es = 0;
       while (p + 1 < m && c[p + 1].start <= s)
         p++;
-      if (p + 1 < m && c[p + 1].start <= e) {
+      val = c[p].val;
+      if (p + 1 < m && c[p + 1].start <= e &&
+          (es = early_stop(b, p, e, &val)) < 0)
+        return -1;
+      if (p + 1 < m && c[p + 1].start <= e && !es) {
         size_t ni = f->nnodes;
         if (ni >= CF_VAL_MAX)
           return -2;
@@ -717,7 +885,7 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
         }
       } else {
         f->direct[d].leafstart = 0;
-        f->direct[d].leaf = c[p].val;
+        f->direct[d].leaf = val;
         f->direct[d].tag = CF_D_VALUE;
       }
     }
@@ -742,7 +910,7 @@ static int pack(cf_table *t) {
   struct {
     void **p;
     size_t bytes;
-  } part[8];
+  } part[9];
   size_t np = 0, total = 0, off = 0;
   char *arena;
   for (int f = 0; f < 2; f++) {
@@ -758,6 +926,8 @@ static int pack(cf_table *t) {
   part[np++].bytes = t->npsets * sizeof *t->psets;
   part[np].p = (void **)&t->cands;
   part[np++].bytes = t->ncands * sizeof *t->cands;
+  part[np].p = (void **)&t->n64;
+  part[np++].bytes = t->nn64 * sizeof *t->n64;
   for (size_t i = 0; i < np; i++)
     total += round_up(part[i].bytes, CF_ALIGN);
 #if defined(MADV_HUGEPAGE)
@@ -805,6 +975,39 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
     return CURLFENCE_E_NOMEM;
   memset(&b, 0, sizeof b);
   b.t = t;
+  if (rs->nnat64 && (rs->nnat64 >= CF_VAL_MAX || !rs->nat64)) {
+    free(t);
+    return rs->nat64 ? CURLFENCE_E_LIMIT : CURLFENCE_E_INVAL;
+  }
+  if (grow(&t->n64, &t->capn64, rs->nnat64, sizeof *t->n64)) {
+    free(t);
+    return CURLFENCE_E_NOMEM;
+  }
+  for (size_t i = 0; i < rs->nnat64; i++) {
+    const cf_nat64 *d = &rs->nat64[i];
+    cf_n64 *r = &t->n64[i];
+    unsigned plen = d->plen, stripped;
+    cf_u128 a = 0;
+    if (plen < 32 || plen > 96 || plen % 8) {
+      cf_table_free(t);
+      return CURLFENCE_E_INVAL;
+    }
+    for (int j = 0; j < 16; j++)
+      a = a << 8 | d->prefix[j];
+    a &= ~(cf_u128)0 << (128 - plen);
+    memset(r, 0, sizeof *r);
+    r->hi = (uint64_t)(a >> 64);
+    r->lo = (uint64_t)a;
+    r->plen = (uint8_t)plen;
+    /* the IPv4 address follows the prefix, after the "u" octet if the
+     * prefix ends before it: in the 120 bits without that octet it starts
+     * at bit plen (plen <= 64) or plen - 8 */
+    stripped = plen <= 64 ? plen : plen - 8;
+    r->shift = (uint8_t)(120 - stripped - 32);
+    r->nat64 = (uint32_t)i;
+    r->outside = 0;  /* never read: a region inside always matches */
+  }
+  t->nn64 = b.nnat64 = rs->nnat64;
   for (int v6 = 0; v6 < 2 && !rc; v6++)
     rc = build_family(&b, rs, v6);
   free(b.cuts);

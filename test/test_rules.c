@@ -40,7 +40,7 @@ static const bad_case bad[] = {
   { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address \"example.com\" (expected four decimal octets 0-255)" },
   { "deny 1.2.0x3.4\n", CURLFENCE_E_ADDRESS, 1, 6, "hexadecimal is not accepted" },
   /* Structure. */
-  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode or include)" },
+  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode, include or nat64)" },
   { "10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "missing action before \"10.0.0.0/8\"" },
   { "deny\n", CURLFENCE_E_SYNTAX, 1, 5, "missing address after \"deny\"" },
   { "allow   # nothing\n", CURLFENCE_E_SYNTAX, 1, 6, "missing address after \"allow\"" },
