@@ -116,6 +116,9 @@ int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port);
 /* The declared nat64 prefix holding the 16-byte addr (the longest, should
  * they nest), or -1.  A scan: the reference for the table's answer. */
 long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr);
+/* A declared nat64 prefix holding the whole block addr/plen, or -1. */
+long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
+                       unsigned plen);
 /* The IPv4 address embedded in addr by the RFC 6052 layout of a /plen
  * prefix: the 4 bytes after the prefix, byte 8 (the "u" octet) skipped. */
 void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4);

@@ -56,6 +56,18 @@ long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr)
   return best;
 }
 
+long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
+                       unsigned plen)
+{
+  size_t i;
+
+  for(i = 0; i < rs->nnat64; i++)
+    if(rs->nat64[i].plen <= plen &&
+       bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen))
+      return (long)i;
+  return -1;
+}
+
 void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4)
 {
   unsigned pos = plen / 8u, i;

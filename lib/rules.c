@@ -631,8 +631,7 @@ static curlfence_code rule_in_nat64(parser *p, const frame *fr,
   char shown[80], where[600], pt[64];
   long i;
 
-  if(!r->v6 || (i = cf_nat64_find(rs, r->addr)) < 0 ||
-     r->plen < rs->nat64[i].plen)
+  if(!r->v6 || (i = cf_nat64_covering(rs, r->addr, r->plen)) < 0)
     return CURLFENCE_OK;
   snprintf(shown, sizeof(shown), "%.*s",
            (int)(t->len < 60 ? t->len : 60), t->s);

@@ -626,14 +626,12 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   for (i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
     cf_u128 a = 0;
-    long in64;
     if (!!r->v6 != v6)
       continue;
     /* A rule inside a nat64 prefix can never apply (the parser refuses
      * one, but not a "self" address): leave it out so it cannot cut the
      * prefix's region. */
-    if (v6 && rs->nnat64 && (in64 = cf_nat64_find(rs, r->addr)) >= 0 &&
-        r->plen >= rs->nat64[in64].plen)
+    if (v6 && rs->nnat64 && cf_nat64_covering(rs, r->addr, r->plen) >= 0)
       continue;
     if (r->plen > (v6 ? 128 : 32)) {
       free(k);
