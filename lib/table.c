@@ -30,20 +30,25 @@
  * port, else w.  Port rules thus cost nothing to portless intervals.
  *
  * NAT64 prefixes.  Inside a declared `nat64` prefix the IPv6 rules do not
- * apply: the answer is the IPv4 table's answer for the embedded address.
- * A NAT64 record is {prefix, plen, shift, outside, nat64 index}, 32 bytes:
- * a lookup that ends in NAT64 | i compares the address's first plen bits
- * with the prefix; when they match it takes the embedded IPv4 address
- * (the 120 bits left without the "u" octet, shifted right by shift) and
- * looks it up in the IPv4 family, else the answer is `outside`.  The
- * compare lets the trie stop early: a /96 prefix would otherwise need
- * (96 - S) / 6 node levels to be resolved bit by bit, but a region that
- * holds one nat64 prefix and one value around it ends in a NAT64 value
- * at the level where it is first alone, two or three levels down.  The
- * records are one per declared prefix (regions wholly inside it, where
- * the compare always holds) plus one per such early stop.  So a NAT64
- * decision is one short IPv6 walk, a compare and an IPv4 walk, with no
- * search over the declared prefixes.
+ * apply: the answer is the IPv4 family's answer for the embedded address.
+ * A NAT64 record is {prefix, mask, plen, shift, outside, nat64 index}, 48
+ * bytes.  A lookup that ends in NAT64 | i compares the address with the
+ * record's prefix; when it lies inside, the embedded IPv4 address (RFC
+ * 6052 section 2.2, the "u" octet skipped) is looked up in the IPv4
+ * family, else the answer is `outside`.  The compare lets the trie stop
+ * early: a /96 would otherwise need (96 - S) / 6 node levels resolved bit
+ * by bit, but a region holding one nat64 prefix and one value around it
+ * ends in a NAT64 value at the level where the prefix is first alone.
+ * Records: one per declared prefix (regions wholly inside it, where the
+ * compare always holds), then one per early stop.
+ *
+ * Shortcut: a direct entry that holds a node and whose region holds a
+ * declared prefix names that prefix's record in its otherwise unused
+ * `leaf`.  An IPv6 lookup checks it first (the entry is the walk's first
+ * load anyway), so a NAT64 decision is one direct load, a compare and an
+ * IPv4 walk, with no search over the declared prefixes: the well-known
+ * prefix shares its direct entry with ::1, ::/96, 64:ff9b:1::/48 and more,
+ * and would otherwise walk about seven levels to its early stop.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS FOUND (a Poptrie-like compressed multibit trie)
@@ -152,10 +157,11 @@ typedef struct cf_pset {
 
 typedef struct cf_n64 {
   uint64_t hi, lo;   /* the prefix, host bits clear */
+  uint64_t mhi, mlo; /* its mask */
   uint32_t outside;  /* value of the addresses not in it (never NAT64) */
   uint32_t nat64;    /* index into cf_ruleset.nat64 */
   uint8_t plen;
-  uint8_t shift;     /* of the embedded IPv4 in the 120-bit address */
+  uint8_t shift;     /* see n64_embedded() */
   uint8_t pad_[6];
 } cf_n64;
 
@@ -237,8 +243,10 @@ __attribute__((target("popcnt"))) static uint32_t walk6_popcnt(
 #endif
 
 /* Spelled out rather than a loop: gcc -O2 does not unroll the loop, so it
- * stays 8 dependent byte steps; this form becomes one load and a bswap. */
-static uint64_t load_be64(const uint8_t *p) {
+ * stays 8 dependent byte steps; this form becomes one load and a bswap,
+ * and forced inline, since gcc otherwise calls it from find6. */
+__attribute__((always_inline)) static inline uint64_t load_be64(
+    const uint8_t *p) {
   return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
          (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
          (uint64_t)p[6] << 8 | p[7];
@@ -252,13 +260,17 @@ static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
   return 0;
 }
 
-uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
+static inline uint32_t find4(const cf_table *t, uint32_t addr) {
   uint64_t key = (uint64_t)addr << 32;
 #ifdef CF_HAVE_POPCNT_CLONE
   return t->popcnt ? walk4_popcnt(&t->fam[0], key) : walk4(&t->fam[0], key);
 #else
   return walk4(&t->fam[0], key);
 #endif
+}
+
+uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
+  return find4(t, addr);
 }
 
 static uint32_t find6_key(const cf_table *t, cf_u128 key) {
@@ -270,25 +282,43 @@ static uint32_t find6_key(const cf_table *t, cf_u128 key) {
 }
 
 /* A NAT64 value for key: the embedded IPv4 address (host order) in *a4
- * and the record, or NULL when key lies outside its prefix. */
-static const cf_n64 *n64_embedded(const cf_table *t, uint32_t v,
-                                  cf_u128 key, uint32_t *a4) {
+ * and the record, or NULL when key lies outside its prefix.  Plain 64-bit
+ * words: 128-bit shifts by a variable cost more than the rest. */
+__attribute__((always_inline)) static inline const cf_n64 *n64_embedded(
+    const cf_table *t, uint32_t v, uint64_t hi, uint64_t lo, uint32_t *a4) {
   const cf_n64 *n = &t->n64[v & CF_VAL_MAX];
-  cf_u128 pfx = (cf_u128)n->hi << 64 | n->lo;
-  /* drop bits 64-71, the "u" octet: the IPv4 bits are then contiguous */
-  cf_u128 k120 = (key >> 64) << 56 | (key & (((cf_u128)1 << 56) - 1));
-  if ((key ^ pfx) >> (128 - n->plen))
+  if (((hi ^ n->hi) & n->mhi) | ((lo ^ n->lo) & n->mlo))
     return NULL;
-  *a4 = (uint32_t)(k120 >> n->shift);
+  /* /96: the last 32 bits.  /32 to /64: the address bits 32-63 and 72-103
+   * (the "u" octet dropped) make one 64-bit word, and the IPv4 address
+   * ends shift bits from its end. */
+  if (n->plen == 96)
+    *a4 = (uint32_t)lo;
+  else
+    *a4 = (uint32_t)((hi << 32 | (lo >> 24 & 0xffffffffu)) >> n->shift);
   return n;
 }
 
+/* The declared prefix the direct entry of key names, when key lies in
+ * it (see "NAT64 prefixes" above): the answer without the walk. */
+__attribute__((always_inline)) static inline const cf_n64 *n64_direct(
+    const cf_table *t, uint64_t hi, uint64_t lo, uint32_t *a4) {
+  const cf_fam *f = &t->fam[1];
+  const cf_dent *d = &f->direct[(size_t)(hi >> (64 - f->sbits))];
+  if (d->tag >= CF_D_FLAT || !d->leaf)
+    return NULL;
+  return n64_embedded(t, d->leaf, hi, lo, a4);
+}
+
 uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
-  cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
-  uint32_t v = find6_key(t, key), a4;
+  uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
+  uint32_t v, a4;
+  if (n64_direct(t, hi, lo, &a4))
+    return find4(t, a4);
+  v = find6_key(t, (cf_u128)hi << 64 | lo);
   if ((v & CF_NAT64) == CF_NAT64)
-    v = n64_embedded(t, v, key, &a4) ? cf_table_find4(t, a4)
-                                     : t->n64[v & CF_VAL_MAX].outside;
+    v = n64_embedded(t, v, hi, lo, &a4) ? find4(t, a4)
+                                        : t->n64[v & CF_VAL_MAX].outside;
   return v;
 }
 
@@ -304,11 +334,13 @@ long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
     v = cf_table_find4(t, (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
                               (uint32_t)addr[2] << 8 | addr[3]);
   } else {
-    cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
-    v = find6_key(t, key);
+    uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
+    uint32_t a4;
+    const cf_n64 *n = n64_direct(t, hi, lo, &a4);
+    v = n ? CF_NAT64 | n->nat64 : find6_key(t, (cf_u128)hi << 64 | lo);
     if ((v & CF_NAT64) == CF_NAT64) {
-      uint32_t a4;
-      const cf_n64 *n = n64_embedded(t, v, key, &a4);
+      if (!n)
+        n = n64_embedded(t, v, hi, lo, &a4);
       if (n) {
         v = cf_table_find4(t, a4);
         if (nat64)
@@ -888,6 +920,22 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
       }
     }
   }
+  /* A node entry whose region holds a declared prefix names it, so a
+   * lookup inside the prefix skips the walk; only a prefix no other one
+   * overlaps (the parser allows no overlap; hand-built sets might). */
+  for (size_t j = 0; v6 && j < b->nnat64; j++) {
+    const cf_n64 *r = &b->t->n64[j];
+    cf_dent *d = &f->direct[(size_t)(r->hi >> (64 - f->sbits))];
+    int alone = 1;
+    for (size_t o = 0; o < b->nnat64 && alone; o++) {
+      const cf_n64 *q = &b->t->n64[o];
+      unsigned pl = q->plen < r->plen ? q->plen : r->plen;
+      cf_u128 x = ((cf_u128)q->hi << 64 | q->lo) ^ ((cf_u128)r->hi << 64 | r->lo);
+      alone = o == j || (x >> (128 - pl)) != 0;
+    }
+    if (alone && d->tag < CF_D_FLAT && !d->leaf)
+      d->leaf = CF_NAT64 | (uint32_t)j;
+  }
   return 0;
 }
 
@@ -984,8 +1032,8 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
   for (size_t i = 0; i < rs->nnat64; i++) {
     const cf_nat64 *d = &rs->nat64[i];
     cf_n64 *r = &t->n64[i];
-    unsigned plen = d->plen, stripped;
-    cf_u128 a = 0;
+    unsigned plen = d->plen;
+    cf_u128 a = 0, m;
     if (plen < 32 || plen > 96 || plen % 8) {
       cf_table_free(t);
       return CURLFENCE_E_INVAL;
@@ -996,12 +1044,13 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
     memset(r, 0, sizeof *r);
     r->hi = (uint64_t)(a >> 64);
     r->lo = (uint64_t)a;
+    m = ~(cf_u128)0 << (128 - plen);
+    r->mhi = (uint64_t)(m >> 64);
+    r->mlo = (uint64_t)m;
     r->plen = (uint8_t)plen;
-    /* the IPv4 address follows the prefix, after the "u" octet if the
-     * prefix ends before it: in the 120 bits without that octet it starts
-     * at bit plen (plen <= 64) or plen - 8 */
-    stripped = plen <= 64 ? plen : plen - 8;
-    r->shift = (uint8_t)(120 - stripped - 32);
+    /* /32 to /64: the IPv4 address ends at bit plen + 32 of the 64-bit
+     * word made of address bits 32-63 and 72-103 */
+    r->shift = (uint8_t)(plen <= 64 ? 64 - plen : 0);
     r->nat64 = (uint32_t)i;
     r->outside = 0;  /* never read: a region inside always matches */
   }
