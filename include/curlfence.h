@@ -114,7 +114,7 @@ typedef struct curlfence_verdict {
   const char *rule;     /* the rule's text, e.g. "deny 127.0.0.0/8" */
   const char *reason;   /* short word for the kind of decision: "rule",
                            "default", "unix", "no-policy", "family",
-                           "malformed" */
+                           "malformed"; from a guard also "udp" */
 } curlfence_verdict;
 
 /* Decide whether a connection to sa (AF_INET, AF_INET6 or AF_UNIX, salen
@@ -237,6 +237,13 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
                                             only */
 #define CURLFENCE_ATTACH_REPORT_ONLY 2u  /* allow everything, audit what
                                             would have been denied */
+#define CURLFENCE_ATTACH_ALLOW_TFTP  4u  /* let UDP (TFTP) sockets be
+                                            decided by the policy; the
+                                            server's reply address is then
+                                            not checked */
+#define CURLFENCE_ATTACH_KEEP_DOH    8u  /* keep CURLOPT_DOH_URL: the DoH
+                                            server's connections are then
+                                            not checked */
 
 /* Enforce guard on every connection of handle.  Returns CURLFENCE_E_INVAL
  * for a NULL argument or unknown flag (nothing is changed), or
@@ -250,7 +257,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
                                               unsigned flags);
 
 /* Remove the guard's callbacks and restore libcurl's defaults (including
- * proxy selection from the environment). */
+ * proxy selection from the environment, and no DoH). */
 CURLFENCE_API curlfence_code curlfence_detach(CURL *handle);
 
 /* ---------------------------------------------------------------- reload */

@@ -40,8 +40,7 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   if(!g)
     return CURLFENCE_E_NOMEM;
   cf_live_init(&g->live, curlfence_policy_ref(policy));
-  pthread_mutex_init(&g->watch.lock, NULL);
-  pthread_cond_init(&g->watch.wake, NULL);
+  cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
   *out = g;
   return CURLFENCE_OK;
@@ -53,8 +52,7 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
     return;
   cf_watch_stop(guard);
   cf_live_destroy(&guard->live);
-  pthread_mutex_destroy(&guard->watch.lock);
-  pthread_cond_destroy(&guard->watch.wake);
+  cf_watch_destroy(&guard->watch);
   pthread_mutex_destroy(&guard->err_lock);
   free(guard);
 }
@@ -86,21 +84,16 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
 
 /* ---------------------------------------------------------------- audit */
 
-static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
-                      size_t size)
+static void addr_text(const cf_dest *d, char *buf, size_t size)
 {
-  uint8_t key[16];
-  unsigned port;
-  int v6 = 0, kind = cf_sockaddr_key(sa, len, &v6, key, &port);
-
   buf[0] = '\0';
-  if(kind == 0) {
-    inet_ntop(v6 ? AF_INET6 : AF_INET, key, buf, (socklen_t)size);
+  if(d->kind == CF_DEST_IP) {
+    inet_ntop(d->v6 ? AF_INET6 : AF_INET, d->key, buf, (socklen_t)size);
   }
-  else if(kind == AF_UNIX) {
+  else if(d->kind == CF_DEST_UNIX) {
     size_t off = offsetof(struct sockaddr_un, sun_path);
-    size_t n = (size_t)len - off, i;
-    const char *path = (const char *)sa + off;
+    size_t n = (size_t)d->salen - off, i;
+    const char *path = (const char *)d->sa + off;
 
     if(n > size - 1)
       n = size - 1;
@@ -111,83 +104,99 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
   }
 }
 
-/* Count a decision and hand it to the audit callback.  Returns the action
- * to carry out: in report-only mode a denial is let through. */
-static curlfence_action conclude(curlfence_guard *g, const curlfence_policy *p,
-                                 long hit, uint64_t gen, int report_only,
-                                 curlfence_check check,
-                                 const struct sockaddr *sa, socklen_t len,
-                                 int family, int socktype, int protocol,
-                                 const curlfence_verdict *v)
+static void fill_event(curlfence_event *ev, const cf_decision *d,
+                       curlfence_check check, int enforced)
 {
-  curlfence_event ev;
   struct timespec ts;
-  uint8_t key[16];
-  unsigned port = 0;
-  int v6, enforced = !(report_only || curlfence_policy_report_only(p));
 
-  if(p && hit >= 0)
-    atomic_fetch_add_explicit(&p->hits[hit], 1, memory_order_relaxed);
-  if(v->action == CURLFENCE_ALLOW)
+  memset(ev, 0, sizeof(*ev));
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ev->time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  ev->action = d->action;
+  ev->check = check;
+  ev->family = d->dest.family;
+  ev->socktype = d->dest.socktype;
+  ev->protocol = d->dest.protocol;
+  addr_text(&d->dest, ev->addr, sizeof(ev->addr));
+  ev->port = d->dest.kind == CF_DEST_IP ? d->dest.port : 0;
+  ev->verdict = d->verdict;
+  ev->generation = d->generation;
+  ev->enforced = d->action == CURLFENCE_ALLOW || enforced;
+}
+
+/* A datagram socket is refused whatever its address: libcurl's only UDP
+ * user here, TFTP, sends everything after its first packet to the address
+ * the server's first reply came from, and that address never reaches the
+ * guard (docs/security.md). */
+static void refuse_datagram(cf_decision *d)
+{
+  d->action = CURLFENCE_DENY;
+  d->hit = -1;
+  memset(&d->verdict, 0, sizeof(d->verdict));
+  d->verdict.action = CURLFENCE_DENY;
+  d->verdict.rule = "UDP refused: TFTP follows the server's reply address "
+                    "(CURLFENCE_ATTACH_ALLOW_TFTP)";
+  d->verdict.reason = "udp";
+}
+
+/* Decide d against the guard's current policy, count the decision and
+ * hand it to the audit callback.  flags are the attach flags that matter
+ * here (REPORT_ONLY, ALLOW_TFTP).  Returns the action to carry out: in
+ * report-only mode a denial is let through. */
+static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
+                                 curlfence_check check, unsigned flags)
+{
+  const curlfence_policy *p;
+  curlfence_event ev;
+  unsigned slot;
+  int enforced;
+
+  p = cf_live_acquire(&g->live, &slot, &d->generation);
+  if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
+    refuse_datagram(d);
+  else
+    cf_decide(p, d, 1);
+  enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
+               curlfence_policy_report_only(p));
+  if(p && d->hit >= 0)
+    atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
+  if(d->action == CURLFENCE_ALLOW)
     atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
   else if(enforced)
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
-  if(!g->audit ||
-     (v->action == CURLFENCE_ALLOW && !(g->audit_flags & CURLFENCE_AUDIT_ALL)))
-    return enforced ? v->action : CURLFENCE_ALLOW;
-  memset(&ev, 0, sizeof(ev));
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ev.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-  ev.action = v->action;
-  ev.check = check;
-  ev.family = family;
-  ev.socktype = socktype;
-  ev.protocol = protocol;
-  addr_text(sa, len, ev.addr, sizeof(ev.addr));
-  if(cf_sockaddr_key(sa, len, &v6, key, &port) == 0)
-    ev.port = port;
-  ev.verdict = *v;
-  ev.generation = gen;
-  ev.enforced = v->action == CURLFENCE_ALLOW || enforced;
-  if(g->audit(&ev, g->audit_data) != 0)
-    atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
-  return enforced ? v->action : CURLFENCE_ALLOW;
+  if(g->audit &&
+     (d->action != CURLFENCE_ALLOW || (g->audit_flags & CURLFENCE_AUDIT_ALL))) {
+    fill_event(&ev, d, check, enforced);
+    if(g->audit(&ev, g->audit_data) != 0)
+      atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+  }
+  cf_live_release(&g->live, slot);
+  return enforced ? d->action : CURLFENCE_ALLOW;
 }
 
 /* ------------------------------------------------------------ callbacks */
 
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
-                                  struct curl_sockaddr *a, int report_only)
+                                  struct curl_sockaddr *a, unsigned flags)
 {
   curlfence_guard *g = clientp;
-  const curlfence_policy *p;
-  curlfence_verdict v;
-  curlfence_action act;
-  unsigned slot;
-  uint64_t gen;
-  long hit;
-  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
-  int type = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  cf_decision d;
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
   const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
-  socklen_t len = (socklen_t)a->addrlen;
 
   if(!g)
     return CURL_SOCKET_BAD;
-  if(a->family != sa->sa_family) {
-    /* Inconsistent input: decide on nothing rather than guess. */
-    sa = NULL;
-    len = 0;
-  }
-  p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, sa, len, &act, &v);
-  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_OPEN, sa, len,
-                 a->family, type, a->protocol, &v);
-  cf_live_release(&g->live, slot);
-  if(act != CURLFENCE_ALLOW)
+  /* Inconsistent input: decide on nothing rather than guess. */
+  cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
+               (socklen_t)a->addrlen);
+  d.dest.family = a->family;
+  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
+  d.dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  d.dest.protocol = a->protocol;
+  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(g->open_fn)
     return g->open_fn(g->open_data, purpose, a);
@@ -203,7 +212,22 @@ static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
 static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
                                        struct curl_sockaddr *a)
 {
-  return open_checked(clientp, purpose, a, 1);
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_REPORT_ONLY);
+}
+
+static curl_socket_t guard_open_tftp(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_ALLOW_TFTP);
+}
+
+static curl_socket_t guard_open_tftp_report(void *clientp,
+                                            curlsocktype purpose,
+                                            struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a,
+                      CURLFENCE_ATTACH_ALLOW_TFTP |
+                          CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 /* The peer of the connection a request is about to use.  libcurl gives it
@@ -213,18 +237,13 @@ static int prereq_checked(void *clientp, const char *primary_ip,
                           int primary_port, int report_only)
 {
   curlfence_guard *g = clientp;
-  const curlfence_policy *p;
-  curlfence_action act;
-  unsigned slot;
-  uint64_t gen;
-  long hit;
+  cf_decision d;
   struct sockaddr_storage ss;
   struct sockaddr_in *in = (struct sockaddr_in *)&ss;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
   struct sockaddr_un *un = (struct sockaddr_un *)&ss;
   socklen_t len = 0;
-  curlfence_verdict v;
-  int socktype = SOCK_STREAM, protocol = 0;
+  int protocol = 0;
 
   if(!g)
     return CURL_PREREQFUNC_ABORT;
@@ -258,13 +277,12 @@ static int prereq_checked(void *clientp, const char *primary_ip,
     memcpy(un->sun_path, primary_ip, n);
     len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
   }
-  p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, len ? (struct sockaddr *)&ss : NULL, len, &act, &v);
-  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_REUSED,
-                 (struct sockaddr *)&ss, len, len ? ss.ss_family : 0,
-                 socktype, protocol, &v);
-  cf_live_release(&g->live, slot);
-  return act == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+  cf_dest_init(&d.dest, len ? (struct sockaddr *)&ss : NULL, len);
+  d.dest.socktype = SOCK_STREAM;
+  d.dest.protocol = protocol;
+  return conclude(g, &d, CURLFENCE_CHECK_REUSED,
+                  report_only ? CURLFENCE_ATTACH_REPORT_ONLY : 0) ==
+                 CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
@@ -289,14 +307,17 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
 {
+  static curl_opensocket_callback const opens[4] = {
+    guard_open, guard_open_report, guard_open_tftp, guard_open_tftp_report
+  };
   int rc = CURLE_OK;
-
   int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
+  int tftp = (flags & CURLFENCE_ATTACH_ALLOW_TFTP) != 0;
 
-  /* Report-only is a property of the handle, not of the guard, so it is
-   * carried by which callbacks are installed. */
+  /* Report-only and TFTP are properties of the handle, not of the guard,
+   * so they are carried by which callbacks are installed. */
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         report ? guard_open_report : guard_open);
+                         opens[report + 2 * tftp]);
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
@@ -309,6 +330,10 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
     rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
     rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
   }
+  /* libcurl's DoH requests run on internal handles that carry none of the
+   * callbacks above, so their connections would go unchecked. */
+  if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
+    rc |= curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -326,6 +351,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
+  rc |= curl_easy_setopt(handle, CURLOPT_DOH_URL, NULL);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -336,7 +362,8 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   curlfence_code rc;
 
   if(!handle || !guard ||
-     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY)))
+     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY |
+                CURLFENCE_ATTACH_KEEP_DOH | CURLFENCE_ATTACH_ALLOW_TFTP)))
     return CURLFENCE_E_INVAL;
   rc = set_hooks(handle, guard, flags);
   if(rc) {
@@ -348,83 +375,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   return rc;
 }
 
-/* --------------------------------------------------------------- reload */
-
-static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
-{
-  atomic_fetch_add(&g->reload_failures, 1);
-  pthread_mutex_lock(&g->err_lock);
-  g->last_error = *e;
-  pthread_mutex_unlock(&g->err_lock);
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
-                                                    curlfence_error *err)
-{
-  curlfence_policy *cur, *next = NULL;
-  curlfence_error local;
-  curlfence_code rc;
-
-  if(!err)
-    err = &local;
-  if(!guard) {
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL guard");
-    return CURLFENCE_E_INVAL;
-  }
-  cur = curlfence_guard_policy(guard, NULL);
-  if(!cur->source) {
-    curlfence_policy_unref(cur);
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
-                 "the policy was not loaded from a file");
-    return CURLFENCE_E_INVAL;
-  }
-  rc = curlfence_policy_load_file(&next, cur->source, err);
-  curlfence_policy_unref(cur);
-  if(rc) {
-    note_reload_error(guard, err);
-    return rc;
-  }
-  cf_live_publish(&guard->live, next);
-  atomic_fetch_add(&guard->reloads, 1);
-  return CURLFENCE_OK;
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_set_policy(
-    curlfence_guard *guard, curlfence_policy *policy)
-{
-  if(!guard || !policy)
-    return CURLFENCE_E_INVAL;
-  cf_live_publish(&guard->live, curlfence_policy_ref(policy));
-  atomic_fetch_add(&guard->reloads, 1);
-  return CURLFENCE_OK;
-}
-
-CURLFENCE_API curlfence_policy *curlfence_guard_policy(
-    curlfence_guard *guard, uint64_t *generation)
-{
-  curlfence_policy *p;
-  unsigned slot;
-
-  if(!guard)
-    return NULL;
-  p = curlfence_policy_ref(cf_live_acquire(&guard->live, &slot, generation));
-  cf_live_release(&guard->live, slot);
-  return p;
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
-                                                   unsigned interval_ms)
-{
-  if(!guard)
-    return CURLFENCE_E_INVAL;
-  return cf_watch_start(guard, interval_ms);
-}
-
-CURLFENCE_API void curlfence_guard_unwatch(curlfence_guard *guard)
-{
-  if(guard)
-    cf_watch_stop(guard);
-}
+/* ---------------------------------------------------------------- stats */
 
 CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
                                                    curlfence_stats *out)

@@ -180,17 +180,55 @@ struct curlfence_policy {
   _Atomic uint64_t *hits;
 };
 
-/* curlfence_policy_decide() that also says which hits[] counter belongs to
- * the decision (-1: none, e.g. a malformed address).  v may be NULL. */
-long cf_decide(const curlfence_policy *p, const struct sockaddr *sa,
-               socklen_t salen, curlfence_action *act, curlfence_verdict *v);
+/* A destination as the decisions see it, read once from its sockaddr and
+ * then carried by pointer through deciding, counting and auditing (the
+ * model is curl's struct Curl_sockaddr_ex: the socket's triple with its
+ * address).  curlfence_policy_decide()'s fast path does not build one: it
+ * reads the sockaddr in place (see decide_fast in policy.c). */
+typedef enum cf_dest_kind {
+  CF_DEST_IP,             /* key, v6 and port are valid */
+  CF_DEST_UNIX,           /* AF_UNIX: the path is read from sa */
+  CF_DEST_SHORT,          /* a known family, but shorter than it requires */
+  CF_DEST_FAMILY          /* no address, or a family the rules do not cover */
+} cf_dest_kind;
 
-/* Turn a socket address into the form the tables use.  Returns 0 and sets
- * *v6, addr (16 bytes of room) and *port for AF_INET/AF_INET6 (IPv4-mapped
- * IPv6 becomes IPv4); returns AF_UNIX for a unix socket; -1 when sa is
- * short or of another family. */
-int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
-                    uint8_t *addr, unsigned *port);
+/* Which address the key holds when the one given is decided as another:
+ * the event still shows the key, so one more kind is one more case here
+ * and where the key is derived (cf_dest_init). */
+typedef enum cf_dest_as {
+  CF_AS_GIVEN = 0,        /* the address as given */
+  CF_AS_MAPPED            /* the IPv4 address inside ::ffff:a.b.c.d */
+} cf_dest_as;
+
+typedef struct cf_dest {
+  const struct sockaddr *sa;  /* as given (NULL: none), for AF_UNIX text */
+  socklen_t salen;
+  int family;             /* AF_INET, AF_INET6, AF_UNIX as reported; 0 */
+  int socktype;           /* without SOCK_CLOEXEC/SOCK_NONBLOCK; 0 */
+  int protocol;           /* 0 when unknown */
+  cf_dest_kind kind;
+  cf_dest_as as;
+  uint8_t v6;             /* key is 16 bytes; else 4 */
+  uint8_t key[16];        /* table key, network byte order */
+  unsigned port;          /* 0 unless kind == CF_DEST_IP */
+} cf_dest;
+
+/* A destination and what a policy decided about it. */
+typedef struct cf_decision {
+  cf_dest dest;
+  curlfence_action action;
+  curlfence_verdict verdict;  /* filled only when asked for */
+  long hit;               /* the policy's hits[] counter; -1: none */
+  uint64_t generation;    /* of the deciding policy (guards set it) */
+} cf_decision;
+
+/* Read sa once into d (family from sa, 0 when there is none; socktype and
+ * protocol 0).  IPv4-mapped IPv6 is keyed as IPv4. */
+void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
+
+/* Decide d->dest against p (NULL: deny as "no policy"): sets d->action and
+ * d->hit, and d->verdict when explain is nonzero. */
+void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
 
 /* audit.c: the event as one JSON line with its newline, in small (size
  * bytes) when it fits, else in memory the caller frees; NULL when out of
@@ -198,7 +236,7 @@ int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
 char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
                     size_t *len);
 
-/* reload.c: the guard's current policy, switched without reader locks */
+/* live.c: one policy pointer, switched without reader locks */
 typedef struct cf_slot {
   _Atomic(curlfence_policy *) policy;
   atomic_ulong readers;
@@ -219,6 +257,7 @@ void cf_live_release(cf_live *l, unsigned slot);
  * generation.  Waits for readers of the old policy. */
 uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
 
+/* watch.c: the thread that reloads a guard when its files change */
 typedef struct cf_watch {
   pthread_mutex_t lock;
   pthread_cond_t wake;
@@ -227,7 +266,9 @@ typedef struct cf_watch {
   int running, stop, kick;
 } cf_watch;
 
-/* guard.c */
+/* The guard: its lifetime, callbacks and stats are in guard.c, policy
+ * switching in reload.c, the watcher in watch.c (each file calls only the
+ * ones listed before it: live.c, reload.c, watch.c, guard.c). */
 struct curlfence_guard {
   cf_live live;
   cf_watch watch;
@@ -244,6 +285,9 @@ struct curlfence_guard {
   curlfence_error last_error;
 };
 
+/* watch.c */
+void cf_watch_init(cf_watch *w);
+void cf_watch_destroy(cf_watch *w);
 curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
 void cf_watch_stop(curlfence_guard *g);
 
