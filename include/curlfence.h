@@ -115,6 +115,9 @@ typedef struct curlfence_verdict {
   const char *reason;   /* short word for the kind of decision: "rule",
                            "default", "unix", "no-policy", "family",
                            "malformed"; from a guard also "udp" */
+  char as[16];          /* the IPv4 address an IPv6 destination inside a
+                           "nat64" prefix was decided as, e.g. "127.0.0.1"
+                           for 64:ff9b::7f00:1; "" for any other decision */
 } curlfence_verdict;
 
 /* Decide whether a connection to sa (AF_INET, AF_INET6 or AF_UNIX, salen

@@ -102,12 +102,15 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
   secs = (time_t)(ev->time_us / 1000000);
   gmtime_r(&secs, &tm);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-  putf(&o, "{\"v\":1,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
+  putf(&o, "{\"v\":2,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
        "\"enforced\":%s,\"addr\":",
        ts, (long)(ev->time_us % 1000000),
        ev->action == CURLFENCE_ALLOW ? "allow" : "deny",
        ev->enforced ? "true" : "false");
   put_str(&o, ev->addr);
+  /* version 2: the IPv4 address a nat64 destination was decided as */
+  put(&o, ",\"as\":", 6);
+  put_str(&o, ev->verdict.as[0] ? ev->verdict.as : NULL);
   putf(&o, ",\"port\":%u,\"family\":\"%s\",\"transport\":\"%s\","
        "\"socktype\":%d,\"protocol\":%d,\"check\":\"%s\",\"default\":%s,"
        "\"reason\":", ev->port, family_name(ev->family),

@@ -197,7 +197,10 @@ typedef enum cf_dest_kind {
  * and where the key is derived (cf_dest_init). */
 typedef enum cf_dest_as {
   CF_AS_GIVEN = 0,        /* the address as given */
-  CF_AS_MAPPED            /* the IPv4 address inside ::ffff:a.b.c.d */
+  CF_AS_MAPPED,           /* the IPv4 address inside ::ffff:a.b.c.d */
+  CF_AS_TRANSLATED        /* set by cf_decide: the key is IPv6 inside a
+                             nat64 prefix, decided as the IPv4 address in
+                             as4 */
 } cf_dest_as;
 
 typedef struct cf_dest {
@@ -211,6 +214,7 @@ typedef struct cf_dest {
   uint8_t v6;             /* key is 16 bytes; else 4 */
   uint8_t key[16];        /* table key, network byte order */
   unsigned port;          /* 0 unless kind == CF_DEST_IP */
+  uint8_t as4[4];         /* CF_AS_TRANSLATED: the embedded IPv4 address */
 } cf_dest;
 
 /* A destination and what a policy decided about it. */

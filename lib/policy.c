@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -200,10 +201,12 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   const cf_dest *dst = &d->dest;
   curlfence_verdict *v = explain ? &d->verdict : NULL;
   int allow = 0;
-  long idx;
+  long idx, nat64;
 
   d->action = CURLFENCE_DENY;
   d->hit = -1;
+  if(v)
+    v->as[0] = '\0';
   if(!policy) {
     set_verdict(v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
                 "no-policy");
@@ -226,8 +229,13 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   case CF_DEST_IP:
     break;
   }
-  idx = cf_table_lookup_action(policy->table, &policy->rs, dst->v6, dst->key,
-                               dst->port, &allow);
+  idx = cf_table_lookup_as(policy->table, &policy->rs, dst->v6, dst->key,
+                           dst->port, &allow, &nat64, d->dest.as4);
+  if(nat64 >= 0) {
+    d->dest.as = CF_AS_TRANSLATED;
+    if(v)
+      inet_ntop(AF_INET, d->dest.as4, v->as, sizeof(v->as));
+  }
   if(idx < 0) {
     d->action = from_setting(policy, &policy->rs.dflt, 1,
                              "default deny (built-in)", "default", v);

@@ -65,6 +65,24 @@ static curlfence_policy *load_default_edited(const char *from, const char *to,
   return p;
 }
 
+static void expect(const curlfence_policy *p, const char *addr, unsigned port,
+                   curlfence_action action, const char *rule);
+
+/* addr:port must get action from the rule whose text is rule, and the
+ * verdict say which IPv4 address it was decided as ("" when none). */
+static void expect_as(const curlfence_policy *p, const char *addr,
+                      unsigned port, curlfence_action action,
+                      const char *rule, const char *as)
+{
+  curlfence_verdict v;
+
+  expect(p, addr, port, action, rule);
+  memset(&v, 0x55, sizeof(v));
+  tu_decide(p, addr, port, &v);
+  ck_assert_msg(strcmp(v.as, as) == 0, "%s decided as \"%s\", want \"%s\"",
+                addr, v.as, as);
+}
+
 /* addr:port must get action from the rule whose text is rule. */
 static void expect(const curlfence_policy *p, const char *addr, unsigned port,
                    curlfence_action action, const char *rule)
@@ -86,14 +104,24 @@ START_TEST(default_rules_nat64)
 {
   curlfence_policy *p = load_default_edited(NULL, NULL, "");
 
-  expect(p, "64:ff9b::808:808", 443, CURLFENCE_ALLOW, "default allow");
-  expect(p, "64:ff9b::7f00:1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8");
-  expect(p, "64:ff9b::a9fe:a9fe", 80, CURLFENCE_DENY,
-         "deny 169.254.169.254");
-  expect(p, "64:ff9b::a00:1", 443, CURLFENCE_DENY, "deny 10.0.0.0/8");
-  expect(p, "64:ff9b::", 443, CURLFENCE_DENY, "deny 0.0.0.0/8");
-  expect(p, "64:ff9b::ffff:ffff", 443, CURLFENCE_DENY,
-         "deny 255.255.255.255");
+  expect_as(p, "64:ff9b::808:808", 443, CURLFENCE_ALLOW, "default allow",
+            "8.8.8.8");
+  expect_as(p, "64:ff9b::7f00:1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8",
+            "127.0.0.1");
+  expect_as(p, "64:ff9b::a9fe:a9fe", 80, CURLFENCE_DENY,
+            "deny 169.254.169.254", "169.254.169.254");
+  expect_as(p, "64:ff9b::a00:1", 443, CURLFENCE_DENY, "deny 10.0.0.0/8",
+            "10.0.0.1");
+  expect_as(p, "64:ff9b::", 443, CURLFENCE_DENY, "deny 0.0.0.0/8",
+            "0.0.0.0");
+  expect_as(p, "64:ff9b::ffff:ffff", 443, CURLFENCE_DENY,
+            "deny 255.255.255.255", "255.255.255.255");
+  /* nothing translated: no "as" */
+  expect_as(p, "8.8.8.8", 443, CURLFENCE_ALLOW, "default allow", "");
+  expect_as(p, "::ffff:127.0.0.1", 443, CURLFENCE_DENY, "deny 127.0.0.0/8",
+            "");
+  expect_as(p, "64:ff9b:1::1", 443, CURLFENCE_DENY, "deny 64:ff9b:1::/48",
+            "");
   /* written the RFC 6052 way, with the IPv4 address in dotted form */
   expect(p, "64:ff9b::127.0.0.1", 443, CURLFENCE_DENY, "deny 127.0.0.0/8");
   expect(p, "64:ff9b::1.1.1.1", 443, CURLFENCE_ALLOW, "default allow");
@@ -117,9 +145,10 @@ START_TEST(local_use_48)
   curlfence_policy *p = load_default_edited(
       "deny 64:ff9b:1::/48", "nat64 64:ff9b:1::/48", "");
 
-  expect(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_ALLOW, "default allow");
-  expect(p, "64:ff9b:1:a00:0:100::", 443, CURLFENCE_DENY,
-         "deny 10.0.0.0/8");
+  expect_as(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_ALLOW,
+            "default allow", "8.8.8.8");
+  expect_as(p, "64:ff9b:1:a00:0:100::", 443, CURLFENCE_DENY,
+            "deny 10.0.0.0/8", "10.0.0.1");
   expect(p, "64:ff9b::7f00:1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8");
   curlfence_policy_unref(p);
 }
@@ -130,7 +159,8 @@ START_TEST(operator_64)
   curlfence_policy *p = load_default_edited(NULL, NULL,
                                             "nat64 2a00:1:2:3::/64\n");
 
-  expect(p, "2a00:1:2:3:a:0:100:0", 443, CURLFENCE_DENY, "deny 10.0.0.0/8");
+  expect_as(p, "2a00:1:2:3:a:0:100:0", 443, CURLFENCE_DENY,
+            "deny 10.0.0.0/8", "10.0.0.1");
   expect(p, "2a00:1:2:3:8:808:800:0", 443, CURLFENCE_ALLOW, "default allow");
   /* the neighbouring /64 is ordinary global unicast */
   expect(p, "2a00:1:2:4:a:0:100:0", 443, CURLFENCE_ALLOW, "allow 2000::/3");
@@ -413,8 +443,21 @@ START_TEST(guard_nat64)
   ck_assert_uint_eq(rec->ev[denied].port, 80);
   ck_assert_str_eq(rec->ev[denied].verdict.rule, "deny 127.0.0.0/8");
   ck_assert_uint_eq(rec->ev[denied].verdict.line, 14);
+  ck_assert_str_eq(rec->ev[denied].verdict.as, "127.0.0.1");
   ck_assert_int_eq(rec->ev[allowed].action, CURLFENCE_ALLOW);
   ck_assert_str_eq(rec->ev[allowed].verdict.rule, "default allow");
+  ck_assert_str_eq(rec->ev[allowed].verdict.as, "8.8.8.8");
+  {
+    char json[1024];
+
+    curlfence_event_json(&rec->ev[denied], json, sizeof(json));
+    ck_assert_msg(strstr(json, "{\"v\":2,") == json, "%s", json);
+    ck_assert_msg(strstr(json, ",\"addr\":\"64:ff9b::7f00:1\",\"as\":"
+                               "\"127.0.0.1\",\"port\":80,") != NULL,
+                  "%s", json);
+    ck_assert_msg(strstr(json, "\"text\":\"deny 127.0.0.0/8\"") != NULL,
+                  "%s", json);
+  }
 
   curl_easy_cleanup(h);
   curl_slist_free_all(rl);
@@ -422,6 +465,22 @@ START_TEST(guard_nat64)
   curlfence_policy_unref(p);
   free(rec);
   curl_global_cleanup();
+}
+END_TEST
+
+/* Events of decisions that translated nothing say "as":null. */
+START_TEST(event_as_null)
+{
+  curlfence_event ev;
+  char json[1024];
+
+  memset(&ev, 0, sizeof(ev));
+  snprintf(ev.addr, sizeof(ev.addr), "2001:db8::1");
+  ev.family = AF_INET6;
+  ev.port = 443;
+  curlfence_event_json(&ev, json, sizeof(json));
+  ck_assert_msg(strstr(json, "\"addr\":\"2001:db8::1\",\"as\":null,"
+                             "\"port\":443,") != NULL, "%s", json);
 }
 END_TEST
 
@@ -444,6 +503,7 @@ Suite *suite_nat64(void)
   tc = tcase_create("libcurl");
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, guard_nat64);
+  tcase_add_test(tc, event_as_null);
   suite_add_tcase(s, tc);
   return s;
 }
