@@ -29,6 +29,8 @@ LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
 
 LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TOOL_SRCS = $(wildcard tools/*.c)
+TOOL_OBJS = $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS = $(wildcard test/*.c)
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SONAME    = libcurlfence.so.$(SOVERSION)
@@ -58,9 +60,14 @@ $(STLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-# The tool links the static library so it runs from the source tree.
-$(TOOL): tools/curlfence.c include/curlfence.h $(STLIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+# The tool: one object per tools/*.c (a new subcommand is a new file),
+# linked statically so it runs from the source tree.
+$(BUILD)/tools/%.o: tools/%.c tools/cli.h include/curlfence.h lib/internal.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -c $< -o $@
+
+$(TOOL): $(TOOL_OBJS) $(STLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(STLIB) $(LIBDEPS)
 
 $(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
 	@mkdir -p $(@D)
