@@ -28,6 +28,11 @@ expect 1 "deny 169.254.169.254 port 80 (rules/default.rules:30: deny 169.254.169
 expect 0 "allow 93.184.215.14 port 443 (rules/default.rules:7: default allow)" -- $tool check 93.184.215.14 443
 expect 1 "deny ::ffff:127.0.0.1 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
+expect 0 "allow 64:ff9b::808:808 port 443 as 8.8.8.8 (rules/default.rules:7: default allow)" -- $tool check 64:ff9b::808:808 443
+expect 1 "deny 64:ff9b::7f00:1 port 80 as 127.0.0.1 (rules/default.rules:14: deny 127.0.0.0/8)" -- $tool check 64:ff9b::7f00:1 80
+expect 1 "deny 64:ff9b:1::1 (rules/default.rules:" -- $tool check 64:ff9b:1::1
+printf 'nat64 64:ff9b::/96\ndeny 64:ff9b::1\n' >"$tmp/n64.rules"
+expect 2 "n64.rules:2:6: \"64:ff9b::1\" lies inside nat64 prefix \"64:ff9b::/96\"" -- $tool check -r "$tmp/n64.rules" 1.2.3.4
 expect 2 "is not a numeric IPv4 or IPv6 address" -- $tool check example.com
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"

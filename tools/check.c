@@ -71,6 +71,8 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
   printf("%s %s", v.action == CURLFENCE_ALLOW ? "allow" : "deny", ops[0]);
   if(port)
     printf(" port %u", port);
+  if(v.as[0])
+    printf(" as %s", v.as);
   fputs(" (", stdout);
   cli_print_verdict_source(stdout, &v);
   fputs(")\n", stdout);
