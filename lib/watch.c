@@ -7,6 +7,11 @@
  * symlink swapped to a new directory) shows up as a new inode, as does a
  * rename(2) replacement; an in-place rewrite changes size or mtime.
  *
+ * A policy with "self" rules is also reloaded when the host's interface
+ * addresses change (an address added by DHCP, a new interface): the
+ * watcher compares their fingerprint with the one the policy was built
+ * from, each interval.
+ *
  * It sits above the reload functions and below the guard's lifetime
  * (curlfence_guard_new/free in lib/guard.c init and stop it).
  */
@@ -52,12 +57,30 @@ static int files_changed(const curlfence_policy *p, cf_stamp *seen)
   return changed;
 }
 
+/* Nonzero when the host's addresses differ from the fingerprint *seen
+ * (which then takes the new one), so one change reloads once. */
+static int self_changed(uint64_t *seen)
+{
+  cf_selfaddr *list;
+  size_t n;
+  uint64_t print;
+
+  if(cf_self_list(&list, &n, &print) != 0)
+    return 0;   /* looked at again next interval */
+  free(list);
+  if(print == *seen)
+    return 0;
+  *seen = print;
+  return 1;
+}
+
 static void *watch_main(void *arg)
 {
   curlfence_guard *g = arg;
   cf_watch *w = &g->watch;
   curlfence_policy *watched = NULL;
   cf_stamp *seen = NULL;
+  uint64_t self_seen = 0;
 
   pthread_mutex_lock(&w->lock);
   while(!w->stop) {
@@ -75,9 +98,16 @@ static void *watch_main(void *arg)
         memcpy(seen, cur->rs.stamps, cur->rs.nfiles * sizeof(*seen));
       curlfence_policy_unref(watched);
       watched = curlfence_policy_ref(cur);
+      self_seen = cur->rs.self_print;
     }
-    if(seen && cur->source && files_changed(cur, seen))
-      curlfence_guard_reload(g, NULL);
+    if(cur->source) {
+      int changed = seen && files_changed(cur, seen);
+
+      if(cur->rs.nself && self_changed(&self_seen))
+        changed = 1;
+      if(changed)
+        curlfence_guard_reload(g, NULL);
+    }
     curlfence_policy_unref(cur);
 
     pthread_mutex_lock(&w->lock);

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static char *read_all(const char *path)
 {
@@ -373,6 +375,62 @@ START_TEST(parsed_differential)
 }
 END_TEST
 
+/* The watcher reloads a policy with self rules when the host's addresses
+ * no longer match the ones it was built from.  Interfaces cannot be
+ * changed from a test, so the policy is made to remember other ones. */
+static uint64_t reloads_after(curlfence_guard *g, int wait_for, uint64_t n)
+{
+  curlfence_stats st;
+  int i;
+
+  for(i = 0; i < 300; i++) {
+    struct timespec ts = { 0, 10000000 };
+
+    curlfence_guard_stats(g, &st);
+    if(wait_for && st.reloads >= n)
+      break;
+    nanosleep(&ts, NULL);
+  }
+  return st.reloads;
+}
+
+static void watch_case(const char *text, uint64_t want)
+{
+  char path[] = "/tmp/curlfence-self-XXXXXX";
+  int fd = mkstemp(path);
+  curlfence_policy *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  ck_assert_msg(curlfence_policy_load_file(&p, path, &err) == CURLFENCE_OK,
+                "%s", err.text);
+  p->rs.self_print ^= 1;   /* as if an address had changed since */
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_guard_watch(g, 10), CURLFENCE_OK);
+  if(want)
+    ck_assert_uint_eq(reloads_after(g, 1, want), want);
+  /* and no more: the new policy matches the host */
+  ck_assert_uint_eq(reloads_after(g, 0, 0), want);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  unlink(path);
+}
+
+START_TEST(watch_self)
+{
+  watch_case("default allow\ndeny self\n", 1);
+}
+END_TEST
+
+START_TEST(watch_without_self)
+{
+  watch_case("default allow\ndeny 10.0.0.0/8\n", 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------- libcurl */
 
 typedef struct seen {
@@ -499,6 +557,8 @@ Suite *suite_nat64(void)
   tcase_add_test(tc, self_ranked);
   tcase_add_test(tc, self_in_default_rules);
   tcase_add_test(tc, parsed_differential);
+  tcase_add_test(tc, watch_self);
+  tcase_add_test(tc, watch_without_self);
   suite_add_tcase(s, tc);
   tc = tcase_create("libcurl");
   tcase_set_timeout(tc, 60);
