@@ -485,6 +485,13 @@ START_TEST(guard_nat64)
   ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
 
   /* the chained callback saw the allowed address only */
+  {
+    curlfence_stats st;
+
+    ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+    ck_assert_uint_eq(st.denied, 1);
+    ck_assert_uint_eq(st.allowed, 1);
+  }
   ck_assert_int_eq(s.n, 1);
   ck_assert_str_eq(s.addr[0], "64:ff9b::808:808");
   ck_assert_int_ge(rec->n, 2);
