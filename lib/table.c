@@ -749,6 +749,8 @@ static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val) {
   cf_table *t = b->t;
   uint32_t seg[3], nv, outside;
   size_t k = 0, i;
+  if (!b->nnat64)
+    return 0;
   for (i = p; i < b->ncuts && (i == p || c[i].start <= e); i++) {
     if (k == 3)
       return 0;
@@ -930,7 +932,8 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
     for (size_t o = 0; o < b->nnat64 && alone; o++) {
       const cf_n64 *q = &b->t->n64[o];
       unsigned pl = q->plen < r->plen ? q->plen : r->plen;
-      cf_u128 x = ((cf_u128)q->hi << 64 | q->lo) ^ ((cf_u128)r->hi << 64 | r->lo);
+      cf_u128 x = ((cf_u128)q->hi << 64 | q->lo) ^
+                  ((cf_u128)r->hi << 64 | r->lo);
       alone = o == j || (x >> (128 - pl)) != 0;
     }
     if (alone && d->tag < CF_D_FLAT && !d->leaf)
