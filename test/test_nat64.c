@@ -122,8 +122,7 @@ START_TEST(default_rules_nat64)
   expect_as(p, "8.8.8.8", 443, CURLFENCE_ALLOW, "default allow", "");
   expect_as(p, "::ffff:127.0.0.1", 443, CURLFENCE_DENY, "deny 127.0.0.0/8",
             "");
-  expect_as(p, "64:ff9b:1::1", 443, CURLFENCE_DENY, "deny 64:ff9b:1::/48",
-            "");
+  expect_as(p, "64:ff9b:1::1", 443, CURLFENCE_DENY, "deny ::/0", "");
   /* written the RFC 6052 way, with the IPv4 address in dotted form */
   expect(p, "64:ff9b::127.0.0.1", 443, CURLFENCE_DENY, "deny 127.0.0.0/8");
   expect(p, "64:ff9b::1.1.1.1", 443, CURLFENCE_ALLOW, "default allow");
@@ -133,8 +132,7 @@ START_TEST(default_rules_nat64)
   expect(p, "64:ff9b:0:0:0:1::", 443, CURLFENCE_DENY, "deny ::/0");
   /* local use stays denied until its operator declares it; 6to4, Teredo
    * and IPv4-compatible addresses stay denied */
-  expect(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_DENY,
-         "deny 64:ff9b:1::/48");
+  expect(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_DENY, "deny ::/0");
   expect(p, "2002:808:808::1", 443, CURLFENCE_DENY, "deny 2002::/16");
   expect(p, "2001:0:4136:e378::1", 443, CURLFENCE_DENY, "deny 2001::/32");
   expect(p, "::8.8.8.8", 443, CURLFENCE_DENY, "deny ::/96");
@@ -144,14 +142,32 @@ END_TEST
 
 START_TEST(local_use_48)
 {
-  curlfence_policy *p = load_default_edited(
-      "deny 64:ff9b:1::/48", "nat64 64:ff9b:1::/48", "");
+  curlfence_policy *p = load_default_edited(NULL, NULL,
+                                            "nat64 64:ff9b:1::/48\n");
 
   expect_as(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_ALLOW,
             "default allow", "8.8.8.8");
   expect_as(p, "64:ff9b:1:a00:0:100::", 443, CURLFENCE_DENY,
             "deny 10.0.0.0/8", "10.0.0.1");
   expect(p, "64:ff9b::7f00:1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* The operator's own file includes the shipped one and declares its
+ * prefix, as docs/rules.md section 6.1 suggests. */
+START_TEST(include_and_declare)
+{
+  static const char text[] = "include rules/default.rules\n"
+                             "nat64 64:ff9b:1:2::/64\n";
+  curlfence_policy *p = tu_load(text);
+
+  expect_as(p, "64:ff9b:1:2:8:808:800:0", 443, CURLFENCE_ALLOW,
+            "default allow", "8.8.8.8");
+  expect_as(p, "64:ff9b:1:2:7f:0:100:0", 443, CURLFENCE_DENY,
+            "deny 127.0.0.0/8", "127.0.0.1");
+  expect_as(p, "64:ff9b:1:3:8:808:800:0", 443, CURLFENCE_DENY, "deny ::/0",
+            "");
   curlfence_policy_unref(p);
 }
 END_TEST
@@ -556,6 +572,7 @@ Suite *suite_nat64(void)
 
   tcase_add_test(tc, default_rules_nat64);
   tcase_add_test(tc, local_use_48);
+  tcase_add_test(tc, include_and_declare);
   tcase_add_test(tc, operator_64);
   tcase_add_test(tc, nat64_ports);
   suite_add_tcase(s, tc);
