@@ -343,7 +343,7 @@ START_TEST(parsed_differential)
   size_t i;
 
   for(i = 0; i < rs->nrules + 2; i++) {
-    uint8_t a[16], a4[4];
+    uint8_t a[16];
     int v6, delta;
     unsigned k;
 
@@ -356,7 +356,6 @@ START_TEST(parsed_differential)
       v6 = 0;
       memcpy(a, i == rs->nrules ? "\x7f\0\0\x01" : "\x08\x08\x08\x08", 4);
     }
-    memcpy(a4, a, 4);
     for(delta = -1; delta <= 1; delta++) {
       static const unsigned ports[] = { 0, 22, 25, 443, 8080 };
       uint8_t b[16], n64[16] = { 0, 0x64, 0xff, 0x9b };
@@ -385,7 +384,6 @@ START_TEST(parsed_differential)
         }
       }
     }
-    (void)a4;
   }
   curlfence_policy_unref(p);
 }
