@@ -8,7 +8,10 @@
  * about to carry a request, which covers connections that were opened by
  * another, unguarded handle and then shared through a multi or share pool.
  * Proxies are switched off, because with a proxy the callbacks would only
- * ever see the proxy's address.
+ * ever see the proxy's address, and so is DoH, whose internal handles
+ * carry no callbacks.  Datagram sockets (TFTP) are refused unless the
+ * handle opts in, because TFTP continues with whatever address answers;
+ * then the socket is pinned to the checked host.
  *
  * Lifetime: the callback data is the guard itself.  libcurl copies it into
  * duplicates made with curl_easy_duphandle(), so a guard must outlive every
@@ -25,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
+#include <linux/filter.h>
 
 CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy)
@@ -42,6 +47,7 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   cf_live_init(&g->live, curlfence_policy_ref(policy));
   cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
+  atomic_store(&g->magic, CF_GUARD_LIVE);
   *out = g;
   return CURLFENCE_OK;
 }
@@ -51,10 +57,33 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
   if(!guard)
     return;
   cf_watch_stop(guard);
+  atomic_store(&guard->magic, CF_GUARD_FREED);
   cf_live_destroy(&guard->live);
   cf_watch_destroy(&guard->watch);
   pthread_mutex_destroy(&guard->err_lock);
+  /* Debug aid: keep the memory, so a handle still attached meets the
+   * freed mark for sure (instead of whatever reuses the memory) and its
+   * transfers fail closed; the tombstone counts them (dead_calls). */
+  if(getenv("CURLFENCE_KEEP_FREED_GUARDS"))
+    return;
   free(guard);
+}
+
+/* Whether g is a live guard.  Reading a freed guard is itself the bug; this
+ * only makes its usual outcome a refusal rather than a decision on reused
+ * memory, and a certain one with CURLFENCE_KEEP_FREED_GUARDS. */
+static int alive(curlfence_guard *g)
+{
+  uint32_t m;
+
+  if(!g)
+    return 0;
+  m = atomic_load_explicit(&g->magic, memory_order_relaxed);
+  if(m == CF_GUARD_LIVE)
+    return 1;
+  if(m == CF_GUARD_FREED)
+    atomic_fetch_add_explicit(&g->dead_calls, 1, memory_order_relaxed);
+  return 0;
 }
 
 CURLFENCE_API curlfence_code curlfence_guard_set_audit(
@@ -105,7 +134,7 @@ static void addr_text(const cf_dest *d, char *buf, size_t size)
 }
 
 static void fill_event(curlfence_event *ev, const cf_decision *d,
-                       curlfence_check check, int enforced)
+                       curlfence_check check)
 {
   struct timespec ts;
 
@@ -121,7 +150,7 @@ static void fill_event(curlfence_event *ev, const cf_decision *d,
   ev->port = d->dest.kind == CF_DEST_IP ? d->dest.port : 0;
   ev->verdict = d->verdict;
   ev->generation = d->generation;
-  ev->enforced = d->action == CURLFENCE_ALLOW || enforced;
+  ev->enforced = d->action == CURLFENCE_ALLOW || d->enforced;
 }
 
 /* A datagram socket is refused whatever its address: libcurl's only UDP
@@ -149,34 +178,84 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   const curlfence_policy *p;
   curlfence_event ev;
   unsigned slot;
-  int enforced;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
     refuse_datagram(d);
   else
     cf_decide(p, d, 1);
-  enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
-               curlfence_policy_report_only(p));
+  d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
+                  curlfence_policy_report_only(p));
   if(p && d->hit >= 0)
     atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
     atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
-  else if(enforced)
+  else if(d->enforced)
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
   if(g->audit &&
      (d->action != CURLFENCE_ALLOW || (g->audit_flags & CURLFENCE_AUDIT_ALL))) {
-    fill_event(&ev, d, check, enforced);
+    fill_event(&ev, d, check);
     if(g->audit(&ev, g->audit_data) != 0)
       atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
   }
   cf_live_release(&g->live, slot);
-  return enforced ? d->action : CURLFENCE_ALLOW;
+  return d->enforced ? d->action : CURLFENCE_ALLOW;
 }
 
 /* ------------------------------------------------------------ callbacks */
+
+/* Make a datagram socket drop every datagram that does not come from the
+ * host d (any port), with a classic BPF socket filter that reads the
+ * source address from the IP header.  TFTP sends the rest of a transfer
+ * to wherever the first reply came from; RFC 1350 servers answer from a
+ * new port, so the port cannot be pinned, but the host can.  Returns 0,
+ * or -1 when the kernel refused the filter. */
+static int pin_source(curl_socket_t fd, const cf_dest *d)
+{
+  struct sock_filter code[13];
+  struct sock_fprog prog;
+  uint32_t w[4];
+  unsigned short n = 0;
+
+  if(d->kind != CF_DEST_IP)
+    return -1;
+  memcpy(w, d->key, d->v6 ? 16 : 4);
+  /* A = IP version nibble of the datagram's header */
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS,
+                                           (uint32_t)SKF_NET_OFF);
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+  if(!d->v6) {
+    /* IPv4 (also what a dual-stack socket gets from ::ffff:a.b.c.d) */
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0x40, 0, 2);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                             (uint32_t)SKF_NET_OFF + 12);
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             ntohl(w[0]), 1, 0);
+  }
+  else {
+    unsigned i;
+
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0x60, 0, 8);
+    for(i = 0; i < 4; i++) {
+      code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               (uint32_t)SKF_NET_OFF + 8 +
+                                                   4 * i);
+      /* equal: next word, or accept after the last; else drop */
+      code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                               ntohl(w[i]), i == 3 ? 1 : 0,
+                                               (uint8_t)(6 - 2 * i));
+    }
+  }
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  prog.len = n;
+  prog.filter = code;
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
 
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
                                   struct curl_sockaddr *a, unsigned flags)
@@ -186,8 +265,9 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
   const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+  curl_socket_t fd;
 
-  if(!g)
+  if(!alive(g))
     return CURL_SOCKET_BAD;
   /* Inconsistent input: decide on nothing rather than guess. */
   cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
@@ -198,9 +278,18 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   d.dest.protocol = a->protocol;
   if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
-  if(g->open_fn)
-    return g->open_fn(g->open_data, purpose, a);
-  return socket(a->family, a->socktype, a->protocol);
+  fd = g->open_fn ? g->open_fn(g->open_data, purpose, a)
+                  : socket(a->family, a->socktype, a->protocol);
+  if(fd != CURL_SOCKET_BAD && d.dest.socktype == SOCK_DGRAM &&
+     d.enforced && pin_source(fd, &d.dest) != 0) {
+    /* Fail closed: without the filter the transfer could be redirected. */
+    if(g->close_fn)
+      g->close_fn(g->close_data, fd);
+    else
+      close(fd);
+    return CURL_SOCKET_BAD;
+  }
+  return fd;
 }
 
 static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
@@ -230,56 +319,76 @@ static curl_socket_t guard_open_tftp_report(void *clientp,
                           CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
-/* The peer of the connection a request is about to use.  libcurl gives it
- * as text: a numeric IP address, a unix socket's path, or "" when it has
- * none.  Anything else is denied as malformed. */
+static int is_ip(const char *text, int family)
+{
+  uint8_t buf[16];
+
+  return text && inet_pton(family, text, buf) == 1;
+}
+
+/* The peer of the connection a request is about to use, from libcurl's
+ * text: a numeric IP address or a unix socket's path.  The text alone
+ * cannot tell a unix socket bound to the relative name "8.8.8.8" from the
+ * IP address, so the local side decides: an IP connection has a local IP
+ * address of the same family and a local port, a unix socket has neither
+ * (a client socket has no name, so local is ""; libcurl 7.88 reports the
+ * URL's port as peer_port).  Returns the length of the address put in ss,
+ * 0 when it is neither (denied as not covered). */
+static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
+                              int peer_port, const char *local,
+                              int local_port)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+  struct sockaddr_un *un = (struct sockaddr_un *)ss;
+  int local4 = is_ip(local, AF_INET), local6 = is_ip(local, AF_INET6);
+  size_t n;
+
+  memset(ss, 0, sizeof(*ss));
+  if(!peer || !local)
+    return 0;
+  if(local4 && inet_pton(AF_INET, peer, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)peer_port);
+    return sizeof(*in);
+  }
+  if(local6 && inet_pton(AF_INET6, peer, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)peer_port);
+    return sizeof(*in6);
+  }
+  if(local4 || local6 || local_port != 0)
+    return 0;
+  n = strlen(peer);
+  if(n >= sizeof(un->sun_path))
+    n = sizeof(un->sun_path) - 1;
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, peer, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
 static int prereq_checked(void *clientp, const char *primary_ip,
-                          int primary_port, int report_only)
+                          const char *local_ip, int primary_port,
+                          int local_port, int report_only)
 {
   curlfence_guard *g = clientp;
-  cf_decision d;
   struct sockaddr_storage ss;
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-  struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-  socklen_t len = 0;
-  int protocol = 0;
+  socklen_t len;
+  cf_decision d;
 
-  if(!g)
+  if(!alive(g))
     return CURL_PREREQFUNC_ABORT;
-  memset(&ss, 0, sizeof(ss));
-  if(primary_ip && inet_pton(AF_INET, primary_ip, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)primary_port);
-    len = sizeof(*in);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip &&
-          inet_pton(AF_INET6, primary_ip, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)primary_port);
-    len = sizeof(*in6);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip && primary_ip[0] == '\0') {
+  if(primary_ip && primary_ip[0] == '\0') {
     /* No peer address: file:// and other transfers without a connection,
      * UDP (TFTP) and abstract unix sockets.  Any socket this transfer
      * opened was checked when it was opened; there is nothing to re-check
      * (docs/security.md names the one gap: a pooled abstract socket). */
     return CURL_PREREQFUNC_OK;
   }
-  else if(primary_ip && primary_ip[0] == '/') {
-    size_t n = strlen(primary_ip);
-
-    if(n >= sizeof(un->sun_path))
-      n = sizeof(un->sun_path) - 1;
-    un->sun_family = AF_UNIX;
-    memcpy(un->sun_path, primary_ip, n);
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-  }
+  len = peer_address(&ss, primary_ip, primary_port, local_ip, local_port);
   cf_dest_init(&d.dest, len ? (struct sockaddr *)&ss : NULL, len);
   d.dest.socktype = SOCK_STREAM;
-  d.dest.protocol = protocol;
+  d.dest.protocol = d.dest.kind == CF_DEST_IP ? IPPROTO_TCP : 0;
   return conclude(g, &d, CURLFENCE_CHECK_REUSED,
                   report_only ? CURLFENCE_ATTACH_REPORT_ONLY : 0) ==
                  CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
@@ -288,21 +397,29 @@ static int prereq_checked(void *clientp, const char *primary_ip,
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 0);
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 0);
 }
 
 static int guard_prereq_report(void *clientp, char *primary_ip,
                                char *local_ip, int primary_port,
                                int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 1);
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 1);
 }
 
 /* --------------------------------------------------------------- attach */
+
+/* Turn DoH off.  A libcurl built without DoH does not know the option,
+ * and has nothing to turn off. */
+static int no_doh(CURL *h)
+{
+  CURLcode rc = curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+
+  return rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? CURLE_OK
+                                                                : (int)rc;
+}
 
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
@@ -333,7 +450,7 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
   /* libcurl's DoH requests run on internal handles that carry none of the
    * callbacks above, so their connections would go unchecked. */
   if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
-    rc |= curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+    rc |= no_doh(h);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -351,7 +468,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_DOH_URL, NULL);
+  rc |= no_doh(handle);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 

@@ -99,6 +99,10 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
+/* Upper bounds of the rules in len bytes of text and of their texts'
+ * bytes, for sizing the arrays once. */
+void cf_rules_presize(const char *buf, size_t len, size_t *rules,
+                      size_t *text);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
@@ -122,6 +126,15 @@ long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
 /* The IPv4 address embedded in addr by the RFC 6052 layout of a /plen
  * prefix: the 4 bytes after the prefix, byte 8 (the "u" octet) skipped. */
 void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4);
+/* The verdict reason of a decision made on the IPv4 address embedded by
+ * the layout of a /plen nat64 prefix: "nat64/96"; static. */
+const char *cf_nat64_reason(unsigned plen);
+/* For a verdict reason "nat64/LEN" and the IPv6 address as text, the
+ * IPv4 address it was decided as, as text in out (16 bytes is enough);
+ * returns 0, or -1 (out "") when reason is another word or addr is not an
+ * IPv6 address. */
+int cf_nat64_as_text(const char *reason, const char *addr, char *out,
+                     size_t size);
 
 /* self.c: the host's own addresses (getifaddrs), loopback addresses
  * (127.0.0.0/8, ::1) left out, each address once, in interface order. */
@@ -200,7 +213,7 @@ typedef enum cf_dest_as {
   CF_AS_MAPPED,           /* the IPv4 address inside ::ffff:a.b.c.d */
   CF_AS_TRANSLATED        /* set by cf_decide: the key is IPv6 inside a
                              nat64 prefix, decided as the IPv4 address in
-                             as4 */
+                             as4 (the verdict's reason says "nat64/LEN") */
 } cf_dest_as;
 
 typedef struct cf_dest {
@@ -224,6 +237,7 @@ typedef struct cf_decision {
   curlfence_verdict verdict;  /* filled only when asked for */
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
+  int enforced;           /* 0 in report-only mode (guards set it) */
 } cf_decision;
 
 /* Read sa once into d (family from sa, 0 when there is none; socktype and
@@ -258,22 +272,41 @@ void cf_live_destroy(cf_live *l);
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its
- * generation.  Waits for readers of the old policy. */
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
+ * generation.  Waits for readers of the old policy.  With expect != 0,
+ * only if the current policy still has generation expect: otherwise
+ * returns 0 and p stays the caller's. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
 
 /* watch.c: the thread that reloads a guard when its files change */
+enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
+
+/* A changed file is loaded once it has looked the same for one interval
+ * and at least this long (milliseconds). */
+#define CF_WATCH_SETTLE_MS 100
+
 typedef struct cf_watch {
   pthread_mutex_t lock;
-  pthread_cond_t wake;
+  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
+  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
   pthread_t thread;
   unsigned interval_ms;
-  int running, stop, kick;
+  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
+  int stop, kick;
 } cf_watch;
 
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
+ * but a live guard (fail closed), a cheap tripwire for a guard freed while
+ * still attached (see curlfence_guard_free(3)). */
+#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
+#define CF_GUARD_FREED 0x64656164u   /* "dead" */
+
 struct curlfence_guard {
+  _Atomic uint32_t magic;
+  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
+                                     the memory was kept (debug aid) */
   cf_live live;
   cf_watch watch;
   curlfence_audit_fn audit;
@@ -287,7 +320,14 @@ struct curlfence_guard {
       reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
+  /* Tests only: called by a reload between loading and publishing. */
+  void (*reload_loaded_hook)(curlfence_guard *g);
 };
+
+/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
+ * file that changed while it was read is not counted as a failure. */
+curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
+                               curlfence_error *err);
 
 /* watch.c */
 void cf_watch_init(cf_watch *w);

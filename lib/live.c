@@ -14,6 +14,7 @@
  *            use slot[i].policy ... readers[i]--
  *
  *   writer:  (one at a time, under a mutex)
+ *            [if generation[cur] != expected: give up]
  *            j = 1 - cur; slot[j] = new policy; cur = j;
  *            wait until readers[1 - j] == 0; drop the old policy
  *
@@ -24,6 +25,12 @@
  * already current, so every reader that could still see the old policy is
  * counted, and every later reader finds the new one.  Readers that lose
  * the race touch only the counter, which lives as long as the cf_live.
+ *
+ * A writer that built its policy from the one it saw current (a reload)
+ * names that one's generation, and publishes only if it is still current:
+ * compare and publish, so it cannot undo a switch made meanwhile.
+ * Generations only grow, so the comparison cannot be fooled by a policy
+ * freed and another allocated at the same address.
  *
  * Costs.  A decision pays two atomic read-modify-writes on a counter
  * shared by all threads using the guard.  A switch waits for decisions in
@@ -84,7 +91,7 @@ static void pause_briefly(void)
   nanosleep(&ts, NULL);
 }
 
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p)
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect)
 {
   curlfence_policy *old;
   unsigned i, j;
@@ -93,7 +100,14 @@ uint64_t cf_live_publish(cf_live *l, curlfence_policy *p)
   pthread_mutex_lock(&l->wlock);
   i = atomic_load(&l->cur);
   j = 1 - i;
-  gen = atomic_load(&l->slot[i].generation) + 1;
+  gen = atomic_load(&l->slot[i].generation);
+  if(expect && gen != expect) {
+    /* Someone switched since the caller looked: its policy is newer than
+     * whatever the caller derived from the one it saw. */
+    pthread_mutex_unlock(&l->wlock);
+    return 0;
+  }
+  gen++;
   atomic_store(&l->slot[j].policy, p);
   atomic_store(&l->slot[j].generation, gen);
   atomic_store(&l->cur, j);

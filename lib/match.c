@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
@@ -104,4 +105,38 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
       best = (long)i;
   }
   return best;
+}
+
+const char *cf_nat64_reason(unsigned plen)
+{
+  switch(plen) {
+  case 32: return "nat64/32";
+  case 40: return "nat64/40";
+  case 48: return "nat64/48";
+  case 56: return "nat64/56";
+  case 64: return "nat64/64";
+  default: return "nat64/96";
+  }
+}
+
+int cf_nat64_as_text(const char *reason, const char *addr, char *out,
+                     size_t size)
+{
+  static const unsigned lens[] = { 32, 40, 48, 56, 64, 96 };
+  uint8_t a[16], a4[4];
+  size_t i;
+
+  if(size)
+    out[0] = '\0';
+  if(!reason || !addr || size < INET_ADDRSTRLEN)
+    return -1;
+  for(i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+    if(strcmp(reason, cf_nat64_reason(lens[i])) == 0)
+      break;
+  if(i == sizeof(lens) / sizeof(lens[0]) ||
+     inet_pton(AF_INET6, addr, a) != 1)
+    return -1;
+  cf_nat64_extract(lens[i], a, a4);
+  inet_ntop(AF_INET, a4, out, (socklen_t)size);
+  return 0;
 }

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
 {
@@ -15,12 +16,36 @@ static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
   pthread_mutex_unlock(&g->err_lock);
 }
 
-CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
-                                                    curlfence_error *err)
+/* The first file of p that no longer looks as it did when it was read
+ * (another inode, size or time, or gone), or NULL.  A file rewritten while
+ * it was read shows here: its size or times moved on. */
+static const char *changed_since_read(const curlfence_policy *p)
+{
+  size_t i;
+
+  for(i = 0; i < p->rs.nfiles; i++) {
+    struct stat st;
+    cf_stamp now;
+
+    if(!p->rs.stamps[i].valid)
+      continue;
+    memset(&now, 0, sizeof(now));
+    if(stat(p->rs.files[i], &st) == 0)
+      cf_stamp_from_stat(&now, &st);
+    if(memcmp(&now, &p->rs.stamps[i], sizeof(now)) != 0)
+      return p->rs.files[i];
+  }
+  return NULL;
+}
+
+curlfence_code cf_guard_reload(curlfence_guard *guard, int watcher,
+                               curlfence_error *err)
 {
   curlfence_policy *cur, *next = NULL;
   curlfence_error local;
   curlfence_code rc;
+  const char *moved;
+  uint64_t gen;
 
   if(!err)
     err = &local;
@@ -28,7 +53,7 @@ CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
     cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL guard");
     return CURLFENCE_E_INVAL;
   }
-  cur = curlfence_guard_policy(guard, NULL);
+  cur = curlfence_guard_policy(guard, &gen);
   if(!cur->source) {
     curlfence_policy_unref(cur);
     cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
@@ -41,9 +66,37 @@ CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
     note_reload_error(guard, err);
     return rc;
   }
-  cf_live_publish(&guard->live, next);
+  if(guard->reload_loaded_hook)
+    guard->reload_loaded_hook(guard);
+  moved = changed_since_read(next);
+  if(moved) {
+    /* What was read may be half of a rewrite: never publish it.  The
+     * watcher tries again once the file has settled, uncounted. */
+    cf_error_set(err, CURLFENCE_E_IO, moved, 0, 0,
+                 "changed while it was being read; not loaded (replace "
+                 "rules files with rename(2))");
+    curlfence_policy_unref(next);
+    if(!watcher)
+      note_reload_error(guard, err);
+    return CURLFENCE_E_IO;
+  }
+  /* The file's rules replace the policy they were read for, not one
+   * switched to meanwhile (an application's emergency set_policy). */
+  if(!cf_live_publish(&guard->live, next, gen)) {
+    curlfence_policy_unref(next);
+    cf_error_set(err, CURLFENCE_E_SUPERSEDED, NULL, 0, 0,
+                 "the guard switched to another policy while the rules were "
+                 "read; that newer policy stays");
+    return CURLFENCE_E_SUPERSEDED;
+  }
   atomic_fetch_add(&guard->reloads, 1);
   return CURLFENCE_OK;
+}
+
+CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
+                                                    curlfence_error *err)
+{
+  return cf_guard_reload(guard, 0, err);
 }
 
 CURLFENCE_API curlfence_code curlfence_guard_set_policy(
@@ -51,7 +104,7 @@ CURLFENCE_API curlfence_code curlfence_guard_set_policy(
 {
   if(!guard || !policy)
     return CURLFENCE_E_INVAL;
-  cf_live_publish(&guard->live, curlfence_policy_ref(policy));
+  cf_live_publish(&guard->live, curlfence_policy_ref(policy), 0);
   atomic_fetch_add(&guard->reloads, 1);
   return CURLFENCE_OK;
 }

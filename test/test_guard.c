@@ -7,6 +7,7 @@
  */
 #include "testutil.h"
 #include "httpd.h"
+#include "internal.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -469,6 +470,127 @@ START_TEST(test_unix_socket)
 }
 END_TEST
 
+/* Run one multi transfer to completion; returns its result. */
+static CURLcode multi_run(CURLM *m, CURL *h)
+{
+  CURLcode result = CURLE_OK;
+  CURLMsg *msg;
+  int running, left;
+
+  curl_multi_add_handle(m, h);
+  do {
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  } while(running);
+  while((msg = curl_multi_info_read(m, &left)))
+    if(msg->msg == CURLMSG_DONE)
+      result = msg->data.result;
+  curl_multi_remove_handle(m, h);
+  return result;
+}
+
+/* A unix-socket connection opened by an unguarded handle to a server
+ * bound to the relative name path, then reused by a handle guarded by a
+ * guard with the given rules.  Returns the guarded transfer's result;
+ * *served is how many requests the server saw. */
+static CURLcode pooled_unix(const char *path, const char *rules,
+                            unsigned *served)
+{
+  char dir[] = "/tmp/curlfence-unix-XXXXXX", cwd[4096], url[] =
+      "http://localhost/";
+  body b = { "", 0 };
+  curlfence_policy *p = tu_load(rules);
+  curlfence_guard *g;
+  CURLM *m = curl_multi_init();
+  th_server *us;
+  CURLcode rc;
+  CURL *h;
+
+  ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(chdir(dir), 0);
+  us = th_start_unix(path, "unix");
+  ck_assert_ptr_nonnull(us);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_guard_set_audit(g, tu_record, &rec, CURLFENCE_AUDIT_DENIED);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(multi_run(m, h), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from unix\n");
+  curl_easy_cleanup(h);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+  rc = multi_run(m, h);
+  curl_easy_cleanup(h);
+  curl_multi_cleanup(m);
+  *served = th_requests(us);
+  th_stop(us);
+  ck_assert_int_eq(chdir(cwd), 0);
+  ck_assert_int_eq(rmdir(dir), 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  return rc;
+}
+
+/* The pre-request check on a pooled unix-socket connection applies the
+ * unix setting, whatever the name the server bound to looks like. */
+START_TEST(test_reused_unix_relative)
+{
+  unsigned served;
+
+  /* Not the IP address 8.8.8.8, though libcurl reports it as the peer. */
+  ck_assert_int_eq(pooled_unix("8.8.8.8", "unix deny\nallow 8.8.8.8\n",
+                               &served),
+                   CURLE_ABORTED_BY_CALLBACK);
+  ck_assert_uint_eq(served, 1);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_int_eq(rec.ev[0].check, CURLFENCE_CHECK_REUSED);
+  ck_assert_int_eq(rec.ev[0].family, AF_UNIX);
+  ck_assert_str_eq(rec.ev[0].addr, "8.8.8.8");
+  ck_assert_str_eq(rec.ev[0].verdict.reason, "unix");
+  ck_assert_uint_eq(rec.ev[0].verdict.line, 1);  /* rule text is freed */
+
+  /* Not an unknown address family either. */
+  ck_assert_int_eq(pooled_unix("rel.sock", "unix allow\n", &served),
+                   CURLE_OK);
+  ck_assert_uint_eq(served, 2);
+  ck_assert_int_eq(rec.n, 1);
+}
+END_TEST
+
+/* A guard freed while a handle is still attached (a bug in the caller):
+ * with CURLFENCE_KEEP_FREED_GUARDS the memory stays, and the handle's
+ * transfers fail closed instead of deciding on freed memory. */
+START_TEST(test_freed_guard_fails_closed)
+{
+  char url[128];
+  body b = { "", 0 };
+  curlfence_policy *p = tu_load("default allow\n");
+  curlfence_guard *g;
+  CURL *h;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(atomic_load(&g->magic), CF_GUARD_LIVE);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+  ck_assert_int_eq(setenv("CURLFENCE_KEEP_FREED_GUARDS", "1", 1), 0);
+  curlfence_guard_free(g);          /* too early: h still uses it */
+  unsetenv("CURLFENCE_KEEP_FREED_GUARDS");
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  ck_assert_uint_eq(th_connections(allowed), 0);
+  ck_assert_int_eq(atomic_load(&g->magic), CF_GUARD_FREED);
+  ck_assert_uint_eq(atomic_load(&g->dead_calls), 1);
+  curl_easy_cleanup(h);
+  free(g);                          /* the tombstone */
+}
+END_TEST
+
 static int opens;
 
 static curl_socket_t app_open(void *clientp, curlsocktype purpose,
@@ -695,18 +817,18 @@ static void *tftp_main(void *arg)
 
 static void tftp_start(tftp *t, const char *addr)
 {
-  struct sockaddr_in in;
-  socklen_t len = sizeof(in);
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, addr, 0);
 
   memset(t, 0, sizeof(*t));
-  memset(&in, 0, sizeof(in));
-  in.sin_family = AF_INET;
-  ck_assert_int_eq(inet_pton(AF_INET, addr, &in.sin_addr), 1);
-  t->fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_uint_gt(len, 0);
+  t->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
   ck_assert_int_ge(t->fd, 0);
-  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&in, sizeof(in)), 0);
-  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&in, &len), 0);
-  t->port = ntohs(in.sin_port);
+  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&ss, len), 0);
+  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&ss, &len), 0);
+  t->port = ntohs(ss.ss_family == AF_INET
+                      ? ((struct sockaddr_in *)&ss)->sin_port
+                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
   ck_assert_int_eq(pthread_create(&t->thread, NULL, tftp_main, t), 0);
 }
 
@@ -765,6 +887,15 @@ START_TEST(test_udp_tftp)
   ck_assert_str_eq(b.data, "hello over udp\n");
   tftp_stop(&t);
   ck_assert_int_eq(atomic_load(&t.requests), 1);
+
+  /* IPv6: the socket's filter accepts the checked host's answers. */
+  b.len = 0;
+  tftp_start(&t, "::1");
+  snprintf(url, sizeof(url), "tftp://[::1]:%u/file", t.port);
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
+                   CURLE_OK);
+  ck_assert_str_eq(b.data, "hello over udp\n");
+  tftp_stop(&t);
   ck_assert_int_eq(rec.n, 3);
 }
 END_TEST
@@ -832,9 +963,12 @@ static size_t read_upload(char *p, size_t size, size_t n, void *userdata)
   return 7;
 }
 
-/* The answer to a TFTP request comes from an address the guard never saw;
- * by default nothing is sent at all, so nothing reaches it. */
-START_TEST(test_tftp_reply_address)
+/* A TFTP upload to a server that takes the request on 127.0.0.1 and
+ * answers from out_addr (another port), guarded by "allow 127.0.0.1 port
+ * <request port>" with the given attach flags.  Returns libcurl's result;
+ * *requests and *data say what reached the two server sockets. */
+static CURLcode split_upload(const char *out_addr, unsigned flags,
+                             int *requests, int *data)
 {
   char url[128], rules[128];
   curlfence_policy *p;
@@ -842,11 +976,12 @@ START_TEST(test_tftp_reply_address)
   tftp_split t;
   unsigned out_port;
   int sent = 0;
+  CURLcode rc;
   CURL *h;
 
   memset(&t, 0, sizeof(t));
   t.in = udp_bind("127.0.0.1", &t.in_port);
-  t.out = udp_bind("127.0.0.3", &out_port);
+  t.out = udp_bind(out_addr, &out_port);
   snprintf(rules, sizeof(rules),
            "default deny\nallow 127.0.0.1 port %u\ndeny 127.0.0.3\n",
            t.in_port);
@@ -861,9 +996,9 @@ START_TEST(test_tftp_reply_address)
   curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
   curl_easy_setopt(h, CURLOPT_READDATA, &sent);
   curl_easy_setopt(h, CURLOPT_INFILESIZE, 7L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
-  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
-  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 2L);
+  ck_assert_int_eq(curlfence_attach(h, g, flags), CURLFENCE_OK);
+  rc = curl_easy_perform(h);
   curl_easy_cleanup(h);
 
   shutdown(t.in, SHUT_RDWR);
@@ -871,10 +1006,37 @@ START_TEST(test_tftp_reply_address)
   pthread_join(t.thread, NULL);
   close(t.in);
   close(t.out);
-  ck_assert_int_eq(atomic_load(&t.requests), 0);
-  ck_assert_int_eq(atomic_load(&t.data), 0);
+  *requests = atomic_load(&t.requests);
+  *data = atomic_load(&t.data);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
+  return rc;
+}
+
+/* The answer to a TFTP request comes from an address the guard never saw.
+ * By default nothing is sent at all; with the attach flag the socket only
+ * accepts answers from the host it was checked for, on any port. */
+START_TEST(test_tftp_reply_address)
+{
+  int requests, data;
+
+  ck_assert_int_eq(split_upload("127.0.0.3", 0, &requests, &data),
+                   CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(requests, 0);
+  ck_assert_int_eq(data, 0);
+
+  ck_assert_int_ne(split_upload("127.0.0.3", CURLFENCE_ATTACH_ALLOW_TFTP,
+                                &requests, &data),
+                   CURLE_OK);
+  ck_assert_int_eq(requests, 1);      /* the checked address */
+  ck_assert_int_eq(data, 0);          /* never the one it answered from */
+
+  /* An RFC 1350 server: same host, new port. */
+  ck_assert_int_eq(split_upload("127.0.0.1", CURLFENCE_ATTACH_ALLOW_TFTP,
+                                &requests, &data),
+                   CURLE_OK);
+  ck_assert_int_eq(requests, 1);
+  ck_assert_int_eq(data, 1);
 }
 END_TEST
 
@@ -895,6 +1057,8 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_duphandle);
   tcase_add_test(tc, test_late_close);
   tcase_add_test(tc, test_unix_socket);
+  tcase_add_test(tc, test_reused_unix_relative);
+  tcase_add_test(tc, test_freed_guard_fails_closed);
   tcase_add_test(tc, test_chained_callbacks);
   tcase_add_test(tc, test_ipv6_and_audit_all);
   tcase_add_test(tc, test_json_sink);

@@ -23,6 +23,7 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
   socklen_t sslen;
   curlfence_policy *p = NULL;
   curlfence_verdict v;
+  char as[16];
   cli_parser ps;
   unsigned port = 0;
   char **ops;
@@ -71,8 +72,8 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
   printf("%s %s", v.action == CURLFENCE_ALLOW ? "allow" : "deny", ops[0]);
   if(port)
     printf(" port %u", port);
-  if(v.as[0])
-    printf(" as %s", v.as);
+  if(cli_nat64_as(&v, ops[0], as, sizeof(as)) == 0)
+    printf(" as %s", as);
   fputs(" (", stdout);
   cli_print_verdict_source(stdout, &v);
   fputs(")\n", stdout);
