@@ -7,7 +7,6 @@
  */
 #include "internal.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
