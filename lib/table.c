@@ -687,11 +687,19 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
     n++;
   }
   for (i = 0; v6 && i < rs->nnat64; i++) {
-    const cf_n64 *r = &b->t->n64[i];
-    k[n].hi = r->hi;
-    k[n].lo = r->lo;
+    const cf_nat64 *d = &rs->nat64[i];
+    cf_u128 a = 0;
+    if (d->plen > 128) {
+      free(k);
+      return -2;
+    }
+    for (int j = 0; j < 16; j++)
+      a = a << 8 | d->prefix[j];
+    a = d->plen ? a & ~(cf_u128)0 << (128 - d->plen) : 0;
+    k[n].hi = (uint64_t)(a >> 64);
+    k[n].lo = (uint64_t)a;
     k[n].idx = KEY_NAT64 | (uint32_t)i;
-    k[n].tail = (uint16_t)(r->plen << 2);
+    k[n].tail = (uint16_t)(d->plen << 2);
     n++;
   }
   if (sort_keys(k, n)) {
@@ -1075,4 +1083,62 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
 #endif
   *out = t;
   return CURLFENCE_OK;
+}
+
+/* ------------------------------------------------------------- spans */
+
+/* The change points of one family as the sweep computes them, for the
+ * review tools; the lookup structure is not built.  The cuts array is
+ * reused in place: a cf_span is no larger than a cf_cut, so writing span i
+ * never overwrites cut i + 1 before it is read. */
+curlfence_code cf_table_spans(cf_spans *out, const cf_ruleset *rs, int v6) {
+  cf_builder b;
+  cf_span *sp;
+  int rc;
+  if (!out)
+    return CURLFENCE_E_INVAL;
+  memset(out, 0, sizeof *out);
+  if (!rs || (rs->nrules && !rs->rules))
+    return CURLFENCE_E_INVAL;
+  if (rs->nrules >= CF_VAL_MAX)
+    return CURLFENCE_E_LIMIT;
+  memset(&b, 0, sizeof b);
+  b.t = calloc(1, sizeof *b.t);
+  if (!b.t)
+    return CURLFENCE_E_NOMEM;
+  rc = sweep(&b, rs, !!v6);
+  if (rc) {
+    free(b.cuts);
+    cf_table_free(b.t);
+    return rc == -1 ? CURLFENCE_E_NOMEM : CURLFENCE_E_LIMIT;
+  }
+  sp = (cf_span *)(void *)b.cuts;
+  for (size_t i = 0; i < b.ncuts; i++) {
+    cf_cut c = b.cuts[i];
+    cf_span s;
+    s.hi = (uint64_t)(c.start >> 64);
+    s.lo = (uint64_t)c.start;
+    s.val = c.val;
+    memcpy(&sp[i], &s, sizeof s);
+  }
+  out->v = sp;
+  out->n = b.ncuts;
+  out->t = b.t;
+  return CURLFENCE_OK;
+}
+
+uint32_t cf_spans_pset(const cf_spans *s, uint32_t val, const uint32_t **cands,
+                       uint32_t *n) {
+  const cf_pset *ps = &s->t->psets[val & ~CF_PSET];
+  *cands = s->t->cands + ps->off;
+  *n = ps->n;
+  return ps->w;
+}
+
+void cf_spans_free(cf_spans *s) {
+  if (!s)
+    return;
+  free(s->v);
+  cf_table_free(s->t);
+  memset(s, 0, sizeof *s);
 }

@@ -18,6 +18,9 @@ int main(void)
   srunner_add_suite(sr, suite_guard());
   srunner_add_suite(sr, suite_reload());
   srunner_add_suite(sr, suite_audit_json());
+#ifndef CF_TEST_PUBLIC_ONLY
+  srunner_add_suite(sr, suite_diff());
+#endif
   srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
