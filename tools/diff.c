@@ -234,7 +234,8 @@ const cli_cmd cli_cmd_diff = {
   "rule, and the new one: 10.20.0.0/16 any port: deny (old.rules:3) ->\n"
   "allow (new.rules:4).  IPv4 first, then IPv6, in address order; the\n"
   "IPv4-mapped block ::ffff:0:0/96 is decided as IPv4 and may be covered\n"
-  "by an IPv6 line without changing there.\n"
+  "by an IPv6 line without changing there; so are nat64 prefixes, and one\n"
+  "declared in one file only has a line of its own.\n"
   "Exit status: 0 no change, 1 changes, 2 errors.\n",
   diff_opts, run_diff
 };
