@@ -810,20 +810,22 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
   int have_prev = 0;
   size_t nchild, first_child, first_leaf = f->nleaves;
 
-  for (unsigned d = 0; d < 64; d++) {
+  for (unsigned d = 0; d < 64;) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
     cf_u128 e = s + (csize - 1);
     uint32_t val;
+    int es = 0;
     while (p + 1 < m && c[p + 1].start <= s)
       p++;
     val = c[p].val;
     if (p + 1 < m && c[p + 1].start <= e) {
-      int es = early_stop(b, p, e, &val);
+      es = early_stop(b, p, e, &val);
       if (es < 0)
         return -1;
       if (!es) {
         inner |= 1ull << d;
         childp[d] = p;
+        d++;
         continue;
       }
     }
@@ -834,6 +836,23 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
       leafstart |= 1ull << d;
       prev = val;
       have_prev = 1;
+    }
+    /* Every digit that ends before the next change point has this value
+     * too: skip them (most nodes hold one or two change points, so this
+     * is what makes building a small policy cheap).  An early stop holds
+     * change points of its own: the next digit follows it. */
+    if (es) {
+      d++;
+    }
+    else if (pad == 0 && p + 1 < m) {
+      cf_u128 q = (c[p + 1].start - base) >> cshift;
+      d = q < 64 ? (unsigned)q : 64;
+    }
+    else if (pad == 0) {
+      d = 64;
+    }
+    else {
+      d++;
     }
   }
   nchild = (size_t)__builtin_popcountll(inner);

@@ -20,6 +20,7 @@ int main(void)
   srunner_add_suite(sr, suite_audit_json());
 #ifndef CF_TEST_PUBLIC_ONLY
   srunner_add_suite(sr, suite_diff());
+  srunner_add_suite(sr, suite_preload());
 #endif
   srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);
