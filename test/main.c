@@ -11,6 +11,7 @@ int main(void)
 #ifndef CF_TEST_PUBLIC_ONLY /* suites of internals: not in the shared-library run */
   srunner_add_suite(sr, suite_table());
   srunner_add_suite(sr, suite_rules_internal());
+  srunner_add_suite(sr, suite_nat64_internal());
 #endif
   srunner_add_suite(sr, suite_policy());
   srunner_add_suite(sr, suite_default_rules());
@@ -21,6 +22,7 @@ int main(void)
   srunner_add_suite(sr, suite_diff());
   srunner_add_suite(sr, suite_preload());
 #endif
+  srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);
