@@ -19,6 +19,7 @@ CURLFENCE_API const char *curlfence_strerror(curlfence_code code)
   case CURLFENCE_E_INCLUDE:   return "include cycle or nesting too deep";
   case CURLFENCE_E_LIMIT:     return "line too long or not text";
   case CURLFENCE_E_CURL:      return "libcurl refused an option";
+  case CURLFENCE_E_IMAGE:     return "damaged or incompatible policy image";
   case CURLFENCE_E_LAST:      break;
   }
   return "unknown error code";

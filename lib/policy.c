@@ -15,6 +15,7 @@
 
 static void policy_free(curlfence_policy *p)
 {
+  cf_image_close(p);
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
   free(p->hits);
@@ -27,7 +28,9 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
 {
   if(!rc) {
     p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
-    rc = p->hits ? cf_table_build(&p->table, &p->rs) : CURLFENCE_E_NOMEM;
+    rc = !p->hits ? CURLFENCE_E_NOMEM
+         : p->table ? CURLFENCE_OK   /* mapped from an image */
+                    : cf_table_build(&p->table, &p->rs);
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
   }
@@ -65,13 +68,18 @@ CURLFENCE_API curlfence_code curlfence_policy_load_file(
 {
   curlfence_policy *p;
   curlfence_code rc = begin_load(out, path != NULL, &p, err);
+  int image = 0;
 
   if(rc)
     return rc;
   p->source = strdup(path);
-  rc = p->source ? cf_rules_parse_file(&p->rs, path, err) : CURLFENCE_E_NOMEM;
-  if(rc == CURLFENCE_E_NOMEM && !p->source)
-    cf_error_set(err, rc, NULL, 0, 0, "out of memory");
+  if(!p->source) {
+    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+    return finish_load(out, p, CURLFENCE_E_NOMEM, err);
+  }
+  rc = cf_image_load(p, path, &image, err);
+  if(!rc && !image)
+    rc = cf_rules_parse_file(&p->rs, path, err);
   return finish_load(out, p, rc, err);
 }
 

@@ -95,6 +95,8 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -150,6 +152,7 @@ struct cf_table {
   int popcnt;        /* the CPU has POPCNT */
   void *arena;       /* all the arrays above, once built */
   size_t arena_size;
+  int borrowed;      /* the arrays belong to an image mapping */
 };
 
 /* ------------------------------------------------------------ lookup */
@@ -278,7 +281,7 @@ size_t cf_table_memory(const cf_table *t) {
   size_t m;
   if (!t)
     return 0;
-  if (t->arena)
+  if (t->arena || t->borrowed)
     return sizeof *t + t->arena_size;
   m = sizeof *t + t->npsets * sizeof *t->psets +
       t->ncands * sizeof *t->cands;
@@ -292,7 +295,7 @@ size_t cf_table_memory(const cf_table *t) {
 void cf_table_free(cf_table *t) {
   if (!t)
     return;
-  if (t->arena) {
+  if (t->borrowed || t->arena) {
     free(t->arena);
     free(t);
     return;
@@ -822,4 +825,257 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
 #endif
   *out = t;
   return CURLFENCE_OK;
+}
+
+/* ------------------------------------------------------------ images */
+
+/* The image format (image.c) stores each array of a table as a section
+ * and maps it back in place; these sizes are part of that format. */
+_Static_assert(sizeof(cf_dent) == 16, "cf_dent is 16 bytes in images");
+_Static_assert(sizeof(cf_node) == 24, "cf_node is 24 bytes in images");
+_Static_assert(sizeof(cf_pset) == 12, "cf_pset is 12 bytes in images");
+
+size_t cf_table_part_size(unsigned part) {
+  static const size_t size[CF_PART_N] = {
+      sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
+      sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
+      sizeof(cf_pset), sizeof(uint32_t)};
+  return part < CF_PART_N ? size[part] : 0;
+}
+
+void cf_table_get_parts(const cf_table *t, cf_table_parts *out) {
+  for (int f = 0; f < 2; f++) {
+    const cf_fam *fm = &t->fam[f];
+    out->p[3 * f] = fm->direct;
+    out->n[3 * f] = (size_t)1 << fm->sbits;
+    out->p[3 * f + 1] = fm->nodes;
+    out->n[3 * f + 1] = fm->nnodes;
+    out->p[3 * f + 2] = fm->leaves;
+    out->n[3 * f + 2] = fm->nleaves;
+  }
+  out->p[CF_PART_PSETS] = t->psets;
+  out->n[CF_PART_PSETS] = t->npsets;
+  out->p[CF_PART_CANDS] = t->cands;
+  out->n[CF_PART_CANDS] = t->ncands;
+}
+
+static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
+                          const char *fmt, ...) {
+  va_list ap;
+  f->part = part;
+  f->elem = elem;
+  va_start(ap, fmt);
+  vsnprintf(f->why, sizeof f->why, fmt, ap);
+  va_end(ap);
+  return CURLFENCE_E_IMAGE;
+}
+
+/* Whether value v may appear in family fam: it names a portless rule of
+ * that family with the action its allow bit claims, or a port set of that
+ * family.  kind[] has one byte per rule (CF_KIND_*); pfam[] the family of
+ * each port set. */
+static const char *value_fault(uint32_t v, int fam, const uint8_t *kind,
+                               size_t nrules, const uint8_t *pfam,
+                               size_t npsets) {
+  if (v == 0)
+    return NULL;
+  if (v & CF_PSET) {
+    if (v & CF_ALLOW)
+      return "a port set marked as allowing";
+    if ((v & ~CF_PSET) >= npsets)
+      return "a port set index past the port sets";
+    if (pfam[v & ~CF_PSET] != fam)
+      return "a port set of the other address family";
+    return NULL;
+  }
+  size_t r = (size_t)(v & ~CF_ALLOW) - 1;
+  if (r >= nrules)
+    return "a rule index past the rules";
+  if (!!(kind[r] & CF_KIND_V6) != fam)
+    return "a rule of the other address family";
+  if (kind[r] & CF_KIND_PORTS)
+    return "a rule with ports where only portless rules may decide";
+  if (!!(kind[r] & CF_KIND_ALLOW) != !!(v & CF_ALLOW))
+    return "an action that is not the rule's";
+  return NULL;
+}
+
+/* The digits of a node that end in a value must each find the run they
+ * belong to: the first such digit starts a run, no digit is both, and
+ * the runs lie inside the leaves. */
+static const char *runs_fault(uint64_t inner, uint64_t leafstart,
+                              uint32_t leaf, size_t nleaves) {
+  if (inner & leafstart)
+    return "a digit both leads to a node and starts a run of leaves";
+  if (~inner && !(leafstart & (~inner & (0 - ~inner))))
+    return "the first digit without a child starts no run of leaves";
+  if ((uint64_t)leaf + (uint64_t)__builtin_popcountll(leafstart) > nleaves)
+    return "leaf runs past the end of the leaves";
+  return NULL;
+}
+
+curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
+                             size_t nrules, const uint8_t *kind,
+                             cf_table_fault *flt) {
+  cf_table *t;
+  uint8_t *pfam = NULL, *depth = NULL;
+  const cf_pset *ps = tp->p[CF_PART_PSETS];
+  const uint32_t *cands = tp->p[CF_PART_CANDS];
+  size_t npsets = tp->n[CF_PART_PSETS], ncands = tp->n[CF_PART_CANDS];
+  curlfence_code rc = CURLFENCE_OK;
+  const char *why;
+
+  *out = NULL;
+  if (npsets >= CF_VAL_MAX)
+    return bad(flt, CF_PART_PSETS, 0, "%zu port sets, at most %u", npsets,
+               CF_VAL_MAX - 1);
+  /* Port sets first: leaf values name them, and their family is that of
+   * their candidates. */
+  pfam = malloc(npsets ? npsets : 1);
+  if (!pfam)
+    return CURLFENCE_E_NOMEM;
+  for (size_t i = 0; i < ncands; i++)
+    if (cands[i] >= nrules || !(kind[cands[i]] & CF_KIND_PORTS)) {
+      rc = bad(flt, CF_PART_CANDS, i,
+               cands[i] >= nrules ? "candidate %u is past the rules"
+                                  : "candidate %u is a rule without ports",
+               cands[i]);
+      goto out;
+    }
+  for (size_t i = 0; i < npsets; i++) {
+    if (ps[i].n == 0 || ps[i].off > ncands || ps[i].n > ncands - ps[i].off) {
+      rc = bad(flt, CF_PART_PSETS, i,
+               "port set %zu: candidates %u..%u outside the %zu candidates",
+               i, ps[i].off, ps[i].off + ps[i].n, ncands);
+      goto out;
+    }
+    pfam[i] = !!(kind[cands[ps[i].off]] & CF_KIND_V6);
+    for (uint32_t c = 1; c < ps[i].n; c++)
+      if (!!(kind[cands[ps[i].off + c]] & CF_KIND_V6) != pfam[i]) {
+        rc = bad(flt, CF_PART_PSETS, i,
+                 "port set %zu mixes address families", i);
+        goto out;
+      }
+    if ((ps[i].w & CF_PSET) ||
+        (why = value_fault(ps[i].w, pfam[i], kind, nrules, pfam, npsets))) {
+      rc = bad(flt, CF_PART_PSETS, i, "port set %zu: fallback is %s", i,
+               (ps[i].w & CF_PSET) ? "a port set" : why);
+      goto out;
+    }
+  }
+  for (int f = 0; f < 2; f++) {
+    unsigned pd = 3 * (unsigned)f, pn = pd + 1, pl = pd + 2;
+    const cf_dent *dir = tp->p[pd];
+    const cf_node *nodes = tp->p[pn];
+    const uint32_t *leaves = tp->p[pl];
+    size_t ndir = tp->n[pd], nnodes = tp->n[pn], nleaves = tp->n[pl];
+    unsigned sbits = 0, keybits = f ? 128 : 32;
+
+    while (sbits < 18 && ((size_t)1 << sbits) < ndir)
+      sbits++;
+    if (sbits < 8 || ((size_t)1 << sbits) != ndir) {
+      rc = bad(flt, pd, 0, "%zu direct entries: not a power of two from "
+               "2^8 to 2^18", ndir);
+      goto out;
+    }
+    if (nnodes >= CF_VAL_MAX) {
+      rc = bad(flt, pn, 0, "%zu nodes, at most %u", nnodes, CF_VAL_MAX - 1);
+      goto out;
+    }
+    free(depth);
+    depth = calloc(nnodes ? nnodes : 1, 1);
+    if (!depth) {
+      rc = CURLFENCE_E_NOMEM;
+      goto out;
+    }
+    for (size_t d = 0; d < ndir; d++) {
+      const cf_dent *e = &dir[d];
+      if (e->tag == CF_D_VALUE) {
+        why = e->leafstart ? "a single-value entry with a run bitmap"
+                           : value_fault(e->leaf, f, kind, nrules, pfam,
+                                         npsets);
+      } else if (e->tag == CF_D_FLAT) {
+        why = runs_fault(0, e->leafstart, e->leaf, nleaves);
+      } else if (e->tag >= nnodes) {
+        why = "a node index past the nodes";
+      } else if (e->leafstart || e->leaf) {
+        why = "a node entry with a run bitmap";
+      } else if (depth[e->tag]) {
+        why = "a node that has another parent";
+      } else {
+        depth[e->tag] = 1;
+        why = NULL;
+      }
+      if (why) {
+        rc = bad(flt, pd, d, "direct entry %zu: %s", d, why);
+        goto out;
+      }
+    }
+    for (size_t i = 0; i < nnodes; i++) {
+      const cf_node *n = &nodes[i];
+      size_t nchild = (size_t)__builtin_popcountll(n->inner);
+      why = runs_fault(n->inner, n->leafstart, n->leaf, nleaves);
+      if (!why && !depth[i])
+        why = "not reachable from the direct array";
+      else if (!why && nchild) {
+        /* Children lie after their parent, so the walk only moves
+         * forward and ends; and no level may start past the address. */
+        if (n->child <= i || (size_t)n->child + nchild > nnodes)
+          why = "children outside the nodes after it";
+        else if (sbits + 6u * depth[i] >= keybits)
+          why = "children below the last bit of the address";
+        else
+          for (size_t c = n->child; c < n->child + nchild && !why; c++) {
+            if (depth[c])
+              why = "a child that has another parent";
+            depth[c] = (uint8_t)(depth[i] + 1);
+          }
+      }
+      if (why) {
+        rc = bad(flt, pn, i, "node %zu: %s", i, why);
+        goto out;
+      }
+    }
+    for (size_t i = 0; i < nleaves; i++)
+      if ((why = value_fault(leaves[i], f, kind, nrules, pfam, npsets))) {
+        rc = bad(flt, pl, i, "leaf %zu: %s", i, why);
+        goto out;
+      }
+  }
+  t = calloc(1, sizeof *t);
+  if (!t) {
+    rc = CURLFENCE_E_NOMEM;
+    goto out;
+  }
+  for (int f = 0; f < 2; f++) {
+    cf_fam *fm = &t->fam[f];
+    size_t ndir = tp->n[3 * f];
+    while (((size_t)1 << fm->sbits) < ndir)
+      fm->sbits++;
+    fm->direct = (cf_dent *)tp->p[3 * f];
+    fm->nodes = (cf_node *)tp->p[3 * f + 1];
+    fm->nnodes = fm->capnodes = tp->n[3 * f + 1];
+    fm->leaves = (uint32_t *)tp->p[3 * f + 2];
+    fm->nleaves = fm->capleaves = tp->n[3 * f + 2];
+  }
+  t->psets = (cf_pset *)ps;
+  t->npsets = t->cappsets = npsets;
+  t->cands = (uint32_t *)cands;
+  t->ncands = t->capcands = ncands;
+  for (unsigned p = 0; p < CF_PART_N; p++)
+    t->arena_size += tp->n[p] * cf_table_part_size(p);
+  t->borrowed = 1;
+#ifdef CF_HAVE_POPCNT_CLONE
+  __builtin_cpu_init();
+  t->popcnt = __builtin_cpu_supports("popcnt") != 0;
+#endif
+  *out = t;
+out:
+  free(depth);
+  free(pfam);
+  return rc;
 }
