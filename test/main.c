@@ -13,6 +13,7 @@ int main(void)
   srunner_add_suite(sr, suite_default_rules());
   srunner_add_suite(sr, suite_guard());
   srunner_add_suite(sr, suite_reload());
+  srunner_add_suite(sr, suite_image());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);

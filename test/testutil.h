@@ -14,6 +14,7 @@ Suite *suite_policy(void);
 Suite *suite_default_rules(void);
 Suite *suite_guard(void);
 Suite *suite_reload(void);
+Suite *suite_image(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
