@@ -107,13 +107,19 @@ clean:
 BENCH_SRCS  = bench/bench.c bench/gen.c
 BENCH_BIN   = $(BUILD)/bench/bench
 BENCH_DPDK_BIN = $(BUILD)/bench/bench-dpdk
+BENCH_IMAGE_BIN = $(BUILD)/bench/bench-image
 DPDK_CFLAGS = $(shell $(PKG_CONFIG) --cflags libdpdk 2>/dev/null)
 DPDK_LIBS   = $(shell $(PKG_CONFIG) --libs libdpdk 2>/dev/null)
 
 .PHONY: bench bench-dpdk bench-build
 
 # Builds the benchmark without running it (CI keeps it compiling).
-bench-build: $(BENCH_BIN)
+bench-build: $(BENCH_BIN) $(BENCH_IMAGE_BIN)
+
+# Compiled images against rules text (bench/image.c).
+$(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(STLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/image.c bench/gen.c $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
 $(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
 	@mkdir -p $(@D)
@@ -125,8 +131,9 @@ $(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
 	  -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BENCH_IMAGE_BIN)
 	$(BENCH_BIN)
+	$(BENCH_IMAGE_BIN)
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)
