@@ -1,78 +1,187 @@
 # curlfence - see README.md.  Targets:
-#   make            libcurlfence.so (+ soname link), libcurlfence.a, tools/curlfence
-#   make check      build and run every Check suite
+#   make            libcurlfence.so (+ soname link), libcurlfence.a, the curlfence tool
+#   make check      build and run every test: Check suites (static and shared),
+#                   exported symbols, the tool, install and uninstall
 #   make asan       the suites under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan       the suites under ThreadSanitizer
 #   make valgrind   the suites under valgrind memcheck, failing on any error or leak
 #   make compilers  warning-clean build with both gcc and clang
 #   make demo       fetch through the filter: allowed and blocked URLs
+#   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR,
+#                   SYSCONFDIR, DATADIR as in GNU make conventions
+#   make uninstall  removes what install put there
 #   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment are
+# added after our own flags.  -Werror is on unless WERROR=0.  Every build
+# directory (BUILD=build, build-asan, ...) holds its own objects, libraries
+# and tool; tools/curlfence is a link to the default build's tool.
 
 VERSION    = 0.1.0
 SOVERSION  = 0
 CC        ?= cc
+LD        ?= ld
+OBJCOPY   ?= objcopy
 BUILD     ?= build
 OPT       ?= -O2
 SAN       ?=
+WERROR    ?= 1
 PKG_CONFIG ?= pkg-config
 
-WARN      = -Wall -Wextra -Wpedantic -Werror
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+SYSCONFDIR ?= $(PREFIX)/etc
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL    ?= install
+
+WARN      = -Wall -Wextra -Wpedantic $(if $(filter 0,$(WERROR)),,-Werror)
 CSTD      = -std=c11 -D_GNU_SOURCE
 CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
 CURL_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -g $(SAN) -Iinclude $(CURL_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -g $(SAN) -Iinclude $(CURL_CFLAGS) \
+             $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
 
 LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
-TEST_SRCS = $(wildcard test/*.c)
+TOOL_SRCS = $(wildcard tools/*.c)
+TOOL_OBJS = $(TOOL_SRCS:%.c=$(BUILD)/%.o)
+TOOL_INST_OBJS = $(TOOL_SRCS:tools/%.c=$(BUILD)/tools-installed/%.o)
+TEST_SRCS = $(wildcard test/*.c) test/fuzz/json_check.c
 TEST_OBJS = $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SONAME    = libcurlfence.so.$(SOVERSION)
 
 SHLIB     = $(BUILD)/libcurlfence.so.$(VERSION)
 STLIB     = $(BUILD)/libcurlfence.a
+INTLIB    = $(BUILD)/libcurlfence-internal.a
 TESTBIN   = $(BUILD)/test/check_curlfence
-TOOL      = tools/curlfence
+TESTBIN_SO = $(BUILD)/test/check_curlfence_shared
+TOOL      = $(BUILD)/tools/curlfence
+TOOL_INST = $(BUILD)/tools-installed/curlfence
+PCFILE    = $(BUILD)/curlfence.pc
 
-.PHONY: all check asan tsan valgrind compilers demo clean
+.PHONY: all check asan tsan valgrind compilers demo clean install uninstall FORCE
 
-all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL)
+all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) $(PCFILE) \
+     $(if $(filter build,$(BUILD)),tools/curlfence)
 
-$(BUILD)/lib/%.o: lib/%.c include/curlfence.h lib/internal.h
+-include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(TOOL_INST_OBJS:.o=.d) \
+         $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d
+
+$(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(SHLIB): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS_ALL) \
+# The shared library exports the public functions under one symbol version.
+$(SHLIB): $(LIB_OBJS) lib/curlfence.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined \
+	  -Wl,--version-script=lib/curlfence.map $(LDFLAGS_ALL) \
 	  -o $@ $(LIB_OBJS) $(LIBDEPS)
 	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
 
 $(BUILD)/libcurlfence.so: $(SHLIB)
 	ln -sf $(notdir $(SHLIB)) $@
 
-$(STLIB): $(LIB_OBJS)
+# Two archives of the same objects.  The public one is a single relocatable
+# object whose hidden symbols are made local, so a static link sees only
+# curlfence_*, and cf_* cannot clash with the application's symbols.  The
+# internal one keeps cf_* for the tool, the benchmarks and the tests of
+# internals (test/test_table.c).  LTO bytecode would carry cf_* as global
+# again, so it is dropped: with -flto, build fat objects
+# (-ffat-lto-objects, as dpkg-buildflags does); the public archive keeps
+# their regular code.
+$(STLIB): $(LIB_OBJS) Makefile
+	$(LD) -r -o $(BUILD)/libcurlfence.o $(LIB_OBJS)
+	$(OBJCOPY) --localize-hidden -R '.gnu.lto_*' -R '.gnu.debuglto_*' \
+	  $(BUILD)/libcurlfence.o
+	rm -f $@
+	ar rcs $@ $(BUILD)/libcurlfence.o
+
+$(INTLIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
 
-# The tool links the static library so it runs from the source tree.
-$(TOOL): tools/curlfence.c include/curlfence.h $(STLIB)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+# ---------------------------------------------------------------- the tool
+# One object per tools/*.c (a new subcommand is a new file), linked with the
+# internal archive.  The tool in the build tree finds the tree's rules by its
+# own location; the installed tool (built apart, at install time) knows only
+# the installed default path.  paths.h carries both and is rewritten only
+# when a path changes, so a new PREFIX rebuilds what uses it.
+TREE_TOOL  = $(abspath $(TOOL))
+TREE_RULES = $(abspath rules/default.rules)
+INST_RULES = $(SYSCONFDIR)/curlfence/default.rules
+cstr = "$(subst ",\",$(subst \,\\,$(1)))"
+define write-if-changed
+	@printf '%s\n' $(2) >$(1).tmp
+	@if cmp -s $(1).tmp $(1); then rm -f $(1).tmp; else mv $(1).tmp $(1); fi
+endef
 
-$(BUILD)/test/%.o: test/%.c include/curlfence.h lib/internal.h test/testutil.h test/httpd.h
+$(BUILD)/tools/paths.h: FORCE
+	@mkdir -p $(@D)
+	$(call write-if-changed,$@,'/* generated by make */' \
+	  '#define CLI_DEFAULT_RULES $(call cstr,$(INST_RULES))' \
+	  '#define CLI_TREE_TOOL $(call cstr,$(TREE_TOOL))' \
+	  '#define CLI_TREE_RULES $(call cstr,$(TREE_RULES))')
+
+$(BUILD)/tools-installed/paths.h: FORCE
+	@mkdir -p $(@D)
+	$(call write-if-changed,$@,'/* generated by make */' \
+	  '#define CLI_DEFAULT_RULES $(call cstr,$(INST_RULES))')
+
+$(BUILD)/tools/%.o: tools/%.c | $(BUILD)/tools/paths.h
+	$(CC) $(CFLAGS_ALL) -Ilib -I$(BUILD)/tools -c $< -o $@
+
+$(BUILD)/tools-installed/%.o: tools/%.c | $(BUILD)/tools-installed/paths.h
+	$(CC) $(CFLAGS_ALL) -Ilib -I$(BUILD)/tools-installed -c $< -o $@
+
+$(TOOL): $(TOOL_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(LIBDEPS)
+
+$(TOOL_INST): $(TOOL_INST_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_INST_OBJS) $(INTLIB) $(LIBDEPS)
+
+tools/curlfence: $(TOOL)
+	ln -sf ../$(TOOL) $@
+
+# ---------------------------------------------------------------- tests
+# Two test programs.  check_curlfence has every suite and links the internal
+# archive (valgrind runs it).  check_curlfence_shared has the suites that
+# use only the public API, linked against libcurlfence.so: suites of
+# internals are listed in TEST_INTERNAL and left out of it (main.c skips
+# them when CF_TEST_PUBLIC_ONLY is defined).
+TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_image.c
+TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
+                $(BUILD)/test/main-shared.o
+
+$(BUILD)/test/%.o: test/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
 
-$(TESTBIN): $(TEST_OBJS) $(STLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(STLIB) $(CHECK_LIBS) $(LIBDEPS)
+$(BUILD)/test/main-shared.o: test/main.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DCF_TEST_PUBLIC_ONLY -c $< -o $@
 
-check: all $(TESTBIN)
-	test/exports.sh $(SHLIB)
-	test/tool.sh
+$(TESTBIN): $(TEST_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(INTLIB) $(CHECK_LIBS) $(LIBDEPS)
+
+$(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_SO_OBJS) -L$(BUILD) -lcurlfence \
+	  -Wl,-rpath,$(abspath $(BUILD)) $(CHECK_LIBS) $(LIBDEPS)
+
+check: all $(TESTBIN) $(TESTBIN_SO)
+	test/exports.sh $(SHLIB) $(STLIB)
+	CURLFENCE_TOOL=$(TOOL) test/tool.sh
 	$(TESTBIN)
+	$(TESTBIN_SO)
+	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh
 
 asan:
 	$(MAKE) check BUILD=build-asan OPT=-O1 \
@@ -97,11 +206,62 @@ compilers:
 	$(MAKE) all BUILD=build-clang CC=clang
 
 clean:
-	rm -rf build build-asan build-tsan build-gcc build-clang $(TOOL)
+	rm -rf build build-* tools/curlfence
+
+# ---------------------------------------------------------------- install
+$(PCFILE): curlfence.pc.in FORCE
+	@mkdir -p $(@D)
+	$(call write-if-changed,$@,"$$(sed -e 's|@VERSION@|$(VERSION)|' \
+	  -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	  -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' curlfence.pc.in)")
+
+MAN_PAGES = $(wildcard docs/*.[1-8])
+EXAMPLES  = $(wildcard rules/examples/*.rules)
+EXDIR     = $(DATADIR)/curlfence/examples
+# The examples include ../default.rules in the source tree; installed, they
+# include the installed configuration file instead.
+EXAMPLE_SED = 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./default\.rules|\1$(INST_RULES)|'
+
+install: all $(TOOL_INST)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/curlfence $(DESTDIR)$(EXDIR)
+	$(INSTALL) -m 755 $(TOOL_INST) $(DESTDIR)$(BINDIR)/curlfence
+	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libcurlfence.so.$(VERSION)
+	ln -sf libcurlfence.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libcurlfence.so
+	$(INSTALL) -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/libcurlfence.a
+	$(INSTALL) -m 644 $(PCFILE) $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc
+	$(INSTALL) -m 644 include/curlfence.h $(DESTDIR)$(INCLUDEDIR)/curlfence.h
+	for p in $(MAN_PAGES); do \
+	  d=$(DESTDIR)$(MANDIR)/man$${p##*.} && $(INSTALL) -d $$d && \
+	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
+	done
+	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	for f in $(EXAMPLES); do \
+	  sed $(EXAMPLE_SED) $$f >$(DESTDIR)$(EXDIR)/$${f##*/} && \
+	  chmod 644 $(DESTDIR)$(EXDIR)/$${f##*/} || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/curlfence \
+	  $(DESTDIR)$(LIBDIR)/libcurlfence.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libcurlfence.so \
+	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
+	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
+	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
+	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES)))
+	for p in $(MAN_PAGES); do \
+	  rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; \
+	done
+	for d in $(DESTDIR)$(EXDIR) $(DESTDIR)$(DATADIR)/curlfence \
+	  $(DESTDIR)$(SYSCONFDIR)/curlfence; do \
+	  if [ -d $$d ]; then rmdir $$d 2>/dev/null || true; fi; \
+	done
 
 # ---------------------------------------------------------------- engine
-# Benchmarks of the compiled table (bench/, branch engine).  Never part of
-# check.  bench-dpdk also times DPDK rte_lpm/rte_lpm6 in the same process
+# Benchmarks of the compiled table (bench/).  Never part of check.
+# bench-dpdk also times DPDK rte_lpm/rte_lpm6 in the same process
 # (apt-get install libdpdk-dev); DPDK's headers want gnu11 and SSE4.2, so
 # only that binary gets them.
 BENCH_SRCS  = bench/bench.c bench/gen.c
@@ -117,19 +277,19 @@ DPDK_LIBS   = $(shell $(PKG_CONFIG) --libs libdpdk 2>/dev/null)
 bench-build: $(BENCH_BIN) $(BENCH_IMAGE_BIN)
 
 # Compiled images against rules text (bench/image.c).
-$(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(STLIB)
+$(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/image.c bench/gen.c $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/image.c bench/gen.c $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
+$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ilib -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(LIBDEPS)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(STLIB)
+$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	@mkdir -p $(@D)
 	@$(PKG_CONFIG) --exists libdpdk || { echo "bench-dpdk: apt-get install libdpdk-dev"; exit 1; }
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
-	  -o $@ $(BENCH_SRCS) $(STLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
+	  -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
 bench: $(BENCH_BIN) $(BENCH_IMAGE_BIN)
 	$(BENCH_BIN)

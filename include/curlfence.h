@@ -49,8 +49,11 @@ typedef enum curlfence_code {
   CURLFENCE_E_PORT,     /* bad port, port list or port range */
   CURLFENCE_E_DUPLICATE,/* a setting given twice (default, unix, mode) */
   CURLFENCE_E_INCLUDE,  /* include cycle or include nested too deep */
-  CURLFENCE_E_LIMIT,    /* line longer than 4096 bytes, NUL byte, too big */
+  CURLFENCE_E_LIMIT,    /* line longer than 4096 bytes, NUL byte, too big,
+                           over 4096 files or 1 GiB read in one load */
   CURLFENCE_E_CURL,     /* libcurl refused an option while attaching */
+  CURLFENCE_E_SUPERSEDED, /* a reload lost to a policy switch made while
+                             it read the rules; the newer policy stays */
   CURLFENCE_E_IMAGE,    /* a compiled policy image is damaged or was made
                            for another format version or machine */
   CURLFENCE_E_LAST      /* not an error: one past the last code */
@@ -62,7 +65,8 @@ CURLFENCE_API const char *curlfence_strerror(curlfence_code code);
 /* Filled by the loaders when they fail.  Caller-allocated: nothing to free.
  * file is empty and line/column are 0 when the error has no location (for
  * example CURLFENCE_E_NOMEM).  text is the one-line form that tools print:
- * "file:line:column: message". */
+ * "file:line:column: message".  message and text show bytes outside
+ * printable ASCII escaped (\r, \xff, ...); file is the name as given. */
 typedef struct curlfence_error {
   curlfence_code code;
   unsigned line;        /* 1-based; 0 when not about a line */
@@ -132,7 +136,7 @@ typedef struct curlfence_verdict {
   const char *rule;     /* the rule's text, e.g. "deny 127.0.0.0/8" */
   const char *reason;   /* short word for the kind of decision: "rule",
                            "default", "unix", "no-policy", "family",
-                           "malformed" */
+                           "malformed"; from a guard also "udp" */
 } curlfence_verdict;
 
 /* Decide whether a connection to sa (AF_INET, AF_INET6 or AF_UNIX, salen
@@ -229,7 +233,10 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy);
 
 /* Stop watching, free the guard and drop its policy reference.  It must no
- * longer be attached to any live easy handle. */
+ * longer be attached to any live easy handle: a freed guard's callbacks
+ * refuse to work (fail closed) when they notice, for certain with the
+ * environment variable CURLFENCE_KEEP_FREED_GUARDS set, which keeps freed
+ * guards' memory (see curlfence_guard_free(3)). */
 CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 
 /* Which events reach the audit callback. */
@@ -255,6 +262,13 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
                                             only */
 #define CURLFENCE_ATTACH_REPORT_ONLY 2u  /* allow everything, audit what
                                             would have been denied */
+#define CURLFENCE_ATTACH_ALLOW_TFTP  4u  /* let UDP (TFTP) sockets be
+                                            decided by the policy; they
+                                            then only take datagrams from
+                                            the checked host, on any port */
+#define CURLFENCE_ATTACH_KEEP_DOH    8u  /* keep CURLOPT_DOH_URL: the DoH
+                                            server's connections are then
+                                            not checked */
 
 /* Enforce guard on every connection of handle.  Returns CURLFENCE_E_INVAL
  * for a NULL argument or unknown flag (nothing is changed), or
@@ -268,7 +282,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
                                               unsigned flags);
 
 /* Remove the guard's callbacks and restore libcurl's defaults (including
- * proxy selection from the environment). */
+ * proxy selection from the environment, and no DoH). */
 CURLFENCE_API curlfence_code curlfence_detach(CURL *handle);
 
 /* ---------------------------------------------------------------- reload */
@@ -278,7 +292,9 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle);
  * once.  Decisions in progress finish on the old rules, which are freed
  * when the last of them ends.  On failure the old policy stays in force and
  * err says file:line:column.  A policy loaded from a string cannot be
- * reloaded (CURLFENCE_E_INVAL). */
+ * reloaded (CURLFENCE_E_INVAL).  If the guard's policy was switched while
+ * the file was read (curlfence_guard_set_policy(), another reload), the
+ * newer policy stays and CURLFENCE_E_SUPERSEDED is returned. */
 CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
                                                     curlfence_error *err);
 
@@ -297,9 +313,11 @@ CURLFENCE_API curlfence_policy *curlfence_guard_policy(
  * a helper thread looks at them every interval_ms milliseconds (0: 1000)
  * and reloads when one was rewritten, replaced by rename(2) or reached
  * through a symlink that now points elsewhere (Kubernetes ConfigMap
- * mounts).  A failed reload keeps the old policy, is counted and kept in
- * curlfence_stats, and is retried only after the files change again.
- * Calling it again changes the interval. */
+ * mounts), once it has stayed unchanged for one interval (at least
+ * 100 ms); what changed while being read is not published.  rename(2) is
+ * the safe way to update a file.  A failed reload keeps the old policy, is
+ * counted and kept in curlfence_stats, and is retried only after the
+ * files change again.  Calling it again changes the interval. */
 CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
                                                    unsigned interval_ms);
 

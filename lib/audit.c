@@ -4,6 +4,13 @@
  * One event becomes one JSON object on one line, so a log is JSON Lines
  * and each line can be handed to a parser on its own.  The schema is
  * versioned by the "v" field; docs/curlfence_event_json.3 lists the keys.
+ *
+ * Every line is valid UTF-8 JSON whatever bytes the event holds: file
+ * names, rule texts and unix socket paths are arbitrary bytes, and a
+ * line a JSON parser rejects is a lost audit record.  Each byte that is
+ * not part of a well-formed UTF-8 sequence is written as \ufffd (the
+ * replacement character, docs/audit.md).  A new field is one more put_*
+ * call in curlfence_event_json(): put_str() for any text.
  */
 #include "internal.h"
 
@@ -46,25 +53,80 @@ static void putf(out *o, const char *fmt, ...)
     put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-static void put_str(out *o, const char *s)
+/* Length of the well-formed UTF-8 sequence at s (n > 0 bytes left), or 0
+ * when s[0] does not start one: no overlong forms, no surrogates, nothing
+ * above U+10FFFF (RFC 3629). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
-  if(!s) {
-    put(o, "null", 4);
-    return;
+  unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+  size_t len, i;
+
+  if(c < 0x80)
+    return 1;
+  if(c >= 0xc2 && c <= 0xdf)
+    len = 2;
+  else if(c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if(c == 0xe0)
+      lo = 0xa0;         /* overlong */
+    else if(c == 0xed)
+      hi = 0x9f;         /* UTF-16 surrogates */
   }
+  else if(c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if(c == 0xf0)
+      lo = 0x90;         /* overlong */
+    else if(c == 0xf4)
+      hi = 0x8f;         /* above U+10FFFF */
+  }
+  else
+    return 0;
+  if(n < len || s[1] < lo || s[1] > hi)
+    return 0;
+  for(i = 2; i < len; i++)
+    if(s[i] < 0x80 || s[i] > 0xbf)
+      return 0;
+  return len;
+}
+
+/* n bytes of s as a JSON string. */
+static void put_strn(out *o, const char *s, size_t n)
+{
+  const unsigned char *u = (const unsigned char *)s, *end = u + n;
+
   put(o, "\"", 1);
-  for(; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if(c == '"' || c == '\\') {
-      char e[2] = { '\\', (char)c };
+  while(u < end) {
+    const unsigned char *run = u;
+    size_t k;
+
+    /* Copy plain runs whole; stop at what needs escaping. */
+    while(u < end && *u >= 0x20 && *u < 0x7f && *u != '"' && *u != '\\')
+      u++;
+    while(u < end && *u >= 0x80 && (k = utf8_seq(u, (size_t)(end - u))))
+      u += k;
+    if(u > run) {
+      put(o, (const char *)run, (size_t)(u - run));
+      continue;
+    }
+    if(*u == '"' || *u == '\\') {
+      char e[2] = { '\\', (char)*u };
       put(o, e, 2);
     }
-    else if(c < 0x20 || c == 0x7f)
-      putf(o, "\\u%04x", c);
+    else if(*u < 0x20 || *u == 0x7f)
+      putf(o, "\\u%04x", *u);
     else
-      put(o, (const char *)&c, 1);
+      put(o, "\\ufffd", 6);
+    u++;
   }
   put(o, "\"", 1);
+}
+
+static void put_str(out *o, const char *s)
+{
+  if(!s)
+    put(o, "null", 4);
+  else
+    put_strn(o, s, strlen(s));
 }
 
 static const char *family_name(int family)
@@ -90,6 +152,7 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
                                           char *buf, size_t size)
 {
   out o = { buf, size, 0 };
+  int64_t us;
   time_t secs;
   struct tm tm;
   char ts[40];
@@ -99,15 +162,27 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
       buf[0] = '\0';
     return 0;
   }
+  /* Whole seconds rounded down, so that times before 1970 keep a
+   * fraction of 0-999999; a time gmtime_r() cannot express is shown as
+   * the epoch rather than as garbage. */
+  us = ev->time_us % 1000000;
   secs = (time_t)(ev->time_us / 1000000);
-  gmtime_r(&secs, &tm);
-  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+  if(us < 0) {
+    us += 1000000;
+    secs--;
+  }
+  if(!gmtime_r(&secs, &tm) ||
+     !strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm)) {
+    snprintf(ts, sizeof(ts), "1970-01-01T00:00:00");
+    us = 0;
+  }
   putf(&o, "{\"v\":1,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
        "\"enforced\":%s,\"addr\":",
-       ts, (long)(ev->time_us % 1000000),
+       ts, (long)us,
        ev->action == CURLFENCE_ALLOW ? "allow" : "deny",
        ev->enforced ? "true" : "false");
-  put_str(&o, ev->addr);
+  /* addr is a fixed array: never read past it, NUL or not. */
+  put_strn(&o, ev->addr, strnlen(ev->addr, sizeof(ev->addr)));
   putf(&o, ",\"port\":%u,\"family\":\"%s\",\"transport\":\"%s\","
        "\"socktype\":%d,\"protocol\":%d,\"check\":\"%s\",\"default\":%s,"
        "\"reason\":", ev->port, family_name(ev->family),

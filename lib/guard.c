@@ -8,7 +8,10 @@
  * about to carry a request, which covers connections that were opened by
  * another, unguarded handle and then shared through a multi or share pool.
  * Proxies are switched off, because with a proxy the callbacks would only
- * ever see the proxy's address.
+ * ever see the proxy's address, and so is DoH, whose internal handles
+ * carry no callbacks.  Datagram sockets (TFTP) are refused unless the
+ * handle opts in, because TFTP continues with whatever address answers;
+ * then the socket is pinned to the checked host.
  *
  * Lifetime: the callback data is the guard itself.  libcurl copies it into
  * duplicates made with curl_easy_duphandle(), so a guard must outlive every
@@ -25,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
+#include <linux/filter.h>
 
 CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
                                                  curlfence_policy *policy)
@@ -40,9 +45,9 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   if(!g)
     return CURLFENCE_E_NOMEM;
   cf_live_init(&g->live, curlfence_policy_ref(policy));
-  pthread_mutex_init(&g->watch.lock, NULL);
-  pthread_cond_init(&g->watch.wake, NULL);
+  cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
+  atomic_store(&g->magic, CF_GUARD_LIVE);
   *out = g;
   return CURLFENCE_OK;
 }
@@ -52,11 +57,33 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
   if(!guard)
     return;
   cf_watch_stop(guard);
+  atomic_store(&guard->magic, CF_GUARD_FREED);
   cf_live_destroy(&guard->live);
-  pthread_mutex_destroy(&guard->watch.lock);
-  pthread_cond_destroy(&guard->watch.wake);
+  cf_watch_destroy(&guard->watch);
   pthread_mutex_destroy(&guard->err_lock);
+  /* Debug aid: keep the memory, so a handle still attached meets the
+   * freed mark for sure (instead of whatever reuses the memory) and its
+   * transfers fail closed; the tombstone counts them (dead_calls). */
+  if(getenv("CURLFENCE_KEEP_FREED_GUARDS"))
+    return;
   free(guard);
+}
+
+/* Whether g is a live guard.  Reading a freed guard is itself the bug; this
+ * only makes its usual outcome a refusal rather than a decision on reused
+ * memory, and a certain one with CURLFENCE_KEEP_FREED_GUARDS. */
+static int alive(curlfence_guard *g)
+{
+  uint32_t m;
+
+  if(!g)
+    return 0;
+  m = atomic_load_explicit(&g->magic, memory_order_relaxed);
+  if(m == CF_GUARD_LIVE)
+    return 1;
+  if(m == CF_GUARD_FREED)
+    atomic_fetch_add_explicit(&g->dead_calls, 1, memory_order_relaxed);
+  return 0;
 }
 
 CURLFENCE_API curlfence_code curlfence_guard_set_audit(
@@ -86,21 +113,16 @@ CURLFENCE_API curlfence_code curlfence_guard_set_chain(
 
 /* ---------------------------------------------------------------- audit */
 
-static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
-                      size_t size)
+static void addr_text(const cf_dest *d, char *buf, size_t size)
 {
-  uint8_t key[16];
-  unsigned port;
-  int v6 = 0, kind = cf_sockaddr_key(sa, len, &v6, key, &port);
-
   buf[0] = '\0';
-  if(kind == 0) {
-    inet_ntop(v6 ? AF_INET6 : AF_INET, key, buf, (socklen_t)size);
+  if(d->kind == CF_DEST_IP) {
+    inet_ntop(d->v6 ? AF_INET6 : AF_INET, d->key, buf, (socklen_t)size);
   }
-  else if(kind == AF_UNIX) {
+  else if(d->kind == CF_DEST_UNIX) {
     size_t off = offsetof(struct sockaddr_un, sun_path);
-    size_t n = (size_t)len - off, i;
-    const char *path = (const char *)sa + off;
+    size_t n = (size_t)d->salen - off, i;
+    const char *path = (const char *)d->sa + off;
 
     if(n > size - 1)
       n = size - 1;
@@ -111,87 +133,163 @@ static void addr_text(const struct sockaddr *sa, socklen_t len, char *buf,
   }
 }
 
-/* Count a decision and hand it to the audit callback.  Returns the action
- * to carry out: in report-only mode a denial is let through. */
-static curlfence_action conclude(curlfence_guard *g, const curlfence_policy *p,
-                                 long hit, uint64_t gen, int report_only,
-                                 curlfence_check check,
-                                 const struct sockaddr *sa, socklen_t len,
-                                 int family, int socktype, int protocol,
-                                 const curlfence_verdict *v)
+static void fill_event(curlfence_event *ev, const cf_decision *d,
+                       curlfence_check check)
 {
-  curlfence_event ev;
   struct timespec ts;
-  uint8_t key[16];
-  unsigned port = 0;
-  int v6, enforced = !(report_only || curlfence_policy_report_only(p));
 
-  if(p && hit >= 0)
-    atomic_fetch_add_explicit(&p->hits[hit], 1, memory_order_relaxed);
-  if(v->action == CURLFENCE_ALLOW)
+  memset(ev, 0, sizeof(*ev));
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ev->time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  ev->action = d->action;
+  ev->check = check;
+  ev->family = d->dest.family;
+  ev->socktype = d->dest.socktype;
+  ev->protocol = d->dest.protocol;
+  addr_text(&d->dest, ev->addr, sizeof(ev->addr));
+  ev->port = d->dest.kind == CF_DEST_IP ? d->dest.port : 0;
+  ev->verdict = d->verdict;
+  ev->generation = d->generation;
+  ev->enforced = d->action == CURLFENCE_ALLOW || d->enforced;
+}
+
+/* A datagram socket is refused whatever its address: libcurl's only UDP
+ * user here, TFTP, sends everything after its first packet to the address
+ * the server's first reply came from, and that address never reaches the
+ * guard (docs/security.md). */
+static void refuse_datagram(cf_decision *d)
+{
+  d->action = CURLFENCE_DENY;
+  d->hit = -1;
+  memset(&d->verdict, 0, sizeof(d->verdict));
+  d->verdict.action = CURLFENCE_DENY;
+  d->verdict.rule = "UDP refused: TFTP follows the server's reply address "
+                    "(CURLFENCE_ATTACH_ALLOW_TFTP)";
+  d->verdict.reason = "udp";
+}
+
+/* Decide d against the guard's current policy, count the decision and
+ * hand it to the audit callback.  flags are the attach flags that matter
+ * here (REPORT_ONLY, ALLOW_TFTP).  Returns the action to carry out: in
+ * report-only mode a denial is let through. */
+static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
+                                 curlfence_check check, unsigned flags)
+{
+  const curlfence_policy *p;
+  curlfence_event ev;
+  unsigned slot;
+
+  p = cf_live_acquire(&g->live, &slot, &d->generation);
+  if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
+    refuse_datagram(d);
+  else
+    cf_decide(p, d, 1);
+  d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
+                  curlfence_policy_report_only(p));
+  if(p && d->hit >= 0)
+    atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
+  if(d->action == CURLFENCE_ALLOW)
     atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
-  else if(enforced)
+  else if(d->enforced)
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
-  if(!g->audit ||
-     (v->action == CURLFENCE_ALLOW && !(g->audit_flags & CURLFENCE_AUDIT_ALL)))
-    return enforced ? v->action : CURLFENCE_ALLOW;
-  memset(&ev, 0, sizeof(ev));
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ev.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-  ev.action = v->action;
-  ev.check = check;
-  ev.family = family;
-  ev.socktype = socktype;
-  ev.protocol = protocol;
-  addr_text(sa, len, ev.addr, sizeof(ev.addr));
-  if(cf_sockaddr_key(sa, len, &v6, key, &port) == 0)
-    ev.port = port;
-  ev.verdict = *v;
-  ev.generation = gen;
-  ev.enforced = v->action == CURLFENCE_ALLOW || enforced;
-  if(g->audit(&ev, g->audit_data) != 0)
-    atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
-  return enforced ? v->action : CURLFENCE_ALLOW;
+  if(g->audit &&
+     (d->action != CURLFENCE_ALLOW || (g->audit_flags & CURLFENCE_AUDIT_ALL))) {
+    fill_event(&ev, d, check);
+    if(g->audit(&ev, g->audit_data) != 0)
+      atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+  }
+  cf_live_release(&g->live, slot);
+  return d->enforced ? d->action : CURLFENCE_ALLOW;
 }
 
 /* ------------------------------------------------------------ callbacks */
 
+/* Make a datagram socket drop every datagram that does not come from the
+ * host d (any port), with a classic BPF socket filter that reads the
+ * source address from the IP header.  TFTP sends the rest of a transfer
+ * to wherever the first reply came from; RFC 1350 servers answer from a
+ * new port, so the port cannot be pinned, but the host can.  Returns 0,
+ * or -1 when the kernel refused the filter. */
+static int pin_source(curl_socket_t fd, const cf_dest *d)
+{
+  struct sock_filter code[13];
+  struct sock_fprog prog;
+  uint32_t w[4];
+  unsigned short n = 0;
+
+  if(d->kind != CF_DEST_IP)
+    return -1;
+  memcpy(w, d->key, d->v6 ? 16 : 4);
+  /* A = IP version nibble of the datagram's header */
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS,
+                                           (uint32_t)SKF_NET_OFF);
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0);
+  if(!d->v6) {
+    /* IPv4 (also what a dual-stack socket gets from ::ffff:a.b.c.d) */
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0x40, 0, 2);
+    code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                             (uint32_t)SKF_NET_OFF + 12);
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             ntohl(w[0]), 1, 0);
+  }
+  else {
+    unsigned i;
+
+    code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                             0x60, 0, 8);
+    for(i = 0; i < 4; i++) {
+      code[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                                               (uint32_t)SKF_NET_OFF + 8 +
+                                                   4 * i);
+      /* equal: next word, or accept after the last; else drop */
+      code[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                               ntohl(w[i]), i == 3 ? 1 : 0,
+                                               (uint8_t)(6 - 2 * i));
+    }
+  }
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+  code[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffffu);
+  prog.len = n;
+  prog.filter = code;
+  return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
-                                  struct curl_sockaddr *a, int report_only)
+                                  struct curl_sockaddr *a, unsigned flags)
 {
   curlfence_guard *g = clientp;
-  const curlfence_policy *p;
-  curlfence_verdict v;
-  curlfence_action act;
-  unsigned slot;
-  uint64_t gen;
-  long hit;
-  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
-  int type = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  cf_decision d;
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
   const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
-  socklen_t len = (socklen_t)a->addrlen;
+  curl_socket_t fd;
 
-  if(!g)
+  if(!alive(g))
     return CURL_SOCKET_BAD;
-  if(a->family != sa->sa_family) {
-    /* Inconsistent input: decide on nothing rather than guess. */
-    sa = NULL;
-    len = 0;
+  /* Inconsistent input: decide on nothing rather than guess. */
+  cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
+               (socklen_t)a->addrlen);
+  d.dest.family = a->family;
+  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
+  d.dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  d.dest.protocol = a->protocol;
+  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
+    return CURL_SOCKET_BAD;
+  fd = g->open_fn ? g->open_fn(g->open_data, purpose, a)
+                  : socket(a->family, a->socktype, a->protocol);
+  if(fd != CURL_SOCKET_BAD && d.dest.socktype == SOCK_DGRAM &&
+     d.enforced && pin_source(fd, &d.dest) != 0) {
+    /* Fail closed: without the filter the transfer could be redirected. */
+    if(g->close_fn)
+      g->close_fn(g->close_data, fd);
+    else
+      close(fd);
+    return CURL_SOCKET_BAD;
   }
-  p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, sa, len, &act, &v);
-  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_OPEN, sa, len,
-                 a->family, type, a->protocol, &v);
-  cf_live_release(&g->live, slot);
-  if(act != CURLFENCE_ALLOW)
-    return CURL_SOCKET_BAD;
-  if(g->open_fn)
-    return g->open_fn(g->open_data, purpose, a);
-  return socket(a->family, a->socktype, a->protocol);
+  return fd;
 }
 
 static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
@@ -203,100 +301,140 @@ static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
 static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
                                        struct curl_sockaddr *a)
 {
-  return open_checked(clientp, purpose, a, 1);
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
-/* The peer of the connection a request is about to use.  libcurl gives it
- * as text: a numeric IP address, a unix socket's path, or "" when it has
- * none.  Anything else is denied as malformed. */
+static curl_socket_t guard_open_tftp(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_ALLOW_TFTP);
+}
+
+static curl_socket_t guard_open_tftp_report(void *clientp,
+                                            curlsocktype purpose,
+                                            struct curl_sockaddr *a)
+{
+  return open_checked(clientp, purpose, a,
+                      CURLFENCE_ATTACH_ALLOW_TFTP |
+                          CURLFENCE_ATTACH_REPORT_ONLY);
+}
+
+static int is_ip(const char *text, int family)
+{
+  uint8_t buf[16];
+
+  return text && inet_pton(family, text, buf) == 1;
+}
+
+/* The peer of the connection a request is about to use, from libcurl's
+ * text: a numeric IP address or a unix socket's path.  The text alone
+ * cannot tell a unix socket bound to the relative name "8.8.8.8" from the
+ * IP address, so the local side decides: an IP connection has a local IP
+ * address of the same family and a local port, a unix socket has neither
+ * (a client socket has no name, so local is ""; libcurl 7.88 reports the
+ * URL's port as peer_port).  Returns the length of the address put in ss,
+ * 0 when it is neither (denied as not covered). */
+static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
+                              int peer_port, const char *local,
+                              int local_port)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+  struct sockaddr_un *un = (struct sockaddr_un *)ss;
+  int local4 = is_ip(local, AF_INET), local6 = is_ip(local, AF_INET6);
+  size_t n;
+
+  memset(ss, 0, sizeof(*ss));
+  if(!peer || !local)
+    return 0;
+  if(local4 && inet_pton(AF_INET, peer, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)peer_port);
+    return sizeof(*in);
+  }
+  if(local6 && inet_pton(AF_INET6, peer, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)peer_port);
+    return sizeof(*in6);
+  }
+  if(local4 || local6 || local_port != 0)
+    return 0;
+  n = strlen(peer);
+  if(n >= sizeof(un->sun_path))
+    n = sizeof(un->sun_path) - 1;
+  un->sun_family = AF_UNIX;
+  memcpy(un->sun_path, peer, n);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
 static int prereq_checked(void *clientp, const char *primary_ip,
-                          int primary_port, int report_only)
+                          const char *local_ip, int primary_port,
+                          int local_port, int report_only)
 {
   curlfence_guard *g = clientp;
-  const curlfence_policy *p;
-  curlfence_action act;
-  unsigned slot;
-  uint64_t gen;
-  long hit;
   struct sockaddr_storage ss;
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-  struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-  socklen_t len = 0;
-  curlfence_verdict v;
-  int socktype = SOCK_STREAM, protocol = 0;
+  socklen_t len;
+  cf_decision d;
 
-  if(!g)
+  if(!alive(g))
     return CURL_PREREQFUNC_ABORT;
-  memset(&ss, 0, sizeof(ss));
-  if(primary_ip && inet_pton(AF_INET, primary_ip, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)primary_port);
-    len = sizeof(*in);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip &&
-          inet_pton(AF_INET6, primary_ip, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)primary_port);
-    len = sizeof(*in6);
-    protocol = IPPROTO_TCP;
-  }
-  else if(primary_ip && primary_ip[0] == '\0') {
+  if(primary_ip && primary_ip[0] == '\0') {
     /* No peer address: file:// and other transfers without a connection,
      * UDP (TFTP) and abstract unix sockets.  Any socket this transfer
      * opened was checked when it was opened; there is nothing to re-check
      * (docs/security.md names the one gap: a pooled abstract socket). */
     return CURL_PREREQFUNC_OK;
   }
-  else if(primary_ip && primary_ip[0] == '/') {
-    size_t n = strlen(primary_ip);
-
-    if(n >= sizeof(un->sun_path))
-      n = sizeof(un->sun_path) - 1;
-    un->sun_family = AF_UNIX;
-    memcpy(un->sun_path, primary_ip, n);
-    len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-  }
-  p = cf_live_acquire(&g->live, &slot, &gen);
-  hit = cf_decide(p, len ? (struct sockaddr *)&ss : NULL, len, &act, &v);
-  act = conclude(g, p, hit, gen, report_only, CURLFENCE_CHECK_REUSED,
-                 (struct sockaddr *)&ss, len, len ? ss.ss_family : 0,
-                 socktype, protocol, &v);
-  cf_live_release(&g->live, slot);
-  return act == CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
+  len = peer_address(&ss, primary_ip, primary_port, local_ip, local_port);
+  cf_dest_init(&d.dest, len ? (struct sockaddr *)&ss : NULL, len);
+  d.dest.socktype = SOCK_STREAM;
+  d.dest.protocol = d.dest.kind == CF_DEST_IP ? IPPROTO_TCP : 0;
+  return conclude(g, &d, CURLFENCE_CHECK_REUSED,
+                  report_only ? CURLFENCE_ATTACH_REPORT_ONLY : 0) ==
+                 CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 0);
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 0);
 }
 
 static int guard_prereq_report(void *clientp, char *primary_ip,
                                char *local_ip, int primary_port,
                                int local_port)
 {
-  (void)local_ip;
-  (void)local_port;
-  return prereq_checked(clientp, primary_ip, primary_port, 1);
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 1);
 }
 
 /* --------------------------------------------------------------- attach */
 
+/* Turn DoH off.  A libcurl built without DoH does not know the option,
+ * and has nothing to turn off. */
+static int no_doh(CURL *h)
+{
+  CURLcode rc = curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
+
+  return rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? CURLE_OK
+                                                                : (int)rc;
+}
+
 static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
                                 unsigned flags)
 {
+  static curl_opensocket_callback const opens[4] = {
+    guard_open, guard_open_report, guard_open_tftp, guard_open_tftp_report
+  };
   int rc = CURLE_OK;
-
   int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
+  int tftp = (flags & CURLFENCE_ATTACH_ALLOW_TFTP) != 0;
 
-  /* Report-only is a property of the handle, not of the guard, so it is
-   * carried by which callbacks are installed. */
+  /* Report-only and TFTP are properties of the handle, not of the guard,
+   * so they are carried by which callbacks are installed. */
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         report ? guard_open_report : guard_open);
+                         opens[report + 2 * tftp]);
   rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
   rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
@@ -309,6 +447,10 @@ static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
     rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
     rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
   }
+  /* libcurl's DoH requests run on internal handles that carry none of the
+   * callbacks above, so their connections would go unchecked. */
+  if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
+    rc |= no_doh(h);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -326,6 +468,7 @@ CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
   rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
   rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
+  rc |= no_doh(handle);
   return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
@@ -336,7 +479,8 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   curlfence_code rc;
 
   if(!handle || !guard ||
-     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY)))
+     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY |
+                CURLFENCE_ATTACH_KEEP_DOH | CURLFENCE_ATTACH_ALLOW_TFTP)))
     return CURLFENCE_E_INVAL;
   rc = set_hooks(handle, guard, flags);
   if(rc) {
@@ -348,83 +492,7 @@ CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
   return rc;
 }
 
-/* --------------------------------------------------------------- reload */
-
-static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
-{
-  atomic_fetch_add(&g->reload_failures, 1);
-  pthread_mutex_lock(&g->err_lock);
-  g->last_error = *e;
-  pthread_mutex_unlock(&g->err_lock);
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_reload(curlfence_guard *guard,
-                                                    curlfence_error *err)
-{
-  curlfence_policy *cur, *next = NULL;
-  curlfence_error local;
-  curlfence_code rc;
-
-  if(!err)
-    err = &local;
-  if(!guard) {
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0, "NULL guard");
-    return CURLFENCE_E_INVAL;
-  }
-  cur = curlfence_guard_policy(guard, NULL);
-  if(!cur->source) {
-    curlfence_policy_unref(cur);
-    cf_error_set(err, CURLFENCE_E_INVAL, NULL, 0, 0,
-                 "the policy was not loaded from a file");
-    return CURLFENCE_E_INVAL;
-  }
-  rc = curlfence_policy_load_file(&next, cur->source, err);
-  curlfence_policy_unref(cur);
-  if(rc) {
-    note_reload_error(guard, err);
-    return rc;
-  }
-  cf_live_publish(&guard->live, next);
-  atomic_fetch_add(&guard->reloads, 1);
-  return CURLFENCE_OK;
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_set_policy(
-    curlfence_guard *guard, curlfence_policy *policy)
-{
-  if(!guard || !policy)
-    return CURLFENCE_E_INVAL;
-  cf_live_publish(&guard->live, curlfence_policy_ref(policy));
-  atomic_fetch_add(&guard->reloads, 1);
-  return CURLFENCE_OK;
-}
-
-CURLFENCE_API curlfence_policy *curlfence_guard_policy(
-    curlfence_guard *guard, uint64_t *generation)
-{
-  curlfence_policy *p;
-  unsigned slot;
-
-  if(!guard)
-    return NULL;
-  p = curlfence_policy_ref(cf_live_acquire(&guard->live, &slot, generation));
-  cf_live_release(&guard->live, slot);
-  return p;
-}
-
-CURLFENCE_API curlfence_code curlfence_guard_watch(curlfence_guard *guard,
-                                                   unsigned interval_ms)
-{
-  if(!guard)
-    return CURLFENCE_E_INVAL;
-  return cf_watch_start(guard, interval_ms);
-}
-
-CURLFENCE_API void curlfence_guard_unwatch(curlfence_guard *guard)
-{
-  if(guard)
-    cf_watch_stop(guard);
-}
+/* ---------------------------------------------------------------- stats */
 
 CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
                                                    curlfence_stats *out)

@@ -83,6 +83,10 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
+/* Upper bounds of the rules in len bytes of text and of their texts'
+ * bytes, for sizing the arrays once. */
+void cf_rules_presize(const char *buf, size_t len, size_t *rules,
+                      size_t *text);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
@@ -186,17 +190,56 @@ struct curlfence_policy {
   _Atomic uint64_t *hits;
 };
 
-/* curlfence_policy_decide() that also says which hits[] counter belongs to
- * the decision (-1: none, e.g. a malformed address).  v may be NULL. */
-long cf_decide(const curlfence_policy *p, const struct sockaddr *sa,
-               socklen_t salen, curlfence_action *act, curlfence_verdict *v);
+/* A destination as the decisions see it, read once from its sockaddr and
+ * then carried by pointer through deciding, counting and auditing (the
+ * model is curl's struct Curl_sockaddr_ex: the socket's triple with its
+ * address).  curlfence_policy_decide()'s fast path does not build one: it
+ * reads the sockaddr in place (see decide_fast in policy.c). */
+typedef enum cf_dest_kind {
+  CF_DEST_IP,             /* key, v6 and port are valid */
+  CF_DEST_UNIX,           /* AF_UNIX: the path is read from sa */
+  CF_DEST_SHORT,          /* a known family, but shorter than it requires */
+  CF_DEST_FAMILY          /* no address, or a family the rules do not cover */
+} cf_dest_kind;
 
-/* Turn a socket address into the form the tables use.  Returns 0 and sets
- * *v6, addr (16 bytes of room) and *port for AF_INET/AF_INET6 (IPv4-mapped
- * IPv6 becomes IPv4); returns AF_UNIX for a unix socket; -1 when sa is
- * short or of another family. */
-int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
-                    uint8_t *addr, unsigned *port);
+/* Which address the key holds when the one given is decided as another:
+ * the event still shows the key, so one more kind is one more case here
+ * and where the key is derived (cf_dest_init). */
+typedef enum cf_dest_as {
+  CF_AS_GIVEN = 0,        /* the address as given */
+  CF_AS_MAPPED            /* the IPv4 address inside ::ffff:a.b.c.d */
+} cf_dest_as;
+
+typedef struct cf_dest {
+  const struct sockaddr *sa;  /* as given (NULL: none), for AF_UNIX text */
+  socklen_t salen;
+  int family;             /* AF_INET, AF_INET6, AF_UNIX as reported; 0 */
+  int socktype;           /* without SOCK_CLOEXEC/SOCK_NONBLOCK; 0 */
+  int protocol;           /* 0 when unknown */
+  cf_dest_kind kind;
+  cf_dest_as as;
+  uint8_t v6;             /* key is 16 bytes; else 4 */
+  uint8_t key[16];        /* table key, network byte order */
+  unsigned port;          /* 0 unless kind == CF_DEST_IP */
+} cf_dest;
+
+/* A destination and what a policy decided about it. */
+typedef struct cf_decision {
+  cf_dest dest;
+  curlfence_action action;
+  curlfence_verdict verdict;  /* filled only when asked for */
+  long hit;               /* the policy's hits[] counter; -1: none */
+  uint64_t generation;    /* of the deciding policy (guards set it) */
+  int enforced;           /* 0 in report-only mode (guards set it) */
+} cf_decision;
+
+/* Read sa once into d (family from sa, 0 when there is none; socktype and
+ * protocol 0).  IPv4-mapped IPv6 is keyed as IPv4. */
+void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
+
+/* Decide d->dest against p (NULL: deny as "no policy"): sets d->action and
+ * d->hit, and d->verdict when explain is nonzero. */
+void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
 
 /* audit.c: the event as one JSON line with its newline, in small (size
  * bytes) when it fits, else in memory the caller frees; NULL when out of
@@ -204,7 +247,7 @@ int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
 char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
                     size_t *len);
 
-/* reload.c: the guard's current policy, switched without reader locks */
+/* live.c: one policy pointer, switched without reader locks */
 typedef struct cf_slot {
   _Atomic(curlfence_policy *) policy;
   atomic_ulong readers;
@@ -222,19 +265,41 @@ void cf_live_destroy(cf_live *l);
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its
- * generation.  Waits for readers of the old policy. */
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p);
+ * generation.  Waits for readers of the old policy.  With expect != 0,
+ * only if the current policy still has generation expect: otherwise
+ * returns 0 and p stays the caller's. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
+
+/* watch.c: the thread that reloads a guard when its files change */
+enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
+
+/* A changed file is loaded once it has looked the same for one interval
+ * and at least this long (milliseconds). */
+#define CF_WATCH_SETTLE_MS 100
 
 typedef struct cf_watch {
   pthread_mutex_t lock;
-  pthread_cond_t wake;
+  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
+  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
   pthread_t thread;
   unsigned interval_ms;
-  int running, stop, kick;
+  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
+  int stop, kick;
 } cf_watch;
 
-/* guard.c */
+/* The guard: its lifetime, callbacks and stats are in guard.c, policy
+ * switching in reload.c, the watcher in watch.c (each file calls only the
+ * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
+ * but a live guard (fail closed), a cheap tripwire for a guard freed while
+ * still attached (see curlfence_guard_free(3)). */
+#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
+#define CF_GUARD_FREED 0x64656164u   /* "dead" */
+
 struct curlfence_guard {
+  _Atomic uint32_t magic;
+  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
+                                     the memory was kept (debug aid) */
   cf_live live;
   cf_watch watch;
   curlfence_audit_fn audit;
@@ -248,8 +313,18 @@ struct curlfence_guard {
       reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
+  /* Tests only: called by a reload between loading and publishing. */
+  void (*reload_loaded_hook)(curlfence_guard *g);
 };
 
+/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
+ * file that changed while it was read is not counted as a failure. */
+curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
+                               curlfence_error *err);
+
+/* watch.c */
+void cf_watch_init(cf_watch *w);
+void cf_watch_destroy(cf_watch *w);
 curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
 void cf_watch_stop(curlfence_guard *g);
 

@@ -124,48 +124,56 @@ CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy)
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                      0xff, 0xff};
 
-int cf_sockaddr_key(const struct sockaddr *sa, socklen_t salen, int *v6,
-                    uint8_t *addr, unsigned *port)
+void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen)
 {
-  sa_family_t fam;
+  sa_family_t fam = 0;
 
+  memset(d, 0, sizeof(*d));
+  d->sa = sa;
+  d->salen = sa ? salen : 0;
+  d->kind = CF_DEST_FAMILY;
   if(!sa || salen < (socklen_t)sizeof(sa_family_t))
-    return -1;
+    return;
   memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),
          sizeof(fam));
-  if(fam == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in)) {
-    struct sockaddr_in in;
-    memcpy(&in, sa, sizeof(in));
-    memcpy(addr, &in.sin_addr, 4);
-    *v6 = 0;
-    *port = ntohs(in.sin_port);
-    return 0;
+  d->family = fam;
+  if(fam == AF_INET) {
+    d->kind = CF_DEST_SHORT;
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+      struct sockaddr_in in;
+      memcpy(&in, sa, sizeof(in));
+      memcpy(d->key, &in.sin_addr, 4);
+      d->port = ntohs(in.sin_port);
+      d->kind = CF_DEST_IP;
+    }
   }
-  if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
-    /* The fields straight from sa: a copy of the whole struct is two
-     * overlapping 16-byte stores, and reading the address back spans
-     * both, which store forwarding cannot serve, so every decision
-     * waited for the one before it to retire. */
-    const char *a = (const char *)sa + offsetof(struct sockaddr_in6,
-                                                 sin6_addr);
-    in_port_t nport;
+  else if(fam == AF_INET6) {
+    d->kind = CF_DEST_SHORT;
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+      /* The fields straight from sa: a copy of the whole struct is two
+       * overlapping 16-byte stores, and reading the address back spans
+       * both, which store forwarding cannot serve, so every decision
+       * waited for the one before it to retire. */
+      const char *a = (const char *)sa + offsetof(struct sockaddr_in6,
+                                                   sin6_addr);
+      in_port_t nport;
 
-    memcpy(&nport, (const char *)sa + offsetof(struct sockaddr_in6,
-                                               sin6_port), sizeof(nport));
-    *port = ntohs(nport);
-    *v6 = memcmp(a, v4mapped, sizeof(v4mapped)) != 0;
-    if(*v6)
-      memcpy(addr, a, 16);
-    else
-      memcpy(addr, a + 12, 4);
-    return 0;
+      memcpy(&nport, (const char *)sa + offsetof(struct sockaddr_in6,
+                                                 sin6_port), sizeof(nport));
+      d->port = ntohs(nport);
+      d->v6 = memcmp(a, v4mapped, sizeof(v4mapped)) != 0;
+      if(d->v6)
+        memcpy(d->key, a, 16);
+      else {
+        memcpy(d->key, a + 12, 4);
+        d->as = CF_AS_MAPPED;
+      }
+      d->kind = CF_DEST_IP;
+    }
   }
-  if(fam == AF_UNIX && salen >= (socklen_t)offsetof(struct sockaddr_un,
-                                                    sun_path)) {
-    *port = 0;
-    return AF_UNIX;
-  }
-  return -1;
+  else if(fam == AF_UNIX)
+    d->kind = salen >= (socklen_t)offsetof(struct sockaddr_un, sun_path)
+                  ? CF_DEST_UNIX : CF_DEST_SHORT;
 }
 
 static void set_verdict(curlfence_verdict *v, curlfence_action action,
@@ -195,54 +203,54 @@ static curlfence_action from_setting(const curlfence_policy *p,
   return s->set ? (curlfence_action)s->action : CURLFENCE_DENY;
 }
 
-long cf_decide(const curlfence_policy *policy, const struct sockaddr *sa,
-               socklen_t salen, curlfence_action *act, curlfence_verdict *v)
+void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
 {
-  uint8_t addr[16];
-  unsigned port = 0;
-  int v6 = 0, kind, allow = 0;
+  const cf_dest *dst = &d->dest;
+  curlfence_verdict *v = explain ? &d->verdict : NULL;
+  int allow = 0;
   long idx;
 
-  *act = CURLFENCE_DENY;
+  d->action = CURLFENCE_DENY;
+  d->hit = -1;
   if(!policy) {
     set_verdict(v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
                 "no-policy");
-    return -1;
+    return;
   }
-  kind = cf_sockaddr_key(sa, salen, &v6, addr, &port);
-  if(kind < 0) {
-    int known = sa && salen >= (socklen_t)sizeof(sa_family_t) &&
-                (sa->sa_family == AF_INET || sa->sa_family == AF_INET6 ||
-                 sa->sa_family == AF_UNIX);
-    if(known)
-      set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
-                  "address shorter than its family requires", "malformed");
-    else
-      set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
-                  "address family not covered by the rules", "family");
-    return -1;
+  switch(dst->kind) {
+  case CF_DEST_SHORT:
+    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+                "address shorter than its family requires", "malformed");
+    return;
+  case CF_DEST_FAMILY:
+    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+                "address family not covered by the rules", "family");
+    return;
+  case CF_DEST_UNIX:
+    d->action = from_setting(policy, &policy->rs.unix_, 0,
+                             "unix deny (built-in)", "unix", v);
+    d->hit = (long)policy->rs.nrules + 1;
+    return;
+  case CF_DEST_IP:
+    break;
   }
-  if(kind == AF_UNIX) {
-    *act = from_setting(policy, &policy->rs.unix_, 0, "unix deny (built-in)",
-                        "unix", v);
-    return (long)policy->rs.nrules + 1;
-  }
-  idx = cf_table_lookup_action(policy->table, &policy->rs, v6, addr, port,
-                              &allow);
+  idx = cf_table_lookup_action(policy->table, &policy->rs, dst->v6, dst->key,
+                               dst->port, &allow);
   if(idx < 0) {
-    *act = from_setting(policy, &policy->rs.dflt, 1,
-                        "default deny (built-in)", "default", v);
-    return (long)policy->rs.nrules;
+    d->action = from_setting(policy, &policy->rs.dflt, 1,
+                             "default deny (built-in)", "default", v);
+    d->hit = (long)policy->rs.nrules;
+    return;
   }
   /* The rule records are large and cold; a caller that wants only the
    * action gets it from the table, which stores it with the rule index. */
-  *act = allow ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+  d->action = allow ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+  d->hit = idx;
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
-    set_verdict(v, *act, 0, policy->rs.files[r->file], r->line,
+    set_verdict(v, d->action, 0, policy->rs.files[r->file], r->line,
                 CF_RULE_TEXT(&policy->rs, r), "rule");
   }
-  return idx;
 }
 
 /* curlfence_policy_decide() without a verdict for an IPv4 or IPv6
@@ -297,7 +305,7 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
     const curlfence_policy *policy, const struct sockaddr *sa,
     socklen_t salen, curlfence_verdict *v)
 {
-  curlfence_action act;
+  cf_decision d;
 
   if(!v && policy && sa) {
     int fast = decide_fast(policy, sa, salen);
@@ -305,8 +313,11 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
     if(fast >= 0)
       return (curlfence_action)fast;
   }
-  cf_decide(policy, sa, salen, &act, v);
-  return act;
+  cf_dest_init(&d.dest, sa, salen);
+  cf_decide(policy, &d, v != NULL);
+  if(v)
+    *v = d.verdict;
+  return d.action;
 }
 
 CURLFENCE_API size_t curlfence_policy_rule_stats(

@@ -28,6 +28,13 @@
 
 #define MAX_TOKENS 5
 #define MAX_FILE_SIZE ((size_t)1 << 30)
+/* What one load may read in total, includes counted each time they are
+ * read: a tree of small files that include each other many times would
+ * otherwise multiply its reads without bound.  Files are cheap to count;
+ * bytes bound the time and memory (and so the lines, at least one byte
+ * each). */
+#define MAX_LOAD_FILES 4096
+#define MAX_LOAD_BYTES MAX_FILE_SIZE
 
 typedef struct token {
   const char *s;
@@ -48,6 +55,8 @@ typedef struct parser {
   cf_ruleset *rs;
   curlfence_error *err;
   unsigned depth;
+  size_t files;           /* read so far in this load */
+  size_t bytes;
 } parser;
 
 static curlfence_code parse_buffer(parser *p, const frame *fr,
@@ -580,17 +589,39 @@ static curlfence_code parse_setting(parser *p, const frame *fr, unsigned line,
 
 /* ------------------------------------------------------------- includes */
 
+static curlfence_code too_much(parser *p, const char *fname, unsigned line,
+                               unsigned col, const char *path)
+{
+  cf_error_set(p->err, CURLFENCE_E_LIMIT, fname, line, col,
+               "\"%s\" would bring the rules read in one load over 1 GiB",
+               path);
+  return CURLFENCE_E_LIMIT;
+}
+
+/* Read the whole file.  st_size only sizes the first buffer: files in
+ * /proc and the like say 0 and still have content, so reading goes on
+ * until end of file (or the limits). */
 static curlfence_code read_file(parser *p, const char *path, char **out,
                                 size_t *outlen, struct stat *stp,
                                 const frame *at, unsigned line, unsigned col)
 {
   struct stat st;
-  char *buf;
-  size_t got = 0;
+  char *buf, *nb;
+  size_t got = 0, cap, room, limit;
   int fd, e;
   const char *fname = at ? at->name : path;
 
   *out = NULL;
+  if(p->files >= MAX_LOAD_FILES) {
+    cf_error_set(p->err, CURLFENCE_E_LIMIT, fname, line, col,
+                 "\"%s\" would be file number %d read in one load (at "
+                 "most %d; a file counts each time it is included)", path,
+                 MAX_LOAD_FILES + 1, MAX_LOAD_FILES);
+    return CURLFENCE_E_LIMIT;
+  }
+  p->files++;
+  room = p->bytes < MAX_LOAD_BYTES ? MAX_LOAD_BYTES - p->bytes : 0;
+  limit = room < MAX_FILE_SIZE ? room : MAX_FILE_SIZE;
   fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if(fd < 0) {
     e = errno;
@@ -604,23 +635,53 @@ static curlfence_code read_file(parser *p, const char *path, char **out,
                  "\"%s\" is not a regular file", path);
     return CURLFENCE_E_IO;
   }
-  if((uintmax_t)st.st_size > MAX_FILE_SIZE) {
+  if((uintmax_t)st.st_size > limit) {
     close(fd);
+    if((uintmax_t)st.st_size <= MAX_FILE_SIZE)
+      return too_much(p, fname, line, col, path);
     cf_error_set(p->err, CURLFENCE_E_LIMIT, fname, line, col,
                  "\"%s\" is larger than 1 GiB", path);
     return CURLFENCE_E_LIMIT;
   }
-  buf = malloc((size_t)st.st_size + 1);
+  /* One byte more than the size says, so that the read seeing end of file
+   * needs no second buffer. */
+  cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+  buf = malloc(cap);
   if(!buf) {
     close(fd);
     return nomem(p);
   }
-  while(got < (size_t)st.st_size) {
-    ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+  for(;;) {
+    ssize_t r;
+
+    if(got > limit) {
+      free(buf);
+      close(fd);
+      if(got <= MAX_FILE_SIZE)
+        return too_much(p, fname, line, col, path);
+      cf_error_set(p->err, CURLFENCE_E_LIMIT, fname, line, col,
+                   "\"%s\" is larger than 1 GiB", path);
+      return CURLFENCE_E_LIMIT;
+    }
+    if(got == cap) {
+      size_t ncap = cap * 2 > limit + 1 ? limit + 1 : cap * 2;
+
+      nb = ncap > cap ? realloc(buf, ncap) : NULL;
+      if(!nb) {
+        free(buf);
+        close(fd);
+        return nomem(p);
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    r = read(fd, buf + got, cap - got);
     if(r < 0 && errno == EINTR)
       continue;
-    if(r <= 0) {
-      e = r < 0 ? errno : EIO;
+    if(r == 0)
+      break;
+    if(r < 0) {
+      e = errno;
       free(buf);
       close(fd);
       cf_error_set(p->err, CURLFENCE_E_IO, fname, line, col,
@@ -630,6 +691,7 @@ static curlfence_code read_file(parser *p, const char *path, char **out,
     got += (size_t)r;
   }
   close(fd);
+  p->bytes += got;
   *out = buf;
   *outlen = got;
   *stp = st;
@@ -653,8 +715,16 @@ static curlfence_code parse_path(parser *p, const frame *up, const char *path,
     return rc;
   fr.real = realpath(path, NULL);
   if(!fr.real) {
+    int e = errno;
+
     free(buf);
-    return nomem(p);
+    if(e == ENOMEM)
+      return nomem(p);
+    /* e.g. a deleted file still open, named as /proc/self/fd/N */
+    cf_error_set(p->err, CURLFENCE_E_IO, up ? up->name : path, line, col,
+                 "cannot resolve the real path of \"%s\" (needed to detect "
+                 "include cycles): %s", path, strerror(e));
+    return CURLFENCE_E_IO;
   }
   for(f = up; f; f = f->up) {
     if(f->real && strcmp(f->real, fr.real) == 0) {
@@ -763,28 +833,63 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
                     "allow, deny, default, unix, mode or include");
 }
 
+/* How many rules the text can hold at most, and how many bytes their
+ * texts take: only a line whose first word is allow or deny holds one.
+ * The arrays are sized for that once, as big tables would otherwise spend
+ * their time copying while the arrays double; sizing them by the number
+ * of lines made a large file of blank lines run out of memory. */
+void cf_rules_presize(const char *buf, size_t len, size_t *rules,
+                      size_t *text)
+{
+  const char *s = buf, *end = buf + len;
+
+  *rules = *text = 0;
+  while(s < end) {
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    const char *e = nl ? nl : end, *w = s;
+    size_t kw;
+
+    while(w < e && (*w == ' ' || *w == '\t'))
+      w++;
+    kw = (size_t)(e - w) > 5 && !memcmp(w, "allow", 5) ? 5
+         : (size_t)(e - w) > 4 && !memcmp(w, "deny", 4) ? 4 : 0;
+    if(kw && (w[kw] == ' ' || w[kw] == '\t')) {
+      (*rules)++;
+      *text += (size_t)(e - s) + 1;
+    }
+    if(!nl)
+      break;
+    s = nl + 1;
+  }
+}
+
 static curlfence_code parse_buffer(parser *p, const frame *fr,
                                    const char *buf, size_t len)
 {
-  const char *s = buf, *end = buf + len, *q;
+  const char *s = buf, *end = buf + len;
   unsigned line = 0;
-  size_t lines = 1;
+  size_t nrules, ntext;
   curlfence_code rc;
   cf_ruleset *rs = p->rs;
   void *np;
 
-  /* Size the arrays once for the whole file: big tables would otherwise
-   * spend their time copying while the arrays double. */
-  for(q = buf; (q = memchr(q, '\n', (size_t)(end - q))) != NULL; q++)
-    lines++;
-  np = grow(rs->rules, &rs->caprules, rs->nrules + lines, sizeof(cf_rule));
-  if(!np)
-    return nomem(p);
-  rs->rules = np;
-  np = grow(rs->texts, &rs->captexts, rs->ntexts + len + 1, 1);
-  if(!np)
-    return nomem(p);
-  rs->texts = np;
+  if(len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+    return fail(p, fr, 1, 1, CURLFENCE_E_SYNTAX,
+                "file starts with a UTF-8 byte order mark (rules are plain "
+                "ASCII: save the file without it)", NULL, NULL);
+  /* Sizing ahead is only an optimisation: if it fails the arrays grow as
+   * the rules come, and a file whose lines are not rules is still
+   * reported for what is wrong with it. */
+  cf_rules_presize(buf, len, &nrules, &ntext);
+  if(nrules) {
+    np = grow(rs->rules, &rs->caprules, rs->nrules + nrules,
+              sizeof(cf_rule));
+    if(np)
+      rs->rules = np;
+    np = grow(rs->texts, &rs->captexts, rs->ntexts + ntext, 1);
+    if(np)
+      rs->texts = np;
+  }
 
   while(s < end) {
     const char *nl = memchr(s, '\n', (size_t)(end - s));
@@ -794,12 +899,14 @@ static curlfence_code parse_buffer(parser *p, const frame *fr,
     line++;
     if(l && s[l - 1] == '\r')
       l--;
+    /* The first offending byte decides: a NUL before column 4097 is
+     * reported as such, not as a long line. */
+    if((nul = memchr(s, '\0', l > CF_MAX_LINE ? CF_MAX_LINE : l)))
+      return fail(p, fr, line, (unsigned)(nul - s) + 1, CURLFENCE_E_LIMIT,
+                  "NUL byte in rules text", NULL, NULL);
     if(l > CF_MAX_LINE)
       return fail(p, fr, line, CF_MAX_LINE + 1, CURLFENCE_E_LIMIT,
                   "line longer than 4096 bytes", NULL, NULL);
-    if((nul = memchr(s, '\0', l)))
-      return fail(p, fr, line, (unsigned)(nul - s) + 1, CURLFENCE_E_LIMIT,
-                  "NUL byte in rules text", NULL, NULL);
     rc = parse_line(p, fr, line, s, l);
     if(rc)
       return rc;
@@ -834,7 +941,7 @@ void cf_ruleset_free(cf_ruleset *rs)
 curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,
                                    curlfence_error *err)
 {
-  parser p = { rs, err, 0 };
+  parser p = { rs, err, 0, 0, 0 };
 
   return parse_path(&p, NULL, path, 0, 0);
 }
@@ -843,7 +950,7 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      size_t len, const char *name,
                                      curlfence_error *err)
 {
-  parser p = { rs, err, 0 };
+  parser p = { rs, err, 0, 0, len };
   frame fr;
   curlfence_code rc;
 

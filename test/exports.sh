@@ -1,23 +1,51 @@
 #!/bin/sh
 # The shared library must export exactly the functions declared in the
-# public header, nothing more and nothing less, and each needs a man page.
+# public header, nothing more and nothing less, each under the symbol
+# version CURLFENCE_0 and each with a man page.  The static archive, when
+# given, must define exactly the same global symbols (internals are local).
 set -eu
 lib=$1
+archive=${2:-}
 header=include/curlfence.h
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | sort >"$tmp/exported"
-grep -o 'curlfence_[a-z_]*(' "$header" | tr -d '(' | sort -u >"$tmp/declared"
+status=0
+grep -o 'curlfence_[a-z_0-9]*(' "$header" | tr -d '(' | sort -u >"$tmp/declared"
+
+# objdump -T: ... DF .text SIZE VERSION NAME for defined functions
+objdump -T "$lib" | awk '$2 == "g" && $4 == ".text" { print $NF }' | sort >"$tmp/exported"
 if ! diff -u "$tmp/declared" "$tmp/exported"; then
   echo "exports: $lib and $header disagree (- declared only, + exported only)"
-  exit 1
+  status=1
 fi
-missing=0
+objdump -T "$lib" | awk '$2 == "g" && $4 != "*UND*" && $(NF-1) != "CURLFENCE_0" { print $NF }' \
+  >"$tmp/unversioned"
+if [ -s "$tmp/unversioned" ]; then
+  echo "exports: not under version CURLFENCE_0 in $lib:"
+  cat "$tmp/unversioned"
+  status=1
+fi
+
+if [ -n "$archive" ]; then
+  nm -g --defined-only "$archive" | awk 'NF == 3 { print $2, $3 }' | sort >"$tmp/global"
+  awk '{ print $2 }' "$tmp/global" >"$tmp/names"
+  if ! diff -u "$tmp/declared" "$tmp/names"; then
+    echo "exports: global symbols of $archive and $header disagree"
+    status=1
+  fi
+  if awk '$1 != "T" { bad = 1 } END { exit !bad }' "$tmp/global"; then
+    echo "exports: $archive defines global symbols that are not functions:"
+    awk '$1 != "T"' "$tmp/global"
+    status=1
+  fi
+fi
+
 while read -r fn; do
   if [ ! -f "docs/$fn.3" ]; then
     echo "exports: $fn has no man page docs/$fn.3"
-    missing=1
+    status=1
   fi
 done <"$tmp/declared"
-[ "$missing" -eq 0 ] || exit 1
-echo "exports: $(wc -l <"$tmp/exported") functions, all declared in $header, each with a man page"
+[ "$status" -eq 0 ] || exit 1
+echo "exports: $(wc -l <"$tmp/exported") functions, all declared in $header," \
+  "each under CURLFENCE_0 and with a man page${archive:+; $archive defines nothing else}"

@@ -38,6 +38,7 @@ struct th_server {
   pthread_t acceptor;
   struct th_conn *conns;    /* only touched by the acceptor, then th_stop */
   atomic_uint requests;
+  atomic_uint connections;  /* accepted, whatever was then sent */
   pthread_mutex_t lock;     /* guards target */
   char target[1024];
 };
@@ -205,6 +206,7 @@ static void *accept_main(void *arg)
     fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
     if(fd < 0)
       continue;
+    atomic_fetch_add(&s->connections, 1);
     if(s->port)
       (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c = calloc(1, sizeof(*c));
@@ -241,6 +243,7 @@ static th_server *start(int fd, unsigned port, const char *path,
   if(!s->name || (path && !s->path))
     goto fail;
   atomic_init(&s->requests, 0);
+  atomic_init(&s->connections, 0);
   if(pipe2(s->wake, O_CLOEXEC) < 0)
     goto fail;
   if(pthread_mutex_init(&s->lock, NULL)) {
@@ -336,6 +339,11 @@ th_server *th_start_unix(const char *path, const char *name)
 unsigned th_port(const th_server *s)
 {
   return s->port;
+}
+
+unsigned th_connections(const th_server *s)
+{
+  return atomic_load((atomic_uint *)&s->connections);
 }
 
 unsigned th_requests(const th_server *s)

@@ -32,6 +32,10 @@ th_server *th_start_unix(const char *path, const char *name);
 /* The TCP port, or 0 for an AF_UNIX server. */
 unsigned th_port(const th_server *s);
 
+/* Connections accepted so far, whatever they then sent (a TLS handshake
+ * counts too). */
+unsigned th_connections(const th_server *s);
+
 /* Complete request heads received so far. */
 unsigned th_requests(const th_server *s);
 

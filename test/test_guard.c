@@ -7,6 +7,7 @@
  */
 #include "testutil.h"
 #include "httpd.h"
+#include "internal.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -85,6 +86,18 @@ static CURL *new_handle(const char *url, body *b)
   curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
   return h;
+}
+
+/* Fetch url on a fresh handle guarded with the given attach flags. */
+static CURLcode fetch_flags(const char *url, body *b, unsigned flags)
+{
+  CURL *h = new_handle(url, b);
+  CURLcode rc;
+
+  ck_assert_int_eq(curlfence_attach(h, guard, flags), CURLFENCE_OK);
+  rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  return rc;
 }
 
 /* Fetch url on a fresh guarded handle. */
@@ -457,6 +470,127 @@ START_TEST(test_unix_socket)
 }
 END_TEST
 
+/* Run one multi transfer to completion; returns its result. */
+static CURLcode multi_run(CURLM *m, CURL *h)
+{
+  CURLcode result = CURLE_OK;
+  CURLMsg *msg;
+  int running, left;
+
+  curl_multi_add_handle(m, h);
+  do {
+    curl_multi_perform(m, &running);
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  } while(running);
+  while((msg = curl_multi_info_read(m, &left)))
+    if(msg->msg == CURLMSG_DONE)
+      result = msg->data.result;
+  curl_multi_remove_handle(m, h);
+  return result;
+}
+
+/* A unix-socket connection opened by an unguarded handle to a server
+ * bound to the relative name path, then reused by a handle guarded by a
+ * guard with the given rules.  Returns the guarded transfer's result;
+ * *served is how many requests the server saw. */
+static CURLcode pooled_unix(const char *path, const char *rules,
+                            unsigned *served)
+{
+  char dir[] = "/tmp/curlfence-unix-XXXXXX", cwd[4096], url[] =
+      "http://localhost/";
+  body b = { "", 0 };
+  curlfence_policy *p = tu_load(rules);
+  curlfence_guard *g;
+  CURLM *m = curl_multi_init();
+  th_server *us;
+  CURLcode rc;
+  CURL *h;
+
+  ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(chdir(dir), 0);
+  us = th_start_unix(path, "unix");
+  ck_assert_ptr_nonnull(us);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_guard_set_audit(g, tu_record, &rec, CURLFENCE_AUDIT_DENIED);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(multi_run(m, h), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from unix\n");
+  curl_easy_cleanup(h);
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, path);
+  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+  rc = multi_run(m, h);
+  curl_easy_cleanup(h);
+  curl_multi_cleanup(m);
+  *served = th_requests(us);
+  th_stop(us);
+  ck_assert_int_eq(chdir(cwd), 0);
+  ck_assert_int_eq(rmdir(dir), 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  return rc;
+}
+
+/* The pre-request check on a pooled unix-socket connection applies the
+ * unix setting, whatever the name the server bound to looks like. */
+START_TEST(test_reused_unix_relative)
+{
+  unsigned served;
+
+  /* Not the IP address 8.8.8.8, though libcurl reports it as the peer. */
+  ck_assert_int_eq(pooled_unix("8.8.8.8", "unix deny\nallow 8.8.8.8\n",
+                               &served),
+                   CURLE_ABORTED_BY_CALLBACK);
+  ck_assert_uint_eq(served, 1);
+  ck_assert_int_eq(rec.n, 1);
+  ck_assert_int_eq(rec.ev[0].check, CURLFENCE_CHECK_REUSED);
+  ck_assert_int_eq(rec.ev[0].family, AF_UNIX);
+  ck_assert_str_eq(rec.ev[0].addr, "8.8.8.8");
+  ck_assert_str_eq(rec.ev[0].verdict.reason, "unix");
+  ck_assert_uint_eq(rec.ev[0].verdict.line, 1);  /* rule text is freed */
+
+  /* Not an unknown address family either. */
+  ck_assert_int_eq(pooled_unix("rel.sock", "unix allow\n", &served),
+                   CURLE_OK);
+  ck_assert_uint_eq(served, 2);
+  ck_assert_int_eq(rec.n, 1);
+}
+END_TEST
+
+/* A guard freed while a handle is still attached (a bug in the caller):
+ * with CURLFENCE_KEEP_FREED_GUARDS the memory stays, and the handle's
+ * transfers fail closed instead of deciding on freed memory. */
+START_TEST(test_freed_guard_fails_closed)
+{
+  char url[128];
+  body b = { "", 0 };
+  curlfence_policy *p = tu_load("default allow\n");
+  curlfence_guard *g;
+  CURL *h;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(atomic_load(&g->magic), CF_GUARD_LIVE);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  h = new_handle(url, &b);
+  ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+  ck_assert_int_eq(setenv("CURLFENCE_KEEP_FREED_GUARDS", "1", 1), 0);
+  curlfence_guard_free(g);          /* too early: h still uses it */
+  unsetenv("CURLFENCE_KEEP_FREED_GUARDS");
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  ck_assert_uint_eq(th_connections(allowed), 0);
+  ck_assert_int_eq(atomic_load(&g->magic), CF_GUARD_FREED);
+  ck_assert_uint_eq(atomic_load(&g->dead_calls), 1);
+  curl_easy_cleanup(h);
+  free(g);                          /* the tombstone */
+}
+END_TEST
+
 static int opens;
 
 static curl_socket_t app_open(void *clientp, curlsocktype purpose,
@@ -575,6 +709,81 @@ START_TEST(test_api_misuse)
 }
 END_TEST
 
+/* A host name other than "localhost" that the system resolver answers from
+ * /etc/hosts with a loopback address, so resolving it sends nothing (libcurl
+ * resolves "localhost" itself, without DoH).  Empty when there is none. */
+static void loopback_hosts_name(char *name, size_t size)
+{
+  FILE *f = fopen("/etc/hosts", "r");
+  char line[512];
+
+  name[0] = '\0';
+  while(f && !name[0] && fgets(line, sizeof(line), f)) {
+    char *save = NULL, *addr = strtok_r(line, " \t\r\n", &save), *tok;
+
+    if(!addr || addr[0] == '#' ||
+       (strncmp(addr, "127.", 4) != 0 && strcmp(addr, "::1") != 0))
+      continue;
+    while((tok = strtok_r(NULL, " \t\r\n", &save)) && tok[0] != '#') {
+      size_t n = strlen(tok);
+
+      if(strcmp(tok, "localhost") != 0 && n < size &&
+         (n < 10 || strcmp(tok + n - 10, ".localhost") != 0)) {
+        memcpy(name, tok, n + 1);
+        break;
+      }
+    }
+  }
+  if(f)
+    fclose(f);
+}
+
+/* DoH runs on libcurl's internal handles, which carry no guard: attach
+ * turns it off unless told to keep it, and detach turns it off. */
+START_TEST(test_doh_cleared)
+{
+  char name[256], url[512], doh[128];
+  body b = { "", 0 };
+  CURL *h;
+
+  loopback_hosts_name(name, sizeof(name));
+  ck_assert_msg(name[0], "/etc/hosts names no loopback host but localhost");
+  snprintf(url, sizeof(url), "http://%s:%u/", name, th_port(allowed));
+  /* libcurl only speaks https to a DoH server: the handshake fails on
+   * this plain HTTP server, but the connection is counted. */
+  snprintf(doh, sizeof(doh), "https://127.0.0.3:%u/dns-query",
+           th_port(denied));
+
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_DOH_URL, doh);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  ck_assert_uint_eq(th_connections(denied), 0);
+
+  /* Kept on request: then the DoH server is reached, unchecked. */
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_DOH_URL, doh);
+  ck_assert_int_eq(curlfence_attach(h, guard, CURLFENCE_ATTACH_KEEP_DOH),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_RESOLVE_HOST);
+  ck_assert_uint_ge(th_connections(denied), 1);
+
+  /* Detaching restores the default: no DoH. */
+  ck_assert_int_eq(curlfence_attach(h, guard, CURLFENCE_ATTACH_KEEP_DOH),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_detach(h), CURLFENCE_OK);
+  b.len = 0;
+  {
+    unsigned before = th_connections(denied);
+
+    curl_easy_perform(h);
+    ck_assert_uint_eq(th_connections(denied), before);
+  }
+  curl_easy_cleanup(h);
+}
+END_TEST
+
 /* A one-shot TFTP server on loopback: answers one read request with one
  * short data block and waits for its acknowledgement. */
 typedef struct tftp {
@@ -608,18 +817,18 @@ static void *tftp_main(void *arg)
 
 static void tftp_start(tftp *t, const char *addr)
 {
-  struct sockaddr_in in;
-  socklen_t len = sizeof(in);
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, addr, 0);
 
   memset(t, 0, sizeof(*t));
-  memset(&in, 0, sizeof(in));
-  in.sin_family = AF_INET;
-  ck_assert_int_eq(inet_pton(AF_INET, addr, &in.sin_addr), 1);
-  t->fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_uint_gt(len, 0);
+  t->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
   ck_assert_int_ge(t->fd, 0);
-  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&in, sizeof(in)), 0);
-  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&in, &len), 0);
-  t->port = ntohs(in.sin_port);
+  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&ss, len), 0);
+  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&ss, &len), 0);
+  t->port = ntohs(ss.ss_family == AF_INET
+                      ? ((struct sockaddr_in *)&ss)->sin_port
+                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
   ck_assert_int_eq(pthread_create(&t->thread, NULL, tftp_main, t), 0);
 }
 
@@ -630,30 +839,204 @@ static void tftp_stop(tftp *t)
   close(t->fd);
 }
 
-/* UDP sockets are checked like TCP ones, and an allowed UDP transfer is
- * not stopped by the pre-request check (libcurl reports no peer for it). */
+/* UDP (TFTP) sockets are refused unless the attach flag lets the policy
+ * decide them; then they are checked like TCP ones, and an allowed UDP
+ * transfer is not stopped by the pre-request check (libcurl reports no
+ * peer for it). */
 START_TEST(test_udp_tftp)
 {
   char url[128];
   body b = { "", 0 };
   tftp t;
 
-  tftp_start(&t, "127.0.0.3");
-  snprintf(url, sizeof(url), "tftp://127.0.0.3:%u/file", t.port);
+  tftp_start(&t, "127.0.0.2");
+  snprintf(url, sizeof(url), "tftp://127.0.0.2:%u/file", t.port);
   ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
   ck_assert_int_eq(rec.n, 1);
   ck_assert_int_eq(rec.ev[0].socktype, SOCK_DGRAM);
-  ck_assert_str_eq(rec.ev[0].verdict.rule, "deny 127.0.0.3");
+  ck_assert_int_eq(rec.ev[0].action, CURLFENCE_DENY);
+  ck_assert_str_eq(rec.ev[0].addr, "127.0.0.2");
+  ck_assert_str_eq(rec.ev[0].verdict.reason, "udp");
+  ck_assert_ptr_null(rec.ev[0].verdict.file);
+  ck_assert_int_eq(atomic_load(&t.requests), 0);
+
+  /* Report-only lets it through, reported. */
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_REPORT_ONLY),
+                   CURLE_OK);
+  ck_assert_str_eq(b.data, "hello over udp\n");
+  tftp_stop(&t);
+  ck_assert_int_eq(rec.n, 2);
+  ck_assert_str_eq(rec.ev[1].verdict.reason, "udp");
+  ck_assert_int_eq(rec.ev[1].enforced, 0);
+
+  tftp_start(&t, "127.0.0.3");
+  snprintf(url, sizeof(url), "tftp://127.0.0.3:%u/file", t.port);
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
+                   CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(rec.n, 3);
+  ck_assert_int_eq(rec.ev[2].socktype, SOCK_DGRAM);
+  ck_assert_str_eq(rec.ev[2].verdict.rule, "deny 127.0.0.3");
   ck_assert_int_eq(atomic_load(&t.requests), 0);
   tftp_stop(&t);
 
+  b.len = 0;
   tftp_start(&t, "127.0.0.2");
   snprintf(url, sizeof(url), "tftp://127.0.0.2:%u/file", t.port);
-  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
+                   CURLE_OK);
   ck_assert_str_eq(b.data, "hello over udp\n");
   tftp_stop(&t);
   ck_assert_int_eq(atomic_load(&t.requests), 1);
-  ck_assert_int_eq(rec.n, 1);
+
+  /* IPv6: the socket's filter accepts the checked host's answers. */
+  b.len = 0;
+  tftp_start(&t, "::1");
+  snprintf(url, sizeof(url), "tftp://[::1]:%u/file", t.port);
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
+                   CURLE_OK);
+  ck_assert_str_eq(b.data, "hello over udp\n");
+  tftp_stop(&t);
+  ck_assert_int_eq(rec.n, 3);
+}
+END_TEST
+
+/* A TFTP server that takes a write request on one address and answers
+ * from another, as RFC 1350 servers answer from a new port: the client
+ * then sends the data to where the answer came from. */
+typedef struct tftp_split {
+  int in, out;              /* request socket; answering socket */
+  unsigned in_port;
+  pthread_t thread;
+  atomic_int requests, data; /* packets received on in, and on out */
+} tftp_split;
+
+static int udp_bind(const char *addr, unsigned *port)
+{
+  struct sockaddr_in in;
+  socklen_t len = sizeof(in);
+  struct timeval tv = { 3, 0 };
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+  ck_assert_int_ge(fd, 0);
+  memset(&in, 0, sizeof(in));
+  in.sin_family = AF_INET;
+  ck_assert_int_eq(inet_pton(AF_INET, addr, &in.sin_addr), 1);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+  ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&in, &len), 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  *port = ntohs(in.sin_port);
+  return fd;
+}
+
+static void *tftp_split_main(void *arg)
+{
+  tftp_split *t = arg;
+  struct sockaddr_storage from;
+  socklen_t flen = sizeof(from);
+  static const char ack0[] = "\0\4\0\0", ack1[] = "\0\4\0\1";
+  char buf[600];
+  ssize_t n;
+
+  n = recvfrom(t->in, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+  if(n < 4 || buf[1] != 2)
+    return NULL;
+  atomic_fetch_add(&t->requests, 1);
+  sendto(t->out, ack0, 4, 0, (struct sockaddr *)&from, flen);
+  n = recv(t->out, buf, sizeof(buf), 0);
+  if(n >= 4 && buf[1] == 3) {
+    atomic_fetch_add(&t->data, 1);
+    sendto(t->out, ack1, 4, 0, (struct sockaddr *)&from, flen);
+  }
+  return NULL;
+}
+
+static size_t read_upload(char *p, size_t size, size_t n, void *userdata)
+{
+  int *sent = userdata;
+
+  (void)size;
+  (void)n;
+  if(*sent)
+    return 0;
+  *sent = 1;
+  memcpy(p, "secret\n", 7);
+  return 7;
+}
+
+/* A TFTP upload to a server that takes the request on 127.0.0.1 and
+ * answers from out_addr (another port), guarded by "allow 127.0.0.1 port
+ * <request port>" with the given attach flags.  Returns libcurl's result;
+ * *requests and *data say what reached the two server sockets. */
+static CURLcode split_upload(const char *out_addr, unsigned flags,
+                             int *requests, int *data)
+{
+  char url[128], rules[128];
+  curlfence_policy *p;
+  curlfence_guard *g;
+  tftp_split t;
+  unsigned out_port;
+  int sent = 0;
+  CURLcode rc;
+  CURL *h;
+
+  memset(&t, 0, sizeof(t));
+  t.in = udp_bind("127.0.0.1", &t.in_port);
+  t.out = udp_bind(out_addr, &out_port);
+  snprintf(rules, sizeof(rules),
+           "default deny\nallow 127.0.0.1 port %u\ndeny 127.0.0.3\n",
+           t.in_port);
+  p = tu_load(rules);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  ck_assert_int_eq(pthread_create(&t.thread, NULL, tftp_split_main, &t), 0);
+
+  snprintf(url, sizeof(url), "tftp://127.0.0.1:%u/upload", t.in_port);
+  h = curl_easy_init();
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(h, CURLOPT_READFUNCTION, read_upload);
+  curl_easy_setopt(h, CURLOPT_READDATA, &sent);
+  curl_easy_setopt(h, CURLOPT_INFILESIZE, 7L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 2L);
+  ck_assert_int_eq(curlfence_attach(h, g, flags), CURLFENCE_OK);
+  rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+
+  shutdown(t.in, SHUT_RDWR);
+  shutdown(t.out, SHUT_RDWR);
+  pthread_join(t.thread, NULL);
+  close(t.in);
+  close(t.out);
+  *requests = atomic_load(&t.requests);
+  *data = atomic_load(&t.data);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  return rc;
+}
+
+/* The answer to a TFTP request comes from an address the guard never saw.
+ * By default nothing is sent at all; with the attach flag the socket only
+ * accepts answers from the host it was checked for, on any port. */
+START_TEST(test_tftp_reply_address)
+{
+  int requests, data;
+
+  ck_assert_int_eq(split_upload("127.0.0.3", 0, &requests, &data),
+                   CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(requests, 0);
+  ck_assert_int_eq(data, 0);
+
+  ck_assert_int_ne(split_upload("127.0.0.3", CURLFENCE_ATTACH_ALLOW_TFTP,
+                                &requests, &data),
+                   CURLE_OK);
+  ck_assert_int_eq(requests, 1);      /* the checked address */
+  ck_assert_int_eq(data, 0);          /* never the one it answered from */
+
+  /* An RFC 1350 server: same host, new port. */
+  ck_assert_int_eq(split_upload("127.0.0.1", CURLFENCE_ATTACH_ALLOW_TFTP,
+                                &requests, &data),
+                   CURLE_OK);
+  ck_assert_int_eq(requests, 1);
+  ck_assert_int_eq(data, 1);
 }
 END_TEST
 
@@ -674,11 +1057,15 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_duphandle);
   tcase_add_test(tc, test_late_close);
   tcase_add_test(tc, test_unix_socket);
+  tcase_add_test(tc, test_reused_unix_relative);
+  tcase_add_test(tc, test_freed_guard_fails_closed);
   tcase_add_test(tc, test_chained_callbacks);
   tcase_add_test(tc, test_ipv6_and_audit_all);
   tcase_add_test(tc, test_json_sink);
   tcase_add_test(tc, test_api_misuse);
   tcase_add_test(tc, test_udp_tftp);
+  tcase_add_test(tc, test_doh_cleared);
+  tcase_add_test(tc, test_tftp_reply_address);
   suite_add_tcase(s, tc);
   return s;
 }

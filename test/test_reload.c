@@ -5,8 +5,10 @@
  */
 #include "testutil.h"
 #include "httpd.h"
+#include "internal.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -545,6 +547,162 @@ START_TEST(test_watch_configmap)
 }
 END_TEST
 
+/* Whether the guard's policy in force denies addr. */
+static int denies(curlfence_guard *g, const char *addr)
+{
+  curlfence_policy *p = curlfence_guard_policy(g, NULL);
+  int deny = tu_decide(p, addr, 80, NULL) == CURLFENCE_DENY;
+
+  curlfence_policy_unref(p);
+  return deny;
+}
+
+/* A file rewritten in place in two steps is never loaded half-written:
+ * cut at the slash, "deny 10.0.0.0/8" is the valid "deny 10.0.0.0",
+ * which lets 10.1.2.3 (and the rest of 10/8) through. */
+START_TEST(test_watch_half_written)
+{
+  static const char half[] = "default allow\ndeny 10.0.0.0";
+  curlfence_guard *g = guard_from_file("default allow\n");
+  int round, rounds = tu_quick() ? 2 : 5;
+
+  ck_assert_int_eq(curlfence_guard_watch(g, 1), CURLFENCE_OK);
+  for(round = 0; round < rounds; round++) {
+    struct timespec pause = { 0, 5000000 };   /* 5 ms: five intervals */
+    curlfence_stats st;
+    int fd = open(rules_path, O_WRONLY | O_TRUNC);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, half, sizeof(half) - 1), sizeof(half) - 1);
+    nanosleep(&pause, NULL);
+    ck_assert_int_eq(write(fd, "/8\n", 3), 3);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert(wait_generation(g, (uint64_t)round + 2));
+    ck_assert(denies(g, "10.1.2.3"));
+    /* and nothing else was published on the way */
+    ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+    ck_assert_uint_eq(st.generation, (uint64_t)round + 2);
+    ck_assert_uint_eq(st.reloads, (uint64_t)round + 1);
+    ck_assert_uint_eq(st.reload_failures, 0);
+  }
+  curlfence_guard_free(g);
+}
+END_TEST
+
+/* A reload reads the file while it is being rewritten: what it read is
+ * not published, and the failure says why. */
+static void rewrite_file(curlfence_guard *g)
+{
+  (void)g;
+  write_text(rules_path, "default deny\n");
+}
+
+START_TEST(test_reload_changed_while_read)
+{
+  curlfence_guard *g = guard_from_file(allow_rules);
+  curlfence_error err;
+  curlfence_stats st;
+
+  g->reload_loaded_hook = rewrite_file;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.text, "changed while it was being read"));
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.generation, 1);
+  ck_assert_uint_eq(st.reload_failures, 1);
+  g->reload_loaded_hook = NULL;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_OK);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  curlfence_guard_free(g);
+}
+END_TEST
+
+static curlfence_policy *emergency;
+
+static void set_emergency(curlfence_guard *g)
+{
+  ck_assert_int_eq(curlfence_guard_set_policy(g, emergency), CURLFENCE_OK);
+}
+
+/* An application's set_policy that lands while a reload reads the file
+ * stays: the reload, which started from the older policy, loses. */
+START_TEST(test_reload_loses_to_set_policy)
+{
+  curlfence_guard *g = guard_from_file(allow_rules);
+  curlfence_policy *p;
+  curlfence_error err;
+  curlfence_stats st;
+  uint64_t gen;
+
+  emergency = tu_load("default deny\n");
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_OK);
+  g->reload_loaded_hook = set_emergency;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_SUPERSEDED);
+  ck_assert_int_eq(err.code, CURLFENCE_E_SUPERSEDED);
+  ck_assert_ptr_nonnull(strstr(err.text, "newer policy stays"));
+  p = curlfence_guard_policy(g, &gen);
+  ck_assert_ptr_eq(p, emergency);
+  ck_assert_uint_eq(gen, 2);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.reloads, 1);          /* the set_policy */
+  ck_assert_uint_eq(st.reload_failures, 0);  /* the file was fine */
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+
+  /* set_policy always wins: it is the application's word. */
+  g->reload_loaded_hook = NULL;
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_set_policy(g, emergency), CURLFENCE_OK);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(emergency);
+}
+END_TEST
+
+static pthread_barrier_t go;
+
+static void *unwatch_thread(void *arg)
+{
+  pthread_barrier_wait(&go);
+  curlfence_guard_unwatch(arg);
+  return NULL;
+}
+
+static void *watch_thread(void *arg)
+{
+  pthread_barrier_wait(&go);
+  ck_assert_int_eq(curlfence_guard_watch(arg, 1), CURLFENCE_OK);
+  return NULL;
+}
+
+/* Two unwatch calls at once each return with the watcher stopped (both
+ * used to join the same thread and hang); a watch racing them starts a
+ * new watcher only after the old one is gone. */
+START_TEST(test_unwatch_concurrent)
+{
+  curlfence_guard *g = guard_from_file(deny_rules);
+  int i, rounds = tu_quick() ? 10 : 50;
+
+  for(i = 0; i < rounds; i++) {
+    pthread_t t[3];
+    int j, n = i % 2 ? 3 : 2;
+
+    ck_assert_int_eq(curlfence_guard_watch(g, 1), CURLFENCE_OK);
+    ck_assert_int_eq(pthread_barrier_init(&go, NULL, (unsigned)n), 0);
+    for(j = 0; j < n; j++)
+      ck_assert_int_eq(pthread_create(&t[j], NULL, j < 2 ? unwatch_thread
+                                                         : watch_thread, g),
+                       0);
+    for(j = 0; j < n; j++)
+      pthread_join(t[j], NULL);
+    pthread_barrier_destroy(&go);
+    if(n == 2)
+      ck_assert_int_eq(g->watch.state, CF_WATCH_IDLE);
+    else
+      ck_assert_int_ne(g->watch.state, CF_WATCH_STOPPING);
+  }
+  curlfence_guard_free(g);
+}
+END_TEST
+
 Suite *suite_reload(void)
 {
   Suite *s = suite_create("audit-reload");
@@ -573,6 +731,10 @@ Suite *suite_reload(void)
   tcase_add_test(tc, test_reload_under_load);
   tcase_add_test(tc, test_watch_rename_and_rewrite);
   tcase_add_test(tc, test_watch_configmap);
+  tcase_add_test(tc, test_unwatch_concurrent);
+  tcase_add_test(tc, test_reload_loses_to_set_policy);
+  tcase_add_test(tc, test_watch_half_written);
+  tcase_add_test(tc, test_reload_changed_while_read);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,9 +1,13 @@
 /* The rules language: every rejected input, with its location and reason. */
+#include "internal.h"
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -367,6 +371,219 @@ START_TEST(test_strerror)
 }
 END_TEST
 
+
+/* ------------------------------------------------- hostile and odd files */
+
+
+/* The first offending byte is reported: a NUL before column 4097 is a NUL,
+ * not a line too long. */
+START_TEST(test_nul_before_long_line)
+{
+  size_t n = 8192;
+  char *text = calloc(1, n);
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  ck_assert_ptr_nonnull(text);
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, n, NULL, &err),
+                   CURLFENCE_E_LIMIT);
+  ck_assert_uint_eq(err.line, 1);
+  ck_assert_uint_eq(err.column, 1);
+  ck_assert_ptr_nonnull(strstr(err.message, "NUL byte"));
+
+  memset(text, '#', n);
+  memcpy(text, "\n\n", 2);
+  text[2 + 9] = '\0';
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, n, NULL, &err),
+                   CURLFENCE_E_LIMIT);
+  ck_assert_uint_eq(err.line, 3);
+  ck_assert_uint_eq(err.column, 10);
+  ck_assert_ptr_nonnull(strstr(err.message, "NUL byte"));
+
+  text[2 + 9] = '#';
+  text[2 + 4096] = '\0';      /* column 4097: the line is too long first */
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, n, NULL, &err),
+                   CURLFENCE_E_LIMIT);
+  ck_assert_uint_eq(err.line, 3);
+  ck_assert_uint_eq(err.column, 4097);
+  ck_assert_ptr_nonnull(strstr(err.message, "longer than 4096"));
+  ck_assert_ptr_null(p);
+  free(text);
+}
+END_TEST
+
+/* A deleted file still open can be named /proc/self/fd/N but has no real
+ * path: the error says so, not "out of memory". */
+START_TEST(test_realpath_failure)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  char path[256], name[64], inc[128];
+  int fd;
+
+  mk_tmpdir();
+  write_file("gone.rules", "deny 10.0.0.0/8\n");
+  snprintf(path, sizeof(path), "%s/gone.rules", tmpdir);
+  fd = open(path, O_RDONLY);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(unlink(path), 0);
+  snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
+  ck_assert_int_eq(curlfence_policy_load_file(&p, name, &err),
+                   CURLFENCE_E_IO);
+  ck_assert_ptr_null(p);
+  ck_assert_str_eq(err.file, name);
+  ck_assert_msg(strstr(err.message, "cannot resolve the real path") &&
+                strstr(err.message, strerror(ENOENT)), "%s", err.text);
+
+  snprintf(inc, sizeof(inc), "default deny\ninclude %s\n", name);
+  write_file("top.rules", inc);
+  expect_file_error("top.rules", CURLFENCE_E_IO, "top.rules", 2, 9,
+                    strerror(ENOENT));
+  close(fd);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Files in /proc say they are empty (st_size 0) and are not: they are read
+ * to end of file.  The thread's name is a /proc file whose text we choose;
+ * its deny rule used to vanish inside a default allow policy. */
+START_TEST(test_size_zero_file_with_content)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  curlfence_verdict v;
+  char old[32] = "", comm[64];
+  struct stat st;
+
+  snprintf(comm, sizeof(comm), "/proc/self/task/%ld/comm",
+           (long)gettid());
+  ck_assert_int_eq(stat(comm, &st), 0);
+  ck_assert_int_eq((int)st.st_size, 0);
+  ck_assert_int_eq(prctl(PR_GET_NAME, old), 0);
+  ck_assert_int_eq(prctl(PR_SET_NAME, "deny 8.8.8.8"), 0);
+  mk_tmpdir();
+  {
+    char text[128];
+    snprintf(text, sizeof(text), "default allow\ninclude %s\n", comm);
+    write_file("top.rules", text);
+  }
+  ck_assert_msg(load_tmp("top.rules", &p, &err) == CURLFENCE_OK, "%s",
+                err.text);
+  prctl(PR_SET_NAME, old);
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
+  ck_assert_int_eq(tu_decide(p, "8.8.8.8", 53, &v), CURLFENCE_DENY);
+  ck_assert_str_eq(v.file, comm);
+  ck_assert_uint_eq(v.line, 1);
+  ck_assert_int_eq(tu_decide(p, "8.8.4.4", 53, &v), CURLFENCE_ALLOW);
+  curlfence_policy_unref(p);
+
+  /* Longer than the first buffer: every line of it is read (the first is
+   * not a rule). */
+  ck_assert_int_eq(curlfence_policy_load_file(&p, "/proc/self/maps", &err),
+                   CURLFENCE_E_SYNTAX);
+  ck_assert_uint_eq(err.line, 1);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Includes are counted each time they are read; the one that crosses the
+ * limit is named. */
+START_TEST(test_include_limits)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  char *text, name[32];
+  size_t i, off = 0;
+  int level;
+
+  mk_tmpdir();
+  write_file("leaf.rules", "allow 192.0.2.0/24\n");
+  text = malloc(4200 * 32);
+  ck_assert_ptr_nonnull(text);
+  for(i = 0; i < 4095; i++)
+    off += (size_t)sprintf(text + off, "include leaf.rules\n");
+  write_file("flat.rules", text);
+  ck_assert_msg(load_tmp("flat.rules", &p, &err) == CURLFENCE_OK, "%s",
+                err.text);
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 4095);
+  curlfence_policy_unref(p);
+  p = NULL;
+  sprintf(text + off, "# 4096 files so far\n  include leaf.rules\n");
+  write_file("flat.rules", text);
+  expect_file_error("flat.rules", CURLFENCE_E_LIMIT, "flat.rules", 4097, 11,
+                    "file number 4097 read in one load (at most 4096");
+
+  /* Seven levels, each including the next ten times: 10^6 reads before. */
+  for(level = 0; level < 7; level++) {
+    off = 0;
+    for(i = 0; i < 10; i++)
+      off += (size_t)sprintf(text + off, level < 6 ? "include x%d.rules\n"
+                                                   : "deny 10.%d.0.0/16\n",
+                             level < 6 ? level + 1 : (int)i);
+    snprintf(name, sizeof(name), "x%d.rules", level);
+    write_file(name, text);
+  }
+  ck_assert_int_eq(load_tmp("x0.rules", &p, &err), CURLFENCE_E_LIMIT);
+  ck_assert_ptr_null(p);
+  ck_assert_ptr_nonnull(strstr(err.message, "at most 4096"));
+  ck_assert_uint_gt(err.line, 0);
+  free(text);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Messages show every byte: control bytes and bytes above 127 escaped,
+ * and a byte order mark named. */
+START_TEST(test_escaped_messages)
+{
+  static const struct {
+    const char *text, *message;
+    curlfence_code code;
+    unsigned column;
+  } c[] = {
+    { "allow\rdeny 1.2.3.4\n",
+      "unexpected \"allow\\rdeny\" (expected", CURLFENCE_E_SYNTAX, 1 },
+    { "deny 1.2.3.4 \xff\n", "unexpected \"\\xff\"", CURLFENCE_E_SYNTAX,
+      14 },
+    { "deny 1.2.3.\x1b\n", "invalid IPv4 address \"1.2.3.\\x1b\"",
+      CURLFENCE_E_ADDRESS, 6 },
+    { "deny 1.2.3.4 port 8\t0\\\n", "unexpected \"0\\\\\"",
+      CURLFENCE_E_SYNTAX, 21 },
+    { "\xef\xbb\xbf" "deny 1.2.3.4\n",
+      "file starts with a UTF-8 byte order mark", CURLFENCE_E_SYNTAX, 1 },
+  };
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  const char *s;
+  size_t i;
+
+  for(i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+    ck_assert_int_eq(curlfence_policy_load_string(&p, c[i].text,
+                                                  strlen(c[i].text), NULL,
+                                                  &err), c[i].code);
+    ck_assert_msg(strstr(err.message, c[i].message), "case %zu: %s", i,
+                  err.message);
+    ck_assert_uint_eq(err.column, c[i].column);
+    for(s = err.text; *s; s++)
+      ck_assert_msg(*s >= 0x20 && *s < 0x7f, "case %zu: raw byte in %s", i,
+                    err.text);
+  }
+
+  /* File names too, in the text; err.file keeps the name as given. */
+  mk_tmpdir();
+  write_file("esc.rules", "include \x1b]0;x\x07\xc3\xa9.rules\n");
+  ck_assert_int_eq(load_tmp("esc.rules", &p, &err), CURLFENCE_E_IO);
+  ck_assert_ptr_nonnull(strstr(err.message,
+                               "/\\x1b]0;x\\x07\\xc3\\xa9.rules\": No such file"));
+  ck_assert_int_eq(curlfence_policy_load_file(&p, "/nonexistent/a\rb\n",
+                                              &err), CURLFENCE_E_IO);
+  ck_assert_str_eq(err.file, "/nonexistent/a\rb\n");
+  ck_assert_msg(strncmp(err.text, "/nonexistent/a\\rb\\n: cannot open", 32) == 0,
+                "%s", err.text);
+  rm_tmpdir();
+}
+END_TEST
+
 Suite *suite_rules(void)
 {
   Suite *s = suite_create("rules");
@@ -383,6 +600,14 @@ Suite *suite_rules(void)
   tcase_add_test(tc, test_include_ok);
   tcase_add_test(tc, test_include_errors);
   tcase_add_test(tc, test_top_level_file_errors);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("hostile");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_nul_before_long_line);
+  tcase_add_test(tc, test_realpath_failure);
+  tcase_add_test(tc, test_size_zero_file_with_content);
+  tcase_add_test(tc, test_include_limits);
+  tcase_add_test(tc, test_escaped_messages);
   suite_add_tcase(s, tc);
   return s;
 }

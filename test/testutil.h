@@ -10,10 +10,12 @@
 
 Suite *suite_table(void);  /* test_table.c, branch engine */
 Suite *suite_rules(void);
+Suite *suite_rules_internal(void); /* internals: static run only */
 Suite *suite_policy(void);
 Suite *suite_default_rules(void);
 Suite *suite_guard(void);
 Suite *suite_reload(void);
+Suite *suite_audit_json(void);
 Suite *suite_image(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */

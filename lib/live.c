@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live policy switching: a two-slot read-copy-update of one policy pointer.
+ *
+ * It knows nothing of guards: a guard embeds one (lib/reload.c switches it,
+ * lib/guard.c reads it on every decision).
+ *
+ * Layout.  A cf_live holds two slots, each a policy pointer, its generation
+ * and a count of readers inside it, and an index saying which slot is
+ * current.  The decision path (cf_live_acquire/cf_live_release) is lock
+ * free and allocation free:
+ *
+ *   reader:  i = cur; readers[i]++; if(cur != i) { readers[i]--; retry }
+ *            use slot[i].policy ... readers[i]--
+ *
+ *   writer:  (one at a time, under a mutex)
+ *            [if generation[cur] != expected: give up]
+ *            j = 1 - cur; slot[j] = new policy; cur = j;
+ *            wait until readers[1 - j] == 0; drop the old policy
+ *
+ * Why it is safe: a reader only reads a slot's policy after it has
+ * registered in that slot's counter and then seen the slot still current.
+ * The writer fills slot j before making it current, and frees the old
+ * policy only after its counter was seen at zero with the other slot
+ * already current, so every reader that could still see the old policy is
+ * counted, and every later reader finds the new one.  Readers that lose
+ * the race touch only the counter, which lives as long as the cf_live.
+ *
+ * A writer that built its policy from the one it saw current (a reload)
+ * names that one's generation, and publishes only if it is still current:
+ * compare and publish, so it cannot undo a switch made meanwhile.
+ * Generations only grow, so the comparison cannot be fooled by a policy
+ * freed and another allocated at the same address.
+ *
+ * Costs.  A decision pays two atomic read-modify-writes on a counter
+ * shared by all threads using the guard.  A switch waits for decisions in
+ * progress on the old policy (including their audit callbacks), spinning
+ * with short sleeps; memory holds at most the old and new policies.
+ *
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void cf_live_init(cf_live *l, curlfence_policy *p)
+{
+  memset(l, 0, sizeof(*l));
+  pthread_mutex_init(&l->wlock, NULL);
+  atomic_init(&l->cur, 0);
+  atomic_init(&l->slot[0].readers, 0);
+  atomic_init(&l->slot[1].readers, 0);
+  atomic_init(&l->slot[0].policy, p);
+  atomic_init(&l->slot[1].policy, NULL);
+  atomic_init(&l->slot[0].generation, 1);
+  atomic_init(&l->slot[1].generation, 0);
+}
+
+void cf_live_destroy(cf_live *l)
+{
+  curlfence_policy_unref(atomic_load(&l->slot[0].policy));
+  curlfence_policy_unref(atomic_load(&l->slot[1].policy));
+  pthread_mutex_destroy(&l->wlock);
+}
+
+curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen)
+{
+  for(;;) {
+    unsigned i = atomic_load(&l->cur);
+
+    atomic_fetch_add(&l->slot[i].readers, 1);
+    if(atomic_load(&l->cur) == i) {
+      *slot = i;
+      if(gen)
+        *gen = atomic_load(&l->slot[i].generation);
+      return atomic_load(&l->slot[i].policy);
+    }
+    atomic_fetch_sub(&l->slot[i].readers, 1);
+  }
+}
+
+void cf_live_release(cf_live *l, unsigned slot)
+{
+  atomic_fetch_sub(&l->slot[slot].readers, 1);
+}
+
+static void pause_briefly(void)
+{
+  struct timespec ts = { 0, 50000 };   /* 50 us */
+  nanosleep(&ts, NULL);
+}
+
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect)
+{
+  curlfence_policy *old;
+  unsigned i, j;
+  uint64_t gen;
+
+  pthread_mutex_lock(&l->wlock);
+  i = atomic_load(&l->cur);
+  j = 1 - i;
+  gen = atomic_load(&l->slot[i].generation);
+  if(expect && gen != expect) {
+    /* Someone switched since the caller looked: its policy is newer than
+     * whatever the caller derived from the one it saw. */
+    pthread_mutex_unlock(&l->wlock);
+    return 0;
+  }
+  gen++;
+  atomic_store(&l->slot[j].policy, p);
+  atomic_store(&l->slot[j].generation, gen);
+  atomic_store(&l->cur, j);
+  while(atomic_load(&l->slot[i].readers) != 0)
+    pause_briefly();
+  old = atomic_load(&l->slot[i].policy);
+  atomic_store(&l->slot[i].policy, NULL);
+  pthread_mutex_unlock(&l->wlock);
+  curlfence_policy_unref(old);
+  return gen;
+}

@@ -1,0 +1,227 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# make install as a user and as a packager would run it: into a prefix and
+# into a DESTDIR staging tree.  A program outside the tree builds against
+# each install with nothing but pkg-config, shared and static; the installed
+# tool finds the installed rules from any directory; make uninstall leaves
+# no file behind.  Environment: MAKE, CC, EXTRA_CFLAGS (sanitizer flags of
+# the build under test).
+set -u
+make=${MAKE:-make}
+cc=${CC:-cc}
+extra=${EXTRA_CFLAGS:-}
+top=$(pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect STATUS OUTPUT-SUBSTRING -- COMMAND...
+expect() {
+  want_status=$1 want_out=$2
+  shift 3
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -eq "$want_status" ] &&
+     case "$out" in *"$want_out"*) true ;; *) false ;; esac; then
+    ok
+  else
+    bad "$* -> status $status (want $want_status), output:"
+    echo "$out"
+    echo "  wanted it to contain: $want_out"
+  fi
+}
+
+run_make() {  # run_make ARGS...: quiet unless it fails
+  if $make -C "$top" "$@" >"$tmp/make.log" 2>&1; then
+    ok
+  else
+    bad "make $*"
+    cat "$tmp/make.log"
+  fi
+}
+
+# The external program: a policy from the installed rules, a decision, and
+# a transfer to loopback that the guard refuses before connecting.  It
+# defines functions named like the library's internals: a static link must
+# not clash with them.
+cat >"$tmp/prog.c" <<'EOF'
+#include <curlfence.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+int cf_table_build(void) { return 1; }
+int cf_rules_parse_file(void) { return 2; }
+
+int main(int argc, char **argv)
+{
+  curlfence_policy *p;
+  curlfence_guard *g;
+  curlfence_error err;
+  curlfence_verdict v;
+  curlfence_stats st;
+  struct sockaddr_in sin;
+  CURL *curl;
+  CURLcode rc;
+
+  if(argc != 2 || cf_table_build() + cf_rules_parse_file() != 3)
+    return 2;
+  if(curlfence_policy_load_file(&p, argv[1], &err)) {
+    fprintf(stderr, "%s\n", err.text);
+    return 2;
+  }
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(80);
+  inet_pton(AF_INET, "169.254.169.254", &sin.sin_addr);
+  if(curlfence_policy_decide(p, (struct sockaddr *)&sin, sizeof(sin), &v) !=
+     CURLFENCE_DENY)
+    return 3;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  curl = curl_easy_init();
+  if(!curl || curlfence_guard_new(&g, p) || curlfence_attach(curl, g, 0))
+    return 4;
+  curl_easy_setopt(curl, CURLOPT_URL, "http://127.0.0.1:9/");
+  rc = curl_easy_perform(curl);
+  curlfence_guard_stats(g, &st);
+  printf("curlfence %s: %s:%u: %s; fetch %d, denied %lu\n",
+         curlfence_version(), v.file, v.line, v.rule, (int)rc,
+         (unsigned long)st.denied);
+  curl_easy_cleanup(curl);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  curl_global_cleanup();
+  return rc == CURLE_COULDNT_CONNECT && st.denied == 1 ? 0 : 5;
+}
+EOF
+
+# libcurl's own private libraries are left to its shared library: Debian
+# ships no static archives for several of them.
+curl_private=$(pkg-config --static --libs libcurl | tr ' ' '\n' |
+               grep -vx -e -lcurl -e '' | sort -u)
+static_libs() {  # pkg-config --static for curlfence, libcurlfence.a forced
+  for f in $(pkg-config --static --libs curlfence); do
+    if [ "$f" = -lcurlfence ]; then
+      printf '%s ' -l:libcurlfence.a
+    elif ! printf '%s\n' "$curl_private" | grep -qx -- "$f"; then
+      printf '%s ' "$f"
+    fi
+  done
+}
+
+# build_and_run NAME LIBDIR RULES: shared and static builds of prog.c with
+# the pkg-config in the environment, each run against the install.
+build_and_run() {
+  name=$1 libdir=$2 rules=$3
+  # shellcheck disable=SC2046,SC2086
+  if $cc $extra -o "$tmp/$name-shared" "$tmp/prog.c" \
+       $(pkg-config --cflags --libs curlfence) 2>"$tmp/cc.log"; then
+    ok
+  else
+    bad "$name: shared build with pkg-config"; cat "$tmp/cc.log"
+  fi
+  expect 0 "libcurlfence.so.0 => $libdir/libcurlfence.so.0" -- \
+    env LD_LIBRARY_PATH="$libdir" ldd "$tmp/$name-shared"
+  expect 0 "$rules:30: deny 169.254.169.254; fetch 7, denied 1" -- \
+    env LD_LIBRARY_PATH="$libdir" "$tmp/$name-shared" "$rules"
+  # shellcheck disable=SC2046,SC2086
+  if $cc $extra -o "$tmp/$name-static" "$tmp/prog.c" \
+       $(pkg-config --cflags curlfence) $(static_libs) 2>"$tmp/cc.log"; then
+    ok
+  else
+    bad "$name: static build with pkg-config --static"; cat "$tmp/cc.log"
+  fi
+  if readelf -d "$tmp/$name-static" | grep -q 'NEEDED.*libcurlfence'; then
+    bad "$name: the static build needs libcurlfence.so"
+  else
+    ok
+  fi
+  expect 0 "$rules:30: deny 169.254.169.254; fetch 7, denied 1" -- \
+    "$tmp/$name-static" "$rules"
+}
+
+# no_files DIR: nothing but (empty) directories left, none named curlfence
+no_files() {
+  left=$(find "$1" ! -type d; find "$1" -type d -name curlfence)
+  if [ -z "$left" ]; then ok; else bad "left behind in $1:"; echo "$left"; fi
+}
+
+# ------------------------------------------------------------ into PREFIX
+p=$tmp/p
+run_make install PREFIX="$p"
+for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.0.1.0 \
+         lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
+         etc/curlfence/default.rules; do
+  [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
+done
+[ "$(readlink "$p/lib/libcurlfence.so.0")" = libcurlfence.so.0.1.0 ] &&
+  [ "$(readlink "$p/lib/libcurlfence.so")" = libcurlfence.so.0 ] && ok ||
+  bad "shared library links in $p/lib"
+expect 0 "SONAME" -- sh -c "readelf -d '$p/lib/libcurlfence.so.0.1.0' | grep 'Library soname: \[libcurlfence.so.0\]'"
+for page in docs/*.[1-8]; do
+  [ -f "$p/share/man/man${page##*.}/${page##*/}" ] && ok ||
+    bad "man page not installed: $page"
+done
+for ex in rules/examples/*.rules; do
+  [ -f "$p/share/curlfence/examples/${ex##*/}" ] && ok ||
+    bad "example not installed: $ex"
+done
+if grep -q '\.\./' "$p"/share/curlfence/examples/*.rules; then
+  bad "installed examples still include ../"
+else
+  ok
+fi
+
+# From / and from a directory holding a permissive rules/default.rules:
+# the installed tool reads the installed rules either way.
+expect 1 "deny 169.254.169.254 ($p/etc/curlfence/default.rules:30: deny 169.254.169.254)" -- \
+  sh -c "cd / && '$p/bin/curlfence' check 169.254.169.254"
+expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:14: deny 127.0.0.0/8)" -- \
+  sh -c "cd / && '$p/bin/curlfence' check 127.0.0.1"
+mkdir -p "$tmp/cwd/rules"
+printf 'default allow\nallow 0.0.0.0/0\nallow ::/0\n' >"$tmp/cwd/rules/default.rules"
+expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:14:" -- \
+  sh -c "cd '$tmp/cwd' && '$p/bin/curlfence' check 127.0.0.1"
+expect 0 "allow 127.0.0.2 port 18080 ($p/share/curlfence/examples/demo.rules:" -- \
+  "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.2 18080
+expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/default.rules:14:" -- \
+  "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.1 18080
+expect 0 "-L$p/lib -lcurlfence" -- env PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --libs curlfence
+export PKG_CONFIG_PATH="$p/lib/pkgconfig"
+build_and_run prefix "$p/lib" "$p/etc/curlfence/default.rules"
+unset PKG_CONFIG_PATH
+
+run_make uninstall PREFIX="$p"
+no_files "$p"
+
+# ----------------------------------------------------- into DESTDIR, /usr
+s=$tmp/stage
+run_make install DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
+for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.0.1.0 \
+         usr/lib/libcurlfence.a usr/lib/pkgconfig/curlfence.pc \
+         usr/share/man/man1/curlfence.1 etc/curlfence/default.rules; do
+  [ -f "$s/$f" ] && ok || bad "not staged: $s/$f"
+done
+expect 0 "libdir=/usr/lib" -- cat "$s/usr/lib/pkgconfig/curlfence.pc"
+expect 0 "include /etc/curlfence/default.rules" -- cat "$s/usr/share/curlfence/examples/demo.rules"
+expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$s/usr/bin/curlfence" --help
+expect 1 "deny 169.254.169.254 ($s/etc/curlfence/default.rules:30:" -- \
+  "$s/usr/bin/curlfence" check -r "$s/etc/curlfence/default.rules" 169.254.169.254
+# The staged .pc names /usr; the sysroot maps its paths into the stage,
+# where /usr/lib is not a system directory to be left out.
+export PKG_CONFIG_PATH="$s/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$s" \
+  PKG_CONFIG_ALLOW_SYSTEM_LIBS=1 PKG_CONFIG_ALLOW_SYSTEM_CFLAGS=1
+build_and_run destdir "$s/usr/lib" "$s/etc/curlfence/default.rules"
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_ALLOW_SYSTEM_LIBS \
+  PKG_CONFIG_ALLOW_SYSTEM_CFLAGS
+
+run_make uninstall DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
+no_files "$s"
+
+echo "install: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every curlfence(1) subcommand shares: the command table, option
+ * parsing (the same long and short spellings everywhere), help text, the
+ * default rules path, rules loading with its one-line error, and output
+ * helpers.
+ *
+ * A subcommand is one file tools/NAME.c defining `const cli_cmd
+ * cli_cmd_NAME`, declared below and listed in the table in curlfence.c.
+ */
+#ifndef CURLFENCE_CLI_H
+#define CURLFENCE_CLI_H
+
+#include "curlfence.h"
+
+#include <stdio.h>
+
+#define CLI_PROG "curlfence"
+
+/* Keys of options without a short spelling start here (above any char). */
+#define CLI_LONG_ONLY 256
+
+/* One option of a subcommand.  key is the short letter ('r'), or a value
+ * from CLI_LONG_ONLY up when the option has only a long name. */
+typedef struct cli_opt {
+  const char *name;       /* long name without "--": "rules" */
+  int key;
+  const char *arg;        /* argument name for help ("FILE"), NULL: none */
+  const char *help;       /* one line */
+} cli_opt;
+
+/* Options every subcommand spells the same way. */
+#define CLI_OPT_RULES \
+  { "rules", 'r', "FILE", "rules file (default: the installed default)" }
+#define CLI_OPT_JSON \
+  { "json", CLI_LONG_ONLY + 100, NULL, "one JSON object per line" }
+#define CLI_KEY_JSON (CLI_LONG_ONLY + 100)
+#define CLI_OPT_HELP { "help", 'h', NULL, "show this help and exit" }
+#define CLI_OPT_END { NULL, 0, NULL, NULL }
+
+typedef struct cli_cmd cli_cmd;
+struct cli_cmd {
+  const char *name;       /* "check" */
+  const char *operands;   /* after the options: "ADDRESS... [PORT]" */
+  const char *summary;    /* one line for `curlfence --help` */
+  const char *details;    /* printed after the options by CMD --help:
+                             exit status, defaults (may be NULL) */
+  const cli_opt *opts;    /* ends with CLI_OPT_END */
+  int (*run)(const cli_cmd *cmd, int argc, char **argv);
+};
+
+/* The subcommands (one file each) and the table main() dispatches on. */
+extern const cli_cmd cli_cmd_check;
+extern const cli_cmd cli_cmd_fetch;
+extern const cli_cmd *const cli_commands[];
+
+/* ------------------------------------------------------------- options */
+
+/* Walks argv[1..argc) of a subcommand.  Options may come anywhere; "--"
+ * ends them; "-" and arguments that start with "-" and a digit are
+ * operands (so "-1" is a bad port, not an unknown option).  Operands are
+ * gathered, in order, at the front of argv and counted in noperands. */
+typedef struct cli_parser {
+  const cli_cmd *cmd;
+  int argc;
+  char **argv;
+  int next;               /* argv index to look at next */
+  int noperands;
+  char *pending;          /* rest of a bundle of short options ("-sv") */
+  int status;             /* exit status when cli_next returned CLI_EXIT */
+  int only_operands;      /* after "--" */
+} cli_parser;
+
+#define CLI_END 0         /* no more options: operands are ready */
+#define CLI_EXIT (-1)     /* help was printed or an error reported: return
+                             p.status from the subcommand */
+
+void cli_parser_init(cli_parser *p, const cli_cmd *cmd, int argc,
+                     char **argv);
+
+/* The next option's key with *arg set to its argument (NULL when it takes
+ * none), CLI_END, or CLI_EXIT.  --help/-h is handled here. */
+int cli_next(cli_parser *p, const char **arg);
+
+/* The operands after parsing: argv[0..noperands). */
+#define CLI_OPERANDS(p) ((p)->argv)
+
+/* Report a usage problem as one line and a hint; returns 2. */
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print `curlfence CMD --help` (to f). */
+void cli_help(FILE *f, const cli_cmd *cmd);
+
+/* Print `curlfence --help` (to f). */
+void cli_main_help(FILE *f);
+
+/* ---------------------------------------------------------------- rules */
+
+/* The rules file used when -r is not given: $CURLFENCE_RULES if set and
+ * not empty, else the source tree's rules/default.rules for the tool built
+ * in that tree, else the installed $(SYSCONFDIR)/curlfence/default.rules. */
+const char *cli_default_rules(void);
+
+/* Load path (NULL: cli_default_rules()).  On failure prints the one-line
+ * "curlfence: file:line:column: message" and a hint, and returns -1. */
+int cli_load_policy(const char *path, curlfence_policy **out);
+
+/* -------------------------------------------------------------- parsing */
+
+/* A port operand: plain decimal, 1-65535.  -1 when it is anything else. */
+int cli_parse_port(const char *s, unsigned *port);
+
+/* --------------------------------------------------------------- output */
+
+/* "file:line: rule", or "built-in: rule" when no rules line decided. */
+void cli_print_verdict_source(FILE *f, const curlfence_verdict *v);
+
+/* s as a JSON string, quotes included. */
+void cli_json_string(FILE *f, const char *s);
+
+#endif
