@@ -22,7 +22,8 @@
  *       64  24*n  section table: { u32 id, u32 record size, u64 offset,
  *                 u64 record count }, in ascending offset order
  *
- * Then the sections, each at a multiple of 64 bytes, never overlapping.
+ * Then the sections, each at a multiple of 64 bytes, never overlapping;
+ * the writer puts what decisions read first (the table, the port ranges).
  * Every section listed in sec_info[] must be present exactly once; an
  * unknown id is refused (a newer writer's data could change decisions, so
  * it is never skipped).  Sections hold arrays of fixed-size records:
@@ -54,8 +55,9 @@
  * over the table and the rules, O(size), no allocation proportional to
  * the image except one byte per rule and per node, freed before returning.
  *
- * The rules, texts and names are only read for verdicts and ports, so
- * after the checks the mapping of those pages is dropped (MADV_DONTNEED):
+ * The rules, texts and names are only read for verdicts (port candidates
+ * carry their ranges and action), so after the checks the mapping of
+ * those pages is dropped (MADV_DONTNEED):
  * they stay in the page cache and come back on first use, and a process
  * that only decides keeps only the table mapped.  Hit counters, the file
  * name array and the settings live in ordinary memory.
@@ -437,7 +439,11 @@ static curlfence_code load(curlfence_policy *p, cf_image *im,
     tp.p[i] = l.sec[i + 1];
     tp.n[i] = l.cnt[i + 1];
   }
-  rc = cf_table_view(&p->table, &tp, l.cnt[SEC_RULES], kind, &flt);
+  rs->rules = (cf_rule *)(uintptr_t)l.sec[SEC_RULES];
+  rs->nrules = l.cnt[SEC_RULES];
+  rs->ports = (cf_port_range *)(uintptr_t)l.sec[SEC_PORTS];
+  rs->nports = l.cnt[SEC_PORTS];
+  rc = cf_table_view(&p->table, &tp, rs, kind, &flt);
   free(kind);
   if (rc == CURLFENCE_E_NOMEM)
     goto nomem;
@@ -450,10 +456,6 @@ static curlfence_code load(curlfence_policy *p, cf_image *im,
   im->src = (const cf_img_src *)l.sec[SEC_SOURCES];
   im->nsrc = nsrc;
   im->strings = (const char *)l.sec[SEC_STRINGS];
-  rs->rules = (cf_rule *)(uintptr_t)l.sec[SEC_RULES];
-  rs->nrules = l.cnt[SEC_RULES];
-  rs->ports = (cf_port_range *)(uintptr_t)l.sec[SEC_PORTS];
-  rs->nports = l.cnt[SEC_PORTS];
   rs->texts = (char *)(uintptr_t)l.sec[SEC_TEXTS];
   rs->ntexts = l.cnt[SEC_TEXTS];
   /* The files a policy was read from are what the watcher looks at: the
@@ -486,14 +488,13 @@ static curlfence_code load(curlfence_policy *p, cf_image *im,
   }
 #ifdef MADV_DONTNEED
   if (im->mapped) {
-    /* Everything after the table is read only for verdicts and port
-     * rules: let go of those pages (they stay cached) so a process that
-     * only decides maps only the table. */
+    /* Everything after the table and the port ranges is read only for
+     * verdicts: let go of those pages (they stay cached) so a process
+     * that only decides keeps only what decisions read. */
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    size_t from = (l.off[SEC_RULES] < l.off[SEC_SETTINGS]
-                       ? l.off[SEC_RULES] : l.off[SEC_SETTINGS]);
+    size_t from = l.off[SEC_RULES];
     for (unsigned id = SEC_RULES; id < SEC_END; id++)
-      if (l.off[id] < from)
+      if (id != SEC_PORTS && l.off[id] < from)
         from = l.off[id];
     from = (from + pg - 1) / pg * pg;
     if (from < im->len)
@@ -712,10 +713,14 @@ int cf_image_stale(const curlfence_policy *p, curlfence_error *why) {
         cf_error_set(why, CURLFENCE_E_IMAGE, name, 0, 0,
                      "compiled into the image, but \"%s\" cannot be read: %s",
                      path, strerror(e));
+      else if (strcmp(path, name) != 0)
+        cf_error_set(why, CURLFENCE_E_IMAGE, name, 0, 0,
+                     "changed since %s was compiled (read as \"%s\")",
+                     p->source ? p->source : "the image", path);
       else
         cf_error_set(why, CURLFENCE_E_IMAGE, name, 0, 0,
-                     "changed since the image was compiled (\"%s\" is newer "
-                     "than %s)", path, p->source ? p->source : "the image");
+                     "changed since %s was compiled",
+                     p->source ? p->source : "the image");
       free(path);
       return 1;
     }
@@ -821,6 +826,11 @@ nomem:
   return CURLFENCE_E_NOMEM;
 }
 
+/* What decisions read comes first: the table, then the port ranges. */
+static const unsigned char file_order[NSEC] = {
+    1, 2, 3, 4, 5, 6, 7, 8, SEC_PORTS, SEC_RULES, SEC_TEXTS, SEC_SOURCES,
+    SEC_SETTINGS, SEC_STRINGS};
+
 static size_t align_up(size_t n, size_t a) {
   return (n + a - 1) / a * a;
 }
@@ -883,7 +893,8 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   data[SEC_STRINGS] = str.s;
   cnt[SEC_STRINGS] = str.n;
   total = align_up(HDR_SIZE + NSEC * SEC_SIZE, SEC_ALIGN);
-  for (unsigned id = 1; id < SEC_END; id++) {
+  for (unsigned i = 0; i < NSEC; i++) {
+    unsigned id = file_order[i];
     off[id] = total;
     total = align_up(total + cnt[id] * sec_size(id), SEC_ALIGN);
   }
@@ -905,7 +916,8 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   w = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
   memcpy(b + 40, &w, 8);
   e = b + HDR_SIZE;
-  for (unsigned id = 1; id < SEC_END; id++, e += SEC_SIZE) {
+  for (unsigned i = 0; i < NSEC; i++, e += SEC_SIZE) {
+    unsigned id = file_order[i];
     u = id;
     memcpy(e, &u, 4);
     u = (uint32_t)sec_size(id);

@@ -67,8 +67,10 @@
  * families, and their leaves compress away.
  *
  * Memory: 16 * 2^S + 24 * nodes + 4 * runs bytes per family, plus 12 bytes
- * per port set and 4 per port candidate, in one block (huge pages when it
- * is 2 MiB or more).  Nothing is allocated or locked on lookup.
+ * per port set and 12 per port candidate (its rule, port ranges and
+ * action, so that a lookup never reads the rule record), in one block
+ * (huge pages when it is 2 MiB or more).  Nothing is allocated or locked
+ * on lookup.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS BUILT (a radix sort, then one pass: O(n) in rules and output)
@@ -134,6 +136,14 @@ typedef struct cf_pset {
   uint32_t n;
 } cf_pset;
 
+/* A port candidate carries what matching it needs, so that a lookup with
+ * a port reads the port ranges but never the (large, cold) rule record. */
+typedef struct cf_cand {
+  uint32_t rule;
+  uint32_t port_off;  /* its ranges: ports[port_off .. port_off + n) */
+  uint32_t nports;    /* n, with CF_ALLOW set when the rule allows */
+} cf_cand;
+
 typedef struct cf_fam {
   unsigned sbits;
   cf_dent *direct;   /* 2^sbits entries */
@@ -147,7 +157,7 @@ struct cf_table {
   cf_fam fam[2];     /* [0] IPv4, [1] IPv6 */
   cf_pset *psets;
   size_t npsets, cappsets;
-  uint32_t *cands;   /* rule indexes */
+  cf_cand *cands;
   size_t ncands, capcands;
   int popcnt;        /* the CPU has POPCNT */
   void *arena;       /* all the arrays above, once built */
@@ -217,9 +227,10 @@ static uint64_t load_be64(const uint8_t *p) {
          (uint64_t)p[6] << 8 | p[7];
 }
 
-static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
-  const cf_port_range *pr = rs->ports + r->port_off;
-  for (uint32_t i = 0; i < r->nports; i++)
+static int port_in(const cf_ruleset *rs, const cf_cand *c, unsigned port) {
+  const cf_port_range *pr = rs->ports + c->port_off;
+  uint32_t n = c->nports & ~CF_ALLOW;
+  for (uint32_t i = 0; i < n; i++)
     if (port >= pr[i].lo && port <= pr[i].hi)
       return 1;
   return 0;
@@ -256,11 +267,11 @@ long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
   if (v & CF_PSET) {
     const cf_pset *ps = &t->psets[v & ~CF_PSET];
     if (port != 0 && rs) {
-      const uint32_t *c = t->cands + ps->off;
+      const cf_cand *c = t->cands + ps->off;
       for (uint32_t i = 0; i < ps->n; i++)
-        if (port_in(rs, &rs->rules[c[i]], port)) {
-          *allow = rs->rules[c[i]].action == CURLFENCE_ALLOW;
-          return (long)c[i];
+        if (port_in(rs, &c[i], port)) {
+          *allow = (c[i].nports & CF_ALLOW) != 0;
+          return (long)c[i].rule;
         }
     }
     v = ps->w;
@@ -362,6 +373,7 @@ typedef struct cf_open {
 
 typedef struct cf_builder {
   cf_table *t;
+  const cf_ruleset *rs;
   cf_cut *cuts;
   size_t ncuts, capcuts;
 } cf_builder;
@@ -490,8 +502,13 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
         grow(&t->psets, &t->cappsets, t->npsets + 1, sizeof *t->psets))
       return -1;
     o->coff = (uint32_t)t->ncands;
-    for (size_t i = first_port; i < n; i++)
-      t->cands[t->ncands++] = k[i].idx;
+    for (size_t i = first_port; i < n; i++) {
+      const cf_rule *r = &b->rs->rules[k[i].idx];
+      cf_cand *c = &t->cands[t->ncands++];
+      c->rule = k[i].idx;
+      c->port_off = r->port_off;
+      c->nports = r->nports | (r->action == CURLFENCE_ALLOW ? CF_ALLOW : 0);
+    }
     if (inherit)
       memcpy(t->cands + t->ncands, t->cands + parent->coff,
              inherit * sizeof *t->cands);
@@ -808,6 +825,7 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
     return CURLFENCE_E_NOMEM;
   memset(&b, 0, sizeof b);
   b.t = t;
+  b.rs = rs;
   for (int v6 = 0; v6 < 2 && !rc; v6++)
     rc = build_family(&b, rs, v6);
   free(b.cuts);
@@ -834,12 +852,13 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
 _Static_assert(sizeof(cf_dent) == 16, "cf_dent is 16 bytes in images");
 _Static_assert(sizeof(cf_node) == 24, "cf_node is 24 bytes in images");
 _Static_assert(sizeof(cf_pset) == 12, "cf_pset is 12 bytes in images");
+_Static_assert(sizeof(cf_cand) == 12, "cf_cand is 12 bytes in images");
 
 size_t cf_table_part_size(unsigned part) {
   static const size_t size[CF_PART_N] = {
       sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
       sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
-      sizeof(cf_pset), sizeof(uint32_t)};
+      sizeof(cf_pset), sizeof(cf_cand)};
   return part < CF_PART_N ? size[part] : 0;
 }
 
@@ -919,12 +938,13 @@ static const char *runs_fault(uint64_t inner, uint64_t leafstart,
 }
 
 curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
-                             size_t nrules, const uint8_t *kind,
+                             const cf_ruleset *rs, const uint8_t *kind,
                              cf_table_fault *flt) {
+  size_t nrules = rs->nrules;
   cf_table *t;
   uint8_t *pfam = NULL, *depth = NULL;
   const cf_pset *ps = tp->p[CF_PART_PSETS];
-  const uint32_t *cands = tp->p[CF_PART_CANDS];
+  const cf_cand *cands = tp->p[CF_PART_CANDS];
   size_t npsets = tp->n[CF_PART_PSETS], ncands = tp->n[CF_PART_CANDS];
   curlfence_code rc = CURLFENCE_OK;
   const char *why;
@@ -938,14 +958,22 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
   pfam = malloc(npsets ? npsets : 1);
   if (!pfam)
     return CURLFENCE_E_NOMEM;
-  for (size_t i = 0; i < ncands; i++)
-    if (cands[i] >= nrules || !(kind[cands[i]] & CF_KIND_PORTS)) {
-      rc = bad(flt, CF_PART_CANDS, i,
-               cands[i] >= nrules ? "candidate %u is past the rules"
-                                  : "candidate %u is a rule without ports",
-               cands[i]);
+  for (size_t i = 0; i < ncands; i++) {
+    const cf_cand *c = &cands[i];
+    const cf_rule *r = c->rule < nrules ? &rs->rules[c->rule] : NULL;
+    why = !r ? "past the rules"
+          : !r->nports ? "a rule without ports"
+          : (c->nports & ~CF_ALLOW) != r->nports || c->port_off != r->port_off
+              ? "ports that are not the rule's"
+          : !!(c->nports & CF_ALLOW) != (r->action == CURLFENCE_ALLOW)
+              ? "an action that is not the rule's"
+              : NULL;
+    if (why) {
+      rc = bad(flt, CF_PART_CANDS, i, "candidate %zu (rule %u): %s", i,
+               c->rule, why);
       goto out;
     }
+  }
   for (size_t i = 0; i < npsets; i++) {
     if (ps[i].n == 0 || ps[i].off > ncands || ps[i].n > ncands - ps[i].off) {
       rc = bad(flt, CF_PART_PSETS, i,
@@ -953,9 +981,9 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
                i, ps[i].off, ps[i].off + ps[i].n, ncands);
       goto out;
     }
-    pfam[i] = !!(kind[cands[ps[i].off]] & CF_KIND_V6);
+    pfam[i] = !!(kind[cands[ps[i].off].rule] & CF_KIND_V6);
     for (uint32_t c = 1; c < ps[i].n; c++)
-      if (!!(kind[cands[ps[i].off + c]] & CF_KIND_V6) != pfam[i]) {
+      if (!!(kind[cands[ps[i].off + c].rule] & CF_KIND_V6) != pfam[i]) {
         rc = bad(flt, CF_PART_PSETS, i,
                  "port set %zu mixes address families", i);
         goto out;
@@ -1064,7 +1092,7 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
   }
   t->psets = (cf_pset *)ps;
   t->npsets = t->cappsets = npsets;
-  t->cands = (uint32_t *)cands;
+  t->cands = (cf_cand *)cands;
   t->ncands = t->capcands = ncands;
   for (unsigned p = 0; p < CF_PART_N; p++)
     t->arena_size += tp->n[p] * cf_table_part_size(p);

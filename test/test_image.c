@@ -486,42 +486,44 @@ END_TEST
 START_TEST(reject_sections)
 {
   char want[300];
-  size_t e, d, n;
+  size_t e, d, n, k;
 
   make_image();
   e = section(9, &d, &n);
+  k = (e - 64) / 24;
   put32(e, 99);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: section 8: unknown section id "
-           "99", e);
+  snprintf(want, sizeof(want), "offset %zu: section %zu: unknown section id "
+           "99", e, k);
   rejected(want);
   put32(e, 8);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: section 8: a second port "
-           "candidates section", e);
+  snprintf(want, sizeof(want), "offset %zu: section %zu: a second port "
+           "candidates section", e, k);
   rejected(want);
   put32(e, 9);
   put32(e + 4, 36);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: section 8 (rules): records of 36 "
-           "bytes, expected 40", e + 4);
+  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): records of "
+           "36 bytes, expected 40", e + 4, k);
   rejected(want);
   put32(e + 4, 40);
   put64(e + 8, d + 4);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: section 8 (rules): offset %zu is "
-           "not aligned", e + 8, d + 4);
+  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): offset %zu "
+           "is not aligned", e + 8, k, d + 4);
   rejected(want);
   put64(e + 8, 64);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: section 8 (rules): offset 64 is "
-           "inside the header or the section before", e + 8);
+  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): offset 64 "
+           "is inside the header or the section before", e + 8, k);
   rejected(want);
   put64(e + 8, d);
   put64(e + 16, n + 100000);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: section 8 (rules): %zu records "
-           "of 40 bytes run past the end of the file", e + 16, n + 100000);
+  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): %zu "
+           "records of 40 bytes run past the end of the file", e + 16, k,
+           n + 100000);
   rejected(want);
   put64(e + 16, n);
   reseal();
@@ -668,8 +670,8 @@ START_TEST(reject_table)
   ck_assert_uint_gt(n, 0);
   put32(d, 0);
   reseal();
-  snprintf(want, sizeof(want), "offset %zu: port candidates: candidate 0 is "
-           "a rule without ports", d);
+  snprintf(want, sizeof(want), "offset %zu: port candidates: candidate 0 "
+           "(rule 0): a rule without ports", d);
   rejected(want);
 }
 END_TEST
@@ -817,8 +819,8 @@ START_TEST(staleness)
   /* other text in an include */
   write_text(inc_path, "deny 127.0.0.0/8\n");
   ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 1);
-  snprintf(want, sizeof(want), "%s: changed since the image was compiled "
-           "(\"%s\" is newer than %s)", inc_path, inc_path, img_path);
+  snprintf(want, sizeof(want), "%s: changed since %s was compiled",
+           inc_path, img_path);
   ck_assert_str_eq(why.text, want);
   ck_assert_int_eq(curlfence_policy_image_stale(NULL, &why), 0);
   write_text(inc_path, extra_rules);
