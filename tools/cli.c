@@ -216,6 +216,10 @@ int cli_load_policy(const char *path, curlfence_policy **out)
     fprintf(stderr, CLI_PROG ": %s\n", err.text);
     return -1;
   }
+  /* A compiled image still works when its rules changed, but it is not
+   * what they say any more: say so wherever one is loaded. */
+  if(curlfence_policy_image_stale(*out, &err))
+    fprintf(stderr, CLI_PROG ": warning: %s is stale: %s\n", path, err.text);
   return 0;
 }
 

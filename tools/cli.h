@@ -52,6 +52,7 @@ struct cli_cmd {
 /* The subcommands (one file each) and the table main() dispatches on. */
 extern const cli_cmd cli_cmd_check;
 extern const cli_cmd cli_cmd_fetch;
+extern const cli_cmd cli_cmd_compile;
 extern const cli_cmd *const cli_commands[];
 
 /* ------------------------------------------------------------- options */

@@ -12,6 +12,7 @@
 const cli_cmd *const cli_commands[] = {
   &cli_cmd_check,
   &cli_cmd_fetch,
+  &cli_cmd_compile,
   NULL
 };
 
