@@ -197,8 +197,9 @@ static int spawn(kid *k, const char *what, const char *path) {
   return 0;
 }
 
-/* n processes holding path; the sum of their PSS, bytes.  0 on failure. */
-static size_t total_pss(int n, const char *path) {
+/* n processes holding path; the sum of their PSS, bytes.  0 on failure.
+ * *anon gets the sum of their anonymous PSS. */
+static size_t total_pss(int n, const char *path, size_t *anon) {
   kid k[NPROC];
   size_t sum = 0;
   int ok = 1;
@@ -214,6 +215,7 @@ static size_t total_pss(int n, const char *path) {
     char file[64];
     snprintf(file, sizeof file, "/proc/%d/smaps_rollup", (int)k[i].pid);
     sum += proc_kb(file, "Pss");
+    *anon += proc_kb(file, "Pss_Anon");
   }
   for (int i = 0; i < n; i++) {
     close(k[i].in);
@@ -281,9 +283,16 @@ int main(int argc, char **argv) {
   gen_rule *rules = NULL;
   double t_text, t_img, t_100k, ratio;
   size_t tsize, pss_img, pss_base, pss_text, peak, nrules = 0;
+  size_t anon_base = 0, anon_img = 0, anon_text = 0;
 
   if (argc == 4 && !strcmp(argv[1], "child"))
     return child(argv[2], argv[3]);
+  if (argc == 2 && !strcmp(argv[1], "memory")) {
+    /* only the memory figure, for the images left by a previous run */
+    size_t a = 0;
+    printf("%zu\n", total_pss(NPROC, getenv("BENCH_IMAGE"), &a));
+    return 0;
+  }
   if (!dir || !*dir)
     dir = "/tmp";
   signal(SIGPIPE, SIG_IGN);
@@ -331,9 +340,9 @@ int main(int argc, char **argv) {
   free(rules);
 
   /* memory */
-  pss_base = total_pss(NPROC, i10);
-  pss_img = total_pss(NPROC, i1m);
-  pss_text = total_pss(2, r1m);
+  pss_base = total_pss(NPROC, i10, &anon_base);
+  pss_img = total_pss(NPROC, i1m, &anon_img);
+  pss_text = total_pss(2, r1m, &anon_text);
   if (!pss_base || !pss_img || !pss_text) {
     fprintf(stderr, "bench-image: a child process failed\n");
     return 1;
@@ -349,12 +358,17 @@ int main(int argc, char **argv) {
            base / MiB, limit / MiB, pf((double)pss_img <= limit),
            (double)pss_text / 2 / MiB, text20 / MiB, NPROC,
            text20 / (double)pss_img);
+    printf("  anonymous PSS per process: baseline %.2f MiB, image %.2f MiB, "
+           "text %.2f MiB\n", (double)anon_base / NPROC / MiB,
+           (double)anon_img / NPROC / MiB, (double)anon_text / 2 / MiB);
   }
 
   /* peak RSS of a text load */
   peak = text_peak(r1m, &nrules);
   printf("text bgp4-1M: peak RSS +%.1f MiB, %.0f bytes per rule\n",
          (double)peak / MiB, nrules ? (double)peak / (double)nrules : 0.0);
+  if (getenv("BENCH_KEEP"))
+    return 0;   /* leave the files for a look */
   unlink(r1m);
   unlink(i1m);
   unlink(r100k);
