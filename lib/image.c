@@ -387,6 +387,10 @@ static curlfence_code check_ruleset(loader *l, uint8_t *kind) {
       why = "file index past the source files";
     else if (!str_ok(x->text, ntexts))
       why = "text offset past the rule texts";
+    else if (strncmp(l->sec[SEC_TEXTS] ? (const char *)l->sec[SEC_TEXTS] +
+                                             x->text : "",
+                     x->action ? "allow " : "deny ", x->action ? 6 : 5))
+      why = "text does not start with the rule's action";
     else if ((uint64_t)x->port_off + x->nports > nports)
       why = "port ranges past the port ranges";
     if (why)
