@@ -360,9 +360,14 @@ typedef struct cf_key {
 
 /* A point where the answer changes. */
 typedef struct cf_cut {
-  cf_u128 start;
+  /* the start as two words: a cf_u128 would align the record to 16 bytes
+   * and make it 32; there are up to two per rule, and they are the
+   * largest thing a build holds */
+  uint64_t hi, lo;
   uint32_t val;
 } cf_cut;
+
+#define CUT_START(c) ((cf_u128)(c)->hi << 64 | (c)->lo)
 
 typedef struct cf_open {
   cf_u128 end;       /* last address of the prefix */
@@ -461,13 +466,14 @@ static int sort_keys(cf_key *k, size_t n) {
 static int emit(cf_builder *b, cf_u128 start, uint32_t val) {
   /* A later change at the same point overrides an earlier one (a prefix
    * and its parent ending together). */
-  if (b->ncuts && b->cuts[b->ncuts - 1].start == start)
+  if (b->ncuts && CUT_START(&b->cuts[b->ncuts - 1]) == start)
     b->ncuts--;
   if (b->ncuts && b->cuts[b->ncuts - 1].val == val)
     return 0;
   if (b->ncuts == b->capcuts)  /* sweep reserved enough; never here */
     return -1;
-  b->cuts[b->ncuts].start = start;
+  b->cuts[b->ncuts].hi = (uint64_t)(start >> 64);
+  b->cuts[b->ncuts].lo = (uint64_t)start;
   b->cuts[b->ncuts].val = val;
   b->ncuts++;
   return 0;
@@ -524,18 +530,80 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
   return 0;
 }
 
+/* The sort key of rule i, r = rs->rules[i]; -2 for a prefix length out
+ * of range. */
+static int make_key(const cf_rule *r, size_t i, int v6, cf_key *k) {
+  const cf_u128 ones = ~(cf_u128)0;
+  cf_u128 a = 0;
+  if (r->plen > (v6 ? 128 : 32))
+    return -2;
+  for (int j = 0; j < (v6 ? 16 : 4); j++)
+    a = a << 8 | r->addr[j];
+  if (!v6)
+    a <<= 96;
+  /* Host bits are cleared by the parser; clear them again so a stray
+   * one cannot break the nesting the sweep relies on. */
+  if (r->plen == 0)
+    a = 0;
+  else
+    a &= ones << (128 - r->plen);
+  k->hi = (uint64_t)(a >> 64);
+  k->lo = (uint64_t)a;
+  k->idx = (uint32_t)i;
+  k->tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
+                       (r->action != CURLFENCE_DENY));
+  return 0;
+}
+
+/* Where the sweep takes its keys from, in sorted order: an array sorted
+ * for it, or, when the rules are already in order (generated lists and
+ * well-kept files are), the rules themselves, which saves an array of 24
+ * bytes per rule at the moment a build holds the most. */
+typedef struct keysrc {
+  const cf_ruleset *rs;
+  int v6;
+  size_t next;        /* rule to look at next (no array) */
+  const cf_key *k;    /* the sorted array, or NULL */
+  size_t n;
+} keysrc;
+
+static int next_key(keysrc *src, cf_key *out) {
+  if (src->k) {
+    if (src->next >= src->n)
+      return 0;
+    *out = src->k[src->next++];
+    return 1;
+  }
+  while (src->next < src->rs->nrules) {
+    size_t i = src->next++;
+    if (!!src->rs->rules[i].v6 == src->v6) {
+      make_key(&src->rs->rules[i], i, src->v6, out);  /* checked before */
+      return 1;
+    }
+  }
+  return 0;
+}
+
 /* Steps 1 and 2: the change points of one family, in b->cuts. */
 static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
-  size_t n = 0, i, depth = 0;
-  cf_key *k;
+  size_t n = 0, i, depth = 0, ng = 0, capg = 0;
+  cf_key *k = NULL, *grp = NULL, cur, prev = {0, 0, 0, 0};
   cf_open stack[130];
-  int rc = 0;
+  int rc = 0, sorted = 1, have;
+  keysrc src;
   const cf_u128 ones = ~(cf_u128)0;
 
   b->ncuts = 0;
-  for (i = 0; i < rs->nrules; i++)
-    if (!!rs->rules[i].v6 == v6)
-      n++;
+  for (i = 0; i < rs->nrules; i++) {
+    if (!!rs->rules[i].v6 != v6)
+      continue;
+    if (make_key(&rs->rules[i], i, v6, &cur))
+      return -2;
+    if (n && sorted && !key_le(&prev, &cur))
+      sorted = 0;
+    prev = cur;
+    n++;
+  }
   /* one change point to start with, at most two per prefix: reserving
    * them up front saves the copies of a growing array */
   if (n > (SIZE_MAX / sizeof *b->cuts - 1) / 2 ||
@@ -545,62 +613,50 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
     return -1;
   if (!n)
     return 0;
-  k = malloc(n * sizeof *k);
-  if (!k)
-    return -1;
-  n = 0;
-  for (i = 0; i < rs->nrules; i++) {
-    const cf_rule *r = &rs->rules[i];
-    cf_u128 a = 0;
-    if (!!r->v6 != v6)
-      continue;
-    if (r->plen > (v6 ? 128 : 32)) {
+  memset(&src, 0, sizeof src);
+  src.rs = rs;
+  src.v6 = v6;
+  if (!sorted) {
+    k = malloc(n * sizeof *k);
+    if (!k)
+      return -1;
+    n = 0;
+    for (i = 0; i < rs->nrules; i++)
+      if (!!rs->rules[i].v6 == v6)
+        make_key(&rs->rules[i], i, v6, &k[n++]);
+    if (sort_keys(k, n)) {
       free(k);
-      return -2;
+      return -1;
     }
-    for (int j = 0; j < (v6 ? 16 : 4); j++)
-      a = a << 8 | r->addr[j];
-    if (!v6)
-      a <<= 96;
-    /* Host bits are cleared by the parser; clear them again so a stray
-     * one cannot break the nesting the sweep relies on. */
-    if (r->plen == 0)
-      a = 0;
-    else
-      a &= ones << (128 - r->plen);
-    k[n].hi = (uint64_t)(a >> 64);
-    k[n].lo = (uint64_t)a;
-    k[n].idx = (uint32_t)i;
-    k[n].tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
-                           (r->action != CURLFENCE_DENY));
-    n++;
+    src.k = k;
+    src.n = n;
   }
-  if (sort_keys(k, n)) {
-    free(k);
-    return -1;
-  }
-  for (i = 0; i < n;) {
-    size_t j = i + 1;
+  have = next_key(&src, &cur);
+  while (have) {
     cf_open o;
-    cf_u128 start = KEY_START(&k[i]);
-    unsigned plen = KEY_PLEN(&k[i]);
-    while (j < n && k[j].hi == k[i].hi && k[j].lo == k[i].lo &&
-           KEY_PLEN(&k[j]) == plen)
-      j++;
+    cf_u128 start = KEY_START(&cur);
+    unsigned plen = KEY_PLEN(&cur);
+    /* the rules of one prefix, best first */
+    ng = 0;
+    do {
+      if (grow(&grp, &capg, ng + 1, sizeof *grp))
+        goto nomem;
+      grp[ng++] = cur;
+    } while ((have = next_key(&src, &cur)) && cur.hi == grp[0].hi &&
+             cur.lo == grp[0].lo && KEY_PLEN(&cur) == plen);
     /* close the prefixes that end before this one */
     while (depth && stack[depth - 1].end < start) {
       depth--;
       if (emit(b, stack[depth].end + 1, depth ? stack[depth - 1].val : 0))
         goto nomem;
     }
-    rc = open_prefix(b, k + i, j - i, depth ? &stack[depth - 1] : NULL, &o);
+    rc = open_prefix(b, grp, ng, depth ? &stack[depth - 1] : NULL, &o);
     if (rc)
       goto out;
     o.end = plen == 0 ? ones : plen == 128 ? start : start | (ones >> plen);
     stack[depth++] = o;
     if (emit(b, start, o.val))
       goto nomem;
-    i = j;
   }
   while (depth) {
     depth--;
@@ -609,9 +665,11 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
       goto nomem;
   }
 out:
+  free(grp);
   free(k);
   return rc;
 nomem:
+  free(grp);
   free(k);
   return -1;
 }
@@ -638,9 +696,9 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
   for (unsigned d = 0; d < 64; d++) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
     cf_u128 e = s + (csize - 1);
-    while (p + 1 < m && c[p + 1].start <= s)
+    while (p + 1 < m && CUT_START(&c[p + 1]) <= s)
       p++;
-    if (p + 1 < m && c[p + 1].start <= e) {
+    if (p + 1 < m && CUT_START(&c[p + 1]) <= e) {
       inner |= 1ull << d;
       childp[d] = p;
       continue;
@@ -712,9 +770,9 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
     for (size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
       cf_u128 e = s + (csize - 1);
-      while (p + 1 < m && c[p + 1].start <= s)
+      while (p + 1 < m && CUT_START(&c[p + 1]) <= s)
         p++;
-      if (p + 1 < m && c[p + 1].start <= e) {
+      if (p + 1 < m && CUT_START(&c[p + 1]) <= e) {
         size_t ni = f->nnodes;
         if (ni >= CF_VAL_MAX)
           return -2;
