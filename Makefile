@@ -11,6 +11,7 @@
 #                   SYSCONFDIR, DATADIR as in GNU make conventions
 #   make uninstall  removes what install put there
 #   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
+#   make fuzz       libFuzzer harnesses; fuzz-smoke runs each (test/fuzz/fuzz.mk)
 #
 # CPPFLAGS, CFLAGS and LDFLAGS from the command line or the environment are
 # added after our own flags.  -Werror is on unless WERROR=0.  Every build
@@ -67,6 +68,9 @@ TESTBIN_SO = $(BUILD)/test/check_curlfence_shared
 TOOL      = $(BUILD)/tools/curlfence
 TOOL_INST = $(BUILD)/tools-installed/curlfence
 PCFILE    = $(BUILD)/curlfence.pc
+# Bash completion for the tool, installed as BASHCOMPDIR/curlfence.
+BASH_COMPLETION = tools/curlfence.bash
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 
 .PHONY: all check asan tsan valgrind compilers demo clean install uninstall FORCE
 
@@ -157,7 +161,8 @@ tools/curlfence: $(TOOL)
 # use only the public API, linked against libcurlfence.so: suites of
 # internals are listed in TEST_INTERNAL and left out of it (main.c skips
 # them when CF_TEST_PUBLIC_ONLY is defined).
-TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_image.c
+TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
+                test/test_image.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
@@ -176,7 +181,7 @@ $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_SO_OBJS) -L$(BUILD) -lcurlfence \
 	  -Wl,-rpath,$(abspath $(BUILD)) $(CHECK_LIBS) $(LIBDEPS)
 
-check: all $(TESTBIN) $(TESTBIN_SO)
+check: all $(TESTBIN) $(TESTBIN_SO) fuzz-replay
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) test/tool.sh
 	$(TESTBIN)
@@ -238,6 +243,8 @@ install: all $(TOOL_INST)
 	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
 	done
 	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 644 $(BASH_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for f in $(EXAMPLES); do \
 	  sed $(EXAMPLE_SED) $$f >$(DESTDIR)$(EXDIR)/$${f##*/} && \
 	  chmod 644 $(DESTDIR)$(EXDIR)/$${f##*/} || exit 1; \
@@ -250,7 +257,8 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
 	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
 	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
-	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES)))
+	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES))) \
+	  $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for p in $(MAN_PAGES); do \
 	  rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; \
 	done
@@ -273,8 +281,14 @@ DPDK_LIBS   = $(shell $(PKG_CONFIG) --libs libdpdk 2>/dev/null)
 
 .PHONY: bench bench-dpdk bench-build
 
+# The curlfence command on large inputs (bench/cli.c): diff, check -.
+BENCH_CLI_BIN = $(BUILD)/bench/bench-cli
+$(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/cli.c bench/gen.c $(LDFLAGS_ALL)
+
 # Builds the benchmark without running it (CI keeps it compiling).
-bench-build: $(BENCH_BIN) $(BENCH_IMAGE_BIN)
+bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN)
 
 # Compiled images against rules text (bench/image.c).
 $(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
@@ -291,9 +305,12 @@ $(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
 	  -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
-bench: $(BENCH_BIN) $(BENCH_IMAGE_BIN)
+bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(TOOL)
 	$(BENCH_BIN)
+	$(BENCH_CLI_BIN) $(TOOL)
 	$(BENCH_IMAGE_BIN)
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)
+
+include test/fuzz/fuzz.mk

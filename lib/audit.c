@@ -40,9 +40,12 @@ static void put(out *o, const char *s, size_t n)
 static void putf(out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* tmp holds the longest format below with every number at its widest
+ * (about 150 bytes); it was once 128, which cut fields short and broke the
+ * JSON for large socktype or protocol values. */
 static void putf(out *o, const char *fmt, ...)
 {
-  char tmp[128];
+  char tmp[256];
   va_list ap;
   int n;
 

@@ -542,6 +542,16 @@ static curlfence_code fail_load(curlfence_policy *p, cf_image *im,
   return rc;
 }
 
+int cf_image_probe(const char *path) {
+  unsigned char first;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), r;
+  if (fd < 0)
+    return 0;
+  r = pread(fd, &first, 1, 0) == 1 && first == magic[0];
+  close(fd);
+  return r;
+}
+
 curlfence_code cf_image_load(curlfence_policy *p, const char *path,
                              int *is_image, curlfence_error *err) {
   struct stat st;

@@ -204,7 +204,8 @@ s=$tmp/stage
 run_make install DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
 for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.0.1.0 \
          usr/lib/libcurlfence.a usr/lib/pkgconfig/curlfence.pc \
-         usr/share/man/man1/curlfence.1 etc/curlfence/default.rules; do
+         usr/share/man/man1/curlfence.1 etc/curlfence/default.rules \
+         usr/share/bash-completion/completions/curlfence; do
   [ -f "$s/$f" ] && ok || bad "not staged: $s/$f"
 done
 expect 0 "libdir=/usr/lib" -- cat "$s/usr/lib/pkgconfig/curlfence.pc"

@@ -4,6 +4,9 @@
 set -u
 tool=${CURLFENCE_TOOL:-tools/curlfence}
 def=$(pwd)/rules/default.rules  # found by the tool's location, not the cwd
+ln() {  # ln RULE: the line of the default rules that says RULE
+  grep -n -E "^$1([[:space:]]|\$)" "$def" | head -n 1 | cut -d: -f1
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -46,11 +49,10 @@ expect 1 "deny 169.254.169.254 port 80 ($def:30: deny 169.254.169.254)" -- $tool
 expect 0 "allow 93.184.215.14 port 443 ($def:7: default allow)" -- $tool check 93.184.215.14 443
 expect 1 "deny ::ffff:127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
-expect 2 "is not a numeric IPv4 or IPv6 address" -- $tool check example.com
+expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0/8
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"
 expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp/bad.rules" 1.2.3.4
-expect 2 "usage:" -- $tool nonsense
 
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
@@ -66,6 +68,268 @@ expect 7 "would block (report-only) 127.0.0.1 port 9 by $def:14" -- $tool fetch 
 # Report-only lets the connection be tried: it fails (CURLE_COULDNT_CONNECT),
 # and curlfence does not claim it blocked it.
 refute 7 "curlfence: blocked" -- $tool fetch --report-only http://127.0.0.1:9/
+
+
+# expect_stdout STATUS EXPECTED -- COMMAND...: standard output exactly
+expect_stdout() {
+  want_status=$1 want_out=$2
+  shift 3
+  out=$("$@" 2>"$tmp/stderr")
+  status=$?
+  if [ "$status" -eq "$want_status" ] && [ "$out" = "$want_out" ]; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $* -> status $status (want $want_status), stdout:"
+    echo "$out"
+    echo "  wanted:"
+    echo "$want_out"
+    echo "  stderr:"
+    cat "$tmp/stderr"
+  fi
+}
+
+# ---- option conventions, shared by every subcommand
+expect 0 "usage: curlfence check [OPTIONS] ADDRESS... [PORT]" -- $tool check --help
+expect 0 "usage: curlfence fetch [OPTIONS] URL" -- $tool help fetch
+expect 0 "curlfence 0." -- $tool --version
+expect 0 "check" -- $tool --help
+expect 2 "curlfence: unknown command \"nonsense\"
+Try 'curlfence --help'." -- $tool nonsense
+expect 2 "curlfence check: unknown option '--bogus'
+Try 'curlfence check --help'." -- $tool check --bogus 1.2.3.4
+expect 2 "curlfence fetch: option '-r' needs an argument" -- $tool fetch http://127.0.0.1/ -r
+expect 2 "curlfence check: option '--json' takes no argument" -- $tool check --json=yes 1.2.3.4
+printf 'default deny\nallow 10.0.0.0/8\n' >"$tmp/ten.rules"
+expect 0 "allow 10.1.2.3 (" -- $tool check -r "$tmp/ten.rules" 10.1.2.3
+expect 0 "allow 10.1.2.3 (" -- $tool check --rules "$tmp/ten.rules" 10.1.2.3
+expect 0 "allow 10.1.2.3 (" -- $tool check --rules="$tmp/ten.rules" 10.1.2.3
+expect 0 "allow 10.1.2.3 (" -- $tool check 10.1.2.3 -r"$tmp/ten.rules"
+expect 0 "allow 10.1.2.3 (" -- $tool check -r "$tmp/ten.rules" -- 10.1.2.3
+expect 2 "Use -r FILE" -- $tool check -r "$tmp/none.rules" 10.1.2.3
+expect 2 "Run 'curlfence lint $tmp/bad.rules'" -- $tool check -r "$tmp/bad.rules" 10.1.2.3
+
+# ---- bash completion: every command, and every option its --help lists
+completes() {  # completes CMD OPTION: the completion offers OPTION for CMD
+  line=$(grep -e "^ *$1)" tools/curlfence.bash | head -n 1)
+  case "$line" in *[\ \"]"$2"[\ \"]*) echo yes ;; *) echo "no $2 for $1" ;; esac
+}
+for c in check fetch explain lint diff; do
+  for o in $($tool $c --help | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z-]*\).*/\1 \2/p' | tr -d ,); do
+    expect 0 "yes" -- completes "$c" "$o"
+  done
+done
+if command -v bash >/dev/null; then
+  complete_words() {  # complete_words WORDS...: what completion offers
+    bash -c '. tools/curlfence.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _curlfence; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
+  }
+  expect 0 "explain" -- complete_words curlfence ex
+  expect 0 "--connect-timeout" -- complete_words curlfence fetch --con
+  expect 0 "rules/default.rules" -- complete_words curlfence check -r rules/def
+  expect 0 "rules/examples/" -- complete_words curlfence lint rules/ex
+fi
+
+# ---- check: ports are plain decimal 1-65535
+for p in " +80" "+80" "080" "-1" "0" "65536" "8 0" "99999999999"; do
+  expect 2 "invalid port \"$p\" (expected 1-65535)" -- $tool check 1.2.3.4 "$p"
+done
+expect 0 "allow 1.2.3.4 port 65535 (" -- $tool check 1.2.3.4 65535
+expect 0 "allow 1.2.3.4 port 1 (" -- $tool check 1.2.3.4 1
+
+# ---- check: several addresses, host names, zone ids, stdin, --json
+expect_stdout 1 "deny 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 port 80 ($def:$(ln "default allow"): default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
+expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)
+allow 2606:4700::1111 ($def:$(ln "allow 2000::/3"): allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
+expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check localhost 443
+expect_stdout 1 "deny fe80::1%lo ($def:$(ln "deny fe80::/10"): deny fe80::/10)" -- $tool check fe80::1%lo
+expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 2130706433
+expect 2 "\"fe80::1%no-such-interface\": not an address or a host name" -- $tool check fe80::1%no-such-interface
+printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::1   8080  \n' >"$tmp/batch"
+expect_stdout 1 "deny 127.0.0.1 port 22 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 port 443 ($def:$(ln "default allow"): default allow)
+deny ::1 port 8080 ($def:$(ln "deny ::1/128"): deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
+printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check -; }
+printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
+expect_stdout 2 "deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
+expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
+$tool check --json 127.0.0.1 93.184.215.14 443 >"$tmp/check.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+want = {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": sys.argv[2], "line": int(sys.argv[3]), "text": "deny 127.0.0.0/8"}}
+assert all(rows[0][k] == v for k, v in want.items()), rows[0]
+assert rows[1]["decision"] == "allow" and rows[1]["default"] is True and rows[1]["reason"] == "default", rows[1]
+print("ok")' "$tmp/check.json" "$def" "$(ln "deny 127.0.0.0/8")"
+
+# ---- fetch against a loopback server
+python3 test/tool_httpd.py 127.0.0.2 "$tmp/port" &
+httpd=$!
+trap 'kill $httpd 2>/dev/null; rm -rf "$tmp"' EXIT
+i=0
+while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+port=$(cat "$tmp/port")
+printf 'include %s/rules/default.rules\nallow 127.0.0.2 port %s\n' "$(pwd)" "$port" >"$tmp/srv.rules"
+expect_stdout 0 "hello" -- $tool fetch -r "$tmp/srv.rules" http://127.0.0.2:$port/
+expect_stdout 0 "X-Test=42" -- $tool fetch -r "$tmp/srv.rules" -H "X-Test: 42" http://127.0.0.2:$port/echo
+expect_stdout 0 "" -- $tool fetch -r "$tmp/srv.rules" -s -o "$tmp/body" http://127.0.0.2:$port/
+expect 0 "hello" -- cat "$tmp/body"
+expect 28 "curlfence: " -- $tool fetch -r "$tmp/srv.rules" --max-time 0.3 http://127.0.0.2:$port/slow
+expect 2 "curlfence fetch: invalid --max-time \"soon\"" -- $tool fetch --max-time soon http://127.0.0.2:$port/
+expect 2 "curlfence fetch: invalid --connect-timeout \"-1\"" -- $tool fetch --connect-timeout -1 http://127.0.0.2:$port/
+expect 2 "curlfence fetch: invalid header \"X-Test\"" -- $tool fetch -H X-Test http://127.0.0.2:$port/
+expect 0 "hello" -- $tool fetch -r "$tmp/srv.rules" --connect-timeout 2 http://127.0.0.2:$port/
+# blocked: curlfence says so, writes no output file
+expect 7 "curlfence: http://127.0.0.2:$port/: blocked by policy" -- $tool fetch -o "$tmp/none" http://127.0.0.2:$port/
+expect 1 "absent" -- sh -c "test -e '$tmp/none' && echo present || { echo absent; exit 1; }"
+expect_stdout 7 "" -- $tool fetch -s http://127.0.0.2:$port/
+expect 0 "empty" -- sh -c "[ ! -s '$tmp/stderr' ] && echo empty"
+# allowed but refused: libcurl's own error, not "blocked by policy"
+printf 'default deny\nallow 127.0.0.1 port 9\n' >"$tmp/nine.rules"
+expect 7 "curlfence: " -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
+refute 7 "blocked" -- $tool fetch -r "$tmp/nine.rules" http://127.0.0.1:9/
+# a redirect to a blocked address: the policy, not the first hop, ended it
+expect 7 "curlfence: http://127.0.0.2:$port/redirect/http://127.0.0.1:9/: blocked by policy" -- $tool fetch -r "$tmp/srv.rules" http://127.0.0.2:$port/redirect/http://127.0.0.1:9/
+# one address blocked, the other let through and refused: both said
+printf 'default deny\nallow 127.0.0.2 port 9\n' >"$tmp/two.rules"
+expect 7 "curlfence: http://two.test:9/: blocked by policy; the other addresses: " -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+expect 7 "curlfence: blocked 127.0.0.1 port 9 by $tmp/two.rules:1 (default deny)" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+expect 2 "invalid --resolve \"two.test\"" -- $tool fetch --resolve two.test http://two.test:9/
+# an audit file that cannot be written
+expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $tool fetch -r "$tmp/srv.rules" --audit /dev/full http://127.0.0.2:$port/
+expect 2 "curlfence: audit: " -- $tool fetch --audit "$tmp/no/such/dir/a.jsonl" http://127.0.0.2:$port/
+kill $httpd 2>/dev/null
+
+# ---- lint: each finding on a minimal file, with its position and status
+l="$tmp/l"
+mkdir -p "$l"
+printf 'default allow\ndeny 10.0.0.0/8\nallow 10.0.0.0/9\nallow 10.128.0.0/9\n' >"$l/shadowed"
+printf 'allow 10.0.0.0/8\ndeny 10.0.0.0/8\n' >"$l/tie"
+printf 'deny 10.0.0.0/8\ndefault allow\n  deny 10.0.0.0/8   # again\n' >"$l/dup"
+printf 'deny 10.0.0.0/8 port 80,443\n\tallow 10.0.0.0/8 port 443,80\n' >"$l/portdup"
+printf 'deny 10.0.0.0/8 port 80-443\nallow 10.0.0.0/8 port 443\n' >"$l/port"
+printf 'allow 10.0.0.0/8 port 443\ndeny 10.0.0.0/9\ndeny 10.128.0.0/9\n' >"$l/portdeep"
+printf 'default deny\ndeny 10.0.0.0/8\n' >"$l/redundant"
+printf 'default allow\ndeny 10.0.0.0/8\ndeny 10.1.0.0/16\n' >"$l/redundant2"
+printf 'include %s/rules/default.rules\nallow 169.254.169.254\nallow 198.51.100.7 port 443\nallow 10.1.0.0/16\n' "$(pwd)" >"$l/opens"
+printf 'default deny\nallow 10.0.0.0/8\ndeny 10.1.0.0/16 port 22\n' >"$l/clean"
+expect_stdout 1 "$l/shadowed:2:1: warning: never decides: more specific rules decide every address and port it covers [shadowed]" -- $tool lint "$l/shadowed"
+expect_stdout 1 "$l/tie:1:1: warning: never decides: line 2 (deny 10.0.0.0/8) wins on the same prefix [shadowed]" -- $tool lint "$l/tie"
+expect_stdout 1 "$l/dup:3:3: warning: duplicate of line 1 (deny 10.0.0.0/8) [duplicate]" -- $tool lint "$l/dup"
+expect_stdout 1 "$l/portdup:2:2: warning: port rule never wins: line 1 (deny 10.0.0.0/8 port 80,443) ranks above it for all of its ports [port-never-wins]" -- $tool lint "$l/portdup"
+expect_stdout 1 "$l/port:2:1: warning: port rule never wins: line 1 (deny 10.0.0.0/8 port 80-443) ranks above it for all of its ports [port-never-wins]" -- $tool lint "$l/port"
+expect_stdout 1 "$l/portdeep:1:1: warning: port rule never wins: more specific rules decide every address and port it covers [port-never-wins]" -- $tool lint "$l/portdeep"
+expect_stdout 0 "$l/redundant:2:1: note: redundant: wherever it decides, the default (default deny) would decide the same [redundant]" -- $tool lint "$l/redundant"
+expect_stdout 0 "$l/redundant2:3:1: note: redundant: wherever it decides, line 2 (deny 10.0.0.0/8) would decide the same [redundant]" -- $tool lint "$l/redundant2"
+expect_stdout 1 "$l/opens:2:1: warning: never decides: $(pwd)/rules/default.rules:$(ln "deny 169.254.169.254") (deny 169.254.169.254) wins on the same prefix [shadowed]
+$l/opens:3:1: note: allows addresses that $(pwd)/rules/default.rules:$(ln "deny 198.51.100.0/24") (deny 198.51.100.0/24) denies, such as 198.51.100.7 [opens-default-deny]
+$l/opens:4:1: note: allows addresses that $(pwd)/rules/default.rules:$(ln "deny 10.0.0.0/8") (deny 10.0.0.0/8) denies, such as 10.1.0.0 [opens-default-deny]" -- $tool lint "$l/opens"
+expect_stdout 0 "" -- $tool lint "$l/clean"
+expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]" -- $tool lint "$tmp/bad.rules"
+expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]
+$l/dup:3:3: warning: duplicate of line 1 (deny 10.0.0.0/8) [duplicate]" -- $tool lint "$tmp/bad.rules" "$l/dup"
+expect 0 "" -- $tool lint rules/default.rules rules/examples/allowlist.rules
+expect 2 "curlfence lint: expected one or more rules files" -- $tool lint
+$tool lint --json "$l/dup" "$tmp/bad.rules" >"$tmp/lint.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+d, e = rows[0], rows[1]
+assert (d["line"], d["column"], d["severity"], d["name"]) == (3, 3, "warning", "duplicate"), d
+assert d["related"]["line"] == 1 and d["rule"] == "deny 10.0.0.0/8", d
+assert (e["line"], e["column"], e["severity"], e["name"]) == (1, 6, "error", "address"), e
+print("ok")' "$tmp/lint.json"
+
+# ---- explain: rank order and the reason the winner wins
+e="$tmp/explain.rules"
+printf 'default allow\ndeny 10.0.0.0/8\nallow 10.1.0.0/16\nallow 10.2.0.0/16 port 443\ndeny 10.3.0.0/16\nallow 10.3.0.0/16\n' >"$e"
+expect_stdout 0 "10.1.2.3 port 80:
+  1. $e:3: allow 10.1.0.0/16 -- decides
+  2. $e:2: deny 10.0.0.0/8 -- outranked: shorter prefix: /8 loses to /16 (line 3)
+  default: $e:1: default allow -- not used, a rule matched
+why: longest matching prefix: /16 is longer than /8 (line 2)
+decision: allow ($e:3: allow 10.1.0.0/16)" -- $tool explain -r "$e" 10.1.2.3 80
+expect_stdout 0 "10.2.0.1 port 443:
+  1. $e:4: allow 10.2.0.0/16 port 443 -- decides
+  2. $e:2: deny 10.0.0.0/8 -- outranked: shorter prefix: /8 loses to /16 (line 4)
+  default: $e:1: default allow -- not used, a rule matched
+why: longest matching prefix: /16 is longer than /8 (line 2)
+decision: allow ($e:4: allow 10.2.0.0/16 port 443)" -- $tool explain -r "$e" 10.2.0.1 443
+expect_stdout 1 "10.2.0.1 port 80:
+  1. $e:4: allow 10.2.0.0/16 port 443 -- skipped: port 80 is not in its list
+  2. $e:2: deny 10.0.0.0/8 -- decides
+  default: $e:1: default allow -- not used, a rule matched
+why: the only rule that matches
+decision: deny ($e:2: deny 10.0.0.0/8)" -- $tool explain -r "$e" 10.2.0.1 80
+expect_stdout 1 "10.3.0.1:
+  1. $e:5: deny 10.3.0.0/16 -- decides
+  2. $e:6: allow 10.3.0.0/16 -- outranked: same prefix and ports: deny (line 5) wins a tie
+  3. $e:2: deny 10.0.0.0/8 -- outranked: shorter prefix: /8 loses to /16 (line 5)
+  default: $e:1: default allow -- not used, a rule matched
+why: same prefix and ports as line 6: deny wins a tie
+decision: deny ($e:5: deny 10.3.0.0/16)" -- $tool explain -r "$e" 10.3.0.1
+expect_stdout 0 "192.0.2.1 port 22:
+  no rule matches 192.0.2.1
+  default: $e:1: default allow -- decides
+why: no rule matches: the default decides
+decision: allow ($e:1: default allow)" -- $tool explain -r "$e" 192.0.2.1 22
+expect_stdout 1 "::ffff:10.0.0.1:
+  ::ffff:10.0.0.1 is an IPv4-mapped IPv6 address (::ffff:0:0/96): it is decided as the IPv4 address 10.0.0.1
+  1. $e:2: deny 10.0.0.0/8 -- decides
+  default: $e:1: default allow -- not used, a rule matched
+why: the only rule that matches
+decision: deny ($e:2: deny 10.0.0.0/8)" -- $tool explain -r "$e" ::ffff:10.0.0.1
+expect 2 "curlfence explain: invalid port \"080\"" -- $tool explain 10.0.0.1 080
+expect 2 "curlfence explain: \"example\" is not a numeric IPv4 or IPv6 address" -- $tool explain example
+$tool explain --json -r "$e" 10.3.0.1 >"$tmp/explain.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["decision"] == "deny" and [r["outcome"] for r in o["rules"]] == ["decides", "outranked", "outranked"], o
+assert o["rules"][0]["line"] == 5 and o["default"]["used"] is False, o
+print("ok")' "$tmp/explain.json"
+
+# ---- diff on hand-built pairs: exact CIDR lists
+d="$tmp/d"
+mkdir -p "$d"
+printf 'default allow\n' >"$d/allow"
+printf 'default allow\ndeny 10.20.0.0/16\n' >"$d/added"
+printf 'default deny\nallow 192.0.2.0/24 port 80\n' >"$d/p80"
+printf 'default deny\nallow 192.0.2.0/24 port 443\n' >"$d/p443"
+printf 'default allow\ndeny 10.0.0.0/8\n' >"$d/flip1"
+printf 'default deny\ndeny 10.0.0.0/8\n' >"$d/flip2"
+printf 'default allow\ndeny 10.0.0.0/9\ndeny 10.128.0.0/9\n' >"$d/same"
+expect_stdout 1 "10.20.0.0/16 any port: allow ($d/allow:1 default) -> deny ($d/added:2)" -- $tool diff "$d/allow" "$d/added"
+expect_stdout 1 "10.20.0.0/16 any port: deny ($d/added:2) -> allow ($d/allow:1 default)" -- $tool diff "$d/added" "$d/allow"
+expect_stdout 1 "192.0.2.0/24 port 80: allow ($d/p80:2) -> deny ($d/p443:1 default)
+192.0.2.0/24 port 443: deny ($d/p80:1 default) -> allow ($d/p443:2)" -- $tool diff "$d/p80" "$d/p443"
+expect_stdout 1 "0.0.0.0/5 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+8.0.0.0/7 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+11.0.0.0/8 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+12.0.0.0/6 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+16.0.0.0/4 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+32.0.0.0/3 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+64.0.0.0/2 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+128.0.0.0/1 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)
+::/0 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)" -- $tool diff "$d/flip1" "$d/flip2"
+expect_stdout 0 "" -- $tool diff "$d/flip1" "$d/same"
+expect_stdout 0 "" -- $tool diff rules/default.rules rules/default.rules
+expect 1 "203.0.113.0/24 port 443: deny (rules/default.rules:$(ln "deny 203.0.113.0/24")) -> allow (rules/examples/allowlist.rules:7)" -- $tool diff rules/default.rules rules/examples/allowlist.rules
+expect 1 "unix sockets: deny ($d/u1:1) -> allow ($d/u2:1)" -- sh -c "printf 'unix deny\n' >'$d/u1'; printf 'unix allow\n' >'$d/u2'; $tool diff '$d/u1' '$d/u2'"
+expect 2 "curlfence diff: expected OLD and NEW rules files" -- $tool diff "$d/allow"
+expect 2 "$tmp/bad.rules:1:6: incomplete IPv4 address" -- $tool diff "$d/allow" "$tmp/bad.rules"
+$tool diff --json "$d/p80" "$d/p443" >"$tmp/diff.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 2, rows
+r = rows[0]
+assert r["family"] == "inet" and r["range"] == "192.0.2.0/24" and r["ports"] == [[80, 80]], r
+assert r["old"]["decision"] == "allow" and r["old"]["line"] == 2 and r["old"]["rule"] == "allow 192.0.2.0/24 port 80", r
+assert r["new"]["decision"] == "deny" and r["new"]["default"] is True and r["new"]["rule"] == "default deny", r
+print("ok")' "$tmp/diff.json"
 
 # Where the rules come from: -r, else CURLFENCE_RULES, else the tree's
 # default for this tool; never a rules/default.rules in the working
@@ -102,6 +366,7 @@ refute 0 "stale" -- $tool check -r "$tmp/img/site.cfimg" 198.51.100.7 80
 expect 0 "$tmp/img/b.cfimg: 2 rules" -- $tool compile -r "$tmp/img/site.rules" -o "$tmp/img/b.cfimg"
 printf 'deny 198.51.100.8\n' >"$tmp/img/more.rules"
 expect 0 "curlfence: warning: $tmp/img/site.cfimg is stale: $tmp/img/more.rules: changed since $tmp/img/site.cfimg was compiled" -- $tool check -r "$tmp/img/site.cfimg" 198.51.100.7 80
+expect 2 "is a compiled image: give the rules file it was compiled from" -- $tool lint "$tmp/img/site.cfimg"
 expect 2 "missing -o FILE" -- $tool compile "$tmp/img/site.rules"
 expect 2 "expected one RULES file" -- $tool compile -r "$tmp/img/site.rules" x.rules -o "$tmp/img/c.cfimg"
 expect 2 "cannot open" -- $tool compile "$tmp/img/none.rules" -o "$tmp/img/c.cfimg"

@@ -52,6 +52,9 @@ struct cli_cmd {
 /* The subcommands (one file each) and the table main() dispatches on. */
 extern const cli_cmd cli_cmd_check;
 extern const cli_cmd cli_cmd_fetch;
+extern const cli_cmd cli_cmd_diff;
+extern const cli_cmd cli_cmd_explain;
+extern const cli_cmd cli_cmd_lint;
 extern const cli_cmd cli_cmd_compile;
 extern const cli_cmd *const cli_commands[];
 
@@ -106,6 +109,12 @@ const char *cli_default_rules(void);
 /* Load path (NULL: cli_default_rules()).  On failure prints the one-line
  * "curlfence: file:line:column: message" and a hint, and returns -1. */
 int cli_load_policy(const char *path, curlfence_policy **out);
+
+/* Parse path (no table is built) into *rs, for the review commands, which
+ * need the rules themselves.  Errors as cli_load_policy().  rs is zeroed
+ * first; free it with cf_ruleset_free() either way. */
+struct cf_ruleset;
+int cli_load_ruleset(const char *path, struct cf_ruleset *rs);
 
 /* -------------------------------------------------------------- parsing */
 

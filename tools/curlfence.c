@@ -12,6 +12,9 @@
 const cli_cmd *const cli_commands[] = {
   &cli_cmd_check,
   &cli_cmd_fetch,
+  &cli_cmd_explain,
+  &cli_cmd_lint,
+  &cli_cmd_diff,
   &cli_cmd_compile,
   NULL
 };
@@ -20,10 +23,8 @@ int main(int argc, char **argv)
 {
   const cli_cmd *const *c;
 
-  if(argc < 2) {
-    cli_main_help(stderr);
-    return 2;
-  }
+  if(argc < 2)
+    return cli_usage_error(NULL, "missing command");
   for(c = cli_commands; *c; c++)
     if(!strcmp(argv[1], (*c)->name))
       return (*c)->run(*c, argc - 1, argv + 1);
@@ -33,15 +34,16 @@ int main(int argc, char **argv)
   }
   if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
      !strcmp(argv[1], "help")) {
-    if(argc > 2)
+    if(argc > 2) {
       for(c = cli_commands; *c; c++)
         if(!strcmp(argv[2], (*c)->name)) {
           cli_help(stdout, *c);
           return 0;
         }
+      return cli_usage_error(NULL, "unknown command \"%s\"", argv[2]);
+    }
     cli_main_help(stdout);
     return 0;
   }
-  cli_main_help(stderr);
-  return 2;
+  return cli_usage_error(NULL, "unknown command \"%s\"", argv[1]);
 }

@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * diff.c - where two rule sets decide differently.
+ *
+ * Each rule set is reduced to the spans the table builder sweeps out (one
+ * value per interval of the address space, see table.c), and the two span
+ * lists are walked together: every interval where both values stay the
+ * same is compared once, so the cost is linear in the number of spans of
+ * both sides, not in the size of the address space.
+ *
+ * Inside an interval the decision can still depend on the port (a port
+ * set).  The port space 1-65535 is then cut at every bound of the port
+ * ranges involved, and each piece is compared; pieces where the actions
+ * differ are grouped by the pair of deciding rules.  Neighbouring
+ * intervals with the same groups are merged before the range is cut into
+ * a minimal list of CIDR blocks, so a change is reported as written, not
+ * as the rules that happen to lie under it.
+ *
+ * Only the action counts: a range decided by another rule with the same
+ * action is not a change.  IPv4-mapped IPv6 addresses (::ffff:0:0/96)
+ * are always decided as IPv4, so the IPv6 span lists treat that block as
+ * taking the value in force just below it: it never appears on its own
+ * in the IPv6 list, and a reported IPv6 block may cover it (its addresses
+ * are in the IPv4 list).
+ *
+ * Memory: the two span lists (24 bytes per span, at most two spans per
+ * rule) and the current run of groups.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+__extension__ typedef unsigned __int128 u128;
+
+#define KEY(s) ((u128)(s).hi << 64 | (s).lo)
+
+/* One set of ports whose decision changes the same way. */
+typedef struct group {
+  long old_rule, new_rule;
+  uint8_t old_act, new_act;
+  uint32_t off, n;          /* port ranges in diff_state.ports */
+} group;
+
+typedef struct diff_state {
+  const cf_ruleset *rs[2];
+  const cf_spans *sp[2];
+  cf_diff_fn fn;
+  void *ud;
+  int v6;
+  /* the pending run: [start, end] with groups g[0..ng) */
+  int have;
+  u128 start, end;
+  group *g;
+  size_t ng, capg;
+  cf_port_range *ports;
+  size_t nports, capports;
+  /* the groups of the interval just computed, compared with the run */
+  group *cg;
+  size_t ncg, capcg;
+  cf_port_range *cports;
+  size_t ncports, capcports;
+  /* scratch: port cuts, and the changing pieces with their groups */
+  uint32_t *cuts;
+  size_t capcuts;
+  cf_port_range *pieces;
+  size_t cappieces;
+  uint32_t *pgroup;
+  size_t cappgroup;
+  int stop;                 /* the callback asked to stop */
+} diff_state;
+
+static int grow(void *p, size_t *cap, size_t want, size_t sz)
+{
+  void **pp = p;
+  size_t nc;
+  void *q;
+
+  if(want <= *cap)
+    return 0;
+  nc = *cap ? *cap : 16;
+  while(nc < want)
+    nc *= 2;
+  q = realloc(*pp, nc * sz);
+  if(!q)
+    return -1;
+  *pp = q;
+  *cap = nc;
+  return 0;
+}
+
+static uint8_t default_action(const cf_ruleset *rs)
+{
+  return rs->dflt.set ? rs->dflt.action : CURLFENCE_DENY;
+}
+
+/* The rule a plain (portless) value names and its action. */
+static long plain_rule(const cf_ruleset *rs, uint32_t v, uint8_t *act)
+{
+  if(!v) {
+    *act = default_action(rs);
+    return -1;
+  }
+  *act = (v & CF_ALLOW) ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+  return (long)(v & ~CF_ALLOW) - 1;
+}
+
+/* Decision of value v of side s for port. */
+static long decide_port(const diff_state *d, int s, uint32_t v,
+                        unsigned port, uint8_t *act)
+{
+  if(v & CF_PSET) {
+    const uint32_t *c;
+    uint32_t n, w = cf_spans_pset(d->sp[s], v, &c, &n);
+
+    for(uint32_t i = 0; i < n; i++)
+      if(cf_rule_port_match(d->rs[s], &d->rs[s]->rules[c[i]], port)) {
+        *act = d->rs[s]->rules[c[i]].action;
+        return (long)c[i];
+      }
+    v = w;
+  }
+  return plain_rule(d->rs[s], v, act);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Bounds of every port range of a port set's candidates. */
+static int add_cuts(diff_state *d, int s, uint32_t v, size_t *n)
+{
+  const uint32_t *c;
+  uint32_t nc;
+
+  if(!(v & CF_PSET))
+    return 0;
+  cf_spans_pset(d->sp[s], v, &c, &nc);
+  for(uint32_t i = 0; i < nc; i++) {
+    const cf_rule *r = &d->rs[s]->rules[c[i]];
+    const cf_port_range *pr = d->rs[s]->ports + r->port_off;
+
+    if(grow(&d->cuts, &d->capcuts, *n + 2 * r->nports, sizeof(*d->cuts)))
+      return -1;
+    for(uint32_t j = 0; j < r->nports; j++) {
+      d->cuts[(*n)++] = pr[j].lo;
+      d->cuts[(*n)++] = (uint32_t)pr[j].hi + 1;
+    }
+  }
+  return 0;
+}
+
+/* The groups of one interval with values va (old) and vb (new), in
+ * d->cg, each group's port ranges contiguous and ascending in
+ * d->cports; n == 0 means every port. */
+static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
+{
+  uint8_t oa, na;
+  long orule, nrule;
+  size_t n = 0, npieces = 0, off = 0;
+
+  d->ncg = 0;
+  d->ncports = 0;
+  if(!(va & CF_PSET) && !(vb & CF_PSET)) {
+    orule = plain_rule(d->rs[0], va, &oa);
+    nrule = plain_rule(d->rs[1], vb, &na);
+    if(oa == na)
+      return 0;
+    if(grow(&d->cg, &d->capcg, 1, sizeof(*d->cg)))
+      return -1;
+    d->cg[0].old_rule = orule;
+    d->cg[0].new_rule = nrule;
+    d->cg[0].old_act = oa;
+    d->cg[0].new_act = na;
+    d->cg[0].off = 0;
+    d->cg[0].n = 0;
+    d->ncg = 1;
+    return 0;
+  }
+  if(grow(&d->cuts, &d->capcuts, 2, sizeof(*d->cuts)))
+    return -1;
+  d->cuts[n++] = 1;
+  d->cuts[n++] = 65536;
+  if(add_cuts(d, 0, va, &n) || add_cuts(d, 1, vb, &n))
+    return -1;
+  qsort(d->cuts, n, sizeof(*d->cuts), cmp_u32);
+  /* Pieces that change, in port order, go to the scratch ranges with
+   * their group in pgroup; then they are copied out group by group. */
+  for(size_t i = 0; i + 1 < n; i++) {
+    unsigned lo = d->cuts[i], hi;
+    size_t g;
+
+    if(d->cuts[i + 1] == lo || lo > 65535)
+      continue;
+    hi = d->cuts[i + 1] - 1;
+    orule = decide_port(d, 0, va, lo, &oa);
+    nrule = decide_port(d, 1, vb, lo, &na);
+    if(oa == na)
+      continue;
+    for(g = 0; g < d->ncg; g++)
+      if(d->cg[g].old_rule == orule && d->cg[g].new_rule == nrule)
+        break;
+    if(g == d->ncg) {
+      if(grow(&d->cg, &d->capcg, d->ncg + 1, sizeof(*d->cg)))
+        return -1;
+      d->cg[g].old_rule = orule;
+      d->cg[g].new_rule = nrule;
+      d->cg[g].old_act = oa;
+      d->cg[g].new_act = na;
+      d->cg[g].n = 0;
+      d->ncg++;
+    }
+    if(npieces && d->pgroup[npieces - 1] == g &&
+       d->pieces[npieces - 1].hi + 1u == lo) {
+      d->pieces[npieces - 1].hi = (uint16_t)hi;
+      continue;
+    }
+    if(grow(&d->pieces, &d->cappieces, npieces + 1, sizeof(*d->pieces)) ||
+       grow(&d->pgroup, &d->cappgroup, npieces + 1, sizeof(*d->pgroup)))
+      return -1;
+    d->pieces[npieces].lo = (uint16_t)lo;
+    d->pieces[npieces].hi = (uint16_t)hi;
+    d->pgroup[npieces++] = (uint32_t)g;
+  }
+  if(grow(&d->cports, &d->capcports, npieces, sizeof(*d->cports)))
+    return -1;
+  for(size_t g = 0; g < d->ncg; g++) {
+    size_t k = 0;
+
+    d->cg[g].off = (uint32_t)off;
+    for(size_t i = 0; i < npieces; i++)
+      if(d->pgroup[i] == g)
+        d->cports[off + k++] = d->pieces[i];
+    d->cg[g].n = (uint32_t)k;
+    off += k;
+    /* a change on every port reads better as "any port" */
+    if(k == 1 && d->cports[d->cg[g].off].lo == 1 &&
+       d->cports[d->cg[g].off].hi == 65535)
+      d->cg[g].n = 0;
+  }
+  d->ncports = off;
+  return 0;
+}
+
+static int same_groups(const diff_state *d)
+{
+  if(d->ng != d->ncg)
+    return 0;
+  for(size_t i = 0; i < d->ng; i++) {
+    const group *a = &d->g[i], *b = &d->cg[i];
+
+    if(a->old_rule != b->old_rule || a->new_rule != b->new_rule ||
+       a->n != b->n)
+      return 0;
+    if(a->n && memcmp(d->ports + a->off, d->cports + b->off,
+                      a->n * sizeof(*d->ports)))
+      return 0;
+  }
+  return 1;
+}
+
+/* Report the pending run as CIDR blocks, each with every group. */
+static int flush(diff_state *d)
+{
+  u128 s = d->start, e = d->end;
+  unsigned bits = d->v6 ? 128 : 32, shift = d->v6 ? 0 : 96;
+
+  if(!d->have)
+    return 0;
+  d->have = 0;
+  for(;;) {
+    unsigned k = 0;   /* block of 2^(k + shift) keys */
+    cf_diff_change c;
+
+    /* largest aligned block at s inside [s, e] */
+    while(k < bits) {
+      u128 size;
+
+      if(k + 1 + shift == 128) {   /* the whole space: 1 << 128 overflows */
+        if(s == 0 && e == ~(u128)0)
+          k++;
+        break;
+      }
+      size = (u128)1 << (k + 1 + shift);
+      if((s & (size - 1)) || s + (size - 1) > e)
+        break;
+      k++;
+    }
+    memset(&c, 0, sizeof(c));
+    c.v6 = d->v6;
+    c.plen = bits - k;
+    for(unsigned j = 0; j < 16; j++)
+      c.addr[j] = (uint8_t)(s >> (120 - 8 * j));
+    for(size_t i = 0; i < d->ng; i++) {
+      const group *g = &d->g[i];
+
+      c.ports = g->n ? d->ports + g->off : NULL;
+      c.nports = g->n;
+      c.old_rule = g->old_rule;
+      c.new_rule = g->new_rule;
+      c.old_action = (curlfence_action)g->old_act;
+      c.new_action = (curlfence_action)g->new_act;
+      if(d->fn(&c, d->ud)) {
+        d->stop = 1;
+        return 0;
+      }
+    }
+    if(k + shift == 128)
+      break;
+    {
+      u128 last = s + (((u128)1 << (k + shift)) - 1);
+      if(last >= e)
+        break;
+      s = last + 1;
+    }
+  }
+  return 0;
+}
+
+/* One interval [s, e] of constant values: extend the run or start one. */
+static int interval(diff_state *d, u128 s, u128 e, uint32_t va, uint32_t vb)
+{
+  if(interval_groups(d, va, vb))
+    return -1;
+  if(d->have && d->end + 1 == s && same_groups(d)) {
+    d->end = e;
+    return 0;
+  }
+  if(flush(d))
+    return -1;
+  if(!d->ncg || d->stop)
+    return 0;
+  /* the current groups become the run */
+  {
+    group *tg = d->g;
+    cf_port_range *tp = d->ports;
+    size_t tcg = d->capg, tcp = d->capports;
+
+    d->g = d->cg;
+    d->capg = d->capcg;
+    d->ng = d->ncg;
+    d->ports = d->cports;
+    d->capports = d->capcports;
+    d->nports = d->ncports;
+    d->cg = tg;
+    d->capcg = tcg;
+    d->cports = tp;
+    d->capcports = tcp;
+    d->ncg = 0;
+    d->ncports = 0;
+  }
+  d->have = 1;
+  d->start = s;
+  d->end = e;
+  return 0;
+}
+
+/* Give [lo, hi] the value in force just below lo (no value of its own):
+ * addresses there are decided elsewhere.  Rewrites sp in place; when a
+ * cut has to be put back at hi + 1, a cut inside the block was dropped,
+ * so there is room. */
+static void mask_block(cf_spans *sp, u128 lo, u128 hi)
+{
+  size_t i, o = 0;
+  uint32_t below = 0, at_end = 0;
+  int restored;
+
+  for(i = 0; i < sp->n; i++) {
+    u128 k = KEY(sp->v[i]);
+
+    if(k < lo)
+      below = sp->v[i].val;
+    if(k <= hi + 1)
+      at_end = sp->v[i].val;
+  }
+  restored = below == at_end;   /* nothing to put back */
+  for(i = 0; i < sp->n; i++) {
+    u128 k = KEY(sp->v[i]);
+
+    if(k >= lo && k <= hi + 1)
+      continue;
+    if(k > hi + 1 && !restored) {
+      sp->v[o].hi = (uint64_t)((hi + 1) >> 64);
+      sp->v[o].lo = (uint64_t)(hi + 1);
+      sp->v[o++].val = at_end;
+      restored = 1;
+    }
+    sp->v[o++] = sp->v[i];
+  }
+  if(!restored) {
+    sp->v[o].hi = (uint64_t)((hi + 1) >> 64);
+    sp->v[o].lo = (uint64_t)(hi + 1);
+    sp->v[o++].val = at_end;
+  }
+  sp->n = o;
+}
+
+curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
+                       cf_diff_fn fn, void *userdata)
+{
+  curlfence_code rc = CURLFENCE_OK;
+  diff_state d;
+
+  if(!old_rs || !new_rs || !fn)
+    return CURLFENCE_E_INVAL;
+  memset(&d, 0, sizeof(d));
+  d.rs[0] = old_rs;
+  d.rs[1] = new_rs;
+  d.fn = fn;
+  d.ud = userdata;
+  for(int v6 = 0; v6 < 2 && !rc && !d.stop; v6++) {
+    cf_spans a, b;
+    size_t ia = 0, ib = 0;
+
+    rc = cf_table_spans(&a, old_rs, v6);
+    if(rc)
+      break;
+    rc = cf_table_spans(&b, new_rs, v6);
+    if(rc) {
+      cf_spans_free(&a);
+      break;
+    }
+    if(v6) {
+      u128 lo = (u128)0xffff << 32, hi = lo | 0xffffffffu;
+      mask_block(&a, lo, hi);
+      mask_block(&b, lo, hi);
+    }
+    d.v6 = v6;
+    d.sp[0] = &a;
+    d.sp[1] = &b;
+    /* both lists start at key 0 */
+    while(ia < a.n && ib < b.n && !d.stop) {
+      u128 s = KEY(a.v[ia]) > KEY(b.v[ib]) ? KEY(a.v[ia]) : KEY(b.v[ib]);
+      u128 na = ia + 1 < a.n ? KEY(a.v[ia + 1]) : 0;
+      u128 nb = ib + 1 < b.n ? KEY(b.v[ib + 1]) : 0;
+      int enda = ia + 1 >= a.n, endb = ib + 1 >= b.n;
+      u128 e;
+
+      if(enda && endb)
+        e = ~(u128)0;
+      else if(enda || (!endb && nb < na))
+        e = nb - 1;
+      else
+        e = na - 1;
+      if(interval(&d, s, e, a.v[ia].val, b.v[ib].val)) {
+        rc = CURLFENCE_E_NOMEM;
+        break;
+      }
+      if(enda && endb)
+        break;
+      if(!enda && na == e + 1)
+        ia++;
+      if(!endb && nb == e + 1)
+        ib++;
+    }
+    if(!rc && flush(&d))
+      rc = CURLFENCE_E_NOMEM;
+    d.have = 0;
+    cf_spans_free(&a);
+    cf_spans_free(&b);
+  }
+  free(d.g);
+  free(d.ports);
+  free(d.cg);
+  free(d.cports);
+  free(d.cuts);
+  free(d.pieces);
+  free(d.pgroup);
+  return rc;
+}

@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lint.c - rules that do nothing, or not what they seem to, for
+ * `curlfence lint`.
+ *
+ * Every span of the address space (table.c's sweep: inside one span the
+ * same rules match) is looked at once.  The rules matching a span come
+ * from an index of the rules sorted by (family, prefix length, address,
+ * rank): one binary search per prefix length in use.  The port space is
+ * cut at the bounds of those rules' port lists, and for every piece the
+ * deciding rule, the rule that would decide without it, and the best rule
+ * of the baseline files (rules/default.rules) are found by a scan of the
+ * matching list.  From that:
+ *
+ *   decides[r]     r decides some address and port: otherwise r is
+ *                  "shadowed" (no port list) or "port-never-wins"
+ *   differs[r]     somewhere r decides, the rule below it would decide
+ *                  the other way: otherwise r is "redundant"
+ *   opens[r]       an allow r decides where a baseline rule denies
+ *
+ * Duplicates (same family, prefix, action and port set as an earlier
+ * rule) are found in the index, where they are neighbours.
+ *
+ * Cost: O(spans * (prefix lengths in use * log n + matches * pieces)),
+ * about linear for hand-written files.  Memory: a few words per rule.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct lint_state {
+  const cf_ruleset *rs;
+  const unsigned char *baseline;
+  uint32_t *idx;              /* rule indexes in index order */
+  size_t nidx;
+  /* per prefix length of the family: [first, end) in idx */
+  size_t first[129], end[129];
+  unsigned char *decides, *differs;
+  long *below, *opened_by;    /* first rule seen under r; baseline deny */
+  uint8_t *where;             /* 16 bytes per rule: an address r opens */
+  long *match;                /* scratch: matching rules, rank order */
+  const unsigned char *dup;   /* repeats an earlier rule */
+  uint32_t *cuts;
+  size_t capcuts;
+} lint_state;
+
+/* The sort key of a rule in the index: everything the order needs, so
+ * the comparison reads no rule and needs no context. */
+typedef struct lkey {
+  uint8_t v6, plen, portless, allow;
+  uint8_t addr[16];
+  uint32_t idx;
+} lkey;
+
+/* family, prefix length, address, then rank on the same prefix (a rule
+ * with a port list, then deny, then the earlier rule: cf_rule_beats) */
+static int key_cmp(const void *x, const void *y)
+{
+  const lkey *a = x, *b = y;
+  int c;
+
+  if(a->v6 != b->v6)
+    return a->v6 < b->v6 ? -1 : 1;
+  if(a->plen != b->plen)
+    return a->plen < b->plen ? -1 : 1;
+  c = memcmp(a->addr, b->addr, 16);
+  if(c)
+    return c;
+  if(a->portless != b->portless)
+    return a->portless < b->portless ? -1 : 1;
+  if(a->allow != b->allow)
+    return a->allow < b->allow ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void mask_into(uint8_t *out, const uint8_t *addr, unsigned plen,
+                      unsigned bytes)
+{
+  for(unsigned i = 0; i < bytes; i++) {
+    unsigned lo = i * 8;
+    out[i] = plen <= lo ? 0 : plen >= lo + 8 ? addr[i]
+                                             : (uint8_t)(addr[i] &
+                                                 (0xff00u >> (plen - lo)));
+  }
+}
+
+/* The rules matching addr, best first, into st->match; returns how many. */
+static size_t matching(lint_state *st, int v6, const uint8_t *addr)
+{
+  unsigned bytes = v6 ? 16 : 4;
+  size_t n = 0;
+
+  for(int plen = v6 ? 128 : 32; plen >= 0; plen--) {
+    size_t lo = st->first[plen], hi = st->end[plen];
+    uint8_t key[16];
+
+    if(lo == hi)
+      continue;
+    mask_into(key, addr, (unsigned)plen, bytes);
+    /* first rule whose address is >= key */
+    while(lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if(memcmp(st->rs->rules[st->idx[mid]].addr, key, bytes) < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    for(; lo < st->end[plen] &&
+          !memcmp(st->rs->rules[st->idx[lo]].addr, key, bytes); lo++)
+      st->match[n++] = st->idx[lo];
+  }
+  return n;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int grow_cuts(lint_state *st, size_t want)
+{
+  size_t nc = st->capcuts ? st->capcuts : 64;
+  uint32_t *q;
+
+  if(want <= st->capcuts)
+    return 0;
+  while(nc < want)
+    nc *= 2;
+  q = realloc(st->cuts, nc * sizeof(*q));
+  if(!q)
+    return -1;
+  st->cuts = q;
+  st->capcuts = nc;
+  return 0;
+}
+
+static int same_prefix(const cf_ruleset *rs, long a, long b)
+{
+  const cf_rule *x = &rs->rules[a], *y = &rs->rules[b];
+
+  return x->v6 == y->v6 && x->plen == y->plen &&
+         !memcmp(x->addr, y->addr, x->v6 ? 16 : 4);
+}
+
+/* One span starting at addr: every port piece, its decider, the rule
+ * below the decider, and the best baseline rule. */
+static int look_at(lint_state *st, int v6, const uint8_t *addr)
+{
+  const cf_ruleset *rs = st->rs;
+  size_t n = matching(st, v6, addr), nc = 0;
+  uint8_t dflt = rs->dflt.set ? rs->dflt.action : CURLFENCE_DENY;
+
+  if(!n)
+    return 0;
+  if(grow_cuts(st, 2))
+    return -1;
+  st->cuts[nc++] = 1;
+  st->cuts[nc++] = 65536;
+  for(size_t i = 0; i < n; i++) {
+    const cf_rule *r = &rs->rules[st->match[i]];
+    const cf_port_range *pr = rs->ports + r->port_off;
+
+    if(grow_cuts(st, nc + 2 * (size_t)r->nports))
+      return -1;
+    for(uint32_t j = 0; j < r->nports; j++) {
+      st->cuts[nc++] = pr[j].lo;
+      st->cuts[nc++] = (uint32_t)pr[j].hi + 1;
+    }
+  }
+  if(nc > 2)
+    qsort(st->cuts, nc, sizeof(*st->cuts), cmp_u32);
+  for(size_t c = 0; c + 1 < nc; c++) {
+    unsigned port = st->cuts[c];
+    long win = -1, next = -1, base = -1;
+    uint8_t next_act;
+
+    if(st->cuts[c + 1] == port || port > 65535)
+      continue;
+    for(size_t i = 0; i < n && (next < 0 || (st->baseline && base < 0));
+        i++) {
+      long r = st->match[i];
+
+      if(!cf_rule_port_match(rs, &rs->rules[r], port))
+        continue;
+      if(win < 0)
+        win = r;
+      else if(next < 0 && !(st->dup[r] && same_prefix(rs, r, win)))
+        next = r;     /* a repeat of the winner is not the rule below */
+      if(st->baseline && base < 0 && st->baseline[rs->rules[r].file])
+        base = r;
+    }
+    if(win < 0)
+      continue;
+    st->decides[win] = 1;
+    next_act = next >= 0 ? rs->rules[next].action : dflt;
+    if(st->below[win] == -2)
+      st->below[win] = next;
+    if(next_act != rs->rules[win].action)
+      st->differs[win] = 1;
+    if(rs->rules[win].action == CURLFENCE_ALLOW && base >= 0 &&
+       rs->rules[base].action == CURLFENCE_DENY &&
+       st->opened_by[win] < 0) {
+      st->opened_by[win] = base;
+      memcpy(st->where + 16 * (size_t)win, addr, v6 ? 16 : 4);
+    }
+  }
+  return 0;
+}
+
+/* Port sets as bitmaps: a's ports within b's (subset), or the same. */
+static int port_sets(const cf_ruleset *rs, const cf_rule *a,
+                     const cf_rule *b, int subset)
+{
+  unsigned char in_a[65536 / 8], in_b[65536 / 8];
+
+  if(!a->nports || !b->nports)
+    return !b->nports && (subset || !a->nports);
+  memset(in_a, 0, sizeof(in_a));
+  memset(in_b, 0, sizeof(in_b));
+  for(int s = 0; s < 2; s++) {
+    const cf_rule *r = s ? b : a;
+    unsigned char *m = s ? in_b : in_a;
+
+    for(uint32_t j = 0; j < r->nports; j++)
+      for(unsigned p = rs->ports[r->port_off + j].lo;
+          p <= rs->ports[r->port_off + j].hi; p++)
+        m[p / 8] |= (unsigned char)(1u << (p % 8));
+  }
+  if(subset) {
+    for(size_t i = 0; i < sizeof(in_a); i++)
+      if(in_a[i] & ~in_b[i])
+        return 0;
+    return 1;
+  }
+  return !memcmp(in_a, in_b, sizeof(in_a));
+}
+
+static int same_ports(const cf_ruleset *rs, const cf_rule *a,
+                      const cf_rule *b)
+{
+  return port_sets(rs, a, b, 0);
+}
+
+static int ports_within(const cf_ruleset *rs, const cf_rule *a,
+                        const cf_rule *b)
+{
+  return port_sets(rs, a, b, 1);
+}
+
+/* A same-prefix rule that ranks above r, has no fewer ports and, unless
+ * it is a duplicate, takes every port of r: the one to name when r never
+ * decides.  -1 when longer prefixes are the reason. */
+static long same_prefix_winner(const lint_state *st, size_t pos)
+{
+  const cf_ruleset *rs = st->rs;
+  const cf_rule *r = &rs->rules[st->idx[pos]];
+
+  for(size_t k = pos; k > 0; k--) {
+    const cf_rule *o = &rs->rules[st->idx[k - 1]];
+
+    if(o->v6 != r->v6 || o->plen != r->plen ||
+       memcmp(o->addr, r->addr, r->v6 ? 16 : 4))
+      break;
+    if(!o->nports || (r->nports && ports_within(rs, r, o)))
+      return (long)st->idx[k - 1];
+  }
+  return -1;
+}
+
+static void finding(cf_lint_fn fn, void *ud, int *stop, cf_lint_kind kind,
+                    long rule, long other, const uint8_t *where)
+{
+  cf_lint_finding f;
+
+  if(*stop)
+    return;
+  memset(&f, 0, sizeof(f));
+  f.kind = kind;
+  f.rule = rule;
+  f.other = other;
+  if(where)
+    memcpy(f.where, where, 16);
+  if(fn(&f, ud))
+    *stop = 1;
+}
+
+curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
+                       cf_lint_fn fn, void *userdata)
+{
+  lint_state st;
+  curlfence_code rc = CURLFENCE_OK;
+  size_t n, i;
+  unsigned char *dup = NULL;
+  int stop = 0;
+
+  if(!rs || !fn)
+    return CURLFENCE_E_INVAL;
+  n = rs->nrules;
+  memset(&st, 0, sizeof(st));
+  st.rs = rs;
+  st.baseline = baseline;
+  st.idx = malloc((n ? n : 1) * sizeof(*st.idx));
+  st.decides = calloc(n ? n : 1, 1);
+  st.differs = calloc(n ? n : 1, 1);
+  st.below = malloc((n ? n : 1) * sizeof(*st.below));
+  st.opened_by = malloc((n ? n : 1) * sizeof(*st.opened_by));
+  st.where = calloc(n ? n : 1, 16);
+  st.match = malloc((n ? n : 1) * sizeof(*st.match));
+  dup = calloc(n ? n : 1, 1);
+  if(!st.idx || !st.decides || !st.differs || !st.below || !st.opened_by ||
+     !st.where || !st.match || !dup) {
+    rc = CURLFENCE_E_NOMEM;
+    goto out;
+  }
+  for(i = 0; i < n; i++) {
+    st.below[i] = -2;         /* not seen deciding yet */
+    st.opened_by[i] = -1;
+  }
+  {
+    lkey *k = malloc((n ? n : 1) * sizeof(*k));
+
+    if(!k) {
+      rc = CURLFENCE_E_NOMEM;
+      goto out;
+    }
+    for(i = 0; i < n; i++) {
+      const cf_rule *r = &rs->rules[i];
+
+      memset(&k[i], 0, sizeof(k[i]));
+      k[i].v6 = r->v6;
+      k[i].plen = r->plen;
+      k[i].portless = r->nports == 0;
+      k[i].allow = r->action == CURLFENCE_ALLOW;
+      memcpy(k[i].addr, r->addr, r->v6 ? 16 : 4);
+      k[i].idx = (uint32_t)i;
+    }
+    qsort(k, n, sizeof(*k), key_cmp);
+    for(i = 0; i < n; i++)
+      st.idx[i] = k[i].idx;
+    free(k);
+  }
+
+  /* duplicates: same prefix neighbours in the index */
+  for(i = 1; i < n; i++) {
+    const cf_rule *r = &rs->rules[st.idx[i]];
+
+    for(size_t k = i; k > 0; k--) {
+      const cf_rule *o = &rs->rules[st.idx[k - 1]];
+
+      if(o->v6 != r->v6 || o->plen != r->plen ||
+         memcmp(o->addr, r->addr, r->v6 ? 16 : 4))
+        break;
+      if(o->action == r->action && same_ports(rs, o, r) &&
+         st.idx[k - 1] < st.idx[i]) {
+        dup[st.idx[i]] = 1;
+        break;
+      }
+    }
+  }
+
+  st.dup = dup;
+
+  for(int v6 = 0; v6 < 2 && !rc; v6++) {
+    cf_spans sp;
+    size_t a = 0;
+
+    for(int p = 0; p <= 128; p++)
+      st.first[p] = st.end[p] = 0;
+    while(a < n && rs->rules[st.idx[a]].v6 != v6)
+      a++;
+    while(a < n && rs->rules[st.idx[a]].v6 == v6) {
+      unsigned p = rs->rules[st.idx[a]].plen;
+      size_t b = a;
+      while(b < n && rs->rules[st.idx[b]].v6 == v6 &&
+            rs->rules[st.idx[b]].plen == p)
+        b++;
+      st.first[p] = a;
+      st.end[p] = b;
+      a = b;
+    }
+    rc = cf_table_spans(&sp, rs, v6);
+    if(rc)
+      break;
+    for(size_t s = 0; s < sp.n && !rc; s++) {
+      uint8_t addr[16];
+
+      if(!sp.v[s].val)
+        continue;   /* no rule matches here */
+      for(unsigned j = 0; j < 8; j++) {
+        addr[j] = (uint8_t)(sp.v[s].hi >> (56 - 8 * j));
+        addr[8 + j] = (uint8_t)(sp.v[s].lo >> (56 - 8 * j));
+      }
+      if(look_at(&st, v6, addr))
+        rc = CURLFENCE_E_NOMEM;
+    }
+    cf_spans_free(&sp);
+  }
+  if(rc)
+    goto out;
+
+  /* report in file order */
+  for(i = 0; i < n && !stop; i++) {
+    const cf_rule *r = &rs->rules[i];
+
+    if(dup[i]) {
+      long first = -1;
+      for(size_t k = 0; k < i; k++) {
+        const cf_rule *o = &rs->rules[k];
+        if(o->v6 == r->v6 && o->plen == r->plen && o->action == r->action &&
+           !memcmp(o->addr, r->addr, r->v6 ? 16 : 4) &&
+           same_ports(rs, o, r)) {
+          first = (long)k;
+          break;
+        }
+      }
+      finding(fn, userdata, &stop, CF_LINT_DUPLICATE, (long)i, first, NULL);
+      continue;
+    }
+    if(!st.decides[i]) {
+      size_t pos = 0;
+      while(st.idx[pos] != i)
+        pos++;
+      finding(fn, userdata, &stop,
+              r->nports ? CF_LINT_PORT_NEVER_WINS : CF_LINT_SHADOWED,
+              (long)i, same_prefix_winner(&st, pos), NULL);
+      continue;
+    }
+    if(!st.differs[i])
+      finding(fn, userdata, &stop, CF_LINT_REDUNDANT, (long)i,
+              st.below[i] >= 0 ? st.below[i] : -1, NULL);
+    if(st.opened_by[i] >= 0 && !(baseline && baseline[r->file]))
+      finding(fn, userdata, &stop, CF_LINT_OPENS_BASELINE, (long)i,
+              st.opened_by[i], st.where + 16 * i);
+  }
+out:
+  free(st.idx);
+  free(st.decides);
+  free(st.differs);
+  free(st.below);
+  free(st.opened_by);
+  free(st.where);
+  free(st.match);
+  free(st.cuts);
+  free(dup);
+  return rc;
+}
+
+const char *cf_lint_name(cf_lint_kind kind)
+{
+  switch(kind) {
+  case CF_LINT_SHADOWED: return "shadowed";
+  case CF_LINT_PORT_NEVER_WINS: return "port-never-wins";
+  case CF_LINT_DUPLICATE: return "duplicate";
+  case CF_LINT_REDUNDANT: return "redundant";
+  case CF_LINT_OPENS_BASELINE: return "opens-default-deny";
+  }
+  return "unknown";
+}

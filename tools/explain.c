@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * curlfence explain [-r RULES] ADDRESS [PORT]: every rule that matches
+ * the address, best first, what happened to each, and why the winner
+ * wins.  Exit 0 when the address is allowed, 1 when denied, 2 on errors
+ * (like check).
+ */
+#include "cli.h"
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cli_opt explain_opts[] = {
+  CLI_OPT_RULES,
+  CLI_OPT_JSON,
+  CLI_OPT_HELP,
+  CLI_OPT_END
+};
+
+typedef struct ex_ctx {
+  const cf_ruleset *rs;
+  unsigned port;
+  int json, nlines;
+} ex_ctx;
+
+static const char *act_name(unsigned a)
+{
+  return a == CURLFENCE_ALLOW ? "allow" : "deny";
+}
+
+/* Why rule w outranks rule l (both match address and port): as the
+ * loser's reason (for_winner 0) or as the winner's (1). */
+static void outranked(char *buf, size_t n, const cf_ruleset *rs, long w,
+                      long l, int for_winner)
+{
+  const cf_rule *a = &rs->rules[w], *b = &rs->rules[l];
+
+  if(a->plen != b->plen) {
+    if(for_winner)
+      snprintf(buf, n, "longest matching prefix: /%u is longer than /%u "
+               "(line %u)", a->plen, b->plen, b->line);
+    else
+      snprintf(buf, n, "shorter prefix: /%u loses to /%u (line %u)",
+               b->plen, a->plen, a->line);
+  }
+  else if(!!a->nports != !!b->nports) {
+    if(for_winner)
+      snprintf(buf, n, "same prefix as line %u: a rule with a port list "
+               "ranks above one without", b->line);
+    else
+      snprintf(buf, n, "same prefix: the rule with a port list (line %u) "
+               "ranks first", a->line);
+  }
+  else if(a->action != b->action) {
+    if(for_winner)
+      snprintf(buf, n, "same prefix and ports as line %u: deny wins a tie",
+               b->line);
+    else
+      snprintf(buf, n, "same prefix and ports: deny (line %u) wins a tie",
+               a->line);
+  }
+  else if(for_winner)
+    snprintf(buf, n, "line %u says the same; the first one decides",
+             b->line);
+  else
+    snprintf(buf, n, "repeats line %u, which comes first", a->line);
+}
+
+static void json_str_field(const char *key, const char *val, int comma)
+{
+  printf("%s\"%s\":", comma ? "," : "", key);
+  if(val)
+    cli_json_string(stdout, val);
+  else
+    fputs("null", stdout);
+}
+
+static void print_rule_line(ex_ctx *c, long i, const char *outcome,
+                            const char *why)
+{
+  const cf_rule *r = &c->rs->rules[i];
+
+  if(c->json) {
+    printf("%s{", c->nlines++ ? "," : "");
+    json_str_field("file", c->rs->files[r->file], 0);
+    printf(",\"line\":%u", r->line);
+    json_str_field("rule", CF_RULE_TEXT(c->rs, r), 1);
+    json_str_field("outcome", outcome, 1);
+    json_str_field("why", why, 1);
+    putchar('}');
+    return;
+  }
+  printf("  %d. %s:%u: %s -- %s%s%s\n", ++c->nlines, c->rs->files[r->file],
+         r->line, CF_RULE_TEXT(c->rs, r), outcome, why[0] ? ": " : "", why);
+}
+
+static int run_explain(const cli_cmd *cmd, int argc, char **argv)
+{
+  const char *rules = NULL, *arg, *input;
+  struct addrinfo hints, *res = NULL;
+  curlfence_policy *p = NULL;
+  curlfence_verdict v;
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  cli_parser ps;
+  ex_ctx c;
+  uint8_t key[16];
+  char text[INET6_ADDRSTRLEN + 20], shown[INET6_ADDRSTRLEN], why[200];
+  char mapped[200] = "";
+  long *m = NULL, win = -1, second = -1;
+  size_t n, i;
+  unsigned port = 0;
+  cf_dest dest;
+  int k, v6, status = 2;
+
+  memset(&c, 0, sizeof(c));
+  cli_parser_init(&ps, cmd, argc, argv);
+  while((k = cli_next(&ps, &arg)) != CLI_END) {
+    switch(k) {
+    case 'r': rules = arg; break;
+    case CLI_KEY_JSON: c.json = 1; break;
+    default: return ps.status;
+    }
+  }
+  if(ps.noperands < 1 || ps.noperands > 2)
+    return cli_usage_error(cmd, "expected ADDRESS [PORT]");
+  input = CLI_OPERANDS(&ps)[0];
+  if(ps.noperands == 2 && cli_parse_port(CLI_OPERANDS(&ps)[1], &port))
+    return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
+                           CLI_OPERANDS(&ps)[1]);
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  if(getaddrinfo(input, NULL, &hints, &res) || !res ||
+     res->ai_addrlen > sizeof(ss))
+    return cli_usage_error(cmd, "\"%s\" is not a numeric IPv4 or IPv6 "
+                           "address", input);
+  memcpy(&ss, res->ai_addr, res->ai_addrlen);
+  sslen = res->ai_addrlen;
+  freeaddrinfo(res);
+  if(ss.ss_family == AF_INET)
+    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+  if(getnameinfo((struct sockaddr *)&ss, sslen, text, sizeof(text), NULL, 0,
+                 NI_NUMERICHOST))
+    snprintf(text, sizeof(text), "%s", input);
+  cf_dest_init(&dest, (struct sockaddr *)&ss, sslen);
+  if(dest.kind != CF_DEST_IP)
+    return cli_usage_error(cmd, "\"%s\" cannot be decided", input);
+  v6 = dest.v6;
+  memcpy(key, dest.key, sizeof(key));
+  if(cli_load_policy(rules, &p))
+    return 2;
+  c.rs = &p->rs;
+  c.port = port;
+  inet_ntop(v6 ? AF_INET6 : AF_INET, key, shown, sizeof(shown));
+  if(dest.as == CF_AS_MAPPED)
+    snprintf(mapped, sizeof(mapped), "%s is an IPv4-mapped IPv6 address "
+             "(::ffff:0:0/96): it is decided as the IPv4 address %s", text,
+             shown);
+
+  n = cf_match_all(c.rs, v6, key, NULL, 0);
+  m = calloc(n ? n : 1, sizeof(*m));
+  if(!m) {
+    fputs(CLI_PROG ": out of memory\n", stderr);
+    goto out;
+  }
+  cf_match_all(c.rs, v6, key, m, n);
+  for(i = 0; i < n; i++)
+    if(cf_rule_port_match(c.rs, &c.rs->rules[m[i]], port) &&
+       (port || !c.rs->rules[m[i]].nports)) {
+      if(win < 0)
+        win = m[i];
+      else if(second < 0)
+        second = m[i];
+    }
+  curlfence_policy_decide(p, (struct sockaddr *)&ss, sslen, &v);
+
+  if(c.json) {
+    printf("{");
+    json_str_field("input", input, 0);
+    json_str_field("addr", text, 1);
+    printf(",\"port\":%u", port);
+    json_str_field("decided_as", shown, 1);
+    json_str_field("step", mapped[0] ? mapped : NULL, 1);
+    fputs(",\"rules\":[", stdout);
+  }
+  else {
+    printf("%s%s%.0u:\n", text, port ? " port " : "", port);
+    if(mapped[0])
+      printf("  %s\n", mapped);
+    if(!n)
+      printf("  no rule matches %s\n", shown);
+  }
+  for(i = 0; i < n; i++) {
+    const cf_rule *r = &c.rs->rules[m[i]];
+
+    if(m[i] == win) {
+      print_rule_line(&c, m[i], "decides", "");
+      continue;
+    }
+    if(r->nports && !port)
+      print_rule_line(&c, m[i], "skipped",
+                      "no port given, and a port list needs one");
+    else if(!cf_rule_port_match(c.rs, r, port)) {
+      snprintf(why, sizeof(why), "port %u is not in its list", port);
+      print_rule_line(&c, m[i], "skipped", why);
+    }
+    else {
+      outranked(why, sizeof(why), c.rs, win, m[i], 0);
+      print_rule_line(&c, m[i], "outranked", why);
+    }
+  }
+  if(win < 0)
+    snprintf(why, sizeof(why), "%s", n ? "no rule matches this port: the "
+                                         "default decides"
+                                       : "no rule matches: the default "
+                                         "decides");
+  else if(second < 0)
+    snprintf(why, sizeof(why), "the only rule that matches");
+  else
+    outranked(why, sizeof(why), c.rs, win, second, 1);
+  if(c.json) {
+    fputs("],\"default\":{", stdout);
+    json_str_field("file", c.rs->dflt.set ? c.rs->files[c.rs->dflt.file]
+                                          : NULL, 0);
+    printf(",\"line\":%u", c.rs->dflt.set ? c.rs->dflt.line : 0);
+    json_str_field("rule", c.rs->dflt.set ? c.rs->dflt.text
+                                          : "default deny (built-in)", 1);
+    printf(",\"used\":%s}", win < 0 ? "true" : "false");
+    printf(",\"decision\":\"%s\"", act_name(v.action));
+    json_str_field("why", why, 1);
+    fputs("}\n", stdout);
+  }
+  else {
+    if(c.rs->dflt.set)
+      printf("  default: %s:%u: %s -- %s\n", c.rs->files[c.rs->dflt.file],
+             c.rs->dflt.line, c.rs->dflt.text,
+             win < 0 ? "decides" : "not used, a rule matched");
+    else
+      printf("  default: default deny (built-in) -- %s\n",
+             win < 0 ? "decides" : "not used, a rule matched");
+    printf("why: %s\n", why);
+    printf("decision: %s (", act_name(v.action));
+    cli_print_verdict_source(stdout, &v);
+    fputs(")\n", stdout);
+  }
+  status = v.action == CURLFENCE_ALLOW ? 0 : 1;
+out:
+  free(m);
+  curlfence_policy_unref(p);
+  return status;
+}
+
+const cli_cmd cli_cmd_explain = {
+  "explain", "ADDRESS [PORT]",
+  "show every rule that matches an address and why the winner wins",
+  "Rules are listed best first: longest prefix, then a rule with a port\n"
+  "list, then deny, then the earlier line.  An IPv4-mapped IPv6 address\n"
+  "is decided as its IPv4 address.\n"
+  "Exit status: 0 allowed, 1 denied, 2 usage or rules error.\n",
+  explain_opts, run_explain
+};
