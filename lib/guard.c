@@ -1,5 +1,7 @@
 /*
- * libcurl glue: a guard enforces a policy on easy handles.
+ * libcurl glue: a guard enforces a policy on easy handles.  This file makes
+ * the decisions (cf_guard_open, cf_guard_prereq) and never calls libcurl;
+ * attach.c installs them as a handle's callbacks.
  *
  * Three hooks do the work.  The open-socket callback sees every address
  * libcurl connects to, after name resolution and for every redirect hop,
@@ -204,7 +206,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   return d->enforced ? d->action : CURLFENCE_ALLOW;
 }
 
-/* ------------------------------------------------------------ callbacks */
+/* --------------------------------------------------------------- checks */
 
 /* Make a datagram socket drop every datagram that does not come from the
  * host d (any port), with a classic BPF socket filter that reads the
@@ -257,10 +259,11 @@ static int pin_source(curl_socket_t fd, const cf_dest *d)
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
-static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
-                                  struct curl_sockaddr *a, unsigned flags)
+curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
+                            struct curl_sockaddr *a, unsigned flags,
+                            const cf_chain *chain)
 {
-  curlfence_guard *g = clientp;
+  cf_chain own;
   cf_decision d;
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
@@ -278,45 +281,25 @@ static curl_socket_t open_checked(void *clientp, curlsocktype purpose,
   d.dest.protocol = a->protocol;
   if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
-  fd = g->open_fn ? g->open_fn(g->open_data, purpose, a)
-                  : socket(a->family, a->socktype, a->protocol);
+  if(!chain) {
+    own.open_fn = g->open_fn;
+    own.open_data = g->open_data;
+    own.close_fn = g->close_fn;
+    own.close_data = g->close_data;
+    chain = &own;
+  }
+  fd = chain->open_fn ? chain->open_fn(chain->open_data, purpose, a)
+                      : socket(a->family, a->socktype, a->protocol);
   if(fd != CURL_SOCKET_BAD && d.dest.socktype == SOCK_DGRAM &&
      d.enforced && pin_source(fd, &d.dest) != 0) {
     /* Fail closed: without the filter the transfer could be redirected. */
-    if(g->close_fn)
-      g->close_fn(g->close_data, fd);
+    if(chain->close_fn)
+      chain->close_fn(chain->close_data, fd);
     else
       close(fd);
     return CURL_SOCKET_BAD;
   }
   return fd;
-}
-
-static curl_socket_t guard_open(void *clientp, curlsocktype purpose,
-                                struct curl_sockaddr *a)
-{
-  return open_checked(clientp, purpose, a, 0);
-}
-
-static curl_socket_t guard_open_report(void *clientp, curlsocktype purpose,
-                                       struct curl_sockaddr *a)
-{
-  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_REPORT_ONLY);
-}
-
-static curl_socket_t guard_open_tftp(void *clientp, curlsocktype purpose,
-                                     struct curl_sockaddr *a)
-{
-  return open_checked(clientp, purpose, a, CURLFENCE_ATTACH_ALLOW_TFTP);
-}
-
-static curl_socket_t guard_open_tftp_report(void *clientp,
-                                            curlsocktype purpose,
-                                            struct curl_sockaddr *a)
-{
-  return open_checked(clientp, purpose, a,
-                      CURLFENCE_ATTACH_ALLOW_TFTP |
-                          CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 static int is_ip(const char *text, int family)
@@ -367,11 +350,10 @@ static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
   return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 }
 
-static int prereq_checked(void *clientp, const char *primary_ip,
-                          const char *local_ip, int primary_port,
-                          int local_port, int report_only)
+int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
+                    const char *local_ip, int primary_port, int local_port,
+                    unsigned flags)
 {
-  curlfence_guard *g = clientp;
   struct sockaddr_storage ss;
   socklen_t len;
   cf_decision d;
@@ -390,106 +372,9 @@ static int prereq_checked(void *clientp, const char *primary_ip,
   d.dest.socktype = SOCK_STREAM;
   d.dest.protocol = d.dest.kind == CF_DEST_IP ? IPPROTO_TCP : 0;
   return conclude(g, &d, CURLFENCE_CHECK_REUSED,
-                  report_only ? CURLFENCE_ATTACH_REPORT_ONLY : 0) ==
-                 CURLFENCE_ALLOW ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
-}
-
-static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
-                        int primary_port, int local_port)
-{
-  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
-                        local_port, 0);
-}
-
-static int guard_prereq_report(void *clientp, char *primary_ip,
-                               char *local_ip, int primary_port,
-                               int local_port)
-{
-  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
-                        local_port, 1);
-}
-
-/* --------------------------------------------------------------- attach */
-
-/* Turn DoH off.  A libcurl built without DoH does not know the option,
- * and has nothing to turn off. */
-static int no_doh(CURL *h)
-{
-  CURLcode rc = curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
-
-  return rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? CURLE_OK
-                                                                : (int)rc;
-}
-
-static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
-                                unsigned flags)
-{
-  static curl_opensocket_callback const opens[4] = {
-    guard_open, guard_open_report, guard_open_tftp, guard_open_tftp_report
-  };
-  int rc = CURLE_OK;
-  int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
-  int tftp = (flags & CURLFENCE_ATTACH_ALLOW_TFTP) != 0;
-
-  /* Report-only and TFTP are properties of the handle, not of the guard,
-   * so they are carried by which callbacks are installed. */
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         opens[report + 2 * tftp]);
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
-  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
-  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
-                         report ? guard_prereq_report : guard_prereq);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, (void *)g);
-  if(!(flags & CURLFENCE_ATTACH_KEEP_PROXY)) {
-    /* "" turns proxies off, including http_proxy and friends from the
-     * environment; NOPROXY "*" also covers a later CURLOPT_PROXY. */
-    rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
-    rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  }
-  /* libcurl's DoH requests run on internal handles that carry none of the
-   * callbacks above, so their connections would go unchecked. */
-  if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
-    rc |= no_doh(h);
-  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
-}
-
-CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
-{
-  int rc = CURLE_OK;
-
-  if(!handle)
-    return CURLFENCE_E_INVAL;
-  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
-  rc |= no_doh(handle);
-  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
-}
-
-CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,
-                                              curlfence_guard *guard,
-                                              unsigned flags)
-{
-  curlfence_code rc;
-
-  if(!handle || !guard ||
-     (flags & ~(CURLFENCE_ATTACH_KEEP_PROXY | CURLFENCE_ATTACH_REPORT_ONLY |
-                CURLFENCE_ATTACH_KEEP_DOH | CURLFENCE_ATTACH_ALLOW_TFTP)))
-    return CURLFENCE_E_INVAL;
-  rc = set_hooks(handle, guard, flags);
-  if(rc) {
-    /* Fail closed: callbacks without a guard refuse every connection. */
-    curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, guard_open);
-    curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
-    curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
-  }
-  return rc;
+                  flags & CURLFENCE_ATTACH_REPORT_ONLY) == CURLFENCE_ALLOW
+             ? CURL_PREREQFUNC_OK
+             : CURL_PREREQFUNC_ABORT;
 }
 
 /* ---------------------------------------------------------------- stats */

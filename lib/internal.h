@@ -393,6 +393,33 @@ struct curlfence_guard {
  * file that changed while it was read is not counted as a failure. */
 curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
                                curlfence_error *err);
+/* The guard's checks without the libcurl callback around them, for
+ * attach.c and the preload library.  flags are attach flags
+ * (CURLFENCE_ATTACH_REPORT_ONLY, CURLFENCE_ATTACH_ALLOW_TFTP); a NULL or
+ * freed guard refuses.
+ * open: decide the address libcurl is about to open; if allowed, open the
+ * socket with chain->open_fn (NULL: socket()), pin a datagram socket to
+ * the checked host, and return it; else CURL_SOCKET_BAD.  chain->close_fn
+ * (NULL: close()) closes a socket that could not be pinned.  A NULL chain
+ * means the guard's own (curlfence_guard_set_chain), read only once the
+ * guard is known to be alive.
+ * prereq: CURL_PREREQFUNC_OK or CURL_PREREQFUNC_ABORT for the connection
+ * a request is about to use, as libcurl's pre-request callback reports
+ * it. */
+typedef struct cf_chain {
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+} cf_chain;
+
+curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
+                            struct curl_sockaddr *a, unsigned flags,
+                            const cf_chain *chain);
+int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
+                    const char *local_ip, int primary_port, int local_port,
+                    unsigned flags);
+
 
 /* watch.c */
 void cf_watch_init(cf_watch *w);

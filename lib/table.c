@@ -716,7 +716,7 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
   int have_prev = 0;
   size_t nchild, first_child, first_leaf = f->nleaves;
 
-  for (unsigned d = 0; d < 64; d++) {
+  for (unsigned d = 0; d < 64;) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
     cf_u128 e = s + (csize - 1);
     while (p + 1 < m && cut_start(b, p + 1) <= s)
@@ -724,6 +724,7 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
     if (p + 1 < m && cut_start(b, p + 1) <= e) {
       inner |= 1ull << d;
       childp[d] = p;
+      d++;
       continue;
     }
     if (!have_prev || cut_val(b, p) != prev) {
@@ -733,6 +734,19 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
       leafstart |= 1ull << d;
       prev = cut_val(b, p);
       have_prev = 1;
+    }
+    /* Every digit that ends before the next change point has this value
+     * too: skip them (most nodes hold one or two change points, so this
+     * is what makes building a small policy cheap). */
+    if (pad == 0 && p + 1 < m) {
+      cf_u128 q = (cut_start(b, p + 1) - base) >> cshift;
+      d = q < 64 ? (unsigned)q : 64;
+    }
+    else if (pad == 0) {
+      d = 64;
+    }
+    else {
+      d++;
     }
   }
   nchild = (size_t)__builtin_popcountll(inner);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -39,8 +40,9 @@ struct th_server {
   struct th_conn *conns;    /* only touched by the acceptor, then th_stop */
   atomic_uint requests;
   atomic_uint connections;  /* accepted, whatever was then sent */
-  pthread_mutex_t lock;     /* guards target */
+  pthread_mutex_t lock;     /* guards target and root */
   char target[1024];
+  char *root;               /* th_set_root(), or NULL */
 };
 
 /* Wait for fd: 1 readable (or hung up), 0 timeout, -1 stopping or error. */
@@ -69,6 +71,45 @@ static bool send_all(int fd, const char *p, size_t len)
     len -= (size_t)n;
   }
   return true;
+}
+
+/* A file under the server's root, for GET and HEAD: 1 sent, 0 failed
+ * to send, -1 no root set (the other routes answer). */
+static int serve_file(th_server *s, int fd, const char *path, bool head_only,
+                      bool keep)
+{
+  char file[2048], hdr[256], buf[8192];
+  struct stat st;
+  size_t plen = strcspn(path, "?");
+  int f = -1, n, ok;
+  ssize_t got;
+
+  pthread_mutex_lock(&s->lock);
+  n = s->root ? snprintf(file, sizeof(file), "%s%.*s", s->root, (int)plen,
+                         path)
+              : -1;
+  pthread_mutex_unlock(&s->lock);
+  if(n < 0)
+    return -1;
+  if((size_t)n < sizeof(file) && path[0] == '/' && !strstr(path, "..") &&
+     stat(file, &st) == 0 && S_ISREG(st.st_mode))
+    f = open(file, O_RDONLY | O_CLOEXEC);
+  if(f < 0) {
+    n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 404 Not Found\r\n"
+                 "Content-Type: text/plain\r\nContent-Length: 10\r\n"
+                 "Connection: %s\r\n\r\n%s", keep ? "keep-alive" : "close",
+                 head_only ? "" : "not found\n");
+    return send_all(fd, hdr, (size_t)n);
+  }
+  n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
+               "Content-Type: application/octet-stream\r\n"
+               "Content-Length: %lld\r\nConnection: %s\r\n\r\n",
+               (long long)st.st_size, keep ? "keep-alive" : "close");
+  ok = send_all(fd, hdr, (size_t)n);
+  while(ok && !head_only && (got = read(f, buf, sizeof(buf))) > 0)
+    ok = send_all(fd, buf, (size_t)got);
+  close(f);
+  return ok;
 }
 
 /* Answer the NUL-terminated request head; sets *body to the Content-Length
@@ -115,6 +156,12 @@ static bool answer(th_server *s, int fd, char *head, size_t *body)
       path = "/";
   }
   head_only = strcmp(head, "HEAD") == 0;
+  if(head_only || strcmp(head, "GET") == 0) {
+    int served = serve_file(s, fd, path, head_only, keep);
+
+    if(served >= 0)
+      return served && keep;
+  }
   redirect = (head_only || strcmp(head, "GET") == 0) &&
              !strncmp(path, "/redirect?to=", 13);
   if(redirect)
@@ -336,6 +383,16 @@ th_server *th_start_unix(const char *path, const char *name)
   return start(fd, 0, path, name);
 }
 
+void th_set_root(th_server *s, const char *dir)
+{
+  char *copy = strdup(dir);
+
+  pthread_mutex_lock(&s->lock);
+  free(s->root);
+  s->root = copy;
+  pthread_mutex_unlock(&s->lock);
+}
+
 unsigned th_port(const th_server *s)
 {
   return s->port;
@@ -375,5 +432,6 @@ void th_stop(th_server *s)
   pthread_mutex_destroy(&s->lock);
   free(s->name);
   free(s->path);
+  free(s->root);
   free(s);
 }

@@ -4,7 +4,8 @@
  * Routes:
  *   GET /redirect?to=URL  302, "Location: URL" (raw, undecoded), body "redirect\n"
  *   anything else         200, text/plain, body "hello from NAME\n"
- * HEAD gets the same headers without a body.  Absolute-form targets (proxy
+ * HEAD gets the same headers without a body.  th_set_root() serves files
+ * instead.  Absolute-form targets (proxy
  * requests, "http://host:port/path") are routed by their path.
  *
  * Connections are kept alive (several requests per connection) until the
@@ -28,6 +29,12 @@ th_server *th_start_port(const char *addr, unsigned port, const char *name);
 /* Listen on an AF_UNIX socket at path (must not exist yet; removed again by
  * th_stop). */
 th_server *th_start_unix(const char *path, const char *name);
+
+/* Serve the files under dir (a path without a trailing slash): GET and
+ * HEAD of "/a/b?query" answer with dir/a/b as application/octet-stream,
+ * or 404 when it is not a regular file; the other routes are gone.  For
+ * git's dumb HTTP protocol. */
+void th_set_root(th_server *s, const char *dir);
 
 /* The TCP port, or 0 for an AF_UNIX server. */
 unsigned th_port(const th_server *s);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -532,6 +533,48 @@ START_TEST(test_include_limits)
 }
 END_TEST
 
+/* The bytes read in one load are capped at 1 GiB, the text given to the
+ * loader counted: a string just short of 1 GiB leaves room for a file of
+ * 19 bytes and not one more.  The string is anonymous memory never
+ * written past its first page, so it costs no memory (the zero page). */
+START_TEST(test_load_byte_limit)
+{
+  const size_t gib = (size_t)1 << 30, leaf = 19;
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  char line[256], *text;
+  int n;
+
+  if(tu_quick())        /* scanning 1 GiB is minutes under valgrind */
+    return;
+  mk_tmpdir();
+  write_file("leaf.rules", "allow 192.0.2.0/24\n");
+  text = mmap(NULL, gib, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ck_assert_ptr_ne(text, MAP_FAILED);
+  n = snprintf(line, sizeof(line), "include %s/leaf.rules\n", tmpdir);
+  memcpy(text, line, (size_t)n);
+
+  /* Room for exactly the leaf: it is read, and line 2 is the NULs. */
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, gib - leaf, NULL,
+                                                &err), CURLFENCE_E_LIMIT);
+  ck_assert_msg(err.line == 2 && err.column == 1 &&
+                strstr(err.message, "NUL byte"), "%s", err.text);
+  /* One byte less: the include is the error. */
+  ck_assert_int_eq(curlfence_policy_load_string(&p, text, gib - leaf + 1,
+                                                NULL, &err),
+                   CURLFENCE_E_LIMIT);
+  ck_assert_ptr_null(p);
+  ck_assert_str_eq(err.file, "<string>");
+  ck_assert_uint_eq(err.line, 1);
+  ck_assert_uint_eq(err.column, 9);
+  ck_assert_msg(strstr(err.message, "would bring the rules read in one load "
+                       "over 1 GiB"), "%s", err.text);
+  munmap(text, gib);
+  rm_tmpdir();
+}
+END_TEST
+
 /* Messages show every byte: control bytes and bytes above 127 escaped,
  * and a byte order mark named. */
 START_TEST(test_escaped_messages)
@@ -607,6 +650,7 @@ Suite *suite_rules(void)
   tcase_add_test(tc, test_realpath_failure);
   tcase_add_test(tc, test_size_zero_file_with_content);
   tcase_add_test(tc, test_include_limits);
+  tcase_add_test(tc, test_load_byte_limit);
   tcase_add_test(tc, test_escaped_messages);
   suite_add_tcase(s, tc);
   return s;

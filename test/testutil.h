@@ -17,6 +17,7 @@ Suite *suite_guard(void);
 Suite *suite_reload(void);
 Suite *suite_audit_json(void);
 Suite *suite_diff(void);    /* test_diff.c */
+Suite *suite_preload(void);
 Suite *suite_image(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dlopen() without RTLD_DEEPBIND.
+ *
+ * PHP (before 8.5) loads its extensions with RTLD_DEEPBIND, which makes
+ * the curl extension bind to its libcurl ahead of everything in the global
+ * scope, this library included: curl_init() would never reach the
+ * interposed curl_easy_init().  Dropping the flag gives the extension the
+ * ordinary lookup order, in which a preloaded library comes first.  The
+ * price, documented in docs/libcurlfence-preload.7: a program that relied
+ * on RTLD_DEEPBIND to keep two copies of one symbol apart no longer gets
+ * that while the preload library is loaded.
+ *
+ * glibc's dlopen() looks at its caller's return address (for the caller's
+ * RUNPATH and $ORIGIN), so the real dlopen is reached by a tail call that
+ * leaves the program's return address in place: the file is built with
+ * -O2 (which enables sibling calls in gcc) and clang is told musttail.
+ */
+#include "preload.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+typedef void *(*pl_dlopen_fn)(const char *, int);
+
+static _Atomic(pl_dlopen_fn) real_dlopen;
+
+static pl_dlopen_fn find_dlopen(void)
+{
+  void *sym = dlsym(RTLD_NEXT, "dlopen");
+  pl_dlopen_fn f;
+
+  memcpy(&f, &sym, sizeof(f));
+  atomic_store(&real_dlopen, f);
+  return f;
+}
+
+#if defined(__clang__)
+#define PL_TAIL __attribute__((musttail))
+#define PL_SIBCALL
+#else
+#define PL_TAIL
+#define PL_SIBCALL __attribute__((optimize("optimize-sibling-calls")))
+#endif
+
+__attribute__((visibility("default"))) PL_SIBCALL
+void *dlopen(const char *file, int mode)
+{
+  pl_dlopen_fn f = atomic_load(&real_dlopen);
+
+  if(!f)
+    f = find_dlopen();
+  PL_TAIL return f(file, mode & ~RTLD_DEEPBIND);
+}

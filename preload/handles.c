@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-handle state of the preload library: CURL * -> pl_handle.
+ *
+ * Layout: a fixed array of PL_BUCKETS chains, keyed by the handle's
+ * address; one mutex for the whole table.  Every operation is O(handles /
+ * PL_BUCKETS) under the lock, which is held for a few pointer reads.  The
+ * table is only consulted when a handle is made, freed or given an option
+ * (curl_easy_setopt); the connection checks get their record directly as
+ * the callbacks' data pointer and never look it up.
+ */
+#include "preload.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#define PL_BUCKETS 1024u
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pl_handle *buckets[PL_BUCKETS];
+
+static unsigned bucket(const CURL *curl)
+{
+  uintptr_t k = (uintptr_t)curl;
+
+  /* Heap addresses share their low bits; fold the higher ones in. */
+  k ^= k >> 4 ^ k >> 14;
+  return (unsigned)(k % PL_BUCKETS);
+}
+
+pl_handle *pl_handle_add(CURL *curl, const pl_curl *lib)
+{
+  pl_handle *h = calloc(1, sizeof(*h));
+  unsigned b = bucket(curl);
+
+  if(!h)
+    return NULL;
+  h->curl = curl;
+  h->lib = lib;
+  pthread_mutex_lock(&lock);
+  h->next = buckets[b];
+  buckets[b] = h;
+  pthread_mutex_unlock(&lock);
+  return h;
+}
+
+pl_handle *pl_handle_find(CURL *curl)
+{
+  pl_handle *h;
+
+  pthread_mutex_lock(&lock);
+  for(h = buckets[bucket(curl)]; h && h->curl != curl; h = h->next)
+    ;
+  pthread_mutex_unlock(&lock);
+  return h;
+}
+
+pl_handle *pl_handle_take(CURL *curl)
+{
+  pl_handle **pp, *h = NULL;
+
+  pthread_mutex_lock(&lock);
+  for(pp = &buckets[bucket(curl)]; *pp; pp = &(*pp)->next) {
+    if((*pp)->curl == curl) {
+      h = *pp;
+      *pp = h->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&lock);
+  return h;
+}
+
+void pl_handle_remove(CURL *curl)
+{
+  free(pl_handle_take(curl));
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The interposed libcurl functions.  Every easy handle the program makes
+ * (curl_easy_init, curl_easy_duphandle) gets the guard's open-socket and
+ * pre-request checks before the program sees it, and again after
+ * curl_easy_reset; curl_easy_setopt keeps them there:
+ *
+ * - the program's own OPENSOCKETFUNCTION/DATA and PREREQFUNCTION/DATA are
+ *   kept in the handle's record and called behind the check, per handle:
+ *   the open callback only for allowed destinations, the pre-request
+ *   callback after the check passed (and it may still refuse);
+ * - CLOSESOCKETFUNCTION/DATA go to libcurl unchanged: closing needs no
+ *   check, and libcurl may close pooled sockets after the handle that
+ *   opened them is gone, when its record is freed already.  The record
+ *   keeps a copy only to close a datagram socket the check could not pin
+ *   (cf_guard_open), which happens while the handle is in use;
+ * - PROXY, NOPROXY and PRE_PROXY are dropped unless CURLFENCE_KEEP_PROXY
+ *   is set, DOH_URL unless CURLFENCE_KEEP_DOH is: the transfer then goes
+ *   direct and the check sees the real destination.
+ *
+ * Each call goes to the libcurl that made the handle (libcurl.c); handles
+ * the preload did not see made (libcurl's internal ones) go to the
+ * caller's libcurl untouched.
+ */
+#include "preload.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define PL_EXPORT __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------ callbacks */
+
+static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
+                             struct curl_sockaddr *a)
+{
+  const pl_config *c = pl_config_get();
+  pl_handle *h = clientp;
+
+  if(!h || h->broken)
+    return CURL_SOCKET_BAD;
+  return cf_guard_open(c->guard, purpose, a, c->flags, &h->chain);
+}
+
+static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
+                     int primary_port, int local_port)
+{
+  const pl_config *c = pl_config_get();
+  pl_handle *h = clientp;
+
+  if(!h || h->broken ||
+     cf_guard_prereq(c->guard, primary_ip, local_ip, primary_port,
+                     local_port, c->flags) != CURL_PREREQFUNC_OK)
+    return CURL_PREREQFUNC_ABORT;
+  if(h->prereq_fn)
+    return h->prereq_fn(h->prereq_data, primary_ip, local_ip, primary_port,
+                        local_port);
+  return CURL_PREREQFUNC_OK;
+}
+
+/* Put the checks on a handle.  If libcurl refuses any of it
+ * (PREREQFUNCTION needs 7.80.0; the strings need memory) the handle is
+ * marked broken and its open callback, which takes no memory to install,
+ * refuses everything: curl_easy_init() then frees it, and a handle
+ * curl_easy_reset() could not re-arm fails every connection. */
+static int hook(pl_handle *h)
+{
+  const pl_config *c = pl_config_get();
+  CURLcode rc = CURLE_OK;
+
+  rc |= h->lib->setopt(h->curl, CURLOPT_OPENSOCKETFUNCTION, pl_open);
+  rc |= h->lib->setopt(h->curl, CURLOPT_OPENSOCKETDATA, (void *)h);
+  rc |= h->lib->setopt(h->curl, CURLOPT_PREREQFUNCTION, pl_prereq);
+  rc |= h->lib->setopt(h->curl, CURLOPT_PREREQDATA, (void *)h);
+  if(!c->keep_proxy) {
+    /* "" also turns off http_proxy and friends from the environment;
+     * NOPROXY "*" covers a proxy chosen any other way. */
+    rc |= h->lib->setopt(h->curl, CURLOPT_PROXY, "");
+    rc |= h->lib->setopt(h->curl, CURLOPT_NOPROXY, "*");
+  }
+  if(!c->keep_doh) {
+    /* A libcurl built without DoH has none to turn off. */
+    CURLcode doh = h->lib->setopt(h->curl, CURLOPT_DOH_URL, (char *)NULL);
+
+    if(doh != CURLE_UNKNOWN_OPTION && doh != CURLE_NOT_BUILT_IN)
+      rc |= doh;
+  }
+  h->broken = rc != CURLE_OK;
+  return h->broken ? -1 : 0;
+}
+
+/* A record and the checks for a handle lib just made; on failure the
+ * handle is freed and NULL returned, as libcurl does when out of memory. */
+static CURL *adopt(CURL *curl, const pl_curl *lib, const pl_handle *from)
+{
+  pl_handle *h;
+
+  if(!curl)
+    return NULL;
+  h = pl_handle_add(curl, lib);
+  if(h && from) {
+    h->chain = from->chain;
+    h->prereq_fn = from->prereq_fn;
+    h->prereq_data = from->prereq_data;
+  }
+  if(!h || hook(h)) {
+    pl_handle_remove(curl);
+    lib->cleanup(curl);
+    return NULL;
+  }
+  return curl;
+}
+
+/* ----------------------------------------------------------- interposed */
+
+PL_EXPORT CURL *curl_easy_init(void)
+{
+  const pl_curl *lib = pl_curl_for(__builtin_return_address(0));
+
+  if(!lib)
+    return NULL;
+  pl_config_get();
+  return adopt(lib->init(), lib, NULL);
+}
+
+PL_EXPORT CURL *curl_easy_duphandle(CURL *curl)
+{
+  pl_handle *from = pl_handle_find(curl);
+  const pl_curl *lib = from ? from->lib
+                            : pl_curl_for(__builtin_return_address(0));
+
+  if(!lib)
+    return NULL;
+  pl_config_get();
+  /* The copy carries the source's callback data, which is the source's
+   * record; adopt() gives it its own. */
+  return adopt(lib->duphandle(curl), lib, from);
+}
+
+PL_EXPORT void curl_easy_reset(CURL *curl)
+{
+  pl_handle *h = pl_handle_find(curl);
+  const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
+
+  if(!lib)
+    return;
+  lib->reset(curl);
+  if(!h)
+    return;
+  memset(&h->chain, 0, sizeof(h->chain));
+  h->prereq_fn = NULL;
+  h->prereq_data = NULL;
+  hook(h);
+}
+
+PL_EXPORT void curl_easy_cleanup(CURL *curl)
+{
+  /* Out of the table before libcurl frees the handle, freed after: once
+   * the handle's memory is free, another thread's curl_easy_init() may get
+   * the same address and register it.  Cleaning up opens no connection, so
+   * nothing reads the record in between. */
+  pl_handle *h = pl_handle_take(curl);
+  const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
+
+  if(lib)
+    lib->cleanup(curl);
+  free(h);
+}
+
+/* The variadic argument's type follows from the option's number
+ * (curl/curl.h: CURLOPTTYPE_*). */
+typedef void (*pl_fnptr)(void);
+
+PL_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...)
+{
+  pl_handle *h = pl_handle_find(curl);
+  const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
+  const pl_config *c;
+  CURLcode rc;
+  va_list ap;
+
+  if(!lib)
+    return CURLE_FAILED_INIT;
+  va_start(ap, opt);
+  if(opt < CURLOPTTYPE_OBJECTPOINT) {
+    rc = lib->setopt(curl, opt, va_arg(ap, long));
+  }
+  else if(opt < CURLOPTTYPE_FUNCTIONPOINT) {
+    void *p = va_arg(ap, void *);
+
+    c = h ? pl_config_get() : NULL;
+    if(h && opt == CURLOPT_OPENSOCKETDATA)
+      h->chain.open_data = p, rc = CURLE_OK;
+    else if(h && opt == CURLOPT_PREREQDATA)
+      h->prereq_data = p, rc = CURLE_OK;
+    else if(c && !c->keep_proxy && (opt == CURLOPT_PROXY ||
+                                    opt == CURLOPT_NOPROXY ||
+                                    opt == CURLOPT_PRE_PROXY))
+      rc = CURLE_OK;
+    else if(c && !c->keep_doh && opt == CURLOPT_DOH_URL)
+      rc = CURLE_OK;
+    else if((rc = lib->setopt(curl, opt, p)) == CURLE_OK && h &&
+            opt == CURLOPT_CLOSESOCKETDATA)
+      h->chain.close_data = p;
+  }
+  else if(opt < CURLOPTTYPE_OFF_T) {
+    pl_fnptr f = va_arg(ap, pl_fnptr);
+
+    if(h && opt == CURLOPT_OPENSOCKETFUNCTION) {
+      h->chain.open_fn = (curl_opensocket_callback)f;
+      rc = CURLE_OK;
+    }
+    else if(h && opt == CURLOPT_PREREQFUNCTION) {
+      h->prereq_fn = (curl_prereq_callback)f;
+      rc = CURLE_OK;
+    }
+    else if((rc = lib->setopt(curl, opt, f)) == CURLE_OK && h &&
+            opt == CURLOPT_CLOSESOCKETFUNCTION) {
+      h->chain.close_fn = (curl_closesocket_callback)f;
+    }
+  }
+  else if(opt < CURLOPTTYPE_BLOB) {
+    rc = lib->setopt(curl, opt, va_arg(ap, curl_off_t));
+  }
+  else {
+    rc = lib->setopt(curl, opt, va_arg(ap, void *));
+  }
+  va_end(ap);
+  return rc;
+}

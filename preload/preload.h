@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libcurlfence-preload.so: the curlfence guard in front of programs that
+ * were not written for it, loaded with LD_PRELOAD.  Private declarations
+ * shared by the files in preload/:
+ *
+ *   preload.c   the interposed curl_easy_* functions and the callbacks
+ *   libcurl.c   which libcurl a caller uses, found at run time
+ *   handles.c   per-handle state: CURL * -> libcurl and program callbacks
+ *   config.c    the environment, read once, turned into one guard
+ *
+ * Nothing but the interposed curl_easy_* functions is exported
+ * (preload/exports.map), so a program that also links libcurlfence.so
+ * keeps its own copy of the library.
+ */
+#ifndef CURLFENCE_PRELOAD_H
+#define CURLFENCE_PRELOAD_H
+
+/* curl/curl.h would make curl_easy_setopt a type-checking macro, which
+ * cannot be defined as a function. */
+#define CURL_DISABLE_TYPECHECK 1
+#include "internal.h"
+
+/* The functions of one libcurl in the process. */
+typedef struct pl_curl {
+  CURL *(*init)(void);
+  CURL *(*duphandle)(CURL *);
+  void (*reset)(CURL *);
+  void (*cleanup)(CURL *);
+  CURLcode (*setopt)(CURL *, CURLoption, ...);
+} pl_curl;
+
+/* The libcurl that code at address caller (a return address inside the
+ * program or one of its libraries) calls: the one that object was linked
+ * against, so two libcurls in one process each keep their own handles.
+ * NULL when none is found.  The result lives as long as the process. */
+const pl_curl *pl_curl_for(const void *caller);
+
+/* What the preload keeps per easy handle.  Only the thread that uses the
+ * handle touches it, as libcurl requires of the handle itself. */
+typedef struct pl_handle {
+  CURL *curl;
+  const pl_curl *lib;               /* the libcurl that made the handle */
+  cf_chain chain;                   /* the program's open callback, run
+                                       after the check, and its close
+                                       callback (which libcurl also has) */
+  curl_prereq_callback prereq_fn;
+  void *prereq_data;
+  int broken;                       /* the checks could not be installed:
+                                       refuse every connection */
+  struct pl_handle *next;           /* hash chain */
+} pl_handle;
+
+/* A new zeroed record for curl, registered; NULL when out of memory. */
+pl_handle *pl_handle_add(CURL *curl, const pl_curl *lib);
+/* The record of curl, or NULL when the preload did not see it made. */
+pl_handle *pl_handle_find(CURL *curl);
+/* Unregister the record of curl and hand it to the caller to free; NULL
+ * when unknown. */
+pl_handle *pl_handle_take(CURL *curl);
+/* Unregister and free the record of curl (nothing when unknown). */
+void pl_handle_remove(CURL *curl);
+
+/* The settings from the environment. */
+typedef struct pl_config {
+  curlfence_guard *guard;   /* NULL: every connection is refused */
+  unsigned flags;           /* curlfence_attach() flags for the checks:
+                               REPORT_ONLY and ALLOW_TFTP */
+  int keep_proxy;           /* CURLFENCE_KEEP_PROXY */
+  int keep_doh;             /* CURLFENCE_KEEP_DOH */
+} pl_config;
+
+/* Read the environment and load the rules on the first call (from any
+ * thread), then return the same settings for the life of the process. */
+const pl_config *pl_config_get(void);
+
+#endif

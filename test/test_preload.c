@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The preload library in front of real programs: curl, git, PHP and
+ * pycurl, started through `curlfence run` against the suite's own
+ * servers on 127.0.0.2 (allowed) and 127.0.0.3 (denied by a rule), both on
+ * one port.  Each test asserts the program's exit status and output and
+ * what each server saw.  A missing program fails the test: CI installs
+ * them (tools/install-deps).
+ */
+#include "testutil.h"
+#include "httpd.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define OUT_MAX 65536
+
+static th_server *allowed, *denied;
+static unsigned port;
+static char tmp[PATH_MAX];       /* scratch directory of the test */
+static char rules[PATH_MAX + 16];
+static char preload[PATH_MAX + 32];
+static char tool[PATH_MAX + 32];    /* this build's curlfence */
+
+typedef struct result {
+  int status;                    /* exit status, or 128 + signal */
+  char out[OUT_MAX];
+  char err[OUT_MAX];
+} result;
+
+static void write_file(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  ck_assert_msg(f != NULL, "cannot write %s", path);
+  fputs(text, f);
+  ck_assert_int_eq(fclose(f), 0);
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+  FILE *f = fopen(path, "r");
+  size_t n = 0;
+
+  if(f) {
+    n = fread(buf, 1, size - 1, f);
+    fclose(f);
+  }
+  buf[n] = '\0';
+}
+
+/* The environment for a child: ours without proxies, preload settings or
+ * an LD_PRELOAD of our own, plus extra ("NAME=value", NULL-terminated). */
+static char **child_env(const char *const *extra)
+{
+  static const char *const drop[] = {
+    "http_proxy=", "HTTP_PROXY=", "https_proxy=", "HTTPS_PROXY=",
+    "all_proxy=", "ALL_PROXY=", "no_proxy=", "NO_PROXY=", "CURLFENCE_",
+    "LD_PRELOAD=", NULL
+  };
+  size_t n = 0, i, k;
+  char **env;
+
+  while(environ[n])
+    n++;
+  for(k = 0; extra && extra[k]; k++)
+    ;
+  env = calloc(n + k + 2, sizeof(*env));
+  ck_assert_ptr_nonnull(env);
+  for(n = 0, i = 0; environ[i]; i++) {
+    size_t d;
+
+    for(d = 0; drop[d] && strncmp(environ[i], drop[d], strlen(drop[d])); d++)
+      ;
+    if(!drop[d])
+      env[n++] = environ[i];
+  }
+  for(k = 0; extra && extra[k]; k++)
+    env[n++] = (char *)extra[k];
+  /* The preload library of this build (the sanitizer builds have their
+   * own directory). */
+  env[n] = malloc(strlen(preload) + 32);
+  ck_assert_ptr_nonnull(env[n]);
+  sprintf(env[n], "CURLFENCE_PRELOAD=%s", preload);
+  return env;
+}
+
+/* Run argv (argv[0] looked up in PATH) with the extra environment,
+ * stdin from /dev/null, and collect its exit status and output. */
+static void run(result *r, const char *const *extra, const char *const *argv)
+{
+  char out[PATH_MAX + 16], err[PATH_MAX + 16];
+  posix_spawn_file_actions_t fa;
+  char **env = child_env(extra);
+  pid_t pid;
+  int st, rc;
+  size_t n;
+
+  snprintf(out, sizeof(out), "%s/stdout", tmp);
+  snprintf(err, sizeof(err), "%s/stderr", tmp);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out,
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err,
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
+  posix_spawn_file_actions_destroy(&fa);
+  for(n = 0; env[n]; n++)
+    if(!strncmp(env[n], "CURLFENCE_PRELOAD=", 18))
+      free(env[n]);
+  free(env);
+  ck_assert_msg(rc == 0, "cannot start %s", argv[0]);
+  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+  r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  read_file(out, r->out, sizeof(r->out));
+  read_file(err, r->err, sizeof(r->err));
+}
+
+/* The program's exit status and output, for assertion messages. */
+#define SAYS(r) "status %d\nstdout: %s\nstderr: %s", (r)->status, (r)->out, \
+                (r)->err
+
+/* A program under `curlfence run` that must exist: 127 is "not found". */
+static void guarded(result *r, const char *const *extra,
+                    const char *const *argv)
+{
+  run(r, extra, argv);
+  ck_assert_msg(r->status != 127 && r->status != 126,
+                "could not run it (tools/install-deps installs curl, git, "
+                "php-cli, php-curl, python3-pycurl): " SAYS(r));
+}
+
+static void sibling(char *buf, size_t size, const char *name);
+
+static char *url(const char *host, const char *path)
+{
+  static char buf[8][256];
+  static int i;
+  char *u = buf[i++ % 8];
+
+  snprintf(u, 256, "http://%s:%u%s", host, port, path);
+  return u;
+}
+
+static void setup(void)
+{
+  char self[PATH_MAX], *slash;
+  ssize_t n;
+
+  snprintf(tmp, sizeof(tmp), "/tmp/curlfence-preload-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(tmp));
+  snprintf(rules, sizeof(rules), "%s/test.rules", tmp);
+  write_file(rules, "default deny\nallow 127.0.0.2\ndeny 127.0.0.3\n");
+  allowed = th_start("127.0.0.2", "allowed");
+  ck_assert_ptr_nonnull(allowed);
+  port = th_port(allowed);
+  denied = th_start_port("127.0.0.3", port, "denied");
+  ck_assert_ptr_nonnull(denied);
+  /* BUILD/test/check_curlfence -> BUILD/libcurlfence-preload.so */
+  n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  ck_assert_int_gt(n, 0);
+  self[n] = '\0';
+  slash = strrchr(self, '/');
+  *slash = '\0';
+  snprintf(preload, sizeof(preload), "%s/../libcurlfence-preload.so", self);
+  snprintf(tool, sizeof(tool), "%s/../tools/curlfence", self);
+  ck_assert_msg(access(preload, R_OK) == 0, "no %s (make)", preload);
+}
+
+static void teardown(void)
+{
+  const char *argv[] = { "rm", "-rf", tmp, NULL };
+  result *r = malloc(sizeof(*r));
+
+  th_stop(allowed);
+  th_stop(denied);
+  allowed = denied = NULL;
+  if(r)
+    run(r, NULL, argv);
+  free(r);
+}
+
+static result *new_result(void)
+{
+  result *r = calloc(1, sizeof(*r));
+
+  ck_assert_ptr_nonnull(r);
+  return r;
+}
+
+/* ------------------------------------------------------------------ curl */
+
+START_TEST(curl_denied_never_reaches_the_server)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(curl_allowed_gets_the_body)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "curl", "-sS", url("127.0.0.2", "/x"), NULL };
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  ck_assert_uint_eq(th_requests(allowed), 1);
+  free(r);
+}
+END_TEST
+
+/* 20 URLs, even ones allowed, odd ones denied, 8 at a time: each transfer
+ * reports its own exit code through --write-out. */
+START_TEST(curl_parallel_mixed)
+{
+  result *r = new_result();
+  const char *argv[80] = { tool, "run", "-r", rules, "--",
+                           "curl", "-s", "--parallel", "--parallel-max",
+                           "8", "-w", "%{exitcode} %{url}\\n" };
+  char urls[20][128], want[160], *line;
+  int i, n = 12, ok = 0, refused = 0, lines = 0;
+
+  for(i = 0; i < 20; i++) {
+    snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.%d:%u/p%d",
+             i % 2 ? 3 : 2, port, i);
+    argv[n++] = "-o";
+    argv[n++] = "/dev/null";
+    argv[n++] = urls[i];
+  }
+  argv[n] = NULL;
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  for(i = 0; i < 20; i++) {
+    snprintf(want, sizeof(want), "%d %s\n", i % 2 ? 7 : 0, urls[i]);
+    ck_assert_msg(strstr(r->out, want) != NULL, "no \"%s\" in %s", want,
+                  r->out);
+  }
+  for(line = r->out; (line = strchr(line, '\n')); line++)
+    lines++;
+  for(line = r->out; (line = strstr(line, "0 http://127.0.0.2:")); line++)
+    ok++;
+  for(line = r->out; (line = strstr(line, "7 http://127.0.0.3:")); line++)
+    refused++;
+  ck_assert_int_eq(lines, 20);
+  ck_assert_int_eq(ok, 10);
+  ck_assert_int_eq(refused, 10);
+  ck_assert_uint_eq(th_requests(allowed), 10);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(curl_audit_names_the_rule)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16], log[OUT_MAX], want[PATH_MAX + 128];
+  const char *argv[] = { tool, "run", "-r", rules, "--audit",
+                         audit, "--", "curl", "-s",
+                         url("127.0.0.2", "/a"), url("127.0.0.3", "/b"),
+                         NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  read_file(audit, log, sizeof(log));
+  snprintf(want, sizeof(want),
+           "\"decision\":\"deny\",\"enforced\":true,\"addr\":\"127.0.0.3\","
+           "\"port\":%u,", port);
+  ck_assert_msg(strstr(log, want) != NULL, "no %s in %s", want, log);
+  snprintf(want, sizeof(want), "\"rule\":{\"file\":\"%s\",\"line\":3,"
+           "\"text\":\"deny 127.0.0.3\"}", rules);
+  ck_assert_msg(strstr(log, want) != NULL, "no %s in %s", want, log);
+  /* Coverage: the allowed connection was seen when it was opened. */
+  ck_assert_msg(strstr(log, "\"decision\":\"allow\",\"enforced\":true,"
+                            "\"addr\":\"127.0.0.2\"") != NULL, "%s", log);
+  ck_assert_msg(strstr(log, "\"check\":\"open\"") != NULL, "%s", log);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* Without -r: the shipped default rules, which deny loopback. */
+START_TEST(curl_default_rules_deny_loopback)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "--", "curl", "-sS",
+                         url("127.0.0.2", "/x"), NULL };
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(proxy_from_environment_is_not_used)
+{
+  result *r = new_result();
+  char proxy[128];
+  const char *env[] = { proxy, NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+
+  snprintf(proxy, sizeof(proxy), "http_proxy=%s", url("127.0.0.2", "/"));
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* --keep-proxy: the program's proxy is used, and the policy decides on
+ * the proxy's address (allowed), not on the URL's host. */
+START_TEST(keep_proxy_goes_through_the_proxy)
+{
+  result *r = new_result();
+  char proxy[128], target[256];
+  const char *env[] = { proxy, NULL };
+  const char *argv[] = { tool, "run", "-r", rules,
+                         "--keep-proxy", "--", "curl", "-sS",
+                         url("127.0.0.3", "/x"), NULL };
+
+  snprintf(proxy, sizeof(proxy), "http_proxy=%s", url("127.0.0.2", "/"));
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  th_last_target(allowed, target, sizeof(target));
+  ck_assert_str_eq(target, url("127.0.0.3", "/x"));
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(broken_rules_refuse_everything)
+{
+  result *r = new_result();
+  char bad[PATH_MAX + 16], want[PATH_MAX + 64];
+  const char *argv[] = { tool, "run", "-r", bad, "--",
+                         "curl", "-s", url("127.0.0.2", "/x"), NULL };
+  const char *nl;
+
+  snprintf(bad, sizeof(bad), "%s/bad.rules", tmp);
+  write_file(bad, "allow 127.0.0.2\ndeny 10/8\n");
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  snprintf(want, sizeof(want), "curlfence: %s:2:6: ", bad);
+  ck_assert_msg(!strncmp(r->err, want, strlen(want)), SAYS(r));
+  ck_assert_msg(strstr(r->err, "every connection is refused\n") != NULL,
+                SAYS(r));
+  nl = strchr(r->err, '\n');
+  ck_assert_msg(nl && nl[1] == '\0', "more than one line: %s", r->err);
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(report_only_lets_it_through_and_says_so)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16], log[OUT_MAX];
+  const char *argv[] = { tool, "run", "-r", rules,
+                         "--report-only", "--audit", audit, "--", "curl",
+                         "-sS", url("127.0.0.3", "/x"), NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from denied\n");
+  read_file(audit, log, sizeof(log));
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\",\"enforced\":false,"
+                            "\"addr\":\"127.0.0.3\"") != NULL, "%s", log);
+  ck_assert_uint_eq(th_requests(denied), 1);
+  free(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- git */
+
+/* A bare repository with one commit under tmp/srv, served by both servers
+ * over git's dumb HTTP protocol (plain files). */
+static void make_repo(void)
+{
+  char srv[PATH_MAX + 8], bare[PATH_MAX + 32], work[PATH_MAX + 8];
+  char file[PATH_MAX + 16];
+  result *r = new_result();
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t",
+                        "GIT_AUTHOR_EMAIL=t@example.org",
+                        "GIT_COMMITTER_NAME=t",
+                        "GIT_COMMITTER_EMAIL=t@example.org", NULL };
+  const char *init[] = { "git", "init", "-q", "--bare", bare, NULL };
+  const char *head[] = { "git", "-C", bare, "symbolic-ref", "HEAD",
+                         "refs/heads/main", NULL };
+  const char *winit[] = { "git", "init", "-q", work, NULL };
+  const char *add[] = { "git", "-C", work, "add", "README", NULL };
+  const char *commit[] = { "git", "-C", work, "commit", "-qm", "one", NULL };
+  const char *push[] = { "git", "-C", work, "push", "-q", bare,
+                         "HEAD:refs/heads/main", NULL };
+  const char *info[] = { "git", "-C", bare, "update-server-info", NULL };
+  const char *const *steps[] = { init, head, winit, add, commit, push, info };
+  size_t i;
+
+  snprintf(srv, sizeof(srv), "%s/srv", tmp);
+  snprintf(bare, sizeof(bare), "%s/repo.git", srv);
+  snprintf(work, sizeof(work), "%s/work", tmp);
+  ck_assert_int_eq(mkdir(srv, 0700), 0);
+  ck_assert_int_eq(mkdir(work, 0700), 0);
+  snprintf(file, sizeof(file), "%s/README", work);
+  write_file(file, "served over dumb HTTP\n");
+  for(i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    run(r, env, steps[i]);
+    ck_assert_msg(r->status == 0, "git %s: status %d\nstdout: %s\n"
+                  "stderr: %s", steps[i][1], r->status, r->out, r->err);
+  }
+  th_set_root(allowed, srv);
+  th_set_root(denied, srv);
+  free(r);
+}
+
+START_TEST(git_clone_denied_host)
+{
+  result *r = new_result();
+  char dest[PATH_MAX + 8];
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+                        NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "git", "clone", "-q", url("127.0.0.3", "/repo.git"),
+                         dest, NULL };
+
+  make_repo();
+  snprintf(dest, sizeof(dest), "%s/clone", tmp);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 128, SAYS(r));
+  ck_assert_msg(strstr(r->err, "127.0.0.3") != NULL, SAYS(r));
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(git_clone_allowed_host)
+{
+  result *r = new_result();
+  char dest[PATH_MAX + 8], file[PATH_MAX + 16], text[256];
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+                        NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "git", "clone", "-q", url("127.0.0.2", "/repo.git"),
+                         dest, NULL };
+
+  make_repo();
+  snprintf(dest, sizeof(dest), "%s/clone", tmp);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  snprintf(file, sizeof(file), "%s/README", dest);
+  read_file(file, text, sizeof(text));
+  ck_assert_str_eq(text, "served over dumb HTTP\n");
+  ck_assert_uint_gt(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- PHP */
+
+START_TEST(php_curl_exec)
+{
+  result *r = new_result();
+  char code[1024];
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "php", "-r", code, NULL };
+
+  snprintf(code, sizeof(code),
+           "foreach (['%s', '%s'] as $u) {"
+           " $c = curl_init($u);"
+           " curl_setopt($c, CURLOPT_RETURNTRANSFER, true);"
+           " $b = curl_exec($c);"
+           " echo curl_errno($c), ' ', $b === false ? '-' : $b; }",
+           url("127.0.0.3", "/x"), url("127.0.0.2", "/x"));
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "7 -0 hello from allowed\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- pycurl */
+
+/* Debian's python3 by its path: PATH may put another Python, one without
+ * pycurl, first.  With "own", the program sets its own
+ * OPENSOCKETFUNCTION, which records each address it is asked to open. */
+static void pycurl_run(result *r, int own)
+{
+  char script[PATH_MAX + 16];
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "/usr/bin/python3", script, own ? "own" : "plain",
+                         url("127.0.0.3", "/x"), url("127.0.0.2", "/x"),
+                         NULL };
+
+  snprintf(script, sizeof(script), "%s/fetch.py", tmp);
+  write_file(script,
+             "import io, socket, sys\n"
+             "import pycurl\n"
+             "seen = []\n"
+             "def opensocket(purpose, a):\n"
+             "    seen.append(a[3][0])\n"
+             "    return socket.socket(a[0], a[1], a[2])\n"
+             "for u in sys.argv[2:]:\n"
+             "    c = pycurl.Curl()\n"
+             "    b = io.BytesIO()\n"
+             "    c.setopt(c.URL, u)\n"
+             "    c.setopt(c.WRITEDATA, b)\n"
+             "    if sys.argv[1] == 'own':\n"
+             "        c.setopt(c.OPENSOCKETFUNCTION, opensocket)\n"
+             "    try:\n"
+             "        c.perform()\n"
+             "        print('ok', b.getvalue().decode().strip())\n"
+             "    except pycurl.error as e:\n"
+             "        print('error', e.args[0])\n"
+             "    c.close()\n"
+             "print('opened', ','.join(seen))\n");
+  guarded(r, NULL, argv);
+}
+
+START_TEST(pycurl_denied)
+{
+  result *r = new_result();
+
+  pycurl_run(r, 0);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "error 7\nok hello from allowed\nopened \n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+START_TEST(pycurl_own_opensocket_runs_only_when_allowed)
+{
+  result *r = new_result();
+
+  pycurl_run(r, 1);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out,
+                   "error 7\nok hello from allowed\nopened 127.0.0.2\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* Two libcurls in one process: the program's libcurl.so.4 and a library it
+ * opens with local scope that uses libcurl-gnutls.so.4 (as Python's pycurl
+ * does).  Each handle goes to the libcurl that made it, and both are
+ * guarded. */
+START_TEST(two_libcurls_in_one_process)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32], plugin[PATH_MAX + 32];
+  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog, plugin,
+                         url("127.0.0.3", "/x"), url("127.0.0.2", "/x"),
+                         NULL };
+
+  sibling(prog, sizeof(prog), "two-libcurls");
+  sibling(plugin, sizeof(plugin), "libtwo-gnutls.so");
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(!strcmp(r->out, "program 7\nplugin 7\nprogram 0\n"
+                                "plugin 0\nlibcurl libcurl-gnutls\n"),
+                SAYS(r));
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_uint_eq(th_requests(allowed), 2);
+  free(r);
+}
+END_TEST
+
+/* -------------------------------------------------------------- valgrind */
+
+START_TEST(curl_under_memcheck)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "valgrind", "-q", "--error-exitcode=99",
+                         "--leak-check=full", "--show-leak-kinds=definite",
+                         "--errors-for-leak-kinds=definite", "curl", "-s",
+                         url("127.0.0.2", "/x"), url("127.0.0.3", "/y"),
+                         NULL };
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  ck_assert_msg(!strstr(r->err, "=="), SAYS(r));
+  free(r);
+}
+END_TEST
+
+/* --------------------------------------------------------------- threads */
+
+/* BUILD/test/NAME, next to this program. */
+static void sibling(char *buf, size_t size, const char *name)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+  ck_assert_int_gt(n, 0);
+  self[n] = '\0';
+  *strrchr(self, '/') = '\0';
+  snprintf(buf, size, "%s/%s", self, name);
+}
+
+/* Eight threads make, duplicate, reset and free handles at once, under
+ * the preload library.  In a sanitizer build the program carries its
+ * runtime, which then is not the first library loaded: that is fine. */
+START_TEST(threads_under_preload)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32];
+  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog,
+                         url("127.0.0.2", "/t"), url("127.0.0.3", "/t"),
+                         NULL };
+
+  sibling(prog, sizeof(prog), "preload-threads");
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "preload-threads: 0 wrong\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* The same with the preload's objects linked into the program and built
+ * like the rest of this build: `make tsan` and `make asan` check the
+ * preload's own code this way. */
+START_TEST(threads_linked)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32], var[PATH_MAX + 32];
+  const char *env[] = { var, NULL };
+  const char *argv[] = { prog, url("127.0.0.2", "/t"),
+                         url("127.0.0.3", "/t"), NULL };
+
+  sibling(prog, sizeof(prog), "preload-threads-linked");
+  snprintf(var, sizeof(var), "CURLFENCE_RULES=%s", rules);
+  run(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "preload-threads: 0 wrong\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* ----------------------------------------------------------------- tool */
+
+START_TEST(run_missing_command)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "--",
+                         "curlfence-no-such-command", NULL };
+
+  run(r, NULL, argv);
+  ck_assert_msg(r->status == 127, SAYS(r));
+  ck_assert_msg(strstr(r->err, "command not found") != NULL, SAYS(r));
+  free(r);
+}
+END_TEST
+
+Suite *suite_preload(void)
+{
+  Suite *s = suite_create("preload");
+  TCase *tc = tcase_create("programs");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, curl_denied_never_reaches_the_server);
+  tcase_add_test(tc, curl_allowed_gets_the_body);
+  tcase_add_test(tc, curl_parallel_mixed);
+  tcase_add_test(tc, curl_audit_names_the_rule);
+  tcase_add_test(tc, curl_default_rules_deny_loopback);
+  tcase_add_test(tc, proxy_from_environment_is_not_used);
+  tcase_add_test(tc, keep_proxy_goes_through_the_proxy);
+  tcase_add_test(tc, broken_rules_refuse_everything);
+  tcase_add_test(tc, report_only_lets_it_through_and_says_so);
+  tcase_add_test(tc, git_clone_denied_host);
+  tcase_add_test(tc, git_clone_allowed_host);
+  tcase_add_test(tc, php_curl_exec);
+  tcase_add_test(tc, pycurl_denied);
+  tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
+  tcase_add_test(tc, two_libcurls_in_one_process);
+  tcase_add_test(tc, curl_under_memcheck);
+  tcase_add_test(tc, threads_under_preload);
+  tcase_add_test(tc, threads_linked);
+  tcase_add_test(tc, run_missing_command);
+  suite_add_tcase(s, tc);
+  return s;
+}
