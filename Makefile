@@ -162,7 +162,7 @@ tools/curlfence: $(TOOL)
 # internals are listed in TEST_INTERNAL and left out of it (main.c skips
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
-                test/test_image.c
+                test/test_nat64_internal.c test/test_image.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
@@ -332,7 +332,7 @@ PRELOAD_LIB_SRCS = $(filter-out lib/attach.c lib/diff.c lib/lint.c lib/explain.c
 PRELOAD_SRCS = $(wildcard preload/*.c) $(PRELOAD_LIB_SRCS)
 PRELOAD_OBJS = $(PRELOAD_SRCS:%.c=$(BUILD)/preload-obj/%.o)
 PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib -I$(BUILD) \
-  $(CURL_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+  $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
 all: $(PRELOAD)

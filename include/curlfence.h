@@ -136,7 +136,11 @@ typedef struct curlfence_verdict {
   const char *rule;     /* the rule's text, e.g. "deny 127.0.0.0/8" */
   const char *reason;   /* short word for the kind of decision: "rule",
                            "default", "unix", "no-policy", "family",
-                           "malformed"; from a guard also "udp" */
+                           "malformed"; from a guard also "udp"; for an
+                           IPv6 address inside a "nat64" prefix, decided
+                           as the IPv4 address it embeds, "nat64/LEN"
+                           (LEN the prefix length: 32, 40, 48, 56, 64 or
+                           96, which says where the IPv4 address is) */
 } curlfence_verdict;
 
 /* Decide whether a connection to sa (AF_INET, AF_INET6 or AF_UNIX, salen

@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,13 +180,23 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
     snprintf(ts, sizeof(ts), "1970-01-01T00:00:00");
     us = 0;
   }
-  putf(&o, "{\"v\":1,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
+  putf(&o, "{\"v\":2,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
        "\"enforced\":%s,\"addr\":",
        ts, (long)us,
        ev->action == CURLFENCE_ALLOW ? "allow" : "deny",
        ev->enforced ? "true" : "false");
   /* addr is a fixed array: never read past it, NUL or not. */
   put_strn(&o, ev->addr, strnlen(ev->addr, sizeof(ev->addr)));
+  /* version 2: the IPv4 address a nat64 destination was decided as */
+  put(&o, ",\"as\":", 6);
+  {
+    char a6[sizeof(ev->addr)], as[INET_ADDRSTRLEN];
+
+    memcpy(a6, ev->addr, sizeof(a6));
+    a6[sizeof(a6) - 1] = '\0';
+    put_str(&o, cf_nat64_as_text(ev->verdict.reason, a6, as, sizeof(as))
+                    ? NULL : as);
+  }
   putf(&o, ",\"port\":%u,\"family\":\"%s\",\"transport\":\"%s\","
        "\"socktype\":%d,\"protocol\":%d,\"check\":\"%s\",\"default\":%s,"
        "\"reason\":", ev->port, family_name(ev->family),

@@ -21,7 +21,10 @@
  * are always decided as IPv4, so the IPv6 span lists treat that block as
  * taking the value in force just below it: it never appears on its own
  * in the IPv6 list, and a reported IPv6 block may cover it (its addresses
- * are in the IPv4 list).
+ * are in the IPv4 list).  The same holds for every nat64 prefix of either
+ * side: its addresses are decided as the IPv4 addresses they embed.  That a
+ * prefix is declared on one side only is not a change of this list; the
+ * caller compares the declarations (tools/diff.c).
  *
  * Memory: the two span lists (24 bytes per span, at most two spans per
  * rule) and the current run of groups.
@@ -397,6 +400,15 @@ static void mask_block(cf_spans *sp, u128 lo, u128 hi)
   sp->n = o;
 }
 
+/* A nat64 prefix that ends at the top of the address space cannot be
+ * masked (its end + 1 wraps): its spans take the value before them. */
+static void drop_nat64(cf_spans *sp)
+{
+  for(size_t i = 0; i < sp->n; i++)
+    if((sp->v[i].val & CF_NAT64) == CF_NAT64)
+      sp->v[i].val = i ? sp->v[i - 1].val : 0;
+}
+
 curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
                        cf_diff_fn fn, void *userdata)
 {
@@ -426,6 +438,22 @@ curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
       u128 lo = (u128)0xffff << 32, hi = lo | 0xffffffffu;
       mask_block(&a, lo, hi);
       mask_block(&b, lo, hi);
+      /* Inside a nat64 prefix the IPv4 list has the decisions; a prefix
+       * declared on one side only is for the caller to report. */
+      for(int s = 0; s < 2; s++)
+        for(size_t i = 0; i < d.rs[s]->nnat64; i++) {
+          const cf_nat64 *n = &d.rs[s]->nat64[i];
+          u128 p = 0;
+
+          for(int j = 0; j < 16; j++)
+            p = p << 8 | n->prefix[j];
+          if((p | (~(u128)0 >> n->plen)) == ~(u128)0)
+            continue;
+          mask_block(&a, p, p | (~(u128)0 >> n->plen));
+          mask_block(&b, p, p | (~(u128)0 >> n->plen));
+        }
+      drop_nat64(&a);
+      drop_nat64(&b);
     }
     d.v6 = v6;
     d.sp[0] = &a;

@@ -383,6 +383,8 @@ static curlfence_code check_ruleset(loader *l, uint8_t *kind) {
       why = "family or prefix length out of range";
     else if (x->action > 1)
       why = "unknown action";
+    else if (x->self)
+      why = "a \"self\" address, which an image never holds";
     else if (x->file >= nsrc)
       why = "file index past the source files";
     else if (!str_ok(x->text, ntexts))
@@ -867,6 +869,16 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   uint64_t w;
 
   *out = NULL;
+  /* "self" names the addresses of the host that loads the rules, and
+   * nat64 prefixes add table records this format does not hold yet: such
+   * policies are loaded from their rules, never from an image. */
+  if (p->rs.nself || p->rs.nnat64) {
+    cf_error_set(err, CURLFENCE_E_INVAL, p->rs.nfiles ? p->rs.files[0] : NULL,
+                 0, 0, "a policy with %s rules cannot be compiled into an "
+                 "image; load its rules file instead",
+                 p->rs.nself ? "\"self\"" : "\"nat64\"");
+    return CURLFENCE_E_INVAL;
+  }
   src = calloc(nsrc ? nsrc : 1, sizeof *src);
   if (!src)
     goto nomem;

@@ -26,7 +26,7 @@ typedef struct cf_rule {
   uint8_t v6;
   uint8_t plen;
   uint8_t action;         /* curlfence_action */
-  uint8_t pad_;
+  uint8_t self;           /* 1: one address of a "self" directive */
   uint32_t port_off;
   uint32_t nports;
   uint32_t file;          /* index into cf_ruleset.files */
@@ -55,6 +55,18 @@ typedef struct cf_stamp {
   int valid;              /* 0 for text loaded from memory */
 } cf_stamp;
 
+/* A "nat64 PREFIX/LEN" directive (RFC 6052): an IPv6 destination inside
+ * prefix is decided as the IPv4 address embedded at the layout of plen.
+ * A fixed-size record without pointers. */
+typedef struct cf_nat64 {
+  uint8_t prefix[16];     /* network byte order, host bits clear */
+  uint8_t plen;           /* 32, 40, 48, 56, 64 or 96 */
+  uint8_t pad_[3];
+  uint32_t file;          /* index into cf_ruleset.files */
+  uint32_t line;
+  uint32_t column;        /* of the prefix */
+} cf_nat64;
+
 /* Everything the parser produces; owned by the policy afterwards. */
 typedef struct cf_ruleset {
   cf_rule *rules;
@@ -70,6 +82,10 @@ typedef struct cf_ruleset {
   cf_setting dflt;        /* "default allow|deny" */
   cf_setting unix_;       /* "unix allow|deny" */
   cf_setting mode;        /* "mode enforce|report": action 1 = report */
+  cf_nat64 *nat64;        /* declared NAT64 prefixes, in file order */
+  size_t nnat64, capnat64;
+  uint32_t nself;         /* "self" directives seen */
+  uint64_t self_print;    /* cf_self_list()'s fingerprint at load time */
 } cf_ruleset;
 
 /* The text of rule r of rs. */
@@ -101,6 +117,36 @@ int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib);
 
 int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port);
 
+/* The declared nat64 prefix holding the 16-byte addr (the longest, should
+ * they nest), or -1.  A scan: the reference for the table's answer. */
+long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr);
+/* A declared nat64 prefix holding the whole block addr/plen, or -1. */
+long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
+                       unsigned plen);
+/* The IPv4 address embedded in addr by the RFC 6052 layout of a /plen
+ * prefix: the 4 bytes after the prefix, byte 8 (the "u" octet) skipped. */
+void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4);
+/* The verdict reason of a decision made on the IPv4 address embedded by
+ * the layout of a /plen nat64 prefix: "nat64/96"; static. */
+const char *cf_nat64_reason(unsigned plen);
+/* For a verdict reason "nat64/LEN" and the IPv6 address as text, the
+ * IPv4 address it was decided as, as text in out (16 bytes is enough);
+ * returns 0, or -1 (out "") when reason is another word or addr is not an
+ * IPv6 address. */
+int cf_nat64_as_text(const char *reason, const char *addr, char *out,
+                     size_t size);
+
+/* self.c: the host's own addresses (getifaddrs), loopback addresses
+ * (127.0.0.0/8, ::1) left out, each address once, in interface order. */
+typedef struct cf_selfaddr {
+  uint8_t addr[16];
+  uint8_t v6;
+  char ifname[16];
+} cf_selfaddr;
+/* *out is malloc'ed (NULL when n is 0); *print is a fingerprint of the
+ * set, independent of order.  Returns 0, or an errno value. */
+int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print);
+
 /* table.c: the compiled lookup structure (same answers as cf_match_linear) */
 typedef struct cf_table cf_table;
 curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs);
@@ -110,6 +156,12 @@ long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
  * when none matched), without reading the rule. */
 long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
                             const uint8_t *addr, unsigned port, int *allow);
+/* The same, and when an IPv6 addr lies in a nat64 prefix, *nat64 is that
+ * prefix's index in rs->nat64 and as4 the embedded IPv4 address it was
+ * decided as; otherwise *nat64 is -1. */
+long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
+                        const uint8_t *addr, unsigned port, int *allow,
+                        long *nat64, uint8_t *as4);
 /* The value the table stores for an address: 0 when no rule matches,
  * else either the deciding rule's index + 1, with CF_ALLOW set when it
  * allows, or CF_PSET | a port set when the port decides (resolved by
@@ -117,6 +169,9 @@ long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
  * its 16 bytes in network order. */
 #define CF_PSET 0x40000000u
 #define CF_ALLOW 0x80000000u
+/* Both bits: an IPv6 region that is a nat64 prefix; find6 resolves it to
+ * the value of the embedded IPv4 address, so callers never see it. */
+#define CF_NAT64 (CF_PSET | CF_ALLOW)
 uint32_t cf_table_find4(const cf_table *t, uint32_t addr);
 uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr);
 size_t cf_table_memory(const cf_table *t);
@@ -138,6 +193,8 @@ typedef struct cf_spans {
   cf_table *t;            /* holds the port sets the values refer to */
   uint32_t *rules;        /* the rule of each of t's port candidates */
 } cf_spans;
+/* In the IPv6 spans a nat64 prefix has the value CF_NAT64 | its index in
+ * rs->nat64: no IPv6 rule decides there. */
 curlfence_code cf_table_spans(cf_spans *out, const cf_ruleset *rs, int v6);
 /* For a value with CF_PSET: the portless value (w) returned, and the
  * port rules that outrank it, best first. */
@@ -279,7 +336,10 @@ typedef enum cf_dest_kind {
  * and where the key is derived (cf_dest_init). */
 typedef enum cf_dest_as {
   CF_AS_GIVEN = 0,        /* the address as given */
-  CF_AS_MAPPED            /* the IPv4 address inside ::ffff:a.b.c.d */
+  CF_AS_MAPPED,           /* the IPv4 address inside ::ffff:a.b.c.d */
+  CF_AS_TRANSLATED        /* set by cf_decide: the key is IPv6 inside a
+                             nat64 prefix, decided as the IPv4 address in
+                             as4 (the verdict's reason says "nat64/LEN") */
 } cf_dest_as;
 
 typedef struct cf_dest {
@@ -293,6 +353,7 @@ typedef struct cf_dest {
   uint8_t v6;             /* key is 16 bytes; else 4 */
   uint8_t key[16];        /* table key, network byte order */
   unsigned port;          /* 0 unless kind == CF_DEST_IP */
+  uint8_t as4[4];         /* CF_AS_TRANSLATED: the embedded IPv4 address */
 } cf_dest;
 
 /* A destination and what a policy decided about it. */

@@ -386,8 +386,8 @@ curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
     for(size_t s = 0; s < sp.n && !rc; s++) {
       uint8_t addr[16];
 
-      if(!sp.v[s].val)
-        continue;   /* no rule matches here */
+      if(!sp.v[s].val || (sp.v[s].val & CF_NAT64) == CF_NAT64)
+        continue;   /* no rule matches here, or a nat64 prefix: none can */
       for(unsigned j = 0; j < 8; j++) {
         addr[j] = (uint8_t)(sp.v[s].hi >> (56 - 8 * j));
         addr[8 + j] = (uint8_t)(sp.v[s].lo >> (56 - 8 * j));
@@ -404,6 +404,10 @@ curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
   for(i = 0; i < n && !stop; i++) {
     const cf_rule *r = &rs->rules[i];
 
+    /* a "self" line's rules depend on the host it runs on: that one of
+     * them changes nothing here says nothing about the line */
+    if(r->self)
+      continue;
     if(dup[i]) {
       long first = -1;
       for(size_t k = 0; k < i; k++) {

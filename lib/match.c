@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
@@ -33,27 +34,70 @@ int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib)
   return ia < ib ? 1 : (ia > ib ? -1 : 0);
 }
 
-static int prefix_contains(const cf_rule *r, const uint8_t *addr)
-{
-  unsigned full = r->plen / 8u, rest = r->plen % 8u;
 
-  if(memcmp(r->addr, addr, full) != 0)
+static int bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+  unsigned full = plen / 8u, rest = plen % 8u;
+
+  if(memcmp(a, b, full) != 0)
     return 0;
-  if(rest == 0)
-    return 1;
-  return ((r->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+  return rest == 0 ||
+         ((a[full] ^ b[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+}
+
+long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr)
+{
+  long best = -1;
+  size_t i;
+
+  for(i = 0; i < rs->nnat64; i++)
+    if(bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen) &&
+       (best < 0 || rs->nat64[i].plen > rs->nat64[best].plen))
+      best = (long)i;
+  return best;
+}
+
+long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
+                       unsigned plen)
+{
+  size_t i;
+
+  for(i = 0; i < rs->nnat64; i++)
+    if(rs->nat64[i].plen <= plen &&
+       bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen))
+      return (long)i;
+  return -1;
+}
+
+void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4)
+{
+  unsigned pos = plen / 8u, i;
+
+  for(i = 0; i < 4; i++, pos++) {
+    if(pos == 8)
+      pos++;
+    out4[i] = addr[pos];
+  }
 }
 
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
                      unsigned port)
 {
-  long best = -1;
+  long best = -1, n64;
+  uint8_t a4[4];
   size_t i;
+
+  /* Inside a nat64 prefix the IPv6 rules do not apply: the destination is
+   * the embedded IPv4 address, decided like any other. */
+  if(v6 && (n64 = cf_nat64_find(rs, addr)) >= 0) {
+    cf_nat64_extract(rs->nat64[n64].plen, addr, a4);
+    return cf_match_linear(rs, 0, a4, port);
+  }
 
   for(i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
 
-    if(r->v6 != (v6 != 0) || !prefix_contains(r, addr))
+    if(r->v6 != (v6 != 0) || !bits_equal(r->addr, addr, r->plen))
       continue;
     if(r->nports && (port == 0 || !cf_rule_port_match(rs, r, port)))
       continue;
@@ -61,4 +105,38 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
       best = (long)i;
   }
   return best;
+}
+
+const char *cf_nat64_reason(unsigned plen)
+{
+  switch(plen) {
+  case 32: return "nat64/32";
+  case 40: return "nat64/40";
+  case 48: return "nat64/48";
+  case 56: return "nat64/56";
+  case 64: return "nat64/64";
+  default: return "nat64/96";
+  }
+}
+
+int cf_nat64_as_text(const char *reason, const char *addr, char *out,
+                     size_t size)
+{
+  static const unsigned lens[] = { 32, 40, 48, 56, 64, 96 };
+  uint8_t a[16], a4[4];
+  size_t i;
+
+  if(size)
+    out[0] = '\0';
+  if(!reason || !addr || size < INET_ADDRSTRLEN)
+    return -1;
+  for(i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+    if(strcmp(reason, cf_nat64_reason(lens[i])) == 0)
+      break;
+  if(i == sizeof(lens) / sizeof(lens[0]) ||
+     inet_pton(AF_INET6, addr, a) != 1)
+    return -1;
+  cf_nat64_extract(lens[i], a, a4);
+  inet_ntop(AF_INET, a4, out, (socklen_t)size);
+  return 0;
 }

@@ -228,7 +228,8 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   const cf_dest *dst = &d->dest;
   curlfence_verdict *v = explain ? &d->verdict : NULL;
   int allow = 0;
-  long idx;
+  long idx, nat64;
+  const char *reason;
 
   d->action = CURLFENCE_DENY;
   d->hit = -1;
@@ -254,11 +255,18 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   case CF_DEST_IP:
     break;
   }
-  idx = cf_table_lookup_action(policy->table, &policy->rs, dst->v6, dst->key,
-                               dst->port, &allow);
+  idx = cf_table_lookup_as(policy->table, &policy->rs, dst->v6, dst->key,
+                           dst->port, &allow, &nat64, d->dest.as4);
+  if(nat64 >= 0)
+    d->dest.as = CF_AS_TRANSLATED;
+  /* Decided on the IPv4 address inside: the reason names the layout, so
+   * whoever shows the verdict can show that address too, from the one
+   * given (the verdict keeps its 0.1 layout, docs/abi.md). */
+  reason = nat64 >= 0 ? cf_nat64_reason(policy->rs.nat64[nat64].plen) : NULL;
   if(idx < 0) {
     d->action = from_setting(policy, &policy->rs.dflt, 1,
-                             "default deny (built-in)", "default", v);
+                             "default deny (built-in)",
+                             reason ? reason : "default", v);
     d->hit = (long)policy->rs.nrules;
     return;
   }
@@ -269,7 +277,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
     set_verdict(v, d->action, 0, policy->rs.files[r->file], r->line,
-                CF_RULE_TEXT(&policy->rs, r), "rule");
+                CF_RULE_TEXT(&policy->rs, r), reason ? reason : "rule");
   }
 }
 

@@ -508,6 +508,219 @@ static curlfence_code unexpected(parser *p, const frame *fr, unsigned line,
               "unexpected \"%s\" (expected %s)", shown, expect);
 }
 
+/* ---------------------------------------------------------------- nat64 */
+
+/* Whether the first plen bits of a equal those of pfx. */
+static int prefix_has(const uint8_t *pfx, unsigned plen, const uint8_t *a)
+{
+  unsigned full = plen / 8u, rest = plen % 8u;
+
+  if(memcmp(pfx, a, full) != 0)
+    return 0;
+  return rest == 0 || ((pfx[full] ^ a[full]) & (0xffu << (8u - rest)) &
+                       0xffu) == 0;
+}
+
+/* "64:ff9b::/96" */
+static void nat64_text(char *out, size_t size, const cf_nat64 *d)
+{
+  char a[INET6_ADDRSTRLEN];
+
+  inet_ntop(AF_INET6, d->prefix, a, sizeof(a));
+  snprintf(out, size, "%s/%u", a, (unsigned)d->plen);
+}
+
+/* "nat64 PREFIX/LEN": RFC 6052 section 2.2 layouts only. */
+static curlfence_code parse_nat64(parser *p, const frame *fr, unsigned line,
+                                  const token *t, size_t n, unsigned eol)
+{
+  static const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff };
+  cf_ruleset *rs = p->rs;
+  cf_rule r;
+  cf_nat64 d, *nn;
+  const char *slash;
+  char shown[80], other[600];
+  unsigned plen;
+  curlfence_code rc;
+  size_t i;
+
+  if(n < 2)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing prefix after \"nat64\" (e.g. nat64 64:ff9b::/96)",
+                NULL, NULL);
+  if(n > 2)
+    return unexpected(p, fr, line, &t[2], "end of line");
+  snprintf(shown, sizeof(shown), "%.*s",
+           (int)(t[1].len < 60 ? t[1].len : 60), t[1].s);
+  memset(&r, 0, sizeof(r));
+  rc = parse_prefix(p, fr, line, &t[1], &r);
+  if(rc)
+    return rc;
+  if(!memchr(t[1].s, ':', t[1].len))
+    return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
+                "nat64 needs an IPv6 prefix, not \"%s\"", shown, NULL);
+  slash = memchr(t[1].s, '/', t[1].len);
+  if(!slash)
+    return fail(p, fr, line, t[1].col + (unsigned)t[1].len,
+                CURLFENCE_E_ADDRESS,
+                "missing prefix length after \"%s\" (RFC 6052 allows /32, "
+                "/40, /48, /56, /64 or /96)", shown, NULL);
+  /* parse_prefix turned an IPv4-mapped block into IPv4 */
+  plen = r.v6 ? r.plen : r.plen + 96u;
+  if(plen != 32 && plen != 40 && plen != 48 && plen != 56 && plen != 64 &&
+     plen != 96) {
+    char num[8];
+
+    snprintf(num, sizeof(num), "%u", plen);
+    return fail(p, fr, line, t[1].col + (unsigned)(slash - t[1].s) + 1,
+                CURLFENCE_E_ADDRESS,
+                "invalid NAT64 prefix length \"%s\" (RFC 6052 allows 32, "
+                "40, 48, 56, 64 or 96)", num, NULL);
+  }
+  memset(&d, 0, sizeof(d));
+  if(r.v6)
+    memcpy(d.prefix, r.addr, 16);
+  else {
+    memcpy(d.prefix, mapped, 12);
+    memcpy(d.prefix + 12, r.addr, 4);
+  }
+  d.plen = (uint8_t)plen;
+  d.file = fr->file;
+  d.line = line;
+  d.column = t[1].col;
+  if(prefix_has(d.prefix, plen, mapped))
+    return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
+                "nat64 prefix \"%s\" overlaps the IPv4-mapped range "
+                "::ffff:0:0/96, which is always decided as IPv4", shown,
+                NULL);
+  if(plen == 96 && d.prefix[8] != 0)
+    return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
+                "nat64 prefix \"%s\" sets bits 64-71, the \"u\" octet "
+                "that RFC 6052 section 2.2 reserves as zero", shown, NULL);
+  for(i = 0; i < rs->nnat64; i++) {
+    const cf_nat64 *o = &rs->nat64[i];
+
+    if(prefix_has(o->prefix, o->plen < plen ? o->plen : plen, d.prefix)) {
+      char ot[64];
+
+      nat64_text(ot, sizeof(ot), o);
+      snprintf(other, sizeof(other), "\"%s\" declared at %s:%u", ot,
+               rs->files[o->file], (unsigned)o->line);
+      return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
+                  "nat64 prefix \"%s\" overlaps %s", shown, other);
+    }
+  }
+  for(i = 0; i < rs->nrules; i++) {
+    const cf_rule *o = &rs->rules[i];
+
+    if(o->v6 && !o->self && o->plen >= plen &&
+       prefix_has(d.prefix, plen, o->addr)) {
+      snprintf(other, sizeof(other), "\"%s\" (%s:%u)", CF_RULE_TEXT(rs, o),
+               rs->files[o->file], (unsigned)o->line);
+      return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
+                  "nat64 prefix \"%s\" holds the rule %s, which could "
+                  "never apply: inside it only the IPv4 rules decide", shown,
+                  other);
+    }
+  }
+  nn = grow(rs->nat64, &rs->capnat64, rs->nnat64 + 1, sizeof(*nn));
+  if(!nn)
+    return nomem(p);
+  rs->nat64 = nn;
+  rs->nat64[rs->nnat64++] = d;
+  return CURLFENCE_OK;
+}
+
+/* An IPv6 rule inside a declared nat64 prefix could never apply. */
+static curlfence_code rule_in_nat64(parser *p, const frame *fr,
+                                    unsigned line, const token *t,
+                                    const cf_rule *r)
+{
+  const cf_ruleset *rs = p->rs;
+  char shown[80], where[600], pt[64];
+  long i;
+
+  if(!r->v6 || (i = cf_nat64_covering(rs, r->addr, r->plen)) < 0)
+    return CURLFENCE_OK;
+  snprintf(shown, sizeof(shown), "%.*s",
+           (int)(t->len < 60 ? t->len : 60), t->s);
+  nat64_text(pt, sizeof(pt), &rs->nat64[i]);
+  snprintf(where, sizeof(where), "\"%s\" (declared at %s:%u)", pt,
+           rs->files[rs->nat64[i].file], (unsigned)rs->nat64[i].line);
+  return fail(p, fr, line, t->col, CURLFENCE_E_ADDRESS,
+              "\"%s\" lies inside nat64 prefix %s and could never apply: "
+              "inside it only the IPv4 rules decide", shown, where);
+}
+
+/* ----------------------------------------------------------------- self */
+
+static curlfence_code add_rule(parser *p, const cf_rule *r)
+{
+  cf_ruleset *rs = p->rs;
+  cf_rule *nr = grow(rs->rules, &rs->caprules, rs->nrules + 1, sizeof(*nr));
+
+  if(!nr)
+    return nomem(p);
+  rs->rules = nr;
+  rs->rules[rs->nrules++] = *r;
+  return CURLFENCE_OK;
+}
+
+/* "allow|deny self [port LIST]": one /32 or /128 rule per address of the
+ * host (self.c), each named "deny self (192.0.2.2, eth0)". */
+static curlfence_code expand_self(parser *p, const frame *fr, unsigned line,
+                                  const token *t, size_t n, cf_rule *r)
+{
+  cf_ruleset *rs = p->rs;
+  cf_selfaddr *list;
+  size_t cnt, i;
+  uint64_t print;
+  int e = cf_self_list(&list, &cnt, &print);
+  curlfence_code rc = CURLFENCE_OK;
+
+  if(e == ENOMEM)
+    return nomem(p);
+  if(e) {
+    cf_error_set(p->err, CURLFENCE_E_IO, fr->name, line, t[1].col,
+                 "cannot list this host's addresses for \"self\": %s",
+                 strerror(e));
+    return CURLFENCE_E_IO;
+  }
+  rs->nself++;
+  rs->self_print = print;
+  r->self = 1;
+  for(i = 0; i < cnt && !rc; i++) {
+    char a[INET6_ADDRSTRLEN], suffix[INET6_ADDRSTRLEN + 24];
+    token words[MAX_TOKENS + 1];
+    long text;
+
+    /* An address inside a nat64 prefix is decided as the IPv4 address it
+     * embeds; a rule for it could never apply. */
+    if(list[i].v6 && cf_nat64_find(rs, list[i].addr) >= 0)
+      continue;
+    memset(r->addr, 0, sizeof(r->addr));
+    memcpy(r->addr, list[i].addr, list[i].v6 ? 16 : 4);
+    r->v6 = list[i].v6;
+    r->plen = list[i].v6 ? 128 : 32;
+    inet_ntop(list[i].v6 ? AF_INET6 : AF_INET, list[i].addr, a, sizeof(a));
+    snprintf(suffix, sizeof(suffix), "(%s, %s)", a,
+             list[i].ifname[0] ? list[i].ifname : "?");
+    memcpy(words, t, n * sizeof(*t));
+    words[n].s = suffix;
+    words[n].len = strlen(suffix);
+    words[n].col = 0;
+    text = add_text(rs, words, n + 1);
+    if(text < 0)
+      rc = nomem(p);
+    else {
+      r->text = (uint32_t)text;
+      rc = add_rule(p, r);
+    }
+  }
+  free(list);
+  return rc;
+}
+
 static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
                                  const token *t, size_t n, unsigned eol)
 {
@@ -515,15 +728,19 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   cf_rule r, *nr;
   curlfence_code rc;
   long text;
+  int self;
 
   memset(&r, 0, sizeof(r));
   parse_action(&t[0], &r.action);
   if(n < 2)
     return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
-                "missing address after \"%s\" (expected an address or "
-                "CIDR block)", tok_is(&t[0], "allow") ? "allow" : "deny",
-                NULL);
-  rc = parse_prefix(p, fr, line, &t[1], &r);
+                "missing address after \"%s\" (expected an address, "
+                "CIDR block or self)", tok_is(&t[0], "allow") ? "allow" :
+                "deny", NULL);
+  self = tok_is(&t[1], "self");
+  rc = self ? CURLFENCE_OK : parse_prefix(p, fr, line, &t[1], &r);
+  if(!rc && !self)
+    rc = rule_in_nat64(p, fr, line, &t[1], &r);
   if(rc)
     return rc;
   if(n >= 3 && !tok_is(&t[2], "port"))
@@ -541,6 +758,8 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   }
   r.file = fr->file;
   r.line = line;
+  if(self)
+    return expand_self(p, fr, line, t, n, &r);
   text = add_text(rs, t, n);
   if(text < 0)
     return nomem(p);
@@ -820,6 +1039,8 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
     return parse_setting(p, fr, line, t, n, eol, &p->rs->mode, "mode");
   if(tok_is(&t[0], "include"))
     return parse_include(p, fr, line, t, n, eol);
+  if(tok_is(&t[0], "nat64"))
+    return parse_nat64(p, fr, line, t, n, eol);
   if(memchr(t[0].s, '.', t[0].len) || memchr(t[0].s, ':', t[0].len) ||
      memchr(t[0].s, '/', t[0].len)) {
     char shown[64];
@@ -830,7 +1051,7 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
                 shown, NULL);
   }
   return unexpected(p, fr, line, &t[0],
-                    "allow, deny, default, unix, mode or include");
+                    "allow, deny, default, unix, mode, include or nat64");
 }
 
 /* How many rules the text can hold at most, and how many bytes their
@@ -935,6 +1156,7 @@ void cf_ruleset_free(cf_ruleset *rs)
   free(rs->dflt.text);
   free(rs->unix_.text);
   free(rs->mode.text);
+  free(rs->nat64);
   memset(rs, 0, sizeof(*rs));
 }
 

@@ -18,6 +18,8 @@
  *                     bit 31 is set when rule r allows, so a caller that
  *                     wants only the action never reads the rule itself
  *   PSET | i          the answer depends on the port: port set i
+ *   NAT64 | i         (IPv6 only) the region is, or holds, a nat64 prefix:
+ *                     NAT64 record i (below)
  *
  * A port set is {w, cands}: w is the value of the best portless rule
  * covering the interval (0 if none) and cands the port rules covering it
@@ -26,6 +28,27 @@
  * port rule with the same or a longer prefix always outranks w.  So a
  * lookup with a port takes the first candidate whose port ranges hold the
  * port, else w.  Port rules thus cost nothing to portless intervals.
+ *
+ * NAT64 prefixes.  Inside a declared `nat64` prefix the IPv6 rules do not
+ * apply: the answer is the IPv4 family's answer for the embedded address.
+ * A NAT64 record is {prefix, mask, plen, shift, outside, nat64 index}, 48
+ * bytes.  A lookup that ends in NAT64 | i compares the address with the
+ * record's prefix; when it lies inside, the embedded IPv4 address (RFC
+ * 6052 section 2.2, the "u" octet skipped) is looked up in the IPv4
+ * family, else the answer is `outside`.  The compare lets the trie stop
+ * early: a /96 would otherwise need (96 - S) / 6 node levels resolved bit
+ * by bit, but a region holding one nat64 prefix and one value around it
+ * ends in a NAT64 value at the level where the prefix is first alone.
+ * Records: one per declared prefix (regions wholly inside it, where the
+ * compare always holds), then one per early stop.
+ *
+ * Shortcut: a direct entry that holds a node and whose region holds a
+ * declared prefix names that prefix's record in its otherwise unused
+ * `leaf`.  An IPv6 lookup checks it first (the entry is the walk's first
+ * load anyway), so a NAT64 decision is one direct load, a compare and an
+ * IPv4 walk, with no search over the declared prefixes: the well-known
+ * prefix shares its direct entry with ::1, ::/96, 64:ff9b:1::/48 and more,
+ * and would otherwise walk about seven levels to its early stop.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS FOUND (a Poptrie-like compressed multibit trie)
@@ -144,6 +167,16 @@ typedef struct cf_cand {
   uint32_t nports;    /* n, with CF_ALLOW set when the rule allows */
 } cf_cand;
 
+typedef struct cf_n64 {
+  uint64_t hi, lo;   /* the prefix, host bits clear */
+  uint64_t mhi, mlo; /* its mask */
+  uint32_t outside;  /* value of the addresses not in it (never NAT64) */
+  uint32_t nat64;    /* index into cf_ruleset.nat64 */
+  uint8_t plen;
+  uint8_t shift;     /* see n64_embedded() */
+  uint8_t pad_[6];
+} cf_n64;
+
 typedef struct cf_fam {
   unsigned sbits;
   cf_dent *direct;   /* 2^sbits entries */
@@ -159,6 +192,9 @@ struct cf_table {
   size_t npsets, cappsets;
   cf_cand *cands;
   size_t ncands, capcands;
+  cf_n64 *n64;       /* [0, nnat64): the declared prefixes, then early
+                        stops */
+  size_t nn64, capn64;
   int popcnt;        /* the CPU has POPCNT */
   void *arena;       /* all the arrays above, once built */
   size_t arena_size;
@@ -220,8 +256,10 @@ __attribute__((target("popcnt"))) static uint32_t walk6_popcnt(
 #endif
 
 /* Spelled out rather than a loop: gcc -O2 does not unroll the loop, so it
- * stays 8 dependent byte steps; this form becomes one load and a bswap. */
-static uint64_t load_be64(const uint8_t *p) {
+ * stays 8 dependent byte steps; this form becomes one load and a bswap,
+ * and forced inline, since gcc otherwise calls it from find6. */
+__attribute__((always_inline)) static inline uint64_t load_be64(
+    const uint8_t *p) {
   return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
          (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
          (uint64_t)p[6] << 8 | p[7];
@@ -236,7 +274,7 @@ static int port_in(const cf_ruleset *rs, const cf_cand *c, unsigned port) {
   return 0;
 }
 
-uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
+static inline uint32_t find4(const cf_table *t, uint32_t addr) {
   uint64_t key = (uint64_t)addr << 32;
 #ifdef CF_HAVE_POPCNT_CLONE
   return t->popcnt ? walk4_popcnt(&t->fam[0], key) : walk4(&t->fam[0], key);
@@ -245,8 +283,11 @@ uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
 #endif
 }
 
-uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
-  cf_u128 key = (cf_u128)load_be64(addr) << 64 | load_be64(addr + 8);
+uint32_t cf_table_find4(const cf_table *t, uint32_t addr) {
+  return find4(t, addr);
+}
+
+static uint32_t find6_key(const cf_table *t, cf_u128 key) {
 #ifdef CF_HAVE_POPCNT_CLONE
   return t->popcnt ? walk6_popcnt(&t->fam[1], key) : walk6(&t->fam[1], key);
 #else
@@ -254,16 +295,81 @@ uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
 #endif
 }
 
-long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
-                            const uint8_t *addr, unsigned port, int *allow) {
+/* A NAT64 value for key: the embedded IPv4 address (host order) in *a4
+ * and the record, or NULL when key lies outside its prefix.  Plain 64-bit
+ * words: 128-bit shifts by a variable cost more than the rest. */
+__attribute__((always_inline)) static inline const cf_n64 *n64_embedded(
+    const cf_table *t, uint32_t v, uint64_t hi, uint64_t lo, uint32_t *a4) {
+  const cf_n64 *n = &t->n64[v & CF_VAL_MAX];
+  if (((hi ^ n->hi) & n->mhi) | ((lo ^ n->lo) & n->mlo))
+    return NULL;
+  /* /96: the last 32 bits.  /32 to /64: the address bits 32-63 and 72-103
+   * (the "u" octet dropped) make one 64-bit word, and the IPv4 address
+   * ends shift bits from its end. */
+  if (n->plen == 96)
+    *a4 = (uint32_t)lo;
+  else
+    *a4 = (uint32_t)((hi << 32 | (lo >> 24 & 0xffffffffu)) >> n->shift);
+  return n;
+}
+
+/* The declared prefix the direct entry of key names, when key lies in
+ * it (see "NAT64 prefixes" above): the answer without the walk. */
+__attribute__((always_inline)) static inline const cf_n64 *n64_direct(
+    const cf_table *t, uint64_t hi, uint64_t lo, uint32_t *a4) {
+  const cf_fam *f = &t->fam[1];
+  const cf_dent *d = &f->direct[(size_t)(hi >> (64 - f->sbits))];
+  if (d->tag >= CF_D_FLAT || !d->leaf)
+    return NULL;
+  return n64_embedded(t, d->leaf, hi, lo, a4);
+}
+
+uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
+  uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
+  uint32_t v, a4;
+  if (n64_direct(t, hi, lo, &a4))
+    return find4(t, a4);
+  v = find6_key(t, (cf_u128)hi << 64 | lo);
+  if ((v & CF_NAT64) == CF_NAT64)
+    v = n64_embedded(t, v, hi, lo, &a4) ? find4(t, a4)
+                                        : t->n64[v & CF_VAL_MAX].outside;
+  return v;
+}
+
+long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
+                        const uint8_t *addr, unsigned port, int *allow,
+                        long *nat64, uint8_t *as4) {
   uint32_t v;
+  if (nat64)
+    *nat64 = -1;
   if (!t || !addr)
     return -1;
-  if (!v6)
+  if (!v6) {
     v = cf_table_find4(t, (uint32_t)addr[0] << 24 | (uint32_t)addr[1] << 16 |
                               (uint32_t)addr[2] << 8 | addr[3]);
-  else
-    v = cf_table_find6(t, addr);
+  } else {
+    uint64_t hi = load_be64(addr), lo = load_be64(addr + 8);
+    uint32_t a4;
+    const cf_n64 *n = n64_direct(t, hi, lo, &a4);
+    v = n ? CF_NAT64 | n->nat64 : find6_key(t, (cf_u128)hi << 64 | lo);
+    if ((v & CF_NAT64) == CF_NAT64) {
+      if (!n)
+        n = n64_embedded(t, v, hi, lo, &a4);
+      if (n) {
+        v = cf_table_find4(t, a4);
+        if (nat64)
+          *nat64 = (long)n->nat64;
+        if (as4) {
+          as4[0] = (uint8_t)(a4 >> 24);
+          as4[1] = (uint8_t)(a4 >> 16);
+          as4[2] = (uint8_t)(a4 >> 8);
+          as4[3] = (uint8_t)a4;
+        }
+      } else {
+        v = t->n64[v & CF_VAL_MAX].outside;
+      }
+    }
+  }
   if (v & CF_PSET) {
     const cf_pset *ps = &t->psets[v & ~CF_PSET];
     if (port != 0 && rs) {
@@ -278,6 +384,11 @@ long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
   }
   *allow = (v & CF_ALLOW) != 0;
   return (long)(v & ~CF_ALLOW) - 1;
+}
+
+long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
+                            const uint8_t *addr, unsigned port, int *allow) {
+  return cf_table_lookup_as(t, rs, v6, addr, port, allow, NULL, NULL);
 }
 
 long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
@@ -295,7 +406,7 @@ size_t cf_table_memory(const cf_table *t) {
   if (t->arena || t->borrowed)
     return sizeof *t + t->arena_size;
   m = sizeof *t + t->npsets * sizeof *t->psets +
-      t->ncands * sizeof *t->cands;
+      t->ncands * sizeof *t->cands + t->nn64 * sizeof *t->n64;
   for (int f = 0; f < 2; f++)
     m += ((size_t)1 << t->fam[f].sbits) * sizeof(uint32_t) +
          t->fam[f].nnodes * sizeof(cf_node) +
@@ -318,6 +429,7 @@ void cf_table_free(cf_table *t) {
   }
   free(t->psets);
   free(t->cands);
+  free(t->n64);
   free(t);
 }
 
@@ -354,6 +466,8 @@ typedef struct cf_key {
                         allow, 2/3 the same with ports */
 } cf_key;
 
+/* idx of a nat64 prefix's key: KEY_NAT64 | its index in cf_ruleset.nat64 */
+#define KEY_NAT64 0x80000000u
 #define KEY_PLEN(k) ((unsigned)(k)->tail >> 2)
 #define KEY_RANK(k) ((unsigned)(k)->tail & 3u)
 #define KEY_START(k) ((cf_u128)(k)->hi << 64 | (k)->lo)
@@ -385,6 +499,7 @@ typedef struct cf_builder {
   cf_table *t;
   const cf_ruleset *rs;
   int v4;            /* the family being built uses cuts4 */
+  size_t nnat64;     /* records [0, nnat64) of t->n64 are the prefixes */
   cf_cut *cuts;
   cf_cut4 *cuts4;
   size_t ncuts, capcuts, capcuts4;
@@ -509,6 +624,15 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
   size_t nport = 0, first_port = n;
   int portless = KEY_RANK(&k[0]) < 2;
   for (size_t i = 0; i < n; i++)
+    if (k[i].idx & KEY_NAT64) {
+      /* no rule of the family applies inside: not even a parent's port
+       * rules, so nothing is inherited */
+      o->w = o->val = CF_NAT64 | (k[i].idx & ~KEY_NAT64);
+      o->coff = 0;
+      o->cn = 0;
+      return 0;
+    }
+  for (size_t i = 0; i < n; i++)
     if (KEY_RANK(&k[i]) >= 2) {
       if (first_port == n)
         first_port = i;
@@ -552,81 +676,21 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
   return 0;
 }
 
-/* The sort key of rule i, r = rs->rules[i]; -2 for a prefix length out
- * of range. */
-static int make_key(const cf_rule *r, size_t i, int v6, cf_key *k) {
-  const cf_u128 ones = ~(cf_u128)0;
-  cf_u128 a = 0;
-  if (r->plen > (v6 ? 128 : 32))
-    return -2;
-  for (int j = 0; j < (v6 ? 16 : 4); j++)
-    a = a << 8 | r->addr[j];
-  if (!v6)
-    a <<= 96;
-  /* Host bits are cleared by the parser; clear them again so a stray
-   * one cannot break the nesting the sweep relies on. */
-  if (r->plen == 0)
-    a = 0;
-  else
-    a &= ones << (128 - r->plen);
-  k->hi = (uint64_t)(a >> 64);
-  k->lo = (uint64_t)a;
-  k->idx = (uint32_t)i;
-  k->tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
-                       (r->action != CURLFENCE_DENY));
-  return 0;
-}
-
-/* Where the sweep takes its keys from, in sorted order: an array sorted
- * for it, or, when the rules are already in order (generated lists and
- * well-kept files are), the rules themselves, which saves an array of 24
- * bytes per rule at the moment a build holds the most. */
-typedef struct keysrc {
-  const cf_ruleset *rs;
-  int v6;
-  size_t next;        /* rule to look at next (no array) */
-  const cf_key *k;    /* the sorted array, or NULL */
-  size_t n;
-} keysrc;
-
-static int next_key(keysrc *src, cf_key *out) {
-  if (src->k) {
-    if (src->next >= src->n)
-      return 0;
-    *out = src->k[src->next++];
-    return 1;
-  }
-  while (src->next < src->rs->nrules) {
-    size_t i = src->next++;
-    if (!!src->rs->rules[i].v6 == src->v6) {
-      make_key(&src->rs->rules[i], i, src->v6, out);  /* checked before */
-      return 1;
-    }
-  }
-  return 0;
-}
-
 /* Steps 1 and 2: the change points of one family, in b->cuts. */
 static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
-  size_t n = 0, i, depth = 0, ng = 0, capg = 0;
-  cf_key *k = NULL, *grp = NULL, cur, prev = {0, 0, 0, 0};
+  size_t n = 0, i, depth = 0;
+  cf_key *k;
   cf_open stack[130];
-  int rc = 0, sorted = 1, have;
-  keysrc src;
+  int rc = 0;
   const cf_u128 ones = ~(cf_u128)0;
 
   b->ncuts = 0;
   b->v4 = !v6;
-  for (i = 0; i < rs->nrules; i++) {
-    if (!!rs->rules[i].v6 != v6)
-      continue;
-    if (make_key(&rs->rules[i], i, v6, &cur))
-      return -2;
-    if (n && sorted && !key_le(&prev, &cur))
-      sorted = 0;
-    prev = cur;
-    n++;
-  }
+  for (i = 0; i < rs->nrules; i++)
+    if (!!rs->rules[i].v6 == v6)
+      n++;
+  if (v6)
+    n += rs->nnat64;
   /* one change point to start with, at most two per prefix: reserving
    * them up front saves the copies of a growing array */
   if (n > (SIZE_MAX / sizeof *b->cuts - 1) / 2 ||
@@ -637,50 +701,83 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
     return -1;
   if (!n)
     return 0;
-  memset(&src, 0, sizeof src);
-  src.rs = rs;
-  src.v6 = v6;
-  if (!sorted) {
-    k = malloc(n * sizeof *k);
-    if (!k)
-      return -1;
-    n = 0;
-    for (i = 0; i < rs->nrules; i++)
-      if (!!rs->rules[i].v6 == v6)
-        make_key(&rs->rules[i], i, v6, &k[n++]);
-    if (sort_keys(k, n)) {
+  k = malloc(n * sizeof *k);
+  if (!k)
+    return -1;
+  n = 0;
+  for (i = 0; i < rs->nrules; i++) {
+    const cf_rule *r = &rs->rules[i];
+    cf_u128 a = 0;
+    if (!!r->v6 != v6)
+      continue;
+    /* A rule inside a nat64 prefix can never apply (the parser refuses
+     * one, but not a "self" address): leave it out so it cannot cut the
+     * prefix's region. */
+    if (v6 && rs->nnat64 && cf_nat64_covering(rs, r->addr, r->plen) >= 0)
+      continue;
+    if (r->plen > (v6 ? 128 : 32)) {
       free(k);
-      return -1;
+      return -2;
     }
-    src.k = k;
-    src.n = n;
+    for (int j = 0; j < (v6 ? 16 : 4); j++)
+      a = a << 8 | r->addr[j];
+    if (!v6)
+      a <<= 96;
+    /* Host bits are cleared by the parser; clear them again so a stray
+     * one cannot break the nesting the sweep relies on. */
+    if (r->plen == 0)
+      a = 0;
+    else
+      a &= ones << (128 - r->plen);
+    k[n].hi = (uint64_t)(a >> 64);
+    k[n].lo = (uint64_t)a;
+    k[n].idx = (uint32_t)i;
+    k[n].tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
+                           (r->action != CURLFENCE_DENY));
+    n++;
   }
-  have = next_key(&src, &cur);
-  while (have) {
+  for (i = 0; v6 && i < rs->nnat64; i++) {
+    const cf_nat64 *d = &rs->nat64[i];
+    cf_u128 a = 0;
+    if (d->plen > 128) {
+      free(k);
+      return -2;
+    }
+    for (int j = 0; j < 16; j++)
+      a = a << 8 | d->prefix[j];
+    a = d->plen ? a & ~(cf_u128)0 << (128 - d->plen) : 0;
+    k[n].hi = (uint64_t)(a >> 64);
+    k[n].lo = (uint64_t)a;
+    k[n].idx = KEY_NAT64 | (uint32_t)i;
+    k[n].tail = (uint16_t)(d->plen << 2);
+    n++;
+  }
+  if (sort_keys(k, n)) {
+    free(k);
+    return -1;
+  }
+  for (i = 0; i < n;) {
+    size_t j = i + 1;
     cf_open o;
-    cf_u128 start = KEY_START(&cur);
-    unsigned plen = KEY_PLEN(&cur);
-    /* the rules of one prefix, best first */
-    ng = 0;
-    do {
-      if (grow(&grp, &capg, ng + 1, sizeof *grp))
-        goto nomem;
-      grp[ng++] = cur;
-    } while ((have = next_key(&src, &cur)) && cur.hi == grp[0].hi &&
-             cur.lo == grp[0].lo && KEY_PLEN(&cur) == plen);
+    cf_u128 start = KEY_START(&k[i]);
+    unsigned plen = KEY_PLEN(&k[i]);
+    while (j < n && k[j].hi == k[i].hi && k[j].lo == k[i].lo &&
+           KEY_PLEN(&k[j]) == plen)
+      j++;
     /* close the prefixes that end before this one */
     while (depth && stack[depth - 1].end < start) {
       depth--;
       if (emit(b, stack[depth].end + 1, depth ? stack[depth - 1].val : 0))
         goto nomem;
     }
-    rc = open_prefix(b, grp, ng, depth ? &stack[depth - 1] : NULL, &o);
+    rc = open_prefix(b, k + i, j - i, depth ? &stack[depth - 1] : NULL, &o);
     if (rc)
       goto out;
     o.end = plen == 0 ? ones : plen == 128 ? start : start | (ones >> plen);
     stack[depth++] = o;
     if (emit(b, start, o.val))
       goto nomem;
+    i = j;
   }
   while (depth) {
     depth--;
@@ -689,13 +786,58 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
       goto nomem;
   }
 out:
-  free(grp);
   free(k);
   return rc;
 nomem:
-  free(grp);
   free(k);
   return -1;
+}
+
+static int is_n64(uint32_t v) {
+  return (v & CF_NAT64) == CF_NAT64;
+}
+
+/* A region [s, e] (cuts[p] the last change point at or before s) whose
+ * change points are those of one nat64 prefix with one value around it
+ * needs no node: a NAT64 record with that value outside answers it.
+ * Returns 1 and the value, 0 when the region needs a node, -1 when out of
+ * memory. */
+static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val) {
+  cf_table *t = b->t;
+  uint32_t seg[3], nv, outside;
+  size_t k = 0, i;
+  if (!b->nnat64)
+    return 0;
+  for (i = p; i < b->ncuts && (i == p || cut_start(b, i) <= e); i++) {
+    if (k == 3)
+      return 0;
+    seg[k++] = cut_val(b, i);
+  }
+  if (k == 2 && is_n64(seg[0]) != is_n64(seg[1])) {
+    nv = is_n64(seg[0]) ? seg[0] : seg[1];
+    outside = is_n64(seg[0]) ? seg[1] : seg[0];
+  } else if (k == 3 && is_n64(seg[1]) && !is_n64(seg[0]) &&
+             seg[0] == seg[2]) {
+    nv = seg[1];
+    outside = seg[0];
+  } else {
+    return 0;
+  }
+  nv &= CF_VAL_MAX;  /* a declared prefix's own record */
+  for (i = t->nn64 - 1; i >= b->nnat64 && i < t->nn64; i--)
+    if (t->n64[i].nat64 == nv && t->n64[i].outside == outside)
+      break;
+  if (i < b->nnat64 || i >= t->nn64) {
+    if (t->nn64 >= CF_VAL_MAX)
+      return -1;
+    if (grow(&t->n64, &t->capn64, t->nn64 + 1, sizeof *t->n64))
+      return -1;
+    i = t->nn64++;
+    t->n64[i] = t->n64[nv];
+    t->n64[i].outside = outside;
+  }
+  *val = CF_NAT64 | (uint32_t)i;
+  return 1;
 }
 
 /* Step 3.  Fill node ni, which covers the region starting at base whose
@@ -719,26 +861,38 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
   for (unsigned d = 0; d < 64;) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
     cf_u128 e = s + (csize - 1);
+    uint32_t val;
+    int es = 0;
     while (p + 1 < m && cut_start(b, p + 1) <= s)
       p++;
+    val = cut_val(b, p);
     if (p + 1 < m && cut_start(b, p + 1) <= e) {
-      inner |= 1ull << d;
-      childp[d] = p;
-      d++;
-      continue;
+      es = early_stop(b, p, e, &val);
+      if (es < 0)
+        return -1;
+      if (!es) {
+        inner |= 1ull << d;
+        childp[d] = p;
+        d++;
+        continue;
+      }
     }
-    if (!have_prev || cut_val(b, p) != prev) {
+    if (!have_prev || val != prev) {
       if (grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
         return -1;
-      f->leaves[f->nleaves++] = cut_val(b, p);
+      f->leaves[f->nleaves++] = val;
       leafstart |= 1ull << d;
-      prev = cut_val(b, p);
+      prev = val;
       have_prev = 1;
     }
     /* Every digit that ends before the next change point has this value
      * too: skip them (most nodes hold one or two change points, so this
-     * is what makes building a small policy cheap). */
-    if (pad == 0 && p + 1 < m) {
+     * is what makes building a small policy cheap).  An early stop holds
+     * change points of its own: the next digit follows it. */
+    if (es) {
+      d++;
+    }
+    else if (pad == 0 && p + 1 < m) {
       cf_u128 q = (cut_start(b, p + 1) - base) >> cshift;
       d = q < 64 ? (unsigned)q : 64;
     }
@@ -806,9 +960,15 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
     for (size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
       cf_u128 e = s + (csize - 1);
+      uint32_t val;
+      int es = 0;
       while (p + 1 < m && cut_start(b, p + 1) <= s)
         p++;
-      if (p + 1 < m && cut_start(b, p + 1) <= e) {
+      val = cut_val(b, p);
+      if (p + 1 < m && cut_start(b, p + 1) <= e &&
+          (es = early_stop(b, p, e, &val)) < 0)
+        return -1;
+      if (p + 1 < m && cut_start(b, p + 1) <= e && !es) {
         size_t ni = f->nnodes;
         if (ni >= CF_VAL_MAX)
           return -2;
@@ -831,10 +991,27 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
         }
       } else {
         f->direct[d].leafstart = 0;
-        f->direct[d].leaf = cut_val(b, p);
+        f->direct[d].leaf = val;
         f->direct[d].tag = CF_D_VALUE;
       }
     }
+  }
+  /* A node entry whose region holds a declared prefix names it, so a
+   * lookup inside the prefix skips the walk; only a prefix no other one
+   * overlaps (the parser allows no overlap; hand-built sets might). */
+  for (size_t j = 0; v6 && j < b->nnat64; j++) {
+    const cf_n64 *r = &b->t->n64[j];
+    cf_dent *d = &f->direct[(size_t)(r->hi >> (64 - f->sbits))];
+    int alone = 1;
+    for (size_t o = 0; o < b->nnat64 && alone; o++) {
+      const cf_n64 *q = &b->t->n64[o];
+      unsigned pl = q->plen < r->plen ? q->plen : r->plen;
+      cf_u128 x = ((cf_u128)q->hi << 64 | q->lo) ^
+                  ((cf_u128)r->hi << 64 | r->lo);
+      alone = o == j || (x >> (128 - pl)) != 0;
+    }
+    if (alone && d->tag < CF_D_FLAT && !d->leaf)
+      d->leaf = CF_NAT64 | (uint32_t)j;
   }
   return 0;
 }
@@ -856,7 +1033,7 @@ static int pack(cf_table *t) {
   struct {
     void **p;
     size_t bytes;
-  } part[8];
+  } part[9];
   size_t np = 0, total = 0, off = 0;
   char *arena;
   for (int f = 0; f < 2; f++) {
@@ -872,6 +1049,8 @@ static int pack(cf_table *t) {
   part[np++].bytes = t->npsets * sizeof *t->psets;
   part[np].p = (void **)&t->cands;
   part[np++].bytes = t->ncands * sizeof *t->cands;
+  part[np].p = (void **)&t->n64;
+  part[np++].bytes = t->nn64 * sizeof *t->n64;
   for (size_t i = 0; i < np; i++)
     total += round_up(part[i].bytes, CF_ALIGN);
 #if defined(MADV_HUGEPAGE)
@@ -920,6 +1099,40 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
   memset(&b, 0, sizeof b);
   b.t = t;
   b.rs = rs;
+  if (rs->nnat64 && (rs->nnat64 >= CF_VAL_MAX || !rs->nat64)) {
+    free(t);
+    return rs->nat64 ? CURLFENCE_E_LIMIT : CURLFENCE_E_INVAL;
+  }
+  if (grow(&t->n64, &t->capn64, rs->nnat64, sizeof *t->n64)) {
+    free(t);
+    return CURLFENCE_E_NOMEM;
+  }
+  for (size_t i = 0; i < rs->nnat64; i++) {
+    const cf_nat64 *d = &rs->nat64[i];
+    cf_n64 *r = &t->n64[i];
+    unsigned plen = d->plen;
+    cf_u128 a = 0, m;
+    if (plen < 32 || plen > 96 || plen % 8) {
+      cf_table_free(t);
+      return CURLFENCE_E_INVAL;
+    }
+    for (int j = 0; j < 16; j++)
+      a = a << 8 | d->prefix[j];
+    a &= ~(cf_u128)0 << (128 - plen);
+    memset(r, 0, sizeof *r);
+    r->hi = (uint64_t)(a >> 64);
+    r->lo = (uint64_t)a;
+    m = ~(cf_u128)0 << (128 - plen);
+    r->mhi = (uint64_t)(m >> 64);
+    r->mlo = (uint64_t)m;
+    r->plen = (uint8_t)plen;
+    /* /32 to /64: the IPv4 address ends at bit plen + 32 of the 64-bit
+     * word made of address bits 32-63 and 72-103 */
+    r->shift = (uint8_t)(plen <= 64 ? 64 - plen : 0);
+    r->nat64 = (uint32_t)i;
+    r->outside = 0;  /* never read: a region inside always matches */
+  }
+  t->nn64 = b.nnat64 = rs->nnat64;
   for (int v6 = 0; v6 < 2 && !rc; v6++)
     rc = build_family(&b, rs, v6);
   free(b.cuts);
@@ -997,9 +1210,9 @@ static const char *value_fault(uint32_t v, int fam, const uint8_t *kind,
                                size_t npsets) {
   if (v == 0)
     return NULL;
+  if ((v & CF_NAT64) == CF_NAT64)
+    return "a NAT64 record, which images do not hold";
   if (v & CF_PSET) {
-    if (v & CF_ALLOW)
-      return "a port set marked as allowing";
     if ((v & ~CF_PSET) >= npsets)
       return "a port set index past the port sets";
     if (pfam[v & ~CF_PSET] != fam)

@@ -13,6 +13,11 @@
  * is not published (cf_guard_reload).  Only rename(2) makes a new version
  * appear at once and whole.
  *
+ * A policy with "self" rules is also reloaded when the host's interface
+ * addresses change (an address added by DHCP, a new interface): the
+ * watcher compares their fingerprint with the one the policy was built
+ * from at each look.
+ *
  * It sits above the reload functions and below the guard's lifetime
  * (curlfence_guard_new/free in lib/guard.c init and stop it).
  */
@@ -82,6 +87,7 @@ typedef struct watch_state {
   cf_stamp *seen, *pend, *now;
   int pending;
   uint64_t since;
+  uint64_t self_seen;   /* fingerprint of the host's addresses */
 } watch_state;
 
 static void forget(watch_state *ws)
@@ -91,6 +97,23 @@ static void forget(watch_state *ws)
   curlfence_policy_unref(ws->watched);
   ws->watched = NULL;
   ws->pending = 0;
+}
+
+/* Nonzero when the host's addresses differ from the fingerprint *seen
+ * (which then takes the new one), so one change reloads once. */
+static int self_changed(uint64_t *seen)
+{
+  cf_selfaddr *list;
+  size_t n;
+  uint64_t print;
+
+  if(cf_self_list(&list, &n, &print) != 0)
+    return 0;   /* looked at again next interval */
+  free(list);
+  if(print == *seen)
+    return 0;
+  *seen = print;
+  return 1;
 }
 
 /* One look at the files of cur.  A change is loaded only once the files
@@ -112,9 +135,15 @@ static void look_once(curlfence_guard *g, watch_state *ws,
     ws->now = ws->pend + n;
     memcpy(ws->seen, cur->rs.stamps, n * sizeof(*ws->seen));
     ws->watched = curlfence_policy_ref(cur);
+    ws->self_seen = cur->rs.self_print;
   }
   if(!cur->source)
     return;
+  /* An address comes or goes whole: nothing to let settle. */
+  if(cur->rs.nself && self_changed(&ws->self_seen)) {
+    cf_guard_reload(g, 1, NULL);
+    return;
+  }
   look(cur, ws->now);
   if(same(ws->now, ws->seen, n)) {
     ws->pending = 0;

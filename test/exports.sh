@@ -1,8 +1,7 @@
 #!/bin/sh
 # The shared library must export exactly the functions declared in the
-# public header, nothing more and nothing less, each under the symbol
-# version CURLFENCE_0 (or CURLFENCE_0.N, the minor release that added it)
-# and each with a man page.  The static archive, when
+# public header, nothing more and nothing less, each under a symbol
+# version of lib/curlfence.map and each with a man page.  The static archive, when
 # given, must define exactly the same global symbols (internals are local).
 set -eu
 lib=$1
@@ -19,11 +18,10 @@ if ! diff -u "$tmp/declared" "$tmp/exported"; then
   echo "exports: $lib and $header disagree (- declared only, + exported only)"
   status=1
 fi
-# CURLFENCE_0, or the node of the minor release that added the function
-objdump -T "$lib" | awk '$2 == "g" && $4 != "*UND*" && $(NF-1) !~ /^CURLFENCE_0(\.[0-9]+)?$/ { print $NF }' \
+objdump -T "$lib" | awk '$2 == "g" && $4 != "*UND*" && $(NF-1) !~ /^CURLFENCE_[0-9.]+$/ { print $NF }' \
   >"$tmp/unversioned"
 if [ -s "$tmp/unversioned" ]; then
-  echo "exports: not under a CURLFENCE_0 version node in $lib:"
+  echo "exports: not under a CURLFENCE_ symbol version in $lib:"
   cat "$tmp/unversioned"
   status=1
 fi
@@ -50,4 +48,4 @@ while read -r fn; do
 done <"$tmp/declared"
 [ "$status" -eq 0 ] || exit 1
 echo "exports: $(wc -l <"$tmp/exported") functions, all declared in $header," \
-  "each under a CURLFENCE_0 version node and with a man page${archive:+; $archive defines nothing else}"
+  "each under a CURLFENCE_ symbol version and with a man page${archive:+; $archive defines nothing else}"

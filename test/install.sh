@@ -15,6 +15,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
+# Lines of the rules that the checks below expect to decide.
+loop=$(grep -n '^deny 127\.0\.0\.0/8' rules/default.rules | cut -d: -f1)
+meta=$(grep -n '^deny 169\.254\.169\.254' rules/default.rules | cut -d: -f1)
+[ -n "$loop" ] && [ -n "$meta" ] ||
+  { echo "install: rules/default.rules lacks the rules these checks use"; exit 1; }
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -127,7 +132,7 @@ build_and_run() {
   fi
   expect 0 "libcurlfence.so.0 => $libdir/libcurlfence.so.0" -- \
     env LD_LIBRARY_PATH="$libdir" ldd "$tmp/$name-shared"
-  expect 0 "$rules:30: deny 169.254.169.254; fetch 7, denied 1" -- \
+  expect 0 "$rules:$meta: deny 169.254.169.254; fetch 7, denied 1" -- \
     env LD_LIBRARY_PATH="$libdir" "$tmp/$name-shared" "$rules"
   # shellcheck disable=SC2046,SC2086
   if $cc $extra -o "$tmp/$name-static" "$tmp/prog.c" \
@@ -141,7 +146,7 @@ build_and_run() {
   else
     ok
   fi
-  expect 0 "$rules:30: deny 169.254.169.254; fetch 7, denied 1" -- \
+  expect 0 "$rules:$meta: deny 169.254.169.254; fetch 7, denied 1" -- \
     "$tmp/$name-static" "$rules"
 }
 
@@ -156,7 +161,8 @@ p=$tmp/p
 run_make install PREFIX="$p"
 for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.0.1.0 \
          lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
-         etc/curlfence/default.rules; do
+         lib/libcurlfence-preload.so etc/curlfence/default.rules \
+         share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
 done
 [ "$(readlink "$p/lib/libcurlfence.so.0")" = libcurlfence.so.0.1.0 ] &&
@@ -179,18 +185,24 @@ fi
 
 # From / and from a directory holding a permissive rules/default.rules:
 # the installed tool reads the installed rules either way.
-expect 1 "deny 169.254.169.254 ($p/etc/curlfence/default.rules:30: deny 169.254.169.254)" -- \
+expect 1 "deny 169.254.169.254 ($p/etc/curlfence/default.rules:$meta: deny 169.254.169.254)" -- \
   sh -c "cd / && '$p/bin/curlfence' check 169.254.169.254"
-expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:14: deny 127.0.0.0/8)" -- \
+expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:$loop: deny 127.0.0.0/8)" -- \
   sh -c "cd / && '$p/bin/curlfence' check 127.0.0.1"
 mkdir -p "$tmp/cwd/rules"
 printf 'default allow\nallow 0.0.0.0/0\nallow ::/0\n' >"$tmp/cwd/rules/default.rules"
-expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:14:" -- \
+expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:$loop:" -- \
   sh -c "cd '$tmp/cwd' && '$p/bin/curlfence' check 127.0.0.1"
 expect 0 "allow 127.0.0.2 port 18080 ($p/share/curlfence/examples/demo.rules:" -- \
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.2 18080
-expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/default.rules:14:" -- \
+expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/default.rules:$loop:" -- \
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.1 18080
+# curl under the installed preload library, through the installed tool:
+# the installed rules refuse loopback before connecting.
+if command -v curl >/dev/null; then
+  expect 7 "" -- sh -c "cd / && '$p/bin/curlfence' run --audit '$tmp/run.jsonl' -- curl -sS http://127.0.0.1:9/"
+  expect 0 '"rule":{"file":"'"$p"'/etc/curlfence/default.rules","line":'"$loop" -- cat "$tmp/run.jsonl"
+fi
 expect 0 "-L$p/lib -lcurlfence" -- env PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --libs curlfence
 export PKG_CONFIG_PATH="$p/lib/pkgconfig"
 build_and_run prefix "$p/lib" "$p/etc/curlfence/default.rules"
@@ -211,7 +223,7 @@ done
 expect 0 "libdir=/usr/lib" -- cat "$s/usr/lib/pkgconfig/curlfence.pc"
 expect 0 "include /etc/curlfence/default.rules" -- cat "$s/usr/share/curlfence/examples/demo.rules"
 expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$s/usr/bin/curlfence" --help
-expect 1 "deny 169.254.169.254 ($s/etc/curlfence/default.rules:30:" -- \
+expect 1 "deny 169.254.169.254 ($s/etc/curlfence/default.rules:$meta:" -- \
   "$s/usr/bin/curlfence" check -r "$s/etc/curlfence/default.rules" 169.254.169.254
 # The staged .pc names /usr; the sysroot maps its paths into the stage,
 # where /usr/lib is not a system directory to be left out.

@@ -16,6 +16,8 @@ FIELDS = {
     "protocol": int, "check": str, "default": bool, "reason": str,
     "rule": dict, "generation": int, "pid": int,
 }
+# keys whose value may also be null
+NULLABLE = {"as": str}
 
 
 def fail(msg):
@@ -41,6 +43,11 @@ def main():
         for key, typ in FIELDS.items():
             if not isinstance(ev.get(key), typ):
                 fail("line %d: %s missing or not %s" % (n, key, typ.__name__))
+        for key, typ in NULLABLE.items():
+            if key not in ev or not (ev[key] is None or isinstance(ev[key], typ)):
+                fail("line %d: %s missing or not %s or null" % (n, key, typ.__name__))
+        if ev["v"] != 2:
+            fail("line %d: schema version %r, want 2" % (n, ev["v"]))
         if not ev["time"].endswith("Z") or len(ev["time"]) != 27:
             fail("line %d: time %r is not RFC 3339 UTC with microseconds"
                  % (n, ev["time"]))

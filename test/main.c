@@ -11,6 +11,7 @@ int main(void)
 #ifndef CF_TEST_PUBLIC_ONLY /* suites of internals: not in the shared-library run */
   srunner_add_suite(sr, suite_table());
   srunner_add_suite(sr, suite_rules_internal());
+  srunner_add_suite(sr, suite_nat64_internal());
 #endif
   srunner_add_suite(sr, suite_policy());
   srunner_add_suite(sr, suite_default_rules());
@@ -22,6 +23,7 @@ int main(void)
   srunner_add_suite(sr, suite_preload());
   srunner_add_suite(sr, suite_image());   /* damages images through internals */
 #endif
+  srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -18,6 +18,11 @@ static const char *const denied[] = {
   "2002:7f00:1::1", "3fff::1", "5f00::1", "fc00::1", "fd00:ec2::254",
   "fe80::1", "febf::1", "fec0::1", "ff02::1", "ff0e::1", "1::1", "4000::1",
   "e000::1",
+  /* NAT64: decided as the embedded IPv4 address */
+  "64:ff9b::a9fe:a9fe", "64:ff9b::a00:1", "64:ff9b::", "64:ff9b::ffff:ffff",
+  /* named endpoints */
+  "169.254.170.23", "fd00:ec2::23", "fd00:ec2::253", "fd00:ec2::123",
+  "fd20:ce::254", "100:0:0:1::1", "100:0:0:1:ffff:ffff:ffff:ffff",
 };
 
 static const char *const allowed[] = {
@@ -27,6 +32,7 @@ static const char *const allowed[] = {
   "192.167.255.255", "192.169.0.1", "198.17.255.255", "198.20.0.1",
   "223.255.255.255", "2606:4700::1111", "2001:4860:4860::8888",
   "2a00:1450:4001::1", "2001:200::1", "2003::1", "3ffe::1", "3fff:1000::1",
+  "64:ff9b::808:808", "64:ff9b::1.1.1.1",
 };
 
 static curlfence_policy *load_default(void)
@@ -82,6 +88,23 @@ START_TEST(test_metadata_named)
   ck_assert_str_eq(v.rule, "deny 169.254.169.254");
   tu_decide(p, "fd00:ec2::254", 80, &v);
   ck_assert_str_eq(v.rule, "deny fd00:ec2::254");
+  {
+    static const char *const named[][2] = {
+      { "169.254.170.23", "deny 169.254.170.23" },
+      { "fd00:ec2::23", "deny fd00:ec2::23" },
+      { "fd00:ec2::253", "deny fd00:ec2::253" },
+      { "fd00:ec2::123", "deny fd00:ec2::123" },
+      { "fd20:ce::254", "deny fd20:ce::254" },
+      { "100:0:0:1::1", "deny 100:0:0:1::/64" },
+      { "64:ff9b::a9fe:a9fe", "deny 169.254.169.254" },
+    };
+    size_t i;
+
+    for(i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+      tu_decide(p, named[i][0], 80, &v);
+      ck_assert_str_eq(v.rule, named[i][1]);
+    }
+  }
   curlfence_policy_unref(p);
 }
 END_TEST

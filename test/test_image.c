@@ -666,8 +666,8 @@ START_TEST(reject_table)
     rejected(want);
     put32(d, 0xc0000000u);
     reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a port "
-             "set marked as allowing", d);
+    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a NAT64 "
+             "record, which images do not hold", d);
     rejected(want);
     put32(d, keep);
   }
@@ -862,6 +862,21 @@ START_TEST(save_errors)
   curlfence_policy *p = tu_load("deny 10.0.0.0/8\n");
   curlfence_error err;
   char path[200];
+  curlfence_policy *n64 = tu_load("nat64 64:ff9b::/96\ndeny 10.0.0.0/8\n");
+  curlfence_policy *self = tu_load("deny self\n");
+
+  ck_assert_int_eq(curlfence_policy_save_image(n64, img_path, &err),
+                   CURLFENCE_E_INVAL);
+  ck_assert_str_eq(err.text, "test.rules: a policy with \"nat64\" rules "
+                   "cannot be compiled into an image; load its rules file "
+                   "instead");
+  ck_assert_int_eq(curlfence_policy_save_image(self, img_path, &err),
+                   CURLFENCE_E_INVAL);
+  ck_assert_msg(strstr(err.text, "with \"self\" rules cannot"), "%s",
+                err.text);
+  ck_assert_int_eq(access(img_path, F_OK), -1);
+  curlfence_policy_unref(n64);
+  curlfence_policy_unref(self);
 
   ck_assert_int_eq(curlfence_policy_save_image(NULL, img_path, &err),
                    CURLFENCE_E_INVAL);

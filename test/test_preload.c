@@ -284,7 +284,7 @@ START_TEST(curl_audit_names_the_rule)
   read_file(audit, log, sizeof(log));
   snprintf(want, sizeof(want),
            "\"decision\":\"deny\",\"enforced\":true,\"addr\":\"127.0.0.3\","
-           "\"port\":%u,", port);
+           "\"as\":null,\"port\":%u,", port);
   ck_assert_msg(strstr(log, want) != NULL, "no %s in %s", want, log);
   snprintf(want, sizeof(want), "\"rule\":{\"file\":\"%s\",\"line\":3,"
            "\"text\":\"deny 127.0.0.3\"}", rules);

@@ -45,7 +45,7 @@ static const bad_case bad[] = {
   { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address \"example.com\" (expected four decimal octets 0-255)" },
   { "deny 1.2.0x3.4\n", CURLFENCE_E_ADDRESS, 1, 6, "hexadecimal is not accepted" },
   /* Structure. */
-  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode or include)" },
+  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode, include or nat64)" },
   { "10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "missing action before \"10.0.0.0/8\"" },
   { "deny\n", CURLFENCE_E_SYNTAX, 1, 5, "missing address after \"deny\"" },
   { "allow   # nothing\n", CURLFENCE_E_SYNTAX, 1, 6, "missing address after \"allow\"" },
@@ -73,6 +73,29 @@ static const bad_case bad[] = {
   /* Lines carry their own numbers; CRLF is fine, errors still point right. */
   { "# c\r\ndefault deny\r\n\r\ndeny 10.0.0.0/8 port 70000\r\n", CURLFENCE_E_PORT, 4, 22, "out of range" },
   { "\tdeny\t10/8\n", CURLFENCE_E_ADDRESS, 1, 7, "incomplete IPv4" },
+  /* nat64: RFC 6052 lengths only, nothing it could hide or collide with. */
+  { "nat64 64:ff9b::/57\n", CURLFENCE_E_ADDRESS, 1, 17, "invalid NAT64 prefix length \"57\" (RFC 6052 allows 32, 40, 48, 56, 64 or 96)" },
+  { "nat64 64:ff9b::/128\n", CURLFENCE_E_ADDRESS, 1, 17, "invalid NAT64 prefix length \"128\"" },
+  { "nat64 2001:db8::/33\n", CURLFENCE_E_ADDRESS, 1, 18, "invalid NAT64 prefix length \"33\"" },
+  { "nat64 64:ff9b::1/96\n", CURLFENCE_E_ADDRESS, 1, 7, "host bits set in \"64:ff9b::1/96\" (did you mean 64:ff9b::/96?)" },
+  { "nat64 2001:db8:1::/32\n", CURLFENCE_E_ADDRESS, 1, 7, "host bits set" },
+  { "nat64 64:ff9b::/96\nnat64 64:ff9b::/64\n", CURLFENCE_E_ADDRESS, 2, 7, "nat64 prefix \"64:ff9b::/64\" overlaps \"64:ff9b::/96\" declared at test.rules:1" },
+  { "nat64 2001:db8::/32\n# x\n nat64 2001:db8:1::/48\n", CURLFENCE_E_ADDRESS, 3, 8, "overlaps \"2001:db8::/32\" declared at test.rules:1" },
+  { "nat64 64:ff9b::/96\nnat64 64:ff9b::/96\n", CURLFENCE_E_ADDRESS, 2, 7, "overlaps \"64:ff9b::/96\"" },
+  { "nat64 ::ffff:0:0/96\n", CURLFENCE_E_ADDRESS, 1, 7, "nat64 prefix \"::ffff:0:0/96\" overlaps the IPv4-mapped range ::ffff:0:0/96" },
+  { "nat64 ::/32\n", CURLFENCE_E_ADDRESS, 1, 7, "overlaps the IPv4-mapped range" },
+  { "nat64 64:ff9b:0:0:100::/96\n", CURLFENCE_E_ADDRESS, 1, 7, "sets bits 64-71, the \"u\" octet" },
+  { "deny 64:ff9b::1\nnat64 64:ff9b::/96\n", CURLFENCE_E_ADDRESS, 2, 7, "nat64 prefix \"64:ff9b::/96\" holds the rule \"deny 64:ff9b::1\" (test.rules:1), which could never apply" },
+  { "deny 64:ff9b::/96\nnat64 64:ff9b::/96\n", CURLFENCE_E_ADDRESS, 2, 7, "holds the rule \"deny 64:ff9b::/96\"" },
+  { "nat64 64:ff9b::/96\n\nallow  64:ff9b::/100 port 80\n", CURLFENCE_E_ADDRESS, 3, 8, "\"64:ff9b::/100\" lies inside nat64 prefix \"64:ff9b::/96\" (declared at test.rules:1) and could never apply" },
+  { "nat64 10.0.0.0/8\n", CURLFENCE_E_ADDRESS, 1, 7, "nat64 needs an IPv6 prefix, not \"10.0.0.0/8\"" },
+  { "nat64 64:ff9b::\n", CURLFENCE_E_ADDRESS, 1, 16, "missing prefix length after \"64:ff9b::\"" },
+  { "nat64\n", CURLFENCE_E_SYNTAX, 1, 6, "missing prefix after \"nat64\"" },
+  { "nat64 64:ff9b::/96 port 80\n", CURLFENCE_E_SYNTAX, 1, 20, "expected end of line" },
+  /* self */
+  { "deny self port 0\n", CURLFENCE_E_PORT, 1, 16, "port \"0\" out of range" },
+  { "deny self 80\n", CURLFENCE_E_SYNTAX, 1, 11, "expected \"port\" or end of line" },
+  { "allow selfish\n", CURLFENCE_E_ADDRESS, 1, 7, "invalid IPv4 address \"selfish\"" },
 };
 
 START_TEST(test_rejected)

@@ -46,6 +46,7 @@ static void tset_init(tset *t) {
 static void tset_free(tset *t) {
   free(t->rs.rules);
   free(t->rs.ports);
+  free(t->rs.nat64);
   memset(t, 0, sizeof *t);
 }
 
@@ -93,6 +94,18 @@ static size_t add_rule(tset *t, int v6, const uint8_t *addr, unsigned plen,
   return t->rs.nrules++;
 }
 
+/* Declare a nat64 prefix (host bits are cleared). */
+static void add_nat64(tset *t, const uint8_t *prefix, unsigned plen) {
+  cf_nat64 *d;
+  t->rs.nat64 = realloc(t->rs.nat64, (t->rs.nnat64 + 1) * sizeof *d);
+  ck_assert_ptr_nonnull(t->rs.nat64);
+  d = &t->rs.nat64[t->rs.nnat64++];
+  memset(d, 0, sizeof *d);
+  memcpy(d->prefix, prefix, 16);
+  mask_addr(d->prefix, 1, plen);
+  d->plen = (uint8_t)plen;
+}
+
 static cf_table *build_ok(const tset *t) {
   cf_table *tab = NULL;
   ck_assert_int_eq(cf_table_build(&tab, &t->rs), CURLFENCE_OK);
@@ -117,15 +130,21 @@ static void probe(const tset *t, const cf_table *tab, int v6,
                   const uint8_t *addr, unsigned port, uint64_t seed) {
   long want = cf_match_linear(&t->rs, v6, addr, port);
   int allow = -1;
-  long got = cf_table_lookup_action(tab, &t->rs, v6, addr, port, &allow);
-  if (want != got ||
+  long n64 = -2, want64 = v6 ? cf_nat64_find(&t->rs, addr) : -1;
+  uint8_t as4[4] = {0}, want4[4] = {0};
+  long got = cf_table_lookup_as(tab, &t->rs, v6, addr, port, &allow, &n64,
+                                as4);
+  if (want64 >= 0)
+    cf_nat64_extract(t->rs.nat64[want64].plen, addr, want4);
+  if (want != got || n64 != want64 || memcmp(as4, want4, 4) != 0 ||
       (got >= 0 && allow != (t->rs.rules[got].action == CURLFENCE_ALLOW))) {
     char buf[64];
     fmt_addr(buf, sizeof buf, v6, addr);
     ck_abort_msg("seed %" PRIu64 " (CURLFENCE_SEED=%" PRIu64
                  "): %s port %u: table says rule %ld (allow %d), reference "
-                 "%ld (%zu rules)",
-                 seed, base_seed, buf, port, got, allow, want, t->rs.nrules);
+                 "%ld (%zu rules); nat64 %ld as %u.%u.%u.%u, reference %ld",
+                 seed, base_seed, buf, port, got, allow, want, t->rs.nrules,
+                 n64, as4[0], as4[1], as4[2], as4[3], want64);
   }
 }
 
@@ -241,6 +260,135 @@ START_TEST(nested_and_adjacent) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ NAT64 */
+
+static void add_or_sub_one(uint8_t *a, unsigned n, int up) {
+  for (int i = (int)n - 1; i >= 0; i--) {
+    if (up) {
+      if (++a[i] != 0)
+        return;
+    } else {
+      if (a[i]-- != 0)
+        return;
+    }
+  }
+}
+
+
+/* RFC 6052 section 2.4: 192.0.2.33 under each prefix length. */
+static const struct {
+  unsigned plen;
+  uint8_t prefix[16];
+  uint8_t addr[16];
+} rfc6052[] = {
+  {32, {0x20, 0x01, 0x0d, 0xb8},
+   {0x20, 0x01, 0x0d, 0xb8, 0xc0, 0x00, 0x02, 0x21}},
+  {40, {0x20, 0x01, 0x0d, 0xb8, 0x01},
+   {0x20, 0x01, 0x0d, 0xb8, 0x01, 0xc0, 0x00, 0x02, 0x00, 0x21}},
+  {48, {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22},
+   {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0xc0, 0x00, 0x00, 0x02, 0x21}},
+  {56, {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03},
+   {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03, 0xc0, 0x00, 0x00, 0x02, 0x21}},
+  {64, {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03, 0x44},
+   {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03, 0x44, 0x00, 0xc0, 0x00, 0x02,
+    0x21}},
+  {96, {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03, 0x44},
+   {0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22, 0x03, 0x44, 0, 0, 0, 0, 0xc0, 0x00,
+    0x02, 0x21}},
+};
+
+/* Every layout: the RFC's example, both ends of the embedded range, the
+ * "u" octet and the suffix ignored, and the IPv6 rules just outside. */
+START_TEST(nat64_layouts) {
+  static const uint8_t v4[][4] = {
+      {192, 0, 2, 33}, {0, 0, 0, 0}, {255, 255, 255, 255}, {10, 0, 0, 1}};
+  unsigned plen = rfc6052[_i].plen, pos[4];
+  tset t;
+  cf_table *tab;
+  uint8_t a[16], as4[4];
+  long n64;
+  int allow;
+  tset_init(&t);
+  add_rule(&t, 0, v4[1], 32, CURLFENCE_DENY, NULL, 0);    /* 0: 0.0.0.0 */
+  add_rule(&t, 0, v4[2], 32, CURLFENCE_DENY, NULL, 0);    /* 1: bcast */
+  add_rule(&t, 0, v4[0], 24, CURLFENCE_ALLOW, NULL, 0);   /* 2: 192.0.2/24 */
+  add_rule(&t, 0, v4[3], 8, CURLFENCE_DENY, NULL, 0);     /* 3: 10/8 */
+  add_rule(&t, 1, zero16, 0, CURLFENCE_DENY, NULL, 0);    /* 4: ::/0 */
+  a[0] = 0x20;
+  add_rule(&t, 1, a, 3, CURLFENCE_ALLOW, NULL, 0);        /* 5: 2000::/3 */
+  add_nat64(&t, rfc6052[_i].prefix, plen);
+  tab = build_ok(&t);
+
+  ck_assert_int_eq(cf_table_lookup_as(tab, &t.rs, 1, rfc6052[_i].addr, 443,
+                                      &allow, &n64, as4), 2);
+  ck_assert_int_eq(n64, 0);
+  ck_assert_int_eq(allow, 1);
+  ck_assert_mem_eq(as4, v4[0], 4);
+  probe(&t, tab, 1, rfc6052[_i].addr, 443, 0);
+
+  /* the bytes the layout uses, from section 2.2's figure */
+  for (unsigned i = 0, b = plen / 8; i < 4; i++, b++)
+    pos[i] = b == 8 ? ++b : b;
+  for (unsigned v = 0; v < 4; v++) {
+    static const long rule[] = {2, 0, 1, 3};
+    memcpy(a, rfc6052[_i].prefix, 16);
+    for (unsigned i = 0; i < 4; i++)
+      a[pos[i]] = v4[v][i];
+    ck_assert_int_eq(cf_table_lookup_as(tab, &t.rs, 1, a, 80, &allow, &n64,
+                                        as4), rule[v]);
+    ck_assert_mem_eq(as4, v4[v], 4);
+    probe(&t, tab, 1, a, 80, 0);
+    /* the u octet and the suffix do not change the embedded address */
+    if (plen < 96)
+      a[8] = 0xff;
+    for (unsigned b = pos[3] + 1; b < 16; b++)
+      a[b] = 0xa5;
+    ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), rule[v]);
+    probe(&t, tab, 1, a, 80, 0);
+  }
+  /* one below and one above the prefix: the IPv6 rules again */
+  memcpy(a, rfc6052[_i].prefix, 16);
+  add_or_sub_one(a, 16, 0);
+  ck_assert_int_eq(cf_table_lookup_as(tab, &t.rs, 1, a, 80, &allow, &n64,
+                                      as4), 5);
+  ck_assert_int_eq(n64, -1);
+  memcpy(a, rfc6052[_i].prefix, 16);
+  for (unsigned bit = plen; bit < 128; bit++)
+    a[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), 1);
+  add_or_sub_one(a, 16, 1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), 5);
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
+/* IPv6 port rules around a nat64 prefix do not reach into it, and the
+ * early stop keeps a port set outside it. */
+START_TEST(nat64_ports_around) {
+  tset t;
+  cf_table *tab;
+  uint8_t a[16] = {0x00, 0x64, 0xff, 0x9b};
+  cf_port_range p443 = {443, 443};
+  tset_init(&t);
+  add_rule(&t, 1, zero16, 0, CURLFENCE_DENY, NULL, 0);     /* 0 */
+  add_rule(&t, 1, zero16, 0, CURLFENCE_ALLOW, &p443, 1);   /* 1 */
+  add_rule(&t, 0, zero16, 0, CURLFENCE_ALLOW, NULL, 0);    /* 2 */
+  add_nat64(&t, a, 96);
+  tab = build_ok(&t);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 443), 2);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), 2);
+  a[3] = 0x9c;
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 443), 1);
+  ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), 0);
+  /* without a verdict the value is read directly, resolved to IPv4 */
+  a[3] = 0x9b;
+  ck_assert_uint_eq(cf_table_find6(tab, a), 3u | CF_ALLOW);
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
 /* ------------------------------------------------- differential test */
 
 /* Ports drawn from a small set so probes and rules meet. */
@@ -277,18 +425,6 @@ static void rnd_near(uint64_t *s, uint8_t *out, int v6,
     unsigned bit = rnd_below(s, 2) ? n * 8 - 1 - rnd_below(s, 12)
                                    : rnd_below(s, n * 8);
     out[bit / 8] ^= (uint8_t)(0x80u >> (bit % 8));
-  }
-}
-
-static void add_or_sub_one(uint8_t *a, unsigned n, int up) {
-  for (int i = (int)n - 1; i >= 0; i--) {
-    if (up) {
-      if (++a[i] != 0)
-        return;
-    } else {
-      if (a[i]-- != 0)
-        return;
-    }
   }
 }
 
@@ -353,9 +489,44 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
       add_rule(&t, v6, last.addr, last.plen, (int)rnd_below(&s, 2), pr, np);
     }
   }
+  /* nat64 prefixes near the bases, so rules hold them, touch them and
+   * (as only hand-built sets can) lie inside them */
+  for (unsigned i = rnd_below(&s, 3) == 0 ? rnd_below(&s, 4) : 0; i > 0;
+       i--) {
+    static const unsigned lens[] = {32, 40, 48, 56, 64, 96};
+    rnd_near(&s, a, 1, bases, nbases);
+    add_nat64(&t, a, lens[rnd_below(&s, 6)]);
+  }
   if (sorted && t.rs.nrules)
     qsort(t.rs.rules, t.rs.nrules, sizeof *t.rs.rules, rule_order);
   tab = build_ok(&t);
+
+  /* Both ends of every nat64 prefix and just outside them. */
+  for (size_t i = 0; i < t.rs.nnat64; i++) {
+    const cf_nat64 *d = &t.rs.nat64[i];
+    uint8_t lo[16], hi[16];
+    memcpy(lo, d->prefix, 16);
+    memcpy(hi, d->prefix, 16);
+    for (unsigned bit = d->plen; bit < 128; bit++)
+      hi[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+    for (int k = 0; k < 4; k++) {
+      uint8_t p[16];
+      memcpy(p, k < 2 ? lo : hi, 16);
+      if (k == 1)
+        add_or_sub_one(p, 16, 0);
+      if (k == 3)
+        add_or_sub_one(p, 16, 1);
+      probe(&t, tab, 1, p, rnd_port(&s), seed);
+    }
+    for (int k = 0; k < 8; k++) {
+      uint8_t p[16];
+      memcpy(p, d->prefix, 16);
+      for (unsigned bit = d->plen; bit < 128; bit++)
+        if (rnd_below(&s, 2))
+          p[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+      probe(&t, tab, 1, p, rnd_below(&s, 2) ? 0 : rnd_port(&s), seed);
+    }
+  }
 
   /* Boundaries of every rule: first, last, one before, one after. */
   for (size_t i = 0; i < t.rs.nrules; i++) {
@@ -452,6 +623,9 @@ Suite *suite_table(void) {
   tcase_add_test(tc, only_default);
   tcase_add_test(tc, slash0_and_host_routes);
   tcase_add_test(tc, nested_and_adjacent);
+  tcase_add_loop_test(tc, nat64_layouts, 0,
+                      (int)(sizeof rfc6052 / sizeof rfc6052[0]));
+  tcase_add_test(tc, nat64_ports_around);
   suite_add_tcase(s, tc);
   tc = tcase_create("differential");
   tcase_set_timeout(tc, 300);

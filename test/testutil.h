@@ -18,6 +18,8 @@ Suite *suite_reload(void);
 Suite *suite_audit_json(void);
 Suite *suite_diff(void);    /* test_diff.c */
 Suite *suite_preload(void);
+Suite *suite_nat64(void);  /* test_nat64.c */
+Suite *suite_nat64_internal(void);
 Suite *suite_image(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */

@@ -49,6 +49,18 @@ expect 1 "deny 169.254.169.254 port 80 ($def:30: deny 169.254.169.254)" -- $tool
 expect 0 "allow 93.184.215.14 port 443 ($def:7: default allow)" -- $tool check 93.184.215.14 443
 expect 1 "deny ::ffff:127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
+expect 0 "allow 64:ff9b::808:808 port 443 as 8.8.8.8 ($def:7: default allow)" -- $tool check 64:ff9b::808:808 443
+expect 1 "deny 64:ff9b::7f00:1 port 80 as 127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check 64:ff9b::7f00:1 80
+expect 1 "deny 64:ff9b:1::1 ($def:$(ln "deny ::/0"): deny ::/0)" -- $tool check 64:ff9b:1::1
+printf 'nat64 64:ff9b::/96\ndeny 64:ff9b::1\n' >"$tmp/n64.rules"
+expect 2 "n64.rules:2:6: \"64:ff9b::1\" lies inside nat64 prefix \"64:ff9b::/96\"" -- $tool check -r "$tmp/n64.rules" 1.2.3.4
+# nat64 in the review tools: explain decides on the embedded address,
+# diff names a prefix declared on one side, lint says nothing of self
+expect 1 "1. $def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8 -- decides" -- $tool explain 64:ff9b::7f00:1 80
+expect 1 "is decided as the IPv4 address 127.0.0.1 it embeds" -- $tool explain 64:ff9b::7f00:1 80
+grep -v '^nat64 64:ff9b::/96' rules/default.rules >"$tmp/no64.rules"
+expect 1 "nat64 64:ff9b::/96: not declared -> declared (rules/default.rules:$(ln "nat64 64:ff9b::\/96"))" -- $tool diff "$tmp/no64.rules" rules/default.rules
+refute 0 "self" -- $tool lint rules/default.rules
 expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0/8
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"

@@ -33,6 +33,8 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
                       unsigned port, const curlfence_verdict *v)
 {
   const char *act = v->action == CURLFENCE_ALLOW ? "allow" : "deny";
+  char as[16];
+  int translated = cli_nat64_as(v, addr, as, sizeof(as)) == 0;
 
   if(v->action != CURLFENCE_ALLOW)
     c->denied = 1;
@@ -41,6 +43,13 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
     cli_json_string(stdout, input);
     fputs(",\"addr\":", stdout);
     cli_json_string(stdout, addr);
+    /* the IPv4 address a nat64 destination was decided as, as in audit
+     * events */
+    fputs(",\"as\":", stdout);
+    if(translated)
+      cli_json_string(stdout, as);
+    else
+      fputs("null", stdout);
     printf(",\"port\":%u,\"decision\":\"%s\",\"default\":%s,\"reason\":",
            port, act, v->is_default ? "true" : "false");
     cli_json_string(stdout, v->reason);
@@ -62,6 +71,8 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
     printf("%s %s", act, addr);
   if(port)
     printf(" port %u", port);
+  if(translated)
+    printf(" as %s", as);
   fputs(" (", stdout);
   cli_print_verdict_source(stdout, v);
   fputs(")\n", stdout);

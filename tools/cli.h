@@ -127,6 +127,12 @@ int cli_parse_port(const char *s, unsigned *port);
 /* "file:line: rule", or "built-in: rule" when no rules line decided. */
 void cli_print_verdict_source(FILE *f, const curlfence_verdict *v);
 
+/* For a verdict whose reason is "nat64/LEN", the IPv4 address the IPv6
+ * address addr (text) was decided as, in out; returns 0, or -1 when the
+ * verdict is of another kind. */
+int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,
+                 size_t size);
+
 /* s as a JSON string, quotes included. */
 void cli_json_string(FILE *f, const char *s);
 

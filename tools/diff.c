@@ -144,6 +144,46 @@ static void diff_unix(diff_out *o)
   putchar('\n');
 }
 
+/* nat64 prefixes declared on one side only: the addresses inside are
+ * decided as IPv6 on one side and as the IPv4 addresses they embed on the
+ * other, which no single rule pair describes. */
+static void diff_nat64(diff_out *o)
+{
+  for(int s = 0; s < 2; s++) {
+    const cf_ruleset *a = o->rs[s], *b = o->rs[1 - s];
+
+    for(size_t i = 0; i < a->nnat64; i++) {
+      const cf_nat64 *n = &a->nat64[i];
+      char text[INET6_ADDRSTRLEN];
+      size_t j;
+
+      for(j = 0; j < b->nnat64; j++)
+        if(b->nat64[j].plen == n->plen &&
+           !memcmp(b->nat64[j].prefix, n->prefix, 16))
+          break;
+      if(j < b->nnat64)
+        continue;
+      o->changes++;
+      inet_ntop(AF_INET6, n->prefix, text, sizeof(text));
+      if(o->json) {
+        printf("{\"family\":\"nat64\",\"range\":\"%s/%u\",\"ports\":null,"
+               "\"%s\":{\"declared\":true,\"file\":", text, n->plen,
+               s ? "new" : "old");
+        cli_json_string(stdout, a->files[n->file]);
+        printf(",\"line\":%u},\"%s\":{\"declared\":false}}\n", n->line,
+               s ? "old" : "new");
+        continue;
+      }
+      if(s)
+        printf("nat64 %s/%u: not declared -> declared (%s:%u)\n", text,
+               n->plen, a->files[n->file], n->line);
+      else
+        printf("nat64 %s/%u: declared (%s:%u) -> not declared\n", text,
+               n->plen, a->files[n->file], n->line);
+    }
+  }
+}
+
 static int run_diff(const cli_cmd *cmd, int argc, char **argv)
 {
   cf_ruleset rs[2];
@@ -175,6 +215,7 @@ static int run_diff(const cli_cmd *cmd, int argc, char **argv)
     goto out;
   }
   diff_unix(&o);
+  diff_nat64(&o);
   status = o.changes ? 1 : 0;
   if(fflush(stdout) || ferror(stdout)) {
     fputs(CLI_PROG ": cannot write to standard output\n", stderr);
@@ -193,7 +234,8 @@ const cli_cmd cli_cmd_diff = {
   "rule, and the new one: 10.20.0.0/16 any port: deny (old.rules:3) ->\n"
   "allow (new.rules:4).  IPv4 first, then IPv6, in address order; the\n"
   "IPv4-mapped block ::ffff:0:0/96 is decided as IPv4 and may be covered\n"
-  "by an IPv6 line without changing there.\n"
+  "by an IPv6 line without changing there; so are nat64 prefixes, and one\n"
+  "declared in one file only has a line of its own.\n"
   "Exit status: 0 no change, 1 changes, 2 errors.\n",
   diff_opts, run_diff
 };

@@ -109,7 +109,7 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   ex_ctx c;
   uint8_t key[16];
   char text[INET6_ADDRSTRLEN + 20], shown[INET6_ADDRSTRLEN], why[200];
-  char mapped[200] = "";
+  char mapped[1400] = "";
   long *m = NULL, win = -1, second = -1;
   size_t n, i;
   unsigned port = 0;
@@ -162,6 +162,24 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
     snprintf(mapped, sizeof(mapped), "%s is an IPv4-mapped IPv6 address "
              "(::ffff:0:0/96): it is decided as the IPv4 address %s", text,
              shown);
+  if(v6) {
+    /* inside a nat64 prefix only the IPv4 rules decide */
+    long n64 = cf_nat64_find(c.rs, key);
+
+    if(n64 >= 0) {
+      char pfx[INET6_ADDRSTRLEN];
+
+      cf_nat64_extract(c.rs->nat64[n64].plen, dest.key, key);
+      v6 = 0;
+      inet_ntop(AF_INET, key, shown, sizeof(shown));
+      inet_ntop(AF_INET6, c.rs->nat64[n64].prefix, pfx, sizeof(pfx));
+      snprintf(mapped, sizeof(mapped), "%s is inside nat64 prefix %s/%u "
+               "(%s:%u): it is decided as the IPv4 address %s it embeds",
+               text, pfx, (unsigned)c.rs->nat64[n64].plen,
+               c.rs->files[c.rs->nat64[n64].file],
+               (unsigned)c.rs->nat64[n64].line, shown);
+    }
+  }
 
   n = cf_match_all(c.rs, v6, key, NULL, 0);
   m = calloc(n ? n : 1, sizeof(*m));

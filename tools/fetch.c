@@ -56,12 +56,14 @@ static void describe(char *buf, size_t size, const curlfence_event *ev,
                      const char *verb)
 {
   const curlfence_verdict *v = &ev->verdict;
-  char where[1100], port[16] = "";
+  char where[1100], port[40] = "", as[16];
 
   if(!ev->enforced)
     verb = "would block (report-only)";
   if(ev->family != AF_UNIX)
-    snprintf(port, sizeof(port), " port %u", ev->port);
+    snprintf(port, sizeof(port), " port %u%s%s", ev->port,
+             cli_nat64_as(v, ev->addr, as, sizeof(as)) ? "" : " as ",
+             as);
   if(v->file)
     snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
   else
