@@ -162,7 +162,8 @@ tools/curlfence: $(TOOL)
 # internals are listed in TEST_INTERNAL and left out of it (main.c skips
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
-                test/test_nat64_internal.c test/test_image.c
+                test/test_nat64_internal.c test/test_image.c \
+                test/test_image_nat64.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 

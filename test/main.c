@@ -22,6 +22,7 @@ int main(void)
   srunner_add_suite(sr, suite_diff());
   srunner_add_suite(sr, suite_preload());
   srunner_add_suite(sr, suite_image());   /* damages images through internals */
+  srunner_add_suite(sr, suite_image_nat64());
 #endif
   srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);
