@@ -244,6 +244,7 @@ install: all $(TOOL_INST)
 	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
 	done
 	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	$(INSTALL_IMAGE)
 	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 644 $(BASH_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for f in $(EXAMPLES); do \
@@ -258,6 +259,7 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
 	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
 	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
+	  $(DESTDIR)$(INST_IMAGE) \
 	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES))) \
 	  $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for p in $(MAN_PAGES); do \
@@ -327,6 +329,13 @@ bench-dpdk: $(BENCH_DPDK_BIN)
 # uses the tree's rules; an installed copy uses the installed ones.
 PRELOAD_RULES ?= $(INST_RULES)
 PRELOAD_PATH ?= $(LIBDIR)/libcurlfence-preload.so
+# The default rules compiled (docs/images.md): the preload maps the image
+# when it still matches the rules, which spares it the parser (and
+# libcidr) and the table build at every program start.  Built in the tree
+# next to the tree's library, installed next to the installed rules.
+TREE_IMAGE = $(BUILD)/default.cfimg
+INST_IMAGE = $(SYSCONFDIR)/curlfence/default.cfimg
+PRELOAD_IMAGE ?= $(INST_IMAGE)
 PRELOAD      = $(BUILD)/libcurlfence-preload.so
 # attach.c calls libcurl; diff.c, lint.c and explain.c serve the tool only.
 PRELOAD_LIB_SRCS = $(filter-out lib/attach.c lib/diff.c lib/lint.c lib/explain.c,$(LIB_SRCS))
@@ -336,7 +345,18 @@ PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib -I$(BUILD) \
   $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
-all: $(PRELOAD)
+all: $(PRELOAD) $(TREE_IMAGE)
+
+$(TREE_IMAGE): rules/default.rules $(TOOL)
+	$(TOOL) compile $(TREE_RULES) -o $@ >/dev/null
+
+# Installed, the image is compiled from the installed rules, which it
+# records by their path relative to itself and names in verdicts as the
+# text does.  Under DESTDIR that name would be the staged path, so it is
+# compiled in its directory and verdicts say "default.rules".
+INSTALL_IMAGE = $(if $(DESTDIR),cd $(DESTDIR)$(dir $(INST_IMAGE)) && \
+  $(abspath $(TOOL)) compile default.rules -o $(notdir $(INST_IMAGE)),\
+  $(TOOL) compile $(INST_RULES) -o $(INST_IMAGE)) >/dev/null
 
 # The paths the library and `curlfence run` know, rewritten only when one
 # changes (a new PREFIX rebuilds what uses them).  `curlfence run` built in
@@ -347,7 +367,9 @@ $(PRELOAD_PATHS_H): FORCE
 	  '#define CURLFENCE_PRELOAD_PATH $(call cstr,$(PRELOAD_PATH))' \
 	  '#define CURLFENCE_PRELOAD_RULES $(call cstr,$(PRELOAD_RULES))' \
 	  '#define CURLFENCE_PRELOAD_TREE $(call cstr,$(abspath $(PRELOAD)))' \
-	  '#define CURLFENCE_PRELOAD_TREE_RULES $(call cstr,$(TREE_RULES))')
+	  '#define CURLFENCE_PRELOAD_TREE_RULES $(call cstr,$(TREE_RULES))' \
+	  '#define CURLFENCE_PRELOAD_IMAGE $(call cstr,$(PRELOAD_IMAGE))' \
+	  '#define CURLFENCE_PRELOAD_TREE_IMAGE $(call cstr,$(abspath $(TREE_IMAGE)))')
 
 $(BUILD)/preload-obj/preload/config.o $(BUILD)/preload-san/preload/config.o \
 $(BUILD)/tools/run.o $(BUILD)/tools-installed/run.o: $(PRELOAD_PATHS_H)
@@ -433,7 +455,7 @@ bench-build: $(PRELOAD_BENCH)
 bench: bench-preload
 
 .PHONY: bench-preload
-bench-preload: $(PRELOAD_BENCH) $(PRELOAD)
-	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules
+bench-preload: $(PRELOAD_BENCH) $(PRELOAD) $(TOOL)
+	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules 200 $(TOOL)
 
 include test/fuzz/fuzz.mk
