@@ -409,6 +409,16 @@ $(PRELOAD_TWO_PLUGIN): test/prog/two_gnutls.c
 check valgrind: $(PRELOAD_THREADS) $(PRELOAD_LINKED) $(PRELOAD_TWO) \
   $(PRELOAD_TWO_PLUGIN)
 
+# A program that tries to get its handles around the preload library, for
+# test/test_preload.c.
+PRELOAD_ODD = $(BUILD)/test/preload-odd
+
+$(PRELOAD_ODD): test/prog/preload_odd.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS)
+
+check valgrind: $(PRELOAD_ODD)
+
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.
 PRELOAD_BENCH = $(BUILD)/bench/preload-start

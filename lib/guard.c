@@ -170,6 +170,41 @@ static void refuse_datagram(cf_decision *d)
   d->verdict.reason = "udp";
 }
 
+/* Whether d is the unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0). */
+static int unspecified(const cf_dest *d)
+{
+  static const uint8_t zero[16];
+
+  return d->kind == CF_DEST_IP && !memcmp(d->key, zero, d->v6 ? 16 : 4);
+}
+
+/* Decide d against p as a connection to it behaves.  A connection to the
+ * unspecified address reaches this host: Linux connects it to the loopback
+ * address (0.0.0.0 to 127.0.0.1, :: to ::1), so a URL such as
+ * http://0.0.0.0:25/ reached a service on 127.0.0.1 under a policy that
+ * denies 127.0.0.0/8 but says nothing of 0.0.0.0/8.  It is decided as both
+ * addresses and allowed only when both are; a denial names the rule that
+ * denied the loopback address. */
+static void decide_connect(const curlfence_policy *p, cf_decision *d)
+{
+  cf_decision lo;
+
+  cf_decide(p, d, 1);
+  if(d->action != CURLFENCE_ALLOW || !unspecified(&d->dest))
+    return;
+  lo = *d;
+  if(lo.dest.v6)
+    lo.dest.key[15] = 1;
+  else
+    lo.dest.key[0] = 127, lo.dest.key[3] = 1;
+  cf_decide(p, &lo, 1);
+  if(lo.action != CURLFENCE_ALLOW) {
+    d->action = lo.action;
+    d->hit = lo.hit;
+    d->verdict = lo.verdict;
+  }
+}
+
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  Returns the action to carry out: in
@@ -185,7 +220,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
     refuse_datagram(d);
   else
-    cf_decide(p, d, 1);
+    decide_connect(p, d);
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
   if(p && d->hit >= 0)
@@ -259,27 +294,65 @@ static int pin_source(curl_socket_t fd, const cf_dest *d)
   return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
+static void close_chained(const cf_chain *chain, curl_socket_t fd)
+{
+  if(chain->close_fn)
+    chain->close_fn(chain->close_data, fd);
+  else
+    close(fd);
+}
+
+/* What libcurl will connect to, as the open callback's argument says: a
+ * copy, so that a change made by a chained callback can be seen. */
+typedef struct cf_target {
+  int family, socktype, protocol;
+  unsigned addrlen;
+  unsigned char addr[sizeof(struct sockaddr_storage)];
+} cf_target;
+
+static void target_of(cf_target *t, const struct curl_sockaddr *a)
+{
+  size_t n = a->addrlen < sizeof(t->addr) ? a->addrlen : sizeof(t->addr);
+
+  memset(t, 0, sizeof(*t));
+  t->family = a->family;
+  t->socktype = a->socktype;
+  t->protocol = a->protocol;
+  t->addrlen = a->addrlen;
+  memcpy(t->addr, &a->addr, n);
+}
+
+/* Decide a (check OPEN), count and audit it.  d->dest points into a. */
+static curlfence_action check_open(curlfence_guard *g,
+                                   const struct curl_sockaddr *a,
+                                   unsigned flags, cf_decision *d)
+{
+  /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
+   * whole address; addrlen, not sizeof, says how much there is. */
+  const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+
+  /* Inconsistent input: decide on nothing rather than guess. */
+  cf_dest_init(&d->dest, a->family == sa->sa_family ? sa : NULL,
+               (socklen_t)a->addrlen);
+  d->dest.family = a->family;
+  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
+  d->dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
+  d->dest.protocol = a->protocol;
+  return conclude(g, d, CURLFENCE_CHECK_OPEN, flags);
+}
+
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
                             struct curl_sockaddr *a, unsigned flags,
                             const cf_chain *chain)
 {
   cf_chain own;
   cf_decision d;
-  /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
-   * whole address; addrlen, not sizeof, says how much there is. */
-  const struct sockaddr *sa = (const struct sockaddr *)&a->addr;
+  cf_target before, after;
   curl_socket_t fd;
 
   if(!alive(g))
     return CURL_SOCKET_BAD;
-  /* Inconsistent input: decide on nothing rather than guess. */
-  cf_dest_init(&d.dest, a->family == sa->sa_family ? sa : NULL,
-               (socklen_t)a->addrlen);
-  d.dest.family = a->family;
-  /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
-  d.dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
-  d.dest.protocol = a->protocol;
-  if(conclude(g, &d, CURLFENCE_CHECK_OPEN, flags) != CURLFENCE_ALLOW)
+  if(check_open(g, a, flags, &d) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(!chain) {
     own.open_fn = g->open_fn;
@@ -288,15 +361,25 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
     own.close_data = g->close_data;
     chain = &own;
   }
-  fd = chain->open_fn ? chain->open_fn(chain->open_data, purpose, a)
-                      : socket(a->family, a->socktype, a->protocol);
+  if(!chain->open_fn)
+    fd = socket(a->family, a->socktype, a->protocol);
+  else {
+    target_of(&before, a);
+    fd = chain->open_fn(chain->open_data, purpose, a);
+    target_of(&after, a);
+    /* libcurl connects to the address the callback leaves in a, so one
+     * that rewrote it would send an allowed connection where nobody
+     * looked: the new address is decided like the first. */
+    if(fd != CURL_SOCKET_BAD && memcmp(&before, &after, sizeof(before)) &&
+       (!alive(g) || check_open(g, a, flags, &d) != CURLFENCE_ALLOW)) {
+      close_chained(chain, fd);
+      return CURL_SOCKET_BAD;
+    }
+  }
   if(fd != CURL_SOCKET_BAD && d.dest.socktype == SOCK_DGRAM &&
      d.enforced && pin_source(fd, &d.dest) != 0) {
     /* Fail closed: without the filter the transfer could be redirected. */
-    if(chain->close_fn)
-      chain->close_fn(chain->close_data, fd);
-    else
-      close(fd);
+    close_chained(chain, fd);
     return CURL_SOCKET_BAD;
   }
   return fd;

@@ -78,7 +78,7 @@ static int main_first(struct dl_phdr_info *info, size_t size, void *data)
   return 1;
 }
 
-static int in_main_program(const void *caller)
+int pl_in_main_program(const void *caller)
 {
   uintptr_t addr = (uintptr_t)caller;
 
@@ -104,7 +104,7 @@ static int resolve(const void *caller, const Dl_info *info, pl_curl *f)
    * inside the libcurl that RTLD_NEXT finds needs no handle either, and
    * dlopen() of a library loaded at start-up first builds its whole
    * dependency list, which costs more than the rest of the set-up. */
-  if(info->dli_fname && info->dli_fname[0] && !in_main_program(caller) &&
+  if(info->dli_fname && info->dli_fname[0] && !pl_in_main_program(caller) &&
      !is_next_libcurl(info))
     h = dlopen(info->dli_fname, RTLD_LAZY | RTLD_NOLOAD);
   if(h) {

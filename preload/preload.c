@@ -24,7 +24,9 @@
  */
 #include "preload.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -114,6 +116,36 @@ static CURL *adopt(CURL *curl, const pl_curl *lib, const pl_handle *from)
 }
 
 /* ----------------------------------------------------------- interposed */
+
+/* The loader binds each function to the first object in the global scope
+ * that defines it.  If one ahead of this library defines curl_easy_init
+ * (libcurl itself or another wrapper listed earlier in LD_PRELOAD), the
+ * program's calls never come here and no handle is guarded; nothing here
+ * can refuse them, so the process is at least told, once, at load.  Not
+ * when these objects are linked into a program (the test builds), nor for
+ * the program's own definition (a libcurl linked in statically, or the
+ * address a non-PIE program takes of the function), which no preloaded
+ * library can replace (docs/libcurlfence-preload.7). */
+static const char here;
+
+__attribute__((constructor)) static void check_order(void)
+{
+  void *first = dlsym(RTLD_DEFAULT, "curl_easy_init");
+  Dl_info self, info;
+
+  /* By object, not by address: this library's own references to its
+   * exported functions are bound like the program's, to the first. */
+  if(!first || !dladdr(&here, &self) || pl_in_main_program(&here) ||
+     !dladdr(first, &info) || info.dli_fbase == self.dli_fbase ||
+     pl_in_main_program(first))
+    return;
+  if(!info.dli_fname || !info.dli_fname[0])
+    info.dli_fname = "the program";
+  fprintf(stderr, "curlfence: %s defines curl_easy_init ahead of the "
+          "preload library (list the library first in LD_PRELOAD); this "
+          "process's libcurl handles are not guarded\n", info.dli_fname);
+}
+
 
 PL_EXPORT CURL *curl_easy_init(void)
 {

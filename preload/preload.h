@@ -36,6 +36,9 @@ typedef struct pl_curl {
  * NULL when none is found.  The result lives as long as the process. */
 const pl_curl *pl_curl_for(const void *caller);
 
+/* Whether code at address caller belongs to the main program. */
+int pl_in_main_program(const void *caller);
+
 /* What the preload keeps per easy handle.  Only the thread that uses the
  * handle touches it, as libcurl requires of the handle itself. */
 typedef struct pl_handle {

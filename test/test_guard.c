@@ -1040,6 +1040,236 @@ START_TEST(test_tftp_reply_address)
 }
 END_TEST
 
+/* An application open callback that sends the connection elsewhere:
+ * libcurl connects to whatever address the callback leaves in its
+ * argument, so it rewrites 127.0.0.2 to 127.0.0.3 (both loopback). */
+static curl_socket_t rewrite_open(void *clientp, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)&a->addr;
+
+  (void)clientp;
+  (void)purpose;
+  if(a->family == AF_INET && in->sin_addr.s_addr == htonl(0x7f000002))
+    in->sin_addr.s_addr = htonl(0x7f000003);
+  return socket(a->family, a->socktype, a->protocol);
+}
+
+/* The address a chained open callback leaves is checked again: the
+ * denied server sees no connection, and the audit names it. */
+START_TEST(test_chained_open_rewrites_address)
+{
+  char url[128];
+  body b = { "", 0 };
+
+  ck_assert_int_eq(curlfence_guard_set_chain(guard, rewrite_open, NULL,
+                                             NULL, NULL), CURLFENCE_OK);
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(b.len, 0);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  ck_assert_uint_eq(th_connections(allowed), 0);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_OPEN);
+}
+END_TEST
+
+/* A hostile FTP control server on 127.0.0.2: one session, whose PASV
+ * reply names pasv_host on pasv_port (EPSV is refused so that libcurl asks
+ * for PASV).  It never connects anywhere. */
+typedef struct ftp_stub {
+  int fd;
+  unsigned port;
+  const char *pasv_host;        /* "127,0,0,3" */
+  unsigned pasv_port;
+  pthread_t thread;
+} ftp_stub;
+
+static void *ftp_main(void *arg)
+{
+  ftp_stub *f = arg;
+  struct timeval tv = { 5, 0 };
+  char line[512], reply[128];
+  size_t n = 0;
+  int c = accept(f->fd, NULL, NULL);
+
+  if(c < 0)
+    return NULL;
+  setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if(write(c, "220 hi\r\n", 8) < 0)
+    goto done;
+  for(;;) {
+    ssize_t k = read(c, line + n, 1);
+    const char *r = "500 no\r\n";
+
+    if(k <= 0)
+      break;
+    if(line[n] != '\n' && n < sizeof(line) - 2) {
+      n++;
+      continue;
+    }
+    line[n] = '\0';
+    n = 0;
+    if(!strncmp(line, "USER", 4))
+      r = "331 pw\r\n";
+    else if(!strncmp(line, "PASS", 4))
+      r = "230 in\r\n";
+    else if(!strncmp(line, "PWD", 3))
+      r = "257 \"/\"\r\n";
+    else if(!strncmp(line, "TYPE", 4))
+      r = "200 ok\r\n";
+    else if(!strncmp(line, "PASV", 4)) {
+      snprintf(reply, sizeof(reply), "227 Entering Passive Mode (%s,%u,%u)\r\n",
+               f->pasv_host, f->pasv_port >> 8, f->pasv_port & 255);
+      r = reply;
+    }
+    else if(!strncmp(line, "QUIT", 4)) {
+      if(write(c, "221 bye\r\n", 9) < 0)
+        break;
+      break;
+    }
+    if(write(c, r, strlen(r)) < 0)
+      break;
+  }
+done:
+  close(c);
+  return NULL;
+}
+
+static void ftp_start(ftp_stub *f, const char *pasv_host, unsigned pasv_port)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(0x7f000002);
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(f->fd, 0);
+  ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  ck_assert_int_eq(listen(f->fd, 1), 0);
+  ck_assert_int_eq(getsockname(f->fd, (struct sockaddr *)&a, &len), 0);
+  f->port = ntohs(a.sin_port);
+  f->pasv_host = pasv_host;
+  f->pasv_port = pasv_port;
+  ck_assert_int_eq(pthread_create(&f->thread, NULL, ftp_main, f), 0);
+}
+
+static CURLcode ftp_fetch(const ftp_stub *f)
+{
+  char url[128];
+  body b = { "", 0 };
+  CURL *h;
+  CURLcode rc;
+
+  snprintf(url, sizeof(url), "ftp://127.0.0.2:%u/f.txt", f->port);
+  h = new_handle(url, &b);
+  /* Use the address in the PASV reply, as an FTP server behind NAT needs
+   * (libcurl's default ignores it and keeps the control host). */
+  curl_easy_setopt(h, CURLOPT_FTP_SKIP_PASV_IP, 0L);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  return rc;
+}
+
+static void ftp_stop(ftp_stub *f)
+{
+  pthread_join(f->thread, NULL);
+  close(f->fd);
+}
+
+/* The FTP data connection goes where a hostile server's PASV reply says,
+ * and is checked like any other: to an allowed host it is opened (the
+ * allowed server sees it), to the denied one it is refused and the denied
+ * server sees nothing. */
+START_TEST(test_ftp_pasv_address)
+{
+  ftp_stub f;
+  int i;
+
+  ftp_start(&f, "127,0,0,2", th_port(allowed));
+  ck_assert_int_ne(ftp_fetch(&f), CURLE_OK);
+  ftp_stop(&f);
+  /* The server accepts in its own time. */
+  for(i = 0; i < 200 && th_connections(allowed) == 0; i++)
+    usleep(10000);
+  ck_assert_uint_eq(th_connections(allowed), 1);
+  ck_assert_int_eq(rec.n, 0);
+
+  ftp_start(&f, "127,0,0,3", th_port(denied));
+  ck_assert_int_ne(ftp_fetch(&f), CURLE_OK);
+  ftp_stop(&f);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  ck_assert_int_eq(rec.n, 1);
+  assert_denied_event(&rec.ev[0], "127.0.0.3", th_port(denied),
+                      CURLFENCE_CHECK_OPEN);
+}
+END_TEST
+
+/* Records the address libcurl would connect to and connects nowhere. */
+static curl_socket_t record_no_connect(void *clientp, curlsocktype purpose,
+                                       struct curl_sockaddr *a)
+{
+  int *n = clientp;
+
+  (void)purpose;
+  (void)a;
+  (*n)++;
+  return CURL_SOCKET_BAD;
+}
+
+/* The unspecified address reaches this host's loopback address: a policy
+ * that denies loopback but not 0.0.0.0/8 or :: must still deny it.  The
+ * chained callback connects nowhere, so a failure here opens nothing. */
+START_TEST(test_unspecified_is_loopback)
+{
+  static const char *const urls[] = { "http://0.0.0.0:9/",
+                                      "http://[::]:9/",
+                                      "http://[::ffff:0.0.0.0]:9/" };
+  static const char *const addrs[] = { "0.0.0.0", "::", "0.0.0.0" };
+  static const char *const rule[] = { "deny 127.0.0.0/8", "deny ::1",
+                                      "deny 127.0.0.0/8" };
+  curlfence_policy *p = tu_load("default allow\ndeny 127.0.0.0/8\n"
+                                "deny ::1\n");
+  curlfence_guard *g;
+  tu_recorder r;
+  body b = { "", 0 };
+  int reached = 0;
+  size_t i;
+
+  memset(&r, 0, sizeof(r));
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_guard_set_audit(g, tu_record, &r, CURLFENCE_AUDIT_DENIED);
+  curlfence_guard_set_chain(g, record_no_connect, &reached, NULL, NULL);
+  for(i = 0; i < 3; i++) {
+    CURL *h = new_handle(urls[i], &b);
+
+    ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+    curl_easy_cleanup(h);
+    ck_assert_msg(reached == 0, "%s went to the socket", urls[i]);
+    ck_assert_int_eq(r.n, (int)i + 1);
+    ck_assert_int_eq(r.ev[i].action, CURLFENCE_DENY);
+    ck_assert_str_eq(r.ev[i].addr, addrs[i]);
+    ck_assert_str_eq(r.ev[i].verdict.rule, rule[i]);
+  }
+  /* The same policy still allows other addresses. */
+  {
+    CURL *h = new_handle("http://192.0.2.1:9/", &b);
+
+    ck_assert_int_eq(curlfence_attach(h, g, 0), CURLFENCE_OK);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_COULDNT_CONNECT);
+    curl_easy_cleanup(h);
+    ck_assert_int_eq(reached, 1);
+  }
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
 Suite *suite_guard(void)
 {
   Suite *s = suite_create("guard");
@@ -1066,6 +1296,9 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_udp_tftp);
   tcase_add_test(tc, test_doh_cleared);
   tcase_add_test(tc, test_tftp_reply_address);
+  tcase_add_test(tc, test_unspecified_is_loopback);
+  tcase_add_test(tc, test_ftp_pasv_address);
+  tcase_add_test(tc, test_chained_open_rewrites_address);
   suite_add_tcase(s, tc);
   return s;
 }

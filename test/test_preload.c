@@ -10,6 +10,8 @@
 #include "testutil.h"
 #include "httpd.h"
 
+#include <curl/curl.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
@@ -394,6 +396,85 @@ START_TEST(report_only_lets_it_through_and_says_so)
 }
 END_TEST
 
+/* An LD_PRELOAD that already holds a library defining the libcurl
+ * functions (here libcurl itself) must not take the calls ahead of the
+ * preload library. */
+START_TEST(earlier_preload_entry_does_not_win)
+{
+  result *r = new_result();
+  char var[PATH_MAX + 32];
+  const char *env[] = { var, "ASAN_OPTIONS=verify_asan_link_order=0",
+                        NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+  char *(*fn)(void) = curl_version;
+  void *addr;
+  Dl_info info;
+
+  memcpy(&addr, &fn, sizeof(addr));
+  ck_assert(dladdr(addr, &info) && info.dli_fname);
+  snprintf(var, sizeof(var), "LD_PRELOAD=%s", info.dli_fname);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* A plain LD_PRELOAD with libcurl listed first: the preload library
+ * cannot take the calls, and says so on standard error at load. */
+START_TEST(earlier_preload_entry_is_reported)
+{
+  result *r = new_result();
+  char var[2 * PATH_MAX + 64], rvar[PATH_MAX + 32];
+  const char *env[] = { var, rvar, NULL };
+  const char *argv[] = { "curl", "-sS", url("127.0.0.2", "/x"), NULL };
+  char *(*fn)(void) = curl_version;
+  void *addr;
+  Dl_info info;
+
+  memcpy(&addr, &fn, sizeof(addr));
+  ck_assert(dladdr(addr, &info) && info.dli_fname);
+  snprintf(var, sizeof(var), "LD_PRELOAD=%s:%s", info.dli_fname, preload);
+  snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", rules);
+  run(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(strstr(r->err, "curlfence: ") == r->err &&
+                strstr(r->err, " defines curl_easy_init ahead of the preload "
+                               "library") != NULL, SAYS(r));
+  /* In the usual order, nothing is said. */
+  snprintf(var, sizeof(var), "LD_PRELOAD=%s:%s", preload, info.dli_fname);
+  run(r, env, argv);
+  ck_assert_msg(r->status == 0 && r->err[0] == '\0', SAYS(r));
+  free(r);
+}
+END_TEST
+
+/* `curlfence run` takes the settings that loosen the check from its
+ * options only: CURLFENCE_ALLOW_TFTP inherited from its own environment
+ * does not reach the command, whose UDP socket is then refused (nothing
+ * listens on the UDP port, so nothing would be served either way). */
+START_TEST(run_ignores_inherited_allow_tftp)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16], log[OUT_MAX], tftp[128];
+  const char *env[] = { "CURLFENCE_ALLOW_TFTP=1",
+                        "CURLFENCE_AUDIT_DENIED=1", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                         "curl", "-sS", "--max-time", "5", tftp, NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  snprintf(tftp, sizeof(tftp), "tftp://127.0.0.2:%u/x", port);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  read_file(audit, log, sizeof(log));
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\"") != NULL &&
+                strstr(log, "\"reason\":\"udp\"") != NULL, "%s", log);
+  free(r);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- git */
 
 /* A bare repository with one commit under tmp/srv, served by both servers
@@ -667,6 +748,47 @@ START_TEST(threads_linked)
 }
 END_TEST
 
+/* A program that tries to get its handles around the preload library
+ * (test/prog/preload_odd.c): every way fails, the denied server sees
+ * nothing, a unix server under the rules' implicit "unix deny" neither,
+ * and the program's own open callback is never asked for anything but
+ * loopback. */
+START_TEST(odd_program_stays_guarded)
+{
+  static const char *const want[] = {
+    "open-null 7\n", "own-open 7\n", "rewrite 7\n", "reset 7\n", "duphandle 7\n",
+    "allowed 0\n", "proxy-later 7\n", "pre-proxy 7\n",
+    "connect-only 7\n", "multi 7\n", "share-allowed 0\n", "share 7\n",
+    "connect-to 7\n", "redirect 7\n", "unix 7\n", "elsewhere 0\n"
+  };
+  result *r = new_result();
+  char prog[PATH_MAX + 32], sock[PATH_MAX + 16], to[128];
+  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog,
+                         url("127.0.0.2", "/"), url("127.0.0.3", "/"), to,
+                         sock, NULL };
+  th_server *unix_srv;
+  size_t i;
+
+  sibling(prog, sizeof(prog), "preload-odd");
+  snprintf(sock, sizeof(sock), "%s/u.sock", tmp);
+  snprintf(to, sizeof(to), "127.0.0.2:%u:127.0.0.3:%u", port, port);
+  unix_srv = th_start_unix(sock, "unix");
+  ck_assert_ptr_nonnull(unix_srv);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  for(i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+    ck_assert_msg(strstr(r->out, want[i]) != NULL, "no \"%s\" in %s",
+                  want[i], r->out);
+  ck_assert_msg(strstr(r->out, "send 0\n") == NULL, SAYS(r));
+  ck_assert_uint_eq(th_requests(denied), 0);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  ck_assert_uint_eq(th_connections(unix_srv), 0);
+  th_stop(unix_srv);
+  free(r);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- tool */
 
 START_TEST(run_missing_command)
@@ -698,6 +820,9 @@ Suite *suite_preload(void)
   tcase_add_test(tc, keep_proxy_goes_through_the_proxy);
   tcase_add_test(tc, broken_rules_refuse_everything);
   tcase_add_test(tc, report_only_lets_it_through_and_says_so);
+  tcase_add_test(tc, earlier_preload_entry_does_not_win);
+  tcase_add_test(tc, earlier_preload_entry_is_reported);
+  tcase_add_test(tc, run_ignores_inherited_allow_tftp);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
   tcase_add_test(tc, php_curl_exec);
@@ -707,6 +832,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, curl_under_memcheck);
   tcase_add_test(tc, threads_under_preload);
   tcase_add_test(tc, threads_linked);
+  tcase_add_test(tc, odd_program_stays_guarded);
   tcase_add_test(tc, run_missing_command);
   suite_add_tcase(s, tc);
   return s;

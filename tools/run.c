@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * curlfence run [-r RULES] [--audit FILE] [--report-only] [--keep-proxy]
- *               [--keep-doh] [--watch MS] -- COMMAND [ARG...]
+ *               [--keep-doh] [--allow-tftp] [--watch MS] -- COMMAND [ARG...]
  *
  * Runs COMMAND with libcurlfence-preload.so in LD_PRELOAD and the
  * settings in its CURLFENCE_* variables (docs/libcurlfence-preload.7), so
@@ -121,6 +121,7 @@ enum {
   OPT_REPORT_ONLY,
   OPT_KEEP_PROXY,
   OPT_KEEP_DOH,
+  OPT_ALLOW_TFTP,
   OPT_WATCH
 };
 
@@ -130,6 +131,7 @@ static const cli_opt run_opts[] = {
   { "report-only", OPT_REPORT_ONLY, NULL, "deny nothing, record denials" },
   { "keep-proxy", OPT_KEEP_PROXY, NULL, "keep COMMAND's proxy settings" },
   { "keep-doh", OPT_KEEP_DOH, NULL, "keep COMMAND's DNS-over-HTTPS URL" },
+  { "allow-tftp", OPT_ALLOW_TFTP, NULL, "decide UDP (TFTP) by the rules" },
   { "watch", OPT_WATCH, "MS", "reload changed rules, looking every MS ms" },
   CLI_OPT_HELP,
   CLI_OPT_END
@@ -140,7 +142,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   const char *rules = NULL, *audit = NULL, *watch = NULL, *old, *arg;
   char preload[PATH_MAX], rules_abs[PATH_MAX], audit_abs[PATH_MAX];
   char path[PATH_MAX + 256], *list, **ops;
-  int key, report = 0, keep_proxy = 0, keep_doh = 0, rc;
+  int key, report = 0, keep_proxy = 0, keep_doh = 0, tftp = 0, rc;
   cli_parser ps;
   struct stat st;
 
@@ -152,6 +154,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     case OPT_REPORT_ONLY: report = 1; break;
     case OPT_KEEP_PROXY: keep_proxy = 1; break;
     case OPT_KEEP_DOH: keep_doh = 1; break;
+    case OPT_ALLOW_TFTP: tftp = 1; break;
     case OPT_WATCH: watch = arg; break;
     default: return ps.status;
     }
@@ -186,8 +189,12 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   list = malloc(strlen(preload) + (old ? strlen(old) : 0) + 2);
   if(!list)
     return 126;
+  /* First: the loader binds each symbol to the first object in LD_PRELOAD
+   * that defines it, so an entry already there that defines curl_easy_init
+   * (libcurl itself, another wrapper) would take every call and leave the
+   * handles unguarded. */
   if(old && *old)
-    sprintf(list, "%s:%s", old, preload);
+    sprintf(list, "%s:%s", preload, old);
   else
     strcpy(list, preload);
   rc = setvar("LD_PRELOAD", list) ||
@@ -198,6 +205,10 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
        setvar("CURLFENCE_REPORT_ONLY", report ? "1" : NULL) ||
        setvar("CURLFENCE_KEEP_PROXY", keep_proxy ? "1" : NULL) ||
        setvar("CURLFENCE_KEEP_DOH", keep_doh ? "1" : NULL) ||
+       /* Every setting that loosens the check or the audit comes from the
+        * options, never from the environment run was started in. */
+       setvar("CURLFENCE_ALLOW_TFTP", tftp ? "1" : NULL) ||
+       setvar("CURLFENCE_AUDIT_DENIED", NULL) ||
        setvar("CURLFENCE_WATCH", watch);
   free(list);
   if(rc)

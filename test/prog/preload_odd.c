@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A libcurl program that does, to its own handles, what an unmodified
+ * program might do to get around the preload library: remove or replace
+ * the callbacks in odd orders, reset and duplicate handles, set proxies
+ * after a first transfer, connect-only, the multi and share interfaces,
+ * CONNECT_TO, redirects, unix sockets, an open callback that changes the
+ * address.  Every case asks for the denied
+ * host (directly or through the allowed one) and prints "NAME CODE"; the
+ * test expects each to fail and the denied server to see nothing.  Its own
+ * open callback connects only to loopback addresses and counts any other
+ * it is asked for.
+ *
+ *   preload-odd ALLOWED-URL DENIED-URL CONNECT-TO UNIX-PATH
+ *
+ * ALLOWED-URL serves GET /redirect?to=URL; CONNECT-TO is
+ * "HOST:PORT:HOST:PORT" from the allowed host to the denied one.
+ */
+#include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int elsewhere;
+
+static curl_socket_t own_open(void *clientp, curlsocktype purpose,
+                              struct curl_sockaddr *a)
+{
+  const struct sockaddr_in *in = (const void *)&a->addr;
+  const struct sockaddr_in6 *in6 = (const void *)&a->addr;
+
+  (void)clientp;
+  (void)purpose;
+  if((a->family == AF_INET && (ntohl(in->sin_addr.s_addr) >> 24) != 127) ||
+     (a->family == AF_INET6 && !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) &&
+      !(IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+        in6->sin6_addr.s6_addr[12] == 127))) {
+    elsewhere++;
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype, a->protocol);
+}
+
+/* Sends a connection to 127.0.0.2 to 127.0.0.3 instead: libcurl connects
+ * to the address the callback leaves. */
+static curl_socket_t rewrite_open(void *clientp, curlsocktype purpose,
+                                  struct curl_sockaddr *a)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)(void *)&a->addr;
+
+  if(a->family == AF_INET && in->sin_addr.s_addr == htonl(0x7f000002))
+    in->sin_addr.s_addr = htonl(0x7f000003);
+  return own_open(clientp, purpose, a);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *userdata)
+{
+  (void)p;
+  (void)userdata;
+  return size * n;
+}
+
+static CURL *make(const char *url)
+{
+  CURL *h = curl_easy_init();
+
+  if(!h)
+    return NULL;
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  return h;
+}
+
+static void say(const char *name, CURLcode rc)
+{
+  printf("%s %d\n", name, (int)rc);
+}
+
+static CURLcode multi_perform(CURL *h, CURLSH *share)
+{
+  CURLM *m = curl_multi_init();
+  CURLcode rc = CURLE_FAILED_INIT;
+  CURLMsg *msg;
+  int running = 1, left;
+
+  if(share)
+    curl_easy_setopt(h, CURLOPT_SHARE, share);
+  curl_multi_add_handle(m, h);
+  while(running) {
+    curl_multi_perform(m, &running);
+    if(running)
+      curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  while((msg = curl_multi_info_read(m, &left)))
+    if(msg->msg == CURLMSG_DONE)
+      rc = msg->data.result;
+  curl_multi_remove_handle(m, h);
+  curl_multi_cleanup(m);
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  const char *allowed, *denied;
+  char redirect[512];
+  struct curl_slist *to;
+  CURLSH *share;
+  CURL *h, *d;
+  size_t sent;
+
+  if(argc != 5) {
+    fputs("usage: preload-odd ALLOWED-URL DENIED-URL CONNECT-TO UNIX\n",
+          stderr);
+    return 2;
+  }
+  allowed = argv[1];
+  denied = argv[2];
+  snprintf(redirect, sizeof(redirect), "%sredirect?to=%s", allowed, denied);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  /* The callbacks removed, and set in odd orders. */
+  h = make(denied);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, NULL);
+  curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, NULL);
+  say("open-null", curl_easy_perform(h));
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, NULL);
+  curl_easy_setopt(h, CURLOPT_PREREQDATA, NULL);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, own_open);
+  say("own-open", curl_easy_perform(h));
+
+  /* An open callback that changes the address after the check. */
+  curl_easy_setopt(h, CURLOPT_URL, allowed);
+  curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, rewrite_open);
+  say("rewrite", curl_easy_perform(h));
+
+  /* Reset, then reuse; a duplicate of the reset handle. */
+  curl_easy_reset(h);
+  curl_easy_setopt(h, CURLOPT_URL, denied);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+  say("reset", curl_easy_perform(h));
+  d = curl_easy_duphandle(h);
+  say("duphandle", curl_easy_perform(d));
+  curl_easy_cleanup(d);
+
+  /* Proxies set after a first, allowed transfer. */
+  curl_easy_setopt(h, CURLOPT_URL, allowed);
+  say("allowed", curl_easy_perform(h));
+  curl_easy_setopt(h, CURLOPT_URL, denied);
+  curl_easy_setopt(h, CURLOPT_PROXY, allowed);
+  curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+  say("proxy-later", curl_easy_perform(h));
+  curl_easy_setopt(h, CURLOPT_PRE_PROXY, allowed);
+  say("pre-proxy", curl_easy_perform(h));
+  curl_easy_cleanup(h);
+
+  /* Connect-only, then send by hand. */
+  h = make(denied);
+  curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+  say("connect-only", curl_easy_perform(h));
+  say("send", curl_easy_send(h, "GET / HTTP/1.0\r\n\r\n", 18, &sent));
+  curl_easy_cleanup(h);
+
+  /* Multi and share interfaces. */
+  h = make(denied);
+  say("multi", multi_perform(h, NULL));
+  curl_easy_cleanup(h);
+  share = curl_share_init();
+  curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  h = make(allowed);
+  say("share-allowed", multi_perform(h, share));
+  curl_easy_setopt(h, CURLOPT_URL, denied);
+  say("share", multi_perform(h, share));
+  curl_easy_cleanup(h);
+  curl_share_cleanup(share);
+
+  /* The allowed name, connected to the denied host. */
+  h = make(allowed);
+  to = curl_slist_append(NULL, argv[3]);
+  curl_easy_setopt(h, CURLOPT_CONNECT_TO, to);
+  say("connect-to", curl_easy_perform(h));
+  curl_easy_cleanup(h);
+  curl_slist_free_all(to);
+
+  /* A redirect from the allowed host to the denied one. */
+  h = make(redirect);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  say("redirect", curl_easy_perform(h));
+  curl_easy_cleanup(h);
+
+  /* A unix socket (the rules have no unix setting: deny). */
+  h = make(allowed);
+  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, argv[4]);
+  say("unix", curl_easy_perform(h));
+  curl_easy_cleanup(h);
+
+  printf("elsewhere %d\n", elsewhere);
+  curl_global_cleanup();
+  return 0;
+}
