@@ -285,6 +285,45 @@ START_TEST(image_self_at_load)
 }
 END_TEST
 
+/* A guard's watcher reloads an image policy with self rules when the
+ * host's addresses no longer match the ones it was loaded with (the
+ * policy is made to remember other ones), and the reload resolves them
+ * again. */
+START_TEST(image_self_watch)
+{
+  curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+  curlfence_stats st;
+  int i;
+
+  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
+                   CURLFENCE_OK);
+  curlfence_policy_unref(t);
+  ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
+                   CURLFENCE_OK);
+  p->rs.self_print ^= 1;
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(curlfence_guard_watch(g, 10), CURLFENCE_OK);
+  for(i = 0; i < 300; i++) {
+    curlfence_guard_stats(g, &st);
+    if(st.reloads >= 1)
+      break;
+    usleep(10000);
+  }
+  ck_assert_uint_eq(st.reloads, 1);
+  curlfence_guard_unwatch(g);
+  p = curlfence_guard_policy(g, NULL);
+  ck_assert_ptr_nonnull(p->image);
+  ck_assert_uint_eq(p->rs.nselfv, 5);
+  expect(p, "10.1.2.3", 80, CURLFENCE_DENY, "deny self (10.1.2.3, wlan0)",
+         "rule");
+  curlfence_policy_unref(p);
+  curlfence_guard_free(g);
+}
+END_TEST
+
 /* rules/default.rules (nat64 and self) becomes an image that decides as
  * the text. */
 START_TEST(default_rules_image)
@@ -406,6 +445,7 @@ Suite *suite_image_nat64(void)
   tcase_add_test(tc, image_differential);
   tcase_add_test(tc, image_self_ranked);
   tcase_add_test(tc, image_self_at_load);
+  tcase_add_test(tc, image_self_watch);
   tcase_add_test(tc, default_rules_image);
   tcase_add_test(tc, image_nat64_damaged);
   suite_add_tcase(s, tc);
