@@ -313,7 +313,28 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
  *
  * "self" rules are not in the table: for a policy that has some (nselfv,
  * a load and a branch that always goes the same way otherwise), one of
- * the host's own addresses goes to cf_decide, which ranks them. */
+ * the host's own addresses goes to cf_decide, which ranks them
+ * (maybe_self, after this returns). */
+/* Whether decide_fast's answer for sa (an IPv4 or IPv6 sockaddr it
+ * read) may be changed by a self rule: sa is one of the host's addresses,
+ * or an IPv6 address a nat64 prefix may translate into one.  Out of line
+ * and after decide_fast, which stays a leaf function without a frame. */
+__attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
+                                                const struct sockaddr *sa)
+{
+  const char *b = (const char *)sa;
+  sa_family_t fam;
+
+  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
+  if(fam == AF_INET)
+    return cf_self_first(&p->rs, 0, (const uint8_t *)b +
+                         offsetof(struct sockaddr_in, sin_addr)) >= 0;
+  b += offsetof(struct sockaddr_in6, sin6_addr);
+  if(memcmp(b, v4mapped, sizeof(v4mapped)) == 0)
+    return cf_self_first(&p->rs, 0, (const uint8_t *)b + 12) >= 0;
+  return p->rs.nnat64 || cf_self_first(&p->rs, 1, (const uint8_t *)b) >= 0;
+}
+
 static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
                        socklen_t salen)
 {
@@ -329,27 +350,16 @@ static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
     uint32_t a;
 
     memcpy(&a, b + offsetof(struct sockaddr_in, sin_addr), sizeof(a));
-    if(p->rs.nselfv && cf_self_first(&p->rs, 0, (const uint8_t *)&a) >= 0)
-      return -1;
     val = cf_table_find4(p->table, ntohl(a));
   }
   else if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
     const char *a = b + offsetof(struct sockaddr_in6, sin6_addr);
     uint32_t a4;
 
-    if(memcmp(a, v4mapped, sizeof(v4mapped)) != 0) {
-      /* inside a nat64 prefix the embedded address could be one of the
-       * host's: left to cf_decide, which translates first */
-      if(p->rs.nselfv &&
-         (p->rs.nnat64 || cf_self_first(&p->rs, 1, (const uint8_t *)a) >= 0))
-        return -1;
+    if(memcmp(a, v4mapped, sizeof(v4mapped)) != 0)
       val = cf_table_find6(p->table, (const uint8_t *)a);
-    }
     else {
       memcpy(&a4, a + 12, sizeof(a4));
-      if(p->rs.nselfv &&
-         cf_self_first(&p->rs, 0, (const uint8_t *)&a4) >= 0)
-        return -1;
       val = cf_table_find4(p->table, ntohl(a4));
     }
   }
@@ -371,7 +381,7 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
   if(!v && policy && sa) {
     int fast = decide_fast(policy, sa, salen);
 
-    if(fast >= 0)
+    if(fast >= 0 && !(policy->rs.nselfv && maybe_self(policy, sa)))
       return (curlfence_action)fast;
   }
   cf_dest_init(&d.dest, sa, salen);
