@@ -6,6 +6,7 @@
  *
  *   CURLFENCE_RULES        rules file (absent: the shipped default rules)
  *   CURLFENCE_AUDIT        JSON Lines file to append to, or "syslog"
+ *   CURLFENCE_SYSLOG_SOCKET the syslog daemon's socket (absent: /dev/log)
  *   CURLFENCE_AUDIT_DENIED 1: audit denials only (absent: every decision)
  *   CURLFENCE_REPORT_ONLY  1: let denied connections through, audit them
  *   CURLFENCE_WATCH        reload when the rules change, checked every N ms
@@ -92,6 +93,7 @@ static curlfence_guard *make_guard(void)
   const char *rules = getenv("CURLFENCE_RULES");
   const char *audit = getenv("CURLFENCE_AUDIT");
   const char *watch = getenv("CURLFENCE_WATCH");
+  const char *syslog_socket = getenv("CURLFENCE_SYSLOG_SOCKET");
   char path[PATH_MAX + 32];
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
@@ -128,7 +130,9 @@ static curlfence_guard *make_guard(void)
   curlfence_policy_unref(p);
   if(audit && *audit) {
     curlfence_code rc = strcmp(audit, "syslog") == 0
-        ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER, NULL, &err)
+        ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER,
+                                     syslog_socket && *syslog_socket
+                                         ? syslog_socket : NULL, &err)
         : curlfence_sink_open_file(&sink, audit, &err);
 
     if(rc) {
