@@ -419,6 +419,16 @@ $(PRELOAD_ODD): test/prog/preload_odd.c
 
 check valgrind: $(PRELOAD_ODD)
 
+# A program that keeps one handle across a rules change, for
+# test/test_preload.c's watcher test.
+PRELOAD_WATCH = $(BUILD)/test/preload-watch
+
+$(PRELOAD_WATCH): test/prog/preload_watch.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS)
+
+check valgrind: $(PRELOAD_WATCH)
+
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.
 PRELOAD_BENCH = $(BUILD)/bench/preload-start
