@@ -640,7 +640,7 @@ END_TEST
  * connection) is checked against the new rules and refused; without it,
  * the process keeps the rules it started with. */
 static void watch_run(result *r, const char *watch, const char *wait_ms,
-                      char *log, size_t size)
+                      const char *next_rules, char *log, size_t size)
 {
   char prog[PATH_MAX + 32], next[PATH_MAX + 16], audit[PATH_MAX + 16];
   const char *with[] = { tool, "run", "-r", rules, "--audit", audit,
@@ -654,7 +654,7 @@ static void watch_run(result *r, const char *watch, const char *wait_ms,
   sibling(prog, sizeof(prog), "preload-watch");
   snprintf(next, sizeof(next), "%s/next.rules", tmp);
   snprintf(audit, sizeof(audit), "%s/watch.jsonl", tmp);
-  write_file(next, "default deny\ndeny 127.0.0.2\n");
+  write_file(next, next_rules);
   unlink(audit);
   guarded(r, NULL, watch ? with : without);
   read_file(audit, log, size);
@@ -665,7 +665,8 @@ START_TEST(watch_reloads_replaced_rules)
   result *r = new_result();
   char log[OUT_MAX], want[PATH_MAX + 128];
 
-  watch_run(r, "10", "1000", log, sizeof(log));
+  watch_run(r, "10", "1000", "default deny\ndeny 127.0.0.2\n", log,
+            sizeof(log));
   ck_assert_msg(r->status == 0, SAYS(r));
   ck_assert_msg(!strcmp(r->out, "first 0\nsecond 42\n"), SAYS(r));
   ck_assert_uint_eq(th_requests(allowed), 1);
@@ -678,12 +679,29 @@ START_TEST(watch_reloads_replaced_rules)
 }
 END_TEST
 
+/* A replacement that does not load leaves the rules in force. */
+START_TEST(watch_keeps_rules_when_reload_fails)
+{
+  result *r = new_result();
+  char log[OUT_MAX];
+
+  watch_run(r, "10", "300", "default deny\ndeny 127.0.0\n", log,
+            sizeof(log));
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(!strcmp(r->out, "first 0\nsecond 0\n"), SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 2);
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\"") == NULL, "%s", log);
+  free(r);
+}
+END_TEST
+
 START_TEST(no_watch_keeps_the_first_rules)
 {
   result *r = new_result();
   char log[OUT_MAX];
 
-  watch_run(r, NULL, "200", log, sizeof(log));
+  watch_run(r, NULL, "200", "default deny\ndeny 127.0.0.2\n", log,
+            sizeof(log));
   ck_assert_msg(r->status == 0, SAYS(r));
   ck_assert_msg(!strcmp(r->out, "first 0\nsecond 0\n"), SAYS(r));
   ck_assert_uint_eq(th_requests(allowed), 2);
@@ -1046,6 +1064,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, audit_to_syslog);
   tcase_add_test(tc, audit_to_missing_syslog_refuses);
   tcase_add_test(tc, watch_reloads_replaced_rules);
+  tcase_add_test(tc, watch_keeps_rules_when_reload_fails);
   tcase_add_test(tc, no_watch_keeps_the_first_rules);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
