@@ -643,7 +643,6 @@ static void watch_run(result *r, const char *watch, const char *wait_ms,
                       const char *next_rules, char *log, size_t size)
 {
   char prog[PATH_MAX + 32], next[PATH_MAX + 16], audit[PATH_MAX + 16];
-  const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
   const char *with[] = { tool, "run", "-r", rules, "--audit", audit,
                          "--watch", watch, "--", prog,
                          url("127.0.0.2", "/w"), rules, next, wait_ms,
@@ -657,7 +656,7 @@ static void watch_run(result *r, const char *watch, const char *wait_ms,
   snprintf(audit, sizeof(audit), "%s/watch.jsonl", tmp);
   write_file(next, next_rules);
   unlink(audit);
-  guarded(r, env, watch ? with : without);
+  guarded(r, NULL, watch ? with : without);
   read_file(audit, log, size);
 }
 
