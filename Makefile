@@ -442,6 +442,21 @@ $(PRELOAD_ODD): test/prog/preload_odd.c
 
 check valgrind: $(PRELOAD_ODD)
 
+# A program that keeps one handle across a rules change, for
+# test/test_preload.c's watcher test.  Built without $(SAN), like the
+# preload library: a sanitizer runtime in the program would watch the
+# library's reload thread without seeing its atomics (ThreadSanitizer then
+# reports races that are not there); the watcher itself is checked under
+# the sanitizers in test/test_reload.c.
+PRELOAD_WATCH = $(BUILD)/test/preload-watch
+
+$(PRELOAD_WATCH): test/prog/preload_watch.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	  $(CURL_LIBS)
+
+check valgrind: $(PRELOAD_WATCH)
+
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.
 PRELOAD_BENCH = $(BUILD)/bench/preload-start

@@ -8,6 +8,7 @@
  *                          default rules, from their compiled image when
  *                          it still matches them)
  *   CURLFENCE_AUDIT        JSON Lines file to append to, or "syslog"
+ *   CURLFENCE_SYSLOG_SOCKET the syslog daemon's socket (absent: /dev/log)
  *   CURLFENCE_AUDIT_DENIED 1: audit denials only (absent: every decision)
  *   CURLFENCE_REPORT_ONLY  1: let denied connections through, audit them
  *   CURLFENCE_WATCH        reload when the rules change, checked every N ms
@@ -115,6 +116,7 @@ static curlfence_guard *make_guard(void)
   const char *rules = getenv("CURLFENCE_RULES");
   const char *audit = getenv("CURLFENCE_AUDIT");
   const char *watch = getenv("CURLFENCE_WATCH");
+  const char *syslog_socket = getenv("CURLFENCE_SYSLOG_SOCKET");
   char path[PATH_MAX + 32], img[PATH_MAX + 32];
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
@@ -156,7 +158,9 @@ static curlfence_guard *make_guard(void)
   curlfence_policy_unref(p);
   if(audit && *audit) {
     curlfence_code rc = strcmp(audit, "syslog") == 0
-        ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER, NULL, &err)
+        ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER,
+                                     syslog_socket && *syslog_socket
+                                         ? syslog_socket : NULL, &err)
         : curlfence_sink_open_file(&sink, audit, &err);
 
     if(rc) {
