@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # curlfence - see README.md.  Targets:
 #   make            libcurlfence.so (+ soname link), libcurlfence.a, the curlfence tool
 #   make check      build and run every test: Check suites (static and shared),
@@ -183,6 +184,7 @@ $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 	  -Wl,-rpath,$(abspath $(BUILD)) $(CHECK_LIBS) $(LIBDEPS)
 
 check: all $(TESTBIN) $(TESTBIN_SO) fuzz-replay
+	test/license.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) test/tool.sh
 	$(TESTBIN)

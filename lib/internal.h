@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private declarations shared by the files in lib/.  Nothing here is
  * exported from the shared library (it is built with -fvisibility=hidden).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table.c - the compiled lookup table: same answers as cf_match_linear(),
  * in a handful of memory accesses.

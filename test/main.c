@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs every Check suite; the exit status is the number of failures. */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers for the Check suites. */
 #ifndef CURLFENCE_TESTUTIL_H
 #define CURLFENCE_TESTUTIL_H
