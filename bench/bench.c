@@ -75,21 +75,6 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* VmRSS or VmHWM of this process, bytes. */
-static size_t proc_status(const char *key) {
-  FILE *f = fopen("/proc/self/status", "r");
-  char line[256];
-  size_t v = 0, klen = strlen(key);
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, key, klen) && line[klen] == ':') {
-      v = (size_t)strtoull(line + klen + 1, NULL, 10) * 1024;
-      break;
-    }
-  fclose(f);
-  return v;
-}
 
 /* Make VmHWM start again from the current RSS (Linux >= 4.0). */
 static void reset_peak(void) {
@@ -350,7 +335,7 @@ static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
   int v6 = c->kind == GEN_BGP6;
   size_t need = tbl8_needed(r, c->n, v6);
   uint32_t ntbl8 = (uint32_t)(need + need / 8 + 256);
-  size_t rss0 = proc_status("VmRSS");
+  size_t rss0 = gen_proc_kb("/proc/self/status", "VmRSS");
   double t0 = now();
   memset(res, 0, sizeof *res);
   if (!v6) {
@@ -367,7 +352,7 @@ static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
         res->failed++;
     }
     res->build_s = now() - t0;
-    res->rss = (double)proc_status("VmRSS") - (double)rss0;
+    res->rss = (double)gen_proc_kb("/proc/self/status", "VmRSS") - (double)rss0;
     /* tbl24 (2^24 4-byte entries) + tbl8 groups (256 4-byte entries) +
      * rules (8 bytes each): what rte_lpm_create allocates for cfg */
     res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * 256 * 4 +
@@ -385,7 +370,7 @@ static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
                        (uint32_t)i) < 0)
         res->failed++;
     res->build_s = now() - t0;
-    res->rss = (double)proc_status("VmRSS") - (double)rss0;
+    res->rss = (double)gen_proc_kb("/proc/self/status", "VmRSS") - (double)rss0;
     /* tbl24 + tbl8 groups + per-group header and free list (8 bytes);
      * the rules hash is left out, so this flatters DPDK */
     res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * (256 * 4 + 8);
@@ -424,7 +409,7 @@ static int run_case(const bcase *c, const char *dir) {
     free(r);
     return -1;
   }
-  rss0 = proc_status("VmRSS");
+  rss0 = gen_proc_kb("/proc/self/status", "VmRSS");
   reset_peak();
   t0 = now();
   if (curlfence_policy_load_file(&p, path, &err) != CURLFENCE_OK) {
@@ -433,7 +418,7 @@ static int run_case(const bcase *c, const char *dir) {
     return -1;
   }
   load_s = now() - t0;
-  hwm = proc_status("VmHWM");
+  hwm = gen_proc_kb("/proc/self/status", "VmHWM");
   tmem = cf_table_memory(p->table);
   /* The target is judged on that first, cold load (fresh memory, as an
    * application starting up has); two more show the warm cost, when the

@@ -204,3 +204,20 @@ void gen_addr_random(int v6, uint64_t *s, uint8_t *out) {
   if (v6)
     out[0] = (uint8_t)(0x20 | (out[0] & 0x1f));
 }
+
+size_t gen_proc_kb(const char *file, const char *key)
+{
+  FILE *f = fopen(file, "r");
+  char line[256];
+  size_t v = 0, klen = strlen(key);
+
+  if(!f)
+    return 0;
+  while(fgets(line, sizeof(line), f))
+    if(!strncmp(line, key, klen) && line[klen] == ':') {
+      v = (size_t)strtoull(line + klen + 1, NULL, 10) * 1024;
+      break;
+    }
+  fclose(f);
+  return v;
+}

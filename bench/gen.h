@@ -35,6 +35,10 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed);
 int gen_write_file(const char *path, const gen_rule *r, size_t n,
                    int default_allow);
 
+/* The "KEY:   N kB" line of a /proc file (status, smaps_rollup) in bytes;
+ * 0 when absent. */
+size_t gen_proc_kb(const char *file, const char *key);
+
 /* One address inside rule r (random host bits). */
 void gen_addr_inside(const gen_rule *r, uint64_t *state, uint8_t *out);
 

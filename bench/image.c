@@ -51,22 +51,6 @@ static const char *pf(int ok) {
   return ok ? "PASS" : "MISS";
 }
 
-/* A "Key:   N kB" line of a /proc file, in bytes. */
-static size_t proc_kb(const char *file, const char *key) {
-  FILE *f = fopen(file, "r");
-  char line[256];
-  size_t v = 0, klen = strlen(key);
-  if (!f)
-    return 0;
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, key, klen) && line[klen] == ':') {
-      v = (size_t)strtoull(line + klen + 1, NULL, 10) * 1024;
-      break;
-    }
-  fclose(f);
-  return v;
-}
-
 static volatile unsigned long sink;
 
 static struct sockaddr_in *keys4(const gen_rule *r, size_t n, int inside,
@@ -138,7 +122,7 @@ static double load_time(const char *path, int times) {
  * then wait for stdin to close.  With "peak" instead: print the peak RSS
  * growth of the load and exit. */
 static int child(const char *what, const char *path) {
-  size_t rss0 = proc_kb("/proc/self/status", "VmRSS");
+  size_t rss0 = gen_proc_kb("/proc/self/status", "VmRSS");
   curlfence_policy *p = NULL;
   curlfence_error err;
   char c;
@@ -147,7 +131,7 @@ static int child(const char *what, const char *path) {
     return 1;
   }
   if (!strcmp(what, "peak")) {
-    size_t hwm = proc_kb("/proc/self/status", "VmHWM");
+    size_t hwm = gen_proc_kb("/proc/self/status", "VmHWM");
     printf("%zu %zu\n", hwm - rss0, curlfence_policy_rule_count(p));
     curlfence_policy_unref(p);
     return 0;
@@ -214,8 +198,8 @@ static size_t total_pss(int n, const char *path, size_t *anon) {
   for (int i = 0; ok && i < n; i++) {
     char file[64];
     snprintf(file, sizeof file, "/proc/%d/smaps_rollup", (int)k[i].pid);
-    sum += proc_kb(file, "Pss");
-    *anon += proc_kb(file, "Pss_Anon");
+    sum += gen_proc_kb(file, "Pss");
+    *anon += gen_proc_kb(file, "Pss_Anon");
   }
   for (int i = 0; i < n; i++) {
     close(k[i].in);
