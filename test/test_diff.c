@@ -124,6 +124,14 @@ static char *random_rules(uint64_t *s, unsigned nrules)
   case 1: len += (size_t)snprintf(t + len, cap - len, "default deny\n"); break;
   default: break;   /* built-in deny */
   }
+  /* nat64 prefixes (their addresses are decided as the IPv4 addresses
+   * they embed): declared on one side, both, or neither */
+  if(rnd_below(s, 3) == 0)
+    len += (size_t)snprintf(t + len, cap - len, "nat64 64:ff9b::/96\n");
+  if(rnd_below(s, 6) == 0)
+    len += (size_t)snprintf(t + len, cap - len, "nat64 3fff:ffff::/32\n");
+  if(rnd_below(s, 8) == 0)
+    len += (size_t)snprintf(t + len, cap - len, "nat64 64:ff9b:1::/48\n");
   for(unsigned i = 0; i < nrules; i++) {
     const char *act = rnd_below(s, 2) ? "allow" : "deny";
     char ports[40] = "";
@@ -230,6 +238,46 @@ static void pick_addr(uint64_t *s, const cf_ruleset *a, const cf_ruleset *b,
     }
     return;
   }
+  if(rnd_below(s, 5) == 0) {
+    /* in or next to a nat64 prefix: an IPv4 probe embedded as RFC 6052
+     * lays it out, or one of the prefix's edges */
+    static const uint8_t p96[16] = { 0, 0x64, 0xff, 0x9b };
+    static const uint8_t p32[16] = { 0x3f, 0xff, 0xff, 0xff };
+    int use96 = (int)rnd_below(s, 2), v4;
+    uint8_t a4[16];
+
+    *v6 = 1;
+    memcpy(addr, use96 ? p96 : p32, 16);
+    switch(rnd_below(s, 4)) {
+    case 0: {     /* one below the prefix */
+      int j = 15;
+      while(j >= 0 && addr[j] == 0)
+        addr[j--] = 0xff;
+      if(j >= 0)
+        addr[j]--;
+      return;
+    }
+    case 1:       /* one past its end */
+      if(use96) {
+        addr[11] = 1;   /* 64:ff9b::1:0:0 */
+      }
+      else {
+        memset(addr, 0, 16);
+        addr[0] = 0x40; /* 4000:: */
+      }
+      return;
+    default:
+      pick_addr(s, a, b, &v4, a4);
+      if(v4) {
+        pick_addr(s, a, b, v6, addr);
+        return;
+      }
+      for(unsigned k = use96 ? 12 : 9; k < 16; k++)
+        addr[k] = (uint8_t)rnd_next(s);
+      memcpy(addr + (use96 ? 12 : 4), a4, 4);
+      return;
+    }
+  }
   *v6 = (int)rnd_below(s, 2);
   for(unsigned k = 0; k < 16; k++)
     addr[k] = (uint8_t)rnd_next(s);
@@ -280,6 +328,9 @@ static void check_pair(uint64_t seed, const char *ta, const char *tb,
     pick_addr(&s, &a, &b, &v6, addr);
     if(v6 && !memcmp(addr, mapped12, 12))
       continue;     /* decided as IPv4: covered by the IPv4 probes */
+    if(v6 && (cf_nat64_find(&a, addr) >= 0 || cf_nat64_find(&b, addr) >= 0))
+      continue;     /* decided as IPv4 on both sides (the IPv4 list), or
+                       a prefix declared on one side (its own line) */
     ra = cf_match_linear(&a, v6, addr, port);
     rb = cf_match_linear(&b, v6, addr, port);
     aa = action_of(&a, ra);
@@ -358,8 +409,9 @@ START_TEST(random_edits)
         memmove(cut + 1, eol + 1, strlen(eol + 1) + 1);
     }
     {
+      /* the extra rules without their settings: ta may have them */
       const char *e = extra;
-      if(!strncmp(e, "default", 7))
+      while(!strncmp(e, "default", 7) || !strncmp(e, "nat64", 5))
         e = strchr(e, '\n') + 1;
       strcat(tb, e);
     }
@@ -474,9 +526,18 @@ START_TEST(lint_is_sound)
       uint8_t addr[16];
       int v6;
       unsigned port = pick_port(&s);
-      long w, below;
+      long w, below, n64;
 
       pick_addr(&s, &rs, &rs, &v6, addr);
+      if(v6 && (n64 = cf_nat64_find(&rs, addr)) >= 0) {
+        uint8_t a4[4];
+
+        /* the rules that decide there are the IPv4 ones */
+        cf_nat64_extract(rs.nat64[n64].plen, addr, a4);
+        memset(addr, 0, 16);
+        memcpy(addr, a4, 4);
+        v6 = 0;
+      }
       w = cf_match_linear(&rs, v6, addr, port);
       if(w < 0)
         continue;

@@ -181,28 +181,35 @@ void cli_main_help(FILE *f)
 
 /* ---------------------------------------------------------------- rules */
 
+/* 1 when this program is the tool built in a source tree, recognised by
+ * its own location, never by the working directory, so no directory a
+ * user stands in can swap what it uses.  The installed tool is built
+ * without CLI_TREE_TOOL and knows no tree. */
+int cli_is_tree_tool(void)
+{
+#ifdef CLI_TREE_TOOL
+  char self[PATH_MAX], tree[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+  if(n > 0 && realpath(CLI_TREE_TOOL, tree)) {
+    self[n] = '\0';
+    return strcmp(self, tree) == 0;
+  }
+#endif
+  return 0;
+}
+
 /* CURLFENCE_RULES, else the tree's rules for the tool built in a source
- * tree, else the installed default.  The tree is recognised by the tool's
- * own location, never by the working directory, so no directory a user
- * stands in can swap the policy.  The installed tool is built without
- * CLI_TREE_TOOL and knows no tree. */
+ * tree, else the installed default. */
 const char *cli_default_rules(void)
 {
   const char *env = getenv("CURLFENCE_RULES");
 
   if(env && *env)
     return env;
-#ifdef CLI_TREE_TOOL
-  {
-    char self[PATH_MAX], tree[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-    if(n > 0 && realpath(CLI_TREE_TOOL, tree)) {
-      self[n] = '\0';
-      if(!strcmp(self, tree))
-        return CLI_TREE_RULES;
-    }
-  }
+#ifdef CLI_TREE_RULES
+  if(cli_is_tree_tool())
+    return CLI_TREE_RULES;
 #endif
   return CLI_DEFAULT_RULES;
 }

@@ -106,6 +106,10 @@ void cli_main_help(FILE *f);
  * in that tree, else the installed $(SYSCONFDIR)/curlfence/default.rules. */
 const char *cli_default_rules(void);
 
+/* 1 when this program is the tool built in this source tree (by its own
+ * location, /proc/self/exe); 0 for an installed or copied tool. */
+int cli_is_tree_tool(void);
+
 /* Load path (NULL: cli_default_rules()).  On failure prints the one-line
  * "curlfence: file:line:column: message" and a hint, and returns -1. */
 int cli_load_policy(const char *path, curlfence_policy **out);

@@ -38,21 +38,12 @@ static int find_preload(char *out, size_t size)
   const char *env = getenv("CURLFENCE_PRELOAD");
   const char *cand = CURLFENCE_PRELOAD_PATH;
 
-  if(env && *env) {
+  if(env && *env)
     cand = env;
-  }
-  else {
-#ifdef CLI_TREE_TOOL
-    char self[PATH_MAX], tree[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-    if(n > 0 && realpath(CLI_TREE_TOOL, tree)) {
-      self[n] = '\0';
-      if(!strcmp(self, tree))
-        cand = CURLFENCE_PRELOAD_TREE;
-    }
+#ifdef CURLFENCE_PRELOAD_TREE
+  else if(cli_is_tree_tool())
+    cand = CURLFENCE_PRELOAD_TREE;
 #endif
-  }
   (void)size;
   if(!exists(cand) || !realpath(cand, out)) {
     fprintf(stderr, CLI_PROG ": cannot find the preload library (%s)%s\n",
