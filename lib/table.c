@@ -90,8 +90,10 @@
  * families, and their leaves compress away.
  *
  * Memory: 16 * 2^S + 24 * nodes + 4 * runs bytes per family, plus 12 bytes
- * per port set and 4 per port candidate, in one block (huge pages when it
- * is 2 MiB or more).  Nothing is allocated or locked on lookup.
+ * per port set and 12 per port candidate (its rule, port ranges and
+ * action, so that a lookup never reads the rule record), in one block
+ * (huge pages when it is 2 MiB or more).  Nothing is allocated or locked
+ * on lookup.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS BUILT (a radix sort, then one pass: O(n) in rules and output)
@@ -118,6 +120,8 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -155,6 +159,14 @@ typedef struct cf_pset {
   uint32_t n;
 } cf_pset;
 
+/* A port candidate carries what matching it needs, so that a lookup with
+ * a port reads the port ranges but never the (large, cold) rule record. */
+typedef struct cf_cand {
+  uint32_t rule;
+  uint32_t port_off;  /* its ranges: ports[port_off .. port_off + n) */
+  uint32_t nports;    /* n, with CF_ALLOW set when the rule allows */
+} cf_cand;
+
 typedef struct cf_n64 {
   uint64_t hi, lo;   /* the prefix, host bits clear */
   uint64_t mhi, mlo; /* its mask */
@@ -178,7 +190,7 @@ struct cf_table {
   cf_fam fam[2];     /* [0] IPv4, [1] IPv6 */
   cf_pset *psets;
   size_t npsets, cappsets;
-  uint32_t *cands;   /* rule indexes */
+  cf_cand *cands;
   size_t ncands, capcands;
   cf_n64 *n64;       /* [0, nnat64): the declared prefixes, then early
                         stops */
@@ -186,6 +198,7 @@ struct cf_table {
   int popcnt;        /* the CPU has POPCNT */
   void *arena;       /* all the arrays above, once built */
   size_t arena_size;
+  int borrowed;      /* the arrays belong to an image mapping */
 };
 
 /* ------------------------------------------------------------ lookup */
@@ -252,9 +265,10 @@ __attribute__((always_inline)) static inline uint64_t load_be64(
          (uint64_t)p[6] << 8 | p[7];
 }
 
-static int port_in(const cf_ruleset *rs, const cf_rule *r, unsigned port) {
-  const cf_port_range *pr = rs->ports + r->port_off;
-  for (uint32_t i = 0; i < r->nports; i++)
+static int port_in(const cf_ruleset *rs, const cf_cand *c, unsigned port) {
+  const cf_port_range *pr = rs->ports + c->port_off;
+  uint32_t n = c->nports & ~CF_ALLOW;
+  for (uint32_t i = 0; i < n; i++)
     if (port >= pr[i].lo && port <= pr[i].hi)
       return 1;
   return 0;
@@ -359,11 +373,11 @@ long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
   if (v & CF_PSET) {
     const cf_pset *ps = &t->psets[v & ~CF_PSET];
     if (port != 0 && rs) {
-      const uint32_t *c = t->cands + ps->off;
+      const cf_cand *c = t->cands + ps->off;
       for (uint32_t i = 0; i < ps->n; i++)
-        if (port_in(rs, &rs->rules[c[i]], port)) {
-          *allow = rs->rules[c[i]].action == CURLFENCE_ALLOW;
-          return (long)c[i];
+        if (port_in(rs, &c[i], port)) {
+          *allow = (c[i].nports & CF_ALLOW) != 0;
+          return (long)c[i].rule;
         }
     }
     v = ps->w;
@@ -389,7 +403,7 @@ size_t cf_table_memory(const cf_table *t) {
   size_t m;
   if (!t)
     return 0;
-  if (t->arena)
+  if (t->arena || t->borrowed)
     return sizeof *t + t->arena_size;
   m = sizeof *t + t->npsets * sizeof *t->psets +
       t->ncands * sizeof *t->cands + t->nn64 * sizeof *t->n64;
@@ -403,7 +417,7 @@ size_t cf_table_memory(const cf_table *t) {
 void cf_table_free(cf_table *t) {
   if (!t)
     return;
-  if (t->arena) {
+  if (t->borrowed || t->arena) {
     free(t->arena);
     free(t);
     return;
@@ -460,9 +474,19 @@ typedef struct cf_key {
 
 /* A point where the answer changes. */
 typedef struct cf_cut {
-  cf_u128 start;
+  /* the start as two words: a cf_u128 would align the record to 16 bytes
+   * and make it 32; there are up to two per rule, and they are the
+   * largest thing a build holds */
+  uint64_t hi, lo;
   uint32_t val;
 } cf_cut;
+
+/* IPv4 change points start at multiples of 2^96 (a left-aligned key ends
+ * at bit 32), so the top word is all they need: 8 bytes instead of 24. */
+typedef struct cf_cut4 {
+  uint32_t start;    /* bits 96..127 of the key */
+  uint32_t val;
+} cf_cut4;
 
 typedef struct cf_open {
   cf_u128 end;       /* last address of the prefix */
@@ -473,9 +497,12 @@ typedef struct cf_open {
 
 typedef struct cf_builder {
   cf_table *t;
+  const cf_ruleset *rs;
+  int v4;            /* the family being built uses cuts4 */
   size_t nnat64;     /* records [0, nnat64) of t->n64 are the prefixes */
   cf_cut *cuts;
-  size_t ncuts, capcuts;
+  cf_cut4 *cuts4;
+  size_t ncuts, capcuts, capcuts4;
 } cf_builder;
 
 /* (start, plen, rank, idx) order: the same prefixes end up adjacent, best
@@ -558,17 +585,33 @@ static int sort_keys(cf_key *k, size_t n) {
   return 0;
 }
 
+static cf_u128 cut_start(const cf_builder *b, size_t i) {
+  if (b->v4)
+    return (cf_u128)b->cuts4[i].start << 96;
+  return (cf_u128)b->cuts[i].hi << 64 | b->cuts[i].lo;
+}
+
+static uint32_t cut_val(const cf_builder *b, size_t i) {
+  return b->v4 ? b->cuts4[i].val : b->cuts[i].val;
+}
+
 static int emit(cf_builder *b, cf_u128 start, uint32_t val) {
   /* A later change at the same point overrides an earlier one (a prefix
    * and its parent ending together). */
-  if (b->ncuts && b->cuts[b->ncuts - 1].start == start)
+  if (b->ncuts && cut_start(b, b->ncuts - 1) == start)
     b->ncuts--;
-  if (b->ncuts && b->cuts[b->ncuts - 1].val == val)
+  if (b->ncuts && cut_val(b, b->ncuts - 1) == val)
     return 0;
-  if (b->ncuts == b->capcuts)  /* sweep reserved enough; never here */
-    return -1;
-  b->cuts[b->ncuts].start = start;
-  b->cuts[b->ncuts].val = val;
+  if (b->ncuts == (b->v4 ? b->capcuts4 : b->capcuts))
+    return -1;  /* sweep reserved enough; never here */
+  if (b->v4) {
+    b->cuts4[b->ncuts].start = (uint32_t)(start >> 96);
+    b->cuts4[b->ncuts].val = val;
+  } else {
+    b->cuts[b->ncuts].hi = (uint64_t)(start >> 64);
+    b->cuts[b->ncuts].lo = (uint64_t)start;
+    b->cuts[b->ncuts].val = val;
+  }
   b->ncuts++;
   return 0;
 }
@@ -611,8 +654,13 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
         grow(&t->psets, &t->cappsets, t->npsets + 1, sizeof *t->psets))
       return -1;
     o->coff = (uint32_t)t->ncands;
-    for (size_t i = first_port; i < n; i++)
-      t->cands[t->ncands++] = k[i].idx;
+    for (size_t i = first_port; i < n; i++) {
+      const cf_rule *r = &b->rs->rules[k[i].idx];
+      cf_cand *c = &t->cands[t->ncands++];
+      c->rule = k[i].idx;
+      c->port_off = r->port_off;
+      c->nports = r->nports | (r->action == CURLFENCE_ALLOW ? CF_ALLOW : 0);
+    }
     if (inherit)
       memcpy(t->cands + t->ncands, t->cands + parent->coff,
              inherit * sizeof *t->cands);
@@ -637,6 +685,7 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   const cf_u128 ones = ~(cf_u128)0;
 
   b->ncuts = 0;
+  b->v4 = !v6;
   for (i = 0; i < rs->nrules; i++)
     if (!!rs->rules[i].v6 == v6)
       n++;
@@ -645,7 +694,8 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   /* one change point to start with, at most two per prefix: reserving
    * them up front saves the copies of a growing array */
   if (n > (SIZE_MAX / sizeof *b->cuts - 1) / 2 ||
-      grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts))
+      (v6 ? grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts)
+          : grow(&b->cuts4, &b->capcuts4, 2 * n + 1, sizeof *b->cuts4)))
     return -1;
   if (emit(b, 0, 0))
     return -1;
@@ -753,16 +803,15 @@ static int is_n64(uint32_t v) {
  * Returns 1 and the value, 0 when the region needs a node, -1 when out of
  * memory. */
 static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val) {
-  const cf_cut *c = b->cuts;
   cf_table *t = b->t;
   uint32_t seg[3], nv, outside;
   size_t k = 0, i;
   if (!b->nnat64)
     return 0;
-  for (i = p; i < b->ncuts && (i == p || c[i].start <= e); i++) {
+  for (i = p; i < b->ncuts && (i == p || cut_start(b, i) <= e); i++) {
     if (k == 3)
       return 0;
-    seg[k++] = c[i].val;
+    seg[k++] = cut_val(b, i);
   }
   if (k == 2 && is_n64(seg[0]) != is_n64(seg[1])) {
     nv = is_n64(seg[0]) ? seg[0] : seg[1];
@@ -796,7 +845,6 @@ static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val) {
  * or before base. */
 static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
                       unsigned off, size_t p) {
-  const cf_cut *c = b->cuts;
   size_t m = b->ncuts;
   /* Near the end of an IPv6 key a digit runs past bit 127: the lookup
    * reads the missing bits as zeros, so digit d means address
@@ -815,10 +863,10 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
     cf_u128 e = s + (csize - 1);
     uint32_t val;
     int es = 0;
-    while (p + 1 < m && c[p + 1].start <= s)
+    while (p + 1 < m && cut_start(b, p + 1) <= s)
       p++;
-    val = c[p].val;
-    if (p + 1 < m && c[p + 1].start <= e) {
+    val = cut_val(b, p);
+    if (p + 1 < m && cut_start(b, p + 1) <= e) {
       es = early_stop(b, p, e, &val);
       if (es < 0)
         return -1;
@@ -845,7 +893,7 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
       d++;
     }
     else if (pad == 0 && p + 1 < m) {
-      cf_u128 q = (c[p + 1].start - base) >> cshift;
+      cf_u128 q = (cut_start(b, p + 1) - base) >> cshift;
       d = q < 64 ? (unsigned)q : 64;
     }
     else if (pad == 0) {
@@ -908,20 +956,19 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
   {
     unsigned cshift = 128 - f->sbits;
     cf_u128 csize = (cf_u128)1 << cshift;
-    const cf_cut *c = b->cuts;
     size_t m = b->ncuts;
     for (size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
       cf_u128 e = s + (csize - 1);
       uint32_t val;
       int es = 0;
-      while (p + 1 < m && c[p + 1].start <= s)
+      while (p + 1 < m && cut_start(b, p + 1) <= s)
         p++;
-      val = c[p].val;
-      if (p + 1 < m && c[p + 1].start <= e &&
+      val = cut_val(b, p);
+      if (p + 1 < m && cut_start(b, p + 1) <= e &&
           (es = early_stop(b, p, e, &val)) < 0)
         return -1;
-      if (p + 1 < m && c[p + 1].start <= e && !es) {
+      if (p + 1 < m && cut_start(b, p + 1) <= e && !es) {
         size_t ni = f->nnodes;
         if (ni >= CF_VAL_MAX)
           return -2;
@@ -1051,6 +1098,7 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
     return CURLFENCE_E_NOMEM;
   memset(&b, 0, sizeof b);
   b.t = t;
+  b.rs = rs;
   if (rs->nnat64 && (rs->nnat64 >= CF_VAL_MAX || !rs->nat64)) {
     free(t);
     return rs->nat64 ? CURLFENCE_E_LIMIT : CURLFENCE_E_INVAL;
@@ -1088,6 +1136,7 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
   for (int v6 = 0; v6 < 2 && !rc; v6++)
     rc = build_family(&b, rs, v6);
   free(b.cuts);
+  free(b.cuts4);
   if (rc) {
     cf_table_free(t);
     return rc == -1 ? CURLFENCE_E_NOMEM : CURLFENCE_E_LIMIT;
@@ -1104,7 +1153,276 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
   return CURLFENCE_OK;
 }
 
+/* ------------------------------------------------------------ images */
+
+/* The image format (image.c) stores each array of a table as a section
+ * and maps it back in place; these sizes are part of that format. */
+_Static_assert(sizeof(cf_dent) == 16, "cf_dent is 16 bytes in images");
+_Static_assert(sizeof(cf_node) == 24, "cf_node is 24 bytes in images");
+_Static_assert(sizeof(cf_pset) == 12, "cf_pset is 12 bytes in images");
+_Static_assert(sizeof(cf_cand) == 12, "cf_cand is 12 bytes in images");
+
+size_t cf_table_part_size(unsigned part) {
+  static const size_t size[CF_PART_N] = {
+      sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
+      sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
+      sizeof(cf_pset), sizeof(cf_cand)};
+  return part < CF_PART_N ? size[part] : 0;
+}
+
+void cf_table_get_parts(const cf_table *t, cf_table_parts *out) {
+  for (int f = 0; f < 2; f++) {
+    const cf_fam *fm = &t->fam[f];
+    out->p[3 * f] = fm->direct;
+    out->n[3 * f] = (size_t)1 << fm->sbits;
+    out->p[3 * f + 1] = fm->nodes;
+    out->n[3 * f + 1] = fm->nnodes;
+    out->p[3 * f + 2] = fm->leaves;
+    out->n[3 * f + 2] = fm->nleaves;
+  }
+  out->p[CF_PART_PSETS] = t->psets;
+  out->n[CF_PART_PSETS] = t->npsets;
+  out->p[CF_PART_CANDS] = t->cands;
+  out->n[CF_PART_CANDS] = t->ncands;
+}
+
+static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
+                          const char *fmt, ...) {
+  va_list ap;
+  f->part = part;
+  f->elem = elem;
+  va_start(ap, fmt);
+  vsnprintf(f->why, sizeof f->why, fmt, ap);
+  va_end(ap);
+  return CURLFENCE_E_IMAGE;
+}
+
+/* Whether value v may appear in family fam: it names a portless rule of
+ * that family with the action its allow bit claims, or a port set of that
+ * family.  kind[] has one byte per rule (CF_KIND_*); pfam[] the family of
+ * each port set. */
+static const char *value_fault(uint32_t v, int fam, const uint8_t *kind,
+                               size_t nrules, const uint8_t *pfam,
+                               size_t npsets) {
+  if (v == 0)
+    return NULL;
+  if ((v & CF_NAT64) == CF_NAT64)
+    return "a NAT64 record, which images do not hold";
+  if (v & CF_PSET) {
+    if ((v & ~CF_PSET) >= npsets)
+      return "a port set index past the port sets";
+    if (pfam[v & ~CF_PSET] != fam)
+      return "a port set of the other address family";
+    return NULL;
+  }
+  size_t r = (size_t)(v & ~CF_ALLOW) - 1;
+  if (r >= nrules)
+    return "a rule index past the rules";
+  if (!!(kind[r] & CF_KIND_V6) != fam)
+    return "a rule of the other address family";
+  if (kind[r] & CF_KIND_PORTS)
+    return "a rule with ports where only portless rules may decide";
+  if (!!(kind[r] & CF_KIND_ALLOW) != !!(v & CF_ALLOW))
+    return "an action that is not the rule's";
+  return NULL;
+}
+
+/* The digits of a node that end in a value must each find the run they
+ * belong to: the first such digit starts a run, no digit is both, and
+ * the runs lie inside the leaves. */
+static const char *runs_fault(uint64_t inner, uint64_t leafstart,
+                              uint32_t leaf, size_t nleaves) {
+  if (inner & leafstart)
+    return "a digit both leads to a node and starts a run of leaves";
+  if (~inner && !(leafstart & (~inner & (0 - ~inner))))
+    return "the first digit without a child starts no run of leaves";
+  if ((uint64_t)leaf + (uint64_t)__builtin_popcountll(leafstart) > nleaves)
+    return "leaf runs past the end of the leaves";
+  return NULL;
+}
+
+curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
+                             const cf_ruleset *rs, const uint8_t *kind,
+                             cf_table_fault *flt) {
+  size_t nrules = rs->nrules;
+  cf_table *t;
+  uint8_t *pfam = NULL, *depth = NULL;
+  const cf_pset *ps = tp->p[CF_PART_PSETS];
+  const cf_cand *cands = tp->p[CF_PART_CANDS];
+  size_t npsets = tp->n[CF_PART_PSETS], ncands = tp->n[CF_PART_CANDS];
+  curlfence_code rc = CURLFENCE_OK;
+  const char *why;
+
+  *out = NULL;
+  if (npsets >= CF_VAL_MAX)
+    return bad(flt, CF_PART_PSETS, 0, "%zu port sets, at most %u", npsets,
+               CF_VAL_MAX - 1);
+  /* Port sets first: leaf values name them, and their family is that of
+   * their candidates. */
+  pfam = malloc(npsets ? npsets : 1);
+  if (!pfam)
+    return CURLFENCE_E_NOMEM;
+  for (size_t i = 0; i < ncands; i++) {
+    const cf_cand *c = &cands[i];
+    const cf_rule *r = c->rule < nrules ? &rs->rules[c->rule] : NULL;
+    why = !r ? "past the rules"
+          : !r->nports ? "a rule without ports"
+          : (c->nports & ~CF_ALLOW) != r->nports || c->port_off != r->port_off
+              ? "ports that are not the rule's"
+          : !!(c->nports & CF_ALLOW) != (r->action == CURLFENCE_ALLOW)
+              ? "an action that is not the rule's"
+              : NULL;
+    if (why) {
+      rc = bad(flt, CF_PART_CANDS, i, "candidate %zu (rule %u): %s", i,
+               c->rule, why);
+      goto out;
+    }
+  }
+  for (size_t i = 0; i < npsets; i++) {
+    if (ps[i].n == 0 || ps[i].off > ncands || ps[i].n > ncands - ps[i].off) {
+      rc = bad(flt, CF_PART_PSETS, i,
+               "port set %zu: candidates %u..%u outside the %zu candidates",
+               i, ps[i].off, ps[i].off + ps[i].n, ncands);
+      goto out;
+    }
+    pfam[i] = !!(kind[cands[ps[i].off].rule] & CF_KIND_V6);
+    for (uint32_t c = 1; c < ps[i].n; c++)
+      if (!!(kind[cands[ps[i].off + c].rule] & CF_KIND_V6) != pfam[i]) {
+        rc = bad(flt, CF_PART_PSETS, i,
+                 "port set %zu mixes address families", i);
+        goto out;
+      }
+    if ((ps[i].w & CF_PSET) ||
+        (why = value_fault(ps[i].w, pfam[i], kind, nrules, pfam, npsets))) {
+      rc = bad(flt, CF_PART_PSETS, i, "port set %zu: fallback is %s", i,
+               (ps[i].w & CF_PSET) ? "a port set" : why);
+      goto out;
+    }
+  }
+  for (int f = 0; f < 2; f++) {
+    unsigned pd = 3 * (unsigned)f, pn = pd + 1, pl = pd + 2;
+    const cf_dent *dir = tp->p[pd];
+    const cf_node *nodes = tp->p[pn];
+    const uint32_t *leaves = tp->p[pl];
+    size_t ndir = tp->n[pd], nnodes = tp->n[pn], nleaves = tp->n[pl];
+    unsigned sbits = 0, keybits = f ? 128 : 32;
+
+    while (sbits < 18 && ((size_t)1 << sbits) < ndir)
+      sbits++;
+    if (sbits < 8 || ((size_t)1 << sbits) != ndir) {
+      rc = bad(flt, pd, 0, "%zu direct entries: not a power of two from "
+               "2^8 to 2^18", ndir);
+      goto out;
+    }
+    if (nnodes >= CF_VAL_MAX) {
+      rc = bad(flt, pn, 0, "%zu nodes, at most %u", nnodes, CF_VAL_MAX - 1);
+      goto out;
+    }
+    free(depth);
+    depth = calloc(nnodes ? nnodes : 1, 1);
+    if (!depth) {
+      rc = CURLFENCE_E_NOMEM;
+      goto out;
+    }
+    for (size_t d = 0; d < ndir; d++) {
+      const cf_dent *e = &dir[d];
+      if (e->tag == CF_D_VALUE) {
+        why = e->leafstart ? "a single-value entry with a run bitmap"
+                           : value_fault(e->leaf, f, kind, nrules, pfam,
+                                         npsets);
+      } else if (e->tag == CF_D_FLAT) {
+        why = runs_fault(0, e->leafstart, e->leaf, nleaves);
+      } else if (e->tag >= nnodes) {
+        why = "a node index past the nodes";
+      } else if (e->leafstart || e->leaf) {
+        why = "a node entry with a run bitmap";
+      } else if (depth[e->tag]) {
+        why = "a node that has another parent";
+      } else {
+        depth[e->tag] = 1;
+        why = NULL;
+      }
+      if (why) {
+        rc = bad(flt, pd, d, "direct entry %zu: %s", d, why);
+        goto out;
+      }
+    }
+    for (size_t i = 0; i < nnodes; i++) {
+      const cf_node *n = &nodes[i];
+      size_t nchild = (size_t)__builtin_popcountll(n->inner);
+      why = runs_fault(n->inner, n->leafstart, n->leaf, nleaves);
+      if (!why && !depth[i])
+        why = "not reachable from the direct array";
+      else if (!why && nchild) {
+        /* Children lie after their parent, so the walk only moves
+         * forward and ends; and no level may start past the address. */
+        if (n->child <= i || (size_t)n->child + nchild > nnodes)
+          why = "children outside the nodes after it";
+        else if (sbits + 6u * depth[i] >= keybits)
+          why = "children below the last bit of the address";
+        else
+          for (size_t c = n->child; c < n->child + nchild && !why; c++) {
+            if (depth[c])
+              why = "a child that has another parent";
+            depth[c] = (uint8_t)(depth[i] + 1);
+          }
+      }
+      if (why) {
+        rc = bad(flt, pn, i, "node %zu: %s", i, why);
+        goto out;
+      }
+    }
+    for (size_t i = 0; i < nleaves; i++)
+      if ((why = value_fault(leaves[i], f, kind, nrules, pfam, npsets))) {
+        rc = bad(flt, pl, i, "leaf %zu: %s", i, why);
+        goto out;
+      }
+  }
+  t = calloc(1, sizeof *t);
+  if (!t) {
+    rc = CURLFENCE_E_NOMEM;
+    goto out;
+  }
+  for (int f = 0; f < 2; f++) {
+    cf_fam *fm = &t->fam[f];
+    size_t ndir = tp->n[3 * f];
+    while (((size_t)1 << fm->sbits) < ndir)
+      fm->sbits++;
+    fm->direct = (cf_dent *)tp->p[3 * f];
+    fm->nodes = (cf_node *)tp->p[3 * f + 1];
+    fm->nnodes = fm->capnodes = tp->n[3 * f + 1];
+    fm->leaves = (uint32_t *)tp->p[3 * f + 2];
+    fm->nleaves = fm->capleaves = tp->n[3 * f + 2];
+  }
+  t->psets = (cf_pset *)ps;
+  t->npsets = t->cappsets = npsets;
+  t->cands = (cf_cand *)cands;
+  t->ncands = t->capcands = ncands;
+  for (unsigned p = 0; p < CF_PART_N; p++)
+    t->arena_size += tp->n[p] * cf_table_part_size(p);
+  t->borrowed = 1;
+#ifdef CF_HAVE_POPCNT_CLONE
+  __builtin_cpu_init();
+  t->popcnt = __builtin_cpu_supports("popcnt") != 0;
+#endif
+  *out = t;
+out:
+  free(depth);
+  free(pfam);
+  return rc;
+}
+
 /* ------------------------------------------------------------- spans */
+
+_Static_assert(sizeof(cf_span) == sizeof(cf_cut) &&
+                   offsetof(cf_span, hi) == offsetof(cf_cut, hi) &&
+                   offsetof(cf_span, lo) == offsetof(cf_cut, lo) &&
+                   offsetof(cf_span, val) == offsetof(cf_cut, val),
+               "IPv6 change points are handed out as spans");
 
 /* The change points of one family as the sweep computes them, for the
  * review tools; the lookup structure is not built.  The cuts array is
@@ -1125,20 +1443,40 @@ curlfence_code cf_table_spans(cf_spans *out, const cf_ruleset *rs, int v6) {
   b.t = calloc(1, sizeof *b.t);
   if (!b.t)
     return CURLFENCE_E_NOMEM;
-  rc = sweep(&b, rs, !!v6);
+  b.rs = rs;
+  v6 = !!v6;
+  rc = sweep(&b, rs, v6);
   if (rc) {
     free(b.cuts);
+    free(b.cuts4);
     cf_table_free(b.t);
     return rc == -1 ? CURLFENCE_E_NOMEM : CURLFENCE_E_LIMIT;
   }
-  sp = (cf_span *)(void *)b.cuts;
-  for (size_t i = 0; i < b.ncuts; i++) {
-    cf_cut c = b.cuts[i];
-    cf_span s;
-    s.hi = (uint64_t)(c.start >> 64);
-    s.lo = (uint64_t)c.start;
-    s.val = c.val;
-    memcpy(&sp[i], &s, sizeof s);
+  /* IPv6 change points have a cf_span's layout (checked below); IPv4
+   * ones are smaller and are widened into a new array. */
+  if (v6) {
+    sp = (cf_span *)(void *)b.cuts;
+    b.cuts = NULL;
+  } else {
+    sp = malloc((b.ncuts ? b.ncuts : 1) * sizeof *sp);
+    for (size_t i = 0; sp && i < b.ncuts; i++) {
+      sp[i].hi = (uint64_t)b.cuts4[i].start << 32;
+      sp[i].lo = 0;
+      sp[i].val = b.cuts4[i].val;
+    }
+  }
+  /* the review tools want the rules of a port set's candidates */
+  out->rules = malloc((b.t->ncands ? b.t->ncands : 1) * sizeof *out->rules);
+  for (size_t i = 0; out->rules && i < b.t->ncands; i++)
+    out->rules[i] = b.t->cands[i].rule;
+  free(b.cuts);
+  free(b.cuts4);
+  if (!sp || !out->rules) {
+    free(sp);
+    free(out->rules);
+    out->rules = NULL;
+    cf_table_free(b.t);
+    return CURLFENCE_E_NOMEM;
   }
   out->v = sp;
   out->n = b.ncuts;
@@ -1149,7 +1487,7 @@ curlfence_code cf_table_spans(cf_spans *out, const cf_ruleset *rs, int v6) {
 uint32_t cf_spans_pset(const cf_spans *s, uint32_t val, const uint32_t **cands,
                        uint32_t *n) {
   const cf_pset *ps = &s->t->psets[val & ~CF_PSET];
-  *cands = s->t->cands + ps->off;
+  *cands = s->rules + ps->off;
   *n = ps->n;
   return ps->w;
 }
@@ -1158,6 +1496,7 @@ void cf_spans_free(cf_spans *s) {
   if (!s)
     return;
   free(s->v);
+  free(s->rules);
   cf_table_free(s->t);
   memset(s, 0, sizeof *s);
 }

@@ -21,6 +21,7 @@ int main(void)
 #ifndef CF_TEST_PUBLIC_ONLY
   srunner_add_suite(sr, suite_diff());
   srunner_add_suite(sr, suite_preload());
+  srunner_add_suite(sr, suite_image());   /* damages images through internals */
 #endif
   srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);

@@ -20,6 +20,7 @@ Suite *suite_diff(void);    /* test_diff.c */
 Suite *suite_preload(void);
 Suite *suite_nat64(void);  /* test_nat64.c */
 Suite *suite_nat64_internal(void);
+Suite *suite_image(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,

@@ -365,5 +365,25 @@ else
   pass=$((pass + 1))
 fi
 
+# compile: an image answers like its rules, says so when they change, and
+# replaces the old image by rename.
+mkdir -p "$tmp/img"
+printf 'default allow\ndeny 192.0.2.0/24\ninclude more.rules\n' >"$tmp/img/site.rules"
+printf 'deny 198.51.100.7 port 443\n' >"$tmp/img/more.rules"
+expect 0 "$tmp/img/site.cfimg: 2 rules, " -- $tool compile "$tmp/img/site.rules" -o "$tmp/img/site.cfimg"
+expect 1 "deny 192.0.2.9 ($tmp/img/site.rules:2: deny 192.0.2.0/24)" -- $tool check -r "$tmp/img/site.cfimg" 192.0.2.9
+expect 1 "deny 198.51.100.7 port 443 ($tmp/img/more.rules:1: deny 198.51.100.7 port 443)" -- $tool check -r "$tmp/img/site.cfimg" 198.51.100.7 443
+expect 0 "allow 198.51.100.7 port 80" -- $tool check -r "$tmp/img/site.cfimg" 198.51.100.7 80
+refute 0 "stale" -- $tool check -r "$tmp/img/site.cfimg" 198.51.100.7 80
+expect 0 "$tmp/img/b.cfimg: 2 rules" -- $tool compile -r "$tmp/img/site.rules" -o "$tmp/img/b.cfimg"
+printf 'deny 198.51.100.8\n' >"$tmp/img/more.rules"
+expect 0 "curlfence: warning: $tmp/img/site.cfimg is stale: $tmp/img/more.rules: changed since $tmp/img/site.cfimg was compiled" -- $tool check -r "$tmp/img/site.cfimg" 198.51.100.7 80
+expect 2 "is a compiled image: give the rules file it was compiled from" -- $tool lint "$tmp/img/site.cfimg"
+expect 2 "missing -o FILE" -- $tool compile "$tmp/img/site.rules"
+expect 2 "expected one RULES file" -- $tool compile -r "$tmp/img/site.rules" x.rules -o "$tmp/img/c.cfimg"
+expect 2 "cannot open" -- $tool compile "$tmp/img/none.rules" -o "$tmp/img/c.cfimg"
+printf '\211CFIMG\r\n' >"$tmp/img/bad.cfimg"
+expect 2 "curlfence: $tmp/img/bad.cfimg: offset 8: truncated: 8 bytes, the header alone is 64" -- $tool check -r "$tmp/img/bad.cfimg" 192.0.2.9
+
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -235,6 +235,10 @@ int cli_load_policy(const char *path, curlfence_policy **out)
     load_error(path, &err);
     return -1;
   }
+  /* A compiled image still works when its rules changed, but it is not
+   * what they say any more: say so wherever one is loaded. */
+  if(curlfence_policy_image_stale(*out, &err))
+    fprintf(stderr, CLI_PROG ": warning: %s is stale: %s\n", path, err.text);
   return 0;
 }
 
@@ -245,6 +249,11 @@ int cli_load_ruleset(const char *path, struct cf_ruleset *rs)
   memset(rs, 0, sizeof(*rs));
   if(!path)
     path = cli_default_rules();
+  if(cf_image_probe(path)) {
+    fprintf(stderr, CLI_PROG ": %s is a compiled image: give the rules file "
+            "it was compiled from\n", path);
+    return -1;
+  }
   if(cf_rules_parse_file(rs, path, &err)) {
     load_error(path, &err);
     return -1;

@@ -16,6 +16,7 @@ const cli_cmd *const cli_commands[] = {
   &cli_cmd_lint,
   &cli_cmd_diff,
   &cli_cmd_run,
+  &cli_cmd_compile,
   NULL
 };
 

@@ -195,6 +195,7 @@ static const char *error_name(curlfence_code c)
   case CURLFENCE_E_DUPLICATE: return "duplicate-setting";
   case CURLFENCE_E_INCLUDE: return "include";
   case CURLFENCE_E_LIMIT: return "limit";
+  case CURLFENCE_E_IMAGE: return "image";
   default: return "error";
   }
 }
@@ -229,7 +230,14 @@ static int lint_file(const char *path, int json)
   int status;
 
   memset(&rs, 0, sizeof(rs));
-  rc = cf_rules_parse_file(&rs, path, &err);
+  if(cf_image_probe(path)) {
+    /* an image holds no rules text to review */
+    rc = CURLFENCE_E_IMAGE;
+    cf_error_set(&err, rc, path, 0, 0, "is a compiled image: give the rules "
+                 "file it was compiled from");
+  }
+  else
+    rc = cf_rules_parse_file(&rs, path, &err);
   if(rc) {
     if(json) {
       fputs("{\"file\":", stdout);
