@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # curlfence - see README.md.  Targets:
 #   make            libcurlfence.so (+ soname link), libcurlfence.a, the curlfence tool
 #   make check      build and run every test: Check suites (static and shared),
@@ -162,7 +163,8 @@ tools/curlfence: $(TOOL)
 # internals are listed in TEST_INTERNAL and left out of it (main.c skips
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
-                test/test_nat64_internal.c test/test_image.c
+                test/test_nat64_internal.c test/test_image.c \
+                test/test_image_nat64.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
@@ -182,6 +184,7 @@ $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 	  -Wl,-rpath,$(abspath $(BUILD)) $(CHECK_LIBS) $(LIBDEPS)
 
 check: all $(TESTBIN) $(TESTBIN_SO) fuzz-replay
+	test/license.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) test/tool.sh
 	$(TESTBIN)
@@ -243,6 +246,7 @@ install: all $(TOOL_INST)
 	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
 	done
 	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	$(INSTALL_IMAGE)
 	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 644 $(BASH_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for f in $(EXAMPLES); do \
@@ -257,6 +261,7 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
 	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
 	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
+	  $(DESTDIR)$(INST_IMAGE) \
 	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES))) \
 	  $(DESTDIR)$(BASHCOMPDIR)/curlfence
 	for p in $(MAN_PAGES); do \
@@ -326,6 +331,13 @@ bench-dpdk: $(BENCH_DPDK_BIN)
 # uses the tree's rules; an installed copy uses the installed ones.
 PRELOAD_RULES ?= $(INST_RULES)
 PRELOAD_PATH ?= $(LIBDIR)/libcurlfence-preload.so
+# The default rules compiled (docs/images.md): the preload maps the image
+# when it still matches the rules, which spares it the parser (and
+# libcidr) and the table build at every program start.  Built in the tree
+# next to the tree's library, installed next to the installed rules.
+TREE_IMAGE = $(BUILD)/default.cfimg
+INST_IMAGE = $(SYSCONFDIR)/curlfence/default.cfimg
+PRELOAD_IMAGE ?= $(INST_IMAGE)
 PRELOAD      = $(BUILD)/libcurlfence-preload.so
 # attach.c calls libcurl; diff.c, lint.c and explain.c serve the tool only.
 PRELOAD_LIB_SRCS = $(filter-out lib/attach.c lib/diff.c lib/lint.c lib/explain.c,$(LIB_SRCS))
@@ -335,7 +347,18 @@ PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib -I$(BUILD) \
   $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
 PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
-all: $(PRELOAD)
+all: $(PRELOAD) $(TREE_IMAGE)
+
+$(TREE_IMAGE): rules/default.rules $(TOOL)
+	$(TOOL) compile $(TREE_RULES) -o $@ >/dev/null
+
+# Installed, the image is compiled from the installed rules, which it
+# records by their path relative to itself and names in verdicts as the
+# text does.  Under DESTDIR that name would be the staged path, so it is
+# compiled in its directory and verdicts say "default.rules".
+INSTALL_IMAGE = $(if $(DESTDIR),cd $(DESTDIR)$(dir $(INST_IMAGE)) && \
+  $(abspath $(TOOL)) compile default.rules -o $(notdir $(INST_IMAGE)),\
+  $(TOOL) compile $(INST_RULES) -o $(INST_IMAGE)) >/dev/null
 
 # The paths the library and `curlfence run` know, rewritten only when one
 # changes (a new PREFIX rebuilds what uses them).  `curlfence run` built in
@@ -346,7 +369,9 @@ $(PRELOAD_PATHS_H): FORCE
 	  '#define CURLFENCE_PRELOAD_PATH $(call cstr,$(PRELOAD_PATH))' \
 	  '#define CURLFENCE_PRELOAD_RULES $(call cstr,$(PRELOAD_RULES))' \
 	  '#define CURLFENCE_PRELOAD_TREE $(call cstr,$(abspath $(PRELOAD)))' \
-	  '#define CURLFENCE_PRELOAD_TREE_RULES $(call cstr,$(TREE_RULES))')
+	  '#define CURLFENCE_PRELOAD_TREE_RULES $(call cstr,$(TREE_RULES))' \
+	  '#define CURLFENCE_PRELOAD_IMAGE $(call cstr,$(PRELOAD_IMAGE))' \
+	  '#define CURLFENCE_PRELOAD_TREE_IMAGE $(call cstr,$(abspath $(TREE_IMAGE)))')
 
 $(BUILD)/preload-obj/preload/config.o $(BUILD)/preload-san/preload/config.o \
 $(BUILD)/tools/run.o $(BUILD)/tools-installed/run.o: $(PRELOAD_PATHS_H)
@@ -419,6 +444,21 @@ $(PRELOAD_ODD): test/prog/preload_odd.c
 
 check valgrind: $(PRELOAD_ODD)
 
+# A program that keeps one handle across a rules change, for
+# test/test_preload.c's watcher test.  Built without $(SAN), like the
+# preload library: a sanitizer runtime in the program would watch the
+# library's reload thread without seeing its atomics (ThreadSanitizer then
+# reports races that are not there); the watcher itself is checked under
+# the sanitizers in test/test_reload.c.
+PRELOAD_WATCH = $(BUILD)/test/preload-watch
+
+$(PRELOAD_WATCH): test/prog/preload_watch.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	  $(CURL_LIBS)
+
+check valgrind: $(PRELOAD_WATCH)
+
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.
 PRELOAD_BENCH = $(BUILD)/bench/preload-start
@@ -432,7 +472,7 @@ bench-build: $(PRELOAD_BENCH)
 bench: bench-preload
 
 .PHONY: bench-preload
-bench-preload: $(PRELOAD_BENCH) $(PRELOAD)
-	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules
+bench-preload: $(PRELOAD_BENCH) $(PRELOAD) $(TOOL)
+	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules 200 $(TOOL)
 
 include test/fuzz/fuzz.mk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.c - load time, memory and lookup speed of compiled policies.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen.c - synthetic tables shaped like the ones curlfence meets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gen.h - deterministic synthetic rule tables for the benchmarks.
  *

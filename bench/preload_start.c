@@ -6,12 +6,16 @@
  * shipped default rules (plus one line allowing the server, which they
  * deny as loopback).  The two kinds of run take turns, the order flipping
  * each round, so drift in the machine's load falls on both alike; the
- * ratio of the totals is the figure, checked against the target.
+ * ratio of the totals is the figure, checked against the target.  Given
+ * the curlfence tool, the same rules are also compiled into an image and
+ * a third kind of run loads that (what the preload does with the shipped
+ * default rules and their installed image); the three rotate.
  *
- *   preload-start PRELOAD RULES-DIR [RUNS]
+ *   preload-start PRELOAD RULES-DIR [RUNS [CURLFENCE-TOOL]]
  */
 #include "../test/httpd.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -58,18 +62,44 @@ static int cmp(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+static const char *const kind_name[3] = {
+  "without preload", "with preload, rules text", "with preload, image"
+};
+
+/* Compile rules into img with the curlfence tool; 0 when written. */
+static int compile(const char *tool, const char *rules, const char *img,
+                   char **env)
+{
+  char *argv[] = { (char *)tool, "compile", (char *)rules, "-o", (char *)img,
+                   NULL };
+  posix_spawn_file_actions_t fa;
+  pid_t pid;
+  int st = -1, rc;
+
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  rc = posix_spawn(&pid, tool, &fa, NULL, argv, env);
+  posix_spawn_file_actions_destroy(&fa);
+  if(rc || waitpid(pid, &st, 0) != pid)
+    return -1;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
-  char url[64], rules[PATH_MAX], pre[PATH_MAX + 16], var[PATH_MAX + 32];
-  char *plain_env[64], *guard_env[66];
+  char url[64], rules[PATH_MAX], img[PATH_MAX], pre[PATH_MAX + 16];
+  char var[2][PATH_MAX + 32];
+  char *env[3][66];
   char *cmd[] = { "curl", "-s", "-o", "/dev/null", url, NULL };
-  double total[2] = { 0, 0 }, cpu[2] = { 0, 0 }, c[2], *pair;
+  double total[3] = { 0, 0, 0 }, cpu[3] = { 0, 0, 0 }, c, *pair[3];
   th_server *srv;
   FILE *f;
-  int runs = argc > 3 ? atoi(argv[3]) : 200, i, n = 0;
+  int runs = argc > 3 ? atoi(argv[3]) : 200, i, j, n = 0;
+  int kinds = argc > 4 ? 3 : 2;
 
   if(argc < 3 || runs < 1) {
-    fputs("usage: preload-start PRELOAD RULES-DIR [RUNS]\n", stderr);
+    fputs("usage: preload-start PRELOAD RULES-DIR [RUNS [CURLFENCE-TOOL]]\n",
+          stderr);
     return 2;
   }
   srv = th_start("127.0.0.2", "bench");
@@ -78,6 +108,7 @@ int main(int argc, char **argv)
   snprintf(url, sizeof(url), "http://127.0.0.2:%u/", th_port(srv));
   snprintf(rules, sizeof(rules), "/tmp/curlfence-bench-%d.rules",
            (int)getpid());
+  snprintf(img, sizeof(img), "/tmp/curlfence-bench-%d.cfimg", (int)getpid());
   f = fopen(rules, "w");
   if(!f)
     return 2;
@@ -87,51 +118,66 @@ int main(int argc, char **argv)
   for(i = 0; environ[i] && n < 62; i++)
     if(strncmp(environ[i], "LD_PRELOAD=", 11) &&
        strncmp(environ[i], "CURLFENCE_", 10))
-      plain_env[n] = guard_env[n] = environ[i], n++;
-  plain_env[n] = NULL;
+      env[0][n] = env[1][n] = env[2][n] = environ[i], n++;
+  env[0][n] = NULL;
   snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", argv[1]);
-  snprintf(var, sizeof(var), "CURLFENCE_RULES=%s", rules);
-  guard_env[n] = pre;
-  guard_env[n + 1] = var;
-  guard_env[n + 2] = NULL;
-  pair = calloc((size_t)runs, sizeof(*pair));
-  /* One of each first, untimed: the page cache and the server warm up. */
-  if(!pair || timed(cmd, plain_env, c) < 0 || timed(cmd, guard_env, c) < 0) {
-    fprintf(stderr, "preload-start: curl %s failed\n", url);
+  snprintf(var[0], sizeof(var[0]), "CURLFENCE_RULES=%s", rules);
+  snprintf(var[1], sizeof(var[1]), "CURLFENCE_RULES=%s", img);
+  for(j = 1; j < 3; j++) {
+    env[j][n] = pre;
+    env[j][n + 1] = var[j - 1];
+    env[j][n + 2] = NULL;
+  }
+  if(kinds == 3 && compile(argv[4], rules, img, env[0])) {
+    fprintf(stderr, "preload-start: %s compile %s failed\n", argv[4], rules);
     return 1;
   }
-  for(i = 0; i < runs; i++) {
-    int first = i & 1;
-    double t[2];
-
-    t[first] = timed(cmd, first ? guard_env : plain_env, &c[first]);
-    t[!first] = timed(cmd, first ? plain_env : guard_env, &c[!first]);
-    if(t[0] < 0 || t[1] < 0) {
+  for(j = 0; j < 3; j++)
+    pair[j] = calloc((size_t)runs, sizeof(double));
+  /* One of each first, untimed: the page cache and the server warm up. */
+  for(j = 0; j < kinds; j++)
+    if(!pair[j] || timed(cmd, env[j], &c) < 0) {
       fprintf(stderr, "preload-start: curl %s failed\n", url);
       return 1;
     }
-    total[0] += t[0];
-    total[1] += t[1];
-    cpu[0] += c[0];
-    cpu[1] += c[1];
-    pair[i] = t[1] / t[0];
+  for(i = 0; i < runs; i++) {
+    double t[3];
+
+    /* the order rotates each round */
+    for(j = 0; j < kinds; j++) {
+      int k = (i + j) % kinds;
+      double ck;
+      t[k] = timed(cmd, env[k], &ck);
+      if(t[k] < 0) {
+        fprintf(stderr, "preload-start: curl %s failed\n", url);
+        return 1;
+      }
+      total[k] += t[k];
+      cpu[k] += ck;
+    }
+    for(j = 1; j < kinds; j++)
+      pair[j][i] = t[j] / t[0];
   }
-  qsort(pair, (size_t)runs, sizeof(*pair), cmp);
   printf("preload start-up: %d sequential `curl -s -o /dev/null %s` runs "
-         "each, interleaved; rules %s/default.rules + 1 allow line\n",
-         runs, url, argv[2]);
-  printf("  without preload  %8.1f ms wall (%.2f ms/run), CPU %.1f ms\n",
-         total[0] * 1e3, total[0] * 1e3 / runs, cpu[0] * 1e3);
-  printf("  with preload     %8.1f ms wall (%.2f ms/run), CPU %.1f ms\n",
-         total[1] * 1e3, total[1] * 1e3 / runs, cpu[1] * 1e3);
+         "each, interleaved; rules %s/default.rules + 1 allow line%s\n",
+         runs, url, argv[2], kinds == 3 ? ", as text and as an image" : "");
+  for(j = 0; j < kinds; j++)
+    printf("  %-26s %8.1f ms wall (%.2f ms/run), CPU %.1f ms\n",
+           kind_name[j], total[j] * 1e3, total[j] * 1e3 / runs,
+           cpu[j] * 1e3);
   /* The verdict is on wall time, as the target says; the median and the
    * CPU ratio show how much of it is noise on a busy machine. */
-  printf("  wall ratio %.3f (median of per-round ratios %.3f), CPU ratio "
-         "%.3f; target wall <= %.2f: %s\n", total[1] / total[0],
-         pair[runs / 2], cpu[1] / cpu[0], TARGET,
-         total[1] / total[0] <= TARGET ? "PASS" : "MISS");
-  free(pair);
+  for(j = 1; j < kinds; j++) {
+    qsort(pair[j], (size_t)runs, sizeof(double), cmp);
+    printf("  %s: wall ratio %.3f (median of per-round ratios %.3f), CPU "
+           "ratio %.3f; target wall <= %.2f: %s\n", kind_name[j] + 14,
+           total[j] / total[0], pair[j][runs / 2], cpu[j] / cpu[0], TARGET,
+           total[j] / total[0] <= TARGET ? "PASS" : "MISS");
+  }
+  for(j = 0; j < 3; j++)
+    free(pair[j]);
   unlink(rules);
+  unlink(img);
   th_stop(srv);
   return 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * curlfence - decide which network destinations a libcurl program may
  * connect to.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Audit events as JSON.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error codes, messages and the version string. */
 #include "internal.h"
 

@@ -23,19 +23,35 @@ size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
                     long *out, size_t max)
 {
   size_t i, n = 0;
+  long e = cf_self_first(rs, v6, addr);
 
   for(i = 0; i < rs->nrules; i++) {
-    const cf_rule *r = &rs->rules[i];
+    cf_rule r, o;
     size_t j;
 
-    if(r->v6 != (v6 != 0) || !holds(r, addr))
+    cf_rule_ranked(rs, (long)i, v6, &r);
+    if(r.self) {
+      size_t k;
+      int in = 0;
+      /* the entries for addr follow e, rule ascending */
+      for(k = e < 0 ? rs->nselfv : (size_t)e;
+          k < rs->nselfv && !in && rs->selfv[k].v6 == (v6 != 0) &&
+          !memcmp(rs->selfv[k].addr, addr, v6 ? 16 : 4); k++)
+        in = rs->selfv[k].rule == i;
+      if(!in)
+        continue;
+    }
+    else if(r.v6 != (v6 != 0) || !holds(&r, addr))
       continue;
     if(n < max) {
       /* insertion in rank order; matches are few (one per prefix
        * length at most, but for repeated rules) */
-      for(j = n; j > 0 && cf_rule_beats(r, (long)i, &rs->rules[out[j - 1]],
-                                         out[j - 1]) > 0; j--)
+      for(j = n; j > 0; j--) {
+        cf_rule_ranked(rs, out[j - 1], v6, &o);
+        if(cf_rule_beats(&r, (long)i, &o, out[j - 1]) <= 0)
+          break;
         out[j] = out[j - 1];
+      }
       out[j] = (long)i;
     }
     n++;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libcurl glue: a guard enforces a policy on easy handles.  This file makes
  * the decisions (cf_guard_open, cf_guard_prereq) and never calls libcurl;

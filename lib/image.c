@@ -28,14 +28,27 @@
  * unknown id is refused (a newer writer's data could change decisions, so
  * it is never skipped).  Sections hold arrays of fixed-size records:
  *
- *   1-8   the table's arrays, exactly as table.c lays them out (direct
- *         entries, nodes and leaves per family, port sets, candidates):
- *         indices, never pointers, so they are used where they are mapped
- *   9     rules (cf_rule), 10 port ranges, 11 rule texts (NUL-terminated)
- *   12    source files: name and path for staleness (offsets into the
+ *   1-9   the table's arrays, exactly as table.c lays them out (direct
+ *         entries, nodes and leaves per family, port sets, candidates,
+ *         NAT64 records): indices, never pointers, so they are used
+ *         where they are mapped
+ *   10    rules (cf_rule), 11 port ranges, 12 rule texts (NUL-terminated)
+ *   13    source files: name and path for staleness (offsets into the
  *         strings), size, mtime and cf_hash64 of their text
- *   13    the three settings (default, unix, mode)
- *   14    strings: file names, source paths, setting texts
+ *   14    the three settings (default, unix, mode)
+ *   15    strings: file names, source paths, setting texts
+ *   16    nat64 prefixes (cf_nat64, 32 bytes: prefix, length, file, line,
+ *         column), in file order; the NAT64 records of the table must be
+ *         exactly the ones these give (table.c, cf_table_view)
+ *
+ * "self" rules are stored as written ("deny self port 22": address,
+ * family and prefix length 0) and never in the table: the addresses they
+ * name are the loading host's, resolved at every load (self.c), so an
+ * image compiled on one machine decides by the addresses of the one that
+ * loads it.
+ *
+ * Version 2 added the NAT64 records and prefixes (1 refused nat64 and
+ * self rules).
  *
  * New data (say a table of fixed-size records) is a new section id and a
  * new row in sec_info[], plus a version bump for readers that must refuse
@@ -85,7 +98,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CF_IMAGE_VERSION 1u
+#define CF_IMAGE_VERSION 2u
 #define CF_BYTE_ORDER 0x01020304u
 #define HDR_SIZE 64u
 #define SEC_SIZE 24u
@@ -97,7 +110,7 @@ static const unsigned char magic[8] = {0x89, 'C', 'F', 'I', 'M', 'G', '\r',
 
 enum {
   SEC_RULES = CF_PART_N + 1, SEC_PORTS, SEC_TEXTS, SEC_SOURCES,
-  SEC_SETTINGS, SEC_STRINGS, SEC_END
+  SEC_SETTINGS, SEC_STRINGS, SEC_NAT64, SEC_END
 };
 #define NSEC (SEC_END - 1)
 
@@ -124,12 +137,13 @@ _Static_assert(sizeof(cf_rule) == 40, "cf_rule is 40 bytes in images");
 _Static_assert(sizeof(cf_port_range) == 4, "port ranges are 4 bytes");
 _Static_assert(sizeof(cf_img_src) == 40, "source records are 40 bytes");
 _Static_assert(sizeof(cf_img_set) == 16, "settings are 16 bytes");
+_Static_assert(sizeof(cf_nat64) == 32, "nat64 prefixes are 32 bytes");
 
 static const char *const sec_name[SEC_END] = {
     "", "IPv4 direct array", "IPv4 nodes", "IPv4 leaves",
     "IPv6 direct array", "IPv6 nodes", "IPv6 leaves", "port sets",
-    "port candidates", "rules", "port ranges", "rule texts",
-    "source files", "settings", "strings"};
+    "port candidates", "NAT64 records", "rules", "port ranges",
+    "rule texts", "source files", "settings", "strings", "nat64 prefixes"};
 
 static size_t sec_size(unsigned id) {
   switch (id) {
@@ -139,6 +153,7 @@ static size_t sec_size(unsigned id) {
   case SEC_SOURCES: return sizeof(cf_img_src);
   case SEC_SETTINGS: return sizeof(cf_img_set);
   case SEC_STRINGS: return 1;
+  case SEC_NAT64: return sizeof(cf_nat64);
   default: return id >= 1 && id <= CF_PART_N ? cf_table_part_size(id - 1) : 0;
   }
 }
@@ -212,7 +227,10 @@ typedef struct loader {
   const unsigned char *sec[SEC_END];
   size_t cnt[SEC_END];
   size_t off[SEC_END];
+  uint32_t nself;      /* self rules seen */
 } loader;
+
+static const uint8_t zero16[16];
 
 static curlfence_code reject(loader *l, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -339,6 +357,36 @@ static curlfence_code check_block(loader *l, unsigned id) {
   return CURLFENCE_OK;
 }
 
+/* The nat64 prefixes: lengths RFC 6052 defines, host bits clear, padding
+ * zero, a known file.  The parser refuses overlapping prefixes; so does
+ * this, since the table's records are checked against these. */
+static curlfence_code check_nat64(loader *l, size_t nsrc) {
+  const cf_nat64 *d = (const cf_nat64 *)l->sec[SEC_NAT64];
+  size_t n = l->cnt[SEC_NAT64];
+  for (size_t i = 0; i < n; i++) {
+    unsigned plen = d[i].plen, full = plen / 8;
+    const char *why = NULL;
+    if (plen != 32 && plen != 40 && plen != 48 && plen != 56 && plen != 64 &&
+        plen != 96)
+      why = "a prefix length other than 32, 40, 48, 56, 64 or 96";
+    else if (memcmp(d[i].prefix + full, zero16, 16 - full))
+      why = "address bits set past the prefix length";
+    else if (d[i].pad_[0] || d[i].pad_[1] || d[i].pad_[2])
+      why = "padding is not zero";
+    else if (d[i].file >= nsrc)
+      why = "file index past the source files";
+    for (size_t j = 0; j < i && !why; j++) {
+      unsigned pl = d[j].plen < plen ? d[j].plen : plen;
+      if (!memcmp(d[j].prefix, d[i].prefix, pl / 8))
+        why = "overlaps an earlier prefix";
+    }
+    if (why)
+      return reject(l, l->off[SEC_NAT64] + i * sizeof *d,
+                    "nat64 prefix %zu: %s", i, why);
+  }
+  return CURLFENCE_OK;
+}
+
 /* Rules, ports, sources and settings; kind gets one CF_KIND_* per rule. */
 static curlfence_code check_ruleset(loader *l, uint8_t *kind) {
   const cf_rule *r = (const cf_rule *)l->sec[SEC_RULES];
@@ -376,6 +424,8 @@ static curlfence_code check_ruleset(loader *l, uint8_t *kind) {
                     i);
   if (nrules >= 0x3fffffffu)
     return reject(l, l->off[SEC_RULES], "%zu rules, too many", nrules);
+  if ((rc = check_nat64(l, nsrc)))
+    return rc;
   for (size_t i = 0; i < nrules; i++) {
     const cf_rule *x = &r[i];
     const char *why = NULL;
@@ -383,8 +433,8 @@ static curlfence_code check_ruleset(loader *l, uint8_t *kind) {
       why = "family or prefix length out of range";
     else if (x->action > 1)
       why = "unknown action";
-    else if (x->self)
-      why = "a \"self\" address, which an image never holds";
+    else if (x->self && (x->v6 || x->plen || memcmp(x->addr, zero16, 16)))
+      why = "a \"self\" rule with an address";
     else if (x->file >= nsrc)
       why = "file index past the source files";
     else if (!str_ok(x->text, ntexts))
@@ -398,7 +448,9 @@ static curlfence_code check_ruleset(loader *l, uint8_t *kind) {
     if (why)
       return reject(l, l->off[SEC_RULES] + i * sizeof *x, "rule %zu: %s", i,
                     why);
+    l->nself += x->self;
     kind[i] = (uint8_t)((x->action == CURLFENCE_ALLOW ? CF_KIND_ALLOW : 0) |
+                        (x->self ? CF_KIND_SELF : 0) |
                         (x->nports ? CF_KIND_PORTS : 0) |
                         (x->v6 ? CF_KIND_V6 : 0));
   }
@@ -449,6 +501,9 @@ static curlfence_code load(curlfence_policy *p, cf_image *im,
   rs->nrules = l.cnt[SEC_RULES];
   rs->ports = (cf_port_range *)(uintptr_t)l.sec[SEC_PORTS];
   rs->nports = l.cnt[SEC_PORTS];
+  rs->nat64 = (cf_nat64 *)(uintptr_t)l.sec[SEC_NAT64];
+  rs->nnat64 = l.cnt[SEC_NAT64];
+  rs->nself = l.nself;
   rc = cf_table_view(&p->table, &tp, rs, kind, &flt);
   free(kind);
   if (rc == CURLFENCE_E_NOMEM)
@@ -492,6 +547,11 @@ static curlfence_code load(curlfence_policy *p, cf_image *im,
                                : NULL;
     }
   }
+  /* the loading host's addresses, never the compiling one's */
+  if ((rc = cf_self_resolve(rs, err))) {
+    p->image = im;
+    return rc;
+  }
 #ifdef MADV_DONTNEED
   if (im->mapped) {
     /* Everything after the table and the port ranges is read only for
@@ -500,7 +560,7 @@ static curlfence_code load(curlfence_policy *p, cf_image *im,
     size_t pg = (size_t)sysconf(_SC_PAGESIZE);
     size_t from = l.off[SEC_RULES];
     for (unsigned id = SEC_RULES; id < SEC_END; id++)
-      if (id != SEC_PORTS && l.off[id] < from)
+      if (id != SEC_PORTS && id != SEC_NAT64 && l.off[id] < from)
         from = l.off[id];
     from = (from + pg - 1) / pg * pg;
     if (from < im->len)
@@ -522,6 +582,7 @@ void cf_image_close(curlfence_policy *p) {
     return;
   free(rs->files);
   free(rs->stamps);
+  cf_self_free(rs);
   memset(rs, 0, sizeof *rs);
   cf_table_free(p->table);
   p->table = NULL;
@@ -538,6 +599,7 @@ static curlfence_code fail_load(curlfence_policy *p, cf_image *im,
     p->table = NULL;
     free(p->rs.files);
     free(p->rs.stamps);
+    cf_self_free(&p->rs);
     memset(&p->rs, 0, sizeof p->rs);
     image_free(im);
   }
@@ -844,8 +906,8 @@ nomem:
 
 /* What decisions read comes first: the table, then the port ranges. */
 static const unsigned char file_order[NSEC] = {
-    1, 2, 3, 4, 5, 6, 7, 8, SEC_PORTS, SEC_RULES, SEC_TEXTS, SEC_SOURCES,
-    SEC_SETTINGS, SEC_STRINGS};
+    1, 2, 3, 4, 5, 6, 7, 8, 9, SEC_PORTS, SEC_NAT64, SEC_RULES, SEC_TEXTS,
+    SEC_SOURCES, SEC_SETTINGS, SEC_STRINGS};
 
 static size_t align_up(size_t n, size_t a) {
   return (n + a - 1) / a * a;
@@ -869,16 +931,6 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   uint64_t w;
 
   *out = NULL;
-  /* "self" names the addresses of the host that loads the rules, and
-   * nat64 prefixes add table records this format does not hold yet: such
-   * policies are loaded from their rules, never from an image. */
-  if (p->rs.nself || p->rs.nnat64) {
-    cf_error_set(err, CURLFENCE_E_INVAL, p->rs.nfiles ? p->rs.files[0] : NULL,
-                 0, 0, "a policy with %s rules cannot be compiled into an "
-                 "image; load its rules file instead",
-                 p->rs.nself ? "\"self\"" : "\"nat64\"");
-    return CURLFENCE_E_INVAL;
-  }
   src = calloc(nsrc ? nsrc : 1, sizeof *src);
   if (!src)
     goto nomem;
@@ -918,6 +970,8 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   cnt[SEC_SETTINGS] = 3;
   data[SEC_STRINGS] = str.s;
   cnt[SEC_STRINGS] = str.n;
+  data[SEC_NAT64] = p->rs.nat64;
+  cnt[SEC_NAT64] = p->rs.nnat64;
   total = align_up(HDR_SIZE + NSEC * SEC_SIZE, SEC_ALIGN);
   for (unsigned i = 0; i < NSEC; i++) {
     unsigned id = file_order[i];

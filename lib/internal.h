@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Private declarations shared by the files in lib/.  Nothing here is
  * exported from the shared library (it is built with -fvisibility=hidden).
@@ -26,7 +27,10 @@ typedef struct cf_rule {
   uint8_t v6;
   uint8_t plen;
   uint8_t action;         /* curlfence_action */
-  uint8_t self;           /* 1: one address of a "self" directive */
+  uint8_t self;           /* 1: a "self" directive, as written: addr, v6
+                             and plen are 0; the host's addresses it
+                             names are cf_ruleset.selfv (never in the
+                             table), each ranked as a /32 or /128 */
   uint32_t port_off;
   uint32_t nports;
   uint32_t file;          /* index into cf_ruleset.files */
@@ -86,6 +90,9 @@ typedef struct cf_ruleset {
   size_t nnat64, capnat64;
   uint32_t nself;         /* "self" directives seen */
   uint64_t self_print;    /* cf_self_list()'s fingerprint at load time */
+  struct cf_selfent *selfv; /* the addresses self rules name, resolved at
+                             every load (text or image), sorted */
+  size_t nselfv;
 } cf_ruleset;
 
 /* The text of rule r of rs. */
@@ -146,6 +153,35 @@ typedef struct cf_selfaddr {
 /* *out is malloc'ed (NULL when n is 0); *print is a fingerprint of the
  * set, independent of order.  Returns 0, or an errno value. */
 int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print);
+/* Tests only: cf_self_list() answers with a copy of list[0..n) instead of
+ * the host's (list NULL: the host's again).  Not for concurrent loads. */
+void cf_self_inject(const cf_selfaddr *list, size_t n);
+
+/* One address of one self rule: rule is the directive's index in
+ * cf_ruleset.rules; text is the rule as verdicts name it, "deny self
+ * (192.0.2.2, eth0)".  cf_ruleset.selfv is sorted by (v6, addr, rule). */
+typedef struct cf_selfent {
+  uint8_t addr[16];       /* IPv4 in addr[0..3], the rest zero */
+  uint8_t v6;
+  uint32_t rule;
+  char *text;
+} cf_selfent;
+/* Fill rs->selfv from the host's addresses for rs's self rules (nothing
+ * when it has none).  An IPv6 address inside a nat64 prefix is left out:
+ * it is decided as the IPv4 address it embeds. */
+curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err);
+void cf_self_free(cf_ruleset *rs);
+/* The first entry of rs->selfv for addr (4 bytes when v6 == 0, else 16),
+ * or -1; the entries for it follow, rule ascending. */
+long cf_self_first(const cf_ruleset *rs, int v6, const uint8_t *addr);
+/* After a lookup decided idx (-1: none; *allow its action) for addr and
+ * port, the self rules for addr, ranked as /32 or /128 rules: the
+ * decision, *allow updated, *ent the deciding entry or -1. */
+long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
+                    unsigned port, long idx, int *allow, long *ent);
+/* Rule i of rs as it ranks for an address of family v6: a self rule with
+ * the prefix length of a host address. */
+void cf_rule_ranked(const cf_ruleset *rs, long i, int v6, cf_rule *out);
 
 /* table.c: the compiled lookup structure (same answers as cf_match_linear) */
 typedef struct cf_table cf_table;
@@ -253,7 +289,7 @@ const char *cf_lint_name(cf_lint_kind kind);
 enum {
   CF_PART_DIRECT4, CF_PART_NODES4, CF_PART_LEAVES4,
   CF_PART_DIRECT6, CF_PART_NODES6, CF_PART_LEAVES6,
-  CF_PART_PSETS, CF_PART_CANDS, CF_PART_N
+  CF_PART_PSETS, CF_PART_CANDS, CF_PART_N64, CF_PART_N
 };
 typedef struct cf_table_parts {
   const void *p[CF_PART_N];
@@ -268,6 +304,7 @@ typedef struct cf_table_fault {
 #define CF_KIND_ALLOW 1u
 #define CF_KIND_PORTS 2u
 #define CF_KIND_V6 4u
+#define CF_KIND_SELF 8u
 size_t cf_table_part_size(unsigned part);
 void cf_table_get_parts(const cf_table *t, cf_table_parts *out);
 /* A table over arrays it does not own (an image), after checking every

@@ -286,8 +286,72 @@ static void finding(cf_lint_fn fn, void *ud, int *stop, cf_lint_kind kind,
     *stop = 1;
 }
 
+/* Findings on the rules without "self" ones, told with the indexes of
+ * the whole set. */
+typedef struct unself {
+  const uint32_t *map;
+  cf_lint_fn fn;
+  void *userdata;
+} unself;
+
+static int unself_fn(const cf_lint_finding *f, void *ud)
+{
+  const unself *u = ud;
+  cf_lint_finding g = *f;
+
+  g.rule = (long)u->map[f->rule];
+  if(g.other >= 0)
+    g.other = (long)u->map[f->other];
+  return u->fn(&g, u->userdata);
+}
+
+static curlfence_code lint_rules(const cf_ruleset *rs,
+                                 const unsigned char *baseline,
+                                 cf_lint_fn fn, void *userdata);
+
 curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
                        cf_lint_fn fn, void *userdata)
+{
+  cf_ruleset part;
+  unself u;
+  uint32_t *map;
+  size_t i, n = 0;
+  curlfence_code rc;
+
+  if(!rs || !fn || !rs->nself)
+    return lint_rules(rs, baseline, fn, userdata);
+  /* A self rule names the addresses of whichever host loads the rules,
+   * so what it shadows or makes redundant is not a property of the
+   * file: the others are linted as if it were not there. */
+  part = *rs;
+  part.rules = malloc(rs->nrules * sizeof(*part.rules));
+  map = malloc(rs->nrules * sizeof(*map));
+  if(!part.rules || !map) {
+    free(part.rules);
+    free(map);
+    return CURLFENCE_E_NOMEM;
+  }
+  for(i = 0; i < rs->nrules; i++)
+    if(!rs->rules[i].self) {
+      map[n] = (uint32_t)i;
+      part.rules[n++] = rs->rules[i];
+    }
+  part.nrules = n;
+  part.nself = 0;
+  part.selfv = NULL;
+  part.nselfv = 0;
+  u.map = map;
+  u.fn = fn;
+  u.userdata = userdata;
+  rc = lint_rules(&part, baseline, unself_fn, &u);
+  free(part.rules);
+  free(map);
+  return rc;
+}
+
+static curlfence_code lint_rules(const cf_ruleset *rs,
+                                 const unsigned char *baseline,
+                                 cf_lint_fn fn, void *userdata)
 {
   lint_state st;
   curlfence_code rc = CURLFENCE_OK;

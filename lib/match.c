@@ -1,9 +1,13 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The reference matcher: a scan over every rule.
  *
  * It is slow on purpose, in that it has no structure that could be wrong:
  * the compiled table in table.c must give the same answer for every
- * address and port, and the tests check that it does.
+ * address and port, and the tests check that it does.  "self" rules are
+ * matched here like the rest, against the addresses resolved at load:
+ * the table leaves them out and cf_self_decide() ranks them after the
+ * lookup, so this is the oracle for that step too.
  */
 #include "internal.h"
 
@@ -80,10 +84,24 @@ void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4)
   }
 }
 
+/* Whether self rule i names addr: a scan, as everything here. */
+static int self_holds(const cf_ruleset *rs, size_t i, int v6,
+                      const uint8_t *addr)
+{
+  size_t k;
+
+  for(k = 0; k < rs->nselfv; k++)
+    if(rs->selfv[k].rule == i && rs->selfv[k].v6 == (v6 != 0) &&
+       memcmp(rs->selfv[k].addr, addr, v6 ? 16 : 4) == 0)
+      return 1;
+  return 0;
+}
+
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
                      unsigned port)
 {
   long best = -1, n64;
+  cf_rule bestr;
   uint8_t a4[4];
   size_t i;
 
@@ -95,14 +113,18 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
   }
 
   for(i = 0; i < rs->nrules; i++) {
-    const cf_rule *r = &rs->rules[i];
+    cf_rule r;
 
-    if(r->v6 != (v6 != 0) || !bits_equal(r->addr, addr, r->plen))
+    cf_rule_ranked(rs, (long)i, v6, &r);
+    if(r.self ? !self_holds(rs, i, v6, addr)
+              : r.v6 != (v6 != 0) || !bits_equal(r.addr, addr, r.plen))
       continue;
-    if(r->nports && (port == 0 || !cf_rule_port_match(rs, r, port)))
+    if(r.nports && (port == 0 || !cf_rule_port_match(rs, &r, port)))
       continue;
-    if(best < 0 || cf_rule_beats(r, (long)i, &rs->rules[best], best) > 0)
+    if(best < 0 || cf_rule_beats(&r, (long)i, &bestr, best) > 0) {
       best = (long)i;
+      bestr = r;
+    }
   }
   return best;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Switching a guard's policy: re-reading its rules file, replacing it with
  * the application's, and handing out the one in force.  The switch itself

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Rules file parser.
  *
@@ -666,59 +667,21 @@ static curlfence_code add_rule(parser *p, const cf_rule *r)
   return CURLFENCE_OK;
 }
 
-/* "allow|deny self [port LIST]": one /32 or /128 rule per address of the
- * host (self.c), each named "deny self (192.0.2.2, eth0)". */
-static curlfence_code expand_self(parser *p, const frame *fr, unsigned line,
-                                  const token *t, size_t n, cf_rule *r)
+/* "allow|deny self [port LIST]": one rule as written, which the table
+ * leaves out; the host's addresses it names are resolved once the whole
+ * file is read (cf_self_resolve), and again at every load. */
+static curlfence_code add_self(parser *p, const token *t, size_t n,
+                               cf_rule *r)
 {
   cf_ruleset *rs = p->rs;
-  cf_selfaddr *list;
-  size_t cnt, i;
-  uint64_t print;
-  int e = cf_self_list(&list, &cnt, &print);
-  curlfence_code rc = CURLFENCE_OK;
+  long text = add_text(rs, t, n);
 
-  if(e == ENOMEM)
+  if(text < 0)
     return nomem(p);
-  if(e) {
-    cf_error_set(p->err, CURLFENCE_E_IO, fr->name, line, t[1].col,
-                 "cannot list this host's addresses for \"self\": %s",
-                 strerror(e));
-    return CURLFENCE_E_IO;
-  }
   rs->nself++;
-  rs->self_print = print;
   r->self = 1;
-  for(i = 0; i < cnt && !rc; i++) {
-    char a[INET6_ADDRSTRLEN], suffix[INET6_ADDRSTRLEN + 24];
-    token words[MAX_TOKENS + 1];
-    long text;
-
-    /* An address inside a nat64 prefix is decided as the IPv4 address it
-     * embeds; a rule for it could never apply. */
-    if(list[i].v6 && cf_nat64_find(rs, list[i].addr) >= 0)
-      continue;
-    memset(r->addr, 0, sizeof(r->addr));
-    memcpy(r->addr, list[i].addr, list[i].v6 ? 16 : 4);
-    r->v6 = list[i].v6;
-    r->plen = list[i].v6 ? 128 : 32;
-    inet_ntop(list[i].v6 ? AF_INET6 : AF_INET, list[i].addr, a, sizeof(a));
-    snprintf(suffix, sizeof(suffix), "(%s, %s)", a,
-             list[i].ifname[0] ? list[i].ifname : "?");
-    memcpy(words, t, n * sizeof(*t));
-    words[n].s = suffix;
-    words[n].len = strlen(suffix);
-    words[n].col = 0;
-    text = add_text(rs, words, n + 1);
-    if(text < 0)
-      rc = nomem(p);
-    else {
-      r->text = (uint32_t)text;
-      rc = add_rule(p, r);
-    }
-  }
-  free(list);
-  return rc;
+  r->text = (uint32_t)text;
+  return add_rule(p, r);
 }
 
 static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
@@ -759,7 +722,7 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   r.file = fr->file;
   r.line = line;
   if(self)
-    return expand_self(p, fr, line, t, n, &r);
+    return add_self(p, t, n, &r);
   text = add_text(rs, t, n);
   if(text < 0)
     return nomem(p);
@@ -1157,6 +1120,7 @@ void cf_ruleset_free(cf_ruleset *rs)
   free(rs->unix_.text);
   free(rs->mode.text);
   free(rs->nat64);
+  cf_self_free(rs);
   memset(rs, 0, sizeof(*rs));
 }
 
@@ -1164,8 +1128,9 @@ curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,
                                    curlfence_error *err)
 {
   parser p = { rs, err, 0, 0, 0 };
+  curlfence_code rc = parse_path(&p, NULL, path, 0, 0);
 
-  return parse_path(&p, NULL, path, 0, 0);
+  return rc ? rc : cf_self_resolve(rs, err);
 }
 
 curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
@@ -1182,5 +1147,6 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
   if(rc)
     return rc;
   fr.name = rs->files[fr.file];
-  return parse_buffer(&p, &fr, text, len);
+  rc = parse_buffer(&p, &fr, text, len);
+  return rc ? rc : cf_self_resolve(rs, err);
 }

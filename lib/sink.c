@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Built-in audit sinks: a JSON Lines file and syslog.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * table.c - the compiled lookup table: same answers as cf_match_linear(),
  * in a handful of memory accesses.
@@ -336,10 +337,26 @@ uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr) {
   return v;
 }
 
+/* The self rules after the lookup (self.c); out of line, so policies
+ * without them pay a load and a branch. */
+__attribute__((noinline)) static long self_after(const cf_ruleset *rs,
+                                                 int v6, const uint8_t *addr,
+                                                 int in64, uint32_t a4v,
+                                                 unsigned port, long idx,
+                                                 int *allow) {
+  /* decided on the embedded IPv4 address inside a nat64 prefix */
+  uint8_t e4[4] = {(uint8_t)(a4v >> 24), (uint8_t)(a4v >> 16),
+                   (uint8_t)(a4v >> 8), (uint8_t)a4v};
+  return in64 ? cf_self_decide(rs, 0, e4, port, idx, allow, NULL)
+              : cf_self_decide(rs, v6, addr, port, idx, allow, NULL);
+}
+
 long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
                         const uint8_t *addr, unsigned port, int *allow,
                         long *nat64, uint8_t *as4) {
-  uint32_t v;
+  uint32_t v, a4v = 0;
+  int in64 = 0;
+  long idx;
   if (nat64)
     *nat64 = -1;
   if (!t || !addr)
@@ -357,6 +374,8 @@ long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
         n = n64_embedded(t, v, hi, lo, &a4);
       if (n) {
         v = cf_table_find4(t, a4);
+        a4v = a4;
+        in64 = 1;
         if (nat64)
           *nat64 = (long)n->nat64;
         if (as4) {
@@ -372,18 +391,21 @@ long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
   }
   if (v & CF_PSET) {
     const cf_pset *ps = &t->psets[v & ~CF_PSET];
+    v = ps->w;
     if (port != 0 && rs) {
       const cf_cand *c = t->cands + ps->off;
       for (uint32_t i = 0; i < ps->n; i++)
         if (port_in(rs, &c[i], port)) {
-          *allow = (c[i].nports & CF_ALLOW) != 0;
-          return (long)c[i].rule;
+          v = (c[i].rule + 1) | (c[i].nports & CF_ALLOW);
+          break;
         }
     }
-    v = ps->w;
   }
   *allow = (v & CF_ALLOW) != 0;
-  return (long)(v & ~CF_ALLOW) - 1;
+  idx = (long)(v & ~CF_ALLOW) - 1;
+  if (rs && rs->nselfv)
+    idx = self_after(rs, v6, addr, in64, a4v, port, idx, allow);
+  return idx;
 }
 
 long cf_table_lookup_action(const cf_table *t, const cf_ruleset *rs, int v6,
@@ -687,7 +709,7 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   b->ncuts = 0;
   b->v4 = !v6;
   for (i = 0; i < rs->nrules; i++)
-    if (!!rs->rules[i].v6 == v6)
+    if (!!rs->rules[i].v6 == v6 && !rs->rules[i].self)
       n++;
   if (v6)
     n += rs->nnat64;
@@ -708,10 +730,12 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6) {
   for (i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
     cf_u128 a = 0;
-    if (!!r->v6 != v6)
+    /* self rules are decided after the lookup (cf_self_decide): the
+     * host's addresses are not known when an image is compiled */
+    if (!!r->v6 != v6 || r->self)
       continue;
     /* A rule inside a nat64 prefix can never apply (the parser refuses
-     * one, but not a "self" address): leave it out so it cannot cut the
+     * one; hand-built sets might): leave it out so it cannot cut the
      * prefix's region. */
     if (v6 && rs->nnat64 && cf_nat64_covering(rs, r->addr, r->plen) >= 0)
       continue;
@@ -933,12 +957,38 @@ static unsigned ceil_log2(size_t n) {
   return l;
 }
 
+/* The NAT64 record of declared prefix i (d); -1 for a length RFC 6052
+ * does not define. */
+static int n64_record(const cf_nat64 *d, size_t i, cf_n64 *r) {
+  unsigned plen = d->plen;
+  cf_u128 a = 0, m;
+  if (plen < 32 || plen > 96 || plen % 8 || plen == 72 || plen == 80 ||
+      plen == 88)
+    return -1;
+  for (int j = 0; j < 16; j++)
+    a = a << 8 | d->prefix[j];
+  a &= ~(cf_u128)0 << (128 - plen);
+  memset(r, 0, sizeof *r);
+  r->hi = (uint64_t)(a >> 64);
+  r->lo = (uint64_t)a;
+  m = ~(cf_u128)0 << (128 - plen);
+  r->mhi = (uint64_t)(m >> 64);
+  r->mlo = (uint64_t)m;
+  r->plen = (uint8_t)plen;
+  /* /32 to /64: the IPv4 address ends at bit plen + 32 of the 64-bit
+   * word made of address bits 32-63 and 72-103 */
+  r->shift = (uint8_t)(plen <= 64 ? 64 - plen : 0);
+  r->nat64 = (uint32_t)i;
+  r->outside = 0;  /* never read: a region inside always matches */
+  return 0;
+}
+
 static int build_family(cf_builder *b, const cf_ruleset *rs, int v6) {
   cf_fam *f = &b->t->fam[v6];
   size_t n = 0, p = 0;
   int rc;
   for (size_t i = 0; i < rs->nrules; i++)
-    if (!!rs->rules[i].v6 == v6)
+    if (!!rs->rules[i].v6 == v6 && !rs->rules[i].self)
       n++;
   /* The direct array grows with the table (about 16 entries per rule) so a
    * small policy stays small and a BGP table gets Poptrie's 18 bits. */
@@ -1107,31 +1157,11 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
     free(t);
     return CURLFENCE_E_NOMEM;
   }
-  for (size_t i = 0; i < rs->nnat64; i++) {
-    const cf_nat64 *d = &rs->nat64[i];
-    cf_n64 *r = &t->n64[i];
-    unsigned plen = d->plen;
-    cf_u128 a = 0, m;
-    if (plen < 32 || plen > 96 || plen % 8) {
+  for (size_t i = 0; i < rs->nnat64; i++)
+    if (n64_record(&rs->nat64[i], i, &t->n64[i])) {
       cf_table_free(t);
       return CURLFENCE_E_INVAL;
     }
-    for (int j = 0; j < 16; j++)
-      a = a << 8 | d->prefix[j];
-    a &= ~(cf_u128)0 << (128 - plen);
-    memset(r, 0, sizeof *r);
-    r->hi = (uint64_t)(a >> 64);
-    r->lo = (uint64_t)a;
-    m = ~(cf_u128)0 << (128 - plen);
-    r->mhi = (uint64_t)(m >> 64);
-    r->mlo = (uint64_t)m;
-    r->plen = (uint8_t)plen;
-    /* /32 to /64: the IPv4 address ends at bit plen + 32 of the 64-bit
-     * word made of address bits 32-63 and 72-103 */
-    r->shift = (uint8_t)(plen <= 64 ? 64 - plen : 0);
-    r->nat64 = (uint32_t)i;
-    r->outside = 0;  /* never read: a region inside always matches */
-  }
   t->nn64 = b.nnat64 = rs->nnat64;
   for (int v6 = 0; v6 < 2 && !rc; v6++)
     rc = build_family(&b, rs, v6);
@@ -1161,12 +1191,13 @@ _Static_assert(sizeof(cf_dent) == 16, "cf_dent is 16 bytes in images");
 _Static_assert(sizeof(cf_node) == 24, "cf_node is 24 bytes in images");
 _Static_assert(sizeof(cf_pset) == 12, "cf_pset is 12 bytes in images");
 _Static_assert(sizeof(cf_cand) == 12, "cf_cand is 12 bytes in images");
+_Static_assert(sizeof(cf_n64) == 48, "cf_n64 is 48 bytes in images");
 
 size_t cf_table_part_size(unsigned part) {
   static const size_t size[CF_PART_N] = {
       sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
       sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
-      sizeof(cf_pset), sizeof(cf_cand)};
+      sizeof(cf_pset), sizeof(cf_cand), sizeof(cf_n64)};
   return part < CF_PART_N ? size[part] : 0;
 }
 
@@ -1184,6 +1215,8 @@ void cf_table_get_parts(const cf_table *t, cf_table_parts *out) {
   out->n[CF_PART_PSETS] = t->npsets;
   out->p[CF_PART_CANDS] = t->cands;
   out->n[CF_PART_CANDS] = t->ncands;
+  out->p[CF_PART_N64] = t->n64;
+  out->n[CF_PART_N64] = t->nn64;
 }
 
 static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
@@ -1207,11 +1240,15 @@ static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
  * each port set. */
 static const char *value_fault(uint32_t v, int fam, const uint8_t *kind,
                                size_t nrules, const uint8_t *pfam,
-                               size_t npsets) {
+                               size_t npsets, size_t nn64) {
   if (v == 0)
     return NULL;
-  if ((v & CF_NAT64) == CF_NAT64)
-    return "a NAT64 record, which images do not hold";
+  if ((v & CF_NAT64) == CF_NAT64) {
+    if (!fam)
+      return "a NAT64 record in the IPv4 family";
+    return (v & CF_VAL_MAX) < nn64 ? NULL
+                                   : "a NAT64 record past the records";
+  }
   if (v & CF_PSET) {
     if ((v & ~CF_PSET) >= npsets)
       return "a port set index past the port sets";
@@ -1226,6 +1263,8 @@ static const char *value_fault(uint32_t v, int fam, const uint8_t *kind,
     return "a rule of the other address family";
   if (kind[r] & CF_KIND_PORTS)
     return "a rule with ports where only portless rules may decide";
+  if (kind[r] & CF_KIND_SELF)
+    return "a \"self\" rule, which the table never holds";
   if (!!(kind[r] & CF_KIND_ALLOW) != !!(v & CF_ALLOW))
     return "an action that is not the rule's";
   return NULL;
@@ -1254,6 +1293,8 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
   const cf_pset *ps = tp->p[CF_PART_PSETS];
   const cf_cand *cands = tp->p[CF_PART_CANDS];
   size_t npsets = tp->n[CF_PART_PSETS], ncands = tp->n[CF_PART_CANDS];
+  const cf_n64 *n64s = tp->p[CF_PART_N64];
+  size_t nn64 = tp->n[CF_PART_N64];
   curlfence_code rc = CURLFENCE_OK;
   const char *why;
 
@@ -1270,6 +1311,7 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
     const cf_cand *c = &cands[i];
     const cf_rule *r = c->rule < nrules ? &rs->rules[c->rule] : NULL;
     why = !r ? "past the rules"
+          : r->self ? "a \"self\" rule, which the table never holds"
           : !r->nports ? "a rule without ports"
           : (c->nports & ~CF_ALLOW) != r->nports || c->port_off != r->port_off
               ? "ports that are not the rule's"
@@ -1297,9 +1339,39 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
         goto out;
       }
     if ((ps[i].w & CF_PSET) ||
-        (why = value_fault(ps[i].w, pfam[i], kind, nrules, pfam, npsets))) {
+        (why = value_fault(ps[i].w, pfam[i], kind, nrules, pfam, npsets, 0))) {
       rc = bad(flt, CF_PART_PSETS, i, "port set %zu: fallback is %s", i,
                (ps[i].w & CF_PSET) ? "a port set" : why);
+      goto out;
+    }
+  }
+  /* NAT64 records: first the declared prefixes, exactly as the build
+   * makes them, then early stops, each a copy of one of those with the
+   * value around it. */
+  if (nn64 >= CF_VAL_MAX || nn64 < rs->nnat64 || (nn64 && !rs->nnat64)) {
+    rc = bad(flt, CF_PART_N64, 0, "%zu NAT64 records for %zu declared "
+             "prefixes", nn64, rs->nnat64);
+    goto out;
+  }
+  for (size_t i = 0; i < nn64; i++) {
+    cf_n64 want;
+    size_t d = i < rs->nnat64 ? i : n64s[i].nat64;
+    why = NULL;
+    if (d >= rs->nnat64)
+      why = "names a prefix past the declared ones";
+    else if (n64_record(&rs->nat64[d], d, &want))
+      why = "its declared prefix has a length RFC 6052 does not define";
+    else if (i >= rs->nnat64) {
+      want.outside = n64s[i].outside;
+      if ((want.outside & CF_NAT64) == CF_NAT64)
+        why = "the value around it is a NAT64 record";
+      else
+        why = value_fault(want.outside, 1, kind, nrules, pfam, npsets, 0);
+    }
+    if (!why && memcmp(&want, &n64s[i], sizeof want) != 0)
+      why = "not the record of its declared prefix";
+    if (why) {
+      rc = bad(flt, CF_PART_N64, i, "NAT64 record %zu: %s", i, why);
       goto out;
     }
   }
@@ -1333,13 +1405,16 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
       if (e->tag == CF_D_VALUE) {
         why = e->leafstart ? "a single-value entry with a run bitmap"
                            : value_fault(e->leaf, f, kind, nrules, pfam,
-                                         npsets);
+                                         npsets, nn64);
       } else if (e->tag == CF_D_FLAT) {
         why = runs_fault(0, e->leafstart, e->leaf, nleaves);
       } else if (e->tag >= nnodes) {
         why = "a node index past the nodes";
-      } else if (e->leafstart || e->leaf) {
-        why = "a node entry with a run bitmap";
+      } else if (e->leafstart ||
+                 (e->leaf && (!f || (e->leaf & CF_NAT64) != CF_NAT64 ||
+                              (e->leaf & CF_VAL_MAX) >= rs->nnat64))) {
+        why = "a node entry with a run bitmap or a value other than a "
+              "declared nat64 prefix";
       } else if (depth[e->tag]) {
         why = "a node that has another parent";
       } else {
@@ -1377,7 +1452,8 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
       }
     }
     for (size_t i = 0; i < nleaves; i++)
-      if ((why = value_fault(leaves[i], f, kind, nrules, pfam, npsets))) {
+      if ((why = value_fault(leaves[i], f, kind, nrules, pfam, npsets,
+                             nn64))) {
         rc = bad(flt, pl, i, "leaf %zu: %s", i, why);
         goto out;
       }
@@ -1402,6 +1478,8 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
   t->npsets = t->cappsets = npsets;
   t->cands = (cf_cand *)cands;
   t->ncands = t->capcands = ncands;
+  t->n64 = (cf_n64 *)n64s;
+  t->nn64 = t->capn64 = nn64;
   for (unsigned p = 0; p < CF_PART_N; p++)
     t->arena_size += tp->n[p] * cf_table_part_size(p);
   t->borrowed = 1;

@@ -4,8 +4,11 @@
  * program makes its first easy handle (not at load time: most processes
  * that inherit LD_PRELOAD never use libcurl and pay nothing).
  *
- *   CURLFENCE_RULES        rules file (absent: the shipped default rules)
+ *   CURLFENCE_RULES        rules file or image (absent: the shipped
+ *                          default rules, from their compiled image when
+ *                          it still matches them)
  *   CURLFENCE_AUDIT        JSON Lines file to append to, or "syslog"
+ *   CURLFENCE_SYSLOG_SOCKET the syslog daemon's socket (absent: /dev/log)
  *   CURLFENCE_AUDIT_DENIED 1: audit denials only (absent: every decision)
  *   CURLFENCE_REPORT_ONLY  1: let denied connections through, audit them
  *   CURLFENCE_WATCH        reload when the rules change, checked every N ms
@@ -73,18 +76,39 @@ static int flag(const char *name)
  * installed ones.  The tree is recognised by this library's own path, never
  * by the working directory, so no directory a program runs in can swap the
  * policy. */
-static void default_rules(char *buf, size_t size)
+static void default_rules(char *buf, size_t size, char *img, size_t isize)
 {
   snprintf(buf, size, "%s", CURLFENCE_PRELOAD_RULES);
+  snprintf(img, isize, "%s", CURLFENCE_PRELOAD_IMAGE);
   {
     Dl_info info;
     char self[PATH_MAX], tree[PATH_MAX];
 
     if(dladdr((void *)&config, &info) && info.dli_fname &&
        realpath(info.dli_fname, self) &&
-       realpath(CURLFENCE_PRELOAD_TREE, tree) && !strcmp(self, tree))
+       realpath(CURLFENCE_PRELOAD_TREE, tree) && !strcmp(self, tree)) {
       snprintf(buf, size, "%s", CURLFENCE_PRELOAD_TREE_RULES);
+      snprintf(img, isize, "%s", CURLFENCE_PRELOAD_TREE_IMAGE);
+    }
   }
+}
+
+/* The default rules' compiled image, when it loads and its rules files
+ * are still what it was compiled from (a stat each, a read only when one
+ * looks changed); else NULL and the text is read.  Mapping it spares the
+ * parser, libcidr and the table build at every program start. */
+static curlfence_policy *default_image(const char *img)
+{
+  curlfence_policy *p = NULL;
+
+  if(access(img, R_OK) != 0 ||
+     curlfence_policy_load_file(&p, img, NULL) != CURLFENCE_OK)
+    return NULL;
+  if(curlfence_policy_image_stale(p, NULL)) {
+    curlfence_policy_unref(p);
+    return NULL;
+  }
+  return p;
 }
 
 static curlfence_guard *make_guard(void)
@@ -92,15 +116,17 @@ static curlfence_guard *make_guard(void)
   const char *rules = getenv("CURLFENCE_RULES");
   const char *audit = getenv("CURLFENCE_AUDIT");
   const char *watch = getenv("CURLFENCE_WATCH");
-  char path[PATH_MAX + 32];
+  const char *syslog_socket = getenv("CURLFENCE_SYSLOG_SOCKET");
+  char path[PATH_MAX + 32], img[PATH_MAX + 32];
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
   curlfence_error err;
   unsigned long ms = 0;
   int denied_only = flag("CURLFENCE_AUDIT_DENIED");
 
+  img[0] = '\0';
   if(!rules || !*rules) {
-    default_rules(path, sizeof(path));
+    default_rules(path, sizeof(path), img, sizeof(img));
     rules = path;
   }
   if(watch && *watch) {
@@ -116,7 +142,11 @@ static curlfence_guard *make_guard(void)
   }
   if(denied_only < 0)
     return NULL;
-  if(curlfence_policy_load_file(&p, rules, &err)) {
+  /* A watcher looks at the files a policy was loaded from, and for an
+   * image that is the image, not the rules an administrator edits. */
+  if(img[0] && !ms)
+    p = default_image(img);
+  if(!p && curlfence_policy_load_file(&p, rules, &err)) {
     fail("%s", err.text);
     return NULL;
   }
@@ -128,7 +158,9 @@ static curlfence_guard *make_guard(void)
   curlfence_policy_unref(p);
   if(audit && *audit) {
     curlfence_code rc = strcmp(audit, "syslog") == 0
-        ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER, NULL, &err)
+        ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER,
+                                     syslog_socket && *syslog_socket
+                                         ? syslog_socket : NULL, &err)
         : curlfence_sink_open_file(&sink, audit, &err);
 
     if(rc) {

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The shared library must export exactly the functions declared in the
 # public header, nothing more and nothing less, each under a symbol
 # version of lib/curlfence.map and each with a man page.  The static archive, when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tiny HTTP/1.1 test server; see httpd.h. */
 #include "httpd.h"
 

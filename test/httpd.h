@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A tiny HTTP/1.1 server for the integration tests.  It only ever listens
  * (loopback TCP or AF_UNIX), never connects anywhere.
  *

@@ -162,6 +162,7 @@ run_make install PREFIX="$p"
 for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.0.1.0 \
          lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
          lib/libcurlfence-preload.so etc/curlfence/default.rules \
+         etc/curlfence/default.cfimg \
          share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
 done
@@ -202,6 +203,16 @@ expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/default.rules:$loop:" -- \
 if command -v curl >/dev/null; then
   expect 7 "" -- sh -c "cd / && '$p/bin/curlfence' run --audit '$tmp/run.jsonl' -- curl -sS http://127.0.0.1:9/"
   expect 0 '"rule":{"file":"'"$p"'/etc/curlfence/default.rules","line":'"$loop" -- cat "$tmp/run.jsonl"
+  # The default rules come from their installed image, which needs no
+  # parser: libcidr is never opened.  Once the rules change, the image no
+  # longer matches them and the text is read.
+  pl() { (cd / && LD_DEBUG=files LD_PRELOAD="$p/lib/libcurlfence-preload.so" \
+          CURLFENCE_AUDIT="$tmp/pl.jsonl" curl -s http://127.0.0.1:9/ 2>&1); }
+  case $(pl) in *libcidr*) bad "the preload opened libcidr with a current image" ;; *) ok ;; esac
+  expect 0 '"file":"'"$p"'/etc/curlfence/default.rules","line":'"$loop" -- cat "$tmp/pl.jsonl"
+  chmod u+w "$p/etc/curlfence/default.rules"
+  echo '# changed' >>"$p/etc/curlfence/default.rules"
+  case $(pl) in *libcidr*) ok ;; *) bad "the preload used a stale image" ;; esac
 fi
 expect 0 "-L$p/lib -lcurlfence" -- env PKG_CONFIG_PATH="$p/lib/pkgconfig" pkg-config --libs curlfence
 export PKG_CONFIG_PATH="$p/lib/pkgconfig"
@@ -217,6 +228,7 @@ run_make install DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
 for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.0.1.0 \
          usr/lib/libcurlfence.a usr/lib/pkgconfig/curlfence.pc \
          usr/share/man/man1/curlfence.1 etc/curlfence/default.rules \
+         etc/curlfence/default.cfimg \
          usr/share/bash-completion/completions/curlfence; do
   [ -f "$s/$f" ] && ok || bad "not staged: $s/$f"
 done

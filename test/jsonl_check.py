@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Validate a curlfence JSON Lines audit log with a real JSON parser.
 
 usage: jsonl_check.py FILE COUNT [KEY=VALUE ...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Runs every Check suite; the exit status is the number of failures. */
 #include "testutil.h"
 
@@ -22,6 +23,7 @@ int main(void)
   srunner_add_suite(sr, suite_diff());
   srunner_add_suite(sr, suite_preload());
   srunner_add_suite(sr, suite_image());   /* damages images through internals */
+  srunner_add_suite(sr, suite_image_nat64());
 #endif
   srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rules/default.rules: what a newcomer gets must deny every non-public
  * destination and allow the public Internet. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The guard against real libcurl transfers and real sockets.
  *
@@ -709,35 +710,6 @@ START_TEST(test_api_misuse)
 }
 END_TEST
 
-/* A host name other than "localhost" that the system resolver answers from
- * /etc/hosts with a loopback address, so resolving it sends nothing (libcurl
- * resolves "localhost" itself, without DoH).  Empty when there is none. */
-static void loopback_hosts_name(char *name, size_t size)
-{
-  FILE *f = fopen("/etc/hosts", "r");
-  char line[512];
-
-  name[0] = '\0';
-  while(f && !name[0] && fgets(line, sizeof(line), f)) {
-    char *save = NULL, *addr = strtok_r(line, " \t\r\n", &save), *tok;
-
-    if(!addr || addr[0] == '#' ||
-       (strncmp(addr, "127.", 4) != 0 && strcmp(addr, "::1") != 0))
-      continue;
-    while((tok = strtok_r(NULL, " \t\r\n", &save)) && tok[0] != '#') {
-      size_t n = strlen(tok);
-
-      if(strcmp(tok, "localhost") != 0 && n < size &&
-         (n < 10 || strcmp(tok + n - 10, ".localhost") != 0)) {
-        memcpy(name, tok, n + 1);
-        break;
-      }
-    }
-  }
-  if(f)
-    fclose(f);
-}
-
 /* DoH runs on libcurl's internal handles, which carry no guard: attach
  * turns it off unless told to keep it, and detach turns it off. */
 START_TEST(test_doh_cleared)
@@ -746,7 +718,7 @@ START_TEST(test_doh_cleared)
   body b = { "", 0 };
   CURL *h;
 
-  loopback_hosts_name(name, sizeof(name));
+  tu_loopback_hosts_name(name, sizeof(name));
   ck_assert_msg(name[0], "/etc/hosts names no loopback host but localhost");
   snprintf(url, sizeof(url), "http://%s:%u/", name, th_port(allowed));
   /* libcurl only speaks https to a DoH server: the handshake fails on
@@ -784,61 +756,6 @@ START_TEST(test_doh_cleared)
 }
 END_TEST
 
-/* A one-shot TFTP server on loopback: answers one read request with one
- * short data block and waits for its acknowledgement. */
-typedef struct tftp {
-  int fd;
-  unsigned port;
-  pthread_t thread;
-  atomic_int requests, acked;
-} tftp;
-
-static void *tftp_main(void *arg)
-{
-  tftp *t = arg;
-  struct sockaddr_storage from;
-  socklen_t flen = sizeof(from);
-  char buf[600];
-  static const char data[] = "\0\3\0\1hello over udp\n";
-  struct timeval tv = { 5, 0 };
-  ssize_t n;
-
-  setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  n = recvfrom(t->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
-  if(n < 4 || buf[1] != 1)
-    return NULL;
-  atomic_fetch_add(&t->requests, 1);
-  sendto(t->fd, data, sizeof(data) - 1, 0, (struct sockaddr *)&from, flen);
-  n = recv(t->fd, buf, sizeof(buf), 0);
-  if(n >= 4 && buf[1] == 4)
-    atomic_fetch_add(&t->acked, 1);
-  return NULL;
-}
-
-static void tftp_start(tftp *t, const char *addr)
-{
-  struct sockaddr_storage ss;
-  socklen_t len = tu_sockaddr(&ss, addr, 0);
-
-  memset(t, 0, sizeof(*t));
-  ck_assert_uint_gt(len, 0);
-  t->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
-  ck_assert_int_ge(t->fd, 0);
-  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&ss, len), 0);
-  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&ss, &len), 0);
-  t->port = ntohs(ss.ss_family == AF_INET
-                      ? ((struct sockaddr_in *)&ss)->sin_port
-                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
-  ck_assert_int_eq(pthread_create(&t->thread, NULL, tftp_main, t), 0);
-}
-
-static void tftp_stop(tftp *t)
-{
-  shutdown(t->fd, SHUT_RDWR);
-  pthread_join(t->thread, NULL);
-  close(t->fd);
-}
-
 /* UDP (TFTP) sockets are refused unless the attach flag lets the policy
  * decide them; then they are checked like TCP ones, and an allowed UDP
  * transfer is not stopped by the pre-request check (libcurl reports no
@@ -847,9 +764,9 @@ START_TEST(test_udp_tftp)
 {
   char url[128];
   body b = { "", 0 };
-  tftp t;
+  tu_tftp t;
 
-  tftp_start(&t, "127.0.0.2");
+  tu_tftp_start(&t, "127.0.0.2");
   snprintf(url, sizeof(url), "tftp://127.0.0.2:%u/file", t.port);
   ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
   ck_assert_int_eq(rec.n, 1);
@@ -864,12 +781,12 @@ START_TEST(test_udp_tftp)
   ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_REPORT_ONLY),
                    CURLE_OK);
   ck_assert_str_eq(b.data, "hello over udp\n");
-  tftp_stop(&t);
+  tu_tftp_stop(&t);
   ck_assert_int_eq(rec.n, 2);
   ck_assert_str_eq(rec.ev[1].verdict.reason, "udp");
   ck_assert_int_eq(rec.ev[1].enforced, 0);
 
-  tftp_start(&t, "127.0.0.3");
+  tu_tftp_start(&t, "127.0.0.3");
   snprintf(url, sizeof(url), "tftp://127.0.0.3:%u/file", t.port);
   ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
                    CURLE_COULDNT_CONNECT);
@@ -877,25 +794,25 @@ START_TEST(test_udp_tftp)
   ck_assert_int_eq(rec.ev[2].socktype, SOCK_DGRAM);
   ck_assert_str_eq(rec.ev[2].verdict.rule, "deny 127.0.0.3");
   ck_assert_int_eq(atomic_load(&t.requests), 0);
-  tftp_stop(&t);
+  tu_tftp_stop(&t);
 
   b.len = 0;
-  tftp_start(&t, "127.0.0.2");
+  tu_tftp_start(&t, "127.0.0.2");
   snprintf(url, sizeof(url), "tftp://127.0.0.2:%u/file", t.port);
   ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
                    CURLE_OK);
   ck_assert_str_eq(b.data, "hello over udp\n");
-  tftp_stop(&t);
+  tu_tftp_stop(&t);
   ck_assert_int_eq(atomic_load(&t.requests), 1);
 
   /* IPv6: the socket's filter accepts the checked host's answers. */
   b.len = 0;
-  tftp_start(&t, "::1");
+  tu_tftp_start(&t, "::1");
   snprintf(url, sizeof(url), "tftp://[::1]:%u/file", t.port);
   ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_ALLOW_TFTP),
                    CURLE_OK);
   ck_assert_str_eq(b.data, "hello over udp\n");
-  tftp_stop(&t);
+  tu_tftp_stop(&t);
   ck_assert_int_eq(rec.n, 3);
 }
 END_TEST

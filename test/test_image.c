@@ -447,10 +447,10 @@ START_TEST(reject_header)
   img[5] = 'X';
   rejected("offset 5: not a curlfence image (bad magic)");
   img[5] = 'G';
-  put32(16, 2);
-  rejected("offset 16: format version 2; this library reads version 1 "
-           "(compile the image again)");
   put32(16, 1);
+  rejected("offset 16: format version 1; this library reads version 2 "
+           "(compile the image again)");
+  put32(16, 2);
   put32(20, 0x04030201);
   rejected("offset 20: byte order mark 0x04030201: the image was written on "
            "a machine of the other byte order");
@@ -460,12 +460,12 @@ START_TEST(reject_header)
   put32(24, 8);
   put32(28, 1000);
   rejected("offset 28: 1000 sections: the section table does not fit");
-  put32(28, 14);
+  put32(28, 16);
   {
     size_t t;
     uint64_t good = get64(8), got;
 
-    section(11, &t, NULL);
+    section(12, &t, NULL);
     img[t] ^= 0x20;   /* one bit of a rule text */
     got = cf_hash64(img + 16, img_len - 16);
     snprintf(want, sizeof(want), "offset 8: checksum mismatch: the header "
@@ -489,7 +489,7 @@ START_TEST(reject_sections)
   size_t e, d, n, k;
 
   make_image();
-  e = section(9, &d, &n);
+  e = section(10, &d, &n);
   k = (e - 64) / 24;
   put32(e, 99);
   reseal();
@@ -501,7 +501,7 @@ START_TEST(reject_sections)
   snprintf(want, sizeof(want), "offset %zu: section %zu: a second port "
            "candidates section", e, k);
   rejected(want);
-  put32(e, 9);
+  put32(e, 10);
   put32(e + 4, 36);
   reseal();
   snprintf(want, sizeof(want), "offset %zu: section %zu (rules): records of "
@@ -546,7 +546,7 @@ START_TEST(reject_rules)
   size_t r2, t, nt;
 
   make_image();
-  r2 = field(9, 40, 2, 0);
+  r2 = field(10, 40, 2, 0);
   /* rule 2: file index (offset 28 in cf_rule) */
   put32(r2 + 28, 7);
   reseal();
@@ -584,7 +584,7 @@ START_TEST(reject_rules)
   snprintf(want, sizeof(want), "offset %zu: rule 2: unknown action", r2);
   rejected(want);
   img[r2 + 18] = 0;
-  section(11, &t, &nt);
+  section(12, &t, &nt);
   img[t + nt - 1] = 'x';
   reseal();
   snprintf(want, sizeof(want), "offset %zu: rule texts: the last one is not "
@@ -667,7 +667,7 @@ START_TEST(reject_table)
     put32(d, 0xc0000000u);
     reseal();
     snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a NAT64 "
-             "record, which images do not hold", d);
+             "record in the IPv4 family", d);
     rejected(want);
     put32(d, keep);
   }
@@ -862,22 +862,6 @@ START_TEST(save_errors)
   curlfence_policy *p = tu_load("deny 10.0.0.0/8\n");
   curlfence_error err;
   char path[200];
-  curlfence_policy *n64 = tu_load("nat64 64:ff9b::/96\ndeny 10.0.0.0/8\n");
-  curlfence_policy *self = tu_load("deny self\n");
-
-  ck_assert_int_eq(curlfence_policy_save_image(n64, img_path, &err),
-                   CURLFENCE_E_INVAL);
-  ck_assert_str_eq(err.text, "test.rules: a policy with \"nat64\" rules "
-                   "cannot be compiled into an image; load its rules file "
-                   "instead");
-  ck_assert_int_eq(curlfence_policy_save_image(self, img_path, &err),
-                   CURLFENCE_E_INVAL);
-  ck_assert_msg(strstr(err.text, "with \"self\" rules cannot"), "%s",
-                err.text);
-  ck_assert_int_eq(access(img_path, F_OK), -1);
-  curlfence_policy_unref(n64);
-  curlfence_policy_unref(self);
-
   ck_assert_int_eq(curlfence_policy_save_image(NULL, img_path, &err),
                    CURLFENCE_E_INVAL);
   ck_assert_int_eq(curlfence_policy_save_image(p, NULL, &err),

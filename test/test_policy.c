@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Decision semantics of a loaded policy. */
 #include "testutil.h"
 

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -475,6 +477,239 @@ START_TEST(run_ignores_inherited_allow_tftp)
 }
 END_TEST
 
+/* --allow-tftp: the UDP socket is decided by the rules, and a TFTP
+ * download from the allowed address works; without it, the socket is
+ * refused and the responder gets no request. */
+START_TEST(allow_tftp_lets_curl_fetch)
+{
+  result *r = new_result();
+  char tftp[128];
+  const char *with[] = { tool, "run", "-r", rules, "--allow-tftp", "--",
+                         "curl", "-sS", "--max-time", "10", tftp, NULL };
+  const char *without[] = { tool, "run", "-r", rules, "--",
+                            "curl", "-sS", "--max-time", "10", tftp, NULL };
+  tu_tftp t;
+
+  tu_tftp_start(&t, "127.0.0.2");
+  snprintf(tftp, sizeof(tftp), "tftp://127.0.0.2:%u/file", t.port);
+  guarded(r, NULL, without);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_int_eq(atomic_load(&t.requests), 0);
+  guarded(r, NULL, with);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "hello over udp\n");
+  tu_tftp_stop(&t);
+  ck_assert_int_eq(atomic_load(&t.requests), 1);
+  ck_assert_int_eq(atomic_load(&t.acked), 1);
+  free(r);
+}
+END_TEST
+
+/* --allow-tftp lets the rules decide, it does not allow: a denied address
+ * stays denied, by its rule. */
+START_TEST(allow_tftp_keeps_denials)
+{
+  result *r = new_result();
+  char tftp[128], audit[PATH_MAX + 16], log[OUT_MAX];
+  const char *argv[] = { tool, "run", "-r", rules, "--allow-tftp",
+                         "--audit", audit, "--", "curl", "-sS",
+                         "--max-time", "10", tftp, NULL };
+  tu_tftp t;
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  tu_tftp_start(&t, "127.0.0.3");
+  snprintf(tftp, sizeof(tftp), "tftp://127.0.0.3:%u/file", t.port);
+  guarded(r, NULL, argv);
+  tu_tftp_stop(&t);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_int_eq(atomic_load(&t.requests), 0);
+  read_file(audit, log, sizeof(log));
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\"") != NULL &&
+                strstr(log, "\"text\":\"deny 127.0.0.3\"") != NULL, "%s",
+                log);
+  free(r);
+}
+END_TEST
+
+/* DNS-over-HTTPS runs on libcurl's internal handles, which no check sees:
+ * by default the program's --doh-url is dropped and the DoH server (here
+ * the denied one, which only counts the TLS attempt) is never contacted;
+ * with --keep-doh it is.  The host name is one /etc/hosts maps to
+ * loopback, so the system resolver sends nothing either. */
+START_TEST(keep_doh_reaches_the_doh_server)
+{
+  result *r = new_result();
+  char name[256], target[512], doh[128];
+  const char *without[] = { tool, "run", "-r", rules, "--", "curl", "-sS",
+                            "--max-time", "10", "--doh-url", doh, target,
+                            NULL };
+  const char *with[] = { tool, "run", "-r", rules, "--keep-doh", "--",
+                         "curl", "-sS", "--max-time", "10", "--doh-url", doh,
+                         target, NULL };
+
+  tu_loopback_hosts_name(name, sizeof(name));
+  ck_assert_msg(name[0], "/etc/hosts names no loopback host but localhost");
+  snprintf(target, sizeof(target), "http://%s:%u/x", name, port);
+  snprintf(doh, sizeof(doh), "https://127.0.0.3:%u/dns-query", port);
+
+  /* Resolved by /etc/hosts to a loopback address the rules deny. */
+  guarded(r, NULL, without);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_uint_eq(th_connections(denied), 0);
+
+  /* The DoH server is reached (and, speaking no TLS, resolves nothing). */
+  guarded(r, NULL, with);
+  ck_assert_msg(r->status == 6, SAYS(r));
+  ck_assert_uint_ge(th_connections(denied), 1);
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+/* --audit syslog: RFC 3164 messages with ident curlfence and facility
+ * LOG_USER on the socket CURLFENCE_SYSLOG_SOCKET names, denials at
+ * LOG_WARNING (<12>) and allows at LOG_INFO (<14>). */
+START_TEST(audit_to_syslog)
+{
+  result *r = new_result();
+  struct sockaddr_un un;
+  char var[PATH_MAX + 32], msg[4096], deny[4096] = "", allow[4096] = "";
+  const char *env[] = { var, NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "syslog",
+                         "--", "curl", "-s", url("127.0.0.2", "/a"),
+                         url("127.0.0.3", "/b"), NULL };
+  ssize_t n;
+  int fd, count = 0;
+
+  memset(&un, 0, sizeof(un));
+  un.sun_family = AF_UNIX;
+  ck_assert_int_lt(snprintf(un.sun_path, sizeof(un.sun_path), "%s/log",
+                            tmp), (int)sizeof(un.sun_path));
+  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+  snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
+    msg[n] = '\0';
+    count++;
+    if(!strncmp(msg, "<12>", 4))
+      snprintf(deny, sizeof(deny), "%s", msg);
+    else if(!strncmp(msg, "<14>", 4))
+      snprintf(allow, sizeof(allow), "%s", msg);
+    ck_assert_msg(strstr(msg, " curlfence[") != NULL &&
+                  strstr(msg, "]: {\"v\":") != NULL &&
+                  msg[n - 1] == '}', "%s", msg);
+  }
+  close(fd);
+  ck_assert_int_ge(count, 2);
+  ck_assert_msg(strstr(deny, "\"decision\":\"deny\",\"enforced\":true,"
+                             "\"addr\":\"127.0.0.3\"") != NULL &&
+                strstr(deny, "\"text\":\"deny 127.0.0.3\"") != NULL,
+                "deny: %s", deny);
+  ck_assert_msg(strstr(allow, "\"decision\":\"allow\",\"enforced\":true,"
+                              "\"addr\":\"127.0.0.2\"") != NULL,
+                "allow: %s", allow);
+  free(r);
+}
+END_TEST
+
+/* A syslog socket nobody listens on fails closed, with one line. */
+START_TEST(audit_to_missing_syslog_refuses)
+{
+  result *r = new_result();
+  char var[PATH_MAX + 32];
+  const char *env[] = { var, NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "syslog",
+                         "--", "curl", "-sS", url("127.0.0.2", "/a"), NULL };
+
+  snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s/nolog", tmp);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_msg(!strncmp(r->err, "curlfence: audit: ", 18) &&
+                strstr(r->err, "cannot connect to syslog") != NULL, SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+/* --watch: one process, one handle, the rules file replaced between two
+ * transfers.  With the watcher, the second request (on the pooled
+ * connection) is checked against the new rules and refused; without it,
+ * the process keeps the rules it started with. */
+static void watch_run(result *r, const char *watch, const char *wait_ms,
+                      const char *next_rules, char *log, size_t size)
+{
+  char prog[PATH_MAX + 32], next[PATH_MAX + 16], audit[PATH_MAX + 16];
+  const char *with[] = { tool, "run", "-r", rules, "--audit", audit,
+                         "--watch", watch, "--", prog,
+                         url("127.0.0.2", "/w"), rules, next, wait_ms,
+                         NULL };
+  const char *without[] = { tool, "run", "-r", rules, "--audit", audit,
+                            "--", prog, url("127.0.0.2", "/w"), rules, next,
+                            wait_ms, NULL };
+
+  sibling(prog, sizeof(prog), "preload-watch");
+  snprintf(next, sizeof(next), "%s/next.rules", tmp);
+  snprintf(audit, sizeof(audit), "%s/watch.jsonl", tmp);
+  write_file(next, next_rules);
+  unlink(audit);
+  guarded(r, NULL, watch ? with : without);
+  read_file(audit, log, size);
+}
+
+START_TEST(watch_reloads_replaced_rules)
+{
+  result *r = new_result();
+  char log[OUT_MAX], want[PATH_MAX + 128];
+
+  watch_run(r, "10", "1000", "default deny\ndeny 127.0.0.2\n", log,
+            sizeof(log));
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(!strcmp(r->out, "first 0\nsecond 42\n"), SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 1);
+  snprintf(want, sizeof(want), "\"rule\":{\"file\":\"%s\",\"line\":2,"
+           "\"text\":\"deny 127.0.0.2\"}", rules);
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\",\"enforced\":true,"
+                            "\"addr\":\"127.0.0.2\"") != NULL &&
+                strstr(log, want) != NULL, "%s", log);
+  free(r);
+}
+END_TEST
+
+/* A replacement that does not load leaves the rules in force. */
+START_TEST(watch_keeps_rules_when_reload_fails)
+{
+  result *r = new_result();
+  char log[OUT_MAX];
+
+  watch_run(r, "10", "300", "default deny\ndeny 127.0.0\n", log,
+            sizeof(log));
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(!strcmp(r->out, "first 0\nsecond 0\n"), SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 2);
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\"") == NULL, "%s", log);
+  free(r);
+}
+END_TEST
+
+START_TEST(no_watch_keeps_the_first_rules)
+{
+  result *r = new_result();
+  char log[OUT_MAX];
+
+  watch_run(r, NULL, "200", "default deny\ndeny 127.0.0.2\n", log,
+            sizeof(log));
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_msg(!strcmp(r->out, "first 0\nsecond 0\n"), SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 2);
+  ck_assert_msg(strstr(log, "\"decision\":\"deny\"") == NULL, "%s", log);
+  free(r);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- git */
 
 /* A bare repository with one commit under tmp/srv, served by both servers
@@ -823,6 +1058,14 @@ Suite *suite_preload(void)
   tcase_add_test(tc, earlier_preload_entry_does_not_win);
   tcase_add_test(tc, earlier_preload_entry_is_reported);
   tcase_add_test(tc, run_ignores_inherited_allow_tftp);
+  tcase_add_test(tc, allow_tftp_lets_curl_fetch);
+  tcase_add_test(tc, allow_tftp_keeps_denials);
+  tcase_add_test(tc, keep_doh_reaches_the_doh_server);
+  tcase_add_test(tc, audit_to_syslog);
+  tcase_add_test(tc, audit_to_missing_syslog_refuses);
+  tcase_add_test(tc, watch_reloads_replaced_rules);
+  tcase_add_test(tc, watch_keeps_rules_when_reload_fails);
+  tcase_add_test(tc, no_watch_keeps_the_first_rules);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
   tcase_add_test(tc, php_curl_exec);

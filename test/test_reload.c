@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Audit sinks, report-only mode, counters and live reload, against real
  * libcurl transfers to servers on loopback (127.0.0.3 is the host whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The rules language: every rejected input, with its location and reason. */
 #include "internal.h"
 #include "testutil.h"

@@ -1,9 +1,13 @@
+/* SPDX-License-Identifier: MIT */
 #include "testutil.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
                       unsigned port)
@@ -59,4 +63,76 @@ int tu_record(const curlfence_event *ev, void *userdata)
     r->ev[r->n] = *ev;
   r->n++;
   return 0;
+}
+
+static void *tftp_main(void *arg)
+{
+  tu_tftp *t = arg;
+  struct sockaddr_storage from;
+  socklen_t flen = sizeof(from);
+  char buf[600];
+  static const char data[] = "\0\3\0\1hello over udp\n";
+  struct timeval tv = { 5, 0 };
+  ssize_t n;
+
+  setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  n = recvfrom(t->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+  if(n < 4 || buf[1] != 1)
+    return NULL;
+  atomic_fetch_add(&t->requests, 1);
+  sendto(t->fd, data, sizeof(data) - 1, 0, (struct sockaddr *)&from, flen);
+  n = recv(t->fd, buf, sizeof(buf), 0);
+  if(n >= 4 && buf[1] == 4)
+    atomic_fetch_add(&t->acked, 1);
+  return NULL;
+}
+
+void tu_tftp_start(tu_tftp *t, const char *addr)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, addr, 0);
+
+  memset(t, 0, sizeof(*t));
+  ck_assert_uint_gt(len, 0);
+  t->fd = socket(ss.ss_family, SOCK_DGRAM, 0);
+  ck_assert_int_ge(t->fd, 0);
+  ck_assert_int_eq(bind(t->fd, (struct sockaddr *)&ss, len), 0);
+  ck_assert_int_eq(getsockname(t->fd, (struct sockaddr *)&ss, &len), 0);
+  t->port = ntohs(ss.ss_family == AF_INET
+                      ? ((struct sockaddr_in *)&ss)->sin_port
+                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+  ck_assert_int_eq(pthread_create(&t->thread, NULL, tftp_main, t), 0);
+}
+
+void tu_tftp_stop(tu_tftp *t)
+{
+  shutdown(t->fd, SHUT_RDWR);
+  pthread_join(t->thread, NULL);
+  close(t->fd);
+}
+
+void tu_loopback_hosts_name(char *name, size_t size)
+{
+  FILE *f = fopen("/etc/hosts", "r");
+  char line[512];
+
+  name[0] = '\0';
+  while(f && !name[0] && fgets(line, sizeof(line), f)) {
+    char *save = NULL, *addr = strtok_r(line, " \t\r\n", &save), *tok;
+
+    if(!addr || addr[0] == '#' ||
+       (strncmp(addr, "127.", 4) != 0 && strcmp(addr, "::1") != 0))
+      continue;
+    while((tok = strtok_r(NULL, " \t\r\n", &save)) && tok[0] != '#') {
+      size_t n = strlen(tok);
+
+      if(strcmp(tok, "localhost") != 0 && n < size &&
+         (n < 10 || strcmp(tok + n - 10, ".localhost") != 0)) {
+        memcpy(name, tok, n + 1);
+        break;
+      }
+    }
+  }
+  if(f)
+    fclose(f);
 }

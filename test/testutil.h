@@ -1,8 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers for the Check suites. */
 #ifndef CURLFENCE_TESTUTIL_H
 #define CURLFENCE_TESTUTIL_H
 
 #include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -21,6 +24,7 @@ Suite *suite_preload(void);
 Suite *suite_nat64(void);  /* test_nat64.c */
 Suite *suite_nat64_internal(void);
 Suite *suite_image(void);
+Suite *suite_image_nat64(void); /* internals */
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
@@ -43,6 +47,24 @@ typedef struct tu_recorder {
 } tu_recorder;
 
 int tu_record(const curlfence_event *ev, void *userdata);
+
+/* A one-shot TFTP server on loopback: answers one read request with one
+ * short data block ("hello over udp\n") and waits for its
+ * acknowledgement. */
+typedef struct tu_tftp {
+  int fd;
+  unsigned port;
+  pthread_t thread;
+  atomic_int requests, acked;
+} tu_tftp;
+
+void tu_tftp_start(tu_tftp *t, const char *addr);
+void tu_tftp_stop(tu_tftp *t);
+
+/* A host name other than "localhost" that the system resolver answers from
+ * /etc/hosts with a loopback address, so resolving it sends nothing (libcurl
+ * resolves "localhost" itself, without DoH).  Empty when there is none. */
+void tu_loopback_hosts_name(char *name, size_t size);
 
 /* Nonzero when the suites should run their short variants. */
 int tu_quick(void);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/curlfence as a user runs it: output and exit status.  Blocked
 # fetches never leave the machine: the rules refuse them before connect.
 set -u

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * curlfence(1): review and apply curlfence rules files.  main() only
  * dispatches; each subcommand lives in tools/NAME.c and the parts they

@@ -24,6 +24,8 @@ typedef struct ex_ctx {
   const cf_ruleset *rs;
   unsigned port;
   int json, nlines;
+  int v6;                 /* the address decided, after nat64 */
+  const uint8_t *key;
 } ex_ctx;
 
 static const char *act_name(unsigned a)
@@ -33,10 +35,15 @@ static const char *act_name(unsigned a)
 
 /* Why rule w outranks rule l (both match address and port): as the
  * loser's reason (for_winner 0) or as the winner's (1). */
-static void outranked(char *buf, size_t n, const cf_ruleset *rs, long w,
-                      long l, int for_winner)
+static void outranked(char *buf, size_t n, const cf_ruleset *rs, int v6,
+                      long w, long l, int for_winner)
 {
-  const cf_rule *a = &rs->rules[w], *b = &rs->rules[l];
+  cf_rule ra, rb;
+  const cf_rule *a = &ra, *b = &rb;
+
+  /* a self rule ranks as the /32 or /128 of the address */
+  cf_rule_ranked(rs, w, v6, &ra);
+  cf_rule_ranked(rs, l, v6, &rb);
 
   if(a->plen != b->plen) {
     if(for_winner)
@@ -78,6 +85,20 @@ static void json_str_field(const char *key, const char *val, int comma)
     fputs("null", stdout);
 }
 
+/* A rule as written, or a self rule with the address it names. */
+static const char *rule_text(const ex_ctx *c, long i)
+{
+  const cf_ruleset *rs = c->rs;
+  long e = rs->rules[i].self ? cf_self_first(rs, c->v6, c->key) : -1;
+
+  for(; e >= 0 && (size_t)e < rs->nselfv &&
+        rs->selfv[e].v6 == (c->v6 != 0) &&
+        !memcmp(rs->selfv[e].addr, c->key, c->v6 ? 16 : 4); e++)
+    if(rs->selfv[e].rule == (uint32_t)i)
+      return rs->selfv[e].text;
+  return CF_RULE_TEXT(rs, &rs->rules[i]);
+}
+
 static void print_rule_line(ex_ctx *c, long i, const char *outcome,
                             const char *why)
 {
@@ -87,14 +108,14 @@ static void print_rule_line(ex_ctx *c, long i, const char *outcome,
     printf("%s{", c->nlines++ ? "," : "");
     json_str_field("file", c->rs->files[r->file], 0);
     printf(",\"line\":%u", r->line);
-    json_str_field("rule", CF_RULE_TEXT(c->rs, r), 1);
+    json_str_field("rule", rule_text(c, i), 1);
     json_str_field("outcome", outcome, 1);
     json_str_field("why", why, 1);
     putchar('}');
     return;
   }
   printf("  %d. %s:%u: %s -- %s%s%s\n", ++c->nlines, c->rs->files[r->file],
-         r->line, CF_RULE_TEXT(c->rs, r), outcome, why[0] ? ": " : "", why);
+         r->line, rule_text(c, i), outcome, why[0] ? ": " : "", why);
 }
 
 static int run_explain(const cli_cmd *cmd, int argc, char **argv)
@@ -181,6 +202,8 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
     }
   }
 
+  c.v6 = v6;
+  c.key = key;
   n = cf_match_all(c.rs, v6, key, NULL, 0);
   m = calloc(n ? n : 1, sizeof(*m));
   if(!m) {
@@ -229,7 +252,7 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
       print_rule_line(&c, m[i], "skipped", why);
     }
     else {
-      outranked(why, sizeof(why), c.rs, win, m[i], 0);
+      outranked(why, sizeof(why), c.rs, v6, win, m[i], 0);
       print_rule_line(&c, m[i], "outranked", why);
     }
   }
@@ -241,7 +264,7 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   else if(second < 0)
     snprintf(why, sizeof(why), "the only rule that matches");
   else
-    outranked(why, sizeof(why), c.rs, win, second, 1);
+    outranked(why, sizeof(why), c.rs, v6, win, second, 1);
   if(c.json) {
     fputs("],\"default\":{", stdout);
     json_str_field("file", c.rs->dflt.set ? c.rs->files[c.rs->dflt.file]

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Images of policies with nat64 prefixes and "self" rules: the image
+ * decides as the rules text does, the reference matcher agrees with the
+ * table including self, damaged nat64 data is refused, and self is the
+ * loading host's.  The host's addresses are injected (cf_self_inject), so
+ * the answers do not depend on the machine.  Not in the shared-library
+ * run.
+ */
+#include "internal.h"
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64], img_path[128];
+
+static const char diff_rules[] =
+    "default allow\n"
+    "nat64 64:ff9b::/96\n"
+    "nat64 2001:db8:122::/48\n"
+    "deny self\n"
+    "allow self port 443\n"
+    "deny 192.0.2.0/24 port 22\n"
+    "allow 192.0.2.7\n"
+    "deny 198.51.100.0/24\n"
+    "allow 198.51.100.9 port 80\n"
+    "deny ::/0 port 25\n"
+    "allow 2001:db8::/32 port 8080\n"
+    "deny 203.0.113.5\n";
+
+static cf_selfaddr host_a[5];
+
+static void addr_of(cf_selfaddr *s, const char *text, const char *ifname)
+{
+  memset(s, 0, sizeof(*s));
+  s->v6 = strchr(text, ':') != NULL;
+  ck_assert_int_eq(inet_pton(s->v6 ? AF_INET6 : AF_INET, text, s->addr), 1);
+  snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
+}
+
+static void setup(void)
+{
+  snprintf(dir, sizeof(dir), "/tmp/cf-image64-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  snprintf(img_path, sizeof(img_path), "%s/p.cfimg", dir);
+  /* a /32 that ties with a written allow, one a port rule outranks, one
+   * alone, one IPv6, one inside a nat64 prefix (left out) and one a
+   * written deny ties with */
+  addr_of(&host_a[0], "192.0.2.7", "eth9");
+  addr_of(&host_a[1], "198.51.100.9", "eth9");
+  addr_of(&host_a[2], "10.1.2.3", "wlan0");
+  addr_of(&host_a[3], "2001:db8::5", "eth9");
+  addr_of(&host_a[4], "203.0.113.5", "tun0");
+  cf_self_inject(host_a, 5);
+}
+
+static void teardown(void)
+{
+  cf_self_inject(NULL, 0);
+  unlink(img_path);
+  rmdir(dir);
+}
+
+static curlfence_policy *image_of(curlfence_policy *p)
+{
+  curlfence_policy *img = NULL;
+  curlfence_error err;
+
+  ck_assert_msg(curlfence_policy_save_image(p, img_path, &err) ==
+                    CURLFENCE_OK, "%s", err.text);
+  ck_assert_msg(curlfence_policy_load_file(&img, img_path, &err) ==
+                    CURLFENCE_OK, "%s", err.text);
+  return img;
+}
+
+static socklen_t sockaddr_of(struct sockaddr_storage *ss, int v6,
+                             const uint8_t *a, unsigned port)
+{
+  memset(ss, 0, sizeof(*ss));
+  if(!v6) {
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    memcpy(&in->sin_addr, a, 4);
+    return sizeof(*in);
+  }
+  {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    memcpy(&in6->sin6_addr, a, 16);
+    return sizeof(*in6);
+  }
+}
+
+static int same_str(const char *a, const char *b)
+{
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* One address and port: text and image give the same verdict, the fast
+ * path the same action, and on both the table (with self ranked after
+ * it) picks the reference matcher's rule. */
+static void probe(curlfence_policy *text, curlfence_policy *img, int v6,
+                  const uint8_t *a, unsigned port)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sockaddr_of(&ss, v6, a, port);
+  curlfence_verdict vt, vi;
+  curlfence_action at, ai;
+  char shown[INET6_ADDRSTRLEN];
+
+  inet_ntop(v6 ? AF_INET6 : AF_INET, a, shown, sizeof(shown));
+  at = curlfence_policy_decide(text, (struct sockaddr *)&ss, len, &vt);
+  ai = curlfence_policy_decide(img, (struct sockaddr *)&ss, len, &vi);
+  ck_assert_msg(at == ai && vt.is_default == vi.is_default &&
+                    vt.line == vi.line && same_str(vt.rule, vi.rule) &&
+                    same_str(vt.reason, vi.reason),
+                "%s port %u: text %d \"%s\" (%s), image %d \"%s\" (%s)",
+                shown, port, at, vt.rule, vt.reason, ai, vi.rule, vi.reason);
+  ck_assert_int_eq(curlfence_policy_decide(text, (struct sockaddr *)&ss, len,
+                                           NULL), at);
+  ck_assert_int_eq(curlfence_policy_decide(img, (struct sockaddr *)&ss, len,
+                                           NULL), ai);
+  ck_assert_msg(cf_table_lookup(img->table, &img->rs, v6, a, port) ==
+                    cf_match_linear(&img->rs, v6, a, port),
+                "%s port %u: table and reference differ", shown, port);
+  ck_assert_int_eq(cf_table_lookup(text->table, &text->rs, v6, a, port),
+                   cf_match_linear(&text->rs, v6, a, port));
+}
+
+/* Each address with its neighbours and, for IPv4, inside both nat64
+ * prefixes, on ports that rules name and do not name. */
+static void probe_around(curlfence_policy *text, curlfence_policy *img,
+                         int v6, const uint8_t *a)
+{
+  static const unsigned ports[] = { 0, 22, 25, 80, 443, 8080, 9 };
+  int delta;
+  size_t k;
+
+  for(delta = -1; delta <= 1; delta++) {
+    uint8_t b[16], n1[16] = { 0, 0x64, 0xff, 0x9b },
+                   n2[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x22 };
+
+    memcpy(b, a, 16);
+    b[v6 ? 15 : 3] = (uint8_t)(b[v6 ? 15 : 3] + delta);
+    memcpy(n1 + 12, b, 4);
+    n2[6] = b[0];
+    n2[7] = b[1];
+    n2[9] = b[2];
+    n2[10] = b[3];
+    for(k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
+      probe(text, img, v6, b, ports[k]);
+      if(!v6) {
+        probe(text, img, 1, n1, ports[k]);
+        probe(text, img, 1, n2, ports[k]);
+      }
+    }
+  }
+}
+
+static void differential(curlfence_policy *text)
+{
+  curlfence_policy *img = image_of(text);
+  const cf_ruleset *rs = &text->rs;
+  size_t i;
+
+  ck_assert_ptr_nonnull(img->image);
+  ck_assert_uint_eq(img->rs.nnat64, rs->nnat64);
+  ck_assert_uint_eq(img->rs.nselfv, rs->nselfv);
+  for(i = 0; i < rs->nrules; i++)
+    probe_around(text, img, rs->rules[i].v6, rs->rules[i].addr);
+  for(i = 0; i < rs->nselfv; i++)
+    probe_around(text, img, rs->selfv[i].v6, rs->selfv[i].addr);
+  for(i = 0; i < rs->nnat64; i++)
+    probe_around(text, img, 1, rs->nat64[i].prefix);
+  for(i = 0; i < 5; i++)
+    probe_around(text, img, host_a[i].v6, host_a[i].addr);
+  for(i = 0; i < 2000; i++) {
+    uint8_t a[16];
+    size_t j;
+    for(j = 0; j < 16; j++)
+      a[j] = (uint8_t)rand();
+    probe(text, img, (int)(i & 1), a, (unsigned)(i % 3 ? 443 : 22));
+  }
+  curlfence_policy_unref(img);
+}
+
+START_TEST(image_differential)
+{
+  curlfence_policy *p = tu_load(diff_rules);
+
+  /* the IPv6 address inside 64:ff9b::/96 is not one: 4 x 2 rules */
+  ck_assert_uint_eq(p->rs.nselfv, 10);
+  differential(p);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* What the self rules decide, named with the address. */
+static void expect(curlfence_policy *p, const char *addr, unsigned port,
+                   curlfence_action action, const char *rule,
+                   const char *reason)
+{
+  struct sockaddr_storage ss;
+  uint8_t a[16];
+  int v6 = strchr(addr, ':') != NULL;
+  socklen_t len;
+  curlfence_verdict v;
+
+  ck_assert_int_eq(inet_pton(v6 ? AF_INET6 : AF_INET, addr, a), 1);
+  len = sockaddr_of(&ss, v6, a, port);
+  ck_assert_msg(curlfence_policy_decide(p, (struct sockaddr *)&ss, len, &v)
+                    == action, "%s port %u: %s", addr, port, v.rule);
+  ck_assert_str_eq(v.rule, rule);
+  ck_assert_str_eq(v.reason, reason);
+  ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&ss, len,
+                                           NULL), action);
+}
+
+START_TEST(image_self_ranked)
+{
+  curlfence_policy *t = tu_load(diff_rules), *img = image_of(t), *p = img;
+  int i;
+
+  for(i = 0; i < 2; i++, p = t) {
+    /* a tie of /32s without ports: deny wins */
+    expect(p, "192.0.2.7", 80, CURLFENCE_DENY, "deny self (192.0.2.7, eth9)",
+           "rule");
+    expect(p, "192.0.2.7", 443, CURLFENCE_ALLOW,
+           "allow self port 443 (192.0.2.7, eth9)", "rule");
+    /* a written /32 with ports outranks self without */
+    expect(p, "198.51.100.9", 80, CURLFENCE_ALLOW,
+           "allow 198.51.100.9 port 80", "rule");
+    expect(p, "198.51.100.9", 81, CURLFENCE_DENY,
+           "deny self (198.51.100.9, eth9)", "rule");
+    /* a tie with a written deny: the earlier rule */
+    expect(p, "203.0.113.5", 80, CURLFENCE_DENY,
+           "deny self (203.0.113.5, tun0)", "rule");
+    expect(p, "2001:db8::5", 8080, CURLFENCE_DENY,
+           "deny self (2001:db8::5, eth9)", "rule");
+    expect(p, "2001:db8::6", 8080, CURLFENCE_ALLOW,
+           "allow 2001:db8::/32 port 8080", "rule");
+    /* one of the host's addresses behind a nat64 prefix */
+    expect(p, "64:ff9b::a01:203", 80, CURLFENCE_DENY,
+           "deny self (10.1.2.3, wlan0)", "nat64/96");
+    expect(p, "10.1.2.4", 80, CURLFENCE_ALLOW, "default allow", "default");
+  }
+  curlfence_policy_unref(img);
+  curlfence_policy_unref(t);
+}
+END_TEST
+
+/* The addresses of the host that loads the image decide, never those of
+ * the one that compiled it. */
+START_TEST(image_self_at_load)
+{
+  cf_selfaddr b[1];
+  curlfence_policy *t, *p = NULL;
+  curlfence_error err;
+
+  t = tu_load("default allow\ndeny self\n");
+  ck_assert_msg(curlfence_policy_save_image(t, img_path, &err) ==
+                    CURLFENCE_OK, "%s", err.text);
+  curlfence_policy_unref(t);
+  addr_of(&b[0], "10.8.8.8", "eth1");
+  cf_self_inject(b, 1);
+  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
+                    CURLFENCE_OK, "%s", err.text);
+  expect(p, "10.8.8.8", 80, CURLFENCE_DENY, "deny self (10.8.8.8, eth1)",
+         "rule");
+  expect(p, "192.0.2.7", 80, CURLFENCE_ALLOW, "default allow", "default");
+  curlfence_policy_unref(p);
+  /* a host without addresses: self names nothing */
+  cf_self_inject(b, 0);
+  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
+                    CURLFENCE_OK, "%s", err.text);
+  expect(p, "10.8.8.8", 80, CURLFENCE_ALLOW, "default allow", "default");
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A guard's watcher reloads an image policy with self rules when the
+ * host's addresses no longer match the ones it was loaded with (the
+ * policy is made to remember other ones), and the reload resolves them
+ * again. */
+START_TEST(image_self_watch)
+{
+  curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+  curlfence_stats st;
+  int i;
+
+  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
+                   CURLFENCE_OK);
+  curlfence_policy_unref(t);
+  ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
+                   CURLFENCE_OK);
+  p->rs.self_print ^= 1;
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  ck_assert_int_eq(curlfence_guard_watch(g, 10), CURLFENCE_OK);
+  for(i = 0; i < 300; i++) {
+    curlfence_guard_stats(g, &st);
+    if(st.reloads >= 1)
+      break;
+    usleep(10000);
+  }
+  ck_assert_uint_eq(st.reloads, 1);
+  curlfence_guard_unwatch(g);
+  p = curlfence_guard_policy(g, NULL);
+  ck_assert_ptr_nonnull(p->image);
+  ck_assert_uint_eq(p->rs.nselfv, 5);
+  expect(p, "10.1.2.3", 80, CURLFENCE_DENY, "deny self (10.1.2.3, wlan0)",
+         "rule");
+  curlfence_policy_unref(p);
+  curlfence_guard_free(g);
+}
+END_TEST
+
+/* rules/default.rules (nat64 and self) becomes an image that decides as
+ * the text. */
+START_TEST(default_rules_image)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  ck_assert_msg(curlfence_policy_load_file(&p, "rules/default.rules", &err)
+                    == CURLFENCE_OK, "%s", err.text);
+  ck_assert_uint_gt(p->rs.nnat64, 0);
+  ck_assert_uint_gt(p->rs.nself, 0);
+  differential(p);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* ------------------------------------------------------------ damage */
+
+static unsigned char *img;
+static size_t img_len;
+
+static uint32_t get32(size_t off)
+{
+  uint32_t v;
+  memcpy(&v, img + off, 4);
+  return v;
+}
+
+static uint64_t get64(size_t off)
+{
+  uint64_t v;
+  memcpy(&v, img + off, 8);
+  return v;
+}
+
+static size_t section_data(unsigned id)
+{
+  uint32_t n = get32(28), i;
+
+  for(i = 0; i < n; i++)
+    if(get32(64 + i * 24) == id)
+      return (size_t)get64(64 + i * 24 + 8);
+  ck_abort_msg("no section %u", id);
+  return 0;
+}
+
+static void rejected(const char *want)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  char full[600];
+  uint64_t h = cf_hash64(img + 16, img_len - 16);
+  FILE *f;
+
+  memcpy(img + 8, &h, 8);
+  f = fopen(img_path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(img, 1, img_len, f), img_len);
+  fclose(f);
+  ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
+                   CURLFENCE_E_IMAGE);
+  ck_assert_ptr_null(p);
+  snprintf(full, sizeof(full), "%s: %s", img_path, want);
+  ck_assert_str_eq(err.text, full);
+}
+
+START_TEST(image_nat64_damaged)
+{
+  curlfence_policy *t = tu_load(diff_rules);
+  curlfence_error err;
+  char want[300];
+  size_t d, len;
+  FILE *f;
+
+  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
+                   CURLFENCE_OK);
+  curlfence_policy_unref(t);
+  f = fopen(img_path, "rb");
+  ck_assert_ptr_nonnull(f);
+  img = malloc(1 << 20);
+  img_len = fread(img, 1, 1 << 20, f);
+  fclose(f);
+  /* the declared prefixes: section 16, records of 32 bytes */
+  d = section_data(16);
+  img[d + 32 + 16] = 33;                /* prefix 1's length */
+  snprintf(want, sizeof(want), "offset %zu: nat64 prefix 1: a prefix length "
+           "other than 32, 40, 48, 56, 64 or 96", d + 32);
+  rejected(want);
+  img[d + 32 + 16] = 48;
+  img[d + 15] = 1;                      /* a host bit of 64:ff9b::/96 */
+  snprintf(want, sizeof(want), "offset %zu: nat64 prefix 0: address bits "
+           "set past the prefix length", d);
+  rejected(want);
+  img[d + 15] = 0;
+  img[d + 32 + 5] = 0x23;               /* 2001:db8:123::/48: still valid,
+                                           but not what the table holds */
+  len = section_data(9);
+  snprintf(want, sizeof(want), "offset %zu: NAT64 records: NAT64 record 1: "
+           "not the record of its declared prefix", len + 48);
+  rejected(want);
+  img[d + 32 + 5] = 0x22;
+  memcpy(img + d + 32, img + d, 16);    /* the same prefix twice */
+  img[d + 32 + 16] = 96;
+  snprintf(want, sizeof(want), "offset %zu: nat64 prefix 1: overlaps an "
+           "earlier prefix", d + 32);
+  rejected(want);
+  free(img);
+  img = NULL;
+}
+END_TEST
+
+Suite *suite_image_nat64(void)
+{
+  Suite *s = suite_create("image-nat64-self");
+  TCase *tc = tcase_create("image");
+
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, image_differential);
+  tcase_add_test(tc, image_self_ranked);
+  tcase_add_test(tc, image_self_at_load);
+  tcase_add_test(tc, image_self_watch);
+  tcase_add_test(tc, default_rules_image);
+  tcase_add_test(tc, image_nat64_damaged);
+  suite_add_tcase(s, tc);
+  return s;
+}
