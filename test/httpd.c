@@ -323,6 +323,24 @@ th_server *th_start(const char *addr, const char *name)
   return th_start_port(addr, 0, name);
 }
 
+int th_start_pair(const char *a, const char *name_a, th_server **sa,
+                  const char *b, const char *name_b, th_server **sb)
+{
+  int tries;
+
+  for(tries = 0; tries < 50; tries++) {
+    *sa = th_start(a, name_a);
+    if(!*sa)
+      break;
+    *sb = th_start_port(b, th_port(*sa), name_b);
+    if(*sb)
+      return 0;
+    th_stop(*sa);
+  }
+  *sa = *sb = NULL;
+  return -1;
+}
+
 th_server *th_start_port(const char *addr, unsigned port, const char *name)
 {
   struct sockaddr_storage ss;

@@ -27,6 +27,12 @@ th_server *th_start(const char *addr, const char *name);
 /* Like th_start() on a given port (0: ephemeral). */
 th_server *th_start_port(const char *addr, unsigned port, const char *name);
 
+/* Two servers on one port, on addresses a and b, so that one name can
+ * resolve to either.  The port is ephemeral on a; when something else
+ * holds it on b, another one is tried.  Returns 0, or -1 with both NULL. */
+int th_start_pair(const char *a, const char *name_a, th_server **sa,
+                  const char *b, const char *name_b, th_server **sb);
+
 /* Listen on an AF_UNIX socket at path (must not exist yet; removed again by
  * th_stop). */
 th_server *th_start_unix(const char *path, const char *name);

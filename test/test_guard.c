@@ -61,11 +61,9 @@ static void setup(void)
   ck_assert_int_eq(curlfence_guard_set_audit(guard, tu_record, &rec,
                                              CURLFENCE_AUDIT_DENIED),
                    CURLFENCE_OK);
-  denied = th_start("127.0.0.3", "denied");
-  ck_assert_ptr_nonnull(denied);
   /* The same port on both hosts, so one name can resolve to either. */
-  allowed = th_start_port("127.0.0.2", th_port(denied), "allowed");
-  ck_assert_ptr_nonnull(allowed);
+  ck_assert_int_eq(th_start_pair("127.0.0.3", "denied", &denied,
+                                 "127.0.0.2", "allowed", &allowed), 0);
 }
 
 static void teardown(void)

@@ -165,11 +165,9 @@ static void setup(void)
   ck_assert_ptr_nonnull(mkdtemp(tmp));
   snprintf(rules, sizeof(rules), "%s/test.rules", tmp);
   write_file(rules, "default deny\nallow 127.0.0.2\ndeny 127.0.0.3\n");
-  allowed = th_start("127.0.0.2", "allowed");
-  ck_assert_ptr_nonnull(allowed);
+  ck_assert_int_eq(th_start_pair("127.0.0.2", "allowed", &allowed,
+                                 "127.0.0.3", "denied", &denied), 0);
   port = th_port(allowed);
-  denied = th_start_port("127.0.0.3", port, "denied");
-  ck_assert_ptr_nonnull(denied);
   /* BUILD/test/check_curlfence -> BUILD/libcurlfence-preload.so */
   n = readlink("/proc/self/exe", self, sizeof(self) - 1);
   ck_assert_int_gt(n, 0);
