@@ -344,7 +344,14 @@ PRELOAD_LIB_SRCS = $(filter-out lib/attach.c lib/diff.c lib/lint.c lib/explain.c
 PRELOAD_SRCS = $(wildcard preload/*.c) $(PRELOAD_LIB_SRCS)
 PRELOAD_OBJS = $(PRELOAD_SRCS:%.c=$(BUILD)/preload-obj/%.o)
 PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g -Iinclude -Ilib -I$(BUILD) \
-  $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden
+  $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden \
+  -ffunction-sections -fdata-sections
+# Every program that inherits LD_PRELOAD maps this library, so its start-up
+# cost is the pages the loader maps and touches: the code the preload never
+# calls (the library's tool-side functions) is dropped, and code and
+# read-only data share segments (2 LOAD segments instead of 4: fewer
+# mmaps, fewer page faults).
+PRELOAD_LDFLAGS = -Wl,--gc-sections -Wl,-O1 -Wl,-z,noseparate-code
 PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
 all: $(PRELOAD) $(TREE_IMAGE)
@@ -393,7 +400,7 @@ $(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload
 
 $(PRELOAD): $(PRELOAD_OBJS) preload/exports.map
 	$(CC) -shared -Wl,--no-undefined -Wl,--version-script=preload/exports.map \
-	  $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lpthread -ldl
+	  $(PRELOAD_LDFLAGS) $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lpthread -ldl
 
 # A threaded libcurl program for test/test_preload.c, twice: plain (the
 # suite runs it under the preload library) and with the preload's objects

@@ -14,10 +14,16 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int is_loopback(const uint8_t *a, int v6)
 {
@@ -58,30 +64,158 @@ void cf_self_inject(const cf_selfaddr *list, size_t n)
   inject_on = list != NULL;
 }
 
-int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
+/* Adds s to list[0..*k) unless loopback or listed already (one address
+ * on two interfaces: the first names it); *sum collects the fingerprint. */
+static void add(cf_selfaddr *list, size_t *k, const cf_selfaddr *s,
+                uint64_t *sum)
+{
+  size_t j;
+
+  if(is_loopback(s->addr, s->v6))
+    return;
+  for(j = 0; j < *k; j++)
+    if(list[j].v6 == s->v6 && memcmp(list[j].addr, s->addr, 16) == 0)
+      return;
+  list[(*k)++] = *s;
+  *sum += addr_print(s);
+}
+
+/* The addresses from one RTM_GETADDR dump, named as getifaddrs names
+ * them: the address label, else the interface's name.  getifaddrs also
+ * dumps every link with its statistics first, which made it the largest
+ * cost of loading a policy with "self" rules.  -1 when netlink does not
+ * answer as expected (the caller then asks getifaddrs); else 0 or an
+ * errno value. */
+#define NL_BUF 32768
+static int list_netlink(cf_selfaddr **out, size_t *n, uint64_t *sum)
+{
+  struct {
+    struct nlmsghdr h;
+    struct ifaddrmsg m;
+  } rq;
+  struct sockaddr_nl kernel;
+  cf_selfaddr *list = NULL, *grown;
+  size_t cap = 0, k = 0;
+  char *buf;
+  int fd, rc = -1, done = 0;
+
+  fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if(fd < 0)
+    return -1;
+  buf = malloc(NL_BUF);
+  memset(&rq, 0, sizeof(rq));
+  rq.h.nlmsg_len = sizeof(rq);
+  rq.h.nlmsg_type = RTM_GETADDR;
+  rq.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  rq.h.nlmsg_seq = 1;
+  rq.m.ifa_family = AF_UNSPEC;
+  memset(&kernel, 0, sizeof(kernel));
+  kernel.nl_family = AF_NETLINK;
+  if(!buf || sendto(fd, &rq, sizeof(rq), 0, (struct sockaddr *)&kernel,
+                    sizeof(kernel)) != (ssize_t)sizeof(rq))
+    goto out;
+  while(!done) {
+    struct sockaddr_nl from;
+    socklen_t flen = sizeof(from);
+    struct nlmsghdr *h;
+    ssize_t got = recvfrom(fd, buf, NL_BUF, 0, (struct sockaddr *)&from,
+                           &flen);
+    size_t left;
+
+    if(got <= 0 || flen != sizeof(from) || from.nl_pid != 0)
+      goto out;
+    left = (size_t)got;
+    for(h = (struct nlmsghdr *)(void *)buf; NLMSG_OK(h, left);
+        h = NLMSG_NEXT(h, left)) {
+      struct ifaddrmsg *m = NLMSG_DATA(h);
+      struct rtattr *a;
+      size_t alen;
+      const void *addr = NULL, *local = NULL;
+      const char *label = NULL;
+      cf_selfaddr s;
+
+      if(h->nlmsg_seq != 1)
+        goto out;
+      if(h->nlmsg_type == NLMSG_DONE) {
+        done = 1;
+        break;
+      }
+      if(h->nlmsg_type == NLMSG_ERROR)
+        goto out;
+      if(h->nlmsg_type != RTM_NEWADDR ||
+         h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+         (m->ifa_family != AF_INET && m->ifa_family != AF_INET6))
+        continue;
+      alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+      for(a = IFA_RTA(m); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+        size_t plen = RTA_PAYLOAD(a);
+
+        if(a->rta_type == IFA_ADDRESS || a->rta_type == IFA_LOCAL) {
+          if(plen != (m->ifa_family == AF_INET6 ? 16u : 4u))
+            goto out;
+          if(a->rta_type == IFA_ADDRESS)
+            addr = RTA_DATA(a);
+          else
+            local = RTA_DATA(a);
+        }
+        else if(a->rta_type == IFA_LABEL && plen > 0 && plen <= IFNAMSIZ &&
+                memchr(RTA_DATA(a), 0, plen))
+          label = RTA_DATA(a);
+      }
+      /* On a point-to-point link IFA_ADDRESS is the peer's. */
+      if(local)
+        addr = local;
+      if(!addr)
+        continue;
+      memset(&s, 0, sizeof(s));
+      s.v6 = m->ifa_family == AF_INET6;
+      memcpy(s.addr, addr, s.v6 ? 16 : 4);
+      if(is_loopback(s.addr, s.v6))
+        continue;
+      if(label)
+        strncpy(s.ifname, label, sizeof(s.ifname) - 1);
+      else {
+        struct ifreq ifr;
+
+        memset(&ifr, 0, sizeof(ifr));
+        ifr.ifr_ifindex = (int)m->ifa_index;
+        if(ioctl(fd, SIOCGIFNAME, &ifr) == 0)
+          memcpy(s.ifname, ifr.ifr_name, sizeof(s.ifname) - 1);
+      }
+      if(k == cap) {
+        cap = cap ? 2 * cap : 8;
+        grown = realloc(list, cap * sizeof(*list));
+        if(!grown) {
+          rc = ENOMEM;
+          goto out;
+        }
+        list = grown;
+      }
+      add(list, &k, &s, sum);
+    }
+    if(!done && left)
+      goto out;   /* a truncated message */
+  }
+  rc = 0;
+out:
+  close(fd);
+  free(buf);
+  if(rc || !k) {
+    free(list);
+    list = NULL;
+    k = 0;
+  }
+  *out = list;
+  *n = k;
+  return rc;
+}
+
+static int list_ifaddrs(cf_selfaddr **out, size_t *n, uint64_t *sum)
 {
   struct ifaddrs *all, *i;
   cf_selfaddr *list;
-  size_t cap = 0, k = 0, j;
-  uint64_t sum = 0;
+  size_t cap = 0, k = 0;
 
-  *out = NULL;
-  *n = 0;
-  *print = 0;
-  if(inject_on) {
-    if(ninjected) {
-      list = malloc(ninjected * sizeof(*list));
-      if(!list)
-        return ENOMEM;
-      memcpy(list, injected, ninjected * sizeof(*list));
-      for(j = 0; j < ninjected; j++)
-        sum += addr_print(&list[j]);
-      *out = list;
-    }
-    *n = ninjected;
-    *print = mix(sum + ninjected);
-    return 0;
-  }
   if(getifaddrs(&all) != 0)
     return errno ? errno : EIO;
   for(i = all; i; i = i->ifa_next)
@@ -110,17 +244,9 @@ int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
     }
     else
       continue;
-    if(is_loopback(s.addr, s.v6))
-      continue;
     if(i->ifa_name)
       strncpy(s.ifname, i->ifa_name, sizeof(s.ifname) - 1);
-    for(j = 0; j < k; j++)
-      if(list[j].v6 == s.v6 && memcmp(list[j].addr, s.addr, 16) == 0)
-        break;
-    if(j < k)
-      continue;   /* one address on two interfaces: the first names it */
-    list[k++] = s;
-    sum += addr_print(&s);
+    add(list, &k, &s, sum);
   }
   freeifaddrs(all);
   if(!k) {
@@ -129,7 +255,41 @@ int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
   }
   *out = list;
   *n = k;
-  *print = mix(sum + k);
+  return 0;
+}
+
+int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
+{
+  cf_selfaddr *list;
+  size_t j;
+  uint64_t sum = 0;
+  int e;
+
+  *out = NULL;
+  *n = 0;
+  *print = 0;
+  if(inject_on) {
+    if(ninjected) {
+      list = malloc(ninjected * sizeof(*list));
+      if(!list)
+        return ENOMEM;
+      memcpy(list, injected, ninjected * sizeof(*list));
+      for(j = 0; j < ninjected; j++)
+        sum += addr_print(&list[j]);
+      *out = list;
+    }
+    *n = ninjected;
+    *print = mix(sum + ninjected);
+    return 0;
+  }
+  e = list_netlink(out, n, &sum);
+  if(e < 0) {
+    sum = 0;
+    e = list_ifaddrs(out, n, &sum);
+  }
+  if(e)
+    return e;
+  *print = mix(sum + *n);
   return 0;
 }
 

@@ -254,6 +254,22 @@ __attribute__((target("popcnt"))) static uint32_t walk6_popcnt(
     const cf_fam *f, cf_u128 key) {
   CF_WALK(cf_u128, 128, f, key);
 }
+
+/* glibc read cpuid once at start and answers from memory.  libgcc's
+ * __builtin_cpu_supports instead links a constructor that runs about ten
+ * cpuid instructions in every process that loads this code (the preload
+ * library: every program), and under a hypervisor each one is a trap that
+ * costs microseconds. */
+#if defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define CF_CPU_POPCNT() (CPU_FEATURE_ACTIVE(POPCNT) != 0)
+#endif
+#endif
+#ifndef CF_CPU_POPCNT
+#define CF_CPU_POPCNT() (__builtin_cpu_init(), \
+                         __builtin_cpu_supports("popcnt") != 0)
+#endif
 #endif
 
 /* Spelled out rather than a loop: gcc -O2 does not unroll the loop, so it
@@ -1176,8 +1192,7 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs) {
     return CURLFENCE_E_NOMEM;
   }
 #ifdef CF_HAVE_POPCNT_CLONE
-  __builtin_cpu_init();
-  t->popcnt = __builtin_cpu_supports("popcnt") != 0;
+  t->popcnt = CF_CPU_POPCNT();
 #endif
   *out = t;
   return CURLFENCE_OK;
@@ -1484,8 +1499,7 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *tp,
     t->arena_size += tp->n[p] * cf_table_part_size(p);
   t->borrowed = 1;
 #ifdef CF_HAVE_POPCNT_CLONE
-  __builtin_cpu_init();
-  t->popcnt = __builtin_cpu_supports("popcnt") != 0;
+  t->popcnt = CF_CPU_POPCNT();
 #endif
   *out = t;
 out:

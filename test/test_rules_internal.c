@@ -3,6 +3,9 @@
 #include "internal.h"
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,12 +47,66 @@ START_TEST(test_presize_blank_lines)
 }
 END_TEST
 
+/* cf_self_list reads one netlink address dump instead of getifaddrs; it
+ * must list what getifaddrs lists, in its order and under its names:
+ * each distinct non-loopback address once, named by its first entry. */
+START_TEST(test_self_list_as_getifaddrs)
+{
+  struct ifaddrs *all, *i, *j;
+  cf_selfaddr *list = NULL;
+  size_t got = 0, want = 0;
+  uint64_t print;
+
+  ck_assert_int_eq(cf_self_list(&list, &got, &print), 0);
+  ck_assert_int_eq(getifaddrs(&all), 0);
+  for(i = all; i; i = i->ifa_next) {
+    uint8_t a[16];
+    int v6;
+
+    if(!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+                        i->ifa_addr->sa_family != AF_INET6))
+      continue;
+    v6 = i->ifa_addr->sa_family == AF_INET6;
+    memset(a, 0, sizeof(a));
+    if(v6)
+      memcpy(a, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
+    else
+      memcpy(a, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
+    if(v6 ? IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)a) : a[0] == 127)
+      continue;
+    for(j = all; j != i; j = j->ifa_next)
+      if(j->ifa_addr && j->ifa_addr->sa_family == i->ifa_addr->sa_family &&
+         !memcmp(v6 ? (const void *)&((struct sockaddr_in6 *)(void *)
+                                      j->ifa_addr)->sin6_addr
+                    : (const void *)&((struct sockaddr_in *)(void *)
+                                      j->ifa_addr)->sin_addr,
+                 a, v6 ? 16 : 4))
+        break;
+    if(j != i)
+      continue;
+    ck_assert_uint_lt(want, got);
+    ck_assert_int_eq(list[want].v6, v6);
+    ck_assert(memcmp(list[want].addr, a, 16) == 0);
+    ck_assert_msg(strncmp(list[want].ifname, i->ifa_name, 15) == 0,
+                  "address %zu: \"%s\", getifaddrs \"%s\"", want,
+                  list[want].ifname, i->ifa_name);
+    want++;
+  }
+  freeifaddrs(all);
+  ck_assert_uint_eq(got, want);
+  free(list);
+}
+END_TEST
+
 Suite *suite_rules_internal(void)
 {
   Suite *s = suite_create("rules-internal");
   TCase *tc = tcase_create("presize");
 
   tcase_add_test(tc, test_presize_blank_lines);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("self");
+  tcase_add_test(tc, test_self_list_as_getifaddrs);
   suite_add_tcase(s, tc);
   return s;
 }
