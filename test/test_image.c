@@ -24,15 +24,6 @@
 
 static char dir[64], rules_path[128], inc_path[128], img_path[128];
 
-static void write_text(const char *path, const char *text)
-{
-  FILE *f = fopen(path, "w");
-
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  ck_assert_int_eq(fclose(f), 0);
-}
-
 static void setup(void)
 {
   strcpy(dir, "/tmp/cf-image-XXXXXX");
@@ -115,8 +106,8 @@ static const char extra_rules[] =
 
 static void write_site(void)
 {
-  write_text(rules_path, site_rules);
-  write_text(inc_path, extra_rules);
+  tu_write_text(rules_path, site_rules);
+  tu_write_text(inc_path, extra_rules);
 }
 
 /* Same action and verdict for addr:port from both policies. */
@@ -689,7 +680,7 @@ START_TEST(reject_nodes)
   size_t d, n;
 
   /* A /32 inside a /24 puts nodes below the direct array. */
-  write_text(rules_path, "deny 10.0.0.0/8\nallow 10.1.2.3\nallow 10.1.2.64/26"
+  tu_write_text(rules_path, "deny 10.0.0.0/8\nallow 10.1.2.3\nallow 10.1.2.64/26"
              "\ndeny 2001:db8::/32\nallow 2001:db8::1\n");
   p = load_ok(rules_path);
   save_ok(p, img_path);
@@ -718,11 +709,11 @@ START_TEST(not_an_image)
 
   /* A text that happens to start with the image's first byte is judged as
    * an image: a rules file cannot start with it. */
-  write_text(rules_path, "\x89PNG\r\n\x1a\n and more");
+  tu_write_text(rules_path, "\x89PNG\r\n\x1a\n and more");
   ck_assert_int_eq(curlfence_policy_load_file(&p, rules_path, &err),
                    CURLFENCE_E_IMAGE);
   ck_assert_str_eq(err.message, "offset 1: not a curlfence image (bad magic)");
-  write_text(rules_path, "deny 10.0.0.0/8\n");
+  tu_write_text(rules_path, "deny 10.0.0.0/8\n");
   p = load_ok(rules_path);
   ck_assert_ptr_null(p->image);
   curlfence_policy_unref(p);
@@ -738,7 +729,7 @@ static void deploy(const char *text)
   char tmp[160];
   curlfence_policy *p;
 
-  write_text(rules_path, text);
+  tu_write_text(rules_path, text);
   p = load_ok(rules_path);
   snprintf(tmp, sizeof(tmp), "%s.new", img_path);
   save_ok(p, tmp);
@@ -823,13 +814,13 @@ START_TEST(staleness)
   ck_assert_int_eq(utimensat(AT_FDCWD, inc_path, times, 0), 0);
   ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 0);
   /* other text in an include */
-  write_text(inc_path, "deny 127.0.0.0/8\n");
+  tu_write_text(inc_path, "deny 127.0.0.0/8\n");
   ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 1);
   snprintf(want, sizeof(want), "%s: changed since %s was compiled",
            inc_path, img_path);
   ck_assert_str_eq(why.text, want);
   ck_assert_int_eq(curlfence_policy_image_stale(NULL, &why), 0);
-  write_text(inc_path, extra_rules);
+  tu_write_text(inc_path, extra_rules);
   ck_assert_int_eq(curlfence_policy_image_stale(p, NULL), 0);
   unlink(inc_path);
   ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 1);
@@ -837,7 +828,7 @@ START_TEST(staleness)
                 why.text);
   curlfence_policy_unref(p);
   /* the image and its rules moved together: still found */
-  write_text(inc_path, extra_rules);
+  tu_write_text(inc_path, extra_rules);
   snprintf(moved, sizeof(moved), "%s-moved", dir);
   ck_assert_int_eq(rename(dir, moved), 0);
   snprintf(want, sizeof(want), "%s/site.cfimg", moved);
@@ -847,7 +838,7 @@ START_TEST(staleness)
   ck_assert_int_eq(rename(moved, dir), 0);
   /* saving refuses rules that changed after loading */
   p = load_ok(rules_path);
-  write_text(rules_path, "deny 10.0.0.0/8\n");
+  tu_write_text(rules_path, "deny 10.0.0.0/8\n");
   ck_assert_int_eq(curlfence_policy_save_image(p, img_path, &why),
                    CURLFENCE_E_INVAL);
   snprintf(want, sizeof(want), "%s: changed since the policy was loaded; "

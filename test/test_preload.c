@@ -41,15 +41,6 @@ typedef struct result {
   char err[OUT_MAX];
 } result;
 
-static void write_file(const char *path, const char *text)
-{
-  FILE *f = fopen(path, "w");
-
-  ck_assert_msg(f != NULL, "cannot write %s", path);
-  fputs(text, f);
-  ck_assert_int_eq(fclose(f), 0);
-}
-
 static void read_file(const char *path, char *buf, size_t size)
 {
   FILE *f = fopen(path, "r");
@@ -164,7 +155,7 @@ static void setup(void)
   snprintf(tmp, sizeof(tmp), "/tmp/curlfence-preload-XXXXXX");
   ck_assert_ptr_nonnull(mkdtemp(tmp));
   snprintf(rules, sizeof(rules), "%s/test.rules", tmp);
-  write_file(rules, "default deny\nallow 127.0.0.2\ndeny 127.0.0.3\n");
+  tu_write_text(rules, "default deny\nallow 127.0.0.2\ndeny 127.0.0.3\n");
   ck_assert_int_eq(th_start_pair("127.0.0.2", "allowed", &allowed,
                                  "127.0.0.3", "denied", &denied), 0);
   port = th_port(allowed);
@@ -362,7 +353,7 @@ START_TEST(broken_rules_refuse_everything)
   const char *nl;
 
   snprintf(bad, sizeof(bad), "%s/bad.rules", tmp);
-  write_file(bad, "allow 127.0.0.2\ndeny 10/8\n");
+  tu_write_text(bad, "allow 127.0.0.2\ndeny 10/8\n");
   guarded(r, NULL, argv);
   ck_assert_msg(r->status == 7, SAYS(r));
   snprintf(want, sizeof(want), "curlfence: %s:2:6: ", bad);
@@ -652,7 +643,7 @@ static void watch_run(result *r, const char *watch, const char *wait_ms,
   sibling(prog, sizeof(prog), "preload-watch");
   snprintf(next, sizeof(next), "%s/next.rules", tmp);
   snprintf(audit, sizeof(audit), "%s/watch.jsonl", tmp);
-  write_file(next, next_rules);
+  tu_write_text(next, next_rules);
   unlink(audit);
   guarded(r, NULL, watch ? with : without);
   read_file(audit, log, size);
@@ -739,7 +730,7 @@ static void make_repo(void)
   ck_assert_int_eq(mkdir(srv, 0700), 0);
   ck_assert_int_eq(mkdir(work, 0700), 0);
   snprintf(file, sizeof(file), "%s/README", work);
-  write_file(file, "served over dumb HTTP\n");
+  tu_write_text(file, "served over dumb HTTP\n");
   for(i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
     run(r, env, steps[i]);
     ck_assert_msg(r->status == 0, "git %s: status %d\nstdout: %s\n"
@@ -830,7 +821,7 @@ static void pycurl_run(result *r, int own)
                          NULL };
 
   snprintf(script, sizeof(script), "%s/fetch.py", tmp);
-  write_file(script,
+  tu_write_text(script,
              "import io, socket, sys\n"
              "import pycurl\n"
              "seen = []\n"

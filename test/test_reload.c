@@ -26,15 +26,6 @@
 static th_server *srv;
 static char dir[64], rules_path[128], url[128];
 
-static void write_text(const char *path, const char *text)
-{
-  FILE *f = fopen(path, "w");
-
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  ck_assert_int_eq(fclose(f), 0);
-}
-
 static void setup(void)
 {
   ck_assert_int_eq(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
@@ -100,7 +91,7 @@ static curlfence_guard *guard_from_file(const char *text)
   curlfence_guard *g;
   curlfence_error err;
 
-  write_text(rules_path, text);
+  tu_write_text(rules_path, text);
   ck_assert_msg(curlfence_policy_load_file(&p, rules_path, &err)
                     == CURLFENCE_OK, "%s", err.text);
   ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
@@ -310,7 +301,7 @@ START_TEST(test_reload)
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
   ck_assert_uint_eq(r.ev[0].generation, 1);
 
-  write_text(rules_path, allow_rules);
+  tu_write_text(rules_path, allow_rules);
   ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_OK);
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_OK);
   ck_assert_int_eq(r.ev[1].action, CURLFENCE_ALLOW);
@@ -318,7 +309,7 @@ START_TEST(test_reload)
   ck_assert_str_eq(r.ev[1].verdict.rule, "allow 127.0.0.3");
 
   /* A broken file keeps the rules in force and says where it broke. */
-  write_text(rules_path, "default deny\nallow 127.0.0.3/33\n");
+  tu_write_text(rules_path, "default deny\nallow 127.0.0.3/33\n");
   ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_ADDRESS);
   ck_assert_str_eq(err.file, rules_path);
   ck_assert_uint_eq(err.line, 2);
@@ -418,7 +409,7 @@ START_TEST(test_reload_under_load)
   for(i = 0; i < flips; i++) {
     struct timespec ts = { 0, 5000000 };
     nanosleep(&ts, NULL);
-    write_text(rules_path, i % 2 ? deny_rules : allow_rules);
+    tu_write_text(rules_path, i % 2 ? deny_rules : allow_rules);
     ck_assert_int_eq(curlfence_guard_reload(rc.g, &err), CURLFENCE_OK);
   }
   atomic_store(&rc.stop, 1);
@@ -487,18 +478,18 @@ START_TEST(test_watch_rename_and_rewrite)
 
   /* Replaced by rename(2), as editors and deploy tools do. */
   snprintf(tmp, sizeof(tmp), "%s/app.rules.new", dir);
-  write_text(tmp, allow_rules);
+  tu_write_text(tmp, allow_rules);
   ck_assert_int_eq(rename(tmp, rules_path), 0);
   ck_assert(wait_generation(g, 2));
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_OK);
 
   /* Rewritten in place. */
-  write_text(rules_path, deny_rules);
+  tu_write_text(rules_path, deny_rules);
   ck_assert(wait_generation(g, 3));
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
 
   /* A broken version is not taken, and is reported. */
-  write_text(rules_path, "default allow\ndeny 127.0.0.3/40\n");
+  tu_write_text(rules_path, "default allow\ndeny 127.0.0.3/40\n");
   wait_stats(g, &st, reload_failed, 0);
   ck_assert_uint_eq(st.reload_failures, 1);
   ck_assert_uint_eq(st.generation, 3);
@@ -521,7 +512,7 @@ START_TEST(test_watch_configmap)
   snprintf(path, sizeof(path), "%s/..2026_11_25_a", dir);
   ck_assert_int_eq(mkdir(path, 0700), 0);
   snprintf(path, sizeof(path), "%s/..2026_11_25_a/app.rules", dir);
-  write_text(path, deny_rules);
+  tu_write_text(path, deny_rules);
   snprintf(data, sizeof(data), "%s/..data", dir);
   ck_assert_int_eq(symlink("..2026_11_25_a", data), 0);
   unlink(rules_path);
@@ -537,7 +528,7 @@ START_TEST(test_watch_configmap)
   snprintf(target, sizeof(target), "%s/..2026_11_25_b", dir);
   ck_assert_int_eq(mkdir(target, 0700), 0);
   snprintf(path, sizeof(path), "%s/..2026_11_25_b/app.rules", dir);
-  write_text(path, allow_rules);
+  tu_write_text(path, allow_rules);
   snprintf(link_tmp, sizeof(link_tmp), "%s/..data_tmp", dir);
   ck_assert_int_eq(symlink("..2026_11_25_b", link_tmp), 0);
   ck_assert_int_eq(rename(link_tmp, data), 0);
@@ -617,7 +608,7 @@ END_TEST
 static void rewrite_file(curlfence_guard *g)
 {
   (void)g;
-  write_text(rules_path, "default deny\n");
+  tu_write_text(rules_path, "default deny\n");
 }
 
 START_TEST(test_reload_changed_while_read)

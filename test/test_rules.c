@@ -178,13 +178,9 @@ static char tmpdir[64];
 static void write_file(const char *name, const char *text)
 {
   char path[256];
-  FILE *f;
 
   snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-  f = fopen(path, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
+  tu_write_text(path, text);
 }
 
 static void mk_tmpdir(void)

@@ -136,3 +136,12 @@ void tu_loopback_hosts_name(char *name, size_t size)
   if(f)
     fclose(f);
 }
+
+void tu_write_text(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  ck_assert_msg(f != NULL, "cannot write %s", path);
+  fputs(text, f);
+  ck_assert_int_eq(fclose(f), 0);
+}

@@ -69,4 +69,7 @@ void tu_loopback_hosts_name(char *name, size_t size);
 /* Nonzero when the suites should run their short variants. */
 int tu_quick(void);
 
+/* Write text to path, replacing it; fails the test when it cannot. */
+void tu_write_text(const char *path, const char *text);
+
 #endif
