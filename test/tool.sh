@@ -66,6 +66,9 @@ expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"
 expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp/bad.rules" 1.2.3.4
+# a line with more words than any directive takes: the first extra word
+printf 'allow 1.2.3.4 port 443 foo tcp\n' >"$tmp/extra.rules"
+expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [syntax]" -- $tool lint "$tmp/extra.rules"
 
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
