@@ -52,6 +52,10 @@ static const bad_case bad[] = {
   { "allow   # nothing\n", CURLFENCE_E_SYNTAX, 1, 6, "missing address after \"allow\"" },
   { "deny 10.0.0.0/8 ports 80\n", CURLFENCE_E_SYNTAX, 1, 17, "expected \"port\" or end of line" },
   { "deny 10.0.0.0/8 port 80 extra\n", CURLFENCE_E_SYNTAX, 1, 25, "expected end of line" },
+  /* More words than any directive takes: the first one too many is named. */
+  { "allow 1.2.3.4 port 443 foo tcp\n", CURLFENCE_E_SYNTAX, 1, 24, "unexpected \"foo\" (expected end of line)" },
+  { "allow 1.2.3.4 prt 443 foo tcp more\n", CURLFENCE_E_SYNTAX, 1, 15, "unexpected \"prt\" (expected \"port\" or end of line)" },
+  { "nat64 64:ff9b::/96 a b c d e\n", CURLFENCE_E_SYNTAX, 1, 20, "unexpected \"a\" (expected end of line)" },
   { "default\n", CURLFENCE_E_SYNTAX, 1, 8, "missing action after \"default\"" },
   { "default maybe\n", CURLFENCE_E_SYNTAX, 1, 9, "expected allow or deny" },
   { "default allow\n\ndefault deny\n", CURLFENCE_E_DUPLICATE, 3, 1, "duplicate \"default\" (first given at test.rules:1)" },

@@ -66,6 +66,9 @@ expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
 printf 'deny 10/8\n' >"$tmp/bad.rules"
 expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp/bad.rules" 1.2.3.4
+# a line with more words than any directive takes: the first extra word
+printf 'allow 1.2.3.4 port 443 foo tcp\n' >"$tmp/extra.rules"
+expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [syntax]" -- $tool lint "$tmp/extra.rules"
 
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
@@ -103,7 +106,7 @@ expect_stdout() {
 }
 
 # ---- option conventions, shared by every subcommand
-expect 0 "usage: curlfence check [OPTIONS] ADDRESS... [PORT]" -- $tool check --help
+expect 0 "usage: curlfence check [OPTIONS] ADDRESS[:PORT]... | ADDRESS PORT" -- $tool check --help
 expect 0 "usage: curlfence fetch [OPTIONS] URL" -- $tool help fetch
 expect 0 "curlfence 0." -- $tool --version
 expect 0 "check" -- $tool --help
@@ -122,24 +125,52 @@ expect 0 "allow 10.1.2.3 (" -- $tool check -r "$tmp/ten.rules" -- 10.1.2.3
 expect 2 "Use -r FILE" -- $tool check -r "$tmp/none.rules" 10.1.2.3
 expect 2 "Run 'curlfence lint $tmp/bad.rules'" -- $tool check -r "$tmp/bad.rules" 10.1.2.3
 
-# ---- bash completion: every command, and every option its --help lists
-completes() {  # completes CMD OPTION: the completion offers OPTION for CMD
-  line=$(grep -e "^ *$1)" tools/curlfence.bash | head -n 1)
-  case "$line" in *[\ \"]"$2"[\ \"]*) echo yes ;; *) echo "no $2 for $1" ;; esac
-}
-for c in check fetch explain lint diff; do
-  for o in $($tool $c --help | sed -n 's/^ *\(-[a-zA-Z], \)\{0,1\}\(--[a-z-]*\).*/\1 \2/p' | tr -d ,); do
-    expect 0 "yes" -- completes "$c" "$o"
-  done
-done
+# ---- bash completion, against the command table the tool prints: every
+# command, exactly the options of each, and an argument (not options) after
+# each option that takes one
+expect 0 "check -r|--rules=FILE -p|--port=PORT -n|--numeric -q|--quiet --json -h|--help" -- $tool --list-options
 if command -v bash >/dev/null; then
   complete_words() {  # complete_words WORDS...: what completion offers
     bash -c '. tools/curlfence.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _curlfence; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
   }
+  $tool --list-options >"$tmp/table"
+  # same_words WANT GOT: the same words, in any order
+  same_words() {
+    w=$(printf '%s\n' $1 | sort -u | tr '\n' ' ')
+    g=$(printf '%s\n' $2 | sort -u | tr '\n' ' ')
+    if [ "$w" = "$g" ]; then echo same; else echo "want: $w"; echo "got:  $g"; fi
+  }
+  set -f  # option arguments such as HOST:PORT:ADDR[,ADDR] are not globs
+  cmds=$(cut -d' ' -f1 "$tmp/table")
+  expect 0 "same" -- same_words "$cmds help version -h --help -V --version" "$(complete_words curlfence '')"
+  expect 0 "same" -- same_words "$cmds" "$(complete_words curlfence help '')"
+  while read -r c spellings; do
+    opts=$(printf '%s\n' $spellings | sed 's/=.*//' | tr '|' ' ')
+    # run also offers "--", which ends its options
+    expect 0 "same" -- same_words "$opts" "$(complete_words curlfence "$c" - | grep -v -x -e --)"
+    for o in $(printf '%s\n' $spellings | grep = | sed 's/=.*//' | tr '|' ' '); do
+      expect 0 "none" -- sh -c 'case "$1" in *-[a-z]*) echo "$1" ;; *) echo none ;; esac' _ "$(complete_words curlfence "$c" "$o" -)"
+    done
+  done <"$tmp/table"
+  set +f
+  mkdir -p "$tmp/comp"
+  : >"$tmp/comp/a.rules"; : >"$tmp/comp/b.cfimg"; : >"$tmp/comp/c.txt"
+  for c in $(grep -e ' -r|--rules=' "$tmp/table" | cut -d' ' -f1); do
+    expect 0 "$tmp/comp/a.rules
+$tmp/comp/b.cfimg" -- complete_words curlfence "$c" --rules "$tmp/comp/"
+    refute 0 "c.txt" -- complete_words curlfence "$c" -r "$tmp/comp/"
+  done
+  for c in lint diff compile; do
+    expect 0 "$tmp/comp/a.rules" -- complete_words curlfence "$c" "$tmp/comp/"
+    refute 0 "c.txt" -- complete_words curlfence "$c" "$tmp/comp/"
+  done
   expect 0 "explain" -- complete_words curlfence ex
   expect 0 "--connect-timeout" -- complete_words curlfence fetch --con
   expect 0 "rules/default.rules" -- complete_words curlfence check -r rules/def
   expect 0 "rules/examples/" -- complete_words curlfence lint rules/ex
+  # run: the command after "--", not run's options
+  expect 0 "printf" -- complete_words curlfence run -r x.rules -- printf
+  refute 0 "--keep-proxy" -- complete_words curlfence run -- curl --k
 fi
 
 # ---- check: ports are plain decimal 1-65535
@@ -151,7 +182,7 @@ expect 0 "allow 1.2.3.4 port 1 (" -- $tool check 1.2.3.4 1
 
 # ---- check: several addresses, host names, zone ids, stdin, --json
 expect_stdout 1 "deny 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
-allow 93.184.215.14 port 80 ($def:$(ln "default allow"): default allow)" -- $tool check 127.0.0.1 93.184.215.14 80
+allow 93.184.215.14 port 80 ($def:$(ln "default allow"): default allow)" -- $tool check 127.0.0.1 93.184.215.14 -p 80
 expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)
 allow 2606:4700::1111 ($def:$(ln "allow 2000::/3"): allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
 expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check localhost 443
@@ -166,7 +197,7 @@ printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "de
 printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
 expect_stdout 2 "deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
 expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
-$tool check --json 127.0.0.1 93.184.215.14 443 >"$tmp/check.json"
+$tool check --json 127.0.0.1 93.184.215.14 -p 443 >"$tmp/check.json"
 expect 0 "ok" -- python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -175,6 +206,98 @@ want = {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "den
 assert all(rows[0][k] == v for k, v in want.items()), rows[0]
 assert rows[1]["decision"] == "allow" and rows[1]["default"] is True and rows[1]["reason"] == "default", rows[1]
 print("ok")' "$tmp/check.json" "$def" "$(ln "deny 127.0.0.0/8")"
+
+# ---- version: the library's, the libcurl in use, the default paths
+ver=$(sed -n 's/^#define CURLFENCE_VERSION "\(.*\)"$/\1/p' include/curlfence.h)
+preload=$(dirname "$(dirname "$(readlink -f "$tool")")")/libcurlfence-preload.so
+expect_stdout 0 "curlfence $ver" -- sh -c "$tool --version | head -n 1"
+expect 0 "rules: $def
+preload: $preload" -- $tool --version
+if pkg-config --exists libcurl 2>/dev/null; then
+  expect 0 "
+libcurl $(pkg-config --modversion libcurl)
+" -- $tool --version
+fi
+expect_stdout 0 "$($tool --version)" -- $tool -V
+expect 0 "rules: $tmp/env.rules" -- env CURLFENCE_RULES="$tmp/env.rules" $tool -V
+expect 0 "preload: $tmp/none.so (not found)" -- env CURLFENCE_PRELOAD="$tmp/none.so" $tool -V
+
+# ---- check and explain: ADDRESS:PORT, [V6ADDR]:PORT, HOST:PORT, -p, -n
+expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 10.1.2.3 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 2001:db8::1 port 8443 ($def:$(ln "deny 2001:db8::\/32"): deny 2001:db8::/32)
+allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check 10.1.2.3:443 10.1.2.3:22 [2001:db8::1]:8443 93.184.215.14
+expect_stdout 1 "deny fe80::1%lo port 22 ($def:$(ln "deny fe80::\/10"): deny fe80::/10)
+deny ::1 ($def:$(ln "deny ::1\/128"): deny ::1/128)" -- $tool check "[fe80::1%lo]:22" "[::1]"
+expect 1 "deny localhost 127.0.0.1 port 443 (" -- $tool check localhost:443
+# the trailing PORT: one address only; among several it is not guessed
+expect 2 "curlfence check: \"443\" looks like a port, but there are several addresses: write ADDRESS:PORT, [IPV6]:PORT or -p PORT" -- $tool check 10.1.2.3 443 10.1.2.3 22
+expect 2 "\"80\" looks like a port" -- $tool check 127.0.0.1 93.184.215.14 80
+expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check 10.1.2.3 443
+expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 ($def:$(ln "default allow"): default allow)
+deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check 2130706433 93.184.215.14 10.0.0.1
+# -p: every operand without a port of its own
+expect_stdout 1 "deny 10.1.2.3 port 80 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 10.1.2.4 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check -p 80 10.1.2.3 10.1.2.4:22
+expect 2 "curlfence check: \"443\" is a second port: -p gives it already" -- $tool check -p 80 10.1.2.3 443
+expect 2 "curlfence check: invalid port \"0\"" -- $tool check --port 0 10.1.2.3
+for bad in "[1.2.3.4]:80=brackets hold only IPv6 addresses" "[::1=missing \"]\"" \
+           "[::1]x=expected \":PORT\" after \"]\"" ":80=missing address before \":\"" \
+           "1.2.3.4:0=invalid port \"0\"" "1.2.3.4:080=invalid port \"080\"" \
+           "[::1]:=invalid port \"\"" "1.2.3.999=not an address or a host name"; do
+  expect 2 "curlfence: \"${bad%%=*}\": ${bad#*=}" -- $tool check -n "${bad%%=*}"
+done
+# -n: a name is an error, never a lookup; numeric spellings still work
+expect 2 "curlfence: \"localhost\": not a numeric address (-n: host names are not resolved)" -- $tool check -n localhost
+expect_stdout 2 "deny 2130706433 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check --numeric no-such-host.test:80 2130706433:80
+expect 2 "\"no-such-host.test\": not a numeric address" -- $tool check --numeric no-such-host.test:80 2130706433:80
+# standard input: ADDRESS:PORT on a line too; a line's port beats -p
+printf '10.1.2.3:443\n[::1]:8080\n10.1.2.3\n10.1.2.3 22\n' >"$tmp/batch3"
+expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny ::1 port 8080 ($def:$(ln "deny ::1\/128"): deny ::1/128)
+deny 10.1.2.3 port 9 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 10.1.2.3 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check -p 9 - <'$tmp/batch3'"
+printf '10.1.2.3:443 22\n' | { expect 2 "\"22\": a second port for an address that names one" -- $tool check -; }
+# -q: nothing on standard output, the status only
+expect_stdout 1 "" -- $tool check -q 127.0.0.1 93.184.215.14
+expect_stdout 0 "" -- $tool check --quiet 93.184.215.14:443
+expect_stdout 1 "" -- $tool check -q --json 127.0.0.1
+expect_stdout 2 "" -- $tool check -q 10.0.0.0/8 127.0.0.1
+expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check -q 10.0.0.0/8 127.0.0.1
+# explain: the same spellings of a port
+expect 1 "10.1.2.3 port 443:
+  1. $def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8 -- decides" -- $tool explain 10.1.2.3:443
+expect 1 "::ffff:10.0.0.1 port 80:" -- $tool explain "[::ffff:10.0.0.1]:80"
+expect 1 "10.1.2.3 port 22:" -- $tool explain -p 22 10.1.2.3
+expect 1 "10.1.2.3 port 80:" -- $tool explain -p 22 10.1.2.3:80
+expect 1 "10.1.2.3 port 22:" -- $tool explain 10.1.2.3 22
+expect 2 "curlfence explain: \"80\" is a second port for an address that names one" -- $tool explain 10.1.2.3:80 80
+expect 2 "curlfence explain: \"80\" is a second port: -p gives it already" -- $tool explain -p 22 10.1.2.3 80
+expect 2 "curlfence explain: \"10.1.2.3:0\": invalid port \"0\"" -- $tool explain 10.1.2.3:0
+
+# ---- - for standard input wherever a file is read
+printf 'default deny\nallow 10.0.0.0/8\n' >"$tmp/in.rules"
+printf 'default allow\n' >"$tmp/allow.rules"
+printf 'deny 10.0.0.0/8\ndefault allow\n  deny 10.0.0.0/8   # again\n' >"$tmp/dup.rules"
+expect_stdout 1 "allow 10.1.1.1 (<stdin>:2: allow 10.0.0.0/8)
+deny 11.1.1.1 (<stdin>:1: default deny)" -- sh -c "$tool check -r - 10.1.1.1 11.1.1.1 <'$tmp/in.rules'"
+expect 0 "decision: allow (<stdin>:2: allow 10.0.0.0/8)" -- sh -c "$tool explain --rules - 10.1.1.1 <'$tmp/in.rules'"
+# its includes are relative to the working directory
+expect 1 "deny 127.0.0.1 (rules/default.rules:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- sh -c "printf 'include rules/default.rules\n' | $tool check -r - 127.0.0.1"
+expect 2 "<stdin>:1:6: incomplete IPv4 address \"10\"" -- sh -c "$tool check -r - 1.2.3.4 <'$tmp/bad.rules'"
+expect 2 "curlfence check: standard input (-) can be read only once" -- $tool check -r - -
+expect 2 "curlfence check: standard input (-) can be read only once" -- $tool check - -
+expect_stdout 1 "<stdin>:3:3: warning: duplicate of line 1 (deny 10.0.0.0/8) [duplicate]" -- sh -c "$tool lint - <'$tmp/dup.rules'"
+expect_stdout 2 "<stdin>:1:24: unexpected \"foo\" (expected end of line) [syntax]" -- sh -c "$tool lint - <'$tmp/extra.rules'"
+expect 2 "curlfence lint: standard input (-) can be read only once" -- $tool lint - -
+expect_stdout 1 "10.20.0.0/16 any port: allow ($tmp/allow.rules:1 default) -> deny (<stdin>:2)" -- sh -c "printf 'default allow\ndeny 10.20.0.0/16\n' | $tool diff '$tmp/allow.rules' -"
+expect_stdout 1 "10.20.0.0/16 any port: deny (<stdin>:2) -> allow ($tmp/allow.rules:1 default)" -- sh -c "printf 'default allow\ndeny 10.20.0.0/16\n' | $tool diff - '$tmp/allow.rules'"
+expect 2 "curlfence diff: only one of OLD and NEW may be - (standard input)" -- $tool diff - -
+expect 0 "$tmp/stdin.cfimg: 1 rules, " -- sh -c "$tool compile - -o '$tmp/stdin.cfimg' <'$tmp/in.rules'"
+expect_stdout 1 "deny 11.1.1.1 (<stdin>:1: default deny)" -- $tool check -r "$tmp/stdin.cfimg" 11.1.1.1
+expect 0 "$tmp/stdin2.cfimg: 1 rules, " -- sh -c "$tool compile -r - -o '$tmp/stdin2.cfimg' <'$tmp/in.rules'"
+expect 7 "curlfence: blocked 127.0.0.1 port 9 by <stdin>:1 (default deny)" -- sh -c "$tool fetch -r - http://127.0.0.1:9/ <'$tmp/in.rules'"
 
 # ---- fetch against a loopback server
 python3 test/tool_httpd.py 127.0.0.2 "$tmp/port" &

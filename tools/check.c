@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * curlfence check: decide addresses the way a guard would, without
- * connecting anywhere.  Host names are resolved (getaddrinfo) and every
- * address they resolve to is decided.  Exit 0 when everything was allowed,
- * 1 when something was denied, 2 on usage or rules errors or when an
- * address could not be read or resolved (the others are still decided).
+ * connecting anywhere.  Host names are resolved (getaddrinfo, never with
+ * -n) and every address they resolve to is decided.  Exit 0 when
+ * everything was allowed, 1 when something was denied, 2 on usage or rules
+ * errors or when an address could not be read or resolved (the others are
+ * still decided).
  */
 #include "cli.h"
 
@@ -18,6 +19,9 @@
 
 static const cli_opt check_opts[] = {
   CLI_OPT_RULES,
+  CLI_OPT_PORT,
+  { "numeric", 'n', NULL, "never resolve host names: a name is an error" },
+  { "quiet", 'q', NULL, "print nothing; the exit status tells" },
   CLI_OPT_JSON,
   CLI_OPT_HELP,
   CLI_OPT_END
@@ -25,7 +29,7 @@ static const cli_opt check_opts[] = {
 
 typedef struct check_ctx {
   curlfence_policy *p;
-  int json;
+  int json, numeric, quiet;
   int denied, failed;
 } check_ctx;
 
@@ -38,6 +42,8 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
 
   if(v->action != CURLFENCE_ALLOW)
     c->denied = 1;
+  if(c->quiet)
+    return;
   if(c->json) {
     fputs("{\"input\":", stdout);
     cli_json_string(stdout, input);
@@ -81,7 +87,7 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
 static void print_error(check_ctx *c, const char *input, const char *msg)
 {
   c->failed = 1;
-  if(c->json) {
+  if(c->json && !c->quiet) {
     fputs("{\"input\":", stdout);
     cli_json_string(stdout, input);
     fputs(",\"error\":", stdout);
@@ -121,8 +127,17 @@ static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
 static int host_name_ok(const char *s)
 {
   size_t n = strlen(s);
+  const char *last = strrchr(s, '.');
+  int digits = 1;
 
   if(!n || n > 253 || s[0] == '.' || s[0] == '-')
+    return 0;
+  /* a top-level label is never all digits (RFC 3696 section 2): "080" or
+   * "1.2.3.999" is a mistyped port or address, not a name to look up */
+  for(last = last && last[1] ? last + 1 : s; *last && *last != '.'; last++)
+    if(!isdigit((unsigned char)*last))
+      digits = 0;
+  if(digits)
     return 0;
   for(; *s; s++)
     if(!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
@@ -165,6 +180,11 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     print_error(c, input, "not an address or a host name");
     return;
   }
+  if(rc == EAI_NONAME && c->numeric) {
+    print_error(c, input, "not a numeric address (-n: host names are not "
+                "resolved)");
+    return;
+  }
   if(rc == EAI_NONAME) {
     hints.ai_flags = 0;
     rc = getaddrinfo(input, NULL, &hints, &res);
@@ -188,6 +208,8 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
  * or a host name, so "080", " +80" and "-1" are rejected as ports. */
 static int looks_like_port(const char *s)
 {
+  if(!strcmp(s, "-"))
+    return 0;             /* standard input */
   for(; *s; s++)
     if(!isdigit((unsigned char)*s) && *s != '+' && *s != '-' &&
        !isspace((unsigned char)*s))
@@ -195,16 +217,36 @@ static int looks_like_port(const char *s)
   return 1;
 }
 
-static void bad_port(check_ctx *c, const char *s)
+/* Decide a destination operand or line: ADDRESS, ADDRESS:PORT,
+ * [V6ADDR]:PORT, HOST or HOST:PORT.  Its own port wins over port, the
+ * command's (-p or the trailing PORT); own_port (NULL: none) is a second
+ * word of a standard input line. */
+static void check_dest(check_ctx *c, char *dest, const char *own_port,
+                       unsigned port)
 {
-  char msg[96];
+  char why[96], *host;
+  unsigned p = port;
+  int rc = cli_split_dest(dest, &host, &p, why, sizeof(why));
 
-  snprintf(msg, sizeof(msg), "invalid port \"%.40s\" (expected 1-65535)", s);
-  print_error(c, s, msg);
+  if(rc < 0) {
+    print_error(c, dest, why);
+    return;
+  }
+  if(own_port && rc) {
+    print_error(c, own_port, "a second port for an address that names one");
+    return;
+  }
+  if(own_port && cli_parse_port(own_port, &p)) {
+    snprintf(why, sizeof(why), "invalid port \"%.40s\" (expected 1-65535)",
+             own_port);
+    print_error(c, own_port, why);
+    return;
+  }
+  check_one(c, host, p);
 }
 
-/* Standard input, one "ADDRESS [PORT]" per line; blank lines and
- * #-comments are skipped. */
+/* Standard input, one "ADDRESS [PORT]" or "ADDRESS:PORT" per line; blank
+ * lines and #-comments are skipped. */
 static void check_stdin(check_ctx *c, unsigned port)
 {
   char *line = NULL, *tok, *save;
@@ -212,7 +254,6 @@ static void check_stdin(check_ctx *c, unsigned port)
   ssize_t n;
 
   while((n = getline(&line, &cap, stdin)) >= 0) {
-    unsigned lport = port;
     char *addr, *ports;
 
     if((tok = strchr(line, '#')))
@@ -221,33 +262,41 @@ static void check_stdin(check_ctx *c, unsigned port)
     if(!addr)
       continue;
     ports = strtok_r(NULL, " \t\r\n", &save);
-    if(ports && cli_parse_port(ports, &lport)) {
-      bad_port(c, ports);
-      continue;
-    }
     if(strtok_r(NULL, " \t\r\n", &save)) {
       print_error(c, addr, "expected ADDRESS [PORT] on the line");
       continue;
     }
-    check_one(c, addr, lport);
+    check_dest(c, addr, ports, port);
   }
   free(line);
 }
 
+/* A bare port among several addresses: 1 to 5 digits.  Longer numbers are
+ * addresses (2130706433 is 127.0.0.1). */
+static int is_port_word(const char *s)
+{
+  size_t n = strspn(s, "0123456789");
+
+  return n && n <= 5 && !s[n];
+}
+
 static int run_check(const cli_cmd *cmd, int argc, char **argv)
 {
-  const char *rules = NULL, *arg;
+  const char *rules = NULL, *arg, *port_opt = NULL;
   check_ctx c;
   cli_parser ps;
   unsigned port = 0;
   char **ops;
-  int key, i, n;
+  int key, i, n, stdin_ops = 0;
 
   memset(&c, 0, sizeof(c));
   cli_parser_init(&ps, cmd, argc, argv);
   while((key = cli_next(&ps, &arg)) != CLI_END) {
     switch(key) {
     case 'r': rules = arg; break;
+    case 'p': port_opt = arg; break;
+    case 'n': c.numeric = 1; break;
+    case 'q': c.quiet = 1; break;
     case CLI_KEY_JSON: c.json = 1; break;
     default: return ps.status;
     }
@@ -255,21 +304,39 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
   ops = CLI_OPERANDS(&ps);
   n = ps.noperands;
   if(n < 1)
-    return cli_usage_error(cmd, "expected ADDRESS... [PORT], or - to read "
-                           "standard input");
-  if(n >= 2 && looks_like_port(ops[n - 1])) {
-    if(cli_parse_port(ops[n - 1], &port))
+    return cli_usage_error(cmd, "expected ADDRESS... or - to read standard "
+                           "input");
+  if(port_opt && cli_parse_port(port_opt, &port))
+    return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
+                           port_opt);
+  /* ADDRESS PORT, the form for one address */
+  if(n == 2 && looks_like_port(ops[1])) {
+    if(port_opt)
+      return cli_usage_error(cmd, "\"%s\" is a second port: -p gives it "
+                             "already", ops[1]);
+    if(cli_parse_port(ops[1], &port))
       return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
-                             ops[n - 1]);
+                             ops[1]);
     n--;
   }
+  /* Among several addresses, a bare port could belong to the one before
+   * it or to all of them: neither is guessed. */
+  for(i = 1; n > 2 && i < n; i++)
+    if(is_port_word(ops[i]))
+      return cli_usage_error(cmd, "\"%s\" looks like a port, but there are "
+                             "several addresses: write ADDRESS:PORT, "
+                             "[IPV6]:PORT or -p PORT", ops[i]);
+  for(i = 0; i < n; i++)
+    stdin_ops += !strcmp(ops[i], "-");
+  if(stdin_ops > 1 || (stdin_ops && rules && !strcmp(rules, "-")))
+    return cli_usage_error(cmd, "standard input (-) can be read only once");
   if(cli_load_policy(rules, &c.p))
     return 2;
   for(i = 0; i < n; i++) {
     if(!strcmp(ops[i], "-"))
       check_stdin(&c, port);
     else
-      check_one(&c, ops[i], port);
+      check_dest(&c, ops[i], NULL, port);
   }
   curlfence_policy_unref(c.p);
   if(fflush(stdout) || ferror(stdout)) {
@@ -280,13 +347,15 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
 }
 
 const cli_cmd cli_cmd_check = {
-  "check", "ADDRESS... [PORT]",
+  "check", "ADDRESS[:PORT]... | ADDRESS PORT",
   "decide whether connections to addresses or host names are allowed",
   "ADDRESS is an IPv4 or IPv6 address (a zone id such as %eth0 is\n"
   "accepted), a host name (every address it resolves to is decided; no\n"
-  "connection is made), or - for one \"ADDRESS [PORT]\" per line on\n"
-  "standard input.  PORT is 1-65535; without it only rules without a\n"
-  "port list match.\n"
+  "connection is made; -n refuses names), or - for one \"ADDRESS [PORT]\"\n"
+  "per line on standard input.  A port goes after a colon: 10.0.0.1:443,\n"
+  "[2001:db8::1]:443, localhost:443; -p PORT is the port of every operand\n"
+  "without one, and so is PORT after a single ADDRESS.  PORT is 1-65535;\n"
+  "without one only rules without a port list match.\n"
   "Exit status: 0 all allowed, 1 something denied, 2 usage or rules\n"
   "error, or an address that could not be read or resolved.\n",
   check_opts, run_check

@@ -35,6 +35,8 @@ typedef struct cli_opt {
 #define CLI_OPT_JSON \
   { "json", CLI_LONG_ONLY + 100, NULL, "one JSON object per line" }
 #define CLI_KEY_JSON (CLI_LONG_ONLY + 100)
+#define CLI_OPT_PORT \
+  { "port", 'p', "PORT", "port of every operand that names none" }
 #define CLI_OPT_HELP { "help", 'h', NULL, "show this help and exit" }
 #define CLI_OPT_END { NULL, 0, NULL, NULL }
 
@@ -100,7 +102,27 @@ void cli_help(FILE *f, const cli_cmd *cmd);
 /* Print `curlfence --help` (to f). */
 void cli_main_help(FILE *f);
 
+/* Print every command with every spelling of its options, one command a
+ * line: "check -r|--rules=FILE --json -h|--help".  For completion scripts
+ * and the test that keeps tools/curlfence.bash in step with the table. */
+void cli_list_options(FILE *f);
+
+/* Print `curlfence --version` (to f). */
+void cli_version(FILE *f);
+
+/* The preload library `curlfence run` uses (tools/run.c):
+ * $CURLFENCE_PRELOAD, else the tree's for the tool built in a tree, else
+ * the installed one.  It may not exist. */
+const char *cli_preload_path(void);
+
 /* ---------------------------------------------------------------- rules */
+
+/* What errors and verdicts call rules read from standard input ("-"). */
+#define CLI_STDIN_NAME "<stdin>"
+
+/* Read all of standard input into *text (NUL-terminated, free() it) and
+ * its length into *len.  On failure prints why and returns -1. */
+int cli_read_stdin(char **text, size_t *len);
 
 /* The rules file used when -r is not given: $CURLFENCE_RULES if set and
  * not empty, else the source tree's rules/default.rules for the tool built
@@ -111,12 +133,15 @@ const char *cli_default_rules(void);
  * location, /proc/self/exe); 0 for an installed or copied tool. */
 int cli_is_tree_tool(void);
 
-/* Load path (NULL: cli_default_rules()).  On failure prints the one-line
- * "curlfence: file:line:column: message" and a hint, and returns -1. */
+/* Load path (NULL: cli_default_rules(); "-": the rules text on standard
+ * input, its includes relative to the working directory).  On failure
+ * prints the one-line "curlfence: file:line:column: message" and a hint,
+ * and returns -1. */
 int cli_load_policy(const char *path, curlfence_policy **out);
 
-/* Parse path (no table is built) into *rs, for the review commands, which
- * need the rules themselves.  Errors as cli_load_policy().  rs is zeroed
+/* Parse path (no table is built; "-" as for cli_load_policy()) into *rs,
+ * for the review commands, which need the rules themselves.  Errors as
+ * cli_load_policy().  rs is zeroed
  * first; free it with cf_ruleset_free() either way. */
 struct cf_ruleset;
 int cli_load_ruleset(const char *path, struct cf_ruleset *rs);
@@ -125,6 +150,15 @@ int cli_load_ruleset(const char *path, struct cf_ruleset *rs);
 
 /* A port operand: plain decimal, 1-65535.  -1 when it is anything else. */
 int cli_parse_port(const char *s, unsigned *port);
+
+/* Split a destination operand in place: "ADDR:PORT", "HOST:PORT",
+ * "[V6ADDR]:PORT", "[V6ADDR]", or an address or name without a port (an
+ * IPv6 address has two colons or more, so its port needs the brackets).
+ * *host points into s.  Returns 1 with *port set when the operand names a
+ * port, 0 when it does not, -1 with a message in why when it is
+ * malformed. */
+int cli_split_dest(char *s, char **host, unsigned *port, char *why,
+                   size_t whylen);
 
 /* --------------------------------------------------------------- output */
 

@@ -58,8 +58,9 @@ static int run_compile(const cli_cmd *cmd, int argc, char **argv)
 const cli_cmd cli_cmd_compile = {
   "compile", "[RULES]",
   "compile rules into an image that loads without parsing",
-  "RULES may be given as an operand or with -r.  The image is written\n"
-  "next to FILE and renamed over it.  Exit status: 0 written, 2 usage,\n"
-  "rules or write error.\n",
+  "RULES may be given as an operand or with -r, and may be - for the\n"
+  "rules text on standard input (never stale: it has no file to change).\n"
+  "The image is written next to FILE and renamed over it.  Exit status: 0\n"
+  "written, 2 usage, rules or write error.\n",
   compile_opts, run_compile
 };

@@ -1,20 +1,27 @@
 # SPDX-License-Identifier: MIT
-# Bash completion for curlfence(1): subcommands, their options, and rules
-# files (*.rules and directories) where a rules file is expected.
+# Bash completion for curlfence(1): commands, their options, rules files
+# (*.rules, and compiled *.cfimg after -r) and, after "run ... --", the
+# command to run with its own completion.
 # Installed as $(datadir)/bash-completion/completions/curlfence; or source
-# this file.
+# this file.  test/tool.sh compares it with `curlfence --list-options`, so
+# an option the tool gains without a line here fails the tests.
 
-_curlfence_rules_files()
+_curlfence_commands="check fetch explain lint diff run compile"
+
+# _curlfence_files CUR PATTERN...: directories, and files matching a pattern
+_curlfence_files()
 {
-  local IFS=$'\n'
+  local IFS=$'\n' pat
   COMPREPLY+=( $(compgen -d -S / -- "$1") )
-  COMPREPLY+=( $(compgen -f -X '!*.rules' -- "$1") )
+  for pat in "${@:2}"; do
+    COMPREPLY+=( $(compgen -f -X "!$pat" -- "$1") )
+  done
   compopt -o nospace -o filenames 2>/dev/null
 }
 
 _curlfence()
 {
-  local cur prev cmd i opts
+  local cur prev cmd at i opts
   COMPREPLY=()
   cur=${COMP_WORDS[COMP_CWORD]}
   prev=${COMP_WORDS[COMP_CWORD-1]}
@@ -22,28 +29,55 @@ _curlfence()
   for (( i = 1; i < COMP_CWORD; i++ )); do
     case ${COMP_WORDS[i]} in
       -*) ;;
-      *) cmd=${COMP_WORDS[i]}; break ;;
+      *) cmd=${COMP_WORDS[i]}; at=$i; break ;;
     esac
   done
   if [[ -z $cmd ]]; then
-    COMPREPLY=( $(compgen -W "check fetch explain lint diff help --help --version" -- "$cur") )
+    COMPREPLY=( $(compgen -W "$_curlfence_commands help version -h --help -V --version" -- "$cur") )
     return
   fi
+  # run: after "--" come COMMAND and its arguments, not run's
+  if [[ $cmd == run ]]; then
+    for (( i = at + 1; i < COMP_CWORD; i++ )); do
+      [[ ${COMP_WORDS[i]} == -- ]] || continue
+      if (( i + 1 == COMP_CWORD )); then
+        COMPREPLY=( $(compgen -c -- "$cur") )
+      elif declare -F _command_offset >/dev/null; then
+        _command_offset $(( i + 1 ))
+      else
+        COMPREPLY=( $(compgen -f -- "$cur") )
+        compopt -o filenames 2>/dev/null
+      fi
+      return
+    done
+  fi
+  # an option's argument
   case $prev in
     -r|--rules)
-      _curlfence_rules_files "$cur"; return ;;
-    -o|--output|--audit)
-      COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null; return ;;
-    -H|--header|--max-time|--connect-timeout|--resolve)
+      _curlfence_files "$cur" '*.rules' '*.cfimg'; return ;;
+    -o|--output)
+      if [[ $cmd == compile ]]; then
+        _curlfence_files "$cur" '*.cfimg'
+      else
+        COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
+      fi
+      return ;;
+    --audit)
+      COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
+      [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W syslog -- "$cur") )
+      return ;;
+    -p|--port|-H|--header|--max-time|--connect-timeout|--resolve|--watch)
       return ;;
   esac
   case $cmd in
-    check)   opts="-r --rules --json -h --help" ;;
-    explain) opts="-r --rules --json -h --help" ;;
+    check)   opts="-r --rules -p --port -n --numeric -q --quiet --json -h --help" ;;
+    explain) opts="-r --rules -p --port --json -h --help" ;;
     fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;
-    help)    COMPREPLY=( $(compgen -W "check fetch explain lint diff" -- "$cur") ); return ;;
+    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch -h --help --" ;;
+    compile) opts="-r --rules -o --output -h --help" ;;
+    help)    COMPREPLY=( $(compgen -W "$_curlfence_commands" -- "$cur") ); return ;;
     *)       return ;;
   esac
   if [[ $cur == -* ]]; then
@@ -51,7 +85,7 @@ _curlfence()
     return
   fi
   case $cmd in
-    lint|diff) _curlfence_rules_files "$cur" ;;
+    lint|diff|compile) _curlfence_files "$cur" '*.rules' ;;
   esac
 }
 complete -F _curlfence curlfence

@@ -30,8 +30,13 @@ int main(int argc, char **argv)
   for(c = cli_commands; *c; c++)
     if(!strcmp(argv[1], (*c)->name))
       return (*c)->run(*c, argc - 1, argv + 1);
-  if(!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-    printf(CLI_PROG " %s\n", curlfence_version());
+  if(!strcmp(argv[1], "version") || !strcmp(argv[1], "--version") ||
+     !strcmp(argv[1], "-V")) {
+    cli_version(stdout);
+    return 0;
+  }
+  if(!strcmp(argv[1], "--list-options")) {
+    cli_list_options(stdout);
     return 0;
   }
   if(!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||

@@ -204,6 +204,9 @@ static int run_diff(const cli_cmd *cmd, int argc, char **argv)
   }
   if(ps.noperands != 2)
     return cli_usage_error(cmd, "expected OLD and NEW rules files");
+  if(!strcmp(CLI_OPERANDS(&ps)[0], "-") && !strcmp(CLI_OPERANDS(&ps)[1], "-"))
+    return cli_usage_error(cmd, "only one of OLD and NEW may be - "
+                           "(standard input)");
   if(cli_load_ruleset(CLI_OPERANDS(&ps)[0], &rs[0]) ||
      cli_load_ruleset(CLI_OPERANDS(&ps)[1], &rs[1]))
     goto out;
@@ -235,7 +238,8 @@ const cli_cmd cli_cmd_diff = {
   "allow (new.rules:4).  IPv4 first, then IPv6, in address order; the\n"
   "IPv4-mapped block ::ffff:0:0/96 is decided as IPv4 and may be covered\n"
   "by an IPv6 line without changing there; so are nat64 prefixes, and one\n"
-  "declared in one file only has a line of its own.\n"
+  "declared in one file only has a line of its own.  Either OLD or NEW\n"
+  "may be - for standard input: curlfence diff /etc/rules - <new.rules.\n"
   "Exit status: 0 no change, 1 changes, 2 errors.\n",
   diff_opts, run_diff
 };

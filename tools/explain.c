@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * curlfence explain [-r RULES] ADDRESS [PORT]: every rule that matches
- * the address, best first, what happened to each, and why the winner
- * wins.  Exit 0 when the address is allowed, 1 when denied, 2 on errors
- * (like check).
+ * curlfence explain [-r RULES] [-p PORT] ADDRESS[:PORT] | ADDRESS PORT:
+ * every rule that matches the address, best first, what happened to
+ * each, and why the winner wins.  Exit 0 when the address is allowed, 1
+ * when denied, 2 on errors (like check).
  */
 #include "cli.h"
 #include "internal.h"
@@ -15,6 +15,7 @@
 
 static const cli_opt explain_opts[] = {
   CLI_OPT_RULES,
+  CLI_OPT_PORT,
   CLI_OPT_JSON,
   CLI_OPT_HELP,
   CLI_OPT_END
@@ -120,7 +121,8 @@ static void print_rule_line(ex_ctx *c, long i, const char *outcome,
 
 static int run_explain(const cli_cmd *cmd, int argc, char **argv)
 {
-  const char *rules = NULL, *arg, *input;
+  const char *rules = NULL, *arg, *port_opt = NULL;
+  char *input;
   struct addrinfo hints, *res = NULL;
   curlfence_policy *p = NULL;
   curlfence_verdict v;
@@ -130,28 +132,41 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   ex_ctx c;
   uint8_t key[16];
   char text[INET6_ADDRSTRLEN + 20], shown[INET6_ADDRSTRLEN], why[200];
-  char mapped[1400] = "";
+  char mapped[1400] = "", bad[96];
   long *m = NULL, win = -1, second = -1;
   size_t n, i;
   unsigned port = 0;
   cf_dest dest;
-  int k, v6, status = 2;
+  int k, v6, own, status = 2;
 
   memset(&c, 0, sizeof(c));
   cli_parser_init(&ps, cmd, argc, argv);
   while((k = cli_next(&ps, &arg)) != CLI_END) {
     switch(k) {
     case 'r': rules = arg; break;
+    case 'p': port_opt = arg; break;
     case CLI_KEY_JSON: c.json = 1; break;
     default: return ps.status;
     }
   }
   if(ps.noperands < 1 || ps.noperands > 2)
-    return cli_usage_error(cmd, "expected ADDRESS [PORT]");
-  input = CLI_OPERANDS(&ps)[0];
+    return cli_usage_error(cmd, "expected ADDRESS[:PORT] or ADDRESS PORT");
+  if(port_opt && cli_parse_port(port_opt, &port))
+    return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
+                           port_opt);
+  if(ps.noperands == 2 && port_opt)
+    return cli_usage_error(cmd, "\"%s\" is a second port: -p gives it "
+                           "already", CLI_OPERANDS(&ps)[1]);
   if(ps.noperands == 2 && cli_parse_port(CLI_OPERANDS(&ps)[1], &port))
     return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
                            CLI_OPERANDS(&ps)[1]);
+  /* the operand's own port wins over -p, as in check */
+  own = cli_split_dest(CLI_OPERANDS(&ps)[0], &input, &port, bad, sizeof(bad));
+  if(own < 0)
+    return cli_usage_error(cmd, "\"%s\": %s", CLI_OPERANDS(&ps)[0], bad);
+  if(own && ps.noperands == 2)
+    return cli_usage_error(cmd, "\"%s\" is a second port for an address "
+                           "that names one", CLI_OPERANDS(&ps)[1]);
   memset(&hints, 0, sizeof(hints));
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICHOST;
@@ -298,11 +313,13 @@ out:
 }
 
 const cli_cmd cli_cmd_explain = {
-  "explain", "ADDRESS [PORT]",
+  "explain", "ADDRESS[:PORT] | ADDRESS PORT",
   "show every rule that matches an address and why the winner wins",
   "Rules are listed best first: longest prefix, then a rule with a port\n"
   "list, then deny, then the earlier line.  An IPv4-mapped IPv6 address\n"
-  "is decided as its IPv4 address.\n"
+  "is decided as its IPv4 address.  ADDRESS is numeric; its port goes\n"
+  "after a colon (10.0.0.1:443, [2001:db8::1]:443), after it as a second\n"
+  "operand, or in -p PORT.\n"
   "Exit status: 0 allowed, 1 denied, 2 usage or rules error.\n",
   explain_opts, run_explain
 };

@@ -227,10 +227,17 @@ static int lint_file(const char *path, int json)
   curlfence_error err;
   lint_out o;
   curlfence_code rc;
+  char *text = NULL;
+  size_t len = 0;
   int status;
 
   memset(&rs, 0, sizeof(rs));
-  if(cf_image_probe(path)) {
+  if(!strcmp(path, "-")) {
+    if(cli_read_stdin(&text, &len))
+      return 2;
+    rc = cf_rules_parse_string(&rs, text, len, CLI_STDIN_NAME, &err);
+  }
+  else if(cf_image_probe(path)) {
     /* an image holds no rules text to review */
     rc = CURLFENCE_E_IMAGE;
     cf_error_set(&err, rc, path, 0, 0, "is a compiled image: give the rules "
@@ -250,6 +257,7 @@ static int lint_file(const char *path, int json)
     else
       printf("%s [%s]\n", err.text, error_name(rc));
     cf_ruleset_free(&rs);
+    free(text);
     return 2;
   }
   memset(&o, 0, sizeof(o));
@@ -257,6 +265,15 @@ static int lint_file(const char *path, int json)
   o.json = json;
   o.srcs = calloc(rs.nfiles ? rs.nfiles : 1, sizeof(*o.srcs));
   o.baseline = baseline_files(&rs);
+  if(o.srcs && text) {
+    /* standard input cannot be read again for the columns: the text
+     * parsed is file 0 */
+    o.srcs[0].text = text;
+    o.srcs[0].len = len;
+    o.srcs[0].tried = 1;
+    text = NULL;
+  }
+  free(text);
   if(!o.srcs || !o.baseline)
     rc = CURLFENCE_E_NOMEM;
   else
@@ -286,7 +303,12 @@ static int run_lint(const cli_cmd *cmd, int argc, char **argv)
     }
   }
   if(ps.noperands < 1)
-    return cli_usage_error(cmd, "expected one or more rules files");
+    return cli_usage_error(cmd, "expected one or more rules files, or - "
+                           "for standard input");
+  for(int i = 0, seen = 0; i < ps.noperands; i++)
+    if(!strcmp(CLI_OPERANDS(&ps)[i], "-") && seen++)
+      return cli_usage_error(cmd, "standard input (-) can be read only "
+                             "once");
   for(int i = 0; i < ps.noperands; i++) {
     int s = lint_file(CLI_OPERANDS(&ps)[i], json);
     if(s > status)
@@ -308,6 +330,8 @@ const cli_cmd cli_cmd_lint = {
   "  warning [duplicate]        the same rule as an earlier one\n"
   "  note [redundant]           decides only what the rule below would\n"
   "  note [opens-default-deny]  an allow over a deny of default.rules\n"
+  "A RULES of - is read from standard input (its includes are relative to\n"
+  "the working directory).\n"
   "Exit status: 0 no warnings (notes allowed), 1 warnings, 2 errors.\n",
   lint_opts, run_lint
 };

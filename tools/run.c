@@ -33,17 +33,24 @@ static int exists(const char *path)
 /* CURLFENCE_PRELOAD, else the tree's library for the tool built in a
  * source tree (recognised by the tool's own location, like its rules), else
  * the installed one. */
+const char *cli_preload_path(void)
+{
+  const char *env = getenv("CURLFENCE_PRELOAD");
+
+  if(env && *env)
+    return env;
+#ifdef CURLFENCE_PRELOAD_TREE
+  if(cli_is_tree_tool())
+    return CURLFENCE_PRELOAD_TREE;
+#endif
+  return CURLFENCE_PRELOAD_PATH;
+}
+
 static int find_preload(char *out, size_t size)
 {
   const char *env = getenv("CURLFENCE_PRELOAD");
-  const char *cand = CURLFENCE_PRELOAD_PATH;
+  const char *cand = cli_preload_path();
 
-  if(env && *env)
-    cand = env;
-#ifdef CURLFENCE_PRELOAD_TREE
-  else if(cli_is_tree_tool())
-    cand = CURLFENCE_PRELOAD_TREE;
-#endif
   (void)size;
   if(!exists(cand) || !realpath(cand, out)) {
     fprintf(stderr, CLI_PROG ": cannot find the preload library (%s)%s\n",
