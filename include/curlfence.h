@@ -248,7 +248,11 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 #define CURLFENCE_AUDIT_DENIED 0u   /* denials only (the default) */
 #define CURLFENCE_AUDIT_ALL    1u   /* allows too */
 
-/* Report decisions to fn (NULL: none).  Call before attaching. */
+/* Report decisions to fn (NULL: none).  May be called at any time, also
+ * while attached handles transfer: every decision uses either the old
+ * settings or the new ones as a whole, and once this returns no callback
+ * still uses the old fn and userdata (an old sink may then be freed).
+ * Not from inside an audit callback of the same guard. */
 CURLFENCE_API curlfence_code curlfence_guard_set_audit(
     curlfence_guard *guard, curlfence_audit_fn fn, void *userdata,
     unsigned flags);
