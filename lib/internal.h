@@ -413,9 +413,9 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
 
 /* audit.c: the event as one JSON line with its newline, in small (size
  * bytes) when it fits, else in memory the caller frees; NULL when out of
- * memory. */
-char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
-                    size_t *len);
+ * memory.  lost is the line's "lost" field. */
+char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
+                    size_t size, size_t *len);
 
 /* live.c: one policy pointer and the audit settings, switched together
  * without reader locks */
