@@ -192,7 +192,10 @@ static int write_line(curlfence_sink *s, const char *buf, size_t len)
   if(!s->is_syslog) {
     struct pollfd p = { s->fd, POLLOUT, 0 };
 
-    if(s->inherited && (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)))
+    /* POLLERR: a pipe without a reader, where write() would raise
+     * SIGPIPE in a program that may not expect it from a log line. */
+    if(s->inherited && (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT) ||
+                        (p.revents & POLLERR)))
       return -1;
     do
       w = write(s->fd, buf, len);
@@ -206,8 +209,8 @@ static int write_line(curlfence_sink *s, const char *buf, size_t len)
   return w == (ssize_t)len ? 0 : -1;
 }
 
-/* Count one more lost event, and give back the count of those lost before
- * it that a line was to report. */
+/* Count one more lost event; unreported is the count of earlier losses
+ * the line that failed was to report, which the next one now reports. */
 static int lose(curlfence_sink *s, uint64_t unreported)
 {
   atomic_fetch_add(&s->errors, 1);
