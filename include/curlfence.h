@@ -205,7 +205,9 @@ typedef struct curlfence_sink curlfence_sink;
 
 /* JSON Lines appended to the file at path (created 0640 if absent): each
  * event is one whole line written with a single write(2) on an O_APPEND
- * descriptor, so several processes may share one log. */
+ * descriptor, so several processes may share one log.  "-", "/dev/stdout",
+ * "/dev/stderr", "/dev/fd/1" and "/dev/fd/2" are not opened: the lines go
+ * to a copy of the inherited descriptor, sharing the program's offset. */
 CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
                                                       const char *path,
                                                       curlfence_error *err);
@@ -219,11 +221,13 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
     const char *socket_path, curlfence_error *err);
 
 /* curlfence_audit_fn for sinks: userdata is a curlfence_sink *.  Never
- * blocks: a write that would block or fails is dropped and counted. */
+ * blocks: a write that would block, fails or is short is dropped and
+ * counted, and the next line written says how many were dropped before
+ * it (its "lost" field). */
 CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
                                        void *sink);
 
-/* Events the sink could not write so far. */
+/* Events the sink lost (could not write) so far. */
 CURLFENCE_API uint64_t curlfence_sink_errors(const curlfence_sink *sink);
 
 /* Close and free a sink.  NULL is ignored. */
@@ -248,7 +252,11 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 #define CURLFENCE_AUDIT_DENIED 0u   /* denials only (the default) */
 #define CURLFENCE_AUDIT_ALL    1u   /* allows too */
 
-/* Report decisions to fn (NULL: none).  Call before attaching. */
+/* Report decisions to fn (NULL: none).  May be called at any time, also
+ * while attached handles transfer: every decision uses either the old
+ * settings or the new ones as a whole, and once this returns no callback
+ * still uses the old fn and userdata (an old sink may then be freed).
+ * Not from inside an audit callback of the same guard. */
 CURLFENCE_API curlfence_code curlfence_guard_set_audit(
     curlfence_guard *guard, curlfence_audit_fn fn, void *userdata,
     unsigned flags);

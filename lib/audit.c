@@ -153,8 +153,10 @@ static const char *transport_name(const curlfence_event *ev)
   return "tcp";
 }
 
-CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
-                                          char *buf, size_t size)
+/* The event's JSON with lost as its "lost" field: the public function
+ * shows 0, a sink the events it could not write before this one. */
+static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
+                         size_t size)
 {
   out o = { buf, size, 0 };
   int64_t us;
@@ -181,7 +183,7 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
     snprintf(ts, sizeof(ts), "1970-01-01T00:00:00");
     us = 0;
   }
-  putf(&o, "{\"v\":2,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
+  putf(&o, "{\"v\":3,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
        "\"enforced\":%s,\"addr\":",
        ts, (long)us,
        ev->action == CURLFENCE_ALLOW ? "allow" : "deny",
@@ -209,24 +211,32 @@ CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
   put_str(&o, ev->verdict.file);
   putf(&o, ",\"line\":%u,\"text\":", ev->verdict.line);
   put_str(&o, ev->verdict.rule);
-  putf(&o, "},\"generation\":%llu,\"pid\":%ld}",
-       (unsigned long long)ev->generation, (long)getpid());
+  /* version 3: the events the writer lost before this one */
+  putf(&o, "},\"generation\":%llu,\"pid\":%ld,\"lost\":%llu}",
+       (unsigned long long)ev->generation, (long)getpid(),
+       (unsigned long long)lost);
   if(size)
     buf[o.len < size ? o.len : size - 1] = '\0';
   return o.len;
 }
 
-char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
-                    size_t *len)
+CURLFENCE_API size_t curlfence_event_json(const curlfence_event *ev,
+                                          char *buf, size_t size)
+{
+  return event_json(ev, 0, buf, size);
+}
+
+char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
+                    size_t size, size_t *len)
 {
   char *buf = small;
-  size_t n = curlfence_event_json(ev, small, size - 1);
+  size_t n = event_json(ev, lost, small, size - 1);
 
   if(n >= size - 1) {
     buf = malloc(n + 2);
     if(!buf)
       return NULL;
-    curlfence_event_json(ev, buf, n + 1);
+    event_json(ev, lost, buf, n + 1);
   }
   buf[n] = '\n';
   buf[n + 1] = '\0';
@@ -244,7 +254,7 @@ CURLFENCE_API int curlfence_audit_json(const curlfence_event *event,
 
   if(!f || !event)
     return -1;
-  buf = cf_event_line(event, small, sizeof(small), &n);
+  buf = cf_event_line(event, 0, small, sizeof(small), &n);
   if(!buf)
     return -1;
   if(fwrite(buf, 1, n, f) != n || fflush(f) != 0)

@@ -93,11 +93,14 @@ CURLFENCE_API curlfence_code curlfence_guard_set_audit(
     curlfence_guard *guard, curlfence_audit_fn fn, void *userdata,
     unsigned flags)
 {
+  cf_audit a;
+
   if(!guard || (flags & ~CURLFENCE_AUDIT_ALL))
     return CURLFENCE_E_INVAL;
-  guard->audit = fn;
-  guard->audit_data = userdata;
-  guard->audit_flags = flags;
+  a.fn = fn;
+  a.data = userdata;
+  a.flags = flags;
+  cf_live_set_audit(&guard->live, &a);
   return CURLFENCE_OK;
 }
 
@@ -214,10 +217,12 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                                  curlfence_check check, unsigned flags)
 {
   const curlfence_policy *p;
+  const cf_audit *audit;
   curlfence_event ev;
   unsigned slot;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
+  audit = cf_live_audit(&g->live, slot);
   if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
     refuse_datagram(d);
   else
@@ -232,10 +237,10 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
-  if(g->audit &&
-     (d->action != CURLFENCE_ALLOW || (g->audit_flags & CURLFENCE_AUDIT_ALL))) {
+  if(audit->fn &&
+     (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
     fill_event(&ev, d, check);
-    if(g->audit(&ev, g->audit_data) != 0)
+    if(audit->fn(&ev, audit->data) != 0)
       atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
   }
   cf_live_release(&g->live, slot);

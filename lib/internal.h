@@ -413,15 +413,23 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
 
 /* audit.c: the event as one JSON line with its newline, in small (size
  * bytes) when it fits, else in memory the caller frees; NULL when out of
- * memory. */
-char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
-                    size_t *len);
+ * memory.  lost is the line's "lost" field. */
+char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
+                    size_t size, size_t *len);
 
-/* live.c: one policy pointer, switched without reader locks */
+/* live.c: one policy pointer and the audit settings, switched together
+ * without reader locks */
+typedef struct cf_audit {
+  curlfence_audit_fn fn;  /* NULL: no audit */
+  void *data;
+  unsigned flags;         /* CURLFENCE_AUDIT_* */
+} cf_audit;
+
 typedef struct cf_slot {
   _Atomic(curlfence_policy *) policy;
   atomic_ulong readers;
   _Atomic uint64_t generation;
+  cf_audit audit;         /* written only while the slot is not current */
 } cf_slot;
 
 typedef struct cf_live {
@@ -439,6 +447,12 @@ void cf_live_release(cf_live *l, unsigned slot);
  * only if the current policy still has generation expect: otherwise
  * returns 0 and p stays the caller's. */
 uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
+/* The audit settings of a slot cf_live_acquire() returned, valid until
+ * cf_live_release(). */
+const cf_audit *cf_live_audit(const cf_live *l, unsigned slot);
+/* Make a the audit settings of every later decision, keeping the policy
+ * and its generation.  Returns once no decision still uses the old ones. */
+void cf_live_set_audit(cf_live *l, const cf_audit *a);
 
 /* watch.c: the thread that reloads a guard when its files change */
 enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
@@ -472,9 +486,6 @@ struct curlfence_guard {
                                      the memory was kept (debug aid) */
   cf_live live;
   cf_watch watch;
-  curlfence_audit_fn audit;
-  void *audit_data;
-  unsigned audit_flags;
   curl_opensocket_callback open_fn;
   void *open_data;
   curl_closesocket_callback close_fn;

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Live policy switching: a two-slot read-copy-update of one policy pointer.
+ * Live policy switching: a two-slot read-copy-update of one policy pointer
+ * and the audit settings that go with it.
  *
  * It knows nothing of guards: a guard embeds one (lib/reload.c switches it,
- * lib/guard.c reads it on every decision).
+ * lib/guard.c reads it on every decision and switches the audit settings).
+ *
+ * The audit settings (callback, its data, flags) share the slot with the
+ * policy so that a decision sees one consistent set: read as three loose
+ * fields, a callback could be called with the data meant for another, and
+ * nothing would say when the old data (a sink) is no longer in use.  A
+ * switch of audit settings fills the other slot with the same policy and
+ * generation, so it is invisible to reloads and to the events.
  *
  * Layout.  A cf_live holds two slots, each a policy pointer, its generation
  * and a count of readers inside it, and an index saying which slot is
@@ -91,15 +99,34 @@ static void pause_briefly(void)
   nanosleep(&ts, NULL);
 }
 
+/* With wlock held: make the other slot current with p, gen and a, wait
+ * until the old slot has no readers, and return its policy for the caller
+ * to drop after unlocking. */
+static curlfence_policy *switch_slot(cf_live *l, curlfence_policy *p,
+                                     uint64_t gen, const cf_audit *a)
+{
+  unsigned i = atomic_load(&l->cur), j = 1 - i;
+  curlfence_policy *old;
+
+  atomic_store(&l->slot[j].policy, p);
+  atomic_store(&l->slot[j].generation, gen);
+  l->slot[j].audit = *a;
+  atomic_store(&l->cur, j);
+  while(atomic_load(&l->slot[i].readers) != 0)
+    pause_briefly();
+  old = atomic_load(&l->slot[i].policy);
+  atomic_store(&l->slot[i].policy, NULL);
+  return old;
+}
+
 uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect)
 {
   curlfence_policy *old;
-  unsigned i, j;
+  unsigned i;
   uint64_t gen;
 
   pthread_mutex_lock(&l->wlock);
   i = atomic_load(&l->cur);
-  j = 1 - i;
   gen = atomic_load(&l->slot[i].generation);
   if(expect && gen != expect) {
     /* Someone switched since the caller looked: its policy is newer than
@@ -108,14 +135,27 @@ uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect)
     return 0;
   }
   gen++;
-  atomic_store(&l->slot[j].policy, p);
-  atomic_store(&l->slot[j].generation, gen);
-  atomic_store(&l->cur, j);
-  while(atomic_load(&l->slot[i].readers) != 0)
-    pause_briefly();
-  old = atomic_load(&l->slot[i].policy);
-  atomic_store(&l->slot[i].policy, NULL);
+  old = switch_slot(l, p, gen, &l->slot[i].audit);
   pthread_mutex_unlock(&l->wlock);
   curlfence_policy_unref(old);
   return gen;
+}
+
+const cf_audit *cf_live_audit(const cf_live *l, unsigned slot)
+{
+  return &l->slot[slot].audit;
+}
+
+void cf_live_set_audit(cf_live *l, const cf_audit *a)
+{
+  curlfence_policy *old;
+  unsigned i;
+
+  pthread_mutex_lock(&l->wlock);
+  i = atomic_load(&l->cur);
+  old = switch_slot(l,
+                    curlfence_policy_ref(atomic_load(&l->slot[i].policy)),
+                    atomic_load(&l->slot[i].generation), a);
+  pthread_mutex_unlock(&l->wlock);
+  curlfence_policy_unref(old);
 }

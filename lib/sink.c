@@ -4,19 +4,31 @@
  *
  * Both write each event with one system call on a descriptor that never
  * blocks, so a slow or broken destination costs a connection decision at
- * most one failed write: the event is dropped and counted, the decision
- * stands.  The file sink relies on O_APPEND: the kernel positions and
- * writes each line as one step, so processes sharing a log never
- * interleave within a line.  The syslog sink speaks RFC 3164 on the local
- * datagram socket itself rather than through openlog(3), whose ident and
- * facility are process-wide state; it uses sendto() on an unconnected
- * socket, so a restarted syslogd is found again without any shared state
- * to repair.
+ * most one failed write: the event is dropped, the decision stands.  A
+ * dropped event is never silent: it is counted, and the next line that
+ * gets through says how many were lost before it ("lost"), so a reader of
+ * the trail alone sees the gap.  Waiting instead would put the logger on
+ * the path of every connection, and a stuck one would hang them all.
+ *
+ * The file sink relies on O_APPEND: the kernel positions and writes each
+ * line as one step, so processes sharing a log never interleave within a
+ * line.  Standard output and error are the exception: their names
+ * ("/dev/stderr") would open a new description at offset 0 that overwrites
+ * what the program writes through its own, so the sink writes to a copy
+ * of the inherited descriptor instead, sharing its offset, one write(2)
+ * per line; it cannot make that description non-blocking without changing
+ * it for the program too, so it asks poll() first.
+ *
+ * The syslog sink speaks RFC 3164 on the local datagram socket itself
+ * rather than through openlog(3), whose ident and facility are
+ * process-wide state; it uses sendto() on an unconnected socket, so a
+ * restarted syslogd is found again without any shared state to repair.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +41,34 @@
 struct curlfence_sink {
   int fd;
   int is_syslog;
+  int inherited;                /* fd shares standard output's or error's
+                                   description: no O_APPEND, may block */
   int facility;
   char ident[48];
   struct sockaddr_un addr;      /* syslog socket */
-  _Atomic uint64_t errors;
+  _Atomic uint64_t errors;      /* events lost in all */
+  _Atomic uint64_t unreported;  /* lost and not yet told by a "lost" */
+  atomic_int torn;              /* the file ends inside a line */
 };
+
+/* The descriptor a name of standard output or error stands for, else -1. */
+static int standard_stream(const char *path)
+{
+  static const struct {
+    const char *name;
+    int fd;
+  } names[] = {
+    { "-", STDOUT_FILENO }, { "/dev/stdout", STDOUT_FILENO },
+    { "/dev/stderr", STDERR_FILENO }, { "/dev/fd/1", STDOUT_FILENO },
+    { "/dev/fd/2", STDERR_FILENO }
+  };
+  size_t i;
+
+  for(i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if(!strcmp(path, names[i].name))
+      return names[i].fd;
+  return -1;
+}
 
 CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
                                                       const char *path,
@@ -53,8 +88,13 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
     cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
     return CURLFENCE_E_NOMEM;
   }
-  s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK |
-                         O_NOCTTY, 0640);
+  s->inherited = standard_stream(path) >= 0;
+  /* A copy, so that the program closing or replacing its descriptor later
+   * neither ends the trail nor sends it into an unrelated file. */
+  s->fd = s->inherited
+              ? fcntl(standard_stream(path), F_DUPFD_CLOEXEC, 3)
+              : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+                               O_NONBLOCK | O_NOCTTY, 0640);
   if(s->fd < 0) {
     e = errno;
     free(s);
@@ -150,9 +190,18 @@ static int write_line(curlfence_sink *s, const char *buf, size_t len)
   ssize_t w;
 
   if(!s->is_syslog) {
+    struct pollfd p = { s->fd, POLLOUT, 0 };
+
+    /* POLLERR: a pipe without a reader, where write() would raise
+     * SIGPIPE in a program that may not expect it from a log line. */
+    if(s->inherited && (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT) ||
+                        (p.revents & POLLERR)))
+      return -1;
     do
       w = write(s->fd, buf, len);
     while(w < 0 && errno == EINTR);
+    if(w > 0 && w < (ssize_t)len)
+      atomic_store(&s->torn, 1);
     return w == (ssize_t)len ? 0 : -1;
   }
   w = sendto(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
@@ -160,48 +209,63 @@ static int write_line(curlfence_sink *s, const char *buf, size_t len)
   return w == (ssize_t)len ? 0 : -1;
 }
 
+/* Count one more lost event; unreported is the count of earlier losses
+ * the line that failed was to report, which the next one now reports. */
+static int lose(curlfence_sink *s, uint64_t unreported)
+{
+  atomic_fetch_add(&s->errors, 1);
+  atomic_fetch_add(&s->unreported, unreported + 1);
+  return -1;
+}
+
 CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
                                        void *sink)
 {
   curlfence_sink *s = sink;
+  /* small[0] is room for a newline that ends a torn line first */
   char small[2048], *line, *buf;
-  size_t hlen = 0, len;
+  size_t hlen = 0, len, skip = 1;
+  uint64_t lost;
   int rc;
 
   if(!s)
     return -1;
-  if(!event) {
-    atomic_fetch_add(&s->errors, 1);
-    return -1;
-  }
+  if(!event)
+    return lose(s, 0);
+  /* Taken, not read: of two lines written at once, one reports them. */
+  lost = atomic_exchange(&s->unreported, 0);
   if(s->is_syslog)
-    hlen = syslog_header(s, event, small, 128);
-  line = cf_event_line(event, small + hlen, sizeof(small) - hlen, &len);
-  if(!line) {
-    atomic_fetch_add(&s->errors, 1);
-    return -1;
-  }
+    hlen = syslog_header(s, event, small + 1, 128);
+  line = cf_event_line(event, lost, small + 1 + hlen,
+                       sizeof(small) - 1 - hlen, &len);
+  if(!line)
+    return lose(s, lost);
   buf = small;
-  if(line != small + hlen) {
+  if(line != small + 1 + hlen) {
     /* Too long for the stack buffer: join header and line. */
-    buf = malloc(hlen + len);
+    buf = malloc(1 + hlen + len);
     if(buf) {
-      memcpy(buf, small, hlen);
-      memcpy(buf + hlen, line, len);
+      memcpy(buf + 1, small + 1, hlen);
+      memcpy(buf + 1 + hlen, line, len);
     }
     free(line);
-    if(!buf) {
-      atomic_fetch_add(&s->errors, 1);
-      return -1;
-    }
+    if(!buf)
+      return lose(s, lost);
+  }
+  /* A short write left part of a line: end it, so that this line and the
+   * ones after it parse. */
+  if(!s->is_syslog && atomic_exchange(&s->torn, 0)) {
+    buf[0] = '\n';
+    skip = 0;
   }
   /* syslog takes the message without its newline. */
-  rc = write_line(s, buf, hlen + len - (s->is_syslog ? 1 : 0));
+  rc = write_line(s, buf + skip, hlen + len + 1 - skip -
+                                     (s->is_syslog ? 1 : 0));
+  if(rc && !skip)
+    atomic_store(&s->torn, 1);
   if(buf != small)
     free(buf);
-  if(rc)
-    atomic_fetch_add(&s->errors, 1);
-  return rc;
+  return rc ? lose(s, lost) : 0;
 }
 
 CURLFENCE_API uint64_t curlfence_sink_errors(const curlfence_sink *sink)

@@ -7,7 +7,8 @@
  *   CURLFENCE_RULES        rules file or image (absent: the shipped
  *                          default rules, from their compiled image when
  *                          it still matches them)
- *   CURLFENCE_AUDIT        JSON Lines file to append to, or "syslog"
+ *   CURLFENCE_AUDIT        JSON Lines file to append to, "-" (standard
+ *                          output), or "syslog"
  *   CURLFENCE_SYSLOG_SOCKET the syslog daemon's socket (absent: /dev/log)
  *   CURLFENCE_AUDIT_DENIED 1: audit denials only (absent: every decision)
  *   CURLFENCE_REPORT_ONLY  1: let denied connections through, audit them
@@ -39,6 +40,27 @@ static pl_config config;
 static curlfence_sink *sink;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char fail_text[2048];
+static char audit_name[256];      /* where the sink writes, for the report */
+static uint64_t lost_before_fork; /* the parent's losses, in a child */
+
+/* The audit lines are how a reader tells a guarded connection from one
+ * that was not, so a trail with gaps must not look whole: at exit, one
+ * line on standard error says how many events the sink dropped. */
+static void report_losses(void)
+{
+  uint64_t n = curlfence_sink_errors(sink) - lost_before_fork;
+
+  if(n)
+    fprintf(stderr, "curlfence: audit trail incomplete: %llu event%s could "
+            "not be written to %s\n", (unsigned long long)n,
+            n == 1 ? "" : "s", audit_name);
+}
+
+/* A forked child inherits the counter; it reports only its own losses. */
+static void forked(void)
+{
+  lost_before_fork = curlfence_sink_errors(sink);
+}
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -171,6 +193,12 @@ static curlfence_guard *make_guard(void)
     curlfence_guard_set_audit(g, curlfence_sink_write, sink,
                               denied_only ? CURLFENCE_AUDIT_DENIED
                                           : CURLFENCE_AUDIT_ALL);
+    snprintf(audit_name, sizeof(audit_name), "%s", audit);
+    if(atexit(report_losses) || pthread_atfork(NULL, NULL, forked)) {
+      fail("audit: cannot arrange the exit report");
+      curlfence_guard_free(g);
+      return NULL;
+    }
   }
   if(ms && curlfence_guard_watch(g, (unsigned)ms)) {
     fail("cannot start the rules watcher");

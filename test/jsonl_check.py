@@ -15,7 +15,7 @@ FIELDS = {
     "v": int, "time": str, "decision": str, "enforced": bool, "addr": str,
     "port": int, "family": str, "transport": str, "socktype": int,
     "protocol": int, "check": str, "default": bool, "reason": str,
-    "rule": dict, "generation": int, "pid": int,
+    "rule": dict, "generation": int, "pid": int, "lost": int,
 }
 # keys whose value may also be null
 NULLABLE = {"as": str}
@@ -47,8 +47,8 @@ def main():
         for key, typ in NULLABLE.items():
             if key not in ev or not (ev[key] is None or isinstance(ev[key], typ)):
                 fail("line %d: %s missing or not %s or null" % (n, key, typ.__name__))
-        if ev["v"] != 2:
-            fail("line %d: schema version %r, want 2" % (n, ev["v"]))
+        if ev["v"] != 3:
+            fail("line %d: schema version %r, want 3" % (n, ev["v"]))
         if not ev["time"].endswith("Z") or len(ev["time"]) != 27:
             fail("line %d: time %r is not RFC 3339 UTC with microseconds"
                  % (n, ev["time"]))

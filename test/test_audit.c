@@ -4,10 +4,15 @@
 #include "testutil.h"
 #include "fuzz/json_check.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <syslog.h>
 #include <unistd.h>
 
 /* The checker must be able to say no, or the tests below prove nothing. */
@@ -112,14 +117,225 @@ START_TEST(test_python_reads_it)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- sinks */
+
+static void sample_event(curlfence_event *ev)
+{
+  memset(ev, 0, sizeof(*ev));
+  ev->time_us = 1764000000123456;
+  ev->family = AF_INET;
+  ev->socktype = SOCK_STREAM;
+  ev->port = 80;
+  snprintf(ev->addr, sizeof(ev->addr), "192.0.2.1");
+  ev->verdict.file = "test.rules";
+  ev->verdict.line = 2;
+  ev->verdict.rule = "deny 192.0.2.0/24";
+  ev->verdict.reason = "rule";
+  ev->generation = 1;
+}
+
+/* The value of "lost" in a line, or -1 when it has none. */
+static long lost_of(const char *line)
+{
+  const char *p = strstr(line, "\"lost\":");
+
+  return p ? strtol(p + 7, NULL, 10) : -1;
+}
+
+/* A syslog reader that does not read: the socket's queue fills, and the
+ * sink drops the events that do not fit without waiting.  None is lost
+ * silently: the sink counts them, and the first message that gets through
+ * once the reader has caught up says how many were lost before it. */
+START_TEST(test_syslog_losses_are_reported)
+{
+  char dir[] = "/tmp/curlfence-sink-XXXXXX", msg[4096], *json;
+  struct sockaddr_un un;
+  curlfence_sink *s;
+  curlfence_event ev;
+  int fd, rcvbuf = 1, i, sent = 0, failed = 0, got = 0;
+  ssize_t n;
+
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  memset(&un, 0, sizeof(un));
+  un.sun_family = AF_UNIX;
+  snprintf(un.sun_path, sizeof(un.sun_path), "%s/log", dir);
+  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                              sizeof(rcvbuf)), 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+  ck_assert_int_eq(curlfence_sink_open_syslog(&s, "cftest", LOG_USER,
+                                              un.sun_path, NULL),
+                   CURLFENCE_OK);
+  sample_event(&ev);
+  /* More than any queue holds (net.unix.max_dgram_qlen, 10 by default),
+   * and each call returns at once. */
+  for(i = 0; i < 200; i++) {
+    if(curlfence_sink_write(&ev, s) == 0)
+      sent++;
+    else
+      failed++;
+  }
+  ck_assert_int_gt(failed, 0);
+  ck_assert_uint_eq(curlfence_sink_errors(s), (uint64_t)failed);
+  while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
+    msg[n] = '\0';
+    ck_assert_msg(lost_of(msg) == 0, "%s", msg);
+    got++;
+  }
+  ck_assert_int_eq(got, sent);
+  /* The reader caught up: the next message carries the count. */
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+  ck_assert_int_gt(n, 0);
+  msg[n] = '\0';
+  ck_assert_msg(lost_of(msg) == failed, "want \"lost\":%d in %s", failed,
+                msg);
+  json = strstr(msg, "]: ");
+  ck_assert_ptr_nonnull(json);
+  expect_valid(json + 3, strlen(json + 3));
+  /* ... once: the one after it lost nothing. */
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+  ck_assert_int_gt(n, 0);
+  msg[n] = '\0';
+  ck_assert_msg(lost_of(msg) == 0, "%s", msg);
+  ck_assert_uint_eq(curlfence_sink_errors(s), (uint64_t)failed);
+  curlfence_sink_free(s);
+  close(fd);
+  unlink(un.sun_path);
+  rmdir(dir);
+}
+END_TEST
+
+/* Read the whole file at path into buf. */
+static size_t slurp(const char *path, char *buf, size_t size)
+{
+  FILE *f = fopen(path, "r");
+  size_t n;
+
+  ck_assert_ptr_nonnull(f);
+  n = fread(buf, 1, size - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return n;
+}
+
+/* A file that stops growing (here a file size limit, as a full disk
+ * would): a short write leaves part of a line, the next write fails.  Both
+ * events are counted as lost, and once the file takes writes again the
+ * next line starts on a line of its own and says "lost":2. */
+START_TEST(test_file_short_write_is_a_loss)
+{
+  char path[] = "/tmp/curlfence-sink-XXXXXX", line[1024], all[8192];
+  char *lines[8], *save = NULL, *l;
+  struct rlimit old, lim;
+  void (*old_xfsz)(int);
+  curlfence_sink *s;
+  curlfence_event ev;
+  size_t len, k = 0;
+  int fd = mkstemp(path);
+
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  sample_event(&ev);
+  len = curlfence_event_json(&ev, line, sizeof(line)) + 1;
+  ck_assert_int_eq(curlfence_sink_open_file(&s, path, NULL), CURLFENCE_OK);
+  ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+  lim = old;
+  lim.rlim_cur = 2 * len + len / 2;
+  old_xfsz = signal(SIGXFSZ, SIG_IGN);
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), -1);   /* short */
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), -1);   /* EFBIG */
+  ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_xfsz);
+  ck_assert_uint_eq(curlfence_sink_errors(s), 2);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  curlfence_sink_free(s);
+  slurp(path, all, sizeof(all));
+  unlink(path);
+  for(l = strtok_r(all, "\n", &save); l && k < 8;
+      l = strtok_r(NULL, "\n", &save))
+    lines[k++] = l;
+  ck_assert_uint_eq(k, 4);
+  expect_valid(lines[0], strlen(lines[0]));
+  expect_valid(lines[1], strlen(lines[1]));
+  ck_assert_uint_eq(strlen(lines[2]), len / 2);     /* what fit */
+  expect_valid(lines[3], strlen(lines[3]));
+  ck_assert_int_eq(lost_of(lines[0]), 0);
+  ck_assert_int_eq(lost_of(lines[3]), 2);
+}
+END_TEST
+
+/* With fd (standard output or error) on a regular file opened without
+ * O_APPEND, as a shell's "2>file" does: what the program writes through
+ * its descriptor and the audit lines share one file offset, so neither
+ * overwrites the other. */
+static void standard_stream_shared(const char *name, int fd)
+{
+  char path[] = "/tmp/curlfence-sink-XXXXXX", all[4096], line[1024];
+  curlfence_sink *s;
+  curlfence_event ev;
+  int file = mkstemp(path), saved;
+  size_t n;
+
+  ck_assert_int_ge(file, 0);
+  sample_event(&ev);
+  curlfence_event_json(&ev, line, sizeof(line));
+  fflush(stdout);
+  fflush(stderr);
+  saved = dup(fd);
+  ck_assert_int_ge(saved, 0);
+  ck_assert_int_eq(dup2(file, fd), fd);
+  close(file);
+  ck_assert_int_eq(write(fd, "before\n", 7), 7);
+  ck_assert_int_eq(curlfence_sink_open_file(&s, name, NULL), CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  ck_assert_int_eq(write(fd, "after\n", 6), 6);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  /* The program replacing its descriptor does not take the trail along. */
+  ck_assert_int_eq(dup2(saved, fd), fd);
+  close(saved);
+  ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
+  curlfence_sink_free(s);
+  n = slurp(path, all, sizeof(all));
+  unlink(path);
+  ck_assert_uint_eq(n, 7 + 6 + 3 * (strlen(line) + 1));
+  ck_assert_msg(!strncmp(all, "before\n", 7) &&
+                !strncmp(all + 7, line, strlen(line)) &&
+                !strncmp(all + 7 + strlen(line) + 1, "after\n", 6),
+                "%s", all);
+}
+
+START_TEST(test_stderr_sink_shares_the_offset)
+{
+  standard_stream_shared("/dev/stderr", STDERR_FILENO);
+}
+END_TEST
+
+START_TEST(test_stdout_sink_shares_the_offset)
+{
+  standard_stream_shared("-", STDOUT_FILENO);
+}
+END_TEST
+
 Suite *suite_audit_json(void)
 {
   Suite *s = suite_create("audit-json");
   TCase *tc = tcase_create("utf8");
+  TCase *sinks = tcase_create("sinks");
 
   tcase_add_test(tc, test_checker);
   tcase_add_test(tc, test_hostile_bytes);
   tcase_add_test(tc, test_python_reads_it);
   suite_add_tcase(s, tc);
+  tcase_add_test(sinks, test_syslog_losses_are_reported);
+  tcase_add_test(sinks, test_file_short_write_is_a_loss);
+  tcase_add_test(sinks, test_stderr_sink_shares_the_offset);
+  tcase_add_test(sinks, test_stdout_sink_shares_the_offset);
+  suite_add_tcase(s, sinks);
   return s;
 }

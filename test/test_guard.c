@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1185,6 +1186,118 @@ START_TEST(test_unspecified_is_loopback)
 }
 END_TEST
 
+/* Switching the audit destination while transfers run.  Each
+ * destination knows itself and whether it has been retired (as a sink is
+ * freed once curlfence_guard_set_audit() has switched away from it); a
+ * callback that gets the other one's data, or runs on a retired one, is
+ * wrong.  The callback yields in the middle so that a switch made without
+ * waiting for it would catch it running. */
+typedef struct audit_dest {
+  atomic_int retired;
+  atomic_long events;
+} audit_dest;
+
+static struct {
+  audit_dest a, b;
+  atomic_long wrong, transfers;
+  atomic_int stop;
+  char url[128];
+} sw;
+
+static int audit_dest_check(const audit_dest *mine, void *userdata)
+{
+  audit_dest *d = userdata;
+
+  if(d != mine || atomic_load(&d->retired))
+    atomic_fetch_add(&sw.wrong, 1);
+  sched_yield();
+  if(atomic_load(&d->retired))
+    atomic_fetch_add(&sw.wrong, 1);
+  atomic_fetch_add(&d->events, 1);
+  return 0;
+}
+
+static int audit_to_a(const curlfence_event *ev, void *userdata)
+{
+  (void)ev;
+  return audit_dest_check(&sw.a, userdata);
+}
+
+static int audit_to_b(const curlfence_event *ev, void *userdata)
+{
+  (void)ev;
+  return audit_dest_check(&sw.b, userdata);
+}
+
+static void *switch_worker(void *arg)
+{
+  (void)arg;
+  while(!atomic_load(&sw.stop)) {
+    body b = { "", 0 };
+    CURL *h = curl_easy_init();
+
+    if(!h || curlfence_attach(h, guard, 0) != CURLFENCE_OK) {
+      atomic_fetch_add(&sw.wrong, 1);
+      break;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, sw.url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    if(curl_easy_perform(h) != CURLE_OK || strcmp(b.data, "hello from allowed\n"))
+      atomic_fetch_add(&sw.wrong, 1);
+    curl_easy_cleanup(h);
+    atomic_fetch_add(&sw.transfers, 1);
+  }
+  return NULL;
+}
+
+START_TEST(test_set_audit_while_transferring)
+{
+  long want = tu_quick() ? 40 : 400, i, wrong, a, b;
+  pthread_t t[3];
+  curlfence_stats st;
+
+  memset(&sw, 0, sizeof(sw));
+  url_for(sw.url, sizeof(sw.url), "127.0.0.2", allowed, "/");
+  atomic_store(&sw.b.retired, 1);
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, audit_to_a, &sw.a,
+                                             CURLFENCE_AUDIT_ALL),
+                   CURLFENCE_OK);
+  for(i = 0; i < 3; i++)
+    ck_assert_int_eq(pthread_create(&t[i], NULL, switch_worker, NULL), 0);
+  for(i = 0; atomic_load(&sw.transfers) < want; i++) {
+    audit_dest *next = i % 2 ? &sw.a : &sw.b, *old = i % 2 ? &sw.b : &sw.a;
+
+    atomic_store(&next->retired, 0);
+    ck_assert_int_eq(curlfence_guard_set_audit(guard,
+                                               i % 2 ? audit_to_a
+                                                     : audit_to_b,
+                                               next, CURLFENCE_AUDIT_ALL),
+                     CURLFENCE_OK);
+    /* From here on nothing may use old: a sink would be freed now. */
+    atomic_store(&old->retired, 1);
+    sched_yield();
+  }
+  atomic_store(&sw.stop, 1);
+  for(i = 0; i < 3; i++)
+    pthread_join(t[i], NULL);
+  wrong = atomic_load(&sw.wrong);
+  a = atomic_load(&sw.a.events);
+  b = atomic_load(&sw.b.events);
+  ck_assert_msg(wrong == 0, "%ld callbacks with the wrong or a retired "
+                "destination (%ld transfers, %ld switches)", wrong,
+                (long)atomic_load(&sw.transfers), i);
+  ck_assert_int_gt(a, 0);
+  ck_assert_int_gt(b, 0);
+  /* Every decision reached one of them, and the switches changed no
+   * policy generation. */
+  ck_assert_int_eq(curlfence_guard_stats(guard, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.allowed, (uint64_t)(a + b));
+  ck_assert_uint_eq(st.generation, 1);
+}
+END_TEST
+
 Suite *suite_guard(void)
 {
   Suite *s = suite_create("guard");
@@ -1214,6 +1327,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_unspecified_is_loopback);
   tcase_add_test(tc, test_ftp_pasv_address);
   tcase_add_test(tc, test_chained_open_rewrites_address);
+  tcase_add_test(tc, test_set_audit_while_transferring);
   suite_add_tcase(s, tc);
   return s;
 }

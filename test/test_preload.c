@@ -624,6 +624,125 @@ START_TEST(audit_to_missing_syslog_refuses)
 }
 END_TEST
 
+/* A syslog reader that falls behind (here: one that never reads, with a
+ * small buffer) makes the sink drop what does not fit, without holding up
+ * the connections; the program's exit then says on standard error how
+ * many events are missing from the trail, and that count and the messages
+ * that did arrive add up to every decision. */
+START_TEST(audit_to_slow_syslog_reports_losses)
+{
+  /* More than the socket queues (net.unix.max_dgram_qlen, 10 by default)
+   * and than the sender's buffer holds, whatever that limit is. */
+  enum { N = 300 };
+  result *r = new_result();
+  struct sockaddr_un un;
+  char var[PATH_MAX + 32], msg[4096], urls[N][64];
+  const char *env[] = { var, NULL };
+  const char *argv[10 + N] = { tool, "run", "-r", rules, "--audit", "syslog",
+                              "--", "curl", "-s" };
+  const char *line;
+  unsigned long lost = 0;
+  int fd, rcvbuf = 1, got = 0, i;
+  ssize_t n;
+
+  for(i = 0; i < N; i++) {
+    snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.3:%u/%d", port, i);
+    argv[9 + i] = urls[i];
+  }
+  memset(&un, 0, sizeof(un));
+  un.sun_family = AF_UNIX;
+  ck_assert_int_lt(snprintf(un.sun_path, sizeof(un.sun_path), "%s/log",
+                            tmp), (int)sizeof(un.sun_path));
+  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                              sizeof(rcvbuf)), 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+  snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
+  guarded(r, env, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0)
+    got++;
+  close(fd);
+  line = strstr(r->err, "curlfence: audit trail incomplete: ");
+  ck_assert_msg(line != NULL, SAYS(r));
+  ck_assert_int_eq(sscanf(line, "curlfence: audit trail incomplete: %lu "
+                          "events could not be written to syslog\n",
+                          &lost), 1);
+  ck_assert_msg(got + (int)lost == N, "%d received, %lu reported lost: %s",
+                got, lost, r->err);
+  ck_assert_int_gt(lost, 0);
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* Nothing lost, nothing said. */
+START_TEST(audit_complete_says_nothing)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16];
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                         "curl", "-s", url("127.0.0.3", "/b"), NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->err, "");
+  free(r);
+}
+END_TEST
+
+/* The number of lines of text that are whole audit events with "lost":0. */
+static int audit_lines(const char *text)
+{
+  const char *p = text, *end;
+  int n = 0;
+
+  for(; (end = strchr(p, '\n')) != NULL; p = end + 1)
+    if(!strncmp(p, "{\"v\":3,", 7) && end - p > 10 &&
+       !strncmp(end - 10, ",\"lost\":0}", 10))
+      n++;
+  return n;
+}
+
+/* --audit /dev/stderr with standard error on a regular file (run() opens
+ * it without O_APPEND, as a shell's 2> does): curl's message and the audit
+ * line both survive whole, as they share the descriptor's offset. */
+START_TEST(audit_to_stderr_file)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "/dev/stderr",
+                         "--", "curl", "-sS", url("127.0.0.3", "/b"),
+                         NULL };
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_msg(audit_lines(r->err) == 1 &&
+                strstr(r->err, "\"decision\":\"deny\"") != NULL, SAYS(r));
+  ck_assert_msg(strstr(r->err, "\ncurl: (7) ") != NULL ||
+                !strncmp(r->err, "curl: (7) ", 10), SAYS(r));
+  free(r);
+}
+END_TEST
+
+/* --audit -: the lines go to the command's standard output, here a
+ * regular file that also gets the body. */
+START_TEST(audit_to_stdout_dash)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "-", "--",
+                         "curl", "-s", url("127.0.0.2", "/a"), NULL };
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  /* open and reused */
+  ck_assert_msg(audit_lines(r->out) == 2, SAYS(r));
+  ck_assert_msg(strstr(r->out, "hello from allowed\n") != NULL, SAYS(r));
+  free(r);
+}
+END_TEST
+
 /* --watch: one process, one handle, the rules file replaced between two
  * transfers.  With the watcher, the second request (on the pooled
  * connection) is checked against the new rules and refused; without it,
@@ -1052,6 +1171,10 @@ Suite *suite_preload(void)
   tcase_add_test(tc, keep_doh_reaches_the_doh_server);
   tcase_add_test(tc, audit_to_syslog);
   tcase_add_test(tc, audit_to_missing_syslog_refuses);
+  tcase_add_test(tc, audit_to_slow_syslog_reports_losses);
+  tcase_add_test(tc, audit_complete_says_nothing);
+  tcase_add_test(tc, audit_to_stderr_file);
+  tcase_add_test(tc, audit_to_stdout_dash);
   tcase_add_test(tc, watch_reloads_replaced_rules);
   tcase_add_test(tc, watch_keeps_rules_when_reload_fails);
   tcase_add_test(tc, no_watch_keeps_the_first_rules);

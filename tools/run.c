@@ -83,6 +83,14 @@ static int absolute(const char *path, char *out, size_t size)
   return 0;
 }
 
+/* Whether --audit names no file: syslog, or "-" for the command's
+ * standard output (a path relative to the directory run was started in
+ * would be made absolute). */
+static int audit_as_given(const char *audit)
+{
+  return !strcmp(audit, "syslog") || !strcmp(audit, "-");
+}
+
 /* The file execvp() would run, to look at it first. */
 static int which(const char *cmd, char *out, size_t size)
 {
@@ -164,7 +172,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   ops = CLI_OPERANDS(&ps);
   ops[ps.noperands] = NULL;
   if((rules && absolute(rules, rules_abs, sizeof(rules_abs))) ||
-     (audit && strcmp(audit, "syslog") != 0 &&
+     (audit && !audit_as_given(audit) &&
       absolute(audit, audit_abs, sizeof(audit_abs)))) {
     fputs(CLI_PROG ": cannot make the paths absolute\n", stderr);
     return 2;
@@ -198,8 +206,8 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   rc = setvar("LD_PRELOAD", list) ||
        setvar("CURLFENCE_RULES", rules ? rules_abs : NULL) ||
        setvar("CURLFENCE_AUDIT", !audit ? NULL
-                                 : strcmp(audit, "syslog") == 0 ? audit
-                                                                : audit_abs) ||
+                                 : audit_as_given(audit) ? audit
+                                                         : audit_abs) ||
        setvar("CURLFENCE_REPORT_ONLY", report ? "1" : NULL) ||
        setvar("CURLFENCE_KEEP_PROXY", keep_proxy ? "1" : NULL) ||
        setvar("CURLFENCE_KEEP_DOH", keep_doh ? "1" : NULL) ||

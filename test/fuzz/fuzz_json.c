@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fail("short buffer is not a prefix", part, strlen(part));
   free(part);
 
-  line = cf_event_line(&ev, small, sizeof(small), &len);
+  line = cf_event_line(&ev, 0, small, sizeof(small), &len);
   if(!line)
     abort();
   if(len != n + 1 || memcmp(line, full, n) || line[n] != '\n' ||
