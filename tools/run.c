@@ -267,9 +267,10 @@ static int expand_lib(const char *tmpl, const char *lib, char *out,
  * names them with "$LIB" in the path: it stands for Debian's multiarch
  * directory (lib/x86_64-linux-gnu), then lib64 or lib32, then lib, and the
  * first of these whose library is built for k is taken.  Returns 0, -1
- * when no library is found (said on stderr), or 1 when the libraries found
+ * when no library is found (said on stderr), 1 when the libraries found
  * are for other programs (the first one's kind in *found, its path in
- * out). */
+ * out), or 2 when the path has "$LIB" and no library is there for k (the
+ * path in out). */
 static int find_preload(const elf_kind *k, char out[PATH_MAX],
                         elf_kind *found)
 {
@@ -296,7 +297,7 @@ static int find_preload(const elf_kind *k, char out[PATH_MAX],
   else
     libs[nlibs++] = NULL;
   for(i = 0; i < nlibs; i++) {
-    elf_kind lk;
+    elf_kind lk = { 0, 0, 0, 0 };
     char real[PATH_MAX];
 
     if(libs[i] ? expand_lib(tmpl, libs[i], cand, sizeof(cand))
@@ -319,6 +320,10 @@ static int find_preload(const elf_kind *k, char out[PATH_MAX],
   if(i == nlibs) {
     if(seen)
       return 1;
+    if(libs[0]) {
+      snprintf(out, PATH_MAX, "%s", tmpl);
+      return 2;
+    }
     fprintf(stderr, CLI_PROG ": cannot find the preload library (%s)%s\n",
             tmpl, env && *env ? "" : "; set CURLFENCE_PRELOAD");
     return -1;
@@ -516,7 +521,7 @@ static int shebang(const unsigned char *head, const char **name,
  * program and t->args its arguments. */
 static int follow_env(target *t)
 {
-  char **v;
+  char **v, next[PATH_MAX];
   size_t i;
 
   for(i = 0; i < t->args.n; i++) {
@@ -593,8 +598,9 @@ static int follow_env(target *t)
   if(which(v[i], t->path_env ? t->path_env
                              : getenv("PATH") ? getenv("PATH")
                                               : "/bin:/usr/bin",
-           t->file, sizeof(t->file)))
+           next, sizeof(next)))
     return refuse(t, "is env running \"%s\", which is not found", v[i]);
+  strcpy(t->file, next);
   words_drop(&t->args, i + 1);
   return 0;
 }
@@ -639,7 +645,7 @@ static int inspect(target *t)
   for(;;) {
     const char *name, *arg, *bad, *base;
     size_t nlen, alen;
-    elf_kind k, lk;
+    elf_kind k, lk = { 0, 0, 0, 0 };
     ssize_t n;
     int fd = open(t->file, O_RDONLY | O_CLOEXEC), interp, rc;
 
@@ -693,6 +699,9 @@ static int inspect(target *t)
       close(fd);
       describe_kind(pk, sizeof(pk), &k);
       describe_kind(lks, sizeof(lks), &lk);
+      if(rc == 2)
+        return refuse(t, "is a %s program, and there is no preload library "
+                      "for it (%s)", pk, t->preload);
       return refuse(t, "is a %s program: the preload library (%s) is for "
                     "%s programs, and the loader would not load it",
                     pk, t->preload, lks);
