@@ -466,6 +466,17 @@ $(PRELOAD_WATCH): test/prog/preload_watch.c
 
 check valgrind: $(PRELOAD_WATCH)
 
+# A statically linked program, which no LD_PRELOAD enters: `curlfence
+# run` must refuse it (test/test_preload.c).  No $(SAN): the sanitizer
+# runtimes do not link statically.
+PRELOAD_STATIC = $(BUILD)/test/marker-static
+
+$(PRELOAD_STATIC): test/prog/marker.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g -static -o $@ $< $(LDFLAGS)
+
+check valgrind: $(PRELOAD_STATIC)
+
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.
 PRELOAD_BENCH = $(BUILD)/bench/preload-start

@@ -133,6 +133,8 @@ int cli_next(cli_parser *p, const char **arg)
     if(p->only_operands || is_operand(a)) {
       /* noperands < next, so this never overwrites an unread argument */
       p->argv[p->noperands++] = a;
+      if(p->stop_at_operand)
+        p->only_operands = 1;
       continue;
     }
     if(!strcmp(a, "--")) {
@@ -224,7 +226,9 @@ int cli_is_tree_tool(void)
   char self[PATH_MAX], tree[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-  if(n > 0 && realpath(CLI_TREE_TOOL, tree)) {
+  /* n == sizeof(self) - 1 may be a cut name, which is no name at all */
+  if(n > 0 && n < (ssize_t)sizeof(self) - 1 &&
+     realpath(CLI_TREE_TOOL, tree)) {
     self[n] = '\0';
     return strcmp(self, tree) == 0;
   }
@@ -232,13 +236,23 @@ int cli_is_tree_tool(void)
   return 0;
 }
 
+const char *cli_setting(const char *value, const char *name)
+{
+  const char *env;
+
+  if(value)
+    return value;
+  env = getenv(name);
+  return env && *env ? env : NULL;
+}
+
 /* CURLFENCE_RULES, else the tree's rules for the tool built in a source
  * tree, else the installed default. */
 const char *cli_default_rules(void)
 {
-  const char *env = getenv("CURLFENCE_RULES");
+  const char *env = cli_setting(NULL, "CURLFENCE_RULES");
 
-  if(env && *env)
+  if(env)
     return env;
 #ifdef CLI_TREE_RULES
   if(cli_is_tree_tool())

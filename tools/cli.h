@@ -64,9 +64,11 @@ extern const cli_cmd *const cli_commands[];
 /* ------------------------------------------------------------- options */
 
 /* Walks argv[1..argc) of a subcommand.  Options may come anywhere; "--"
- * ends them; "-" and arguments that start with "-" and a digit are
- * operands (so "-1" is a bad port, not an unknown option).  Operands are
- * gathered, in order, at the front of argv and counted in noperands. */
+ * ends them, and so does the first operand when stop_at_operand is set
+ * (a command that runs another, whose own options follow it); "-" and
+ * arguments that start with "-" and a digit are operands (so "-1" is a
+ * bad port, not an unknown option).  Operands are gathered, in order, at
+ * the front of argv and counted in noperands. */
 typedef struct cli_parser {
   const cli_cmd *cmd;
   int argc;
@@ -75,7 +77,9 @@ typedef struct cli_parser {
   int noperands;
   char *pending;          /* rest of a bundle of short options ("-sv") */
   int status;             /* exit status when cli_next returned CLI_EXIT */
-  int only_operands;      /* after "--" */
+  int only_operands;      /* after "--" (or the first operand) */
+  int stop_at_operand;    /* set after cli_parser_init: options end at
+                             the first operand */
 } cli_parser;
 
 #define CLI_END 0         /* no more options: operands are ready */
@@ -123,6 +127,11 @@ const char *cli_preload_path(void);
 /* Read all of standard input into *text (NUL-terminated, free() it) and
  * its length into *len.  On failure prints why and returns -1. */
 int cli_read_stdin(char **text, size_t *len);
+
+/* A setting's value in the one order every command uses: value (from
+ * the command line) when not NULL, else the environment variable name
+ * when set and not empty, else NULL (the installed default applies). */
+const char *cli_setting(const char *value, const char *name);
 
 /* The rules file used when -r is not given: $CURLFENCE_RULES if set and
  * not empty, else the source tree's rules/default.rules for the tool built
