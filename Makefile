@@ -183,10 +183,18 @@ $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_SO_OBJS) -L$(BUILD) -lcurlfence \
 	  -Wl,-rpath,$(abspath $(BUILD)) $(CHECK_LIBS) $(LIBDEPS)
 
-check: all $(TESTBIN) $(TESTBIN_SO) fuzz-replay
+# The strict JSON and UTF-8 check of the tool's --json output.
+JSON_LINES = $(BUILD)/test/json-lines
+
+$(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_check.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Itest/fuzz -o $@ test/prog/json_lines.c \
+	  test/fuzz/json_check.c $(LDFLAGS_ALL)
+
+check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	test/license.sh
 	test/exports.sh $(SHLIB) $(STLIB)
-	CURLFENCE_TOOL=$(TOOL) test/tool.sh
+	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh
 	$(TESTBIN)
 	$(TESTBIN_SO)
 	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh

@@ -416,6 +416,11 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
  * memory. */
 char *cf_event_line(const curlfence_event *ev, char *small, size_t size,
                     size_t *len);
+/* s (NULL: null) as a JSON string with its quotes, as audit events write
+ * text: valid UTF-8 whatever the bytes, each byte outside a well-formed
+ * sequence written as \ufffd.  Like snprintf: writes at most size bytes
+ * with a NUL (when size > 0) and returns the length it needs. */
+size_t cf_json_string(char *buf, size_t size, const char *s);
 
 /* live.c: one policy pointer, switched without reader locks */
 typedef struct cf_slot {
