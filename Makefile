@@ -11,6 +11,7 @@
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR,
 #                   SYSCONFDIR, DATADIR as in GNU make conventions
 #   make uninstall  removes what install put there
+#   make install-test  the install test alone, into temporary directories
 #   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
 #   make fuzz       libFuzzer harnesses; fuzz-smoke runs each (test/fuzz/fuzz.mk)
 #
@@ -197,7 +198,22 @@ check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh
 	$(TESTBIN)
 	$(TESTBIN_SO)
-	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh
+	+MAKE="$(MAKE)" test/install-isolated.sh $(INSTALL_TEST_ARGS)
+
+# The install test (test/install.sh) installs into and uninstalls from its
+# own temporary directories, with the build variables below and nothing
+# else of its caller's: check runs it through test/install-isolated.sh,
+# with every directory variable pointing at planted files that must stay
+# untouched.  install-test runs it alone, on what is built.
+INSTALL_TEST_VARS = BUILD CC LD OBJCOPY OPT SAN WERROR PKG_CONFIG \
+                    CPPFLAGS CFLAGS LDFLAGS
+shq = '$(subst ','\'',$(1))'
+INSTALL_TEST_ARGS = $(foreach v,$(INSTALL_TEST_VARS),$(call shq,$(v)=$($(v))))
+
+.PHONY: install-test
+install-test:
+	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh \
+	  $(INSTALL_TEST_ARGS)
 
 asan:
 	$(MAKE) check BUILD=build-asan OPT=-O1 \
