@@ -80,7 +80,8 @@ all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) $(PCFILE) \
      $(if $(filter build,$(BUILD)),tools/curlfence)
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(TOOL_INST_OBJS:.o=.d) \
-         $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d
+         $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d \
+         $(BUILD)/test/hooks/rules.d
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -177,8 +178,20 @@ $(BUILD)/test/main-shared.o: test/main.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DCF_TEST_PUBLIC_ONLY -c $< -o $@
 
-$(TESTBIN): $(TEST_OBJS) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(INTLIB) $(CHECK_LIBS) $(LIBDEPS)
+# check_curlfence links its own copy of lib/rules.c, built with
+# CF_TEST_HOOKS: the load hook (lib/internal.h) lets a test change a file
+# between a load's reading and its check for changes without timing luck.
+# Taken before the archive, it replaces the archive's rules.o; the
+# libraries and the tool never have the hook.
+TEST_HOOK_OBJS = $(BUILD)/test/hooks/rules.o
+
+$(BUILD)/test/hooks/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DCF_TEST_HOOKS -fPIC -fvisibility=hidden -c $< -o $@
+
+$(TESTBIN): $(TEST_OBJS) $(TEST_HOOK_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(TEST_HOOK_OBJS) $(INTLIB) \
+	  $(CHECK_LIBS) $(LIBDEPS)
 
 $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_SO_OBJS) -L$(BUILD) -lcurlfence \
