@@ -11,6 +11,7 @@
 #   make install    PREFIX, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, MANDIR,
 #                   SYSCONFDIR, DATADIR as in GNU make conventions
 #   make uninstall  removes what install put there
+#   make install-test  the install test alone, into temporary directories
 #   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
 #   make fuzz       libFuzzer harnesses; fuzz-smoke runs each (test/fuzz/fuzz.mk)
 #
@@ -79,7 +80,8 @@ all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) $(PCFILE) \
      $(if $(filter build,$(BUILD)),tools/curlfence)
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(TOOL_INST_OBJS:.o=.d) \
-         $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d
+         $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d \
+         $(BUILD)/test/hooks/rules.d
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -176,20 +178,55 @@ $(BUILD)/test/main-shared.o: test/main.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DCF_TEST_PUBLIC_ONLY -c $< -o $@
 
-$(TESTBIN): $(TEST_OBJS) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(INTLIB) $(CHECK_LIBS) $(LIBDEPS)
+# check_curlfence links its own copy of lib/rules.c, built with
+# CF_TEST_HOOKS: the load hook (lib/internal.h) lets a test change a file
+# between a load's reading and its check for changes without timing luck.
+# Taken before the archive, it replaces the archive's rules.o; the
+# libraries and the tool never have the hook.
+TEST_HOOK_OBJS = $(BUILD)/test/hooks/rules.o
+
+$(BUILD)/test/hooks/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -DCF_TEST_HOOKS -fPIC -fvisibility=hidden -c $< -o $@
+
+$(TESTBIN): $(TEST_OBJS) $(TEST_HOOK_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(TEST_HOOK_OBJS) $(INTLIB) \
+	  $(CHECK_LIBS) $(LIBDEPS)
 
 $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_SO_OBJS) -L$(BUILD) -lcurlfence \
 	  -Wl,-rpath,$(abspath $(BUILD)) $(CHECK_LIBS) $(LIBDEPS)
 
-check: all $(TESTBIN) $(TESTBIN_SO) fuzz-replay
+# The strict JSON and UTF-8 check of the tool's --json output.
+JSON_LINES = $(BUILD)/test/json-lines
+
+$(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_check.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Itest/fuzz -o $@ test/prog/json_lines.c \
+	  test/fuzz/json_check.c $(LDFLAGS_ALL)
+
+check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	test/license.sh
 	test/exports.sh $(SHLIB) $(STLIB)
-	CURLFENCE_TOOL=$(TOOL) test/tool.sh
+	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh
 	$(TESTBIN)
 	$(TESTBIN_SO)
-	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh
+	+MAKE="$(MAKE)" test/install-isolated.sh $(INSTALL_TEST_ARGS)
+
+# The install test (test/install.sh) installs into and uninstalls from its
+# own temporary directories, with the build variables below and nothing
+# else of its caller's: check runs it through test/install-isolated.sh,
+# with every directory variable pointing at planted files that must stay
+# untouched.  install-test runs it alone, on what is built.
+INSTALL_TEST_VARS = BUILD CC LD OBJCOPY OPT SAN WERROR PKG_CONFIG \
+                    CPPFLAGS CFLAGS LDFLAGS
+shq = '$(subst ','\'',$(1))'
+INSTALL_TEST_ARGS = $(foreach v,$(INSTALL_TEST_VARS),$(call shq,$(v)=$($(v))))
+
+.PHONY: install-test
+install-test:
+	+MAKE="$(MAKE)" CC="$(CC)" EXTRA_CFLAGS="$(SAN)" test/install.sh \
+	  $(INSTALL_TEST_ARGS)
 
 asan:
 	$(MAKE) check BUILD=build-asan OPT=-O1 \

@@ -11,7 +11,9 @@
  * line a JSON parser rejects is a lost audit record.  Each byte that is
  * not part of a well-formed UTF-8 sequence is written as \ufffd (the
  * replacement character, docs/audit.md).  A new field is one more put_*
- * call in curlfence_event_json(): put_str() for any text.
+ * call in curlfence_event_json(): put_str() for any text.  The tool's
+ * --json output goes through the same escaper (cf_json_string), so both
+ * say the same of the same bytes.
  */
 #include "internal.h"
 
@@ -132,6 +134,16 @@ static void put_str(out *o, const char *s)
     put(o, "null", 4);
   else
     put_strn(o, s, strlen(s));
+}
+
+size_t cf_json_string(char *buf, size_t size, const char *s)
+{
+  out o = { buf, size, 0 };
+
+  put_str(&o, s);
+  if(size)
+    buf[o.len < size ? o.len : size - 1] = '\0';
+  return o.len;
 }
 
 static const char *family_name(int family)

@@ -617,7 +617,8 @@ int cf_image_probe(const char *path) {
 }
 
 curlfence_code cf_image_load(curlfence_policy *p, const char *path,
-                             int *is_image, curlfence_error *err) {
+                             int *is_image, cf_stamp *opened,
+                             curlfence_error *err) {
   struct stat st;
   unsigned char first;
   cf_image *im;
@@ -637,6 +638,7 @@ curlfence_code cf_image_load(curlfence_policy *p, const char *path,
     return CURLFENCE_OK;
   }
   *is_image = 1;
+  cf_stamp_from_stat(opened, &st);
   im = calloc(1, sizeof *im);
   if (!im) {
     close(fd);

@@ -106,6 +106,31 @@ curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      curlfence_error *err);
 void cf_ruleset_free(cf_ruleset *rs);
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st);
+/* The first file of rs that no longer looks as it did when it was opened
+ * (another inode, size or time, or gone), or NULL.  A file rewritten in
+ * place while it was read shows here: its size or times moved on. */
+const char *cf_rules_changed(const cf_ruleset *rs);
+/* err: file changed while it was read; not loaded (use rename(2)). */
+void cf_error_changed(curlfence_error *err, const char *file);
+/* Every load from files (rules text, cf_rules_parse_file; images,
+ * curlfence_policy_load_file) reads its files, then calls this for try
+ * attempt (from 0) with what it read in rs (changed: the reader saw a
+ * file's size move).  0: nothing changed, what was read stands (its
+ * error too).  1: something did; paused, read everything again.  -1:
+ * still changing after CF_LOAD_TRIES tries; err says so.  Never a policy
+ * from half a rewrite. */
+#define CF_LOAD_TRIES 6
+int cf_load_retry(const cf_ruleset *rs, int changed, unsigned attempt,
+                  curlfence_error *err);
+/* Tests only.  The test programs link their own copy of rules.c, built
+ * with CF_TEST_HOOKS, which calls this (when set) during loads from
+ * files: CF_HOOK_OPENED once a file is opened and stamped, before its
+ * bytes are read; CF_HOOK_READ once a try read everything (path NULL),
+ * before the check for changes.  The library and the tool have neither
+ * the variable nor the calls. */
+enum { CF_HOOK_OPENED, CF_HOOK_READ };
+extern void (*cf_test_load_hook)(int point, const char *path,
+                                 unsigned attempt);
 /* Upper bounds of the rules in len bytes of text and of their texts'
  * bytes, for sizing the arrays once. */
 void cf_rules_presize(const char *buf, size_t len, size_t *rules,
@@ -323,11 +348,13 @@ void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
 /* image.c: compiled policy images (layout at the top of image.c) */
 typedef struct cf_image cf_image;
 uint64_t cf_hash64(const void *data, size_t n);
-/* Load the file at path into p when it is an image (*is_image set); leave
+/* Load the file at path into p when it is an image (*is_image set, and
+ * *opened how the file looked when it was opened, loaded or not); leave
  * everything else, including files that cannot be opened, to the rules
  * reader. */
 curlfence_code cf_image_load(curlfence_policy *p, const char *path,
-                             int *is_image, curlfence_error *err);
+                             int *is_image, cf_stamp *opened,
+                             curlfence_error *err);
 /* 1 when the file at path starts like an image (for tools that read
  * rules files only). */
 int cf_image_probe(const char *path);
@@ -416,6 +443,12 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
  * memory.  lost is the line's "lost" field. */
 char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
                     size_t size, size_t *len);
+
+/* s (NULL: null) as a JSON string with its quotes, as audit events write
+ * text: valid UTF-8 whatever the bytes, each byte outside a well-formed
+ * sequence written as \ufffd.  Like snprintf: writes at most size bytes
+ * with a NUL (when size > 0) and returns the length it needs. */
+size_t cf_json_string(char *buf, size_t size, const char *s);
 
 /* live.c: one policy pointer and the audit settings, switched together
  * without reader locks */

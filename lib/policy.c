@@ -89,7 +89,8 @@ CURLFENCE_API curlfence_code curlfence_policy_load_file(
 {
   curlfence_policy *p;
   curlfence_code rc = begin_load(out, path != NULL, &p, err);
-  int image = 0;
+  int image = 0, again;
+  unsigned attempt;
 
   if(rc)
     return rc;
@@ -98,7 +99,32 @@ CURLFENCE_API curlfence_code curlfence_policy_load_file(
     cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
     return finish_load(out, p, CURLFENCE_E_NOMEM, err);
   }
-  rc = cf_image_load(p, path, &image, err);
+  /* An image rewritten in place while it was mapped and checked (its
+   * stamp moved) is mapped and checked again, as rules text is read again
+   * (cf_load_retry); its damage then stands only when nothing changed.
+   * Once loaded, what holds is in docs/images.md: images are replaced by
+   * rename(2), never rewritten. */
+  for(attempt = 0;; attempt++) {
+    cf_stamp opened;
+    cf_ruleset seen;
+
+    rc = cf_image_load(p, path, &image, &opened, err);
+    if(!image)
+      break;
+    memset(&seen, 0, sizeof(seen));
+    seen.files = &p->source;
+    seen.stamps = &opened;
+    seen.nfiles = 1;
+    again = cf_load_retry(&seen, 0, attempt, err);
+    if(again == 0)
+      break;
+    if(!rc)
+      cf_image_close(p);
+    if(again < 0) {
+      rc = CURLFENCE_E_IO;
+      break;
+    }
+  }
   if(!rc && !image)
     rc = cf_rules_parse_file(&p->rs, path, err);
   return finish_load(out, p, rc, err);

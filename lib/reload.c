@@ -7,7 +7,6 @@
 #include "internal.h"
 
 #include <string.h>
-#include <sys/stat.h>
 
 static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
 {
@@ -15,28 +14,6 @@ static void note_reload_error(curlfence_guard *g, const curlfence_error *e)
   pthread_mutex_lock(&g->err_lock);
   g->last_error = *e;
   pthread_mutex_unlock(&g->err_lock);
-}
-
-/* The first file of p that no longer looks as it did when it was read
- * (another inode, size or time, or gone), or NULL.  A file rewritten while
- * it was read shows here: its size or times moved on. */
-static const char *changed_since_read(const curlfence_policy *p)
-{
-  size_t i;
-
-  for(i = 0; i < p->rs.nfiles; i++) {
-    struct stat st;
-    cf_stamp now;
-
-    if(!p->rs.stamps[i].valid)
-      continue;
-    memset(&now, 0, sizeof(now));
-    if(stat(p->rs.files[i], &st) == 0)
-      cf_stamp_from_stat(&now, &st);
-    if(memcmp(&now, &p->rs.stamps[i], sizeof(now)) != 0)
-      return p->rs.files[i];
-  }
-  return NULL;
 }
 
 curlfence_code cf_guard_reload(curlfence_guard *guard, int watcher,
@@ -69,13 +46,13 @@ curlfence_code cf_guard_reload(curlfence_guard *guard, int watcher,
   }
   if(guard->reload_loaded_hook)
     guard->reload_loaded_hook(guard);
-  moved = changed_since_read(next);
+  /* The load read every file and checked them (cf_load_retry); this looks
+   * again after the table was built, just before publishing. */
+  moved = cf_rules_changed(&next->rs);
   if(moved) {
     /* What was read may be half of a rewrite: never publish it.  The
      * watcher tries again once the file has settled, uncounted. */
-    cf_error_set(err, CURLFENCE_E_IO, moved, 0, 0,
-                 "changed while it was being read; not loaded (replace "
-                 "rules files with rename(2))");
+    cf_error_changed(err, moved);
     curlfence_policy_unref(next);
     if(!watcher)
       note_reload_error(guard, err);

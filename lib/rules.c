@@ -13,6 +13,16 @@
  *
  * Parsing either succeeds completely or leaves an error and a rule set the
  * caller frees: there is no partial policy.
+ *
+ * Nor a policy read from half a rewrite.  A file rewritten in place while
+ * a process starts can be read half old, half new, and half a file is
+ * often valid rules ("deny 10.0.0.0/8" cut at the slash is "deny
+ * 10.0.0.0").  So a load from files reads every file, then checks that
+ * none changed since it was opened (its stamp: identity, size, times;
+ * and the bytes read against the size), and reads them all again when one
+ * did, a bounded number of times (cf_load_retry).  Only rename(2) makes a
+ * new version appear whole; this makes an in-place rewrite fail or wait
+ * instead of loading what was half written.
  */
 #include "internal.h"
 
@@ -25,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_TOKENS 5
@@ -58,7 +69,20 @@ typedef struct parser {
   unsigned depth;
   size_t files;           /* read so far in this load */
   size_t bytes;
+  unsigned attempt;       /* of cf_rules_parse_file, from 0 */
+  int changed;            /* a file's size moved while it was read */
 } parser;
+
+#ifdef CF_TEST_HOOKS
+void (*cf_test_load_hook)(int point, const char *path, unsigned attempt);
+#define TEST_HOOK(point, path, attempt) \
+  do { \
+    if(cf_test_load_hook) \
+      cf_test_load_hook(point, path, attempt); \
+  } while(0)
+#else
+#define TEST_HOOK(point, path, attempt) ((void)0)
+#endif
 
 static curlfence_code parse_buffer(parser *p, const frame *fr,
                                    const char *buf, size_t len);
@@ -92,12 +116,67 @@ static curlfence_code nomem(parser *p)
 
 void cf_stamp_from_stat(cf_stamp *s, const struct stat *st)
 {
+  /* stamps are compared with memcmp: no stray padding bytes */
+  memset(s, 0, sizeof(*s));
   s->dev = (uint64_t)st->st_dev;
   s->ino = (uint64_t)st->st_ino;
   s->size = (uint64_t)st->st_size;
   s->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
   s->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
   s->valid = 1;
+}
+
+/* ------------------------------------------------------ reading files */
+
+void cf_error_changed(curlfence_error *err, const char *file)
+{
+  cf_error_set(err, CURLFENCE_E_IO, file, 0, 0,
+               "changed while it was being read; not loaded (replace "
+               "rules files with rename(2))");
+}
+
+const char *cf_rules_changed(const cf_ruleset *rs)
+{
+  size_t i;
+
+  for(i = 0; i < rs->nfiles; i++) {
+    struct stat st;
+    cf_stamp now;
+
+    if(!rs->stamps[i].valid)
+      continue;
+    memset(&now, 0, sizeof(now));
+    if(stat(rs->files[i], &st) == 0)
+      cf_stamp_from_stat(&now, &st);
+    if(memcmp(&now, &rs->stamps[i], sizeof(now)) != 0)
+      return rs->files[i];
+  }
+  return NULL;
+}
+
+int cf_load_retry(const cf_ruleset *rs, int changed, unsigned attempt,
+                  curlfence_error *err)
+{
+  const char *moved = NULL;
+  unsigned ms;
+
+  TEST_HOOK(CF_HOOK_READ, NULL, attempt);
+  if(!changed && !(moved = cf_rules_changed(rs)))
+    return 0;
+  if(attempt + 1 >= CF_LOAD_TRIES) {
+    if(moved)
+      cf_error_changed(err, moved);
+    return -1;
+  }
+  /* No pause before the first try, so an unchanging file costs a stat(2)
+   * per file; a writer in the middle of its steps gets 1, 4, 16 ms... up
+   * to the watcher's settle time to finish them. */
+  ms = 1u << (2 * attempt);
+  if(ms > CF_WATCH_SETTLE_MS)
+    ms = CF_WATCH_SETTLE_MS;
+  nanosleep(&(struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000 },
+            NULL);
+  return 1;
 }
 
 /* st: how the file looked when it was opened; NULL for text in memory. */
@@ -817,6 +896,7 @@ static curlfence_code read_file(parser *p, const char *path, char **out,
                  "\"%s\" is not a regular file", path);
     return CURLFENCE_E_IO;
   }
+  TEST_HOOK(CF_HOOK_OPENED, path, p->attempt);
   if((uintmax_t)st.st_size > limit) {
     close(fd);
     if((uintmax_t)st.st_size <= MAX_FILE_SIZE)
@@ -873,6 +953,14 @@ static curlfence_code read_file(parser *p, const char *path, char **out,
     got += (size_t)r;
   }
   close(fd);
+  /* Grown or cut short while it was read (a file in /proc says 0 and is
+   * read to its end): what was read is no version of the file. */
+  if(st.st_size > 0 && (uintmax_t)got != (uintmax_t)st.st_size) {
+    free(buf);
+    p->changed = 1;
+    cf_error_changed(p->err, path);
+    return CURLFENCE_E_IO;
+  }
   p->bytes += got;
   *out = buf;
   *outlen = got;
@@ -1129,17 +1217,31 @@ void cf_ruleset_free(cf_ruleset *rs)
 curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,
                                    curlfence_error *err)
 {
-  parser p = { rs, err, 0, 0, 0 };
-  curlfence_code rc = parse_path(&p, NULL, path, 0, 0);
+  unsigned attempt;
 
-  return rc ? rc : cf_self_resolve(rs, err);
+  for(attempt = 0;; attempt++) {
+    parser p = { rs, err, 0, 0, 0, attempt, 0 };
+    curlfence_code rc = parse_path(&p, NULL, path, 0, 0);
+
+    /* An error stands only when nothing changed: half a rewrite can be a
+     * syntax error, or name an include not written yet. */
+    switch(cf_load_retry(rs, p.changed, attempt, err)) {
+    case 0:
+      return rc ? rc : cf_self_resolve(rs, err);
+    case 1:
+      cf_ruleset_free(rs);
+      break;
+    default:
+      return CURLFENCE_E_IO;
+    }
+  }
 }
 
 curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
                                      size_t len, const char *name,
                                      curlfence_error *err)
 {
-  parser p = { rs, err, 0, 0, len };
+  parser p = { rs, err, 0, 0, len, 0, 0 };
   frame fr;
   curlfence_code rc;
 

@@ -10,8 +10,8 @@
  * A change is loaded once the files have looked the same for one interval,
  * and at least CF_WATCH_SETTLE_MS: a file rewritten in place in several
  * steps is then not read between them, and what changed while it was read
- * is not published (cf_guard_reload).  Only rename(2) makes a new version
- * appear at once and whole.
+ * is read again (cf_load_retry) or not published (cf_guard_reload).  Only
+ * rename(2) makes a new version appear at once and whole.
  *
  * A policy with "self" rules is also reloaded when the host's interface
  * addresses change (an address added by DHCP, a new interface): the

@@ -5,12 +5,28 @@
 # each install with nothing but pkg-config, shared and static; the installed
 # tool finds the installed rules from any directory; make uninstall leaves
 # no file behind.  Environment: MAKE, CC, EXTRA_CFLAGS (sanitizer flags of
-# the build under test).
+# the build under test).  Arguments: the make variables of the build under
+# test (BUILD=build-asan CFLAGS=...), given to every make run here.
+#
+# It installs into and uninstalls from its own temporary directories only.
+# make runs with a clean environment and no MAKEFLAGS: the caller's PREFIX,
+# DESTDIR, LIBDIR, SYSCONFDIR... (given to `make check` on its command
+# line, which reaches this script through MAKEFLAGS, or in the environment)
+# once made this test overwrite and then delete the caller's installed
+# files.  test/install-isolated.sh checks that they cannot.
 set -u
 make=${MAKE:-make}
 cc=${CC:-cc}
 extra=${EXTRA_CFLAGS:-}
 top=$(pwd)
+quote() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+build_vars=
+for a in "$@"; do
+  case $a in
+    *=*) build_vars="$build_vars $(quote "$a")" ;;
+    *) echo "install: not a make variable: $a"; exit 2 ;;
+  esac
+done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -40,8 +56,15 @@ expect() {
   fi
 }
 
-run_make() {  # run_make ARGS...: quiet unless it fails
-  if $make -C "$top" "$@" >"$tmp/make.log" 2>&1; then
+# run_make ARGS...: make in the source tree with the build's variables
+# and ARGS, nothing else; quiet unless it fails.  The environment keeps
+# what finds the compiler and libraries, never a make variable.
+run_make() {
+  eval "set -- $build_vars \"\$@\""
+  if env -i PATH="$PATH" HOME="${HOME:-/}" TMPDIR="${TMPDIR:-/tmp}" \
+       PKG_CONFIG_PATH="${PKG_CONFIG_PATH:-}" \
+       LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" \
+       $make -C "$top" "$@" >"$tmp/make.log" 2>&1; then
     ok
   else
     bad "make $*"

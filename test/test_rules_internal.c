@@ -4,10 +4,14 @@
 #include "testutil.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The arrays are sized by what the text can hold, not by its line count:
  * 704 MiB of blank lines asked for 30 GB of rules. */
@@ -98,6 +102,229 @@ START_TEST(test_self_list_as_getifaddrs)
 }
 END_TEST
 
+/* ------------------------------------------------- files changing under a load
+ * The test program's rules.c has the load hook (CF_TEST_HOOKS): a file is
+ * rewritten at a chosen point of a load, between its opening and its
+ * reading or between the reading and the check, as a writer racing the
+ * load would, without depending on timing. */
+
+static char ldir[64], top_path[128], part_path[128];
+static int hook_calls[2][CF_LOAD_TRIES];
+
+static void load_setup(void)
+{
+  snprintf(ldir, sizeof(ldir), "/tmp/curlfence-load-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(ldir));
+  snprintf(top_path, sizeof(top_path), "%s/top.rules", ldir);
+  snprintf(part_path, sizeof(part_path), "%s/part.rules", ldir);
+  tu_write_text(top_path, "default allow\ninclude part.rules\n");
+  tu_write_text(part_path, "deny 10.0.0.0/8\n");
+  memset(hook_calls, 0, sizeof(hook_calls));
+}
+
+static void load_teardown(void)
+{
+  char cmd[128];
+
+  cf_test_load_hook = NULL;
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ldir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Writes text to path in place (the same inode), truncating or
+ * appending, as `cat >`, `>>` or an editor saving in place do. */
+static void write_in_place(const char *path, const char *text, int append)
+{
+  int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
+  size_t n = strlen(text);
+
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
+  ck_assert_int_eq(close(fd), 0);
+}
+
+static int is_part(const char *path)
+{
+  return path && strcmp(path, part_path) == 0;
+}
+
+/* The included file is rewritten in place, in two steps, while a process
+ * starts: opened and stamped before the first step, read between the
+ * two.  Cut at the slash, "deny 10.0.0.0/8" is the valid "deny 10.0.0.0",
+ * which lets the rest of 10/8 through; the load saw the file shrink under
+ * it and read it again once the writer was done. */
+static void two_step_writer(int point, const char *path, unsigned attempt)
+{
+  hook_calls[point][attempt]++;
+  if(attempt != 0)
+    return;
+  if(point == CF_HOOK_OPENED && is_part(path))
+    write_in_place(part_path, "deny 10.0.0.0", 0);
+  else if(point == CF_HOOK_READ)
+    write_in_place(part_path, "/8\n", 1);
+}
+
+START_TEST(test_load_not_half_written)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  curlfence_verdict v;
+
+  cf_test_load_hook = two_step_writer;
+  ck_assert_msg(curlfence_policy_load_file(&p, top_path, &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_DENY);
+  ck_assert_str_eq(v.rule, "deny 10.0.0.0/8");
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
+  ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);   /* read twice */
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* Changed after it was read and before the load looked again: the rule
+ * appended meanwhile is in the policy, read on a second try. */
+static void appender(int point, const char *path, unsigned attempt)
+{
+  (void)path;
+  hook_calls[point][attempt]++;
+  if(point == CF_HOOK_READ && attempt == 0)
+    write_in_place(part_path, "deny 192.0.2.0/24\n", 1);
+}
+
+START_TEST(test_load_changed_after_read)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  curlfence_verdict v;
+  cf_ruleset rs;
+
+  cf_test_load_hook = appender;
+  ck_assert_msg(curlfence_policy_load_file(&p, top_path, &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_DENY);
+  ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);
+  curlfence_policy_unref(p);
+
+  /* The review tools' reader is the same one. */
+  tu_write_text(part_path, "deny 10.0.0.0/8\n");
+  memset(hook_calls, 0, sizeof(hook_calls));
+  memset(&rs, 0, sizeof(rs));
+  ck_assert_int_eq(cf_rules_parse_file(&rs, top_path, &err), CURLFENCE_OK);
+  ck_assert_uint_eq(rs.nrules, 2);
+  cf_ruleset_free(&rs);
+}
+END_TEST
+
+/* A file that never holds still is an error naming it, never a policy. */
+static void restless(int point, const char *path, unsigned attempt)
+{
+  (void)path;
+  hook_calls[point][attempt]++;
+  if(point == CF_HOOK_READ)
+    write_in_place(part_path, "# again\n", 1);
+}
+
+START_TEST(test_load_keeps_changing)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  unsigned i;
+
+  cf_test_load_hook = restless;
+  ck_assert_int_eq(curlfence_policy_load_file(&p, top_path, &err),
+                   CURLFENCE_E_IO);
+  ck_assert_ptr_null(p);
+  ck_assert_str_eq(err.file, part_path);
+  ck_assert_msg(strstr(err.message, "changed while it was being read") &&
+                strstr(err.message, "rename(2)"), "%s", err.text);
+  for(i = 0; i < CF_LOAD_TRIES; i++)
+    ck_assert_int_eq(hook_calls[CF_HOOK_READ][i], 1);
+}
+END_TEST
+
+/* An unchanging file is read once: no second try, so no pause. */
+static void counter(int point, const char *path, unsigned attempt)
+{
+  (void)path;
+  hook_calls[point][attempt]++;
+}
+
+START_TEST(test_load_unchanged_once)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  cf_test_load_hook = counter;
+  ck_assert_int_eq(curlfence_policy_load_file(&p, top_path, &err),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(hook_calls[CF_HOOK_OPENED][0], 2);   /* top, part */
+  ck_assert_int_eq(hook_calls[CF_HOOK_READ][0], 1);
+  ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 0);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* An image rewritten in place while it is mapped and checked (a cp over
+ * it): the policy is the new image, mapped and checked again, never the
+ * old checks over the new bytes. */
+static char img_path[128], new_img[128];
+
+static void image_copier(int point, const char *path, unsigned attempt)
+{
+  char buf[65536];
+  ssize_t n;
+  int in, out;
+
+  (void)path;
+  hook_calls[point][attempt]++;
+  if(point != CF_HOOK_READ || attempt != 0)
+    return;
+  in = open(new_img, O_RDONLY);
+  ck_assert_int_ge(in, 0);
+  ck_assert_int_eq(chmod(img_path, 0644), 0);
+  out = open(img_path, O_WRONLY | O_TRUNC);
+  ck_assert_int_ge(out, 0);
+  while((n = read(in, buf, sizeof(buf))) > 0)
+    ck_assert_int_eq(write(out, buf, (size_t)n), n);
+  close(in);
+  ck_assert_int_eq(close(out), 0);
+}
+
+START_TEST(test_image_rewritten_while_loading)
+{
+  curlfence_policy *p = NULL, *a, *b;
+  curlfence_error err;
+  curlfence_verdict v;
+  struct stat sa, sb;
+
+  snprintf(img_path, sizeof(img_path), "%s/site.cfimg", ldir);
+  snprintf(new_img, sizeof(new_img), "%s/new.cfimg", ldir);
+  a = tu_load("default allow\ndeny 10.0.0.0/8\n");
+  b = tu_load("default allow\ndeny 192.0.2.0/24\ndeny 198.51.100.0/24\n"
+              "deny 203.0.113.0/24 port 443\n");
+  ck_assert_int_eq(curlfence_policy_save_image(a, img_path, &err),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_policy_save_image(b, new_img, &err),
+                   CURLFENCE_OK);
+  curlfence_policy_unref(a);
+  curlfence_policy_unref(b);
+  ck_assert_int_eq(stat(img_path, &sa), 0);
+  ck_assert_int_eq(stat(new_img, &sb), 0);
+  ck_assert_int_ne(sa.st_size, sb.st_size);   /* the change shows */
+
+  cf_test_load_hook = image_copier;
+  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);
+  ck_assert_uint_eq(curlfence_policy_rule_count(p), 3);
+  ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_DENY);
+  ck_assert_str_eq(v.rule, "deny 192.0.2.0/24");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
 Suite *suite_rules_internal(void)
 {
   Suite *s = suite_create("rules-internal");
@@ -107,6 +334,14 @@ Suite *suite_rules_internal(void)
   suite_add_tcase(s, tc);
   tc = tcase_create("self");
   tcase_add_test(tc, test_self_list_as_getifaddrs);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("changing files");
+  tcase_add_checked_fixture(tc, load_setup, load_teardown);
+  tcase_add_test(tc, test_load_not_half_written);
+  tcase_add_test(tc, test_load_changed_after_read);
+  tcase_add_test(tc, test_load_keeps_changing);
+  tcase_add_test(tc, test_load_unchanged_once);
+  tcase_add_test(tc, test_image_rewritten_while_loading);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -467,6 +467,66 @@ assert r["old"]["decision"] == "allow" and r["old"]["line"] == 2 and r["old"]["r
 assert r["new"]["decision"] == "deny" and r["new"]["default"] is True and r["new"]["rule"] == "default deny", r
 print("ok")' "$tmp/diff.json"
 
+# ---- --json: valid UTF-8 JSON whatever the bytes in file names, rules
+# and operands.  Invalid UTF-8 becomes U+FFFD, byte by byte, as in audit
+# events; json-lines checks JSON and UTF-8 strictly, python3 the values.
+json_lines=${JSON_LINES:-build/test/json-lines}
+j="$tmp/j"
+mkdir -p "$j"
+hname=$(printf 'r\351gles-\377 "q" \\ \t\001\177 \303\251 \300\257 \355\240\200.rules')
+hrules="$j/$hname"
+hnew="$j/$(printf 'new-\377.rules')"
+hbad="$j/$(printf 'bad-\376.rules')"
+printf 'default allow\ndeny 127.0.0.0/8\ndeny 10.0.0.0/8\ndeny 10.0.0.0/8\n' >"$hrules"
+printf 'default allow\ndeny 127.0.0.0/8\n' >"$hnew"
+printf 'deny 10.0.0.\377\n' >"$hbad"
+hinput=$(printf 'x\377\001"')
+# json_ok NAME STATUS COUNT -- COMMAND...: COMMAND exits STATUS and prints
+# COUNT JSON lines, kept in $j/NAME.json
+json_ok() {
+  name=$1 want_status=$2 count=$3
+  shift 4
+  "$@" >"$j/$name.json" 2>"$tmp/stderr"
+  status=$?
+  if [ "$status" -eq "$want_status" ]; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $name: $* -> status $status (want $want_status)"
+    cat "$tmp/stderr"
+  fi
+  expect 0 "json-lines: $count lines ok" -- "$json_lines" "$j/$name.json" "$count"
+}
+json_ok check 2 3 -- $tool check --json -r "$hrules" 10.1.2.3 "$hinput" 192.0.2.1
+json_ok explain 1 1 -- $tool explain --json -r "$hrules" 10.1.2.3
+json_ok lint 2 2 -- $tool lint --json "$hrules" "$hbad"
+json_ok diff 1 1 -- $tool diff --json "$hrules" "$hnew"
+expect 7 "blocked 127.0.0.1 port 9" -- $tool fetch -r "$hrules" --audit "$j/fetch.jsonl" http://127.0.0.1:9/
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$j/fetch.jsonl" 1 decision=deny "rule.text=deny 127.0.0.0/8"
+expect 0 "ok" -- python3 -c '
+import json, os, sys
+def rows(name):
+    with open(os.path.join(sys.argv[1], name + ".json"), "rb") as f:
+        return [json.loads(l) for l in f.read().decode("utf-8").splitlines()]
+shown = lambda a: os.fsencode(a).decode("utf-8", "replace")
+hrules, hnew, hbad, hinput = (shown(a) for a in sys.argv[2:6])
+assert "\ufffdgles-\ufffd \"q\" \\ \t\x01\x7f \u00e9 \ufffd\ufffd \ufffd\ufffd\ufffd.rules" in hrules, hrules
+c = rows("check")
+assert c[0]["rule"]["file"] == hrules and c[0]["rule"]["line"] == 3, c[0]
+assert c[1] == {"input": hinput, "error": "not an address or a host name"}, c[1]
+assert c[2]["rule"]["file"] == hrules and c[2]["default"] is True, c[2]
+e = rows("explain")[0]
+assert [r["file"] for r in e["rules"]] == [hrules] * 2 and e["default"]["file"] == hrules, e
+l = rows("lint")
+assert l[0]["file"] == hrules and l[0]["related"]["file"] == hrules and l[0]["name"] == "duplicate", l[0]
+assert l[1]["file"] == hbad and "10.0.0." in l[1]["message"] and l[1]["severity"] == "error", l[1]
+d = rows("diff")[0]
+assert d["old"]["file"] == hrules and d["new"]["file"] == hnew and d["range"] == "10.0.0.0/8", d
+with open(os.path.join(sys.argv[1], "fetch.jsonl"), "rb") as f:
+    a = json.loads(f.read().decode("utf-8"))
+assert a["rule"]["file"] == hrules, a
+print("ok")' "$j" "$hrules" "$hnew" "$hbad" "$hinput"
+
 # Where the rules come from: -r, else CURLFENCE_RULES, else the tree's
 # default for this tool; never a rules/default.rules in the working
 # directory.  A copy of the tool outside the tree knows only the installed

@@ -52,18 +52,12 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
     /* the IPv4 address a nat64 destination was decided as, as in audit
      * events */
     fputs(",\"as\":", stdout);
-    if(translated)
-      cli_json_string(stdout, as);
-    else
-      fputs("null", stdout);
+    cli_json_string(stdout, translated ? as : NULL);
     printf(",\"port\":%u,\"decision\":\"%s\",\"default\":%s,\"reason\":",
            port, act, v->is_default ? "true" : "false");
     cli_json_string(stdout, v->reason);
     fputs(",\"rule\":{\"file\":", stdout);
-    if(v->file)
-      cli_json_string(stdout, v->file);
-    else
-      fputs("null", stdout);
+    cli_json_string(stdout, v->file);
     printf(",\"line\":%u,\"text\":", v->line);
     cli_json_string(stdout, v->rule);
     fputs("}}\n", stdout);

@@ -474,18 +474,24 @@ void cli_print_verdict_source(FILE *f, const curlfence_verdict *v)
     fprintf(f, "built-in: %s", v->rule);
 }
 
+/* The library's escaper, so that --json output and audit events write
+ * the same bytes the same way: valid UTF-8 whatever a file name or an
+ * operand holds. */
 void cli_json_string(FILE *f, const char *s)
 {
-  const unsigned char *c;
+  char small[512], *buf = small;
+  size_t n = cf_json_string(small, sizeof(small), s);
 
-  putc('"', f);
-  for(c = (const unsigned char *)s; *c; c++) {
-    if(*c == '"' || *c == '\\')
-      fprintf(f, "\\%c", *c);
-    else if(*c < 0x20 || *c == 0x7f)
-      fprintf(f, "\\u%04x", *c);
-    else
-      putc(*c, f);
+  if(n >= sizeof(small)) {
+    buf = malloc(n + 1);
+    if(!buf) {
+      /* half a string would be invalid JSON: stop instead */
+      fputs(CLI_PROG ": out of memory\n", stderr);
+      exit(2);
+    }
+    cf_json_string(buf, n + 1, s);
   }
-  putc('"', f);
+  fwrite(buf, 1, n, f);
+  if(buf != small)
+    free(buf);
 }

@@ -180,7 +180,8 @@ void cli_print_verdict_source(FILE *f, const curlfence_verdict *v);
 int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,
                  size_t size);
 
-/* s as a JSON string, quotes included. */
+/* s as a JSON string, quotes included (NULL: null), through the
+ * library's escaper: valid UTF-8 whatever the bytes. */
 void cli_json_string(FILE *f, const char *s);
 
 #endif

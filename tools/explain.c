@@ -80,10 +80,7 @@ static void outranked(char *buf, size_t n, const cf_ruleset *rs, int v6,
 static void json_str_field(const char *key, const char *val, int comma)
 {
   printf("%s\"%s\":", comma ? "," : "", key);
-  if(val)
-    cli_json_string(stdout, val);
-  else
-    fputs("null", stdout);
+  cli_json_string(stdout, val);
 }
 
 /* A rule as written, or a self rule with the address it names. */
