@@ -216,6 +216,7 @@ $(TESTBIN_SO): $(TEST_SO_OBJS) $(BUILD)/libcurlfence.so
 
 check: all $(TESTBIN) $(TESTBIN_SO) fuzz-replay
 	test/license.sh
+	test/version.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) test/tool.sh
 	$(TESTBIN)
