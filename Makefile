@@ -306,6 +306,26 @@ uninstall:
 	  if [ -d $$d ]; then rmdir $$d 2>/dev/null || true; fi; \
 	done
 
+# ---------------------------------------------------------------- release
+# The release tarball: the files of the commit checked out (HEAD), under
+# curlfence-VERSION/, with git's times and no owner, so that the same
+# commit always gives the same bytes.  distcheck unpacks it outside any
+# git repository and runs make check there.
+DIST = curlfence-$(VERSION)
+.PHONY: dist distcheck
+dist:
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+	  { echo "make dist: needs the git repository"; exit 1; }
+	@git diff --quiet HEAD || \
+	  echo "make dist: warning: uncommitted changes are not in $(DIST).tar.gz"
+	git archive --format=tar --prefix=$(DIST)/ HEAD | gzip -n9 >$(DIST).tar.gz.tmp
+	mv $(DIST).tar.gz.tmp $(DIST).tar.gz
+
+distcheck: dist
+	d=$$(mktemp -d) && tar -C $$d -xzf $(DIST).tar.gz && \
+	  (cd $$d/$(DIST) && GIT_CEILING_DIRECTORIES=$$d $(MAKE) check) && \
+	  rm -rf $$d && echo "$(DIST).tar.gz passes make check outside git"
+
 # ---------------------------------------------------------------- engine
 # Benchmarks of the compiled table (bench/).  Never part of check.
 # bench-dpdk also times DPDK rte_lpm/rte_lpm6 in the same process
