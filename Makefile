@@ -14,6 +14,7 @@
 #   make uninstall  removes what install put there
 #   make dist       curlfence-VERSION.tar.gz of the tracked files;
 #                   distcheck builds and checks it outside git
+#   make deb        the Debian packages (debian/), into build/deb/
 #   make bench      benchmarks (never part of check); bench-dpdk also times DPDK
 #   make fuzz       libFuzzer harnesses; fuzz-smoke runs each (test/fuzz/fuzz.mk)
 #
@@ -325,6 +326,20 @@ distcheck: dist
 	d=$$(mktemp -d) && tar -C $$d -xzf $(DIST).tar.gz && \
 	  (cd $$d/$(DIST) && GIT_CEILING_DIRECTORIES=$$d $(MAKE) check) && \
 	  rm -rf $$d && echo "$(DIST).tar.gz passes make check outside git"
+
+# The Debian packages (debian/), built by dpkg-buildpackage in a copy of
+# the tree under $(BUILD)/deb, where the .deb files are left, so that the
+# tree itself stays as it is.  The copy takes the working tree as it is,
+# committed or not.
+DEB_DIR = $(BUILD)/deb
+.PHONY: deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/$(DIST)
+	tar --exclude='./build*' --exclude=./.git --exclude='./curlfence-*.tar.gz' \
+	  -cf - . | tar -C $(DEB_DIR)/$(DIST) -xf -
+	cd $(DEB_DIR)/$(DIST) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	  dpkg-buildpackage -us -uc -b
+	ls $(DEB_DIR)/*.deb
 
 # ---------------------------------------------------------------- engine
 # Benchmarks of the compiled table (bench/).  Never part of check.
