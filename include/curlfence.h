@@ -34,9 +34,9 @@ extern "C" {
 #endif
 
 #define CURLFENCE_VERSION_MAJOR 0
-#define CURLFENCE_VERSION_MINOR 1
+#define CURLFENCE_VERSION_MINOR 2
 #define CURLFENCE_VERSION_PATCH 0
-#define CURLFENCE_VERSION "0.1.0"
+#define CURLFENCE_VERSION "0.2.0"
 
 /* ---------------------------------------------------------------- errors */
 

@@ -17,8 +17,8 @@
  *       24     4  word size: sizeof(void *) of the writer
  *       28     4  number of sections
  *       32     8  file size
- *       40     8  compile time, ns since the epoch (informational)
- *       48    16  zero
+ *       40    24  zero (no time of any kind: the same policy compiled
+ *                 anywhere, at any time, gives the same bytes)
  *       64  24*n  section table: { u32 id, u32 record size, u64 offset,
  *                 u64 record count }, in ascending offset order
  *
@@ -34,7 +34,10 @@
  *         where they are mapped
  *   10    rules (cf_rule), 11 port ranges, 12 rule texts (NUL-terminated)
  *   13    source files: name and path for staleness (offsets into the
- *         strings), size, mtime and cf_hash64 of their text
+ *         strings), size and cf_hash64 of their text; the 8 bytes
+ *         between size and hash are zero (images of format 2 written
+ *         before 0.2.0 hold a modification time there, which readers
+ *         ignore)
  *   14    the three settings (default, unix, mode)
  *   15    strings: file names, source paths, setting texts
  *   16    nat64 prefixes (cf_nat64, 32 bytes: prefix, length, file, line,
@@ -95,7 +98,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CF_IMAGE_VERSION 2u
@@ -122,7 +124,7 @@ typedef struct cf_img_src {
   uint32_t flags;    /* SRC_FILE: read from a file (size..hash valid) */
   uint32_t pad;
   uint64_t size;
-  int64_t mtime_ns;
+  uint64_t zero;     /* written as 0, never read */
   uint64_t hash;
 } cf_img_src;
 #define SRC_FILE 1u
@@ -769,7 +771,7 @@ int cf_image_stale(const curlfence_policy *p, curlfence_error *why) {
     const cf_img_src *s = &im->src[i];
     const char *name = im->strings + s->name;
     struct stat st;
-    uint64_t h;
+    uint64_t h = 0;
     char *path;
     int e;
     if (!(s->flags & SRC_FILE))
@@ -779,15 +781,11 @@ int cf_image_stale(const curlfence_policy *p, curlfence_error *why) {
       cf_error_set(why, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
       return 1;
     }
-    /* Same size and mtime: unchanged, without reading it.  Otherwise only
-     * different text counts: a copy or checkout that kept the text is
-     * not stale. */
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size == s->size &&
-        mtime_ns(&st) == s->mtime_ns) {
-      free(path);
-      continue;
-    }
-    e = hash_file(path, &h, &st);
+    /* Only the text counts, never a time: a copy or checkout that kept
+     * the text is not stale, and an edit that kept size and time is.
+     * Another size is stale without reading further. */
+    e = stat(path, &st) == 0 && (uint64_t)st.st_size != s->size
+            ? 0 : hash_file(path, &h, &st);
     if (e || (uint64_t)st.st_size != s->size || h != s->hash) {
       if (e)
         cf_error_set(why, CURLFENCE_E_IMAGE, name, 0, 0,
@@ -853,7 +851,6 @@ static curlfence_code sources(const curlfence_policy *p,
       where = source_path(p->source, im->strings + im->src[i].path);
       s->flags = SRC_FILE;
       s->size = im->src[i].size;
-      s->mtime_ns = im->src[i].mtime_ns;
       s->hash = im->src[i].hash;
     } else if (!im && p->rs.stamps[i].valid) {
       const cf_stamp *st0 = &p->rs.stamps[i];
@@ -877,7 +874,6 @@ static curlfence_code sources(const curlfence_policy *p,
       }
       s->flags = SRC_FILE;
       s->size = (uint64_t)st.st_size;
-      s->mtime_ns = mtime_ns(&st);
     }
     s->name = str_add(str, name);
     rel = NULL;
@@ -927,7 +923,6 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   cf_img_src *src = NULL;
   size_t nsrc = p->image ? p->image->nsrc : p->rs.nfiles;
   unsigned char *b, *e;
-  struct timespec now;
   curlfence_code rc;
   uint32_t u;
   uint64_t w;
@@ -994,9 +989,6 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   memcpy(b + 28, &u, 4);
   w = total;
   memcpy(b + 32, &w, 8);
-  clock_gettime(CLOCK_REALTIME, &now);
-  w = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-  memcpy(b + 40, &w, 8);
   e = b + HDR_SIZE;
   for (unsigned i = 0; i < NSEC; i++, e += SEC_SIZE) {
     unsigned id = file_order[i];

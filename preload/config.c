@@ -102,6 +102,9 @@ static void default_rules(char *buf, size_t size, char *img, size_t isize)
 {
   snprintf(buf, size, "%s", CURLFENCE_PRELOAD_RULES);
   snprintf(img, isize, "%s", CURLFENCE_PRELOAD_IMAGE);
+  /* The installed library is built without the tree's paths, so that no
+   * build directory is compiled into what is installed. */
+#ifdef CURLFENCE_PRELOAD_TREE
   {
     Dl_info info;
     char self[PATH_MAX], tree[PATH_MAX];
@@ -113,6 +116,7 @@ static void default_rules(char *buf, size_t size, char *img, size_t isize)
       snprintf(img, isize, "%s", CURLFENCE_PRELOAD_TREE_IMAGE);
     }
   }
+#endif
 }
 
 /* The default rules' compiled image, when it loads and its rules files

@@ -27,6 +27,7 @@ for a in "$@"; do
     *) echo "install: not a make variable: $a"; exit 2 ;;
   esac
 done
+version=$(sed -n 's/^#define CURLFENCE_VERSION "\(.*\)"$/\1/p' include/curlfence.h)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -128,18 +129,11 @@ int main(int argc, char **argv)
 }
 EOF
 
-# libcurl's own private libraries are left to its shared library: Debian
-# ships no static archives for several of them.
-curl_private=$(pkg-config --static --libs libcurl | tr ' ' '\n' |
-               grep -vx -e -lcurl -e '' | sort -u)
-static_libs() {  # pkg-config --static for curlfence, libcurlfence.a forced
-  for f in $(pkg-config --static --libs curlfence); do
-    if [ "$f" = -lcurlfence ]; then
-      printf '%s ' -l:libcurlfence.a
-    elif ! printf '%s\n' "$curl_private" | grep -qx -- "$f"; then
-      printf '%s ' "$f"
-    fi
-  done
+# The static link as README gives it: pkg-config --static, with the
+# archive named in place of -lcurlfence.  libcurl stays shared (Debian
+# ships no static archives of several of its private libraries).
+static_libs() {
+  pkg-config --static --libs curlfence | sed 's/-lcurlfence/-l:libcurlfence.a/'
 }
 
 # build_and_run NAME LIBDIR RULES: shared and static builds of prog.c with
@@ -182,17 +176,21 @@ no_files() {
 # ------------------------------------------------------------ into PREFIX
 p=$tmp/p
 run_make install PREFIX="$p"
-for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.0.1.0 \
+for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.$version \
          lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
-         lib/libcurlfence-preload.so etc/curlfence/default.rules \
-         etc/curlfence/default.cfimg \
+         lib/curlfence/libcurlfence-preload.so etc/curlfence/default.rules \
+         lib/curlfence/default.cfimg \
          share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
 done
-[ "$(readlink "$p/lib/libcurlfence.so.0")" = libcurlfence.so.0.1.0 ] &&
+[ "$(readlink "$p/lib/libcurlfence.so.0")" = "libcurlfence.so.$version" ] &&
   [ "$(readlink "$p/lib/libcurlfence.so")" = libcurlfence.so.0 ] && ok ||
   bad "shared library links in $p/lib"
-expect 0 "SONAME" -- sh -c "readelf -d '$p/lib/libcurlfence.so.0.1.0' | grep 'Library soname: \[libcurlfence.so.0\]'"
+expect 0 "SONAME" -- sh -c "readelf -d '$p/lib/libcurlfence.so.$version' | grep 'Library soname: \[libcurlfence.so.0\]'"
+expect 0 "SONAME" -- sh -c "readelf -d '$p/lib/curlfence/libcurlfence-preload.so' | grep 'Library soname: \[libcurlfence-preload.so\]'"
+# Nothing installed names the build tree: the installed tool and preload
+# library know only installed paths, debug information included.
+expect 0 "" -- sh -c "! grep -rlaF '$top' '$p'"
 for page in docs/*.[1-8]; do
   [ -f "$p/share/man/man${page##*.}/${page##*/}" ] && ok ||
     bad "man page not installed: $page"
@@ -229,7 +227,7 @@ if command -v curl >/dev/null; then
   # The default rules come from their installed image, which needs no
   # parser: libcidr is never opened.  Once the rules change, the image no
   # longer matches them and the text is read.
-  pl() { (cd / && LD_DEBUG=files LD_PRELOAD="$p/lib/libcurlfence-preload.so" \
+  pl() { (cd / && LD_DEBUG=files LD_PRELOAD="$p/lib/curlfence/libcurlfence-preload.so" \
           CURLFENCE_AUDIT="$tmp/pl.jsonl" curl -s http://127.0.0.1:9/ 2>&1); }
   case $(pl) in *libcidr*) bad "the preload opened libcidr with a current image" ;; *) ok ;; esac
   expect 0 '"file":"'"$p"'/etc/curlfence/default.rules","line":'"$loop" -- cat "$tmp/pl.jsonl"
@@ -248,10 +246,10 @@ no_files "$p"
 # ----------------------------------------------------- into DESTDIR, /usr
 s=$tmp/stage
 run_make install DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
-for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.0.1.0 \
+for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.$version \
          usr/lib/libcurlfence.a usr/lib/pkgconfig/curlfence.pc \
          usr/share/man/man1/curlfence.1 etc/curlfence/default.rules \
-         etc/curlfence/default.cfimg \
+         usr/lib/curlfence/default.cfimg \
          usr/share/bash-completion/completions/curlfence; do
   [ -f "$s/$f" ] && ok || bad "not staged: $s/$f"
 done
@@ -270,6 +268,37 @@ unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_ALLOW_SYSTEM_LIBS \
 
 run_make uninstall DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
 no_files "$s"
+
+# ------------------------------ the GNU variables, as dh and Meson pass them
+g=$tmp/gnu
+gv="prefix=/usr libdir=/usr/lib/triplet sysconfdir=/etc mandir=/usr/share/man"
+# shellcheck disable=SC2086
+run_make install DESTDIR="$g" $gv
+for f in usr/bin/curlfence usr/include/curlfence.h \
+         usr/lib/triplet/libcurlfence.so.$version usr/lib/triplet/libcurlfence.a \
+         usr/lib/triplet/pkgconfig/curlfence.pc \
+         usr/lib/triplet/curlfence/libcurlfence-preload.so \
+         usr/lib/triplet/curlfence/default.cfimg etc/curlfence/default.rules \
+         usr/share/man/man1/curlfence.1 usr/share/man/man7/libcurlfence-preload.7 \
+         usr/share/curlfence/examples/demo.rules; do
+  [ -f "$g/$f" ] && ok || bad "not staged: $g/$f"
+done
+expect 0 "libdir=/usr/lib/triplet" -- cat "$g/usr/lib/triplet/pkgconfig/curlfence.pc"
+expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$g/usr/bin/curlfence" --help
+# The paths compiled in come from the same variables.
+expect 126 "cannot find the preload library (/usr/lib/triplet/curlfence/libcurlfence-preload.so)" -- \
+  env -u CURLFENCE_PRELOAD "$g/usr/bin/curlfence" run -- true
+# The staged image names its rules by their place relative to it, so it
+# matches them where both are installed.
+out=$("$g/usr/bin/curlfence" check -r "$g/usr/lib/triplet/curlfence/default.cfimg" 192.0.2.1 2>&1)
+case $out in
+  *stale*|*"cannot be read"*) bad "the staged image does not find its rules: $out" ;;
+  *"deny 192.0.2.1 (default.rules:"*) ok ;;
+  *) bad "the staged image: $out" ;;
+esac
+# shellcheck disable=SC2086
+run_make uninstall DESTDIR="$g" $gv
+no_files "$g"
 
 echo "install: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -797,12 +797,18 @@ END_TEST
 
 START_TEST(staleness)
 {
+  static const char same_size[] =
+    "deny 127.0.0.0/8\n"
+    "deny ::2\n"
+    "deny 169.254.169.254\n";
   curlfence_policy *p;
   curlfence_error why;
+  struct stat compiled;
   struct timespec times[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
   char moved[160], want[1000];
 
   write_site();
+  ck_assert_int_eq(stat(inc_path, &compiled), 0);
   p = load_ok(rules_path);
   save_ok(p, img_path);
   curlfence_policy_unref(p);
@@ -812,6 +818,16 @@ START_TEST(staleness)
   times[0].tv_sec = times[1].tv_sec = 1000000000;
   times[0].tv_nsec = times[1].tv_nsec = 0;
   ck_assert_int_eq(utimensat(AT_FDCWD, inc_path, times, 0), 0);
+  ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 0);
+  /* other text of the same size, and the time it was compiled at: the
+   * content decides, not the time */
+  ck_assert_int_eq(strlen(extra_rules), strlen(same_size));
+  tu_write_text(inc_path, same_size);
+  times[0] = compiled.st_atim;
+  times[1] = compiled.st_mtim;
+  ck_assert_int_eq(utimensat(AT_FDCWD, inc_path, times, 0), 0);
+  ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 1);
+  tu_write_text(inc_path, extra_rules);
   ck_assert_int_eq(curlfence_policy_image_stale(p, &why), 0);
   /* other text in an include */
   tu_write_text(inc_path, "deny 127.0.0.0/8\n");
@@ -845,6 +861,33 @@ START_TEST(staleness)
            "load it again", rules_path);
   ck_assert_str_eq(why.text, want);
   curlfence_policy_unref(p);
+}
+END_TEST
+
+/* The same rules give the same image bytes whenever and wherever their
+ * files were written: no time is recorded, so builds are reproducible. */
+START_TEST(no_times)
+{
+  struct timespec times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+  curlfence_policy *p;
+  unsigned char *first;
+  size_t first_len, len;
+
+  write_site();
+  p = load_ok(rules_path);
+  save_ok(p, img_path);
+  curlfence_policy_unref(p);
+  first = slurp(img_path, &first_len);
+  ck_assert_int_eq(utimensat(AT_FDCWD, rules_path, times, 0), 0);
+  ck_assert_int_eq(utimensat(AT_FDCWD, inc_path, times, 0), 0);
+  p = load_ok(rules_path);
+  save_ok(p, img_path);
+  curlfence_policy_unref(p);
+  img = slurp(img_path, &len);
+  ck_assert_uint_eq(len, first_len);
+  ck_assert_msg(memcmp(first, img, len) == 0,
+                "two compilations of the same rules differ");
+  free(first);
 }
 END_TEST
 
@@ -892,6 +935,7 @@ Suite *suite_image(void)
   tcase_add_test(tc, not_an_image);
   tcase_add_test(tc, reload_from_images);
   tcase_add_test(tc, staleness);
+  tcase_add_test(tc, no_times);
   tcase_add_test(tc, save_errors);
   suite_add_tcase(s, tc);
   return s;
