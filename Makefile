@@ -451,6 +451,18 @@ $(PRELOAD_ODD): test/prog/preload_odd.c
 
 check valgrind: $(PRELOAD_ODD)
 
+# A program that forks while a thread works on handles, for
+# test/test_preload.c.  Built without $(SAN), like the preload library it
+# runs under.
+PRELOAD_FORK   = $(BUILD)/test/preload-fork
+
+$(PRELOAD_FORK): test/prog/preload_fork.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	  $(CURL_LIBS) -lpthread
+
+check valgrind: $(PRELOAD_FORK)
+
 # A program that keeps one handle across a rules change, for
 # test/test_preload.c's watcher test.  Built without $(SAN), like the
 # preload library: a sanitizer runtime in the program would watch the

@@ -8,6 +8,13 @@
  * table is only consulted when a handle is made, freed or given an option
  * (curl_easy_setopt); the connection checks get their record directly as
  * the callbacks' data pointer and never look it up.
+ *
+ * fork(): a child has only the thread that forked, and a lock another
+ * thread held at that moment would stay held in it for good (its first
+ * curl_easy_init() would wait forever).  So fork() takes the lock first
+ * and both sides release it (pthread_atfork, registered at load); the
+ * child then holds the parent's records, as it holds its handles.
+
  */
 #include "preload.h"
 
@@ -18,6 +25,26 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pl_handle *buckets[PL_BUCKETS];
+static int no_fork_handlers;
+
+static void fork_prepare(void)
+{
+  pthread_mutex_lock(&lock);
+}
+
+static void fork_release(void)
+{
+  pthread_mutex_unlock(&lock);
+}
+
+/* At load, before any thread of the program can hold the lock. */
+__attribute__((constructor)) static void register_fork_handlers(void)
+{
+  /* Without the handlers a fork() could leave the lock held; failing
+   * that (out of memory at load), handles are refused instead. */
+  if(pthread_atfork(fork_prepare, fork_release, fork_release))
+    no_fork_handlers = 1;
+}
 
 static unsigned bucket(const CURL *curl)
 {
@@ -30,9 +57,12 @@ static unsigned bucket(const CURL *curl)
 
 pl_handle *pl_handle_add(CURL *curl, const pl_curl *lib)
 {
-  pl_handle *h = calloc(1, sizeof(*h));
+  pl_handle *h;
   unsigned b = bucket(curl);
 
+  if(no_fork_handlers)
+    return NULL;
+  h = calloc(1, sizeof(*h));
   if(!h)
     return NULL;
   h->curl = curl;

@@ -1013,6 +1013,29 @@ START_TEST(odd_program_stays_guarded)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ fork */
+
+/* fork() while another thread makes, sets up and frees handles, and while
+ * a thread makes a process's first handle (test/prog/preload_fork.c):
+ * every child gets its handle and has the denied URL refused.  A lock held
+ * by another thread at the fork stayed held in the child, which then hung
+ * in curl_easy_init(). */
+START_TEST(fork_while_handles_are_busy)
+{
+  result *r = new_result();
+  char prog[PATH_MAX + 32];
+  const char *argv[] = { tool, "run", "-r", rules, "--", prog,
+                         url("127.0.0.3", "/f"), NULL };
+
+  sibling(prog, sizeof(prog), "preload-fork");
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_str_eq(r->out, "forks 300 stuck 0 wrong 0\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- tool */
 
 START_TEST(run_missing_command)
@@ -1066,6 +1089,14 @@ Suite *suite_preload(void)
   tcase_add_test(tc, threads_linked);
   tcase_add_test(tc, odd_program_stays_guarded);
   tcase_add_test(tc, run_missing_command);
+  suite_add_tcase(s, tc);
+
+  /* Long runs, in their own case so that they can be run alone
+   * (CK_RUN_CASE=robustness). */
+  tc = tcase_create("robustness");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, fork_while_handles_are_busy);
   suite_add_tcase(s, tc);
   return s;
 }
