@@ -447,21 +447,26 @@ PRELOAD_ODD = $(BUILD)/test/preload-odd
 
 $(PRELOAD_ODD): test/prog/preload_odd.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS) -ldl
 
 check valgrind: $(PRELOAD_ODD)
 
-# A program that forks while a thread works on handles, for
-# test/test_preload.c.  Built without $(SAN), like the preload library it
-# runs under.
+# Programs that fork while a thread works on handles, and that make and
+# free handles by the hundred thousand, for test/test_preload.c.  Built
+# without $(SAN), like the preload library they run under: the tests
+# measure the library, not a sanitizer's runtime (whose allocator keeps
+# freed memory in quarantine).
 PRELOAD_FORK   = $(BUILD)/test/preload-fork
+PRELOAD_MEMORY = $(BUILD)/test/preload-memory
 
 $(PRELOAD_FORK): test/prog/preload_fork.c
+$(PRELOAD_MEMORY): test/prog/preload_memory.c
+$(PRELOAD_FORK) $(PRELOAD_MEMORY):
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
 	  $(CURL_LIBS) -lpthread
 
-check valgrind: $(PRELOAD_FORK)
+check valgrind: $(PRELOAD_FORK) $(PRELOAD_MEMORY)
 
 # A program that keeps one handle across a rules change, for
 # test/test_preload.c's watcher test.  Built without $(SAN), like the

@@ -14,12 +14,18 @@
  * curl_easy_init() would wait forever).  So fork() takes the lock first
  * and both sides release it (pthread_atfork, registered at load); the
  * child then holds the parent's records, as it holds its handles.
-
+ *
+ * A record whose handle libcurl freed where the preload cannot see it
+ * (only curl_easy_cleanup() is seen) stays until a new handle is made at
+ * the same address: pl_handle_add() then gives the new handle that record,
+ * cleared, and pl_handle_remove() drops it for a handle the preload does
+ * not keep.  No stale record can then answer for a new handle.
  */
 #include "preload.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PL_BUCKETS 1024u
 
@@ -57,20 +63,33 @@ static unsigned bucket(const CURL *curl)
 
 pl_handle *pl_handle_add(CURL *curl, const pl_curl *lib)
 {
-  pl_handle *h;
+  pl_handle *h, *fresh;
   unsigned b = bucket(curl);
 
   if(no_fork_handlers)
     return NULL;
-  h = calloc(1, sizeof(*h));
-  if(!h)
+  fresh = calloc(1, sizeof(*fresh));
+  if(!fresh)
     return NULL;
+  pthread_mutex_lock(&lock);
+  for(h = buckets[b]; h && h->curl != curl; h = h->next)
+    ;
+  if(h) {
+    pl_handle *next = h->next;
+
+    memset(h, 0, sizeof(*h));
+    h->next = next;
+  }
+  else {
+    h = fresh;
+    fresh = NULL;
+    h->next = buckets[b];
+    buckets[b] = h;
+  }
   h->curl = curl;
   h->lib = lib;
-  pthread_mutex_lock(&lock);
-  h->next = buckets[b];
-  buckets[b] = h;
   pthread_mutex_unlock(&lock);
+  free(fresh);
   return h;
 }
 

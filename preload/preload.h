@@ -33,8 +33,10 @@ typedef struct pl_curl {
 /* The libcurl that code at address caller (a return address inside the
  * program or one of its libraries) calls: the one that object was linked
  * against, so two libcurls in one process each keep their own handles.
- * NULL when none is found.  The result lives as long as the process. */
-const pl_curl *pl_curl_for(const void *caller);
+ * NULL when none is found.  The result lives as long as the process.
+ * *internal is set to whether the caller is inside that libcurl itself
+ * (libcurl making or setting up a handle for its own use). */
+const pl_curl *pl_curl_for(const void *caller, int *internal);
 
 /* Whether code at address caller belongs to the main program. */
 int pl_in_main_program(const void *caller);

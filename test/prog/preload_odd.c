@@ -5,11 +5,11 @@
  * the callbacks in odd orders, reset and duplicate handles, set proxies
  * after a first transfer, connect-only, the multi and share interfaces,
  * CONNECT_TO, redirects, unix sockets, an open callback that changes the
- * address.  Every case asks for the denied
- * host (directly or through the allowed one) and prints "NAME CODE"; the
- * test expects each to fail and the denied server to see nothing.  Its own
- * open callback connects only to loopback addresses and counts any other
- * it is asked for.
+ * address, a handle made by libcurl's own curl_easy_init.  Every case
+ * asks for the denied host (directly or through the allowed one) and
+ * prints "NAME CODE"; the test expects each to fail and the denied server
+ * to see nothing.  Its own open callback connects only to loopback
+ * addresses and counts any other it is asked for.
  *
  *   preload-odd ALLOWED-URL DENIED-URL CONNECT-TO UNIX-PATH
  *
@@ -18,6 +18,7 @@
  */
 #include <curl/curl.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,9 +63,9 @@ static size_t discard(char *p, size_t size, size_t n, void *userdata)
   return size * n;
 }
 
-static CURL *make(const char *url)
+static CURL *make_with(CURL *(*init)(void), const char *url)
 {
-  CURL *h = curl_easy_init();
+  CURL *h = init();
 
   if(!h)
     return NULL;
@@ -72,6 +73,11 @@ static CURL *make(const char *url)
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
   return h;
+}
+
+static CURL *make(const char *url)
+{
+  return make_with(curl_easy_init, url);
 }
 
 static void say(const char *name, CURLcode rc)
@@ -102,6 +108,8 @@ static CURLcode multi_perform(CURL *h, CURLSH *share)
   return rc;
 }
 
+typedef CURL *(*init_fn)(void);
+
 int main(int argc, char **argv)
 {
   const char *allowed, *denied;
@@ -110,6 +118,8 @@ int main(int argc, char **argv)
   CURLSH *share;
   CURL *h, *d;
   size_t sent;
+  void *lib, *sym;
+  init_fn own_init;
 
   if(argc != 5) {
     fputs("usage: preload-odd ALLOWED-URL DENIED-URL CONNECT-TO UNIX\n",
@@ -196,6 +206,18 @@ int main(int argc, char **argv)
   curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, argv[4]);
   say("unix", curl_easy_perform(h));
   curl_easy_cleanup(h);
+
+  /* A handle from libcurl's own curl_easy_init (found on libcurl's
+   * handle), then given its options the ordinary way. */
+  lib = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
+  sym = lib ? dlsym(lib, "curl_easy_init") : NULL;
+  memcpy(&own_init, &sym, sizeof(own_init));
+  h = sym ? make_with(own_init, denied) : NULL;
+  printf("libcurl-init %d\n", h ? (int)curl_easy_perform(h) : -1);
+  if(h)
+    curl_easy_cleanup(h);
+  if(lib)
+    dlclose(lib);
 
   printf("elsewhere %d\n", elsewhere);
   curl_global_cleanup();
