@@ -983,7 +983,8 @@ START_TEST(odd_program_stays_guarded)
     "open-null 7\n", "own-open 7\n", "rewrite 7\n", "reset 7\n", "duphandle 7\n",
     "allowed 0\n", "proxy-later 7\n", "pre-proxy 7\n",
     "connect-only 7\n", "multi 7\n", "share-allowed 0\n", "share 7\n",
-    "connect-to 7\n", "redirect 7\n", "unix 7\n", "libcurl-init 7\n",
+    "connect-to 7\n", "redirect 7\n", "unix 7\n", "dlvsym-default 7\n",
+    "dlvsym-next 7\n", "dlvsym-global 7\n", "libcurl-init 7\n",
     "elsewhere 0\n"
   };
   result *r = new_result();
