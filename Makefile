@@ -408,7 +408,9 @@ $(PRELOAD): $(PRELOAD_OBJS) preload/exports.map
 # preload's own code.
 PRELOAD_THREADS = $(BUILD)/test/preload-threads
 PRELOAD_LINKED  = $(BUILD)/test/preload-threads-linked
-PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(wildcard preload/*.c)) \
+# Without dlvsym.c: the sanitizer's runtime calls dlvsym() as it starts,
+# before the instrumented code of a replacement could run.
+PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(filter-out preload/dlvsym.c,$(wildcard preload/*.c))) \
   $(PRELOAD_LIB_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
