@@ -542,7 +542,9 @@ $(PRELOAD_INST): $(PRELOAD_INST_OBJS) preload/exports.map
 # preload's own code.
 PRELOAD_THREADS = $(BUILD)/test/preload-threads
 PRELOAD_LINKED  = $(BUILD)/test/preload-threads-linked
-PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(wildcard preload/*.c)) \
+# Without dlvsym.c: the sanitizer's runtime calls dlvsym() as it starts,
+# before the instrumented code of a replacement could run.
+PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(filter-out preload/dlvsym.c,$(wildcard preload/*.c))) \
   $(PRELOAD_LIB_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
@@ -581,9 +583,26 @@ PRELOAD_ODD = $(BUILD)/test/preload-odd
 
 $(PRELOAD_ODD): test/prog/preload_odd.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LDFLAGS_ALL) $(CURL_LIBS) -ldl
 
 check valgrind: $(PRELOAD_ODD)
+
+# Programs that fork while a thread works on handles, and that make and
+# free handles by the hundred thousand, for test/test_preload.c.  Built
+# without $(SAN), like the preload library they run under: the tests
+# measure the library, not a sanitizer's runtime (whose allocator keeps
+# freed memory in quarantine).
+PRELOAD_FORK   = $(BUILD)/test/preload-fork
+PRELOAD_MEMORY = $(BUILD)/test/preload-memory
+
+$(PRELOAD_FORK): test/prog/preload_fork.c
+$(PRELOAD_MEMORY): test/prog/preload_memory.c
+$(PRELOAD_FORK) $(PRELOAD_MEMORY):
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	  $(CURL_LIBS) -lpthread
+
+check valgrind: $(PRELOAD_FORK) $(PRELOAD_MEMORY)
 
 # A program that keeps one handle across a rules change, for
 # test/test_preload.c's watcher test.  Built without $(SAN), like the

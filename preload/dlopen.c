@@ -13,8 +13,7 @@
  *
  * glibc's dlopen() looks at its caller's return address (for the caller's
  * RUNPATH and $ORIGIN), so the real dlopen is reached by a tail call that
- * leaves the program's return address in place: the file is built with
- * -O2 (which enables sibling calls in gcc) and clang is told musttail.
+ * leaves the program's return address in place (PL_TAIL, preload.h).
  */
 #include "preload.h"
 
@@ -34,14 +33,6 @@ static pl_dlopen_fn find_dlopen(void)
   atomic_store(&real_dlopen, f);
   return f;
 }
-
-#if defined(__clang__)
-#define PL_TAIL __attribute__((musttail))
-#define PL_SIBCALL
-#else
-#define PL_TAIL
-#define PL_SIBCALL __attribute__((optimize("optimize-sibling-calls")))
-#endif
 
 __attribute__((visibility("default"))) PL_SIBCALL
 void *dlopen(const char *file, int mode)

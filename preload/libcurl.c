@@ -30,6 +30,7 @@
 typedef struct pl_curl_entry {
   const void *base;                /* load address of the calling object */
   pl_curl fns;
+  int internal;                    /* the calling object is that libcurl */
   struct pl_curl_entry *next;
 } pl_curl_entry;
 
@@ -38,6 +39,15 @@ static _Atomic(pl_curl_entry *) entries;
 /* Object pointers and function pointers do not convert in ISO C; dlsym()
  * returns the address as the former. */
 #define PL_FN(dst, src) memcpy(&(dst), &(src), sizeof(dst))
+
+/* Where a libcurl's curl_easy_init is, to name the object it is in. */
+static void *pl_addr(CURL *(*fn)(void))
+{
+  void *p;
+
+  PL_FN(p, fn);
+  return p;
+}
 
 static int lookup(void *h, pl_curl *f)
 {
@@ -116,18 +126,22 @@ static int resolve(const void *caller, const Dl_info *info, pl_curl *f)
   return rc;
 }
 
-const pl_curl *pl_curl_for(const void *caller)
+const pl_curl *pl_curl_for(const void *caller, int *internal)
 {
   pl_curl_entry *e, *head;
-  Dl_info info;
+  Dl_info info, lib;
 
+  *internal = 0;
   memset(&info, 0, sizeof(info));
   if(!dladdr(caller, &info))
     info.dli_fbase = NULL;
   head = atomic_load(&entries);
-  for(e = head; e; e = e->next)
-    if(e->base == info.dli_fbase)
+  for(e = head; e; e = e->next) {
+    if(e->base == info.dli_fbase) {
+      *internal = e->internal;
       return &e->fns;
+    }
+  }
   e = calloc(1, sizeof(*e));
   if(!e)
     return NULL;
@@ -136,6 +150,9 @@ const pl_curl *pl_curl_for(const void *caller)
     free(e);
     return NULL;
   }
+  e->internal = info.dli_fbase && dladdr(pl_addr(e->fns.init), &lib) &&
+                lib.dli_fbase == info.dli_fbase;
+  *internal = e->internal;
   /* Two threads may resolve the same object at once; both entries are
    * equal, so either may win the lookups that follow. */
   do

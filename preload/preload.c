@@ -18,9 +18,11 @@
  *   is set, DOH_URL unless CURLFENCE_KEEP_DOH is: the transfer then goes
  *   direct and the check sees the real destination.
  *
- * Each call goes to the libcurl that made the handle (libcurl.c); handles
- * the preload did not see made (libcurl's internal ones) go to the
- * caller's libcurl untouched.
+ * Each call goes to the libcurl that made the handle (libcurl.c).  The
+ * handles libcurl makes for itself through its public functions get no
+ * record and no checks of their own (own_use()); a handle the preload did
+ * not see made gets both when the program first calls on it
+ * (record_for()).
  */
 #include "preload.h"
 
@@ -147,12 +149,72 @@ __attribute__((constructor)) static void check_order(void)
 }
 
 
+/* The records of handles libcurl duplicates for itself from a guarded one
+ * (a pushed HTTP/2 stream): the copy inherits the checks, and with them
+ * the source's record as their data, which the source's cleanup frees
+ * while the copy may live on.  They point here instead, to records that
+ * live as long as the process: the checks without the program's
+ * callbacks, or, from a handle that could not be armed, refusal. */
+static pl_handle libcurl_copy, libcurl_copy_broken = { .broken = 1 };
+
+/* libcurl's handles for itself: each multi and share handle's handle for
+ * closing connections, and pushed streams.  The preload keeps no record
+ * of them, since libcurl frees them where the preload cannot see it;
+ * a record left under the new handle's address by such a handle is
+ * dropped.  A copy's checks get data that outlives its source. */
+static CURL *own_use(CURL *curl, const pl_curl *lib, const pl_handle *from)
+{
+  if(!curl)
+    return NULL;
+  pl_handle_remove(curl);
+  if(from) {
+    pl_handle *rec = from->broken ? &libcurl_copy_broken : &libcurl_copy;
+
+    if(lib->setopt(curl, CURLOPT_OPENSOCKETDATA, (void *)rec) ||
+       lib->setopt(curl, CURLOPT_PREREQDATA, (void *)rec)) {
+      lib->cleanup(curl);
+      return NULL;
+    }
+  }
+  return curl;
+}
+
+/* The record of curl, for a call from caller, and the libcurl to call.  A
+ * handle the preload did not see made (a pushed stream libcurl handed the
+ * program, or one made through libcurl's own functions) gets a record and
+ * the checks the first time the program itself calls on it, so it cannot
+ * take that handle around them; libcurl's own calls pass through.  -1
+ * when the handle cannot get a record (out of memory). */
+static int record_for(CURL *curl, const void *caller, pl_handle **h,
+                      const pl_curl **lib)
+{
+  int internal;
+
+  *h = pl_handle_find(curl);
+  if(*h) {
+    *lib = (*h)->lib;
+    return 0;
+  }
+  *lib = pl_curl_for(caller, &internal);
+  if(!*lib || internal || !curl)
+    return 0;
+  pl_config_get();
+  *h = pl_handle_add(curl, *lib);
+  if(!*h)
+    return -1;
+  hook(*h);
+  return 0;
+}
+
 PL_EXPORT CURL *curl_easy_init(void)
 {
-  const pl_curl *lib = pl_curl_for(__builtin_return_address(0));
+  int internal;
+  const pl_curl *lib = pl_curl_for(__builtin_return_address(0), &internal);
 
   if(!lib)
     return NULL;
+  if(internal)
+    return own_use(lib->init(), lib, NULL);
   pl_config_get();
   return adopt(lib->init(), lib, NULL);
 }
@@ -160,11 +222,15 @@ PL_EXPORT CURL *curl_easy_init(void)
 PL_EXPORT CURL *curl_easy_duphandle(CURL *curl)
 {
   pl_handle *from = pl_handle_find(curl);
-  const pl_curl *lib = from ? from->lib
-                            : pl_curl_for(__builtin_return_address(0));
+  int internal;
+  const pl_curl *caller = pl_curl_for(__builtin_return_address(0),
+                                      &internal);
+  const pl_curl *lib = from ? from->lib : caller;
 
   if(!lib)
     return NULL;
+  if(internal)
+    return own_use(lib->duphandle(curl), lib, from);
   pl_config_get();
   /* The copy carries the source's callback data, which is the source's
    * record; adopt() gives it its own. */
@@ -173,10 +239,10 @@ PL_EXPORT CURL *curl_easy_duphandle(CURL *curl)
 
 PL_EXPORT void curl_easy_reset(CURL *curl)
 {
-  pl_handle *h = pl_handle_find(curl);
-  const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
+  pl_handle *h;
+  const pl_curl *lib;
 
-  if(!lib)
+  if(record_for(curl, __builtin_return_address(0), &h, &lib) || !lib)
     return;
   lib->reset(curl);
   if(!h)
@@ -194,7 +260,10 @@ PL_EXPORT void curl_easy_cleanup(CURL *curl)
    * the same address and register it.  Cleaning up opens no connection, so
    * nothing reads the record in between. */
   pl_handle *h = pl_handle_take(curl);
-  const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
+  int internal;
+  const pl_curl *lib = h ? h->lib
+                         : pl_curl_for(__builtin_return_address(0),
+                                       &internal);
 
   if(lib)
     lib->cleanup(curl);
@@ -207,12 +276,14 @@ typedef void (*pl_fnptr)(void);
 
 PL_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...)
 {
-  pl_handle *h = pl_handle_find(curl);
-  const pl_curl *lib = h ? h->lib : pl_curl_for(__builtin_return_address(0));
+  pl_handle *h;
+  const pl_curl *lib;
   const pl_config *c;
   CURLcode rc;
   va_list ap;
 
+  if(record_for(curl, __builtin_return_address(0), &h, &lib))
+    return CURLE_OUT_OF_MEMORY;
   if(!lib)
     return CURLE_FAILED_INIT;
   va_start(ap, opt);

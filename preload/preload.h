@@ -8,10 +8,12 @@
  *   libcurl.c   which libcurl a caller uses, found at run time
  *   handles.c   per-handle state: CURL * -> libcurl and program callbacks
  *   config.c    the environment, read once, turned into one guard
+ *   dlopen.c    dlopen() without RTLD_DEEPBIND
+ *   dlvsym.c    dlvsym() that finds the interposed functions
  *
- * Nothing but the interposed curl_easy_* functions is exported
- * (preload/exports.map), so a program that also links libcurlfence.so
- * keeps its own copy of the library.
+ * Nothing but the interposed functions (curl_easy_*, dlopen, dlvsym) is
+ * exported (preload/exports.map), so a program that also links
+ * libcurlfence.so keeps its own copy of the library.
  */
 #ifndef CURLFENCE_PRELOAD_H
 #define CURLFENCE_PRELOAD_H
@@ -20,6 +22,18 @@
  * cannot be defined as a function. */
 #define CURL_DISABLE_TYPECHECK 1
 #include "internal.h"
+
+/* A tail call that leaves the caller's return address in place, for
+ * functions of the dynamic linker that look at it: gcc makes sibling
+ * calls at -O2 (the preload is built with it) when asked, clang when told
+ * musttail. */
+#if defined(__clang__)
+#define PL_TAIL __attribute__((musttail))
+#define PL_SIBCALL
+#else
+#define PL_TAIL
+#define PL_SIBCALL __attribute__((optimize("optimize-sibling-calls")))
+#endif
 
 /* The functions of one libcurl in the process. */
 typedef struct pl_curl {
@@ -33,8 +47,10 @@ typedef struct pl_curl {
 /* The libcurl that code at address caller (a return address inside the
  * program or one of its libraries) calls: the one that object was linked
  * against, so two libcurls in one process each keep their own handles.
- * NULL when none is found.  The result lives as long as the process. */
-const pl_curl *pl_curl_for(const void *caller);
+ * NULL when none is found.  The result lives as long as the process.
+ * *internal is set to whether the caller is inside that libcurl itself
+ * (libcurl making or setting up a handle for its own use). */
+const pl_curl *pl_curl_for(const void *caller, int *internal);
 
 /* Whether code at address caller belongs to the main program. */
 int pl_in_main_program(const void *caller);

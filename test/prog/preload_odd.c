@@ -5,11 +5,12 @@
  * the callbacks in odd orders, reset and duplicate handles, set proxies
  * after a first transfer, connect-only, the multi and share interfaces,
  * CONNECT_TO, redirects, unix sockets, an open callback that changes the
- * address.  Every case asks for the denied
- * host (directly or through the allowed one) and prints "NAME CODE"; the
- * test expects each to fail and the denied server to see nothing.  Its own
- * open callback connects only to loopback addresses and counts any other
- * it is asked for.
+ * address, libcurl's functions looked up by symbol version, a handle made
+ * by libcurl's own curl_easy_init.  Every case asks for the denied host
+ * (directly or through the allowed one) and prints "NAME CODE"; the test
+ * expects each to fail and the denied server to see nothing.  Its own open
+ * callback connects only to loopback addresses and counts any other it is
+ * asked for.
  *
  *   preload-odd ALLOWED-URL DENIED-URL CONNECT-TO UNIX-PATH
  *
@@ -18,6 +19,7 @@
  */
 #include <curl/curl.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,9 +64,9 @@ static size_t discard(char *p, size_t size, size_t n, void *userdata)
   return size * n;
 }
 
-static CURL *make(const char *url)
+static CURL *make_with(CURL *(*init)(void), const char *url)
 {
-  CURL *h = curl_easy_init();
+  CURL *h = init();
 
   if(!h)
     return NULL;
@@ -72,6 +74,11 @@ static CURL *make(const char *url)
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
   return h;
+}
+
+static CURL *make(const char *url)
+{
+  return make_with(curl_easy_init, url);
 }
 
 static void say(const char *name, CURLcode rc)
@@ -102,6 +109,51 @@ static CURLcode multi_perform(CURL *h, CURLSH *share)
   return rc;
 }
 
+typedef CURL *(*init_fn)(void);
+typedef CURLcode (*setopt_fn)(CURL *, CURLoption, ...);
+
+/* The symbol version of libcurl's functions (Debian's libcurl.so.4 built
+ * with OpenSSL says CURL_OPENSSL_4), found on libcurl's own handle. */
+static const char *curl_version_name(void *lib)
+{
+  static const char *const names[] = {
+    "CURL_OPENSSL_4", "CURL_OPENSSL_3", "CURL_GNUTLS_3", "CURL_GNUTLS_4",
+    "CURL_4", NULL
+  };
+  size_t i;
+
+  for(i = 0; lib && names[i]; i++)
+    if(dlvsym(lib, "curl_easy_init", names[i]))
+      return names[i];
+  return NULL;
+}
+
+/* A transfer to url through curl_easy_init and curl_easy_setopt as
+ * dlvsym(where, ..., version) finds them; -1 when it finds none. */
+static int versioned(void *where, const char *version, const char *url)
+{
+  void *i = version ? dlvsym(where, "curl_easy_init", version) : NULL;
+  void *s = version ? dlvsym(where, "curl_easy_setopt", version) : NULL;
+  init_fn init;
+  setopt_fn setopt;
+  CURLcode rc;
+  CURL *h;
+
+  if(!i || !s)
+    return -1;
+  memcpy(&init, &i, sizeof(init));
+  memcpy(&setopt, &s, sizeof(setopt));
+  h = init();
+  if(!h)
+    return -1;
+  setopt(h, CURLOPT_URL, url);
+  setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  setopt(h, CURLOPT_TIMEOUT, 10L);
+  rc = curl_easy_perform(h);
+  curl_easy_cleanup(h);
+  return (int)rc;
+}
+
 int main(int argc, char **argv)
 {
   const char *allowed, *denied;
@@ -110,6 +162,9 @@ int main(int argc, char **argv)
   CURLSH *share;
   CURL *h, *d;
   size_t sent;
+  void *lib, *global, *sym;
+  const char *version;
+  init_fn own_init;
 
   if(argc != 5) {
     fputs("usage: preload-odd ALLOWED-URL DENIED-URL CONNECT-TO UNIX\n",
@@ -196,6 +251,28 @@ int main(int argc, char **argv)
   curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, argv[4]);
   say("unix", curl_easy_perform(h));
   curl_easy_cleanup(h);
+
+  /* libcurl's functions by symbol version: from the global scope, the
+   * objects after the program, the program's own handle. */
+  lib = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_NOLOAD);
+  version = curl_version_name(lib);
+  global = dlopen(NULL, RTLD_LAZY);
+  printf("dlvsym-default %d\n", versioned(RTLD_DEFAULT, version, denied));
+  printf("dlvsym-next %d\n", versioned(RTLD_NEXT, version, denied));
+  printf("dlvsym-global %d\n", versioned(global, version, denied));
+
+  /* A handle from libcurl's own curl_easy_init (found on libcurl's
+   * handle), then given its options the ordinary way. */
+  sym = lib ? dlsym(lib, "curl_easy_init") : NULL;
+  memcpy(&own_init, &sym, sizeof(own_init));
+  h = sym ? make_with(own_init, denied) : NULL;
+  printf("libcurl-init %d\n", h ? (int)curl_easy_perform(h) : -1);
+  if(h)
+    curl_easy_cleanup(h);
+  if(global)
+    dlclose(global);
+  if(lib)
+    dlclose(lib);
 
   printf("elsewhere %d\n", elsewhere);
   curl_global_cleanup();
