@@ -405,7 +405,7 @@ install-preload: $(PRELOAD)
 uninstall-preload:
 	rm -f $(DESTDIR)$(PRELOAD_PATH)
 
-$(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
+$(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h lib/table.h preload/preload.h
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
@@ -422,7 +422,7 @@ PRELOAD_LINKED  = $(BUILD)/test/preload-threads-linked
 PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(wildcard preload/*.c)) \
   $(PRELOAD_LIB_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
+$(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h lib/table.h preload/preload.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -I$(BUILD) -fPIC -fvisibility=hidden -c $< -o $@
 
