@@ -310,12 +310,28 @@ int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,
   return 0;
 }
 
+void cli_put_uint(FILE *f, unsigned u)
+{
+  char buf[12], *p = buf + sizeof(buf);
+
+  *--p = '\0';
+  do
+    *--p = (char)('0' + u % 10);
+  while(u /= 10);
+  fputs(p, f);
+}
+
 void cli_print_verdict_source(FILE *f, const curlfence_verdict *v)
 {
-  if(v->file)
-    fprintf(f, "%s:%u: %s", v->file, v->line, v->rule);
+  if(v->file) {
+    fputs(v->file, f);
+    putc(':', f);
+    cli_put_uint(f, v->line);
+    fputs(": ", f);
+  }
   else
-    fprintf(f, "built-in: %s", v->rule);
+    fputs("built-in: ", f);
+  fputs(v->rule, f);
 }
 
 void cli_json_string(FILE *f, const char *s)

@@ -130,6 +130,8 @@ int cli_parse_port(const char *s, unsigned *port);
 
 /* "file:line: rule", or "built-in: rule" when no rules line decided. */
 void cli_print_verdict_source(FILE *f, const curlfence_verdict *v);
+/* u in decimal, without printf (a batch of `check -` prints millions). */
+void cli_put_uint(FILE *f, unsigned u);
 
 /* For a verdict whose reason is "nat64/LEN", the IPv4 address the IPv6
  * address addr (text) was decided as, in out; returns 0, or -1 when the
