@@ -36,6 +36,7 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
   const char *act = v->action == CURLFENCE_ALLOW ? "allow" : "deny";
   char as[16];
   int translated = cli_nat64_as(v, addr, as, sizeof(as)) == 0;
+  cli_line line;
 
   if(v->action != CURLFENCE_ALLOW)
     c->denied = 1;
@@ -65,26 +66,29 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
     return;
   }
   /* The input is repeated only when it is not the address itself: a host
-   * name, or an unusual spelling such as 2130706433.  No printf: its
-   * format parsing was most of the time of a batch. */
-  fputs(act, stdout);
-  putc(' ', stdout);
+   * name, or an unusual spelling such as 2130706433.  No printf, one
+   * fwrite: printing was most of the time of a batch. */
+  line.f = stdout;
+  line.n = 0;
+  cli_line_put(&line, act);
+  cli_line_put(&line, " ");
   if(strcmp(input, addr)) {
-    fputs(input, stdout);
-    putc(' ', stdout);
+    cli_line_put(&line, input);
+    cli_line_put(&line, " ");
   }
-  fputs(addr, stdout);
+  cli_line_put(&line, addr);
   if(port) {
-    fputs(" port ", stdout);
-    cli_put_uint(stdout, port);
+    cli_line_put(&line, " port ");
+    cli_line_uint(&line, port);
   }
   if(translated) {
-    fputs(" as ", stdout);
-    fputs(as, stdout);
+    cli_line_put(&line, " as ");
+    cli_line_put(&line, as);
   }
-  fputs(" (", stdout);
-  cli_print_verdict_source(stdout, v);
-  fputs(")\n", stdout);
+  cli_line_put(&line, " (");
+  cli_line_verdict_source(&line, v);
+  cli_line_put(&line, ")\n");
+  cli_line_flush(&line);
 }
 
 static void print_error(check_ctx *c, const char *input, const char *msg)
@@ -141,6 +145,25 @@ static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
   print_one(c, input, text, port, &v);
 }
 
+/* The usual spelling of an IPv4 address, "a.b.c.d" with no leading zero,
+ * read without inet_pton's cost (it was a tenth of a batch's); 0 for
+ * anything else, which inet_pton then reads. */
+static int dotted_quad(const char *s, unsigned char *out)
+{
+  for(int i = 0; i < 4; i++) {
+    unsigned v = 0, n = 0;
+
+    while(s[n] >= '0' && s[n] <= '9' && n < 3)
+      v = v * 10 + (unsigned)(s[n++] - '0');
+    if(!n || v > 255 || (n > 1 && s[0] == '0') ||
+       s[n] != (i < 3 ? '.' : '\0'))
+      return 0;
+    out[i] = (unsigned char)v;
+    s += n + 1;
+  }
+  return 1;
+}
+
 /* Only names that could be in the DNS are looked up: a typo such as
  * "10.0.0.0/8" is reported, not sent to a resolver. */
 static int host_name_ok(const char *s)
@@ -170,7 +193,8 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 
-    if(inet_pton(AF_INET, input, &in->sin_addr) == 1) {
+    if(dotted_quad(input, (unsigned char *)&in->sin_addr) ||
+       inet_pton(AF_INET, input, &in->sin_addr) == 1) {
       in->sin_family = AF_INET;
       decide_sa(c, input, (struct sockaddr *)in, sizeof(*in), port);
       return;
