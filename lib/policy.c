@@ -364,12 +364,13 @@ static inline curlfence_action fast_action(const curlfence_policy *p,
     sa_family_t fam;                                                         \
     uint32_t val;                                                            \
                                                                              \
-    memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),    \
-           sizeof(fam));                                                     \
-    if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6) && \
-       !p->rs.nselfv)                                                        \
-      return fast_action(p, find6_sa(p->table, p->rs.ports,                 \
-                                     (const char *)sa));                     \
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in6) && !p->rs.nselfv) {  \
+      memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
+             sizeof(fam));                                                   \
+      if(fam == AF_INET6)                                                    \
+        return fast_action(p, find6_sa(p->table, p->rs.ports,               \
+                                       (const char *)sa));                   \
+    }                                                                        \
     val = NAME##_find(p->table, p->rs.ports, sa, salen);                     \
     if(val == CF_FIND_SLOW || (p->rs.nselfv && maybe_self(p, sa)))           \
       return decide_full(p, sa, salen, NULL);                                \
@@ -384,12 +385,14 @@ static inline curlfence_action fast_action(const curlfence_policy *p,
   {                                                                          \
     sa_family_t fam;                                                         \
                                                                              \
-    memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),    \
-           sizeof(fam));                                                     \
-    if(fam == AF_INET && salen >= (socklen_t)sizeof(struct sockaddr_in) &&   \
-       !p->rs.nselfv)                                                        \
-      return fast_action(p, find4_sa(p->table, p->rs.ports,                 \
-                                     (const char *)sa));                     \
+    /* salen first: sa may be shorter than its family's address */          \
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in) && !p->rs.nselfv) {   \
+      memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
+             sizeof(fam));                                                   \
+      if(fam == AF_INET)                                                     \
+        return fast_action(p, find4_sa(p->table, p->rs.ports,               \
+                                       (const char *)sa));                   \
+    }                                                                        \
     return NAME##_rest(p, sa, salen);                                        \
   }
 
