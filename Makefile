@@ -424,6 +424,17 @@ bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(TOOL)
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)
 
+# Instructions and cache misses per decision from callgrind's cache model
+# (bench/misses.sh), part of `make bench`.  BENCH_LL is the cache level
+# modelled as the last before memory: by default this machine's per-core
+# L2 (1.25 MiB, 20 ways), the one the 1M table's target is about.
+BENCH_LL ?= 1310720,20,64
+.PHONY: bench-misses
+bench-misses: $(BENCH_BIN)
+	bench/misses.sh $(BENCH_BIN) $(BENCH_LL) bgp4-100k bgp4-1M bgp6-100k
+
+bench: bench-misses
+
 # ---------------------------------------------------------------- preload
 # libcurlfence-preload.so (preload/): the guard for unmodified libcurl
 # programs, through LD_PRELOAD.  It links the library's objects except
@@ -516,7 +527,7 @@ install-preload: $(PRELOAD_INST)
 uninstall-preload:
 	rm -f $(DESTDIR)$(PRELOAD_PATH)
 
-$(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
+$(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h lib/table.h preload/preload.h
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
@@ -547,7 +558,7 @@ PRELOAD_LINKED  = $(BUILD)/test/preload-threads-linked
 PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(filter-out preload/dlvsym.c,$(wildcard preload/*.c))) \
   $(PRELOAD_LIB_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h preload/preload.h
+$(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h lib/table.h preload/preload.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -I$(BUILD) -fPIC -fvisibility=hidden -c $< -o $@
 

@@ -155,8 +155,11 @@ int main(int argc, char **argv)
   {
     char *av[] = { argv[1], "check", "-r", oldp, "1.2.3.4", NULL };
     double load = best_of(runs, av, NULL, &status);
+    double rate = NADDRS / (t - load);
     printf("  of which loading the table (one address): %.3f s; per "
            "address after it: %.0f ns\n", load, (t - load) / NADDRS * 1e9);
+    printf("  after loading: %.2f M addresses/s  target >= 2 M/s: %s\n",
+           rate / 1e6, rate >= 2e6 ? "PASS" : "MISS");
   }
   unlink(oldp);
   unlink(newp);

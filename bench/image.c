@@ -20,7 +20,9 @@
  *   peak RSS  of a 1M text load, per rule, in a fresh process
  *
  * The processes are this program run again (argument "child"), so each
- * starts with nothing shared but the image and the libraries.
+ * starts with nothing shared but the image and the libraries.  With the
+ * argument "load" only the load figures are measured, and the files stay
+ * in BENCH_DIR.
  */
 #include "internal.h"
 #include "gen.h"
@@ -261,6 +263,7 @@ static int prepare(const char *dir, const char *name, gen_kind kind, size_t n,
 
 int main(int argc, char **argv) {
   const char *dir = getenv("BENCH_DIR");
+  int load_only;
   char r1m[1024], i1m[1024], r100k[1024], i100k[1024], r10[1024], i10[1024];
   curlfence_policy *text = NULL, *img = NULL;
   curlfence_error err;
@@ -279,6 +282,7 @@ int main(int argc, char **argv) {
   }
   if (!dir || !*dir)
     dir = "/tmp";
+  load_only = argc == 2 && !strcmp(argv[1], "load");
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (prepare(dir, "bgp4-1M", GEN_BGP4, 1000000, r1m, i1m, &text, &rules) ||
@@ -294,10 +298,16 @@ int main(int argc, char **argv) {
   t_100k = load_time(i100k, 5);
   ratio = t_img / t_text;
   printf("image bgp4-1M: text load %.3f s, image load %.2f ms: ratio 1/%.0f "
-         "%s (target <= 1/20)\n", t_text, t_img * 1e3, 1 / ratio,
-         pf(ratio <= 1.0 / 20));
+         "%s (target <= 1/30)\n", t_text, t_img * 1e3, 1 / ratio,
+         pf(ratio <= 1.0 / 30));
   printf("image bgp4-100k: image load %.3f ms %s (target <= 2 ms)\n",
          t_100k * 1e3, pf(t_100k <= 0.002));
+  if (load_only) {
+    /* make bench-image-load: the image files stay for a profiler */
+    curlfence_policy_unref(text);
+    free(rules);
+    return 0;
+  }
 
   /* decisions */
   if (curlfence_policy_load_file(&img, i1m, &err)) {
@@ -349,8 +359,10 @@ int main(int argc, char **argv) {
 
   /* peak RSS of a text load */
   peak = text_peak(r1m, &nrules);
-  printf("text bgp4-1M: peak RSS +%.1f MiB, %.0f bytes per rule\n",
-         (double)peak / MiB, nrules ? (double)peak / (double)nrules : 0.0);
+  printf("text bgp4-1M: peak RSS +%.1f MiB, %.0f bytes per rule %s "
+         "(target <= 65 MiB)\n",
+         (double)peak / MiB, nrules ? (double)peak / (double)nrules : 0.0,
+         pf((double)peak <= 65 * MiB));
   if (getenv("BENCH_KEEP"))
     return 0;   /* leave the files for a look */
   unlink(r1m);

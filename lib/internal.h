@@ -235,6 +235,15 @@ long cf_table_lookup_as(const cf_table *t, const cf_ruleset *rs, int v6,
 #define CF_NAT64 (CF_PSET | CF_ALLOW)
 uint32_t cf_table_find4(const cf_table *t, uint32_t addr);
 uint32_t cf_table_find6(const cf_table *t, const uint8_t *addr);
+/* The value for an IPv4 or IPv6 sockaddr (IPv4-mapped and nat64
+ * addresses decided as IPv4), its port sets resolved by the port it
+ * carries against ports (the rule set's port ranges): 0 or a rule + 1
+ * with CF_ALLOW, never CF_PSET.  CF_FIND_SLOW when sa is no address this
+ * decides (short, another family).  Self rules are not looked at.  A leaf
+ * function: the public decision's fast path. */
+#define CF_FIND_SLOW 0xffffffffu
+uint32_t cf_table_find_sa(const cf_table *t, const cf_port_range *ports,
+                          const struct sockaddr *sa, socklen_t salen);
 size_t cf_table_memory(const cf_table *t);
 void cf_table_free(cf_table *t);
 

@@ -7,6 +7,7 @@
  * atomically.
  */
 #include "internal.h"
+#include "table.h"
 
 #include <netinet/in.h>
 #include <stddef.h>
@@ -326,26 +327,10 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   }
 }
 
-/* curlfence_policy_decide() without a verdict for an IPv4 or IPv6
- * address whose answer does not depend on the port; -1 sends every other
- * case to cf_decide.
- *
- * Lookups are bound by memory latency, so their speed is how many of them
- * the CPU overlaps.  cf_decide's chain of calls passes the key and the
- * answer through the stack and branches on whether a rule matched, which
- * for random addresses goes either way and is mispredicted often enough to
- * throw away the lookups started after it; this path reads the sockaddr
- * in place and picks the answer without a branch.  It measured about twice
- * as fast as cf_decide.
- *
- * "self" rules are not in the table: for a policy that has some (nselfv,
- * a load and a branch that always goes the same way otherwise), one of
- * the host's own addresses goes to cf_decide, which ranks them
- * (maybe_self, after this returns). */
-/* Whether decide_fast's answer for sa (an IPv4 or IPv6 sockaddr it
+/* Whether the fast path's answer for sa (an IPv4 or IPv6 sockaddr it
  * read) may be changed by a self rule: sa is one of the host's addresses,
- * or an IPv6 address a nat64 prefix may translate into one.  Out of line
- * and after decide_fast, which stays a leaf function without a frame. */
+ * or an IPv6 address a nat64 prefix may translate into one.  Out of line:
+ * policies without self rules pay a load and a branch. */
 __attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
                                                 const struct sockaddr *sa)
 {
@@ -362,60 +347,98 @@ __attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
   return p->rs.nnat64 || cf_self_first(&p->rs, 1, (const uint8_t *)b) >= 0;
 }
 
-static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
-                       socklen_t salen)
-{
-  const char *b = (const char *)sa;
-  sa_family_t fam;
-  uint32_t val;
-  int rule, dflt;
-
-  if(salen < (socklen_t)sizeof(struct sockaddr_in))
-    return -1;
-  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
-  if(fam == AF_INET) {
-    uint32_t a;
-
-    memcpy(&a, b + offsetof(struct sockaddr_in, sin_addr), sizeof(a));
-    val = cf_table_find4(p->table, ntohl(a));
-  }
-  else if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
-    const char *a = b + offsetof(struct sockaddr_in6, sin6_addr);
-    uint32_t a4;
-
-    if(memcmp(a, v4mapped, sizeof(v4mapped)) != 0)
-      val = cf_table_find6(p->table, (const uint8_t *)a);
-    else {
-      memcpy(&a4, a + 12, sizeof(a4));
-      val = cf_table_find4(p->table, ntohl(a4));
-    }
-  }
-  else
-    return -1;
-  if(val & CF_PSET)
-    return -1;
-  rule = (val & CF_ALLOW) ? CURLFENCE_ALLOW : CURLFENCE_DENY;
-  dflt = p->rs.dflt.set ? p->rs.dflt.action : CURLFENCE_DENY;
-  return val ? rule : dflt;
-}
-
-CURLFENCE_API curlfence_action curlfence_policy_decide(
+/* Everything the fast path leaves: a verdict, self rules, addresses that
+ * are not IPv4 or IPv6.  Out of line, so that its decision record (over
+ * a hundred bytes) is not in the frame of every call. */
+__attribute__((noinline)) static curlfence_action decide_full(
     const curlfence_policy *policy, const struct sockaddr *sa,
     socklen_t salen, curlfence_verdict *v)
 {
   cf_decision d;
 
-  if(!v && policy && sa) {
-    int fast = decide_fast(policy, sa, salen);
-
-    if(fast >= 0 && !(policy->rs.nselfv && maybe_self(policy, sa)))
-      return (curlfence_action)fast;
-  }
   cf_dest_init(&d.dest, sa, salen);
   cf_decide(policy, &d, v != NULL);
   if(v)
     *v = d.verdict;
   return d.action;
+}
+
+/* The action of a table value without port sets (0: the default). */
+static inline curlfence_action fast_action(const curlfence_policy *p,
+                                           uint32_t val)
+{
+  unsigned dflt = p->rs.dflt.set ? p->rs.dflt.action : CURLFENCE_DENY;
+
+  return (curlfence_action)(val ? val >> 31 : dflt);
+}
+
+/* Without a verdict, an IPv4 or IPv6 address is decided here: the table
+ * walk and the port candidates inline (table.h), in a leaf function per
+ * popcount flavour that the public call jumps to, with no decision record
+ * in its frame; the answer is picked without a branch on whether a rule
+ * matched: for random addresses that branch goes either way, and a
+ * mispredicted one throws away the lookups the CPU started after it.
+ * Everything else goes to decide_full: addresses that are not IPv4 or
+ * IPv6 (CF_FIND_SLOW) and, for a policy with "self" rules (not in the
+ * table), one of the host's own addresses, which cf_decide ranks. */
+#define CF_DECIDE_FAST(NAME, ATTR)                                           \
+  CF_FIND_SA_FNS(NAME##_find, ATTR)                                          \
+  /* IPv6 without self rules inline; anything else the long way. */         \
+  ATTR __attribute__((noinline)) static curlfence_action NAME##_rest(        \
+      const curlfence_policy *p, const struct sockaddr *sa, socklen_t salen) \
+  {                                                                          \
+    sa_family_t fam;                                                         \
+    uint32_t val;                                                            \
+                                                                             \
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in6) && !p->rs.nselfv) {  \
+      memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
+             sizeof(fam));                                                   \
+      if(fam == AF_INET6)                                                    \
+        return fast_action(p, find6_sa(p->table, p->rs.ports,               \
+                                       (const char *)sa));                   \
+    }                                                                        \
+    val = NAME##_find(p->table, p->rs.ports, sa, salen);                     \
+    if(val == CF_FIND_SLOW || (p->rs.nselfv && maybe_self(p, sa)))           \
+      return decide_full(p, sa, salen, NULL);                                \
+    return fast_action(p, val);                                              \
+  }                                                                          \
+  /* IPv4 without self rules: a leaf; the rest is a jump away.  A check of  \
+   * IPv4 addresses that need more than the table (one compare, say for    \
+   * 0.0.0.0) belongs before the walk, and one of IPv6 addresses in        \
+   * NAME##_rest. */                                                         \
+  ATTR __attribute__((noinline)) static curlfence_action NAME(              \
+      const curlfence_policy *p, const struct sockaddr *sa, socklen_t salen) \
+  {                                                                          \
+    sa_family_t fam;                                                         \
+                                                                             \
+    /* salen first: sa may be shorter than its family's address */          \
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in) && !p->rs.nselfv) {   \
+      memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
+             sizeof(fam));                                                   \
+      if(fam == AF_INET)                                                     \
+        return fast_action(p, find4_sa(p->table, p->rs.ports,               \
+                                       (const char *)sa));                   \
+    }                                                                        \
+    return NAME##_rest(p, sa, salen);                                        \
+  }
+
+CF_DECIDE_FAST(decide_fast, )
+#ifdef CF_HAVE_POPCNT_CLONE
+CF_DECIDE_FAST(decide_fast_popcnt, __attribute__((target("popcnt"))))
+#endif
+
+CURLFENCE_API curlfence_action curlfence_policy_decide(
+    const curlfence_policy *policy, const struct sockaddr *sa,
+    socklen_t salen, curlfence_verdict *v)
+{
+  if(!v && policy && sa) {
+#ifdef CF_HAVE_POPCNT_CLONE
+    if(policy->table->popcnt)
+      return decide_fast_popcnt(policy, sa, salen);
+#endif
+    return decide_fast(policy, sa, salen);
+  }
+  return decide_full(policy, sa, salen, v);
 }
 
 CURLFENCE_API size_t curlfence_policy_rule_stats(

@@ -439,9 +439,9 @@ START_TEST(reject_header)
   rejected("offset 5: not a curlfence image (bad magic)");
   img[5] = 'G';
   put32(16, 1);
-  rejected("offset 16: format version 1; this library reads version 2 "
+  rejected("offset 16: format version 1; this library reads version 3 "
            "(compile the image again)");
-  put32(16, 2);
+  put32(16, 3);
   put32(20, 0x04030201);
   rejected("offset 20: byte order mark 0x04030201: the image was written on "
            "a machine of the other byte order");
@@ -702,6 +702,74 @@ START_TEST(reject_nodes)
 }
 END_TEST
 
+/* The checksum as lib/image.c defines it, one word at a time, for the
+ * vector loop to be held to. */
+static uint64_t rotl64(uint64_t x, unsigned r)
+{
+  return x << r | x >> (64 - r);
+}
+
+static uint64_t ref_hash(const unsigned char *p, size_t n)
+{
+  const uint64_t k1 = 0x9e3779b97f4a7c15ull, k2 = 0x5a8279996ed9eba1ull,
+                 k3 = 0x8f1bbcdcca62c1d7ull;
+  uint64_t a[4] = {k1, k2, k3, ~k1}, b[4] = {0, 0, 0, 0}, h;
+  size_t i, w = 0;
+
+  for(i = 0; i < n; i += 8, w++) {
+    unsigned char last[8] = {0};
+    uint64_t x;
+    /* a tail of fewer than four words goes to lanes 0, 1, ... */
+    unsigned j = (n - n % 32) > i ? (unsigned)(w % 4)
+                                  : (unsigned)((i - (n - n % 32)) / 8);
+    memcpy(last, p + i, n - i < 8 ? n - i : 8);
+    memcpy(&x, last, 8);
+    a[j] += x;
+    b[j] += a[j];
+  }
+  h = (uint64_t)n * k3;
+  for(i = 0; i < 4; i++) {
+    h = rotl64((h ^ a[i]) * k1, 27);
+    h = rotl64((h ^ b[i]) * k2, 31);
+  }
+  h ^= h >> 31;
+  h *= k2;
+  h ^= h >> 29;
+  h *= k3;
+  return h ^ h >> 32;
+}
+
+START_TEST(checksum)
+{
+  unsigned char buf[301];
+  uint64_t s = 12345;
+
+  for(size_t i = 0; i < sizeof(buf); i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    buf[i] = (unsigned char)(s >> 56);
+  }
+  /* every length: the vector loop, the last words and bytes */
+  for(size_t n = 0; n <= sizeof(buf); n++)
+    ck_assert_msg(cf_hash64(buf, n) == ref_hash(buf, n), "length %zu", n);
+  /* damage the checksum must see: any one bit, and two words that trade
+   * places in a lane */
+  {
+    uint64_t good = cf_hash64(buf, 256), w1, w2;
+
+    for(size_t bit = 0; bit < 256 * 8; bit++) {
+      buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+      ck_assert_msg(cf_hash64(buf, 256) != good, "bit %zu", bit);
+      buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+    }
+    memcpy(&w1, buf + 8, 8);
+    memcpy(&w2, buf + 40, 8);
+    memcpy(buf + 8, &w2, 8);
+    memcpy(buf + 40, &w1, 8);
+    ck_assert(cf_hash64(buf, 256) != good);
+  }
+}
+END_TEST
+
 START_TEST(not_an_image)
 {
   curlfence_policy *p = NULL;
@@ -932,6 +1000,7 @@ Suite *suite_image(void)
   tcase_add_test(tc, reject_rules);
   tcase_add_test(tc, reject_table);
   tcase_add_test(tc, reject_nodes);
+  tcase_add_test(tc, checksum);
   tcase_add_test(tc, not_an_image);
   tcase_add_test(tc, reload_from_images);
   tcase_add_test(tc, staleness);

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -219,6 +220,20 @@ START_TEST(test_fail_closed)
   ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)&in,
                                            sizeof(in), NULL),
                    CURLFENCE_ALLOW);
+  {
+    /* an address of salen bytes is read no further, with or without a
+     * verdict (a read past it is what `make asan` would report) */
+    unsigned char *one = malloc(1);
+
+    ck_assert_ptr_nonnull(one);
+    one[0] = 0;
+    ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)one, 1,
+                                             NULL), CURLFENCE_DENY);
+    ck_assert_int_eq(curlfence_policy_decide(p, (struct sockaddr *)one, 1,
+                                             &v), CURLFENCE_DENY);
+    ck_assert_str_eq(v.reason, "family");
+    free(one);
+  }
   memset(&un, 0, sizeof(un));
   un.sun_family = AF_UNIX;
   strcpy(un.sun_path, "/run/x.sock");

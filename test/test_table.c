@@ -12,7 +12,9 @@
 #include "internal.h"
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,8 +137,53 @@ static void probe(const tset *t, const cf_table *tab, int v6,
   uint8_t as4[4] = {0}, want4[4] = {0};
   long got = cf_table_lookup_as(tab, &t->rs, v6, addr, port, &allow, &n64,
                                 as4);
+  uint32_t fast, fast_mapped = 0, want_val;
   if (want64 >= 0)
     cf_nat64_extract(t->rs.nat64[want64].plen, addr, want4);
+  /* the public decision's leaf path reads the sockaddr as given: IPv4,
+   * IPv4-mapped IPv6 and IPv6 (nat64 decided as IPv4 inside it) */
+  want_val = want < 0 ? 0
+             : (uint32_t)(want + 1) |
+                   (t->rs.rules[want].action == CURLFENCE_ALLOW ? CF_ALLOW
+                                                                : 0);
+  if (!v6) {
+    struct sockaddr_in sin;
+    struct sockaddr_in6 m;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    memcpy(&sin.sin_addr, addr, 4);
+    fast = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&sin,
+                            sizeof sin);
+    memset(&m, 0, sizeof m);
+    m.sin6_family = AF_INET6;
+    m.sin6_port = htons((uint16_t)port);
+    m.sin6_addr.s6_addr[10] = m.sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&m.sin6_addr.s6_addr[12], addr, 4);
+    fast_mapped = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&m,
+                                   sizeof m);
+  } else {
+    struct sockaddr_in6 sin6;
+    memset(&sin6, 0, sizeof sin6);
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons((uint16_t)port);
+    memcpy(&sin6.sin6_addr, addr, 16);
+    fast = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&sin6,
+                            sizeof sin6);
+    /* an IPv4-mapped address is the IPv4 rules' (callers unmap it
+     * before the reference sees it) */
+    if (memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+      want_val = fast;
+    fast_mapped = want_val;
+  }
+  if (fast != want_val || fast_mapped != want_val) {
+    char buf[64];
+    fmt_addr(buf, sizeof buf, v6, addr);
+    ck_abort_msg("seed %" PRIu64 " (CURLFENCE_SEED=%" PRIu64
+                 "): %s port %u: the sockaddr path says %08x (mapped %08x), "
+                 "reference rule %ld (%08x)",
+                 seed, base_seed, buf, port, fast, fast_mapped, want, want_val);
+  }
   if (want != got || n64 != want64 || memcmp(as4, want4, 4) != 0 ||
       (got >= 0 && allow != (t->rs.rules[got].action == CURLFENCE_ALLOW))) {
     char buf[64];

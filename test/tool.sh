@@ -197,6 +197,19 @@ printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "de
 printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
 expect_stdout 2 "deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
 expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
+# a batch: spellings only inet_aton reads are repeated, the others not; a
+# rule text longer than the tool's line buffer is written whole
+longports=$(seq -s, 1 400)
+printf 'default allow\ndeny 10.0.0.0/8\ndeny 1.2.3.0/24 port %s\n' \
+  "$longports" >"$tmp/long.rules"
+printf '01.2.3.4 7\n010.1.2.3\n10.0.0.00\n9.0.0.0\n255.255.255.255 65535\n199.9.10.100\n1.2.3.255 400\n' >"$tmp/batch3"
+expect_stdout 1 "deny 01.2.3.4 1.2.3.4 port 7 ($tmp/long.rules:3: deny 1.2.3.0/24 port $longports)
+allow 010.1.2.3 8.1.2.3 ($tmp/long.rules:1: default allow)
+deny 10.0.0.00 10.0.0.0 ($tmp/long.rules:2: deny 10.0.0.0/8)
+allow 9.0.0.0 ($tmp/long.rules:1: default allow)
+allow 255.255.255.255 port 65535 ($tmp/long.rules:1: default allow)
+allow 199.9.10.100 ($tmp/long.rules:1: default allow)
+deny 1.2.3.255 port 400 ($tmp/long.rules:3: deny 1.2.3.0/24 port $longports)" -- sh -c "$tool check -r '$tmp/long.rules' - <'$tmp/batch3'"
 $tool check --json 127.0.0.1 93.184.215.14 -p 443 >"$tmp/check.json"
 expect 0 "ok" -- python3 -c '
 import json, sys

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const cli_opt check_opts[] = {
   CLI_OPT_RULES,
@@ -39,6 +40,7 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
   const char *act = v->action == CURLFENCE_ALLOW ? "allow" : "deny";
   char as[16];
   int translated = cli_nat64_as(v, addr, as, sizeof(as)) == 0;
+  cli_line line;
 
   if(v->action != CURLFENCE_ALLOW)
     c->denied = 1;
@@ -64,18 +66,29 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
     return;
   }
   /* The input is repeated only when it is not the address itself: a host
-   * name, or an unusual spelling such as 2130706433. */
-  if(strcmp(input, addr))
-    printf("%s %s %s", act, input, addr);
-  else
-    printf("%s %s", act, addr);
-  if(port)
-    printf(" port %u", port);
-  if(translated)
-    printf(" as %s", as);
-  fputs(" (", stdout);
-  cli_print_verdict_source(stdout, v);
-  fputs(")\n", stdout);
+   * name, or an unusual spelling such as 2130706433.  No printf, one
+   * fwrite: printing was most of the time of a batch. */
+  line.f = stdout;
+  line.n = 0;
+  cli_line_put(&line, act);
+  cli_line_put(&line, " ");
+  if(strcmp(input, addr)) {
+    cli_line_put(&line, input);
+    cli_line_put(&line, " ");
+  }
+  cli_line_put(&line, addr);
+  if(port) {
+    cli_line_put(&line, " port ");
+    cli_line_uint(&line, port);
+  }
+  if(translated) {
+    cli_line_put(&line, " as ");
+    cli_line_put(&line, as);
+  }
+  cli_line_put(&line, " (");
+  cli_line_verdict_source(&line, v);
+  cli_line_put(&line, ")\n");
+  cli_line_flush(&line);
 }
 
 static void print_error(check_ctx *c, const char *input, const char *msg)
@@ -91,6 +104,21 @@ static void print_error(check_ctx *c, const char *input, const char *msg)
   fprintf(stderr, CLI_PROG ": \"%s\": %s\n", input, msg);
 }
 
+/* a.b.c.d, as inet_ntop writes it, into out (16 bytes) */
+static void ipv4_text(const unsigned char *a, char *out)
+{
+  for(int i = 0; i < 4; i++) {
+    unsigned v = a[i];
+
+    if(v >= 100)
+      *out++ = (char)('0' + v / 100);
+    if(v >= 10)
+      *out++ = (char)('0' + v / 10 % 10);
+    *out++ = (char)('0' + v % 10);
+    *out++ = i < 3 ? '.' : '\0';
+  }
+}
+
 static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
                       socklen_t salen, unsigned port)
 {
@@ -102,10 +130,11 @@ static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
   else
     ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
   /* getnameinfo only for a zone id: inet_ntop is several times faster,
-   * which shows in a batch of a million lines */
+   * which shows in a batch of a million lines, and IPv4 by hand faster
+   * still (glibc's inet_ntop formats it with sprintf) */
   if(sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, text,
-              sizeof(text));
+    ipv4_text((const unsigned char *)
+              &((struct sockaddr_in *)sa)->sin_addr, text);
   else if(!((struct sockaddr_in6 *)sa)->sin6_scope_id)
     inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, text,
               sizeof(text));
@@ -114,6 +143,25 @@ static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
     snprintf(text, sizeof(text), "?");
   curlfence_policy_decide(c->p, sa, salen, &v);
   print_one(c, input, text, port, &v);
+}
+
+/* The usual spelling of an IPv4 address, "a.b.c.d" with no leading zero,
+ * read without inet_pton's cost (it was a tenth of a batch's); 0 for
+ * anything else, which inet_pton then reads. */
+static int dotted_quad(const char *s, unsigned char *out)
+{
+  for(int i = 0; i < 4; i++) {
+    unsigned v = 0, n = 0;
+
+    while(s[n] >= '0' && s[n] <= '9' && n < 3)
+      v = v * 10 + (unsigned)(s[n++] - '0');
+    if(!n || v > 255 || (n > 1 && s[0] == '0') ||
+       s[n] != (i < 3 ? '.' : '\0'))
+      return 0;
+    out[i] = (unsigned char)v;
+    s += n + 1;
+  }
+  return 1;
 }
 
 /* Only names that could be in the DNS are looked up: a typo such as
@@ -154,7 +202,8 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 
-    if(inet_pton(AF_INET, input, &in->sin_addr) == 1) {
+    if(dotted_quad(input, (unsigned char *)&in->sin_addr) ||
+       inet_pton(AF_INET, input, &in->sin_addr) == 1) {
       in->sin_family = AF_INET;
       decide_sa(c, input, (struct sockaddr *)in, sizeof(*in), port);
       return;
@@ -326,6 +375,14 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
     return cli_usage_error(cmd, "standard input (-) can be read only once");
   if(cli_load_policy(rules, &c.p))
     return 2;
+  /* a batch on standard input writes in large blocks, not one per 4 KiB */
+  for(i = 0; i < n; i++)
+    if(!strcmp(ops[i], "-") && !isatty(STDOUT_FILENO)) {
+      static char outbuf[1 << 16];
+
+      setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+      break;
+    }
   for(i = 0; i < n; i++) {
     if(!strcmp(ops[i], "-"))
       check_stdin(&c, port);

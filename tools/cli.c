@@ -466,12 +466,60 @@ int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,
   return 0;
 }
 
+void cli_line_flush(cli_line *l)
+{
+  if(l->n)
+    fwrite(l->b, 1, l->n, l->f);
+  l->n = 0;
+}
+
+void cli_line_put(cli_line *l, const char *s)
+{
+  size_t n = strlen(s);
+
+  if(n > sizeof(l->b) - l->n) {
+    cli_line_flush(l);
+    if(n > sizeof(l->b)) {
+      fwrite(s, 1, n, l->f);
+      return;
+    }
+  }
+  memcpy(l->b + l->n, s, n);
+  l->n += n;
+}
+
+void cli_line_uint(cli_line *l, unsigned u)
+{
+  char buf[12], *p = buf + sizeof(buf);
+
+  *--p = '\0';
+  do
+    *--p = (char)('0' + u % 10);
+  while(u /= 10);
+  cli_line_put(l, p);
+}
+
+void cli_line_verdict_source(cli_line *l, const curlfence_verdict *v)
+{
+  if(v->file) {
+    cli_line_put(l, v->file);
+    cli_line_put(l, ":");
+    cli_line_uint(l, v->line);
+    cli_line_put(l, ": ");
+  }
+  else
+    cli_line_put(l, "built-in: ");
+  cli_line_put(l, v->rule);
+}
+
 void cli_print_verdict_source(FILE *f, const curlfence_verdict *v)
 {
-  if(v->file)
-    fprintf(f, "%s:%u: %s", v->file, v->line, v->rule);
-  else
-    fprintf(f, "built-in: %s", v->rule);
+  cli_line l;
+
+  l.f = f;
+  l.n = 0;
+  cli_line_verdict_source(&l, v);
+  cli_line_flush(&l);
 }
 
 /* The library's escaper, so that --json output and audit events write

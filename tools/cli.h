@@ -171,8 +171,21 @@ int cli_split_dest(char *s, char **host, unsigned *port, char *why,
 
 /* --------------------------------------------------------------- output */
 
+/* An output line built in memory and written to f with one fwrite: a
+ * batch of `check -` prints millions, and stdio's cost per call was most
+ * of its time.  A piece that does not fit is written through. */
+typedef struct cli_line {
+  FILE *f;
+  size_t n;
+  char b[1024];
+} cli_line;
+void cli_line_put(cli_line *l, const char *s);
+void cli_line_uint(cli_line *l, unsigned u);
+void cli_line_flush(cli_line *l);
+
 /* "file:line: rule", or "built-in: rule" when no rules line decided. */
 void cli_print_verdict_source(FILE *f, const curlfence_verdict *v);
+void cli_line_verdict_source(cli_line *l, const curlfence_verdict *v);
 
 /* For a verdict whose reason is "nat64/LEN", the IPv4 address the IPv6
  * address addr (text) was decided as, in out; returns 0, or -1 when the
