@@ -211,6 +211,12 @@ static void set_verdict(curlfence_verdict *v, curlfence_action action,
   v->reason = reason;
 }
 
+static curlfence_action default_action(const curlfence_policy *p)
+{
+  return p->rs.dflt.set ? (curlfence_action)p->rs.dflt.action
+                        : CURLFENCE_DENY;
+}
+
 static curlfence_action from_setting(const curlfence_policy *p,
                                      const cf_setting *s, int is_default,
                                      const char *builtin, const char *reason,
@@ -224,17 +230,15 @@ static curlfence_action from_setting(const curlfence_policy *p,
   return s->set ? (curlfence_action)s->action : CURLFENCE_DENY;
 }
 
-/* The self rule idx decided d: its text with the address it names,
- * "deny self (192.0.2.2, eth0)". */
-static const char *self_text(const cf_ruleset *rs, const cf_decision *d,
-                             long idx)
+/* The self rule idx decided for addr (4 bytes when v6 == 0, else 16):
+ * its text with the address it names, "deny self (192.0.2.2, eth0)". */
+static const char *self_text(const cf_ruleset *rs, int v6,
+                             const uint8_t *addr, long idx)
 {
-  int v6 = d->dest.as == CF_AS_TRANSLATED ? 0 : d->dest.v6;
-  const uint8_t *a = d->dest.as == CF_AS_TRANSLATED ? d->dest.as4
-                                                    : d->dest.key;
-  long e = cf_self_first(rs, v6, a);
+  long e;
 
-  for(; e >= 0 && (size_t)e < rs->nselfv; e++)
+  for(e = cf_self_next(rs, v6, addr, -1); e >= 0;
+      e = cf_self_next(rs, v6, addr, e))
     if(rs->selfv[e].rule == (uint32_t)idx)
       return rs->selfv[e].text;
   return CF_RULE_TEXT(rs, &rs->rules[idx]);
@@ -244,9 +248,11 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
 {
   const cf_dest *dst = &d->dest;
   curlfence_verdict *v = explain ? &d->verdict : NULL;
-  int allow = 0;
+  int allow = 0, v6;
   long idx, nat64;
   const char *reason;
+  const uint8_t *key;
+  uint8_t lo[16];
 
   d->action = CURLFENCE_DENY;
   d->hit = -1;
@@ -280,6 +286,23 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
    * whoever shows the verdict can show that address too, from the one
    * given (the verdict keeps its 0.1 layout, docs/abi.md). */
   reason = nat64 >= 0 ? cf_nat64_reason(policy->rs.nat64[nat64].plen) : NULL;
+  v6 = nat64 >= 0 ? 0 : dst->v6;
+  key = nat64 >= 0 ? d->dest.as4 : dst->key;
+  if((idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW) &&
+     nat64 < 0 && cf_unspecified_loopback(v6, key, lo)) {
+    /* allowed as itself: the loopback address it reaches decides too, and
+     * a denial there is the answer (CF_REASON_LOOPBACK) */
+    int lo_allow = 0;
+    long lo_idx = cf_table_lookup_action(policy->table, &policy->rs, v6, lo,
+                                         dst->port, &lo_allow);
+
+    if(!(lo_idx >= 0 ? lo_allow : default_action(policy) == CURLFENCE_ALLOW)) {
+      idx = lo_idx;
+      allow = 0;
+      key = lo;
+      reason = CF_REASON_LOOPBACK;
+    }
+  }
   if(idx < 0) {
     d->action = from_setting(policy, &policy->rs.dflt, 1,
                              "default deny (built-in)",
@@ -294,7 +317,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
     set_verdict(v, d->action, 0, policy->rs.files[r->file], r->line,
-                r->self ? self_text(&policy->rs, d, idx)
+                r->self ? self_text(&policy->rs, v6, key, idx)
                         : CF_RULE_TEXT(&policy->rs, r),
                 reason ? reason : "rule");
   }
@@ -315,7 +338,8 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
  * "self" rules are not in the table: for a policy that has some (nselfv,
  * a load and a branch that always goes the same way otherwise), one of
  * the host's own addresses goes to cf_decide, which ranks them
- * (maybe_self, after this returns). */
+ * (maybe_self, after this returns).  So does an allowed unspecified
+ * address, which cf_decide decides as loopback too (unspecified_sa). */
 /* Whether decide_fast's answer for sa (an IPv4 or IPv6 sockaddr it
  * read) may be changed by a self rule: sa is one of the host's addresses,
  * or an IPv6 address a nat64 prefix may translate into one.  Out of line
@@ -328,12 +352,31 @@ __attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
 
   memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
   if(fam == AF_INET)
-    return cf_self_first(&p->rs, 0, (const uint8_t *)b +
-                         offsetof(struct sockaddr_in, sin_addr)) >= 0;
+    return cf_self_next(&p->rs, 0, (const uint8_t *)b +
+                        offsetof(struct sockaddr_in, sin_addr), -1) >= 0;
   b += offsetof(struct sockaddr_in6, sin6_addr);
   if(memcmp(b, v4mapped, sizeof(v4mapped)) == 0)
-    return cf_self_first(&p->rs, 0, (const uint8_t *)b + 12) >= 0;
-  return p->rs.nnat64 || cf_self_first(&p->rs, 1, (const uint8_t *)b) >= 0;
+    return cf_self_next(&p->rs, 0, (const uint8_t *)b + 12, -1) >= 0;
+  return p->rs.nnat64 || cf_self_next(&p->rs, 1, (const uint8_t *)b, -1) >= 0;
+}
+
+/* Whether sa (an IPv4 or IPv6 sockaddr decide_fast read) is the
+ * unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0), which cf_decide also
+ * decides as the loopback address it reaches.  Asked only of an allowed
+ * address: a denial as itself stands whatever loopback decides. */
+static int unspecified_sa(const struct sockaddr *sa)
+{
+  const char *b = (const char *)sa;
+  sa_family_t fam;
+  uint32_t w[4];
+
+  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
+  if(fam == AF_INET) {
+    memcpy(w, b + offsetof(struct sockaddr_in, sin_addr), 4);
+    return w[0] == 0;
+  }
+  memcpy(w, b + offsetof(struct sockaddr_in6, sin6_addr), 16);
+  return (w[0] | w[1] | w[3]) == 0 && (w[2] == 0 || w[2] == htonl(0xffff));
 }
 
 static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
@@ -382,7 +425,8 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
   if(!v && policy && sa) {
     int fast = decide_fast(policy, sa, salen);
 
-    if(fast >= 0 && !(policy->rs.nselfv && maybe_self(policy, sa)))
+    if(fast >= 0 && !(fast == CURLFENCE_ALLOW && unspecified_sa(sa)) &&
+       !(policy->rs.nselfv && maybe_self(policy, sa)))
       return (curlfence_action)fast;
   }
   cf_dest_init(&d.dest, sa, salen);
