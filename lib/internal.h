@@ -94,6 +94,8 @@ typedef struct cf_ruleset {
                              every load (text or image), sorted */
   size_t nselfv;
   size_t nselfpfx;        /* selfv[0..nselfpfx) are local prefixes */
+  uint64_t selffirst[2][4]; /* per family, the first bytes of addresses
+                             some entry of selfv holds: a bit set */
 } cf_ruleset;
 
 /* The text of rule r of rs. */

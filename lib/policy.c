@@ -338,8 +338,10 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
  * "self" rules are not in the table: for a policy that has some (nselfv,
  * a load and a branch that always goes the same way otherwise), one of
  * the host's own addresses goes to cf_decide, which ranks them
- * (maybe_self, after this returns).  So does an allowed unspecified
- * address, which cf_decide decides as loopback too (unspecified_sa). */
+ * (maybe_self, after this returns).  So does the unspecified address,
+ * which cf_decide decides as loopback too: a test of the address read
+ * anyway, before the lookup and independent of its answer, so it never
+ * waits for the lookup nor mispredicts on it. */
 /* Whether decide_fast's answer for sa (an IPv4 or IPv6 sockaddr it
  * read) may be changed by a self rule: sa is one of the host's addresses,
  * or an IPv6 address a nat64 prefix may translate into one.  Out of line
@@ -360,25 +362,6 @@ __attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
   return p->rs.nnat64 || cf_self_next(&p->rs, 1, (const uint8_t *)b, -1) >= 0;
 }
 
-/* Whether sa (an IPv4 or IPv6 sockaddr decide_fast read) is the
- * unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0), which cf_decide also
- * decides as the loopback address it reaches.  Asked only of an allowed
- * address: a denial as itself stands whatever loopback decides. */
-static int unspecified_sa(const struct sockaddr *sa)
-{
-  const char *b = (const char *)sa;
-  sa_family_t fam;
-  uint32_t w[4];
-
-  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
-  if(fam == AF_INET) {
-    memcpy(w, b + offsetof(struct sockaddr_in, sin_addr), 4);
-    return w[0] == 0;
-  }
-  memcpy(w, b + offsetof(struct sockaddr_in6, sin6_addr), 16);
-  return (w[0] | w[1] | w[3]) == 0 && (w[2] == 0 || w[2] == htonl(0xffff));
-}
-
 static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
                        socklen_t salen)
 {
@@ -394,16 +377,25 @@ static int decide_fast(const curlfence_policy *p, const struct sockaddr *sa,
     uint32_t a;
 
     memcpy(&a, b + offsetof(struct sockaddr_in, sin_addr), sizeof(a));
+    if(!a)
+      return -1;
     val = cf_table_find4(p->table, ntohl(a));
   }
   else if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
     const char *a = b + offsetof(struct sockaddr_in6, sin6_addr);
+    uint64_t w[2];
     uint32_t a4;
 
-    if(memcmp(a, v4mapped, sizeof(v4mapped)) != 0)
+    if(memcmp(a, v4mapped, sizeof(v4mapped)) != 0) {
+      memcpy(w, a, sizeof(w));
+      if(!(w[0] | w[1]))
+        return -1;
       val = cf_table_find6(p->table, (const uint8_t *)a);
+    }
     else {
       memcpy(&a4, a + 12, sizeof(a4));
+      if(!a4)
+        return -1;
       val = cf_table_find4(p->table, ntohl(a4));
     }
   }
@@ -425,8 +417,7 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
   if(!v && policy && sa) {
     int fast = decide_fast(policy, sa, salen);
 
-    if(fast >= 0 && !(fast == CURLFENCE_ALLOW && unspecified_sa(sa)) &&
-       !(policy->rs.nselfv && maybe_self(policy, sa)))
+    if(fast >= 0 && !(policy->rs.nselfv && maybe_self(policy, sa)))
       return (curlfence_action)fast;
   }
   cf_dest_init(&d.dest, sa, salen);

@@ -353,6 +353,7 @@ void cf_self_free(cf_ruleset *rs)
   rs->selfv = NULL;
   rs->nselfv = 0;
   rs->nselfpfx = 0;
+  memset(rs->selffirst, 0, sizeof(rs->selffirst));
 }
 
 curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err)
@@ -428,6 +429,14 @@ curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err)
   free(list);
   if(n > 1)
     qsort(rs->selfv, n, sizeof(*rs->selfv), ent_cmp);
+  for(i = 0; i < n; i++) {
+    /* every first byte the entry holds (addr has its host bits clear) */
+    const cf_selfent *s = &rs->selfv[i];
+    unsigned span = s->plen >= 8 ? 1u : 1u << (8u - s->plen), b;
+
+    for(b = s->addr[0]; b < s->addr[0] + span; b++)
+      rs->selffirst[s->v6][b / 64u] |= 1ull << (b % 64u);
+  }
   return CURLFENCE_OK;
 nomem:
   free(list);
@@ -436,15 +445,17 @@ nomem:
   return CURLFENCE_E_NOMEM;
 }
 
-/* Whether entry e holds addr. */
+/* Whether entry e holds addr.  Compared in place: the fast path of
+ * curlfence_policy_decide() asks this for every address of a policy with
+ * self rules (maybe_self in policy.c). */
 static int holds(const cf_selfent *e, int v6, const uint8_t *addr)
 {
-  uint8_t m[16];
+  unsigned full = e->plen / 8u, rest = e->plen % 8u;
 
-  if(e->v6 != (v6 != 0))
+  if(e->v6 != (v6 != 0) || memcmp(e->addr, addr, full) != 0)
     return 0;
-  prefix_copy(m, addr, e->plen);
-  return memcmp(m, e->addr, v6 ? 16 : 4) == 0;
+  return rest == 0 ||
+         ((e->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
 }
 
 long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e)
@@ -452,6 +463,9 @@ long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e)
   size_t i = e < 0 ? 0 : (size_t)e + 1, lo, hi;
   cf_selfent key;
 
+  /* most addresses are no entry's: their first byte says so */
+  if(!(rs->selffirst[v6 != 0][addr[0] / 64u] & (1ull << (addr[0] % 64u))))
+    return -1;
   for(; i < rs->nselfpfx; i++)
     if(holds(&rs->selfv[i], v6, addr))
       return (long)i;
