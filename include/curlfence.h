@@ -141,11 +141,17 @@ typedef struct curlfence_verdict {
                            IPv6 address inside a "nat64" prefix, decided
                            as the IPv4 address it embeds, "nat64/LEN"
                            (LEN the prefix length: 32, 40, 48, 56, 64 or
-                           96, which says where the IPv4 address is) */
+                           96, which says where the IPv4 address is); for
+                           the unspecified address (0.0.0.0, ::) denied
+                           as the loopback address a connection to it
+                           reaches (127.0.0.1, ::1), "loopback", with
+                           that denial's rule */
 } curlfence_verdict;
 
 /* Decide whether a connection to sa (AF_INET, AF_INET6 or AF_UNIX, salen
- * bytes long; the port is read from sa) is allowed.  Returns the action and,
+ * bytes long; the port is read from sa) is allowed.  The unspecified
+ * address is decided as itself and as the loopback address it reaches,
+ * and allowed only when both are.  Returns the action and,
  * if v is not NULL, fills it.  Never allocates and takes no lock.  A NULL
  * policy, a NULL or short address and any other family are denied
  * (fail closed). */

@@ -26,6 +26,12 @@
  * prefix is declared on one side only is not a change of this list; the
  * caller compares the declarations (tools/diff.c).
  *
+ * The unspecified address (0.0.0.0, ::) is decided as cf_decide decides
+ * it: as itself and as the loopback address a connection to it reaches,
+ * a denial of either winning.  It is the first interval of its family,
+ * compared on its own with the loopback address's values, so a change of
+ * the loopback decision that changes it is reported for it too.
+ *
  * Memory: the two span lists (24 bytes per span, at most two spans per
  * rule) and the current run of groups.
  */
@@ -42,6 +48,7 @@ __extension__ typedef unsigned __int128 u128;
 typedef struct group {
   long old_rule, new_rule;
   uint8_t old_act, new_act;
+  uint8_t old_lo, new_lo;   /* decided as loopback (the unspecified address) */
   uint32_t off, n;          /* port ranges in diff_state.ports */
 } group;
 
@@ -71,6 +78,10 @@ typedef struct diff_state {
   uint32_t *pgroup;
   size_t cappgroup;
   int stop;                 /* the callback asked to stop */
+  /* the interval is the unspecified address: each side decides it as
+   * itself and as the loopback address, whose values are lo[] */
+  int unspec;
+  uint32_t lo[2];
 } diff_state;
 
 static int grow(void *p, size_t *cap, size_t want, size_t sz)
@@ -126,6 +137,26 @@ static long decide_port(const diff_state *d, int s, uint32_t v,
   return plain_rule(d->rs[s], v, act);
 }
 
+/* Decision of side s for port where its value is v: as decide_port, and
+ * in the unspecified address's interval a denial of the loopback address
+ * overrides an allow (*as_lo set), as cf_decide decides. */
+static long decide_at(const diff_state *d, int s, uint32_t v, unsigned port,
+                      uint8_t *act, uint8_t *as_lo)
+{
+  long r = decide_port(d, s, v, port, act), lr;
+  uint8_t la;
+
+  *as_lo = 0;
+  if(!d->unspec || *act != CURLFENCE_ALLOW)
+    return r;
+  lr = decide_port(d, s, d->lo[s], port, &la);
+  if(la == CURLFENCE_ALLOW)
+    return r;
+  *act = la;
+  *as_lo = 1;
+  return lr;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -160,13 +191,13 @@ static int add_cuts(diff_state *d, int s, uint32_t v, size_t *n)
  * d->cports; n == 0 means every port. */
 static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
 {
-  uint8_t oa, na;
+  uint8_t oa, na, olo, nlo;
   long orule, nrule;
   size_t n = 0, npieces = 0, off = 0;
 
   d->ncg = 0;
   d->ncports = 0;
-  if(!(va & CF_PSET) && !(vb & CF_PSET)) {
+  if(!d->unspec && !(va & CF_PSET) && !(vb & CF_PSET)) {
     orule = plain_rule(d->rs[0], va, &oa);
     nrule = plain_rule(d->rs[1], vb, &na);
     if(oa == na)
@@ -177,6 +208,7 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     d->cg[0].new_rule = nrule;
     d->cg[0].old_act = oa;
     d->cg[0].new_act = na;
+    d->cg[0].old_lo = d->cg[0].new_lo = 0;
     d->cg[0].off = 0;
     d->cg[0].n = 0;
     d->ncg = 1;
@@ -186,7 +218,9 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     return -1;
   d->cuts[n++] = 1;
   d->cuts[n++] = 65536;
-  if(add_cuts(d, 0, va, &n) || add_cuts(d, 1, vb, &n))
+  if(add_cuts(d, 0, va, &n) || add_cuts(d, 1, vb, &n) ||
+     (d->unspec && (add_cuts(d, 0, d->lo[0], &n) ||
+                    add_cuts(d, 1, d->lo[1], &n))))
     return -1;
   qsort(d->cuts, n, sizeof(*d->cuts), cmp_u32);
   /* Pieces that change, in port order, go to the scratch ranges with
@@ -198,12 +232,13 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     if(d->cuts[i + 1] == lo || lo > 65535)
       continue;
     hi = d->cuts[i + 1] - 1;
-    orule = decide_port(d, 0, va, lo, &oa);
-    nrule = decide_port(d, 1, vb, lo, &na);
+    orule = decide_at(d, 0, va, lo, &oa, &olo);
+    nrule = decide_at(d, 1, vb, lo, &na, &nlo);
     if(oa == na)
       continue;
     for(g = 0; g < d->ncg; g++)
-      if(d->cg[g].old_rule == orule && d->cg[g].new_rule == nrule)
+      if(d->cg[g].old_rule == orule && d->cg[g].new_rule == nrule &&
+         d->cg[g].old_lo == olo && d->cg[g].new_lo == nlo)
         break;
     if(g == d->ncg) {
       if(grow(&d->cg, &d->capcg, d->ncg + 1, sizeof(*d->cg)))
@@ -212,6 +247,8 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
       d->cg[g].new_rule = nrule;
       d->cg[g].old_act = oa;
       d->cg[g].new_act = na;
+      d->cg[g].old_lo = olo;
+      d->cg[g].new_lo = nlo;
       d->cg[g].n = 0;
       d->ncg++;
     }
@@ -255,7 +292,7 @@ static int same_groups(const diff_state *d)
     const group *a = &d->g[i], *b = &d->cg[i];
 
     if(a->old_rule != b->old_rule || a->new_rule != b->new_rule ||
-       a->n != b->n)
+       a->old_lo != b->old_lo || a->new_lo != b->new_lo || a->n != b->n)
       return 0;
     if(a->n && memcmp(d->ports + a->off, d->cports + b->off,
                       a->n * sizeof(*d->ports)))
@@ -305,6 +342,8 @@ static int flush(diff_state *d)
       c.new_rule = g->new_rule;
       c.old_action = (curlfence_action)g->old_act;
       c.new_action = (curlfence_action)g->new_act;
+      c.old_loopback = g->old_lo;
+      c.new_loopback = g->new_lo;
       if(d->fn(&c, d->ud)) {
         d->stop = 1;
         return 0;
@@ -409,6 +448,46 @@ static void drop_nat64(cf_spans *sp)
       sp->v[i].val = i ? sp->v[i - 1].val : 0;
 }
 
+/* The value of the span holding key k. */
+static uint32_t span_at(const cf_spans *sp, u128 k)
+{
+  size_t lo = 0, hi = sp->n;
+
+  /* the last span starting at or below k; the first starts at 0 */
+  while(hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if(KEY(sp->v[mid]) <= k)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return sp->n ? sp->v[lo].val : 0;
+}
+
+/* The first interval [0, e] of a family, values va and vb, with the
+ * unspecified address (key 0 to uend) decided as cf_decide decides it. */
+static int first_interval(diff_state *d, u128 e, uint32_t va, uint32_t vb)
+{
+  static const uint8_t zero[16];
+  u128 uend = d->v6 ? 0 : ((u128)1 << 96) - 1;
+  u128 lokey = d->v6 ? 1 : (u128)0x7f000001u << 96;
+
+  /* inside a nat64 prefix :: is decided as 0.0.0.0, translated: no
+   * loopback step (a prefix on one side only is for the caller) */
+  if(d->v6 && (cf_nat64_find(d->rs[0], zero) >= 0 ||
+               cf_nat64_find(d->rs[1], zero) >= 0))
+    return interval(d, 0, e, va, vb);
+  d->unspec = 1;
+  d->lo[0] = span_at(d->sp[0], lokey);
+  d->lo[1] = span_at(d->sp[1], lokey);
+  if(interval(d, 0, uend, va, vb)) {
+    d->unspec = 0;
+    return -1;
+  }
+  d->unspec = 0;
+  return e > uend && !d->stop ? interval(d, uend + 1, e, va, vb) : 0;
+}
+
 curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
                        cf_diff_fn fn, void *userdata)
 {
@@ -472,7 +551,8 @@ curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
         e = nb - 1;
       else
         e = na - 1;
-      if(interval(&d, s, e, a.v[ia].val, b.v[ib].val)) {
+      if(s == 0 ? first_interval(&d, e, a.v[ia].val, b.v[ib].val)
+                : interval(&d, s, e, a.v[ia].val, b.v[ib].val)) {
         rc = CURLFENCE_E_NOMEM;
         break;
       }

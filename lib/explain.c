@@ -23,31 +23,29 @@ size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
                     long *out, size_t max)
 {
   size_t i, n = 0;
-  long e = cf_self_first(rs, v6, addr);
 
   for(i = 0; i < rs->nrules; i++) {
     cf_rule r, o;
     size_t j;
 
-    cf_rule_ranked(rs, (long)i, v6, &r);
-    if(r.self) {
-      size_t k;
+    if(rs->rules[i].self) {
+      long e;
       int in = 0;
-      /* the entries for addr follow e, rule ascending */
-      for(k = e < 0 ? rs->nselfv : (size_t)e;
-          k < rs->nselfv && !in && rs->selfv[k].v6 == (v6 != 0) &&
-          !memcmp(rs->selfv[k].addr, addr, v6 ? 16 : 4); k++)
-        in = rs->selfv[k].rule == i;
+
+      for(e = cf_self_next(rs, v6, addr, -1); e >= 0 && !in;
+          e = cf_self_next(rs, v6, addr, e))
+        in = rs->selfv[e].rule == i;
       if(!in)
         continue;
     }
-    else if(r.v6 != (v6 != 0) || !holds(&r, addr))
+    else if(rs->rules[i].v6 != (v6 != 0) || !holds(&rs->rules[i], addr))
       continue;
+    cf_rule_ranked(rs, (long)i, v6, addr, &r);
     if(n < max) {
       /* insertion in rank order; matches are few (one per prefix
        * length at most, but for repeated rules) */
       for(j = n; j > 0; j--) {
-        cf_rule_ranked(rs, out[j - 1], v6, &o);
+        cf_rule_ranked(rs, out[j - 1], v6, addr, &o);
         if(cf_rule_beats(&r, (long)i, &o, out[j - 1]) <= 0)
           break;
         out[j] = out[j - 1];

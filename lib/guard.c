@@ -174,41 +174,6 @@ static void refuse_datagram(cf_decision *d)
   d->verdict.reason = "udp";
 }
 
-/* Whether d is the unspecified address (0.0.0.0, ::, ::ffff:0.0.0.0). */
-static int unspecified(const cf_dest *d)
-{
-  static const uint8_t zero[16];
-
-  return d->kind == CF_DEST_IP && !memcmp(d->key, zero, d->v6 ? 16 : 4);
-}
-
-/* Decide d against p as a connection to it behaves.  A connection to the
- * unspecified address reaches this host: Linux connects it to the loopback
- * address (0.0.0.0 to 127.0.0.1, :: to ::1), so a URL such as
- * http://0.0.0.0:25/ reached a service on 127.0.0.1 under a policy that
- * denies 127.0.0.0/8 but says nothing of 0.0.0.0/8.  It is decided as both
- * addresses and allowed only when both are; a denial names the rule that
- * denied the loopback address. */
-static void decide_connect(const curlfence_policy *p, cf_decision *d)
-{
-  cf_decision lo;
-
-  cf_decide(p, d, 1);
-  if(d->action != CURLFENCE_ALLOW || !unspecified(&d->dest))
-    return;
-  lo = *d;
-  if(lo.dest.v6)
-    lo.dest.key[15] = 1;
-  else
-    lo.dest.key[0] = 127, lo.dest.key[3] = 1;
-  cf_decide(p, &lo, 1);
-  if(lo.action != CURLFENCE_ALLOW) {
-    d->action = lo.action;
-    d->hit = lo.hit;
-    d->verdict = lo.verdict;
-  }
-}
-
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  Returns the action to carry out: in
@@ -226,7 +191,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
     refuse_datagram(d);
   else
-    decide_connect(p, d);
+    cf_decide(p, d, 1);
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
   if(p && d->hit >= 0)

@@ -93,6 +93,9 @@ typedef struct cf_ruleset {
   struct cf_selfent *selfv; /* the addresses self rules name, resolved at
                              every load (text or image), sorted */
   size_t nselfv;
+  size_t nselfpfx;        /* selfv[0..nselfpfx) are local prefixes */
+  uint64_t selffirst[2][4]; /* per family, the first bytes of addresses
+                             some entry of selfv holds: a bit set */
 } cf_ruleset;
 
 /* The text of rule r of rs. */
@@ -163,16 +166,37 @@ void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4);
 const char *cf_nat64_reason(unsigned plen);
 /* For a verdict reason "nat64/LEN" and the IPv6 address as text, the
  * IPv4 address it was decided as, as text in out (16 bytes is enough);
- * returns 0, or -1 (out "") when reason is another word or addr is not an
- * IPv6 address. */
+ * for the reason CF_REASON_LOOPBACK and the unspecified address as text,
+ * the loopback address it was decided as.  Returns 0, or -1 (out "") when
+ * reason is another word or addr does not fit it. */
 int cf_nat64_as_text(const char *reason, const char *addr, char *out,
                      size_t size);
 
-/* self.c: the host's own addresses (getifaddrs), loopback addresses
- * (127.0.0.0/8, ::1) left out, each address once, in interface order. */
+/* A connection to the unspecified address reaches this host: Linux
+ * connects 0.0.0.0 to 127.0.0.1 and :: to ::1.  Such a destination is
+ * decided as itself and as that loopback address, and allowed only when
+ * both are; when the loopback decision is the one that denies, the verdict
+ * is that decision's with this reason. */
+#define CF_REASON_LOOPBACK "loopback"
+/* 1 when addr (4 bytes when v6 == 0, else 16, already unmapped) is the
+ * unspecified address, and then the loopback address a connection to it
+ * reaches in lo (when not NULL; may be addr); else 0. */
+int cf_unspecified_loopback(int v6, const uint8_t *addr, uint8_t *lo);
+/* The reference for a whole decision on addr and port, as
+ * curlfence_policy_decide() makes it: cf_match_linear()'s rule, or for
+ * the unspecified address the rule of the loopback step when that one
+ * denies (*as_loopback then 1, else 0).  -1: the default decides. */
+long cf_match_connect(const cf_ruleset *rs, int v6, const uint8_t *addr,
+                      unsigned port, int *as_loopback);
+
+/* self.c: the host's own addresses (netlink, else getifaddrs), loopback
+ * included, each address once, in interface order. */
 typedef struct cf_selfaddr {
   uint8_t addr[16];
   uint8_t v6;
+  uint8_t prefix;         /* nonzero: the length of the on-link prefix the
+                             address makes local besides itself (IPv4 on
+                             a loopback interface: 127.0.0.1/8) */
   char ifname[16];
 } cf_selfaddr;
 /* *out is malloc'ed (NULL when n is 0); *print is a fingerprint of the
@@ -182,12 +206,17 @@ int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print);
  * the host's (list NULL: the host's again).  Not for concurrent loads. */
 void cf_self_inject(const cf_selfaddr *list, size_t n);
 
-/* One address of one self rule: rule is the directive's index in
- * cf_ruleset.rules; text is the rule as verdicts name it, "deny self
- * (192.0.2.2, eth0)".  cf_ruleset.selfv is sorted by (v6, addr, rule). */
+/* One address (or local prefix) of one self rule: rule is the
+ * directive's index in cf_ruleset.rules; text is the rule as verdicts
+ * name it, "deny self (192.0.2.2, eth0)", "deny self (127.0.0.1/8, lo)".
+ * cf_ruleset.selfv holds the cf_ruleset.nselfpfx prefixes first, then the
+ * single addresses, each part sorted by (v6, addr, rule). */
 typedef struct cf_selfent {
-  uint8_t addr[16];       /* IPv4 in addr[0..3], the rest zero */
+  uint8_t addr[16];       /* IPv4 in addr[0..3], the rest zero; host bits
+                             clear */
   uint8_t v6;
+  uint8_t plen;           /* 32 or 128 for one address; it ranks as a rule
+                             of this length */
   uint32_t rule;
   char *text;
 } cf_selfent;
@@ -196,17 +225,20 @@ typedef struct cf_selfent {
  * it is decided as the IPv4 address it embeds. */
 curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err);
 void cf_self_free(cf_ruleset *rs);
-/* The first entry of rs->selfv for addr (4 bytes when v6 == 0, else 16),
- * or -1; the entries for it follow, rule ascending. */
-long cf_self_first(const cf_ruleset *rs, int v6, const uint8_t *addr);
+/* The entries of rs->selfv that hold addr (4 bytes when v6 == 0, else
+ * 16): e = -1 gives the first, e the one after e; -1 when there is no
+ * more. */
+long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e);
 /* After a lookup decided idx (-1: none; *allow its action) for addr and
- * port, the self rules for addr, ranked as /32 or /128 rules: the
+ * port, the self rules for addr, each ranked as its entry's length: the
  * decision, *allow updated, *ent the deciding entry or -1. */
 long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
                     unsigned port, long idx, int *allow, long *ent);
-/* Rule i of rs as it ranks for an address of family v6: a self rule with
- * the prefix length of a host address. */
-void cf_rule_ranked(const cf_ruleset *rs, long i, int v6, cf_rule *out);
+/* Rule i of rs as it ranks for addr of family v6: a self rule with the
+ * prefix length of its longest entry that holds addr (of a host address
+ * when none does). */
+void cf_rule_ranked(const cf_ruleset *rs, long i, int v6,
+                    const uint8_t *addr, cf_rule *out);
 
 /* table.c: the compiled lookup structure (same answers as cf_match_linear) */
 typedef struct cf_table cf_table;
@@ -283,6 +315,8 @@ typedef struct cf_diff_change {
   size_t nports;
   long old_rule, new_rule;     /* deciding rule's index, -1: the default */
   curlfence_action old_action, new_action;
+  int old_loopback, new_loopback;  /* 1: the unspecified address, decided
+                                      by its loopback address's rule */
 } cf_diff_change;
 typedef int (*cf_diff_fn)(const cf_diff_change *c, void *userdata);
 curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,

@@ -340,6 +340,8 @@ curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
   part.nself = 0;
   part.selfv = NULL;
   part.nselfv = 0;
+  part.nselfpfx = 0;
+  memset(part.selffirst, 0, sizeof(part.selffirst));
   u.map = map;
   u.fn = fn;
   u.userdata = userdata;

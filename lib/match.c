@@ -5,7 +5,8 @@
  * It is slow on purpose, in that it has no structure that could be wrong:
  * the compiled table in table.c must give the same answer for every
  * address and port, and the tests check that it does.  "self" rules are
- * matched here like the rest, against the addresses resolved at load:
+ * matched here like the rest, against the addresses (and loopback
+ * prefixes) resolved at load:
  * the table leaves them out and cf_self_decide() ranks them after the
  * lookup, so this is the oracle for that step too.
  */
@@ -84,17 +85,20 @@ void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4)
   }
 }
 
-/* Whether self rule i names addr: a scan, as everything here. */
-static int self_holds(const cf_ruleset *rs, size_t i, int v6,
-                      const uint8_t *addr)
+/* The length self rule i ranks as for addr: that of its longest entry
+ * holding addr, 0 when none does.  A scan, as everything here. */
+static unsigned self_rank(const cf_ruleset *rs, size_t i, int v6,
+                          const uint8_t *addr)
 {
+  unsigned best = 0;
   size_t k;
 
   for(k = 0; k < rs->nselfv; k++)
     if(rs->selfv[k].rule == i && rs->selfv[k].v6 == (v6 != 0) &&
-       memcmp(rs->selfv[k].addr, addr, v6 ? 16 : 4) == 0)
-      return 1;
-  return 0;
+       bits_equal(rs->selfv[k].addr, addr, rs->selfv[k].plen) &&
+       rs->selfv[k].plen > best)
+      best = rs->selfv[k].plen;
+  return best;
 }
 
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
@@ -113,11 +117,15 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
   }
 
   for(i = 0; i < rs->nrules; i++) {
-    cf_rule r;
+    cf_rule r = rs->rules[i];
 
-    cf_rule_ranked(rs, (long)i, v6, &r);
-    if(r.self ? !self_holds(rs, i, v6, addr)
-              : r.v6 != (v6 != 0) || !bits_equal(r.addr, addr, r.plen))
+    if(r.self) {
+      r.v6 = (uint8_t)(v6 != 0);
+      r.plen = (uint8_t)self_rank(rs, i, v6, addr);
+      if(!r.plen)
+        continue;
+    }
+    else if(r.v6 != (v6 != 0) || !bits_equal(r.addr, addr, r.plen))
       continue;
     if(r.nports && (port == 0 || !cf_rule_port_match(rs, &r, port)))
       continue;
@@ -127,6 +135,41 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
     }
   }
   return best;
+}
+
+int cf_unspecified_loopback(int v6, const uint8_t *addr, uint8_t *lo)
+{
+  static const uint8_t zero[16];
+
+  if(memcmp(addr, zero, v6 ? 16 : 4) != 0)
+    return 0;
+  if(lo) {
+    memset(lo, 0, v6 ? 16 : 4);
+    if(v6)
+      lo[15] = 1;
+    else
+      lo[0] = 127, lo[3] = 1;
+  }
+  return 1;
+}
+
+long cf_match_connect(const cf_ruleset *rs, int v6, const uint8_t *addr,
+                      unsigned port, int *as_loopback)
+{
+  uint8_t lo[16];
+  long own = cf_match_linear(rs, v6, addr, port), other;
+  int own_allow = own >= 0 ? rs->rules[own].action == CURLFENCE_ALLOW
+                           : rs->dflt.set && rs->dflt.action == CURLFENCE_ALLOW;
+
+  *as_loopback = 0;
+  if(!own_allow || !cf_unspecified_loopback(v6, addr, lo))
+    return own;
+  other = cf_match_linear(rs, v6, lo, port);
+  if(other >= 0 ? rs->rules[other].action == CURLFENCE_ALLOW
+                : rs->dflt.set && rs->dflt.action == CURLFENCE_ALLOW)
+    return own;
+  *as_loopback = 1;
+  return other;
 }
 
 const char *cf_nat64_reason(unsigned plen)
@@ -152,6 +195,21 @@ int cf_nat64_as_text(const char *reason, const char *addr, char *out,
     out[0] = '\0';
   if(!reason || !addr || size < INET_ADDRSTRLEN)
     return -1;
+  if(strcmp(reason, CF_REASON_LOOPBACK) == 0) {
+    int v6 = inet_pton(AF_INET6, addr, a) == 1;
+
+    if(!v6 && inet_pton(AF_INET, addr, a) != 1)
+      return -1;
+    /* ::ffff:0.0.0.0 was decided as IPv4 */
+    if(v6 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+      memmove(a, a + 12, 4);
+      v6 = 0;
+    }
+    if(!cf_unspecified_loopback(v6, a, a))
+      return -1;
+    inet_ntop(v6 ? AF_INET6 : AF_INET, a, out, (socklen_t)size);
+    return 0;
+  }
   for(i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
     if(strcmp(reason, cf_nat64_reason(lens[i])) == 0)
       break;

@@ -238,6 +238,12 @@ static void set_verdict(curlfence_verdict *v, curlfence_action action,
   v->reason = reason;
 }
 
+static curlfence_action default_action(const curlfence_policy *p)
+{
+  return p->rs.dflt.set ? (curlfence_action)p->rs.dflt.action
+                        : CURLFENCE_DENY;
+}
+
 static curlfence_action from_setting(const curlfence_policy *p,
                                      const cf_setting *s, int is_default,
                                      const char *builtin, const char *reason,
@@ -251,17 +257,15 @@ static curlfence_action from_setting(const curlfence_policy *p,
   return s->set ? (curlfence_action)s->action : CURLFENCE_DENY;
 }
 
-/* The self rule idx decided d: its text with the address it names,
- * "deny self (192.0.2.2, eth0)". */
-static const char *self_text(const cf_ruleset *rs, const cf_decision *d,
-                             long idx)
+/* The self rule idx decided for addr (4 bytes when v6 == 0, else 16):
+ * its text with the address it names, "deny self (192.0.2.2, eth0)". */
+static const char *self_text(const cf_ruleset *rs, int v6,
+                             const uint8_t *addr, long idx)
 {
-  int v6 = d->dest.as == CF_AS_TRANSLATED ? 0 : d->dest.v6;
-  const uint8_t *a = d->dest.as == CF_AS_TRANSLATED ? d->dest.as4
-                                                    : d->dest.key;
-  long e = cf_self_first(rs, v6, a);
+  long e;
 
-  for(; e >= 0 && (size_t)e < rs->nselfv; e++)
+  for(e = cf_self_next(rs, v6, addr, -1); e >= 0;
+      e = cf_self_next(rs, v6, addr, e))
     if(rs->selfv[e].rule == (uint32_t)idx)
       return rs->selfv[e].text;
   return CF_RULE_TEXT(rs, &rs->rules[idx]);
@@ -271,9 +275,11 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
 {
   const cf_dest *dst = &d->dest;
   curlfence_verdict *v = explain ? &d->verdict : NULL;
-  int allow = 0;
+  int allow = 0, v6;
   long idx, nat64;
   const char *reason;
+  const uint8_t *key;
+  uint8_t lo[16];
 
   d->action = CURLFENCE_DENY;
   d->hit = -1;
@@ -307,6 +313,23 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
    * whoever shows the verdict can show that address too, from the one
    * given (the verdict keeps its 0.1 layout, docs/abi.md). */
   reason = nat64 >= 0 ? cf_nat64_reason(policy->rs.nat64[nat64].plen) : NULL;
+  v6 = nat64 >= 0 ? 0 : dst->v6;
+  key = nat64 >= 0 ? d->dest.as4 : dst->key;
+  if((idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW) &&
+     nat64 < 0 && cf_unspecified_loopback(v6, key, lo)) {
+    /* allowed as itself: the loopback address it reaches decides too, and
+     * a denial there is the answer (CF_REASON_LOOPBACK) */
+    int lo_allow = 0;
+    long lo_idx = cf_table_lookup_action(policy->table, &policy->rs, v6, lo,
+                                         dst->port, &lo_allow);
+
+    if(!(lo_idx >= 0 ? lo_allow : default_action(policy) == CURLFENCE_ALLOW)) {
+      idx = lo_idx;
+      allow = 0;
+      key = lo;
+      reason = CF_REASON_LOOPBACK;
+    }
+  }
   if(idx < 0) {
     d->action = from_setting(policy, &policy->rs.dflt, 1,
                              "default deny (built-in)",
@@ -321,7 +344,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
     set_verdict(v, d->action, 0, policy->rs.files[r->file], r->line,
-                r->self ? self_text(&policy->rs, d, idx)
+                r->self ? self_text(&policy->rs, v6, key, idx)
                         : CF_RULE_TEXT(&policy->rs, r),
                 reason ? reason : "rule");
   }
@@ -339,12 +362,35 @@ __attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
 
   memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
   if(fam == AF_INET)
-    return cf_self_first(&p->rs, 0, (const uint8_t *)b +
-                         offsetof(struct sockaddr_in, sin_addr)) >= 0;
+    return cf_self_next(&p->rs, 0, (const uint8_t *)b +
+                        offsetof(struct sockaddr_in, sin_addr), -1) >= 0;
   b += offsetof(struct sockaddr_in6, sin6_addr);
   if(memcmp(b, v4mapped, sizeof(v4mapped)) == 0)
-    return cf_self_first(&p->rs, 0, (const uint8_t *)b + 12) >= 0;
-  return p->rs.nnat64 || cf_self_first(&p->rs, 1, (const uint8_t *)b) >= 0;
+    return cf_self_next(&p->rs, 0, (const uint8_t *)b + 12, -1) >= 0;
+  return p->rs.nnat64 || cf_self_next(&p->rs, 1, (const uint8_t *)b, -1) >= 0;
+}
+
+/* 0.0.0.0, ::ffff:0.0.0.0 or ::, which cf_decide also decides as the
+ * loopback address a connection to it reaches: never on the fast path. */
+static inline int unspecified_sa(const struct sockaddr *sa, socklen_t salen)
+{
+  static const uint8_t zero[16], mapped0[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                0, 0, 0xff, 0xff};
+  const char *b = (const char *)sa;
+  sa_family_t fam;
+  uint32_t a4;
+
+  if(salen < (socklen_t)sizeof(struct sockaddr_in))
+    return 0;
+  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
+  if(fam == AF_INET) {
+    memcpy(&a4, b + offsetof(struct sockaddr_in, sin_addr), sizeof(a4));
+    return !a4;
+  }
+  if(fam != AF_INET6 || salen < (socklen_t)sizeof(struct sockaddr_in6))
+    return 0;
+  b += offsetof(struct sockaddr_in6, sin6_addr);
+  return !memcmp(b, zero, 16) || !memcmp(b, mapped0, 16);
 }
 
 /* Everything the fast path leaves: a verdict, self rules, addresses that
@@ -379,8 +425,9 @@ static inline curlfence_action fast_action(const curlfence_policy *p,
  * matched: for random addresses that branch goes either way, and a
  * mispredicted one throws away the lookups the CPU started after it.
  * Everything else goes to decide_full: addresses that are not IPv4 or
- * IPv6 (CF_FIND_SLOW) and, for a policy with "self" rules (not in the
- * table), one of the host's own addresses, which cf_decide ranks. */
+ * IPv6 (CF_FIND_SLOW), the unspecified address (decided as loopback
+ * too) and, for a policy with "self" rules (not in the table), one of the
+ * host's own addresses, which cf_decide ranks. */
 #define CF_DECIDE_FAST(NAME, ATTR)                                           \
   CF_FIND_SA_FNS(NAME##_find, ATTR)                                          \
   /* IPv6 without self rules inline; anything else the long way. */         \
@@ -390,6 +437,8 @@ static inline curlfence_action fast_action(const curlfence_policy *p,
     sa_family_t fam;                                                         \
     uint32_t val;                                                            \
                                                                              \
+    if(unspecified_sa(sa, salen))                                            \
+      return decide_full(p, sa, salen, NULL);                                \
     if(salen >= (socklen_t)sizeof(struct sockaddr_in6) && !p->rs.nselfv) {  \
       memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
              sizeof(fam));                                                   \
@@ -402,20 +451,22 @@ static inline curlfence_action fast_action(const curlfence_policy *p,
       return decide_full(p, sa, salen, NULL);                                \
     return fast_action(p, val);                                              \
   }                                                                          \
-  /* IPv4 without self rules: a leaf; the rest is a jump away.  A check of  \
-   * IPv4 addresses that need more than the table (one compare, say for    \
-   * 0.0.0.0) belongs before the walk, and one of IPv6 addresses in        \
-   * NAME##_rest. */                                                         \
+  /* IPv4 without self rules: a leaf; the rest is a jump away.  0.0.0.0    \
+   * needs more than the table (one compare before the walk, independent  \
+   * of its answer); so does :: (in NAME##_rest). */                         \
   ATTR __attribute__((noinline)) static curlfence_action NAME(              \
       const curlfence_policy *p, const struct sockaddr *sa, socklen_t salen) \
   {                                                                          \
     sa_family_t fam;                                                         \
+    uint32_t a4;                                                             \
                                                                              \
     /* salen first: sa may be shorter than its family's address */          \
     if(salen >= (socklen_t)sizeof(struct sockaddr_in) && !p->rs.nselfv) {   \
       memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
              sizeof(fam));                                                   \
-      if(fam == AF_INET)                                                     \
+      memcpy(&a4, (const char *)sa + offsetof(struct sockaddr_in, sin_addr), \
+             sizeof(a4));                                                    \
+      if(fam == AF_INET && a4)                                               \
         return fast_action(p, find4_sa(p->table, p->rs.ports,               \
                                        (const char *)sa));                   \
     }                                                                        \

@@ -3,11 +3,14 @@
  * The host's own addresses, for the "self" directive.
  *
  * A service bound to 0.0.0.0 is reachable through every address of every
- * interface, and the public ones are named by no static rule.  Loopback
- * addresses (127.0.0.0/8, ::1) are left out: every policy names them with
- * their own ranges, and a /32 for 127.0.0.1 would otherwise outrank
- * "deny 127.0.0.0/8" and change what audit logs and `curlfence check`
- * name for the most common denial.
+ * interface, and the public ones are named by no static rule.  The
+ * loopback interface's addresses reach it too, and on Linux so does every
+ * address of an IPv4 prefix on a loopback interface: the kernel adds a
+ * "local" route for the whole prefix there (127.0.0.1/8 makes 127.0.0.2
+ * local), where on other interfaces only the address itself is local.
+ * Such an address stands for its prefix and ranks as a rule of that
+ * length, so "deny 127.0.0.0/8" ties with it and, written first, still
+ * names the most common denial.
  */
 #include "internal.h"
 
@@ -25,13 +28,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int is_loopback(const uint8_t *a, int v6)
-{
-  static const uint8_t one[16] = { [15] = 1 };
-
-  return v6 ? memcmp(a, one, 16) == 0 : a[0] == 127;
-}
-
 /* splitmix64's finaliser: a sum of these is a fingerprint that does not
  * depend on the order getifaddrs lists the addresses in. */
 static uint64_t mix(uint64_t z)
@@ -48,6 +44,7 @@ static uint64_t addr_print(const cf_selfaddr *s)
 
   for(i = 0; i < 16; i++)
     h = mix(h ^ s->addr[i]);
+  h = mix(h ^ s->prefix);
   for(i = 0; i < sizeof(s->ifname) && s->ifname[i]; i++)
     h = mix(h ^ (unsigned char)s->ifname[i]);
   return h;
@@ -64,20 +61,26 @@ void cf_self_inject(const cf_selfaddr *list, size_t n)
   inject_on = list != NULL;
 }
 
-/* Adds s to list[0..*k) unless loopback or listed already (one address
- * on two interfaces: the first names it); *sum collects the fingerprint. */
+/* Adds s to list[0..*k) unless listed already (one address on two
+ * interfaces: the first names it); *sum collects the fingerprint. */
 static void add(cf_selfaddr *list, size_t *k, const cf_selfaddr *s,
                 uint64_t *sum)
 {
   size_t j;
 
-  if(is_loopback(s->addr, s->v6))
-    return;
   for(j = 0; j < *k; j++)
     if(list[j].v6 == s->v6 && memcmp(list[j].addr, s->addr, 16) == 0)
       return;
   list[(*k)++] = *s;
   *sum += addr_print(s);
+}
+
+/* The prefix an address of an interface with flags and an on-link prefix
+ * of plen bits makes local besides itself: an IPv4 prefix on a loopback
+ * interface (see the top of this file); else 0. */
+static uint8_t local_prefix(int v6, unsigned flags, unsigned plen)
+{
+  return !v6 && (flags & IFF_LOOPBACK) && plen < 32 ? (uint8_t)plen : 0;
 }
 
 /* The addresses from one RTM_GETADDR dump, named as getifaddrs names
@@ -170,18 +173,20 @@ static int list_netlink(cf_selfaddr **out, size_t *n, uint64_t *sum)
       memset(&s, 0, sizeof(s));
       s.v6 = m->ifa_family == AF_INET6;
       memcpy(s.addr, addr, s.v6 ? 16 : 4);
-      if(is_loopback(s.addr, s.v6))
-        continue;
-      if(label)
-        strncpy(s.ifname, label, sizeof(s.ifname) - 1);
-      else {
+      {
         struct ifreq ifr;
 
         memset(&ifr, 0, sizeof(ifr));
         ifr.ifr_ifindex = (int)m->ifa_index;
-        if(ioctl(fd, SIOCGIFNAME, &ifr) == 0)
-          memcpy(s.ifname, ifr.ifr_name, sizeof(s.ifname) - 1);
+        if(ioctl(fd, SIOCGIFNAME, &ifr) == 0) {
+          if(!label)
+            memcpy(s.ifname, ifr.ifr_name, sizeof(s.ifname) - 1);
+          if(ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+            s.prefix = local_prefix(s.v6, ifr.ifr_flags, m->ifa_prefixlen);
+        }
       }
+      if(label)
+        strncpy(s.ifname, label, sizeof(s.ifname) - 1);
       if(k == cap) {
         cap = cap ? 2 * cap : 8;
         grown = realloc(list, cap * sizeof(*list));
@@ -233,8 +238,18 @@ static int list_ifaddrs(cf_selfaddr **out, size_t *n, uint64_t *sum)
     memset(&s, 0, sizeof(s));
     if(i->ifa_addr->sa_family == AF_INET) {
       struct sockaddr_in in;
+      unsigned plen = 0;
+
       memcpy(&in, i->ifa_addr, sizeof(in));
       memcpy(s.addr, &in.sin_addr, 4);
+      if(i->ifa_netmask) {
+        uint32_t m;
+
+        memcpy(&in, i->ifa_netmask, sizeof(in));
+        for(m = ntohl(in.sin_addr.s_addr); m & 0x80000000u; m <<= 1)
+          plen++;
+      }
+      s.prefix = local_prefix(0, i->ifa_flags, plen);
     }
     else if(i->ifa_addr->sa_family == AF_INET6) {
       struct sockaddr_in6 in6;
@@ -295,11 +310,32 @@ int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
 
 /* ------------------------------------------------------ resolved list */
 
+/* The first plen bits of addr (16 bytes) in out, the rest zero. */
+static void prefix_copy(uint8_t *out, const uint8_t *addr, unsigned plen)
+{
+  unsigned full = plen / 8u, rest = plen % 8u;
+
+  memset(out, 0, 16);
+  memcpy(out, addr, full);
+  if(rest)
+    out[full] = (uint8_t)(addr[full] & (0xffu << (8u - rest)));
+}
+
+/* An entry that stands for a prefix rather than one address. */
+static int is_prefix(const cf_selfent *e)
+{
+  return e->plen < (e->v6 ? 128 : 32);
+}
+
+/* Prefix entries first (a few, scanned), then single addresses (many,
+ * searched); each part by (v6, addr, rule). */
 static int ent_cmp(const void *pa, const void *pb)
 {
   const cf_selfent *a = pa, *b = pb;
   int c;
 
+  if(is_prefix(a) != is_prefix(b))
+    return is_prefix(a) ? -1 : 1;
   if(a->v6 != b->v6)
     return a->v6 < b->v6 ? -1 : 1;
   if((c = memcmp(a->addr, b->addr, 16)) != 0)
@@ -316,6 +352,8 @@ void cf_self_free(cf_ruleset *rs)
   free(rs->selfv);
   rs->selfv = NULL;
   rs->nselfv = 0;
+  rs->nselfpfx = 0;
+  memset(rs->selffirst, 0, sizeof(rs->selffirst));
 }
 
 curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err)
@@ -365,23 +403,40 @@ curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err)
        * it embeds; a rule for it could never apply. */
       if(list[k].v6 && cf_nat64_find(rs, list[k].addr) >= 0)
         continue;
-      memcpy(s->addr, list[k].addr, list[k].v6 ? 16 : 4);
       s->v6 = list[k].v6;
+      s->plen = list[k].prefix ? list[k].prefix : s->v6 ? 128 : 32;
+      prefix_copy(s->addr, list[k].addr, s->plen);
       s->rule = (uint32_t)i;
       inet_ntop(list[k].v6 ? AF_INET6 : AF_INET, list[k].addr, a,
                 sizeof(a));
-      len = strlen(text) + strlen(a) + sizeof(list[k].ifname) + 8;
+      len = strlen(text) + strlen(a) + sizeof(list[k].ifname) + 12;
       s->text = malloc(len);
       if(!s->text)
         goto nomem;
-      snprintf(s->text, len, "%s (%s, %s)", text, a,
-               list[k].ifname[0] ? list[k].ifname : "?");
+      /* the address as the interface has it: "127.0.0.1/8" when it
+       * stands for its prefix */
+      if(list[k].prefix)
+        snprintf(s->text, len, "%s (%s/%u, %s)", text, a,
+                 (unsigned)list[k].prefix,
+                 list[k].ifname[0] ? list[k].ifname : "?");
+      else
+        snprintf(s->text, len, "%s (%s, %s)", text, a,
+                 list[k].ifname[0] ? list[k].ifname : "?");
       rs->nselfv = ++n;
+      rs->nselfpfx += is_prefix(s);
     }
   }
   free(list);
   if(n > 1)
     qsort(rs->selfv, n, sizeof(*rs->selfv), ent_cmp);
+  for(i = 0; i < n; i++) {
+    /* every first byte the entry holds (addr has its host bits clear) */
+    const cf_selfent *s = &rs->selfv[i];
+    unsigned span = s->plen >= 8 ? 1u : 1u << (8u - s->plen), b;
+
+    for(b = s->addr[0]; b < s->addr[0] + span; b++)
+      rs->selffirst[s->v6][b / 64u] |= 1ull << (b % 64u);
+  }
   return CURLFENCE_OK;
 nomem:
   free(list);
@@ -390,15 +445,39 @@ nomem:
   return CURLFENCE_E_NOMEM;
 }
 
-long cf_self_first(const cf_ruleset *rs, int v6, const uint8_t *addr)
+/* Whether entry e holds addr.  Compared in place: the fast path of
+ * curlfence_policy_decide() asks this for every address of a policy with
+ * self rules (maybe_self in policy.c). */
+static int holds(const cf_selfent *e, int v6, const uint8_t *addr)
 {
-  size_t lo = 0, hi = rs->nselfv;
+  unsigned full = e->plen / 8u, rest = e->plen % 8u;
+
+  if(e->v6 != (v6 != 0) || memcmp(e->addr, addr, full) != 0)
+    return 0;
+  return rest == 0 ||
+         ((e->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+}
+
+long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e)
+{
+  size_t i = e < 0 ? 0 : (size_t)e + 1, lo, hi;
   cf_selfent key;
 
+  /* most addresses are no entry's: their first byte says so */
+  if(!(rs->selffirst[v6 != 0][addr[0] / 64u] & (1ull << (addr[0] % 64u))))
+    return -1;
+  for(; i < rs->nselfpfx; i++)
+    if(holds(&rs->selfv[i], v6, addr))
+      return (long)i;
+  if(i > rs->nselfpfx)
+    return i < rs->nselfv && holds(&rs->selfv[i], v6, addr) ? (long)i : -1;
   memset(&key, 0, sizeof(key));
   memcpy(key.addr, addr, v6 ? 16 : 4);
   key.v6 = (uint8_t)(v6 != 0);
-  /* the first entry not below (v6, addr, rule 0) */
+  key.plen = v6 ? 128 : 32;
+  /* the first single address not below (v6, addr, rule 0) */
+  lo = rs->nselfpfx;
+  hi = rs->nselfv;
   while(lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if(ent_cmp(&rs->selfv[mid], &key) < 0)
@@ -406,25 +485,31 @@ long cf_self_first(const cf_ruleset *rs, int v6, const uint8_t *addr)
     else
       hi = mid;
   }
-  if(lo < rs->nselfv && rs->selfv[lo].v6 == key.v6 &&
-     memcmp(rs->selfv[lo].addr, key.addr, 16) == 0)
-    return (long)lo;
-  return -1;
+  return lo < rs->nselfv && holds(&rs->selfv[lo], v6, addr) ? (long)lo : -1;
 }
 
-void cf_rule_ranked(const cf_ruleset *rs, long i, int v6, cf_rule *out)
+void cf_rule_ranked(const cf_ruleset *rs, long i, int v6,
+                    const uint8_t *addr, cf_rule *out)
 {
   *out = rs->rules[i];
   if(out->self) {
+    long e;
+
     out->v6 = (uint8_t)(v6 != 0);
-    out->plen = v6 ? 128 : 32;
+    out->plen = 0;
+    for(e = cf_self_next(rs, v6, addr, -1); e >= 0;
+        e = cf_self_next(rs, v6, addr, e))
+      if(rs->selfv[e].rule == (uint32_t)i && rs->selfv[e].plen > out->plen)
+        out->plen = rs->selfv[e].plen;
+    if(!out->plen)
+      out->plen = v6 ? 128 : 32;
   }
 }
 
 long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
                     unsigned port, long idx, int *allow, long *ent)
 {
-  long e = rs->nselfv ? cf_self_first(rs, v6, addr) : -1;
+  long e = rs->nselfv ? cf_self_next(rs, v6, addr, -1) : -1;
   cf_rule best, cand;
 
   if(ent)
@@ -432,14 +517,13 @@ long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
   if(e < 0)
     return idx;
   if(idx >= 0)
-    cf_rule_ranked(rs, idx, v6, &best);
-  for(; (size_t)e < rs->nselfv; e++) {
+    cf_rule_ranked(rs, idx, v6, addr, &best);
+  for(; e >= 0; e = cf_self_next(rs, v6, addr, e)) {
     long ri = (long)rs->selfv[e].rule;
 
-    if(rs->selfv[e].v6 != !!v6 ||
-       memcmp(rs->selfv[e].addr, addr, v6 ? 16 : 4) != 0)
-      break;
-    cf_rule_ranked(rs, ri, v6, &cand);
+    cand = rs->rules[ri];
+    cand.v6 = (uint8_t)(v6 != 0);
+    cand.plen = rs->selfv[e].plen;
     if(cand.nports && (port == 0 || !cf_rule_port_match(rs, &cand, port)))
       continue;
     if(idx < 0 || cf_rule_beats(&cand, ri, &best, idx) > 0) {

@@ -43,6 +43,7 @@ typedef struct change {
   size_t nports;
   long old_rule, new_rule;
   int old_action, new_action;
+  int old_loopback, new_loopback;
 } change;
 
 typedef struct changes {
@@ -75,6 +76,8 @@ static int collect(const cf_diff_change *c, void *userdata)
   o->new_rule = c->new_rule;
   o->old_action = c->old_action;
   o->new_action = c->new_action;
+  o->old_loopback = c->old_loopback;
+  o->new_loopback = c->new_loopback;
   return 0;
 }
 
@@ -317,22 +320,31 @@ static void check_pair(uint64_t seed, const char *ta, const char *tb,
   memset(&cs, 0, sizeof(cs));
   ck_assert_int_eq(cf_diff(&a, &b, collect, &cs), CURLFENCE_OK);
   ck_assert_int_eq(cs.overflow, 0);
-  for(unsigned i = 0; i < probes; i++) {
+  /* then the unspecified addresses, decided as loopback too, and the
+   * loopback addresses, each at a random port */
+  for(unsigned i = 0; i < probes + 4; i++) {
     uint8_t addr[16];
     int v6, found = 0;
     unsigned port = pick_port(&s);
     long ra, rb;
-    int aa, ab;
+    int aa, ab, la, lb;
     const change *hit = NULL;
 
-    pick_addr(&s, &a, &b, &v6, addr);
+    if(i < probes)
+      pick_addr(&s, &a, &b, &v6, addr);
+    else {
+      v6 = (i - probes) & 1;
+      memset(addr, 0, 16);
+      if(i - probes >= 2)
+        cf_unspecified_loopback(v6, addr, addr);
+    }
     if(v6 && !memcmp(addr, mapped12, 12))
       continue;     /* decided as IPv4: covered by the IPv4 probes */
     if(v6 && (cf_nat64_find(&a, addr) >= 0 || cf_nat64_find(&b, addr) >= 0))
       continue;     /* decided as IPv4 on both sides (the IPv4 list), or
                        a prefix declared on one side (its own line) */
-    ra = cf_match_linear(&a, v6, addr, port);
-    rb = cf_match_linear(&b, v6, addr, port);
+    ra = cf_match_connect(&a, v6, addr, port, &la);
+    rb = cf_match_connect(&b, v6, addr, port, &lb);
     aa = action_of(&a, ra);
     ab = action_of(&b, rb);
     for(size_t k = 0; k < cs.n; k++) {
@@ -344,7 +356,8 @@ static void check_pair(uint64_t seed, const char *ta, const char *tb,
     }
     if(found > 1 || (aa != ab) != (found == 1) ||
        (hit && (hit->old_rule != ra || hit->new_rule != rb ||
-                hit->old_action != aa || hit->new_action != ab))) {
+                hit->old_action != aa || hit->new_action != ab ||
+                hit->old_loopback != la || hit->new_loopback != lb))) {
       char text[64];
       inet_ntop(v6 ? AF_INET6 : AF_INET, addr, text, sizeof(text));
       ck_abort_msg("seed %" PRIu64 ": %s port %u: old rule %ld (%d), new "
@@ -468,6 +481,62 @@ START_TEST(mapped_block_merges)
 }
 END_TEST
 
+/* The unspecified address is decided as loopback too: a change of the
+ * loopback decision changes it, and an allow of it alone that loopback
+ * still denies changes nothing. */
+START_TEST(unspecified_follows_loopback)
+{
+  static const char old_t[] = "default deny\nallow 0.0.0.0/8\n"
+                              "allow 127.0.0.0/8\nallow ::/128\n"
+                              "allow ::1\n";
+  static const char new_t[] = "default deny\nallow 0.0.0.0/8\n"
+                              "allow ::/128\ndeny ::1 port 22\n"
+                              "allow ::1\n";
+  static const char *const want[] = { "0.0.0.0/32", "127.0.0.0/8",
+                                      "::/128", "::1/128" };
+  cf_ruleset a, b;
+  changes cs;
+  char text[64];
+
+  expect_none("default deny\n", "default deny\nallow 0.0.0.0\n");
+  expect_none("default deny\nallow 127.0.0.1\n",
+              "default deny\nallow 127.0.0.1\nallow ::\n");
+  parse_ok(&a, old_t, "a");
+  parse_ok(&b, new_t, "b");
+  memset(&cs, 0, sizeof(cs));
+  ck_assert_int_eq(cf_diff(&a, &b, collect, &cs), CURLFENCE_OK);
+  ck_assert_uint_eq(cs.n, 4);
+  for(size_t i = 0; i < cs.n; i++) {
+    inet_ntop(cs.v[i].v6 ? AF_INET6 : AF_INET, cs.v[i].addr, text,
+              sizeof(text));
+    snprintf(text + strlen(text), sizeof(text) - strlen(text), "/%u",
+             cs.v[i].plen);
+    ck_assert_str_eq(text, want[i]);
+    ck_assert_int_eq(cs.v[i].old_action, CURLFENCE_ALLOW);
+    ck_assert_int_eq(cs.v[i].new_action, CURLFENCE_DENY);
+    ck_assert_int_eq(cs.v[i].old_loopback, 0);
+  }
+  /* 0.0.0.0: allowed by line 2, now denied by the default as 127.0.0.1 */
+  ck_assert_int_eq(cs.v[0].old_rule, 0);
+  ck_assert_int_eq(cs.v[0].new_rule, -1);
+  ck_assert_int_eq(cs.v[0].new_loopback, 1);
+  ck_assert_uint_eq(cs.v[0].nports, 0);
+  ck_assert_int_eq(cs.v[1].new_loopback, 0);
+  /* :: on port 22 only, by ::1's port rule */
+  ck_assert_int_eq(cs.v[2].old_rule, 2);
+  ck_assert_int_eq(cs.v[2].new_rule, 2);
+  ck_assert_int_eq(cs.v[2].new_loopback, 1);
+  ck_assert_uint_eq(cs.v[2].nports, 1);
+  ck_assert_uint_eq(cs.v[2].ports[0].lo, 22);
+  ck_assert_uint_eq(cs.v[2].ports[0].hi, 22);
+  ck_assert_int_eq(cs.v[3].new_rule, 2);
+  ck_assert_int_eq(cs.v[3].new_loopback, 0);
+  free(cs.v);
+  cf_ruleset_free(&a);
+  cf_ruleset_free(&b);
+}
+END_TEST
+
 /* ------------------------------------------------------------- lint */
 
 typedef struct flags {
@@ -568,6 +637,7 @@ Suite *suite_diff(void)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, equivalent_sets);
   tcase_add_test(tc, mapped_block_merges);
+  tcase_add_test(tc, unspecified_follows_loopback);
   tcase_add_test(tc, random_pairs);
   tcase_add_test(tc, random_edits);
   tcase_add_test(tc, lint_is_sound);

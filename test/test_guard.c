@@ -1138,7 +1138,9 @@ static curl_socket_t record_no_connect(void *clientp, curlsocktype purpose,
 }
 
 /* The unspecified address reaches this host's loopback address: a policy
- * that denies loopback but not 0.0.0.0/8 or :: must still deny it.  The
+ * that denies loopback but not 0.0.0.0/8 or :: must still deny it, with
+ * the verdict curlfence_policy_decide() gives: the loopback rule, reason
+ * "loopback", and the audit line says which address decided ("as").  The
  * chained callback connects nowhere, so a failure here opens nothing. */
 START_TEST(test_unspecified_is_loopback)
 {
@@ -1148,6 +1150,9 @@ START_TEST(test_unspecified_is_loopback)
   static const char *const addrs[] = { "0.0.0.0", "::", "0.0.0.0" };
   static const char *const rule[] = { "deny 127.0.0.0/8", "deny ::1",
                                       "deny 127.0.0.0/8" };
+  static const char *const as[] = { "\"as\":\"127.0.0.1\"",
+                                    "\"as\":\"::1\"",
+                                    "\"as\":\"127.0.0.1\"" };
   curlfence_policy *p = tu_load("default allow\ndeny 127.0.0.0/8\n"
                                 "deny ::1\n");
   curlfence_guard *g;
@@ -1171,6 +1176,24 @@ START_TEST(test_unspecified_is_loopback)
     ck_assert_int_eq(r.ev[i].action, CURLFENCE_DENY);
     ck_assert_str_eq(r.ev[i].addr, addrs[i]);
     ck_assert_str_eq(r.ev[i].verdict.rule, rule[i]);
+    ck_assert_str_eq(r.ev[i].verdict.reason, "loopback");
+    ck_assert_uint_eq(r.ev[i].verdict.line, i == 1 ? 3 : 2);
+    {
+      char json[1024];
+      struct sockaddr_storage ss;
+      curlfence_verdict v;
+
+      ck_assert_uint_lt(curlfence_event_json(&r.ev[i], json, sizeof(json)),
+                        sizeof(json));
+      ck_assert_msg(strstr(json, as[i]) != NULL, "%s", json);
+      /* what the guard decided is what the policy answers */
+      ck_assert_int_eq(curlfence_policy_decide(
+                           p, (struct sockaddr *)&ss,
+                           tu_sockaddr(&ss, addrs[i], 9), &v),
+                       CURLFENCE_DENY);
+      ck_assert_str_eq(v.rule, rule[i]);
+      ck_assert_str_eq(v.reason, "loopback");
+    }
   }
   /* The same policy still allows other addresses. */
   {

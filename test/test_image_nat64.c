@@ -255,6 +255,70 @@ START_TEST(image_self_ranked)
 }
 END_TEST
 
+/* The loopback interface is this host too: its IPv4 address stands for
+ * its whole on-link prefix (Linux delivers all of 127.0.0.0/8 locally),
+ * ranked as a rule of that length; ::1 is one address.  Names say which
+ * interface address matched. */
+START_TEST(self_loopback_interface)
+{
+  cf_selfaddr h[3];
+  curlfence_policy *t, *img;
+  uint8_t a[16];
+
+  addr_of(&h[0], "127.0.0.1", "lo");
+  h[0].prefix = 8;
+  addr_of(&h[1], "::1", "lo");
+  addr_of(&h[2], "192.0.2.2", "eth0");
+  cf_self_inject(h, 3);
+  t = tu_load("default allow\ndeny self\n");
+  expect(t, "127.0.0.1", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
+         "rule");
+  expect(t, "127.0.0.2", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
+         "rule");
+  expect(t, "127.255.255.255", 0, CURLFENCE_DENY,
+         "deny self (127.0.0.1/8, lo)", "rule");
+  expect(t, "::ffff:127.9.9.9", 80, CURLFENCE_DENY,
+         "deny self (127.0.0.1/8, lo)", "rule");
+  expect(t, "::1", 80, CURLFENCE_DENY, "deny self (::1, lo)", "rule");
+  expect(t, "192.0.2.2", 80, CURLFENCE_DENY, "deny self (192.0.2.2, eth0)",
+         "rule");
+  expect(t, "128.0.0.1", 80, CURLFENCE_ALLOW, "default allow", "default");
+  expect(t, "126.255.255.255", 80, CURLFENCE_ALLOW, "default allow",
+         "default");
+  expect(t, "::2", 80, CURLFENCE_ALLOW, "default allow", "default");
+  expect(t, "192.0.2.3", 80, CURLFENCE_ALLOW, "default allow", "default");
+  /* and the unspecified address, decided as loopback too */
+  expect(t, "0.0.0.0", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
+         "loopback");
+  expect(t, "::", 80, CURLFENCE_DENY, "deny self (::1, lo)", "loopback");
+  img = image_of(t);
+  inet_pton(AF_INET, "127.0.0.1", a);
+  probe_around(t, img, 0, a);
+  inet_pton(AF_INET, "127.255.255.255", a);
+  probe_around(t, img, 0, a);
+  inet_pton(AF_INET6, "::1", a);
+  probe_around(t, img, 1, a);
+  curlfence_policy_unref(img);
+  curlfence_policy_unref(t);
+
+  /* ranked as /8: a longer rule or a port rule of the same length beats
+   * it, and a deny 127.0.0.0/8 written first names the denial */
+  t = tu_load("default allow\ndeny 127.0.0.0/8 port 9\ndeny self\n"
+              "allow 127.0.0.5\nallow 127.0.0.0/8 port 8080\n");
+  expect(t, "127.0.0.5", 80, CURLFENCE_ALLOW, "allow 127.0.0.5", "rule");
+  expect(t, "127.0.0.9", 8080, CURLFENCE_ALLOW,
+         "allow 127.0.0.0/8 port 8080", "rule");
+  expect(t, "127.0.0.9", 9, CURLFENCE_DENY, "deny 127.0.0.0/8 port 9",
+         "rule");
+  expect(t, "127.0.0.9", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
+         "rule");
+  curlfence_policy_unref(t);
+  t = tu_load("default allow\ndeny 127.0.0.0/8\ndeny self\n");
+  expect(t, "127.0.0.1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8", "rule");
+  curlfence_policy_unref(t);
+}
+END_TEST
+
 /* The addresses of the host that loads the image decide, never those of
  * the one that compiled it. */
 START_TEST(image_self_at_load)
@@ -445,6 +509,7 @@ Suite *suite_image_nat64(void)
   tcase_add_test(tc, image_differential);
   tcase_add_test(tc, image_self_ranked);
   tcase_add_test(tc, image_self_at_load);
+  tcase_add_test(tc, self_loopback_interface);
   tcase_add_test(tc, image_self_watch);
   tcase_add_test(tc, default_rules_image);
   tcase_add_test(tc, image_nat64_damaged);

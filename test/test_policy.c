@@ -158,11 +158,16 @@ START_TEST(test_without_verdict)
     "allow 10.20.30.0/24\n"
     "allow ::/0 port 443\n"
     "deny 2001:db8::1\n",
+    /* the unspecified address decided as loopback too */
+    "default allow\n"
+    "deny 127.0.0.0/8 port 22\n"
+    "deny ::1\n",
   };
   static const char *const addrs[] = {
     "10.1.1.1", "10.20.1.1", "10.20.30.4", "192.0.2.9", "::ffff:192.0.2.9",
     "::ffff:10.20.1.1", "::10.20.1.1", "8.8.8.8", "2001:db8::1",
-    "2001:db8:bad::1", "2001:db9::1", "::", "255.255.255.255",
+    "2001:db8:bad::1", "2001:db9::1", "::", "255.255.255.255", "0.0.0.0",
+    "::ffff:0.0.0.0", "127.0.0.1", "::1",
   };
   static const unsigned ports[] = { 0, 22, 80, 81, 443 };
 
@@ -192,6 +197,70 @@ START_TEST(test_without_verdict)
                                              sizeof(un), &v));
     curlfence_policy_unref(p);
   }
+}
+END_TEST
+
+/* A connection to the unspecified address reaches this host's loopback
+ * address (Linux connects 0.0.0.0 to 127.0.0.1, :: to ::1), so the policy
+ * decides it as both: with or without a verdict, the same answer, and a
+ * verdict that names the rule that decided and says how. */
+START_TEST(test_unspecified_as_loopback)
+{
+  static const struct {
+    const char *addr;
+    unsigned port;
+    curlfence_action action;
+    unsigned line;
+    const char *rule, *reason;
+    int is_default;
+  } cases[] = {
+    /* allowed as itself, denied as loopback: loopback decides */
+    { "0.0.0.0", 8080, CURLFENCE_DENY, 3, "deny 127.0.0.0/8", "loopback", 0 },
+    { "::ffff:0.0.0.0", 8080, CURLFENCE_DENY, 3, "deny 127.0.0.0/8",
+      "loopback", 0 },
+    { "::", 8080, CURLFENCE_DENY, 1, "default deny", "loopback", 1 },
+    /* allowed as both: named by its own rule */
+    { "0.0.0.0", 443, CURLFENCE_ALLOW, 2, "allow 0.0.0.0/8", "rule", 0 },
+    /* other addresses of 0.0.0.0/8 reach nothing: only as themselves */
+    { "0.0.0.1", 8080, CURLFENCE_ALLOW, 2, "allow 0.0.0.0/8", "rule", 0 },
+    /* loopback itself is unchanged */
+    { "127.0.0.1", 8080, CURLFENCE_DENY, 3, "deny 127.0.0.0/8", "rule", 0 },
+    /* denied as itself: that decision stands */
+    { "::", 22, CURLFENCE_DENY, 6, "deny ::/128 port 22", "rule", 0 },
+  };
+  curlfence_policy *p = tu_load("default deny\n"
+                                "allow 0.0.0.0/8\n"
+                                "deny 127.0.0.0/8\n"
+                                "allow 127.0.0.1 port 443\n"
+                                "allow ::/128\n"
+                                "deny ::/128 port 22\n");
+  curlfence_verdict v;
+  size_t i;
+
+  for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    ck_assert_msg(tu_decide(p, cases[i].addr, cases[i].port, &v) ==
+                  cases[i].action, "%s port %u", cases[i].addr,
+                  cases[i].port);
+    ck_assert_int_eq(tu_decide(p, cases[i].addr, cases[i].port, NULL),
+                     cases[i].action);
+    ck_assert_int_eq(v.action, cases[i].action);
+    ck_assert_str_eq(v.rule, cases[i].rule);
+    ck_assert_str_eq(v.reason, cases[i].reason);
+    ck_assert_uint_eq(v.line, cases[i].line);
+    ck_assert_int_eq(v.is_default, cases[i].is_default);
+  }
+  curlfence_policy_unref(p);
+
+  /* default allow and nothing for 0.0.0.0/8: the loopback rule denies */
+  p = tu_load("default allow\ndeny 127.0.0.1 port 25\n");
+  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 25, NULL), CURLFENCE_DENY);
+  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 25, &v), CURLFENCE_DENY);
+  ck_assert_str_eq(v.rule, "deny 127.0.0.1 port 25");
+  ck_assert_str_eq(v.reason, "loopback");
+  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 80, NULL), CURLFENCE_ALLOW);
+  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 80, &v), CURLFENCE_ALLOW);
+  ck_assert_str_eq(v.reason, "default");
+  curlfence_policy_unref(p);
 }
 END_TEST
 
@@ -315,6 +384,7 @@ Suite *suite_policy(void)
   tcase_add_test(tc, test_default_action);
   tcase_add_test(tc, test_mapped_addresses);
   tcase_add_test(tc, test_without_verdict);
+  tcase_add_test(tc, test_unspecified_as_loopback);
   tcase_add_test(tc, test_fail_closed);
   tcase_add_test(tc, test_refcount);
   tcase_add_test(tc, test_threads);

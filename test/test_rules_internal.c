@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,9 @@ END_TEST
 
 /* cf_self_list reads one netlink address dump instead of getifaddrs; it
  * must list what getifaddrs lists, in its order and under its names:
- * each distinct non-loopback address once, named by its first entry. */
+ * each distinct address once, loopback included, named by its first
+ * entry, and an IPv4 address of a loopback interface with its on-link
+ * prefix (the whole prefix is local). */
 START_TEST(test_self_list_as_getifaddrs)
 {
   struct ifaddrs *all, *i, *j;
@@ -76,8 +79,6 @@ START_TEST(test_self_list_as_getifaddrs)
       memcpy(a, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, 16);
     else
       memcpy(a, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, 4);
-    if(v6 ? IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)a) : a[0] == 127)
-      continue;
     for(j = all; j != i; j = j->ifa_next)
       if(j->ifa_addr && j->ifa_addr->sa_family == i->ifa_addr->sa_family &&
          !memcmp(v6 ? (const void *)&((struct sockaddr_in6 *)(void *)
@@ -94,6 +95,19 @@ START_TEST(test_self_list_as_getifaddrs)
     ck_assert_msg(strncmp(list[want].ifname, i->ifa_name, 15) == 0,
                   "address %zu: \"%s\", getifaddrs \"%s\"", want,
                   list[want].ifname, i->ifa_name);
+    {
+      unsigned plen = 0;
+      uint32_t m = 0;
+
+      if(!v6 && i->ifa_netmask)
+        memcpy(&m, &((struct sockaddr_in *)(void *)i->ifa_netmask)->sin_addr,
+               4);
+      for(m = ntohl(m); m & 0x80000000u; m <<= 1)
+        plen++;
+      ck_assert_uint_eq(list[want].prefix,
+                        !v6 && (i->ifa_flags & IFF_LOOPBACK) && plen < 32
+                            ? plen : 0);
+    }
     want++;
   }
   freeifaddrs(all);

@@ -189,10 +189,10 @@ expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:$(ln "deny 127.0.0.0/8"
 expect_stdout 1 "deny fe80::1%lo ($def:$(ln "deny fe80::/10"): deny fe80::/10)" -- $tool check fe80::1%lo
 expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 2130706433
 expect 2 "\"fe80::1%no-such-interface\": not an address or a host name" -- $tool check fe80::1%no-such-interface
-printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::1   8080  \n' >"$tmp/batch"
+printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::2   8080  \n' >"$tmp/batch"
 expect_stdout 1 "deny 127.0.0.1 port 22 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
 allow 93.184.215.14 port 443 ($def:$(ln "default allow"): default allow)
-deny ::1 port 8080 ($def:$(ln "deny ::1/128"): deny ::1/128)" -- sh -c "$tool check - 22 <'$tmp/batch'"
+deny ::2 port 8080 ($def:$(ln "deny ::/96"): deny ::/96)" -- sh -c "$tool check - 22 <'$tmp/batch'"
 printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check -; }
 printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
 expect_stdout 2 "deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
@@ -439,6 +439,65 @@ o = json.load(open(sys.argv[1]))
 assert o["decision"] == "deny" and [r["outcome"] for r in o["rules"]] == ["decides", "outranked", "outranked"], o
 assert o["rules"][0]["line"] == 5 and o["default"]["used"] is False, o
 print("ok")' "$tmp/explain.json"
+
+# ---- the unspecified address is decided as loopback too (a connection to
+# it reaches 127.0.0.1 or ::1): check, explain and diff give the guard's
+# answer and name the rule that decided
+u="$tmp/unspec.rules"
+printf 'default deny\nallow 0.0.0.0/8\ndeny 127.0.0.0/8\nallow ::/128\n' >"$u"
+expect_stdout 1 "deny 0.0.0.0 port 8080 as 127.0.0.1 ($u:3: deny 127.0.0.0/8)
+deny ::ffff:0.0.0.0 port 8080 as 127.0.0.1 ($u:3: deny 127.0.0.0/8)
+deny :: port 8080 as ::1 ($u:1: default deny)
+allow 0.0.0.1 port 8080 ($u:2: allow 0.0.0.0/8)" -- $tool check -r "$u" 0.0.0.0 ::ffff:0.0.0.0 :: 0.0.0.1 8080
+$tool check --json -r "$u" 0.0.0.0 8080 >"$tmp/unspec.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+o = json.loads(open(sys.argv[1]).read())
+assert (o["decision"], o["as"], o["reason"], o["default"]) == ("deny", "127.0.0.1", "loopback", False), o
+assert (o["rule"]["line"], o["rule"]["text"]) == (3, "deny 127.0.0.0/8"), o
+print("ok")' "$tmp/unspec.json"
+expect_stdout 1 "0.0.0.0 port 8080:
+  0.0.0.0 is the unspecified address: a connection to it reaches this host's loopback address 127.0.0.1, so it is decided as both and allowed only when both are allowed
+  1. $u:2: allow 0.0.0.0/8 -- decides
+  default: $u:1: default deny -- not used, a rule matched
+why: the only rule that matches
+as 127.0.0.1 port 8080:
+  1. $u:3: deny 127.0.0.0/8 -- decides
+  default: $u:1: default deny -- not used, a rule matched
+why: the only rule that matches
+loopback step: allow as 0.0.0.0, deny as 127.0.0.1: the decision as 127.0.0.1 decides
+decision: deny ($u:3: deny 127.0.0.0/8)" -- $tool explain -r "$u" 0.0.0.0 8080
+printf 'default allow\n' >"$tmp/unspec-allow.rules"
+expect_stdout 0 "::ffff:0.0.0.0:
+  ::ffff:0.0.0.0 is an IPv4-mapped IPv6 address (::ffff:0:0/96): it is decided as the IPv4 address 0.0.0.0
+  0.0.0.0 is the unspecified address: a connection to it reaches this host's loopback address 127.0.0.1, so it is decided as both and allowed only when both are allowed
+  no rule matches 0.0.0.0
+  default: $tmp/unspec-allow.rules:1: default allow -- decides
+why: no rule matches: the default decides
+as 127.0.0.1:
+  no rule matches 127.0.0.1
+  default: $tmp/unspec-allow.rules:1: default allow -- decides
+why: no rule matches: the default decides
+loopback step: allow as 0.0.0.0, allow as 127.0.0.1: the decision as 0.0.0.0 decides
+decision: allow ($tmp/unspec-allow.rules:1: default allow)" -- $tool explain -r "$tmp/unspec-allow.rules" ::ffff:0.0.0.0
+$tool explain --json -r "$u" :: 80 >"$tmp/unspec-explain.json"
+expect 0 "ok" -- python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+l = o["loopback"]
+assert o["decision"] == "deny" and o["rules"][0]["rule"] == "allow ::/128", o
+assert (l["decided_as"], l["decision"], l["decides"], l["rules"], l["default"]["used"]) == ("::1", "deny", True, [], True), o
+print("ok")' "$tmp/unspec-explain.json"
+# diff: taking loopback's allow away changes 0.0.0.0 too, named as loopback
+printf 'default deny\nallow 0.0.0.0/8\nallow 127.0.0.0/8 port 80\n' >"$tmp/unspec-old.rules"
+printf 'default deny\nallow 0.0.0.0/8\n' >"$tmp/unspec-new.rules"
+expect_stdout 1 "0.0.0.0/32 port 80: allow ($tmp/unspec-old.rules:2) -> deny ($tmp/unspec-new.rules:1 default, as 127.0.0.1)
+127.0.0.0/8 port 80: allow ($tmp/unspec-old.rules:3) -> deny ($tmp/unspec-new.rules:1 default)" -- $tool diff "$tmp/unspec-old.rules" "$tmp/unspec-new.rules"
+expect_stdout 0 "" -- $tool diff "$u" "$u"
+# deny self: the loopback interface is this host too, its whole IPv4 prefix
+printf 'default allow\ndeny self\n' >"$tmp/self.rules"
+expect 1 "deny 127.0.0.2 ($tmp/self.rules:2: deny self (127.0.0.1/8, lo))" -- $tool check -r "$tmp/self.rules" 127.0.0.2
+expect 1 "1. $tmp/self.rules:2: deny self (127.0.0.1/8, lo) -- decides" -- $tool explain -r "$tmp/self.rules" 127.0.0.1
 
 # ---- diff on hand-built pairs: exact CIDR lists
 d="$tmp/d"

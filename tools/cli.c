@@ -443,27 +443,7 @@ int cli_split_dest(char *s, char **host, unsigned *port, char *why,
 int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,
                  size_t size)
 {
-  unsigned char a[16], a4[4];
-  unsigned plen, pos, i;
-  char *end;
-
-  if(size)
-    out[0] = '\0';
-  if(!v->reason || strncmp(v->reason, "nat64/", 6) != 0 ||
-     inet_pton(AF_INET6, addr, a) != 1 || size < INET_ADDRSTRLEN)
-    return -1;
-  plen = (unsigned)strtoul(v->reason + 6, &end, 10);
-  if(*end || plen < 32 || plen > 96 || plen % 8)
-    return -1;
-  /* RFC 6052 section 2.2: the 4 bytes after the prefix, byte 8 (the "u"
-   * octet) skipped */
-  for(i = 0, pos = plen / 8; i < 4; i++, pos++) {
-    if(pos == 8)
-      pos++;
-    a4[i] = a[pos];
-  }
-  inet_ntop(AF_INET, a4, out, (socklen_t)size);
-  return 0;
+  return cf_nat64_as_text(v->reason, addr, out, size);
 }
 
 void cli_line_flush(cli_line *l)

@@ -188,8 +188,9 @@ void cli_print_verdict_source(FILE *f, const curlfence_verdict *v);
 void cli_line_verdict_source(cli_line *l, const curlfence_verdict *v);
 
 /* For a verdict whose reason is "nat64/LEN", the IPv4 address the IPv6
- * address addr (text) was decided as, in out; returns 0, or -1 when the
- * verdict is of another kind. */
+ * address addr (text) was decided as, in out; for the reason "loopback",
+ * the loopback address the unspecified address addr was decided as.
+ * Returns 0, or -1 when the verdict is of another kind. */
 int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,
                  size_t size);
 

@@ -29,21 +29,38 @@ static const char *act_name(curlfence_action a)
   return a == CURLFENCE_ALLOW ? "allow" : "deny";
 }
 
-/* "(file:line)", "(file:line default)" or "(built-in default)" */
-static void print_source(const cf_ruleset *rs, long rule)
+/* The loopback address the unspecified address of family v6 was decided
+ * as when as_lo, else NULL. */
+static const char *loopback_of(int v6, int as_lo)
 {
-  if(rule >= 0)
-    printf("(%s:%u)", rs->files[rs->rules[rule].file], rs->rules[rule].line);
-  else if(rs->dflt.set)
-    printf("(%s:%u default)", rs->files[rs->dflt.file], rs->dflt.line);
-  else
-    fputs("(built-in default)", stdout);
+  return !as_lo ? NULL : v6 ? "::1" : "127.0.0.1";
 }
 
-static void json_side(const cf_ruleset *rs, long rule, curlfence_action a)
+/* "(file:line)", "(file:line default)" or "(built-in default)", with
+ * ", as 127.0.0.1" inside when the loopback address's rule decided */
+static void print_source(const cf_ruleset *rs, long rule, const char *as)
 {
-  printf("{\"decision\":\"%s\",\"default\":%s,\"file\":", act_name(a),
+  if(rule >= 0)
+    printf("(%s:%u", rs->files[rs->rules[rule].file], rs->rules[rule].line);
+  else if(rs->dflt.set)
+    printf("(%s:%u default", rs->files[rs->dflt.file], rs->dflt.line);
+  else
+    fputs("(built-in default", stdout);
+  if(as)
+    printf(", as %s", as);
+  putchar(')');
+}
+
+static void json_side(const cf_ruleset *rs, long rule, curlfence_action a,
+                      const char *as)
+{
+  printf("{\"decision\":\"%s\",\"default\":%s,\"as\":", act_name(a),
          rule < 0 ? "true" : "false");
+  if(as)
+    cli_json_string(stdout, as);
+  else
+    fputs("null", stdout);
+  fputs(",\"file\":", stdout);
   if(rule >= 0) {
     cli_json_string(stdout, rs->files[rs->rules[rule].file]);
     printf(",\"line\":%u,\"rule\":", rs->rules[rule].line);
@@ -78,9 +95,11 @@ static int on_change(const cf_diff_change *c, void *userdata)
       putchar(']');
     }
     fputs(",\"old\":", stdout);
-    json_side(o->rs[0], c->old_rule, c->old_action);
+    json_side(o->rs[0], c->old_rule, c->old_action,
+              loopback_of(c->v6, c->old_loopback));
     fputs(",\"new\":", stdout);
-    json_side(o->rs[1], c->new_rule, c->new_action);
+    json_side(o->rs[1], c->new_rule, c->new_action,
+              loopback_of(c->v6, c->new_loopback));
     fputs("}\n", stdout);
     return 0;
   }
@@ -98,9 +117,9 @@ static int on_change(const cf_diff_change *c, void *userdata)
     }
   }
   printf(": %s ", act_name(c->old_action));
-  print_source(o->rs[0], c->old_rule);
+  print_source(o->rs[0], c->old_rule, loopback_of(c->v6, c->old_loopback));
   printf(" -> %s ", act_name(c->new_action));
-  print_source(o->rs[1], c->new_rule);
+  print_source(o->rs[1], c->new_rule, loopback_of(c->v6, c->new_loopback));
   putchar('\n');
   return 0;
 }

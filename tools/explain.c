@@ -37,14 +37,15 @@ static const char *act_name(unsigned a)
 /* Why rule w outranks rule l (both match address and port): as the
  * loser's reason (for_winner 0) or as the winner's (1). */
 static void outranked(char *buf, size_t n, const cf_ruleset *rs, int v6,
-                      long w, long l, int for_winner)
+                      const uint8_t *key, long w, long l, int for_winner)
 {
   cf_rule ra, rb;
   const cf_rule *a = &ra, *b = &rb;
 
-  /* a self rule ranks as the /32 or /128 of the address */
-  cf_rule_ranked(rs, w, v6, &ra);
-  cf_rule_ranked(rs, l, v6, &rb);
+  /* a self rule ranks as the entry holding the address: its /32 or /128,
+   * or a loopback interface's prefix */
+  cf_rule_ranked(rs, w, v6, key, &ra);
+  cf_rule_ranked(rs, l, v6, key, &rb);
 
   if(a->plen != b->plen) {
     if(for_winner)
@@ -87,11 +88,9 @@ static void json_str_field(const char *key, const char *val, int comma)
 static const char *rule_text(const ex_ctx *c, long i)
 {
   const cf_ruleset *rs = c->rs;
-  long e = rs->rules[i].self ? cf_self_first(rs, c->v6, c->key) : -1;
+  long e = rs->rules[i].self ? cf_self_next(rs, c->v6, c->key, -1) : -1;
 
-  for(; e >= 0 && (size_t)e < rs->nselfv &&
-        rs->selfv[e].v6 == (c->v6 != 0) &&
-        !memcmp(rs->selfv[e].addr, c->key, c->v6 ? 16 : 4); e++)
+  for(; e >= 0; e = cf_self_next(rs, c->v6, c->key, e))
     if(rs->selfv[e].rule == (uint32_t)i)
       return rs->selfv[e].text;
   return CF_RULE_TEXT(rs, &rs->rules[i]);
@@ -116,6 +115,85 @@ static void print_rule_line(ex_ctx *c, long i, const char *outcome,
          r->line, rule_text(c, i), outcome, why[0] ? ": " : "", why);
 }
 
+/* Every rule that matches c->key (family c->v6) best first, what became
+ * of each at c->port, and the default's line; why the winner wins in why.
+ * Returns the decision of that address alone, or -1 when out of memory. */
+static int list_rules(ex_ctx *c, const char *shown, char *why, size_t whylen)
+{
+  const cf_ruleset *rs = c->rs;
+  long *m, win = -1, second = -1;
+  size_t n, i;
+  char out[200];
+  int action;
+
+  n = cf_match_all(rs, c->v6, c->key, NULL, 0);
+  m = calloc(n ? n : 1, sizeof(*m));
+  if(!m) {
+    fputs(CLI_PROG ": out of memory\n", stderr);
+    return -1;
+  }
+  cf_match_all(rs, c->v6, c->key, m, n);
+  for(i = 0; i < n; i++)
+    if(cf_rule_port_match(rs, &rs->rules[m[i]], c->port) &&
+       (c->port || !rs->rules[m[i]].nports)) {
+      if(win < 0)
+        win = m[i];
+      else if(second < 0)
+        second = m[i];
+    }
+  if(c->json)
+    fputs(",\"rules\":[", stdout);
+  else if(!n)
+    printf("  no rule matches %s\n", shown);
+  c->nlines = 0;
+  for(i = 0; i < n; i++) {
+    const cf_rule *r = &rs->rules[m[i]];
+
+    if(m[i] == win) {
+      print_rule_line(c, m[i], "decides", "");
+      continue;
+    }
+    if(r->nports && !c->port)
+      print_rule_line(c, m[i], "skipped",
+                      "no port given, and a port list needs one");
+    else if(!cf_rule_port_match(rs, r, c->port)) {
+      snprintf(out, sizeof(out), "port %u is not in its list", c->port);
+      print_rule_line(c, m[i], "skipped", out);
+    }
+    else {
+      outranked(out, sizeof(out), rs, c->v6, c->key, win, m[i], 0);
+      print_rule_line(c, m[i], "outranked", out);
+    }
+  }
+  if(win < 0)
+    snprintf(why, whylen, "%s", n ? "no rule matches this port: the "
+                                    "default decides"
+                                  : "no rule matches: the default decides");
+  else if(second < 0)
+    snprintf(why, whylen, "the only rule that matches");
+  else
+    outranked(why, whylen, rs, c->v6, c->key, win, second, 1);
+  if(c->json) {
+    fputs("],\"default\":{", stdout);
+    json_str_field("file", rs->dflt.set ? rs->files[rs->dflt.file] : NULL, 0);
+    printf(",\"line\":%u", rs->dflt.set ? rs->dflt.line : 0);
+    json_str_field("rule", rs->dflt.set ? rs->dflt.text
+                                        : "default deny (built-in)", 1);
+    printf(",\"used\":%s}", win < 0 ? "true" : "false");
+  }
+  else if(rs->dflt.set)
+    printf("  default: %s:%u: %s -- %s\n", rs->files[rs->dflt.file],
+           rs->dflt.line, rs->dflt.text,
+           win < 0 ? "decides" : "not used, a rule matched");
+  else
+    printf("  default: default deny (built-in) -- %s\n",
+           win < 0 ? "decides" : "not used, a rule matched");
+  action = win >= 0 ? rs->rules[win].action
+           : rs->dflt.set ? rs->dflt.action : CURLFENCE_DENY;
+  free(m);
+  return action;
+}
+
 static int run_explain(const cli_cmd *cmd, int argc, char **argv)
 {
   const char *rules = NULL, *arg, *port_opt = NULL;
@@ -127,14 +205,13 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   socklen_t sslen;
   cli_parser ps;
   ex_ctx c;
-  uint8_t key[16];
+  uint8_t key[16], lo[16];
   char text[INET6_ADDRSTRLEN + 20], shown[INET6_ADDRSTRLEN], why[200];
+  char lo_shown[INET6_ADDRSTRLEN], lo_why[200], step[400] = "";
   char mapped[1400] = "", bad[96];
-  long *m = NULL, win = -1, second = -1;
-  size_t n, i;
   unsigned port = 0;
   cf_dest dest;
-  int k, v6, own, status = 2;
+  int k, v6, own, as_lo = -1, status = 2;
 
   memset(&c, 0, sizeof(c));
   cli_parser_init(&ps, cmd, argc, argv);
@@ -212,25 +289,20 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
                c.rs->files[c.rs->nat64[n64].file],
                (unsigned)c.rs->nat64[n64].line, shown);
     }
+    else if(cf_unspecified_loopback(v6, key, lo))
+      as_lo = 0;
   }
-
+  else if(cf_unspecified_loopback(v6, key, lo))
+    as_lo = 0;
+  if(as_lo == 0) {
+    inet_ntop(v6 ? AF_INET6 : AF_INET, lo, lo_shown, sizeof(lo_shown));
+    snprintf(step, sizeof(step), "%s is the unspecified address: a "
+             "connection to it reaches this host's loopback address %s, so "
+             "it is decided as both and allowed only when both are allowed",
+             shown, lo_shown);
+  }
   c.v6 = v6;
   c.key = key;
-  n = cf_match_all(c.rs, v6, key, NULL, 0);
-  m = calloc(n ? n : 1, sizeof(*m));
-  if(!m) {
-    fputs(CLI_PROG ": out of memory\n", stderr);
-    goto out;
-  }
-  cf_match_all(c.rs, v6, key, m, n);
-  for(i = 0; i < n; i++)
-    if(cf_rule_port_match(c.rs, &c.rs->rules[m[i]], port) &&
-       (port || !c.rs->rules[m[i]].nports)) {
-      if(win < 0)
-        win = m[i];
-      else if(second < 0)
-        second = m[i];
-    }
   curlfence_policy_decide(p, (struct sockaddr *)&ss, sslen, &v);
 
   if(c.json) {
@@ -240,71 +312,64 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
     printf(",\"port\":%u", port);
     json_str_field("decided_as", shown, 1);
     json_str_field("step", mapped[0] ? mapped : NULL, 1);
-    fputs(",\"rules\":[", stdout);
   }
   else {
     printf("%s%s%.0u:\n", text, port ? " port " : "", port);
     if(mapped[0])
       printf("  %s\n", mapped);
-    if(!n)
-      printf("  no rule matches %s\n", shown);
+    if(step[0])
+      printf("  %s\n", step);
   }
-  for(i = 0; i < n; i++) {
-    const cf_rule *r = &c.rs->rules[m[i]];
+  own = list_rules(&c, shown, why, sizeof(why));
+  if(own < 0)
+    goto out;
+  if(as_lo == 0) {
+    /* the loopback step of curlfence_policy_decide(3): its denial wins
+     * over an allow as the address itself */
+    int lo_action;
 
-    if(m[i] == win) {
-      print_rule_line(&c, m[i], "decides", "");
-      continue;
-    }
-    if(r->nports && !port)
-      print_rule_line(&c, m[i], "skipped",
-                      "no port given, and a port list needs one");
-    else if(!cf_rule_port_match(c.rs, r, port)) {
-      snprintf(why, sizeof(why), "port %u is not in its list", port);
-      print_rule_line(&c, m[i], "skipped", why);
+    if(c.json) {
+      json_str_field("why", why, 1);
+      fputs(",\"loopback\":{", stdout);
+      json_str_field("decided_as", lo_shown, 0);
+      json_str_field("step", step, 1);
     }
     else {
-      outranked(why, sizeof(why), c.rs, v6, win, m[i], 0);
-      print_rule_line(&c, m[i], "outranked", why);
+      printf("why: %s\n", why);
+      printf("as %s%s%.0u:\n", lo_shown, port ? " port " : "", port);
     }
+    c.key = lo;
+    lo_action = list_rules(&c, lo_shown, lo_why, sizeof(lo_why));
+    if(lo_action < 0)
+      goto out;
+    as_lo = own == CURLFENCE_ALLOW && lo_action != CURLFENCE_ALLOW;
+    snprintf(why, sizeof(why), "%s as %s, %s as %s: the decision as %s "
+             "decides", act_name((unsigned)own), shown,
+             act_name((unsigned)lo_action), lo_shown,
+             as_lo ? lo_shown : shown);
+    if(c.json) {
+      printf(",\"decision\":\"%s\"", act_name((unsigned)lo_action));
+      json_str_field("why", lo_why, 1);
+      printf(",\"decides\":%s}", as_lo ? "true" : "false");
+    }
+    else
+      printf("why: %s\n", lo_why);
   }
-  if(win < 0)
-    snprintf(why, sizeof(why), "%s", n ? "no rule matches this port: the "
-                                         "default decides"
-                                       : "no rule matches: the default "
-                                         "decides");
-  else if(second < 0)
-    snprintf(why, sizeof(why), "the only rule that matches");
-  else
-    outranked(why, sizeof(why), c.rs, v6, win, second, 1);
   if(c.json) {
-    fputs("],\"default\":{", stdout);
-    json_str_field("file", c.rs->dflt.set ? c.rs->files[c.rs->dflt.file]
-                                          : NULL, 0);
-    printf(",\"line\":%u", c.rs->dflt.set ? c.rs->dflt.line : 0);
-    json_str_field("rule", c.rs->dflt.set ? c.rs->dflt.text
-                                          : "default deny (built-in)", 1);
-    printf(",\"used\":%s}", win < 0 ? "true" : "false");
+    if(as_lo < 0)
+      fputs(",\"loopback\":null", stdout);
     printf(",\"decision\":\"%s\"", act_name(v.action));
-    json_str_field("why", why, 1);
+    json_str_field(as_lo < 0 ? "why" : "loopback_why", why, 1);
     fputs("}\n", stdout);
   }
   else {
-    if(c.rs->dflt.set)
-      printf("  default: %s:%u: %s -- %s\n", c.rs->files[c.rs->dflt.file],
-             c.rs->dflt.line, c.rs->dflt.text,
-             win < 0 ? "decides" : "not used, a rule matched");
-    else
-      printf("  default: default deny (built-in) -- %s\n",
-             win < 0 ? "decides" : "not used, a rule matched");
-    printf("why: %s\n", why);
+    printf("%s: %s\n", as_lo < 0 ? "why" : "loopback step", why);
     printf("decision: %s (", act_name(v.action));
     cli_print_verdict_source(stdout, &v);
     fputs(")\n", stdout);
   }
   status = v.action == CURLFENCE_ALLOW ? 0 : 1;
 out:
-  free(m);
   curlfence_policy_unref(p);
   return status;
 }
@@ -314,9 +379,11 @@ const cli_cmd cli_cmd_explain = {
   "show every rule that matches an address and why the winner wins",
   "Rules are listed best first: longest prefix, then a rule with a port\n"
   "list, then deny, then the earlier line.  An IPv4-mapped IPv6 address\n"
-  "is decided as its IPv4 address.  ADDRESS is numeric; its port goes\n"
-  "after a colon (10.0.0.1:443, [2001:db8::1]:443), after it as a second\n"
-  "operand, or in -p PORT.\n"
+  "is decided as its IPv4 address.  The unspecified address (0.0.0.0, ::)\n"
+  "is decided as itself and as the loopback address it reaches; both are\n"
+  "listed, and it is allowed only when both are.  ADDRESS is numeric; its\n"
+  "port goes after a colon (10.0.0.1:443, [2001:db8::1]:443), after it as\n"
+  "a second operand, or in -p PORT.\n"
   "Exit status: 0 allowed, 1 denied, 2 usage or rules error.\n",
   explain_opts, run_explain
 };
