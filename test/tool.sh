@@ -241,7 +241,7 @@ deny 10.1.2.3 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
 deny 2001:db8::1 port 8443 ($def:$(ln "deny 2001:db8::\/32"): deny 2001:db8::/32)
 allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check 10.1.2.3:443 10.1.2.3:22 [2001:db8::1]:8443 93.184.215.14
 expect_stdout 1 "deny fe80::1%lo port 22 ($def:$(ln "deny fe80::\/10"): deny fe80::/10)
-deny ::1 ($def:$(ln "deny ::1\/128"): deny ::1/128)" -- $tool check "[fe80::1%lo]:22" "[::1]"
+deny ::2 ($def:$(ln "deny ::\/96"): deny ::/96)" -- $tool check "[fe80::1%lo]:22" "[::2]"
 expect 1 "deny localhost 127.0.0.1 port 443 (" -- $tool check localhost:443
 # the trailing PORT: one address only; among several it is not guessed
 expect 2 "curlfence check: \"443\" looks like a port, but there are several addresses: write ADDRESS:PORT, [IPV6]:PORT or -p PORT" -- $tool check 10.1.2.3 443 10.1.2.3 22
@@ -266,9 +266,9 @@ expect 2 "curlfence: \"localhost\": not a numeric address (-n: host names are no
 expect_stdout 2 "deny 2130706433 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check --numeric no-such-host.test:80 2130706433:80
 expect 2 "\"no-such-host.test\": not a numeric address" -- $tool check --numeric no-such-host.test:80 2130706433:80
 # standard input: ADDRESS:PORT on a line too; a line's port beats -p
-printf '10.1.2.3:443\n[::1]:8080\n10.1.2.3\n10.1.2.3 22\n' >"$tmp/batch3"
+printf '10.1.2.3:443\n[::2]:8080\n10.1.2.3\n10.1.2.3 22\n' >"$tmp/batch3"
 expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
-deny ::1 port 8080 ($def:$(ln "deny ::1\/128"): deny ::1/128)
+deny ::2 port 8080 ($def:$(ln "deny ::\/96"): deny ::/96)
 deny 10.1.2.3 port 9 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
 deny 10.1.2.3 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check -p 9 - <'$tmp/batch3'"
 printf '10.1.2.3:443 22\n' | { expect 2 "\"22\": a second port for an address that names one" -- $tool check -; }
@@ -448,7 +448,7 @@ printf 'default deny\nallow 0.0.0.0/8\ndeny 127.0.0.0/8\nallow ::/128\n' >"$u"
 expect_stdout 1 "deny 0.0.0.0 port 8080 as 127.0.0.1 ($u:3: deny 127.0.0.0/8)
 deny ::ffff:0.0.0.0 port 8080 as 127.0.0.1 ($u:3: deny 127.0.0.0/8)
 deny :: port 8080 as ::1 ($u:1: default deny)
-allow 0.0.0.1 port 8080 ($u:2: allow 0.0.0.0/8)" -- $tool check -r "$u" 0.0.0.0 ::ffff:0.0.0.0 :: 0.0.0.1 8080
+allow 0.0.0.1 port 8080 ($u:2: allow 0.0.0.0/8)" -- $tool check -r "$u" -p 8080 0.0.0.0 ::ffff:0.0.0.0 :: 0.0.0.1
 $tool check --json -r "$u" 0.0.0.0 8080 >"$tmp/unspec.json"
 expect 0 "ok" -- python3 -c '
 import json, sys
