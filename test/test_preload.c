@@ -1525,6 +1525,74 @@ START_TEST(run_refuses_long_paths)
 }
 END_TEST
 
+/* env -S splits its string at every blank, vertical tab, form feed,
+ * carriage return and newline included: "X=1\vLD_PRELOAD=" is two
+ * assignments, the second dropping the preload library.  Split at spaces
+ * and tabs only, it looked like one harmless assignment, and curl reached
+ * the denied server unguarded. */
+START_TEST(run_splits_env_strings_as_env_does)
+{
+  result *r = new_result();
+  static const char *const split[] = {
+    "X=1\vLD_PRELOAD=", "X=1\fLD_PRELOAD=", "X=1\rLD_PRELOAD=",
+    "X=1\nLD_PRELOAD="
+  };
+  const char *argv[] = { tool, "run", "-r", rules, "--", "env", "-S", NULL,
+                         "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+  size_t i;
+
+  for(i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
+    argv[7] = split[i];
+    run(r, NULL, argv);
+    refused(r, "env", "is env setting LD_PRELOAD");
+  }
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* env under another name (a link to it) is still env: an LD_PRELOAD=
+ * assignment through it is refused as through env itself.  It used to be
+ * run, and curl reached the denied server unguarded. */
+START_TEST(run_knows_env_by_another_name)
+{
+  result *r = new_result();
+  char env[PATH_MAX + 16], link[PATH_MAX + 16];
+  const char *argv[] = { tool, "run", "-r", rules, "--", link,
+                         "LD_PRELOAD=", "curl", "-sS",
+                         url("127.0.0.3", "/x"), NULL };
+
+  in_path(env, sizeof(env), "env");
+  snprintf(link, sizeof(link), "%s/launch", tmp);
+  ck_assert_int_eq(symlink(env, link), 0);
+  run(r, NULL, argv);
+  refused(r, link, "is env setting LD_PRELOAD");
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* The loader asks LD_AUDIT's libraries for every library it looks up,
+ * the preloaded ones too, and one that answers "none" for the preload
+ * library leaves the program unguarded: curl reached the denied server.
+ * With LD_AUDIT set, run starts nothing. */
+START_TEST(run_refuses_ld_audit)
+{
+  result *r = new_result();
+  char lib[PATH_MAX + 16], var[PATH_MAX + 32];
+  const char *env[] = { var, NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", "curl", "-sS",
+                         url("127.0.0.3", "/x"), NULL };
+
+  sibling(lib, sizeof(lib), "libdrop-preload.so");
+  snprintf(var, sizeof(var), "LD_AUDIT=%s", lib);
+  run(r, env, argv);
+  refused(r, "LD_AUDIT is set", "keep the preload library out of curl");
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
 Suite *suite_preload(void)
 {
   Suite *s = suite_create("preload");
@@ -1574,6 +1642,9 @@ Suite *suite_preload(void)
   tcase_add_test(tc, run_options_end_at_the_command);
   tcase_add_test(tc, run_takes_settings_from_the_environment);
   tcase_add_test(tc, run_refuses_long_paths);
+  tcase_add_test(tc, run_splits_env_strings_as_env_does);
+  tcase_add_test(tc, run_knows_env_by_another_name);
+  tcase_add_test(tc, run_refuses_ld_audit);
   suite_add_tcase(s, tc);
   return s;
 }
