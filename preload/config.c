@@ -119,18 +119,21 @@ static void default_rules(char *buf, size_t size, char *img, size_t isize)
 #endif
 }
 
-/* The default rules' compiled image, when it loads and its rules files
- * are still what it was compiled from (a stat each, a read only when one
- * looks changed); else NULL and the text is read.  Mapping it spares the
- * parser, libcidr and the table build at every program start. */
-static curlfence_policy *default_image(const char *img)
+/* The default rules' compiled image, when it loads, was compiled from
+ * rules (the file the text would be read from: a build may name other
+ * default rules than the ones the image is made of) and its rules files
+ * are still what it was compiled from; else NULL and the text is read.
+ * Mapping it spares the parser, libcidr and the table build at every
+ * program start. */
+static curlfence_policy *default_image(const char *img, const char *rules)
 {
   curlfence_policy *p = NULL;
 
   if(access(img, R_OK) != 0 ||
      curlfence_policy_load_file(&p, img, NULL) != CURLFENCE_OK)
     return NULL;
-  if(curlfence_policy_image_stale(p, NULL)) {
+  if(!cf_image_compiled_from(p, rules) ||
+     curlfence_policy_image_stale(p, NULL)) {
     curlfence_policy_unref(p);
     return NULL;
   }
@@ -171,7 +174,7 @@ static curlfence_guard *make_guard(void)
   /* A watcher looks at the files a policy was loaded from, and for an
    * image that is the image, not the rules an administrator edits. */
   if(img[0] && !ms)
-    p = default_image(img);
+    p = default_image(img, rules);
   if(!p && curlfence_policy_load_file(&p, rules, &err)) {
     fail("%s", err.text);
     return NULL;
