@@ -846,6 +846,13 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   rules = cli_setting(rules_opt, "CURLFENCE_RULES");
   audit = cli_setting(audit_opt, "CURLFENCE_AUDIT");
   watch = cli_setting(watch_opt, "CURLFENCE_WATCH");
+  /* The rules go to COMMAND by path, and standard input is COMMAND's:
+   * made absolute, "-" named whatever file of that name the current
+   * directory holds. */
+  if(rules && !strcmp(rules, "-"))
+    return cli_usage_error(cmd, "the rules (%s) cannot come from standard "
+                           "input, which is COMMAND's: name a file",
+                           rules_opt ? "-r -" : "CURLFENCE_RULES=-");
   if(rules && (rc = absolute_setting(rules, "-r", "CURLFENCE_RULES",
                                      rules_opt, rules_abs,
                                      sizeof(rules_abs))))
