@@ -1593,6 +1593,44 @@ START_TEST(run_refuses_ld_audit)
 }
 END_TEST
 
+/* env reads its words as options up to "--" or the first other word, then
+ * words with "=" as assignments, "--" passed or not, then the command.
+ * "--" was taken to end the assignments too, and after one it was skipped
+ * instead of being the command: what run looked at was not what env ran.
+ * A program named "LD_PRELOAD=" in PATH was looked at while env dropped
+ * the preload library and ran curl, which reached the denied server; a
+ * static program named "--" ran while run looked at true. */
+START_TEST(run_reads_env_words_as_env_does)
+{
+  result *r = new_result();
+  char named[PATH_MAX + 16], dashes[PATH_MAX + 16], marker[PATH_MAX + 32];
+  char pathvar[2 * PATH_MAX + 64], mark[PATH_MAX + 16];
+  const char *env[] = { pathvar, NULL };
+  const char *after[] = { tool, "run", "-r", rules, "--", "env", "--",
+                          "LD_PRELOAD=", "curl", "-sS",
+                          url("127.0.0.3", "/x"), NULL };
+  const char *cmd[] = { tool, "run", "-r", rules, "--", "env", "A=1", "--",
+                        "true", mark, NULL };
+  const char *cp[] = { "cp", marker, dashes, NULL };
+  struct stat st;
+
+  copy_curl(named, sizeof(named), "LD_PRELOAD=", 0755);
+  sibling(marker, sizeof(marker), "marker-static");
+  snprintf(dashes, sizeof(dashes), "%s/--", tmp);
+  run(r, NULL, cp);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  snprintf(pathvar, sizeof(pathvar), "PATH=%s:%s", tmp, getenv("PATH"));
+  snprintf(mark, sizeof(mark), "%s/ran", tmp);
+  run(r, env, after);
+  refused(r, "env", "is env setting LD_PRELOAD");
+  ck_assert_uint_eq(th_connections(denied), 0);
+  run(r, env, cmd);
+  refused(r, dashes, "is statically linked");
+  ck_assert_msg(stat(mark, &st) != 0, "%s ran", dashes);
+  free(r);
+}
+END_TEST
+
 Suite *suite_preload(void)
 {
   Suite *s = suite_create("preload");
@@ -1645,6 +1683,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, run_splits_env_strings_as_env_does);
   tcase_add_test(tc, run_knows_env_by_another_name);
   tcase_add_test(tc, run_refuses_ld_audit);
+  tcase_add_test(tc, run_reads_env_words_as_env_does);
   suite_add_tcase(s, tc);
   return s;
 }

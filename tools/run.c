@@ -565,11 +565,16 @@ static int follow_env(target *t)
 {
   char **v, next[PATH_MAX];
   size_t i;
+  /* env takes options up to "--" or the first other word, then every
+   * word with "=" as an assignment (after "--" too), then the command:
+   * "--" after an assignment is the command's name. */
+  int options = 1;
 
   for(i = 0; i < t->args.n; i++) {
     const char *a = t->args.v[i];
 
-    if(!strncmp(a, "-S", 2) || !strncmp(a, "--split-string=", 15)) {
+    if(options &&
+       (!strncmp(a, "-S", 2) || !strncmp(a, "--split-string=", 15))) {
       /* one word split in several; quotes, escapes and variables are
        * not followed */
       const char *s = a[1] == 'S' ? a + 2 : a + 15, *e;
@@ -613,13 +618,14 @@ static int follow_env(target *t)
       i = (size_t)-1;
       continue;
     }
-    if(!strcmp(a, "--")) {
-      i++;
-      break;
+    if(options && !strcmp(a, "--")) {
+      options = 0;
+      continue;
     }
-    if(a[0] == '-')
+    if(options && a[0] == '-')
       return refuse(t, "is env with the option \"%s\", which is not "
                     "followed", a);
+    options = 0;
     if(!strchr(a, '='))
       break;
     if(!strncmp(a, "LD_", 3) || !strncmp(a, "CURLFENCE_", 10))
