@@ -686,6 +686,40 @@ START_TEST(audit_to_slow_syslog_reports_losses)
 }
 END_TEST
 
+/* A process that ends with _exit() (Python's multiprocessing children do)
+ * or replaces itself with exec never runs the exit report, and when no
+ * line of its trail gets through, no "lost" field tells either: its lost
+ * events vanished without a word.  The first loss is now said at once. */
+START_TEST(audit_loss_is_said_without_exit)
+{
+  result *r = new_result();
+  char script[PATH_MAX + 16];
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "/dev/full",
+                         "--", "/usr/bin/python3", script,
+                         url("127.0.0.3", "/x"), NULL };
+
+  snprintf(script, sizeof(script), "%s/quit.py", tmp);
+  tu_write_text(script,
+             "import os, sys\n"
+             "import pycurl\n"
+             "c = pycurl.Curl()\n"
+             "c.setopt(c.URL, sys.argv[1])\n"
+             "try:\n"
+             "    c.perform()\n"
+             "except pycurl.error as e:\n"
+             "    print('error', e.args[0])\n"
+             "sys.stdout.flush()\n"
+             "os._exit(0)\n");
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0 && !strcmp(r->out, "error 7\n"), SAYS(r));
+  ck_assert_msg(strstr(r->err, "curlfence: audit events are being lost: "
+                               "one could not be written to /dev/full")
+                != NULL, SAYS(r));
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
 /* Nothing lost, nothing said. */
 START_TEST(audit_complete_says_nothing)
 {
@@ -1656,6 +1690,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, audit_to_syslog);
   tcase_add_test(tc, audit_to_missing_syslog_refuses);
   tcase_add_test(tc, audit_to_slow_syslog_reports_losses);
+  tcase_add_test(tc, audit_loss_is_said_without_exit);
   tcase_add_test(tc, audit_complete_says_nothing);
   tcase_add_test(tc, audit_to_stderr_file);
   tcase_add_test(tc, audit_to_stdout_dash);
