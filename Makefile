@@ -641,6 +641,18 @@ $(PRELOAD_STATIC): test/prog/marker.c
 
 check valgrind: $(PRELOAD_STATIC)
 
+# An audit library (LD_AUDIT) that keeps the preload library out of a
+# program: `curlfence run` must refuse to start anything with LD_AUDIT
+# set (test/test_preload.c).  No $(SAN): the loader loads it into programs
+# that are not built with a sanitizer.
+PRELOAD_DROP = $(BUILD)/test/libdrop-preload.so
+
+$(PRELOAD_DROP): test/prog/drop_preload.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g -shared -fPIC -o $@ $< $(LDFLAGS)
+
+check valgrind: $(PRELOAD_DROP)
+
 # Start-up cost of the preload library under curl (bench/preload_start.c),
 # part of `make bench`.
 PRELOAD_BENCH = $(BUILD)/bench/preload-start

@@ -846,6 +846,24 @@ int cf_image_stale(const curlfence_policy *p, curlfence_error *why) {
   return 0;
 }
 
+int cf_image_compiled_from(const curlfence_policy *p, const char *path) {
+  const cf_image *im = p ? p->image : NULL;
+  struct stat a, b;
+  char *src;
+  int same;
+  /* The first source is the file the compile started from; the others
+   * are what it included. */
+  if (!im || !im->nsrc || !(im->src[0].flags & SRC_FILE))
+    return 0;
+  src = source_path(p->source, im->strings + im->src[0].path);
+  if (!src)
+    return 0;
+  same = stat(src, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+  free(src);
+  return same;
+}
+
 /* ----------------------------------------------------------- writing */
 
 typedef struct strbuf {

@@ -412,6 +412,10 @@ curlfence_code cf_image_build(const curlfence_policy *p,
 /* 1 when p came from an image and one of its rules files now holds other
  * text (why says which), else 0. */
 int cf_image_stale(const curlfence_policy *p, curlfence_error *why);
+/* 1 when p came from an image compiled from the rules file at path (the
+ * same file, by device and inode), else 0.  An image that is not stale
+ * matches its own rules, which need not be the ones a caller means. */
+int cf_image_compiled_from(const curlfence_policy *p, const char *path);
 void cf_image_close(curlfence_policy *p);
 
 /* policy.c */

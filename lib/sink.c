@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -70,6 +71,25 @@ static int standard_stream(const char *path)
   return -1;
 }
 
+/* Standard output or error when fd is open on the same file under another
+ * name ("/proc/self/fd/1", or the file's own path), else -1.  A new
+ * description at the end of it (O_APPEND) would be written over by the
+ * program writing through its own, and the other way round: the lines
+ * would vanish without a loss counted. */
+static int same_as_standard_stream(int fd)
+{
+  static const int std[] = { STDOUT_FILENO, STDERR_FILENO };
+  struct stat a, b;
+  size_t i;
+
+  if(fstat(fd, &a))
+    return -1;
+  for(i = 0; i < sizeof(std) / sizeof(std[0]); i++)
+    if(!fstat(std[i], &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+      return std[i];
+  return -1;
+}
+
 CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
                                                       const char *path,
                                                       curlfence_error *err)
@@ -95,6 +115,15 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
               ? fcntl(standard_stream(path), F_DUPFD_CLOEXEC, 3)
               : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
                                O_NONBLOCK | O_NOCTTY, 0640);
+  if(s->fd >= 0 && !s->inherited) {
+    int std = same_as_standard_stream(s->fd);
+
+    if(std >= 0) {
+      close(s->fd);
+      s->inherited = 1;
+      s->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
+    }
+  }
   if(s->fd < 0) {
     e = errno;
     free(s);

@@ -27,7 +27,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +58,39 @@ static void report_losses(void)
             n == 1 ? "" : "s", audit_name);
 }
 
+/* The report at exit never comes from a process that ends with _exit()
+ * (a forked child; Python's multiprocessing ends its children so) or
+ * replaces itself with exec, and when no line of the trail gets through,
+ * no "lost" field in it tells either.  So the first loss of each process
+ * is said at once, without waiting on standard error: a connection must
+ * not hang on a full pipe, as the sinks never make it. */
+static atomic_int loss_said;
+
+static int audit_write(const curlfence_event *event, void *data)
+{
+  int rc = curlfence_sink_write(event, data);
+
+  if(rc && !atomic_exchange(&loss_said, 1)) {
+    struct pollfd p = { STDERR_FILENO, POLLOUT, 0 };
+    char line[512];
+    int n = snprintf(line, sizeof(line), "curlfence: audit events are "
+                     "being lost: one could not be written to %s\n",
+                     audit_name);
+
+    if(n > 0 && (size_t)n < sizeof(line) && poll(&p, 1, 0) == 1 &&
+       (p.revents & POLLOUT) && !(p.revents & POLLERR) &&
+       write(STDERR_FILENO, line, (size_t)n) < 0) {
+      /* nothing more to try: the exit report may still say it */
+    }
+  }
+  return rc;
+}
+
 /* A forked child inherits the counter; it reports only its own losses. */
 static void forked(void)
 {
   lost_before_fork = curlfence_sink_errors(sink);
+  atomic_store(&loss_said, 0);
 }
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -119,18 +150,21 @@ static void default_rules(char *buf, size_t size, char *img, size_t isize)
 #endif
 }
 
-/* The default rules' compiled image, when it loads and its rules files
- * are still what it was compiled from (a stat each, a read only when one
- * looks changed); else NULL and the text is read.  Mapping it spares the
- * parser, libcidr and the table build at every program start. */
-static curlfence_policy *default_image(const char *img)
+/* The default rules' compiled image, when it loads, was compiled from
+ * rules (the file the text would be read from: a build may name other
+ * default rules than the ones the image is made of) and its rules files
+ * are still what it was compiled from; else NULL and the text is read.
+ * Mapping it spares the parser, libcidr and the table build at every
+ * program start. */
+static curlfence_policy *default_image(const char *img, const char *rules)
 {
   curlfence_policy *p = NULL;
 
   if(access(img, R_OK) != 0 ||
      curlfence_policy_load_file(&p, img, NULL) != CURLFENCE_OK)
     return NULL;
-  if(curlfence_policy_image_stale(p, NULL)) {
+  if(!cf_image_compiled_from(p, rules) ||
+     curlfence_policy_image_stale(p, NULL)) {
     curlfence_policy_unref(p);
     return NULL;
   }
@@ -171,7 +205,7 @@ static curlfence_guard *make_guard(void)
   /* A watcher looks at the files a policy was loaded from, and for an
    * image that is the image, not the rules an administrator edits. */
   if(img[0] && !ms)
-    p = default_image(img);
+    p = default_image(img, rules);
   if(!p && curlfence_policy_load_file(&p, rules, &err)) {
     fail("%s", err.text);
     return NULL;
@@ -194,10 +228,10 @@ static curlfence_guard *make_guard(void)
       curlfence_guard_free(g);
       return NULL;
     }
-    curlfence_guard_set_audit(g, curlfence_sink_write, sink,
+    snprintf(audit_name, sizeof(audit_name), "%s", audit);
+    curlfence_guard_set_audit(g, audit_write, sink,
                               denied_only ? CURLFENCE_AUDIT_DENIED
                                           : CURLFENCE_AUDIT_ALL);
-    snprintf(audit_name, sizeof(audit_name), "%s", audit);
     if(atexit(report_losses) || pthread_atfork(NULL, NULL, forked)) {
       fail("audit: cannot arrange the exit report");
       curlfence_guard_free(g);

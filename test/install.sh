@@ -243,6 +243,25 @@ unset PKG_CONFIG_PATH
 run_make uninstall PREFIX="$p"
 no_files "$p"
 
+# ---------------------------------------- another default rules file
+# PRELOAD_RULES names the rules the preload library applies when
+# CURLFENCE_RULES is unset; the image installed next to it is compiled
+# from default.rules.  That image matches default.rules, not these rules,
+# and must not be used for them: it was, and a site's policy was never
+# applied.
+if command -v curl >/dev/null; then
+  o=$tmp/site
+  mkdir -p "$o"
+  printf 'deny 127.0.0.1\n' >"$o/site.rules"
+  run_make install PREFIX="$o" PRELOAD_RULES="$o/site.rules"
+  (cd / && LD_PRELOAD="$o/lib/curlfence/libcurlfence-preload.so" \
+     CURLFENCE_AUDIT="$tmp/site.jsonl" curl -s http://127.0.0.1:9/)
+  expect 0 '"rule":{"file":"'"$o"'/site.rules","line":1' -- cat "$tmp/site.jsonl"
+  run_make uninstall PREFIX="$o" PRELOAD_RULES="$o/site.rules"
+  rm -f "$o/site.rules"
+  no_files "$o"
+fi
+
 # ----------------------------------------------------- into DESTDIR, /usr
 s=$tmp/stage
 run_make install DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc

@@ -292,7 +292,9 @@ static void standard_stream_shared(const char *name, int fd)
   ck_assert_int_eq(dup2(file, fd), fd);
   close(file);
   ck_assert_int_eq(write(fd, "before\n", 7), 7);
-  ck_assert_int_eq(curlfence_sink_open_file(&s, name, NULL), CURLFENCE_OK);
+  /* NULL: the file's own name */
+  ck_assert_int_eq(curlfence_sink_open_file(&s, name ? name : path, NULL),
+                   CURLFENCE_OK);
   ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
   ck_assert_int_eq(write(fd, "after\n", 6), 6);
   ck_assert_int_eq(curlfence_sink_write(&ev, s), 0);
@@ -322,6 +324,16 @@ START_TEST(test_stdout_sink_shares_the_offset)
 }
 END_TEST
 
+/* Other names of the same file: a path through /proc, or the file's own
+ * name.  Opened anew (O_APPEND), the audit line went to the end and the
+ * program's next write, at its own offset, overwrote it. */
+START_TEST(test_other_names_of_a_standard_stream_share_the_offset)
+{
+  standard_stream_shared("/proc/self/fd/2", STDERR_FILENO);
+  standard_stream_shared(NULL, STDOUT_FILENO);
+}
+END_TEST
+
 Suite *suite_audit_json(void)
 {
   Suite *s = suite_create("audit-json");
@@ -336,6 +348,8 @@ Suite *suite_audit_json(void)
   tcase_add_test(sinks, test_file_short_write_is_a_loss);
   tcase_add_test(sinks, test_stderr_sink_shares_the_offset);
   tcase_add_test(sinks, test_stdout_sink_shares_the_offset);
+  tcase_add_test(sinks,
+                 test_other_names_of_a_standard_stream_share_the_offset);
   suite_add_tcase(s, sinks);
   return s;
 }

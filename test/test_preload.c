@@ -686,6 +686,40 @@ START_TEST(audit_to_slow_syslog_reports_losses)
 }
 END_TEST
 
+/* A process that ends with _exit() (Python's multiprocessing children do)
+ * or replaces itself with exec never runs the exit report, and when no
+ * line of its trail gets through, no "lost" field tells either: its lost
+ * events vanished without a word.  The first loss is now said at once. */
+START_TEST(audit_loss_is_said_without_exit)
+{
+  result *r = new_result();
+  char script[PATH_MAX + 16];
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "/dev/full",
+                         "--", "/usr/bin/python3", script,
+                         url("127.0.0.3", "/x"), NULL };
+
+  snprintf(script, sizeof(script), "%s/quit.py", tmp);
+  tu_write_text(script,
+             "import os, sys\n"
+             "import pycurl\n"
+             "c = pycurl.Curl()\n"
+             "c.setopt(c.URL, sys.argv[1])\n"
+             "try:\n"
+             "    c.perform()\n"
+             "except pycurl.error as e:\n"
+             "    print('error', e.args[0])\n"
+             "sys.stdout.flush()\n"
+             "os._exit(0)\n");
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0 && !strcmp(r->out, "error 7\n"), SAYS(r));
+  ck_assert_msg(strstr(r->err, "curlfence: audit events are being lost: "
+                               "one could not be written to /dev/full")
+                != NULL, SAYS(r));
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
 /* Nothing lost, nothing said. */
 START_TEST(audit_complete_says_nothing)
 {
@@ -1604,6 +1638,129 @@ START_TEST(run_refuses_long_paths)
 }
 END_TEST
 
+/* env -S splits its string at every blank, vertical tab, form feed,
+ * carriage return and newline included: "X=1\vLD_PRELOAD=" is two
+ * assignments, the second dropping the preload library.  Split at spaces
+ * and tabs only, it looked like one harmless assignment, and curl reached
+ * the denied server unguarded. */
+START_TEST(run_splits_env_strings_as_env_does)
+{
+  result *r = new_result();
+  static const char *const split[] = {
+    "X=1\vLD_PRELOAD=", "X=1\fLD_PRELOAD=", "X=1\rLD_PRELOAD=",
+    "X=1\nLD_PRELOAD="
+  };
+  const char *argv[] = { tool, "run", "-r", rules, "--", "env", "-S", NULL,
+                         "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+  size_t i;
+
+  for(i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
+    argv[7] = split[i];
+    run(r, NULL, argv);
+    refused(r, "env", "is env setting LD_PRELOAD");
+  }
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* env under another name (a link to it) is still env: an LD_PRELOAD=
+ * assignment through it is refused as through env itself.  It used to be
+ * run, and curl reached the denied server unguarded. */
+START_TEST(run_knows_env_by_another_name)
+{
+  result *r = new_result();
+  char env[PATH_MAX + 16], link[PATH_MAX + 16];
+  const char *argv[] = { tool, "run", "-r", rules, "--", link,
+                         "LD_PRELOAD=", "curl", "-sS",
+                         url("127.0.0.3", "/x"), NULL };
+
+  in_path(env, sizeof(env), "env");
+  snprintf(link, sizeof(link), "%s/launch", tmp);
+  ck_assert_int_eq(symlink(env, link), 0);
+  run(r, NULL, argv);
+  refused(r, link, "is env setting LD_PRELOAD");
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* The loader asks LD_AUDIT's libraries for every library it looks up,
+ * the preloaded ones too, and one that answers "none" for the preload
+ * library leaves the program unguarded: curl reached the denied server.
+ * With LD_AUDIT set, run starts nothing. */
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+
+START_TEST(run_refuses_ld_audit)
+{
+  result *r = new_result();
+  char lib[PATH_MAX + 16], var[PATH_MAX + 32];
+  const char *env[] = { var, NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--", "curl", "-sS",
+                         url("127.0.0.3", "/x"), NULL };
+
+#ifdef TSAN_BUILD
+  /* The tool is built with the sanitizer too, and the loader cannot fit
+   * ThreadSanitizer's runtime in static TLS beside an audit library: the
+   * tool itself would not start. */
+  fprintf(stderr, "run_refuses_ld_audit: not tested under "
+          "ThreadSanitizer\n");
+  free(r);
+  return;
+#endif
+  sibling(lib, sizeof(lib), "libdrop-preload.so");
+  snprintf(var, sizeof(var), "LD_AUDIT=%s", lib);
+  run(r, env, argv);
+  refused(r, "LD_AUDIT is set", "keep the preload library out of curl");
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* env reads its words as options up to "--" or the first other word, then
+ * words with "=" as assignments, "--" passed or not, then the command.
+ * "--" was taken to end the assignments too, and after one it was skipped
+ * instead of being the command: what run looked at was not what env ran.
+ * A program named "LD_PRELOAD=" in PATH was looked at while env dropped
+ * the preload library and ran curl, which reached the denied server; a
+ * static program named "--" ran while run looked at true. */
+START_TEST(run_reads_env_words_as_env_does)
+{
+  result *r = new_result();
+  char named[PATH_MAX + 16], dashes[PATH_MAX + 16], marker[PATH_MAX + 32];
+  char pathvar[2 * PATH_MAX + 64], mark[PATH_MAX + 16];
+  const char *env[] = { pathvar, NULL };
+  const char *after[] = { tool, "run", "-r", rules, "--", "env", "--",
+                          "LD_PRELOAD=", "curl", "-sS",
+                          url("127.0.0.3", "/x"), NULL };
+  const char *cmd[] = { tool, "run", "-r", rules, "--", "env", "A=1", "--",
+                        "true", mark, NULL };
+  const char *cp[] = { "cp", marker, dashes, NULL };
+  struct stat st;
+
+  copy_curl(named, sizeof(named), "LD_PRELOAD=", 0755);
+  sibling(marker, sizeof(marker), "marker-static");
+  snprintf(dashes, sizeof(dashes), "%s/--", tmp);
+  run(r, NULL, cp);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  snprintf(pathvar, sizeof(pathvar), "PATH=%s:%s", tmp, getenv("PATH"));
+  snprintf(mark, sizeof(mark), "%s/ran", tmp);
+  run(r, env, after);
+  refused(r, "env", "is env setting LD_PRELOAD");
+  ck_assert_uint_eq(th_connections(denied), 0);
+  run(r, env, cmd);
+  refused(r, dashes, "is statically linked");
+  ck_assert_msg(stat(mark, &st) != 0, "%s ran", dashes);
+  free(r);
+}
+END_TEST
+
 Suite *suite_preload(void)
 {
   Suite *s = suite_create("preload");
@@ -1629,6 +1786,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, audit_to_syslog);
   tcase_add_test(tc, audit_to_missing_syslog_refuses);
   tcase_add_test(tc, audit_to_slow_syslog_reports_losses);
+  tcase_add_test(tc, audit_loss_is_said_without_exit);
   tcase_add_test(tc, audit_complete_says_nothing);
   tcase_add_test(tc, audit_to_stderr_file);
   tcase_add_test(tc, audit_to_stdout_dash);
@@ -1653,6 +1811,10 @@ Suite *suite_preload(void)
   tcase_add_test(tc, run_options_end_at_the_command);
   tcase_add_test(tc, run_takes_settings_from_the_environment);
   tcase_add_test(tc, run_refuses_long_paths);
+  tcase_add_test(tc, run_splits_env_strings_as_env_does);
+  tcase_add_test(tc, run_knows_env_by_another_name);
+  tcase_add_test(tc, run_refuses_ld_audit);
+  tcase_add_test(tc, run_reads_env_words_as_env_does);
   suite_add_tcase(s, tc);
 
   /* Long runs, in their own case so that they can be run alone

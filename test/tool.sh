@@ -45,6 +45,17 @@ run_case() {  # run_case NEGATE STATUS SUBSTRING -- COMMAND...
   fi
 }
 
+# run hands the rules to the command by path, and standard input is the
+# command's: "-" is refused, never taken for a file "-" in the current
+# directory, as it was (this one would allow everything).
+mkdir -p "$tmp/dash"
+printf 'default allow\n' >"$tmp/dash/-"
+atool=$(cd "$(dirname "$tool")" && pwd)/${tool##*/}
+expect 2 "the rules (-r -) cannot come from standard input" -- \
+  sh -c "cd '$tmp/dash' && '$atool' run -r - -- true"
+expect 2 "the rules (CURLFENCE_RULES=-) cannot come from standard input" -- \
+  sh -c "cd '$tmp/dash' && CURLFENCE_RULES=- '$atool' run -- true"
+
 expect 1 "deny 169.254.169.254 ($def:" -- $tool check 169.254.169.254
 expect 1 "deny 169.254.169.254 port 80 ($def:30: deny 169.254.169.254)" -- $tool check 169.254.169.254 80
 expect 0 "allow 93.184.215.14 port 443 ($def:7: default allow)" -- $tool check 93.184.215.14 443

@@ -485,6 +485,30 @@ static int spacetab(char c)
   return c == ' ' || c == '\t';
 }
 
+/* What env -S splits its string at: every blank of the C locale, not only
+ * the two the kernel splits #! lines at.  Split at fewer, an "X=1\vLD_
+ * PRELOAD=" word looks like one harmless assignment and runs as two. */
+static int env_blank(char c)
+{
+  return spacetab(c) || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* Whether the program at path is env, by its name or, for a link with
+ * another name, by the name of the file it leads to: coreutils' env
+ * behaves the same whatever it is called. */
+static int is_env(const char *path)
+{
+  char real[PATH_MAX];
+  const char *base = strrchr(path, '/');
+
+  if(!strcmp(base ? base + 1 : path, "env"))
+    return 1;
+  if(!realpath(path, real))
+    return 0;
+  base = strrchr(real, '/');
+  return !strcmp(base ? base + 1 : real, "env");
+}
+
 /* The #! line in head (HEAD_SIZE bytes, zeros after the file's end),
  * split as the kernel splits it (fs/binfmt_script.c): the interpreter's
  * name up to a blank or NUL, then at most one argument, the rest of the
@@ -541,11 +565,16 @@ static int follow_env(target *t)
 {
   char **v, next[PATH_MAX];
   size_t i;
+  /* env takes options up to "--" or the first other word, then every
+   * word with "=" as an assignment (after "--" too), then the command:
+   * "--" after an assignment is the command's name. */
+  int options = 1;
 
   for(i = 0; i < t->args.n; i++) {
     const char *a = t->args.v[i];
 
-    if(!strncmp(a, "-S", 2) || !strncmp(a, "--split-string=", 15)) {
+    if(options &&
+       (!strncmp(a, "-S", 2) || !strncmp(a, "--split-string=", 15))) {
       /* one word split in several; quotes, escapes and variables are
        * not followed */
       const char *s = a[1] == 'S' ? a + 2 : a + 15, *e;
@@ -566,10 +595,10 @@ static int follow_env(target *t)
       while(e > split) {
         const char *w0;
 
-        while(e > split && spacetab(e[-1]))
+        while(e > split && env_blank(e[-1]))
           e--;
         w0 = e;
-        while(w0 > split && !spacetab(w0[-1]))
+        while(w0 > split && !env_blank(w0[-1]))
           w0--;
         if(w0 < e && words_push(&w, w0, (size_t)(e - w0))) {
           free(split);
@@ -589,13 +618,14 @@ static int follow_env(target *t)
       i = (size_t)-1;
       continue;
     }
-    if(!strcmp(a, "--")) {
-      i++;
-      break;
+    if(options && !strcmp(a, "--")) {
+      options = 0;
+      continue;
     }
-    if(a[0] == '-')
+    if(options && a[0] == '-')
       return refuse(t, "is env with the option \"%s\", which is not "
                     "followed", a);
+    options = 0;
     if(!strchr(a, '='))
       break;
     if(!strncmp(a, "LD_", 3) || !strncmp(a, "CURLFENCE_", 10))
@@ -661,7 +691,7 @@ static int inspect(target *t)
   char why[256];
 
   for(;;) {
-    const char *name, *arg, *bad, *base;
+    const char *name, *arg, *bad;
     size_t nlen, alen;
     elf_kind k, lk = { 0, 0, 0, 0 };
     ssize_t n;
@@ -731,9 +761,7 @@ static int inspect(target *t)
     if(!interp)
       return refuse(t, "is statically linked: no loader runs in it to "
                     "load the preload library");
-    base = strrchr(t->file, '/');
-    base = base ? base + 1 : t->file;
-    if(strcmp(base, "env") != 0)
+    if(!is_env(t->file))
       return 0;
     if(++envs > MAX_ENV)
       return refuse(t, "is env running env more than %d times", MAX_ENV);
@@ -824,6 +852,13 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   rules = cli_setting(rules_opt, "CURLFENCE_RULES");
   audit = cli_setting(audit_opt, "CURLFENCE_AUDIT");
   watch = cli_setting(watch_opt, "CURLFENCE_WATCH");
+  /* The rules go to COMMAND by path, and standard input is COMMAND's:
+   * made absolute, "-" named whatever file of that name the current
+   * directory holds. */
+  if(rules && !strcmp(rules, "-"))
+    return cli_usage_error(cmd, "the rules (%s) cannot come from standard "
+                           "input, which is COMMAND's: name a file",
+                           rules_opt ? "-r -" : "CURLFENCE_RULES=-");
   if(rules && (rc = absolute_setting(rules, "-r", "CURLFENCE_RULES",
                                      rules_opt, rules_abs,
                                      sizeof(rules_abs))))
@@ -832,6 +867,16 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
      (rc = absolute_setting(audit, "--audit", "CURLFENCE_AUDIT", audit_opt,
                             audit_abs, sizeof(audit_abs))))
     return rc;
+  /* The loader loads LD_AUDIT's libraries before any other and lets them
+   * rename or drop every library it looks for, the preload library too:
+   * one that drops it runs the command unguarded, whatever LD_PRELOAD
+   * says. */
+  old = getenv("LD_AUDIT");
+  if(old && *old) {
+    fprintf(stderr, CLI_PROG ": LD_AUDIT is set: an audit library could "
+            "keep the preload library out of %s; it is not run\n", ops[0]);
+    return 126;
+  }
   if(which(ops[0], getenv("PATH"), found, sizeof(found))) {
     fprintf(stderr, CLI_PROG ": %s: command not found\n", ops[0]);
     return 127;
