@@ -84,8 +84,14 @@ expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [synt
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
 expect 7 "blocked 0.0.0.0 port 80 by $def:11 (deny 0.0.0.0/8)" -- $tool fetch http://0/
-expect 7 "blocked 169.254.169.254 port 80" -- $tool fetch --audit "$tmp/a.jsonl" http://169.254.169.254/
-expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl" 1 decision=deny addr=169.254.169.254 "rule.text=deny 169.254.169.254"
+expect 7 "blocked 127.0.0.1 port 9" -- $tool fetch --audit "$tmp/a.jsonl" http://127.0.0.1:9/
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl" 1 decision=deny addr=127.0.0.1 "rule.text=deny 127.0.0.0/8"
+# --audit from the environment when the option is not given
+CURLFENCE_AUDIT="$tmp/env-a.jsonl" $tool fetch http://127.0.0.1:9/ >/dev/null 2>&1
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/env-a.jsonl" 1 decision=deny addr=127.0.0.1
+CURLFENCE_AUDIT="$tmp/env-b.jsonl" $tool fetch --audit "$tmp/opt-b.jsonl" http://127.0.0.1:9/ >/dev/null 2>&1
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/opt-b.jsonl" 1 decision=deny addr=127.0.0.1
+expect 1 "" -- test -e "$tmp/env-b.jsonl"
 expect 7 "stats: generation 1, allowed 0, denied 2" -- $tool fetch --stats http://localhost:9/
 expect 7 "x $def:14: deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
 # CURLE_UNSUPPORTED_PROTOCOL: file:// is never fetched, nothing is blocked.

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 enum {
   OPT_AUDIT = CLI_LONG_ONLY,
@@ -250,7 +251,12 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
     curl_slist_free_all(resolve);
     return 2;
   }
-  if(audit_path && curlfence_sink_open_file(&st.audit, audit_path, &err)) {
+  /* The order of every command: the option, else the environment. */
+  audit_path = cli_setting(audit_path, "CURLFENCE_AUDIT");
+  if(audit_path &&
+     (!strcmp(audit_path, "syslog")
+          ? curlfence_sink_open_syslog(&st.audit, NULL, LOG_USER, NULL, &err)
+          : curlfence_sink_open_file(&st.audit, audit_path, &err))) {
     fprintf(stderr, CLI_PROG ": audit: %s\n", err.text);
     goto out;
   }
