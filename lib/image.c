@@ -771,9 +771,15 @@ static char *source_path(const char *image_path, const char *rel) {
 }
 
 /* Read the whole file at path: its hash and stat.  0, or an errno. */
+/* The content hash of the file at path, and its stat.  Read, not mapped:
+ * every guarded program checks the default image's rules at start-up, and
+ * a mapping of a file that someone truncates meanwhile raises SIGBUS in
+ * that program.  A file that shrinks while read hashes what was there,
+ * which differs from the image's hash unless the text is the same. */
 static int hash_file(const char *path, uint64_t *hash, struct stat *st) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), e = 0;
-  void *m;
+  char *buf;
+  size_t want, got = 0;
   if (fd < 0)
     return errno;
   if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
@@ -781,19 +787,29 @@ static int hash_file(const char *path, uint64_t *hash, struct stat *st) {
     close(fd);
     return e;
   }
-  if (st->st_size == 0) {
+  want = (size_t)st->st_size;
+  buf = malloc(want ? want : 1);
+  if (!buf) {
     close(fd);
-    *hash = cf_hash64("", 0);
-    return 0;
+    return ENOMEM;
   }
-  m = mmap(NULL, (size_t)st->st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  e = errno;
+  while (got < want) {
+    ssize_t n = read(fd, buf + got, want - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      e = errno;
+      break;
+    }
+    if (n == 0)
+      break;
+    got += (size_t)n;
+  }
   close(fd);
-  if (m == MAP_FAILED)
-    return e;
-  *hash = cf_hash64(m, (size_t)st->st_size);
-  munmap(m, (size_t)st->st_size);
-  return 0;
+  if (!e)
+    *hash = cf_hash64(buf, got);
+  free(buf);
+  return e;
 }
 
 static int64_t mtime_ns(const struct stat *st) {
