@@ -26,7 +26,6 @@ static const cli_opt learn_opts[] = {
 
 typedef struct learn {
   cli_tally addrs;          /* "PORT ADDR" of connections without a name */
-  cli_tally hosts;          /* "PORT HOST" */
   cli_tally hostaddr;       /* "PORT HOST\nADDR": what each name reached */
   unsigned long long other; /* connections no address rule can allow */
   unsigned long long conns;
@@ -137,8 +136,7 @@ static size_t merge(dest *d, size_t n)
   return n;
 }
 
-/* Append port to a sorted list of ports "80,443" (written in ascending
- * order by the caller), as ranges where they are consecutive. */
+/* ports[0..n) (ascending, each once) as "80,443,8000-8002". */
 static char *port_list(const unsigned *ports, size_t n)
 {
   char *s = malloc(n * 12 + 1), *p = s;
@@ -155,13 +153,6 @@ static char *port_list(const unsigned *ports, size_t n)
       p += sprintf(p, "-%u", ports[j]);
   }
   return s;
-}
-
-static int cmp_uint(const void *a, const void *b)
-{
-  unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-
-  return x < y ? -1 : x > y;
 }
 
 static void print_seen(unsigned long long count, const char *first,
@@ -216,179 +207,150 @@ static void print_human(const char *host, const char *addr, unsigned port,
          strchr(addr, ':') ? 128 : 32, port);
 }
 
-/* The proposal for connections without a name: gather each address's
- * ports, then merge. */
-static int propose_addrs(const learn *l, const curlfence_policy *base,
-                         unsigned long long *human)
+/* A logged destination BASE denies by its default: what (an address or a
+ * name) and the port, with its tally entry. */
+typedef struct item {
+  char *what;
+  const char *addr;
+  unsigned port;
+  const cli_tally_ent *e;
+} item;
+
+static int by_what(const void *a, const void *b)
 {
-  cli_tally_ent **v = cli_tally_sorted(&l->addrs);
-  cli_tally byaddr = { NULL, 0, 0 };
-  dest *d = NULL;
-  size_t i, n = 0;
-  int rc = -1;
+  const item *x = a, *y = b;
+  int c = strcmp(x->what, y->what);
 
-  if(!v)
-    return -1;
-  /* one entry per address; its ports are collected in the pass below */
-  for(i = 0; v[i]; i++) {
-    curlfence_verdict vd;
-    unsigned port;
-    const char *addr = v[i]->key + strcspn(v[i]->key, " ") + 1;
-    cli_tally_ent *a;
-    int says;
-
-    port = (unsigned)strtoul(v[i]->key, NULL, 10);
-    says = base_says(base, addr, port, &vd);
-    if(says == 0 || says < 0)
-      continue;
-    if(says == 2) {
-      print_human(NULL, addr, port, &vd, v[i]);
-      ++*human;
-      continue;
-    }
-    if(!(a = cli_tally_get(&byaddr, addr)))
-      goto out;
-    a->aux++;
-  }
-  d = calloc(byaddr.n + 1, sizeof(*d));
-  if(!d)
-    goto out;
-  for(i = 0; i < byaddr.cap; i++) {
-    cli_tally_ent *a = &byaddr.ents[i];
-    unsigned *ports;
-    size_t k, np = 0;
-    dest *x;
-
-    if(!a->key)
-      continue;
-    x = &d[n++];
-    x->v6 = strchr(a->key, ':') != NULL;
-    inet_pton(x->v6 ? AF_INET6 : AF_INET, a->key, x->addr);
-    x->plen = x->v6 ? 128 : 32;
-    ports = malloc(a->aux * sizeof(*ports));
-    if(!ports)
-      goto out;
-    for(k = 0; v[k]; k++) {
-      const char *addr = v[k]->key + strcspn(v[k]->key, " ") + 1;
-      unsigned port = (unsigned)strtoul(v[k]->key, NULL, 10);
-      curlfence_verdict vd;
-
-      if(strcmp(addr, a->key) || base_says(base, addr, port, &vd) != 1)
-        continue;
-      ports[np++] = port;
-      x->count += v[k]->count;
-      join_time(x, v[k]->first, v[k]->last);
-    }
-    qsort(ports, np, sizeof(*ports), cmp_uint);
-    x->ports = port_list(ports, np);
-    free(ports);
-    if(!x->ports)
-      goto out;
-  }
-  n = merge(d, n);
-  for(i = 0; i < n; i++) {
-    char text[INET6_ADDRSTRLEN];
-
-    inet_ntop(d[i].v6 ? AF_INET6 : AF_INET, d[i].addr, text, sizeof(text));
-    print_seen(d[i].count, d[i].first, d[i].last);
-    if(d[i].plen == (d[i].v6 ? 128 : 32))
-      printf("allow %s port %s\n", text, d[i].ports);
-    else
-      printf("allow %s/%d port %s\n", text, d[i].plen, d[i].ports);
-  }
-  rc = 0;
-out:
-  if(rc)
-    fputs(CLI_PROG ": out of memory\n", stderr);
-  if(d)
-    for(i = 0; i < n; i++)
-      free(d[i].ports);
-  free(d);
-  free(v);
-  cli_tally_free(&byaddr);
-  return rc;
+  if(c)
+    return c;
+  return x->port < y->port ? -1 : x->port > y->port;
 }
 
-/* Connections that carry a name: "allow host NAME port LIST", one line per
- * name.  An address of the name that an address rule of BASE denies is
- * listed for a human instead. */
-static int propose_hosts(const learn *l, const curlfence_policy *base,
-                         unsigned long long *human)
+/* The entries of t ("PORT WHAT" or "PORT WHAT\nADDR") that BASE denies by
+ * its default, sorted by what and port, into *out; the ones an address
+ * rule denies are printed for a human.  Keys are split in place (the
+ * newline of a name's key becomes a NUL). */
+static long gather(const cli_tally *t, const curlfence_policy *base,
+                   int named, item **out, unsigned long long *human)
 {
-  cli_tally_ent **v = cli_tally_sorted(&l->hostaddr);
-  cli_tally names = { NULL, 0, 0 };
-  size_t i, k;
-  int rc = -1;
+  item *v = malloc((t->n + 1) * sizeof(*v));
+  size_t i;
+  long n = 0;
 
   if(!v)
     return -1;
-  for(i = 0; v[i]; i++) {
-    char *host = v[i]->key + strcspn(v[i]->key, " ") + 1;
-    char *nl = strchr(host, '\n');
-    unsigned port = (unsigned)strtoul(v[i]->key, NULL, 10);
+  for(i = 0; i < t->cap; i++) {
+    cli_tally_ent *e = &t->ents[i];
     curlfence_verdict vd;
-    cli_tally_ent *e;
+    item it;
+    char *nl;
     int says;
-
-    *nl = '\0';
-    says = base_says(base, nl + 1, port, &vd);
-    if(says == 2) {
-      print_human(host, nl + 1, port, &vd, v[i]);
-      ++*human;
-    }
-    else if(says == 1 && (e = cli_tally_get(&names, host)))
-      e->aux++;
-    else if(says == 1) {
-      *nl = '\n';
-      goto out;
-    }
-    *nl = '\n';
-  }
-  for(k = 0; k < names.cap; k++) {
-    cli_tally_ent *e = &names.ents[k];
-    unsigned *ports = malloc(e->aux * sizeof(*ports) + 1);
-    size_t np = 0;
-    dest x;
 
     if(!e->key)
       continue;
-    if(!ports)
-      goto out;
-    memset(&x, 0, sizeof(x));
-    for(i = 0; v[i]; i++) {
-      char *host = v[i]->key + strcspn(v[i]->key, " ") + 1;
-      char *nl = strchr(host, '\n');
-      unsigned port = (unsigned)strtoul(v[i]->key, NULL, 10);
-      curlfence_verdict vd;
-
-      if((size_t)(nl - host) != strlen(e->key) ||
-         memcmp(host, e->key, (size_t)(nl - host)) ||
-         base_says(base, nl + 1, port, &vd) != 1)
-        continue;
-      /* one port may be reached at several addresses */
-      for(size_t j = 0; j < np; j++)
-        if(ports[j] == port)
-          port = 0;
-      if(port)
-        ports[np++] = port;
-      x.count += v[i]->count;
-      join_time(&x, v[i]->first, v[i]->last);
+    it.port = (unsigned)strtoul(e->key, NULL, 10);
+    it.what = e->key + strcspn(e->key, " ") + 1;
+    it.addr = it.what;
+    it.e = e;
+    if(named && (nl = strchr(it.what, '\n'))) {
+      *nl = '\0';
+      it.addr = nl + 1;
     }
-    qsort(ports, np, sizeof(*ports), cmp_uint);
-    x.ports = port_list(ports, np);
-    free(ports);
-    if(!x.ports)
-      goto out;
-    print_seen(x.count, x.first, x.last);
-    printf("allow host %s port %s\n", e->key, x.ports);
-    free(x.ports);
+    says = base_says(base, it.addr, it.port, &vd);
+    if(says == 2) {
+      print_human(named ? it.what : NULL, it.addr, it.port, &vd, e);
+      ++*human;
+    }
+    else if(says == 1)
+      v[n++] = it;
+  }
+  qsort(v, (size_t)n, sizeof(*v), by_what);
+  *out = v;
+  return n;
+}
+
+/* One dest per distinct what of v[0..n): its ports (each once), count and
+ * times.  Returns how many, or -1. */
+static long group(const item *v, long n, dest *d)
+{
+  unsigned *ports = malloc(((size_t)n + 1) * sizeof(*ports));
+  long i, j, k = 0;
+
+  if(!ports)
+    return -1;
+  for(i = 0; i < n; i = j) {
+    size_t np = 0;
+    dest *x = &d[k++];
+
+    memset(x, 0, sizeof(*x));
+    for(j = i; j < n && !strcmp(v[j].what, v[i].what); j++) {
+      if(!np || ports[np - 1] != v[j].port)
+        ports[np++] = v[j].port;
+      x->count += v[j].e->count;
+      join_time(x, v[j].e->first, v[j].e->last);
+    }
+    x->host = v[i].what;
+    if(!(x->ports = port_list(ports, np))) {
+      free(ports);
+      return -1;
+    }
+  }
+  free(ports);
+  return k;
+}
+
+/* The proposal: "allow host NAME port LIST" for connections that carry a
+ * name, and merged address rules for the others. */
+static int propose(const learn *l, const curlfence_policy *base,
+                   unsigned long long *human)
+{
+  item *hv = NULL, *av = NULL;
+  dest *hd = NULL, *ad = NULL;
+  long nh, na, i, kh = 0, ka = 0;
+  int rc = -1;
+
+  nh = gather(&l->hostaddr, base, 1, &hv, human);
+  na = nh < 0 ? -1 : gather(&l->addrs, base, 0, &av, human);
+  if(na < 0)
+    goto out;
+  hd = calloc((size_t)nh + 1, sizeof(*hd));
+  ad = calloc((size_t)na + 1, sizeof(*ad));
+  if(!hd || !ad || (kh = group(hv, nh, hd)) < 0 ||
+     (ka = group(av, na, ad)) < 0)
+    goto out;
+  for(i = 0; i < kh; i++) {
+    print_seen(hd[i].count, hd[i].first, hd[i].last);
+    printf("allow host %s port %s\n", hd[i].host, hd[i].ports);
+  }
+  for(i = 0; i < ka; i++) {
+    ad[i].v6 = strchr(ad[i].host, ':') != NULL;
+    inet_pton(ad[i].v6 ? AF_INET6 : AF_INET, ad[i].host, ad[i].addr);
+    ad[i].plen = ad[i].v6 ? 128 : 32;
+    ad[i].host = NULL;
+  }
+  ka = (long)merge(ad, (size_t)ka);
+  for(i = 0; i < ka; i++) {
+    char text[INET6_ADDRSTRLEN];
+
+    inet_ntop(ad[i].v6 ? AF_INET6 : AF_INET, ad[i].addr, text, sizeof(text));
+    print_seen(ad[i].count, ad[i].first, ad[i].last);
+    if(ad[i].plen == (ad[i].v6 ? 128 : 32))
+      printf("allow %s port %s\n", text, ad[i].ports);
+    else
+      printf("allow %s/%d port %s\n", text, ad[i].plen, ad[i].ports);
   }
   rc = 0;
 out:
   if(rc)
     fputs(CLI_PROG ": out of memory\n", stderr);
-  free(v);
-  cli_tally_free(&names);
+  for(i = 0; hd && i < kh; i++)
+    free(hd[i].ports);
+  for(i = 0; ad && i < ka; i++)
+    free(ad[i].ports);
+  free(hd);
+  free(ad);
+  free(hv);
+  free(av);
   return rc;
 }
 
@@ -434,12 +396,11 @@ static int run_learn(const cli_cmd *cmd, int argc, char **argv)
   if(l.other)
     printf("# %llu connections were to unix sockets or unusable addresses: "
            "no address rule decides them.\n", l.other);
-  if(propose_hosts(&l, base, &human) || propose_addrs(&l, base, &human))
+  if(propose(&l, base, &human))
     goto out;
   rc = st.invalid ? 1 : 0;
 out:
   cli_tally_free(&l.addrs);
-  cli_tally_free(&l.hosts);
   cli_tally_free(&l.hostaddr);
   curlfence_policy_unref(base);
   return rc;
