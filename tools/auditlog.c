@@ -211,8 +211,8 @@ static int get_bool(json_t *o, const char *key, int *out, char *why,
   return 0;
 }
 
-static int tree_parse(const char *line, size_t len, cli_event *ev,
-                      void **doc, char *why, size_t whylen)
+int cli_event_parse_tree(const char *line, size_t len, cli_event *ev,
+                         void **doc, char *why, size_t whylen)
 {
   json_error_t jerr;
   json_t *o, *rule;
@@ -285,7 +285,7 @@ int cli_event_parse(char *line, size_t len, cli_event *ev, void **doc,
 {
   if(!fast_parse(line, len, ev))
     return 0;
-  return tree_parse(line, len, ev, doc, why, whylen);
+  return cli_event_parse_tree(line, len, ev, doc, why, whylen);
 }
 
 void cli_event_release(void **doc)

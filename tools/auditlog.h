@@ -43,6 +43,11 @@ int cli_event_parse(char *line, size_t len, cli_event *ev, void **doc,
                     char *why, size_t whylen);
 void cli_event_release(void **doc);
 
+/* cli_event_parse() without its fast path: what every line would get.
+ * The fuzz harness holds the fast path to it. */
+int cli_event_parse_tree(const char *line, size_t len, cli_event *ev,
+                         void **doc, char *why, size_t whylen);
+
 /* A log read line by line: a file, or "-" for standard input. */
 typedef struct cli_auditlog {
   const char *name;
