@@ -68,8 +68,9 @@ static int num(scan *s, unsigned long long *out)
   unsigned long long v = 0;
   char *b = s->p;
 
+  /* jansson's integers are signed 64-bit: no larger here either */
   for(; s->p < s->end && *s->p >= '0' && *s->p <= '9'; s->p++) {
-    if(v > (UINT64_MAX - 9) / 10)
+    if(v > (INT64_MAX - 9) / 10)
       return -1;
     v = v * 10 + (unsigned long long)(*s->p - '0');
   }
@@ -147,7 +148,7 @@ static int fast_parse(char *line, size_t len, cli_event *ev)
   if(!LIT(&s, ",\"lost\":") && num(&s, &ev->lost))
     return -1;
   if(LIT(&s, "}") || s.p != s.end || port > 65535 || line_no > UINT32_MAX ||
-     ev->v < 2 || ev->pid > UINT64_MAX >> 1 || ev->lost > UINT64_MAX >> 1)
+     ev->v < 2 || ev->v > UINT32_MAX)
     return -1;
   ev->port = (unsigned)port;
   ev->rule_line = (unsigned long)line_no;
