@@ -144,6 +144,13 @@ hasnt "report --unused" "127.0.0.3"
 check "report --unused --json" 0 $tool report --unused --json -r "$tmp/base.rules" "$log"
 has "report --unused --json" "^{\"unused\":[{\"file\":\"$tmp/base.rules\",\"line\":3,\"text\":\"deny 10.0.0.0/8\"}]}"
 check "report --unused without -r" 2 $tool report --unused "$log"
+check "report --unused, rules on standard input" 2 sh -c "$tool report --unused -r - '$log' <'$tmp/base.rules'"
+has "report --unused, rules on standard input" "needs the rules file the events name"
+# a rule named by another spelling of its file's path is still used
+case $tool in /*) abs_tool=$tool ;; *) abs_tool=$(pwd)/$tool ;; esac
+check "report --unused, relative path" 0 sh -c "cd '$tmp' && '$abs_tool' report --unused -r base.rules audit.jsonl"
+hasnt "report --unused, relative path" "deny 127.0.0.3"
+has "report --unused, relative path" "^base.rules:3: deny 10.0.0.0/8"
 
 # lines that are not events are counted and named, never fatal; version 2
 # (no "lost"), keys in another order and a "host" field are events

@@ -431,9 +431,11 @@ static int run_report(const cli_cmd *cmd, int argc, char **argv)
     return cli_usage_error(cmd, "--unused needs -r RULES");
   if(rules && !unused)
     return cli_usage_error(cmd, "-r RULES is for --unused");
+  /* events name the file of their rule, which rules text read from
+   * standard input does not have */
   if(unused && !strcmp(rules, "-"))
-    return cli_usage_error(cmd, "--unused reads the logs, not the rules, "
-                           "from standard input");
+    return cli_usage_error(cmd, "--unused -r needs the rules file the "
+                           "events name, not standard input");
   if(cli_auditlog_read(CLI_OPERANDS(&ps), ps.noperands, on_event, &r, &st))
     rc = 2;
   else if(unused)
