@@ -18,8 +18,7 @@
 #include <string.h>
 
 static const cli_opt learn_opts[] = {
-  { "rules", 'r', "BASE", "the policy the proposal extends (default: the "
-    "installed default)" },
+  { "rules", 'r', "BASE", "the policy to extend (default: the default rules)" },
   CLI_OPT_HELP,
   CLI_OPT_END
 };

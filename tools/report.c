@@ -21,11 +21,11 @@
 #define OPT_UNUSED (CLI_LONG_ONLY + 4)
 
 static const cli_opt report_opts[] = {
-  { "since", OPT_SINCE, "TIME", "only events at or after TIME (RFC 3339, UTC)" },
+  { "since", OPT_SINCE, "TIME", "only events at or after TIME (RFC 3339)" },
   { "until", OPT_UNTIL, "TIME", "only events before TIME" },
   { "top", OPT_TOP, "N", "entries in each top list (default 10)" },
-  { "unused", OPT_UNUSED, NULL, "list the rules of -r RULES that decided nothing" },
-  CLI_OPT_RULES,
+  { "unused", OPT_UNUSED, NULL, "the rules of -r FILE that decided nothing" },
+  { "rules", 'r', "FILE", "the rules file --unused lists rules of" },
   { "json", CLI_KEY_JSON, NULL, "one JSON document" },
   CLI_OPT_HELP,
   CLI_OPT_END
