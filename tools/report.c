@@ -11,7 +11,6 @@
 #include "internal.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,18 +41,35 @@ typedef struct report {
 
 /* Keys hold the parts of what they count, each part but the last preceded
  * by its length, so that no byte of a file name or a unix socket path can
- * be taken for a separator. */
-static int key_printf(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int key_printf(char *buf, size_t size, const char *fmt, ...)
+ * be taken for a separator.  They are built by hand: printf costs more
+ * than reading the line did. */
+static int put(char **p, char *end, const char *s, size_t n)
 {
-  va_list ap;
-  int n;
+  if((size_t)(end - *p) <= n)
+    return -1;
+  memcpy(*p, s, n);
+  *p += n;
+  **p = '\0';
+  return 0;
+}
 
-  va_start(ap, fmt);
-  n = vsnprintf(buf, size, fmt, ap);
-  va_end(ap);
-  return n < 0 || (size_t)n >= size ? -1 : 0;
+static int put_num(char **p, char *end, unsigned long long v)
+{
+  char tmp[24], *q = tmp + sizeof(tmp);
+
+  do
+    *--q = (char)('0' + v % 10);
+  while(v /= 10);
+  return put(p, end, q, (size_t)(tmp + sizeof(tmp) - q));
+}
+
+/* "PORT WHAT": a destination by address or by name. */
+static int dest_key(char *buf, size_t size, unsigned port, const char *what)
+{
+  char *p = buf, *end = buf + size;
+
+  return put_num(&p, end, port) || put(&p, end, " ", 1) ||
+         put(&p, end, what, strlen(what));
 }
 
 /* "PORT ADDR" and "LINE LEN FILE TEXT" keys, taken apart again. */
@@ -89,8 +105,13 @@ static void key_rule(const char *key, unsigned long *line, const char **file,
 static int rule_key(char *buf, size_t size, const char *file,
                     unsigned long line, const char *text)
 {
-  return key_printf(buf, size, "%lu %ld %s%s", line,
-                    file ? (long)strlen(file) : -1L, file ? file : "", text);
+  char *p = buf, *end = buf + size;
+  size_t n = file ? strlen(file) : 0;
+
+  return put_num(&p, end, line) || put(&p, end, " ", 1) ||
+         (file ? put_num(&p, end, n) : put(&p, end, "-1", 2)) ||
+         put(&p, end, " ", 1) || (file && put(&p, end, file, n)) ||
+         put(&p, end, text, strlen(text));
 }
 
 static int count(cli_tally *t, const char *key, const cli_event *ev,
@@ -137,16 +158,19 @@ static int on_event(const cli_event *ev, void *ud)
                ev->rule_text) &&
      count(&r->rules, key, ev, kind != 0))
     return -1;
-  snprintf(key, sizeof(key), "%llu", ev->pid);
+  {
+    char *p = key;
+
+    put_num(&p, key + sizeof(key), ev->pid);
+  }
   if(count(&r->progs, key, ev, kind != 0))
     return -1;
   if(!kind)
     return 0;
-  if(!key_printf(key, sizeof(key), "%u %s", ev->port, ev->addr) &&
+  if(!dest_key(key, sizeof(key), ev->port, ev->addr) &&
      count(&r->dests, key, ev, kind == 1))
     return -1;
-  if(ev->host &&
-     !key_printf(key, sizeof(key), "%u %s", ev->port, ev->host) &&
+  if(ev->host && !dest_key(key, sizeof(key), ev->port, ev->host) &&
      count(&r->hosts, key, ev, kind == 1))
     return -1;
   return 0;
