@@ -77,6 +77,10 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -g $(REPRO) $(SAN) -Iinclude $(CURL_CFLAGS) 
              $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
+# jansson reads audit logs in the tool (report, learn); the library and
+# the preload never link it.
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
 LIB_SRCS  = $(wildcard lib/*.c)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -176,16 +180,16 @@ $(BUILD)/tools-installed/preload-paths.h: FORCE
 	  '#define CURLFENCE_PRELOAD_IMAGE $(call cstr,$(PRELOAD_IMAGE))')
 
 $(BUILD)/tools/%.o: tools/%.c | $(BUILD)/tools/paths.h
-	$(CC) $(CFLAGS_ALL) -Ilib -I$(BUILD)/tools -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(JANSSON_CFLAGS) -Ilib -I$(BUILD)/tools -c $< -o $@
 
 $(BUILD)/tools-installed/%.o: tools/%.c | $(BUILD)/tools-installed/paths.h
-	$(CC) -I$(BUILD)/tools-installed $(CFLAGS_ALL) -Ilib -c $< -o $@
+	$(CC) -I$(BUILD)/tools-installed $(CFLAGS_ALL) $(JANSSON_CFLAGS) -Ilib -c $< -o $@
 
 $(TOOL): $(TOOL_OBJS) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(LIBDEPS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(LIBDEPS) $(JANSSON_LIBS)
 
 $(TOOL_INST): $(TOOL_INST_OBJS) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_INST_OBJS) $(INTLIB) $(LIBDEPS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_INST_OBJS) $(INTLIB) $(LIBDEPS) $(JANSSON_LIBS)
 
 tools/curlfence: $(TOOL)
 	ln -sf ../$(TOOL) $@
@@ -242,6 +246,7 @@ check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	test/version.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh
+	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/loop.sh
 	$(TESTBIN)
 	$(TESTBIN_SO)
 	+MAKE="$(MAKE)" test/install-isolated.sh $(INSTALL_TEST_ARGS)

@@ -7,6 +7,9 @@
  *            as `curlfence diff OLD NEW > /dev/null`.  Target: < 5 s.
  *   check -: 1M addresses (half inside the table's prefixes, half
  *            random) on standard input, `curlfence check -r OLD -`.
+ *   report:  a 1 GB audit log (schema 3 lines as the library writes them,
+ *            with 1 in 1000 spelled otherwise, which the reader hands to
+ *            jansson), `curlfence report LOG`.  Target: >= 100 MB/s.
  *
  * Each command runs BENCH_CLI_RUNS times (default 3) and the fastest run
  * is reported, wall clock, including loading the rules.  Files go to
@@ -29,6 +32,8 @@ extern char **environ;
 #define NRULES 1000000
 #define NADDRS 1000000
 #define DIFF_TARGET_S 5.0
+#define LOG_BYTES (1000ull * 1000 * 1000)
+#define REPORT_TARGET_MBS 100.0
 
 static double now(void)
 {
@@ -75,10 +80,82 @@ static double best_of(int runs, char *const argv[], const char *in,
   return best;
 }
 
+/* An audit log of about LOG_BYTES: mostly denials of 20k addresses on a
+ * few ports by 50 rules from 200 processes, times increasing, each open
+ * check of an allowed connection followed by its reused check.  Returns
+ * its size, or 0 on error. */
+static unsigned long long write_log(const char *path)
+{
+  static const char *const files[] = { "/etc/curlfence/default.rules",
+                                       "/srv/app/app.rules" };
+  static const unsigned ports[] = { 80, 443, 8080, 5432, 6379 };
+  FILE *f = fopen(path, "w");
+  unsigned long long size = 0, n = 0;
+  uint64_t s = 7;
+  uint8_t pool[20000][4];
+  char line[1024];
+
+  if(!f)
+    return 0;
+  for(size_t i = 0; i < 20000; i++)
+    gen_addr_random(0, &s, pool[i]);
+  while(size < LOG_BYTES) {
+    uint64_t r = gen_rand(&s);
+    const uint8_t *a = pool[r % 20000];
+    int allow = (r >> 20) % 4 == 0, odd = n % 1000 == 999, len;
+    unsigned rule = (unsigned)((r >> 24) % 50);
+    char addr[INET_ADDRSTRLEN];
+
+    inet_ntop(AF_INET, a, addr, sizeof(addr));
+    for(int check = 0; check < 1 + allow; check++, n++) {
+      unsigned long long us = 1764000000000000ull + n * 997;
+      time_t t = (time_t)(us / 1000000);
+      struct tm tm;
+      char when[32];
+
+      gmtime_r(&t, &tm);
+      strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+      if(odd)   /* keys in another order, as a hand-made line may have */
+        len = snprintf(line, sizeof(line),
+          "{\"decision\":\"%s\",\"v\":3,\"time\":\"%s.%06uZ\","
+          "\"enforced\":%s,\"addr\":\"%s\",\"as\":null,\"port\":%u,"
+          "\"family\":\"inet\",\"transport\":\"tcp\",\"socktype\":1,"
+          "\"protocol\":6,\"check\":\"%s\",\"default\":false,"
+          "\"reason\":\"rule\",\"rule\":{\"file\":\"%s\",\"line\":%u,"
+          "\"text\":\"%s 192.0.2.%u\"},\"generation\":1,\"pid\":%u,"
+          "\"lost\":0}\n", allow ? "allow" : "deny", when,
+          (unsigned)(us % 1000000), (r >> 40) % 3 ? "true" : "false", addr,
+          ports[(r >> 32) % 5], check ? "reused" : "open",
+          files[rule % 2], 10 + rule, allow ? "allow" : "deny", rule,
+          (unsigned)(1000 + (r >> 48) % 200));
+      else
+        len = snprintf(line, sizeof(line),
+          "{\"v\":3,\"time\":\"%s.%06uZ\",\"decision\":\"%s\","
+          "\"enforced\":%s,\"addr\":\"%s\",\"as\":null,\"port\":%u,"
+          "\"family\":\"inet\",\"transport\":\"tcp\",\"socktype\":1,"
+          "\"protocol\":6,\"check\":\"%s\",\"default\":false,"
+          "\"reason\":\"rule\",\"rule\":{\"file\":\"%s\",\"line\":%u,"
+          "\"text\":\"%s 192.0.2.%u\"},\"generation\":1,\"pid\":%u,"
+          "\"lost\":0}\n", when, (unsigned)(us % 1000000),
+          allow ? "allow" : "deny", (r >> 40) % 3 ? "true" : "false", addr,
+          ports[(r >> 32) % 5], check ? "reused" : "open",
+          files[rule % 2], 10 + rule, allow ? "allow" : "deny", rule,
+          (unsigned)(1000 + (r >> 48) % 200));
+      if(len < 0 || fwrite(line, 1, (size_t)len, f) != (size_t)len) {
+        fclose(f);
+        return 0;
+      }
+      size += (unsigned long long)len;
+    }
+  }
+  return fclose(f) ? 0 : size;
+}
+
 int main(int argc, char **argv)
 {
   const char *dir = getenv("BENCH_DIR"), *r = getenv("BENCH_CLI_RUNS");
-  char oldp[4096], newp[4096], addrp[4096];
+  char oldp[4096], newp[4096], addrp[4096], logp[4096];
+  unsigned long long logsize;
   int runs = r ? atoi(r) : 3, status, changed = 0;
   uint64_t s = 42;
   gen_rule *rules;
@@ -164,5 +241,23 @@ int main(int argc, char **argv)
   unlink(oldp);
   unlink(newp);
   unlink(addrp);
+
+  snprintf(logp, sizeof(logp), "%s/cf-bench-audit.jsonl", dir);
+  if(!(logsize = write_log(logp))) {
+    perror(logp);
+    unlink(logp);
+    return 1;
+  }
+  {
+    char *av[] = { argv[1], "report", logp, NULL };
+    t = best_of(runs, av, NULL, &status);
+  }
+  printf("curlfence report: a %.2f GB audit log, best of %d\n",
+         logsize / 1e9, runs);
+  printf("  %.3f s (exit %d), %.0f MB/s  target >= %.0f MB/s: %s\n", t,
+         status, logsize / t / 1e6, REPORT_TARGET_MBS,
+         status == 0 && logsize / t / 1e6 >= REPORT_TARGET_MBS ? "PASS"
+                                                              : "MISS");
+  unlink(logp);
   return 0;
 }

@@ -59,6 +59,8 @@ extern const cli_cmd cli_cmd_explain;
 extern const cli_cmd cli_cmd_lint;
 extern const cli_cmd cli_cmd_run;
 extern const cli_cmd cli_cmd_compile;
+extern const cli_cmd cli_cmd_report;
+extern const cli_cmd cli_cmd_learn;
 extern const cli_cmd *const cli_commands[];
 
 /* ------------------------------------------------------------- options */

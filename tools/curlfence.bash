@@ -6,7 +6,7 @@
 # this file.  test/tool.sh compares it with `curlfence --list-options`, so
 # an option the tool gains without a line here fails the tests.
 
-_curlfence_commands="check fetch explain lint diff run compile"
+_curlfence_commands="check fetch explain lint diff run compile report learn"
 
 # _curlfence_files CUR PATTERN...: directories, and files matching a pattern
 _curlfence_files()
@@ -66,7 +66,7 @@ _curlfence()
       COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
       [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W syslog -- "$cur") )
       return ;;
-    -p|--port|-H|--header|--max-time|--connect-timeout|--resolve|--watch)
+    -p|--port|-H|--header|--max-time|--connect-timeout|--resolve|--watch|--since|--until|--top)
       return ;;
   esac
   case $cmd in
@@ -77,6 +77,8 @@ _curlfence()
     diff)    opts="--json -h --help" ;;
     run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch -h --help --" ;;
     compile) opts="-r --rules -o --output -h --help" ;;
+    report)  opts="--since --until --top --unused -r --rules --json -h --help" ;;
+    learn)   opts="-r --rules -h --help" ;;
     help)    COMPREPLY=( $(compgen -W "$_curlfence_commands" -- "$cur") ); return ;;
     *)       return ;;
   esac
@@ -86,6 +88,7 @@ _curlfence()
   fi
   case $cmd in
     lint|diff|compile) _curlfence_files "$cur" '*.rules' ;;
+    report|learn) _curlfence_files "$cur" '*.jsonl' '*.log' ;;
   esac
 }
 complete -F _curlfence curlfence

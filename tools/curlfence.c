@@ -18,6 +18,8 @@ const cli_cmd *const cli_commands[] = {
   &cli_cmd_diff,
   &cli_cmd_run,
   &cli_cmd_compile,
+  &cli_cmd_report,
+  &cli_cmd_learn,
   NULL
 };
 

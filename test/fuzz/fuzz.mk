@@ -40,8 +40,17 @@ endif
 
 $(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_HELPERS) $(FUZZ_HDRS) $(FUZZ_BUILD)/libcurlfence-internal.a
 	$(FUZZ_CC) $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
-	  -Iinclude -Ilib -Itest/fuzz $(CURL_CFLAGS) -o $@ $< $(FUZZ_HELPERS) \
-	  $(FUZZ_BUILD)/libcurlfence-internal.a $(LIBDEPS)
+	  -Iinclude -Ilib -Itools -Itest/fuzz $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
+	  -o $@ $< $(FUZZ_HELPERS) $(FUZZ_TOOL_SRCS) \
+	  $(FUZZ_BUILD)/libcurlfence-internal.a $(LIBDEPS) $(FUZZ_TOOL_LIBS)
+
+# The audit-log reader belongs to the tool (tools/auditlog.c), and links
+# jansson as the tool does.
+$(FUZZ_BUILD)/fuzz_auditlog: tools/auditlog.c tools/auditlog.h
+$(FUZZ_BUILD)/fuzz_auditlog: FUZZ_TOOL_SRCS = tools/auditlog.c
+$(FUZZ_BUILD)/fuzz_auditlog: FUZZ_TOOL_LIBS = $(JANSSON_LIBS)
+$(BUILD)/fuzz-replay/fuzz_auditlog: $(BUILD)/tools/auditlog.o
+$(BUILD)/fuzz-replay/fuzz_auditlog: FUZZ_TOOL_LIBS = $(JANSSON_LIBS)
 
 # Absolute paths: a harness may change its working directory.
 fuzz-smoke: $(FUZZ_BINS)
@@ -59,11 +68,11 @@ fuzz-smoke: $(FUZZ_BINS)
 
 $(BUILD)/fuzz-replay/%.o: test/fuzz/%.c $(FUZZ_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ilib -Itest/fuzz -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ilib -Itools -Itest/fuzz -c $< -o $@
 
 $(BUILD)/fuzz-replay/fuzz_%: $(BUILD)/fuzz-replay/fuzz_%.o $(BUILD)/fuzz-replay/replay.o \
     $(FUZZ_HELPERS:test/fuzz/%.c=$(BUILD)/fuzz-replay/%.o) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBDEPS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBDEPS) $(FUZZ_TOOL_LIBS)
 
 .PRECIOUS: $(BUILD)/fuzz-replay/%.o
 
