@@ -372,6 +372,18 @@ typedef struct curlfence_rule_stat {
 CURLFENCE_API size_t curlfence_policy_rule_stats(
     const curlfence_policy *policy, curlfence_rule_stat *out, size_t max);
 
+/* Write the guard's counters to out in the Prometheus text exposition
+ * format (0.0.4), for an application's own /metrics endpoint or a
+ * node_exporter textfile: decisions by decision (allow, deny, report),
+ * check (open, reused) and reason; per-rule hits of the policy in force
+ * (rules with hits, the default and the unix setting) with file, line and
+ * rule text; audit events written, failed and, with a built-in sink, lost;
+ * reloads by result; the policy's generation, load time and rule count.
+ * Flushes out; CURLFENCE_E_IO when writing failed, CURLFENCE_E_INVAL for
+ * a NULL argument.  Takes no lock that decisions wait for. */
+CURLFENCE_API curlfence_code curlfence_guard_metrics(curlfence_guard *guard,
+                                                     FILE *out);
+
 /* 1 when the rules file says "mode report", else 0. */
 CURLFENCE_API int curlfence_policy_report_only(const curlfence_policy *policy);
 

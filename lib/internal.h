@@ -381,7 +381,12 @@ struct curlfence_policy {
   /* Decisions made by guards: one counter per rule, then the default and
    * the unix setting.  The only part of a policy that changes. */
   _Atomic uint64_t *hits;
+  int64_t loaded_us;      /* wall clock when loaded, microseconds */
 };
+
+/* Entry i of curlfence_policy_rule_stats() (i < rule count + 2). */
+void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
+                         curlfence_rule_stat *o);
 
 /* A destination as the decisions see it, read once from its sockaddr and
  * then carried by pointer through deciding, counting and auditing (the
@@ -507,6 +512,25 @@ typedef struct cf_watch {
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* Decisions a guard counts, by outcome, check (curlfence_check) and the
+ * verdict's reason word (cf_reason_index; metrics.c writes them). */
+enum { CF_OUTCOME_ALLOW, CF_OUTCOME_DENY, CF_OUTCOME_REPORT, CF_OUTCOME_N };
+#define CF_REASON_N 14
+/* The reason words counted apart, "other" last for words added later. */
+extern const char *const cf_reason_names[CF_REASON_N];
+unsigned cf_reason_index(const char *reason);
+
+/* A guard's counters as read at one time (each exact, not all of one
+ * instant).  Every reader of a guard's counters goes through
+ * cf_guard_counters(), so how they are kept is guard.c's business. */
+typedef struct cf_guard_counts {
+  uint64_t allowed, denied, reported;
+  uint64_t audit_written, audit_errors;
+  uint64_t reloads, reload_failures;
+  uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+} cf_guard_counts;
+void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
+
 /* curlfence_guard.magic: a guard's callbacks refuse to work for anything
  * but a live guard (fail closed), a cheap tripwire for a guard freed while
  * still attached (see curlfence_guard_free(3)). */
@@ -524,7 +548,8 @@ struct curlfence_guard {
   curl_closesocket_callback close_fn;
   void *close_data;
   _Atomic uint64_t allowed, denied, reported, audit_errors, reloads,
-      reload_failures;
+      reload_failures, audit_written;
+  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
   /* Tests only: called by a reload between loading and publishing. */
