@@ -78,7 +78,7 @@ CURLFENCE_API curlfence_code curlfence_guard_metrics(curlfence_guard *guard,
     return CURLFENCE_E_INVAL;
   cf_guard_counters(guard, &n);
   /* The sink is only safe to read while its settings are in use. */
-  curlfence_policy_unref(cf_live_acquire(&guard->live, &slot, &gen2));
+  (void)cf_live_acquire(&guard->live, &slot, &gen2);
   audit = cf_live_audit(&guard->live, slot);
   if(audit->fn == curlfence_sink_write && audit->data) {
     has_sink = 1;

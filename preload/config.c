@@ -16,6 +16,8 @@
  *   CURLFENCE_KEEP_PROXY   1: keep the program's proxy settings
  *   CURLFENCE_KEEP_DOH     1: keep the program's CURLOPT_DOH_URL
  *   CURLFENCE_ALLOW_TFTP   1: decide UDP (TFTP) sockets by the rules
+ *   CURLFENCE_METRICS      Prometheus textfile to keep up to date ("%p":
+ *                          the process id)
  *
  * Anything wrong (rules that do not load, an audit file that cannot be
  * opened, a value that is not understood) leaves the guard NULL, which
@@ -143,7 +145,8 @@ static curlfence_guard *make_guard(void)
   const char *audit = getenv("CURLFENCE_AUDIT");
   const char *watch = getenv("CURLFENCE_WATCH");
   const char *syslog_socket = getenv("CURLFENCE_SYSLOG_SOCKET");
-  char path[PATH_MAX + 32], img[PATH_MAX + 32];
+  const char *metrics = getenv("CURLFENCE_METRICS");
+  char path[PATH_MAX + 32], img[PATH_MAX + 32], why[PATH_MAX + 128];
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
   curlfence_error err;
@@ -206,6 +209,13 @@ static curlfence_guard *make_guard(void)
   }
   if(ms && curlfence_guard_watch(g, (unsigned)ms)) {
     fail("cannot start the rules watcher");
+    curlfence_guard_free(g);
+    return NULL;
+  }
+  /* Last: once started, the writer uses the guard for good. */
+  if(metrics && *metrics &&
+     pl_metrics_start(g, metrics, why, sizeof(why))) {
+    fail("%s", why);
     curlfence_guard_free(g);
     return NULL;
   }

@@ -62,6 +62,9 @@ _curlfence()
         COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
       fi
       return ;;
+    --metrics)
+      COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
+      return ;;
     --audit)
       COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
       [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W syslog -- "$cur") )
@@ -75,7 +78,7 @@ _curlfence()
     fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;
-    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch -h --help --" ;;
+    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch --metrics -h --help --" ;;
     compile) opts="-r --rules -o --output -h --help" ;;
     help)    COMPREPLY=( $(compgen -W "$_curlfence_commands" -- "$cur") ); return ;;
     *)       return ;;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * curlfence run [-r RULES] [--audit FILE] [--report-only] [--keep-proxy]
- *               [--keep-doh] [--allow-tftp] [--watch MS] [--] COMMAND [ARG...]
+ *               [--keep-doh] [--allow-tftp] [--watch MS] [--metrics PATH]
+ *               [--] COMMAND [ARG...]
  *
  * Runs COMMAND with libcurlfence-preload.so in LD_PRELOAD and the
  * settings in its CURLFENCE_* variables (docs/libcurlfence-preload.7), so
@@ -775,7 +776,8 @@ enum {
   OPT_KEEP_PROXY,
   OPT_KEEP_DOH,
   OPT_ALLOW_TFTP,
-  OPT_WATCH
+  OPT_WATCH,
+  OPT_METRICS
 };
 
 static const cli_opt run_opts[] = {
@@ -786,6 +788,8 @@ static const cli_opt run_opts[] = {
   { "keep-doh", OPT_KEEP_DOH, NULL, "keep COMMAND's DNS-over-HTTPS URL" },
   { "allow-tftp", OPT_ALLOW_TFTP, NULL, "decide UDP (TFTP) by the rules" },
   { "watch", OPT_WATCH, "MS", "reload changed rules, looking every MS ms" },
+  { "metrics", OPT_METRICS, "PATH",
+    "keep Prometheus metrics in PATH (%p: process id)" },
   CLI_OPT_HELP,
   CLI_OPT_END
 };
@@ -793,8 +797,10 @@ static const cli_opt run_opts[] = {
 static int run_run(const cli_cmd *cmd, int argc, char **argv)
 {
   const char *rules_opt = NULL, *audit_opt = NULL, *watch_opt = NULL;
-  const char *rules, *audit, *watch, *old, *arg;
+  const char *metrics_opt = NULL;
+  const char *rules, *audit, *watch, *metrics, *old, *arg;
   char rules_abs[PATH_MAX], audit_abs[PATH_MAX], found[PATH_MAX];
+  char metrics_abs[PATH_MAX];
   char *list, **ops;
   int key, report = 0, keep_proxy = 0, keep_doh = 0, tftp = 0, rc;
   cli_parser ps;
@@ -812,6 +818,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     case OPT_KEEP_DOH: keep_doh = 1; break;
     case OPT_ALLOW_TFTP: tftp = 1; break;
     case OPT_WATCH: watch_opt = arg; break;
+    case OPT_METRICS: metrics_opt = arg; break;
     default: return ps.status;
     }
   }
@@ -824,6 +831,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   rules = cli_setting(rules_opt, "CURLFENCE_RULES");
   audit = cli_setting(audit_opt, "CURLFENCE_AUDIT");
   watch = cli_setting(watch_opt, "CURLFENCE_WATCH");
+  metrics = cli_setting(metrics_opt, "CURLFENCE_METRICS");
   if(rules && (rc = absolute_setting(rules, "-r", "CURLFENCE_RULES",
                                      rules_opt, rules_abs,
                                      sizeof(rules_abs))))
@@ -831,6 +839,10 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   if(audit && !audit_as_given(audit) &&
      (rc = absolute_setting(audit, "--audit", "CURLFENCE_AUDIT", audit_opt,
                             audit_abs, sizeof(audit_abs))))
+    return rc;
+  if(metrics && (rc = absolute_setting(metrics, "--metrics",
+                                       "CURLFENCE_METRICS", metrics_opt,
+                                       metrics_abs, sizeof(metrics_abs))))
     return rc;
   if(which(ops[0], getenv("PATH"), found, sizeof(found))) {
     fprintf(stderr, CLI_PROG ": %s: command not found\n", ops[0]);
@@ -876,6 +888,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
                                  : audit_as_given(audit) ? audit
                                                          : audit_abs) ||
        setvar("CURLFENCE_WATCH", watch) ||
+       setvar("CURLFENCE_METRICS", metrics ? metrics_abs : NULL) ||
        /* Every setting that loosens the check or the audit comes from the
         * options, never from the environment run was started in. */
        setvar("CURLFENCE_REPORT_ONLY", report ? "1" : NULL) ||
@@ -895,9 +908,10 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
 const cli_cmd cli_cmd_run = {
   "run", "[--] COMMAND [ARG...]",
   "run COMMAND with every libcurl connection it makes checked",
-  "Options end at COMMAND: what follows is COMMAND's.  -r, --audit and\n"
-  "--watch default to CURLFENCE_RULES, CURLFENCE_AUDIT and CURLFENCE_WATCH,\n"
-  "then to the preload library's defaults.  The settings go to COMMAND as\n"
+  "Options end at COMMAND: what follows is COMMAND's.  -r, --audit,\n"
+  "--watch and --metrics default to CURLFENCE_RULES, CURLFENCE_AUDIT,\n"
+  "CURLFENCE_WATCH and CURLFENCE_METRICS, then to the preload library's\n"
+  "defaults.  The settings go to COMMAND as\n"
   "CURLFENCE_* variables (libcurlfence-preload(7)).\n"
   "COMMAND is not run when the preload library could not enter it:\n"
   "set-user-ID, set-group-ID or with file capabilities, statically linked,\n"
