@@ -57,6 +57,8 @@ typedef enum curlfence_code {
                              it read the rules; the newer policy stays */
   CURLFENCE_E_IMAGE,    /* a compiled policy image is damaged or was made
                            for another format version or machine */
+  CURLFENCE_E_EXPECT,   /* the rules break one of their own "expect"
+                           lines; the policy does not load */
   CURLFENCE_E_LAST      /* not an error: one past the last code */
 } curlfence_code;
 

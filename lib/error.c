@@ -22,6 +22,7 @@ CURLFENCE_API const char *curlfence_strerror(curlfence_code code)
   case CURLFENCE_E_CURL:      return "libcurl refused an option";
   case CURLFENCE_E_SUPERSEDED: return "policy switched during the reload";
   case CURLFENCE_E_IMAGE:     return "damaged or incompatible policy image";
+  case CURLFENCE_E_EXPECT:    return "rules break their own expectation";
   case CURLFENCE_E_LAST:      break;
   }
   return "unknown error code";

@@ -71,6 +71,19 @@ typedef struct cf_nat64 {
   uint32_t column;        /* of the prefix */
 } cf_nat64;
 
+/* An "expect allow|deny ADDRESS [port P]" line: what the policy must
+ * decide for the address, checked at every load of rules text once the
+ * policy is compiled (expect.c). */
+typedef struct cf_expect {
+  uint8_t addr[16];       /* network byte order; IPv4 in addr[0..3] */
+  uint8_t v6;
+  uint8_t action;         /* curlfence_action expected */
+  uint16_t port;          /* 0: every port */
+  uint32_t file;          /* index into cf_ruleset.files */
+  uint32_t line;
+  uint32_t column;        /* of the word "expect" */
+} cf_expect;
+
 /* Everything the parser produces; owned by the policy afterwards. */
 typedef struct cf_ruleset {
   cf_rule *rules;
@@ -93,6 +106,8 @@ typedef struct cf_ruleset {
   struct cf_selfent *selfv; /* the addresses self rules name, resolved at
                              every load (text or image), sorted */
   size_t nselfv;
+  cf_expect *expects;     /* in file order; never in an image */
+  size_t nexpects, capexpects;
 } cf_ruleset;
 
 /* The text of rule r of rs. */
@@ -135,6 +150,15 @@ extern void (*cf_test_load_hook)(int point, const char *path,
  * bytes, for sizing the arrays once. */
 void cf_rules_presize(const char *buf, size_t len, size_t *rules,
                       size_t *text);
+
+/* expect.c: check p's expectations (those of the file loaded, not of
+ * its includes).  CURLFENCE_OK, or CURLFENCE_E_EXPECT with err at the
+ * first broken one: the decision made, by which rule. */
+curlfence_code cf_expect_check(const curlfence_policy *p,
+                               curlfence_error *err);
+/* The same for a parsed rule set (lint), with a table built for it. */
+curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
+                                     curlfence_error *err);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the

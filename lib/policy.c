@@ -55,6 +55,9 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
                     : cf_table_build(&p->table, &p->rs);
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
+    /* what the rules promise, on what was compiled */
+    else if(p->rs.nexpects)
+      rc = cf_expect_check(p, err);
   }
   if(rc) {
     policy_free(p);

@@ -102,6 +102,36 @@ static curlfence_guard *guard_from_file(const char *text)
 static const char deny_rules[] = "default allow\ndeny 127.0.0.3\n";
 static const char allow_rules[] = "default deny\nallow 127.0.0.3   # now\n";
 
+/* A reload whose rules break one of their expectations is refused like
+ * any load error: the old policy stays in force, the failure is kept. */
+START_TEST(test_reload_breaks_expectation)
+{
+  curlfence_guard *g = guard_from_file("default allow\ndeny 127.0.0.3\n"
+                                       "expect deny 127.0.0.3\n");
+  char tmp[160];
+  curlfence_error err;
+  curlfence_stats st;
+
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  snprintf(tmp, sizeof(tmp), "%s/new.rules", dir);
+  tu_write_text(tmp, "default allow\ndeny 127.0.0.3\n"
+                     "allow 127.0.0.3 port 1-65535\n"
+                     "expect deny 127.0.0.3\n");
+  ck_assert_int_eq(rename(tmp, rules_path), 0);
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_EXPECT);
+  ck_assert_uint_eq(err.line, 4);
+  ck_assert_ptr_nonnull(strstr(err.message, "(allow 127.0.0.3 port 1-65535) "
+                                            "decides allow"));
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.generation, 1);
+  ck_assert_uint_eq(st.reload_failures, 1);
+  ck_assert_int_eq(st.last_reload_error.code, CURLFENCE_E_EXPECT);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(th_requests(srv), 0);
+  curlfence_guard_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- sinks */
 
 START_TEST(test_file_sink_two_processes)
@@ -731,6 +761,7 @@ Suite *suite_reload(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_syslog_sink);
+  tcase_add_test(tc, test_reload_breaks_expectation);
   tcase_add_test(tc, test_failing_sink);
   tcase_add_test(tc, test_report_mode_in_rules);
   tcase_add_test(tc, test_report_mode_flag);
