@@ -38,7 +38,7 @@ CURLFENCE_API const char *curlfence_version(void)
  * file names are arbitrary bytes; a message must not carry a carriage
  * return that rewrites the terminal line, nor invisible bytes such as a
  * byte order mark.  Cut at an escape's boundary when dst is full. */
-static void escape(char *dst, size_t size, const char *src)
+void cf_escape(char *dst, size_t size, const char *src)
 {
   static const char hex[] = "0123456789abcdef";
   size_t o = 0;
@@ -90,8 +90,8 @@ void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
   va_start(ap, fmt);
   vsnprintf(raw, sizeof(raw), fmt, ap);
   va_end(ap);
-  escape(err->message, sizeof(err->message), raw);
-  escape(shown, sizeof(shown), err->file);
+  cf_escape(err->message, sizeof(err->message), raw);
+  cf_escape(shown, sizeof(shown), err->file);
   if(!file || !*file)
     snprintf(err->text, sizeof(err->text), "%s", err->message);
   else if(line == 0)

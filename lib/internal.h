@@ -365,6 +365,9 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
                              cf_table_fault *fault);
 
 /* error.c */
+/* src as text that shows every byte (printable ASCII as is, \\, \t, \r,
+ * \n, else \xNN), cut at an escape's boundary to fit size. */
+void cf_escape(char *dst, size_t size, const char *src);
 void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -472,6 +475,18 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
  * memory.  lost is the line's "lost" field. */
 char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
                     size_t size, size_t *len);
+
+/* The event as one short line for people, as curlfence fetch prints it:
+ * "blocked 10.0.0.1 port 80 by site.rules:3 (deny 10.0.0.0/8)", verb
+ * first ("would block (report-only)" for a denial let through), without
+ * a newline; every byte outside printable ASCII escaped, cut to fit
+ * size.  Returns the length written. */
+size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
+                     size_t size);
+/* A sink of such lines on a copy of standard error, for denials only
+ * (CURLFENCE_AUDIT=stderr); lost lines are counted as by any sink. */
+curlfence_code cf_sink_open_stderr_text(curlfence_sink **out,
+                                        curlfence_error *err);
 
 /* s (NULL: null) as a JSON string with its quotes, as audit events write
  * text: valid UTF-8 whatever the bytes, each byte outside a well-formed

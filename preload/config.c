@@ -8,7 +8,8 @@
  *                          default rules, from their compiled image when
  *                          it still matches them)
  *   CURLFENCE_AUDIT        JSON Lines file to append to, "-" (standard
- *                          output), or "syslog"
+ *                          output), "syslog", or "stderr" (one line for
+ *                          people per denial on standard error)
  *   CURLFENCE_SYSLOG_SOCKET the syslog daemon's socket (absent: /dev/log)
  *   CURLFENCE_AUDIT_DENIED 1: audit denials only (absent: every decision)
  *   CURLFENCE_REPORT_ONLY  1: let denied connections through, audit them
@@ -190,6 +191,8 @@ static curlfence_guard *make_guard(void)
         ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER,
                                      syslog_socket && *syslog_socket
                                          ? syslog_socket : NULL, &err)
+        : strcmp(audit, "stderr") == 0
+        ? cf_sink_open_stderr_text(&sink, &err)
         : curlfence_sink_open_file(&sink, audit, &err);
 
     if(rc) {

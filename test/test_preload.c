@@ -293,6 +293,39 @@ START_TEST(metrics_unwritable_fails_closed)
 }
 END_TEST
 
+/* --audit stderr: one line for people per refusal on the command's
+ * standard error, as curlfence fetch prints it; nothing for allowed
+ * connections, no JSON. */
+START_TEST(curl_audit_stderr_text)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "stderr", "--",
+                         "curl", "-s", url("127.0.0.2", "/x"),
+                         url("127.0.0.3", "/y"), NULL };
+  const char *report[] = { tool, "run", "-r", rules, "--audit", "stderr",
+                           "--report-only", "--", "curl", "-s",
+                           url("127.0.0.3", "/z"), NULL };
+  char want[PATH_MAX + 128];
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  snprintf(want, sizeof(want), "curlfence: blocked 127.0.0.3 port %u by "
+           "%s:3 (deny 127.0.0.3)\n", port, rules);
+  ck_assert_msg(!strcmp(r->err, want), "stderr: %s\nwant: %s", r->err, want);
+  ck_assert_uint_eq(th_requests(denied), 0);
+
+  guarded(r, NULL, report);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  snprintf(want, sizeof(want), "curlfence: would block (report-only) "
+           "127.0.0.3 port %u by %s:3 (deny 127.0.0.3)\n", port, rules);
+  /* the open and the pre-request check each let it through */
+  ck_assert_msg(!strncmp(r->err, want, strlen(want)) &&
+                !strcmp(r->err + strlen(want), want), "stderr: %s", r->err);
+  free(r);
+}
+END_TEST
+
 START_TEST(curl_allowed_gets_the_body)
 {
   result *r = new_result();
@@ -1613,6 +1646,7 @@ Suite *suite_preload(void)
   tcase_add_test(tc, curl_allowed_gets_the_body);
   tcase_add_test(tc, curl_metrics_textfile);
   tcase_add_test(tc, metrics_unwritable_fails_closed);
+  tcase_add_test(tc, curl_audit_stderr_text);
   tcase_add_test(tc, curl_parallel_mixed);
   tcase_add_test(tc, curl_audit_names_the_rule);
   tcase_add_test(tc, curl_default_rules_deny_loopback);

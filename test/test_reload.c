@@ -216,6 +216,45 @@ START_TEST(test_syslog_sink)
 END_TEST
 
 /* A sink that cannot write changes no decision; its failures are counted. */
+/* logrotate's "create": the log is renamed and a new file made at the
+ * path.  Lines written once the sink has looked again (at most a second
+ * later) go to the new file; none is lost or written twice.  The same
+ * when nothing was made at the path: the sink creates it. */
+START_TEST(test_file_sink_follows_rename)
+{
+  curlfence_guard *g = guard_from_file(deny_rules);
+  char log[128], old[140], older[140], cmd[1024];
+  curlfence_sink *s;
+  struct timespec pause = { 1, 200000000 };  /* longer than the look's 1 s */
+
+  snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
+  snprintf(old, sizeof(old), "%s.1", log);
+  snprintf(older, sizeof(older), "%s.2", log);
+  ck_assert_int_eq(curlfence_sink_open_file(&s, log, NULL), CURLFENCE_OK);
+  curlfence_guard_set_audit(g, curlfence_sink_write, s, CURLFENCE_AUDIT_ALL);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(rename(log, old), 0);
+  tu_write_text(log, "");
+  nanosleep(&pause, NULL);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  /* rotated again, with no new file made */
+  ck_assert_int_eq(rename(log, older), 0);
+  nanosleep(&pause, NULL);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(curlfence_sink_errors(s), 0);
+  curlfence_guard_set_audit(g, NULL, NULL, 0);
+  curlfence_sink_free(s);
+  snprintf(cmd, sizeof(cmd),
+           "python3 test/jsonl_check.py %s 1 decision=deny addr=127.0.0.3 && "
+           "python3 test/jsonl_check.py %s 2 decision=deny addr=127.0.0.3 && "
+           "python3 test/jsonl_check.py %s 1 decision=deny addr=127.0.0.3",
+           old, older, log);
+  ck_assert_int_eq(system(cmd), 0);
+  curlfence_guard_free(g);
+}
+END_TEST
+
 START_TEST(test_failing_sink)
 {
   curlfence_guard *g = guard_from_file("default deny\n"
@@ -763,6 +802,7 @@ Suite *suite_reload(void)
   tcase_add_test(tc, test_syslog_sink);
   tcase_add_test(tc, test_reload_breaks_expectation);
   tcase_add_test(tc, test_failing_sink);
+  tcase_add_test(tc, test_file_sink_follows_rename);
   tcase_add_test(tc, test_report_mode_in_rules);
   tcase_add_test(tc, test_report_mode_flag);
   tcase_add_test(tc, test_rule_counters);

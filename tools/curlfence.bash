@@ -67,7 +67,7 @@ _curlfence()
       return ;;
     --audit)
       COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
-      [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W syslog -- "$cur") )
+      [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W "syslog stderr" -- "$cur") )
       return ;;
     -p|--port|-H|--header|--max-time|--connect-timeout|--resolve|--watch)
       return ;;

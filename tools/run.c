@@ -375,12 +375,13 @@ static int absolute(const char *path, char *out, size_t size)
   return 0;
 }
 
-/* Whether --audit names no file: syslog, or "-" for the command's
+/* Whether --audit names no file: syslog, stderr, or "-" for the command's
  * standard output (a path relative to the directory run was started in
  * would be made absolute). */
 static int audit_as_given(const char *audit)
 {
-  return !strcmp(audit, "syslog") || !strcmp(audit, "-");
+  return !strcmp(audit, "syslog") || !strcmp(audit, "-") ||
+         !strcmp(audit, "stderr");
 }
 
 /* The file execvp() would run for cmd, searching dirs (a PATH value, NULL:
@@ -782,7 +783,8 @@ enum {
 
 static const cli_opt run_opts[] = {
   CLI_OPT_RULES,
-  { "audit", OPT_AUDIT, "FILE", "record every decision to FILE (or syslog)" },
+  { "audit", OPT_AUDIT, "FILE",
+    "record every decision to FILE (or syslog; stderr: denials as text)" },
   { "report-only", OPT_REPORT_ONLY, NULL, "deny nothing, record denials" },
   { "keep-proxy", OPT_KEEP_PROXY, NULL, "keep COMMAND's proxy settings" },
   { "keep-doh", OPT_KEEP_DOH, NULL, "keep COMMAND's DNS-over-HTTPS URL" },
