@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *action_word(curlfence_action a)
@@ -73,32 +74,45 @@ curlfence_code cf_expect_check(const curlfence_policy *p,
                                curlfence_error *err)
 {
   const cf_ruleset *rs = &p->rs;
+  curlfence_code rc = CURLFENCE_OK;
   curlfence_verdict v;
+  uint64_t *edges = NULL;       /* bit P: some port range starts at P */
   size_t i, k;
+  unsigned port;
 
-  for(i = 0; i < rs->nexpects; i++) {
+  for(i = 0; i < rs->nexpects && !rc; i++) {
     const cf_expect *e = &rs->expects[i];
 
     if(e->file != 0)
       continue;
     if(e->port) {
       if(decide(p, e, e->port, &v) != (curlfence_action)e->action)
-        return broken(p, e, e->port, &v, err);
+        rc = broken(p, e, e->port, &v, err);
       continue;
     }
-    if(decide(p, e, 1, &v) != (curlfence_action)e->action)
-      return broken(p, e, 1, &v, err);
-    for(k = 0; k < rs->nports; k++) {
-      unsigned edge[2] = { rs->ports[k].lo, rs->ports[k].hi + 1u };
-      int j;
+    /* once, and each port once however many ranges share it */
+    if(!edges) {
+      edges = calloc(65536 / 64, sizeof(*edges));
+      if(!edges) {
+        cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
+        return CURLFENCE_E_NOMEM;
+      }
+      edges[0] |= 2;            /* port 1 */
+      for(k = 0; k < rs->nports; k++) {
+        unsigned lo = rs->ports[k].lo, hi = rs->ports[k].hi + 1u;
 
-      for(j = 0; j < 2; j++)
-        if(edge[j] <= 65535 &&
-           decide(p, e, edge[j], &v) != (curlfence_action)e->action)
-          return broken(p, e, edge[j], &v, err);
+        edges[lo / 64] |= (uint64_t)1 << (lo % 64);
+        if(hi <= 65535)
+          edges[hi / 64] |= (uint64_t)1 << (hi % 64);
+      }
     }
+    for(port = 1; port <= 65535 && !rc; port++)
+      if((edges[port / 64] >> (port % 64)) & 1 &&
+         decide(p, e, port, &v) != (curlfence_action)e->action)
+        rc = broken(p, e, port, &v, err);
   }
-  return CURLFENCE_OK;
+  free(edges);
+  return rc;
 }
 
 curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
