@@ -106,10 +106,16 @@ curlfence_code cf_expect_check(const curlfence_policy *p,
           edges[hi / 64] |= (uint64_t)1 << (hi % 64);
       }
     }
-    for(port = 1; port <= 65535 && !rc; port++)
-      if((edges[port / 64] >> (port % 64)) & 1 &&
-         decide(p, e, port, &v) != (curlfence_action)e->action)
-        rc = broken(p, e, port, &v, err);
+    for(k = 0; k < 65536 / 64 && !rc; k++) {
+      uint64_t w = edges[k];
+
+      while(w && !rc) {
+        port = (unsigned)(k * 64) + (unsigned)__builtin_ctzll(w);
+        w &= w - 1;
+        if(decide(p, e, port, &v) != (curlfence_action)e->action)
+          rc = broken(p, e, port, &v, err);
+      }
+    }
   }
   free(edges);
   return rc;
