@@ -66,7 +66,11 @@ struct curlfence_sink {
   _Atomic uint64_t unreported;  /* lost and not yet told by a "lost" */
   atomic_int torn;              /* the file ends inside a line */
   int text;                     /* lines for people, denials only */
-  char *path;                   /* a log file followed across renames */
+  char *path;                   /* a log file followed across renames: its
+                                   last component, in directory dir (a
+                                   program that changes directory later
+                                   still names the same path) */
+  int dir;
   pthread_rwlock_t swap;        /* writes share it; a reopen takes it */
   dev_t dev;                    /* of the file fd has open */
   ino_t ino;
@@ -83,10 +87,10 @@ static int64_t mono_ns(void)
   return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int open_log(const char *path)
+static int open_log(int dir, const char *path)
 {
-  return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK |
-                        O_NOCTTY, 0640);
+  return openat(dir, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+                               O_NONBLOCK | O_NOCTTY, 0640);
 }
 
 /* Once a second at most, one caller looks whether s->path still names
@@ -101,9 +105,10 @@ static void follow_rename(curlfence_sink *s)
   if(now < due || !atomic_compare_exchange_strong(&s->next_look, &due,
                                                   now + CF_ROTATE_LOOK_NS))
     return;
-  if(stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+  if(fstatat(s->dir, s->path, &st, 0) == 0 && st.st_dev == s->dev &&
+     st.st_ino == s->ino)
     return;
-  fd = open_log(s->path);
+  fd = open_log(s->dir, s->path);
   if(fd < 0)
     return;
   if(fstat(fd, &st) != 0) {
@@ -162,17 +167,24 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
   pthread_rwlock_init(&s->swap, NULL);
   /* A copy, so that the program closing or replacing its descriptor later
    * neither ends the trail nor sends it into an unrelated file. */
+  s->dir = -1;
   s->fd = s->inherited
               ? fcntl(standard_stream(path), F_DUPFD_CLOEXEC, 3)
-              : open_log(path);
+              : open_log(AT_FDCWD, path);
   if(s->fd >= 0 && !s->inherited) {
+    const char *slash = strrchr(path, '/');
+    char *dname = slash ? strndup(path, (size_t)(slash - path) + 1) : NULL;
     struct stat st;
 
-    s->path = strdup(path);
-    if(!s->path || fstat(s->fd, &st) != 0) {
+    s->path = strdup(slash ? slash + 1 : path);
+    if(s->path && (dname || !slash))
+      s->dir = open(dname ? dname : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dname);
+    if(!s->path || s->dir < 0 || fstat(s->fd, &st) != 0) {
+      e = s->path ? errno : ENOMEM;
       close(s->fd);
       s->fd = -1;
-      errno = s->path ? errno : ENOMEM;
+      errno = e;
     }
     else {
       s->dev = st.st_dev;
@@ -182,6 +194,8 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
   }
   if(s->fd < 0) {
     e = errno;
+    if(s->dir >= 0)
+      close(s->dir);
     free(s->path);
     pthread_rwlock_destroy(&s->swap);
     free(s);
@@ -234,6 +248,7 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
     return CURLFENCE_E_NOMEM;
   }
   s->fd = -1;
+  s->dir = -1;
   s->is_syslog = 1;
   pthread_rwlock_init(&s->swap, NULL);
   s->facility = facility;
@@ -405,6 +420,8 @@ CURLFENCE_API void curlfence_sink_free(curlfence_sink *sink)
     return;
   if(sink->fd >= 0)
     close(sink->fd);
+  if(sink->dir >= 0)
+    close(sink->dir);
   free(sink->path);
   pthread_rwlock_destroy(&sink->swap);
   free(sink);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,14 +224,20 @@ END_TEST
 START_TEST(test_file_sink_follows_rename)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
-  char log[128], old[140], older[140], cmd[1024];
+  char log[128], old[140], older[140], cmd[1024], cwd[PATH_MAX];
   curlfence_sink *s;
   struct timespec pause = { 1, 200000000 };  /* longer than the look's 1 s */
 
   snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
   snprintf(old, sizeof(old), "%s.1", log);
   snprintf(older, sizeof(older), "%s.2", log);
-  ck_assert_int_eq(curlfence_sink_open_file(&s, log, NULL), CURLFENCE_OK);
+  /* named relative to a working directory the program then leaves: the
+   * sink keeps following the file it was given */
+  ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+  ck_assert_int_eq(chdir(dir), 0);
+  ck_assert_int_eq(curlfence_sink_open_file(&s, "audit.jsonl", NULL),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(chdir(cwd), 0);
   curlfence_guard_set_audit(g, curlfence_sink_write, s, CURLFENCE_AUDIT_ALL);
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
   ck_assert_int_eq(rename(log, old), 0);
@@ -245,6 +252,7 @@ START_TEST(test_file_sink_follows_rename)
   ck_assert_uint_eq(curlfence_sink_errors(s), 0);
   curlfence_guard_set_audit(g, NULL, NULL, 0);
   curlfence_sink_free(s);
+  ck_assert_int_eq(access("audit.jsonl", F_OK), -1);
   snprintf(cmd, sizeof(cmd),
            "python3 test/jsonl_check.py %s 1 decision=deny addr=127.0.0.3 && "
            "python3 test/jsonl_check.py %s 2 decision=deny addr=127.0.0.3 && "
