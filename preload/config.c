@@ -200,9 +200,11 @@ static curlfence_guard *make_guard(void)
       curlfence_guard_free(g);
       return NULL;
     }
+    /* the text form has nothing to say of allowed connections */
     curlfence_guard_set_audit(g, curlfence_sink_write, sink,
-                              denied_only ? CURLFENCE_AUDIT_DENIED
-                                          : CURLFENCE_AUDIT_ALL);
+                              denied_only || !strcmp(audit, "stderr")
+                                  ? CURLFENCE_AUDIT_DENIED
+                                  : CURLFENCE_AUDIT_ALL);
     snprintf(audit_name, sizeof(audit_name), "%s", audit);
     if(atexit(report_losses) || pthread_atfork(NULL, NULL, forked)) {
       fail("audit: cannot arrange the exit report");
