@@ -57,6 +57,8 @@ typedef enum curlfence_code {
                              it read the rules; the newer policy stays */
   CURLFENCE_E_IMAGE,    /* a compiled policy image is damaged or was made
                            for another format version or machine */
+  CURLFENCE_E_EXPECT,   /* the rules break one of their own "expect"
+                           lines; the policy does not load */
   CURLFENCE_E_LAST      /* not an error: one past the last code */
 } curlfence_code;
 
@@ -377,6 +379,18 @@ typedef struct curlfence_rule_stat {
  * strings stay valid while the caller holds a reference to policy. */
 CURLFENCE_API size_t curlfence_policy_rule_stats(
     const curlfence_policy *policy, curlfence_rule_stat *out, size_t max);
+
+/* Write the guard's counters to out in the Prometheus text exposition
+ * format (0.0.4), for an application's own /metrics endpoint or a
+ * node_exporter textfile: decisions by decision (allow, deny, report),
+ * check (open, reused) and reason; per-rule hits of the policy in force
+ * (rules with hits, the default and the unix setting) with file, line and
+ * rule text; audit events written, failed and, with a built-in sink, lost;
+ * reloads by result; the policy's generation, load time and rule count.
+ * Flushes out; CURLFENCE_E_IO when writing failed, CURLFENCE_E_INVAL for
+ * a NULL argument.  Takes no lock that decisions wait for. */
+CURLFENCE_API curlfence_code curlfence_guard_metrics(curlfence_guard *guard,
+                                                     FILE *out);
 
 /* 1 when the rules file says "mode report", else 0. */
 CURLFENCE_API int curlfence_policy_report_only(const curlfence_policy *policy);

@@ -275,3 +275,31 @@ CURLFENCE_API int curlfence_audit_json(const curlfence_event *event,
     free(buf);
   return rc;
 }
+
+size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
+                     size_t size)
+{
+  const curlfence_verdict *v = &ev->verdict;
+  char raw[1600], where[1100], port[48] = "", as[16];
+  int n;
+
+  if(ev->action == CURLFENCE_DENY && !ev->enforced)
+    verb = "would block (report-only)";
+  if(ev->family != AF_UNIX)
+    snprintf(port, sizeof(port), " port %u%s%s", ev->port,
+             cf_nat64_as_text(v->reason, ev->addr, as, sizeof(as)) ? ""
+                                                                   : " as ",
+             as);
+  if(v->file)
+    snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
+  else
+    snprintf(where, sizeof(where), "built-in rule");
+  snprintf(raw, sizeof(raw), "%s %s%s%s by %s (%s)", verb,
+           ev->family == AF_UNIX ? "unix socket " : "", ev->addr, port,
+           where, v->rule ? v->rule : "");
+  /* file names, socket paths and rule text are arbitrary bytes, which a
+   * terminal must not take for control sequences */
+  cf_escape(buf, size, raw);
+  n = (int)strlen(buf);
+  return (size_t)n;
+}

@@ -22,6 +22,7 @@ CURLFENCE_API const char *curlfence_strerror(curlfence_code code)
   case CURLFENCE_E_CURL:      return "libcurl refused an option";
   case CURLFENCE_E_SUPERSEDED: return "policy switched during the reload";
   case CURLFENCE_E_IMAGE:     return "damaged or incompatible policy image";
+  case CURLFENCE_E_EXPECT:    return "rules break their own expectation";
   case CURLFENCE_E_LAST:      break;
   }
   return "unknown error code";
@@ -37,7 +38,7 @@ CURLFENCE_API const char *curlfence_version(void)
  * file names are arbitrary bytes; a message must not carry a carriage
  * return that rewrites the terminal line, nor invisible bytes such as a
  * byte order mark.  Cut at an escape's boundary when dst is full. */
-static void escape(char *dst, size_t size, const char *src)
+void cf_escape(char *dst, size_t size, const char *src)
 {
   static const char hex[] = "0123456789abcdef";
   size_t o = 0;
@@ -89,8 +90,8 @@ void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
   va_start(ap, fmt);
   vsnprintf(raw, sizeof(raw), fmt, ap);
   va_end(ap);
-  escape(err->message, sizeof(err->message), raw);
-  escape(shown, sizeof(shown), err->file);
+  cf_escape(err->message, sizeof(err->message), raw);
+  cf_escape(shown, sizeof(shown), err->file);
   if(!file || !*file)
     snprintf(err->text, sizeof(err->text), "%s", err->message);
   else if(line == 0)

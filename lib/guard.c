@@ -202,11 +202,20 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
   else
     atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(
+      &g->decisions[d->action == CURLFENCE_ALLOW ? CF_OUTCOME_ALLOW
+                    : d->enforced                ? CF_OUTCOME_DENY
+                                                 : CF_OUTCOME_REPORT]
+                   [check == CURLFENCE_CHECK_REUSED]
+                   [cf_reason_index(d->verdict.reason)],
+      1, memory_order_relaxed);
   if(audit->fn &&
      (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
     fill_event(&ev, d, check);
     if(audit->fn(&ev, audit->data) != 0)
       atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+    else
+      atomic_fetch_add_explicit(&g->audit_written, 1, memory_order_relaxed);
   }
   cf_live_release(&g->live, slot);
   return d->enforced ? d->action : CURLFENCE_ALLOW;
@@ -433,24 +442,44 @@ int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
 
 /* ---------------------------------------------------------------- stats */
 
+void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
+{
+  unsigned o, c, r;
+
+  out->allowed = atomic_load_explicit(&g->allowed, memory_order_relaxed);
+  out->denied = atomic_load_explicit(&g->denied, memory_order_relaxed);
+  out->reported = atomic_load_explicit(&g->reported, memory_order_relaxed);
+  out->audit_written = atomic_load_explicit(&g->audit_written,
+                                            memory_order_relaxed);
+  out->audit_errors = atomic_load_explicit(&g->audit_errors,
+                                           memory_order_relaxed);
+  out->reloads = atomic_load(&g->reloads);
+  out->reload_failures = atomic_load(&g->reload_failures);
+  for(o = 0; o < CF_OUTCOME_N; o++)
+    for(c = 0; c < 2; c++)
+      for(r = 0; r < CF_REASON_N; r++)
+        out->decisions[o][c][r] = atomic_load_explicit(
+            &g->decisions[o][c][r], memory_order_relaxed);
+}
+
 CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
                                                    curlfence_stats *out)
 {
   curlfence_policy *p;
+  cf_guard_counts n;
 
   if(!guard || !out)
     return CURLFENCE_E_INVAL;
   memset(out, 0, sizeof(*out));
   p = curlfence_guard_policy(guard, &out->generation);
   curlfence_policy_unref(p);
-  out->allowed = atomic_load_explicit(&guard->allowed, memory_order_relaxed);
-  out->denied = atomic_load_explicit(&guard->denied, memory_order_relaxed);
-  out->reported = atomic_load_explicit(&guard->reported,
-                                       memory_order_relaxed);
-  out->audit_errors = atomic_load_explicit(&guard->audit_errors,
-                                           memory_order_relaxed);
-  out->reloads = atomic_load(&guard->reloads);
-  out->reload_failures = atomic_load(&guard->reload_failures);
+  cf_guard_counters(guard, &n);
+  out->allowed = n.allowed;
+  out->denied = n.denied;
+  out->reported = n.reported;
+  out->audit_errors = n.audit_errors;
+  out->reloads = n.reloads;
+  out->reload_failures = n.reload_failures;
   pthread_mutex_lock(&guard->err_lock);
   out->last_reload_error = guard->last_error;
   pthread_mutex_unlock(&guard->err_lock);

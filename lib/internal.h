@@ -71,6 +71,19 @@ typedef struct cf_nat64 {
   uint32_t column;        /* of the prefix */
 } cf_nat64;
 
+/* An "expect allow|deny ADDRESS [port P]" line: what the policy must
+ * decide for the address, checked at every load of rules text once the
+ * policy is compiled (expect.c). */
+typedef struct cf_expect {
+  uint8_t addr[16];       /* network byte order; IPv4 in addr[0..3] */
+  uint8_t v6;
+  uint8_t action;         /* curlfence_action expected */
+  uint16_t port;          /* 0: every port */
+  uint32_t file;          /* index into cf_ruleset.files */
+  uint32_t line;
+  uint32_t column;        /* of the word "expect" */
+} cf_expect;
+
 /* Everything the parser produces; owned by the policy afterwards. */
 typedef struct cf_ruleset {
   cf_rule *rules;
@@ -96,6 +109,8 @@ typedef struct cf_ruleset {
   size_t nselfpfx;        /* selfv[0..nselfpfx) are local prefixes */
   uint64_t selffirst[2][4]; /* per family, the first bytes of addresses
                              some entry of selfv holds: a bit set */
+  cf_expect *expects;     /* in file order; never in an image */
+  size_t nexpects, capexpects;
 } cf_ruleset;
 
 /* The text of rule r of rs. */
@@ -138,6 +153,15 @@ extern void (*cf_test_load_hook)(int point, const char *path,
  * bytes, for sizing the arrays once. */
 void cf_rules_presize(const char *buf, size_t len, size_t *rules,
                       size_t *text);
+
+/* expect.c: check p's expectations (those of the file loaded, not of
+ * its includes).  CURLFENCE_OK, or CURLFENCE_E_EXPECT with err at the
+ * first broken one: the decision made, by which rule. */
+curlfence_code cf_expect_check(const curlfence_policy *p,
+                               curlfence_error *err);
+/* The same for a parsed rule set (lint), with a table built for it. */
+curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
+                                     curlfence_error *err);
 
 /* match.c: the reference matcher.  Scans every rule; obviously correct and
  * used as the oracle for the compiled table.  Returns the index of the
@@ -384,6 +408,9 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
                              cf_table_fault *fault);
 
 /* error.c */
+/* src as text that shows every byte (printable ASCII as is, \\, \t, \r,
+ * \n, else \xNN), cut at an escape's boundary to fit size. */
+void cf_escape(char *dst, size_t size, const char *src);
 void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -428,7 +455,12 @@ struct curlfence_policy {
   /* Decisions made by guards: one counter per rule, then the default and
    * the unix setting.  The only part of a policy that changes. */
   _Atomic uint64_t *hits;
+  int64_t loaded_us;      /* wall clock when loaded, microseconds */
 };
+
+/* Entry i of curlfence_policy_rule_stats() (i < rule count + 2). */
+void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
+                         curlfence_rule_stat *o);
 
 /* A destination as the decisions see it, read once from its sockaddr and
  * then carried by pointer through deciding, counting and auditing (the
@@ -490,6 +522,18 @@ void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
  * memory.  lost is the line's "lost" field. */
 char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
                     size_t size, size_t *len);
+
+/* The event as one short line for people, as curlfence fetch prints it:
+ * "blocked 10.0.0.1 port 80 by site.rules:3 (deny 10.0.0.0/8)", verb
+ * first ("would block (report-only)" for a denial let through), without
+ * a newline; every byte outside printable ASCII escaped, cut to fit
+ * size.  Returns the length written. */
+size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
+                     size_t size);
+/* A sink of such lines on a copy of standard error, for denials only
+ * (CURLFENCE_AUDIT=stderr); lost lines are counted as by any sink. */
+curlfence_code cf_sink_open_stderr_text(curlfence_sink **out,
+                                        curlfence_error *err);
 
 /* s (NULL: null) as a JSON string with its quotes, as audit events write
  * text: valid UTF-8 whatever the bytes, each byte outside a well-formed
@@ -554,6 +598,25 @@ typedef struct cf_watch {
 /* The guard: its lifetime, callbacks and stats are in guard.c, policy
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* Decisions a guard counts, by outcome, check (curlfence_check) and the
+ * verdict's reason word (cf_reason_index; metrics.c writes them). */
+enum { CF_OUTCOME_ALLOW, CF_OUTCOME_DENY, CF_OUTCOME_REPORT, CF_OUTCOME_N };
+#define CF_REASON_N 14
+/* The reason words counted apart, "other" last for words added later. */
+extern const char *const cf_reason_names[CF_REASON_N];
+unsigned cf_reason_index(const char *reason);
+
+/* A guard's counters as read at one time (each exact, not all of one
+ * instant).  Every reader of a guard's counters goes through
+ * cf_guard_counters(), so how they are kept is guard.c's business. */
+typedef struct cf_guard_counts {
+  uint64_t allowed, denied, reported;
+  uint64_t audit_written, audit_errors;
+  uint64_t reloads, reload_failures;
+  uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+} cf_guard_counts;
+void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
+
 /* curlfence_guard.magic: a guard's callbacks refuse to work for anything
  * but a live guard (fail closed), a cheap tripwire for a guard freed while
  * still attached (see curlfence_guard_free(3)). */
@@ -571,7 +634,8 @@ struct curlfence_guard {
   curl_closesocket_callback close_fn;
   void *close_data;
   _Atomic uint64_t allowed, denied, reported, audit_errors, reloads,
-      reload_failures;
+      reload_failures, audit_written;
+  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
   /* Tests only: called by a reload between loading and publishing. */

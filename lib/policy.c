@@ -17,6 +17,7 @@
 #include <malloc.h>
 #endif
 #include <sys/un.h>
+#include <time.h>
 
 /* Loading a large rules file frees tens of MiB in blocks glibc keeps on
  * its heap (freeing the file's buffer raises its mmap threshold, so what
@@ -45,12 +46,19 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
     if(!p->table && p->rs.nrules >= CF_TRIM_RULES)
       malloc_trim(0);
 #endif
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    p->loaded_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
     rc = !p->hits ? CURLFENCE_E_NOMEM
          : p->table ? CURLFENCE_OK   /* mapped from an image */
                     : cf_table_build(&p->table, &p->rs);
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
+    /* what the rules promise, on what was compiled */
+    else if(p->rs.nexpects)
+      rc = cf_expect_check(p, err);
   }
   if(rc) {
     policy_free(p);
@@ -409,6 +417,28 @@ __attribute__((noinline)) static curlfence_action decide_full(
   return d.action;
 }
 
+void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
+                         curlfence_rule_stat *o)
+{
+  const cf_setting *s;
+
+  if(i < policy->rs.nrules) {
+    const cf_rule *r = &policy->rs.rules[i];
+    o->file = policy->rs.files[r->file];
+    o->line = r->line;
+    o->rule = CF_RULE_TEXT(&policy->rs, r);
+  }
+  else {
+    s = i == policy->rs.nrules ? &policy->rs.dflt : &policy->rs.unix_;
+    o->file = s->set ? policy->rs.files[s->file] : NULL;
+    o->line = s->set ? s->line : 0;
+    o->rule = s->set ? s->text
+                     : (i == policy->rs.nrules ? "default deny (built-in)"
+                                               : "unix deny (built-in)");
+  }
+  o->hits = atomic_load_explicit(&policy->hits[i], memory_order_relaxed);
+}
+
 /* The action of a table value without port sets (0: the default). */
 static inline curlfence_action fast_action(const curlfence_policy *p,
                                            uint32_t val)
@@ -500,26 +530,8 @@ CURLFENCE_API size_t curlfence_policy_rule_stats(
   if(!policy)
     return 0;
   n = policy->rs.nrules + 2;
-  for(i = 0; i < n && i < max && out; i++) {
-    const cf_setting *s = NULL;
-    curlfence_rule_stat *o = &out[i];
-
-    if(i < policy->rs.nrules) {
-      const cf_rule *r = &policy->rs.rules[i];
-      o->file = policy->rs.files[r->file];
-      o->line = r->line;
-      o->rule = CF_RULE_TEXT(&policy->rs, r);
-    }
-    else {
-      s = i == policy->rs.nrules ? &policy->rs.dflt : &policy->rs.unix_;
-      o->file = s->set ? policy->rs.files[s->file] : NULL;
-      o->line = s->set ? s->line : 0;
-      o->rule = s->set ? s->text
-                       : (i == policy->rs.nrules ? "default deny (built-in)"
-                                                 : "unix deny (built-in)");
-    }
-    o->hits = atomic_load_explicit(&policy->hits[i], memory_order_relaxed);
-  }
+  for(i = 0; i < n && i < max && out; i++)
+    cf_policy_rule_stat(policy, i, &out[i]);
   return n;
 }
 

@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TOKENS 5
+#define MAX_TOKENS 6
 #define MAX_FILE_SIZE ((size_t)1 << 30)
 /* What one load may read in total, includes counted each time they are
  * read: a tree of small files that include each other many times would
@@ -814,6 +814,67 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   return CURLFENCE_OK;
 }
 
+/* "expect allow|deny ADDRESS [port P]": one address (no prefix), one
+ * port or none (then every port). */
+static curlfence_code parse_expect(parser *p, const frame *fr, unsigned line,
+                                   const token *t, size_t n, unsigned eol)
+{
+  cf_ruleset *rs = p->rs;
+  cf_expect e, *ne;
+  cf_rule r;
+  curlfence_code rc;
+  unsigned port = 0;
+
+  memset(&e, 0, sizeof(e));
+  if(n < 2)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing action after \"expect\" (expected allow or deny)",
+                NULL, NULL);
+  if(parse_action(&t[1], &e.action))
+    return unexpected(p, fr, line, &t[1], "allow or deny");
+  if(n < 3)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing address after \"expect %s\" (expected an address)",
+                e.action == CURLFENCE_ALLOW ? "allow" : "deny", NULL);
+  if(tok_is(&t[2], "host"))
+    return fail(p, fr, line, t[2].col, CURLFENCE_E_SYNTAX,
+                "\"expect ... host\" is not supported yet: this version "
+                "has no host rules (write the address)", NULL, NULL);
+  if(memchr(t[2].s, '/', t[2].len))
+    return fail(p, fr, line, t[2].col, CURLFENCE_E_ADDRESS,
+                "an expectation is about one address, not a block (write "
+                "it without /LEN)", NULL, NULL);
+  memset(&r, 0, sizeof(r));
+  rc = parse_prefix(p, fr, line, &t[2], &r);
+  if(rc)
+    return rc;
+  if(n >= 4 && !tok_is(&t[3], "port"))
+    return unexpected(p, fr, line, &t[3], "\"port\" or end of line");
+  if(n == 4)
+    return fail(p, fr, line, eol, CURLFENCE_E_PORT,
+                "missing port after \"port\" (one port, 1-65535)", NULL,
+                NULL);
+  if(n > 5)
+    return unexpected(p, fr, line, &t[5], "end of line");
+  if(n == 5) {
+    rc = parse_port_number(p, fr, line, t[4].s, t[4].len, t[4].col, &port);
+    if(rc)
+      return rc;
+  }
+  memcpy(e.addr, r.addr, sizeof(e.addr));
+  e.v6 = r.v6;
+  e.port = (uint16_t)port;
+  e.file = fr->file;
+  e.line = line;
+  e.column = t[0].col;
+  ne = grow(rs->expects, &rs->capexpects, rs->nexpects + 1, sizeof(*ne));
+  if(!ne)
+    return nomem(p);
+  rs->expects = ne;
+  rs->expects[rs->nexpects++] = e;
+  return CURLFENCE_OK;
+}
+
 static curlfence_code parse_setting(parser *p, const frame *fr, unsigned line,
                                     const token *t, size_t n, unsigned eol,
                                     cf_setting *set, const char *word)
@@ -1094,6 +1155,8 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
     return parse_include(p, fr, line, t, n, eol);
   if(tok_is(&t[0], "nat64"))
     return parse_nat64(p, fr, line, t, n, eol);
+  if(tok_is(&t[0], "expect"))
+    return parse_expect(p, fr, line, t, n, eol);
   if(memchr(t[0].s, '.', t[0].len) || memchr(t[0].s, ':', t[0].len) ||
      memchr(t[0].s, '/', t[0].len)) {
     char shown[64];
@@ -1104,7 +1167,8 @@ static curlfence_code parse_line(parser *p, const frame *fr, unsigned line,
                 shown, NULL);
   }
   return unexpected(p, fr, line, &t[0],
-                    "allow, deny, default, unix, mode, include or nat64");
+                    "allow, deny, default, unix, mode, include, nat64 or "
+                    "expect");
 }
 
 /* How many rules the text can hold at most, and how many bytes their
@@ -1210,6 +1274,7 @@ void cf_ruleset_free(cf_ruleset *rs)
   free(rs->unix_.text);
   free(rs->mode.text);
   free(rs->nat64);
+  free(rs->expects);
   cf_self_free(rs);
   memset(rs, 0, sizeof(*rs));
 }

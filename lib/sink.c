@@ -19,6 +19,21 @@
  * per line; it cannot make that description non-blocking without changing
  * it for the program too, so it asks poll() first.
  *
+ * A log rotated by rename (logrotate's "create") is followed: at most
+ * once a second a write looks whether the path still names the file the
+ * sink has open, and if it names another (or none), opens the path
+ * again, so later lines go to the new file with no signal sent.  The
+ * check is one stat(2) per second; between a rotation and the next look
+ * lines still go to the renamed file, which is where logrotate expects
+ * them until it compresses it (delaycompress).  Descriptors swap under a
+ * lock that writers share and only the swap takes: a line is never
+ * written to a descriptor closed under it, or to whatever reuses its
+ * number.
+ *
+ * The text sink (CURLFENCE_AUDIT=stderr) writes one short line per
+ * denial for people on a copy of standard error, as curlfence fetch
+ * prints them, with the inherited-stream rules above.
+ *
  * The syslog sink speaks RFC 3164 on the local datagram socket itself
  * rather than through openlog(3), whose ident and facility are
  * process-wide state; it uses sendto() on an unconnected socket, so a
@@ -50,7 +65,66 @@ struct curlfence_sink {
   _Atomic uint64_t errors;      /* events lost in all */
   _Atomic uint64_t unreported;  /* lost and not yet told by a "lost" */
   atomic_int torn;              /* the file ends inside a line */
+  int text;                     /* lines for people, denials only */
+  char *path;                   /* a log file followed across renames: its
+                                   last component, in directory dir (a
+                                   program that changes directory later
+                                   still names the same path) */
+  int dir;
+  pthread_rwlock_t swap;        /* writes share it; a reopen takes it */
+  dev_t dev;                    /* of the file fd has open */
+  ino_t ino;
+  _Atomic int64_t next_look;    /* CLOCK_MONOTONIC ns of the next look */
 };
+
+#define CF_ROTATE_LOOK_NS 1000000000LL
+
+static int64_t mono_ns(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int open_log(int dir, const char *path)
+{
+  return openat(dir, path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+                               O_NONBLOCK | O_NOCTTY, 0640);
+}
+
+/* Once a second at most, one caller looks whether s->path still names
+ * the file s has open; when not, the path is opened again and later lines
+ * go there.  A path that cannot be opened keeps the old file. */
+static void follow_rename(curlfence_sink *s)
+{
+  int64_t now = mono_ns(), due = atomic_load(&s->next_look);
+  struct stat st;
+  int fd, old;
+
+  if(now < due || !atomic_compare_exchange_strong(&s->next_look, &due,
+                                                  now + CF_ROTATE_LOOK_NS))
+    return;
+  if(fstatat(s->dir, s->path, &st, 0) == 0 && st.st_dev == s->dev &&
+     st.st_ino == s->ino)
+    return;
+  fd = open_log(s->dir, s->path);
+  if(fd < 0)
+    return;
+  if(fstat(fd, &st) != 0) {
+    close(fd);
+    return;
+  }
+  pthread_rwlock_wrlock(&s->swap);
+  old = s->fd;
+  s->fd = fd;
+  s->dev = st.st_dev;
+  s->ino = st.st_ino;
+  /* a torn line belongs to the old file; the new one starts clean */
+  atomic_store(&s->torn, 0);
+  pthread_rwlock_unlock(&s->swap);
+  close(old);
+}
 
 /* The descriptor a name of standard output or error stands for, else -1. */
 static int standard_stream(const char *path)
@@ -109,12 +183,13 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
     return CURLFENCE_E_NOMEM;
   }
   s->inherited = standard_stream(path) >= 0;
+  pthread_rwlock_init(&s->swap, NULL);
   /* A copy, so that the program closing or replacing its descriptor later
    * neither ends the trail nor sends it into an unrelated file. */
+  s->dir = -1;
   s->fd = s->inherited
               ? fcntl(standard_stream(path), F_DUPFD_CLOEXEC, 3)
-              : open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-                               O_NONBLOCK | O_NOCTTY, 0640);
+              : open_log(AT_FDCWD, path);
   if(s->fd >= 0 && !s->inherited) {
     int std = same_as_standard_stream(s->fd);
 
@@ -124,8 +199,33 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
       s->fd = fcntl(std, F_DUPFD_CLOEXEC, 3);
     }
   }
+  if(s->fd >= 0 && !s->inherited) {
+    const char *slash = strrchr(path, '/');
+    char *dname = slash ? strndup(path, (size_t)(slash - path) + 1) : NULL;
+    struct stat st;
+
+    s->path = strdup(slash ? slash + 1 : path);
+    if(s->path && (dname || !slash))
+      s->dir = open(dname ? dname : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    free(dname);
+    if(!s->path || s->dir < 0 || fstat(s->fd, &st) != 0) {
+      e = s->path ? errno : ENOMEM;
+      close(s->fd);
+      s->fd = -1;
+      errno = e;
+    }
+    else {
+      s->dev = st.st_dev;
+      s->ino = st.st_ino;
+      atomic_init(&s->next_look, mono_ns() + CF_ROTATE_LOOK_NS);
+    }
+  }
   if(s->fd < 0) {
     e = errno;
+    if(s->dir >= 0)
+      close(s->dir);
+    free(s->path);
+    pthread_rwlock_destroy(&s->swap);
     free(s);
     cf_error_set(err, CURLFENCE_E_IO, path, 0, 0,
                  "cannot open audit log: %s", strerror(e));
@@ -176,7 +276,9 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
     return CURLFENCE_E_NOMEM;
   }
   s->fd = -1;
+  s->dir = -1;
   s->is_syslog = 1;
+  pthread_rwlock_init(&s->swap, NULL);
   s->facility = facility;
   snprintf(s->ident, sizeof(s->ident), "%s", ident ? ident : "curlfence");
   s->addr.sun_family = AF_UNIX;
@@ -185,6 +287,7 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
      (s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
                      0)) < 0) {
     e = errno;
+    pthread_rwlock_destroy(&s->swap);
     free(s);
     cf_error_set(err, CURLFENCE_E_IO, socket_path, 0, 0,
                  "cannot connect to syslog: %s", strerror(e));
@@ -226,9 +329,13 @@ static int write_line(curlfence_sink *s, const char *buf, size_t len)
     if(s->inherited && (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT) ||
                         (p.revents & POLLERR)))
       return -1;
+    if(s->path)
+      follow_rename(s);
+    pthread_rwlock_rdlock(&s->swap);
     do
       w = write(s->fd, buf, len);
     while(w < 0 && errno == EINTR);
+    pthread_rwlock_unlock(&s->swap);
     if(w > 0 && w < (ssize_t)len)
       atomic_store(&s->torn, 1);
     return w == (ssize_t)len ? 0 : -1;
@@ -247,6 +354,37 @@ static int lose(curlfence_sink *s, uint64_t unreported)
   return -1;
 }
 
+/* One line for people per denial: "curlfence: blocked ... (rule)", and
+ * how many lines before it were lost, if any. */
+static int write_text(curlfence_sink *s, const curlfence_event *ev)
+{
+  char line[2048];
+  size_t n;
+  uint64_t lost;
+
+  if(ev->action != CURLFENCE_DENY)
+    return 0;
+  lost = atomic_exchange(&s->unreported, 0);
+  n = (size_t)snprintf(line, sizeof(line), "curlfence: ");
+  n += cf_event_text(ev, "blocked", line + n, sizeof(line) - n - 64);
+  if(lost)
+    n += (size_t)snprintf(line + n, sizeof(line) - n,
+                          " [%llu earlier line%s lost]",
+                          (unsigned long long)lost, lost == 1 ? "" : "s");
+  line[n++] = '\n';
+  return write_line(s, line, n) ? lose(s, lost) : 0;
+}
+
+curlfence_code cf_sink_open_stderr_text(curlfence_sink **out,
+                                        curlfence_error *err)
+{
+  curlfence_code rc = curlfence_sink_open_file(out, "/dev/stderr", err);
+
+  if(!rc)
+    (*out)->text = 1;
+  return rc;
+}
+
 CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
                                        void *sink)
 {
@@ -261,6 +399,8 @@ CURLFENCE_API int curlfence_sink_write(const curlfence_event *event,
     return -1;
   if(!event)
     return lose(s, 0);
+  if(s->text)
+    return write_text(s, event);
   /* Taken, not read: of two lines written at once, one reports them. */
   lost = atomic_exchange(&s->unreported, 0);
   if(s->is_syslog)
@@ -308,5 +448,9 @@ CURLFENCE_API void curlfence_sink_free(curlfence_sink *sink)
     return;
   if(sink->fd >= 0)
     close(sink->fd);
+  if(sink->dir >= 0)
+    close(sink->dir);
+  free(sink->path);
+  pthread_rwlock_destroy(&sink->swap);
   free(sink);
 }

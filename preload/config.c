@@ -8,7 +8,8 @@
  *                          default rules, from their compiled image when
  *                          it still matches them)
  *   CURLFENCE_AUDIT        JSON Lines file to append to, "-" (standard
- *                          output), or "syslog"
+ *                          output), "syslog", or "stderr" (one line for
+ *                          people per denial on standard error)
  *   CURLFENCE_SYSLOG_SOCKET the syslog daemon's socket (absent: /dev/log)
  *   CURLFENCE_AUDIT_DENIED 1: audit denials only (absent: every decision)
  *   CURLFENCE_REPORT_ONLY  1: let denied connections through, audit them
@@ -16,6 +17,8 @@
  *   CURLFENCE_KEEP_PROXY   1: keep the program's proxy settings
  *   CURLFENCE_KEEP_DOH     1: keep the program's CURLOPT_DOH_URL
  *   CURLFENCE_ALLOW_TFTP   1: decide UDP (TFTP) sockets by the rules
+ *   CURLFENCE_METRICS      Prometheus textfile to keep up to date ("%p":
+ *                          the process id)
  *
  * Anything wrong (rules that do not load, an audit file that cannot be
  * opened, a value that is not understood) leaves the guard NULL, which
@@ -177,7 +180,8 @@ static curlfence_guard *make_guard(void)
   const char *audit = getenv("CURLFENCE_AUDIT");
   const char *watch = getenv("CURLFENCE_WATCH");
   const char *syslog_socket = getenv("CURLFENCE_SYSLOG_SOCKET");
-  char path[PATH_MAX + 32], img[PATH_MAX + 32];
+  const char *metrics = getenv("CURLFENCE_METRICS");
+  char path[PATH_MAX + 32], img[PATH_MAX + 32], why[PATH_MAX + 128];
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
   curlfence_error err;
@@ -221,6 +225,8 @@ static curlfence_guard *make_guard(void)
         ? curlfence_sink_open_syslog(&sink, "curlfence", LOG_USER,
                                      syslog_socket && *syslog_socket
                                          ? syslog_socket : NULL, &err)
+        : strcmp(audit, "stderr") == 0
+        ? cf_sink_open_stderr_text(&sink, &err)
         : curlfence_sink_open_file(&sink, audit, &err);
 
     if(rc) {
@@ -228,10 +234,12 @@ static curlfence_guard *make_guard(void)
       curlfence_guard_free(g);
       return NULL;
     }
+    /* the text form has nothing to say of allowed connections */
     snprintf(audit_name, sizeof(audit_name), "%s", audit);
     curlfence_guard_set_audit(g, audit_write, sink,
-                              denied_only ? CURLFENCE_AUDIT_DENIED
-                                          : CURLFENCE_AUDIT_ALL);
+                              denied_only || !strcmp(audit, "stderr")
+                                  ? CURLFENCE_AUDIT_DENIED
+                                  : CURLFENCE_AUDIT_ALL);
     if(atexit(report_losses) || pthread_atfork(NULL, NULL, forked)) {
       fail("audit: cannot arrange the exit report");
       curlfence_guard_free(g);
@@ -240,6 +248,13 @@ static curlfence_guard *make_guard(void)
   }
   if(ms && curlfence_guard_watch(g, (unsigned)ms)) {
     fail("cannot start the rules watcher");
+    curlfence_guard_free(g);
+    return NULL;
+  }
+  /* Last: once started, the writer uses the guard for good. */
+  if(metrics && *metrics &&
+     pl_metrics_start(g, metrics, why, sizeof(why))) {
+    fail("%s", why);
     curlfence_guard_free(g);
     return NULL;
   }

@@ -89,6 +89,12 @@ typedef struct pl_config {
   int keep_doh;             /* CURLFENCE_KEEP_DOH */
 } pl_config;
 
+/* CURLFENCE_METRICS: write g's metrics to path ("%p": the process id)
+ * now, every few seconds and at exit (metrics.c).  -1 with why filled
+ * when the file cannot be written or the writer not started. */
+int pl_metrics_start(curlfence_guard *g, const char *path, char *why,
+                     size_t size);
+
 /* Read the environment and load the rules on the first call (from any
  * thread), then return the same settings for the life of the process. */
 const pl_config *pl_config_get(void);

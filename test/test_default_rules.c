@@ -3,6 +3,8 @@
  * destination and allow the public Internet. */
 #include "testutil.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const denied[] = {
@@ -140,6 +142,62 @@ START_TEST(test_examples_load)
 }
 END_TEST
 
+/* The default rules test themselves: each change below opens something
+ * they promise to keep shut (or shuts what they promise to reach), and
+ * the rules with it do not load; the error names the expect line. */
+START_TEST(test_expectations_guard_edits)
+{
+  static const struct {
+    const char *add;
+    const char *expect;     /* the broken expect line */
+  } edits[] = {
+    { "allow 169.254.169.254 port 80", "expect deny 169.254.169.254 " },
+    { "allow fd00:ec2::254 port 80", "expect deny fd00:ec2::254\n" },
+    { "allow 127.0.0.0/8 port 8080", "expect deny 127.0.0.1 " },
+    { "allow ::1 port 8080", "expect deny ::1\n" },
+    { "allow 10.0.0.0/16 port 443", "expect deny 10.0.0.1 " },
+    { "deny 1.0.0.0/8", "expect allow 1.1.1.1 port 443" },
+  };
+  FILE *f = fopen("rules/default.rules", "r");
+  char *text, *edited, want[64];
+  size_t len, i;
+  long size;
+
+  ck_assert_ptr_nonnull(f);
+  fseek(f, 0, SEEK_END);
+  size = ftell(f);
+  rewind(f);
+  text = malloc((size_t)size + 1);
+  ck_assert_ptr_nonnull(text);
+  len = fread(text, 1, (size_t)size, f);
+  text[len] = '\0';
+  fclose(f);
+  edited = malloc(len + 128);
+  ck_assert_ptr_nonnull(edited);
+  for(i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+    curlfence_policy *p = NULL;
+    curlfence_error err;
+    const char *at = strstr(text, edits[i].expect);
+    unsigned line = 1;
+    const char *c;
+
+    ck_assert_msg(at != NULL, "no \"%s\" in default.rules", edits[i].expect);
+    for(c = text; c < at; c++)
+      line += *c == '\n';
+    snprintf(edited, len + 128, "%s%s\n", text, edits[i].add);
+    ck_assert_int_eq(curlfence_policy_load_string(&p, edited, strlen(edited),
+                                                  "default.rules", &err),
+                     CURLFENCE_E_EXPECT);
+    ck_assert_ptr_null(p);
+    snprintf(want, sizeof(want), "default.rules:%u:1: expected ", line);
+    ck_assert_msg(strncmp(err.text, want, strlen(want)) == 0,
+                  "%s: %s, want %s", edits[i].add, err.text, want);
+  }
+  free(edited);
+  free(text);
+}
+END_TEST
+
 Suite *suite_default_rules(void)
 {
   Suite *s = suite_create("default-rules");
@@ -148,6 +206,7 @@ Suite *suite_default_rules(void)
   tcase_add_test(tc, test_denied);
   tcase_add_test(tc, test_allowed);
   tcase_add_test(tc, test_metadata_named);
+  tcase_add_test(tc, test_expectations_guard_edits);
   tcase_add_test(tc, test_examples_load);
   suite_add_tcase(s, tc);
   return s;

@@ -675,6 +675,80 @@ START_TEST(test_json_sink)
 }
 END_TEST
 
+/* The metrics text, read back with the Prometheus client's parser, counts
+ * the decisions the transfers caused: each by decision, check and reason,
+ * each by the rule that made it, and what the audit did with them. */
+START_TEST(test_metrics)
+{
+  char url[128], path[64], cmd[2048];
+  body b = { "", 0 };
+  curlfence_sink *full;
+  FILE *f;
+
+  url_for(url, sizeof(url), "127.0.0.2", allowed, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_OK);
+  url_for(url, sizeof(url), "127.0.0.3", denied, "/");
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(fetch_flags(url, &b, CURLFENCE_ATTACH_REPORT_ONLY),
+                   CURLE_OK);
+  ck_assert_int_eq(rec.n, 3);
+  /* a sink that cannot write: the event is failed and lost */
+  ck_assert_int_eq(curlfence_sink_open_file(&full, "/dev/full", NULL),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, curlfence_sink_write,
+                                             full, CURLFENCE_AUDIT_DENIED),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(fetch(url, &b), CURLE_COULDNT_CONNECT);
+
+  snprintf(path, sizeof(path), "/tmp/curlfence-metrics-%ld.prom",
+           (long)getpid());
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(curlfence_guard_metrics(guard, f), CURLFENCE_OK);
+  fclose(f);
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, NULL, NULL, 0),
+                   CURLFENCE_OK);
+  curlfence_sink_free(full);
+  snprintf(cmd, sizeof(cmd),
+           "python3 test/metrics_check.py %s "
+           "'curlfence_decisions_total{decision=\"allow\",check=\"open\","
+           "reason=\"rule\"}=1' "
+           "'curlfence_decisions_total{decision=\"allow\",check=\"reused\","
+           "reason=\"rule\"}=1' "
+           "'curlfence_decisions_total{decision=\"deny\",check=\"open\","
+           "reason=\"rule\"}=2' "
+           "'curlfence_decisions_total{decision=\"deny\",check=\"open\","
+           "reason=\"default\"}=0' "
+           "'curlfence_decisions_total{decision=\"report\",check=\"open\","
+           "reason=\"rule\"}=1' "
+           "'curlfence_decisions_total{decision=\"report\",check=\"reused\","
+           "reason=\"rule\"}=1' "
+           "'curlfence_decisions_total{decision=\"deny\",check=\"open\","
+           "reason=\"udp\"}=absent' "
+           "'curlfence_rule_hits_total{file=\"test.rules\",line=\"2\","
+           "rule=\"allow 127.0.0.2\"}=2' "
+           "'curlfence_rule_hits_total{file=\"test.rules\",line=\"3\","
+           "rule=\"deny 127.0.0.3\"}=4' "
+           "'curlfence_rule_hits_total{file=\"test.rules\",line=\"1\","
+           "rule=\"default deny\"}=0' "
+           "'curlfence_rule_hits_total{file=\"test.rules\",line=\"4\","
+           "rule=\"allow 127.0.0.4\"}=absent' "
+           "'curlfence_audit_events_written_total=3' "
+           "'curlfence_audit_events_failed_total=1' "
+           "'curlfence_audit_events_lost_total=1' "
+           "'curlfence_reloads_total{result=\"ok\"}=0' "
+           "'curlfence_reloads_total{result=\"failed\"}=0' "
+           "'curlfence_policy_generation=1' "
+           "'curlfence_policy_rules=4' "
+           "'curlfence_policy_load_time_seconds=now'",
+           path);
+  ck_assert_int_eq(system(cmd), 0);
+  unlink(path);
+  ck_assert_int_eq(curlfence_guard_metrics(NULL, stdout), CURLFENCE_E_INVAL);
+  ck_assert_int_eq(curlfence_guard_metrics(guard, NULL), CURLFENCE_E_INVAL);
+}
+END_TEST
+
 START_TEST(test_api_misuse)
 {
   CURL *h = curl_easy_init();
@@ -1344,6 +1418,7 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_ipv6_and_audit_all);
   tcase_add_test(tc, test_json_sink);
   tcase_add_test(tc, test_api_misuse);
+  tcase_add_test(tc, test_metrics);
   tcase_add_test(tc, test_udp_tftp);
   tcase_add_test(tc, test_doh_cleared);
   tcase_add_test(tc, test_tftp_reply_address);

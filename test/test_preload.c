@@ -15,6 +15,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -212,6 +213,115 @@ START_TEST(curl_denied_never_reaches_the_server)
   ck_assert_msg(r->status == 7, SAYS(r));
   ck_assert_str_eq(r->out, "");
   ck_assert_uint_eq(th_requests(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* --metrics: the program's own counters, as a Prometheus textfile named
+ * after its process id, written at exit with nothing left behind. */
+START_TEST(curl_metrics_textfile)
+{
+  result *r = new_result();
+  char path[PATH_MAX + 32], pattern[PATH_MAX + 32];
+  const char *argv[] = { tool, "run", "-r", rules, "--metrics", path, "--",
+                         "curl", "-sS", url("127.0.0.2", "/x"),
+                         url("127.0.0.3", "/y"), NULL };
+  const char *check[] = {
+    "python3", "test/metrics_check.py", NULL,
+    "curlfence_decisions_total{decision=\"allow\",check=\"open\","
+    "reason=\"rule\"}=1",
+    "curlfence_decisions_total{decision=\"allow\",check=\"reused\","
+    "reason=\"rule\"}=1",
+    "curlfence_decisions_total{decision=\"deny\",check=\"open\","
+    "reason=\"rule\"}=1",
+    "curlfence_decisions_total{decision=\"deny\",check=\"reused\","
+    "reason=\"rule\"}=0",
+    NULL, NULL, "curlfence_policy_generation=1",
+    "curlfence_policy_rules=2", NULL
+  };
+  char hit2[PATH_MAX + 128], hit3[PATH_MAX + 128];
+  glob_t g;
+
+  snprintf(path, sizeof(path), "%s/curl-%%p.prom", tmp);
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  ck_assert_uint_eq(th_requests(denied), 0);
+  /* one file, of a process id, and no temporary file beside it */
+  snprintf(pattern, sizeof(pattern), "%s/curl-*", tmp);
+  ck_assert_int_eq(glob(pattern, 0, NULL, &g), 0);
+  ck_assert_uint_eq(g.gl_pathc, 1);
+  ck_assert_msg(strspn(g.gl_pathv[0] + strlen(tmp) + 6, "0123456789") ==
+                strlen(g.gl_pathv[0] + strlen(tmp) + 6) - 5, "%s",
+                g.gl_pathv[0]);
+  check[2] = g.gl_pathv[0];
+  snprintf(hit2, sizeof(hit2), "curlfence_rule_hits_total{file=\"%s\","
+           "line=\"2\",rule=\"allow 127.0.0.2\"}=2", rules);
+  snprintf(hit3, sizeof(hit3), "curlfence_rule_hits_total{file=\"%s\","
+           "line=\"3\",rule=\"deny 127.0.0.3\"}=1", rules);
+  check[7] = hit2;
+  check[8] = hit3;
+  run(r, NULL, check);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  globfree(&g);
+  free(r);
+}
+END_TEST
+
+/* A metrics file that cannot be written is a setup error: it says so and
+ * the guard refuses every connection, as for an audit log. */
+START_TEST(metrics_unwritable_fails_closed)
+{
+  result *r = new_result();
+  char path[PATH_MAX + 32], var[PATH_MAX + 64], rv[PATH_MAX + 32];
+  const char *extra[] = { var, rv, NULL };
+  const char *argv[] = { "curl", "-sS", url("127.0.0.2", "/x"), NULL };
+  char pl[PATH_MAX + 64];
+  const char *extra2[] = { var, rv, pl, NULL };
+
+  snprintf(path, sizeof(path), "%s/no/such/dir/m.prom", tmp);
+  snprintf(var, sizeof(var), "CURLFENCE_METRICS=%s", path);
+  snprintf(rv, sizeof(rv), "CURLFENCE_RULES=%s", rules);
+  snprintf(pl, sizeof(pl), "LD_PRELOAD=%s", preload);
+  (void)extra;
+  guarded(r, extra2, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_msg(strstr(r->err, "CURLFENCE_METRICS: cannot write") &&
+                strstr(r->err, "every connection is refused"), SAYS(r));
+  ck_assert_uint_eq(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+/* --audit stderr: one line for people per refusal on the command's
+ * standard error, as curlfence fetch prints it; nothing for allowed
+ * connections, no JSON. */
+START_TEST(curl_audit_stderr_text)
+{
+  result *r = new_result();
+  const char *argv[] = { tool, "run", "-r", rules, "--audit", "stderr", "--",
+                         "curl", "-s", url("127.0.0.2", "/x"),
+                         url("127.0.0.3", "/y"), NULL };
+  const char *report[] = { tool, "run", "-r", rules, "--audit", "stderr",
+                           "--report-only", "--", "curl", "-s",
+                           url("127.0.0.3", "/z"), NULL };
+  char want[PATH_MAX + 128];
+
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_str_eq(r->out, "hello from allowed\n");
+  snprintf(want, sizeof(want), "curlfence: blocked 127.0.0.3 port %u by "
+           "%s:3 (deny 127.0.0.3)\n", port, rules);
+  ck_assert_msg(!strcmp(r->err, want), "stderr: %s\nwant: %s", r->err, want);
+  ck_assert_uint_eq(th_requests(denied), 0);
+
+  guarded(r, NULL, report);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  snprintf(want, sizeof(want), "curlfence: would block (report-only) "
+           "127.0.0.3 port %u by %s:3 (deny 127.0.0.3)\n", port, rules);
+  /* the open and the pre-request check each let it through */
+  ck_assert_msg(!strncmp(r->err, want, strlen(want)) &&
+                !strcmp(r->err + strlen(want), want), "stderr: %s", r->err);
   free(r);
 }
 END_TEST
@@ -1770,6 +1880,9 @@ Suite *suite_preload(void)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, curl_denied_never_reaches_the_server);
   tcase_add_test(tc, curl_allowed_gets_the_body);
+  tcase_add_test(tc, curl_metrics_textfile);
+  tcase_add_test(tc, metrics_unwritable_fails_closed);
+  tcase_add_test(tc, curl_audit_stderr_text);
   tcase_add_test(tc, curl_parallel_mixed);
   tcase_add_test(tc, curl_audit_names_the_rule);
   tcase_add_test(tc, curl_default_rules_deny_loopback);

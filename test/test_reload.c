@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,36 @@ static curlfence_guard *guard_from_file(const char *text)
 static const char deny_rules[] = "default allow\ndeny 127.0.0.3\n";
 static const char allow_rules[] = "default deny\nallow 127.0.0.3   # now\n";
 
+/* A reload whose rules break one of their expectations is refused like
+ * any load error: the old policy stays in force, the failure is kept. */
+START_TEST(test_reload_breaks_expectation)
+{
+  curlfence_guard *g = guard_from_file("default allow\ndeny 127.0.0.3\n"
+                                       "expect deny 127.0.0.3\n");
+  char tmp[160];
+  curlfence_error err;
+  curlfence_stats st;
+
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  snprintf(tmp, sizeof(tmp), "%s/new.rules", dir);
+  tu_write_text(tmp, "default allow\ndeny 127.0.0.3\n"
+                     "allow 127.0.0.3 port 1-65535\n"
+                     "expect deny 127.0.0.3\n");
+  ck_assert_int_eq(rename(tmp, rules_path), 0);
+  ck_assert_int_eq(curlfence_guard_reload(g, &err), CURLFENCE_E_EXPECT);
+  ck_assert_uint_eq(err.line, 4);
+  ck_assert_ptr_nonnull(strstr(err.message, "(allow 127.0.0.3 port 1-65535) "
+                                            "decides allow"));
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.generation, 1);
+  ck_assert_uint_eq(st.reload_failures, 1);
+  ck_assert_int_eq(st.last_reload_error.code, CURLFENCE_E_EXPECT);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(th_requests(srv), 0);
+  curlfence_guard_free(g);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- sinks */
 
 START_TEST(test_file_sink_two_processes)
@@ -186,6 +217,52 @@ START_TEST(test_syslog_sink)
 END_TEST
 
 /* A sink that cannot write changes no decision; its failures are counted. */
+/* logrotate's "create": the log is renamed and a new file made at the
+ * path.  Lines written once the sink has looked again (at most a second
+ * later) go to the new file; none is lost or written twice.  The same
+ * when nothing was made at the path: the sink creates it. */
+START_TEST(test_file_sink_follows_rename)
+{
+  curlfence_guard *g = guard_from_file(deny_rules);
+  char log[128], old[140], older[140], cmd[1024], cwd[PATH_MAX];
+  curlfence_sink *s;
+  struct timespec pause = { 1, 200000000 };  /* longer than the look's 1 s */
+
+  snprintf(log, sizeof(log), "%s/audit.jsonl", dir);
+  snprintf(old, sizeof(old), "%s.1", log);
+  snprintf(older, sizeof(older), "%s.2", log);
+  /* named relative to a working directory the program then leaves: the
+   * sink keeps following the file it was given */
+  ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+  ck_assert_int_eq(chdir(dir), 0);
+  ck_assert_int_eq(curlfence_sink_open_file(&s, "audit.jsonl", NULL),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(chdir(cwd), 0);
+  curlfence_guard_set_audit(g, curlfence_sink_write, s, CURLFENCE_AUDIT_ALL);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(rename(log, old), 0);
+  tu_write_text(log, "");
+  nanosleep(&pause, NULL);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  /* rotated again, with no new file made */
+  ck_assert_int_eq(rename(log, older), 0);
+  nanosleep(&pause, NULL);
+  ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
+  ck_assert_uint_eq(curlfence_sink_errors(s), 0);
+  curlfence_guard_set_audit(g, NULL, NULL, 0);
+  curlfence_sink_free(s);
+  ck_assert_int_eq(access("audit.jsonl", F_OK), -1);
+  snprintf(cmd, sizeof(cmd),
+           "python3 test/jsonl_check.py %s 1 decision=deny addr=127.0.0.3 && "
+           "python3 test/jsonl_check.py %s 2 decision=deny addr=127.0.0.3 && "
+           "python3 test/jsonl_check.py %s 1 decision=deny addr=127.0.0.3",
+           old, older, log);
+  ck_assert_int_eq(system(cmd), 0);
+  curlfence_guard_free(g);
+}
+END_TEST
+
 START_TEST(test_failing_sink)
 {
   curlfence_guard *g = guard_from_file("default deny\n"
@@ -731,7 +808,9 @@ Suite *suite_reload(void)
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_syslog_sink);
+  tcase_add_test(tc, test_reload_breaks_expectation);
   tcase_add_test(tc, test_failing_sink);
+  tcase_add_test(tc, test_file_sink_follows_rename);
   tcase_add_test(tc, test_report_mode_in_rules);
   tcase_add_test(tc, test_report_mode_flag);
   tcase_add_test(tc, test_rule_counters);

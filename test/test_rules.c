@@ -46,7 +46,7 @@ static const bad_case bad[] = {
   { "deny example.com\n", CURLFENCE_E_ADDRESS, 1, 6, "invalid IPv4 address \"example.com\" (expected four decimal octets 0-255)" },
   { "deny 1.2.0x3.4\n", CURLFENCE_E_ADDRESS, 1, 6, "hexadecimal is not accepted" },
   /* Structure. */
-  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode, include or nat64)" },
+  { "block 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "unexpected \"block\" (expected allow, deny, default, unix, mode, include, nat64 or expect)" },
   { "10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 1, "missing action before \"10.0.0.0/8\"" },
   { "deny\n", CURLFENCE_E_SYNTAX, 1, 5, "missing address after \"deny\"" },
   { "allow   # nothing\n", CURLFENCE_E_SYNTAX, 1, 6, "missing address after \"allow\"" },
@@ -101,6 +101,25 @@ static const bad_case bad[] = {
   { "deny self port 0\n", CURLFENCE_E_PORT, 1, 16, "port \"0\" out of range" },
   { "deny self 80\n", CURLFENCE_E_SYNTAX, 1, 11, "expected \"port\" or end of line" },
   { "allow selfish\n", CURLFENCE_E_ADDRESS, 1, 7, "invalid IPv4 address \"selfish\"" },
+  /* expect */
+  { "expect\n", CURLFENCE_E_SYNTAX, 1, 7, "missing action after \"expect\" (expected allow or deny)" },
+  { "expect maybe 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 8, "unexpected \"maybe\" (expected allow or deny)" },
+  { "expect deny\n", CURLFENCE_E_SYNTAX, 1, 12, "missing address after \"expect deny\"" },
+  { "expect deny host metadata at 169.254.169.254\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
+  { "expect deny 10.0.0.0/8\n", CURLFENCE_E_ADDRESS, 1, 13, "one address, not a block" },
+  { "expect deny 10.0.0.256\n", CURLFENCE_E_ADDRESS, 1, 13, "invalid IPv4 address \"10.0.0.256\"" },
+  { "expect deny 10.0.0.1 80\n", CURLFENCE_E_SYNTAX, 1, 22, "expected \"port\" or end of line" },
+  { "expect deny 10.0.0.1 port\n", CURLFENCE_E_PORT, 1, 26, "missing port after \"port\"" },
+  { "expect deny 10.0.0.1 port 80,443\n", CURLFENCE_E_PORT, 1, 27, "invalid port \"80,443\"" },
+  { "expect deny 10.0.0.1 port 80 now\n", CURLFENCE_E_SYNTAX, 1, 30, "unexpected \"now\" (expected end of line)" },
+  /* expectations the rules break: where the expect line is, what decided */
+  { "default allow\n  expect deny 169.254.169.254\n", CURLFENCE_E_EXPECT, 2, 3, "expected deny for 169.254.169.254 port 1 (every port), but test.rules:1 (default allow) decides allow" },
+  { "expect allow 1.1.1.1 port 443\n", CURLFENCE_E_EXPECT, 1, 1, "expected allow for 1.1.1.1 port 443, but default deny (built-in) decides deny" },
+  { "default deny\nallow 1.2.3.4 port 80\nexpect allow 1.2.3.4\n", CURLFENCE_E_EXPECT, 3, 1, "port 1 (every port), but test.rules:1 (default deny) decides deny" },
+  { "default allow\ndeny 1.2.3.4 port 8000-8080\nexpect allow 1.2.3.4\n", CURLFENCE_E_EXPECT, 3, 1, "for 1.2.3.4 port 8000 (every port), but test.rules:2 (deny 1.2.3.4 port 8000-8080) decides deny" },
+  { "default allow\ndeny 1.2.3.4 port 1-79\nexpect allow 1.2.3.4 port 80\nexpect deny 1.2.3.4\n", CURLFENCE_E_EXPECT, 4, 1, "for 1.2.3.4 port 80 (every port)" },
+  { "default allow\nnat64 64:ff9b::/96\ndeny 10.0.0.0/8\nexpect allow 64:ff9b::a00:1 port 443\n", CURLFENCE_E_EXPECT, 4, 1, "expected allow for 64:ff9b::a00:1 port 443, but test.rules:3 (deny 10.0.0.0/8) decides deny" },
+  { "default allow\ndeny 169.254.0.0/16\nallow ::ffff:169.254.169.254 port 80\nexpect deny 169.254.169.254\n", CURLFENCE_E_EXPECT, 4, 1, "port 80 (every port), but test.rules:3 (allow ::ffff:169.254.169.254 port 80) decides allow" },
 };
 
 START_TEST(test_rejected)
@@ -329,6 +348,48 @@ START_TEST(test_top_level_file_errors)
                    CURLFENCE_E_INVAL);
   ck_assert_int_eq(curlfence_policy_load_file(&p, NULL, &err),
                    CURLFENCE_E_INVAL);
+  rm_tmpdir();
+}
+END_TEST
+
+/* Expectations that hold load; those of an included file are not this
+ * policy's promises and are not checked. */
+START_TEST(test_expect_holds)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  p = tu_load("default allow\n"
+              "deny 10.0.0.0/8\n"
+              "allow 10.1.2.3 port 443\n"
+              "nat64 64:ff9b::/96\n"
+              "expect deny 10.0.0.1\n"
+              "expect allow 10.1.2.3 port 443\n"
+              "expect deny 10.1.2.3 port 442\n"
+              "expect deny ::ffff:10.9.9.9 port 80\n"
+              "expect deny 64:ff9b::a00:1\n"
+              "expect allow 192.0.2.1\n");
+  curlfence_policy_unref(p);
+
+  mk_tmpdir();
+  write_file("main.rules", "include base.rules\nallow 10.1.0.0/16\n"
+                           "expect allow 10.1.0.1\n");
+  write_file("base.rules", "default allow\ndeny 10.0.0.0/8\n"
+                           "expect deny 10.1.0.1\n");
+  ck_assert_msg(load_tmp("main.rules", &p, &err) == CURLFENCE_OK, "%s",
+                err.text);
+  curlfence_policy_unref(p);
+  /* loaded on its own, the included file's promise is checked */
+  ck_assert_int_eq(load_tmp("base.rules", &p, &err), CURLFENCE_OK);
+  curlfence_policy_unref(p);
+  write_file("main.rules", "include base.rules\nallow 10.1.0.0/16\n"
+                           "expect deny 10.1.0.1 port 22\n");
+  ck_assert_int_eq(load_tmp("main.rules", &p, &err), CURLFENCE_E_EXPECT);
+  ck_assert_ptr_null(p);
+  ck_assert_uint_eq(err.line, 3);
+  ck_assert_msg(strstr(err.message, "base.rules") == NULL &&
+                strstr(err.message, "main.rules:2 (allow 10.1.0.0/16)"),
+                "%s", err.text);
   rm_tmpdir();
 }
 END_TEST
@@ -665,6 +726,7 @@ Suite *suite_rules(void)
   suite_add_tcase(s, tc);
   tc = tcase_create("files");
   tcase_add_test(tc, test_include_ok);
+  tcase_add_test(tc, test_expect_holds);
   tcase_add_test(tc, test_include_errors);
   tcase_add_test(tc, test_top_level_file_errors);
   suite_add_tcase(s, tc);

@@ -4,7 +4,8 @@
 # Makefile and the tool read) agrees with its MAJOR/MINOR/PATCH, with the
 # header of every man page, with the newest release section of NEWS and
 # with debian/changelog; no symbol version node, and no "Added in" of a
-# man page, is newer than it.
+# man page, is newer than it, or than the next minor release while NEWS
+# has a section for it in progress.
 set -u
 fail=0
 bad() { echo "version: $*"; fail=1; }
@@ -21,6 +22,12 @@ num() {  # X.Y[.Z] -> one comparable number
   echo "$1" | awk -F. '{ printf "%d\n", $1 * 1000000 + $2 * 1000 + $3 }'
 }
 n=$(num "$v")
+# What the release being prepared adds (NEWS: "Next release (in
+# progress)") is in the next minor release's node and says so.
+nodemax=$n
+if grep -q '^Next release (in progress)' NEWS; then
+  nodemax=$(( (n / 1000 + 1) * 1000 ))
+fi
 
 for page in docs/*.[1-8]; do
   th=$(grep -m1 '^\.TH ' "$page")
@@ -29,7 +36,7 @@ for page in docs/*.[1-8]; do
     *) bad "$page: header \"$th\" does not say curlfence $v" ;;
   esac
   for a in $(sed -n 's/^Added in curlfence \([0-9.]*[0-9]\).*/\1/p' "$page"); do
-    [ "$(num "$a")" -le "$n" ] || bad "$page: added in $a, after $v"
+    [ "$(num "$a")" -le "$nodemax" ] || bad "$page: added in $a, after $v"
   done
 done
 
@@ -40,8 +47,8 @@ case $top in
 esac
 
 for node in $(sed -n 's/^CURLFENCE_\([0-9][0-9.]*\) *{.*/\1/p' lib/curlfence.map); do
-  [ "$(num "$node")" -le "$n" ] ||
-    bad "lib/curlfence.map: node CURLFENCE_$node is newer than $v"
+  [ "$(num "$node")" -le "$nodemax" ] ||
+    bad "lib/curlfence.map: node CURLFENCE_$node is newer than $v and the release in progress"
 done
 
 if [ -f debian/changelog ]; then

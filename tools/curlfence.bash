@@ -62,9 +62,12 @@ _curlfence()
         COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
       fi
       return ;;
+    --metrics)
+      COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
+      return ;;
     --audit)
       COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
-      [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W syslog -- "$cur") )
+      [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W "syslog stderr" -- "$cur") )
       return ;;
     -p|--port|-H|--header|--max-time|--connect-timeout|--resolve|--watch|--since|--until|--top)
       return ;;
@@ -75,7 +78,7 @@ _curlfence()
     fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;
-    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch -h --help --" ;;
+    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch --metrics -h --help --" ;;
     compile) opts="-r --rules -o --output -h --help" ;;
     report)  opts="--since --until --top --unused -r --rules --json -h --help" ;;
     learn)   opts="-r --rules -h --help" ;;

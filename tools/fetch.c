@@ -5,6 +5,7 @@
  * connection was blocked), or 2 on usage or rules errors.
  */
 #include "cli.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -53,31 +54,10 @@ typedef struct fetch_state {
   int out_errno;
 } fetch_state;
 
-static void describe(char *buf, size_t size, const curlfence_event *ev,
-                     const char *verb)
-{
-  const curlfence_verdict *v = &ev->verdict;
-  char where[1100], port[40] = "", as[16];
-
-  if(!ev->enforced)
-    verb = "would block (report-only)";
-  if(ev->family != AF_UNIX)
-    snprintf(port, sizeof(port), " port %u%s%s", ev->port,
-             cli_nat64_as(v, ev->addr, as, sizeof(as)) ? "" : " as ",
-             as);
-  if(v->file)
-    snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
-  else
-    snprintf(where, sizeof(where), "built-in rule");
-  snprintf(buf, size, "%s %s%s%s by %s (%s)", verb,
-           ev->family == AF_UNIX ? "unix socket " : "", ev->addr, port,
-           where, v->rule);
-}
-
 static int fetch_audit(const curlfence_event *ev, void *userdata)
 {
   fetch_state *st = userdata;
-  char line[1400];
+  char line[2048];
 
   if(ev->check == CURLFENCE_CHECK_REUSED) {
     /* a request is about to go out on a connection: earlier failures
@@ -90,8 +70,8 @@ static int fetch_audit(const curlfence_event *ev, void *userdata)
   else
     st->allowed = 1;
   if(!st->silent && (ev->action == CURLFENCE_DENY || st->verbose)) {
-    describe(line, sizeof(line), ev,
-             ev->action == CURLFENCE_DENY ? "blocked" : "allowed");
+    cf_event_text(ev, ev->action == CURLFENCE_DENY ? "blocked" : "allowed",
+                  line, sizeof(line));
     fprintf(stderr, CLI_PROG ": %s\n", line);
   }
   return st->audit ? curlfence_sink_write(ev, st->audit) : 0;

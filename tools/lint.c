@@ -196,6 +196,7 @@ static const char *error_name(curlfence_code c)
   case CURLFENCE_E_INCLUDE: return "include";
   case CURLFENCE_E_LIMIT: return "limit";
   case CURLFENCE_E_IMAGE: return "image";
+  case CURLFENCE_E_EXPECT: return "expect";
   default: return "error";
   }
 }
@@ -245,6 +246,8 @@ static int lint_file(const char *path, int json)
   }
   else
     rc = cf_rules_parse_file(&rs, path, &err);
+  if(!rc)
+    rc = cf_expect_check_rules(&rs, &err);
   if(rc) {
     if(json) {
       fputs("{\"file\":", stdout);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * curlfence run [-r RULES] [--audit FILE] [--report-only] [--keep-proxy]
- *               [--keep-doh] [--allow-tftp] [--watch MS] [--] COMMAND [ARG...]
+ *               [--keep-doh] [--allow-tftp] [--watch MS] [--metrics PATH]
+ *               [--] COMMAND [ARG...]
  *
  * Runs COMMAND with libcurlfence-preload.so in LD_PRELOAD and the
  * settings in its CURLFENCE_* variables (docs/libcurlfence-preload.7), so
@@ -374,12 +375,13 @@ static int absolute(const char *path, char *out, size_t size)
   return 0;
 }
 
-/* Whether --audit names no file: syslog, or "-" for the command's
+/* Whether --audit names no file: syslog, stderr, or "-" for the command's
  * standard output (a path relative to the directory run was started in
  * would be made absolute). */
 static int audit_as_given(const char *audit)
 {
-  return !strcmp(audit, "syslog") || !strcmp(audit, "-");
+  return !strcmp(audit, "syslog") || !strcmp(audit, "-") ||
+         !strcmp(audit, "stderr");
 }
 
 /* The file execvp() would run for cmd, searching dirs (a PATH value, NULL:
@@ -803,17 +805,21 @@ enum {
   OPT_KEEP_PROXY,
   OPT_KEEP_DOH,
   OPT_ALLOW_TFTP,
-  OPT_WATCH
+  OPT_WATCH,
+  OPT_METRICS
 };
 
 static const cli_opt run_opts[] = {
   CLI_OPT_RULES,
-  { "audit", OPT_AUDIT, "FILE", "record every decision to FILE (or syslog)" },
+  { "audit", OPT_AUDIT, "FILE",
+    "record every decision to FILE (or syslog; stderr: denials as text)" },
   { "report-only", OPT_REPORT_ONLY, NULL, "deny nothing, record denials" },
   { "keep-proxy", OPT_KEEP_PROXY, NULL, "keep COMMAND's proxy settings" },
   { "keep-doh", OPT_KEEP_DOH, NULL, "keep COMMAND's DNS-over-HTTPS URL" },
   { "allow-tftp", OPT_ALLOW_TFTP, NULL, "decide UDP (TFTP) by the rules" },
   { "watch", OPT_WATCH, "MS", "reload changed rules, looking every MS ms" },
+  { "metrics", OPT_METRICS, "PATH",
+    "keep Prometheus metrics in PATH (%p: process id)" },
   CLI_OPT_HELP,
   CLI_OPT_END
 };
@@ -821,8 +827,10 @@ static const cli_opt run_opts[] = {
 static int run_run(const cli_cmd *cmd, int argc, char **argv)
 {
   const char *rules_opt = NULL, *audit_opt = NULL, *watch_opt = NULL;
-  const char *rules, *audit, *watch, *old, *arg;
+  const char *metrics_opt = NULL;
+  const char *rules, *audit, *watch, *metrics, *old, *arg;
   char rules_abs[PATH_MAX], audit_abs[PATH_MAX], found[PATH_MAX];
+  char metrics_abs[PATH_MAX];
   char *list, **ops;
   int key, report = 0, keep_proxy = 0, keep_doh = 0, tftp = 0, rc;
   cli_parser ps;
@@ -840,6 +848,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     case OPT_KEEP_DOH: keep_doh = 1; break;
     case OPT_ALLOW_TFTP: tftp = 1; break;
     case OPT_WATCH: watch_opt = arg; break;
+    case OPT_METRICS: metrics_opt = arg; break;
     default: return ps.status;
     }
   }
@@ -859,6 +868,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     return cli_usage_error(cmd, "the rules (%s) cannot come from standard "
                            "input, which is COMMAND's: name a file",
                            rules_opt ? "-r -" : "CURLFENCE_RULES=-");
+  metrics = cli_setting(metrics_opt, "CURLFENCE_METRICS");
   if(rules && (rc = absolute_setting(rules, "-r", "CURLFENCE_RULES",
                                      rules_opt, rules_abs,
                                      sizeof(rules_abs))))
@@ -877,6 +887,10 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
             "keep the preload library out of %s; it is not run\n", ops[0]);
     return 126;
   }
+  if(metrics && (rc = absolute_setting(metrics, "--metrics",
+                                       "CURLFENCE_METRICS", metrics_opt,
+                                       metrics_abs, sizeof(metrics_abs))))
+    return rc;
   if(which(ops[0], getenv("PATH"), found, sizeof(found))) {
     fprintf(stderr, CLI_PROG ": %s: command not found\n", ops[0]);
     return 127;
@@ -921,6 +935,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
                                  : audit_as_given(audit) ? audit
                                                          : audit_abs) ||
        setvar("CURLFENCE_WATCH", watch) ||
+       setvar("CURLFENCE_METRICS", metrics ? metrics_abs : NULL) ||
        /* Every setting that loosens the check or the audit comes from the
         * options, never from the environment run was started in. */
        setvar("CURLFENCE_REPORT_ONLY", report ? "1" : NULL) ||
@@ -940,9 +955,10 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
 const cli_cmd cli_cmd_run = {
   "run", "[--] COMMAND [ARG...]",
   "run COMMAND with every libcurl connection it makes checked",
-  "Options end at COMMAND: what follows is COMMAND's.  -r, --audit and\n"
-  "--watch default to CURLFENCE_RULES, CURLFENCE_AUDIT and CURLFENCE_WATCH,\n"
-  "then to the preload library's defaults.  The settings go to COMMAND as\n"
+  "Options end at COMMAND: what follows is COMMAND's.  -r, --audit,\n"
+  "--watch and --metrics default to CURLFENCE_RULES, CURLFENCE_AUDIT,\n"
+  "CURLFENCE_WATCH and CURLFENCE_METRICS, then to the preload library's\n"
+  "defaults.  The settings go to COMMAND as\n"
   "CURLFENCE_* variables (libcurlfence-preload(7)).\n"
   "COMMAND is not run when the preload library could not enter it:\n"
   "set-user-ID, set-group-ID or with file capabilities, statically linked,\n"
