@@ -198,7 +198,7 @@ tools/curlfence: $(TOOL)
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
                 test/test_nat64_internal.c test/test_image.c \
-                test/test_image_nat64.c
+                test/test_image_nat64.c test/test_guard_internal.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
@@ -399,7 +399,14 @@ $(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h
 	$(CC) $(CFLAGS_ALL) -o $@ bench/cli.c bench/gen.c $(LDFLAGS_ALL)
 
 # Builds the benchmark without running it (CI keeps it compiling).
-bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN)
+bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN)
+
+# The guard's check path under threads, and the pre-request check
+# (bench/guard.c).
+BENCH_GUARD_BIN = $(BUILD)/bench/bench-guard
+$(BENCH_GUARD_BIN): bench/guard.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/guard.c bench/gen.c $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
 # Compiled images against rules text (bench/image.c).
 $(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
@@ -416,10 +423,11 @@ $(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
 	  -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(DPDK_LIBS) $(LIBDEPS)
 
-bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(TOOL)
+bench: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN) $(TOOL)
 	$(BENCH_BIN)
 	$(BENCH_CLI_BIN) $(TOOL)
 	$(BENCH_IMAGE_BIN)
+	$(BENCH_GUARD_BIN) $(CURDIR)/rules
 
 bench-dpdk: $(BENCH_DPDK_BIN)
 	$(BENCH_DPDK_BIN)

@@ -44,9 +44,11 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   *out = NULL;
   if(!policy)
     return CURLFENCE_E_INVAL;
-  g = calloc(1, sizeof(*g));
+  /* the counters' shards sit on cache lines of their own */
+  g = aligned_alloc(_Alignof(curlfence_guard), sizeof(*g));
   if(!g)
     return CURLFENCE_E_NOMEM;
+  memset(g, 0, sizeof(*g));
   cf_live_init(&g->live, curlfence_policy_ref(policy));
   cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
@@ -219,7 +221,8 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   const curlfence_policy *p;
   const cf_audit *audit;
   curlfence_event ev;
-  unsigned slot;
+  cf_guard_count *count;
+  unsigned slot, shard;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
@@ -229,19 +232,24 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     decide_connect(p, d);
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
-  if(p && d->hit >= 0)
-    atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
+  shard = cf_shard();
+  count = &g->count[shard];
+  if(p && d->hit >= 0 && p->hit_shards)
+    atomic_fetch_add_explicit(
+        &p->hits[shard % p->hit_shards * p->hit_stride + (size_t)d->hit], 1,
+        memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
-    atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&count->allowed, 1, memory_order_relaxed);
   else if(d->enforced)
-    atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&count->denied, 1, memory_order_relaxed);
   else
-    atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&count->reported, 1, memory_order_relaxed);
   if(audit->fn &&
      (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
     fill_event(&ev, d, check);
     if(audit->fn(&ev, audit->data) != 0)
-      atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&count->audit_errors, 1,
+                                memory_order_relaxed);
   }
   cf_live_release(&g->live, slot);
   return d->enforced ? d->action : CURLFENCE_ALLOW;
@@ -472,18 +480,23 @@ CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,
                                                    curlfence_stats *out)
 {
   curlfence_policy *p;
+  unsigned k;
 
   if(!guard || !out)
     return CURLFENCE_E_INVAL;
   memset(out, 0, sizeof(*out));
   p = curlfence_guard_policy(guard, &out->generation);
   curlfence_policy_unref(p);
-  out->allowed = atomic_load_explicit(&guard->allowed, memory_order_relaxed);
-  out->denied = atomic_load_explicit(&guard->denied, memory_order_relaxed);
-  out->reported = atomic_load_explicit(&guard->reported,
-                                       memory_order_relaxed);
-  out->audit_errors = atomic_load_explicit(&guard->audit_errors,
-                                           memory_order_relaxed);
+  for(k = 0; k < CF_SHARDS; k++) {
+    cf_guard_count *c = &guard->count[k];
+
+    out->allowed += atomic_load_explicit(&c->allowed, memory_order_relaxed);
+    out->denied += atomic_load_explicit(&c->denied, memory_order_relaxed);
+    out->reported += atomic_load_explicit(&c->reported,
+                                          memory_order_relaxed);
+    out->audit_errors += atomic_load_explicit(&c->audit_errors,
+                                              memory_order_relaxed);
+  }
   out->reloads = atomic_load(&guard->reloads);
   out->reload_failures = atomic_load(&guard->reload_failures);
   pthread_mutex_lock(&guard->err_lock);

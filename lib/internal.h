@@ -371,6 +371,26 @@ curlfence_code cf_image_build(const curlfence_policy *p,
 int cf_image_stale(const curlfence_policy *p, curlfence_error *why);
 void cf_image_close(curlfence_policy *p);
 
+/* shard.c: counters that every thread updates on the decision path are
+ * split into CF_SHARDS copies, each on its own cache lines, so that threads
+ * deciding at once do not bounce one line between their cores (two threads
+ * on one counter ran slower than one alone).  A thread keeps the shard it
+ * was given at its first decision; readers sum every shard, so a count read
+ * is exact (no update is lost, only spread).  Threads beyond CF_SHARDS
+ * share shards, which costs speed, never counts. */
+#define CF_SHARDS 16
+#define CF_CACHE_LINE 64
+unsigned cf_shard(void);
+/* Counters for n items in *shards copies of *stride counters each (stride
+ * a whole number of cache lines), zeroed and cache-line aligned (free()
+ * them); fewer copies for large n, so memory stays bounded: with many
+ * rules, decisions spread over many counters anyway.  NULL when out of
+ * memory. */
+_Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards);
+/* Item i of counters made by cf_counters_new: the sum of its copies. */
+uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
+                         size_t i);
+
 /* policy.c */
 struct curlfence_policy {
   atomic_uint refs;
@@ -379,8 +399,12 @@ struct curlfence_policy {
   char *source;           /* path it was loaded from; NULL for text */
   cf_image *image;        /* rs and table point into it; NULL for text */
   /* Decisions made by guards: one counter per rule, then the default and
-   * the unix setting.  The only part of a policy that changes. */
+   * the unix setting, in hit_shards copies of hit_stride counters
+   * (cf_counters_new); hit_shards 0: none are counted.  The only part of a
+   * policy that changes. */
   _Atomic uint64_t *hits;
+  size_t hit_stride;
+  unsigned hit_shards;
 };
 
 /* A destination as the decisions see it, read once from its sockaddr and
@@ -460,19 +484,26 @@ typedef struct cf_audit {
 
 typedef struct cf_slot {
   _Atomic(curlfence_policy *) policy;
-  atomic_ulong readers;
   _Atomic uint64_t generation;
   cf_audit audit;         /* written only while the slot is not current */
 } cf_slot;
+
+/* The readers inside each slot, counted per shard (cf_shard). */
+typedef struct cf_readers {
+  _Alignas(CF_CACHE_LINE) atomic_ulong n[2];
+} cf_readers;
 
 typedef struct cf_live {
   pthread_mutex_t wlock;  /* one writer at a time */
   atomic_uint cur;
   cf_slot slot[2];
+  cf_readers readers[CF_SHARDS];
 } cf_live;
 
 void cf_live_init(cf_live *l, curlfence_policy *p);
 void cf_live_destroy(cf_live *l);
+/* *slot is a token for cf_live_release() and cf_live_audit() (the slot
+ * and the reader's shard), released by the thread that acquired it. */
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its
@@ -513,6 +544,13 @@ typedef struct cf_watch {
 #define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
 #define CF_GUARD_FREED 0x64656164u   /* "dead" */
 
+/* A guard's decision counters, one cache line per shard (cf_shard). */
+typedef struct cf_guard_count {
+  _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
+  _Atomic uint64_t denied, reported, audit_errors;
+} cf_guard_count;
+
+/* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
 struct curlfence_guard {
   _Atomic uint32_t magic;
   _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
@@ -523,8 +561,8 @@ struct curlfence_guard {
   void *open_data;
   curl_closesocket_callback close_fn;
   void *close_data;
-  _Atomic uint64_t allowed, denied, reported, audit_errors, reloads,
-      reload_failures;
+  cf_guard_count count[CF_SHARDS];
+  _Atomic uint64_t reloads, reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
   /* Tests only: called by a reload between loading and publishing. */

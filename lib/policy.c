@@ -44,7 +44,8 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
     if(!p->table && p->rs.nrules >= CF_TRIM_RULES)
       malloc_trim(0);
 #endif
-    p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
+    p->hits = cf_counters_new(p->rs.nrules + 2, &p->hit_stride,
+                              &p->hit_shards);
     rc = !p->hits ? CURLFENCE_E_NOMEM
          : p->table ? CURLFENCE_OK   /* mapped from an image */
                     : cf_table_build(&p->table, &p->rs);
@@ -444,7 +445,8 @@ CURLFENCE_API size_t curlfence_policy_rule_stats(
                        : (i == policy->rs.nrules ? "default deny (built-in)"
                                                  : "unix deny (built-in)");
     }
-    o->hits = atomic_load_explicit(&policy->hits[i], memory_order_relaxed);
+    o->hits = cf_counters_sum(policy->hits, policy->hit_stride,
+                              policy->hit_shards, i);
   }
   return n;
 }

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guard's checks without libcurl (cf_guard_prereq): counters that many
+ * threads update at once, and how the pre-request check reads libcurl's
+ * address text.  Nothing here opens a socket.
+ */
+#include "testutil.h"
+#include "internal.h"
+
+#include <pthread.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- counters */
+
+#define NTHREADS 20     /* more than CF_SHARDS: some threads share one */
+#define PER_THREAD 3000
+
+typedef struct worker {
+  curlfence_guard *g;
+  int id;
+  int wrong;
+  pthread_t t;
+} worker;
+
+/* Odd threads ask for the denied host, even ones for the allowed one;
+ * every fifth request of an even thread reaches the default. */
+static void *work(void *arg)
+{
+  worker *w = arg;
+
+  for(int i = 0; i < PER_THREAD; i++) {
+    const char *peer = w->id % 2 ? "10.1.2.3" : i % 5 ? "10.9.9.9" : "10.7.0.1";
+    int want = w->id % 2 ? CURL_PREREQFUNC_ABORT
+               : i % 5   ? CURL_PREREQFUNC_OK
+                         : CURL_PREREQFUNC_ABORT;
+
+    if(cf_guard_prereq(w->g, peer, "10.0.0.2", 443, 40000, 0) != want)
+      w->wrong++;
+  }
+  return NULL;
+}
+
+START_TEST(test_counts_exact_across_threads)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "deny 10.1.0.0/16\n"
+                                "allow 10.9.0.0/16\n");
+  curlfence_rule_stat rs[4];
+  curlfence_stats st;
+  curlfence_guard *g;
+  worker w[NTHREADS];
+  const uint64_t per = PER_THREAD, half = NTHREADS / 2;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  for(int i = 0; i < NTHREADS; i++) {
+    w[i] = (worker){ g, i, 0, 0 };
+    ck_assert_int_eq(pthread_create(&w[i].t, NULL, work, &w[i]), 0);
+  }
+  for(int i = 0; i < NTHREADS; i++) {
+    pthread_join(w[i].t, NULL);
+    ck_assert_int_eq(w[i].wrong, 0);
+  }
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.allowed, half * per * 4 / 5);
+  ck_assert_uint_eq(st.denied, half * per + half * per / 5);
+  ck_assert_uint_eq(st.reported, 0);
+  /* the rules in file order, then the default and the unix setting */
+  ck_assert_uint_eq(curlfence_policy_rule_stats(p, rs, 4), 4);
+  ck_assert_uint_eq(rs[0].hits, half * per);
+  ck_assert_uint_eq(rs[1].hits, half * per * 4 / 5);
+  ck_assert_uint_eq(rs[2].hits, half * per / 5);
+  ck_assert_uint_eq(rs[3].hits, 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A reload between two rounds: each policy counts only its own decisions,
+ * and the guard's totals cover both. */
+START_TEST(test_counts_follow_policy)
+{
+  curlfence_policy *a = tu_load("default deny\nallow 10.9.0.0/16\n");
+  curlfence_policy *b = tu_load("default deny\nallow 10.9.0.0/16\n");
+  curlfence_rule_stat rs[3];
+  curlfence_stats st;
+  curlfence_guard *g;
+  worker w[4];
+
+  ck_assert_int_eq(curlfence_guard_new(&g, a), CURLFENCE_OK);
+  for(int round = 0; round < 2; round++) {
+    for(int i = 0; i < 4; i++) {
+      w[i] = (worker){ g, 2 * i, 0, 0 };
+      ck_assert_int_eq(pthread_create(&w[i].t, NULL, work, &w[i]), 0);
+    }
+    for(int i = 0; i < 4; i++)
+      pthread_join(w[i].t, NULL);
+    if(!round)
+      ck_assert_int_eq(curlfence_guard_set_policy(g, b), CURLFENCE_OK);
+  }
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.allowed + st.denied, 2 * 4 * PER_THREAD);
+  ck_assert_uint_eq(curlfence_policy_rule_stats(a, rs, 3), 3);
+  ck_assert_uint_eq(rs[0].hits + rs[1].hits, 4 * PER_THREAD);
+  ck_assert_uint_eq(curlfence_policy_rule_stats(b, rs, 3), 3);
+  ck_assert_uint_eq(rs[0].hits + rs[1].hits, 4 * PER_THREAD);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(a);
+  curlfence_policy_unref(b);
+}
+END_TEST
+
+Suite *suite_guard_internal(void)
+{
+  Suite *s = suite_create("guard_internal");
+  TCase *tc = tcase_create("checks");
+
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_counts_exact_across_threads);
+  tcase_add_test(tc, test_counts_follow_policy);
+  suite_add_tcase(s, tc);
+  return s;
+}
