@@ -399,11 +399,40 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
   return fd;
 }
 
-static int is_ip(const char *text, int family)
+/* Dotted-quad IPv4 text into out, as inet_pton(AF_INET) reads it (four
+ * decimal parts of 0-255, no leading zeros, nothing else), without the
+ * call: the pre-request check reads libcurl's text on every request. */
+static int ip4_text(const char *s, uint8_t out[4])
 {
-  uint8_t buf[16];
+  unsigned part = 0, v;
 
-  return text && inet_pton(family, text, buf) == 1;
+  for(;;) {
+    if(*s < '0' || *s > '9')
+      return 0;
+    v = (unsigned)(*s++ - '0');
+    if(v && *s >= '0' && *s <= '9') {
+      v = v * 10 + (unsigned)(*s++ - '0');
+      if(*s >= '0' && *s <= '9')
+        v = v * 10 + (unsigned)(*s++ - '0');
+    }
+    if(v > 255)
+      return 0;
+    out[part++] = (uint8_t)v;
+    if(part == 4)
+      return *s == '\0';
+    if(*s++ != '.')
+      return 0;
+  }
+}
+
+/* The family of IP address text (AF_INET or AF_INET6) with the address in
+ * buf, or 0 when it is not one.  Only IPv6 text has a colon, so each text
+ * is parsed once, as the one family it can be. */
+static int ip_text(const char *s, uint8_t buf[16])
+{
+  if(!strchr(s, ':'))
+    return ip4_text(s, buf) ? AF_INET : 0;
+  return inet_pton(AF_INET6, s, buf) == 1 ? AF_INET6 : 0;
 }
 
 /* The peer of the connection a request is about to use, from libcurl's
@@ -421,23 +450,27 @@ static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
   struct sockaddr_in *in = (struct sockaddr_in *)ss;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
   struct sockaddr_un *un = (struct sockaddr_un *)ss;
-  int local4 = is_ip(local, AF_INET), local6 = is_ip(local, AF_INET6);
+  uint8_t buf[16];
+  int family;
   size_t n;
 
   memset(ss, 0, sizeof(*ss));
   if(!peer || !local)
     return 0;
-  if(local4 && inet_pton(AF_INET, peer, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)peer_port);
-    return sizeof(*in);
-  }
-  if(local6 && inet_pton(AF_INET6, peer, &in6->sin6_addr) == 1) {
+  family = ip_text(local, buf);
+  if(family && ip_text(peer, buf) == family) {
+    if(family == AF_INET) {
+      in->sin_family = AF_INET;
+      in->sin_port = htons((uint16_t)peer_port);
+      memcpy(&in->sin_addr, buf, 4);
+      return sizeof(*in);
+    }
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons((uint16_t)peer_port);
+    memcpy(&in6->sin6_addr, buf, 16);
     return sizeof(*in6);
   }
-  if(local4 || local6 || local_port != 0)
+  if(family || local_port != 0)
     return 0;
   n = strlen(peer);
   if(n >= sizeof(un->sun_path))

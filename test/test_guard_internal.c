@@ -7,8 +7,25 @@
 #include "testutil.h"
 #include "internal.h"
 
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+
+/* Every inet_pton() of this program passes through here, so a test can
+ * see how many the pre-request check makes. */
+static atomic_int pton_calls;
+
+int inet_pton(int af, const char *src, void *dst)
+{
+  static int (*real)(int, const char *, void *);
+
+  if(!real)
+    *(void **)&real = dlsym(RTLD_NEXT, "inet_pton");
+  atomic_fetch_add(&pton_calls, 1);
+  return real(af, src, dst);
+}
 
 /* ------------------------------------------------------------- counters */
 
@@ -109,6 +126,78 @@ START_TEST(test_counts_follow_policy)
 }
 END_TEST
 
+/* ------------------------------------------------------ pre-request text */
+
+/* What the pre-request check decides for libcurl's text, and how many
+ * inet_pton() calls it made. */
+static int prereq(curlfence_guard *g, const char *peer, const char *local,
+                  int local_port, int *calls)
+{
+  int rc;
+
+  atomic_store(&pton_calls, 0);
+  rc = cf_guard_prereq(g, peer, local, 443, local_port, 0);
+  *calls = atomic_load(&pton_calls);
+  return rc;
+}
+
+START_TEST(test_prereq_text)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "allow 10.9.0.0/16\n"
+                                "allow 2001:db8::/32\n"
+                                "unix allow\n");
+  curlfence_guard *g;
+  int calls;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  /* IPv4, the common case, is read without any library call */
+  ck_assert_int_eq(prereq(g, "10.9.1.2", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(calls, 0);
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  /* IPv6: each text once */
+  ck_assert_int_eq(prereq(g, "2001:db8::1", "2001:db8::2", 40000, &calls),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_le(calls, 2);
+  ck_assert_int_eq(prereq(g, "2001:db9::1", "2001:db8::2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  /* what inet_pton() rejects is no IPv4 address here either: with an IP
+   * local side, the connection is denied as not covered */
+  static const char *const not4[] = {
+    "010.9.1.2", "10.9.1", "10.9.1.2.3", "10.9.1.256", "10.9.1.2 ",
+    "10.9..2", "1.2.3.4x", ".10.9.1.2", "10.9.1.2.", "0x0a.9.1.2",
+    "10.9.1.1234", "", "-1.9.1.2"
+  };
+  for(size_t i = 0; i < sizeof(not4) / sizeof(not4[0]); i++) {
+    uint8_t buf[4];
+
+    ck_assert_int_eq(inet_pton(AF_INET, not4[i], buf), 0);
+    if(not4[i][0])
+      ck_assert_msg(prereq(g, not4[i], "10.0.0.2", 40000, &calls) ==
+                        CURL_PREREQFUNC_ABORT, "%s", not4[i]);
+  }
+  ck_assert_int_eq(prereq(g, "0.0.0.0", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(prereq(g, "10.9.255.0", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_OK);
+  /* families that differ: neither IP nor unix */
+  ck_assert_int_eq(prereq(g, "10.9.1.2", "2001:db8::2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(prereq(g, "2001:db8::1", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  /* no local address and no local port: a unix socket, whatever its name
+   * looks like */
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "", 0, &calls), CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "x", 0, &calls), CURL_PREREQFUNC_OK);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
 Suite *suite_guard_internal(void)
 {
   Suite *s = suite_create("guard_internal");
@@ -117,6 +206,7 @@ Suite *suite_guard_internal(void)
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_counts_exact_across_threads);
   tcase_add_test(tc, test_counts_follow_policy);
+  tcase_add_test(tc, test_prereq_text);
   suite_add_tcase(s, tc);
   return s;
 }
