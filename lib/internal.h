@@ -374,10 +374,10 @@ void cf_image_close(curlfence_policy *p);
 /* shard.c: counters that every thread updates on the decision path are
  * split into CF_SHARDS copies, each on its own cache lines, so that threads
  * deciding at once do not bounce one line between their cores (two threads
- * on one counter ran slower than one alone).  A thread keeps the shard it
- * was given at its first decision; readers sum every shard, so a count read
- * is exact (no update is lost, only spread).  Threads beyond CF_SHARDS
- * share shards, which costs speed, never counts. */
+ * on one counter ran slower than one alone).  A decision updates the shard
+ * of the CPU it runs on; readers sum every shard, so a count read is exact
+ * (no update is lost, only spread).  CPUs beyond CF_SHARDS share shards,
+ * which costs speed, never counts. */
 #define CF_SHARDS 16
 #define CF_CACHE_LINE 64
 unsigned cf_shard(void);
@@ -502,8 +502,9 @@ typedef struct cf_live {
 
 void cf_live_init(cf_live *l, curlfence_policy *p);
 void cf_live_destroy(cf_live *l);
-/* *slot is a token for cf_live_release() and cf_live_audit() (the slot
- * and the reader's shard), released by the thread that acquired it. */
+/* *slot is a token for cf_live_release() and cf_live_audit(): the slot
+ * and the shard the reader entered by, which it leaves by, wherever it
+ * runs by then. */
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
 /* Make p (whose reference the live slot takes over) current; returns its

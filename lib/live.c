@@ -41,14 +41,14 @@
  * freed and another allocated at the same address.
  *
  * The readers of a slot are counted per shard (cf_shard in shard.c): a
- * reader enters and leaves through its thread's shard, and the writer
- * waits until every shard's count for the old slot is zero.
+ * reader leaves through the shard it entered by, and the writer waits
+ * until every shard's count for the old slot is zero.
  *
- * Costs.  A decision pays two atomic read-modify-writes on its thread's
- * shard, a cache line no other thread writes while at most CF_SHARDS
- * threads decide.  A switch waits for decisions in
- * progress on the old policy (including their audit callbacks), spinning
- * with short sleeps; memory holds at most the old and new policies.
+ * Costs.  A decision pays two atomic read-modify-writes on the shard of
+ * its CPU, a cache line that threads running elsewhere do not write.  A
+ * switch waits for decisions in progress on the old policy (including
+ * their audit callbacks), spinning with short sleeps; memory holds at most
+ * the old and new policies.
  *
  */
 #include "internal.h"
