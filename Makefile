@@ -666,7 +666,22 @@ $(PRELOAD_BENCH): bench/preload_start.c test/httpd.c test/httpd.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -o $@ bench/preload_start.c test/httpd.c $(LDFLAGS_ALL) -lpthread
 
-bench-build: $(PRELOAD_BENCH)
+bench-build: $(PRELOAD_BENCH) $(ATTACH_BENCH)
+
+# What a fresh handle with curlfence_attach() adds to a loopback request
+# (bench/attach.c), in instructions, part of `make bench`.
+ATTACH_BENCH = $(BUILD)/bench/bench-attach
+
+$(ATTACH_BENCH): bench/attach.c test/httpd.c test/httpd.h $(STLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -o $@ bench/attach.c test/httpd.c $(STLIB) \
+	  $(LDFLAGS_ALL) $(LIBDEPS)
+
+bench: bench-attach
+
+.PHONY: bench-attach
+bench-attach: $(ATTACH_BENCH)
+	$(ATTACH_BENCH) $(CURDIR)/rules
 
 bench: bench-preload
 

@@ -232,7 +232,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     decide_connect(p, d);
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
-  shard = cf_shard();
+  shard = cf_live_shard(slot);
   count = &g->count[shard];
   if(p && d->hit >= 0 && p->hit_shards)
     atomic_fetch_add_explicit(
@@ -426,12 +426,13 @@ static int ip4_text(const char *s, uint8_t out[4])
 }
 
 /* The family of IP address text (AF_INET or AF_INET6) with the address in
- * buf, or 0 when it is not one.  Only IPv6 text has a colon, so each text
- * is parsed once, as the one family it can be. */
+ * buf, or 0 when it is not one.  IPv6 text fails the IPv4 reader within
+ * its first few characters (a colon, or a fifth hex digit), so each text
+ * is parsed once and IPv4 never reaches inet_pton(). */
 static int ip_text(const char *s, uint8_t buf[16])
 {
-  if(!strchr(s, ':'))
-    return ip4_text(s, buf) ? AF_INET : 0;
+  if(ip4_text(s, buf))
+    return AF_INET;
   return inet_pton(AF_INET6, s, buf) == 1 ? AF_INET6 : 0;
 }
 

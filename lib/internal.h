@@ -507,6 +507,12 @@ void cf_live_destroy(cf_live *l);
  * runs by then. */
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
+/* The shard of a token (cf_shard() when it was acquired), for the
+ * decision's other counters: one CPU number read per decision. */
+static inline unsigned cf_live_shard(unsigned slot)
+{
+  return slot >> 1;
+}
 /* Make p (whose reference the live slot takes over) current; returns its
  * generation.  Waits for readers of the old policy.  With expect != 0,
  * only if the current policy still has generation expect: otherwise
