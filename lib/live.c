@@ -15,8 +15,8 @@
  *
  * Layout.  A cf_live holds two slots, each a policy pointer and its
  * generation, counts of readers inside each, and an index saying which
- * slot is current.  The decision path (cf_live_acquire/cf_live_release) is lock
- * free and allocation free:
+ * slot is current.  The decision path (cf_live_acquire/cf_live_release)
+ * is lock free and allocation free:
  *
  *   reader:  i = cur; readers[i]++; if(cur != i) { readers[i]--; retry }
  *            use slot[i].policy ... readers[i]--
@@ -103,8 +103,8 @@ void cf_live_release(cf_live *l, unsigned slot)
   atomic_fetch_sub(&l->readers[slot >> 1].n[slot & 1], 1);
 }
 
-/* Whether a reader is still inside slot i.  Each shard is read once, after
- * the other slot was made current: a reader counted in a shard already
+/* Whether a reader is still inside slot i.  Each pass reads each shard
+ * once, after the other slot was made current: a reader counted in a shard already
  * read and leaving does not matter, and one entering after its shard was
  * read sees the switch and backs out without touching the policy.  A
  * shard's count never drops below its readers inside, as each reader

@@ -17,9 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The hits of a policy take at most this many bytes per shard beyond the
- * first: a policy with few rules gets every shard, one with 100k rules
- * gets one, whose counters random traffic spreads over many lines. */
+/* The copies of a policy's hits take at most this many bytes together;
+ * a policy whose counters need more gets one copy: a few rules get every
+ * shard, 100k rules get one, whose counters random traffic spreads over
+ * many lines anyway. */
 #define CF_SHARD_BYTES (64 * 1024)
 
 unsigned cf_shard(void)
@@ -39,16 +40,22 @@ _Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards)
   if(!st)
     st = per_line;
   k = CF_SHARD_BYTES / (st * sizeof(uint64_t));
-  if(k < 1)
-    k = 1;
   if(k > CF_SHARDS)
     k = CF_SHARDS;
-  if(st > SIZE_MAX / sizeof(uint64_t) / k)
-    return NULL;
-  c = aligned_alloc(CF_CACHE_LINE, k * st * sizeof(uint64_t));
+  if(k <= 1) {
+    /* One copy shares no line with another, and calloc() leaves a large
+     * one to untouched zero pages: 1M rules cost no time and no memory
+     * until they are hit. */
+    c = calloc(st, sizeof(uint64_t));
+    k = 1;
+  }
+  else {
+    c = aligned_alloc(CF_CACHE_LINE, k * st * sizeof(uint64_t));
+    if(c)
+      memset((void *)c, 0, k * st * sizeof(uint64_t));
+  }
   if(!c)
     return NULL;
-  memset((void *)c, 0, k * st * sizeof(uint64_t));
   *stride = st;
   *shards = (unsigned)k;
   return c;

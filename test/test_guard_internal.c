@@ -11,6 +11,8 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Every inet_pton() of this program passes through here, so a test can
@@ -87,6 +89,43 @@ START_TEST(test_counts_exact_across_threads)
   ck_assert_uint_eq(rs[1].hits, half * per * 4 / 5);
   ck_assert_uint_eq(rs[2].hits, half * per / 5);
   ck_assert_uint_eq(rs[3].hits, 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A policy with many rules keeps one copy of its hits (lib/shard.c): they
+ * still count every thread's decisions. */
+START_TEST(test_counts_many_rules)
+{
+  size_t cap = 64 * 4096, len = 0;
+  char *text = malloc(cap);
+  curlfence_rule_stat rs[4];
+  curlfence_policy *p;
+  curlfence_guard *g;
+  worker w[4];
+  const uint64_t per = PER_THREAD;
+
+  ck_assert_ptr_nonnull(text);
+  len += (size_t)snprintf(text, cap, "default deny\ndeny 10.1.0.0/16\n"
+                          "allow 10.9.0.0/16\n");
+  for(int i = 0; i < 4000; i++)
+    len += (size_t)snprintf(text + len, cap - len, "deny 11.%d.%d.0/24\n",
+                            i / 256, i % 256);
+  p = tu_load(text);
+  free(text);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  for(int i = 0; i < 4; i++) {
+    w[i] = (worker){ g, i, 0, 0 };
+    ck_assert_int_eq(pthread_create(&w[i].t, NULL, work, &w[i]), 0);
+  }
+  for(int i = 0; i < 4; i++) {
+    pthread_join(w[i].t, NULL);
+    ck_assert_int_eq(w[i].wrong, 0);
+  }
+  ck_assert_uint_eq(curlfence_policy_rule_stats(p, rs, 2), 4002 + 2);
+  ck_assert_uint_eq(rs[0].hits, 2 * per);
+  ck_assert_uint_eq(rs[1].hits, 2 * per * 4 / 5);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
 }
@@ -205,6 +244,7 @@ Suite *suite_guard_internal(void)
 
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_counts_exact_across_threads);
+  tcase_add_test(tc, test_counts_many_rules);
   tcase_add_test(tc, test_counts_follow_policy);
   tcase_add_test(tc, test_prereq_text);
   suite_add_tcase(s, tc);
