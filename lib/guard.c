@@ -235,9 +235,10 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   shard = cf_live_shard(slot);
   count = &g->count[shard];
   if(p && d->hit >= 0 && p->hit_shards)
-    atomic_fetch_add_explicit(
-        &p->hits[shard % p->hit_shards * p->hit_stride + (size_t)d->hit], 1,
-        memory_order_relaxed);
+    atomic_fetch_add_explicit(cf_counter(p->hits, p->hit_stride,
+                                         p->hit_shards, shard,
+                                         (size_t)d->hit),
+                              1, memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
     atomic_fetch_add_explicit(&count->allowed, 1, memory_order_relaxed);
   else if(d->enforced)

@@ -382,11 +382,27 @@ void cf_image_close(curlfence_policy *p);
 #define CF_CACHE_LINE 64
 unsigned cf_shard(void);
 /* Counters for n items in *shards copies of *stride counters each (stride
- * a whole number of cache lines), zeroed and cache-line aligned (free()
- * them); fewer copies for large n, so memory stays bounded: with many
- * rules, decisions spread over many counters anyway.  NULL when out of
- * memory. */
-_Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards);
+ * a whole number of cache lines), zeroed and cache-line aligned, in memory
+ * *mem (free() it).  Large n get one copy, so memory stays bounded (with
+ * many rules, decisions spread over many counters anyway), except for its
+ * last cache line, which holds the default's counter and gets a copy per
+ * shard after the rest.  NULL when out of memory. */
+_Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards,
+                                  void **mem);
+/* The counter of item i that a decision on shard s adds to. */
+static inline _Atomic uint64_t *cf_counter(_Atomic uint64_t *c, size_t stride,
+                                           unsigned shards, unsigned s,
+                                           size_t i)
+{
+  const size_t line = CF_CACHE_LINE / sizeof(uint64_t);
+
+  s %= CF_SHARDS;
+  if(shards > 1)
+    return &c[s % shards * stride + i];
+  if(!s || i < stride - line)
+    return &c[i];
+  return &c[stride + (s - 1) * line + i - (stride - line)];
+}
 /* Item i of counters made by cf_counters_new: the sum of its copies. */
 uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
                          size_t i);
@@ -405,6 +421,7 @@ struct curlfence_policy {
   _Atomic uint64_t *hits;
   size_t hit_stride;
   unsigned hit_shards;
+  void *hit_mem;          /* what hits points into */
 };
 
 /* A destination as the decisions see it, read once from its sockaddr and

@@ -29,7 +29,7 @@ static void policy_free(curlfence_policy *p)
   cf_image_close(p);
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
-  free(p->hits);
+  free(p->hit_mem);
   free(p->source);
   free(p);
 }
@@ -45,7 +45,7 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
       malloc_trim(0);
 #endif
     p->hits = cf_counters_new(p->rs.nrules + 2, &p->hit_stride,
-                              &p->hit_shards);
+                              &p->hit_shards, &p->hit_mem);
     rc = !p->hits ? CURLFENCE_E_NOMEM
          : p->table ? CURLFENCE_OK   /* mapped from an image */
                     : cf_table_build(&p->table, &p->rs);

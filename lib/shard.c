@@ -20,7 +20,10 @@
 /* The copies of a policy's hits take at most this many bytes together;
  * a policy whose counters need more gets one copy: a few rules get every
  * shard, 100k rules get one, whose counters random traffic spreads over
- * many lines anyway. */
+ * many lines anyway.  Not so the default's counter, which every address
+ * outside the rules hits: with one copy, two threads deciding such
+ * addresses ran at the speed of one (bgp4-100k, random addresses), so its
+ * line has a copy per shard whatever the size. */
 #define CF_SHARD_BYTES (64 * 1024)
 
 unsigned cf_shard(void)
@@ -31,34 +34,38 @@ unsigned cf_shard(void)
   return cpu > 0 ? (unsigned)cpu % CF_SHARDS : 0;
 }
 
-_Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards)
+_Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards,
+                                  void **mem)
 {
-  const size_t per_line = CF_CACHE_LINE / sizeof(uint64_t);
-  size_t st = (n + per_line - 1) / per_line * per_line, k;
-  _Atomic uint64_t *c;
+  const size_t line = CF_CACHE_LINE / sizeof(uint64_t);
+  size_t st = (n + line - 1) / line * line, k, total;
+  uintptr_t at;
+  void *m;
 
   if(!st)
-    st = per_line;
+    st = line;
   k = CF_SHARD_BYTES / (st * sizeof(uint64_t));
   if(k > CF_SHARDS)
     k = CF_SHARDS;
   if(k <= 1) {
-    /* One copy shares no line with another, and calloc() leaves a large
-     * one to untouched zero pages: 1M rules cost no time and no memory
-     * until they are hit. */
-    c = calloc(st, sizeof(uint64_t));
     k = 1;
+    total = st + (CF_SHARDS - 1) * line;   /* the last line's copies */
   }
-  else {
-    c = aligned_alloc(CF_CACHE_LINE, k * st * sizeof(uint64_t));
-    if(c)
-      memset((void *)c, 0, k * st * sizeof(uint64_t));
-  }
-  if(!c)
+  else
+    total = k * st;
+  if(total > SIZE_MAX / sizeof(uint64_t) - 1)
     return NULL;
+  /* calloc() leaves a large block to zero pages the kernel maps on first
+   * write: 1M rules cost no time and no memory until they are hit.  One
+   * line more, to start on a line of its own. */
+  m = calloc(total + line, sizeof(uint64_t));
+  if(!m)
+    return NULL;
+  at = ((uintptr_t)m + CF_CACHE_LINE - 1) & ~(uintptr_t)(CF_CACHE_LINE - 1);
+  *mem = m;
   *stride = st;
   *shards = (unsigned)k;
-  return c;
+  return (_Atomic uint64_t *)at;
 }
 
 uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
@@ -67,7 +74,12 @@ uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
   uint64_t sum = 0;
   unsigned k;
 
-  for(k = 0; k < shards; k++)
-    sum += atomic_load_explicit(&c[k * stride + i], memory_order_relaxed);
+  for(k = 0; k < (shards > 1 ? shards : CF_SHARDS); k++) {
+    /* one copy: only the last line's shards are apart */
+    if(shards <= 1 && k && i < stride - CF_CACHE_LINE / sizeof(uint64_t))
+      break;
+    sum += atomic_load_explicit(cf_counter(c, stride, shards, k, i),
+                                memory_order_relaxed);
+  }
   return sum;
 }

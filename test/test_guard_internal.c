@@ -94,13 +94,15 @@ START_TEST(test_counts_exact_across_threads)
 }
 END_TEST
 
-/* A policy with many rules keeps one copy of its hits (lib/shard.c): they
- * still count every thread's decisions. */
+/* A policy with many rules keeps one copy of its hits but a copy per
+ * shard of the line with the default's counter (lib/shard.c): both still
+ * count every thread's decisions. */
 START_TEST(test_counts_many_rules)
 {
-  size_t cap = 64 * 4096, len = 0;
+  const int nr = 9000;    /* more counters than copies may take */
+  size_t cap = 32 * (size_t)nr + 128, len = 0, n;
   char *text = malloc(cap);
-  curlfence_rule_stat rs[4];
+  curlfence_rule_stat *rs;
   curlfence_policy *p;
   curlfence_guard *g;
   worker w[4];
@@ -109,7 +111,7 @@ START_TEST(test_counts_many_rules)
   ck_assert_ptr_nonnull(text);
   len += (size_t)snprintf(text, cap, "default deny\ndeny 10.1.0.0/16\n"
                           "allow 10.9.0.0/16\n");
-  for(int i = 0; i < 4000; i++)
+  for(int i = 0; i < nr; i++)
     len += (size_t)snprintf(text + len, cap - len, "deny 11.%d.%d.0/24\n",
                             i / 256, i % 256);
   p = tu_load(text);
@@ -123,9 +125,16 @@ START_TEST(test_counts_many_rules)
     pthread_join(w[i].t, NULL);
     ck_assert_int_eq(w[i].wrong, 0);
   }
-  ck_assert_uint_eq(curlfence_policy_rule_stats(p, rs, 2), 4002 + 2);
+  n = (size_t)nr + 2 + 2;
+  rs = calloc(n, sizeof(*rs));
+  ck_assert_ptr_nonnull(rs);
+  ck_assert_uint_eq(curlfence_policy_rule_stats(p, rs, n), n);
   ck_assert_uint_eq(rs[0].hits, 2 * per);
   ck_assert_uint_eq(rs[1].hits, 2 * per * 4 / 5);
+  ck_assert_uint_eq(rs[2].hits, 0);
+  ck_assert_uint_eq(rs[n - 2].hits, 2 * per / 5);   /* the default */
+  ck_assert_uint_eq(rs[n - 1].hits, 0);
+  free(rs);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
 }
