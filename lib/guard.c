@@ -44,9 +44,11 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   *out = NULL;
   if(!policy)
     return CURLFENCE_E_INVAL;
-  g = calloc(1, sizeof(*g));
+  /* the counters' shards sit on cache lines of their own */
+  g = aligned_alloc(_Alignof(curlfence_guard), sizeof(*g));
   if(!g)
     return CURLFENCE_E_NOMEM;
+  memset(g, 0, sizeof(*g));
   cf_live_init(&g->live, curlfence_policy_ref(policy));
   cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
@@ -184,7 +186,8 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   const curlfence_policy *p;
   const cf_audit *audit;
   curlfence_event ev;
-  unsigned slot;
+  cf_guard_count *count;
+  unsigned slot, shard;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
@@ -194,28 +197,35 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     cf_decide(p, d, 1);
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
-  if(p && d->hit >= 0)
-    atomic_fetch_add_explicit(&p->hits[d->hit], 1, memory_order_relaxed);
+  shard = cf_live_shard(slot);
+  count = &g->count[shard];
+  if(p && d->hit >= 0 && p->hit_shards)
+    atomic_fetch_add_explicit(cf_counter(p->hits, p->hit_stride,
+                                         p->hit_shards, shard,
+                                         (size_t)d->hit),
+                              1, memory_order_relaxed);
   if(d->action == CURLFENCE_ALLOW)
-    atomic_fetch_add_explicit(&g->allowed, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&count->allowed, 1, memory_order_relaxed);
   else if(d->enforced)
-    atomic_fetch_add_explicit(&g->denied, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&count->denied, 1, memory_order_relaxed);
   else
-    atomic_fetch_add_explicit(&g->reported, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&count->reported, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(
-      &g->decisions[d->action == CURLFENCE_ALLOW ? CF_OUTCOME_ALLOW
-                    : d->enforced                ? CF_OUTCOME_DENY
-                                                 : CF_OUTCOME_REPORT]
-                   [check == CURLFENCE_CHECK_REUSED]
-                   [cf_reason_index(d->verdict.reason)],
+      &count->decisions[d->action == CURLFENCE_ALLOW ? CF_OUTCOME_ALLOW
+                        : d->enforced                ? CF_OUTCOME_DENY
+                                                     : CF_OUTCOME_REPORT]
+                       [check == CURLFENCE_CHECK_REUSED]
+                       [cf_reason_index(d->verdict.reason)],
       1, memory_order_relaxed);
   if(audit->fn &&
      (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
     fill_event(&ev, d, check);
     if(audit->fn(&ev, audit->data) != 0)
-      atomic_fetch_add_explicit(&g->audit_errors, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&count->audit_errors, 1,
+                                memory_order_relaxed);
     else
-      atomic_fetch_add_explicit(&g->audit_written, 1, memory_order_relaxed);
+      atomic_fetch_add_explicit(&count->audit_written, 1,
+                                memory_order_relaxed);
   }
   cf_live_release(&g->live, slot);
   return d->enforced ? d->action : CURLFENCE_ALLOW;
@@ -365,11 +375,41 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
   return fd;
 }
 
-static int is_ip(const char *text, int family)
+/* Dotted-quad IPv4 text into out, as inet_pton(AF_INET) reads it (four
+ * decimal parts of 0-255, no leading zeros, nothing else), without the
+ * call: the pre-request check reads libcurl's text on every request. */
+static int ip4_text(const char *s, uint8_t out[4])
 {
-  uint8_t buf[16];
+  unsigned part = 0, v;
 
-  return text && inet_pton(family, text, buf) == 1;
+  for(;;) {
+    if(*s < '0' || *s > '9')
+      return 0;
+    v = (unsigned)(*s++ - '0');
+    if(v && *s >= '0' && *s <= '9') {
+      v = v * 10 + (unsigned)(*s++ - '0');
+      if(*s >= '0' && *s <= '9')
+        v = v * 10 + (unsigned)(*s++ - '0');
+    }
+    if(v > 255)
+      return 0;
+    out[part++] = (uint8_t)v;
+    if(part == 4)
+      return *s == '\0';
+    if(*s++ != '.')
+      return 0;
+  }
+}
+
+/* The family of IP address text (AF_INET or AF_INET6) with the address in
+ * buf, or 0 when it is not one.  IPv6 text fails the IPv4 reader within
+ * its first few characters (a colon, or a fifth hex digit), so each text
+ * is parsed once and IPv4 never reaches inet_pton(). */
+static int ip_text(const char *s, uint8_t buf[16])
+{
+  if(ip4_text(s, buf))
+    return AF_INET;
+  return inet_pton(AF_INET6, s, buf) == 1 ? AF_INET6 : 0;
 }
 
 /* The peer of the connection a request is about to use, from libcurl's
@@ -387,23 +427,27 @@ static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
   struct sockaddr_in *in = (struct sockaddr_in *)ss;
   struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
   struct sockaddr_un *un = (struct sockaddr_un *)ss;
-  int local4 = is_ip(local, AF_INET), local6 = is_ip(local, AF_INET6);
+  uint8_t buf[16];
+  int family;
   size_t n;
 
   memset(ss, 0, sizeof(*ss));
   if(!peer || !local)
     return 0;
-  if(local4 && inet_pton(AF_INET, peer, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)peer_port);
-    return sizeof(*in);
-  }
-  if(local6 && inet_pton(AF_INET6, peer, &in6->sin6_addr) == 1) {
+  family = ip_text(local, buf);
+  if(family && ip_text(peer, buf) == family) {
+    if(family == AF_INET) {
+      in->sin_family = AF_INET;
+      in->sin_port = htons((uint16_t)peer_port);
+      memcpy(&in->sin_addr, buf, 4);
+      return sizeof(*in);
+    }
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons((uint16_t)peer_port);
+    memcpy(&in6->sin6_addr, buf, 16);
     return sizeof(*in6);
   }
-  if(local4 || local6 || local_port != 0)
+  if(family || local_port != 0)
     return 0;
   n = strlen(peer);
   if(n >= sizeof(un->sun_path))
@@ -444,22 +488,29 @@ int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
 
 void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
 {
-  unsigned o, c, r;
+  unsigned k, o, c, r;
 
-  out->allowed = atomic_load_explicit(&g->allowed, memory_order_relaxed);
-  out->denied = atomic_load_explicit(&g->denied, memory_order_relaxed);
-  out->reported = atomic_load_explicit(&g->reported, memory_order_relaxed);
-  out->audit_written = atomic_load_explicit(&g->audit_written,
-                                            memory_order_relaxed);
-  out->audit_errors = atomic_load_explicit(&g->audit_errors,
-                                           memory_order_relaxed);
+  memset(out, 0, sizeof(*out));
+  /* every shard: a count read is exact, only spread (shard.c) */
+  for(k = 0; k < CF_SHARDS; k++) {
+    cf_guard_count *n = &g->count[k];
+
+    out->allowed += atomic_load_explicit(&n->allowed, memory_order_relaxed);
+    out->denied += atomic_load_explicit(&n->denied, memory_order_relaxed);
+    out->reported += atomic_load_explicit(&n->reported,
+                                          memory_order_relaxed);
+    out->audit_written += atomic_load_explicit(&n->audit_written,
+                                               memory_order_relaxed);
+    out->audit_errors += atomic_load_explicit(&n->audit_errors,
+                                              memory_order_relaxed);
+    for(o = 0; o < CF_OUTCOME_N; o++)
+      for(c = 0; c < 2; c++)
+        for(r = 0; r < CF_REASON_N; r++)
+          out->decisions[o][c][r] += atomic_load_explicit(
+              &n->decisions[o][c][r], memory_order_relaxed);
+  }
   out->reloads = atomic_load(&g->reloads);
   out->reload_failures = atomic_load(&g->reload_failures);
-  for(o = 0; o < CF_OUTCOME_N; o++)
-    for(c = 0; c < 2; c++)
-      for(r = 0; r < CF_REASON_N; r++)
-        out->decisions[o][c][r] = atomic_load_explicit(
-            &g->decisions[o][c][r], memory_order_relaxed);
 }
 
 CURLFENCE_API curlfence_code curlfence_guard_stats(curlfence_guard *guard,

@@ -445,6 +445,42 @@ int cf_image_stale(const curlfence_policy *p, curlfence_error *why);
 int cf_image_compiled_from(const curlfence_policy *p, const char *path);
 void cf_image_close(curlfence_policy *p);
 
+/* shard.c: counters that every thread updates on the decision path are
+ * split into CF_SHARDS copies, each on its own cache lines, so that threads
+ * deciding at once do not bounce one line between their cores (two threads
+ * on one counter ran slower than one alone).  A decision updates the shard
+ * of the CPU it runs on; readers sum every shard, so a count read is exact
+ * (no update is lost, only spread).  CPUs beyond CF_SHARDS share shards,
+ * which costs speed, never counts. */
+#define CF_SHARDS 16
+#define CF_CACHE_LINE 64
+unsigned cf_shard(void);
+/* Counters for n items in *shards copies of *stride counters each (stride
+ * a whole number of cache lines), zeroed and cache-line aligned, in memory
+ * *mem (free() it).  Large n get one copy, so memory stays bounded (with
+ * many rules, decisions spread over many counters anyway), except for its
+ * last cache line, which holds the default's counter and gets a copy per
+ * shard after the rest.  NULL when out of memory. */
+_Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards,
+                                  void **mem);
+/* The counter of item i that a decision on shard s adds to. */
+static inline _Atomic uint64_t *cf_counter(_Atomic uint64_t *c, size_t stride,
+                                           unsigned shards, unsigned s,
+                                           size_t i)
+{
+  const size_t line = CF_CACHE_LINE / sizeof(uint64_t);
+
+  s %= CF_SHARDS;
+  if(shards > 1)
+    return &c[s % shards * stride + i];
+  if(!s || i < stride - line)
+    return &c[i];
+  return &c[stride + (s - 1) * line + i - (stride - line)];
+}
+/* Item i of counters made by cf_counters_new: the sum of its copies. */
+uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
+                         size_t i);
+
 /* policy.c */
 struct curlfence_policy {
   atomic_uint refs;
@@ -453,9 +489,14 @@ struct curlfence_policy {
   char *source;           /* path it was loaded from; NULL for text */
   cf_image *image;        /* rs and table point into it; NULL for text */
   /* Decisions made by guards: one counter per rule, then the default and
-   * the unix setting.  The only part of a policy that changes. */
+   * the unix setting, in hit_shards copies of hit_stride counters
+   * (cf_counters_new); hit_shards 0: none are counted.  The only part of a
+   * policy that changes. */
   _Atomic uint64_t *hits;
   int64_t loaded_us;      /* wall clock when loaded, microseconds */
+  size_t hit_stride;
+  unsigned hit_shards;
+  void *hit_mem;          /* what hits points into */
 };
 
 /* Entry i of curlfence_policy_rule_stats() (i < rule count + 2). */
@@ -551,21 +592,35 @@ typedef struct cf_audit {
 
 typedef struct cf_slot {
   _Atomic(curlfence_policy *) policy;
-  atomic_ulong readers;
   _Atomic uint64_t generation;
   cf_audit audit;         /* written only while the slot is not current */
 } cf_slot;
+
+/* The readers inside each slot, counted per shard (cf_shard). */
+typedef struct cf_readers {
+  _Alignas(CF_CACHE_LINE) atomic_ulong n[2];
+} cf_readers;
 
 typedef struct cf_live {
   pthread_mutex_t wlock;  /* one writer at a time */
   atomic_uint cur;
   cf_slot slot[2];
+  cf_readers readers[CF_SHARDS];
 } cf_live;
 
 void cf_live_init(cf_live *l, curlfence_policy *p);
 void cf_live_destroy(cf_live *l);
+/* *slot is a token for cf_live_release() and cf_live_audit(): the slot
+ * and the shard the reader entered by, which it leaves by, wherever it
+ * runs by then. */
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
 void cf_live_release(cf_live *l, unsigned slot);
+/* The shard of a token (cf_shard() when it was acquired), for the
+ * decision's other counters: one CPU number read per decision. */
+static inline unsigned cf_live_shard(unsigned slot)
+{
+  return slot >> 1;
+}
 /* Make p (whose reference the live slot takes over) current; returns its
  * generation.  Waits for readers of the old policy.  With expect != 0,
  * only if the current policy still has generation expect: otherwise
@@ -623,6 +678,14 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
 #define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
 #define CF_GUARD_FREED 0x64656164u   /* "dead" */
 
+/* A guard's decision counters, one cache line per shard (cf_shard). */
+typedef struct cf_guard_count {
+  _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
+  _Atomic uint64_t denied, reported, audit_errors, audit_written;
+  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+} cf_guard_count;
+
+/* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
 struct curlfence_guard {
   _Atomic uint32_t magic;
   _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
@@ -633,9 +696,8 @@ struct curlfence_guard {
   void *open_data;
   curl_closesocket_callback close_fn;
   void *close_data;
-  _Atomic uint64_t allowed, denied, reported, audit_errors, reloads,
-      reload_failures, audit_written;
-  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+  cf_guard_count count[CF_SHARDS];
+  _Atomic uint64_t reloads, reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
   /* Tests only: called by a reload between loading and publishing. */

@@ -13,10 +13,10 @@
  * switch of audit settings fills the other slot with the same policy and
  * generation, so it is invisible to reloads and to the events.
  *
- * Layout.  A cf_live holds two slots, each a policy pointer, its generation
- * and a count of readers inside it, and an index saying which slot is
- * current.  The decision path (cf_live_acquire/cf_live_release) is lock
- * free and allocation free:
+ * Layout.  A cf_live holds two slots, each a policy pointer and its
+ * generation, counts of readers inside each, and an index saying which
+ * slot is current.  The decision path (cf_live_acquire/cf_live_release)
+ * is lock free and allocation free:
  *
  *   reader:  i = cur; readers[i]++; if(cur != i) { readers[i]--; retry }
  *            use slot[i].policy ... readers[i]--
@@ -40,10 +40,15 @@
  * Generations only grow, so the comparison cannot be fooled by a policy
  * freed and another allocated at the same address.
  *
- * Costs.  A decision pays two atomic read-modify-writes on a counter
- * shared by all threads using the guard.  A switch waits for decisions in
- * progress on the old policy (including their audit callbacks), spinning
- * with short sleeps; memory holds at most the old and new policies.
+ * The readers of a slot are counted per shard (cf_shard in shard.c): a
+ * reader leaves through the shard it entered by, and the writer waits
+ * until every shard's count for the old slot is zero.
+ *
+ * Costs.  A decision pays two atomic read-modify-writes on the shard of
+ * its CPU, a cache line that threads running elsewhere do not write.  A
+ * switch waits for decisions in progress on the old policy (including
+ * their audit callbacks), spinning with short sleeps; memory holds at most
+ * the old and new policies.
  *
  */
 #include "internal.h"
@@ -57,8 +62,10 @@ void cf_live_init(cf_live *l, curlfence_policy *p)
   memset(l, 0, sizeof(*l));
   pthread_mutex_init(&l->wlock, NULL);
   atomic_init(&l->cur, 0);
-  atomic_init(&l->slot[0].readers, 0);
-  atomic_init(&l->slot[1].readers, 0);
+  for(unsigned k = 0; k < CF_SHARDS; k++) {
+    atomic_init(&l->readers[k].n[0], 0);
+    atomic_init(&l->readers[k].n[1], 0);
+  }
   atomic_init(&l->slot[0].policy, p);
   atomic_init(&l->slot[1].policy, NULL);
   atomic_init(&l->slot[0].generation, 1);
@@ -74,23 +81,40 @@ void cf_live_destroy(cf_live *l)
 
 curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen)
 {
+  unsigned k = cf_shard();
+  cf_readers *r = &l->readers[k];
+
   for(;;) {
     unsigned i = atomic_load(&l->cur);
 
-    atomic_fetch_add(&l->slot[i].readers, 1);
+    atomic_fetch_add(&r->n[i], 1);
     if(atomic_load(&l->cur) == i) {
-      *slot = i;
+      *slot = i | k << 1;
       if(gen)
         *gen = atomic_load(&l->slot[i].generation);
       return atomic_load(&l->slot[i].policy);
     }
-    atomic_fetch_sub(&l->slot[i].readers, 1);
+    atomic_fetch_sub(&r->n[i], 1);
   }
 }
 
 void cf_live_release(cf_live *l, unsigned slot)
 {
-  atomic_fetch_sub(&l->slot[slot].readers, 1);
+  atomic_fetch_sub(&l->readers[slot >> 1].n[slot & 1], 1);
+}
+
+/* Whether a reader is still inside slot i.  Each pass reads each shard
+ * once, after the other slot was made current: a reader counted in a shard already
+ * read and leaving does not matter, and one entering after its shard was
+ * read sees the switch and backs out without touching the policy.  A
+ * shard's count never drops below its readers inside, as each reader
+ * leaves through the shard it entered by. */
+static int busy(cf_live *l, unsigned i)
+{
+  for(unsigned k = 0; k < CF_SHARDS; k++)
+    if(atomic_load(&l->readers[k].n[i]) != 0)
+      return 1;
+  return 0;
 }
 
 static void pause_briefly(void)
@@ -112,7 +136,7 @@ static curlfence_policy *switch_slot(cf_live *l, curlfence_policy *p,
   atomic_store(&l->slot[j].generation, gen);
   l->slot[j].audit = *a;
   atomic_store(&l->cur, j);
-  while(atomic_load(&l->slot[i].readers) != 0)
+  while(busy(l, i))
     pause_briefly();
   old = atomic_load(&l->slot[i].policy);
   atomic_store(&l->slot[i].policy, NULL);
@@ -143,7 +167,7 @@ uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect)
 
 const cf_audit *cf_live_audit(const cf_live *l, unsigned slot)
 {
-  return &l->slot[slot].audit;
+  return &l->slot[slot & 1].audit;
 }
 
 void cf_live_set_audit(cf_live *l, const cf_audit *a)

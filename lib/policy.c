@@ -31,7 +31,7 @@ static void policy_free(curlfence_policy *p)
   cf_image_close(p);
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
-  free(p->hits);
+  free(p->hit_mem);
   free(p->source);
   free(p);
 }
@@ -50,7 +50,8 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
 
     clock_gettime(CLOCK_REALTIME, &ts);
     p->loaded_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    p->hits = calloc(p->rs.nrules + 2, sizeof(*p->hits));
+    p->hits = cf_counters_new(p->rs.nrules + 2, &p->hit_stride,
+                              &p->hit_shards, &p->hit_mem);
     rc = !p->hits ? CURLFENCE_E_NOMEM
          : p->table ? CURLFENCE_OK   /* mapped from an image */
                     : cf_table_build(&p->table, &p->rs);
@@ -436,7 +437,8 @@ void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
                      : (i == policy->rs.nrules ? "default deny (built-in)"
                                                : "unix deny (built-in)");
   }
-  o->hits = atomic_load_explicit(&policy->hits[i], memory_order_relaxed);
+  o->hits = cf_counters_sum(policy->hits, policy->hit_stride,
+                            policy->hit_shards, i);
 }
 
 /* The action of a table value without port sets (0: the default). */

@@ -48,7 +48,8 @@ trap 'rm -rf "$h" "$h.before" "$h.after" "$h.log"' EXIT
 
 dirs="PREFIX=$h BINDIR=$h/bin LIBDIR=$h/lib INCLUDEDIR=$h/include
 SYSCONFDIR=$h/etc DATADIR=$h/share MANDIR=$h/man PKGCONFIGDIR=$h/lib/pkgconfig
-BASHCOMPDIR=$h/bashcomp PRELOAD_PATH=$h/lib/libcurlfence-preload.so"
+BASHCOMPDIR=$h/bashcomp PRELOAD_PATH=$h/lib/libcurlfence-preload.so
+LIBEXECDIR=$h/libexec"
 
 check_run() {  # check_run HOW: the install test passed, the tree is intact
   if [ "$1" -eq 0 ]; then

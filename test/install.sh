@@ -179,7 +179,7 @@ run_make install PREFIX="$p"
 for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.$version \
          lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
          lib/curlfence/libcurlfence-preload.so etc/curlfence/default.rules \
-         lib/curlfence/default.cfimg \
+         lib/curlfence/default.cfimg libexec/curlfence/curlfence-fetch \
          share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
 done
@@ -219,6 +219,12 @@ expect 0 "allow 127.0.0.2 port 18080 ($p/share/curlfence/examples/demo.rules:" -
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.2 18080
 expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/default.rules:$loop:" -- \
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.1 18080
+# The installed tool leaves libcurl to the fetch program it runs, which
+# reads the installed rules.
+expect 1 "" -- sh -c "readelf -d '$p/bin/curlfence' | grep libcurl"
+expect 0 "libcurl" -- readelf -d "$p/libexec/curlfence/curlfence-fetch"
+expect 7 "blocked 127.0.0.1 port 9 by $p/etc/curlfence/default.rules:$loop" -- \
+  sh -c "cd / && '$p/bin/curlfence' fetch http://127.0.0.1:9/"
 # curl under the installed preload library, through the installed tool:
 # the installed rules refuse loopback before connecting.
 if command -v curl >/dev/null; then
@@ -298,6 +304,7 @@ for f in usr/bin/curlfence usr/include/curlfence.h \
          usr/lib/triplet/pkgconfig/curlfence.pc \
          usr/lib/triplet/curlfence/libcurlfence-preload.so \
          usr/lib/triplet/curlfence/default.cfimg etc/curlfence/default.rules \
+         usr/libexec/curlfence/curlfence-fetch \
          usr/share/man/man1/curlfence.1 usr/share/man/man7/libcurlfence-preload.7 \
          usr/share/curlfence/examples/demo.rules; do
   [ -f "$g/$f" ] && ok || bad "not staged: $g/$f"

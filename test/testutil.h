@@ -17,6 +17,7 @@ Suite *suite_rules_internal(void); /* internals: static run only */
 Suite *suite_policy(void);
 Suite *suite_default_rules(void);
 Suite *suite_guard(void);
+Suite *suite_guard_internal(void); /* internals: static run only */
 Suite *suite_reload(void);
 Suite *suite_audit_json(void);
 Suite *suite_diff(void);    /* test_diff.c */

@@ -81,6 +81,10 @@ expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp
 printf 'allow 1.2.3.4 port 443 foo tcp\n' >"$tmp/extra.rules"
 expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [syntax]" -- $tool lint "$tmp/extra.rules"
 
+# The tool itself does not load libcurl (`run` would pay for it before
+# every program it starts); fetch runs the tree's curlfence-fetch.
+refute 0 "libcurl" -- readelf -d "$tool"
+expect 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-fetch"
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
 expect 7 "blocked 0.0.0.0 port 80 by $def:11 (deny 0.0.0.0/8)" -- $tool fetch http://0/

@@ -203,12 +203,12 @@ void cli_list_options(FILE *f)
 
 void cli_version(FILE *f)
 {
-  const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+  const char *curl = cli_libcurl_version();
   const char *preload = cli_preload_path();
 
   fprintf(f, CLI_PROG " %s\n", curlfence_version());
   /* the libcurl loaded now, which may be newer than the one built with */
-  fprintf(f, "libcurl %s\n", cv ? cv->version : "unknown");
+  fprintf(f, "libcurl %s\n", curl ? curl : "unknown");
   fprintf(f, "rules: %s\n", cli_default_rules());
   fprintf(f, "preload: %s%s\n", preload,
           access(preload, R_OK) ? " (not found)" : "");
@@ -227,11 +227,14 @@ int cli_is_tree_tool(void)
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
   /* n == sizeof(self) - 1 may be a cut name, which is no name at all */
-  if(n > 0 && n < (ssize_t)sizeof(self) - 1 &&
-     realpath(CLI_TREE_TOOL, tree)) {
-    self[n] = '\0';
-    return strcmp(self, tree) == 0;
-  }
+  if(n <= 0 || n >= (ssize_t)sizeof(self) - 1)
+    return 0;
+  self[n] = '\0';
+  /* the tool, or the program it runs for fetch */
+  if(realpath(CLI_TREE_TOOL, tree) && !strcmp(self, tree))
+    return 1;
+  if(realpath(CLI_TREE_FETCH, tree) && !strcmp(self, tree))
+    return 1;
 #endif
   return 0;
 }

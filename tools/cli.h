@@ -116,6 +116,9 @@ void cli_list_options(FILE *f);
 /* Print `curlfence --version` (to f). */
 void cli_version(FILE *f);
 
+/* The version of the libcurl in use (tools/fetch.c), NULL when unknown. */
+const char *cli_libcurl_version(void);
+
 /* The preload library `curlfence run` uses (tools/run.c):
  * $CURLFENCE_PRELOAD, else the tree's for the tool built in a tree, else
  * the installed one.  It may not exist. */

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * attach.c - what a guard adds to a loopback HTTP request made on a fresh
+ * handle: curl_easy_init(), curlfence_attach() (or not), one GET of
+ * http://127.0.0.1:PORT/ from a server in another process,
+ * curl_easy_cleanup(), REQUESTS times.
+ *
+ * Counted in instructions with callgrind (the figure that holds still on
+ * a shared machine), only around the requests, in this process only (the
+ * server is a child, not counted).  The guard's policy allows the server
+ * by one rule among the shipped default rules, so the decision is a real
+ * one.
+ *
+ *   bench-attach RULES-DIR            runs itself under valgrind twice
+ *   bench-attach RULES-DIR plain|attach   one measured run
+ */
+#include "../test/httpd.h"
+#include "curlfence.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
+
+#define REQUESTS 200
+#define TARGET 0.01
+
+extern char **environ;
+
+static size_t discard(char *p, size_t size, size_t n, void *userdata)
+{
+  (void)p;
+  (void)userdata;
+  return size * n;
+}
+
+/* The server, in a child that serves until the parent kills it. */
+static pid_t serve(unsigned *port)
+{
+  int fd[2];
+  pid_t pid;
+
+  if(pipe(fd))
+    return -1;
+  pid = fork();
+  if(pid == 0) {
+    th_server *srv = th_start("127.0.0.1", "bench");
+    unsigned p = srv ? th_port(srv) : 0;
+
+    close(fd[0]);
+    if(write(fd[1], &p, sizeof(p)) != sizeof(p) || !p)
+      _exit(1);
+    for(;;)
+      pause();
+  }
+  close(fd[1]);
+  if(pid < 0 || read(fd[0], port, sizeof(*port)) != sizeof(*port) || !*port)
+    return -1;
+  return pid;
+}
+
+static int one(const char *url, curlfence_guard *g)
+{
+  CURL *h = curl_easy_init();
+  long code = 0;
+  CURLcode rc;
+
+  if(!h || (g && curlfence_attach(h, g, 0)))
+    return -1;
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+  rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(h);
+  return rc == CURLE_OK && code == 200 ? 0 : -1;
+}
+
+static int measure(const char *dir, int attach)
+{
+  char url[64], rules[4096];
+  curlfence_policy *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+  unsigned port;
+  pid_t srv = serve(&port);
+  int bad = 0;
+
+  if(srv < 0)
+    return 1;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+  snprintf(rules, sizeof(rules), "include %s/default.rules\n"
+           "allow 127.0.0.1 port %u\n", dir, port);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  if(curlfence_policy_load_string(&p, rules, strlen(rules), "bench", &err) ||
+     curlfence_guard_new(&g, p))
+    return 1;
+  /* one untimed request: libcurl's and the guard's first-use work */
+  bad |= one(url, attach ? g : NULL);
+  CALLGRIND_TOGGLE_COLLECT;
+  for(int i = 0; i < REQUESTS; i++)
+    bad |= one(url, attach ? g : NULL);
+  CALLGRIND_TOGGLE_COLLECT;
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  curl_global_cleanup();
+  kill(srv, SIGTERM);
+  waitpid(srv, NULL, 0);
+  return bad ? 1 : 0;
+}
+
+/* Instructions of one measured run under callgrind; 0 on failure. */
+static unsigned long long counted(const char *self, const char *dir,
+                                  const char *mode)
+{
+  char out[64], opt[96], line[256];
+  char *argv[] = { "valgrind", "--tool=callgrind", "--collect-atstart=no",
+                   opt, (char *)self, (char *)dir, (char *)mode, NULL };
+  posix_spawn_file_actions_t fa;
+  unsigned long long n = 0;
+  pid_t pid;
+  int st, rc;
+  FILE *f;
+
+  snprintf(out, sizeof(out), "/tmp/curlfence-bench-attach-%d.cg",
+           (int)getpid());
+  snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", out);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  rc = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if(!rc && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+     WEXITSTATUS(st) == 0 && (f = fopen(out, "r"))) {
+    while(fgets(line, sizeof(line), f))
+      if(!strncmp(line, "totals: ", 8))
+        n = strtoull(line + 8, NULL, 10);
+    fclose(f);
+  }
+  unlink(out);
+  return n;
+}
+
+int main(int argc, char **argv)
+{
+  unsigned long long plain, attach;
+  double extra;
+
+  if(argc == 3)
+    return measure(argv[1], !strcmp(argv[2], "attach"));
+  if(argc != 2) {
+    fputs("usage: bench-attach RULES-DIR [plain|attach]\n", stderr);
+    return 2;
+  }
+  plain = counted(argv[0], argv[1], "plain");
+  attach = counted(argv[0], argv[1], "attach");
+  printf("fresh handle per loopback request, %d requests, instructions "
+         "(callgrind, client process only)\n", REQUESTS);
+  if(!plain || !attach) {
+    puts("  valgrind could not count them (is it installed?)");
+    return 0;
+  }
+  extra = (double)attach / (double)plain - 1;
+  printf("  per request: %llu plain, %llu with curlfence_attach "
+         "(+%llu, %+.2f%%); target <= +1%%: %s\n", plain / REQUESTS,
+         attach / REQUESTS, (attach - plain) / REQUESTS, extra * 100,
+         extra <= TARGET ? "PASS" : "MISS");
+  return 0;
+}

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guard's checks without libcurl (cf_guard_prereq): counters that many
+ * threads update at once, and how the pre-request check reads libcurl's
+ * address text.  Nothing here opens a socket.
+ */
+#include "testutil.h"
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every inet_pton() of this program passes through here, so a test can
+ * see how many the pre-request check makes. */
+static atomic_int pton_calls;
+
+int inet_pton(int af, const char *src, void *dst)
+{
+  static int (*real)(int, const char *, void *);
+
+  if(!real)
+    *(void **)&real = dlsym(RTLD_NEXT, "inet_pton");
+  atomic_fetch_add(&pton_calls, 1);
+  return real(af, src, dst);
+}
+
+/* ------------------------------------------------------------- counters */
+
+#define NTHREADS 20     /* more than CF_SHARDS: some threads share one */
+#define PER_THREAD 3000
+
+typedef struct worker {
+  curlfence_guard *g;
+  int id;
+  int wrong;
+  pthread_t t;
+} worker;
+
+/* Odd threads ask for the denied host, even ones for the allowed one;
+ * every fifth request of an even thread reaches the default. */
+static void *work(void *arg)
+{
+  worker *w = arg;
+
+  for(int i = 0; i < PER_THREAD; i++) {
+    const char *peer = w->id % 2 ? "10.1.2.3" : i % 5 ? "10.9.9.9" : "10.7.0.1";
+    int want = w->id % 2 ? CURL_PREREQFUNC_ABORT
+               : i % 5   ? CURL_PREREQFUNC_OK
+                         : CURL_PREREQFUNC_ABORT;
+
+    if(cf_guard_prereq(w->g, peer, "10.0.0.2", 443, 40000, 0) != want)
+      w->wrong++;
+  }
+  return NULL;
+}
+
+START_TEST(test_counts_exact_across_threads)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "deny 10.1.0.0/16\n"
+                                "allow 10.9.0.0/16\n");
+  curlfence_rule_stat rs[4];
+  curlfence_stats st;
+  curlfence_guard *g;
+  worker w[NTHREADS];
+  const uint64_t per = PER_THREAD, half = NTHREADS / 2;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  for(int i = 0; i < NTHREADS; i++) {
+    w[i] = (worker){ g, i, 0, 0 };
+    ck_assert_int_eq(pthread_create(&w[i].t, NULL, work, &w[i]), 0);
+  }
+  for(int i = 0; i < NTHREADS; i++) {
+    pthread_join(w[i].t, NULL);
+    ck_assert_int_eq(w[i].wrong, 0);
+  }
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.allowed, half * per * 4 / 5);
+  ck_assert_uint_eq(st.denied, half * per + half * per / 5);
+  ck_assert_uint_eq(st.reported, 0);
+  /* the rules in file order, then the default and the unix setting */
+  ck_assert_uint_eq(curlfence_policy_rule_stats(p, rs, 4), 4);
+  ck_assert_uint_eq(rs[0].hits, half * per);
+  ck_assert_uint_eq(rs[1].hits, half * per * 4 / 5);
+  ck_assert_uint_eq(rs[2].hits, half * per / 5);
+  ck_assert_uint_eq(rs[3].hits, 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A policy with many rules keeps one copy of its hits but a copy per
+ * shard of the line with the default's counter (lib/shard.c): both still
+ * count every thread's decisions. */
+START_TEST(test_counts_many_rules)
+{
+  const int nr = 9000;    /* more counters than copies may take */
+  size_t cap = 32 * (size_t)nr + 128, len = 0, n;
+  char *text = malloc(cap);
+  curlfence_rule_stat *rs;
+  curlfence_policy *p;
+  curlfence_guard *g;
+  worker w[4];
+  const uint64_t per = PER_THREAD;
+
+  ck_assert_ptr_nonnull(text);
+  len += (size_t)snprintf(text, cap, "default deny\ndeny 10.1.0.0/16\n"
+                          "allow 10.9.0.0/16\n");
+  for(int i = 0; i < nr; i++)
+    len += (size_t)snprintf(text + len, cap - len, "deny 11.%d.%d.0/24\n",
+                            i / 256, i % 256);
+  p = tu_load(text);
+  free(text);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  for(int i = 0; i < 4; i++) {
+    w[i] = (worker){ g, i, 0, 0 };
+    ck_assert_int_eq(pthread_create(&w[i].t, NULL, work, &w[i]), 0);
+  }
+  for(int i = 0; i < 4; i++) {
+    pthread_join(w[i].t, NULL);
+    ck_assert_int_eq(w[i].wrong, 0);
+  }
+  n = (size_t)nr + 2 + 2;
+  rs = calloc(n, sizeof(*rs));
+  ck_assert_ptr_nonnull(rs);
+  ck_assert_uint_eq(curlfence_policy_rule_stats(p, rs, n), n);
+  ck_assert_uint_eq(rs[0].hits, 2 * per);
+  ck_assert_uint_eq(rs[1].hits, 2 * per * 4 / 5);
+  ck_assert_uint_eq(rs[2].hits, 0);
+  ck_assert_uint_eq(rs[n - 2].hits, 2 * per / 5);   /* the default */
+  ck_assert_uint_eq(rs[n - 1].hits, 0);
+  free(rs);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A reload between two rounds: each policy counts only its own decisions,
+ * and the guard's totals cover both. */
+START_TEST(test_counts_follow_policy)
+{
+  curlfence_policy *a = tu_load("default deny\nallow 10.9.0.0/16\n");
+  curlfence_policy *b = tu_load("default deny\nallow 10.9.0.0/16\n");
+  curlfence_rule_stat rs[3];
+  curlfence_stats st;
+  curlfence_guard *g;
+  worker w[4];
+
+  ck_assert_int_eq(curlfence_guard_new(&g, a), CURLFENCE_OK);
+  for(int round = 0; round < 2; round++) {
+    for(int i = 0; i < 4; i++) {
+      w[i] = (worker){ g, 2 * i, 0, 0 };
+      ck_assert_int_eq(pthread_create(&w[i].t, NULL, work, &w[i]), 0);
+    }
+    for(int i = 0; i < 4; i++)
+      pthread_join(w[i].t, NULL);
+    if(!round)
+      ck_assert_int_eq(curlfence_guard_set_policy(g, b), CURLFENCE_OK);
+  }
+  ck_assert_int_eq(curlfence_guard_stats(g, &st), CURLFENCE_OK);
+  ck_assert_uint_eq(st.allowed + st.denied, 2 * 4 * PER_THREAD);
+  ck_assert_uint_eq(curlfence_policy_rule_stats(a, rs, 3), 3);
+  ck_assert_uint_eq(rs[0].hits + rs[1].hits, 4 * PER_THREAD);
+  ck_assert_uint_eq(curlfence_policy_rule_stats(b, rs, 3), 3);
+  ck_assert_uint_eq(rs[0].hits + rs[1].hits, 4 * PER_THREAD);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(a);
+  curlfence_policy_unref(b);
+}
+END_TEST
+
+/* ------------------------------------------------------ pre-request text */
+
+/* What the pre-request check decides for libcurl's text, and how many
+ * inet_pton() calls it made. */
+static int prereq(curlfence_guard *g, const char *peer, const char *local,
+                  int local_port, int *calls)
+{
+  int rc;
+
+  atomic_store(&pton_calls, 0);
+  rc = cf_guard_prereq(g, peer, local, 443, local_port, 0);
+  *calls = atomic_load(&pton_calls);
+  return rc;
+}
+
+START_TEST(test_prereq_text)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "allow 10.9.0.0/16\n"
+                                "allow 2001:db8::/32\n"
+                                "unix allow\n");
+  curlfence_guard *g;
+  int calls;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  /* IPv4, the common case, is read without any library call */
+  ck_assert_int_eq(prereq(g, "10.9.1.2", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(calls, 0);
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  /* IPv6: each text once */
+  ck_assert_int_eq(prereq(g, "2001:db8::1", "2001:db8::2", 40000, &calls),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_le(calls, 2);
+  ck_assert_int_eq(prereq(g, "2001:db9::1", "2001:db8::2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  /* what inet_pton() rejects is no IPv4 address here either: with an IP
+   * local side, the connection is denied as not covered */
+  static const char *const not4[] = {
+    "010.9.1.2", "10.9.1", "10.9.1.2.3", "10.9.1.256", "10.9.1.2 ",
+    "10.9..2", "1.2.3.4x", ".10.9.1.2", "10.9.1.2.", "0x0a.9.1.2",
+    "10.9.1.1234", "", "-1.9.1.2"
+  };
+  for(size_t i = 0; i < sizeof(not4) / sizeof(not4[0]); i++) {
+    uint8_t buf[4];
+
+    ck_assert_int_eq(inet_pton(AF_INET, not4[i], buf), 0);
+    if(not4[i][0])
+      ck_assert_msg(prereq(g, not4[i], "10.0.0.2", 40000, &calls) ==
+                        CURL_PREREQFUNC_ABORT, "%s", not4[i]);
+  }
+  ck_assert_int_eq(prereq(g, "0.0.0.0", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(prereq(g, "10.9.255.0", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_OK);
+  /* families that differ: neither IP nor unix */
+  ck_assert_int_eq(prereq(g, "10.9.1.2", "2001:db8::2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(prereq(g, "2001:db8::1", "10.0.0.2", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  /* no local address and no local port: a unix socket, whatever its name
+   * looks like */
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "", 0, &calls), CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "", 40000, &calls),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(prereq(g, "10.8.1.2", "x", 0, &calls), CURL_PREREQFUNC_OK);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+Suite *suite_guard_internal(void)
+{
+  Suite *s = suite_create("guard_internal");
+  TCase *tc = tcase_create("checks");
+
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_counts_exact_across_threads);
+  tcase_add_test(tc, test_counts_many_rules);
+  tcase_add_test(tc, test_counts_follow_policy);
+  tcase_add_test(tc, test_prereq_text);
+  suite_add_tcase(s, tc);
+  return s;
+}
