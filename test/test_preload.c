@@ -357,46 +357,21 @@ static const run_row run_rows[] = {
     .denied = REQUESTS(0) },
 };
 
-/* s with the placeholders of the rows replaced, in buf. */
-static const char *expand(char *buf, size_t size, const char *s)
+/* The letters after @ in the rows, in the order of the values expand()
+ * is given. */
+static const char row_keys[] = "23PTRADBL";
+
+/* s with the placeholders of the rows replaced by values, in buf. */
+static const char *expand(char *buf, size_t size, const char *s,
+                          const char *const *values)
 {
-  char with[PATH_MAX + 64];
   size_t n = 0;
 
   for(; *s && n < size - 1; s++) {
-    with[0] = '\0';
-    if(s[0] == '@') {
-      switch(s[1]) {
-      case '2':
-      case '3':
-        snprintf(with, sizeof(with), "http://127.0.0.%c:%u", s[1], port);
-        break;
-      case 'P':
-        snprintf(with, sizeof(with), "%u", port);
-        break;
-      case 'T':
-        snprintf(with, sizeof(with), "%s", tool);
-        break;
-      case 'R':
-        snprintf(with, sizeof(with), "%s", rules);
-        break;
-      case 'A':
-        snprintf(with, sizeof(with), "%s/audit.jsonl", tmp);
-        break;
-      case 'D':
-        snprintf(with, sizeof(with), "%s", tmp);
-        break;
-      case 'B':
-        sibling(with, sizeof(with), "");
-        with[strlen(with) - 1] = '\0';   /* its trailing slash */
-        break;
-      case 'L':
-        snprintf(with, sizeof(with), "%s", preload);
-        break;
-      }
-    }
-    if(with[0]) {
-      n += (size_t)snprintf(buf + n, size - n, "%s", with);
+    const char *key = s[0] == '@' && s[1] ? strchr(row_keys, s[1]) : NULL;
+
+    if(key) {
+      n += (size_t)snprintf(buf + n, size - n, "%s", values[key - row_keys]);
       s++;
     }
     else
@@ -423,33 +398,38 @@ START_TEST(run_cases)
 {
   const run_row *row = &run_rows[_i];
   static char words[24][PATH_MAX + 256];
-  char log[OUT_MAX];
+  char p[16], audit[PATH_MAX + 16], bin[PATH_MAX + 32], log[OUT_MAX];
+  const char *const values[] = { url("127.0.0.2", ""), url("127.0.0.3", ""),
+                                 p, tool, rules, audit, tmp, bin, preload };
   const char *env[4] = { NULL }, *argv[17] = { NULL };
   result *r = new_result();
   size_t i, w = 0;
 
+  snprintf(p, sizeof(p), "%u", port);
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  sibling(bin, sizeof(bin), "");
+  bin[strlen(bin) - 1] = '\0';   /* its trailing slash */
   for(i = 0; i < 3 && row->env[i]; i++)
-    env[i] = expand(words[w++], sizeof(words[0]), row->env[i]);
+    env[i] = expand(words[w++], sizeof(words[0]), row->env[i], values);
   for(i = 0; i < 16 && row->argv[i]; i++)
-    argv[i] = expand(words[w++], sizeof(words[0]), row->argv[i]);
+    argv[i] = expand(words[w++], sizeof(words[0]), row->argv[i], values);
   guarded(r, env, argv);
   ck_assert_msg(r->status == row->status, ROW_SAYS(row, r));
   if(row->out)
     ck_assert_msg(!strcmp(r->out, row->out), ROW_SAYS(row, r));
   if(row->err)
     ck_assert_msg(!strcmp(r->err, expand(words[w], sizeof(words[0]),
-                                         row->err)),
+                                         row->err, values)),
                   "%s: stderr: %s\nwant: %s", row->name, r->err, words[w]);
   for(i = 0; i < 3 && row->err_has[i]; i++)
     ck_assert_msg(strstr(r->err, row->err_has[i]) != NULL,
                   ROW_SAYS(row, r));
   if(row->err_lacks)
     ck_assert_msg(strstr(r->err, row->err_lacks) == NULL, ROW_SAYS(row, r));
-  if(row->audit_has[0])
-    read_file(expand(words[w], sizeof(words[0]), "@A"), log, sizeof(log));
+  read_file(audit, log, sizeof(log));
   for(i = 0; i < 5 && row->audit_has[i]; i++) {
-    const char *want = expand(words[w], sizeof(words[0]),
-                              row->audit_has[i]);
+    const char *want = expand(words[w], sizeof(words[0]), row->audit_has[i],
+                              values);
 
     ck_assert_msg(strstr(log, want) != NULL, "%s: no %s in %s", row->name,
                   want, log);
