@@ -1457,6 +1457,34 @@ START_TEST(run_follows_script_chains)
 }
 END_TEST
 
+/* The ELF header and the one program header, a PT_INTERP naming interp
+ * (filesz bytes), into buf: the same for either class but for the types. */
+#define ELF_HEADERS(Ehdr, Phdr, Half, cls, type, machine, interp, filesz) \
+  do {                                                                    \
+    Ehdr eh;                                                              \
+    Phdr ph;                                                              \
+                                                                          \
+    memset(&eh, 0, sizeof(eh));                                           \
+    memset(&ph, 0, sizeof(ph));                                           \
+    memcpy(eh.e_ident, ELFMAG, SELFMAG);                                  \
+    eh.e_ident[EI_CLASS] = cls;                                           \
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;                                    \
+    eh.e_ident[EI_VERSION] = EV_CURRENT;                                  \
+    eh.e_type = type;                                                     \
+    eh.e_machine = (Half)(machine);                                       \
+    eh.e_version = EV_CURRENT;                                            \
+    eh.e_phoff = sizeof(eh);                                              \
+    eh.e_ehsize = sizeof(eh);                                             \
+    eh.e_phentsize = sizeof(ph);                                          \
+    eh.e_phnum = 1;                                                       \
+    ph.p_type = PT_INTERP;                                                \
+    ph.p_offset = sizeof(eh) + sizeof(ph);                                \
+    ph.p_filesz = filesz;                                                 \
+    memcpy(buf, &eh, sizeof(eh));                                         \
+    memcpy(buf + sizeof(eh), &ph, sizeof(ph));                            \
+    memcpy(buf + ph.p_offset, interp, sizeof(interp));                    \
+  } while(0)
+
 /* An ELF program of the given class and machine with a program
  * interpreter, otherwise empty: what the kernel looks at first. */
 static void craft_elf(const char *path, int cls, unsigned machine)
@@ -1465,54 +1493,12 @@ static void craft_elf(const char *path, int cls, unsigned machine)
   FILE *f;
 
   memset(buf, 0, sizeof(buf));
-  if(cls == ELFCLASS32) {
-    Elf32_Ehdr eh;
-    Elf32_Phdr ph;
-
-    memset(&eh, 0, sizeof(eh));
-    memset(&ph, 0, sizeof(ph));
-    memcpy(eh.e_ident, ELFMAG, SELFMAG);
-    eh.e_ident[EI_CLASS] = ELFCLASS32;
-    eh.e_ident[EI_DATA] = ELFDATA2LSB;
-    eh.e_ident[EI_VERSION] = EV_CURRENT;
-    eh.e_type = ET_EXEC;
-    eh.e_machine = (Elf32_Half)machine;
-    eh.e_version = EV_CURRENT;
-    eh.e_phoff = sizeof(eh);
-    eh.e_ehsize = sizeof(eh);
-    eh.e_phentsize = sizeof(ph);
-    eh.e_phnum = 1;
-    ph.p_type = PT_INTERP;
-    ph.p_offset = sizeof(eh) + sizeof(ph);
-    ph.p_filesz = 19;
-    memcpy(buf, &eh, sizeof(eh));
-    memcpy(buf + sizeof(eh), &ph, sizeof(ph));
-    memcpy(buf + ph.p_offset, "/lib/ld-linux.so.2", 19);
-  }
-  else {
-    Elf64_Ehdr eh;
-    Elf64_Phdr ph;
-
-    memset(&eh, 0, sizeof(eh));
-    memset(&ph, 0, sizeof(ph));
-    memcpy(eh.e_ident, ELFMAG, SELFMAG);
-    eh.e_ident[EI_CLASS] = ELFCLASS64;
-    eh.e_ident[EI_DATA] = ELFDATA2LSB;
-    eh.e_ident[EI_VERSION] = EV_CURRENT;
-    eh.e_type = ET_DYN;
-    eh.e_machine = (Elf64_Half)machine;
-    eh.e_version = EV_CURRENT;
-    eh.e_phoff = sizeof(eh);
-    eh.e_ehsize = sizeof(eh);
-    eh.e_phentsize = sizeof(ph);
-    eh.e_phnum = 1;
-    ph.p_type = PT_INTERP;
-    ph.p_offset = sizeof(eh) + sizeof(ph);
-    ph.p_filesz = 28;
-    memcpy(buf, &eh, sizeof(eh));
-    memcpy(buf + sizeof(eh), &ph, sizeof(ph));
-    memcpy(buf + ph.p_offset, "/lib/ld-linux-aarch64.so.1", 27);
-  }
+  if(cls == ELFCLASS32)
+    ELF_HEADERS(Elf32_Ehdr, Elf32_Phdr, Elf32_Half, ELFCLASS32, ET_EXEC,
+                machine, "/lib/ld-linux.so.2", 19);
+  else
+    ELF_HEADERS(Elf64_Ehdr, Elf64_Phdr, Elf64_Half, ELFCLASS64, ET_DYN,
+                machine, "/lib/ld-linux-aarch64.so.1", 28);
   f = fopen(path, "wb");
   ck_assert_ptr_nonnull(f);
   ck_assert_uint_eq(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
