@@ -57,12 +57,12 @@ expect 2 "the rules (CURLFENCE_RULES=-) cannot come from standard input" -- \
   sh -c "cd '$tmp/dash' && CURLFENCE_RULES=- '$atool' run -- true"
 
 expect 1 "deny 169.254.169.254 ($def:" -- $tool check 169.254.169.254
-expect 1 "deny 169.254.169.254 port 80 ($def:30: deny 169.254.169.254)" -- $tool check 169.254.169.254 80
-expect 0 "allow 93.184.215.14 port 443 ($def:7: default allow)" -- $tool check 93.184.215.14 443
-expect 1 "deny ::ffff:127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
+expect 1 "deny 169.254.169.254 port 80 ($def:$(ln "deny 169.254.169.254"): deny 169.254.169.254)" -- $tool check 169.254.169.254 80
+expect 0 "allow 93.184.215.14 port 443 ($def:$(ln "default allow"): default allow)" -- $tool check 93.184.215.14 443
+expect 1 "deny ::ffff:127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
-expect 0 "allow 64:ff9b::808:808 port 443 as 8.8.8.8 ($def:7: default allow)" -- $tool check 64:ff9b::808:808 443
-expect 1 "deny 64:ff9b::7f00:1 port 80 as 127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- $tool check 64:ff9b::7f00:1 80
+expect 0 "allow 64:ff9b::808:808 port 443 as 8.8.8.8 ($def:$(ln "default allow"): default allow)" -- $tool check 64:ff9b::808:808 443
+expect 1 "deny 64:ff9b::7f00:1 port 80 as 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 64:ff9b::7f00:1 80
 expect 1 "deny 64:ff9b:1::1 ($def:$(ln "deny ::/0"): deny ::/0)" -- $tool check 64:ff9b:1::1
 printf 'nat64 64:ff9b::/96\ndeny 64:ff9b::1\n' >"$tmp/n64.rules"
 expect 2 "n64.rules:2:6: \"64:ff9b::1\" lies inside nat64 prefix \"64:ff9b::/96\"" -- $tool check -r "$tmp/n64.rules" 1.2.3.4
@@ -85,9 +85,9 @@ expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [synt
 # every program it starts); fetch runs the tree's curlfence-fetch.
 refute 0 "libcurl" -- readelf -d "$tool"
 expect 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-fetch"
-expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:14 (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
+expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:$(ln "deny 127.0.0.0/8") (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
-expect 7 "blocked 0.0.0.0 port 80 by $def:11 (deny 0.0.0.0/8)" -- $tool fetch http://0/
+expect 7 "blocked 0.0.0.0 port 80 by $def:$(ln "deny 0.0.0.0/8") (deny 0.0.0.0/8)" -- $tool fetch http://0/
 expect 7 "blocked 127.0.0.1 port 9" -- $tool fetch --audit "$tmp/a.jsonl" http://127.0.0.1:9/
 expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl" 1 decision=deny addr=127.0.0.1 "rule.text=deny 127.0.0.0/8"
 # --audit from the environment when the option is not given
@@ -97,11 +97,11 @@ CURLFENCE_AUDIT="$tmp/env-b.jsonl" $tool fetch --audit "$tmp/opt-b.jsonl" http:/
 expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/opt-b.jsonl" 1 decision=deny addr=127.0.0.1
 expect 1 "" -- test -e "$tmp/env-b.jsonl"
 expect 7 "stats: generation 1, allowed 0, denied 2" -- $tool fetch --stats http://localhost:9/
-expect 7 "x $def:14: deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
+expect 7 "x $def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
 # CURLE_UNSUPPORTED_PROTOCOL: file:// is never fetched, nothing is blocked.
 expect 1 "curlfence: " -- $tool fetch file:///etc/passwd
 refute 1 "blocked" -- $tool fetch file:///etc/passwd
-expect 7 "would block (report-only) 127.0.0.1 port 9 by $def:14" -- $tool fetch --report-only http://127.0.0.1:9/
+expect 7 "would block (report-only) 127.0.0.1 port 9 by $def:$(ln "deny 127.0.0.0/8")" -- $tool fetch --report-only http://127.0.0.1:9/
 # Report-only lets the connection be tried: it fails (CURLE_COULDNT_CONNECT),
 # and curlfence does not claim it blocked it.
 refute 7 "curlfence: blocked" -- $tool fetch --report-only http://127.0.0.1:9/
@@ -637,11 +637,11 @@ abs_tool=$(cd "$(dirname "$tool")" && pwd)/$(basename "$tool")
 mkdir -p "$tmp/cwd/rules"
 printf 'default allow\nallow 0.0.0.0/0\n' >"$tmp/cwd/rules/default.rules"
 printf 'default deny\nallow 127.0.0.7\n' >"$tmp/env.rules"
-expect 1 "deny 127.0.0.1 ($def:14: deny 127.0.0.0/8)" -- sh -c "cd '$tmp/cwd' && '$abs_tool' check 127.0.0.1"
-expect 1 "deny 127.0.0.1 ($def:14:" -- sh -c "cd / && '$abs_tool' check 127.0.0.1"
+expect 1 "deny 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- sh -c "cd '$tmp/cwd' && '$abs_tool' check 127.0.0.1"
+expect 1 "deny 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"):" -- sh -c "cd / && '$abs_tool' check 127.0.0.1"
 expect 0 "allow 127.0.0.7 ($tmp/env.rules:2: allow 127.0.0.7)" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check 127.0.0.7
-expect 1 "deny 127.0.0.7 ($def:14:" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
-expect 1 "deny 127.0.0.7 ($def:14:" -- env CURLFENCE_RULES= $tool check 127.0.0.7
+expect 1 "deny 127.0.0.7 ($def:$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
+expect 1 "deny 127.0.0.7 ($def:$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES= $tool check 127.0.0.7
 expect 0 "RULES defaults to $tmp/env.rules." -- env CURLFENCE_RULES="$tmp/env.rules" $tool --help
 cp "$tool" "$tmp/copy"
 expect 0 "/curlfence/default.rules." -- "$tmp/copy" --help
