@@ -11,7 +11,7 @@
  * nonzero, which keeps a policy of a million rules from writing a
  * million lines every few seconds.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * the application's, and handing out the one in force.  The switch itself
  * is the lock-free two-slot update of lib/live.c.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <string.h>
 

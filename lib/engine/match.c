@@ -10,7 +10,7 @@
  * the table leaves them out and cf_self_decide() ranks them after the
  * lookup, so this is the oracle for that step too.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <string.h>

@@ -6,7 +6,7 @@
  * against it at once; only the reference count is ever written, and that
  * atomically.
  */
-#include "internal.h"
+#include "engine.h"
 #include "table.h"
 
 #include <netinet/in.h>

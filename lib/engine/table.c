@@ -137,7 +137,7 @@
  * compiled twice and cf_table_build picks the POPCNT one when the CPU has
  * it (the choice is stored in the table; there is no global state).
  */
-#include "internal.h"
+#include "engine.h"
 #include "table.h"
 
 #include <limits.h>

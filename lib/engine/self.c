@@ -12,7 +12,7 @@
  * length, so "deny 127.0.0.0/8" ties with it and, written first, still
  * names the most common denial.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <arpa/inet.h>

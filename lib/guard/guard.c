@@ -24,7 +24,7 @@
  * connections closed late by curl_multi_cleanup() or curl_share_cleanup(),
  * and the unpaired open/close calls of some libcurl versions, are safe.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
