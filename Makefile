@@ -132,7 +132,8 @@ all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) \
 -include $(LIB_OBJS:.o=.d) $(REVIEW_OBJS:.o=.d) $(FETCH_OBJS:.o=.d) $(FETCH_INST_OBJS:.o=.d) \
          $(BUILD)/tools/fetch-exec.d $(BUILD)/tools-installed/fetch-exec.d \
          $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d \
-         $(BUILD)/test/hooks/engine/rules.d
+         $(BUILD)/test/hooks/engine/rules.d $(BUILD)/test/hooks/engine/self.d \
+         $(GUARD_SRCS:lib/%.c=$(BUILD)/test/hooks/%.d)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -248,24 +249,31 @@ tools/curlfence: $(TOOL)
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
                 test/test_nat64_internal.c test/test_image.c \
-                test/test_image_nat64.c test/test_guard_internal.c
+                test/test_image_nat64.c test/test_guard_internal.c \
+                test/test_reload.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
 $(BUILD)/test/%.o: test/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -DCF_TEST_HOOKS -c $< -o $@
 
 $(BUILD)/test/main-shared.o: test/main.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DCF_TEST_PUBLIC_ONLY -c $< -o $@
 
-# check_curlfence links its own copy of lib/engine/rules.c, built with
-# CF_TEST_HOOKS: the load hook (lib/engine/engine.h) lets a test change a file
-# between a load's reading and its check for changes without timing luck.
-# Taken before the archive, it replaces the archive's rules.o; the
-# libraries and the tool never have the hook.
-TEST_HOOK_OBJS = $(BUILD)/test/hooks/engine/rules.o
+# check_curlfence links its own copies of the files with test hooks,
+# built with CF_TEST_HOOKS: the load hook (rules.c) lets a test change a
+# file between a load's reading and its check for changes without timing
+# luck, cf_self_inject (self.c) stands in for the host's addresses, and
+# the guard's reload hook runs between a reload's load and its publishing.
+# The hook is a field of the guard, so every guard file is copied, and the
+# tests are built with the same macro.  Taken before the archive, the
+# copies replace its objects; the libraries and the tool never have a
+# hook (test/layers.sh checks).
+TEST_HOOK_OBJS = $(BUILD)/test/hooks/engine/rules.o \
+                 $(BUILD)/test/hooks/engine/self.o \
+                 $(GUARD_SRCS:lib/%.c=$(BUILD)/test/hooks/%.o)
 
 $(BUILD)/test/hooks/%.o: lib/%.c
 	@mkdir -p $(@D)
@@ -289,6 +297,7 @@ $(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_chec
 
 check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	test/license.sh
+	test/layers.sh $(BUILD) $(TOOL) $(TOOL_INST) $(FETCH) $(PRELOAD)
 	test/version.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh

@@ -177,7 +177,7 @@ curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
                      unsigned port);
 
-/* Ordering of two matching rules: > 0 when a beats b.  Longest prefix,
+/* rank.c: ordering of two matching rules: > 0 when a beats b.  Longest prefix,
  * then a rule with ports, then deny, then the earlier rule. */
 int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib);
 
@@ -233,9 +233,12 @@ typedef struct cf_selfaddr {
 /* *out is malloc'ed (NULL when n is 0); *print is a fingerprint of the
  * set, independent of order.  Returns 0, or an errno value. */
 int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print);
-/* Tests only: cf_self_list() answers with a copy of list[0..n) instead of
- * the host's (list NULL: the host's again).  Not for concurrent loads. */
+#ifdef CF_TEST_HOOKS
+/* Tests only (the test program's copy of self.c, as for rules.c's load
+ * hook): cf_self_list() answers with a copy of list[0..n) instead of the
+ * host's (list NULL: the host's again).  Not for concurrent loads. */
 void cf_self_inject(const cf_selfaddr *list, size_t n);
+#endif
 
 /* One address (or local prefix) of one self rule: rule is the
  * directive's index in cf_ruleset.rules; text is the rule as verdicts
@@ -251,12 +254,20 @@ typedef struct cf_selfent {
   uint32_t rule;
   char *text;
 } cf_selfent;
+/* An entry that stands for a prefix rather than one address. */
+static inline int cf_selfent_is_prefix(const cf_selfent *e)
+{
+  return e->plen < (e->v6 ? 128 : 32);
+}
+/* rank.c: the order of rs->selfv, prefix entries first (a few, scanned),
+ * then single addresses (many, searched); each part by (v6, addr, rule). */
+int cf_selfent_cmp(const void *pa, const void *pb);
 /* Fill rs->selfv from the host's addresses for rs's self rules (nothing
  * when it has none).  An IPv6 address inside a nat64 prefix is left out:
  * it is decided as the IPv4 address it embeds. */
 curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err);
 void cf_self_free(cf_ruleset *rs);
-/* The entries of rs->selfv that hold addr (4 bytes when v6 == 0, else
+/* rank.c: the entries of rs->selfv that hold addr (4 bytes when v6 == 0, else
  * 16): e = -1 gives the first, e the one after e; -1 when there is no
  * more. */
 long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e);
@@ -440,7 +451,7 @@ static inline _Atomic uint64_t *cf_counter(_Atomic uint64_t *c, size_t stride,
 uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
                          size_t i);
 
-/* policy.c */
+/* policy.c loads policies, decide.c decides against them */
 struct curlfence_policy {
   atomic_uint refs;
   cf_ruleset rs;
@@ -466,7 +477,7 @@ void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
  * then carried by pointer through deciding, counting and auditing (the
  * model is curl's struct Curl_sockaddr_ex: the socket's triple with its
  * address).  curlfence_policy_decide()'s fast path does not build one: it
- * reads the sockaddr in place (see decide_fast in policy.c). */
+ * reads the sockaddr in place (see decide_fast in decide.c). */
 typedef enum cf_dest_kind {
   CF_DEST_IP,             /* key, v6 and port are valid */
   CF_DEST_UNIX,           /* AF_UNIX: the path is read from sa */

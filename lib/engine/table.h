@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * table.h - the compiled table's layout and its lookup, as inline code:
- * table.c builds and checks tables, and the public decision (policy.c)
+ * table.c builds and checks tables, and the public decision (decide.c)
  * inlines the walk into its fast path.  The layout is described at the
  * top of table.c.
  */
@@ -23,7 +23,7 @@ __extension__ typedef unsigned __int128 cf_u128;
 #define CF_D_FLAT 0xfffffffeu   /* an inner node with no inner children,
                                    kept in the entry itself */
 /* CF_PSET (port set index follows) and CF_ALLOW (the rule allows, never
- * with CF_PSET) are in engine.h: policy.c reads values directly. */
+ * with CF_PSET) are in engine.h: decide.c reads values directly. */
 #define CF_VAL_MAX 0x3fffffffu
 
 typedef struct cf_node {

@@ -104,7 +104,8 @@ typedef struct cf_watch {
  * switching in reload.c, the watcher in watch.c (each file calls only the
  * ones listed before it: live.c, reload.c, watch.c, guard.c). */
 /* Decisions a guard counts, by outcome, check (curlfence_check) and the
- * verdict's reason word (cf_reason_index; metrics.c writes them). */
+ * verdict's reason word (cf_reason_index, in guard.c; metrics.c writes
+ * them). */
 enum { CF_OUTCOME_ALLOW, CF_OUTCOME_DENY, CF_OUTCOME_REPORT, CF_OUTCOME_N };
 #define CF_REASON_N 14
 /* The reason words counted apart, "other" last for words added later. */
@@ -150,8 +151,12 @@ struct curlfence_guard {
   _Atomic uint64_t reloads, reload_failures;
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
-  /* Tests only: called by a reload between loading and publishing. */
+#ifdef CF_TEST_HOOKS
+  /* Tests only: called by a reload between loading and publishing.  Every
+   * file that sees this struct is built with the same CF_TEST_HOOKS: the
+   * test program links its own copies of the guard's files. */
   void (*reload_loaded_hook)(curlfence_guard *g);
+#endif
 };
 
 /* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Decisions against a loaded policy (policy.c loads them), apart from the
+ * loading so that the expectations a load checks (expect.c) decide through
+ * this file without a circle back to the loader.
+ *
+ * A policy is immutable once loaded, so any number of threads may decide
+ * against it at once.
+ */
+#include "engine.h"
+#include "table.h"
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/un.h>
+
+/* The first 12 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                     0xff, 0xff};
+
+void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen)
+{
+  sa_family_t fam = 0;
+
+  memset(d, 0, sizeof(*d));
+  d->sa = sa;
+  d->salen = sa ? salen : 0;
+  d->kind = CF_DEST_FAMILY;
+  if(!sa || salen < (socklen_t)sizeof(sa_family_t))
+    return;
+  memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),
+         sizeof(fam));
+  d->family = fam;
+  if(fam == AF_INET) {
+    d->kind = CF_DEST_SHORT;
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in)) {
+      struct sockaddr_in in;
+      memcpy(&in, sa, sizeof(in));
+      memcpy(d->key, &in.sin_addr, 4);
+      d->port = ntohs(in.sin_port);
+      d->kind = CF_DEST_IP;
+    }
+  }
+  else if(fam == AF_INET6) {
+    d->kind = CF_DEST_SHORT;
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in6)) {
+      /* The fields straight from sa: a copy of the whole struct is two
+       * overlapping 16-byte stores, and reading the address back spans
+       * both, which store forwarding cannot serve, so every decision
+       * waited for the one before it to retire. */
+      const char *a = (const char *)sa + offsetof(struct sockaddr_in6,
+                                                   sin6_addr);
+      in_port_t nport;
+
+      memcpy(&nport, (const char *)sa + offsetof(struct sockaddr_in6,
+                                                 sin6_port), sizeof(nport));
+      d->port = ntohs(nport);
+      d->v6 = memcmp(a, v4mapped, sizeof(v4mapped)) != 0;
+      if(d->v6)
+        memcpy(d->key, a, 16);
+      else {
+        memcpy(d->key, a + 12, 4);
+        d->as = CF_AS_MAPPED;
+      }
+      d->kind = CF_DEST_IP;
+    }
+  }
+  else if(fam == AF_UNIX)
+    d->kind = salen >= (socklen_t)offsetof(struct sockaddr_un, sun_path)
+                  ? CF_DEST_UNIX : CF_DEST_SHORT;
+}
+
+static void set_verdict(curlfence_verdict *v, curlfence_action action,
+                        int is_default, const char *file, unsigned line,
+                        const char *rule, const char *reason)
+{
+  if(!v)
+    return;
+  v->action = action;
+  v->is_default = is_default;
+  v->file = file;
+  v->line = line;
+  v->rule = rule;
+  v->reason = reason;
+}
+
+static curlfence_action default_action(const curlfence_policy *p)
+{
+  return p->rs.dflt.set ? (curlfence_action)p->rs.dflt.action
+                        : CURLFENCE_DENY;
+}
+
+static curlfence_action from_setting(const curlfence_policy *p,
+                                     const cf_setting *s, int is_default,
+                                     const char *builtin, const char *reason,
+                                     curlfence_verdict *v)
+{
+  if(s->set)
+    set_verdict(v, (curlfence_action)s->action, is_default,
+                p->rs.files[s->file], s->line, s->text, reason);
+  else
+    set_verdict(v, CURLFENCE_DENY, is_default, NULL, 0, builtin, reason);
+  return s->set ? (curlfence_action)s->action : CURLFENCE_DENY;
+}
+
+/* The self rule idx decided for addr (4 bytes when v6 == 0, else 16):
+ * its text with the address it names, "deny self (192.0.2.2, eth0)". */
+static const char *self_text(const cf_ruleset *rs, int v6,
+                             const uint8_t *addr, long idx)
+{
+  long e;
+
+  for(e = cf_self_next(rs, v6, addr, -1); e >= 0;
+      e = cf_self_next(rs, v6, addr, e))
+    if(rs->selfv[e].rule == (uint32_t)idx)
+      return rs->selfv[e].text;
+  return CF_RULE_TEXT(rs, &rs->rules[idx]);
+}
+
+void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
+{
+  const cf_dest *dst = &d->dest;
+  curlfence_verdict *v = explain ? &d->verdict : NULL;
+  int allow = 0, v6;
+  long idx, nat64;
+  const char *reason;
+  const uint8_t *key;
+  uint8_t lo[16];
+
+  d->action = CURLFENCE_DENY;
+  d->hit = -1;
+  if(!policy) {
+    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
+                "no-policy");
+    return;
+  }
+  switch(dst->kind) {
+  case CF_DEST_SHORT:
+    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+                "address shorter than its family requires", "malformed");
+    return;
+  case CF_DEST_FAMILY:
+    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+                "address family not covered by the rules", "family");
+    return;
+  case CF_DEST_UNIX:
+    d->action = from_setting(policy, &policy->rs.unix_, 0,
+                             "unix deny (built-in)", "unix", v);
+    d->hit = (long)policy->rs.nrules + 1;
+    return;
+  case CF_DEST_IP:
+    break;
+  }
+  idx = cf_table_lookup_as(policy->table, &policy->rs, dst->v6, dst->key,
+                           dst->port, &allow, &nat64, d->dest.as4);
+  if(nat64 >= 0)
+    d->dest.as = CF_AS_TRANSLATED;
+  /* Decided on the IPv4 address inside: the reason names the layout, so
+   * whoever shows the verdict can show that address too, from the one
+   * given (the verdict keeps its 0.1 layout, docs/abi.md). */
+  reason = nat64 >= 0 ? cf_nat64_reason(policy->rs.nat64[nat64].plen) : NULL;
+  v6 = nat64 >= 0 ? 0 : dst->v6;
+  key = nat64 >= 0 ? d->dest.as4 : dst->key;
+  if((idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW) &&
+     nat64 < 0 && cf_unspecified_loopback(v6, key, lo)) {
+    /* allowed as itself: the loopback address it reaches decides too, and
+     * a denial there is the answer (CF_REASON_LOOPBACK) */
+    int lo_allow = 0;
+    long lo_idx = cf_table_lookup_action(policy->table, &policy->rs, v6, lo,
+                                         dst->port, &lo_allow);
+
+    if(!(lo_idx >= 0 ? lo_allow : default_action(policy) == CURLFENCE_ALLOW)) {
+      idx = lo_idx;
+      allow = 0;
+      key = lo;
+      reason = CF_REASON_LOOPBACK;
+    }
+  }
+  if(idx < 0) {
+    d->action = from_setting(policy, &policy->rs.dflt, 1,
+                             "default deny (built-in)",
+                             reason ? reason : "default", v);
+    d->hit = (long)policy->rs.nrules;
+    return;
+  }
+  /* The rule records are large and cold; a caller that wants only the
+   * action gets it from the table, which stores it with the rule index. */
+  d->action = allow ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+  d->hit = idx;
+  if(v) {
+    const cf_rule *r = &policy->rs.rules[idx];
+    set_verdict(v, d->action, 0, policy->rs.files[r->file], r->line,
+                r->self ? self_text(&policy->rs, v6, key, idx)
+                        : CF_RULE_TEXT(&policy->rs, r),
+                reason ? reason : "rule");
+  }
+}
+
+/* Whether the fast path's answer for sa (an IPv4 or IPv6 sockaddr it
+ * read) may be changed by a self rule: sa is one of the host's addresses,
+ * or an IPv6 address a nat64 prefix may translate into one.  Out of line:
+ * policies without self rules pay a load and a branch. */
+__attribute__((noinline)) static int maybe_self(const curlfence_policy *p,
+                                                const struct sockaddr *sa)
+{
+  const char *b = (const char *)sa;
+  sa_family_t fam;
+
+  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
+  if(fam == AF_INET)
+    return cf_self_next(&p->rs, 0, (const uint8_t *)b +
+                        offsetof(struct sockaddr_in, sin_addr), -1) >= 0;
+  b += offsetof(struct sockaddr_in6, sin6_addr);
+  if(memcmp(b, v4mapped, sizeof(v4mapped)) == 0)
+    return cf_self_next(&p->rs, 0, (const uint8_t *)b + 12, -1) >= 0;
+  return p->rs.nnat64 || cf_self_next(&p->rs, 1, (const uint8_t *)b, -1) >= 0;
+}
+
+/* 0.0.0.0, ::ffff:0.0.0.0 or ::, which cf_decide also decides as the
+ * loopback address a connection to it reaches: never on the fast path. */
+static inline int unspecified_sa(const struct sockaddr *sa, socklen_t salen)
+{
+  static const uint8_t zero[16], mapped0[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                                0, 0, 0xff, 0xff};
+  const char *b = (const char *)sa;
+  sa_family_t fam;
+  uint32_t a4;
+
+  if(salen < (socklen_t)sizeof(struct sockaddr_in))
+    return 0;
+  memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof(fam));
+  if(fam == AF_INET) {
+    memcpy(&a4, b + offsetof(struct sockaddr_in, sin_addr), sizeof(a4));
+    return !a4;
+  }
+  if(fam != AF_INET6 || salen < (socklen_t)sizeof(struct sockaddr_in6))
+    return 0;
+  b += offsetof(struct sockaddr_in6, sin6_addr);
+  return !memcmp(b, zero, 16) || !memcmp(b, mapped0, 16);
+}
+
+/* Everything the fast path leaves: a verdict, self rules, addresses that
+ * are not IPv4 or IPv6.  Out of line, so that its decision record (over
+ * a hundred bytes) is not in the frame of every call. */
+__attribute__((noinline)) static curlfence_action decide_full(
+    const curlfence_policy *policy, const struct sockaddr *sa,
+    socklen_t salen, curlfence_verdict *v)
+{
+  cf_decision d;
+
+  cf_dest_init(&d.dest, sa, salen);
+  cf_decide(policy, &d, v != NULL);
+  if(v)
+    *v = d.verdict;
+  return d.action;
+}
+
+void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
+                         curlfence_rule_stat *o)
+{
+  const cf_setting *s;
+
+  if(i < policy->rs.nrules) {
+    const cf_rule *r = &policy->rs.rules[i];
+    o->file = policy->rs.files[r->file];
+    o->line = r->line;
+    o->rule = CF_RULE_TEXT(&policy->rs, r);
+  }
+  else {
+    s = i == policy->rs.nrules ? &policy->rs.dflt : &policy->rs.unix_;
+    o->file = s->set ? policy->rs.files[s->file] : NULL;
+    o->line = s->set ? s->line : 0;
+    o->rule = s->set ? s->text
+                     : (i == policy->rs.nrules ? "default deny (built-in)"
+                                               : "unix deny (built-in)");
+  }
+  o->hits = cf_counters_sum(policy->hits, policy->hit_stride,
+                            policy->hit_shards, i);
+}
+
+/* The action of a table value without port sets (0: the default). */
+static inline curlfence_action fast_action(const curlfence_policy *p,
+                                           uint32_t val)
+{
+  unsigned dflt = p->rs.dflt.set ? p->rs.dflt.action : CURLFENCE_DENY;
+
+  return (curlfence_action)(val ? val >> 31 : dflt);
+}
+
+/* Without a verdict, an IPv4 or IPv6 address is decided here: the table
+ * walk and the port candidates inline (table.h), in a leaf function per
+ * popcount flavour that the public call jumps to, with no decision record
+ * in its frame; the answer is picked without a branch on whether a rule
+ * matched: for random addresses that branch goes either way, and a
+ * mispredicted one throws away the lookups the CPU started after it.
+ * Everything else goes to decide_full: addresses that are not IPv4 or
+ * IPv6 (CF_FIND_SLOW), the unspecified address (decided as loopback
+ * too) and, for a policy with "self" rules (not in the table), one of the
+ * host's own addresses, which cf_decide ranks. */
+#define CF_DECIDE_FAST(NAME, ATTR)                                           \
+  CF_FIND_SA_FNS(NAME##_find, ATTR)                                          \
+  /* IPv6 without self rules inline; anything else the long way. */         \
+  ATTR __attribute__((noinline)) static curlfence_action NAME##_rest(        \
+      const curlfence_policy *p, const struct sockaddr *sa, socklen_t salen) \
+  {                                                                          \
+    sa_family_t fam;                                                         \
+    uint32_t val;                                                            \
+                                                                             \
+    if(unspecified_sa(sa, salen))                                            \
+      return decide_full(p, sa, salen, NULL);                                \
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in6) && !p->rs.nselfv) {  \
+      memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
+             sizeof(fam));                                                   \
+      if(fam == AF_INET6)                                                    \
+        return fast_action(p, find6_sa(p->table, p->rs.ports,               \
+                                       (const char *)sa));                   \
+    }                                                                        \
+    val = NAME##_find(p->table, p->rs.ports, sa, salen);                     \
+    if(val == CF_FIND_SLOW || (p->rs.nselfv && maybe_self(p, sa)))           \
+      return decide_full(p, sa, salen, NULL);                                \
+    return fast_action(p, val);                                              \
+  }                                                                          \
+  /* IPv4 without self rules: a leaf; the rest is a jump away.  0.0.0.0    \
+   * needs more than the table (one compare before the walk, independent  \
+   * of its answer); so does :: (in NAME##_rest). */                         \
+  ATTR __attribute__((noinline)) static curlfence_action NAME(              \
+      const curlfence_policy *p, const struct sockaddr *sa, socklen_t salen) \
+  {                                                                          \
+    sa_family_t fam;                                                         \
+    uint32_t a4;                                                             \
+                                                                             \
+    /* salen first: sa may be shorter than its family's address */          \
+    if(salen >= (socklen_t)sizeof(struct sockaddr_in) && !p->rs.nselfv) {   \
+      memcpy(&fam, (const char *)sa + offsetof(struct sockaddr, sa_family),  \
+             sizeof(fam));                                                   \
+      memcpy(&a4, (const char *)sa + offsetof(struct sockaddr_in, sin_addr), \
+             sizeof(a4));                                                    \
+      if(fam == AF_INET && a4)                                               \
+        return fast_action(p, find4_sa(p->table, p->rs.ports,               \
+                                       (const char *)sa));                   \
+    }                                                                        \
+    return NAME##_rest(p, sa, salen);                                        \
+  }
+
+CF_DECIDE_FAST(decide_fast, )
+#ifdef CF_HAVE_POPCNT_CLONE
+CF_DECIDE_FAST(decide_fast_popcnt, __attribute__((target("popcnt"))))
+#endif
+
+CURLFENCE_API curlfence_action curlfence_policy_decide(
+    const curlfence_policy *policy, const struct sockaddr *sa,
+    socklen_t salen, curlfence_verdict *v)
+{
+  if(!v && policy && sa) {
+#ifdef CF_HAVE_POPCNT_CLONE
+    if(policy->table->popcnt)
+      return decide_fast_popcnt(policy, sa, salen);
+#endif
+    return decide_fast(policy, sa, salen);
+  }
+  return decide_full(policy, sa, salen, v);
+}
+
+CURLFENCE_API size_t curlfence_policy_rule_stats(
+    const curlfence_policy *policy, curlfence_rule_stat *out, size_t max)
+{
+  size_t i, n;
+
+  if(!policy)
+    return 0;
+  n = policy->rs.nrules + 2;
+  for(i = 0; i < n && i < max && out; i++)
+    cf_policy_rule_stat(policy, i, &out[i]);
+  return n;
+}
+
+CURLFENCE_API int curlfence_policy_report_only(const curlfence_policy *policy)
+{
+  return policy && policy->rs.mode.set && policy->rs.mode.action == 1;
+}
