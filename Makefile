@@ -86,8 +86,17 @@ LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
-LIB_SRCS  = $(wildcard lib/*.c)
+# lib/ by layer (README.md, Layout): the engine, the guard built on it,
+# and the review code, which only the tool links.  Each layer's header
+# (lib/LAYER/LAYER.h) says what it may use; test/layers.sh checks it.
+ENGINE_SRCS = $(wildcard lib/engine/*.c)
+GUARD_SRCS  = $(wildcard lib/guard/*.c)
+REVIEW_SRCS = $(wildcard lib/review/*.c)
+LIB_HDRS  = include/curlfence.h $(wildcard lib/*/*.h)
+# The library: engine and guard.
+LIB_SRCS  = $(ENGINE_SRCS) $(GUARD_SRCS)
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+REVIEW_OBJS = $(REVIEW_SRCS:%.c=$(BUILD)/%.o)
 TOOL_SRCS = $(wildcard tools/*.c)
 # FETCH_OBJS: every command, fetch's transfer included (libcurl);
 # TOOL_OBJS: the same with fetch.c built as the launcher of that program.
@@ -120,14 +129,15 @@ all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) \
      $(FETCH) $(FETCH_INST) $(PCFILE) \
      $(if $(filter build,$(BUILD)),tools/curlfence)
 
--include $(LIB_OBJS:.o=.d) $(FETCH_OBJS:.o=.d) $(FETCH_INST_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(REVIEW_OBJS:.o=.d) $(FETCH_OBJS:.o=.d) $(FETCH_INST_OBJS:.o=.d) \
          $(BUILD)/tools/fetch-exec.d $(BUILD)/tools-installed/fetch-exec.d \
          $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d \
-         $(BUILD)/test/hooks/rules.d
+         $(BUILD)/test/hooks/engine/rules.d $(BUILD)/test/hooks/engine/self.d \
+         $(GUARD_SRCS:lib/%.c=$(BUILD)/test/hooks/%.d)
 
 $(BUILD)/lib/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ilib -fPIC -fvisibility=hidden -c $< -o $@
 
 # The shared library exports the public functions under one symbol version.
 $(SHLIB): $(LIB_OBJS) lib/curlfence.map
@@ -143,7 +153,8 @@ $(BUILD)/libcurlfence.so: $(SHLIB)
 # object whose hidden symbols are made local, so a static link sees only
 # curlfence_*, and cf_* cannot clash with the application's symbols.  The
 # internal one keeps cf_* for the tool, the benchmarks and the tests of
-# internals (test/test_table.c).  LTO bytecode would carry cf_* as global
+# internals (test/test_table.c), and adds the review code (lib/review/),
+# which the libraries never carry.  LTO bytecode would carry cf_* as global
 # again, so it is dropped: with -flto, build fat objects
 # (-ffat-lto-objects, as dpkg-buildflags does); the public archive keeps
 # their regular code.
@@ -154,9 +165,9 @@ $(STLIB): $(LIB_OBJS) Makefile
 	rm -f $@
 	ar rcsD $@ $(BUILD)/libcurlfence.o
 
-$(INTLIB): $(LIB_OBJS)
+$(INTLIB): $(LIB_OBJS) $(REVIEW_OBJS)
 	rm -f $@
-	ar rcsD $@ $(LIB_OBJS)
+	ar rcsD $@ $(LIB_OBJS) $(REVIEW_OBJS)
 
 # ---------------------------------------------------------------- the tool
 # One object per tools/*.c (a new subcommand is a new file), linked with the
@@ -238,28 +249,35 @@ tools/curlfence: $(TOOL)
 # them when CF_TEST_PUBLIC_ONLY is defined).
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
                 test/test_nat64_internal.c test/test_image.c \
-                test/test_image_nat64.c test/test_guard_internal.c
+                test/test_image_nat64.c test/test_guard_internal.c \
+                test/test_reload.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
 $(BUILD)/test/%.o: test/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -DCF_TEST_HOOKS -c $< -o $@
 
 $(BUILD)/test/main-shared.o: test/main.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DCF_TEST_PUBLIC_ONLY -c $< -o $@
 
-# check_curlfence links its own copy of lib/rules.c, built with
-# CF_TEST_HOOKS: the load hook (lib/internal.h) lets a test change a file
-# between a load's reading and its check for changes without timing luck.
-# Taken before the archive, it replaces the archive's rules.o; the
-# libraries and the tool never have the hook.
-TEST_HOOK_OBJS = $(BUILD)/test/hooks/rules.o
+# check_curlfence links its own copies of the files with test hooks,
+# built with CF_TEST_HOOKS: the load hook (rules.c) lets a test change a
+# file between a load's reading and its check for changes without timing
+# luck, cf_self_inject (self.c) stands in for the host's addresses, and
+# the guard's reload hook runs between a reload's load and its publishing.
+# The hook is a field of the guard, so every guard file is copied, and the
+# tests are built with the same macro.  Taken before the archive, the
+# copies replace its objects; the libraries and the tool never have a
+# hook (test/layers.sh checks).
+TEST_HOOK_OBJS = $(BUILD)/test/hooks/engine/rules.o \
+                 $(BUILD)/test/hooks/engine/self.o \
+                 $(GUARD_SRCS:lib/%.c=$(BUILD)/test/hooks/%.o)
 
 $(BUILD)/test/hooks/%.o: lib/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -DCF_TEST_HOOKS -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ilib -DCF_TEST_HOOKS -fPIC -fvisibility=hidden -c $< -o $@
 
 $(TESTBIN): $(TEST_OBJS) $(TEST_HOOK_OBJS) $(INTLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TEST_OBJS) $(TEST_HOOK_OBJS) $(INTLIB) \
@@ -279,6 +297,7 @@ $(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_chec
 
 check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	test/license.sh
+	test/layers.sh $(BUILD) $(TOOL) $(TOOL_INST) $(FETCH) $(PRELOAD)
 	test/version.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh
@@ -448,20 +467,20 @@ bench-build: $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN)
 # The guard's check path under threads, and the pre-request check
 # (bench/guard.c).
 BENCH_GUARD_BIN = $(BUILD)/bench/bench-guard
-$(BENCH_GUARD_BIN): bench/guard.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
+$(BENCH_GUARD_BIN): bench/guard.c bench/gen.c bench/gen.h $(LIB_HDRS) $(INTLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/guard.c bench/gen.c $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
 # Compiled images against rules text (bench/image.c).
-$(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h lib/internal.h $(INTLIB)
+$(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h $(LIB_HDRS) $(INTLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/image.c bench/gen.c $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
+$(BENCH_BIN): $(BENCH_SRCS) bench/gen.h $(LIB_HDRS) $(INTLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -o $@ $(BENCH_SRCS) $(INTLIB) $(LDFLAGS_ALL) $(LIBDEPS)
 
-$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h lib/internal.h $(INTLIB)
+$(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h $(LIB_HDRS) $(INTLIB)
 	@mkdir -p $(@D)
 	@$(PKG_CONFIG) --exists libdpdk || { echo "bench-dpdk: apt-get install libdpdk-dev"; exit 1; }
 	$(CC) $(CFLAGS_ALL) -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK -Ilib $(DPDK_CFLAGS) \
@@ -518,13 +537,14 @@ PRELOAD      = $(BUILD)/libcurlfence-preload.so
 # The installed library is linked apart, with paths.h holding no path of
 # the tree, as the installed tool is.
 PRELOAD_INST = $(BUILD)/preload-installed/libcurlfence-preload.so
-# attach.c calls libcurl; diff.c, lint.c and explain.c serve the tool only.
-PRELOAD_LIB_SRCS = $(filter-out lib/attach.c lib/diff.c lib/lint.c lib/explain.c,$(LIB_SRCS))
+# The library's objects but attach.c, which calls libcurl (the review
+# code is not in LIB_SRCS).
+PRELOAD_LIB_SRCS = $(filter-out lib/guard/attach.c,$(LIB_SRCS))
 PRELOAD_SRCS = $(wildcard preload/*.c) $(PRELOAD_LIB_SRCS)
 PRELOAD_OBJS = $(PRELOAD_SRCS:%.c=$(BUILD)/preload-obj/%.o)
 PRELOAD_CFLAGS = $(CSTD) $(WARN) $(OPT) -g $(REPRO) -Iinclude -Ilib -I$(BUILD) \
   $(CURL_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden \
-  -ffunction-sections -fdata-sections
+  -ffunction-sections -fdata-sections -MMD -MP
 # Every program that inherits LD_PRELOAD maps this library, so its start-up
 # cost is the pages the loader maps and touches: the code the preload never
 # calls (the library's tool-side functions) is dropped, and code and
@@ -579,7 +599,7 @@ install-preload: $(PRELOAD_INST)
 uninstall-preload:
 	rm -f $(DESTDIR)$(PRELOAD_PATH)
 
-$(BUILD)/preload-obj/%.o: %.c include/curlfence.h lib/internal.h lib/table.h preload/preload.h
+$(BUILD)/preload-obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(PRELOAD_CFLAGS) -c $< -o $@
 
@@ -587,8 +607,7 @@ $(PRELOAD): $(PRELOAD_OBJS) preload/exports.map
 	$(CC) -shared -Wl,--no-undefined -Wl,--version-script=preload/exports.map \
 	  $(PRELOAD_LDFLAGS) $(LDFLAGS) -o $@ $(PRELOAD_OBJS) -lpthread -ldl
 
-$(BUILD)/preload-installed/config.o: preload/config.c include/curlfence.h \
-  lib/internal.h preload/preload.h
+$(BUILD)/preload-installed/config.o: preload/config.c
 	@mkdir -p $(@D)
 	$(CC) -I$(BUILD)/tools-installed $(PRELOAD_CFLAGS) -c $< -o $@
 
@@ -610,9 +629,12 @@ PRELOAD_LINKED  = $(BUILD)/test/preload-threads-linked
 PRELOAD_SAN_OBJS = $(patsubst %.c,$(BUILD)/preload-san/%.o,$(filter-out preload/dlvsym.c,$(wildcard preload/*.c))) \
   $(PRELOAD_LIB_SRCS:%.c=$(BUILD)/%.o)
 
-$(BUILD)/preload-san/%.o: %.c include/curlfence.h lib/internal.h lib/table.h preload/preload.h
+$(BUILD)/preload-san/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Ilib -I$(BUILD) -fPIC -fvisibility=hidden -c $< -o $@
+
+-include $(PRELOAD_OBJS:.o=.d) $(BUILD)/preload-installed/config.d \
+         $(filter $(BUILD)/preload-san/%,$(PRELOAD_SAN_OBJS:.o=.d))
 
 $(PRELOAD_THREADS): test/prog/preload_threads.c
 	@mkdir -p $(@D)

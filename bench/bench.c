@@ -23,7 +23,7 @@
  * Usage: bench [case ...]   (default: all).  BENCH_DIR picks the directory
  * for the rules files (default /tmp).
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "gen.h"
 
 #include <arpa/inet.h>

@@ -21,7 +21,7 @@
  *
  *   bench-guard RULES-DIR
  */
-#include "internal.h"
+#include "guard/guard.h"
 #include "gen.h"
 
 #include <arpa/inet.h>

@@ -24,7 +24,7 @@
  * argument "load" only the load figures are measured, and the files stay
  * in BENCH_DIR.
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "gen.h"
 
 #include <arpa/inet.h>

@@ -21,7 +21,7 @@
 /* curl/curl.h would make curl_easy_setopt a type-checking macro, which
  * cannot be defined as a function. */
 #define CURL_DISABLE_TYPECHECK 1
-#include "internal.h"
+#include "guard/guard.h"
 
 /* A tail call that leaves the caller's return address in place, for
  * functions of the dynamic linker that look at it: gcc makes sibling

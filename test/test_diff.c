@@ -11,7 +11,7 @@
  *
  * Replay a failure with CURLFENCE_SEED=<seed printed>.
  */
-#include "internal.h"
+#include "review/review.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>

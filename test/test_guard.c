@@ -8,7 +8,7 @@
  */
 #include "testutil.h"
 #include "httpd.h"
-#include "internal.h"
+#include "guard/guard.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>

@@ -5,7 +5,7 @@
  * address text.  Nothing here opens a socket.
  */
 #include "testutil.h"
-#include "internal.h"
+#include "guard/guard.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

@@ -8,7 +8,7 @@
  * back from the documented layout (lib/image.c) and, where the structural
  * checks are the target, the checksum is recomputed after the edit.
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>

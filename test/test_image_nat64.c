@@ -7,7 +7,7 @@
  * the answers do not depend on the machine.  Not in the shared-library
  * run.
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>

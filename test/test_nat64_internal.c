@@ -4,7 +4,7 @@
  * table against the reference matcher, and the watcher's reload when the
  * host's addresses change.  Not in the shared-library run.
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #include <stdlib.h>

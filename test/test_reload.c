@@ -6,7 +6,7 @@
  */
 #include "testutil.h"
 #include "httpd.h"
-#include "internal.h"
+#include "guard/guard.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The rules language: every rejected input, with its location and reason. */
-#include "internal.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The rules parser's internals: what the public loaders cannot show. */
-#include "internal.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>

@@ -9,7 +9,7 @@
  * Replay a failure with CURLFENCE_SEED=<seed printed>.  CURLFENCE_TEST_QUICK
  * (set by `make valgrind`) scales the iterations down.
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "testutil.h"
 
 #include <arpa/inet.h>

@@ -4,10 +4,10 @@
  * changes between two rules files, as minimal CIDR lists per family, each
  * with the rule that decided before and the one that decides after.
  * Exit 0 when nothing changes, 1 when something does, 2 on errors.  The
- * work is done by cf_diff() in lib/diff.c.
+ * work is done by cf_diff() in lib/review/diff.c.
  */
 #include "cli.h"
-#include "internal.h"
+#include "review/review.h"
 
 #include <arpa/inet.h>
 #include <string.h>

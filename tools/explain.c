@@ -6,7 +6,7 @@
  * when denied, 2 on errors (like check).
  */
 #include "cli.h"
-#include "internal.h"
+#include "review/review.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

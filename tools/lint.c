@@ -5,10 +5,10 @@
  * open what rules/default.rules denies.  Each finding is one line,
  * FILE:LINE:COLUMN: SEVERITY: MESSAGE [NAME], or one JSON object.  Exit
  * 0 when there are no warnings (notes allowed), 1 with warnings, 2 when a
- * file does not load.  The analysis is cf_lint() in lib/lint.c.
+ * file does not load.  The analysis is cf_lint() in lib/review/lint.c.
  */
 #include "cli.h"
-#include "internal.h"
+#include "review/review.h"
 
 #include <arpa/inet.h>
 #include <limits.h>

@@ -8,7 +8,7 @@
  */
 #include "cli.h"
 #include "auditlog.h"
-#include "internal.h"
+#include "guard/guard.h"
 
 #include <limits.h>
 #include <stdlib.h>

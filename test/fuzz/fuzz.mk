@@ -22,7 +22,7 @@ FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer
 FUZZ_NAMES   = $(patsubst test/fuzz/fuzz_%.c,%,$(wildcard test/fuzz/fuzz_*.c))
 FUZZ_HELPERS = $(filter-out test/fuzz/fuzz_%.c test/fuzz/replay.c,$(wildcard test/fuzz/*.c))
-FUZZ_HDRS    = $(wildcard test/fuzz/*.h) include/curlfence.h lib/internal.h
+FUZZ_HDRS    = $(wildcard test/fuzz/*.h) $(LIB_HDRS)
 FUZZ_BINS    = $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 REPLAY_BINS  = $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
 
@@ -33,7 +33,7 @@ fuzz: $(FUZZ_BINS)
 # The library with coverage instrumentation and the same sanitizers, by
 # the top Makefile's own rules (which, in that run, make this file).
 ifneq ($(BUILD),$(FUZZ_BUILD))
-$(FUZZ_BUILD)/libcurlfence-internal.a: $(LIB_SRCS) include/curlfence.h lib/internal.h
+$(FUZZ_BUILD)/libcurlfence-internal.a: $(LIB_SRCS) $(REVIEW_SRCS) $(LIB_HDRS)
 	$(MAKE) $@ BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 \
 	  SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
 endif

@@ -24,7 +24,7 @@
  * input with CURLFENCE_FUZZ_WRITE_SEEDS=DIR (the sources listed below);
  * write them again when the image format changes.
  */
-#include "internal.h"
+#include "engine/engine.h"
 #include "fuzz.h"
 
 #include <arpa/inet.h>

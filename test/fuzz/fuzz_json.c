@@ -15,7 +15,7 @@
  * (255 means NULL for the three pointers).
  */
 #include "fuzz.h"
-#include "internal.h"
+#include "guard/guard.h"
 #include "json_check.h"
 
 #include <stdio.h>

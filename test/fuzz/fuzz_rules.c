@@ -15,7 +15,7 @@
  * does).
  */
 #include "fuzz.h"
-#include "internal.h"
+#include "engine/engine.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

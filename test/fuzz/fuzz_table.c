@@ -20,7 +20,7 @@
  * probed too.
  */
 #include "fuzz.h"
-#include "internal.h"
+#include "engine/engine.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

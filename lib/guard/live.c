@@ -51,7 +51,7 @@
  * the old and new policies.
  *
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -24,7 +24,7 @@
  * new version appear whole; this makes an in-place rewrite fail or wait
  * instead of loading what was half written.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

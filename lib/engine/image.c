@@ -91,7 +91,7 @@
  * copies), not against someone who wants to forge an image: an image is
  * trusted like a rules file.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <errno.h>
 #ifdef __SSE2__

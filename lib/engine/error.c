@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Error codes, messages and the version string. */
-#include "internal.h"
+#include "engine.h"
 
 #include <stdarg.h>
 #include <stdio.h>

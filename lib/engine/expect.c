@@ -17,7 +17,7 @@
  * where a port range of some rule starts or ends, so those ports (and 1)
  * are the ones tried.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -21,7 +21,7 @@
  * It sits above the reload functions and below the guard's lifetime
  * (curlfence_guard_new/free in lib/guard.c init and stop it).
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private declarations shared by the files in lib/.  Nothing here is
- * exported from the shared library (it is built with -fvisibility=hidden).
+ * engine.h - the engine: rules, the compiled table, matching, the host's
+ * own addresses, images, policies and expectations, and the helpers every
+ * layer shares (errors, shards).  The engine may use only the public
+ * header, libc and libcidr; it knows nothing of the guard (lib/guard/) or
+ * the review code (lib/review/).  Nothing here is exported from the shared
+ * library (it is built with -fvisibility=hidden).
  */
-#ifndef CURLFENCE_INTERNAL_H
-#define CURLFENCE_INTERNAL_H
+#ifndef CURLFENCE_ENGINE_H
+#define CURLFENCE_ENGINE_H
 
 #define CURLFENCE_BUILDING 1
 #include "curlfence.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -138,6 +141,10 @@ void cf_error_changed(curlfence_error *err, const char *file);
  * still changing after CF_LOAD_TRIES tries; err says so.  Never a policy
  * from half a rewrite. */
 #define CF_LOAD_TRIES 6
+/* A changed file is loaded once it has looked the same for this long
+ * (milliseconds): the pause between load tries, and the watcher's
+ * settling time (lib/guard/watch.c). */
+#define CF_WATCH_SETTLE_MS 100
 int cf_load_retry(const cf_ruleset *rs, int changed, unsigned attempt,
                   curlfence_error *err);
 /* Tests only.  The test programs link their own copy of rules.c, built
@@ -170,7 +177,7 @@ curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
                      unsigned port);
 
-/* Ordering of two matching rules: > 0 when a beats b.  Longest prefix,
+/* rank.c: ordering of two matching rules: > 0 when a beats b.  Longest prefix,
  * then a rule with ports, then deny, then the earlier rule. */
 int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib);
 
@@ -226,9 +233,12 @@ typedef struct cf_selfaddr {
 /* *out is malloc'ed (NULL when n is 0); *print is a fingerprint of the
  * set, independent of order.  Returns 0, or an errno value. */
 int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print);
-/* Tests only: cf_self_list() answers with a copy of list[0..n) instead of
- * the host's (list NULL: the host's again).  Not for concurrent loads. */
+#ifdef CF_TEST_HOOKS
+/* Tests only (the test program's copy of self.c, as for rules.c's load
+ * hook): cf_self_list() answers with a copy of list[0..n) instead of the
+ * host's (list NULL: the host's again).  Not for concurrent loads. */
 void cf_self_inject(const cf_selfaddr *list, size_t n);
+#endif
 
 /* One address (or local prefix) of one self rule: rule is the
  * directive's index in cf_ruleset.rules; text is the rule as verdicts
@@ -244,12 +254,20 @@ typedef struct cf_selfent {
   uint32_t rule;
   char *text;
 } cf_selfent;
+/* An entry that stands for a prefix rather than one address. */
+static inline int cf_selfent_is_prefix(const cf_selfent *e)
+{
+  return e->plen < (e->v6 ? 128 : 32);
+}
+/* rank.c: the order of rs->selfv, prefix entries first (a few, scanned),
+ * then single addresses (many, searched); each part by (v6, addr, rule). */
+int cf_selfent_cmp(const void *pa, const void *pb);
 /* Fill rs->selfv from the host's addresses for rs's self rules (nothing
  * when it has none).  An IPv6 address inside a nat64 prefix is left out:
  * it is decided as the IPv4 address it embeds. */
 curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err);
 void cf_self_free(cf_ruleset *rs);
-/* The entries of rs->selfv that hold addr (4 bytes when v6 == 0, else
+/* rank.c: the entries of rs->selfv that hold addr (4 bytes when v6 == 0, else
  * 16): e = -1 gives the first, e the one after e; -1 when there is no
  * more. */
 long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e);
@@ -328,54 +346,6 @@ uint32_t cf_spans_pset(const cf_spans *s, uint32_t val,
                        const uint32_t **cands, uint32_t *n);
 void cf_spans_free(cf_spans *s);
 
-/* diff.c: where two rule sets decide differently.  fn is called once per
- * CIDR block and change, IPv4 first, in address order; it returns
- * nonzero to stop.  Everything it is given lives only during the call. */
-typedef struct cf_diff_change {
-  int v6;
-  uint8_t addr[16];       /* network order; IPv4 in addr[0..3] */
-  unsigned plen;
-  const cf_port_range *ports;  /* ascending; NULL (nports 0): any port */
-  size_t nports;
-  long old_rule, new_rule;     /* deciding rule's index, -1: the default */
-  curlfence_action old_action, new_action;
-  int old_loopback, new_loopback;  /* 1: the unspecified address, decided
-                                      by its loopback address's rule */
-} cf_diff_change;
-typedef int (*cf_diff_fn)(const cf_diff_change *c, void *userdata);
-curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
-                       cf_diff_fn fn, void *userdata);
-
-/* explain.c: the indexes of every rule whose prefix holds addr (4 bytes
- * when v6 == 0, else 16, already unmapped), whatever its ports, best
- * first in cf_rule_beats() order.  Writes at most max; returns how many
- * there are. */
-size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
-                    long *out, size_t max);
-
-/* lint.c: rules that never decide, or decide nothing new.  fn is called
- * per finding, in rule order; nonzero stops.  baseline (NULL: none) has
- * one flag per file of rs: the files whose denials an allow elsewhere is
- * reported for opening (rules/default.rules). */
-typedef enum cf_lint_kind {
-  CF_LINT_SHADOWED,       /* no port list, decides no address and port */
-  CF_LINT_PORT_NEVER_WINS,/* a port rule that decides nothing */
-  CF_LINT_DUPLICATE,      /* as an earlier rule: other */
-  CF_LINT_REDUNDANT,      /* decides only as other (-1: the default) would */
-  CF_LINT_OPENS_BASELINE  /* an allow over other, a baseline deny, e.g. at
-                             where */
-} cf_lint_kind;
-typedef struct cf_lint_finding {
-  cf_lint_kind kind;
-  long rule;              /* index in rs */
-  long other;             /* the rule it is about, or -1 (see kinds) */
-  uint8_t where[16];      /* an address, for CF_LINT_OPENS_BASELINE */
-} cf_lint_finding;
-typedef int (*cf_lint_fn)(const cf_lint_finding *f, void *userdata);
-curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
-                       cf_lint_fn fn, void *userdata);
-/* The stable short name of a kind: "shadowed", "duplicate", ... */
-const char *cf_lint_name(cf_lint_kind kind);
 /* The arrays of a table, as image.c stores them: per family the direct
  * array, the nodes and the leaves, then the port sets and candidates. */
 enum {
@@ -481,7 +451,7 @@ static inline _Atomic uint64_t *cf_counter(_Atomic uint64_t *c, size_t stride,
 uint64_t cf_counters_sum(_Atomic uint64_t *c, size_t stride, unsigned shards,
                          size_t i);
 
-/* policy.c */
+/* policy.c loads policies, decide.c decides against them */
 struct curlfence_policy {
   atomic_uint refs;
   cf_ruleset rs;
@@ -507,7 +477,7 @@ void cf_policy_rule_stat(const curlfence_policy *policy, size_t i,
  * then carried by pointer through deciding, counting and auditing (the
  * model is curl's struct Curl_sockaddr_ex: the socket's triple with its
  * address).  curlfence_policy_decide()'s fast path does not build one: it
- * reads the sockaddr in place (see decide_fast in policy.c). */
+ * reads the sockaddr in place (see decide_fast in decide.c). */
 typedef enum cf_dest_kind {
   CF_DEST_IP,             /* key, v6 and port are valid */
   CF_DEST_UNIX,           /* AF_UNIX: the path is read from sa */
@@ -557,189 +527,5 @@ void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
 /* Decide d->dest against p (NULL: deny as "no policy"): sets d->action and
  * d->hit, and d->verdict when explain is nonzero. */
 void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
-
-/* audit.c: the event as one JSON line with its newline, in small (size
- * bytes) when it fits, else in memory the caller frees; NULL when out of
- * memory.  lost is the line's "lost" field. */
-char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
-                    size_t size, size_t *len);
-
-/* The event as one short line for people, as curlfence fetch prints it:
- * "blocked 10.0.0.1 port 80 by site.rules:3 (deny 10.0.0.0/8)", verb
- * first ("would block (report-only)" for a denial let through), without
- * a newline; every byte outside printable ASCII escaped, cut to fit
- * size.  Returns the length written. */
-size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
-                     size_t size);
-/* A sink of such lines on a copy of standard error, for denials only
- * (CURLFENCE_AUDIT=stderr); lost lines are counted as by any sink. */
-curlfence_code cf_sink_open_stderr_text(curlfence_sink **out,
-                                        curlfence_error *err);
-
-/* s (NULL: null) as a JSON string with its quotes, as audit events write
- * text: valid UTF-8 whatever the bytes, each byte outside a well-formed
- * sequence written as \ufffd.  Like snprintf: writes at most size bytes
- * with a NUL (when size > 0) and returns the length it needs. */
-size_t cf_json_string(char *buf, size_t size, const char *s);
-
-/* live.c: one policy pointer and the audit settings, switched together
- * without reader locks */
-typedef struct cf_audit {
-  curlfence_audit_fn fn;  /* NULL: no audit */
-  void *data;
-  unsigned flags;         /* CURLFENCE_AUDIT_* */
-} cf_audit;
-
-typedef struct cf_slot {
-  _Atomic(curlfence_policy *) policy;
-  _Atomic uint64_t generation;
-  cf_audit audit;         /* written only while the slot is not current */
-} cf_slot;
-
-/* The readers inside each slot, counted per shard (cf_shard). */
-typedef struct cf_readers {
-  _Alignas(CF_CACHE_LINE) atomic_ulong n[2];
-} cf_readers;
-
-typedef struct cf_live {
-  pthread_mutex_t wlock;  /* one writer at a time */
-  atomic_uint cur;
-  cf_slot slot[2];
-  cf_readers readers[CF_SHARDS];
-} cf_live;
-
-void cf_live_init(cf_live *l, curlfence_policy *p);
-void cf_live_destroy(cf_live *l);
-/* *slot is a token for cf_live_release() and cf_live_audit(): the slot
- * and the shard the reader entered by, which it leaves by, wherever it
- * runs by then. */
-curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
-void cf_live_release(cf_live *l, unsigned slot);
-/* The shard of a token (cf_shard() when it was acquired), for the
- * decision's other counters: one CPU number read per decision. */
-static inline unsigned cf_live_shard(unsigned slot)
-{
-  return slot >> 1;
-}
-/* Make p (whose reference the live slot takes over) current; returns its
- * generation.  Waits for readers of the old policy.  With expect != 0,
- * only if the current policy still has generation expect: otherwise
- * returns 0 and p stays the caller's. */
-uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
-/* The audit settings of a slot cf_live_acquire() returned, valid until
- * cf_live_release(). */
-const cf_audit *cf_live_audit(const cf_live *l, unsigned slot);
-/* Make a the audit settings of every later decision, keeping the policy
- * and its generation.  Returns once no decision still uses the old ones. */
-void cf_live_set_audit(cf_live *l, const cf_audit *a);
-
-/* watch.c: the thread that reloads a guard when its files change */
-enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
-
-/* A changed file is loaded once it has looked the same for one interval
- * and at least this long (milliseconds). */
-#define CF_WATCH_SETTLE_MS 100
-
-typedef struct cf_watch {
-  pthread_mutex_t lock;
-  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
-  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
-  pthread_t thread;
-  unsigned interval_ms;
-  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
-  int stop, kick;
-} cf_watch;
-
-/* The guard: its lifetime, callbacks and stats are in guard.c, policy
- * switching in reload.c, the watcher in watch.c (each file calls only the
- * ones listed before it: live.c, reload.c, watch.c, guard.c). */
-/* Decisions a guard counts, by outcome, check (curlfence_check) and the
- * verdict's reason word (cf_reason_index; metrics.c writes them). */
-enum { CF_OUTCOME_ALLOW, CF_OUTCOME_DENY, CF_OUTCOME_REPORT, CF_OUTCOME_N };
-#define CF_REASON_N 14
-/* The reason words counted apart, "other" last for words added later. */
-extern const char *const cf_reason_names[CF_REASON_N];
-unsigned cf_reason_index(const char *reason);
-
-/* A guard's counters as read at one time (each exact, not all of one
- * instant).  Every reader of a guard's counters goes through
- * cf_guard_counters(), so how they are kept is guard.c's business. */
-typedef struct cf_guard_counts {
-  uint64_t allowed, denied, reported;
-  uint64_t audit_written, audit_errors;
-  uint64_t reloads, reload_failures;
-  uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
-} cf_guard_counts;
-void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
-
-/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
- * but a live guard (fail closed), a cheap tripwire for a guard freed while
- * still attached (see curlfence_guard_free(3)). */
-#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
-#define CF_GUARD_FREED 0x64656164u   /* "dead" */
-
-/* A guard's decision counters, one cache line per shard (cf_shard). */
-typedef struct cf_guard_count {
-  _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
-  _Atomic uint64_t denied, reported, audit_errors, audit_written;
-  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
-} cf_guard_count;
-
-/* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
-struct curlfence_guard {
-  _Atomic uint32_t magic;
-  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
-                                     the memory was kept (debug aid) */
-  cf_live live;
-  cf_watch watch;
-  curl_opensocket_callback open_fn;
-  void *open_data;
-  curl_closesocket_callback close_fn;
-  void *close_data;
-  cf_guard_count count[CF_SHARDS];
-  _Atomic uint64_t reloads, reload_failures;
-  pthread_mutex_t err_lock;       /* guards last_error */
-  curlfence_error last_error;
-  /* Tests only: called by a reload between loading and publishing. */
-  void (*reload_loaded_hook)(curlfence_guard *g);
-};
-
-/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
- * file that changed while it was read is not counted as a failure. */
-curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
-                               curlfence_error *err);
-/* The guard's checks without the libcurl callback around them, for
- * attach.c and the preload library.  flags are attach flags
- * (CURLFENCE_ATTACH_REPORT_ONLY, CURLFENCE_ATTACH_ALLOW_TFTP); a NULL or
- * freed guard refuses.
- * open: decide the address libcurl is about to open; if allowed, open the
- * socket with chain->open_fn (NULL: socket()), pin a datagram socket to
- * the checked host, and return it; else CURL_SOCKET_BAD.  chain->close_fn
- * (NULL: close()) closes a socket that could not be pinned.  A NULL chain
- * means the guard's own (curlfence_guard_set_chain), read only once the
- * guard is known to be alive.
- * prereq: CURL_PREREQFUNC_OK or CURL_PREREQFUNC_ABORT for the connection
- * a request is about to use, as libcurl's pre-request callback reports
- * it. */
-typedef struct cf_chain {
-  curl_opensocket_callback open_fn;
-  void *open_data;
-  curl_closesocket_callback close_fn;
-  void *close_data;
-} cf_chain;
-
-curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
-                            struct curl_sockaddr *a, unsigned flags,
-                            const cf_chain *chain);
-int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
-                    const char *local_ip, int primary_port, int local_port,
-                    unsigned flags);
-
-
-/* watch.c */
-void cf_watch_init(cf_watch *w);
-void cf_watch_destroy(cf_watch *w);
-curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
-void cf_watch_stop(curlfence_guard *g);
 
 #endif

@@ -4,7 +4,7 @@
  * `curlfence explain`.  A scan like the reference matcher's: explaining
  * one address needs no index.
  */
-#include "internal.h"
+#include "review.h"
 
 #include <stdlib.h>
 #include <string.h>

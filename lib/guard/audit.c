@@ -15,7 +15,7 @@
  * --json output goes through the same escaper (cf_json_string), so both
  * say the same of the same bytes.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>

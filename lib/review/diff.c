@@ -35,7 +35,7 @@
  * Memory: the two span lists (24 bytes per span, at most two spans per
  * rule) and the current run of groups.
  */
-#include "internal.h"
+#include "review.h"
 
 #include <stdlib.h>
 #include <string.h>

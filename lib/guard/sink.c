@@ -39,7 +39,7 @@
  * process-wide state; it uses sendto() on an unconnected socket, so a
  * restarted syslogd is found again without any shared state to repair.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <fcntl.h>

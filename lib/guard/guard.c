@@ -24,7 +24,7 @@
  * connections closed late by curl_multi_cleanup() or curl_share_cleanup(),
  * and the unpaired open/close calls of some libcurl versions, are safe.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -485,6 +485,26 @@ int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
 }
 
 /* ---------------------------------------------------------------- stats */
+
+/* The reason words are the guard's: it counts by them, and metrics.c
+ * writes what it counted. */
+const char *const cf_reason_names[CF_REASON_N] = {
+  "rule", "default", "unix", "no-policy", "family", "malformed", "udp",
+  "nat64/32", "nat64/40", "nat64/48", "nat64/56", "nat64/64", "nat64/96",
+  "other"
+};
+
+unsigned cf_reason_index(const char *reason)
+{
+  unsigned i;
+
+  if(!reason)
+    return CF_REASON_N - 1;
+  for(i = 0; i < CF_REASON_N - 1; i++)
+    if(!strcmp(reason, cf_reason_names[i]))
+      return i;
+  return CF_REASON_N - 1;
+}
 
 void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
 {

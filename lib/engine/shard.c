@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Sharded counters (see internal.h): which shard a decision updates, and
+ * Sharded counters (see engine.h): which shard a decision updates, and
  * the counter arrays of the per-rule hits.
  *
  * The shard is the CPU the thread runs on (glibc reads it from the
@@ -11,7 +11,7 @@
  * that loads it: the preload library's start-up grew by 1.5% of curl's
  * instructions with a single thread-local variable.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <sched.h>
 #include <stdlib.h>

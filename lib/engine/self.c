@@ -12,7 +12,7 @@
  * length, so "deny 127.0.0.0/8" ties with it and, written first, still
  * names the most common denial.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <arpa/inet.h>
@@ -50,6 +50,7 @@ static uint64_t addr_print(const cf_selfaddr *s)
   return h;
 }
 
+#ifdef CF_TEST_HOOKS
 static const cf_selfaddr *injected;
 static size_t ninjected;
 static int inject_on;
@@ -60,6 +61,7 @@ void cf_self_inject(const cf_selfaddr *list, size_t n)
   ninjected = n;
   inject_on = list != NULL;
 }
+#endif
 
 /* Adds s to list[0..*k) unless listed already (one address on two
  * interfaces: the first names it); *sum collects the fingerprint. */
@@ -275,15 +277,17 @@ static int list_ifaddrs(cf_selfaddr **out, size_t *n, uint64_t *sum)
 
 int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
 {
-  cf_selfaddr *list;
-  size_t j;
   uint64_t sum = 0;
   int e;
 
   *out = NULL;
   *n = 0;
   *print = 0;
+#ifdef CF_TEST_HOOKS
   if(inject_on) {
+    cf_selfaddr *list;
+    size_t j;
+
     if(ninjected) {
       list = malloc(ninjected * sizeof(*list));
       if(!list)
@@ -297,6 +301,7 @@ int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
     *print = mix(sum + ninjected);
     return 0;
   }
+#endif
   e = list_netlink(out, n, &sum);
   if(e < 0) {
     sum = 0;
@@ -319,28 +324,6 @@ static void prefix_copy(uint8_t *out, const uint8_t *addr, unsigned plen)
   memcpy(out, addr, full);
   if(rest)
     out[full] = (uint8_t)(addr[full] & (0xffu << (8u - rest)));
-}
-
-/* An entry that stands for a prefix rather than one address. */
-static int is_prefix(const cf_selfent *e)
-{
-  return e->plen < (e->v6 ? 128 : 32);
-}
-
-/* Prefix entries first (a few, scanned), then single addresses (many,
- * searched); each part by (v6, addr, rule). */
-static int ent_cmp(const void *pa, const void *pb)
-{
-  const cf_selfent *a = pa, *b = pb;
-  int c;
-
-  if(is_prefix(a) != is_prefix(b))
-    return is_prefix(a) ? -1 : 1;
-  if(a->v6 != b->v6)
-    return a->v6 < b->v6 ? -1 : 1;
-  if((c = memcmp(a->addr, b->addr, 16)) != 0)
-    return c;
-  return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
 void cf_self_free(cf_ruleset *rs)
@@ -423,12 +406,12 @@ curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err)
         snprintf(s->text, len, "%s (%s, %s)", text, a,
                  list[k].ifname[0] ? list[k].ifname : "?");
       rs->nselfv = ++n;
-      rs->nselfpfx += is_prefix(s);
+      rs->nselfpfx += cf_selfent_is_prefix(s);
     }
   }
   free(list);
   if(n > 1)
-    qsort(rs->selfv, n, sizeof(*rs->selfv), ent_cmp);
+    qsort(rs->selfv, n, sizeof(*rs->selfv), cf_selfent_cmp);
   for(i = 0; i < n; i++) {
     /* every first byte the entry holds (addr has its host bits clear) */
     const cf_selfent *s = &rs->selfv[i];
@@ -443,96 +426,4 @@ nomem:
   cf_self_free(rs);
   cf_error_set(err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
   return CURLFENCE_E_NOMEM;
-}
-
-/* Whether entry e holds addr.  Compared in place: the fast path of
- * curlfence_policy_decide() asks this for every address of a policy with
- * self rules (maybe_self in policy.c). */
-static int holds(const cf_selfent *e, int v6, const uint8_t *addr)
-{
-  unsigned full = e->plen / 8u, rest = e->plen % 8u;
-
-  if(e->v6 != (v6 != 0) || memcmp(e->addr, addr, full) != 0)
-    return 0;
-  return rest == 0 ||
-         ((e->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
-}
-
-long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e)
-{
-  size_t i = e < 0 ? 0 : (size_t)e + 1, lo, hi;
-  cf_selfent key;
-
-  /* most addresses are no entry's: their first byte says so */
-  if(!(rs->selffirst[v6 != 0][addr[0] / 64u] & (1ull << (addr[0] % 64u))))
-    return -1;
-  for(; i < rs->nselfpfx; i++)
-    if(holds(&rs->selfv[i], v6, addr))
-      return (long)i;
-  if(i > rs->nselfpfx)
-    return i < rs->nselfv && holds(&rs->selfv[i], v6, addr) ? (long)i : -1;
-  memset(&key, 0, sizeof(key));
-  memcpy(key.addr, addr, v6 ? 16 : 4);
-  key.v6 = (uint8_t)(v6 != 0);
-  key.plen = v6 ? 128 : 32;
-  /* the first single address not below (v6, addr, rule 0) */
-  lo = rs->nselfpfx;
-  hi = rs->nselfv;
-  while(lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if(ent_cmp(&rs->selfv[mid], &key) < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < rs->nselfv && holds(&rs->selfv[lo], v6, addr) ? (long)lo : -1;
-}
-
-void cf_rule_ranked(const cf_ruleset *rs, long i, int v6,
-                    const uint8_t *addr, cf_rule *out)
-{
-  *out = rs->rules[i];
-  if(out->self) {
-    long e;
-
-    out->v6 = (uint8_t)(v6 != 0);
-    out->plen = 0;
-    for(e = cf_self_next(rs, v6, addr, -1); e >= 0;
-        e = cf_self_next(rs, v6, addr, e))
-      if(rs->selfv[e].rule == (uint32_t)i && rs->selfv[e].plen > out->plen)
-        out->plen = rs->selfv[e].plen;
-    if(!out->plen)
-      out->plen = v6 ? 128 : 32;
-  }
-}
-
-long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
-                    unsigned port, long idx, int *allow, long *ent)
-{
-  long e = rs->nselfv ? cf_self_next(rs, v6, addr, -1) : -1;
-  cf_rule best, cand;
-
-  if(ent)
-    *ent = -1;
-  if(e < 0)
-    return idx;
-  if(idx >= 0)
-    cf_rule_ranked(rs, idx, v6, addr, &best);
-  for(; e >= 0; e = cf_self_next(rs, v6, addr, e)) {
-    long ri = (long)rs->selfv[e].rule;
-
-    cand = rs->rules[ri];
-    cand.v6 = (uint8_t)(v6 != 0);
-    cand.plen = rs->selfv[e].plen;
-    if(cand.nports && (port == 0 || !cf_rule_port_match(rs, &cand, port)))
-      continue;
-    if(idx < 0 || cf_rule_beats(&cand, ri, &best, idx) > 0) {
-      idx = ri;
-      best = cand;
-      *allow = cand.action == CURLFENCE_ALLOW;
-      if(ent)
-        *ent = e;
-    }
-  }
-  return idx;
 }

@@ -24,7 +24,7 @@
  * Cost: O(spans * (prefix lengths in use * log n + matches * pieces)),
  * about linear for hand-written files.  Memory: a few words per rule.
  */
-#include "internal.h"
+#include "review.h"
 
 #include <stdlib.h>
 #include <string.h>

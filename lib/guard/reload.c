@@ -4,7 +4,7 @@
  * the application's, and handing out the one in force.  The switch itself
  * is the lock-free two-slot update of lib/live.c.
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <string.h>
 
@@ -44,8 +44,10 @@ curlfence_code cf_guard_reload(curlfence_guard *guard, int watcher,
     note_reload_error(guard, err);
     return rc;
   }
+#ifdef CF_TEST_HOOKS
   if(guard->reload_loaded_hook)
     guard->reload_loaded_hook(guard);
+#endif
   /* The load read every file and checked them (cf_load_retry); this looks
    * again after the table was built, just before publishing. */
   moved = cf_rules_changed(&next->rs);

@@ -10,35 +10,10 @@
  * the table leaves them out and cf_self_decide() ranks them after the
  * lookup, so this is the oracle for that step too.
  */
-#include "internal.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <string.h>
-
-int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
-{
-  const cf_port_range *pr = rs->ports + r->port_off;
-  uint32_t i;
-
-  if(r->nports == 0)
-    return 1;
-  for(i = 0; i < r->nports; i++)
-    if(port >= pr[i].lo && port <= pr[i].hi)
-      return 1;
-  return 0;
-}
-
-int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib)
-{
-  if(a->plen != b->plen)
-    return a->plen > b->plen ? 1 : -1;
-  if((a->nports != 0) != (b->nports != 0))
-    return a->nports != 0 ? 1 : -1;
-  if(a->action != b->action)
-    return a->action == CURLFENCE_DENY ? 1 : -1;
-  return ia < ib ? 1 : (ia > ib ? -1 : 0);
-}
-
 
 static int bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen)
 {

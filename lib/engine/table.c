@@ -114,7 +114,7 @@
  *    in the output.
  *
  * ------------------------------------------------------------------------
- * THE PUBLIC DECISION'S PATH (table.h, policy.c)
+ * THE PUBLIC DECISION'S PATH (table.h, decide.c)
  * ------------------------------------------------------------------------
  *
  * The layout and the walk are in table.h, inline, so that
@@ -137,7 +137,7 @@
  * compiled twice and cf_table_build picks the POPCNT one when the CPU has
  * it (the choice is stored in the table; there is no global state).
  */
-#include "internal.h"
+#include "engine.h"
 #include "table.h"
 
 #include <limits.h>
@@ -252,7 +252,7 @@ uint32_t cf_table_find_sa(const cf_table *t, const cf_port_range *ports,
   return find_sa_pl(t, ports, sa, salen);
 }
 
-/* The self rules after the lookup (self.c); out of line, so policies
+/* The self rules after the lookup (rank.c); out of line, so policies
  * without them pay a load and a branch. */
 __attribute__((noinline)) static long self_after(const cf_ruleset *rs,
                                                  int v6, const uint8_t *addr,

@@ -7,7 +7,7 @@
  * must reach each program's own libcurl at run time, can link everything
  * else (see preload/).
  */
-#include "internal.h"
+#include "guard.h"
 
 #include <sys/socket.h>
 

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * table.h - the compiled table's layout and its lookup, as inline code:
- * table.c builds and checks tables, and the public decision (policy.c)
+ * table.c builds and checks tables, and the public decision (decide.c)
  * inlines the walk into its fast path.  The layout is described at the
  * top of table.c.
  */
 #ifndef CURLFENCE_TABLE_H
 #define CURLFENCE_TABLE_H
 
-#include "internal.h"
+#include "engine.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,7 +23,7 @@ __extension__ typedef unsigned __int128 cf_u128;
 #define CF_D_FLAT 0xfffffffeu   /* an inner node with no inner children,
                                    kept in the entry itself */
 /* CF_PSET (port set index follows) and CF_ALLOW (the rule allows, never
- * with CF_PSET) are in internal.h: policy.c reads values directly. */
+ * with CF_PSET) are in engine.h: decide.c reads values directly. */
 #define CF_VAL_MAX 0x3fffffffu
 
 typedef struct cf_node {
@@ -244,7 +244,7 @@ __attribute__((always_inline)) static inline uint32_t find4_sa(
 
 
 /* The value for an IPv4 or IPv6 sockaddr, as cf_table_find_sa() (in
- * internal.h) describes it, for one popcount flavour (ATTR: its target
+ * engine.h) describes it, for one popcount flavour (ATTR: its target
  * attribute): NAME is inlined into its caller, which stays a leaf on the
  * IPv4 path; IPv6, which needs many registers, is a call to NAME##6, a
  * leaf of its own. */

@@ -11,27 +11,7 @@
  * nonzero, which keeps a policy of a million rules from writing a
  * million lines every few seconds.
  */
-#include "internal.h"
-
-#include <string.h>
-
-const char *const cf_reason_names[CF_REASON_N] = {
-  "rule", "default", "unix", "no-policy", "family", "malformed", "udp",
-  "nat64/32", "nat64/40", "nat64/48", "nat64/56", "nat64/64", "nat64/96",
-  "other"
-};
-
-unsigned cf_reason_index(const char *reason)
-{
-  unsigned i;
-
-  if(!reason)
-    return CF_REASON_N - 1;
-  for(i = 0; i < CF_REASON_N - 1; i++)
-    if(!strcmp(reason, cf_reason_names[i]))
-      return i;
-  return CF_REASON_N - 1;
-}
+#include "guard.h"
 
 /* A label value: backslash, double quote and newline escaped as the
  * format says; any other byte outside printable ASCII as the text \xHH,

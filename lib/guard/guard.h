@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guard.h - the guard at run time: the live policy switch, reloads and
+ * the watcher, the libcurl callbacks, audit events, sinks and metrics.
+ * The guard may use the engine (engine/engine.h) and libcurl's types;
+ * the engine never calls it, and it knows nothing of the review code.
+ */
+#ifndef CURLFENCE_GUARD_H
+#define CURLFENCE_GUARD_H
+
+#include "engine/engine.h"
+
+#include <pthread.h>
+
+/* audit.c: the event as one JSON line with its newline, in small (size
+ * bytes) when it fits, else in memory the caller frees; NULL when out of
+ * memory.  lost is the line's "lost" field. */
+char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
+                    size_t size, size_t *len);
+
+/* The event as one short line for people, as curlfence fetch prints it:
+ * "blocked 10.0.0.1 port 80 by site.rules:3 (deny 10.0.0.0/8)", verb
+ * first ("would block (report-only)" for a denial let through), without
+ * a newline; every byte outside printable ASCII escaped, cut to fit
+ * size.  Returns the length written. */
+size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
+                     size_t size);
+/* A sink of such lines on a copy of standard error, for denials only
+ * (CURLFENCE_AUDIT=stderr); lost lines are counted as by any sink. */
+curlfence_code cf_sink_open_stderr_text(curlfence_sink **out,
+                                        curlfence_error *err);
+
+/* s (NULL: null) as a JSON string with its quotes, as audit events write
+ * text: valid UTF-8 whatever the bytes, each byte outside a well-formed
+ * sequence written as \ufffd.  Like snprintf: writes at most size bytes
+ * with a NUL (when size > 0) and returns the length it needs. */
+size_t cf_json_string(char *buf, size_t size, const char *s);
+
+/* live.c: one policy pointer and the audit settings, switched together
+ * without reader locks */
+typedef struct cf_audit {
+  curlfence_audit_fn fn;  /* NULL: no audit */
+  void *data;
+  unsigned flags;         /* CURLFENCE_AUDIT_* */
+} cf_audit;
+
+typedef struct cf_slot {
+  _Atomic(curlfence_policy *) policy;
+  _Atomic uint64_t generation;
+  cf_audit audit;         /* written only while the slot is not current */
+} cf_slot;
+
+/* The readers inside each slot, counted per shard (cf_shard). */
+typedef struct cf_readers {
+  _Alignas(CF_CACHE_LINE) atomic_ulong n[2];
+} cf_readers;
+
+typedef struct cf_live {
+  pthread_mutex_t wlock;  /* one writer at a time */
+  atomic_uint cur;
+  cf_slot slot[2];
+  cf_readers readers[CF_SHARDS];
+} cf_live;
+
+void cf_live_init(cf_live *l, curlfence_policy *p);
+void cf_live_destroy(cf_live *l);
+/* *slot is a token for cf_live_release() and cf_live_audit(): the slot
+ * and the shard the reader entered by, which it leaves by, wherever it
+ * runs by then. */
+curlfence_policy *cf_live_acquire(cf_live *l, unsigned *slot, uint64_t *gen);
+void cf_live_release(cf_live *l, unsigned slot);
+/* The shard of a token (cf_shard() when it was acquired), for the
+ * decision's other counters: one CPU number read per decision. */
+static inline unsigned cf_live_shard(unsigned slot)
+{
+  return slot >> 1;
+}
+/* Make p (whose reference the live slot takes over) current; returns its
+ * generation.  Waits for readers of the old policy.  With expect != 0,
+ * only if the current policy still has generation expect: otherwise
+ * returns 0 and p stays the caller's. */
+uint64_t cf_live_publish(cf_live *l, curlfence_policy *p, uint64_t expect);
+/* The audit settings of a slot cf_live_acquire() returned, valid until
+ * cf_live_release(). */
+const cf_audit *cf_live_audit(const cf_live *l, unsigned slot);
+/* Make a the audit settings of every later decision, keeping the policy
+ * and its generation.  Returns once no decision still uses the old ones. */
+void cf_live_set_audit(cf_live *l, const cf_audit *a);
+
+/* watch.c: the thread that reloads a guard when its files change */
+enum { CF_WATCH_IDLE, CF_WATCH_RUNNING, CF_WATCH_STOPPING };
+
+typedef struct cf_watch {
+  pthread_mutex_t lock;
+  pthread_cond_t wake;    /* the thread's sleep; CLOCK_MONOTONIC */
+  pthread_cond_t idle;    /* state left CF_WATCH_STOPPING */
+  pthread_t thread;
+  unsigned interval_ms;
+  int state;              /* CF_WATCH_IDLE, _RUNNING, _STOPPING */
+  int stop, kick;
+} cf_watch;
+
+/* The guard: its lifetime, callbacks and stats are in guard.c, policy
+ * switching in reload.c, the watcher in watch.c (each file calls only the
+ * ones listed before it: live.c, reload.c, watch.c, guard.c). */
+/* Decisions a guard counts, by outcome, check (curlfence_check) and the
+ * verdict's reason word (cf_reason_index, in guard.c; metrics.c writes
+ * them). */
+enum { CF_OUTCOME_ALLOW, CF_OUTCOME_DENY, CF_OUTCOME_REPORT, CF_OUTCOME_N };
+#define CF_REASON_N 14
+/* The reason words counted apart, "other" last for words added later. */
+extern const char *const cf_reason_names[CF_REASON_N];
+unsigned cf_reason_index(const char *reason);
+
+/* A guard's counters as read at one time (each exact, not all of one
+ * instant).  Every reader of a guard's counters goes through
+ * cf_guard_counters(), so how they are kept is guard.c's business. */
+typedef struct cf_guard_counts {
+  uint64_t allowed, denied, reported;
+  uint64_t audit_written, audit_errors;
+  uint64_t reloads, reload_failures;
+  uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+} cf_guard_counts;
+void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
+
+/* curlfence_guard.magic: a guard's callbacks refuse to work for anything
+ * but a live guard (fail closed), a cheap tripwire for a guard freed while
+ * still attached (see curlfence_guard_free(3)). */
+#define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
+#define CF_GUARD_FREED 0x64656164u   /* "dead" */
+
+/* A guard's decision counters, one cache line per shard (cf_shard). */
+typedef struct cf_guard_count {
+  _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
+  _Atomic uint64_t denied, reported, audit_errors, audit_written;
+  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+} cf_guard_count;
+
+/* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
+struct curlfence_guard {
+  _Atomic uint32_t magic;
+  _Atomic uint64_t dead_calls;    /* callbacks refused after the free, when
+                                     the memory was kept (debug aid) */
+  cf_live live;
+  cf_watch watch;
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+  cf_guard_count count[CF_SHARDS];
+  _Atomic uint64_t reloads, reload_failures;
+  pthread_mutex_t err_lock;       /* guards last_error */
+  curlfence_error last_error;
+#ifdef CF_TEST_HOOKS
+  /* Tests only: called by a reload between loading and publishing.  Every
+   * file that sees this struct is built with the same CF_TEST_HOOKS: the
+   * test program links its own copies of the guard's files. */
+  void (*reload_loaded_hook)(curlfence_guard *g);
+#endif
+};
+
+/* reload.c: curlfence_guard_reload(); for the watcher (watcher != 0) a
+ * file that changed while it was read is not counted as a failure. */
+curlfence_code cf_guard_reload(curlfence_guard *g, int watcher,
+                               curlfence_error *err);
+/* The guard's checks without the libcurl callback around them, for
+ * attach.c and the preload library.  flags are attach flags
+ * (CURLFENCE_ATTACH_REPORT_ONLY, CURLFENCE_ATTACH_ALLOW_TFTP); a NULL or
+ * freed guard refuses.
+ * open: decide the address libcurl is about to open; if allowed, open the
+ * socket with chain->open_fn (NULL: socket()), pin a datagram socket to
+ * the checked host, and return it; else CURL_SOCKET_BAD.  chain->close_fn
+ * (NULL: close()) closes a socket that could not be pinned.  A NULL chain
+ * means the guard's own (curlfence_guard_set_chain), read only once the
+ * guard is known to be alive.
+ * prereq: CURL_PREREQFUNC_OK or CURL_PREREQFUNC_ABORT for the connection
+ * a request is about to use, as libcurl's pre-request callback reports
+ * it. */
+typedef struct cf_chain {
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+} cf_chain;
+
+curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
+                            struct curl_sockaddr *a, unsigned flags,
+                            const cf_chain *chain);
+int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
+                    const char *local_ip, int primary_port, int local_port,
+                    unsigned flags);
+
+
+/* watch.c */
+void cf_watch_init(cf_watch *w);
+void cf_watch_destroy(cf_watch *w);
+curlfence_code cf_watch_start(curlfence_guard *g, unsigned interval_ms);
+void cf_watch_stop(curlfence_guard *g);
+
+#endif
