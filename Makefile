@@ -689,6 +689,18 @@ $(PRELOAD_FORK) $(PRELOAD_MEMORY):
 
 check valgrind: $(PRELOAD_FORK) $(PRELOAD_MEMORY)
 
+# The socket calls a program makes itself, and a libcurl socket the
+# program connects elsewhere, for test/test_preload.c.  Built without
+# $(SAN): the sanitizers' runtimes interpose the same calls.
+PRELOAD_SOCKETS = $(BUILD)/test/preload-sockets
+
+$(PRELOAD_SOCKETS): test/prog/preload_sockets.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	  $(CURL_LIBS)
+
+check valgrind: $(PRELOAD_SOCKETS)
+
 # A program that keeps one handle across a rules change, for
 # test/test_preload.c's watcher test.  Built without $(SAN), like the
 # preload library: a sanitizer runtime in the program would watch the

@@ -221,6 +221,8 @@ typedef struct run_row {
   const char *err_lacks;         /* not in stderr */
   const char *audit_has[5];      /* in the audit file @A */
   unsigned allowed, denied;      /* REQUESTS(n) each server saw */
+  unsigned denied_connections;   /* REQUESTS(n): connections the denied
+                                    server accepted, requests or not */
 } run_row;
 
 /* 0 in a row is "not asserted" */
@@ -355,6 +357,187 @@ static const run_row run_rows[] = {
     .argv = { "@B/preload-threads-linked", "@2/t", "@3/t" },
     .status = 0, .out = "preload-threads: 0 wrong\n",
     .denied = REQUESTS(0) },
+
+  /* ------------------------------------------------ the program's sockets
+   * Outside libcurl: decided by the same rules, refused with EPERM, and
+   * audited with the call as the check. */
+  { .name = "own_socket_calls",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "@B/preload-sockets", "calls" },
+    .status = 0,
+    .out = "connect tcp EPERM\n__connect tcp EPERM\nlistener accepted none\n"
+           "connect udp EPERM\nsendto denied EPERM\nsendto allowed 5\n"
+           "sendmsg denied EPERM\nsendmmsg 1\n"
+           "sendmmsg from the denied one EPERM\nsendto allowed 4\n"
+           "allowed got to-ok mm-one last then none\ndenied got none\n",
+    .audit_has = {
+      "\"decision\":\"deny\",\"enforced\":true,\"addr\":\"127.0.0.3\","
+      "\"as\":null,\"port\":",
+      "\"transport\":\"tcp\",\"socktype\":1,\"protocol\":6,"
+      "\"check\":\"connect\",\"default\":false,\"reason\":\"rule\","
+      "\"rule\":{\"file\":\"@R\",\"line\":3,\"text\":\"deny 127.0.0.3\"}",
+      "\"transport\":\"udp\",\"socktype\":2,\"protocol\":17,"
+      "\"check\":\"sendto\",\"default\":false,\"reason\":\"rule\","
+      "\"rule\":{\"file\":\"@R\",\"line\":3",
+      "\"check\":\"sendmsg\",\"default\":false,\"reason\":\"rule\","
+      "\"rule\":{\"file\":\"@R\",\"line\":3",
+      "\"decision\":\"allow\",\"enforced\":true,\"addr\":\"127.0.0.2\"" } },
+  /* A descriptor libcurl's check allowed for one address does not take
+   * the program to another: the socket callback's own connect() on it is
+   * decided, and libcurl's connection then goes ahead. */
+  { .name = "curl_socket_connected_elsewhere_is_decided",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "@B/preload-sockets", "curl", "@2/x", "@P" },
+    .status = 0, .out = "own connect EPERM\ncurl 0\n",
+    .audit_has = { "\"addr\":\"127.0.0.3\",\"as\":null,\"port\":@P,"
+                   "\"family\":\"inet\",\"transport\":\"tcp\","
+                   "\"socktype\":1,\"protocol\":6,\"check\":\"connect\"" },
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  { .name = "python_socket_denied",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "s = socket.create_connection(('127.0.0.2', @P))\n"
+              "s.sendall(b'GET /x HTTP/1.0\\r\\n\\r\\n')\n"
+              "print(s.makefile().readline().split()[1])\n"
+              "try:\n"
+              "    socket.create_connection(('127.0.0.3', @P))\n"
+              "    print('connected')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "200\nEPERM\n",
+    .audit_has = { "\"decision\":\"deny\",\"enforced\":true,"
+                   "\"addr\":\"127.0.0.3\",\"as\":null,\"port\":@P,",
+                   "\"check\":\"connect\"" },
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  { .name = "python_udp_sendto_denied",
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "try:\n"
+              "    u.sendto(b'x', ('127.0.0.3', @P))\n"
+              "    print('sent')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "EPERM\n" },
+  { .name = "python_urllib",
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import urllib.request\n"
+              "for u in ('@3/x', '@2/x'):\n"
+              "    try:\n"
+              "        print(urllib.request.urlopen(u, timeout=30).read()"
+              ".decode(), end='')\n"
+              "    except OSError as e:\n"
+              "        print(getattr(e, 'reason', e))\n" },
+    .status = 0,
+    .out = "[Errno 1] Operation not permitted\nhello from allowed\n",
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  /* AF_UNIX is left alone, whatever the rules say of unix sockets. */
+  { .name = "python_unix_socket_client",
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import socket\n"
+              "l = socket.socket(socket.AF_UNIX)\n"
+              "l.bind('@D/u.sock')\n"
+              "l.listen()\n"
+              "c = socket.socket(socket.AF_UNIX)\n"
+              "c.connect('@D/u.sock')\n"
+              "c.sendall(b'through')\n"
+              "print(l.accept()[0].recv(16).decode())\n" },
+    .status = 0, .out = "through\n" },
+  { .name = "php_file_get_contents",
+    .argv = { "@T", "run", "-r", "@R", "--", "php", "-r",
+              "foreach (['@3/x', '@2/x'] as $u) {"
+              " $b = @file_get_contents($u);"
+              " echo $b === false ? \"false\\n\" : $b; }" },
+    .status = 0, .out = "false\nhello from allowed\n",
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  { .name = "php_fsockopen",
+    .argv = { "@T", "run", "-r", "@R", "--", "php", "-r",
+              "$f = @fsockopen('127.0.0.3', @P, $no, $text, 10);"
+              " echo $f === false ? \"refused $no\\n\" : \"connected\\n\";" },
+    .status = 0, .out = "refused 1\n", .denied_connections = REQUESTS(0) },
+  { .name = "node_net_connect",
+    .argv = { "@T", "run", "-r", "@R", "--", "node", "-e",
+              "const net = require('net');"
+              "net.connect(@P, '127.0.0.3')"
+              ".on('connect', () => console.log('connected'))"
+              ".on('error', e => console.log(e.code));" },
+    .status = 0, .out = "EPERM\n", .denied_connections = REQUESTS(0) },
+  { .name = "git_protocol_denied",
+    .env = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0" },
+    .argv = { "@T", "run", "-r", "@R", "--", "git", "clone", "-q",
+              "git://127.0.0.3:@P/repo.git", "@D/clone" },
+    .status = 128, .err_has = { "Operation not permitted" },
+    .denied_connections = REQUESTS(0) },
+  { .name = "git_ssh_denied",
+    .env = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+             "GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes" },
+    .argv = { "@T", "run", "-r", "@R", "--", "git", "ls-remote",
+              "ssh://git@127.0.0.3:@P/repo.git" },
+    .status = 128, .err_has = { "Operation not permitted" },
+    .denied_connections = REQUESTS(0) },
+  /* Report-only lets the connection through and says so. */
+  { .name = "own_socket_report_only",
+    .argv = { "@T", "run", "-r", "@R", "--report-only", "--audit", "@A",
+              "--", "/usr/bin/python3", "-c",
+              "import socket\n"
+              "socket.create_connection(('127.0.0.3', @P))\n"
+              "print('connected')\n" },
+    .status = 0, .out = "connected\n",
+    .audit_has = { "\"decision\":\"deny\",\"enforced\":false,"
+                   "\"addr\":\"127.0.0.3\"",
+                   "\"check\":\"connect\"" },
+    .denied_connections = REQUESTS(1) },
+  /* --sockets curl: libcurl's sockets only, as before. */
+  { .name = "sockets_curl_leaves_the_program_alone",
+    .argv = { "@T", "run", "-r", "@R", "--sockets", "curl", "--",
+              "/usr/bin/python3", "-c",
+              "import socket\n"
+              "socket.create_connection(('127.0.0.3', @P))\n"
+              "print('connected')\n" },
+    .status = 0, .out = "connected\n", .denied_connections = REQUESTS(1) },
+  { .name = "sockets_from_the_environment",
+    .env = { "CURLFENCE_SOCKETS=curl" },
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import socket\n"
+              "socket.create_connection(('127.0.0.3', @P))\n"
+              "print('connected')\n" },
+    .status = 0, .out = "connected\n", .denied_connections = REQUESTS(1) },
+  { .name = "sockets_option_beats_the_environment",
+    .env = { "CURLFENCE_SOCKETS=curl" },
+    .argv = { "@T", "run", "-r", "@R", "--sockets", "all", "--",
+              "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "try:\n"
+              "    socket.create_connection(('127.0.0.3', @P))\n"
+              "    print('connected')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "EPERM\n", .denied_connections = REQUESTS(0) },
+  { .name = "sockets_bad_option",
+    .argv = { "@T", "run", "-r", "@R", "--sockets", "some", "--", "true" },
+    .status = 2, .err_has = { "--sockets \"some\" is not all or curl" } },
+  { .name = "sockets_bad_environment",
+    .env = { "CURLFENCE_SOCKETS=libcurl" },
+    .argv = { "@T", "run", "-r", "@R", "--", "true" },
+    .status = 2,
+    .err_has = { "CURLFENCE_SOCKETS \"libcurl\" is not all or curl" } },
+  /* Without run, a value the preload does not understand refuses every
+   * connection, the program's own too. */
+  { .name = "sockets_bad_value_refuses_everything",
+    .env = { "LD_PRELOAD=@L", "CURLFENCE_RULES=@R",
+             "CURLFENCE_SOCKETS=some" },
+    .argv = { "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "try:\n"
+              "    socket.create_connection(('127.0.0.2', @P))\n"
+              "    print('connected')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "EPERM\n",
+    .err = "curlfence: CURLFENCE_SOCKETS=\"some\" is not all or curl; "
+           "every connection is refused\n",
+    .allowed = REQUESTS(0) },
 };
 
 /* The letters after @ in the rows, in the order of the values expand()
@@ -436,6 +619,10 @@ START_TEST(run_cases)
   }
   requests_are(row, "allowed", allowed, row->allowed);
   requests_are(row, "denied", denied, row->denied);
+  if(row->denied_connections)
+    ck_assert_msg(th_connections(denied) == row->denied_connections - 1,
+                  "%s: the denied server accepted %u connections",
+                  row->name, th_connections(denied));
   free(r);
 }
 END_TEST
@@ -688,10 +875,12 @@ START_TEST(allow_tftp_keeps_denials)
 }
 END_TEST
 
-/* DNS-over-HTTPS runs on libcurl's internal handles, which no check sees:
- * by default the program's --doh-url is dropped and the DoH server (here
- * the denied one, which only counts the TLS attempt) is never contacted;
- * with --keep-doh it is.  The host name is one /etc/hosts maps to
+/* DNS-over-HTTPS runs on libcurl's internal handles, which no open-socket
+ * check sees: by default the program's --doh-url is dropped and the DoH
+ * server (here the denied one, which only counts the TLS attempt) is never
+ * contacted.  With --keep-doh the URL is kept, and the DoH connection is
+ * decided as one of the program's own sockets: refused, unless --sockets
+ * curl leaves those alone.  The host name is one /etc/hosts maps to
  * loopback, so the system resolver sends nothing either. */
 START_TEST(keep_doh_reaches_the_doh_server)
 {
@@ -703,6 +892,10 @@ START_TEST(keep_doh_reaches_the_doh_server)
   const char *with[] = { tool, "run", "-r", rules, "--keep-doh", "--",
                          "curl", "-sS", "--max-time", "10", "--doh-url", doh,
                          target, NULL };
+  const char *curl_only[] = { tool, "run", "-r", rules, "--keep-doh",
+                              "--sockets", "curl", "--", "curl", "-sS",
+                              "--max-time", "10", "--doh-url", doh, target,
+                              NULL };
 
   tu_loopback_hosts_name(name, sizeof(name));
   ck_assert_msg(name[0], "/etc/hosts names no loopback host but localhost");
@@ -714,8 +907,15 @@ START_TEST(keep_doh_reaches_the_doh_server)
   ck_assert_msg(r->status == 7, SAYS(r));
   ck_assert_uint_eq(th_connections(denied), 0);
 
-  /* The DoH server is reached (and, speaking no TLS, resolves nothing). */
+  /* The DoH connection is refused like any other socket to a denied
+   * address: nothing resolves the name. */
   guarded(r, NULL, with);
+  ck_assert_msg(r->status == 6, SAYS(r));
+  ck_assert_uint_eq(th_connections(denied), 0);
+
+  /* Only libcurl's sockets decided: the DoH server is reached (and,
+   * speaking no TLS, resolves nothing). */
+  guarded(r, NULL, curl_only);
   ck_assert_msg(r->status == 6, SAYS(r));
   ck_assert_uint_ge(th_connections(denied), 1);
   ck_assert_uint_eq(th_requests(allowed), 0);
