@@ -1288,6 +1288,185 @@ START_TEST(git_clone_allowed_host)
 }
 END_TEST
 
+/* ---------------------------------------------------- the program's sockets */
+
+/* The lines of the audit file path holding needle. */
+static unsigned audit_count(const char *path, const char *needle)
+{
+  char log[OUT_MAX];
+  const char *p;
+  unsigned n = 0;
+
+  read_file(path, log, sizeof(log));
+  for(p = log; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+/* libcurl's sockets are decided once, by the open-socket check: its
+ * connect() is not decided again.  An allowed transfer gives its open and
+ * reused events and no connect event; a denied one a single event. */
+START_TEST(curl_connection_decided_once)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16];
+  const char *ok[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                       "curl", "-sS", url("127.0.0.2", "/x"), NULL };
+  const char *no[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                       "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  guarded(r, NULL, ok);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_uint_eq(audit_count(audit, "\"v\":"), 2);
+  ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
+  ck_assert_uint_eq(audit_count(audit, "\"check\":\"reused\""), 1);
+  ck_assert_int_eq(unlink(audit), 0);
+  guarded(r, NULL, no);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_uint_eq(audit_count(audit, "\"v\":"), 1);
+  ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* urllib by name: localhost is 127.0.0.1 (and ::1), which the suite's
+ * rules deny by default; a listener there must see nothing.  Only where
+ * /etc/hosts maps it, so the system resolver sends nothing. */
+START_TEST(python_urllib_localhost)
+{
+  result *r = new_result();
+  th_server *local;
+  char u[128], hosts[4096];
+  const char *argv[] = { tool, "run", "-r", rules, "--", "/usr/bin/python3",
+                         "-c",
+                         "import sys, urllib.request\n"
+                         "try:\n"
+                         "    urllib.request.urlopen(sys.argv[1], "
+                         "timeout=30)\n"
+                         "    print('fetched')\n"
+                         "except OSError as e:\n"
+                         "    print(getattr(e, 'reason', e))\n",
+                         u, NULL };
+
+  read_file("/etc/hosts", hosts, sizeof(hosts));
+  if(!strstr(hosts, "127.0.0.1") || !strstr(hosts, "localhost"))
+    return;
+  local = th_start("127.0.0.1", "local");
+  ck_assert_ptr_nonnull(local);
+  snprintf(u, sizeof(u), "http://localhost:%u/x", th_port(local));
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0 &&
+                !strcmp(r->out, "[Errno 1] Operation not permitted\n"),
+                SAYS(r));
+  ck_assert_uint_eq(th_connections(local), 0);
+  th_stop(local);
+  free(r);
+}
+END_TEST
+
+static void git_steps(const char *const *const *steps, size_t n)
+{
+  result *r = new_result();
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t",
+                        "GIT_AUTHOR_EMAIL=t@example.org",
+                        "GIT_COMMITTER_NAME=t",
+                        "GIT_COMMITTER_EMAIL=t@example.org", NULL };
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    run(r, env, steps[i]);
+    ck_assert_msg(r->status == 0, "git %s: status %d\nstdout: %s\n"
+                  "stderr: %s", steps[i][1], r->status, r->out, r->err);
+  }
+  free(r);
+}
+
+/* An allowed server's superproject whose .gitmodules names a git://
+ * submodule on the denied host: git's own git:// code never goes through
+ * libcurl.  The superproject is cloned, the submodule is not, and the
+ * denied server sees no connection. */
+START_TEST(git_submodule_on_denied_host)
+{
+  result *r = new_result();
+  char super[PATH_MAX + 8], bare[PATH_MAX + 32], work[PATH_MAX + 8];
+  char mods[PATH_MAX + 32], text[512], cache[128], dest[PATH_MAX + 8];
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+                        NULL };
+  const char *sha[] = { "git", "-C", work, "rev-parse", "HEAD", NULL };
+  const char *init[] = { "git", "init", "-q", super, NULL };
+  const char *add[] = { "git", "-C", super, "add", ".gitmodules", NULL };
+  const char *link[] = { "git", "-C", super, "update-index", "--add",
+                         "--cacheinfo", cache, NULL };
+  const char *commit[] = { "git", "-C", super, "commit", "-qm", "super",
+                           NULL };
+  const char *binit[] = { "git", "init", "-q", "--bare", bare, NULL };
+  const char *push[] = { "git", "-C", super, "push", "-q", bare,
+                         "HEAD:refs/heads/main", NULL };
+  const char *head[] = { "git", "-C", bare, "symbolic-ref", "HEAD",
+                         "refs/heads/main", NULL };
+  const char *info[] = { "git", "-C", bare, "update-server-info", NULL };
+  const char *const *steps[] = { init, add, link, commit, binit, push, head,
+                                 info };
+  const char *clone[] = { tool, "run", "-r", rules, "--", "git", "clone",
+                          "-q", "--recurse-submodules",
+                          url("127.0.0.2", "/super.git"), dest, NULL };
+  struct stat st;
+
+  make_repo();
+  snprintf(work, sizeof(work), "%s/work", tmp);
+  snprintf(super, sizeof(super), "%s/super", tmp);
+  snprintf(bare, sizeof(bare), "%s/srv/super.git", tmp);
+  snprintf(dest, sizeof(dest), "%s/clone", tmp);
+  run(r, NULL, sha);
+  ck_assert_msg(r->status == 0 && strlen(r->out) == 41, SAYS(r));
+  r->out[40] = '\0';
+  snprintf(cache, sizeof(cache), "160000,%s,sub", r->out);
+  git_steps(steps, 1);
+  snprintf(mods, sizeof(mods), "%s/.gitmodules", super);
+  snprintf(text, sizeof(text), "[submodule \"sub\"]\n\tpath = sub\n"
+           "\turl = git://127.0.0.3:%u/sub.git\n", port);
+  tu_write_text(mods, text);
+  git_steps(steps + 1, sizeof(steps) / sizeof(steps[0]) - 1);
+
+  guarded(r, env, clone);
+  ck_assert_msg(r->status != 0, SAYS(r));
+  ck_assert_msg(strstr(r->err, "127.0.0.3") != NULL, SAYS(r));
+  snprintf(mods, sizeof(mods), "%s/.gitmodules", dest);
+  ck_assert_msg(stat(mods, &st) == 0, "the superproject was not cloned: "
+                SAYS(r));
+  ck_assert_uint_gt(th_requests(allowed), 0);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* The resolver exemption, in a mount and network namespace of its own
+ * (test/preload_resolver.sh): port 53 on the name server resolv.conf
+ * names is open, on a denied address, to libc's resolver, Node's and a
+ * program's own query; the same address on another port, another host's
+ * port 53, and the old server once resolv.conf changed are refused. */
+START_TEST(resolver_exemption)
+{
+  result *r = new_result();
+  char dir[PATH_MAX + 16];
+  const char *argv[] = { "unshare", "-m", "-n", "sh",
+                         "test/preload_resolver.sh", tool, rules, dir,
+                         NULL };
+
+  snprintf(dir, sizeof(dir), "%s/resolver", tmp);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  run(r, NULL, argv);
+  ck_assert_msg(r->status == 0 &&
+                !strcmp(r->out, "getaddrinfo 127.0.0.2\nnode 127.0.0.2\n"
+                                "query 127.0.0.2\nother port EPERM\n"
+                                "other server EPERM\nchanged EPERM\n"),
+                "(unshare needs root) " SAYS(r));
+  free(r);
+}
+END_TEST
+
 /* ---------------------------------------------------------------- pycurl */
 
 /* Debian's python3 by its path: PATH may put another Python, one without
@@ -1987,6 +2166,10 @@ Suite *suite_preload(void)
   tcase_add_test(tc, no_watch_keeps_the_first_rules);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
+  tcase_add_test(tc, curl_connection_decided_once);
+  tcase_add_test(tc, python_urllib_localhost);
+  tcase_add_test(tc, git_submodule_on_denied_host);
+  tcase_add_test(tc, resolver_exemption);
   tcase_add_test(tc, pycurl_denied);
   tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
   tcase_add_test(tc, odd_program_stays_guarded);
