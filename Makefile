@@ -770,4 +770,20 @@ bench: bench-preload
 bench-preload: $(PRELOAD_BENCH) $(PRELOAD) $(TOOL)
 	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules 200 $(TOOL)
 
+# What the preload adds to a program's own connect() and sendto()
+# (bench/preload_sockets.c), part of `make bench`.  Without $(SAN), like
+# the preload library it runs under.
+SOCKETS_BENCH = $(BUILD)/bench/preload-sockets-bench
+
+$(SOCKETS_BENCH): bench/preload_sockets.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g -o $@ $< $(LDFLAGS) -ldl
+
+bench-build: $(SOCKETS_BENCH)
+bench: bench-sockets
+
+.PHONY: bench-sockets
+bench-sockets: $(SOCKETS_BENCH) $(PRELOAD)
+	$(SOCKETS_BENCH) $(CURDIR)/$(PRELOAD)
+
 include test/fuzz/fuzz.mk

@@ -340,6 +340,14 @@ static const run_row run_rows[] = {
               "--errors-for-leak-kinds=definite", "curl", "-s", "@2/x",
               "@3/y" },
     .status = 7, .out = "hello from allowed\n", .err_lacks = "==" },
+  /* The socket calls under memcheck too (make valgrind runs it). */
+  { .name = "own_socket_calls_under_memcheck",
+    .argv = { "@T", "run", "-r", "@R", "--", "valgrind", "-q",
+              "--error-exitcode=99", "--leak-check=full",
+              "--show-leak-kinds=definite",
+              "--errors-for-leak-kinds=definite", "@B/preload-sockets",
+              "calls" },
+    .status = 0, .err_lacks = "==" },
   /* Eight threads make, duplicate, reset and free handles at once, under
    * the preload library.  In a sanitizer build the program carries its
    * runtime, which then is not the first library loaded: that is fine. */
