@@ -1430,7 +1430,7 @@ START_TEST(git_submodule_on_denied_host)
   run(r, NULL, sha);
   ck_assert_msg(r->status == 0 && strlen(r->out) == 41, SAYS(r));
   r->out[40] = '\0';
-  snprintf(cache, sizeof(cache), "160000,%s,sub", r->out);
+  snprintf(cache, sizeof(cache), "160000,%.40s,sub", r->out);
   git_steps(steps, 1);
   snprintf(mods, sizeof(mods), "%s/.gitmodules", super);
   snprintf(text, sizeof(text), "[submodule \"sub\"]\n\tpath = sub\n"
