@@ -142,7 +142,8 @@ static void guarded(result *r, const char *const *extra,
   run(r, extra, argv);
   ck_assert_msg(r->status != 127 && r->status != 126,
                 "could not run it (tools/install-deps installs curl, git, "
-                "php-cli, php-curl, python3-pycurl): " SAYS(r));
+                "nodejs, openssh-client, php-cli, php-curl, "
+                "python3-pycurl): " SAYS(r));
 }
 
 static void sibling(char *buf, size_t size, const char *name);
