@@ -1464,6 +1464,13 @@ START_TEST(resolver_exemption)
                          "test/preload_resolver.sh", tool, rules, dir,
                          NULL };
 
+  /* New namespaces need root (CI runs the suite as root; a package
+   * build may not). */
+  if(geteuid() != 0) {
+    fputs("resolver_exemption: skipped, not root\n", stderr);
+    free(r);
+    return;
+  }
   snprintf(dir, sizeof(dir), "%s/resolver", tmp);
   ck_assert_int_eq(mkdir(dir, 0700), 0);
   run(r, NULL, argv);
