@@ -689,6 +689,18 @@ $(PRELOAD_FORK) $(PRELOAD_MEMORY):
 
 check valgrind: $(PRELOAD_FORK) $(PRELOAD_MEMORY)
 
+# The socket calls a program makes itself, and a libcurl socket the
+# program connects elsewhere, for test/test_preload.c.  Built without
+# $(SAN): the sanitizers' runtimes interpose the same calls.
+PRELOAD_SOCKETS = $(BUILD)/test/preload-sockets
+
+$(PRELOAD_SOCKETS): test/prog/preload_sockets.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g $(CURL_CFLAGS) -o $@ $< $(LDFLAGS) \
+	  $(CURL_LIBS)
+
+check valgrind: $(PRELOAD_SOCKETS)
+
 # A program that keeps one handle across a rules change, for
 # test/test_preload.c's watcher test.  Built without $(SAN), like the
 # preload library: a sanitizer runtime in the program would watch the
@@ -757,5 +769,21 @@ bench: bench-preload
 .PHONY: bench-preload
 bench-preload: $(PRELOAD_BENCH) $(PRELOAD) $(TOOL)
 	$(PRELOAD_BENCH) $(PRELOAD) $(CURDIR)/rules 200 $(TOOL)
+
+# What the preload adds to a program's own connect() and sendto()
+# (bench/preload_sockets.c), part of `make bench`.  Without $(SAN), like
+# the preload library it runs under.
+SOCKETS_BENCH = $(BUILD)/bench/preload-sockets-bench
+
+$(SOCKETS_BENCH): bench/preload_sockets.c
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(OPT) -g -o $@ $< $(LDFLAGS) -ldl
+
+bench-build: $(SOCKETS_BENCH)
+bench: bench-sockets
+
+.PHONY: bench-sockets
+bench-sockets: $(SOCKETS_BENCH) $(PRELOAD)
+	$(SOCKETS_BENCH) $(CURDIR)/$(PRELOAD)
 
 include test/fuzz/fuzz.mk

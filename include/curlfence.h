@@ -168,8 +168,14 @@ CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy)
 
 typedef enum curlfence_check {
   CURLFENCE_CHECK_OPEN = 0,   /* libcurl asked for a new socket */
-  CURLFENCE_CHECK_REUSED = 1  /* a connection, new or taken from a pool, is
+  CURLFENCE_CHECK_REUSED = 1, /* a connection, new or taken from a pool, is
                                  about to carry a request */
+  /* The program's own sockets, outside libcurl, as the preload library
+   * (libcurlfence-preload(7)) sees them: */
+  CURLFENCE_CHECK_CONNECT = 2,  /* connect() */
+  CURLFENCE_CHECK_SENDTO = 3,   /* sendto() naming an address */
+  CURLFENCE_CHECK_SENDMSG = 4,  /* sendmsg() naming an address */
+  CURLFENCE_CHECK_SENDMMSG = 5  /* a message of sendmmsg() naming one */
 } curlfence_check;
 
 /* One decision made by a guard, as handed to an audit callback.  Valid only

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The preload library's settings, from the environment, read once when the
- * program makes its first easy handle (not at load time: most processes
- * that inherit LD_PRELOAD never use libcurl and pay nothing).
+ * program makes its first easy handle or IP connection (not at load time:
+ * most processes that inherit LD_PRELOAD never connect anywhere and pay
+ * nothing).
  *
  *   CURLFENCE_RULES        rules file or image (absent: the shipped
  *                          default rules, from their compiled image when
@@ -19,6 +20,8 @@
  *   CURLFENCE_ALLOW_TFTP   1: decide UDP (TFTP) sockets by the rules
  *   CURLFENCE_METRICS      Prometheus textfile to keep up to date ("%p":
  *                          the process id)
+ *   CURLFENCE_SOCKETS      "all" (absent: the same): the program's own
+ *                          sockets too (sockets.c); "curl": libcurl's only
  *
  * Anything wrong (rules that do not load, an audit file that cannot be
  * opened, a value that is not understood) leaves the guard NULL, which
@@ -261,18 +264,34 @@ static curlfence_guard *make_guard(void)
   return g;
 }
 
+/* CURLFENCE_SOCKETS: 1 (all), 0 (curl), or -1 for anything else. */
+static int sockets_scope(void)
+{
+  const char *v = getenv("CURLFENCE_SOCKETS");
+
+  if(!v || !*v || !strcmp(v, "all"))
+    return 1;
+  if(!strcmp(v, "curl"))
+    return 0;
+  fail("CURLFENCE_SOCKETS=\"%s\" is not all or curl", v);
+  return -1;
+}
+
 static void load(void)
 {
   int report = flag("CURLFENCE_REPORT_ONLY");
   int proxy = flag("CURLFENCE_KEEP_PROXY");
   int doh = flag("CURLFENCE_KEEP_DOH");
   int tftp = flag("CURLFENCE_ALLOW_TFTP");
+  int sockets = sockets_scope();
 
   config.flags = (report > 0 ? CURLFENCE_ATTACH_REPORT_ONLY : 0) |
                  (tftp > 0 ? CURLFENCE_ATTACH_ALLOW_TFTP : 0);
   config.keep_proxy = proxy > 0;
   config.keep_doh = doh > 0;
-  if(report >= 0 && proxy >= 0 && doh >= 0 && tftp >= 0)
+  /* A value not understood refuses the program's own sockets too. */
+  config.sockets_all = sockets != 0;
+  if(report >= 0 && proxy >= 0 && doh >= 0 && tftp >= 0 && sockets >= 0)
     config.guard = make_guard();
   if(!config.guard) {
     curlfence_sink_free(sink);

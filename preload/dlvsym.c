@@ -22,6 +22,7 @@
 
 #include <dlfcn.h>
 #include <string.h>
+#include <sys/socket.h>
 
 typedef void *(*pl_dlvsym_fn)(void *, const char *, const char *);
 
@@ -54,6 +55,16 @@ static void *own_symbol(const char *name)
     fn = (void (*)(void))curl_easy_cleanup;
   else if(!strcmp(name, "curl_easy_setopt"))
     fn = (void (*)(void))curl_easy_setopt;
+  else if(!strcmp(name, "connect"))
+    fn = (void (*)(void))connect;
+  else if(!strcmp(name, "__connect"))
+    fn = (void (*)(void))__connect;
+  else if(!strcmp(name, "sendto"))
+    fn = (void (*)(void))sendto;
+  else if(!strcmp(name, "sendmsg"))
+    fn = (void (*)(void))sendmsg;
+  else if(!strcmp(name, "sendmmsg"))
+    fn = (void (*)(void))sendmmsg;
   else if(!strcmp(name, "dlopen"))
     fn = (void (*)(void))dlopen;
   else if(!strcmp(name, "dlvsym"))

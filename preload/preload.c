@@ -42,10 +42,16 @@ static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
+  curl_socket_t fd;
 
   if(!h || h->broken)
     return CURL_SOCKET_BAD;
-  return cf_guard_open(c->guard, purpose, a, c->flags, &h->chain);
+  fd = cf_guard_open(c->guard, purpose, a, c->flags, &h->chain);
+  /* Decided here: libcurl's connect() to this address is not decided
+   * again (sockets.c). */
+  if(fd != CURL_SOCKET_BAD && c->sockets_all)
+    pl_socket_allowed(fd, (const struct sockaddr *)&a->addr, a->addrlen);
+  return fd;
 }
 
 static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,

@@ -5,14 +5,15 @@
  * shared by the files in preload/:
  *
  *   preload.c   the interposed curl_easy_* functions and the callbacks
+ *   sockets.c   the interposed connect, sendto, sendmsg and sendmmsg
  *   libcurl.c   which libcurl a caller uses, found at run time
  *   handles.c   per-handle state: CURL * -> libcurl and program callbacks
  *   config.c    the environment, read once, turned into one guard
  *   dlopen.c    dlopen() without RTLD_DEEPBIND
  *   dlvsym.c    dlvsym() that finds the interposed functions
  *
- * Nothing but the interposed functions (curl_easy_*, dlopen, dlvsym) is
- * exported (preload/exports.map), so a program that also links
+ * Nothing but the interposed functions (curl_easy_*, the socket calls,
+ * dlopen, dlvsym) is exported (preload/exports.map), so a program that also links
  * libcurlfence.so keeps its own copy of the library.
  */
 #ifndef CURLFENCE_PRELOAD_H
@@ -87,7 +88,20 @@ typedef struct pl_config {
                                REPORT_ONLY and ALLOW_TFTP */
   int keep_proxy;           /* CURLFENCE_KEEP_PROXY */
   int keep_doh;             /* CURLFENCE_KEEP_DOH */
+  int sockets_all;          /* CURLFENCE_SOCKETS: 1 (all, the default)
+                               decides the program's own sockets too, 0
+                               (curl) only libcurl's */
 } pl_config;
+
+/* sockets.c: libcurl's sockets the open-socket check allowed.  Remember
+ * that the socket fd was allowed to connect to a (len bytes); the next
+ * connect() or sendto() on fd to exactly that address is then not decided
+ * again.  Sockets past a fixed number are not remembered (and decided
+ * again). */
+void pl_socket_allowed(int fd, const struct sockaddr *a, socklen_t len);
+
+/* glibc's second name of connect(), exported for other objects. */
+int __connect(int fd, const struct sockaddr *sa, socklen_t len);
 
 /* CURLFENCE_METRICS: write g's metrics to path ("%p": the process id)
  * now, every few seconds and at exit (metrics.c).  -1 with why filled

@@ -235,5 +235,14 @@ has "learn of a mixed log" "$tmp/mixed.jsonl:10: not an audit event"
 check "learn: rules and log both on standard input" 2 $tool learn -r - -
 check "learn: rules that do not load" 2 $tool learn -r "$tmp/none.rules" "$log"
 
+# ---- the program's own sockets: "connect" events are read like "open"
+log2=$tmp/own.jsonl
+check "run python in report mode" 0 $tool run --report-only -r "$tmp/base.rules" --audit "$log2" -- /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.2', $p2)).close()"
+check "report of a program's own connection" 0 $tool report "$log2"
+has "report of a program's own connection" "^connections: 1 decided, 0 allowed, 0 denied, 1 would have been denied (report-only mode let them through)"
+has "report of a program's own connection" "^events: 1 read, 0 invalid lines, 0 lost by their writers"
+check "learn from a program's own connection" 0 $tool learn -r "$tmp/base.rules" "$log2"
+has "learn from a program's own connection" "^allow 127.0.0.2 port $p2"
+
 echo "loop: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -142,7 +142,8 @@ static void guarded(result *r, const char *const *extra,
   run(r, extra, argv);
   ck_assert_msg(r->status != 127 && r->status != 126,
                 "could not run it (tools/install-deps installs curl, git, "
-                "php-cli, php-curl, python3-pycurl): " SAYS(r));
+                "nodejs, openssh-client, php-cli, php-curl, "
+                "python3-pycurl): " SAYS(r));
 }
 
 static void sibling(char *buf, size_t size, const char *name);
@@ -221,6 +222,8 @@ typedef struct run_row {
   const char *err_lacks;         /* not in stderr */
   const char *audit_has[5];      /* in the audit file @A */
   unsigned allowed, denied;      /* REQUESTS(n) each server saw */
+  unsigned denied_connections;   /* REQUESTS(n): connections the denied
+                                    server accepted, requests or not */
 } run_row;
 
 /* 0 in a row is "not asserted" */
@@ -338,6 +341,14 @@ static const run_row run_rows[] = {
               "--errors-for-leak-kinds=definite", "curl", "-s", "@2/x",
               "@3/y" },
     .status = 7, .out = "hello from allowed\n", .err_lacks = "==" },
+  /* The socket calls under memcheck too (make valgrind runs it). */
+  { .name = "own_socket_calls_under_memcheck",
+    .argv = { "@T", "run", "-r", "@R", "--", "valgrind", "-q",
+              "--error-exitcode=99", "--leak-check=full",
+              "--show-leak-kinds=definite",
+              "--errors-for-leak-kinds=definite", "@B/preload-sockets",
+              "calls" },
+    .status = 0, .err_lacks = "==" },
   /* Eight threads make, duplicate, reset and free handles at once, under
    * the preload library.  In a sanitizer build the program carries its
    * runtime, which then is not the first library loaded: that is fine. */
@@ -355,6 +366,187 @@ static const run_row run_rows[] = {
     .argv = { "@B/preload-threads-linked", "@2/t", "@3/t" },
     .status = 0, .out = "preload-threads: 0 wrong\n",
     .denied = REQUESTS(0) },
+
+  /* ------------------------------------------------ the program's sockets
+   * Outside libcurl: decided by the same rules, refused with EPERM, and
+   * audited with the call as the check. */
+  { .name = "own_socket_calls",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "@B/preload-sockets", "calls" },
+    .status = 0,
+    .out = "connect tcp EPERM\n__connect tcp EPERM\nlistener accepted none\n"
+           "connect udp EPERM\nsendto denied EPERM\nsendto allowed 5\n"
+           "sendmsg denied EPERM\nsendmmsg 1\n"
+           "sendmmsg from the denied one EPERM\nsendto allowed 4\n"
+           "allowed got to-ok mm-one last then none\ndenied got none\n",
+    .audit_has = {
+      "\"decision\":\"deny\",\"enforced\":true,\"addr\":\"127.0.0.3\","
+      "\"as\":null,\"port\":",
+      "\"transport\":\"tcp\",\"socktype\":1,\"protocol\":6,"
+      "\"check\":\"connect\",\"default\":false,\"reason\":\"rule\","
+      "\"rule\":{\"file\":\"@R\",\"line\":3,\"text\":\"deny 127.0.0.3\"}",
+      "\"transport\":\"udp\",\"socktype\":2,\"protocol\":17,"
+      "\"check\":\"sendto\",\"default\":false,\"reason\":\"rule\","
+      "\"rule\":{\"file\":\"@R\",\"line\":3",
+      "\"check\":\"sendmsg\",\"default\":false,\"reason\":\"rule\","
+      "\"rule\":{\"file\":\"@R\",\"line\":3",
+      "\"decision\":\"allow\",\"enforced\":true,\"addr\":\"127.0.0.2\"" } },
+  /* A descriptor libcurl's check allowed for one address does not take
+   * the program to another: the socket callback's own connect() on it is
+   * decided, and libcurl's connection then goes ahead. */
+  { .name = "curl_socket_connected_elsewhere_is_decided",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "@B/preload-sockets", "curl", "@2/x", "@P" },
+    .status = 0, .out = "own connect EPERM\ncurl 0\n",
+    .audit_has = { "\"addr\":\"127.0.0.3\",\"as\":null,\"port\":@P,"
+                   "\"family\":\"inet\",\"transport\":\"tcp\","
+                   "\"socktype\":1,\"protocol\":6,\"check\":\"connect\"" },
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  { .name = "python_socket_denied",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "s = socket.create_connection(('127.0.0.2', @P))\n"
+              "s.sendall(b'GET /x HTTP/1.0\\r\\n\\r\\n')\n"
+              "print(s.makefile().readline().split()[1])\n"
+              "try:\n"
+              "    socket.create_connection(('127.0.0.3', @P))\n"
+              "    print('connected')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "200\nEPERM\n",
+    .audit_has = { "\"decision\":\"deny\",\"enforced\":true,"
+                   "\"addr\":\"127.0.0.3\",\"as\":null,\"port\":@P,",
+                   "\"check\":\"connect\"" },
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  { .name = "python_udp_sendto_denied",
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "try:\n"
+              "    u.sendto(b'x', ('127.0.0.3', @P))\n"
+              "    print('sent')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "EPERM\n" },
+  { .name = "python_urllib",
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import urllib.request\n"
+              "for u in ('@3/x', '@2/x'):\n"
+              "    try:\n"
+              "        print(urllib.request.urlopen(u, timeout=30).read()"
+              ".decode(), end='')\n"
+              "    except OSError as e:\n"
+              "        print(getattr(e, 'reason', e))\n" },
+    .status = 0,
+    .out = "[Errno 1] Operation not permitted\nhello from allowed\n",
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  /* AF_UNIX is left alone, whatever the rules say of unix sockets. */
+  { .name = "python_unix_socket_client",
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import socket\n"
+              "l = socket.socket(socket.AF_UNIX)\n"
+              "l.bind('@D/u.sock')\n"
+              "l.listen()\n"
+              "c = socket.socket(socket.AF_UNIX)\n"
+              "c.connect('@D/u.sock')\n"
+              "c.sendall(b'through')\n"
+              "print(l.accept()[0].recv(16).decode())\n" },
+    .status = 0, .out = "through\n" },
+  { .name = "php_file_get_contents",
+    .argv = { "@T", "run", "-r", "@R", "--", "php", "-r",
+              "foreach (['@3/x', '@2/x'] as $u) {"
+              " $b = @file_get_contents($u);"
+              " echo $b === false ? \"false\\n\" : $b; }" },
+    .status = 0, .out = "false\nhello from allowed\n",
+    .allowed = REQUESTS(1), .denied_connections = REQUESTS(0) },
+  { .name = "php_fsockopen",
+    .argv = { "@T", "run", "-r", "@R", "--", "php", "-r",
+              "$f = @fsockopen('127.0.0.3', @P, $no, $text, 10);"
+              " echo $f === false ? \"refused $no\\n\" : \"connected\\n\";" },
+    .status = 0, .out = "refused 1\n", .denied_connections = REQUESTS(0) },
+  { .name = "node_net_connect",
+    .argv = { "@T", "run", "-r", "@R", "--", "node", "-e",
+              "const net = require('net');"
+              "net.connect(@P, '127.0.0.3')"
+              ".on('connect', () => console.log('connected'))"
+              ".on('error', e => console.log(e.code));" },
+    .status = 0, .out = "EPERM\n", .denied_connections = REQUESTS(0) },
+  { .name = "git_protocol_denied",
+    .env = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0" },
+    .argv = { "@T", "run", "-r", "@R", "--", "git", "clone", "-q",
+              "git://127.0.0.3:@P/repo.git", "@D/clone" },
+    .status = 128, .err_has = { "Operation not permitted" },
+    .denied_connections = REQUESTS(0) },
+  { .name = "git_ssh_denied",
+    .env = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+             "GIT_SSH_COMMAND=ssh -F /dev/null -o BatchMode=yes" },
+    .argv = { "@T", "run", "-r", "@R", "--", "git", "ls-remote",
+              "ssh://git@127.0.0.3:@P/repo.git" },
+    .status = 128, .err_has = { "Operation not permitted" },
+    .denied_connections = REQUESTS(0) },
+  /* Report-only lets the connection through and says so. */
+  { .name = "own_socket_report_only",
+    .argv = { "@T", "run", "-r", "@R", "--report-only", "--audit", "@A",
+              "--", "/usr/bin/python3", "-c",
+              "import socket\n"
+              "socket.create_connection(('127.0.0.3', @P))\n"
+              "print('connected')\n" },
+    .status = 0, .out = "connected\n",
+    .audit_has = { "\"decision\":\"deny\",\"enforced\":false,"
+                   "\"addr\":\"127.0.0.3\"",
+                   "\"check\":\"connect\"" },
+    .denied_connections = REQUESTS(1) },
+  /* --sockets curl: libcurl's sockets only, as before. */
+  { .name = "sockets_curl_leaves_the_program_alone",
+    .argv = { "@T", "run", "-r", "@R", "--sockets", "curl", "--",
+              "/usr/bin/python3", "-c",
+              "import socket\n"
+              "socket.create_connection(('127.0.0.3', @P))\n"
+              "print('connected')\n" },
+    .status = 0, .out = "connected\n", .denied_connections = REQUESTS(1) },
+  { .name = "sockets_from_the_environment",
+    .env = { "CURLFENCE_SOCKETS=curl" },
+    .argv = { "@T", "run", "-r", "@R", "--", "/usr/bin/python3", "-c",
+              "import socket\n"
+              "socket.create_connection(('127.0.0.3', @P))\n"
+              "print('connected')\n" },
+    .status = 0, .out = "connected\n", .denied_connections = REQUESTS(1) },
+  { .name = "sockets_option_beats_the_environment",
+    .env = { "CURLFENCE_SOCKETS=curl" },
+    .argv = { "@T", "run", "-r", "@R", "--sockets", "all", "--",
+              "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "try:\n"
+              "    socket.create_connection(('127.0.0.3', @P))\n"
+              "    print('connected')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "EPERM\n", .denied_connections = REQUESTS(0) },
+  { .name = "sockets_bad_option",
+    .argv = { "@T", "run", "-r", "@R", "--sockets", "some", "--", "true" },
+    .status = 2, .err_has = { "--sockets \"some\" is not all or curl" } },
+  { .name = "sockets_bad_environment",
+    .env = { "CURLFENCE_SOCKETS=libcurl" },
+    .argv = { "@T", "run", "-r", "@R", "--", "true" },
+    .status = 2,
+    .err_has = { "CURLFENCE_SOCKETS \"libcurl\" is not all or curl" } },
+  /* Without run, a value the preload does not understand refuses every
+   * connection, the program's own too. */
+  { .name = "sockets_bad_value_refuses_everything",
+    .env = { "LD_PRELOAD=@L", "CURLFENCE_RULES=@R",
+             "CURLFENCE_SOCKETS=some" },
+    .argv = { "/usr/bin/python3", "-c",
+              "import errno, socket\n"
+              "try:\n"
+              "    socket.create_connection(('127.0.0.2', @P))\n"
+              "    print('connected')\n"
+              "except OSError as e:\n"
+              "    print(errno.errorcode[e.errno])\n" },
+    .status = 0, .out = "EPERM\n",
+    .err = "curlfence: CURLFENCE_SOCKETS=\"some\" is not all or curl; "
+           "every connection is refused\n",
+    .allowed = REQUESTS(0) },
 };
 
 /* The letters after @ in the rows, in the order of the values expand()
@@ -436,6 +628,10 @@ START_TEST(run_cases)
   }
   requests_are(row, "allowed", allowed, row->allowed);
   requests_are(row, "denied", denied, row->denied);
+  if(row->denied_connections)
+    ck_assert_msg(th_connections(denied) == row->denied_connections - 1,
+                  "%s: the denied server accepted %u connections",
+                  row->name, th_connections(denied));
   free(r);
 }
 END_TEST
@@ -688,10 +884,12 @@ START_TEST(allow_tftp_keeps_denials)
 }
 END_TEST
 
-/* DNS-over-HTTPS runs on libcurl's internal handles, which no check sees:
- * by default the program's --doh-url is dropped and the DoH server (here
- * the denied one, which only counts the TLS attempt) is never contacted;
- * with --keep-doh it is.  The host name is one /etc/hosts maps to
+/* DNS-over-HTTPS runs on libcurl's internal handles, which no open-socket
+ * check sees: by default the program's --doh-url is dropped and the DoH
+ * server (here the denied one, which only counts the TLS attempt) is never
+ * contacted.  With --keep-doh the URL is kept, and the DoH connection is
+ * decided as one of the program's own sockets: refused, unless --sockets
+ * curl leaves those alone.  The host name is one /etc/hosts maps to
  * loopback, so the system resolver sends nothing either. */
 START_TEST(keep_doh_reaches_the_doh_server)
 {
@@ -703,6 +901,10 @@ START_TEST(keep_doh_reaches_the_doh_server)
   const char *with[] = { tool, "run", "-r", rules, "--keep-doh", "--",
                          "curl", "-sS", "--max-time", "10", "--doh-url", doh,
                          target, NULL };
+  const char *curl_only[] = { tool, "run", "-r", rules, "--keep-doh",
+                              "--sockets", "curl", "--", "curl", "-sS",
+                              "--max-time", "10", "--doh-url", doh, target,
+                              NULL };
 
   tu_loopback_hosts_name(name, sizeof(name));
   ck_assert_msg(name[0], "/etc/hosts names no loopback host but localhost");
@@ -714,8 +916,15 @@ START_TEST(keep_doh_reaches_the_doh_server)
   ck_assert_msg(r->status == 7, SAYS(r));
   ck_assert_uint_eq(th_connections(denied), 0);
 
-  /* The DoH server is reached (and, speaking no TLS, resolves nothing). */
+  /* The DoH connection is refused like any other socket to a denied
+   * address: nothing resolves the name. */
   guarded(r, NULL, with);
+  ck_assert_msg(r->status == 6, SAYS(r));
+  ck_assert_uint_eq(th_connections(denied), 0);
+
+  /* Only libcurl's sockets decided: the DoH server is reached (and,
+   * speaking no TLS, resolves nothing). */
+  guarded(r, NULL, curl_only);
   ck_assert_msg(r->status == 6, SAYS(r));
   ck_assert_uint_ge(th_connections(denied), 1);
   ck_assert_uint_eq(th_requests(allowed), 0);
@@ -1084,6 +1293,192 @@ START_TEST(git_clone_allowed_host)
   read_file(file, text, sizeof(text));
   ck_assert_str_eq(text, "served over dumb HTTP\n");
   ck_assert_uint_gt(th_requests(allowed), 0);
+  free(r);
+}
+END_TEST
+
+/* ---------------------------------------------------- the program's sockets */
+
+/* The lines of the audit file path holding needle. */
+static unsigned audit_count(const char *path, const char *needle)
+{
+  char log[OUT_MAX];
+  const char *p;
+  unsigned n = 0;
+
+  read_file(path, log, sizeof(log));
+  for(p = log; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+/* libcurl's sockets are decided once, by the open-socket check: its
+ * connect() is not decided again.  An allowed transfer gives its open and
+ * reused events and no connect event; a denied one a single event. */
+START_TEST(curl_connection_decided_once)
+{
+  result *r = new_result();
+  char audit[PATH_MAX + 16];
+  const char *ok[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                       "curl", "-sS", url("127.0.0.2", "/x"), NULL };
+  const char *no[] = { tool, "run", "-r", rules, "--audit", audit, "--",
+                       "curl", "-sS", url("127.0.0.3", "/x"), NULL };
+
+  snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
+  guarded(r, NULL, ok);
+  ck_assert_msg(r->status == 0, SAYS(r));
+  ck_assert_uint_eq(audit_count(audit, "\"v\":"), 2);
+  ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
+  ck_assert_uint_eq(audit_count(audit, "\"check\":\"reused\""), 1);
+  ck_assert_int_eq(unlink(audit), 0);
+  guarded(r, NULL, no);
+  ck_assert_msg(r->status == 7, SAYS(r));
+  ck_assert_uint_eq(audit_count(audit, "\"v\":"), 1);
+  ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* urllib by name: localhost is 127.0.0.1 (and ::1), which the suite's
+ * rules deny by default; a listener there must see nothing.  Only where
+ * /etc/hosts maps it, so the system resolver sends nothing. */
+START_TEST(python_urllib_localhost)
+{
+  result *r = new_result();
+  th_server *local;
+  char u[128], hosts[4096];
+  const char *argv[] = { tool, "run", "-r", rules, "--", "/usr/bin/python3",
+                         "-c",
+                         "import sys, urllib.request\n"
+                         "try:\n"
+                         "    urllib.request.urlopen(sys.argv[1], "
+                         "timeout=30)\n"
+                         "    print('fetched')\n"
+                         "except OSError as e:\n"
+                         "    print(getattr(e, 'reason', e))\n",
+                         u, NULL };
+
+  read_file("/etc/hosts", hosts, sizeof(hosts));
+  if(!strstr(hosts, "127.0.0.1") || !strstr(hosts, "localhost"))
+    return;
+  local = th_start("127.0.0.1", "local");
+  ck_assert_ptr_nonnull(local);
+  snprintf(u, sizeof(u), "http://localhost:%u/x", th_port(local));
+  guarded(r, NULL, argv);
+  ck_assert_msg(r->status == 0 &&
+                !strcmp(r->out, "[Errno 1] Operation not permitted\n"),
+                SAYS(r));
+  ck_assert_uint_eq(th_connections(local), 0);
+  th_stop(local);
+  free(r);
+}
+END_TEST
+
+static void git_steps(const char *const *const *steps, size_t n)
+{
+  result *r = new_result();
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t",
+                        "GIT_AUTHOR_EMAIL=t@example.org",
+                        "GIT_COMMITTER_NAME=t",
+                        "GIT_COMMITTER_EMAIL=t@example.org", NULL };
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    run(r, env, steps[i]);
+    ck_assert_msg(r->status == 0, "git %s: status %d\nstdout: %s\n"
+                  "stderr: %s", steps[i][1], r->status, r->out, r->err);
+  }
+  free(r);
+}
+
+/* An allowed server's superproject whose .gitmodules names a git://
+ * submodule on the denied host: git's own git:// code never goes through
+ * libcurl.  The superproject is cloned, the submodule is not, and the
+ * denied server sees no connection. */
+START_TEST(git_submodule_on_denied_host)
+{
+  result *r = new_result();
+  char super[PATH_MAX + 8], bare[PATH_MAX + 32], work[PATH_MAX + 8];
+  char mods[PATH_MAX + 32], text[512], cache[128], dest[PATH_MAX + 8];
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+                        NULL };
+  const char *sha[] = { "git", "-C", work, "rev-parse", "HEAD", NULL };
+  const char *init[] = { "git", "init", "-q", super, NULL };
+  const char *add[] = { "git", "-C", super, "add", ".gitmodules", NULL };
+  const char *link[] = { "git", "-C", super, "update-index", "--add",
+                         "--cacheinfo", cache, NULL };
+  const char *commit[] = { "git", "-C", super, "commit", "-qm", "super",
+                           NULL };
+  const char *binit[] = { "git", "init", "-q", "--bare", bare, NULL };
+  const char *push[] = { "git", "-C", super, "push", "-q", bare,
+                         "HEAD:refs/heads/main", NULL };
+  const char *head[] = { "git", "-C", bare, "symbolic-ref", "HEAD",
+                         "refs/heads/main", NULL };
+  const char *info[] = { "git", "-C", bare, "update-server-info", NULL };
+  const char *const *steps[] = { init, add, link, commit, binit, push, head,
+                                 info };
+  const char *clone[] = { tool, "run", "-r", rules, "--", "git", "clone",
+                          "-q", "--recurse-submodules",
+                          url("127.0.0.2", "/super.git"), dest, NULL };
+  struct stat st;
+
+  make_repo();
+  snprintf(work, sizeof(work), "%s/work", tmp);
+  snprintf(super, sizeof(super), "%s/super", tmp);
+  snprintf(bare, sizeof(bare), "%s/srv/super.git", tmp);
+  snprintf(dest, sizeof(dest), "%s/clone", tmp);
+  run(r, NULL, sha);
+  ck_assert_msg(r->status == 0 && strlen(r->out) == 41, SAYS(r));
+  r->out[40] = '\0';
+  snprintf(cache, sizeof(cache), "160000,%.40s,sub", r->out);
+  git_steps(steps, 1);
+  snprintf(mods, sizeof(mods), "%s/.gitmodules", super);
+  snprintf(text, sizeof(text), "[submodule \"sub\"]\n\tpath = sub\n"
+           "\turl = git://127.0.0.3:%u/sub.git\n", port);
+  tu_write_text(mods, text);
+  git_steps(steps + 1, sizeof(steps) / sizeof(steps[0]) - 1);
+
+  guarded(r, env, clone);
+  ck_assert_msg(r->status != 0, SAYS(r));
+  ck_assert_msg(strstr(r->err, "127.0.0.3") != NULL, SAYS(r));
+  snprintf(mods, sizeof(mods), "%s/.gitmodules", dest);
+  ck_assert_msg(stat(mods, &st) == 0, "the superproject was not cloned: "
+                SAYS(r));
+  ck_assert_uint_gt(th_requests(allowed), 0);
+  ck_assert_uint_eq(th_connections(denied), 0);
+  free(r);
+}
+END_TEST
+
+/* The resolver exemption, in a mount and network namespace of its own
+ * (test/preload_resolver.sh): port 53 on the name server resolv.conf
+ * names is open, on a denied address, to libc's resolver, Node's and a
+ * program's own query; the same address on another port, another host's
+ * port 53, and the old server once resolv.conf changed are refused. */
+START_TEST(resolver_exemption)
+{
+  result *r = new_result();
+  char dir[PATH_MAX + 16];
+  const char *argv[] = { "unshare", "-m", "-n", "sh",
+                         "test/preload_resolver.sh", tool, rules, dir,
+                         NULL };
+
+  /* New namespaces need root (CI runs the suite as root; a package
+   * build may not). */
+  if(geteuid() != 0) {
+    fputs("resolver_exemption: skipped, not root\n", stderr);
+    free(r);
+    return;
+  }
+  snprintf(dir, sizeof(dir), "%s/resolver", tmp);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  run(r, NULL, argv);
+  ck_assert_msg(r->status == 0 &&
+                !strcmp(r->out, "getaddrinfo 127.0.0.2\nnode 127.0.0.2\n"
+                                "query 127.0.0.2\nother port EPERM\n"
+                                "other server EPERM\nchanged EPERM\n"),
+                "(unshare needs root) " SAYS(r));
   free(r);
 }
 END_TEST
@@ -1787,6 +2182,10 @@ Suite *suite_preload(void)
   tcase_add_test(tc, no_watch_keeps_the_first_rules);
   tcase_add_test(tc, git_clone_denied_host);
   tcase_add_test(tc, git_clone_allowed_host);
+  tcase_add_test(tc, curl_connection_decided_once);
+  tcase_add_test(tc, python_urllib_localhost);
+  tcase_add_test(tc, git_submodule_on_denied_host);
+  tcase_add_test(tc, resolver_exemption);
   tcase_add_test(tc, pycurl_denied);
   tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
   tcase_add_test(tc, odd_program_stays_guarded);

@@ -105,11 +105,16 @@ static int decision_word(const char *w, int *deny)
   return 0;
 }
 
+/* A program's own socket calls under the preload library ("connect",
+ * "sendto", "sendmsg", "sendmmsg") each decide a new destination, as
+ * "open" does. */
 static int check_word(const char *w, int *reused)
 {
   if(!strcmp(w, "reused"))
     *reused = 1;
-  else if(!strcmp(w, "open"))
+  else if(!strcmp(w, "open") || !strcmp(w, "connect") ||
+          !strcmp(w, "sendto") || !strcmp(w, "sendmsg") ||
+          !strcmp(w, "sendmmsg"))
     *reused = 0;
   else
     return -1;
@@ -253,7 +258,8 @@ int cli_event_parse_tree(const char *line, size_t len, cli_event *ev,
   if(get_str(o, "check", 0, &word, why, whylen))
     return -1;
   if(check_word(word, &ev->reused)) {
-    snprintf(why, whylen, "\"check\" is neither open nor reused");
+    snprintf(why, whylen, "\"check\" is not open, reused, connect, "
+             "sendto, sendmsg or sendmmsg");
     return -1;
   }
   if(get_bool(o, "enforced", &ev->enforced, why, whylen) ||

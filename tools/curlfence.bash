@@ -69,6 +69,9 @@ _curlfence()
       COMPREPLY=( $(compgen -f -- "$cur") ); compopt -o filenames 2>/dev/null
       [[ $cmd == run ]] && COMPREPLY+=( $(compgen -W "syslog stderr" -- "$cur") )
       return ;;
+    --sockets)
+      COMPREPLY=( $(compgen -W "all curl" -- "$cur") )
+      return ;;
     -p|--port|-H|--header|--max-time|--connect-timeout|--resolve|--watch|--since|--until|--top)
       return ;;
   esac
@@ -78,7 +81,7 @@ _curlfence()
     fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;
-    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch --metrics -h --help --" ;;
+    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch --metrics --sockets -h --help --" ;;
     compile) opts="-r --rules -o --output -h --help" ;;
     report)  opts="--since --until --top --unused -r --rules --json -h --help" ;;
     learn)   opts="-r --rules -h --help" ;;

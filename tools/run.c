@@ -2,11 +2,12 @@
 /*
  * curlfence run [-r RULES] [--audit FILE] [--report-only] [--keep-proxy]
  *               [--keep-doh] [--allow-tftp] [--watch MS] [--metrics PATH]
- *               [--] COMMAND [ARG...]
+ *               [--sockets all|curl] [--] COMMAND [ARG...]
  *
  * Runs COMMAND with libcurlfence-preload.so in LD_PRELOAD and the
  * settings in its CURLFENCE_* variables (docs/libcurlfence-preload.7), so
- * every libcurl handle it makes is guarded.  The command replaces this
+ * every libcurl handle it makes, and by default every IP socket it
+ * connects or sends on, is guarded.  The command replaces this
  * process: its exit status is COMMAND's.  Before that, 2 means a usage
  * error, 126 a command that cannot be guarded or executed, 127 one that
  * was not found.
@@ -806,7 +807,8 @@ enum {
   OPT_KEEP_DOH,
   OPT_ALLOW_TFTP,
   OPT_WATCH,
-  OPT_METRICS
+  OPT_METRICS,
+  OPT_SOCKETS
 };
 
 static const cli_opt run_opts[] = {
@@ -820,6 +822,8 @@ static const cli_opt run_opts[] = {
   { "watch", OPT_WATCH, "MS", "reload changed rules, looking every MS ms" },
   { "metrics", OPT_METRICS, "PATH",
     "keep Prometheus metrics in PATH (%p: process id)" },
+  { "sockets", OPT_SOCKETS, "all|curl",
+    "decide COMMAND's own sockets too (all, the default) or libcurl's" },
   CLI_OPT_HELP,
   CLI_OPT_END
 };
@@ -827,8 +831,8 @@ static const cli_opt run_opts[] = {
 static int run_run(const cli_cmd *cmd, int argc, char **argv)
 {
   const char *rules_opt = NULL, *audit_opt = NULL, *watch_opt = NULL;
-  const char *metrics_opt = NULL;
-  const char *rules, *audit, *watch, *metrics, *old, *arg;
+  const char *metrics_opt = NULL, *sockets_opt = NULL;
+  const char *rules, *audit, *watch, *metrics, *sockets, *old, *arg;
   char rules_abs[PATH_MAX], audit_abs[PATH_MAX], found[PATH_MAX];
   char metrics_abs[PATH_MAX];
   char *list, **ops;
@@ -849,6 +853,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     case OPT_ALLOW_TFTP: tftp = 1; break;
     case OPT_WATCH: watch_opt = arg; break;
     case OPT_METRICS: metrics_opt = arg; break;
+    case OPT_SOCKETS: sockets_opt = arg; break;
     default: return ps.status;
     }
   }
@@ -869,6 +874,11 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
                            "input, which is COMMAND's: name a file",
                            rules_opt ? "-r -" : "CURLFENCE_RULES=-");
   metrics = cli_setting(metrics_opt, "CURLFENCE_METRICS");
+  sockets = cli_setting(sockets_opt, "CURLFENCE_SOCKETS");
+  if(sockets && strcmp(sockets, "all") && strcmp(sockets, "curl"))
+    return cli_usage_error(cmd, "%s \"%s\" is not all or curl",
+                           sockets_opt ? "--sockets" : "CURLFENCE_SOCKETS",
+                           sockets);
   if(rules && (rc = absolute_setting(rules, "-r", "CURLFENCE_RULES",
                                      rules_opt, rules_abs,
                                      sizeof(rules_abs))))
@@ -936,6 +946,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
                                                          : audit_abs) ||
        setvar("CURLFENCE_WATCH", watch) ||
        setvar("CURLFENCE_METRICS", metrics ? metrics_abs : NULL) ||
+       setvar("CURLFENCE_SOCKETS", sockets) ||
        /* Every setting that loosens the check or the audit comes from the
         * options, never from the environment run was started in. */
        setvar("CURLFENCE_REPORT_ONLY", report ? "1" : NULL) ||
@@ -954,11 +965,11 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
 
 const cli_cmd cli_cmd_run = {
   "run", "[--] COMMAND [ARG...]",
-  "run COMMAND with every libcurl connection it makes checked",
+  "run COMMAND with every connection it makes checked",
   "Options end at COMMAND: what follows is COMMAND's.  -r, --audit,\n"
-  "--watch and --metrics default to CURLFENCE_RULES, CURLFENCE_AUDIT,\n"
-  "CURLFENCE_WATCH and CURLFENCE_METRICS, then to the preload library's\n"
-  "defaults.  The settings go to COMMAND as\n"
+  "--watch, --metrics and --sockets default to CURLFENCE_RULES,\n"
+  "CURLFENCE_AUDIT, CURLFENCE_WATCH, CURLFENCE_METRICS and\n"
+  "CURLFENCE_SOCKETS, then to the preload library's defaults.  The settings go to COMMAND as\n"
   "CURLFENCE_* variables (libcurlfence-preload(7)).\n"
   "COMMAND is not run when the preload library could not enter it:\n"
   "set-user-ID, set-group-ID or with file capabilities, statically linked,\n"

@@ -216,7 +216,7 @@ static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
        "\"socktype\":%d,\"protocol\":%d,\"check\":\"%s\",\"default\":%s,"
        "\"reason\":", ev->port, family_name(ev->family),
        transport_name(ev), ev->socktype, ev->protocol,
-       ev->check == CURLFENCE_CHECK_OPEN ? "open" : "reused",
+       cf_check_name(ev->check),
        ev->verdict.is_default ? "true" : "false");
   put_str(&o, ev->verdict.reason);
   put(&o, ",\"rule\":{\"file\":", 16);

@@ -176,12 +176,28 @@ static void refuse_datagram(cf_decision *d)
   d->verdict.reason = "udp";
 }
 
+/* The type and protocol of socket fd into d, for an event: a program's
+ * own socket calls do not say them, and most decisions make no event. */
+static void socket_kind(cf_dest *d, int fd)
+{
+  int v;
+  socklen_t n = sizeof(v);
+
+  if(getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &n) == 0)
+    d->socktype = v;
+  n = sizeof(v);
+  if(getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &v, &n) == 0)
+    d->protocol = v;
+}
+
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
- * here (REPORT_ONLY, ALLOW_TFTP).  Returns the action to carry out: in
+ * here (REPORT_ONLY, ALLOW_TFTP).  fd (-1: none) is the program's socket
+ * whose type the event reports.  Returns the action to carry out: in
  * report-only mode a denial is let through. */
 static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
-                                 curlfence_check check, unsigned flags)
+                                 curlfence_check check, unsigned flags,
+                                 int fd)
 {
   const curlfence_policy *p;
   const cf_audit *audit;
@@ -191,7 +207,8 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
-  if(d->dest.socktype == SOCK_DGRAM && !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
+  if(check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
+     !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
     refuse_datagram(d);
   else
     cf_decide(p, d, 1);
@@ -214,11 +231,13 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
       &count->decisions[d->action == CURLFENCE_ALLOW ? CF_OUTCOME_ALLOW
                         : d->enforced                ? CF_OUTCOME_DENY
                                                      : CF_OUTCOME_REPORT]
-                       [check == CURLFENCE_CHECK_REUSED]
+                       [(unsigned)check < CF_CHECK_N ? check : 0]
                        [cf_reason_index(d->verdict.reason)],
       1, memory_order_relaxed);
   if(audit->fn &&
      (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
+    if(fd >= 0)
+      socket_kind(&d->dest, fd);
     fill_event(&ev, d, check);
     if(audit->fn(&ev, audit->data) != 0)
       atomic_fetch_add_explicit(&count->audit_errors, 1,
@@ -328,7 +347,7 @@ static curlfence_action check_open(curlfence_guard *g,
   /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
   d->dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
   d->dest.protocol = a->protocol;
-  return conclude(g, d, CURLFENCE_CHECK_OPEN, flags);
+  return conclude(g, d, CURLFENCE_CHECK_OPEN, flags, -1);
 }
 
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
@@ -479,9 +498,31 @@ int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
   d.dest.socktype = SOCK_STREAM;
   d.dest.protocol = d.dest.kind == CF_DEST_IP ? IPPROTO_TCP : 0;
   return conclude(g, &d, CURLFENCE_CHECK_REUSED,
-                  flags & CURLFENCE_ATTACH_REPORT_ONLY) == CURLFENCE_ALLOW
+                  flags & CURLFENCE_ATTACH_REPORT_ONLY, -1) == CURLFENCE_ALLOW
              ? CURL_PREREQFUNC_OK
              : CURL_PREREQFUNC_ABORT;
+}
+
+curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
+                                 unsigned flags)
+{
+  cf_decision d;
+
+  if(!alive(g) || !call)
+    return CURLFENCE_DENY;
+  /* A short or mismatched address is decided as unusable (denied). */
+  cf_dest_init(&d.dest, call->sa, call->salen);
+  return conclude(g, &d, call->check, flags & CURLFENCE_ATTACH_REPORT_ONLY,
+                  call->fd);
+}
+
+const char *cf_check_name(curlfence_check check)
+{
+  static const char *const names[CF_CHECK_N] = {
+    "open", "reused", "connect", "sendto", "sendmsg", "sendmmsg"
+  };
+
+  return (unsigned)check < CF_CHECK_N ? names[check] : "unknown";
 }
 
 /* ---------------------------------------------------------------- stats */
@@ -524,7 +565,7 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
     out->audit_errors += atomic_load_explicit(&n->audit_errors,
                                               memory_order_relaxed);
     for(o = 0; o < CF_OUTCOME_N; o++)
-      for(c = 0; c < 2; c++)
+      for(c = 0; c < CF_CHECK_N; c++)
         for(r = 0; r < CF_REASON_N; r++)
           out->decisions[o][c][r] += atomic_load_explicit(
               &n->decisions[o][c][r], memory_order_relaxed);

@@ -108,6 +108,11 @@ typedef struct cf_watch {
  * them). */
 enum { CF_OUTCOME_ALLOW, CF_OUTCOME_DENY, CF_OUTCOME_REPORT, CF_OUTCOME_N };
 #define CF_REASON_N 14
+/* The checks (curlfence_check), counted apart, and their names in audit
+ * events and metrics: "open", "reused", "connect", "sendto", "sendmsg",
+ * "sendmmsg"; "unknown" for any other value. */
+#define CF_CHECK_N 6
+const char *cf_check_name(curlfence_check check);
 /* The reason words counted apart, "other" last for words added later. */
 extern const char *const cf_reason_names[CF_REASON_N];
 unsigned cf_reason_index(const char *reason);
@@ -119,7 +124,7 @@ typedef struct cf_guard_counts {
   uint64_t allowed, denied, reported;
   uint64_t audit_written, audit_errors;
   uint64_t reloads, reload_failures;
-  uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+  uint64_t decisions[CF_OUTCOME_N][CF_CHECK_N][CF_REASON_N];
 } cf_guard_counts;
 void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
 
@@ -133,7 +138,7 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
 typedef struct cf_guard_count {
   _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
   _Atomic uint64_t denied, reported, audit_errors, audit_written;
-  _Atomic uint64_t decisions[CF_OUTCOME_N][2][CF_REASON_N];
+  _Atomic uint64_t decisions[CF_OUTCOME_N][CF_CHECK_N][CF_REASON_N];
 } cf_guard_count;
 
 /* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
@@ -189,6 +194,27 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
 int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
                     const char *local_ip, int primary_port, int local_port,
                     unsigned flags);
+
+/* A socket call a program makes itself (connect, sendto, sendmsg,
+ * sendmmsg), outside libcurl, as the preload library decides it. */
+typedef struct cf_sockcall {
+  const struct sockaddr *sa;  /* the destination, salen bytes */
+  socklen_t salen;
+  curlfence_check check;      /* CURLFENCE_CHECK_CONNECT ... _SENDMMSG */
+  int fd;                     /* the socket: its type and protocol are
+                                 read only for an audit event */
+  const char *host;           /* the name the program looked the address
+                                 up by, NULL when unknown; not used yet:
+                                 the address alone decides */
+} cf_sockcall;
+
+/* Decide call against the guard's policy, count and audit it like the
+ * open check.  Datagram sockets are decided by the rules: the call names
+ * the one destination.  Returns what to carry out: CURLFENCE_ALLOW (also
+ * for a denial report-only mode lets through) or CURLFENCE_DENY (also for
+ * a NULL or freed guard).  flags: CURLFENCE_ATTACH_REPORT_ONLY. */
+curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
+                                 unsigned flags);
 
 
 /* watch.c */

@@ -41,7 +41,6 @@ static void family(FILE *out, const char *name, const char *type,
 static const char *const outcome_names[CF_OUTCOME_N] = {
   "allow", "deny", "report"
 };
-static const char *const check_names[2] = { "open", "reused" };
 
 CURLFENCE_API curlfence_code curlfence_guard_metrics(curlfence_guard *guard,
                                                      FILE *out)
@@ -71,12 +70,14 @@ CURLFENCE_API curlfence_code curlfence_guard_metrics(curlfence_guard *guard,
          "Connection checks decided, by decision (allow, deny, or report: "
          "a denial report-only mode let through), check and reason.");
   for(o = 0; o < CF_OUTCOME_N; o++)
-    for(c = 0; c < 2; c++)
+    for(c = 0; c < CF_CHECK_N; c++)
       for(r = 0; r < CF_REASON_N; r++) {
-        if(r > 1 && !n.decisions[o][c][r])
+        /* The program's own socket checks only once they happened: most
+         * guards never see one. */
+        if((r > 1 || c > CURLFENCE_CHECK_REUSED) && !n.decisions[o][c][r])
           continue;
         fprintf(out, "curlfence_decisions_total{decision=\"%s\",check=\"%s\","
-                "reason=\"%s\"} %llu\n", outcome_names[o], check_names[c],
+                "reason=\"%s\"} %llu\n", outcome_names[o], cf_check_name((curlfence_check)c),
                 cf_reason_names[r],
                 (unsigned long long)n.decisions[o][c][r]);
       }

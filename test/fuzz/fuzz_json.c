@@ -82,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   ev.time_us = (int64_t)num(&s, 8);
   ev.action = (curlfence_action)(num(&s, 1) & 1);
   ev.enforced = (int)num(&s, 4);
-  ev.check = (curlfence_check)(num(&s, 1) & 1);
+  /* every check, and one beyond them */
+  ev.check = (curlfence_check)(num(&s, 1) % 7);
   ev.family = (int)num(&s, 4);
   ev.socktype = (int)num(&s, 4);
   ev.protocol = (int)num(&s, 4);
