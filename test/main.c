@@ -14,6 +14,7 @@ int main(void)
   srunner_add_suite(sr, suite_rules_internal());
   srunner_add_suite(sr, suite_nat64_internal());
   srunner_add_suite(sr, suite_guard_internal());
+  srunner_add_suite(sr, suite_hostname());
 #endif
   srunner_add_suite(sr, suite_policy());
   srunner_add_suite(sr, suite_default_rules());

@@ -377,6 +377,35 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
                              const cf_ruleset *rs, const uint8_t *kind,
                              cf_table_fault *fault);
 
+/* hostname.c: host names in canonical form. */
+#define CF_HOST_MAX 253
+/* What cf_host_canon() finds wrong with a name. */
+enum {
+  CF_HOST_EEMPTY = -1,        /* nothing, or a lone "." */
+  CF_HOST_ELONG = -2,         /* over CF_HOST_MAX bytes */
+  CF_HOST_ELABEL_EMPTY = -3,  /* "a..b", ".a" */
+  CF_HOST_ELABEL_LONG = -4,   /* a label over 63 bytes */
+  CF_HOST_ECHAR = -5,         /* a byte other than [A-Za-z0-9.-] */
+  CF_HOST_EHYPHEN = -6,       /* a label starting or ending with '-' */
+  CF_HOST_EADDR = -7          /* an IPv4 address in any spelling, a name
+                                 ending in a numeric label, an IPv6
+                                 literal */
+};
+/* Write the canonical form of the host name in[0..len) to out
+ * (CF_HOST_MAX + 1 bytes): ASCII letters lowered, one trailing dot
+ * removed, every label 1..63 bytes of [a-z0-9-] not starting or ending
+ * with '-', 253 bytes at most, and not an IPv4 address in any spelling
+ * inet_aton() accepts (127.0.0.1, 2130706433, 0x7f.1, 0177.0.0.1) nor an
+ * IPv6 literal.  A name whose last label is a number (decimal, or 0x and
+ * hex digits: "a.1", "a.0x1f") is taken for an address too, as URL
+ * parsers take it.  Returns 0, or a negative CF_HOST_E* code saying what
+ * is wrong (and out is then "").  Names that need IDN conversion are
+ * not converted here: the caller passes A-labels (libcurl's
+ * CURLU_PUNYCODE gives them). */
+int cf_host_canon(const char *in, size_t len, char *out);
+/* What a CF_HOST_E* code means, as text (static). */
+const char *cf_host_strerror(int code);
+
 /* error.c */
 /* src as text that shows every byte (printable ASCII as is, \\, \t, \r,
  * \n, else \xNN), cut at an escape's boundary to fit size. */
@@ -508,6 +537,10 @@ typedef struct cf_dest {
   uint8_t key[16];        /* table key, network byte order */
   unsigned port;          /* 0 unless kind == CF_DEST_IP */
   uint8_t as4[4];         /* CF_AS_TRANSLATED: the embedded IPv4 address */
+  const char *host;       /* the connection's name in canonical form
+                             (cf_host_canon), or NULL: no name, or one
+                             that is not canonical; host rules match
+                             only a non-NULL name */
 } cf_dest;
 
 /* A destination and what a policy decided about it. */
@@ -520,8 +553,8 @@ typedef struct cf_decision {
   int enforced;           /* 0 in report-only mode (guards set it) */
 } cf_decision;
 
-/* Read sa once into d (family from sa, 0 when there is none; socktype and
- * protocol 0).  IPv4-mapped IPv6 is keyed as IPv4. */
+/* Read sa once into d (family from sa, 0 when there is none; socktype,
+ * protocol 0 and host NULL).  IPv4-mapped IPv6 is keyed as IPv4. */
 void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
 
 /* Decide d->dest against p (NULL: deny as "no policy"): sets d->action and
