@@ -69,7 +69,7 @@ INSTALL    ?= install
 
 WARN      = -Wall -Wextra -Wpedantic $(if $(filter 0,$(WERROR)),,-Werror)
 CSTD      = -std=c11 -D_GNU_SOURCE
-CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libidn2 libpsl 2>/dev/null)
 CURL_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
@@ -80,7 +80,10 @@ REPRO     = -ffile-prefix-map=$(CURDIR)=.
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -g $(REPRO) $(SAN) -Iinclude $(CURL_CFLAGS) \
              $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
-LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
+# libidn2 and libpsl check the names of host rules (IDN, public
+# suffixes); Debian's libcurl loads both already.
+IDN_LIBS  := $(shell $(PKG_CONFIG) --libs libidn2 libpsl 2>/dev/null || echo -lidn2 -lpsl)
+LIBDEPS   = -lcidr $(IDN_LIBS) $(CURL_LIBS) -lpthread
 # jansson reads audit logs in the tool (report, learn); the library and
 # the preload never link it.
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
@@ -224,7 +227,7 @@ $(BUILD)/tools-installed/fetch-exec.o: tools/fetch.c | $(BUILD)/tools-installed/
 	$(CC) -I$(BUILD)/tools-installed $(CFLAGS_ALL) -DCLI_FETCH_EXEC -Ilib -c $< -o $@
 
 # No libcurl here: the link fails if anything in the tool comes to need it.
-TOOL_LIBS = -lcidr -lpthread -ldl
+TOOL_LIBS = -lcidr $(IDN_LIBS) -lpthread -ldl
 
 $(TOOL): $(TOOL_OBJS) $(INTLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(TOOL_LIBS) $(JANSSON_LIBS)
@@ -250,7 +253,8 @@ tools/curlfence: $(TOOL)
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
                 test/test_nat64_internal.c test/test_image.c \
                 test/test_image_nat64.c test/test_guard_internal.c \
-                test/test_reload.c test/test_hostname.c
+                test/test_reload.c test/test_hostname.c \
+                test/test_hostrules.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
