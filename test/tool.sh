@@ -149,7 +149,7 @@ expect 2 "Run 'curlfence lint $tmp/bad.rules'" -- $tool check -r "$tmp/bad.rules
 # ---- bash completion, against the command table the tool prints: every
 # command, exactly the options of each, and an argument (not options) after
 # each option that takes one
-expect 0 "check -r|--rules=FILE -p|--port=PORT -n|--numeric -q|--quiet --json -h|--help" -- $tool --list-options
+expect 0 "check -r|--rules=FILE -p|--port=PORT -n|--numeric -q|--quiet --resolve=HOST:PORT:ADDR[,ADDR] --json -h|--help" -- $tool --list-options
 if command -v bash >/dev/null; then
   complete_words() {  # complete_words WORDS...: what completion offers
     bash -c '. tools/curlfence.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _curlfence; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
@@ -670,6 +670,41 @@ expect 2 "expected one RULES file" -- $tool compile -r "$tmp/img/site.rules" x.r
 expect 2 "cannot open" -- $tool compile "$tmp/img/none.rules" -o "$tmp/img/c.cfimg"
 printf '\211CFIMG\r\n' >"$tmp/img/bad.cfimg"
 expect 2 "curlfence: $tmp/img/bad.cfimg: offset 8: truncated: 8 bytes, the header alone is 64" -- $tool check -r "$tmp/img/bad.cfimg" 192.0.2.9
+
+# ---- host rules: check and explain decide a name at the addresses
+# --resolve gives (never looked up), as a guard decides it
+printf 'default deny\ndeny 127.0.0.0/8\nallow host api.partner.example port 443\nallow host ci.internal to 127.0.0.0/24\n' >"$tmp/hosts.rules"
+h=$tmp/hosts.rules
+pin=api.partner.example:443:203.0.113.5
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- $tool check -r "$h" --resolve "$pin" api.partner.example 443
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- $tool check -r "$h" --resolve API.Partner.Example.:443:203.0.113.5 API.Partner.Example. 443
+expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 ($h:2: deny 127.0.0.0/8)" -- $tool check -r "$h" --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
+expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($h:1: default deny)" -- $tool check -r "$h" --resolve other.example:443:203.0.113.5 other.example 443
+expect_stdout 1 "deny 203.0.113.5 port 443 ($h:1: default deny)" -- $tool check -r "$h" --resolve "$pin" 203.0.113.5 443
+expect_stdout 1 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)
+deny api.partner.example 127.0.0.1 port 443 ($h:2: deny 127.0.0.0/8)" -- $tool check -r "$h" --resolve api.partner.example:443:203.0.113.5,127.0.0.1 api.partner.example:443
+expect_stdout 0 "allow ci.internal 127.0.0.5 port 80 ($h:4: allow host ci.internal to 127.0.0.0/24)" -- $tool check -r "$h" --resolve ci.internal:80:127.0.0.5 ci.internal:80
+expect 0 '"host":"api.partner.example","addr":"203.0.113.5","as":null,"port":443,"decision":"allow","default":false,"reason":"host"' -- $tool check --json -r "$h" --resolve "$pin" api.partner.example 443
+# pinned at another port: an error, never a lookup
+expect 2 "\"api.partner.example\": --resolve gives no address for it at this port" -- $tool check -r "$h" --resolve "$pin" api.partner.example 80
+expect 2 "\"bogus\" in --resolve is not a numeric address" -- $tool check -r "$h" --resolve api.partner.example:443:bogus api.partner.example 443
+expect 2 "\"a_b\" is not a host name" -- $tool check -r "$h" --resolve a_b:443:203.0.113.5 203.0.113.5
+expect 0 "4. no address rule matched; allow host: $h:3: allow host api.partner.example port 443 -- decides: allow" -- $tool explain -r "$h" --resolve "$pin" api.partner.example
+expect 0 "2. an address rule denies; allow host NAME to PREFIX holding the address: $h:4: allow host ci.internal to 127.0.0.0/24 -- decides: allow" -- $tool explain -r "$h" --resolve ci.internal:80:127.0.0.5 ci.internal 80
+expect 1 "host: none (an IP address): host rules do not apply" -- $tool explain -r "$h" 203.0.113.5 443
+expect 2 "a host name needs --resolve" -- $tool explain -r "$h" api.partner.example 443
+printf 'allow host API.example\n' >"$tmp/badhost.rules"
+expect 2 "badhost.rules:1:12: host name \"API.example\" is not in canonical form (did you mean api.example?)" -- $tool check -r "$tmp/badhost.rules" 192.0.2.1
+expect 2 "host rules cannot be compiled into an image" -- $tool compile "$h" -o "$tmp/hosts.cfimg"
+# check NAME without --resolve looks it up: only in a network namespace
+# of our own, whose /etc/hosts names it (nothing can leave it)
+if unshare -m -n true 2>/dev/null; then
+  printf '203.0.113.5 api.partner.example\n127.0.0.1 localhost\n' >"$tmp/etc-hosts"
+  expect 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- \
+    unshare -m -n sh -c "mount --bind '$tmp/etc-hosts' /etc/hosts && exec $tool check -r '$h' api.partner.example 443"
+else
+  echo "tool: skipped check NAME in a network namespace (unshare -m -n not permitted)"
+fi
 
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
