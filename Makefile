@@ -186,6 +186,8 @@ $(INTLIB): $(LIB_OBJS) $(REVIEW_OBJS)
 TREE_TOOL  = $(abspath $(TOOL))
 TREE_RULES = $(abspath rules/default.rules)
 INST_RULES = $(SYSCONFDIR)/curlfence/default.rules
+# The never-reach list, which default.rules includes from its directory.
+INST_NEVER = $(SYSCONFDIR)/curlfence/never-reach.rules
 cstr = "$(subst ",\",$(subst \,\\,$(1)))"
 define write-if-changed
 	@printf '%s\n' $(2) >$(1).tmp
@@ -361,9 +363,11 @@ $(PCFILE): curlfence.pc.in FORCE
 MAN_PAGES = $(wildcard docs/*.[1-8])
 EXAMPLES  = $(wildcard rules/examples/*.rules)
 EXDIR     = $(DATADIR)/curlfence/examples
-# The examples include ../default.rules in the source tree; installed, they
-# include the installed configuration file instead.
-EXAMPLE_SED = 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./default\.rules|\1$(INST_RULES)|'
+# The examples include ../default.rules (or ../never-reach.rules) in the
+# source tree; installed, they include the installed configuration files
+# instead.
+EXAMPLE_SED = -e 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./default\.rules|\1$(INST_RULES)|' \
+              -e 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./never-reach\.rules|\1$(INST_NEVER)|'
 
 install: all $(TOOL_INST) $(FETCH_INST)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
@@ -383,6 +387,7 @@ install: all $(TOOL_INST) $(FETCH_INST)
 	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
 	done
 	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	$(INSTALL) -m 644 rules/never-reach.rules $(DESTDIR)$(INST_NEVER)
 	$(INSTALL_IMAGE)
 	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 644 $(BASH_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/curlfence
@@ -399,6 +404,7 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
 	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
 	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
+	  $(DESTDIR)$(INST_NEVER) \
 	  $(DESTDIR)$(INST_IMAGE) \
 	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES))) \
 	  $(DESTDIR)$(BASHCOMPDIR)/curlfence
@@ -560,7 +566,7 @@ PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
 all: $(PRELOAD) $(PRELOAD_INST) $(if $(filter 1,$(DEFAULT_IMAGE)),$(TREE_IMAGE))
 
-$(TREE_IMAGE): rules/default.rules $(TOOL)
+$(TREE_IMAGE): rules/default.rules rules/never-reach.rules $(TOOL)
 	$(TOOL) compile $(TREE_RULES) -o $@ >/dev/null
 
 # Installed, the image is compiled from the installed rules, which it

@@ -202,7 +202,8 @@ static const char *error_name(curlfence_code c)
 }
 
 /* Files whose denials an allow elsewhere is reported for opening: the
- * default rules, by name or as installed. */
+ * default rules, by name or as installed, and the never-reach list they
+ * include (by name: an allowlist includes it alone). */
 static unsigned char *baseline_files(const cf_ruleset *rs)
 {
   unsigned char *b = calloc(rs->nfiles ? rs->nfiles : 1, 1);
@@ -215,7 +216,7 @@ static unsigned char *baseline_files(const cf_ruleset *rs)
     const char *base = strrchr(rs->files[i], '/');
 
     base = base ? base + 1 : rs->files[i];
-    if(!strcmp(base, "default.rules") ||
+    if(!strcmp(base, "default.rules") || !strcmp(base, "never-reach.rules") ||
        (have_def && realpath(rs->files[i], path) && !strcmp(path, def)))
       b[i] = 1;
   }
