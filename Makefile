@@ -456,7 +456,7 @@ deb:
 # bench-dpdk also times DPDK rte_lpm/rte_lpm6 in the same process
 # (apt-get install libdpdk-dev); DPDK's headers want gnu11 and SSE4.2, so
 # only that binary gets them.
-BENCH_SRCS  = bench/bench.c bench/gen.c
+BENCH_SRCS  = bench/bench.c bench/gen.c bench/hosts.c
 BENCH_BIN   = $(BUILD)/bench/bench
 BENCH_DPDK_BIN = $(BUILD)/bench/bench-dpdk
 BENCH_IMAGE_BIN = $(BUILD)/bench/bench-image

@@ -9,7 +9,7 @@
  *
  * The index is one open-addressing hash of the names (exact ones and the
  * SUFFIX of "*.SUFFIX" apart) with each name's rules chained in file
- * order.  A connection's name is hashed once, from its last byte to its
+ * order; the hash is not trusted: a name is compared byte for byte.  A connection's name is hashed once, from its last byte to its
  * first, which gives the hash of every suffix that starts at a label on
  * the way; the exact name is probed, then only the suffixes of as many
  * labels as some wildcard has, longest first, so the first rule found is
@@ -26,19 +26,34 @@
 #define CF_HOST_LABELS 128      /* a 253-byte name has at most 127 */
 #define NONE UINT32_MAX
 
-/* A name: its rules, and where its text is, so that a probe reads the
- * rules only for a name that is there. */
-typedef struct slot {
+/* A name with its rules, on one cache line: what a decision reads of a
+ * name that is there is here (its first bytes, and its only rule when it
+ * has one), so that a probe reads one slot and one entry. */
+#define INLINE_NAME 40
+typedef struct entry {
   uint64_t key;
-  uint32_t first;         /* the name's first rule; NONE: empty slot */
-  uint32_t name;          /* offset in cf_ruleset.texts */
+  uint32_t first;         /* the name's first rule in file order */
   uint16_t len;
   uint8_t wild;
+  uint8_t one;            /* 1: first is its only rule, summarised here */
+  uint8_t action, to;
+  uint16_t nports;        /* of that rule: 0, 1 (lo..hi) or more */
+  uint16_t lo, hi;
+  uint8_t pad_[2];
+  char name[INLINE_NAME]; /* the first bytes of the name */
+} entry;
+
+/* A slot: part of the key, to pass over other names without reading
+ * their entries, and the entry's index + 1 (0: empty). */
+typedef struct slot {
+  uint32_t tag;
+  uint32_t entry;
 } slot;
 
 struct cf_hostidx {
   slot *slots;
-  size_t mask;
+  entry *entries;
+  size_t mask, nentries;
   uint32_t *next;         /* per host rule: the next one of its name */
   uint64_t wild[2];       /* bit k: a wildcard SUFFIX of k labels */
   size_t nq[3];           /* rules each cf_hostq can find */
@@ -168,36 +183,67 @@ int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
                                             .nports = h->nports }, port);
 }
 
-/* FNV-1a over the bytes from the last, so that every suffix's hash is a
- * step on the way to the whole name's. */
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
+/* A hash over the bytes from the last, so that every suffix's hash is a
+ * step on the way to the whole name's: a rotate and an add per byte (two
+ * cycles on the chain from one byte to the next), and a strong mix only
+ * where a suffix starts.  Its only use is spreading names over slots:
+ * names are compared byte for byte. */
+#define H_SEED 0x243f6a8885a308d3ull
+#define H_STEP(h, c) ((((h) << 7) | ((h) >> 57)) + (unsigned char)(c))
+
+static uint64_t h_mix(uint64_t h)
+{
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
 
 static uint64_t slot_key(uint64_t h, int wild)
 {
   /* wildcards and exact names in one table, never equal */
-  return wild ? h ^ 0x9e3779b97f4a7c15ull : h;
+  return h_mix(wild ? h ^ 0x9e3779b97f4a7c15ull : h);
 }
 
 static size_t slot_of(const cf_hostidx *x, uint64_t key)
 {
-  return (size_t)((key * 0xff51afd7ed558ccdull) >> 32) & x->mask;
+  return (size_t)key & x->mask;
 }
 
-static const slot *probe(const cf_hostidx *x, const cf_ruleset *rs,
-                         uint64_t key, int wild, const char *name,
-                         size_t len)
+static const entry *probe(const cf_hostidx *x, const cf_ruleset *rs,
+                          uint64_t key, int wild, const char *name,
+                          size_t len)
 {
   size_t i = slot_of(x, key);
+  uint32_t tag = (uint32_t)(key >> 32);
 
   for(;; i = (i + 1) & x->mask) {
     const slot *s = &x->slots[i];
+    const entry *e;
 
-    if(s->first == NONE)
+    if(!s->entry)
       return NULL;
-    if(s->key == key && s->wild == wild && s->len == len &&
-       !memcmp(rs->texts + s->name, name, len))
-      return s;
+    if(s->tag != tag)
+      continue;
+    e = &x->entries[s->entry - 1];
+    if(e->key == key && e->wild == wild && e->len == len &&
+       !memcmp(e->name, name, len < INLINE_NAME ? len : INLINE_NAME) &&
+       (len <= INLINE_NAME ||
+        !memcmp(rs->texts + rs->hosts[e->first].name + INLINE_NAME,
+                name + INLINE_NAME, len - INLINE_NAME)))
+      return e;
+  }
+}
+
+static void summarise(entry *e, const cf_ruleset *rs, const cf_hostrule *h)
+{
+  e->action = h->action;
+  e->to = h->to;
+  e->nports = h->nports > 1 ? 2 : (uint16_t)h->nports;
+  if(h->nports == 1) {
+    e->lo = rs->ports[h->port_off].lo;
+    e->hi = rs->ports[h->port_off].hi;
   }
 }
 
@@ -215,50 +261,55 @@ curlfence_code cf_hostidx_build(cf_hostidx **out, const cf_ruleset *rs)
   x = calloc(1, sizeof(*x));
   last = malloc(rs->nhosts * sizeof(*last));
   if(x) {
-    x->slots = malloc(cap * sizeof(*x->slots));
+    x->slots = calloc(cap, sizeof(*x->slots));
+    x->entries = calloc(rs->nhosts, sizeof(*x->entries));
     x->next = malloc(rs->nhosts * sizeof(*x->next));
   }
-  if(!x || !last || !x->slots || !x->next) {
+  if(!x || !last || !x->slots || !x->entries || !x->next) {
     free(last);
     cf_hostidx_free(x);
     return CURLFENCE_E_NOMEM;
   }
   x->mask = cap - 1;
-  for(i = 0; i < cap; i++)
-    x->slots[i].first = NONE;
   for(i = 0; i < rs->nhosts; i++) {
     const cf_hostrule *h = &rs->hosts[i];
     const char *name = rs->texts + h->name;
-    uint64_t hv = FNV_OFFSET;
+    uint64_t hv = H_SEED, key;
     size_t k, labels = 1;
-    slot *s;
+    entry *e;
 
     for(k = h->namelen; k-- > 0;) {
-      hv = (hv ^ (unsigned char)name[k]) * FNV_PRIME;
+      hv = H_STEP(hv, name[k]);
       labels += name[k] == '.';
     }
+    key = slot_key(hv, h->wild);
     x->next[i] = NONE;
     x->nq[CF_HOSTQ_DENY] += h->action == CURLFENCE_DENY;
     x->nq[CF_HOSTQ_TO] += h->action == CURLFENCE_ALLOW && h->to;
     x->nq[CF_HOSTQ_ALLOW] += h->action == CURLFENCE_ALLOW;
     if(h->wild)
       x->wild[labels / 64] |= 1ull << (labels % 64);
-    s = (slot *)probe(x, rs, slot_key(hv, h->wild), h->wild, name,
-                      h->namelen);
-    if(s) {
-      x->next[last[s->first]] = (uint32_t)i;
-      last[s->first] = (uint32_t)i;
+    e = (entry *)probe(x, rs, key, h->wild, name, h->namelen);
+    if(e) {
+      x->next[last[e - x->entries]] = (uint32_t)i;
+      last[e - x->entries] = (uint32_t)i;
+      e->one = 0;
       continue;
     }
-    for(k = slot_of(x, slot_key(hv, h->wild)); x->slots[k].first != NONE;
-        k = (k + 1) & x->mask)
+    e = &x->entries[x->nentries];
+    e->key = key;
+    e->first = (uint32_t)i;
+    e->len = (uint16_t)h->namelen;
+    e->wild = h->wild;
+    e->one = 1;
+    memcpy(e->name, name, h->namelen < INLINE_NAME ? h->namelen
+                                                   : INLINE_NAME);
+    summarise(e, rs, h);
+    last[x->nentries] = (uint32_t)i;
+    for(k = slot_of(x, key); x->slots[k].entry; k = (k + 1) & x->mask)
       ;
-    x->slots[k].key = slot_key(hv, h->wild);
-    x->slots[k].first = (uint32_t)i;
-    x->slots[k].name = h->name;
-    x->slots[k].len = (uint16_t)h->namelen;
-    x->slots[k].wild = h->wild;
-    last[i] = (uint32_t)i;
+    x->slots[k].tag = (uint32_t)(key >> 32);
+    x->slots[k].entry = (uint32_t)++x->nentries;
   }
   free(last);
   *out = x;
@@ -270,19 +321,30 @@ void cf_hostidx_free(cf_hostidx *x)
   if(!x)
     return;
   free(x->slots);
+  free(x->entries);
   free(x->next);
   free(x);
 }
 
+/* The name's first rule that fits q, port and the address; -1: none. */
 static long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
-                      const slot *s, cf_hostq q, int v6, const uint8_t *addr,
+                      const entry *e, cf_hostq q, int v6, const uint8_t *addr,
                       unsigned port)
 {
   uint32_t i;
 
-  if(!s)
+  if(!e)
     return -1;
-  for(i = s->first; i != NONE; i = x->next[i])
+  if(e->one && !e->to && e->nports < 2) {
+    /* its only rule, without reading it */
+    if(e->action != (q == CF_HOSTQ_DENY ? CURLFENCE_DENY : CURLFENCE_ALLOW) ||
+       q == CF_HOSTQ_TO)
+      return -1;
+    if(e->nports && (port < e->lo || port > e->hi))
+      return -1;
+    return (long)e->first;
+  }
+  for(i = e->first; i != NONE; i = x->next[i])
     if(cf_hostrule_fits(rs, &rs->hosts[i], q, v6, addr, port))
       return (long)i;
   return -1;
@@ -292,7 +354,7 @@ long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
                      const char *host, int v6, const uint8_t *addr,
                      unsigned port)
 {
-  uint64_t hv = FNV_OFFSET, at[CF_HOST_LABELS];
+  uint64_t hv = H_SEED, at[CF_HOST_LABELS];
   size_t len, k, labels = 0, pos[CF_HOST_LABELS];
   long r;
 
@@ -302,7 +364,7 @@ long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
   if(!len || len > CF_HOST_MAX)
     return -1;
   for(k = len; k-- > 0;) {
-    hv = (hv ^ (unsigned char)host[k]) * FNV_PRIME;
+    hv = H_STEP(hv, host[k]);
     if(!k || host[k - 1] == '.') {
       /* the suffix of labels + 1 labels starts at k */
       if(++labels >= CF_HOST_LABELS)
@@ -311,6 +373,12 @@ long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
       pos[labels] = k;
     }
   }
+  /* every slot this may read, asked for at once: their misses overlap
+   * instead of following one another */
+  __builtin_prefetch(&x->slots[slot_of(x, slot_key(hv, 0))]);
+  for(k = labels - 1; k >= 1; k--)
+    if(x->wild[k / 64] & (1ull << (k % 64)))
+      __builtin_prefetch(&x->slots[slot_of(x, slot_key(at[k], 1))]);
   r = first_fit(x, rs, probe(x, rs, slot_key(hv, 0), 0, host, len), q, v6,
                 addr, port);
   if(r >= 0)
