@@ -707,6 +707,12 @@ expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($ex:$(grep -n '
 expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 (rules/examples/../never-reach.rules:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check -r $ex --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
 expect_stdout 1 "deny api.partner.example 169.254.169.254 port 443 (rules/examples/../never-reach.rules:$(ln "deny 169.254.169.254"): deny 169.254.169.254)" -- $tool check -r $ex --resolve api.partner.example:443:169.254.169.254 api.partner.example 443
 expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($ex:6: default deny)" -- $tool check -r $ex --resolve other.example:443:203.0.113.5 other.example 443
+# diff: a host rule on one side only is a change, with its effect
+printf 'default deny\nallow host a.example port 443\ndeny host *.bad.example\n' >"$tmp/h1.rules"
+printf 'default deny\nallow host a.example port 443\nallow host ci.internal to 10.0.0.0/8\n' >"$tmp/h2.rules"
+expect_stdout 1 "host rule added: allow host ci.internal to 10.0.0.0/8 ($tmp/h2.rules:3): exempts the name from address denials inside the prefix
+host rule removed: deny host *.bad.example ($tmp/h1.rules:3): no longer denies the name at every address" -- $tool diff "$tmp/h1.rules" "$tmp/h2.rules"
+expect_stdout 0 "" -- $tool diff "$tmp/h1.rules" "$tmp/h1.rules"
 printf 'allow host API.example\n' >"$tmp/badhost.rules"
 expect 2 "badhost.rules:1:12: host name \"API.example\" is not in canonical form (did you mean api.example?)" -- $tool check -r "$tmp/badhost.rules" 192.0.2.1
 expect 2 "host rules cannot be compiled into an image" -- $tool compile "$h" -o "$tmp/hosts.cfimg"
