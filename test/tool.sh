@@ -707,6 +707,11 @@ expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($ex:$(grep -n '
 expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 (rules/examples/../never-reach.rules:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check -r $ex --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
 expect_stdout 1 "deny api.partner.example 169.254.169.254 port 443 (rules/examples/../never-reach.rules:$(ln "deny 169.254.169.254"): deny 169.254.169.254)" -- $tool check -r $ex --resolve api.partner.example:443:169.254.169.254 api.partner.example 443
 expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($ex:6: default deny)" -- $tool check -r $ex --resolve other.example:443:203.0.113.5 other.example 443
+# lint: host rules that can never decide
+printf 'default deny\nallow host b.example\nallow host b.example port 8080\nallow host c.example to 10.0.0.0/8\n' >"$tmp/hl.rules"
+expect_stdout 1 "$tmp/hl.rules:3:1: warning: never decides: $tmp/hl.rules:2 (allow host b.example) decides first for the same name at every port [shadowed]" -- $tool lint "$tmp/hl.rules"
+printf 'default allow\nallow host a.example port 443\nallow host c.example to 10.0.0.0/8\n' >"$tmp/hl2.rules"
+expect_stdout 1 "$tmp/hl2.rules:2:1: warning: never decides: under default allow it allows only what the default allows (write allow host NAME to PREFIX to exempt the name from an address rule) [host-never-decides]" -- $tool lint "$tmp/hl2.rules"
 # diff: a host rule on one side only is a change, with its effect
 printf 'default deny\nallow host a.example port 443\ndeny host *.bad.example\n' >"$tmp/h1.rules"
 printf 'default deny\nallow host a.example port 443\nallow host ci.internal to 10.0.0.0/8\n' >"$tmp/h2.rules"
