@@ -69,7 +69,7 @@ INSTALL    ?= install
 
 WARN      = -Wall -Wextra -Wpedantic $(if $(filter 0,$(WERROR)),,-Werror)
 CSTD      = -std=c11 -D_GNU_SOURCE
-CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null)
+CURL_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libidn2 libpsl 2>/dev/null)
 CURL_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || echo -lcurl)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null || echo -lcheck)
@@ -80,7 +80,10 @@ REPRO     = -ffile-prefix-map=$(CURDIR)=.
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -g $(REPRO) $(SAN) -Iinclude $(CURL_CFLAGS) \
              $(CPPFLAGS) $(CFLAGS) -MMD -MP
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
-LIBDEPS   = -lcidr $(CURL_LIBS) -lpthread
+# libidn2 and libpsl check the names of host rules (IDN, public
+# suffixes); Debian's libcurl loads both already.
+IDN_LIBS  := $(shell $(PKG_CONFIG) --libs libidn2 libpsl 2>/dev/null || echo -lidn2 -lpsl)
+LIBDEPS   = -lcidr $(IDN_LIBS) $(CURL_LIBS) -lpthread
 # jansson reads audit logs in the tool (report, learn); the library and
 # the preload never link it.
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
@@ -183,6 +186,8 @@ $(INTLIB): $(LIB_OBJS) $(REVIEW_OBJS)
 TREE_TOOL  = $(abspath $(TOOL))
 TREE_RULES = $(abspath rules/default.rules)
 INST_RULES = $(SYSCONFDIR)/curlfence/default.rules
+# The never-reach list, which default.rules includes from its directory.
+INST_NEVER = $(SYSCONFDIR)/curlfence/never-reach.rules
 cstr = "$(subst ",\",$(subst \,\\,$(1)))"
 define write-if-changed
 	@printf '%s\n' $(2) >$(1).tmp
@@ -224,7 +229,7 @@ $(BUILD)/tools-installed/fetch-exec.o: tools/fetch.c | $(BUILD)/tools-installed/
 	$(CC) -I$(BUILD)/tools-installed $(CFLAGS_ALL) -DCLI_FETCH_EXEC -Ilib -c $< -o $@
 
 # No libcurl here: the link fails if anything in the tool comes to need it.
-TOOL_LIBS = -lcidr -lpthread -ldl
+TOOL_LIBS = -lcidr $(IDN_LIBS) -lpthread -ldl
 
 $(TOOL): $(TOOL_OBJS) $(INTLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(TOOL_LIBS) $(JANSSON_LIBS)
@@ -250,7 +255,8 @@ tools/curlfence: $(TOOL)
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
                 test/test_nat64_internal.c test/test_image.c \
                 test/test_image_nat64.c test/test_guard_internal.c \
-                test/test_reload.c
+                test/test_reload.c test/test_hostname.c \
+                test/test_hostrules.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 
@@ -357,9 +363,11 @@ $(PCFILE): curlfence.pc.in FORCE
 MAN_PAGES = $(wildcard docs/*.[1-8])
 EXAMPLES  = $(wildcard rules/examples/*.rules)
 EXDIR     = $(DATADIR)/curlfence/examples
-# The examples include ../default.rules in the source tree; installed, they
-# include the installed configuration file instead.
-EXAMPLE_SED = 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./default\.rules|\1$(INST_RULES)|'
+# The examples include ../default.rules (or ../never-reach.rules) in the
+# source tree; installed, they include the installed configuration files
+# instead.
+EXAMPLE_SED = -e 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./default\.rules|\1$(INST_RULES)|' \
+              -e 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./never-reach\.rules|\1$(INST_NEVER)|'
 
 install: all $(TOOL_INST) $(FETCH_INST)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
@@ -379,6 +387,7 @@ install: all $(TOOL_INST) $(FETCH_INST)
 	  $(INSTALL) -m 644 $$p $$d/ || exit 1; \
 	done
 	$(INSTALL) -m 644 rules/default.rules $(DESTDIR)$(INST_RULES)
+	$(INSTALL) -m 644 rules/never-reach.rules $(DESTDIR)$(INST_NEVER)
 	$(INSTALL_IMAGE)
 	$(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR)
 	$(INSTALL) -m 644 $(BASH_COMPLETION) $(DESTDIR)$(BASHCOMPDIR)/curlfence
@@ -395,6 +404,7 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.a \
 	  $(DESTDIR)$(PKGCONFIGDIR)/curlfence.pc \
 	  $(DESTDIR)$(INCLUDEDIR)/curlfence.h $(DESTDIR)$(INST_RULES) \
+	  $(DESTDIR)$(INST_NEVER) \
 	  $(DESTDIR)$(INST_IMAGE) \
 	  $(addprefix $(DESTDIR)$(EXDIR)/,$(notdir $(EXAMPLES))) \
 	  $(DESTDIR)$(BASHCOMPDIR)/curlfence
@@ -446,7 +456,7 @@ deb:
 # bench-dpdk also times DPDK rte_lpm/rte_lpm6 in the same process
 # (apt-get install libdpdk-dev); DPDK's headers want gnu11 and SSE4.2, so
 # only that binary gets them.
-BENCH_SRCS  = bench/bench.c bench/gen.c
+BENCH_SRCS  = bench/bench.c bench/gen.c bench/hosts.c
 BENCH_BIN   = $(BUILD)/bench/bench
 BENCH_DPDK_BIN = $(BUILD)/bench/bench-dpdk
 BENCH_IMAGE_BIN = $(BUILD)/bench/bench-image
@@ -556,7 +566,7 @@ PRELOAD_PATHS_H = $(BUILD)/preload-paths.h
 
 all: $(PRELOAD) $(PRELOAD_INST) $(if $(filter 1,$(DEFAULT_IMAGE)),$(TREE_IMAGE))
 
-$(TREE_IMAGE): rules/default.rules $(TOOL)
+$(TREE_IMAGE): rules/default.rules rules/never-reach.rules $(TOOL)
 	$(TOOL) compile $(TREE_RULES) -o $@ >/dev/null
 
 # Installed, the image is compiled from the installed rules, which it

@@ -20,6 +20,9 @@
  * IPv4 decision, in the same race, with the shipped rules and with a
  * 100k-prefix IPv4 table: target NAT64 <= 2x IPv4.
  *
+ * The "hosts" case (hosts.c) times decisions with a host name against
+ * decisions without one on a policy of 100,000 host rules.
+ *
  * Usage: bench [case ...]   (default: all).  BENCH_DIR picks the directory
  * for the rules files (default /tmp).
  */
@@ -723,6 +726,8 @@ static void nat64_line(const char *name, const curlfence_policy *p,
          pf(ns[1] / ns[0] <= 2.0), ns[3] / ns[2], pf(ns[3] / ns[2] <= 2.0));
 }
 
+int bench_hosts(void); /* hosts.c */
+
 static int run_nat64(const char *dir) {
   static const bcase big = {"nat64", GEN_BGP4, 100000, 0, 0, 0, 0, 0, 0, 0, 0};
   char path[1024];
@@ -792,6 +797,11 @@ int main(int argc, char **argv) {
     for (int a = 1; a < argc; a++)
       want |= !strcmp(argv[a], "nat64");
     if (want && run_nat64(dir))
+      rc = 1;
+    want = argc < 2;
+    for (int a = 1; a < argc; a++)
+      want |= !strcmp(argv[a], "hosts");
+    if (want && bench_hosts())
       rc = 1;
   }
 #ifdef CF_BENCH_DPDK

@@ -147,7 +147,10 @@ typedef struct curlfence_verdict {
                            the unspecified address (0.0.0.0, ::) denied
                            as the loopback address a connection to it
                            reaches (127.0.0.1, ::1), "loopback", with
-                           that denial's rule */
+                           that denial's rule; for a connection with a
+                           host name (curlfence_policy_decide_name),
+                           decided by a host rule: "host-deny", "host",
+                           "host-to" */
 } curlfence_verdict;
 
 /* Decide whether a connection to sa (AF_INET, AF_INET6 or AF_UNIX, salen
@@ -160,6 +163,22 @@ typedef struct curlfence_verdict {
 CURLFENCE_API curlfence_action curlfence_policy_decide(
     const curlfence_policy *policy, const struct sockaddr *sa,
     socklen_t salen, curlfence_verdict *v);
+
+/* Decide a connection given as text: to the numeric IPv4 or IPv6 address
+ * (no brackets, no zone) at port (0: unknown, matching only rules
+ * without ports), made for the host name host (NULL: none, as for a URL
+ * with an IP literal), as a guard decides it: host rules (docs/rules.md)
+ * apply to the name in canonical form (letters lowered, one trailing dot
+ * dropped; IDN names as A-labels); a name that cannot be put in that form
+ * is no name.  An address that does not parse, or a port over 65535, is
+ * denied with reason "malformed".  Returns the action and, if v is not
+ * NULL, fills it; verdict reasons from host rules are "host-deny" (a
+ * deny host rule), "host" (an allow host rule where no address rule
+ * matched) and "host-to" (an allow host NAME to PREFIX rule).  Thread-
+ * safe, takes no lock, never allocates. (CURLFENCE_0.3) */
+CURLFENCE_API curlfence_action curlfence_policy_decide_name(
+    const curlfence_policy *policy, const char *host, const char *address,
+    unsigned port, curlfence_verdict *v);
 
 /* Number of address rules in the policy (includes counted). */
 CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy);

@@ -40,11 +40,12 @@ expect() {
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
             gcc -print-multiarch)
 rules=/etc/curlfence/default.rules
+never=/etc/curlfence/never-reach.rules   # default.rules includes it
 pkglib=/usr/lib/$multiarch/curlfence
-meta=$(grep -n '^deny 169\.254\.169\.254' $rules | cut -d: -f1)
+meta=$(grep -n '^deny 169\.254\.169\.254' $never | cut -d: -f1)
 
 # Files where the packages put them; only the rules are configuration.
-for f in /usr/bin/curlfence $rules $pkglib/libcurlfence-preload.so \
+for f in /usr/bin/curlfence $rules $never $pkglib/libcurlfence-preload.so \
          $pkglib/default.cfimg /usr/lib/$multiarch/libcurlfence.so.0 \
          /usr/include/curlfence.h /usr/share/man/man7/libcurlfence-preload.7.gz; do
   [ -e "$f" ] && ok || bad "not installed: $f"
@@ -52,10 +53,11 @@ done
 expect 0 "$rules" -- dpkg-query -W -f='${Conffiles}' curlfence
 conf=$(dpkg-query -W -f='${Conffiles}\n' libcurlfence0 libcurlfence-dev \
          curlfence curlfence-preload | awk 'NF { print $1 }')
-[ "$conf" = "$rules" ] && ok || bad "conffiles are not only $rules: $conf"
+[ "$(echo "$conf" | sort)" = "$(printf '%s\n' $rules $never | sort)" ] && ok ||
+  bad "conffiles are not only $rules and $never: $conf"
 
 # The installed tool, from any directory, reads the installed rules.
-expect 1 "deny 169.254.169.254 ($rules:$meta: deny 169.254.169.254)" -- \
+expect 1 "deny 169.254.169.254 ($never:$meta: deny 169.254.169.254)" -- \
   sh -c "cd / && curlfence check 169.254.169.254"
 expect 0 "0.2.0" -- sh -c "pkg-config --modversion curlfence"
 

@@ -33,10 +33,12 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 # Lines of the rules that the checks below expect to decide.
-loop=$(grep -n '^deny 127\.0\.0\.0/8' rules/default.rules | cut -d: -f1)
-meta=$(grep -n '^deny 169\.254\.169\.254' rules/default.rules | cut -d: -f1)
+# They are in the never-reach list that default.rules includes from its
+# own directory.
+loop=$(grep -n '^deny 127\.0\.0\.0/8' rules/never-reach.rules | cut -d: -f1)
+meta=$(grep -n '^deny 169\.254\.169\.254' rules/never-reach.rules | cut -d: -f1)
 [ -n "$loop" ] && [ -n "$meta" ] ||
-  { echo "install: rules/default.rules lacks the rules these checks use"; exit 1; }
+  { echo "install: rules/never-reach.rules lacks the rules these checks use"; exit 1; }
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -149,7 +151,7 @@ build_and_run() {
   fi
   expect 0 "libcurlfence.so.0 => $libdir/libcurlfence.so.0" -- \
     env LD_LIBRARY_PATH="$libdir" ldd "$tmp/$name-shared"
-  expect 0 "$rules:$meta: deny 169.254.169.254; fetch 7, denied 1" -- \
+  expect 0 "$(dirname "$rules")/never-reach.rules:$meta: deny 169.254.169.254; fetch 7, denied 1" -- \
     env LD_LIBRARY_PATH="$libdir" "$tmp/$name-shared" "$rules"
   # shellcheck disable=SC2046,SC2086
   if $cc $extra -o "$tmp/$name-static" "$tmp/prog.c" \
@@ -163,7 +165,7 @@ build_and_run() {
   else
     ok
   fi
-  expect 0 "$rules:$meta: deny 169.254.169.254; fetch 7, denied 1" -- \
+  expect 0 "$(dirname "$rules")/never-reach.rules:$meta: deny 169.254.169.254; fetch 7, denied 1" -- \
     "$tmp/$name-static" "$rules"
 }
 
@@ -179,6 +181,7 @@ run_make install PREFIX="$p"
 for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.$version \
          lib/libcurlfence.a lib/pkgconfig/curlfence.pc \
          lib/curlfence/libcurlfence-preload.so etc/curlfence/default.rules \
+         etc/curlfence/never-reach.rules \
          lib/curlfence/default.cfimg libexec/curlfence/curlfence-fetch \
          share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
@@ -207,36 +210,36 @@ fi
 
 # From / and from a directory holding a permissive rules/default.rules:
 # the installed tool reads the installed rules either way.
-expect 1 "deny 169.254.169.254 ($p/etc/curlfence/default.rules:$meta: deny 169.254.169.254)" -- \
+expect 1 "deny 169.254.169.254 ($p/etc/curlfence/never-reach.rules:$meta: deny 169.254.169.254)" -- \
   sh -c "cd / && '$p/bin/curlfence' check 169.254.169.254"
-expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:$loop: deny 127.0.0.0/8)" -- \
+expect 1 "deny 127.0.0.1 ($p/etc/curlfence/never-reach.rules:$loop: deny 127.0.0.0/8)" -- \
   sh -c "cd / && '$p/bin/curlfence' check 127.0.0.1"
 mkdir -p "$tmp/cwd/rules"
 printf 'default allow\nallow 0.0.0.0/0\nallow ::/0\n' >"$tmp/cwd/rules/default.rules"
-expect 1 "deny 127.0.0.1 ($p/etc/curlfence/default.rules:$loop:" -- \
+expect 1 "deny 127.0.0.1 ($p/etc/curlfence/never-reach.rules:$loop:" -- \
   sh -c "cd '$tmp/cwd' && '$p/bin/curlfence' check 127.0.0.1"
 expect 0 "allow 127.0.0.2 port 18080 ($p/share/curlfence/examples/demo.rules:" -- \
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.2 18080
-expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/default.rules:$loop:" -- \
+expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/never-reach.rules:$loop:" -- \
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.1 18080
 # The installed tool leaves libcurl to the fetch program it runs, which
 # reads the installed rules.
 expect 1 "" -- sh -c "readelf -d '$p/bin/curlfence' | grep libcurl"
 expect 0 "libcurl" -- readelf -d "$p/libexec/curlfence/curlfence-fetch"
-expect 7 "blocked 127.0.0.1 port 9 by $p/etc/curlfence/default.rules:$loop" -- \
+expect 7 "blocked 127.0.0.1 port 9 by $p/etc/curlfence/never-reach.rules:$loop" -- \
   sh -c "cd / && '$p/bin/curlfence' fetch http://127.0.0.1:9/"
 # curl under the installed preload library, through the installed tool:
 # the installed rules refuse loopback before connecting.
 if command -v curl >/dev/null; then
   expect 7 "" -- sh -c "cd / && '$p/bin/curlfence' run --audit '$tmp/run.jsonl' -- curl -sS http://127.0.0.1:9/"
-  expect 0 '"rule":{"file":"'"$p"'/etc/curlfence/default.rules","line":'"$loop" -- cat "$tmp/run.jsonl"
+  expect 0 '"rule":{"file":"'"$p"'/etc/curlfence/never-reach.rules","line":'"$loop" -- cat "$tmp/run.jsonl"
   # The default rules come from their installed image, which needs no
   # parser: libcidr is never opened.  Once the rules change, the image no
   # longer matches them and the text is read.
   pl() { (cd / && LD_DEBUG=files LD_PRELOAD="$p/lib/curlfence/libcurlfence-preload.so" \
           CURLFENCE_AUDIT="$tmp/pl.jsonl" curl -s http://127.0.0.1:9/ 2>&1); }
   case $(pl) in *libcidr*) bad "the preload opened libcidr with a current image" ;; *) ok ;; esac
-  expect 0 '"file":"'"$p"'/etc/curlfence/default.rules","line":'"$loop" -- cat "$tmp/pl.jsonl"
+  expect 0 '"file":"'"$p"'/etc/curlfence/never-reach.rules","line":'"$loop" -- cat "$tmp/pl.jsonl"
   chmod u+w "$p/etc/curlfence/default.rules"
   echo '# changed' >>"$p/etc/curlfence/default.rules"
   case $(pl) in *libcidr*) ok ;; *) bad "the preload used a stale image" ;; esac
@@ -274,14 +277,14 @@ run_make install DESTDIR="$s" PREFIX=/usr SYSCONFDIR=/etc
 for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.$version \
          usr/lib/libcurlfence.a usr/lib/pkgconfig/curlfence.pc \
          usr/share/man/man1/curlfence.1 etc/curlfence/default.rules \
-         usr/lib/curlfence/default.cfimg \
+         etc/curlfence/never-reach.rules usr/lib/curlfence/default.cfimg \
          usr/share/bash-completion/completions/curlfence; do
   [ -f "$s/$f" ] && ok || bad "not staged: $s/$f"
 done
 expect 0 "libdir=/usr/lib" -- cat "$s/usr/lib/pkgconfig/curlfence.pc"
 expect 0 "include /etc/curlfence/default.rules" -- cat "$s/usr/share/curlfence/examples/demo.rules"
 expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$s/usr/bin/curlfence" --help
-expect 1 "deny 169.254.169.254 ($s/etc/curlfence/default.rules:$meta:" -- \
+expect 1 "deny 169.254.169.254 ($s/etc/curlfence/never-reach.rules:$meta:" -- \
   "$s/usr/bin/curlfence" check -r "$s/etc/curlfence/default.rules" 169.254.169.254
 # The staged .pc names /usr; the sysroot maps its paths into the stage,
 # where /usr/lib is not a system directory to be left out.

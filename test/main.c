@@ -14,6 +14,8 @@ int main(void)
   srunner_add_suite(sr, suite_rules_internal());
   srunner_add_suite(sr, suite_nat64_internal());
   srunner_add_suite(sr, suite_guard_internal());
+  srunner_add_suite(sr, suite_hostname());
+  srunner_add_suite(sr, suite_hostrules());
 #endif
   srunner_add_suite(sr, suite_policy());
   srunner_add_suite(sr, suite_default_rules());

@@ -5,8 +5,14 @@
 set -u
 tool=${CURLFENCE_TOOL:-tools/curlfence}
 def=$(pwd)/rules/default.rules  # found by the tool's location, not the cwd
-ln() {  # ln RULE: the line of the default rules that says RULE
-  grep -n -E "^$1([[:space:]]|\$)" "$def" | head -n 1 | cut -d: -f1
+rf() {  # rf RULE: the file of the default rules that says RULE, as
+        # rules/default.rules or the never-reach list it includes
+  for f in rules/default.rules rules/never-reach.rules; do
+    if grep -q -E "^$1([[:space:]]|\$)" "$f"; then echo "$f"; return; fi
+  done
+}
+ln() {  # ln RULE: the line of that file that says RULE
+  grep -n -E "^$1([[:space:]]|\$)" "$(rf "$1")" | head -n 1 | cut -d: -f1
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -56,22 +62,24 @@ expect 2 "the rules (-r -) cannot come from standard input" -- \
 expect 2 "the rules (CURLFENCE_RULES=-) cannot come from standard input" -- \
   sh -c "cd '$tmp/dash' && CURLFENCE_RULES=- '$atool' run -- true"
 
-expect 1 "deny 169.254.169.254 ($def:" -- $tool check 169.254.169.254
-expect 1 "deny 169.254.169.254 port 80 ($def:$(ln "deny 169.254.169.254"): deny 169.254.169.254)" -- $tool check 169.254.169.254 80
-expect 0 "allow 93.184.215.14 port 443 ($def:$(ln "default allow"): default allow)" -- $tool check 93.184.215.14 443
-expect 1 "deny ::ffff:127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
+expect 1 "deny 169.254.169.254 ($(pwd)/$(rf "deny 169.254.169.254"):" -- $tool check 169.254.169.254
+expect 1 "deny 169.254.169.254 port 80 ($(pwd)/$(rf "deny 169.254.169.254"):$(ln "deny 169.254.169.254"): deny 169.254.169.254)" -- $tool check 169.254.169.254 80
+expect 0 "allow 93.184.215.14 port 443 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)" -- $tool check 93.184.215.14 443
+expect 1 "deny ::ffff:127.0.0.1 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check ::ffff:127.0.0.1
 expect 0 "allow 2606:4700::1111" -- $tool check 2606:4700::1111
-expect 0 "allow 64:ff9b::808:808 port 443 as 8.8.8.8 ($def:$(ln "default allow"): default allow)" -- $tool check 64:ff9b::808:808 443
-expect 1 "deny 64:ff9b::7f00:1 port 80 as 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 64:ff9b::7f00:1 80
-expect 1 "deny 64:ff9b:1::1 ($def:$(ln "deny ::/0"): deny ::/0)" -- $tool check 64:ff9b:1::1
+expect 0 "allow 64:ff9b::808:808 port 443 as 8.8.8.8 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)" -- $tool check 64:ff9b::808:808 443
+expect 1 "deny 64:ff9b::7f00:1 port 80 as 127.0.0.1 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 64:ff9b::7f00:1 80
+expect 1 "deny 64:ff9b:1::1 ($(pwd)/$(rf "deny ::/0"):$(ln "deny ::/0"): deny ::/0)" -- $tool check 64:ff9b:1::1
 printf 'nat64 64:ff9b::/96\ndeny 64:ff9b::1\n' >"$tmp/n64.rules"
 expect 2 "n64.rules:2:6: \"64:ff9b::1\" lies inside nat64 prefix \"64:ff9b::/96\"" -- $tool check -r "$tmp/n64.rules" 1.2.3.4
 # nat64 in the review tools: explain decides on the embedded address,
 # diff names a prefix declared on one side, lint says nothing of self
-expect 1 "1. $def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8 -- decides" -- $tool explain 64:ff9b::7f00:1 80
+expect 1 "1. $(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8 -- decides" -- $tool explain 64:ff9b::7f00:1 80
 expect 1 "is decided as the IPv4 address 127.0.0.1 it embeds" -- $tool explain 64:ff9b::7f00:1 80
-grep -v '^nat64 64:ff9b::/96' rules/default.rules >"$tmp/no64.rules"
-expect 1 "nat64 64:ff9b::/96: not declared -> declared (rules/default.rules:$(ln "nat64 64:ff9b::\/96"))" -- $tool diff "$tmp/no64.rules" rules/default.rules
+mkdir -p "$tmp/no64"
+cp rules/default.rules "$tmp/no64/"
+grep -v '^nat64 64:ff9b::/96' rules/never-reach.rules >"$tmp/no64/never-reach.rules"
+expect 1 "nat64 64:ff9b::/96: not declared -> declared ($(rf "nat64 64:ff9b::\/96"):$(ln "nat64 64:ff9b::\/96"))" -- $tool diff "$tmp/no64/default.rules" rules/default.rules
 refute 0 "self" -- $tool lint rules/default.rules
 expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check 10.0.0.0/8
 expect 2 "invalid port" -- $tool check 1.2.3.4 65536
@@ -85,9 +93,9 @@ expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [synt
 # every program it starts); fetch runs the tree's curlfence-fetch.
 refute 0 "libcurl" -- readelf -d "$tool"
 expect 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-fetch"
-expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $def:$(ln "deny 127.0.0.0/8") (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
+expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8") (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
-expect 7 "blocked 0.0.0.0 port 80 by $def:$(ln "deny 0.0.0.0/8") (deny 0.0.0.0/8)" -- $tool fetch http://0/
+expect 7 "blocked 0.0.0.0 port 80 by $(pwd)/$(rf "deny 0.0.0.0/8"):$(ln "deny 0.0.0.0/8") (deny 0.0.0.0/8)" -- $tool fetch http://0/
 expect 7 "blocked 127.0.0.1 port 9" -- $tool fetch --audit "$tmp/a.jsonl" http://127.0.0.1:9/
 expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/a.jsonl" 1 decision=deny addr=127.0.0.1 "rule.text=deny 127.0.0.0/8"
 # --audit from the environment when the option is not given
@@ -97,11 +105,11 @@ CURLFENCE_AUDIT="$tmp/env-b.jsonl" $tool fetch --audit "$tmp/opt-b.jsonl" http:/
 expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/opt-b.jsonl" 1 decision=deny addr=127.0.0.1
 expect 1 "" -- test -e "$tmp/env-b.jsonl"
 expect 7 "stats: generation 1, allowed 0, denied 2" -- $tool fetch --stats http://localhost:9/
-expect 7 "x $def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
+expect 7 "x $(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8" -- $tool fetch --stats http://localhost:9/
 # CURLE_UNSUPPORTED_PROTOCOL: file:// is never fetched, nothing is blocked.
 expect 1 "curlfence: " -- $tool fetch file:///etc/passwd
 refute 1 "blocked" -- $tool fetch file:///etc/passwd
-expect 7 "would block (report-only) 127.0.0.1 port 9 by $def:$(ln "deny 127.0.0.0/8")" -- $tool fetch --report-only http://127.0.0.1:9/
+expect 7 "would block (report-only) 127.0.0.1 port 9 by $(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8")" -- $tool fetch --report-only http://127.0.0.1:9/
 # Report-only lets the connection be tried: it fails (CURLE_COULDNT_CONNECT),
 # and curlfence does not claim it blocked it.
 refute 7 "curlfence: blocked" -- $tool fetch --report-only http://127.0.0.1:9/
@@ -149,7 +157,7 @@ expect 2 "Run 'curlfence lint $tmp/bad.rules'" -- $tool check -r "$tmp/bad.rules
 # ---- bash completion, against the command table the tool prints: every
 # command, exactly the options of each, and an argument (not options) after
 # each option that takes one
-expect 0 "check -r|--rules=FILE -p|--port=PORT -n|--numeric -q|--quiet --json -h|--help" -- $tool --list-options
+expect 0 "check -r|--rules=FILE -p|--port=PORT -n|--numeric -q|--quiet --resolve=HOST:PORT:ADDR[,ADDR] --json -h|--help" -- $tool --list-options
 if command -v bash >/dev/null; then
   complete_words() {  # complete_words WORDS...: what completion offers
     bash -c '. tools/curlfence.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _curlfence; printf "%s\n" "${COMPREPLY[@]}"' _ "$@"
@@ -202,21 +210,21 @@ expect 0 "allow 1.2.3.4 port 65535 (" -- $tool check 1.2.3.4 65535
 expect 0 "allow 1.2.3.4 port 1 (" -- $tool check 1.2.3.4 1
 
 # ---- check: several addresses, host names, zone ids, stdin, --json
-expect_stdout 1 "deny 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
-allow 93.184.215.14 port 80 ($def:$(ln "default allow"): default allow)" -- $tool check 127.0.0.1 93.184.215.14 -p 80
-expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)
-allow 2606:4700::1111 ($def:$(ln "allow 2000::/3"): allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
-expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check localhost 443
-expect_stdout 1 "deny fe80::1%lo ($def:$(ln "deny fe80::/10"): deny fe80::/10)" -- $tool check fe80::1%lo
-expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 2130706433
+expect_stdout 1 "deny 127.0.0.1 port 80 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 port 80 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)" -- $tool check 127.0.0.1 93.184.215.14 -p 80
+expect_stdout 0 "allow 93.184.215.14 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)
+allow 2606:4700::1111 ($(pwd)/$(rf "allow 2000::/3"):$(ln "allow 2000::/3"): allow 2000::/3)" -- $tool check 93.184.215.14 2606:4700::1111
+expect_stdout 1 "deny localhost 127.0.0.1 port 443 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check localhost 443
+expect_stdout 1 "deny fe80::1%lo ($(pwd)/$(rf "deny fe80::/10"):$(ln "deny fe80::/10"): deny fe80::/10)" -- $tool check fe80::1%lo
+expect_stdout 1 "deny 2130706433 127.0.0.1 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check 2130706433
 expect 2 "\"fe80::1%no-such-interface\": not an address or a host name" -- $tool check fe80::1%no-such-interface
 printf '# a log\n127.0.0.1\n\n93.184.215.14 443\n  ::2   8080  \n' >"$tmp/batch"
-expect_stdout 1 "deny 127.0.0.1 port 22 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
-allow 93.184.215.14 port 443 ($def:$(ln "default allow"): default allow)
-deny ::2 port 8080 ($def:$(ln "deny ::/96"): deny ::/96)" -- sh -c "$tool check - 22 <'$tmp/batch'"
-printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check -; }
+expect_stdout 1 "deny 127.0.0.1 port 22 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 port 443 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)
+deny ::2 port 8080 ($(pwd)/$(rf "deny ::/96"):$(ln "deny ::/96"): deny ::/96)" -- sh -c "$tool check - 22 <'$tmp/batch'"
+printf '93.184.215.14\n' | { expect_stdout 0 "allow 93.184.215.14 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)" -- $tool check -; }
 printf '1.2.3.4 080\n10.0.0.1\nnot/an/address\n' >"$tmp/batch2"
-expect_stdout 2 "deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
+expect_stdout 2 "deny 10.0.0.1 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check - <'$tmp/batch2'"
 expect 2 "\"080\": invalid port \"080\" (expected 1-65535)" -- sh -c "$tool check - <'$tmp/batch2'"
 # a batch: spellings only inet_aton reads are repeated, the others not; a
 # rule text longer than the tool's line buffer is written whole
@@ -239,7 +247,7 @@ assert len(rows) == 2, rows
 want = {"input": "127.0.0.1", "addr": "127.0.0.1", "port": 443, "decision": "deny", "default": False, "reason": "rule", "rule": {"file": sys.argv[2], "line": int(sys.argv[3]), "text": "deny 127.0.0.0/8"}}
 assert all(rows[0][k] == v for k, v in want.items()), rows[0]
 assert rows[1]["decision"] == "allow" and rows[1]["default"] is True and rows[1]["reason"] == "default", rows[1]
-print("ok")' "$tmp/check.json" "$def" "$(ln "deny 127.0.0.0/8")"
+print("ok")' "$tmp/check.json" "$(pwd)/$(rf "deny 127.0.0.0/8")" "$(ln "deny 127.0.0.0/8")"
 
 # ---- version: the library's, the libcurl in use, the default paths
 ver=$(sed -n 's/^#define CURLFENCE_VERSION "\(.*\)"$/\1/p' include/curlfence.h)
@@ -257,23 +265,23 @@ expect 0 "rules: $tmp/env.rules" -- env CURLFENCE_RULES="$tmp/env.rules" $tool -
 expect 0 "preload: $tmp/none.so (not found)" -- env CURLFENCE_PRELOAD="$tmp/none.so" $tool -V
 
 # ---- check and explain: ADDRESS:PORT, [V6ADDR]:PORT, HOST:PORT, -p, -n
-expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
-deny 10.1.2.3 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
-deny 2001:db8::1 port 8443 ($def:$(ln "deny 2001:db8::\/32"): deny 2001:db8::/32)
-allow 93.184.215.14 ($def:$(ln "default allow"): default allow)" -- $tool check 10.1.2.3:443 10.1.2.3:22 [2001:db8::1]:8443 93.184.215.14
-expect_stdout 1 "deny fe80::1%lo port 22 ($def:$(ln "deny fe80::\/10"): deny fe80::/10)
-deny ::2 ($def:$(ln "deny ::\/96"): deny ::/96)" -- $tool check "[fe80::1%lo]:22" "[::2]"
+expect_stdout 1 "deny 10.1.2.3 port 443 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 10.1.2.3 port 22 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 2001:db8::1 port 8443 ($(pwd)/$(rf "deny 2001:db8::\/32"):$(ln "deny 2001:db8::\/32"): deny 2001:db8::/32)
+allow 93.184.215.14 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)" -- $tool check 10.1.2.3:443 10.1.2.3:22 [2001:db8::1]:8443 93.184.215.14
+expect_stdout 1 "deny fe80::1%lo port 22 ($(pwd)/$(rf "deny fe80::\/10"):$(ln "deny fe80::\/10"): deny fe80::/10)
+deny ::2 ($(pwd)/$(rf "deny ::\/96"):$(ln "deny ::\/96"): deny ::/96)" -- $tool check "[fe80::1%lo]:22" "[::2]"
 expect 1 "deny localhost 127.0.0.1 port 443 (" -- $tool check localhost:443
 # the trailing PORT: one address only; among several it is not guessed
 expect 2 "curlfence check: \"443\" looks like a port, but there are several addresses: write ADDRESS:PORT, [IPV6]:PORT or -p PORT" -- $tool check 10.1.2.3 443 10.1.2.3 22
 expect 2 "\"80\" looks like a port" -- $tool check 127.0.0.1 93.184.215.14 80
-expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check 10.1.2.3 443
-expect_stdout 1 "deny 2130706433 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
-allow 93.184.215.14 ($def:$(ln "default allow"): default allow)
-deny 10.0.0.1 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check 2130706433 93.184.215.14 10.0.0.1
+expect_stdout 1 "deny 10.1.2.3 port 443 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check 10.1.2.3 443
+expect_stdout 1 "deny 2130706433 127.0.0.1 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)
+allow 93.184.215.14 ($(pwd)/$(rf "default allow"):$(ln "default allow"): default allow)
+deny 10.0.0.1 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check 2130706433 93.184.215.14 10.0.0.1
 # -p: every operand without a port of its own
-expect_stdout 1 "deny 10.1.2.3 port 80 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
-deny 10.1.2.4 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check -p 80 10.1.2.3 10.1.2.4:22
+expect_stdout 1 "deny 10.1.2.3 port 80 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 10.1.2.4 port 22 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- $tool check -p 80 10.1.2.3 10.1.2.4:22
 expect 2 "curlfence check: \"443\" is a second port: -p gives it already" -- $tool check -p 80 10.1.2.3 443
 expect 2 "curlfence check: invalid port \"0\"" -- $tool check --port 0 10.1.2.3
 for bad in "[1.2.3.4]:80=brackets hold only IPv6 addresses" "[::1=missing \"]\"" \
@@ -284,14 +292,14 @@ for bad in "[1.2.3.4]:80=brackets hold only IPv6 addresses" "[::1=missing \"]\""
 done
 # -n: a name is an error, never a lookup; numeric spellings still work
 expect 2 "curlfence: \"localhost\": not a numeric address (-n: host names are not resolved)" -- $tool check -n localhost
-expect_stdout 2 "deny 2130706433 127.0.0.1 port 80 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check --numeric no-such-host.test:80 2130706433:80
+expect_stdout 2 "deny 2130706433 127.0.0.1 port 80 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check --numeric no-such-host.test:80 2130706433:80
 expect 2 "\"no-such-host.test\": not a numeric address" -- $tool check --numeric no-such-host.test:80 2130706433:80
 # standard input: ADDRESS:PORT on a line too; a line's port beats -p
 printf '10.1.2.3:443\n[::2]:8080\n10.1.2.3\n10.1.2.3 22\n' >"$tmp/batch3"
-expect_stdout 1 "deny 10.1.2.3 port 443 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
-deny ::2 port 8080 ($def:$(ln "deny ::\/96"): deny ::/96)
-deny 10.1.2.3 port 9 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
-deny 10.1.2.3 port 22 ($def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check -p 9 - <'$tmp/batch3'"
+expect_stdout 1 "deny 10.1.2.3 port 443 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny ::2 port 8080 ($(pwd)/$(rf "deny ::\/96"):$(ln "deny ::\/96"): deny ::/96)
+deny 10.1.2.3 port 9 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
+deny 10.1.2.3 port 22 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check -p 9 - <'$tmp/batch3'"
 printf '10.1.2.3:443 22\n' | { expect 2 "\"22\": a second port for an address that names one" -- $tool check -; }
 # -q: nothing on standard output, the status only
 expect_stdout 1 "" -- $tool check -q 127.0.0.1 93.184.215.14
@@ -301,7 +309,7 @@ expect_stdout 2 "" -- $tool check -q 10.0.0.0/8 127.0.0.1
 expect 2 "\"10.0.0.0/8\": not an address or a host name" -- $tool check -q 10.0.0.0/8 127.0.0.1
 # explain: the same spellings of a port
 expect 1 "10.1.2.3 port 443:
-  1. $def:$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8 -- decides" -- $tool explain 10.1.2.3:443
+  1. $(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8 -- decides" -- $tool explain 10.1.2.3:443
 expect 1 "::ffff:10.0.0.1 port 80:" -- $tool explain "[::ffff:10.0.0.1]:80"
 expect 1 "10.1.2.3 port 22:" -- $tool explain -p 22 10.1.2.3
 expect 1 "10.1.2.3 port 80:" -- $tool explain -p 22 10.1.2.3:80
@@ -318,7 +326,7 @@ expect_stdout 1 "allow 10.1.1.1 (<stdin>:2: allow 10.0.0.0/8)
 deny 11.1.1.1 (<stdin>:1: default deny)" -- sh -c "$tool check -r - 10.1.1.1 11.1.1.1 <'$tmp/in.rules'"
 expect 0 "decision: allow (<stdin>:2: allow 10.0.0.0/8)" -- sh -c "$tool explain --rules - 10.1.1.1 <'$tmp/in.rules'"
 # its includes are relative to the working directory
-expect 1 "deny 127.0.0.1 (rules/default.rules:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- sh -c "printf 'include rules/default.rules\n' | $tool check -r - 127.0.0.1"
+expect 1 "deny 127.0.0.1 ($(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- sh -c "printf 'include rules/default.rules\n' | $tool check -r - 127.0.0.1"
 expect 2 "<stdin>:1:6: incomplete IPv4 address \"10\"" -- sh -c "$tool check -r - 1.2.3.4 <'$tmp/bad.rules'"
 expect 2 "curlfence check: standard input (-) can be read only once" -- $tool check -r - -
 expect 2 "curlfence check: standard input (-) can be read only once" -- $tool check - -
@@ -401,9 +409,9 @@ expect_stdout 1 "$l/port:2:1: warning: port rule never wins: line 1 (deny 10.0.0
 expect_stdout 1 "$l/portdeep:1:1: warning: port rule never wins: more specific rules decide every address and port it covers [port-never-wins]" -- $tool lint "$l/portdeep"
 expect_stdout 0 "$l/redundant:2:1: note: redundant: wherever it decides, the default (default deny) would decide the same [redundant]" -- $tool lint "$l/redundant"
 expect_stdout 0 "$l/redundant2:3:1: note: redundant: wherever it decides, line 2 (deny 10.0.0.0/8) would decide the same [redundant]" -- $tool lint "$l/redundant2"
-expect_stdout 1 "$l/opens:2:1: warning: never decides: $(pwd)/rules/default.rules:$(ln "deny 169.254.169.254") (deny 169.254.169.254) wins on the same prefix [shadowed]
-$l/opens:3:1: note: allows addresses that $(pwd)/rules/default.rules:$(ln "deny 198.51.100.0/24") (deny 198.51.100.0/24) denies, such as 198.51.100.7 [opens-default-deny]
-$l/opens:4:1: note: allows addresses that $(pwd)/rules/default.rules:$(ln "deny 10.0.0.0/8") (deny 10.0.0.0/8) denies, such as 10.1.0.0 [opens-default-deny]" -- $tool lint "$l/opens"
+expect_stdout 1 "$l/opens:2:1: warning: never decides: $(pwd)/$(rf "deny 169.254.169.254"):$(ln "deny 169.254.169.254") (deny 169.254.169.254) wins on the same prefix [shadowed]
+$l/opens:3:1: note: allows addresses that $(pwd)/$(rf "deny 198.51.100.0/24"):$(ln "deny 198.51.100.0/24") (deny 198.51.100.0/24) denies, such as 198.51.100.7 [opens-default-deny]
+$l/opens:4:1: note: allows addresses that $(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8") (deny 10.0.0.0/8) denies, such as 10.1.0.0 [opens-default-deny]" -- $tool lint "$l/opens"
 expect_stdout 0 "" -- $tool lint "$l/clean"
 expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]" -- $tool lint "$tmp/bad.rules"
 expect_stdout 2 "$tmp/bad.rules:1:6: incomplete IPv4 address \"10\" (write all four octets) [address]
@@ -554,7 +562,7 @@ expect_stdout 1 "0.0.0.0/5 any port: allow ($d/flip1:1 default) -> deny ($d/flip
 ::/0 any port: allow ($d/flip1:1 default) -> deny ($d/flip2:1 default)" -- $tool diff "$d/flip1" "$d/flip2"
 expect_stdout 0 "" -- $tool diff "$d/flip1" "$d/same"
 expect_stdout 0 "" -- $tool diff rules/default.rules rules/default.rules
-expect 1 "203.0.113.0/24 port 443: deny (rules/default.rules:$(ln "deny 203.0.113.0/24")) -> allow (rules/examples/allowlist.rules:7)" -- $tool diff rules/default.rules rules/examples/allowlist.rules
+expect 1 "203.0.113.0/24 port 443: deny ($(rf "deny 203.0.113.0/24"):$(ln "deny 203.0.113.0/24")) -> allow (rules/examples/allowlist.rules:7)" -- $tool diff rules/default.rules rules/examples/allowlist.rules
 expect 1 "unix sockets: deny ($d/u1:1) -> allow ($d/u2:1)" -- sh -c "printf 'unix deny\n' >'$d/u1'; printf 'unix allow\n' >'$d/u2'; $tool diff '$d/u1' '$d/u2'"
 expect 2 "curlfence diff: expected OLD and NEW rules files" -- $tool diff "$d/allow"
 expect 2 "$tmp/bad.rules:1:6: incomplete IPv4 address" -- $tool diff "$d/allow" "$tmp/bad.rules"
@@ -637,11 +645,11 @@ abs_tool=$(cd "$(dirname "$tool")" && pwd)/$(basename "$tool")
 mkdir -p "$tmp/cwd/rules"
 printf 'default allow\nallow 0.0.0.0/0\n' >"$tmp/cwd/rules/default.rules"
 printf 'default deny\nallow 127.0.0.7\n' >"$tmp/env.rules"
-expect 1 "deny 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- sh -c "cd '$tmp/cwd' && '$abs_tool' check 127.0.0.1"
-expect 1 "deny 127.0.0.1 ($def:$(ln "deny 127.0.0.0/8"):" -- sh -c "cd / && '$abs_tool' check 127.0.0.1"
+expect 1 "deny 127.0.0.1 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- sh -c "cd '$tmp/cwd' && '$abs_tool' check 127.0.0.1"
+expect 1 "deny 127.0.0.1 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- sh -c "cd / && '$abs_tool' check 127.0.0.1"
 expect 0 "allow 127.0.0.7 ($tmp/env.rules:2: allow 127.0.0.7)" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check 127.0.0.7
-expect 1 "deny 127.0.0.7 ($def:$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
-expect 1 "deny 127.0.0.7 ($def:$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES= $tool check 127.0.0.7
+expect 1 "deny 127.0.0.7 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
+expect 1 "deny 127.0.0.7 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES= $tool check 127.0.0.7
 expect 0 "RULES defaults to $tmp/env.rules." -- env CURLFENCE_RULES="$tmp/env.rules" $tool --help
 cp "$tool" "$tmp/copy"
 expect 0 "/curlfence/default.rules." -- "$tmp/copy" --help
@@ -670,6 +678,58 @@ expect 2 "expected one RULES file" -- $tool compile -r "$tmp/img/site.rules" x.r
 expect 2 "cannot open" -- $tool compile "$tmp/img/none.rules" -o "$tmp/img/c.cfimg"
 printf '\211CFIMG\r\n' >"$tmp/img/bad.cfimg"
 expect 2 "curlfence: $tmp/img/bad.cfimg: offset 8: truncated: 8 bytes, the header alone is 64" -- $tool check -r "$tmp/img/bad.cfimg" 192.0.2.9
+
+# ---- host rules: check and explain decide a name at the addresses
+# --resolve gives (never looked up), as a guard decides it
+printf 'default deny\ndeny 127.0.0.0/8\nallow host api.partner.example port 443\nallow host ci.internal to 127.0.0.0/24\n' >"$tmp/hosts.rules"
+h=$tmp/hosts.rules
+pin=api.partner.example:443:203.0.113.5
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- $tool check -r "$h" --resolve "$pin" api.partner.example 443
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- $tool check -r "$h" --resolve API.Partner.Example.:443:203.0.113.5 API.Partner.Example. 443
+expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 ($h:2: deny 127.0.0.0/8)" -- $tool check -r "$h" --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
+expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($h:1: default deny)" -- $tool check -r "$h" --resolve other.example:443:203.0.113.5 other.example 443
+expect_stdout 1 "deny 203.0.113.5 port 443 ($h:1: default deny)" -- $tool check -r "$h" --resolve "$pin" 203.0.113.5 443
+expect_stdout 1 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)
+deny api.partner.example 127.0.0.1 port 443 ($h:2: deny 127.0.0.0/8)" -- $tool check -r "$h" --resolve api.partner.example:443:203.0.113.5,127.0.0.1 api.partner.example:443
+expect_stdout 0 "allow ci.internal 127.0.0.5 port 80 ($h:4: allow host ci.internal to 127.0.0.0/24)" -- $tool check -r "$h" --resolve ci.internal:80:127.0.0.5 ci.internal:80
+expect 0 '"host":"api.partner.example","addr":"203.0.113.5","as":null,"port":443,"decision":"allow","default":false,"reason":"host"' -- $tool check --json -r "$h" --resolve "$pin" api.partner.example 443
+# pinned at another port: an error, never a lookup
+expect 2 "\"api.partner.example\": --resolve gives no address for it at this port" -- $tool check -r "$h" --resolve "$pin" api.partner.example 80
+expect 2 "\"bogus\" in --resolve is not a numeric address" -- $tool check -r "$h" --resolve api.partner.example:443:bogus api.partner.example 443
+expect 2 "\"a_b\" is not a host name" -- $tool check -r "$h" --resolve a_b:443:203.0.113.5 203.0.113.5
+expect 0 "4. no address rule matched; allow host: $h:3: allow host api.partner.example port 443 -- decides: allow" -- $tool explain -r "$h" --resolve "$pin" api.partner.example
+expect 0 "2. an address rule denies; allow host NAME to PREFIX holding the address: $h:4: allow host ci.internal to 127.0.0.0/24 -- decides: allow" -- $tool explain -r "$h" --resolve ci.internal:80:127.0.0.5 ci.internal 80
+expect 1 "host: none (an IP address): host rules do not apply" -- $tool explain -r "$h" 203.0.113.5 443
+expect 2 "a host name needs --resolve" -- $tool explain -r "$h" api.partner.example 443
+# the three-line allowlist: default deny, the never-reach list, one name
+ex=rules/examples/partner-api.rules
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($ex:$(grep -n '^allow host' $ex | cut -d: -f1): allow host api.partner.example port 443)" -- $tool check -r $ex --resolve "$pin" api.partner.example 443
+expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 (rules/examples/../never-reach.rules:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check -r $ex --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
+expect_stdout 1 "deny api.partner.example 169.254.169.254 port 443 (rules/examples/../never-reach.rules:$(ln "deny 169.254.169.254"): deny 169.254.169.254)" -- $tool check -r $ex --resolve api.partner.example:443:169.254.169.254 api.partner.example 443
+expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($ex:6: default deny)" -- $tool check -r $ex --resolve other.example:443:203.0.113.5 other.example 443
+# lint: host rules that can never decide
+printf 'default deny\nallow host b.example\nallow host b.example port 8080\nallow host c.example to 10.0.0.0/8\n' >"$tmp/hl.rules"
+expect_stdout 1 "$tmp/hl.rules:3:1: warning: never decides: $tmp/hl.rules:2 (allow host b.example) decides first for the same name at every port [shadowed]" -- $tool lint "$tmp/hl.rules"
+printf 'default allow\nallow host a.example port 443\nallow host c.example to 10.0.0.0/8\n' >"$tmp/hl2.rules"
+expect_stdout 1 "$tmp/hl2.rules:2:1: warning: never decides: under default allow it allows only what the default allows (write allow host NAME to PREFIX to exempt the name from an address rule) [host-never-decides]" -- $tool lint "$tmp/hl2.rules"
+# diff: a host rule on one side only is a change, with its effect
+printf 'default deny\nallow host a.example port 443\ndeny host *.bad.example\n' >"$tmp/h1.rules"
+printf 'default deny\nallow host a.example port 443\nallow host ci.internal to 10.0.0.0/8\n' >"$tmp/h2.rules"
+expect_stdout 1 "host rule added: allow host ci.internal to 10.0.0.0/8 ($tmp/h2.rules:3): exempts the name from address denials inside the prefix
+host rule removed: deny host *.bad.example ($tmp/h1.rules:3): no longer denies the name at every address" -- $tool diff "$tmp/h1.rules" "$tmp/h2.rules"
+expect_stdout 0 "" -- $tool diff "$tmp/h1.rules" "$tmp/h1.rules"
+printf 'allow host API.example\n' >"$tmp/badhost.rules"
+expect 2 "badhost.rules:1:12: host name \"API.example\" is not in canonical form (did you mean api.example?)" -- $tool check -r "$tmp/badhost.rules" 192.0.2.1
+expect 2 "host rules cannot be compiled into an image" -- $tool compile "$h" -o "$tmp/hosts.cfimg"
+# check NAME without --resolve looks it up: only in a network namespace
+# of our own, whose /etc/hosts names it (nothing can leave it)
+if unshare -m -n true 2>/dev/null; then
+  printf '203.0.113.5 api.partner.example\n127.0.0.1 localhost\n' >"$tmp/etc-hosts"
+  expect 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- \
+    unshare -m -n sh -c "mount --bind '$tmp/etc-hosts' /etc/hosts && exec $tool check -r '$h' api.partner.example 443"
+else
+  echo "tool: skipped check NAME in a network namespace (unshare -m -n not permitted)"
+fi
 
 echo "tool: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

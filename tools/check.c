@@ -8,6 +8,7 @@
  * still decided).
  */
 #include "cli.h"
+#include "engine/engine.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -23,6 +24,8 @@ static const cli_opt check_opts[] = {
   CLI_OPT_PORT,
   { "numeric", 'n', NULL, "never resolve host names: a name is an error" },
   { "quiet", 'q', NULL, "print nothing; the exit status tells" },
+  { "resolve", CLI_LONG_ONLY + 1, "HOST:PORT:ADDR[,ADDR]",
+    "decide HOST at these addresses, without looking it up" },
   CLI_OPT_JSON,
   CLI_OPT_HELP,
   CLI_OPT_END
@@ -30,12 +33,15 @@ static const cli_opt check_opts[] = {
 
 typedef struct check_ctx {
   curlfence_policy *p;
+  cli_pins pins;
   int json, numeric, quiet;
   int denied, failed;
 } check_ctx;
 
-static void print_one(check_ctx *c, const char *input, const char *addr,
-                      unsigned port, const curlfence_verdict *v)
+/* host: the canonical name decided with the address, or NULL */
+static void print_one(check_ctx *c, const char *input, const char *host,
+                      const char *addr, unsigned port,
+                      const curlfence_verdict *v)
 {
   const char *act = v->action == CURLFENCE_ALLOW ? "allow" : "deny";
   char as[16];
@@ -49,6 +55,8 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
   if(c->json) {
     fputs("{\"input\":", stdout);
     cli_json_string(stdout, input);
+    fputs(",\"host\":", stdout);
+    cli_json_string(stdout, host);
     fputs(",\"addr\":", stdout);
     cli_json_string(stdout, addr);
     /* the IPv4 address a nat64 destination was decided as, as in audit
@@ -72,8 +80,9 @@ static void print_one(check_ctx *c, const char *input, const char *addr,
   line.n = 0;
   cli_line_put(&line, act);
   cli_line_put(&line, " ");
-  if(strcmp(input, addr)) {
-    cli_line_put(&line, input);
+  /* the name the host rules saw, as they compare it */
+  if(host || strcmp(input, addr)) {
+    cli_line_put(&line, host ? host : input);
     cli_line_put(&line, " ");
   }
   cli_line_put(&line, addr);
@@ -119,8 +128,8 @@ static void ipv4_text(const unsigned char *a, char *out)
   }
 }
 
-static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
-                      socklen_t salen, unsigned port)
+static void decide_sa(check_ctx *c, const char *input, const char *host,
+                      struct sockaddr *sa, socklen_t salen, unsigned port)
 {
   curlfence_verdict v;
   char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
@@ -141,8 +150,18 @@ static void decide_sa(check_ctx *c, const char *input, struct sockaddr *sa,
   else if(getnameinfo(sa, salen, text, sizeof(text), NULL, 0,
                       NI_NUMERICHOST))
     snprintf(text, sizeof(text), "?");
-  curlfence_policy_decide(c->p, sa, salen, &v);
-  print_one(c, input, text, port, &v);
+  if(host) {
+    /* as a guard decides a connection made for the name */
+    cf_decision d;
+
+    cf_dest_init(&d.dest, sa, salen);
+    d.dest.host = host;
+    cf_decide(c->p, &d, 1);
+    v = d.verdict;
+  }
+  else
+    curlfence_policy_decide(c->p, sa, salen, &v);
+  print_one(c, input, host, text, port, &v);
 }
 
 /* The usual spelling of an IPv4 address, "a.b.c.d" with no leading zero,
@@ -194,7 +213,10 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
 {
   struct addrinfo hints, *res = NULL, *ai;
   struct sockaddr_storage ss;
-  int rc;
+  char canon[CF_HOST_MAX + 1];
+  const char *host;
+  const cli_pin *pin;
+  int rc, rc_numeric;
 
   memset(&ss, 0, sizeof(ss));
   {
@@ -205,20 +227,39 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     if(dotted_quad(input, (unsigned char *)&in->sin_addr) ||
        inet_pton(AF_INET, input, &in->sin_addr) == 1) {
       in->sin_family = AF_INET;
-      decide_sa(c, input, (struct sockaddr *)in, sizeof(*in), port);
+      decide_sa(c, input, NULL, (struct sockaddr *)in, sizeof(*in), port);
       return;
     }
     if(inet_pton(AF_INET6, input, &in6->sin6_addr) == 1) {
       in6->sin6_family = AF_INET6;
-      decide_sa(c, input, (struct sockaddr *)in6, sizeof(*in6), port);
+      decide_sa(c, input, NULL, (struct sockaddr *)in6, sizeof(*in6), port);
       return;
     }
+  }
+  /* a name: decided with its canonical form (none when it has none, as
+   * a guard decides such a URL), at the --resolve addresses if given */
+  host = cf_host_canon(input, strlen(input), canon) ? NULL : canon;
+  pin = host ? cli_pin_find(&c->pins, host, port) : NULL;
+  if(pin) {
+    socklen_t len;
+    size_t i;
+
+    for(i = 0; !cli_pin_addr(pin, i, &ss, &len); i++)
+      decide_sa(c, input, host, (struct sockaddr *)&ss, len,
+                port ? port : pin->port);
+    return;
+  }
+  /* pinned at another port: never looked up instead */
+  if(host && cli_pin_find(&c->pins, host, 0)) {
+    print_error(c, input, "--resolve gives no address for it at this port");
+    return;
   }
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;  /* one entry per address */
   hints.ai_flags = AI_NUMERICHOST;
   rc = getaddrinfo(input, NULL, &hints, &res);
+  rc_numeric = rc == 0;
   if(rc == EAI_NONAME && !host_name_ok(input)) {
     print_error(c, input, "not an address or a host name");
     return;
@@ -242,7 +283,9 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     if(ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
       continue;
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-    decide_sa(c, input, (struct sockaddr *)&ss, ai->ai_addrlen, port);
+    /* a numeric spelling getaddrinfo read (a zone id) has no name */
+    decide_sa(c, input, rc_numeric ? NULL : host, (struct sockaddr *)&ss,
+              ai->ai_addrlen, port);
   }
   freeaddrinfo(res);
 }
@@ -323,16 +366,16 @@ static int is_port_word(const char *s)
   return n && n <= 5 && !s[n];
 }
 
-static int run_check(const cli_cmd *cmd, int argc, char **argv)
+static int check_args(const cli_cmd *cmd, int argc, char **argv,
+                      check_ctx *cc)
 {
   const char *rules = NULL, *arg, *port_opt = NULL;
-  check_ctx c;
+  check_ctx c = *cc;
   cli_parser ps;
   unsigned port = 0;
-  char **ops;
-  int key, i, n, stdin_ops = 0;
+  char **ops, why[160];
+  int key, i, n, rc, stdin_ops = 0;
 
-  memset(&c, 0, sizeof(c));
   cli_parser_init(&ps, cmd, argc, argv);
   while((key = cli_next(&ps, &arg)) != CLI_END) {
     switch(key) {
@@ -341,6 +384,12 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
     case 'n': c.numeric = 1; break;
     case 'q': c.quiet = 1; break;
     case CLI_KEY_JSON: c.json = 1; break;
+    case CLI_LONG_ONLY + 1:
+      rc = cli_pin_add(&cc->pins, arg, why, sizeof(why));
+      c.pins = cc->pins;
+      if(rc)
+        return cli_usage_error(cmd, "%s", why);
+      break;
     default: return ps.status;
     }
   }
@@ -397,6 +446,17 @@ static int run_check(const cli_cmd *cmd, int argc, char **argv)
   return c.failed ? 2 : c.denied ? 1 : 0;
 }
 
+static int run_check(const cli_cmd *cmd, int argc, char **argv)
+{
+  check_ctx c;
+  int rc;
+
+  memset(&c, 0, sizeof(c));
+  rc = check_args(cmd, argc, argv, &c);
+  cli_pins_free(&c.pins);
+  return rc;
+}
+
 const cli_cmd cli_cmd_check = {
   "check", "ADDRESS[:PORT]... | ADDRESS PORT",
   "decide whether connections to addresses or host names are allowed",
@@ -407,6 +467,10 @@ const cli_cmd cli_cmd_check = {
   "[2001:db8::1]:443, localhost:443; -p PORT is the port of every operand\n"
   "without one, and so is PORT after a single ADDRESS.  PORT is 1-65535;\n"
   "without one only rules without a port list match.\n"
+  "A host name is decided with its name, as a guard decides a connection\n"
+  "made for it: host rules apply.  --resolve HOST:PORT:ADDR[,ADDR] (as\n"
+  "curl spells it; may be repeated) gives HOST's addresses at PORT, which\n"
+  "are then decided without looking the name up.\n"
   "Exit status: 0 all allowed, 1 something denied, 2 usage or rules\n"
   "error, or an address that could not be read or resolved.\n",
   check_opts, run_check

@@ -441,6 +441,124 @@ int cli_split_dest(char *s, char **host, unsigned *port, char *why,
   return colon != NULL;
 }
 
+/* ---------------------------------------------------------- --resolve */
+
+/* Item i of a comma-separated list into out (size bytes), brackets
+ * around it dropped; -1 past the end or when it does not fit. */
+static int list_item(const char *list, size_t i, char *out, size_t size)
+{
+  const char *s = list, *e;
+  size_t n;
+
+  for(; i; i--) {
+    s = strchr(s, ',');
+    if(!s)
+      return -1;
+    s++;
+  }
+  e = strchr(s, ',');
+  n = e ? (size_t)(e - s) : strlen(s);
+  if(n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+    s++;
+    n -= 2;
+  }
+  if(n >= size)
+    return -1;
+  memcpy(out, s, n);
+  out[n] = '\0';
+  return 0;
+}
+
+int cli_pin_addr(const cli_pin *pin, size_t i, struct sockaddr_storage *ss,
+                 socklen_t *len)
+{
+  char a[INET6_ADDRSTRLEN + 1];
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+  memset(ss, 0, sizeof(*ss));
+  if(list_item(pin->addrs, i, a, sizeof(a)))
+    return -1;
+  if(inet_pton(AF_INET, a, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    *len = sizeof(*in);
+    return 0;
+  }
+  if(inet_pton(AF_INET6, a, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    *len = sizeof(*in6);
+    return 0;
+  }
+  return -1;
+}
+
+int cli_pin_add(cli_pins *pins, const char *arg, char *why, size_t whylen)
+{
+  const char *c1 = strchr(arg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+  char port[8];
+  cli_pin pin, *nv;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  size_t i, n;
+
+  if(!c2) {
+    snprintf(why, whylen, "\"%.80s\": expected HOST:PORT:ADDRESS[,ADDRESS]",
+             arg);
+    return -1;
+  }
+  memset(&pin, 0, sizeof(pin));
+  if(cf_host_canon(arg, (size_t)(c1 - arg), pin.host)) {
+    snprintf(why, whylen, "\"%.*s\" is not a host name", (int)(c1 - arg),
+             arg);
+    return -1;
+  }
+  snprintf(port, sizeof(port), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+  if((size_t)(c2 - c1 - 1) >= sizeof(port) ||
+     cli_parse_port(port, &pin.port)) {
+    snprintf(why, whylen, "invalid port \"%.*s\" in --resolve (expected "
+             "1-65535)", (int)(c2 - c1 - 1), c1 + 1);
+    return -1;
+  }
+  pin.addrs = c2 + 1;
+  for(i = 0, n = 1; pin.addrs[i]; i++)
+    n += pin.addrs[i] == ',';
+  for(i = 0; i < n; i++)
+    if(cli_pin_addr(&pin, i, &ss, &len)) {
+      char a[64] = "";
+
+      list_item(pin.addrs, i, a, sizeof(a));
+      snprintf(why, whylen, "\"%.60s\" in --resolve is not a numeric "
+               "address", a);
+      return -1;
+    }
+  nv = realloc(pins->v, (pins->n + 1) * sizeof(*nv));
+  if(!nv) {
+    snprintf(why, whylen, "out of memory");
+    return -1;
+  }
+  pins->v = nv;
+  pins->v[pins->n++] = pin;
+  return 0;
+}
+
+const cli_pin *cli_pin_find(const cli_pins *pins, const char *host,
+                            unsigned port)
+{
+  size_t i;
+
+  for(i = 0; i < pins->n; i++)
+    if(!strcmp(pins->v[i].host, host) && (!port || pins->v[i].port == port))
+      return &pins->v[i];
+  return NULL;
+}
+
+void cli_pins_free(cli_pins *pins)
+{
+  free(pins->v);
+  pins->v = NULL;
+  pins->n = 0;
+}
+
 /* --------------------------------------------------------------- output */
 
 int cli_nat64_as(const curlfence_verdict *v, const char *addr, char *out,

@@ -14,6 +14,7 @@
 #include "curlfence.h"
 
 #include <stdio.h>
+#include <sys/socket.h>
 
 #define CLI_PROG "curlfence"
 
@@ -173,6 +174,30 @@ int cli_parse_port(const char *s, unsigned *port);
  * malformed. */
 int cli_split_dest(char *s, char **host, unsigned *port, char *why,
                    size_t whylen);
+
+/* --resolve HOST:PORT:ADDR[,ADDR...], curl's spelling: the addresses a
+ * host name has at a port, decided with that name and never looked up.
+ * HOST in any case, with or without a trailing dot; ADDR numeric IPv4 or
+ * IPv6, brackets allowed around IPv6. */
+typedef struct cli_pin {
+  char host[254];         /* canonical (CF_HOST_MAX + 1) */
+  unsigned port;
+  const char *addrs;      /* the ADDR list as given */
+} cli_pin;
+typedef struct cli_pins {
+  cli_pin *v;
+  size_t n;
+} cli_pins;
+/* Add an option's argument; -1 with why filled when it is malformed. */
+int cli_pin_add(cli_pins *pins, const char *arg, char *why, size_t whylen);
+/* The entry for the canonical name host at port; port 0 (none given)
+ * takes the first entry for host, whatever its port.  NULL: none. */
+const cli_pin *cli_pin_find(const cli_pins *pins, const char *host,
+                            unsigned port);
+/* Address number i (from 0) of a pin's list into ss; -1 past the end. */
+int cli_pin_addr(const cli_pin *pin, size_t i, struct sockaddr_storage *ss,
+                 socklen_t *len);
+void cli_pins_free(cli_pins *pins);
 
 /* --------------------------------------------------------------- output */
 

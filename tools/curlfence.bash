@@ -76,8 +76,8 @@ _curlfence()
       return ;;
   esac
   case $cmd in
-    check)   opts="-r --rules -p --port -n --numeric -q --quiet --json -h --help" ;;
-    explain) opts="-r --rules -p --port --json -h --help" ;;
+    check)   opts="-r --rules -p --port -n --numeric -q --quiet --resolve --json -h --help" ;;
+    explain) opts="-r --rules -p --port --resolve --json -h --help" ;;
     fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;

@@ -10,6 +10,7 @@
 #include "review/review.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const cli_opt diff_opts[] = {
@@ -203,6 +204,111 @@ static void diff_nat64(diff_out *o)
   }
 }
 
+/* Host rules by what they say (action, name, exemption prefix, ports),
+ * for sorting and matching the two sides. */
+static const cf_ruleset *cmp_rs;
+
+static int host_cmp(const cf_ruleset *ra, const cf_hostrule *a,
+                    const cf_ruleset *rb, const cf_hostrule *b)
+{
+  int c;
+
+  if(a->wild != b->wild)
+    return a->wild - b->wild;
+  if(a->namelen != b->namelen)
+    return a->namelen < b->namelen ? -1 : 1;
+  if((c = memcmp(ra->texts + a->name, rb->texts + b->name, a->namelen)))
+    return c;
+  if(a->action != b->action)
+    return a->action - b->action;
+  if(a->to != b->to || a->v6 != b->v6 || a->plen != b->plen)
+    return a->to != b->to ? a->to - b->to
+           : a->v6 != b->v6 ? a->v6 - b->v6 : a->plen - b->plen;
+  if((c = memcmp(a->addr, b->addr, 16)))
+    return c;
+  if(a->nports != b->nports)
+    return a->nports < b->nports ? -1 : 1;
+  return memcmp(ra->ports + a->port_off, rb->ports + b->port_off,
+                a->nports * sizeof(cf_port_range));
+}
+
+static int host_cmp_idx(const void *pa, const void *pb)
+{
+  const cf_hostrule *a = &cmp_rs->hosts[*(const size_t *)pa];
+  const cf_hostrule *b = &cmp_rs->hosts[*(const size_t *)pb];
+  int c = host_cmp(cmp_rs, a, cmp_rs, b);
+
+  return c ? c : a < b ? -1 : a > b;
+}
+
+/* What a host rule does to decisions (docs/rules.md, 5.2). */
+static const char *host_effect(const cf_hostrule *h)
+{
+  return h->action == CURLFENCE_DENY ? "denies the name at every address"
+         : h->to ? "exempts the name from address denials inside the prefix"
+                 : "allows the name where no address rule matches";
+}
+
+/* Host rules on one side only: each is a change of the decisions for its
+ * name, whatever the address. */
+static int diff_hosts(diff_out *o)
+{
+  size_t *ix[2] = { NULL, NULL }, i[2] = { 0, 0 };
+  int rc = 0;
+
+  for(int s = 0; s < 2; s++) {
+    ix[s] = malloc((o->rs[s]->nhosts ? o->rs[s]->nhosts : 1) *
+                   sizeof(size_t));
+    if(!ix[s]) {
+      rc = -1;
+      goto out;
+    }
+    for(size_t k = 0; k < o->rs[s]->nhosts; k++)
+      ix[s][k] = k;
+    cmp_rs = o->rs[s];
+    qsort(ix[s], o->rs[s]->nhosts, sizeof(size_t), host_cmp_idx);
+  }
+  while(i[0] < o->rs[0]->nhosts || i[1] < o->rs[1]->nhosts) {
+    const cf_hostrule *h[2] = {
+      i[0] < o->rs[0]->nhosts ? &o->rs[0]->hosts[ix[0][i[0]]] : NULL,
+      i[1] < o->rs[1]->nhosts ? &o->rs[1]->hosts[ix[1][i[1]]] : NULL };
+    int c = !h[0] ? 1 : !h[1] ? -1
+            : host_cmp(o->rs[0], h[0], o->rs[1], h[1]);
+    int s = c < 0 ? 0 : 1;
+    const cf_ruleset *rs = o->rs[s];
+
+    if(!c) {
+      i[0]++;
+      i[1]++;
+      continue;
+    }
+    i[s]++;
+    o->changes++;
+    if(o->json) {
+      fputs("{\"family\":\"host\",\"range\":null,\"ports\":null,", stdout);
+      printf("\"%s\":{\"file\":", s ? "new" : "old");
+      cli_json_string(stdout, rs->files[h[s]->file]);
+      printf(",\"line\":%u,\"rule\":", h[s]->line);
+      cli_json_string(stdout, rs->texts + h[s]->text);
+      fputs(",\"effect\":", stdout);
+      cli_json_string(stdout, host_effect(h[s]));
+      printf("},\"%s\":null}\n", s ? "old" : "new");
+      continue;
+    }
+    if(s)
+      printf("host rule added: %s (%s:%u): %s\n", rs->texts + h[s]->text,
+             rs->files[h[s]->file], h[s]->line, host_effect(h[s]));
+    else
+      printf("host rule removed: %s (%s:%u): no longer %s\n",
+             rs->texts + h[s]->text, rs->files[h[s]->file], h[s]->line,
+             host_effect(h[s]));
+  }
+out:
+  free(ix[0]);
+  free(ix[1]);
+  return rc;
+}
+
 static int run_diff(const cli_cmd *cmd, int argc, char **argv)
 {
   cf_ruleset rs[2];
@@ -238,6 +344,10 @@ static int run_diff(const cli_cmd *cmd, int argc, char **argv)
   }
   diff_unix(&o);
   diff_nat64(&o);
+  if(diff_hosts(&o)) {
+    fputs(CLI_PROG ": out of memory\n", stderr);
+    goto out;
+  }
   status = o.changes ? 1 : 0;
   if(fflush(stdout) || ferror(stdout)) {
     fputs(CLI_PROG ": cannot write to standard output\n", stderr);
@@ -257,7 +367,9 @@ const cli_cmd cli_cmd_diff = {
   "allow (new.rules:4).  IPv4 first, then IPv6, in address order; the\n"
   "IPv4-mapped block ::ffff:0:0/96 is decided as IPv4 and may be covered\n"
   "by an IPv6 line without changing there; so are nat64 prefixes, and one\n"
-  "declared in one file only has a line of its own.  Either OLD or NEW\n"
+  "declared in one file only has a line of its own, and so has a host rule\n"
+  "in one file only (host rule added: ... / removed: ...), with what it\n"
+  "does to the decisions for its name.  Either OLD or NEW\n"
   "may be - for standard input: curlfence diff /etc/rules - <new.rules.\n"
   "Exit status: 0 no change, 1 changes, 2 errors.\n",
   diff_opts, run_diff

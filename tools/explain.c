@@ -16,6 +16,8 @@
 static const cli_opt explain_opts[] = {
   CLI_OPT_RULES,
   CLI_OPT_PORT,
+  { "resolve", CLI_LONG_ONLY + 1, "HOST:PORT:ADDR[,ADDR]",
+    "explain HOST at these addresses, without looking it up" },
   CLI_OPT_JSON,
   CLI_OPT_HELP,
   CLI_OPT_END
@@ -27,6 +29,8 @@ typedef struct ex_ctx {
   int json, nlines;
   int v6;                 /* the address decided, after nat64 */
   const uint8_t *key;
+  const char *host;       /* the name, canonical; NULL: none */
+  long win;               /* the address rule that decides, -1: none */
 } ex_ctx;
 
 static const char *act_name(unsigned a)
@@ -190,67 +194,120 @@ static int list_rules(ex_ctx *c, const char *shown, char *why, size_t whylen)
            win < 0 ? "decides" : "not used, a rule matched");
   action = win >= 0 ? rs->rules[win].action
            : rs->dflt.set ? rs->dflt.action : CURLFENCE_DENY;
+  c->win = win;
   free(m);
   return action;
 }
 
-static int run_explain(const cli_cmd *cmd, int argc, char **argv)
+/* One step of the precedence for a name (docs/rules.md, section 5.2):
+ * the host rule it found (-1: none) and what came of it. */
+static void print_host_step(ex_ctx *c, int n, const char *what, long h,
+                            const char *outcome)
 {
-  const char *rules = NULL, *arg, *port_opt = NULL;
-  char *input;
-  struct addrinfo hints, *res = NULL;
-  curlfence_policy *p = NULL;
+  const cf_hostrule *r = h >= 0 ? &c->rs->hosts[h] : NULL;
+
+  if(c->json) {
+    printf("%s{\"step\":%d", n > 1 ? "," : "", n);
+    json_str_field("what", what, 1);
+    json_str_field("file", r ? c->rs->files[r->file] : NULL, 1);
+    printf(",\"line\":%u", r ? r->line : 0);
+    json_str_field("rule", r ? c->rs->texts + r->text : NULL, 1);
+    json_str_field("outcome", outcome, 1);
+    putchar('}');
+    return;
+  }
+  printf("    %d. %s: ", n, what);
+  if(r)
+    printf("%s:%u: %s -- ", c->rs->files[r->file], r->line,
+           c->rs->texts + r->text);
+  printf("%s\n", outcome);
+}
+
+/* The four steps of a decision with the name c->host at c->key, after
+ * list_rules gave the address rules' action: returns the decision. */
+static int host_steps(ex_ctx *c, int addr_action)
+{
+  const cf_ruleset *rs = c->rs;
+  long d = cf_host_match_linear(rs, CF_HOSTQ_DENY, c->host, c->v6, c->key,
+                                c->port);
+  long t = -1, a = -1;
+  int decided = 0, action = addr_action;
+
+  /* without host rules the output stays as it always was */
+  if(!rs->nhosts)
+    return action;
+  if(c->json) {
+    json_str_field("host", c->host, 1);
+    fputs(",\"host_steps\":[", stdout);
+  }
+  else if(c->host)
+    printf("  host %s:\n", c->host);
+  else
+    printf("  host: none (an IP address): host rules do not apply\n");
+  if(!c->host) {
+    if(c->json)
+      putchar(']');
+    return action;
+  }
+  print_host_step(c, 1, "deny host", d, d >= 0 ? "decides: deny"
+                  : "none matches");
+  decided = d >= 0;
+  if(decided)
+    action = CURLFENCE_DENY;
+  if(!decided && c->win >= 0 && addr_action != CURLFENCE_ALLOW) {
+    t = cf_host_match_linear(rs, CF_HOSTQ_TO, c->host, c->v6, c->key,
+                             c->port);
+    print_host_step(c, 2, "an address rule denies; allow host NAME to "
+                    "PREFIX holding the address", t,
+                    t >= 0 ? "decides: allow" : "none matches: the address "
+                    "rule decides");
+    action = t >= 0 ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+    decided = 1;
+  }
+  else
+    print_host_step(c, 2, "an address rule denies", -1,
+                    decided ? "not reached" : "no address rule denies");
+  if(!decided && c->win >= 0) {
+    print_host_step(c, 3, "an address rule allows", -1, "decides: allow");
+    decided = 1;
+  }
+  else
+    print_host_step(c, 3, "an address rule allows", -1,
+                    decided ? "not reached" : "no address rule allows");
+  if(!decided) {
+    a = cf_host_match_linear(rs, CF_HOSTQ_ALLOW, c->host, c->v6, c->key,
+                             c->port);
+    print_host_step(c, 4, "no address rule matched; allow host", a,
+                    a >= 0 ? "decides: allow" : "none matches: the default "
+                    "decides");
+    if(a >= 0)
+      action = CURLFENCE_ALLOW;
+  }
+  else
+    print_host_step(c, 4, "no address rule matched; allow host", -1,
+                    "not reached");
+  if(c->json)
+    putchar(']');
+  return action;
+}
+
+/* Explain one address: ss (sslen bytes, port not yet set) as given in
+ * input, at c->port, for the name c->host (NULL: none).  0 allowed, 1
+ * denied, 2 on errors. */
+static int explain_one(const cli_cmd *cmd, curlfence_policy *p, ex_ctx *cc,
+                       const char *input, struct sockaddr_storage ss,
+                       socklen_t sslen)
+{
+  ex_ctx c = *cc;
   curlfence_verdict v;
-  struct sockaddr_storage ss;
-  socklen_t sslen;
-  cli_parser ps;
-  ex_ctx c;
   uint8_t key[16], lo[16];
   char text[INET6_ADDRSTRLEN + 20], shown[INET6_ADDRSTRLEN], why[200];
   char lo_shown[INET6_ADDRSTRLEN], lo_why[200], step[400] = "";
-  char mapped[1400] = "", bad[96];
-  unsigned port = 0;
+  char mapped[1400] = "";
+  unsigned port = c.port;
   cf_dest dest;
-  int k, v6, own, as_lo = -1, status = 2;
+  int v6, own, as_lo = -1, status = 2;
 
-  memset(&c, 0, sizeof(c));
-  cli_parser_init(&ps, cmd, argc, argv);
-  while((k = cli_next(&ps, &arg)) != CLI_END) {
-    switch(k) {
-    case 'r': rules = arg; break;
-    case 'p': port_opt = arg; break;
-    case CLI_KEY_JSON: c.json = 1; break;
-    default: return ps.status;
-    }
-  }
-  if(ps.noperands < 1 || ps.noperands > 2)
-    return cli_usage_error(cmd, "expected ADDRESS[:PORT] or ADDRESS PORT");
-  if(port_opt && cli_parse_port(port_opt, &port))
-    return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
-                           port_opt);
-  if(ps.noperands == 2 && port_opt)
-    return cli_usage_error(cmd, "\"%s\" is a second port: -p gives it "
-                           "already", CLI_OPERANDS(&ps)[1]);
-  if(ps.noperands == 2 && cli_parse_port(CLI_OPERANDS(&ps)[1], &port))
-    return cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
-                           CLI_OPERANDS(&ps)[1]);
-  /* the operand's own port wins over -p, as in check */
-  own = cli_split_dest(CLI_OPERANDS(&ps)[0], &input, &port, bad, sizeof(bad));
-  if(own < 0)
-    return cli_usage_error(cmd, "\"%s\": %s", CLI_OPERANDS(&ps)[0], bad);
-  if(own && ps.noperands == 2)
-    return cli_usage_error(cmd, "\"%s\" is a second port for an address "
-                           "that names one", CLI_OPERANDS(&ps)[1]);
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST;
-  if(getaddrinfo(input, NULL, &hints, &res) || !res ||
-     res->ai_addrlen > sizeof(ss))
-    return cli_usage_error(cmd, "\"%s\" is not a numeric IPv4 or IPv6 "
-                           "address", input);
-  memcpy(&ss, res->ai_addr, res->ai_addrlen);
-  sslen = res->ai_addrlen;
-  freeaddrinfo(res);
   if(ss.ss_family == AF_INET)
     ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
   else
@@ -263,10 +320,6 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
     return cli_usage_error(cmd, "\"%s\" cannot be decided", input);
   v6 = dest.v6;
   memcpy(key, dest.key, sizeof(key));
-  if(cli_load_policy(rules, &p))
-    return 2;
-  c.rs = &p->rs;
-  c.port = port;
   inet_ntop(v6 ? AF_INET6 : AF_INET, key, shown, sizeof(shown));
   if(dest.as == CF_AS_MAPPED)
     snprintf(mapped, sizeof(mapped), "%s is an IPv4-mapped IPv6 address "
@@ -303,7 +356,15 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   }
   c.v6 = v6;
   c.key = key;
-  curlfence_policy_decide(p, (struct sockaddr *)&ss, sslen, &v);
+  /* the decision as a guard makes it, the name included */
+  {
+    cf_decision d;
+
+    cf_dest_init(&d.dest, (struct sockaddr *)&ss, sslen);
+    d.dest.host = c.host;
+    cf_decide(p, &d, 1);
+    v = d.verdict;
+  }
 
   if(c.json) {
     printf("{");
@@ -314,7 +375,8 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
     json_str_field("step", mapped[0] ? mapped : NULL, 1);
   }
   else {
-    printf("%s%s%.0u:\n", text, port ? " port " : "", port);
+    printf("%s%s%s%s%.0u:\n", c.host ? c.host : "", c.host ? " " : "",
+           text, port ? " port " : "", port);
     if(mapped[0])
       printf("  %s\n", mapped);
     if(step[0])
@@ -323,6 +385,7 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   own = list_rules(&c, shown, why, sizeof(why));
   if(own < 0)
     goto out;
+  own = host_steps(&c, own);
   if(as_lo == 0) {
     /* the loopback step of curlfence_policy_decide(3): its denial wins
      * over an allow as the address itself */
@@ -342,6 +405,7 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
     lo_action = list_rules(&c, lo_shown, lo_why, sizeof(lo_why));
     if(lo_action < 0)
       goto out;
+    lo_action = host_steps(&c, lo_action);
     as_lo = own == CURLFENCE_ALLOW && lo_action != CURLFENCE_ALLOW;
     snprintf(why, sizeof(why), "%s as %s, %s as %s: the decision as %s "
              "decides", act_name((unsigned)own), shown,
@@ -370,7 +434,111 @@ static int run_explain(const cli_cmd *cmd, int argc, char **argv)
   }
   status = v.action == CURLFENCE_ALLOW ? 0 : 1;
 out:
+  return status;
+}
+
+
+static int run_explain(const cli_cmd *cmd, int argc, char **argv)
+{
+  const char *rules = NULL, *arg, *port_opt = NULL;
+  char *input, canon[CF_HOST_MAX + 1], why[160], bad[96];
+  struct addrinfo hints, *res = NULL;
+  curlfence_policy *p = NULL;
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  cli_parser ps;
+  cli_pins pins = { NULL, 0 };
+  const cli_pin *pin;
+  ex_ctx c;
+  unsigned port = 0;
+  size_t i;
+  int k, own, one, status = 2;
+
+  memset(&c, 0, sizeof(c));
+  cli_parser_init(&ps, cmd, argc, argv);
+  while((k = cli_next(&ps, &arg)) != CLI_END) {
+    switch(k) {
+    case 'r': rules = arg; break;
+    case 'p': port_opt = arg; break;
+    case CLI_KEY_JSON: c.json = 1; break;
+    case CLI_LONG_ONLY + 1:
+      if(cli_pin_add(&pins, arg, why, sizeof(why))) {
+        cli_pins_free(&pins);
+        return cli_usage_error(cmd, "%s", why);
+      }
+      break;
+    default: cli_pins_free(&pins); return ps.status;
+    }
+  }
+  if(ps.noperands < 1 || ps.noperands > 2)
+    status = cli_usage_error(cmd, "expected ADDRESS[:PORT] or ADDRESS PORT");
+  else if(port_opt && cli_parse_port(port_opt, &port))
+    status = cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
+                             port_opt);
+  else if(ps.noperands == 2 && port_opt)
+    status = cli_usage_error(cmd, "\"%s\" is a second port: -p gives it "
+                             "already", CLI_OPERANDS(&ps)[1]);
+  else if(ps.noperands == 2 && cli_parse_port(CLI_OPERANDS(&ps)[1], &port))
+    status = cli_usage_error(cmd, "invalid port \"%s\" (expected 1-65535)",
+                             CLI_OPERANDS(&ps)[1]);
+  /* the operand's own port wins over -p, as in check */
+  else if((own = cli_split_dest(CLI_OPERANDS(&ps)[0], &input, &port, bad,
+                                sizeof(bad))) < 0)
+    status = cli_usage_error(cmd, "\"%s\": %s", CLI_OPERANDS(&ps)[0], bad);
+  else if(own && ps.noperands == 2)
+    status = cli_usage_error(cmd, "\"%s\" is a second port for an address "
+                             "that names one", CLI_OPERANDS(&ps)[1]);
+  else
+    status = -1;
+  if(status >= 0) {
+    cli_pins_free(&pins);
+    return status;
+  }
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  pin = NULL;
+  if(getaddrinfo(input, NULL, &hints, &res) || !res ||
+     res->ai_addrlen > sizeof(ss)) {
+    if(res)
+      freeaddrinfo(res);
+    res = NULL;
+    /* a name: only at the addresses --resolve gives it, never looked up */
+    if(!cf_host_canon(input, strlen(input), canon)) {
+      pin = cli_pin_find(&pins, canon, port);
+      c.host = canon;
+    }
+    if(!pin) {
+      status = cli_usage_error(cmd, "\"%s\" is not a numeric IPv4 or "
+                               "IPv6 address%s", input, c.host ?
+                               " (a host name needs --resolve NAME:PORT:"
+                               "ADDRESS for its port)" : "");
+      cli_pins_free(&pins);
+      return status;
+    }
+    if(!port)
+      port = pin->port;
+  }
+  else {
+    memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    sslen = res->ai_addrlen;
+    freeaddrinfo(res);
+  }
+  if(cli_load_policy(rules, &p)) {
+    cli_pins_free(&pins);
+    return 2;
+  }
+  c.rs = &p->rs;
+  c.port = port;
+  if(!pin)
+    status = explain_one(cmd, p, &c, input, ss, sslen);
+  else
+    for(i = 0, status = 0; !cli_pin_addr(pin, i, &ss, &sslen); i++) {
+      one = explain_one(cmd, p, &c, input, ss, sslen);
+      status = one > status ? one : status;
+    }
   curlfence_policy_unref(p);
+  cli_pins_free(&pins);
   return status;
 }
 
@@ -383,7 +551,10 @@ const cli_cmd cli_cmd_explain = {
   "is decided as itself and as the loopback address it reaches; both are\n"
   "listed, and it is allowed only when both are.  ADDRESS is numeric; its\n"
   "port goes after a colon (10.0.0.1:443, [2001:db8::1]:443), after it as\n"
-  "a second operand, or in -p PORT.\n"
+  "a second operand, or in -p PORT.  With --resolve HOST:PORT:ADDR[,ADDR]\n"
+  "(curl's spelling), ADDRESS may be HOST: each of its addresses is\n"
+  "explained with the name, step by step through the host rules; the\n"
+  "name is never looked up.\n"
   "Exit status: 0 allowed, 1 denied, 2 usage or rules error.\n",
   explain_opts, run_explain
 };

@@ -185,6 +185,120 @@ static int on_finding(const cf_lint_finding *f, void *userdata)
   return 0;
 }
 
+/* ---------------------------------------------------------- host rules */
+
+static void host_finding(lint_out *o, const cf_hostrule *h, int warning,
+                         const char *name, const char *msg,
+                         const cf_hostrule *other)
+{
+  const cf_ruleset *rs = o->rs;
+  unsigned col = column_of(o, h->file, h->line);
+
+  if(o->baseline && o->baseline[h->file] && h->file != 0)
+    return;
+  if(warning)
+    o->warnings++;
+  else
+    o->notes++;
+  if(o->json) {
+    fputs("{\"file\":", stdout);
+    cli_json_string(stdout, rs->files[h->file]);
+    printf(",\"line\":%u,\"column\":%u,\"severity\":\"%s\",\"name\":\"%s\","
+           "\"message\":", h->line, col, warning ? "warning" : "note", name);
+    cli_json_string(stdout, msg);
+    fputs(",\"rule\":", stdout);
+    cli_json_string(stdout, rs->texts + h->text);
+    if(other) {
+      fputs(",\"related\":{\"file\":", stdout);
+      cli_json_string(stdout, rs->files[other->file]);
+      printf(",\"line\":%u,\"rule\":", other->line);
+      cli_json_string(stdout, rs->texts + other->text);
+      fputs("}}\n", stdout);
+    }
+    else
+      fputs(",\"related\":null}\n", stdout);
+    return;
+  }
+  printf("%s:%u:%u: %s: %s [%s]\n", rs->files[h->file], h->line, col,
+         warning ? "warning" : "note", msg, name);
+}
+
+static const cf_ruleset *sort_rs;
+
+/* By name (wildcards apart), then file order. */
+static int host_order(const void *pa, const void *pb)
+{
+  size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+  const cf_hostrule *x = &sort_rs->hosts[a], *y = &sort_rs->hosts[b];
+  int c;
+
+  if(x->wild != y->wild)
+    return x->wild - y->wild;
+  if(x->namelen != y->namelen)
+    return x->namelen < y->namelen ? -1 : 1;
+  if((c = memcmp(sort_rs->texts + x->name, sort_rs->texts + y->name,
+                 x->namelen)))
+    return c;
+  return a < b ? -1 : a > b;
+}
+
+/* Rule a, earlier and for the same name, decides wherever b would: same
+ * action, no port list, and for an exemption a prefix holding b's. */
+static int host_covers(const cf_hostrule *a, const cf_hostrule *b)
+{
+  if(a->action != b->action || a->to != b->to || a->nports)
+    return 0;
+  return !a->to || (a->v6 == b->v6 && a->plen <= b->plen &&
+                    cf_bits_equal(a->addr, b->addr, a->plen));
+}
+
+/* Host rules that can never decide (docs/rules.md, 5.2): an allow host
+ * rule under default allow, and one an earlier rule for the same name
+ * decides before at every port. */
+static int lint_hosts(lint_out *o)
+{
+  const cf_ruleset *rs = o->rs;
+  int dflt_allow = rs->dflt.set && rs->dflt.action == CURLFENCE_ALLOW;
+  size_t *ix, i, j;
+  char msg[1400];
+
+  if(!rs->nhosts)
+    return 0;
+  ix = malloc(rs->nhosts * sizeof(*ix));
+  if(!ix)
+    return -1;
+  for(i = 0; i < rs->nhosts; i++)
+    ix[i] = i;
+  sort_rs = rs;
+  qsort(ix, rs->nhosts, sizeof(*ix), host_order);
+  for(i = 0; i < rs->nhosts; i++) {
+    const cf_hostrule *h = &rs->hosts[ix[i]], *by = NULL;
+
+    for(j = i; j-- > 0;) {
+      const cf_hostrule *e = &rs->hosts[ix[j]];
+
+      if(e->wild != h->wild || e->namelen != h->namelen ||
+         memcmp(rs->texts + e->name, rs->texts + h->name, h->namelen))
+        break;
+      if(host_covers(e, h))
+        by = e;
+    }
+    if(by) {
+      snprintf(msg, sizeof(msg), "never decides: %s:%u (%s) decides first "
+               "for the same name at every port", rs->files[by->file],
+               by->line, rs->texts + by->text);
+      host_finding(o, h, 1, "shadowed", msg, by);
+    }
+    else if(dflt_allow && h->action == CURLFENCE_ALLOW && !h->to)
+      host_finding(o, h, 1, "host-never-decides", "never decides: under "
+                   "default allow it allows only what the default allows "
+                   "(write allow host NAME to PREFIX to exempt the name "
+                   "from an address rule)", NULL);
+  }
+  free(ix);
+  return 0;
+}
+
 static const char *error_name(curlfence_code c)
 {
   switch(c) {
@@ -202,7 +316,8 @@ static const char *error_name(curlfence_code c)
 }
 
 /* Files whose denials an allow elsewhere is reported for opening: the
- * default rules, by name or as installed. */
+ * default rules, by name or as installed, and the never-reach list they
+ * include (by name: an allowlist includes it alone). */
 static unsigned char *baseline_files(const cf_ruleset *rs)
 {
   unsigned char *b = calloc(rs->nfiles ? rs->nfiles : 1, 1);
@@ -215,7 +330,7 @@ static unsigned char *baseline_files(const cf_ruleset *rs)
     const char *base = strrchr(rs->files[i], '/');
 
     base = base ? base + 1 : rs->files[i];
-    if(!strcmp(base, "default.rules") ||
+    if(!strcmp(base, "default.rules") || !strcmp(base, "never-reach.rules") ||
        (have_def && realpath(rs->files[i], path) && !strcmp(path, def)))
       b[i] = 1;
   }
@@ -281,6 +396,8 @@ static int lint_file(const char *path, int json)
     rc = CURLFENCE_E_NOMEM;
   else
     rc = cf_lint(&rs, o.baseline, on_finding, &o);
+  if(!rc && lint_hosts(&o))
+    rc = CURLFENCE_E_NOMEM;
   status = rc ? 2 : o.warnings ? 1 : 0;
   if(rc)
     fprintf(stderr, CLI_PROG ": %s: %s\n", path, curlfence_strerror(rc));

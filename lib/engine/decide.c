@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "table.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <string.h>
@@ -118,12 +119,43 @@ static const char *self_text(const cf_ruleset *rs, int v6,
   return CF_RULE_TEXT(rs, &rs->rules[idx]);
 }
 
+/* The host rules' steps of a decision (docs/rules.md, Precedence) for
+ * the address key, once the address rules gave idx (-1: none) and allow:
+ * *ok says whether the connection is allowed, and the host rule that
+ * decided is returned (-1: the address rule or the default did). */
+static long decide_host(const curlfence_policy *policy, const cf_dest *dst,
+                        int v6, const uint8_t *key, long idx, int allow,
+                        int *ok)
+{
+  const cf_ruleset *rs = &policy->rs;
+  long i;
+
+  *ok = idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW;
+  if(!policy->hosts || !dst->host)
+    return -1;
+  /* a deny host rule first: it only ever makes a decision stricter */
+  i = cf_hostidx_find(policy->hosts, rs, CF_HOSTQ_DENY, dst->host, v6, key,
+                      dst->port);
+  /* then an address rule, unless it denies where an exemption names both
+   * the name and the address; only where no address rule spoke, an
+   * allow host rule */
+  if(i < 0 && idx >= 0 && !allow)
+    i = cf_hostidx_find(policy->hosts, rs, CF_HOSTQ_TO, dst->host, v6, key,
+                        dst->port);
+  else if(i < 0 && idx < 0)
+    i = cf_hostidx_find(policy->hosts, rs, CF_HOSTQ_ALLOW, dst->host, v6,
+                        key, dst->port);
+  if(i >= 0)
+    *ok = rs->hosts[i].action == CURLFENCE_ALLOW;
+  return i;
+}
+
 void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
 {
   const cf_dest *dst = &d->dest;
   curlfence_verdict *v = explain ? &d->verdict : NULL;
-  int allow = 0, v6;
-  long idx, nat64;
+  int allow = 0, v6, ok, as_loopback = 0;
+  long idx, nat64, host;
   const char *reason;
   const uint8_t *key;
   uint8_t lo[16];
@@ -162,20 +194,35 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   reason = nat64 >= 0 ? cf_nat64_reason(policy->rs.nat64[nat64].plen) : NULL;
   v6 = nat64 >= 0 ? 0 : dst->v6;
   key = nat64 >= 0 ? d->dest.as4 : dst->key;
-  if((idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW) &&
-     nat64 < 0 && cf_unspecified_loopback(v6, key, lo)) {
-    /* allowed as itself: the loopback address it reaches decides too, and
-     * a denial there is the answer (CF_REASON_LOOPBACK) */
-    int lo_allow = 0;
+  host = decide_host(policy, dst, v6, key, idx, allow, &ok);
+  if(ok && nat64 < 0 && cf_unspecified_loopback(v6, key, lo)) {
+    /* allowed as itself: the loopback address it reaches decides too,
+     * names included, and a denial there is the answer
+     * (CF_REASON_LOOPBACK) */
+    int lo_allow = 0, lo_ok;
     long lo_idx = cf_table_lookup_action(policy->table, &policy->rs, v6, lo,
                                          dst->port, &lo_allow);
+    long lo_host = decide_host(policy, dst, v6, lo, lo_idx, lo_allow, &lo_ok);
 
-    if(!(lo_idx >= 0 ? lo_allow : default_action(policy) == CURLFENCE_ALLOW)) {
+    if(!lo_ok) {
       idx = lo_idx;
-      allow = 0;
+      allow = lo_allow;
+      host = lo_host;
       key = lo;
       reason = CF_REASON_LOOPBACK;
+      as_loopback = 1;
     }
+  }
+  if(host >= 0) {
+    const cf_hostrule *h = &policy->rs.hosts[host];
+
+    d->action = (curlfence_action)h->action;
+    set_verdict(v, d->action, 0, policy->rs.files[h->file], h->line,
+                policy->rs.texts + h->text,
+                as_loopback ? reason
+                : h->action == CURLFENCE_DENY ? CF_REASON_HOST_DENY
+                : h->to ? CF_REASON_HOST_TO : CF_REASON_HOST);
+    return;
   }
   if(idx < 0) {
     d->action = from_setting(policy, &policy->rs.dflt, 1,
@@ -360,6 +407,49 @@ CURLFENCE_API curlfence_action curlfence_policy_decide(
     return decide_fast(policy, sa, salen);
   }
   return decide_full(policy, sa, salen, v);
+}
+
+CURLFENCE_API curlfence_action curlfence_policy_decide_name(
+    const curlfence_policy *policy, const char *host, const char *address,
+    unsigned port, curlfence_verdict *v)
+{
+  struct sockaddr_in6 s6;
+  struct sockaddr_in s4;
+  const struct sockaddr *sa = NULL;
+  socklen_t salen = 0;
+  char canon[CF_HOST_MAX + 1];
+  cf_decision d;
+
+  memset(&s4, 0, sizeof(s4));
+  memset(&s6, 0, sizeof(s6));
+  if(address && port <= 65535) {
+    if(inet_pton(AF_INET, address, &s4.sin_addr) == 1) {
+      s4.sin_family = AF_INET;
+      s4.sin_port = htons((uint16_t)port);
+      sa = (const struct sockaddr *)&s4;
+      salen = sizeof(s4);
+    }
+    else if(inet_pton(AF_INET6, address, &s6.sin6_addr) == 1) {
+      s6.sin6_family = AF_INET6;
+      s6.sin6_port = htons((uint16_t)port);
+      sa = (const struct sockaddr *)&s6;
+      salen = sizeof(s6);
+    }
+  }
+  if(!sa) {
+    /* no address to decide: nothing may be assumed about it */
+    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+                "not a numeric IPv4 or IPv6 address and port", "malformed");
+    return CURLFENCE_DENY;
+  }
+  cf_dest_init(&d.dest, sa, salen);
+  /* a name that is not canonical is no name: host rules never match it */
+  if(host && !cf_host_canon(host, strlen(host), canon))
+    d.dest.host = canon;
+  cf_decide(policy, &d, v != NULL);
+  if(v)
+    *v = d.verdict;
+  return d.action;
 }
 
 CURLFENCE_API size_t curlfence_policy_rule_stats(

@@ -3,7 +3,8 @@
  * engine.h - the engine: rules, the compiled table, matching, the host's
  * own addresses, images, policies and expectations, and the helpers every
  * layer shares (errors, shards).  The engine may use only the public
- * header, libc and libcidr; it knows nothing of the guard (lib/guard/) or
+ * header, libc, libcidr, and libidn2 and libpsl (for the names of host
+ * rules); it knows nothing of the guard (lib/guard/) or
  * the review code (lib/review/).  Nothing here is exported from the shared
  * library (it is built with -fvisibility=hidden).
  */
@@ -87,6 +88,27 @@ typedef struct cf_expect {
   uint32_t column;        /* of the word "expect" */
 } cf_expect;
 
+/* A host rule: "allow host NAME [to PREFIX] [port LIST]" or "deny host
+ * NAME [port LIST]".  NAME is kept in canonical form (cf_host_canon) in
+ * cf_ruleset.texts: for "*.SUFFIX" (wild) only SUFFIX, which the rule
+ * matches one or more labels below, never itself. */
+typedef struct cf_hostrule {
+  uint8_t addr[16];       /* to PREFIX (to == 1): as cf_rule.addr */
+  uint8_t v6;
+  uint8_t plen;
+  uint8_t action;         /* curlfence_action */
+  uint8_t wild;
+  uint8_t to;
+  uint8_t pad_[3];
+  uint32_t port_off;      /* into cf_ruleset.ports, as cf_rule's */
+  uint32_t nports;
+  uint32_t file;
+  uint32_t line;
+  uint32_t text;          /* the rule as written, in cf_ruleset.texts */
+  uint32_t name;          /* the name (SUFFIX for wild), in texts */
+  uint32_t namelen;
+} cf_hostrule;
+
 /* Everything the parser produces; owned by the policy afterwards. */
 typedef struct cf_ruleset {
   cf_rule *rules;
@@ -114,6 +136,9 @@ typedef struct cf_ruleset {
                              some entry of selfv holds: a bit set */
   cf_expect *expects;     /* in file order; never in an image */
   size_t nexpects, capexpects;
+  cf_hostrule *hosts;     /* host rules, in file order; never in an
+                             image (cf_image_build refuses them) */
+  size_t nhosts, caphosts;
 } cf_ruleset;
 
 /* The text of rule r of rs. */
@@ -177,6 +202,43 @@ curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
                      unsigned port);
 
+/* rank.c: whether the first plen bits of a and b are equal. */
+int cf_bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen);
+
+/* Which host rules a step of the decision asks for (decide.c): the deny
+ * host rules, the "to PREFIX" exemptions holding the address, or the
+ * allows (an exemption only where its prefix holds the address). */
+typedef enum cf_hostq {
+  CF_HOSTQ_DENY,
+  CF_HOSTQ_TO,
+  CF_HOSTQ_ALLOW
+} cf_hostq;
+/* match.c: the reference for host rules, a scan: of the host rules of rs
+ * that match the canonical name host at port and, for q, the address
+ * (4 bytes when v6 == 0, else 16), the first by specificity (an exact
+ * name, then wildcards with the longest suffix first), then file order.
+ * -1: none. */
+long cf_host_match_linear(const cf_ruleset *rs, cf_hostq q, const char *host,
+                          int v6, const uint8_t *addr, unsigned port);
+/* The same answer, for policy.c's index of the host rules (hostrule.c). */
+typedef struct cf_hostidx cf_hostidx;
+curlfence_code cf_hostidx_build(cf_hostidx **out, const cf_ruleset *rs);
+void cf_hostidx_free(cf_hostidx *x);
+long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
+                     const char *host, int v6, const uint8_t *addr,
+                     unsigned port);
+/* 1 when rule h matches port and, for q, the address; not the name. */
+int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
+                     int v6, const uint8_t *addr, unsigned port);
+/* The NAME of a host rule as written in s[0..len): its canonical form
+ * (for "*.SUFFIX": SUFFIX, and *wild 1) in out (CF_HOST_MAX + 1 bytes),
+ * or -1 with what is wrong in msg and the offset in s it is at in *off:
+ * names not in canonical form (with that form when there is one, IDN
+ * converted to A-labels), globs other than a leading "*.", addresses,
+ * wildcards directly above a public suffix. */
+int cf_hostrule_name(const char *s, size_t len, char *out, int *wild,
+                     char *msg, size_t size, unsigned *off);
+
 /* rank.c: ordering of two matching rules: > 0 when a beats b.  Longest prefix,
  * then a rule with ports, then deny, then the earlier rule. */
 int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib);
@@ -202,6 +264,14 @@ const char *cf_nat64_reason(unsigned plen);
  * reason is another word or addr does not fit it. */
 int cf_nat64_as_text(const char *reason, const char *addr, char *out,
                      size_t size);
+
+/* The verdict reasons of decisions made by host rules: a "deny host"
+ * rule; an "allow host" rule where no address rule matched; an "allow
+ * host NAME to PREFIX" exemption (where an address rule denied, or none
+ * matched). */
+#define CF_REASON_HOST_DENY "host-deny"
+#define CF_REASON_HOST "host"
+#define CF_REASON_HOST_TO "host-to"
 
 /* A connection to the unspecified address reaches this host: Linux
  * connects 0.0.0.0 to 127.0.0.1 and :: to ::1.  Such a destination is
@@ -377,6 +447,35 @@ curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
                              const cf_ruleset *rs, const uint8_t *kind,
                              cf_table_fault *fault);
 
+/* hostname.c: host names in canonical form. */
+#define CF_HOST_MAX 253
+/* What cf_host_canon() finds wrong with a name. */
+enum {
+  CF_HOST_EEMPTY = -1,        /* nothing, or a lone "." */
+  CF_HOST_ELONG = -2,         /* over CF_HOST_MAX bytes */
+  CF_HOST_ELABEL_EMPTY = -3,  /* "a..b", ".a" */
+  CF_HOST_ELABEL_LONG = -4,   /* a label over 63 bytes */
+  CF_HOST_ECHAR = -5,         /* a byte other than [A-Za-z0-9.-] */
+  CF_HOST_EHYPHEN = -6,       /* a label starting or ending with '-' */
+  CF_HOST_EADDR = -7          /* an IPv4 address in any spelling, a name
+                                 ending in a numeric label, an IPv6
+                                 literal */
+};
+/* Write the canonical form of the host name in[0..len) to out
+ * (CF_HOST_MAX + 1 bytes): ASCII letters lowered, one trailing dot
+ * removed, every label 1..63 bytes of [a-z0-9-] not starting or ending
+ * with '-', 253 bytes at most, and not an IPv4 address in any spelling
+ * inet_aton() accepts (127.0.0.1, 2130706433, 0x7f.1, 0177.0.0.1) nor an
+ * IPv6 literal.  A name whose last label is a number (decimal, or 0x and
+ * hex digits: "a.1", "a.0x1f") is taken for an address too, as URL
+ * parsers take it.  Returns 0, or a negative CF_HOST_E* code saying what
+ * is wrong (and out is then "").  Names that need IDN conversion are
+ * not converted here: the caller passes A-labels (libcurl's
+ * CURLU_PUNYCODE gives them). */
+int cf_host_canon(const char *in, size_t len, char *out);
+/* What a CF_HOST_E* code means, as text (static). */
+const char *cf_host_strerror(int code);
+
 /* error.c */
 /* src as text that shows every byte (printable ASCII as is, \\, \t, \r,
  * \n, else \xNN), cut at an escape's boundary to fit size. */
@@ -456,6 +555,7 @@ struct curlfence_policy {
   atomic_uint refs;
   cf_ruleset rs;
   cf_table *table;
+  cf_hostidx *hosts;      /* NULL when rs has no host rules */
   char *source;           /* path it was loaded from; NULL for text */
   cf_image *image;        /* rs and table point into it; NULL for text */
   /* Decisions made by guards: one counter per rule, then the default and
@@ -508,6 +608,10 @@ typedef struct cf_dest {
   uint8_t key[16];        /* table key, network byte order */
   unsigned port;          /* 0 unless kind == CF_DEST_IP */
   uint8_t as4[4];         /* CF_AS_TRANSLATED: the embedded IPv4 address */
+  const char *host;       /* the connection's name in canonical form
+                             (cf_host_canon), or NULL: no name, or one
+                             that is not canonical; host rules match
+                             only a non-NULL name */
 } cf_dest;
 
 /* A destination and what a policy decided about it. */
@@ -520,8 +624,8 @@ typedef struct cf_decision {
   int enforced;           /* 0 in report-only mode (guards set it) */
 } cf_decision;
 
-/* Read sa once into d (family from sa, 0 when there is none; socktype and
- * protocol 0).  IPv4-mapped IPv6 is keyed as IPv4. */
+/* Read sa once into d (family from sa, 0 when there is none; socktype,
+ * protocol 0 and host NULL).  IPv4-mapped IPv6 is keyed as IPv4. */
 void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
 
 /* Decide d->dest against p (NULL: deny as "no policy"): sets d->action and

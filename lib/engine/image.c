@@ -1001,6 +1001,15 @@ curlfence_code cf_image_build(const curlfence_policy *p,
   uint64_t w;
 
   *out = NULL;
+  if (p->rs.nhosts) {
+    /* no image format holds them yet: an image without them would
+     * decide differently from the rules it came from */
+    const cf_hostrule *h = &p->rs.hosts[0];
+    cf_error_set(err, CURLFENCE_E_IMAGE, p->rs.files[h->file], h->line, 1,
+                 "host rules cannot be compiled into an image (load the "
+                 "rules text instead): %s", p->rs.texts + h->text);
+    return CURLFENCE_E_IMAGE;
+  }
   src = calloc(nsrc ? nsrc : 1, sizeof *src);
   if (!src)
     goto nomem;

@@ -15,23 +15,13 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-static int bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen)
-{
-  unsigned full = plen / 8u, rest = plen % 8u;
-
-  if(memcmp(a, b, full) != 0)
-    return 0;
-  return rest == 0 ||
-         ((a[full] ^ b[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
-}
-
 long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr)
 {
   long best = -1;
   size_t i;
 
   for(i = 0; i < rs->nnat64; i++)
-    if(bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen) &&
+    if(cf_bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen) &&
        (best < 0 || rs->nat64[i].plen > rs->nat64[best].plen))
       best = (long)i;
   return best;
@@ -44,7 +34,7 @@ long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
 
   for(i = 0; i < rs->nnat64; i++)
     if(rs->nat64[i].plen <= plen &&
-       bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen))
+       cf_bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen))
       return (long)i;
   return -1;
 }
@@ -70,7 +60,7 @@ static unsigned self_rank(const cf_ruleset *rs, size_t i, int v6,
 
   for(k = 0; k < rs->nselfv; k++)
     if(rs->selfv[k].rule == i && rs->selfv[k].v6 == (v6 != 0) &&
-       bits_equal(rs->selfv[k].addr, addr, rs->selfv[k].plen) &&
+       cf_bits_equal(rs->selfv[k].addr, addr, rs->selfv[k].plen) &&
        rs->selfv[k].plen > best)
       best = rs->selfv[k].plen;
   return best;
@@ -100,7 +90,7 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
       if(!r.plen)
         continue;
     }
-    else if(r.v6 != (v6 != 0) || !bits_equal(r.addr, addr, r.plen))
+    else if(r.v6 != (v6 != 0) || !cf_bits_equal(r.addr, addr, r.plen))
       continue;
     if(r.nports && (port == 0 || !cf_rule_port_match(rs, &r, port)))
       continue;
@@ -194,4 +184,43 @@ int cf_nat64_as_text(const char *reason, const char *addr, char *out,
   cf_nat64_extract(lens[i], a, a4);
   inet_ntop(AF_INET, a4, out, (socklen_t)size);
   return 0;
+}
+
+/* How specifically rule h names host: 0 not at all; a wildcard by the
+ * length of its suffix (more labels, more bytes); an exact name above
+ * every wildcard. */
+static size_t host_rank(const cf_ruleset *rs, const cf_hostrule *h,
+                        const char *host, size_t len)
+{
+  const char *name = rs->texts + h->name;
+
+  if(!h->wild)
+    return len == h->namelen && !memcmp(host, name, len) ? CF_HOST_MAX + 1
+                                                         : 0;
+  if(len <= h->namelen + 1 || host[len - h->namelen - 1] != '.' ||
+     memcmp(host + len - h->namelen, name, h->namelen))
+    return 0;
+  return h->namelen;
+}
+
+long cf_host_match_linear(const cf_ruleset *rs, cf_hostq q, const char *host,
+                          int v6, const uint8_t *addr, unsigned port)
+{
+  size_t i, len, rank, best_rank = 0;
+  long best = -1;
+
+  if(!host)
+    return -1;
+  len = strnlen(host, CF_HOST_MAX + 1);
+  if(!len || len > CF_HOST_MAX)
+    return -1;
+  for(i = 0; i < rs->nhosts; i++) {
+    rank = host_rank(rs, &rs->hosts[i], host, len);
+    if(rank > best_rank &&
+       cf_hostrule_fits(rs, &rs->hosts[i], q, v6, addr, port)) {
+      best = (long)i;
+      best_rank = rank;
+    }
+  }
+  return best;
 }

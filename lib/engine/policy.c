@@ -28,6 +28,7 @@
 static void policy_free(curlfence_policy *p)
 {
   cf_image_close(p);
+  cf_hostidx_free(p->hosts);
   cf_table_free(p->table);
   cf_ruleset_free(&p->rs);
   free(p->hit_mem);
@@ -54,6 +55,8 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
     rc = !p->hits ? CURLFENCE_E_NOMEM
          : p->table ? CURLFENCE_OK   /* mapped from an image */
                     : cf_table_build(&p->table, &p->rs);
+    if(!rc)
+      rc = cf_hostidx_build(&p->hosts, &p->rs);
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));
     /* what the rules promise, on what was compiled */

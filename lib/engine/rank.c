@@ -25,6 +25,16 @@ int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
   return 0;
 }
 
+int cf_bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen)
+{
+  unsigned full = plen / 8u, rest = plen % 8u;
+
+  if(memcmp(a, b, full) != 0)
+    return 0;
+  return rest == 0 ||
+         ((a[full] ^ b[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+}
+
 int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib)
 {
   if(a->plen != b->plen)

@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TOKENS 6
+#define MAX_TOKENS 8
 #define MAX_FILE_SIZE ((size_t)1 << 30)
 /* What one load may read in total, includes counted each time they are
  * read: a tree of small files that include each other many times would
@@ -763,6 +763,85 @@ static curlfence_code add_self(parser *p, const token *t, size_t n,
   return add_rule(p, r);
 }
 
+/* "allow host NAME [to PREFIX] [port LIST]", "deny host NAME [port
+ * LIST]" (hostrule.c checks the name). */
+static curlfence_code parse_host(parser *p, const frame *fr, unsigned line,
+                                 const token *t, size_t n, unsigned eol)
+{
+  cf_ruleset *rs = p->rs;
+  cf_hostrule h, *nh;
+  cf_rule r;
+  char name[CF_HOST_MAX + 1], msg[600];
+  size_t i = 3;
+  int wild;
+  unsigned off;
+  long text, ntext;
+  curlfence_code rc;
+
+  memset(&h, 0, sizeof(h));
+  memset(&r, 0, sizeof(r));
+  parse_action(&t[0], &h.action);
+  if(n < 3)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing name after \"%s host\" (expected a host name or "
+                "*.SUFFIX)", h.action == CURLFENCE_ALLOW ? "allow" : "deny",
+                NULL);
+  if(cf_hostrule_name(t[2].s, t[2].len, name, &wild, msg, sizeof(msg),
+                      &off))
+    return fail(p, fr, line, t[2].col + off, CURLFENCE_E_SYNTAX, "%s", msg,
+                NULL);
+  if(n > i && tok_is(&t[i], "to")) {
+    if(h.action != CURLFENCE_ALLOW)
+      return fail(p, fr, line, t[i].col, CURLFENCE_E_SYNTAX,
+                  "\"deny host ... to\" is not a rule: a deny host rule "
+                  "holds for every address (write \"deny host NAME\")",
+                  NULL, NULL);
+    if(n == i + 1)
+      return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                  "missing address block after \"to\"", NULL, NULL);
+    rc = parse_prefix(p, fr, line, &t[i + 1], &r);
+    if(rc)
+      return rc;
+    memcpy(h.addr, r.addr, sizeof(h.addr));
+    h.v6 = r.v6;
+    h.plen = r.plen;
+    h.to = 1;
+    i += 2;
+  }
+  if(n > i && !tok_is(&t[i], "port"))
+    return unexpected(p, fr, line, &t[i], h.action == CURLFENCE_ALLOW &&
+                      !h.to ? "\"to\", \"port\" or end of line"
+                            : "\"port\" or end of line");
+  if(n == i + 1)
+    return fail(p, fr, line, eol, CURLFENCE_E_PORT,
+                "missing port list after \"port\" (e.g. 80,443,8000-8080)",
+                NULL, NULL);
+  if(n > i + 2)
+    return unexpected(p, fr, line, &t[i + 2], "end of line");
+  if(n == i + 2) {
+    rc = parse_ports(p, fr, line, &t[i + 1], &r);
+    if(rc)
+      return rc;
+  }
+  text = add_text(rs, t, n);
+  ntext = text < 0 ? -1 : add_text(rs, &(token){ name, strlen(name), 0 },
+                                    1);
+  nh = grow(rs->hosts, &rs->caphosts, rs->nhosts + 1, sizeof(*nh));
+  if(ntext < 0 || !nh)
+    return nomem(p);
+  rs->hosts = nh;
+  h.wild = (uint8_t)wild;
+  h.port_off = r.port_off;
+  h.nports = r.nports;
+  h.file = fr->file;
+  h.line = line;
+  h.text = (uint32_t)text;
+  h.name = (uint32_t)ntext;
+  h.namelen = (uint32_t)strlen(name);
+  rs->hosts[rs->nhosts++] = h;
+  return CURLFENCE_OK;
+}
+
 static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
                                  const token *t, size_t n, unsigned eol)
 {
@@ -777,8 +856,10 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   if(n < 2)
     return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
                 "missing address after \"%s\" (expected an address, "
-                "CIDR block or self)", tok_is(&t[0], "allow") ? "allow" :
-                "deny", NULL);
+                "CIDR block, self or host NAME)", tok_is(&t[0], "allow") ?
+                "allow" : "deny", NULL);
+  if(tok_is(&t[1], "host"))
+    return parse_host(p, fr, line, t, n, eol);
   self = tok_is(&t[1], "self");
   rc = self ? CURLFENCE_OK : parse_prefix(p, fr, line, &t[1], &r);
   if(!rc && !self)
@@ -838,8 +919,8 @@ static curlfence_code parse_expect(parser *p, const frame *fr, unsigned line,
                 e.action == CURLFENCE_ALLOW ? "allow" : "deny", NULL);
   if(tok_is(&t[2], "host"))
     return fail(p, fr, line, t[2].col, CURLFENCE_E_SYNTAX,
-                "\"expect ... host\" is not supported yet: this version "
-                "has no host rules (write the address)", NULL, NULL);
+                "\"expect ... host\" is not supported yet: expectations "
+                "are about addresses (write the address)", NULL, NULL);
   if(memchr(t[2].s, '/', t[2].len))
     return fail(p, fr, line, t[2].col, CURLFENCE_E_ADDRESS,
                 "an expectation is about one address, not a block (write "
@@ -1275,6 +1356,7 @@ void cf_ruleset_free(cf_ruleset *rs)
   free(rs->mode.text);
   free(rs->nat64);
   free(rs->expects);
+  free(rs->hosts);
   cf_self_free(rs);
   memset(rs, 0, sizeof(*rs));
 }

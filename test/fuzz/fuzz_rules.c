@@ -5,7 +5,9 @@
  * Loading must never crash or leak, must fail with a code, a location and
  * a printable message, or succeed with a policy whose compiled table
  * agrees with the reference matcher (cf_match_linear) on fixed probes and
- * at the first address of every rule.
+ * at the first address of every rule, and whose host rule index agrees
+ * with the host rules' scan (cf_host_match_linear) for the names of its
+ * host rules and names below them.
  *
  * Includes are exercised without touching the machine's files: the harness
  * works in a scratch directory of its own that holds a few rules files
@@ -159,6 +161,53 @@ static void decide(const curlfence_policy *p, int family, const void *addr,
     same(p, family == AF_INET6, addr, port);
 }
 
+/* The host rule index and the scan pick the same rule for name. */
+static void same_host(const curlfence_policy *p, const char *name)
+{
+  static const uint8_t a4[][4] = { { 10, 1, 2, 3 }, { 203, 0, 113, 5 } };
+  static const unsigned ports[] = { 0, 80, 443 };
+  curlfence_verdict v;
+  cf_hostq q;
+  size_t i, k;
+
+  for(i = 0; i < sizeof(a4) / sizeof(a4[0]); i++)
+    for(k = 0; k < sizeof(ports) / sizeof(ports[0]); k++)
+      for(q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++) {
+        long want = cf_host_match_linear(&p->rs, q, name, 0, a4[i],
+                                         ports[k]);
+        long got = cf_hostidx_find(p->hosts, &p->rs, q, name, 0, a4[i],
+                                   ports[k]);
+
+        if(want != got) {
+          fprintf(stderr, "host index says rule %ld, reference %ld (%s)\n",
+                  got, want, name);
+          abort();
+        }
+      }
+  if(curlfence_policy_decide_name(p, name, "203.0.113.5", 443, &v) !=
+     v.action || !v.rule || !v.reason) {
+    fprintf(stderr, "decide_name: verdict inconsistent\n");
+    abort();
+  }
+}
+
+static void probe_hosts(const curlfence_policy *p)
+{
+  char name[CF_HOST_MAX + 8];
+  size_t i;
+
+  for(i = 0; i < p->rs.nhosts && i < 64; i++) {
+    const cf_hostrule *h = &p->rs.hosts[i];
+
+    snprintf(name, sizeof(name), "%s", p->rs.texts + h->name);
+    same_host(p, name);
+    if(h->namelen + 2 <= CF_HOST_MAX) {
+      snprintf(name, sizeof(name), "a.%s", p->rs.texts + h->name);
+      same_host(p, name);
+    }
+  }
+}
+
 static void probe(const curlfence_policy *p)
 {
   static const uint8_t v4[][4] = {
@@ -181,6 +230,7 @@ static void probe(const curlfence_policy *p)
     for(k = 0; k < sizeof(ports) / sizeof(ports[0]); k++)
       decide(p, AF_INET6, v6[i], ports[k]);
   decide(p, AF_UNIX, NULL, 0);
+  probe_hosts(p);
   for(i = 0; i < p->rs.nrules && i < 256; i++) {
     const cf_rule *r = &p->rs.rules[i];
 

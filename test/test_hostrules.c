@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/* Host rules: their syntax, with every error's position, and their place
+ * in the decision, checked against the reference scan. */
+#include "engine/engine.h"
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bad_host {
+  const char *text;
+  curlfence_code code;
+  unsigned line, column;
+  const char *message;   /* substring the message must contain */
+} bad_host;
+
+static const bad_host bad[] = {
+  { "allow host\n", CURLFENCE_E_SYNTAX, 1, 11, "missing name after \"allow host\"" },
+  { "deny host \n", CURLFENCE_E_SYNTAX, 1, 10, "missing name after \"deny host\"" },
+  { "allow host *\n", CURLFENCE_E_SYNTAX, 1, 12, "\"*\" would match every name" },
+  { "allow host *.\n", CURLFENCE_E_SYNTAX, 1, 12, "\"*.\" names no suffix" },
+  { "allow host a*.example\n", CURLFENCE_E_SYNTAX, 1, 13, "may only stand for whole labels" },
+  { "allow host a.*.example\n", CURLFENCE_E_SYNTAX, 1, 14, "may only stand for whole labels" },
+  { "allow host *.*.example\n", CURLFENCE_E_SYNTAX, 1, 14, "may only stand for whole labels" },
+  { "allow host **.example\n", CURLFENCE_E_SYNTAX, 1, 12, "may only stand for whole labels" },
+  { "allow host API.partner.example\n", CURLFENCE_E_SYNTAX, 1, 12, "\"API.partner.example\" is not in canonical form (did you mean api.partner.example?)" },
+  { "allow host api.partner.example.\n", CURLFENCE_E_SYNTAX, 1, 12, "(did you mean api.partner.example?)" },
+  { "allow host *.Partner.example port 443\n", CURLFENCE_E_SYNTAX, 1, 12, "(did you mean *.partner.example?)" },
+  { "allow host B\xc3\xbc" "cher.example\n", CURLFENCE_E_SYNTAX, 1, 12, "(did you mean xn--bcher-kva.example?)" },
+  { "allow host *.b\xc3\xbc" "cher.example\n", CURLFENCE_E_SYNTAX, 1, 12, "(did you mean *.xn--bcher-kva.example?)" },
+  { "allow host a\xff.example\n", CURLFENCE_E_SYNTAX, 1, 12, "not a valid internationalised name" },
+  { "allow host a..example\n", CURLFENCE_E_SYNTAX, 1, 12, "empty label" },
+  { "allow host .example\n", CURLFENCE_E_SYNTAX, 1, 12, "empty label" },
+  { "allow host *..example\n", CURLFENCE_E_SYNTAX, 1, 12, "empty label" },
+  { "allow host -a.example\n", CURLFENCE_E_SYNTAX, 1, 12, "starts or ends with '-'" },
+  { "allow host a_b.example\n", CURLFENCE_E_SYNTAX, 1, 12, "a byte other than" },
+  { "allow host user@a.example\n", CURLFENCE_E_SYNTAX, 1, 12, "a byte other than" },
+  { "allow host 127.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 12, "\"127.0.0.1\" is an IP address" },
+  { "allow host 2130706433\n", CURLFENCE_E_SYNTAX, 1, 12, "\"2130706433\" is an IP address" },
+  { "allow host 0x7f.1\n", CURLFENCE_E_SYNTAX, 1, 12, "\"0x7f.1\" is an IP address" },
+  { "deny host 0177.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 11, "is an IP address" },
+  { "deny host ::1\n", CURLFENCE_E_SYNTAX, 1, 11, "\"::1\" is an IP address" },
+  { "allow host *.com\n", CURLFENCE_E_SYNTAX, 1, 12, "\"*.com\" would match every name under the public suffix \"com\"" },
+  { "allow host *.co.uk port 443\n", CURLFENCE_E_SYNTAX, 1, 12, "public suffix \"co.uk\"" },
+  { "\n  allow host ok.example prot 443\n", CURLFENCE_E_SYNTAX, 2, 25, "unexpected \"prot\" (expected \"to\", \"port\" or end of line)" },
+  { "deny host ok.example to 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 22, "\"deny host ... to\" is not a rule" },
+  { "allow host ok.example to\n", CURLFENCE_E_SYNTAX, 1, 25, "missing address block after \"to\"" },
+  { "allow host ok.example to 10.0.0.1/8\n", CURLFENCE_E_ADDRESS, 1, 26, "host bits set" },
+  { "allow host ok.example to ci.internal\n", CURLFENCE_E_ADDRESS, 1, 26, "invalid IPv4 address" },
+  { "allow host ok.example to 10.0.0.0/8 to 10.0.0.0/8\n", CURLFENCE_E_SYNTAX, 1, 37, "unexpected \"to\" (expected \"port\" or end of line)" },
+  { "allow host ok.example port\n", CURLFENCE_E_PORT, 1, 27, "missing port list" },
+  { "allow host ok.example port 0\n", CURLFENCE_E_PORT, 1, 28, "out of range" },
+  { "allow host ok.example to 10.0.0.0/8 port 443 x\n", CURLFENCE_E_SYNTAX, 1, 46, "unexpected \"x\" (expected end of line)" },
+  { "deny host ok.example port 443 x\n", CURLFENCE_E_SYNTAX, 1, 31, "unexpected \"x\" (expected end of line)" },
+  { "expect deny host ok.example\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
+};
+
+START_TEST(test_host_rejected)
+{
+  const bad_host *c = &bad[_i];
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  curlfence_code rc;
+
+  rc = curlfence_policy_load_string(&p, c->text, strlen(c->text),
+                                    "test.rules", &err);
+  ck_assert_msg(rc == c->code, "case %d \"%s\": code %d (%s), want %d", _i,
+                c->text, rc, err.message, c->code);
+  ck_assert_ptr_null(p);
+  ck_assert_str_eq(err.file, "test.rules");
+  ck_assert_msg(err.line == c->line && err.column == c->column,
+                "case %d \"%s\": at %u:%u, want %u:%u (%s)", _i, c->text,
+                err.line, err.column, c->line, c->column, err.message);
+  ck_assert_msg(strstr(err.message, c->message) != NULL,
+                "case %d: message \"%s\" lacks \"%s\"", _i, err.message,
+                c->message);
+}
+END_TEST
+
+/* What a good rule is kept as. */
+START_TEST(test_host_parsed)
+{
+  static const char text[] =
+      "allow host api.partner.example port 443\n"
+      "deny host *.evil.example\n"
+      "allow host ci.internal to 10.20.0.0/16 port 80,443\n"
+      "allow host xn--bcher-kva.example\n"
+      "allow host *.partner.example\n"
+      "allow host a.example to ::ffff:10.0.0.0/104\n";
+  cf_ruleset rs;
+  curlfence_error err;
+
+  memset(&rs, 0, sizeof(rs));
+  ck_assert_int_eq(cf_rules_parse_string(&rs, text, sizeof(text) - 1, NULL,
+                                         &err), CURLFENCE_OK);
+  ck_assert_uint_eq(rs.nrules, 0);
+  ck_assert_uint_eq(rs.nhosts, 6);
+  ck_assert_str_eq(rs.texts + rs.hosts[0].name, "api.partner.example");
+  ck_assert_uint_eq(rs.hosts[0].nports, 1);
+  ck_assert_uint_eq(rs.hosts[0].wild, 0);
+  ck_assert_uint_eq(rs.hosts[0].action, CURLFENCE_ALLOW);
+  ck_assert_str_eq(rs.texts + rs.hosts[1].name, "evil.example");
+  ck_assert_uint_eq(rs.hosts[1].wild, 1);
+  ck_assert_uint_eq(rs.hosts[1].action, CURLFENCE_DENY);
+  ck_assert_str_eq(rs.texts + rs.hosts[1].text, "deny host *.evil.example");
+  ck_assert_uint_eq(rs.hosts[2].to, 1);
+  ck_assert_uint_eq(rs.hosts[2].plen, 16);
+  ck_assert_uint_eq(rs.hosts[2].nports, 2);
+  ck_assert_uint_eq(rs.hosts[2].line, 3);
+  ck_assert_uint_eq(rs.hosts[5].v6, 0);
+  ck_assert_uint_eq(rs.hosts[5].plen, 8);
+  cf_ruleset_free(&rs);
+}
+END_TEST
+
+/* ------------------------------------------------------------ decisions */
+
+static curlfence_action decide_host(const curlfence_policy *p,
+                                    const char *host, const char *addr,
+                                    unsigned port, curlfence_verdict *v)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, addr, port);
+  cf_decision d;
+
+  cf_dest_init(&d.dest, (struct sockaddr *)&ss, len);
+  d.dest.host = host;
+  cf_decide(p, &d, 1);
+  *v = d.verdict;
+  return d.action;
+}
+
+typedef struct host_case {
+  const char *host, *addr;
+  unsigned port;
+  curlfence_action action;
+  const char *reason, *rule;
+} host_case;
+
+/* The precedence, step by step (docs/rules.md has the same table). */
+START_TEST(test_host_precedence)
+{
+  static const char rules[] =
+      "default deny\n"
+      "deny 10.0.0.0/8\n"
+      "deny 169.254.169.254\n"
+      "allow 192.0.2.0/24\n"
+      "allow host api.partner.example port 443\n"
+      "allow host *.cdn.example\n"
+      "deny host bad.cdn.example\n"
+      "deny host *.mirror.example port 80\n"
+      "allow host ci.internal to 10.20.0.0/16\n"
+      "allow host *.ci.internal to 10.30.0.0/16 port 443\n"
+      "allow host ci.internal\n"
+      "allow host meta.example to 169.254.169.254\n";
+  static const host_case c[] = {
+    /* 4: no address rule: an allow host rule, else the default */
+    { "api.partner.example", "203.0.113.5", 443, CURLFENCE_ALLOW, "host", "allow host api.partner.example port 443" },
+    { "api.partner.example", "203.0.113.5", 80, CURLFENCE_DENY, "default", "default deny" },
+    { "other.example", "203.0.113.5", 443, CURLFENCE_DENY, "default", "default deny" },
+    { NULL, "203.0.113.5", 443, CURLFENCE_DENY, "default", "default deny" },
+    { "a.cdn.example", "203.0.113.5", 80, CURLFENCE_ALLOW, "host", "allow host *.cdn.example" },
+    { "a.b.cdn.example", "203.0.113.5", 80, CURLFENCE_ALLOW, "host", "allow host *.cdn.example" },
+    { "cdn.example", "203.0.113.5", 80, CURLFENCE_DENY, "default", "default deny" },
+    { "xcdn.example", "203.0.113.5", 80, CURLFENCE_DENY, "default", "default deny" },
+    /* 1: deny host first, whatever the address rules say */
+    { "bad.cdn.example", "203.0.113.5", 80, CURLFENCE_DENY, "host-deny", "deny host bad.cdn.example" },
+    { "bad.cdn.example", "192.0.2.1", 80, CURLFENCE_DENY, "host-deny", "deny host bad.cdn.example" },
+    { "x.mirror.example", "192.0.2.1", 80, CURLFENCE_DENY, "host-deny", "deny host *.mirror.example port 80" },
+    { "x.mirror.example", "192.0.2.1", 443, CURLFENCE_ALLOW, "rule", "allow 192.0.2.0/24" },
+    /* 3: an address rule that allows */
+    { NULL, "192.0.2.1", 443, CURLFENCE_ALLOW, "rule", "allow 192.0.2.0/24" },
+    { "other.example", "192.0.2.1", 443, CURLFENCE_ALLOW, "rule", "allow 192.0.2.0/24" },
+    /* 2: an address rule that denies, unless an exemption names both */
+    { "api.partner.example", "10.20.0.5", 443, CURLFENCE_DENY, "rule", "deny 10.0.0.0/8" },
+    { "ci.internal", "10.20.0.5", 80, CURLFENCE_ALLOW, "host-to", "allow host ci.internal to 10.20.0.0/16" },
+    { "ci.internal", "10.21.0.5", 80, CURLFENCE_DENY, "rule", "deny 10.0.0.0/8" },
+    { NULL, "10.20.0.5", 80, CURLFENCE_DENY, "rule", "deny 10.0.0.0/8" },
+    { "other.example", "10.20.0.5", 80, CURLFENCE_DENY, "rule", "deny 10.0.0.0/8" },
+    { "a.ci.internal", "10.30.0.5", 443, CURLFENCE_ALLOW, "host-to", "allow host *.ci.internal to 10.30.0.0/16 port 443" },
+    { "a.ci.internal", "10.30.0.5", 80, CURLFENCE_DENY, "rule", "deny 10.0.0.0/8" },
+    { "a.ci.internal", "10.20.0.5", 443, CURLFENCE_DENY, "rule", "deny 10.0.0.0/8" },
+    { "meta.example", "169.254.169.254", 80, CURLFENCE_ALLOW, "host-to", "allow host meta.example to 169.254.169.254" },
+    /* an exemption also allows where no address rule matched, inside its
+     * prefix only */
+    { "meta.example", "203.0.113.5", 80, CURLFENCE_DENY, "default", "default deny" },
+    { "ci.internal", "203.0.113.5", 80, CURLFENCE_ALLOW, "host", "allow host ci.internal" },
+    /* IPv4-mapped is decided as IPv4, names and all */
+    { "ci.internal", "::ffff:10.20.0.5", 80, CURLFENCE_ALLOW, "host-to", "allow host ci.internal to 10.20.0.0/16" },
+  };
+  curlfence_policy *p = tu_load(rules);
+  curlfence_verdict v;
+  size_t i;
+
+  for(i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+    curlfence_action a = decide_host(p, c[i].host, c[i].addr, c[i].port, &v);
+
+    ck_assert_msg(a == c[i].action && !strcmp(v.reason, c[i].reason) &&
+                  !strcmp(v.rule, c[i].rule),
+                  "%s at %s port %u: %s by %s (%s), want %s by %s (%s)",
+                  c[i].host ? c[i].host : "(no name)", c[i].addr, c[i].port,
+                  a == CURLFENCE_ALLOW ? "allow" : "deny", v.rule, v.reason,
+                  c[i].action == CURLFENCE_ALLOW ? "allow" : "deny",
+                  c[i].rule, c[i].reason);
+    if(!strncmp(v.reason, "host", 4)) {
+      ck_assert_str_eq(v.file, "test.rules");
+      ck_assert_uint_gt(v.line, 4);
+      ck_assert_int_eq(v.is_default, 0);
+    }
+  }
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* ------------------------------------------------ against the reference */
+
+static unsigned rnd(unsigned *seed)
+{
+  *seed = *seed * 1103515245u + 12345u;
+  return (*seed >> 8) & 0xffffff;
+}
+
+static const char *const labels[] = { "a", "b", "ab", "api", "cdn", "x1",
+                                      "partner", "example", "test" };
+#define NLABELS (sizeof(labels) / sizeof(labels[0]))
+
+static void random_name(unsigned *seed, char *out, size_t size)
+{
+  unsigned n = 1 + rnd(seed) % 4, i;
+  size_t off = 0;
+
+  for(i = 0; i < n; i++)
+    off += (size_t)snprintf(out + off, size - off, "%s%s", i ? "." : "",
+                            labels[rnd(seed) % NLABELS]);
+}
+
+/* The index answers as the scan does, for every step's question, on
+ * random rules (exact, wildcards, ports, exemptions) and names. */
+START_TEST(test_host_index_matches_reference)
+{
+  unsigned seed = 18, round;
+
+  for(round = 0; round < (tu_quick() ? 20u : 200u); round++) {
+    char *text = malloc(64 * 128), name[128];
+    size_t off = 0, i;
+    unsigned nrules = 1 + rnd(&seed) % 60;
+    curlfence_policy *p;
+    curlfence_error err;
+
+    ck_assert_ptr_nonnull(text);
+    for(i = 0; i < nrules; i++) {
+      unsigned kind = rnd(&seed) % 4;
+      random_name(&seed, name, sizeof(name));
+      off += (size_t)snprintf(text + off, 64 * 128 - off, "%s host %s%s%s%s\n",
+                              kind == 0 ? "deny" : "allow",
+                              rnd(&seed) % 2 ? "*." : "", name,
+                              kind == 3 ? (rnd(&seed) % 2 ? " to 10.0.0.0/8"
+                                                          : " to 10.1.0.0/16")
+                                        : "",
+                              rnd(&seed) % 3 ? "" : (rnd(&seed) % 2
+                                                     ? " port 80"
+                                                     : " port 443,8000-8080"));
+    }
+    ck_assert_msg(curlfence_policy_load_string(&p, text, off, NULL, &err) ==
+                  CURLFENCE_OK, "%s\n%s", err.text, text);
+    for(i = 0; i < 300; i++) {
+      static const unsigned ports[] = { 0, 80, 443, 8000, 8081 };
+      uint8_t addr[4] = { 10, (uint8_t)(rnd(&seed) % 3), 0, 1 };
+      unsigned port = ports[rnd(&seed) % 5];
+      cf_hostq q;
+
+      random_name(&seed, name, sizeof(name));
+      for(q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++) {
+        long want = cf_host_match_linear(&p->rs, q, name, 0, addr, port);
+        long got = cf_hostidx_find(p->hosts, &p->rs, q, name, 0, addr,
+                                   port);
+        ck_assert_msg(got == want, "%s port %u q %d: %ld, want %ld\n%s",
+                      name, port, (int)q, got, want, text);
+      }
+    }
+    curlfence_policy_unref(p);
+    free(text);
+  }
+}
+END_TEST
+
+/* The text entry point: names as a URL may spell them, addresses that
+ * do not parse. */
+START_TEST(test_decide_name_text)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "deny 127.0.0.0/8\n"
+                                "allow host api.partner.example port 443\n"
+                                "allow host ok.example to 127.0.0.0/8\n");
+  curlfence_verdict v;
+  static const char *const same[] = { "api.partner.example",
+                                      "API.Partner.Example",
+                                      "api.partner.example." };
+  static const char *const bad_addr[] = { "", "203.0.113", "[::1]",
+                                          "fe80::1%lo", "api.partner.example",
+                                          "203.0.113.5 ", "0x7f.1" };
+  size_t i;
+
+  for(i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+    ck_assert_int_eq(curlfence_policy_decide_name(p, same[i], "203.0.113.5",
+                                                  443, &v), CURLFENCE_ALLOW);
+    ck_assert_str_eq(v.reason, "host");
+    ck_assert_uint_eq(v.line, 3);
+    ck_assert_int_eq(curlfence_policy_decide_name(p, same[i], "203.0.113.5",
+                                                  443, NULL),
+                     CURLFENCE_ALLOW);
+  }
+  /* a name that is not canonical is no name */
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example..",
+                                                "203.0.113.5", 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "default");
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "a@api.partner.example",
+                                                "203.0.113.5", 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_int_eq(curlfence_policy_decide_name(p, NULL, "203.0.113.5", 443,
+                                                &v), CURLFENCE_DENY);
+  ck_assert_int_eq(v.is_default, 1);
+  /* another name on the same address; the allowed name on another port */
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "other.example",
+                                                "203.0.113.5", 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example",
+                                                "203.0.113.5", 80, &v),
+                   CURLFENCE_DENY);
+  /* an address rule's denial stands for a name, except by exemption */
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example",
+                                                "127.0.0.1", 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.rule, "deny 127.0.0.0/8");
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "OK.example.",
+                                                "::ffff:127.0.0.1", 443, &v),
+                   CURLFENCE_ALLOW);
+  ck_assert_str_eq(v.reason, "host-to");
+  /* 0.0.0.0 is decided as 127.0.0.1 too, names included */
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example",
+                                                "0.0.0.0", 443, &v),
+                   CURLFENCE_DENY);
+  for(i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+    ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example",
+                                                  bad_addr[i], 443, &v),
+                     CURLFENCE_DENY);
+    ck_assert_str_eq(v.reason, "malformed");
+    ck_assert_ptr_null(v.file);
+  }
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example",
+                                                NULL, 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "malformed");
+  ck_assert_int_eq(curlfence_policy_decide_name(p, "api.partner.example",
+                                                "203.0.113.5", 65536, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "malformed");
+  ck_assert_int_eq(curlfence_policy_decide_name(NULL, "api.partner.example",
+                                                "203.0.113.5", 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "no-policy");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* Nothing in an image holds host rules yet: compiling refuses them. */
+START_TEST(test_host_image_refused)
+{
+  curlfence_policy *p = tu_load("deny 10.0.0.0/8\n"
+                                "allow host api.partner.example\n");
+  unsigned char *img = NULL;
+  size_t len = 0;
+  curlfence_error err;
+
+  ck_assert_int_eq(cf_image_build(p, "/", &img, &len, &err),
+                   CURLFENCE_E_IMAGE);
+  ck_assert_ptr_null(img);
+  ck_assert_uint_eq(err.line, 2);
+  ck_assert_ptr_nonnull(strstr(err.message, "host rules cannot be compiled"));
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+Suite *suite_hostrules(void)
+{
+  Suite *s = suite_create("hostrules");
+  TCase *tc = tcase_create("hostrules");
+
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, test_host_rejected, 0,
+                      (int)(sizeof(bad) / sizeof(bad[0])));
+  tcase_add_test(tc, test_host_parsed);
+  tcase_add_test(tc, test_host_precedence);
+  tcase_add_test(tc, test_host_index_matches_reference);
+  tcase_add_test(tc, test_decide_name_text);
+  tcase_add_test(tc, test_host_image_refused);
+  suite_add_tcase(s, tc);
+  return s;
+}
