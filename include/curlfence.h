@@ -189,6 +189,17 @@ typedef struct curlfence_event {
   uint64_t generation;        /* of the policy that decided (see
                                  curlfence_guard_reload()) */
   curlfence_verdict verdict;  /* which rule decided */
+  /* Since 0.3 (audit schema 4).  Valid during the callback only. */
+  const char *host;           /* the name the connection is for: the host
+                                 of the URL libcurl connects for, in
+                                 canonical form (lower case, A-labels, no
+                                 trailing dot); NULL for an address URL or
+                                 when the check cannot tell which handle
+                                 it runs for (curlfence_attach(3)) */
+  const char *url;            /* that URL as scheme://host:port/path, user
+                                 info, query and fragment removed; NULL
+                                 when host is unknown or with
+                                 CURLFENCE_AUDIT_NO_URL */
 } curlfence_event;
 
 /* An audit callback returns 0, or -1 when it could not record the event;
@@ -259,6 +270,8 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 /* Which events reach the audit callback. */
 #define CURLFENCE_AUDIT_DENIED 0u   /* denials only (the default) */
 #define CURLFENCE_AUDIT_ALL    1u   /* allows too */
+#define CURLFENCE_AUDIT_NO_URL 2u   /* events carry no URL (event.url NULL,
+                                       "url": null): the name stays */
 
 /* Report decisions to fn (NULL: none).  May be called at any time, also
  * while attached handles transfer: every decision uses either the old

@@ -37,15 +37,29 @@
 
 /* ------------------------------------------------------------ callbacks */
 
+/* The name of the connection h's handle is making: each handle has a
+ * record of its own (copies get theirs in curl_easy_duphandle), so the
+ * record's handle is the one connecting; libcurl's own copies have records
+ * without a handle, and no name. */
+static const cf_name *pl_name(const pl_handle *h, cf_name *buf)
+{
+  if(!h->curl || !h->lib || !h->lib->url.getinfo ||
+     cf_name_of(&h->lib->url, h->curl, buf))
+    return NULL;
+  return buf;
+}
+
 static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
                              struct curl_sockaddr *a)
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
+  cf_name buf;
 
   if(!h || h->broken)
     return CURL_SOCKET_BAD;
-  return cf_guard_open(c->guard, purpose, a, c->flags, &h->chain);
+  return cf_guard_open(c->guard, purpose, a, c->flags, &h->chain,
+                       pl_name(h, &buf));
 }
 
 static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
@@ -53,10 +67,12 @@ static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
+  cf_name buf;
 
   if(!h || h->broken ||
      cf_guard_prereq(c->guard, primary_ip, local_ip, primary_port,
-                     local_port, c->flags) != CURL_PREREQFUNC_OK)
+                     local_port, c->flags,
+                     pl_name(h, &buf)) != CURL_PREREQFUNC_OK)
     return CURL_PREREQFUNC_ABORT;
   if(h->prereq_fn)
     return h->prereq_fn(h->prereq_data, primary_ip, local_ip, primary_port,

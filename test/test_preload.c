@@ -886,8 +886,8 @@ static int audit_lines(const char *text)
   int n = 0;
 
   for(; (end = strchr(p, '\n')) != NULL; p = end + 1)
-    if(!strncmp(p, "{\"v\":3,", 7) && end - p > 10 &&
-       !strncmp(end - 10, ",\"lost\":0}", 10))
+    if(!strncmp(p, "{\"v\":4,", 7) && end[-1] == '}' &&
+       memmem(p, (size_t)(end - p), ",\"lost\":0,", 10))
       n++;
   return n;
 }
