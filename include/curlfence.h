@@ -197,8 +197,9 @@ typedef struct curlfence_event {
                                  when the check cannot tell which handle
                                  it runs for (curlfence_attach(3)) */
   const char *url;            /* that URL as scheme://host:port/path, user
-                                 info, query and fragment removed; NULL
-                                 when host is unknown or with
+                                 info, query and fragment removed (an
+                                 address URL has a URL and no name); NULL
+                                 when the check cannot tell, or with
                                  CURLFENCE_AUDIT_NO_URL */
 } curlfence_event;
 

@@ -59,8 +59,17 @@ int tu_record(const curlfence_event *ev, void *userdata)
 {
   tu_recorder *r = userdata;
 
-  if(r->n < TU_MAX_EVENTS)
-    r->ev[r->n] = *ev;
+  if(r->n < TU_MAX_EVENTS) {
+    curlfence_event *e = &r->ev[r->n];
+
+    *e = *ev;
+    /* the event's strings live only during the callback */
+    snprintf(r->host[r->n], sizeof(r->host[0]), "%s",
+             ev->host ? ev->host : "");
+    snprintf(r->url[r->n], sizeof(r->url[0]), "%s", ev->url ? ev->url : "");
+    e->host = ev->host ? r->host[r->n] : NULL;
+    e->url = ev->url ? r->url[r->n] : NULL;
+  }
   r->n++;
   return 0;
 }

@@ -46,6 +46,8 @@ curlfence_policy *tu_load(const char *text);
 typedef struct tu_recorder {
   int n;
   curlfence_event ev[TU_MAX_EVENTS];
+  char host[TU_MAX_EVENTS][256];  /* what ev[i].host and .url point to */
+  char url[TU_MAX_EVENTS][1024];
 } tu_recorder;
 
 int tu_record(const curlfence_event *ev, void *userdata);
