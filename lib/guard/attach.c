@@ -57,6 +57,11 @@ static const cf_urlapi libcurl_api = {
   curl_free
 };
 
+const cf_urlapi *cf_libcurl_urlapi(void)
+{
+  return &libcurl_api;
+}
+
 static unsigned named_set(const char *key)
 {
   uintptr_t k = (uintptr_t)key;

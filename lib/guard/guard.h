@@ -60,6 +60,8 @@ typedef struct cf_name {
  * is no URL or libcurl cannot parse it (out is then empty). */
 int cf_name_from_url(const cf_urlapi *api, const char *url, cf_name *out);
 int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out);
+/* The functions of the libcurl the library is linked with (attach.c). */
+const cf_urlapi *cf_libcurl_urlapi(void);
 
 /* live.c: one policy pointer and the audit settings, switched together
  * without reader locks */
