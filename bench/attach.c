@@ -87,10 +87,12 @@ static curl_socket_t both_open(void *clientp, curlsocktype purpose,
 {
   both *b = clientp;
   cf_name n;
+  curl_socket_t fd = cf_guard_open(b->g, purpose, a, 0, NULL,
+                                   cf_name_of(cf_libcurl_urlapi(), b->h, &n)
+                                       ? NULL : &n);
 
-  return cf_guard_open(b->g, purpose, a, 0, NULL,
-                       cf_name_of(cf_libcurl_urlapi(), b->h, &n) ? NULL
-                                                                 : &n);
+  cf_name_free(&n);
+  return fd;
 }
 
 static int both_prereq(void *clientp, char *primary_ip, char *local_ip,
@@ -98,11 +100,13 @@ static int both_prereq(void *clientp, char *primary_ip, char *local_ip,
 {
   both *b = clientp;
   cf_name n;
+  int rc = cf_guard_prereq(b->g, primary_ip, local_ip, primary_port,
+                           local_port, 0,
+                           cf_name_of(cf_libcurl_urlapi(), b->h, &n) ? NULL
+                                                                     : &n);
 
-  return cf_guard_prereq(b->g, primary_ip, local_ip, primary_port,
-                         local_port, 0,
-                         cf_name_of(cf_libcurl_urlapi(), b->h, &n) ? NULL
-                                                                   : &n);
+  cf_name_free(&n);
+  return rc;
 }
 
 static int one(const char *url, curlfence_guard *g, int how,

@@ -113,13 +113,15 @@ static CURL *named_find(curlfence_guard *g, const char *key)
   return h;
 }
 
-/* The name for a pre-request check: NULL unless the handle is known. */
-static const cf_name *prereq_name(void *clientp, const char *primary_ip,
-                                  cf_name *buf)
+/* The name for a pre-request check: NULL unless the handle is known.
+ * buf is for cf_name_free() either way. */
+static cf_name *prereq_name(void *clientp, const char *primary_ip,
+                            cf_name *buf)
 {
   curlfence_guard *g = clientp;
   CURL *h;
 
+  buf->u = NULL;
   if(!g || atomic_load_explicit(&g->magic, memory_order_relaxed) !=
                CF_GUARD_LIVE)
     return NULL;
@@ -127,6 +129,18 @@ static const cf_name *prereq_name(void *clientp, const char *primary_ip,
   if(!h || cf_name_of(&libcurl_api, h, buf))
     return NULL;
   return buf;
+}
+
+static int prereq_checked(void *clientp, char *primary_ip, char *local_ip,
+                          int primary_port, int local_port, unsigned flags)
+{
+  cf_name buf;
+  int rc = cf_guard_prereq(clientp, primary_ip, local_ip, primary_port,
+                           local_port, flags,
+                           prereq_name(clientp, primary_ip, &buf));
+
+  cf_name_free(&buf);
+  return rc;
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -167,22 +181,16 @@ static curl_socket_t guard_open_tftp_report(void *clientp,
 static int guard_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
-  cf_name buf;
-
-  return cf_guard_prereq(clientp, primary_ip, local_ip, primary_port,
-                         local_port, 0,
-                         prereq_name(clientp, primary_ip, &buf));
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, 0);
 }
 
 static int guard_prereq_report(void *clientp, char *primary_ip,
                                char *local_ip, int primary_port,
                                int local_port)
 {
-  cf_name buf;
-
-  return cf_guard_prereq(clientp, primary_ip, local_ip, primary_port,
-                         local_port, CURLFENCE_ATTACH_REPORT_ONLY,
-                         prereq_name(clientp, primary_ip, &buf));
+  return prereq_checked(clientp, primary_ip, local_ip, primary_port,
+                        local_port, CURLFENCE_ATTACH_REPORT_ONLY);
 }
 
 /* --------------------------------------------------------------- attach */

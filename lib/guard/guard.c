@@ -144,7 +144,7 @@ static void addr_text(const cf_dest *d, char *buf, size_t size)
 }
 
 static void fill_event(curlfence_event *ev, const cf_decision *d,
-                       curlfence_check check, const cf_name *name,
+                       curlfence_check check, cf_name *name,
                        unsigned audit_flags)
 {
   struct timespec ts;
@@ -163,8 +163,8 @@ static void fill_event(curlfence_event *ev, const cf_decision *d,
   ev->generation = d->generation;
   ev->enforced = d->action == CURLFENCE_ALLOW || d->enforced;
   ev->host = d->dest.host;
-  if(name && name->url[0] && !(audit_flags & CURLFENCE_AUDIT_NO_URL))
-    ev->url = name->url;
+  if(name && !(audit_flags & CURLFENCE_AUDIT_NO_URL))
+    ev->url = cf_name_url(name);
 }
 
 /* A datagram socket is refused whatever its address: libcurl's only UDP
@@ -188,7 +188,7 @@ static void refuse_datagram(cf_decision *d)
  * report-only mode a denial is let through. */
 static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                                  curlfence_check check, unsigned flags,
-                                 const cf_name *name)
+                                 cf_name *name)
 {
   const curlfence_policy *p;
   const cf_audit *audit;
@@ -323,7 +323,7 @@ static void target_of(cf_target *t, const struct curl_sockaddr *a)
 /* Decide a (check OPEN), count and audit it.  d->dest points into a. */
 static curlfence_action check_open(curlfence_guard *g,
                                    const struct curl_sockaddr *a,
-                                   unsigned flags, const cf_name *name,
+                                   unsigned flags, cf_name *name,
                                    cf_decision *d)
 {
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
@@ -342,7 +342,7 @@ static curlfence_action check_open(curlfence_guard *g,
 
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
                             struct curl_sockaddr *a, unsigned flags,
-                            const cf_chain *chain, const cf_name *name)
+                            const cf_chain *chain, cf_name *name)
 {
   cf_chain own;
   cf_decision d;
@@ -468,7 +468,7 @@ static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
 
 int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
                     const char *local_ip, int primary_port, int local_port,
-                    unsigned flags, const cf_name *name)
+                    unsigned flags, cf_name *name)
 {
   struct sockaddr_storage ss;
   socklen_t len;

@@ -52,14 +52,22 @@ typedef struct cf_urlapi {
 #define CF_URL_MAX 1024
 typedef struct cf_name {
   char host[CF_HOST_MAX + 1]; /* canonical (cf_host_canon), "" for none */
-  char url[CF_URL_MAX];       /* scheme://host:port/path, "" for none (or
-                                 longer than this) */
+  char url[CF_URL_MAX];       /* cf_name_url()'s */
+  const cf_urlapi *api;
+  CURLU *u;                   /* the parsed URL, until cf_name_free() */
+  int url_done;
 } cf_name;
 
 /* From URL text, or from h's CURLINFO_EFFECTIVE_URL: 0, or -1 when there
- * is no URL or libcurl cannot parse it (out is then empty). */
+ * is no URL or libcurl cannot parse it (out is then empty).  Either way
+ * cf_name_free() releases it. */
 int cf_name_from_url(const cf_urlapi *api, const char *url, cf_name *out);
 int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out);
+/* The URL as events show it, scheme://host:port/path (no user info,
+ * query or fragment), made on the first call; NULL when there is none
+ * or it is longer than CF_URL_MAX. */
+const char *cf_name_url(cf_name *n);
+void cf_name_free(cf_name *n);
 /* The functions of the libcurl the library is linked with (attach.c). */
 const cf_urlapi *cf_libcurl_urlapi(void);
 
@@ -230,10 +238,10 @@ typedef struct cf_chain {
  * matches and the event shows neither. */
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
                             struct curl_sockaddr *a, unsigned flags,
-                            const cf_chain *chain, const cf_name *name);
+                            const cf_chain *chain, cf_name *name);
 int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
                     const char *local_ip, int primary_port, int local_port,
-                    unsigned flags, const cf_name *name);
+                    unsigned flags, cf_name *name);
 
 
 

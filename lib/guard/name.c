@@ -41,49 +41,69 @@ static char *part(const cf_urlapi *api, CURLU *u, CURLUPart what,
   return s;
 }
 
+/* The host is read for every check, the URL only for an event: the parsed
+ * URL is kept until then (cf_name_free). */
 int cf_name_from_url(const cf_urlapi *api, const char *url, cf_name *out)
 {
-  CURLU *u;
-  char *scheme, *host, *port, *path;
-  int rc = -1;
+  char *host;
 
   out->host[0] = '\0';
   out->url[0] = '\0';
-  if(!url || !(u = api->url()))
+  out->api = api;
+  out->u = NULL;
+  out->url_done = 0;
+  if(!url || !(out->u = api->url()))
     return -1;
   /* CURLU_NON_SUPPORT_SCHEME: the URL was good enough for the libcurl
    * that connects, whatever this one supports. */
-  if(api->set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
-     CURLUE_OK) {
-    api->cleanup(u);
+  if(api->set(out->u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
+         CURLUE_OK ||
+     !(host = part(api, out->u, CURLUPART_HOST, CURLU_PUNYCODE))) {
+    cf_name_free(out);
     return -1;
   }
-  scheme = part(api, u, CURLUPART_SCHEME, 0);
-  host = part(api, u, CURLUPART_HOST, CURLU_PUNYCODE);
-  port = part(api, u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  path = part(api, u, CURLUPART_PATH, 0);
-  if(host) {
-    if(cf_host_canon(host, strlen(host), out->host))
-      out->host[0] = '\0';
-    /* scheme, host, port and path: user info, query and fragment never
-     * reach the log.  The host as the URL has it when it is no name (an
-     * address, [IPv6]); the canonical name when it is one. */
-    if(scheme) {
-      int n = snprintf(out->url, sizeof(out->url), "%s://%s%s%s%s", scheme,
-                       out->host[0] ? out->host : host, port ? ":" : "",
-                       port ? port : "", path ? path : "/");
+  if(cf_host_canon(host, strlen(host), out->host))
+    out->host[0] = '\0';
+  api->free(host);
+  return 0;
+}
 
-      if(n < 0 || (size_t)n >= sizeof(out->url))
-        out->url[0] = '\0';
-    }
-    rc = 0;
+const char *cf_name_url(cf_name *n)
+{
+  const cf_urlapi *api = n->api;
+  char *scheme, *host, *port, *path;
+  int len;
+
+  if(n->url_done || !n->u)
+    return n->url[0] ? n->url : NULL;
+  n->url_done = 1;
+  scheme = part(api, n->u, CURLUPART_SCHEME, 0);
+  host = n->host[0] ? NULL : part(api, n->u, CURLUPART_HOST, 0);
+  port = part(api, n->u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  path = part(api, n->u, CURLUPART_PATH, 0);
+  /* scheme, host, port and path: user info, query and fragment never
+   * reach the log.  The canonical name when there is one, else the host
+   * as the URL has it (an address, [IPv6]). */
+  if(scheme && (n->host[0] || host)) {
+    len = snprintf(n->url, sizeof(n->url), "%s://%s%s%s%s", scheme,
+                   n->host[0] ? n->host : host, port ? ":" : "",
+                   port ? port : "", path ? path : "/");
+    if(len < 0 || (size_t)len >= sizeof(n->url))
+      n->url[0] = '\0';
   }
   api->free(scheme);
   api->free(host);
   api->free(port);
   api->free(path);
-  api->cleanup(u);
-  return rc;
+  return n->url[0] ? n->url : NULL;
+}
+
+void cf_name_free(cf_name *n)
+{
+  if(n && n->u) {
+    n->api->cleanup(n->u);
+    n->u = NULL;
+  }
 }
 
 int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out)
@@ -92,6 +112,7 @@ int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out)
 
   out->host[0] = '\0';
   out->url[0] = '\0';
+  out->u = NULL;
   if(!h || api->getinfo(h, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
     return -1;
   return cf_name_from_url(api, url, out);
