@@ -468,22 +468,22 @@ START_TEST(test_name_in_events)
     ck_assert_int_ge(k, 0);
     if(!rows[i].host) {
       /* an address URL has no name, and its URL shows the address */
-      ck_assert_ptr_null(rec.ev[k].host);
+      ck_assert_ptr_null(rec.hostp[k]);
       snprintf(want, sizeof(want), "http://127.0.0.2:%u/", th_port(allowed));
-      ck_assert_ptr_nonnull(rec.ev[k].url);
-      ck_assert_str_eq(rec.ev[k].url, want);
+      ck_assert_ptr_nonnull(rec.urlp[k]);
+      ck_assert_str_eq(rec.urlp[k], want);
       continue;
     }
-    ck_assert_ptr_nonnull(rec.ev[k].host);
-    ck_assert_str_eq(rec.ev[k].host, rows[i].host);
+    ck_assert_ptr_nonnull(rec.hostp[k]);
+    ck_assert_str_eq(rec.hostp[k], rows[i].host);
     snprintf(want, sizeof(want), "http://%s:%u%s", rows[i].host,
              th_port(allowed), rows[i].path);
-    ck_assert_ptr_nonnull(rec.ev[k].url);
-    ck_assert_str_eq(rec.ev[k].url, want);
+    ck_assert_ptr_nonnull(rec.urlp[k]);
+    ck_assert_str_eq(rec.urlp[k], want);
     /* the open check cannot tell which handle it runs for */
     k = event_of(CURLFENCE_CHECK_OPEN);
     ck_assert_int_ge(k, 0);
-    ck_assert_ptr_null(rec.ev[k].host);
+    ck_assert_ptr_null(rec.hostp[k]);
   }
   /* CURLFENCE_AUDIT_NO_URL keeps the name, drops the URL */
   ck_assert_int_eq(curlfence_guard_set_audit(guard, tu_record, &rec,
@@ -505,8 +505,25 @@ START_TEST(test_name_in_events)
   }
   k = event_of(CURLFENCE_CHECK_REUSED);
   ck_assert_int_ge(k, 0);
-  ck_assert_str_eq(rec.ev[k].host, "allowed.example");
-  ck_assert_ptr_null(rec.ev[k].url);
+  ck_assert_str_eq(rec.hostp[k], "allowed.example");
+  ck_assert_ptr_null(rec.urlp[k]);
+  /* only the event being handed to the callback has a name: not a copy
+   * of it, not one the caller built (whose size the library cannot
+   * know) */
+  {
+    const char *h = "x", *u = "x";
+    curlfence_event mine;
+    char json[2048];
+
+    ck_assert_int_eq(curlfence_event_name(&rec.ev[k], &h, &u),
+                     CURLFENCE_E_INVAL);
+    ck_assert_ptr_null(h);
+    ck_assert_ptr_null(u);
+    memset(&mine, 0, sizeof(mine));
+    curlfence_event_json(&mine, json, sizeof(json));
+    ck_assert_msg(strstr(json, ",\"host\":null,\"url\":null,") != NULL,
+                  "%s", json);
+  }
 }
 END_TEST
 
@@ -535,8 +552,8 @@ START_TEST(test_name_redirect_hops)
   for(i = 0; i < rec.n && i < TU_MAX_EVENTS; i++) {
     if(rec.ev[i].check != CURLFENCE_CHECK_REUSED)
       continue;
-    ck_assert_ptr_nonnull(rec.ev[i].host);
-    ck_assert_str_eq(rec.ev[i].host,
+    ck_assert_ptr_nonnull(rec.hostp[i]);
+    ck_assert_str_eq(rec.hostp[i],
                      seen++ ? "second.example" : "first.example");
   }
   ck_assert_int_eq(seen, 2);
@@ -565,29 +582,29 @@ START_TEST(test_name_not_for_copies)
   ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
   k = event_of(CURLFENCE_CHECK_REUSED);
   ck_assert_int_ge(k, 0);
-  ck_assert_ptr_null(rec.ev[k].host);
-  ck_assert_ptr_null(rec.ev[k].url);
+  ck_assert_ptr_null(rec.hostp[k]);
+  ck_assert_ptr_null(rec.urlp[k]);
   /* the original, used after its copy (and while it lives) */
   memset(&rec, 0, sizeof(rec));
   ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
   k = event_of(CURLFENCE_CHECK_REUSED);
   ck_assert_int_ge(k, 0);
-  ck_assert_ptr_nonnull(rec.ev[k].host);
-  ck_assert_str_eq(rec.ev[k].host, "allowed.example");
+  ck_assert_ptr_nonnull(rec.hostp[k]);
+  ck_assert_str_eq(rec.hostp[k], "allowed.example");
   /* and the copy again, now that the original ran last */
   memset(&rec, 0, sizeof(rec));
   ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
   k = event_of(CURLFENCE_CHECK_REUSED);
   ck_assert_int_ge(k, 0);
-  ck_assert_ptr_null(rec.ev[k].host);
+  ck_assert_ptr_null(rec.hostp[k]);
   /* attached, the copy has its own name */
   ck_assert_int_eq(curlfence_attach(dup, guard, 0), CURLFENCE_OK);
   memset(&rec, 0, sizeof(rec));
   ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
   k = event_of(CURLFENCE_CHECK_REUSED);
   ck_assert_int_ge(k, 0);
-  ck_assert_ptr_nonnull(rec.ev[k].host);
-  ck_assert_str_eq(rec.ev[k].host, "other.example");
+  ck_assert_ptr_nonnull(rec.hostp[k]);
+  ck_assert_str_eq(rec.hostp[k], "other.example");
   curl_easy_cleanup(dup);
   curl_easy_cleanup(h);
   curl_slist_free_all(pins);
@@ -620,8 +637,8 @@ START_TEST(test_name_many_handles)
   curl_slist_free_all(pins);
   k = event_of(CURLFENCE_CHECK_REUSED);
   ck_assert_int_ge(k, 0);
-  ck_assert_ptr_nonnull(rec.ev[k].host);
-  ck_assert_str_eq(rec.ev[k].host, "allowed.example");
+  ck_assert_ptr_nonnull(rec.hostp[k]);
+  ck_assert_str_eq(rec.hostp[k], "allowed.example");
 }
 END_TEST
 

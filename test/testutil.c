@@ -60,15 +60,16 @@ int tu_record(const curlfence_event *ev, void *userdata)
   tu_recorder *r = userdata;
 
   if(r->n < TU_MAX_EVENTS) {
-    curlfence_event *e = &r->ev[r->n];
+    const char *host, *url;
 
-    *e = *ev;
-    /* the event's strings live only during the callback */
-    snprintf(r->host[r->n], sizeof(r->host[0]), "%s",
-             ev->host ? ev->host : "");
-    snprintf(r->url[r->n], sizeof(r->url[0]), "%s", ev->url ? ev->url : "");
-    e->host = ev->host ? r->host[r->n] : NULL;
-    e->url = ev->url ? r->url[r->n] : NULL;
+    r->ev[r->n] = *ev;
+    /* the name and URL live only during the callback, and only the event
+     * handed to it has them */
+    curlfence_event_name(ev, &host, &url);
+    snprintf(r->host[r->n], sizeof(r->host[0]), "%s", host ? host : "");
+    snprintf(r->url[r->n], sizeof(r->url[0]), "%s", url ? url : "");
+    r->hostp[r->n] = host ? r->host[r->n] : NULL;
+    r->urlp[r->n] = url ? r->url[r->n] : NULL;
   }
   r->n++;
   return 0;

@@ -46,7 +46,10 @@ curlfence_policy *tu_load(const char *text);
 typedef struct tu_recorder {
   int n;
   curlfence_event ev[TU_MAX_EVENTS];
-  char host[TU_MAX_EVENTS][256];  /* what ev[i].host and .url point to */
+  /* curlfence_event_name() of each: NULL, or pointing into host[] and
+   * url[] */
+  const char *hostp[TU_MAX_EVENTS], *urlp[TU_MAX_EVENTS];
+  char host[TU_MAX_EVENTS][256];
   char url[TU_MAX_EVENTS][1024];
 } tu_recorder;
 

@@ -167,6 +167,34 @@ static const char *transport_name(const curlfence_event *ev)
   return "tcp";
 }
 
+/* The name and URL of the event being handed to an audit callback on this
+ * thread: an event the guard made is recognised by its address, so a
+ * caller-built event (of any size) is never read past its end. */
+static _Thread_local struct {
+  const curlfence_event *ev;
+  const char *host, *url;
+} current;
+
+void cf_event_name_set(const curlfence_event *ev, const char *host,
+                       const char *url)
+{
+  current.ev = ev;
+  current.host = host;
+  current.url = url;
+}
+
+CURLFENCE_API curlfence_code curlfence_event_name(
+    const curlfence_event *event, const char **host, const char **url)
+{
+  int mine = event && event == current.ev;
+
+  if(host)
+    *host = mine ? current.host : NULL;
+  if(url)
+    *url = mine ? current.url : NULL;
+  return mine ? CURLFENCE_OK : CURLFENCE_E_INVAL;
+}
+
 /* Who makes the connections: the same for every event of a process, so
  * read once.  A process that calls exec() loads the library again. */
 static struct {
@@ -200,6 +228,7 @@ static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
                          size_t size)
 {
   out o = { buf, size, 0 };
+  const char *host, *url;
   int64_t us;
   time_t secs;
   struct tm tm;
@@ -258,10 +287,11 @@ static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
        (unsigned long long)ev->generation, (long)getpid(),
        (unsigned long long)lost);
   /* version 4: the name and URL connected for, and who connected */
+  curlfence_event_name(ev, &host, &url);
   put(&o, ",\"host\":", 8);
-  put_str(&o, ev->host);
+  put_str(&o, host);
   put(&o, ",\"url\":", 7);
-  put_str(&o, ev->url);
+  put_str(&o, url);
   put(&o, ",\"program\":", 11);
   put_str(&o, self_id.program[0] ? self_id.program : NULL);
   put(&o, ",\"exe\":", 7);
@@ -336,8 +366,11 @@ size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
     snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
   else
     snprintf(where, sizeof(where), "built-in rule");
-  if(ev->host)
-    snprintf(name, sizeof(name), " (%s)", ev->host);
+  const char *host = NULL;
+
+  curlfence_event_name(ev, &host, NULL);
+  if(host)
+    snprintf(name, sizeof(name), " (%s)", host);
   snprintf(raw, sizeof(raw), "%s %s%s%s%s by %s (%s)", verb,
            ev->family == AF_UNIX ? "unix socket " : "", ev->addr, name, port,
            where, v->rule ? v->rule : "");

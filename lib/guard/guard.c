@@ -144,8 +144,7 @@ static void addr_text(const cf_dest *d, char *buf, size_t size)
 }
 
 static void fill_event(curlfence_event *ev, const cf_decision *d,
-                       curlfence_check check, cf_name *name,
-                       unsigned audit_flags)
+                       curlfence_check check)
 {
   struct timespec ts;
 
@@ -162,9 +161,6 @@ static void fill_event(curlfence_event *ev, const cf_decision *d,
   ev->verdict = d->verdict;
   ev->generation = d->generation;
   ev->enforced = d->action == CURLFENCE_ALLOW || d->enforced;
-  ev->host = d->dest.host;
-  if(name && !(audit_flags & CURLFENCE_AUDIT_NO_URL))
-    ev->url = cf_name_url(name);
 }
 
 /* A datagram socket is refused whatever its address: libcurl's only UDP
@@ -195,6 +191,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   curlfence_event ev;
   cf_guard_count *count;
   unsigned slot, shard;
+  int rc;
 
   d->dest.host = name && name->host[0] ? name->host : NULL;
   p = cf_live_acquire(&g->live, &slot, &d->generation);
@@ -227,8 +224,13 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
       1, memory_order_relaxed);
   if(audit->fn &&
      (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
-    fill_event(&ev, d, check, name, audit->flags);
-    if(audit->fn(&ev, audit->data) != 0)
+    fill_event(&ev, d, check);
+    cf_event_name_set(&ev, d->dest.host,
+                      name && !(audit->flags & CURLFENCE_AUDIT_NO_URL)
+                          ? cf_name_url(name) : NULL);
+    rc = audit->fn(&ev, audit->data);
+    cf_event_name_set(NULL, NULL, NULL);
+    if(rc != 0)
       atomic_fetch_add_explicit(&count->audit_errors, 1,
                                 memory_order_relaxed);
     else

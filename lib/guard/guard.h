@@ -18,6 +18,12 @@
 char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
                     size_t size, size_t *len);
 
+/* The name and URL of the event an audit callback is being handed on this
+ * thread (curlfence_event_name); cf_event_name_set(NULL, ...) after the
+ * callback.  Events keep their public size, so this is how they travel. */
+void cf_event_name_set(const curlfence_event *ev, const char *host,
+                       const char *url);
+
 /* The event as one short line for people, as curlfence fetch prints it:
  * "blocked 10.0.0.1 port 80 by site.rules:3 (deny 10.0.0.0/8)", verb
  * first ("would block (report-only)" for a denial let through), without
