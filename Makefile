@@ -763,9 +763,9 @@ bench-build: $(PRELOAD_BENCH) $(ATTACH_BENCH)
 # (bench/attach.c), in instructions, part of `make bench`.
 ATTACH_BENCH = $(BUILD)/bench/bench-attach
 
-$(ATTACH_BENCH): bench/attach.c test/httpd.c test/httpd.h $(STLIB)
+$(ATTACH_BENCH): bench/attach.c test/httpd.c test/httpd.h $(LIB_HDRS) $(INTLIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -o $@ bench/attach.c test/httpd.c $(STLIB) \
+	$(CC) $(CFLAGS_ALL) -Ilib -o $@ bench/attach.c test/httpd.c $(INTLIB) \
 	  $(LDFLAGS_ALL) $(LIBDEPS)
 
 bench: bench-attach

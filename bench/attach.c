@@ -11,11 +11,20 @@
  * by one rule among the shipped default rules, so the decision is a real
  * one.
  *
- *   bench-attach RULES-DIR            runs itself under valgrind twice
- *   bench-attach RULES-DIR plain|attach   one measured run
+ * Then the same with a name: GET http://bench.example:PORT/a?q, the name
+ * pinned to 127.0.0.1 with CURLOPT_RESOLVE (in the plain run too), where
+ * the guard reads and parses the handle's URL for the name: in the
+ * pre-request check only (curlfence_attach), and in both checks (as the
+ * preload library and curlfence fetch do, through the guard's internal
+ * checks with the name passed in).
+ *
+ *   bench-attach RULES-DIR            runs itself under valgrind 5 times
+ *   bench-attach RULES-DIR MODE       one measured run: plain, attach,
+ *                                     named-plain, named-attach, named-both
  */
 #include "../test/httpd.h"
 #include "curlfence.h"
+#include "guard/guard.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -65,14 +74,59 @@ static pid_t serve(unsigned *port)
   return pid;
 }
 
-static int one(const char *url, curlfence_guard *g)
+enum { PLAIN, ATTACH, BOTH };
+
+typedef struct both {
+  curlfence_guard *g;
+  CURL *h;
+} both;
+
+/* Both checks with the handle's name, as the preload library makes them. */
+static curl_socket_t both_open(void *clientp, curlsocktype purpose,
+                               struct curl_sockaddr *a)
+{
+  both *b = clientp;
+  cf_name n;
+  curl_socket_t fd = cf_guard_open(b->g, purpose, a, 0, NULL,
+                                   cf_name_of(cf_libcurl_urlapi(), b->h, &n)
+                                       ? NULL : &n);
+
+  cf_name_free(&n);
+  return fd;
+}
+
+static int both_prereq(void *clientp, char *primary_ip, char *local_ip,
+                       int primary_port, int local_port)
+{
+  both *b = clientp;
+  cf_name n;
+  int rc = cf_guard_prereq(b->g, primary_ip, local_ip, primary_port,
+                           local_port, 0,
+                           cf_name_of(cf_libcurl_urlapi(), b->h, &n) ? NULL
+                                                                     : &n);
+
+  cf_name_free(&n);
+  return rc;
+}
+
+static int one(const char *url, curlfence_guard *g, int how,
+               struct curl_slist *pin)
 {
   CURL *h = curl_easy_init();
+  both b = { g, h };
   long code = 0;
   CURLcode rc;
 
-  if(!h || (g && curlfence_attach(h, g, 0)))
+  if(!h || (how != PLAIN && curlfence_attach(h, g, 0)))
     return -1;
+  if(how == BOTH) {
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, both_open);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &b);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, both_prereq);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, &b);
+  }
+  if(pin)
+    curl_easy_setopt(h, CURLOPT_RESOLVE, pin);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
   rc = curl_easy_perform(h);
@@ -81,9 +135,14 @@ static int one(const char *url, curlfence_guard *g)
   return rc == CURLE_OK && code == 200 ? 0 : -1;
 }
 
-static int measure(const char *dir, int attach)
+static int measure(const char *dir, const char *mode)
 {
-  char url[64], rules[4096];
+  char url[96], rules[4096], pinned[64];
+  struct curl_slist *pin = NULL;
+  int named = !strncmp(mode, "named-", 6);
+  const char *m = named ? mode + 6 : mode;
+  int how = !strcmp(m, "both") ? BOTH : !strcmp(m, "attach") ? ATTACH
+                                                             : PLAIN;
   curlfence_policy *p = NULL;
   curlfence_guard *g = NULL;
   curlfence_error err;
@@ -93,7 +152,15 @@ static int measure(const char *dir, int attach)
 
   if(srv < 0)
     return 1;
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
+  if(named) {
+    snprintf(url, sizeof(url), "http://bench.example:%u/a?q", port);
+    snprintf(pinned, sizeof(pinned), "bench.example:%u:127.0.0.1", port);
+    pin = curl_slist_append(NULL, pinned);
+    if(!pin)
+      return 1;
+  }
+  else
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
   snprintf(rules, sizeof(rules), "include %s/default.rules\n"
            "allow 127.0.0.1 port %u\n", dir, port);
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -101,11 +168,12 @@ static int measure(const char *dir, int attach)
      curlfence_guard_new(&g, p))
     return 1;
   /* one untimed request: libcurl's and the guard's first-use work */
-  bad |= one(url, attach ? g : NULL);
+  bad |= one(url, g, how, pin);
   CALLGRIND_TOGGLE_COLLECT;
   for(int i = 0; i < REQUESTS; i++)
-    bad |= one(url, attach ? g : NULL);
+    bad |= one(url, g, how, pin);
   CALLGRIND_TOGGLE_COLLECT;
+  curl_slist_free_all(pin);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
   curl_global_cleanup();
@@ -145,29 +213,44 @@ static unsigned long long counted(const char *self, const char *dir,
   return n;
 }
 
-int main(int argc, char **argv)
+static void line(const char *what, unsigned long long plain,
+                 unsigned long long guarded)
 {
-  unsigned long long plain, attach;
   double extra;
 
+  if(!plain || !guarded) {
+    printf("  %s: valgrind could not count them (is it installed?)\n",
+           what);
+    return;
+  }
+  extra = (double)guarded / (double)plain - 1;
+  printf("  %s: %llu plain, %llu guarded (%+lld, %+.2f%%); "
+         "target <= +1%%: %s\n", what, plain / REQUESTS, guarded / REQUESTS,
+         ((long long)guarded - (long long)plain) / REQUESTS, extra * 100,
+         extra <= TARGET ? "PASS" : "MISS");
+}
+
+int main(int argc, char **argv)
+{
+  unsigned long long plain, named;
+
   if(argc == 3)
-    return measure(argv[1], !strcmp(argv[2], "attach"));
+    return measure(argv[1], argv[2]);
   if(argc != 2) {
-    fputs("usage: bench-attach RULES-DIR [plain|attach]\n", stderr);
+    fputs("usage: bench-attach RULES-DIR [plain|attach|named-plain|"
+          "named-attach|named-both]\n", stderr);
     return 2;
   }
-  plain = counted(argv[0], argv[1], "plain");
-  attach = counted(argv[0], argv[1], "attach");
   printf("fresh handle per loopback request, %d requests, instructions "
-         "(callgrind, client process only)\n", REQUESTS);
-  if(!plain || !attach) {
-    puts("  valgrind could not count them (is it installed?)");
-    return 0;
-  }
-  extra = (double)attach / (double)plain - 1;
-  printf("  per request: %llu plain, %llu with curlfence_attach "
-         "(+%llu, %+.2f%%); target <= +1%%: %s\n", plain / REQUESTS,
-         attach / REQUESTS, (attach - plain) / REQUESTS, extra * 100,
-         extra <= TARGET ? "PASS" : "MISS");
+         "per request (callgrind, client process only)\n", REQUESTS);
+  plain = counted(argv[0], argv[1], "plain");
+  line("http://127.0.0.1:PORT/, curlfence_attach", plain,
+       counted(argv[0], argv[1], "attach"));
+  named = counted(argv[0], argv[1], "named-plain");
+  line("http://bench.example:PORT/a?q (name pinned), curlfence_attach, "
+       "name at the pre-request check", named,
+       counted(argv[0], argv[1], "named-attach"));
+  line("the same, name at both checks (preload, fetch)", named,
+       counted(argv[0], argv[1], "named-both"));
   return 0;
 }

@@ -80,7 +80,7 @@ static void *run_open(void *arg)
   for(unsigned long i = 0; i < j->n; i++) {
     struct curl_sockaddr a = j->keys[i & (NKEYS - 1)];
 
-    j->allowed += cf_guard_open(j->g, CURLSOCKTYPE_IPCXN, &a, 0, &chain) !=
+    j->allowed += cf_guard_open(j->g, CURLSOCKTYPE_IPCXN, &a, 0, &chain, NULL) !=
                   CURL_SOCKET_BAD;
   }
   j->cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
@@ -192,7 +192,7 @@ static void prereq(curlfence_policy *p, const struct curl_sockaddr *keys,
     for(unsigned long i = 0; i < PER_THREAD; i++) {
       struct curl_sockaddr a = keys[i & (NKEYS - 1)];
 
-      n += cf_guard_open(g, CURLSOCKTYPE_IPCXN, &a, 0, &chain) !=
+      n += cf_guard_open(g, CURLSOCKTYPE_IPCXN, &a, 0, &chain, NULL) !=
            CURL_SOCKET_BAD;
     }
     t = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
@@ -200,7 +200,7 @@ static void prereq(curlfence_policy *p, const struct curl_sockaddr *keys,
     t0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     for(unsigned long i = 0; i < PER_THREAD; i++)
       n += cf_guard_prereq(g, text[i & (NKEYS - 1)], "10.0.0.2", 443, 40000,
-                           0) == CURL_PREREQFUNC_OK;
+                           0, NULL) == CURL_PREREQFUNC_OK;
     t = clock_s(CLOCK_THREAD_CPUTIME_ID) - t0;
     tpre = t < tpre ? t : tpre;
   }

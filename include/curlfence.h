@@ -216,6 +216,19 @@ typedef struct curlfence_event {
   curlfence_verdict verdict;  /* which rule decided */
 } curlfence_event;
 
+/* The name and URL the event's connection was made for, as the audit
+ * callback is handed it (the event struct keeps its size: see
+ * docs/abi.md).  *host: the host of the URL libcurl connected for, in
+ * canonical form (lower case, A-labels, no trailing dot), or NULL for an
+ * address URL or a check that cannot tell which handle it runs for
+ * (curlfence_attach(3)); *url: that URL as scheme://host:port/path, user
+ * info, query and fragment removed, or NULL (also with
+ * CURLFENCE_AUDIT_NO_URL).  Both valid until the callback returns.
+ * Returns CURLFENCE_E_INVAL (both NULL) for any other event: a copy, or
+ * one the caller built. */
+CURLFENCE_API curlfence_code curlfence_event_name(
+    const curlfence_event *event, const char **host, const char **url);
+
 /* An audit callback returns 0, or -1 when it could not record the event;
  * failures are counted in curlfence_stats.audit_errors and never change a
  * decision. */
@@ -284,6 +297,9 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard);
 /* Which events reach the audit callback. */
 #define CURLFENCE_AUDIT_DENIED 0u   /* denials only (the default) */
 #define CURLFENCE_AUDIT_ALL    1u   /* allows too */
+#define CURLFENCE_AUDIT_NO_URL 2u   /* events carry no URL ("url": null,
+                                       curlfence_event_name() gives NULL);
+                                       the name stays */
 
 /* Report decisions to fn (NULL: none).  May be called at any time, also
  * while attached handles transfer: every decision uses either the old

@@ -190,6 +190,9 @@ static curlfence_guard *make_guard(void)
   curlfence_error err;
   unsigned long ms = 0;
   int denied_only = flag("CURLFENCE_AUDIT_DENIED");
+  /* on unless turned off; a value that is neither fails closed like the
+   * other flags */
+  int url = getenv("CURLFENCE_AUDIT_URL") ? flag("CURLFENCE_AUDIT_URL") : 1;
 
   img[0] = '\0';
   if(!rules || !*rules) {
@@ -207,7 +210,7 @@ static curlfence_guard *make_guard(void)
       return NULL;
     }
   }
-  if(denied_only < 0)
+  if(denied_only < 0 || url < 0)
     return NULL;
   /* A watcher looks at the files a policy was loaded from, and for an
    * image that is the image, not the rules an administrator edits. */
@@ -240,9 +243,10 @@ static curlfence_guard *make_guard(void)
     /* the text form has nothing to say of allowed connections */
     snprintf(audit_name, sizeof(audit_name), "%s", audit);
     curlfence_guard_set_audit(g, audit_write, sink,
-                              denied_only || !strcmp(audit, "stderr")
-                                  ? CURLFENCE_AUDIT_DENIED
-                                  : CURLFENCE_AUDIT_ALL);
+                              (denied_only || !strcmp(audit, "stderr")
+                                   ? CURLFENCE_AUDIT_DENIED
+                                   : CURLFENCE_AUDIT_ALL) |
+                                  (url ? 0 : CURLFENCE_AUDIT_NO_URL));
     if(atexit(report_losses) || pthread_atfork(NULL, NULL, forked)) {
       fail("audit: cannot arrange the exit report");
       curlfence_guard_free(g);

@@ -49,6 +49,28 @@ static void *pl_addr(CURL *(*fn)(void))
   return p;
 }
 
+/* The functions that name a connection (guard/name.c), all or none. */
+static void url_api(void *h, pl_curl *f)
+{
+  void *s[6] = {
+    dlsym(h, "curl_easy_getinfo"), dlsym(h, "curl_url"),
+    dlsym(h, "curl_url_set"), dlsym(h, "curl_url_get"),
+    dlsym(h, "curl_url_cleanup"), dlsym(h, "curl_free")
+  };
+  int i;
+
+  memset(&f->url, 0, sizeof(f->url));
+  for(i = 0; i < 6; i++)
+    if(!s[i])
+      return;
+  PL_FN(f->url.url, s[1]);
+  PL_FN(f->url.set, s[2]);
+  PL_FN(f->url.get, s[3]);
+  PL_FN(f->url.cleanup, s[4]);
+  PL_FN(f->url.free, s[5]);
+  PL_FN(f->url.getinfo, s[0]);
+}
+
 static int lookup(void *h, pl_curl *f)
 {
   void *s[5] = {
@@ -66,6 +88,7 @@ static int lookup(void *h, pl_curl *f)
   PL_FN(f->reset, s[2]);
   PL_FN(f->cleanup, s[3]);
   PL_FN(f->setopt, s[4]);
+  url_api(h, f);
   /* The handle of an object whose scope includes this library (the main
    * program's) finds the interposed functions themselves. */
   return f->init == curl_easy_init ? -1 : 0;

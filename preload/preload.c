@@ -37,16 +37,32 @@
 
 /* ------------------------------------------------------------ callbacks */
 
+/* The name of the connection h's handle is making: each handle has a
+ * record of its own (copies get theirs in curl_easy_duphandle), so the
+ * record's handle is the one connecting; libcurl's own copies have records
+ * without a handle, and no name. */
+static cf_name *pl_name(const pl_handle *h, cf_name *buf)
+{
+  buf->u = NULL;
+  if(!h->curl || !h->lib || !h->lib->url.getinfo ||
+     cf_name_of(&h->lib->url, h->curl, buf))
+    return NULL;
+  return buf;
+}
+
 static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
                              struct curl_sockaddr *a)
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
+  cf_name buf;
   curl_socket_t fd;
 
   if(!h || h->broken)
     return CURL_SOCKET_BAD;
-  fd = cf_guard_open(c->guard, purpose, a, c->flags, &h->chain);
+  fd = cf_guard_open(c->guard, purpose, a, c->flags, &h->chain,
+                     pl_name(h, &buf));
+  cf_name_free(&buf);
   /* Decided here: libcurl's connect() to this address is not decided
    * again (sockets.c). */
   if(fd != CURL_SOCKET_BAD && c->sockets_all)
@@ -59,10 +75,15 @@ static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
+  cf_name buf;
+  int rc;
 
-  if(!h || h->broken ||
-     cf_guard_prereq(c->guard, primary_ip, local_ip, primary_port,
-                     local_port, c->flags) != CURL_PREREQFUNC_OK)
+  if(!h || h->broken)
+    return CURL_PREREQFUNC_ABORT;
+  rc = cf_guard_prereq(c->guard, primary_ip, local_ip, primary_port,
+                       local_port, c->flags, pl_name(h, &buf));
+  cf_name_free(&buf);
+  if(rc != CURL_PREREQFUNC_OK)
     return CURL_PREREQFUNC_ABORT;
   if(h->prereq_fn)
     return h->prereq_fn(h->prereq_data, primary_ip, local_ip, primary_port,

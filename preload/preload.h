@@ -43,6 +43,8 @@ typedef struct pl_curl {
   void (*reset)(CURL *);
   void (*cleanup)(CURL *);
   CURLcode (*setopt)(CURL *, CURLoption, ...);
+  cf_urlapi url;        /* url.getinfo NULL: a libcurl without the URL API
+                           (before 7.62.0): its handles have no name */
 } pl_curl;
 
 /* The libcurl that code at address caller (a return address inside the

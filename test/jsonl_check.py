@@ -15,10 +15,11 @@ FIELDS = {
     "v": int, "time": str, "decision": str, "enforced": bool, "addr": str,
     "port": int, "family": str, "transport": str, "socktype": int,
     "protocol": int, "check": str, "default": bool, "reason": str,
-    "rule": dict, "generation": int, "pid": int, "lost": int,
+    "rule": dict, "generation": int, "pid": int, "lost": int, "uid": int,
 }
 # keys whose value may also be null
-NULLABLE = {"as": str}
+NULLABLE = {"as": str, "host": str, "url": str, "program": str, "exe": str,
+            "hostname": str}
 
 
 def fail(msg):
@@ -47,8 +48,18 @@ def main():
         for key, typ in NULLABLE.items():
             if key not in ev or not (ev[key] is None or isinstance(ev[key], typ)):
                 fail("line %d: %s missing or not %s or null" % (n, key, typ.__name__))
-        if ev["v"] != 3:
-            fail("line %d: schema version %r, want 3" % (n, ev["v"]))
+        if ev["v"] != 4:
+            fail("line %d: schema version %r, want 4" % (n, ev["v"]))
+        url = ev["url"]
+        if url is not None:
+            if ev["host"] is None and "://" not in url:
+                fail("line %d: url %r is not scheme://host..." % (n, url))
+            if "?" in url or "#" in url or "@" in url:
+                fail("line %d: url %r keeps user info, query or fragment"
+                     % (n, url))
+        if ev["host"] is not None and (ev["host"] != ev["host"].lower() or
+                                       ev["host"].endswith(".")):
+            fail("line %d: host %r is not canonical" % (n, ev["host"]))
         if not ev["time"].endswith("Z") or len(ev["time"]) != 27:
             fail("line %d: time %r is not RFC 3339 UTC with microseconds"
                  % (n, ev["time"]))

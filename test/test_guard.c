@@ -390,6 +390,258 @@ START_TEST(test_duphandle)
 }
 END_TEST
 
+/* ------------------------------------------------------------- names */
+
+/* A handle for url with every spelling of the names in it pinned to
+ * 127.0.0.2 (libcurl matches CURLOPT_RESOLVE entries ignoring case but
+ * not a trailing dot): nothing is resolved anywhere. */
+static CURL *named_handle(const char *url, body *b, struct curl_slist **pins)
+{
+  static const char *const names[] = {
+    "allowed.example", "allowed.example.", "other.example", "first.example",
+    "second.example"
+  };
+  char pin[128];
+  size_t i;
+  CURL *h = new_handle(url, b);
+
+  for(i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    snprintf(pin, sizeof(pin), "%s:%u:127.0.0.2", names[i], th_port(allowed));
+    *pins = curl_slist_append(*pins, pin);
+    ck_assert_ptr_nonnull(*pins);
+  }
+  curl_easy_setopt(h, CURLOPT_RESOLVE, *pins);
+  return h;
+}
+
+/* The index of the first recorded event of the given check, or -1. */
+static int event_of(curlfence_check check)
+{
+  int i;
+
+  for(i = 0; i < rec.n && i < TU_MAX_EVENTS; i++)
+    if(rec.ev[i].check == check)
+      return i;
+  return -1;
+}
+
+static void audit_all(void)
+{
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, tu_record, &rec,
+                                             CURLFENCE_AUDIT_ALL),
+                   CURLFENCE_OK);
+}
+
+/* The pre-request check of an attached handle knows its URL: the name in
+ * canonical form (case, trailing dot), the URL without user info, query
+ * and fragment, and libcurl's reading of "user@host" (the host is what
+ * follows the @). */
+START_TEST(test_name_in_events)
+{
+  static const struct {
+    const char *url, *host, *path;
+  } rows[] = {
+    { "http://u:secret@Allowed.Example.:%u/a/b?token=x#frag",
+      "allowed.example", "/a/b" },
+    { "http://allowed.example@other.example:%u/", "other.example", "/" },
+    { "http://127.0.0.2:%u/", NULL, "/" },
+  };
+  struct curl_slist *pins = NULL;
+  char url[256], want[256];
+  size_t i;
+  int k;
+
+  audit_all();
+  for(i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    body b = { "", 0 };
+    CURL *h;
+
+    memset(&rec, 0, sizeof(rec));
+    snprintf(url, sizeof(url), rows[i].url, th_port(allowed));
+    h = named_handle(url, &b, &pins);
+    ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(pins);
+    pins = NULL;
+    k = event_of(CURLFENCE_CHECK_REUSED);
+    ck_assert_int_ge(k, 0);
+    if(!rows[i].host) {
+      /* an address URL has no name, and its URL shows the address */
+      ck_assert_ptr_null(rec.hostp[k]);
+      snprintf(want, sizeof(want), "http://127.0.0.2:%u/", th_port(allowed));
+      ck_assert_ptr_nonnull(rec.urlp[k]);
+      ck_assert_str_eq(rec.urlp[k], want);
+      continue;
+    }
+    ck_assert_ptr_nonnull(rec.hostp[k]);
+    ck_assert_str_eq(rec.hostp[k], rows[i].host);
+    snprintf(want, sizeof(want), "http://%s:%u%s", rows[i].host,
+             th_port(allowed), rows[i].path);
+    ck_assert_ptr_nonnull(rec.urlp[k]);
+    ck_assert_str_eq(rec.urlp[k], want);
+    /* the open check cannot tell which handle it runs for */
+    k = event_of(CURLFENCE_CHECK_OPEN);
+    ck_assert_int_ge(k, 0);
+    ck_assert_ptr_null(rec.hostp[k]);
+  }
+  /* CURLFENCE_AUDIT_NO_URL keeps the name, drops the URL */
+  ck_assert_int_eq(curlfence_guard_set_audit(guard, tu_record, &rec,
+                                             CURLFENCE_AUDIT_ALL |
+                                                 CURLFENCE_AUDIT_NO_URL),
+                   CURLFENCE_OK);
+  memset(&rec, 0, sizeof(rec));
+  {
+    body b = { "", 0 };
+    CURL *h;
+
+    snprintf(url, sizeof(url), "http://allowed.example:%u/?q",
+             th_port(allowed));
+    h = named_handle(url, &b, &pins);
+    ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(pins);
+  }
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  ck_assert_str_eq(rec.hostp[k], "allowed.example");
+  ck_assert_ptr_null(rec.urlp[k]);
+  /* only the event being handed to the callback has a name: not a copy
+   * of it, not one the caller built (whose size the library cannot
+   * know) */
+  {
+    const char *h = "x", *u = "x";
+    curlfence_event mine;
+    char json[2048];
+
+    ck_assert_int_eq(curlfence_event_name(&rec.ev[k], &h, &u),
+                     CURLFENCE_E_INVAL);
+    ck_assert_ptr_null(h);
+    ck_assert_ptr_null(u);
+    memset(&mine, 0, sizeof(mine));
+    curlfence_event_json(&mine, json, sizeof(json));
+    ck_assert_msg(strstr(json, ",\"host\":null,\"url\":null,") != NULL,
+                  "%s", json);
+  }
+}
+END_TEST
+
+/* Each redirect hop is checked with its own name. */
+START_TEST(test_name_redirect_hops)
+{
+  struct curl_slist *pins = NULL;
+  body b = { "", 0 };
+  char url[256];
+  CURL *h;
+  int i, seen = 0;
+
+  audit_all();
+  snprintf(url, sizeof(url),
+           "http://first.example:%u/redirect?to=http://second.example:%u/x",
+           th_port(allowed), th_port(allowed));
+  h = named_handle(url, &b, &pins);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  /* a new connection for the second hop */
+  curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  ck_assert_str_eq(b.data, "hello from allowed\n");
+  curl_easy_cleanup(h);
+  curl_slist_free_all(pins);
+  for(i = 0; i < rec.n && i < TU_MAX_EVENTS; i++) {
+    if(rec.ev[i].check != CURLFENCE_CHECK_REUSED)
+      continue;
+    ck_assert_ptr_nonnull(rec.hostp[i]);
+    ck_assert_str_eq(rec.hostp[i],
+                     seen++ ? "second.example" : "first.example");
+  }
+  ck_assert_int_eq(seen, 2);
+}
+END_TEST
+
+/* curl_easy_duphandle() copies the callbacks and their data: a copy that
+ * was not attached again gets no name, never its original's, while the
+ * original keeps its own. */
+START_TEST(test_name_not_for_copies)
+{
+  struct curl_slist *pins = NULL;
+  body b = { "", 0 };
+  char url[256];
+  CURL *h, *dup;
+  int k;
+
+  audit_all();
+  snprintf(url, sizeof(url), "http://allowed.example:%u/", th_port(allowed));
+  h = named_handle(url, &b, &pins);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  dup = curl_easy_duphandle(h);
+  ck_assert_ptr_nonnull(dup);
+  snprintf(url, sizeof(url), "http://other.example:%u/", th_port(allowed));
+  curl_easy_setopt(dup, CURLOPT_URL, url);
+  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  ck_assert_ptr_null(rec.hostp[k]);
+  ck_assert_ptr_null(rec.urlp[k]);
+  /* the original, used after its copy (and while it lives) */
+  memset(&rec, 0, sizeof(rec));
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  ck_assert_ptr_nonnull(rec.hostp[k]);
+  ck_assert_str_eq(rec.hostp[k], "allowed.example");
+  /* and the copy again, now that the original ran last */
+  memset(&rec, 0, sizeof(rec));
+  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  ck_assert_ptr_null(rec.hostp[k]);
+  /* attached, the copy has its own name */
+  ck_assert_int_eq(curlfence_attach(dup, guard, 0), CURLFENCE_OK);
+  memset(&rec, 0, sizeof(rec));
+  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  ck_assert_ptr_nonnull(rec.hostp[k]);
+  ck_assert_str_eq(rec.hostp[k], "other.example");
+  curl_easy_cleanup(dup);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(pins);
+}
+END_TEST
+
+/* Handles made, attached and cleaned up without curlfence_detach(), more
+ * than the guard's table holds: the latest handle still has its name (the
+ * table is fixed in size, so memory stays flat by construction). */
+START_TEST(test_name_many_handles)
+{
+  struct curl_slist *pins = NULL;
+  body b = { "", 0 };
+  char url[256];
+  CURL *h;
+  int i, k;
+
+  for(i = 0; i < 4 * CF_NAMED_SETS * CF_NAMED_WAYS; i++) {
+    h = curl_easy_init();
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+    curl_easy_cleanup(h);
+  }
+  audit_all();
+  snprintf(url, sizeof(url), "http://allowed.example:%u/", th_port(allowed));
+  h = named_handle(url, &b, &pins);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(pins);
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  ck_assert_ptr_nonnull(rec.hostp[k]);
+  ck_assert_str_eq(rec.hostp[k], "allowed.example");
+}
+END_TEST
+
 /* Pooled connections outlive their easy handles and the guard: closing
  * them in curl_multi_cleanup() must not touch freed memory (ASan and
  * valgrind watch this test). */
@@ -1410,6 +1662,10 @@ Suite *suite_guard(void)
   tcase_add_test(tc, test_reused_connection);
   tcase_add_test(tc, test_reused_from_share);
   tcase_add_test(tc, test_duphandle);
+  tcase_add_test(tc, test_name_in_events);
+  tcase_add_test(tc, test_name_redirect_hops);
+  tcase_add_test(tc, test_name_not_for_copies);
+  tcase_add_test(tc, test_name_many_handles);
   tcase_add_test(tc, test_late_close);
   tcase_add_test(tc, test_unix_socket);
   tcase_add_test(tc, test_reused_unix_relative);

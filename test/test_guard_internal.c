@@ -53,7 +53,7 @@ static void *work(void *arg)
                : i % 5   ? CURL_PREREQFUNC_OK
                          : CURL_PREREQFUNC_ABORT;
 
-    if(cf_guard_prereq(w->g, peer, "10.0.0.2", 443, 40000, 0) != want)
+    if(cf_guard_prereq(w->g, peer, "10.0.0.2", 443, 40000, 0, NULL) != want)
       w->wrong++;
   }
   return NULL;
@@ -184,7 +184,7 @@ static int prereq(curlfence_guard *g, const char *peer, const char *local,
   int rc;
 
   atomic_store(&pton_calls, 0);
-  rc = cf_guard_prereq(g, peer, local, 443, local_port, 0);
+  rc = cf_guard_prereq(g, peer, local, 443, local_port, 0, NULL);
   *calls = atomic_load(&pton_calls);
   return rc;
 }

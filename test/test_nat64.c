@@ -454,7 +454,7 @@ START_TEST(guard_nat64)
     char json[1024];
 
     curlfence_event_json(&rec->ev[denied], json, sizeof(json));
-    ck_assert_msg(strstr(json, "{\"v\":3,") == json, "%s", json);
+    ck_assert_msg(strstr(json, "{\"v\":4,") == json, "%s", json);
     ck_assert_msg(strstr(json, ",\"addr\":\"64:ff9b::7f00:1\",\"as\":"
                                "\"127.0.0.1\",\"port\":80,") != NULL,
                   "%s", json);

@@ -322,6 +322,42 @@ static const run_row run_rows[] = {
               " $b = curl_exec($c);"
               " echo curl_errno($c), ' ', $b === false ? '-' : $b; }" },
     .status = 0, .out = "7 -0 hello from allowed\n", .denied = REQUESTS(0) },
+  /* Names through PHP: each handle's own URL, in canonical form, and a
+   * copy (curl_copy_handle, which is curl_easy_duphandle) has its own,
+   * never its original's.  Every name is pinned to 127.0.0.2. */
+  { .name = "php_names_per_handle",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--", "php", "-r",
+              "$c = curl_init('http://u:pw@pHP.Example.:@P/x?secret#f');"
+              " curl_setopt($c, CURLOPT_RETURNTRANSFER, true);"
+              " curl_setopt($c, CURLOPT_RESOLVE,"
+              " ['php.example.:@P:127.0.0.2', 'copy.example:@P:127.0.0.2']);"
+              " echo curl_exec($c);"
+              " $d = curl_copy_handle($c);"
+              " curl_setopt($d, CURLOPT_URL, 'http://copy.example:@P/y');"
+              " echo curl_exec($d);" },
+    .status = 0, .out = "hello from allowed\nhello from allowed\n",
+    .audit_has = { "\"host\":\"php.example\",\"url\":"
+                   "\"http://php.example:@P/x\",\"program\":\"php",
+                   "\"host\":\"copy.example\",\"url\":"
+                   "\"http://copy.example:@P/y\"" },
+    .allowed = REQUESTS(2) },
+  /* pycurl: a refusal names the host it was for */
+  { .name = "pycurl_name_in_refusal",
+    .argv = { "@T", "run", "-r", "@R", "--audit", "@A", "--",
+              "/usr/bin/python3", "-c",
+              "import pycurl\n"
+              "c = pycurl.Curl()\n"
+              "c.setopt(c.URL, 'http://Py.Example:@P/x')\n"
+              "c.setopt(c.RESOLVE, ['py.example:@P:127.0.0.3'])\n"
+              "try:\n"
+              "    c.perform()\n"
+              "except pycurl.error as e:\n"
+              "    print('error', e.args[0])\n" },
+    .status = 0, .out = "error 7\n",
+    .audit_has = { "\"decision\":\"deny\"",
+                   "\"host\":\"py.example\",\"url\":"
+                   "\"http://py.example:@P/x\",\"program\":\"python3" },
+    .denied = REQUESTS(0) },
   /* Two libcurls in one process: the program's libcurl.so.4 and a library
    * it opens with local scope that uses libcurl-gnutls.so.4 (as Python's
    * pycurl does).  Each handle goes to the libcurl that made it, and both
@@ -1095,8 +1131,8 @@ static int audit_lines(const char *text)
   int n = 0;
 
   for(; (end = strchr(p, '\n')) != NULL; p = end + 1)
-    if(!strncmp(p, "{\"v\":3,", 7) && end - p > 10 &&
-       !strncmp(end - 10, ",\"lost\":0}", 10))
+    if(!strncmp(p, "{\"v\":4,", 7) && end[-1] == '}' &&
+       memmem(p, (size_t)(end - p), ",\"lost\":0,", 10))
       n++;
   return n;
 }

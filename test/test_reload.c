@@ -205,7 +205,7 @@ START_TEST(test_syslog_sink)
   msg[n] = '\0';
   /* LOG_AUTHPRIV | LOG_WARNING = 10 * 8 + 4 */
   ck_assert_msg(strncmp(msg, "<84>", 4) == 0, "%s", msg);
-  snprintf(want, sizeof(want), " cftest[%ld]: {\"v\":3,", (long)getpid());
+  snprintf(want, sizeof(want), " cftest[%ld]: {\"v\":4,", (long)getpid());
   ck_assert_msg(strstr(msg, want) != NULL, "%s", msg);
   ck_assert_ptr_nonnull(strstr(msg, "\"decision\":\"deny\""));
   ck_assert_int_eq(msg[n - 1], '}');

@@ -59,8 +59,18 @@ int tu_record(const curlfence_event *ev, void *userdata)
 {
   tu_recorder *r = userdata;
 
-  if(r->n < TU_MAX_EVENTS)
+  if(r->n < TU_MAX_EVENTS) {
+    const char *host, *url;
+
     r->ev[r->n] = *ev;
+    /* the name and URL live only during the callback, and only the event
+     * handed to it has them */
+    curlfence_event_name(ev, &host, &url);
+    snprintf(r->host[r->n], sizeof(r->host[0]), "%s", host ? host : "");
+    snprintf(r->url[r->n], sizeof(r->url[0]), "%s", url ? url : "");
+    r->hostp[r->n] = host ? r->host[r->n] : NULL;
+    r->urlp[r->n] = url ? r->url[r->n] : NULL;
+  }
   r->n++;
   return 0;
 }

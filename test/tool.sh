@@ -372,7 +372,26 @@ expect 7 "curlfence: http://127.0.0.2:$port/redirect/http://127.0.0.1:9/: blocke
 # one address blocked, the other let through and refused: both said
 printf 'default deny\nallow 127.0.0.2 port 9\n' >"$tmp/two.rules"
 expect 7 "curlfence: http://two.test:9/: blocked by policy; the other addresses: " -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
-expect 7 "curlfence: blocked 127.0.0.1 port 9 by $tmp/two.rules:1 (default deny)" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+expect 7 "curlfence: blocked 127.0.0.1 (two.test) port 9 by $tmp/two.rules:1 (default deny)" -- $tool fetch -r "$tmp/two.rules" --resolve two.test:9:127.0.0.1,127.0.0.2 http://two.test:9/
+# the name, as the URL's host in canonical form, decided and logged; the URL
+# without user info, query and fragment; "allowed@other" is other
+expect 7 "curlfence: blocked 127.0.0.1 (two.test) port 9 by" -- $tool fetch -r "$tmp/two.rules" --audit "$tmp/name.jsonl" --resolve Two.Test.:9:127.0.0.1 'http://u:secret@Two.Test.:9/p/q?token=1#frag'
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/name.jsonl" 1 decision=deny host=two.test url=http://two.test:9/p/q check=open
+expect 7 "curlfence: blocked 127.0.0.1 (other.test) port 9 by" -- $tool fetch -r "$tmp/two.rules" --resolve other.test:9:127.0.0.1 'http://two.test@other.test:9/'
+expect 7 "curlfence: blocked 127.0.0.1 port 9 by" -- $tool fetch -r "$tmp/two.rules" --audit "$tmp/noname.jsonl" --no-audit-url http://127.0.0.1:9/
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/noname.jsonl" 1 host=null url=null
+expect 7 "curlfence: blocked 127.0.0.1 (two.test) port 9 by" -- $tool fetch -r "$tmp/two.rules" --audit "$tmp/nourl.jsonl" --no-audit-url --resolve two.test:9:127.0.0.1 'http://two.test:9/secret-path'
+expect 0 "jsonl_check: 1 lines ok" -- python3 test/jsonl_check.py "$tmp/nourl.jsonl" 1 host=two.test url=null
+# through the preload library: curl's handles know their names at both checks
+expect 0 "hello" -- $tool run -r "$tmp/srv.rules" --audit "$tmp/run-name.jsonl" -- curl -sS --resolve Srv.Test.:$port:127.0.0.2 "http://u:secret@Srv.Test.:$port/a/b?q=1#f"
+expect 0 "jsonl_check: 2 lines ok" -- python3 test/jsonl_check.py "$tmp/run-name.jsonl" 2 decision=allow host=srv.test url=http://srv.test:$port/a/b program=curl uid=$(id -u)
+expect 7 "curlfence: blocked 127.0.0.1 (other.test) port 9 by" -- $tool run -r "$tmp/two.rules" --audit stderr -- curl -sS --resolve other.test:9:127.0.0.1 http://other.test:9/
+# a redirect from one name to another: the second hop has the second name
+expect 0 "hello" -- $tool run -r "$tmp/srv.rules" --audit "$tmp/run-redir.jsonl" -- curl -sSL --resolve one.test:$port:127.0.0.2 --resolve two.test:$port:127.0.0.2 "http://one.test:$port/redirect/http://two.test:$port/x"
+expect 0 "two.test" -- sh -c "grep -o '\"host\":\"[a-z.]*\"' '$tmp/run-redir.jsonl' | tail -1"
+expect 0 "one.test" -- sh -c "grep -o '\"host\":\"[a-z.]*\"' '$tmp/run-redir.jsonl' | head -1"
+expect 0 "hello" -- $tool run -r "$tmp/srv.rules" --no-audit-url --audit "$tmp/run-nourl.jsonl" -- curl -sS --resolve srv.test:$port:127.0.0.2 http://srv.test:$port/
+expect 0 "jsonl_check: 2 lines ok" -- python3 test/jsonl_check.py "$tmp/run-nourl.jsonl" 2 host=srv.test url=null
 expect 2 "invalid --resolve \"two.test\"" -- $tool fetch --resolve two.test http://two.test:9/
 # an audit file that cannot be written
 expect 2 "curlfence: audit: 2 event(s) could not be written to /dev/full" -- $tool fetch -r "$tmp/srv.rules" --audit /dev/full http://127.0.0.2:$port/

@@ -150,8 +150,20 @@ static int fast_parse(char *line, size_t len, cli_event *ev)
      LIT(&s, ",\"pid\":") || num(&s, &ev->pid))
     return -1;
   /* version 2 ends here; version 3 adds "lost" */
+  ev->uid = -1;
   if(!LIT(&s, ",\"lost\":") && num(&s, &ev->lost))
     return -1;
+  /* version 4 adds the name, the URL and who connected */
+  if(!LIT(&s, ",\"host\":")) {
+    if(str_or_null(&s, &ev->host) ||
+       LIT(&s, ",\"url\":") || str_or_null(&s, &ev->url) ||
+       LIT(&s, ",\"program\":") || str_or_null(&s, &ev->program) ||
+       LIT(&s, ",\"exe\":") || str_or_null(&s, &ev->exe) ||
+       LIT(&s, ",\"uid\":") || num(&s, &n) || n > UINT32_MAX ||
+       LIT(&s, ",\"hostname\":") || str_or_null(&s, &ev->hostname))
+      return -1;
+    ev->uid = (long long)n;
+  }
   if(LIT(&s, "}") || s.p != s.end || port > 65535 || line_no > UINT32_MAX ||
      ev->v < 2 || ev->v > UINT32_MAX)
     return -1;
@@ -284,6 +296,21 @@ int cli_event_parse_tree(const char *line, size_t len, cli_event *ev,
   if(json_object_get(o, "host") &&
      get_str(o, "host", 1, &ev->host, why, whylen))
     return -1;
+  ev->uid = -1;
+  if((json_object_get(o, "url") &&
+      get_str(o, "url", 1, &ev->url, why, whylen)) ||
+     (json_object_get(o, "program") &&
+      get_str(o, "program", 1, &ev->program, why, whylen)) ||
+     (json_object_get(o, "exe") &&
+      get_str(o, "exe", 1, &ev->exe, why, whylen)) ||
+     (json_object_get(o, "hostname") &&
+      get_str(o, "hostname", 1, &ev->hostname, why, whylen)))
+    return -1;
+  if(json_object_get(o, "uid")) {
+    if(get_num(o, "uid", UINT32_MAX, &n, why, whylen))
+      return -1;
+    ev->uid = (long long)n;
+  }
   return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reading audit logs (docs/audit.md, schema versions 2 and 3) for
+ * Reading audit logs (docs/audit.md, schema versions 2 to 4) for
  * `curlfence report` and `curlfence learn`.  Lines exactly as the library
  * writes them take a fast path; any other spelling of an event (keys in
  * another order, escapes, non-ASCII, fields added later such as "host")
@@ -33,6 +33,12 @@ typedef struct cli_event {
   unsigned long long lost;  /* 0 in version 2 */
   const char *host;         /* the name connected to, when the event has
                                one; NULL otherwise */
+  /* version 4; NULL (uid: -1) when absent or null */
+  const char *url;
+  const char *program;
+  const char *exe;
+  long long uid;
+  const char *hostname;
 } cli_event;
 
 /* Parse line (len bytes, no newline; it may be changed in place) into

@@ -78,10 +78,10 @@ _curlfence()
   case $cmd in
     check)   opts="-r --rules -p --port -n --numeric -q --quiet --resolve --json -h --help" ;;
     explain) opts="-r --rules -p --port --resolve --json -h --help" ;;
-    fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --stats --report-only -h --help" ;;
+    fetch)   opts="-r --rules -o --output -H --header --max-time --connect-timeout --resolve -s --silent -v --verbose --audit --no-audit-url --stats --report-only -h --help" ;;
     lint)    opts="--json -h --help" ;;
     diff)    opts="--json -h --help" ;;
-    run)     opts="-r --rules --audit --report-only --keep-proxy --keep-doh --allow-tftp --watch --metrics --sockets -h --help --" ;;
+    run)     opts="-r --rules --audit --no-audit-url --report-only --keep-proxy --keep-doh --allow-tftp --watch --metrics --sockets -h --help --" ;;
     compile) opts="-r --rules -o --output -h --help" ;;
     report)  opts="--since --until --top --unused -r --rules --json -h --help" ;;
     learn)   opts="-r --rules -h --help" ;;

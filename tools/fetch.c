@@ -29,7 +29,8 @@ enum {
   OPT_REPORT_ONLY,
   OPT_MAX_TIME,
   OPT_CONNECT_TIMEOUT,
-  OPT_RESOLVE
+  OPT_RESOLVE,
+  OPT_NO_AUDIT_URL
 };
 
 static const cli_opt fetch_opts[] = {
@@ -44,6 +45,8 @@ static const cli_opt fetch_opts[] = {
   { "silent", 's', NULL, "print no messages; the exit status tells" },
   { "verbose", 'v', NULL, "report allowed connections too" },
   { "audit", OPT_AUDIT, "FILE", "append every decision to FILE (JSON Lines)" },
+  { "no-audit-url", OPT_NO_AUDIT_URL, NULL,
+    "leave the URL out of audit events (the name stays)" },
   { "stats", OPT_STATS, NULL, "print the guard's counters afterwards" },
   { "report-only", OPT_REPORT_ONLY, NULL,
     "let denied connections through, reporting them" },
@@ -112,6 +115,9 @@ const char *cli_libcurl_version(void)
 }
 
 typedef struct fetch_state {
+  curlfence_guard *guard;
+  CURL *handle;              /* the only handle, never copied */
+  unsigned flags;            /* curlfence_attach() flags */
   curlfence_sink *audit;     /* --audit FILE, or NULL */
   int verbose, silent;
   /* What happened to the connections of the current hop (a redirect
@@ -145,6 +151,38 @@ static int fetch_audit(const curlfence_event *ev, void *userdata)
     fprintf(stderr, CLI_PROG ": %s\n", line);
   }
   return st->audit ? curlfence_sink_write(ev, st->audit) : 0;
+}
+
+/* fetch makes one handle and never copies it, so its checks know which
+ * handle they run for, the open check too (which curlfence_attach()'s own
+ * callbacks cannot tell): both decide with its URL's name. */
+static cf_name *fetch_name(const fetch_state *st, cf_name *buf)
+{
+  return cf_name_of(cf_libcurl_urlapi(), st->handle, buf) ? NULL : buf;
+}
+
+static curl_socket_t fetch_open(void *clientp, curlsocktype purpose,
+                                struct curl_sockaddr *a)
+{
+  fetch_state *st = clientp;
+  cf_name buf;
+  curl_socket_t fd = cf_guard_open(st->guard, purpose, a, st->flags, NULL,
+                                   fetch_name(st, &buf));
+
+  cf_name_free(&buf);
+  return fd;
+}
+
+static int fetch_prereq(void *clientp, char *primary_ip, char *local_ip,
+                        int primary_port, int local_port)
+{
+  fetch_state *st = clientp;
+  cf_name buf;
+  int rc = cf_guard_prereq(st->guard, primary_ip, local_ip, primary_port,
+                           local_port, st->flags, fetch_name(st, &buf));
+
+  cf_name_free(&buf);
+  return rc;
 }
 
 static void print_stats(curlfence_guard *g)
@@ -238,7 +276,7 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
   CURLcode rc;
   int key, status = 2, stats = 0, global = 0;
   long max_ms = 0, connect_ms = 0;
-  unsigned flags = 0;
+  unsigned flags = 0, audit_flags = CURLFENCE_AUDIT_ALL;
 
   memset(&st, 0, sizeof(st));
   cli_parser_init(&ps, cmd, argc, argv);
@@ -283,6 +321,7 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
     case 's': st.silent = 1; break;
     case 'v': st.verbose = 1; break;
     case OPT_AUDIT: audit_path = arg; break;
+    case OPT_NO_AUDIT_URL: audit_flags |= CURLFENCE_AUDIT_NO_URL; break;
     case OPT_STATS: stats = 1; break;
     case OPT_REPORT_ONLY: flags |= CURLFENCE_ATTACH_REPORT_ONLY; break;
     default:
@@ -316,7 +355,7 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
   }
   global = 1;
   if(!(h = curl_easy_init()) || curlfence_guard_new(&g, p) ||
-     curlfence_guard_set_audit(g, fetch_audit, &st, CURLFENCE_AUDIT_ALL)) {
+     curlfence_guard_set_audit(g, fetch_audit, &st, audit_flags)) {
     fputs(CLI_PROG ": cannot set up libcurl\n", stderr);
     goto out;
   }
@@ -341,7 +380,14 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
     SETOPT(h, CURLOPT_WRITEFUNCTION, fetch_write);
     SETOPT(h, CURLOPT_WRITEDATA, &st);
   }
-  if(curlfence_attach(h, g, flags)) {
+  st.guard = g;
+  st.handle = h;
+  st.flags = flags;
+  if(curlfence_attach(h, g, flags) ||
+     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, fetch_open) ||
+     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &st) ||
+     curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, fetch_prereq) ||
+     curl_easy_setopt(h, CURLOPT_PREREQDATA, &st)) {
     fputs(CLI_PROG ": cannot attach the policy\n", stderr);
     goto out;
   }

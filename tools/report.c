@@ -480,7 +480,7 @@ static int run_report(const cli_cmd *cmd, int argc, char **argv)
 const cli_cmd cli_cmd_report = {
   "report", "FILE...",
   "summarise audit logs: decisions, top denials, rules, programs",
-  "FILE is a JSON Lines audit log (schema version 2 or 3), - for standard\n"
+  "FILE is a JSON Lines audit log (schema version 2 to 4), - for standard\n"
   "input.  Connections are counted once, from their \"open\" check.  Exit\n"
   "status: 0 read, 1 some lines were not audit events (each is named on\n"
   "standard error), 2 usage error or unreadable file or rules.\n",

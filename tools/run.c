@@ -808,13 +808,16 @@ enum {
   OPT_ALLOW_TFTP,
   OPT_WATCH,
   OPT_METRICS,
-  OPT_SOCKETS
+  OPT_SOCKETS,
+  OPT_NO_AUDIT_URL
 };
 
 static const cli_opt run_opts[] = {
   CLI_OPT_RULES,
   { "audit", OPT_AUDIT, "FILE",
     "record every decision to FILE (or syslog; stderr: denials as text)" },
+  { "no-audit-url", OPT_NO_AUDIT_URL, NULL,
+    "leave the URL out of audit events (the name stays)" },
   { "report-only", OPT_REPORT_ONLY, NULL, "deny nothing, record denials" },
   { "keep-proxy", OPT_KEEP_PROXY, NULL, "keep COMMAND's proxy settings" },
   { "keep-doh", OPT_KEEP_DOH, NULL, "keep COMMAND's DNS-over-HTTPS URL" },
@@ -837,6 +840,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   char metrics_abs[PATH_MAX];
   char *list, **ops;
   int key, report = 0, keep_proxy = 0, keep_doh = 0, tftp = 0, rc;
+  int no_url = 0;
   cli_parser ps;
   target *t;
 
@@ -854,6 +858,7 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     case OPT_WATCH: watch_opt = arg; break;
     case OPT_METRICS: metrics_opt = arg; break;
     case OPT_SOCKETS: sockets_opt = arg; break;
+    case OPT_NO_AUDIT_URL: no_url = 1; break;
     default: return ps.status;
     }
   }
@@ -953,7 +958,8 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
        setvar("CURLFENCE_KEEP_PROXY", keep_proxy ? "1" : NULL) ||
        setvar("CURLFENCE_KEEP_DOH", keep_doh ? "1" : NULL) ||
        setvar("CURLFENCE_ALLOW_TFTP", tftp ? "1" : NULL) ||
-       setvar("CURLFENCE_AUDIT_DENIED", NULL);
+       setvar("CURLFENCE_AUDIT_DENIED", NULL) ||
+       setvar("CURLFENCE_AUDIT_URL", no_url ? "0" : NULL);
   free(list);
   if(rc)
     return 126;

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <errno.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,12 +167,68 @@ static const char *transport_name(const curlfence_event *ev)
   return "tcp";
 }
 
+/* The name and URL of the event being handed to an audit callback on this
+ * thread: an event the guard made is recognised by its address, so a
+ * caller-built event (of any size) is never read past its end. */
+static _Thread_local struct {
+  const curlfence_event *ev;
+  const char *host, *url;
+} current;
+
+void cf_event_name_set(const curlfence_event *ev, const char *host,
+                       const char *url)
+{
+  current.ev = ev;
+  current.host = host;
+  current.url = url;
+}
+
+CURLFENCE_API curlfence_code curlfence_event_name(
+    const curlfence_event *event, const char **host, const char **url)
+{
+  int mine = event && event == current.ev;
+
+  if(host)
+    *host = mine ? current.host : NULL;
+  if(url)
+    *url = mine ? current.url : NULL;
+  return mine ? CURLFENCE_OK : CURLFENCE_E_INVAL;
+}
+
+/* Who makes the connections: the same for every event of a process, so
+ * read once.  A process that calls exec() loads the library again. */
+static struct {
+  pthread_once_t once;
+  char program[256];
+  char exe[4096];
+  int have_exe;
+  char hostname[256];
+} self_id = { PTHREAD_ONCE_INIT, "", "", 0, "" };
+
+static void read_self_id(void)
+{
+  ssize_t n;
+
+  snprintf(self_id.program, sizeof(self_id.program), "%s",
+           program_invocation_short_name ? program_invocation_short_name
+                                         : "");
+  n = readlink("/proc/self/exe", self_id.exe, sizeof(self_id.exe) - 1);
+  if(n > 0) {
+    self_id.exe[n] = '\0';
+    self_id.have_exe = 1;
+  }
+  if(gethostname(self_id.hostname, sizeof(self_id.hostname)) != 0)
+    self_id.hostname[0] = '\0';
+  self_id.hostname[sizeof(self_id.hostname) - 1] = '\0';
+}
+
 /* The event's JSON with lost as its "lost" field: the public function
  * shows 0, a sink the events it could not write before this one. */
 static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
                          size_t size)
 {
   out o = { buf, size, 0 };
+  const char *host, *url;
   int64_t us;
   time_t secs;
   struct tm tm;
@@ -195,7 +253,8 @@ static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
     snprintf(ts, sizeof(ts), "1970-01-01T00:00:00");
     us = 0;
   }
-  putf(&o, "{\"v\":3,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
+  pthread_once(&self_id.once, read_self_id);
+  putf(&o, "{\"v\":4,\"time\":\"%s.%06ldZ\",\"decision\":\"%s\","
        "\"enforced\":%s,\"addr\":",
        ts, (long)us,
        ev->action == CURLFENCE_ALLOW ? "allow" : "deny",
@@ -224,9 +283,22 @@ static size_t event_json(const curlfence_event *ev, uint64_t lost, char *buf,
   putf(&o, ",\"line\":%u,\"text\":", ev->verdict.line);
   put_str(&o, ev->verdict.rule);
   /* version 3: the events the writer lost before this one */
-  putf(&o, "},\"generation\":%llu,\"pid\":%ld,\"lost\":%llu}",
+  putf(&o, "},\"generation\":%llu,\"pid\":%ld,\"lost\":%llu",
        (unsigned long long)ev->generation, (long)getpid(),
        (unsigned long long)lost);
+  /* version 4: the name and URL connected for, and who connected */
+  curlfence_event_name(ev, &host, &url);
+  put(&o, ",\"host\":", 8);
+  put_str(&o, host);
+  put(&o, ",\"url\":", 7);
+  put_str(&o, url);
+  put(&o, ",\"program\":", 11);
+  put_str(&o, self_id.program[0] ? self_id.program : NULL);
+  put(&o, ",\"exe\":", 7);
+  put_str(&o, self_id.have_exe ? self_id.exe : NULL);
+  putf(&o, ",\"uid\":%lu,\"hostname\":", (unsigned long)getuid());
+  put_str(&o, self_id.hostname[0] ? self_id.hostname : NULL);
+  put(&o, "}", 1);
   if(size)
     buf[o.len < size ? o.len : size - 1] = '\0';
   return o.len;
@@ -280,7 +352,7 @@ size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
                      size_t size)
 {
   const curlfence_verdict *v = &ev->verdict;
-  char raw[1600], where[1100], port[48] = "", as[16];
+  char raw[1900], where[1100], port[48] = "", as[16], name[300] = "";
   int n;
 
   if(ev->action == CURLFENCE_DENY && !ev->enforced)
@@ -294,8 +366,13 @@ size_t cf_event_text(const curlfence_event *ev, const char *verb, char *buf,
     snprintf(where, sizeof(where), "%s:%u", v->file, v->line);
   else
     snprintf(where, sizeof(where), "built-in rule");
-  snprintf(raw, sizeof(raw), "%s %s%s%s by %s (%s)", verb,
-           ev->family == AF_UNIX ? "unix socket " : "", ev->addr, port,
+  const char *host = NULL;
+
+  curlfence_event_name(ev, &host, NULL);
+  if(host)
+    snprintf(name, sizeof(name), " (%s)", host);
+  snprintf(raw, sizeof(raw), "%s %s%s%s%s by %s (%s)", verb,
+           ev->family == AF_UNIX ? "unix socket " : "", ev->addr, name, port,
            where, v->rule ? v->rule : "");
   /* file names, socket paths and rule text are arbitrary bytes, which a
    * terminal must not take for control sequences */

@@ -52,6 +52,7 @@ CURLFENCE_API curlfence_code curlfence_guard_new(curlfence_guard **out,
   cf_live_init(&g->live, curlfence_policy_ref(policy));
   cf_watch_init(&g->watch);
   pthread_mutex_init(&g->err_lock, NULL);
+  pthread_mutex_init(&g->named_lock, NULL);
   atomic_store(&g->magic, CF_GUARD_LIVE);
   *out = g;
   return CURLFENCE_OK;
@@ -66,6 +67,7 @@ CURLFENCE_API void curlfence_guard_free(curlfence_guard *guard)
   cf_live_destroy(&guard->live);
   cf_watch_destroy(&guard->watch);
   pthread_mutex_destroy(&guard->err_lock);
+  pthread_mutex_destroy(&guard->named_lock);
   /* Debug aid: keep the memory, so a handle still attached meets the
    * freed mark for sure (instead of whatever reuses the memory) and its
    * transfers fail closed; the tombstone counts them (dead_calls). */
@@ -97,7 +99,7 @@ CURLFENCE_API curlfence_code curlfence_guard_set_audit(
 {
   cf_audit a;
 
-  if(!guard || (flags & ~CURLFENCE_AUDIT_ALL))
+  if(!guard || (flags & ~(CURLFENCE_AUDIT_ALL | CURLFENCE_AUDIT_NO_URL)))
     return CURLFENCE_E_INVAL;
   a.fn = fn;
   a.data = userdata;
@@ -193,18 +195,20 @@ static void socket_kind(cf_dest *d, int fd)
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  fd (-1: none) is the program's socket
- * whose type the event reports.  Returns the action to carry out: in
+ * whose type the event reports; name (NULL: none) the connection's name.  Returns the action to carry out: in
  * report-only mode a denial is let through. */
 static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                                  curlfence_check check, unsigned flags,
-                                 int fd)
+                                 int fd, cf_name *name)
 {
   const curlfence_policy *p;
   const cf_audit *audit;
   curlfence_event ev;
   cf_guard_count *count;
   unsigned slot, shard;
+  int rc;
 
+  d->dest.host = name && name->host[0] ? name->host : NULL;
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
   if(check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
@@ -239,7 +243,12 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     if(fd >= 0)
       socket_kind(&d->dest, fd);
     fill_event(&ev, d, check);
-    if(audit->fn(&ev, audit->data) != 0)
+    cf_event_name_set(&ev, d->dest.host,
+                      name && !(audit->flags & CURLFENCE_AUDIT_NO_URL)
+                          ? cf_name_url(name) : NULL);
+    rc = audit->fn(&ev, audit->data);
+    cf_event_name_set(NULL, NULL, NULL);
+    if(rc != 0)
       atomic_fetch_add_explicit(&count->audit_errors, 1,
                                 memory_order_relaxed);
     else
@@ -334,7 +343,8 @@ static void target_of(cf_target *t, const struct curl_sockaddr *a)
 /* Decide a (check OPEN), count and audit it.  d->dest points into a. */
 static curlfence_action check_open(curlfence_guard *g,
                                    const struct curl_sockaddr *a,
-                                   unsigned flags, cf_decision *d)
+                                   unsigned flags, cf_name *name,
+                                   cf_decision *d)
 {
   /* addr is declared as a 16-byte sockaddr but libcurl passes room for the
    * whole address; addrlen, not sizeof, says how much there is. */
@@ -347,12 +357,12 @@ static curlfence_action check_open(curlfence_guard *g,
   /* Newer libcurl ORs SOCK_CLOEXEC/SOCK_NONBLOCK into socktype. */
   d->dest.socktype = a->socktype & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
   d->dest.protocol = a->protocol;
-  return conclude(g, d, CURLFENCE_CHECK_OPEN, flags, -1);
+  return conclude(g, d, CURLFENCE_CHECK_OPEN, flags, -1, name);
 }
 
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
                             struct curl_sockaddr *a, unsigned flags,
-                            const cf_chain *chain)
+                            const cf_chain *chain, cf_name *name)
 {
   cf_chain own;
   cf_decision d;
@@ -361,7 +371,7 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
 
   if(!alive(g))
     return CURL_SOCKET_BAD;
-  if(check_open(g, a, flags, &d) != CURLFENCE_ALLOW)
+  if(check_open(g, a, flags, name, &d) != CURLFENCE_ALLOW)
     return CURL_SOCKET_BAD;
   if(!chain) {
     own.open_fn = g->open_fn;
@@ -380,7 +390,7 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
      * that rewrote it would send an allowed connection where nobody
      * looked: the new address is decided like the first. */
     if(fd != CURL_SOCKET_BAD && memcmp(&before, &after, sizeof(before)) &&
-       (!alive(g) || check_open(g, a, flags, &d) != CURLFENCE_ALLOW)) {
+       (!alive(g) || check_open(g, a, flags, name, &d) != CURLFENCE_ALLOW)) {
       close_chained(chain, fd);
       return CURL_SOCKET_BAD;
     }
@@ -478,7 +488,7 @@ static socklen_t peer_address(struct sockaddr_storage *ss, const char *peer,
 
 int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
                     const char *local_ip, int primary_port, int local_port,
-                    unsigned flags)
+                    unsigned flags, cf_name *name)
 {
   struct sockaddr_storage ss;
   socklen_t len;
@@ -498,7 +508,8 @@ int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
   d.dest.socktype = SOCK_STREAM;
   d.dest.protocol = d.dest.kind == CF_DEST_IP ? IPPROTO_TCP : 0;
   return conclude(g, &d, CURLFENCE_CHECK_REUSED,
-                  flags & CURLFENCE_ATTACH_REPORT_ONLY, -1) == CURLFENCE_ALLOW
+                  flags & CURLFENCE_ATTACH_REPORT_ONLY, -1,
+                  name) == CURLFENCE_ALLOW
              ? CURL_PREREQFUNC_OK
              : CURL_PREREQFUNC_ABORT;
 }
@@ -513,7 +524,7 @@ curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
   /* A short or mismatched address is decided as unusable (denied). */
   cf_dest_init(&d.dest, call->sa, call->salen);
   return conclude(g, &d, call->check, flags & CURLFENCE_ATTACH_REPORT_ONLY,
-                  call->fd);
+                  call->fd, NULL);
 }
 
 const char *cf_check_name(curlfence_check check)

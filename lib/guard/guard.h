@@ -18,6 +18,12 @@
 char *cf_event_line(const curlfence_event *ev, uint64_t lost, char *small,
                     size_t size, size_t *len);
 
+/* The name and URL of the event an audit callback is being handed on this
+ * thread (curlfence_event_name); cf_event_name_set(NULL, ...) after the
+ * callback.  Events keep their public size, so this is how they travel. */
+void cf_event_name_set(const curlfence_event *ev, const char *host,
+                       const char *url);
+
 /* The event as one short line for people, as curlfence fetch prints it:
  * "blocked 10.0.0.1 port 80 by site.rules:3 (deny 10.0.0.0/8)", verb
  * first ("would block (report-only)" for a denial let through), without
@@ -35,6 +41,41 @@ curlfence_code cf_sink_open_stderr_text(curlfence_sink **out,
  * sequence written as \ufffd.  Like snprintf: writes at most size bytes
  * with a NUL (when size > 0) and returns the length it needs. */
 size_t cf_json_string(char *buf, size_t size, const char *s);
+
+/* name.c: the name a connection has (the host of the URL libcurl is
+ * connecting for) and the URL as events show it.  libcurl's functions are
+ * passed in: the library's own (attach.c) or those of the libcurl that
+ * made the handle (the preload library). */
+typedef struct cf_urlapi {
+  CURLcode (*getinfo)(CURL *, CURLINFO, ...);
+  CURLU *(*url)(void);
+  CURLUcode (*set)(CURLU *, CURLUPart, const char *, unsigned int);
+  CURLUcode (*get)(CURLU *, CURLUPart, char **, unsigned int);
+  void (*cleanup)(CURLU *);
+  void (*free)(void *);
+} cf_urlapi;
+
+#define CF_URL_MAX 1024
+typedef struct cf_name {
+  char host[CF_HOST_MAX + 1]; /* canonical (cf_host_canon), "" for none */
+  char url[CF_URL_MAX];       /* cf_name_url()'s */
+  const cf_urlapi *api;
+  CURLU *u;                   /* the parsed URL, until cf_name_free() */
+  int url_done;
+} cf_name;
+
+/* From URL text, or from h's CURLINFO_EFFECTIVE_URL: 0, or -1 when there
+ * is no URL or libcurl cannot parse it (out is then empty).  Either way
+ * cf_name_free() releases it. */
+int cf_name_from_url(const cf_urlapi *api, const char *url, cf_name *out);
+int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out);
+/* The URL as events show it, scheme://host:port/path (no user info,
+ * query or fragment), made on the first call; NULL when there is none
+ * or it is longer than CF_URL_MAX. */
+const char *cf_name_url(cf_name *n);
+void cf_name_free(cf_name *n);
+/* The functions of the libcurl the library is linked with (attach.c). */
+const cf_urlapi *cf_libcurl_urlapi(void);
 
 /* live.c: one policy pointer and the audit settings, switched together
  * without reader locks */
@@ -128,6 +169,18 @@ typedef struct cf_guard_counts {
 } cf_guard_counts;
 void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
 
+/* The handles curlfence_attach() gave a guard, for the pre-request check
+ * to tell which of them it runs for (attach.c).  Keyed by the address of
+ * the handle's own CURLINFO_PRIMARY_IP buffer, which is what libcurl
+ * passes the pre-request callback as its primary_ip.  A fixed table: a
+ * full set forgets its oldest entry (that handle then has no name). */
+#define CF_NAMED_SETS 256
+#define CF_NAMED_WAYS 4
+typedef struct cf_named {
+  const char *key;
+  CURL *curl;
+} cf_named;
+
 /* curlfence_guard.magic: a guard's callbacks refuse to work for anything
  * but a live guard (fail closed), a cheap tripwire for a guard freed while
  * still attached (see curlfence_guard_free(3)). */
@@ -154,6 +207,9 @@ struct curlfence_guard {
   void *close_data;
   cf_guard_count count[CF_SHARDS];
   _Atomic uint64_t reloads, reload_failures;
+  pthread_mutex_t named_lock;     /* guards named[] and named_next[] */
+  cf_named named[CF_NAMED_SETS][CF_NAMED_WAYS];
+  unsigned char named_next[CF_NAMED_SETS];
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
 #ifdef CF_TEST_HOOKS
@@ -188,12 +244,16 @@ typedef struct cf_chain {
   void *close_data;
 } cf_chain;
 
+/* name: the connection's name and URL (cf_name_of), or NULL when the
+ * caller cannot tell which handle the check is for: then no host rule
+ * matches and the event shows neither. */
 curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
                             struct curl_sockaddr *a, unsigned flags,
-                            const cf_chain *chain);
+                            const cf_chain *chain, cf_name *name);
 int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
                     const char *local_ip, int primary_port, int local_port,
-                    unsigned flags);
+                    unsigned flags, cf_name *name);
+
 
 /* A socket call a program makes itself (connect, sendto, sendmsg,
  * sendmmsg), outside libcurl, as the preload library decides it. */

@@ -52,7 +52,10 @@ static void check_line(const uint8_t *p, size_t len, cli_tally *t)
      ev.is_default != slow.is_default || !same(ev.reason, slow.reason) ||
      !same(ev.rule_file, slow.rule_file) || ev.rule_line != slow.rule_line ||
      !same(ev.rule_text, slow.rule_text) || ev.pid != slow.pid ||
-     ev.lost != slow.lost || ev.v != slow.v || !same(ev.host, slow.host))
+     ev.lost != slow.lost || ev.v != slow.v || !same(ev.host, slow.host) ||
+     !same(ev.url, slow.url) || !same(ev.program, slow.program) ||
+     !same(ev.exe, slow.exe) || ev.uid != slow.uid ||
+     !same(ev.hostname, slow.hostname))
     abort();
   e = cli_tally_get(t, ev.addr);
   if(!e)
