@@ -148,6 +148,15 @@ size_t cf_json_string(char *buf, size_t size, const char *s)
   return o.len;
 }
 
+const char *cf_check_name(curlfence_check check)
+{
+  static const char *const names[CF_CHECK_N] = {
+    "open", "reused", "connect", "sendto", "sendmsg", "sendmmsg"
+  };
+
+  return (unsigned)check < CF_CHECK_N ? names[check] : "unknown";
+}
+
 static const char *family_name(int family)
 {
   switch(family) {

@@ -527,15 +527,6 @@ curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
                   call->fd, NULL);
 }
 
-const char *cf_check_name(curlfence_check check)
-{
-  static const char *const names[CF_CHECK_N] = {
-    "open", "reused", "connect", "sendto", "sendmsg", "sendmmsg"
-  };
-
-  return (unsigned)check < CF_CHECK_N ? names[check] : "unknown";
-}
-
 /* ---------------------------------------------------------------- stats */
 
 /* The reason words are the guard's: it counts by them, and metrics.c
