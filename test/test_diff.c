@@ -123,8 +123,12 @@ static char *random_rules(uint64_t *s, unsigned nrules)
 
   ck_assert_ptr_nonnull(t);
   switch(rnd_below(s, 3)) {
-  case 0: len += (size_t)snprintf(t + len, cap - len, "default allow\n"); break;
-  case 1: len += (size_t)snprintf(t + len, cap - len, "default deny\n"); break;
+  case 0:
+    len += (size_t)snprintf(t + len, cap - len, "default allow\n");
+    break;
+  case 1:
+    len += (size_t)snprintf(t + len, cap - len, "default deny\n");
+    break;
   default: break;   /* built-in deny */
   }
   /* nat64 prefixes (their addresses are decided as the IPv4 addresses
@@ -458,7 +462,8 @@ START_TEST(equivalent_sets)
   expect_none("deny 10.0.0.0/8\n", "deny 10.0.0.0/9\ndeny 10.128.0.0/9\n");
   expect_none("default deny\n", "deny 0.0.0.0/0\ndeny ::/0\n");
   expect_none("allow 10.0.0.0/8 port 1-65535\n", "allow 10.0.0.0/8\n");
-  expect_none("deny ::/0\n", "deny ::/0\nallow ::ffff:0:0/96\ndeny 0.0.0.0/0\n");
+  expect_none("deny ::/0\n",
+              "deny ::/0\nallow ::ffff:0:0/96\ndeny 0.0.0.0/0\n");
 }
 END_TEST
 

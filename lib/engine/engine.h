@@ -371,8 +371,8 @@ size_t cf_table_part_size(unsigned part);
 void cf_table_get_parts(const cf_table *t, cf_table_parts *out);
 /* A table over arrays it does not own (an image), after checking every
  * index a lookup can follow and every value it can return against the
- * rules of rs (already checked) and kind[] (one CF_KIND_* byte per rule).  CURLFENCE_E_IMAGE with *fault filled
- * when something is out of place. */
+ * rules of rs (already checked) and kind[] (one CF_KIND_* byte per rule).
+ * CURLFENCE_E_IMAGE with *fault filled when something is out of place. */
 curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
                              const cf_ruleset *rs, const uint8_t *kind,
                              cf_table_fault *fault);
