@@ -314,6 +314,8 @@ checksrc:
 	scripts/checksrc
 	test/checksrc.sh
 
+check: checksrc
+
 # The install test (test/install.sh) installs into and uninstalls from its
 # own temporary directories, with the build variables below and nothing
 # else of its caller's: check runs it through test/install-isolated.sh,
