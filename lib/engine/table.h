@@ -92,6 +92,38 @@ struct cf_table {
 };
 
 
+/* ------------------------------------------------------------- build */
+
+/* A point where the answer changes. */
+typedef struct cf_cut {
+  /* the start as two words: a cf_u128 would align the record to 16 bytes
+   * and make it 32; there are up to two per rule, and they are the
+   * largest thing a build holds */
+  uint64_t hi, lo;
+  uint32_t val;
+} cf_cut;
+
+/* IPv4 change points start at multiples of 2^96 (a left-aligned key ends
+ * at bit 32), so the top word is all they need: 8 bytes instead of 24. */
+typedef struct cf_cut4 {
+  uint32_t start;    /* bits 96..127 of the key */
+  uint32_t val;
+} cf_cut4;
+
+/* The change points of family v6 of rs as the build's sweep computes them
+ * (table_build.c), without the trie: IPv6 ones in *cuts, IPv4 ones in
+ * *cuts4, *ncuts of them, in address order.  t, an empty table, receives
+ * the port sets and candidates their values refer to.  0, or -1 when out
+ * of memory, -2 past a limit; the caller frees *cuts and *cuts4 in any
+ * case. */
+int cf_table_sweep(cf_table *t, const cf_ruleset *rs, int v6, cf_cut **cuts,
+                   cf_cut4 **cuts4, size_t *ncuts);
+
+/* The NAT64 record of declared prefix i (d); -1 for a length RFC 6052
+ * does not define.  The build makes them, and an image's are checked
+ * against them. */
+int cf_table_n64_record(const cf_nat64 *d, size_t i, cf_n64 *r);
+
 /* ------------------------------------------------------------ lookup */
 
 /* The walk, written once; the callers below only differ in the target
@@ -134,6 +166,22 @@ struct cf_table {
  * table says which one the CPU can run (cf_table.popcnt). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CF_HAVE_POPCNT_CLONE 1
+
+/* glibc read cpuid once at start and answers from memory.  libgcc's
+ * __builtin_cpu_supports instead links a constructor that runs about ten
+ * cpuid instructions in every process that loads this code (the preload
+ * library: every program), and under a hypervisor each one is a trap that
+ * costs microseconds. */
+#if defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define CF_CPU_POPCNT() (CPU_FEATURE_ACTIVE(POPCNT) != 0)
+#endif
+#endif
+#ifndef CF_CPU_POPCNT
+#define CF_CPU_POPCNT() (__builtin_cpu_init(), \
+                         __builtin_cpu_supports("popcnt") != 0)
+#endif
 #endif
 
 /* Spelled out rather than a loop: gcc -O2 does not unroll the loop, so it
