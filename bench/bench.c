@@ -22,6 +22,9 @@
  *
  * Usage: bench [case ...]   (default: all).  BENCH_DIR picks the directory
  * for the rules files (default /tmp).
+ *
+ * checksrc: allow LONGFILE the DPDK comparison shares the cases, keys and
+ * timing passes of the rest, and is compiled in only for bench-dpdk.
  */
 #include "engine/engine.h"
 #include "gen.h"
@@ -540,6 +543,8 @@ static void cachesim_case(const bcase *c, const curlfence_policy *p,
   CALLGRIND_STOP_INSTRUMENTATION;
 }
 
+/* checksrc: allow LONGFUNC the measurements of one case share its keys and
+ * timings, and the DPDK counterpart's, and are printed side by side */
 static int run_case(const bcase *c, const char *dir)
 {
   char path[1024];

@@ -272,6 +272,8 @@ static int prepare(const char *dir, const char *name, gen_kind kind, size_t n,
   return 0;
 }
 
+/* checksrc: allow LONGFUNC one measured step after another, each printed as
+ * it runs: a script read top to bottom */
 int main(int argc, char **argv)
 {
   const char *dir = getenv("BENCH_DIR");

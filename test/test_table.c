@@ -515,6 +515,8 @@ static int rule_order(const void *pa, const void *pb)
   return ra - rb;
 }
 
+/* checksrc: allow LONGFUNC one random table built, checked and probed: the
+ * steps share its many random parameters */
 static void one_random_table(uint64_t seed, unsigned probes_per_rule,
                              int sorted)
 {
