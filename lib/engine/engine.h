@@ -282,7 +282,8 @@ long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
 void cf_rule_ranked(const cf_ruleset *rs, long i, int v6,
                     const uint8_t *addr, cf_rule *out);
 
-/* table.c: the compiled lookup structure (same answers as cf_match_linear) */
+/* table.c, table_build.c, table_view.c: the compiled lookup structure
+ * (same answers as cf_match_linear) */
 typedef struct cf_table cf_table;
 curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs);
 long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
@@ -360,7 +361,8 @@ void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-/* image.c: compiled policy images (layout at the top of image.c) */
+/* image.c, image_load.c, image_write.c: compiled policy images (layout
+ * at the top of image.c) */
 typedef struct cf_image cf_image;
 uint64_t cf_hash64(const void *data, size_t n);
 /* Load the file at path into p when it is an image (*is_image set, and

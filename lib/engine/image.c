@@ -2,7 +2,9 @@
 /*
  * image.c - compiled policy images: a policy written once as one
  * position-independent file, mapped read-only by every process that loads
- * it and used in place.
+ * it and used in place.  This file has the format, its checksum and the
+ * staleness of an image's sources; image_load.c maps and checks images,
+ * image_write.c writes them, image.h holds what the three share.
  *
  * ------------------------------------------------------------------------
  * LAYOUT (all integers in the byte order of the machine that wrote it)
@@ -42,7 +44,7 @@
  *   15    strings: file names, source paths, setting texts
  *   16    nat64 prefixes (cf_nat64, 32 bytes: prefix, length, file, line,
  *         column), in file order; the NAT64 records of the table must be
- *         exactly the ones these give (table.c, cf_table_view)
+ *         exactly the ones these give (table_view.c, cf_table_view)
  *
  * "self" rules are stored as written ("deny self port 22": address,
  * family and prefix length 0) and never in the table: the addresses they
@@ -66,7 +68,7 @@
  * or a verdict can follow: header fields, the checksum over the whole
  * file, each section's bounds and record size, every rule's port range,
  * text, file and action, every node's children and leaf runs, every leaf
- * value and port set (table.c, cf_table_view).  After that no index is
+ * value and port set (table_view.c).  After that no index is
  * checked again.  Cost: one pass over the file for the checksum plus one
  * over the table and the rules, O(size), no allocation proportional to
  * the image except one byte per rule and per node, freed before returning.

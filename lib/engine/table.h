@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * table.h - the compiled table's layout and its lookup, as inline code:
- * table.c builds and checks tables, and the public decision (decide.c)
- * inlines the walk into its fast path.  The layout is described at the
- * top of table.c.
+ * table.c looks up, table_build.c builds tables, table_view.c checks the
+ * arrays of a mapped image, and the public decision (decide.c) inlines
+ * the walk into its fast path; the review code's spans (lib/review/
+ * spans.c) use the build's sweep.  The layout is described at the top of
+ * table.c.
  */
 #ifndef CURLFENCE_TABLE_H
 #define CURLFENCE_TABLE_H

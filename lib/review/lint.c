@@ -3,13 +3,13 @@
  * lint.c - rules that do nothing, or not what they seem to, for
  * `curlfence lint`.
  *
- * Every span of the address space (table.c's sweep: inside one span the
- * same rules match) is looked at once.  The rules matching a span come
- * from an index of the rules sorted by (family, prefix length, address,
- * rank): one binary search per prefix length in use.  The port space is
- * cut at the bounds of those rules' port lists, and for every piece the
- * deciding rule, the rule that would decide without it, and the best rule
- * of the baseline files (rules/default.rules) are found by a scan of the
+ * Every span of the address space (spans.c, the table build's sweep: inside
+ * one span the same rules match) is looked at once.  The rules matching a span
+ * come from an index of the rules sorted by (family, prefix length, address,
+ * rank): one binary search per prefix length in use.  The port space is cut at
+ * the bounds of those rules' port lists, and for every piece the deciding
+ * rule, the rule that would decide without it, and the best rule of the
+ * baseline files (rules/default.rules) are found by a scan of the
  * matching list.  From that:
  *
  *   decides[r]     r decides some address and port: otherwise r is
