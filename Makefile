@@ -7,6 +7,7 @@
 #   make tsan       the suites under ThreadSanitizer
 #   make valgrind   the suites under valgrind memcheck, failing on any error or leak
 #   make compilers  warning-clean build with both gcc and clang
+#   make checksrc   the code style of docs/style.md (part of check)
 #   make demo       fetch through the filter: allowed and blocked URLs
 #   make install    DESTDIR and the GNU directory variables (prefix,
 #                   exec_prefix, bindir, libdir, libexecdir, includedir,
@@ -311,6 +312,15 @@ check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	$(TESTBIN)
 	$(TESTBIN_SO)
 	+MAKE="$(MAKE)" test/install-isolated.sh $(INSTALL_TEST_ARGS)
+
+# The code style (docs/style.md), and that its checker finds what it
+# should.
+.PHONY: checksrc
+checksrc:
+	scripts/checksrc
+	test/checksrc.sh
+
+check: checksrc
 
 # The install test (test/install.sh) installs into and uninstalls from its
 # own temporary directories, with the build variables below and nothing

@@ -25,6 +25,9 @@
  *
  * Usage: bench [case ...]   (default: all).  BENCH_DIR picks the directory
  * for the rules files (default /tmp).
+ *
+ * checksrc: allow LONGFILE the DPDK comparison shares the cases, keys and
+ * timing passes of the rest, and is compiled in only for bench-dpdk.
  */
 #include "engine/engine.h"
 #include "gen.h"
@@ -81,7 +84,8 @@ static const bcase cases[] = {
      256 * MiB},
 };
 
-static double now(void) {
+static double now(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -89,15 +93,17 @@ static double now(void) {
 
 
 /* Make VmHWM start again from the current RSS (Linux >= 4.0). */
-static void reset_peak(void) {
+static void reset_peak(void)
+{
   FILE *f = fopen("/proc/self/clear_refs", "w");
-  if (f) {
+  if(f) {
     fputs("5", f);
     fclose(f);
   }
 }
 
-static const char *pf(int ok) {
+static const char *pf(int ok)
+{
   return ok ? "PASS" : "MISS";
 }
 
@@ -112,7 +118,8 @@ typedef struct keys {
 } keys;
 
 static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
-                     int inside, uint64_t seed) {
+                     int inside, uint64_t seed)
+{
   uint64_t s = seed;
   k->v6 = c->kind == GEN_BGP6;
   k->n = NKEYS;
@@ -121,30 +128,33 @@ static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
   k->sin = k->v6 ? NULL : calloc(k->n, sizeof *k->sin);
   k->sin6 = k->v6 ? calloc(k->n, sizeof *k->sin6) : NULL;
   k->ip4 = k->v6 ? NULL : calloc(k->n, sizeof *k->ip4);
-  if (!k->addr || !k->port || (!k->sin && !k->sin6) || (!k->v6 && !k->ip4))
+  if(!k->addr || !k->port || (!k->sin && !k->sin6) || (!k->v6 && !k->ip4))
     return -1;
-  for (size_t i = 0; i < k->n; i++) {
-    if (inside && c->n)
+  for(size_t i = 0; i < k->n; i++) {
+    if(inside && c->n)
       gen_addr_inside(&rules[gen_rand(&s) % c->n], &s, k->addr[i]);
     else
       gen_addr_random(k->v6, &s, k->addr[i]);
     k->port[i] = (i & 1) ? 443 : 80;
-    if (k->v6) {
+    if(k->v6) {
       k->sin6[i].sin6_family = AF_INET6;
       k->sin6[i].sin6_port = htons((uint16_t)k->port[i]);
       memcpy(&k->sin6[i].sin6_addr, k->addr[i], 16);
-    } else {
+    }
+    else {
       k->sin[i].sin_family = AF_INET;
       k->sin[i].sin_port = htons((uint16_t)k->port[i]);
       memcpy(&k->sin[i].sin_addr, k->addr[i], 4);
-      k->ip4[i] = (uint32_t)k->addr[i][0] << 24 | (uint32_t)k->addr[i][1] << 16 |
+      k->ip4[i] = (uint32_t)k->addr[i][0] << 24 |
+                  (uint32_t)k->addr[i][1] << 16 |
                   (uint32_t)k->addr[i][2] << 8 | k->addr[i][3];
     }
   }
   return 0;
 }
 
-static void keys_free(keys *k) {
+static void keys_free(keys *k)
+{
   free(k->addr);
   free(k->port);
   free(k->sin);
@@ -157,16 +167,17 @@ static volatile unsigned long sink;
 /* One timed pass over the keys: seconds. */
 typedef double (*pass_fn)(const void *ctx, const keys *k);
 
-static double pass_decide(const void *ctx, const keys *k) {
+static double pass_decide(const void *ctx, const keys *k)
+{
   const curlfence_policy *p = ctx;
   unsigned long acc = 0;
   double t0 = now();
-  if (k->v6)
-    for (size_t i = 0; i < k->n; i++)
+  if(k->v6)
+    for(size_t i = 0; i < k->n; i++)
       acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin6[i],
                                      sizeof k->sin6[i], NULL);
   else
-    for (size_t i = 0; i < k->n; i++)
+    for(size_t i = 0; i < k->n; i++)
       acc += curlfence_policy_decide(p, (const struct sockaddr *)&k->sin[i],
                                      sizeof k->sin[i], NULL);
   sink += acc;
@@ -178,12 +189,13 @@ static double pass_decide(const void *ctx, const keys *k) {
  * program that checks one connection before it makes the next. */
 static volatile size_t chain_zero;
 
-static double pass_decide_chain(const void *ctx, const keys *k) {
+static double pass_decide_chain(const void *ctx, const keys *k)
+{
   const curlfence_policy *p = ctx;
   size_t z = chain_zero, j = 0;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     unsigned r;
     j = (i + j) & (k->n - 1);
     r = k->v6 ? curlfence_policy_decide(
@@ -198,11 +210,12 @@ static double pass_decide_chain(const void *ctx, const keys *k) {
   return now() - t0;
 }
 
-static double pass_engine(const void *ctx, const keys *k) {
+static double pass_engine(const void *ctx, const keys *k)
+{
   const curlfence_policy *p = ctx;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++)
+  for(size_t i = 0; i < k->n; i++)
     acc += (unsigned long)cf_table_lookup(p->table, &p->rs, k->v6, k->addr[i],
                                           k->port[i]);
   sink += acc;
@@ -216,17 +229,18 @@ static double pass_engine(const void *ctx, const keys *k) {
  * own table in the caches, as a lookup loop does, not with the previous
  * contender's.  ns[i] is nanoseconds per key for fn[i]. */
 static void race(size_t n, const pass_fn *fn, const void *const *ctx,
-                 const keys *k, double *ns) {
-  for (size_t i = 0; i < n; i++)
+                 const keys *k, double *ns)
+{
+  for(size_t i = 0; i < n; i++)
     ns[i] = 1e30;
-  for (int round = 0; round < PASSES; round++)
-    for (size_t i = 0; i < n; i++) {
+  for(int round = 0; round < PASSES; round++)
+    for(size_t i = 0; i < n; i++) {
       double t;
       fn[i](ctx[i], k);
       t = fn[i](ctx[i], k);
       ns[i] = t < ns[i] ? t : ns[i];
     }
-  for (size_t i = 0; i < n; i++)
+  for(size_t i = 0; i < n; i++)
     ns[i] = ns[i] * 1e9 / (double)k->n;
 }
 
@@ -234,16 +248,17 @@ static void race(size_t n, const pass_fn *fn, const void *const *ctx,
  * for the longest block that contains the address.  Capped at budget
  * seconds; returns ns per lookup. */
 static double time_naive(const gen_rule *r, size_t n, const keys *k,
-                         double budget) {
+                         double budget)
+{
   CIDR **blocks = calloc(n ? n : 1, sizeof *blocks);
   CIDR *key;
   char buf[INET6_ADDRSTRLEN + 8];
   size_t done = 0;
   double t0, el;
   unsigned long acc = 0;
-  if (!blocks)
+  if(!blocks)
     return -1;
-  for (size_t i = 0; i < n; i++) {
+  for(size_t i = 0; i < n; i++) {
     char a[INET6_ADDRSTRLEN];
     inet_ntop(r[i].v6 ? AF_INET6 : AF_INET, r[i].addr, a, sizeof a);
     snprintf(buf, sizeof buf, "%s/%u", a, r[i].plen);
@@ -255,18 +270,18 @@ static double time_naive(const gen_rule *r, size_t n, const keys *k,
     int best = -1;
     inet_ntop(k->v6 ? AF_INET6 : AF_INET, a, buf, sizeof buf);
     key = cidr_from_str(buf);
-    for (size_t i = 0; i < n; i++)
-      if (blocks[i] && cidr_contains(blocks[i], key) == 0 &&
-          (int)r[i].plen > best)
+    for(size_t i = 0; i < n; i++)
+      if(blocks[i] && cidr_contains(blocks[i], key) == 0 &&
+         (int)r[i].plen > best)
         best = r[i].plen;
     cidr_free(key);
     acc += (unsigned long)(best + 1);
     done++;
     el = now() - t0;
-  } while (el < budget && done < k->n);
+  } while(el < budget && done < k->n);
   sink += acc;
-  for (size_t i = 0; i < n; i++)
-    if (blocks[i])
+  for(size_t i = 0; i < n; i++)
+    if(blocks[i])
       cidr_free(blocks[i]);
   free(blocks);
   return el * 1e9 / (double)done;
@@ -275,10 +290,11 @@ static double time_naive(const gen_rule *r, size_t n, const keys *k,
 #ifdef CF_BENCH_DPDK
 static int dpdk_up;
 
-static int dpdk_init(void) {
+static int dpdk_init(void)
+{
   char *argv[] = {"bench", "--no-huge", "--no-pci", "--no-shconf", "-l", "0",
                   "-m", "4096", "--log-level=lib.eal:error", NULL};
-  if (rte_eal_init(9, argv) < 0) {
+  if(rte_eal_init(9, argv) < 0) {
     fprintf(stderr, "bench: rte_eal_init failed: %s\n",
             rte_strerror(rte_errno));
     return -1;
@@ -287,7 +303,8 @@ static int dpdk_init(void) {
   return 0;
 }
 
-static int cmp_u32(const void *a, const void *b) {
+static int cmp_u32(const void *a, const void *b)
+{
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
 }
@@ -297,38 +314,40 @@ typedef struct trunc6 {
   uint8_t a[16];
 } trunc6;
 
-static int cmp_trunc6(const void *a, const void *b) {
+static int cmp_trunc6(const void *a, const void *b)
+{
   const trunc6 *x = a, *y = b;
-  if (x->depth != y->depth)
+  if(x->depth != y->depth)
     return x->depth < y->depth ? -1 : 1;
   return memcmp(x->a, y->a, 16);
 }
 
 /* tbl8 groups the rules need: DPDK wants the number up front. */
-static size_t tbl8_needed(const gen_rule *r, size_t n, int v6) {
+static size_t tbl8_needed(const gen_rule *r, size_t n, int v6)
+{
   size_t cnt = 0, m = 0;
-  if (!v6) {
+  if(!v6) {
     uint32_t *b = malloc((n ? n : 1) * sizeof *b);
-    for (size_t i = 0; i < n; i++)
-      if (r[i].plen > 24)
+    for(size_t i = 0; i < n; i++)
+      if(r[i].plen > 24)
         b[m++] = (uint32_t)r[i].addr[0] << 16 | (uint32_t)r[i].addr[1] << 8 |
                  r[i].addr[2];
     qsort(b, m, sizeof *b, cmp_u32);
-    for (size_t i = 0; i < m; i++)
+    for(size_t i = 0; i < m; i++)
       cnt += i == 0 || b[i] != b[i - 1];
     free(b);
     return cnt;
   }
   trunc6 *t = malloc((n ? n : 1) * 14 * sizeof *t);
-  for (size_t i = 0; i < n; i++)
-    for (unsigned d = 24; d < r[i].plen; d += 8) {
+  for(size_t i = 0; i < n; i++)
+    for(unsigned d = 24; d < r[i].plen; d += 8) {
       memset(&t[m], 0, sizeof t[m]);
       t[m].depth = (uint8_t)d;
       memcpy(t[m].a, r[i].addr, d / 8);
       m++;
     }
   qsort(t, m, sizeof *t, cmp_trunc6);
-  for (size_t i = 0; i < m; i++)
+  for(size_t i = 0; i < m; i++)
     cnt += i == 0 || cmp_trunc6(&t[i], &t[i - 1]) != 0;
   free(t);
   return cnt;
@@ -346,11 +365,12 @@ typedef struct dpdk_res {
   pass_fn chain;   /* pass, one lookup waiting on the previous */
 } dpdk_res;
 
-static double pass_lpm4(const void *ctx, const keys *k) {
+static double pass_lpm4(const void *ctx, const keys *k)
+{
   struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     uint32_t nh = 0;
     acc += (unsigned long)rte_lpm_lookup(lpm, k->ip4[i], &nh) + nh;
   }
@@ -358,11 +378,12 @@ static double pass_lpm4(const void *ctx, const keys *k) {
   return now() - t0;
 }
 
-static double pass_lpm6(const void *ctx, const keys *k) {
+static double pass_lpm6(const void *ctx, const keys *k)
+{
   struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     uint32_t nh = 0;
     acc += (unsigned long)rte_lpm6_lookup(lpm, k->addr[i], &nh) + nh;
   }
@@ -371,11 +392,12 @@ static double pass_lpm6(const void *ctx, const keys *k) {
 }
 
 /* DPDK reading what curlfence_policy_decide() reads: the sockaddr. */
-static double pass_lpm4_sa(const void *ctx, const keys *k) {
+static double pass_lpm4_sa(const void *ctx, const keys *k)
+{
   struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     uint32_t nh = 0, a;
     memcpy(&a, &k->sin[i].sin_addr, 4);
     acc += (unsigned long)rte_lpm_lookup(lpm, ntohl(a), &nh) + nh;
@@ -384,11 +406,12 @@ static double pass_lpm4_sa(const void *ctx, const keys *k) {
   return now() - t0;
 }
 
-static double pass_lpm6_sa(const void *ctx, const keys *k) {
+static double pass_lpm6_sa(const void *ctx, const keys *k)
+{
   struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     uint32_t nh = 0;
     acc += (unsigned long)rte_lpm6_lookup(lpm, k->sin6[i].sin6_addr.s6_addr,
                                           &nh) + nh;
@@ -398,12 +421,13 @@ static double pass_lpm6_sa(const void *ctx, const keys *k) {
 }
 
 /* As pass_decide_chain. */
-static double pass_lpm4_chain(const void *ctx, const keys *k) {
+static double pass_lpm4_chain(const void *ctx, const keys *k)
+{
   struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
   size_t z = chain_zero, j = 0;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     uint32_t nh = 0, a;
     j = (i + j) & (k->n - 1);
     memcpy(&a, &k->sin[j].sin_addr, 4);
@@ -415,12 +439,13 @@ static double pass_lpm4_chain(const void *ctx, const keys *k) {
   return now() - t0;
 }
 
-static double pass_lpm6_chain(const void *ctx, const keys *k) {
+static double pass_lpm6_chain(const void *ctx, const keys *k)
+{
   struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
   size_t z = chain_zero, j = 0;
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < k->n; i++) {
+  for(size_t i = 0; i < k->n; i++) {
     uint32_t nh = 0;
     j = (i + j) & (k->n - 1);
     nh += (uint32_t)rte_lpm6_lookup(lpm, k->sin6[j].sin6_addr.s6_addr, &nh);
@@ -432,28 +457,30 @@ static double pass_lpm6_chain(const void *ctx, const keys *k) {
 }
 
 /* Build DPDK's table for the same rules; timed with ours in run_case. */
-static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
+static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res)
+{
   int v6 = c->kind == GEN_BGP6;
   size_t need = tbl8_needed(r, c->n, v6);
   uint32_t ntbl8 = (uint32_t)(need + need / 8 + 256);
   size_t rss0 = gen_proc_kb("/proc/self/status", "VmRSS");
   double t0 = now();
   memset(res, 0, sizeof *res);
-  if (!v6) {
+  if(!v6) {
     struct rte_lpm_config cfg = {.max_rules = (uint32_t)c->n,
                                  .number_tbl8s = ntbl8, .flags = 0};
     struct rte_lpm *lpm = rte_lpm_create(c->name, SOCKET_ID_ANY, &cfg);
-    if (!lpm)
+    if(!lpm)
       return -1;
-    for (size_t i = 0; i < c->n; i++) {
+    for(size_t i = 0; i < c->n; i++) {
       uint32_t ip = (uint32_t)r[i].addr[0] << 24 |
                     (uint32_t)r[i].addr[1] << 16 |
                     (uint32_t)r[i].addr[2] << 8 | r[i].addr[3];
-      if (rte_lpm_add(lpm, ip, r[i].plen ? r[i].plen : 1, (uint32_t)i) < 0)
+      if(rte_lpm_add(lpm, ip, r[i].plen ? r[i].plen : 1, (uint32_t)i) < 0)
         res->failed++;
     }
     res->build_s = now() - t0;
-    res->rss = (double)gen_proc_kb("/proc/self/status", "VmRSS") - (double)rss0;
+    res->rss = (double)gen_proc_kb("/proc/self/status", "VmRSS") -
+               (double)rss0;
     /* tbl24 (2^24 4-byte entries) + tbl8 groups (256 4-byte entries) +
      * rules (8 bytes each): what rte_lpm_create allocates for cfg */
     res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * 256 * 4 +
@@ -462,18 +489,20 @@ static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
     res->pass = pass_lpm4_sa;
     res->plain = pass_lpm4;
     res->chain = pass_lpm4_chain;
-  } else {
+  }
+  else {
     struct rte_lpm6_config cfg = {.max_rules = (uint32_t)c->n,
                                   .number_tbl8s = ntbl8, .flags = 0};
     struct rte_lpm6 *lpm = rte_lpm6_create(c->name, SOCKET_ID_ANY, &cfg);
-    if (!lpm)
+    if(!lpm)
       return -1;
-    for (size_t i = 0; i < c->n; i++)
-      if (rte_lpm6_add(lpm, r[i].addr, r[i].plen ? r[i].plen : 1,
-                       (uint32_t)i) < 0)
+    for(size_t i = 0; i < c->n; i++)
+      if(rte_lpm6_add(lpm, r[i].addr, r[i].plen ? r[i].plen : 1,
+                      (uint32_t)i) < 0)
         res->failed++;
     res->build_s = now() - t0;
-    res->rss = (double)gen_proc_kb("/proc/self/status", "VmRSS") - (double)rss0;
+    res->rss = (double)gen_proc_kb("/proc/self/status", "VmRSS") -
+               (double)rss0;
     /* tbl24 + tbl8 groups + per-group header and free list (8 bytes);
      * the rules hash is left out, so this flatters DPDK */
     res->mem = (double)(1u << 24) * 4 + (double)ntbl8 * (256 * 4 + 8);
@@ -484,10 +513,11 @@ static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res) {
   }
   return 0;
 }
-static void dpdk_free(dpdk_res *res) {
-  if (res->pass == pass_lpm4_sa)
+static void dpdk_free(dpdk_res *res)
+{
+  if(res->pass == pass_lpm4_sa)
     rte_lpm_free(res->lpm);
-  else if (res->lpm)
+  else if(res->lpm)
     rte_lpm6_free(res->lpm);
 }
 #endif
@@ -500,10 +530,11 @@ static void dpdk_free(dpdk_res *res) {
 static int cachesim;
 
 static void cachesim_case(const bcase *c, const curlfence_policy *p,
-                          const keys *rnd, const keys *in) {
+                          const keys *rnd, const keys *in)
+{
   char label[128];
   CALLGRIND_START_INSTRUMENTATION;
-  for (int k = 0; k < 2; k++) {
+  for(int k = 0; k < 2; k++) {
     const keys *ks = k ? in : rnd;
     pass_decide(p, ks);
     CALLGRIND_ZERO_STATS;
@@ -515,7 +546,10 @@ static void cachesim_case(const bcase *c, const curlfence_policy *p,
   CALLGRIND_STOP_INSTRUMENTATION;
 }
 
-static int run_case(const bcase *c, const char *dir) {
+/* checksrc: allow LONGFUNC the measurements of one case share its keys and
+ * timings, and the DPDK counterpart's, and are printed side by side */
+static int run_case(const bcase *c, const char *dir)
+{
   char path[1024];
   gen_rule *r = gen_rules(c->kind, c->n, 0xc0ffee ^ (uint64_t)c->n ^
                                             ((uint64_t)c->kind << 40));
@@ -530,10 +564,10 @@ static int run_case(const bcase *c, const char *dir) {
   dpdk_res dr;
   int have_dpdk = 0;
 #endif
-  if (!r)
+  if(!r)
     return -1;
   snprintf(path, sizeof path, "%s/curlfence-bench-%s.rules", dir, c->name);
-  if (gen_write_file(path, r, c->n, c->default_allow)) {
+  if(gen_write_file(path, r, c->n, c->default_allow)) {
     fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
     free(r);
     return -1;
@@ -541,7 +575,7 @@ static int run_case(const bcase *c, const char *dir) {
   rss0 = gen_proc_kb("/proc/self/status", "VmRSS");
   reset_peak();
   t0 = now();
-  if (curlfence_policy_load_file(&p, path, &err) != CURLFENCE_OK) {
+  if(curlfence_policy_load_file(&p, path, &err) != CURLFENCE_OK) {
     fprintf(stderr, "bench: %s\n", err.text);
     free(r);
     return -1;
@@ -553,11 +587,11 @@ static int run_case(const bcase *c, const char *dir) {
    * application starting up has); two more show the warm cost, when the
    * allocator hands back memory that is already mapped. */
   warm_s = 1e30;
-  for (int again = 0; again < 2; again++) {
+  for(int again = 0; again < 2; again++) {
     curlfence_policy *q = NULL;
     double t;
     t0 = now();
-    if (curlfence_policy_load_file(&q, path, &err) == CURLFENCE_OK) {
+    if(curlfence_policy_load_file(&q, path, &err) == CURLFENCE_OK) {
       t = now() - t0;
       warm_s = t < warm_s ? t : warm_s;
     }
@@ -568,17 +602,17 @@ static int run_case(const bcase *c, const char *dir) {
     /* the compile step alone, to tell it from parsing */
     cf_table *again = NULL;
     t0 = now();
-    if (cf_table_build(&again, &p->rs) != CURLFENCE_OK)
+    if(cf_table_build(&again, &p->rs) != CURLFENCE_OK)
       fprintf(stderr, "bench: rebuild failed\n");
     build_s = now() - t0;
     cf_table_free(again);
   }
 
-  if (keys_make(&rnd, c, r, 0, 1) || keys_make(&in, c, r, 1, 2)) {
+  if(keys_make(&rnd, c, r, 0, 1) || keys_make(&in, c, r, 1, 2)) {
     fprintf(stderr, "bench: out of memory\n");
     return -1;
   }
-  if (cachesim) {
+  if(cachesim) {
     cachesim_case(c, p, &rnd, &in);
     keys_free(&rnd);
     keys_free(&in);
@@ -595,7 +629,7 @@ static int run_case(const bcase *c, const char *dir) {
     size_t nfn = 2, nlfn = 1;
 #ifdef CF_BENCH_DPDK
     have_dpdk = c->dpdk_rnd > 0 && dpdk_up && dpdk_build(c, r, &dr) == 0;
-    if (have_dpdk) {
+    if(have_dpdk) {
       fn[2] = dr.pass;
       fn[3] = dr.plain;
       lfn[1] = dr.chain;
@@ -606,7 +640,7 @@ static int run_case(const bcase *c, const char *dir) {
 #endif
     race(nfn, fn, ctx, &rnd, ns_rnd);
     race(nfn, fn, ctx, &in, ns_in);
-    if (c->dpdk_lat > 0)
+    if(c->dpdk_lat > 0)
       race(nlfn, lfn, ctx + 1, &in, ns_lat); /* ctx[1] is p, ctx[2] DPDK */
     d_rnd = ns_rnd[0];
     d_in = ns_in[0];
@@ -615,27 +649,29 @@ static int run_case(const bcase *c, const char *dir) {
   }
   naive = time_naive(r, c->n, &rnd, 0.2);
 
-  printf("%-12s rules %8zu  load+compile %7.3f s (warm %.3f, compile %.3f)  peak-rss +%7.2f MiB  "
+  printf("%-12s rules %8zu  load+compile %7.3f s (warm %.3f, compile %.3f)  "
+         "peak-rss +%7.2f MiB  "
          "table %8.3f MiB  decide ns: random %6.1f inside %6.1f  "
          "(engine %5.1f / %5.1f)  naive-libcidr %.3g ns (x%.0f)\n",
          c->name, c->n, load_s, warm_s, build_s,
          hwm > rss0 ? (double)(hwm - rss0) / MiB : 0.0, (double)tmem / MiB,
          d_rnd, d_in, e_rnd, e_in, naive, naive / d_rnd);
-  if (c->dpdk_lat > 0)
+  if(c->dpdk_lat > 0)
     printf("  decide latency (one waiting on the previous, inside): %.1f ns\n",
            ns_lat[0]);
-  if (c->max_load_s > 0)
+  if(c->max_load_s > 0)
     printf("  target load+compile <= %.2f s: %.3f s %s\n", c->max_load_s,
            load_s, pf(load_s <= c->max_load_s));
-  if (c->max_table)
+  if(c->max_table)
     printf("  target table <= %zu KiB: %.1f KiB %s\n", c->max_table / 1024,
            (double)tmem / 1024, pf(tmem <= c->max_table));
 #ifdef CF_BENCH_DPDK
-  if (c->dpdk_rnd > 0 && dpdk_up) {
+  if(c->dpdk_rnd > 0 && dpdk_up) {
     const char *lib = c->kind == GEN_BGP6 ? "rte_lpm6" : "rte_lpm";
-    if (!have_dpdk) {
+    if(!have_dpdk) {
       printf("  %s: create failed: %s\n", lib, rte_strerror(rte_errno));
-    } else {
+    }
+    else {
       double l_rnd = ns_rnd[2], l_in = ns_in[2];
       double rr = d_rnd / l_rnd, ri = d_in / l_in;
       double mr = (double)tmem / dr.mem;
@@ -652,15 +688,16 @@ static int run_case(const bcase *c, const char *dir) {
              c->name, lib, rr, pf(rr <= c->dpdk_rnd), c->dpdk_rnd, ri,
              pf(ri <= c->dpdk_in), c->dpdk_in, e_rnd / l_rnd, e_in / l_in,
              d_rnd / ns_rnd[3], d_in / ns_in[3]);
-      if (c->dpdk_lat > 0)
+      if(c->dpdk_lat > 0)
         printf("  %s: ours/%s latency (inside, dependent chain): %.1f / %.1f "
                "ns = %.2f %s (target <= %.2f)\n",
                c->name, lib, ns_lat[0], ns_lat[1], ns_lat[0] / ns_lat[1],
                pf(ns_lat[0] / ns_lat[1] <= c->dpdk_lat), c->dpdk_lat);
       printf("  %s: ours/%s memory: %.4f %s (target <= %.2f)", c->name, lib,
              mr, pf(mr <= c->dpdk_mem_ratio), c->dpdk_mem_ratio);
-      if (c->dpdk_mem_ref > 0)
-        printf("; vs the %.0f MiB the target names: %.4f %s", c->dpdk_mem_ref / MiB,
+      if(c->dpdk_mem_ref > 0)
+        printf("; vs the %.0f MiB the target names: %.4f %s",
+               c->dpdk_mem_ref / MiB,
                (double)tmem / c->dpdk_mem_ref,
                pf((double)tmem / c->dpdk_mem_ref <= c->dpdk_mem_ratio));
       printf("\n");
@@ -679,7 +716,8 @@ static int run_case(const bcase *c, const char *dir) {
 /* ---------------------------------------------------------------- NAT64 */
 
 /* keys for 64:ff9b::A, A each address of v4 */
-static int keys_nat64(keys *k6, const keys *v4) {
+static int keys_nat64(keys *k6, const keys *v4)
+{
   static const uint8_t wkp[12] = {0, 0x64, 0xff, 0x9b};
   memset(k6, 0, sizeof *k6);
   k6->v6 = 1;
@@ -687,9 +725,9 @@ static int keys_nat64(keys *k6, const keys *v4) {
   k6->addr = calloc(k6->n, sizeof *k6->addr);
   k6->port = calloc(k6->n, sizeof *k6->port);
   k6->sin6 = calloc(k6->n, sizeof *k6->sin6);
-  if (!k6->addr || !k6->port || !k6->sin6)
+  if(!k6->addr || !k6->port || !k6->sin6)
     return -1;
-  for (size_t i = 0; i < k6->n; i++) {
+  for(size_t i = 0; i < k6->n; i++) {
     memcpy(k6->addr[i], wkp, 12);
     memcpy(k6->addr[i] + 12, v4->addr[i], 4);
     k6->port[i] = v4->port[i];
@@ -702,23 +740,24 @@ static int keys_nat64(keys *k6, const keys *v4) {
 
 /* Both key sets raced against one policy: ns per decision and lookup. */
 static void nat64_line(const char *name, const curlfence_policy *p,
-                       const keys *v4, const keys *v6) {
+                       const keys *v4, const keys *v6)
+{
   /* one race, four contenders: each key set through decide and engine */
   double ns[4];
   const keys *ks[4] = {v4, v6, v4, v6};
   pass_fn fns[4] = {pass_decide, pass_decide, pass_engine, pass_engine};
-  for (int i = 0; i < 4; i++)
+  for(int i = 0; i < 4; i++)
     ns[i] = 1e30;
   /* twice the rounds of race(): the two numbers are divided, so each
    * minimum has to be a good one */
-  for (int round = 0; round < 2 * PASSES; round++)
-    for (int i = 0; i < 4; i++) {
+  for(int round = 0; round < 2 * PASSES; round++)
+    for(int i = 0; i < 4; i++) {
       double t;
       fns[i](p, ks[i]);
       t = fns[i](p, ks[i]);
       ns[i] = t < ns[i] ? t : ns[i];
     }
-  for (int i = 0; i < 4; i++)
+  for(int i = 0; i < 4; i++)
     ns[i] = ns[i] * 1e9 / (double)ks[i]->n;
   printf("%-12s decide ns: IPv4 %6.1f  NAT64 %6.1f  (engine %5.1f / %5.1f)\n"
          "  target NAT64 <= 2x IPv4: decide %.2fx %s, engine %.2fx %s\n",
@@ -728,7 +767,8 @@ static void nat64_line(const char *name, const curlfence_policy *p,
 
 int bench_hosts(void); /* hosts.c */
 
-static int run_nat64(const char *dir) {
+static int run_nat64(const char *dir)
+{
   static const bcase big = {"nat64", GEN_BGP4, 100000, 0, 0, 0, 0, 0, 0, 0, 0};
   char path[1024];
   curlfence_policy *p = NULL;
@@ -737,32 +777,35 @@ static int run_nat64(const char *dir) {
   keys v4, v6;
   FILE *f;
   int rc = 0;
-  if (keys_make(&v4, &big, NULL, 0, 3) || keys_nat64(&v6, &v4)) {
+  if(keys_make(&v4, &big, NULL, 0, 3) || keys_nat64(&v6, &v4)) {
     fprintf(stderr, "bench: out of memory\n");
     return -1;
   }
-  if (curlfence_policy_load_file(&p, "rules/default.rules", &err) == 0) {
+  if(curlfence_policy_load_file(&p, "rules/default.rules", &err) == 0) {
     nat64_line("nat64 (rules/default.rules, random IPv4 in 64:ff9b::/96)", p,
                &v4, &v6);
     curlfence_policy_unref(p);
-  } else {
+  }
+  else {
     fprintf(stderr, "bench: %s\n", err.text);
     rc = -1;
   }
   r = gen_rules(GEN_BGP4, big.n, 0xc0ffee ^ big.n);
   snprintf(path, sizeof path, "%s/curlfence-bench-nat64.rules", dir);
-  if (!r || gen_write_file(path, r, big.n, 0) || !(f = fopen(path, "a"))) {
+  if(!r || gen_write_file(path, r, big.n, 0) || !(f = fopen(path, "a"))) {
     fprintf(stderr, "bench: %s: %s\n", path, strerror(errno));
     rc = -1;
-  } else {
+  }
+  else {
     fputs("nat64 64:ff9b::/96\n", f);
     fclose(f);
     p = NULL;
-    if (curlfence_policy_load_file(&p, path, &err) == 0) {
+    if(curlfence_policy_load_file(&p, path, &err) == 0) {
       nat64_line("nat64 (bgp4-100k + nat64 64:ff9b::/96, random IPv4)", p,
                  &v4, &v6);
       curlfence_policy_unref(p);
-    } else {
+    }
+    else {
       fprintf(stderr, "bench: %s\n", err.text);
       rc = -1;
     }
@@ -775,33 +818,34 @@ static int run_nat64(const char *dir) {
   return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   const char *dir = getenv("BENCH_DIR");
   int rc = 0;
-  if (!dir || !*dir)
+  if(!dir || !*dir)
     dir = "/tmp";
   cachesim = getenv("BENCH_CACHESIM") != NULL;
 #ifdef CF_BENCH_DPDK
-  if (dpdk_init())
+  if(dpdk_init())
     return 1;
 #endif
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+  for(size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int want = argc < 2;
-    for (int a = 1; a < argc; a++)
+    for(int a = 1; a < argc; a++)
       want |= !strcmp(argv[a], cases[i].name);
-    if (want && run_case(&cases[i], dir))
+    if(want && run_case(&cases[i], dir))
       rc = 1;
   }
   {
     int want = argc < 2;
-    for (int a = 1; a < argc; a++)
+    for(int a = 1; a < argc; a++)
       want |= !strcmp(argv[a], "nat64");
-    if (want && run_nat64(dir))
+    if(want && run_nat64(dir))
       rc = 1;
     want = argc < 2;
-    for (int a = 1; a < argc; a++)
+    for(int a = 1; a < argc; a++)
       want |= !strcmp(argv[a], "hosts");
-    if (want && bench_hosts())
+    if(want && bench_hosts())
       rc = 1;
   }
 #ifdef CF_BENCH_DPDK

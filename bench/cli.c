@@ -151,6 +151,8 @@ static unsigned long long write_log(const char *path)
   return fclose(f) ? 0 : size;
 }
 
+/* checksrc: allow LONGFUNC one measured step after another, each printed as
+ * it runs: a script read top to bottom */
 int main(int argc, char **argv)
 {
   const char *dir = getenv("BENCH_DIR"), *r = getenv("BENCH_CLI_RUNS");

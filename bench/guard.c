@@ -4,11 +4,11 @@
  * what the pre-request check costs against the open-socket check.
  *
  * Inputs: the shipped default rules (RULES-DIR/default.rules) and the
- * generated bgp4-100k table of bench.c (same seed; deny by default), each with 4096 random
- * IPv4 addresses.  The check is cf_guard_open(), what libcurl's
- * open-socket callback runs, with a chained open function that returns a
- * dummy descriptor, so no socket is made: deciding, counting and auditing
- * (none set) are all that is timed.
+ * generated bgp4-100k table of bench.c (same seed; deny by default), each with
+ * 4096 random IPv4 addresses.  The check is cf_guard_open(), what libcurl's
+ * open-socket callback runs, with a chained open function that returns a dummy
+ * descriptor, so no socket is made: deciding, counting and auditing (none set)
+ * are all that is timed.
  *
  *   threads   decisions per second of 2 threads against 1 (each thread
  *             makes the same number of decisions), fastest of ROUNDS.  On a

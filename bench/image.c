@@ -43,27 +43,30 @@
 #define NPROC 20
 #define NKEYS (1u << 20)
 
-static double now(void) {
+static double now(void)
+{
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const char *pf(int ok) {
+static const char *pf(int ok)
+{
   return ok ? "PASS" : "MISS";
 }
 
 static volatile unsigned long sink;
 
 static struct sockaddr_in *keys4(const gen_rule *r, size_t n, int inside,
-                                 uint64_t seed) {
+                                 uint64_t seed)
+{
   struct sockaddr_in *k = calloc(NKEYS, sizeof *k);
   uint64_t s = seed;
   uint8_t a[16];
-  if (!k)
+  if(!k)
     return NULL;
-  for (size_t i = 0; i < NKEYS; i++) {
-    if (inside && n)
+  for(size_t i = 0; i < NKEYS; i++) {
+    if(inside && n)
       gen_addr_inside(&r[gen_rand(&s) % n], &s, a);
     else
       gen_addr_random(0, &s, a);
@@ -74,10 +77,11 @@ static struct sockaddr_in *keys4(const gen_rule *r, size_t n, int inside,
   return k;
 }
 
-static double pass(const curlfence_policy *p, const struct sockaddr_in *k) {
+static double pass(const curlfence_policy *p, const struct sockaddr_in *k)
+{
   unsigned long acc = 0;
   double t0 = now();
-  for (size_t i = 0; i < NKEYS; i++)
+  for(size_t i = 0; i < NKEYS; i++)
     acc += curlfence_policy_decide(p, (const struct sockaddr *)&k[i],
                                    sizeof k[i], NULL);
   sink += acc;
@@ -86,9 +90,10 @@ static double pass(const curlfence_policy *p, const struct sockaddr_in *k) {
 
 /* Fastest of several alternating passes, ns per decision, for a and b. */
 static void race(const curlfence_policy *a, const curlfence_policy *b,
-                 const struct sockaddr_in *k, double *na, double *nb) {
+                 const struct sockaddr_in *k, double *na, double *nb)
+{
   *na = *nb = 1e30;
-  for (int round = 0; round < 5; round++) {
+  for(int round = 0; round < 5; round++) {
     double t;
     pass(a, k);
     t = pass(a, k);
@@ -101,13 +106,14 @@ static void race(const curlfence_policy *a, const curlfence_policy *b,
   *nb *= 1e9 / NKEYS;
 }
 
-static double load_time(const char *path, int times) {
+static double load_time(const char *path, int times)
+{
   double best = 1e30;
-  for (int i = 0; i < times; i++) {
+  for(int i = 0; i < times; i++) {
     curlfence_policy *p = NULL;
     curlfence_error err;
     double t0 = now(), t;
-    if (curlfence_policy_load_file(&p, path, &err)) {
+    if(curlfence_policy_load_file(&p, path, &err)) {
       fprintf(stderr, "bench-image: %s\n", err.text);
       exit(1);
     }
@@ -123,16 +129,17 @@ static double load_time(const char *path, int times) {
 /* Load path, decide over random keys for a while, say "ready" on stdout,
  * then wait for stdin to close.  With "peak" instead: print the peak RSS
  * growth of the load and exit. */
-static int child(const char *what, const char *path) {
+static int child(const char *what, const char *path)
+{
   size_t rss0 = gen_proc_kb("/proc/self/status", "VmRSS");
   curlfence_policy *p = NULL;
   curlfence_error err;
   char c;
-  if (curlfence_policy_load_file(&p, path, &err)) {
+  if(curlfence_policy_load_file(&p, path, &err)) {
     fprintf(stderr, "bench-image child: %s\n", err.text);
     return 1;
   }
-  if (!strcmp(what, "peak")) {
+  if(!strcmp(what, "peak")) {
     size_t hwm = gen_proc_kb("/proc/self/status", "VmHWM");
     printf("%zu %zu\n", hwm - rss0, curlfence_policy_rule_count(p));
     curlfence_policy_unref(p);
@@ -140,15 +147,15 @@ static int child(const char *what, const char *path) {
   }
   {
     struct sockaddr_in *k = keys4(NULL, 0, 0, 7);
-    if (!k)
+    if(!k)
       return 1;
-    for (int i = 0; i < 3; i++)
+    for(int i = 0; i < 3; i++)
       pass(p, k);
     free(k);
   }
   printf("ready\n");
   fflush(stdout);
-  while (read(0, &c, 1) > 0)
+  while(read(0, &c, 1) > 0)
     ;
   curlfence_policy_unref(p);
   return 0;
@@ -159,14 +166,15 @@ typedef struct kid {
   int in, out;   /* our ends: its stdin, its stdout */
 } kid;
 
-static int spawn(kid *k, const char *what, const char *path) {
+static int spawn(kid *k, const char *what, const char *path)
+{
   int a[2], b[2];
-  if (pipe2(a, O_CLOEXEC) || pipe2(b, O_CLOEXEC))
+  if(pipe2(a, O_CLOEXEC) || pipe2(b, O_CLOEXEC))
     return -1;
   k->pid = fork();
-  if (k->pid < 0)
+  if(k->pid < 0)
     return -1;
-  if (k->pid == 0) {
+  if(k->pid == 0) {
     dup2(a[0], 0);
     dup2(b[1], 1);
     close(a[0]);
@@ -185,25 +193,26 @@ static int spawn(kid *k, const char *what, const char *path) {
 
 /* n processes holding path; the sum of their PSS, bytes.  0 on failure.
  * *anon gets the sum of their anonymous PSS. */
-static size_t total_pss(int n, const char *path, size_t *anon) {
+static size_t total_pss(int n, const char *path, size_t *anon)
+{
   kid k[NPROC];
   size_t sum = 0;
   int ok = 1;
-  for (int i = 0; i < n; i++)
-    if (spawn(&k[i], "hold", path))
+  for(int i = 0; i < n; i++)
+    if(spawn(&k[i], "hold", path))
       return 0;
-  for (int i = 0; i < n; i++) {
+  for(int i = 0; i < n; i++) {
     char buf[16] = "";
     ssize_t got = read(k[i].out, buf, sizeof buf - 1);
     ok &= got > 0 && !strncmp(buf, "ready", 5);
   }
-  for (int i = 0; ok && i < n; i++) {
+  for(int i = 0; ok && i < n; i++) {
     char file[64];
     snprintf(file, sizeof file, "/proc/%d/smaps_rollup", (int)k[i].pid);
     sum += gen_proc_kb(file, "Pss");
     *anon += gen_proc_kb(file, "Pss_Anon");
   }
-  for (int i = 0; i < n; i++) {
+  for(int i = 0; i < n; i++) {
     close(k[i].in);
     close(k[i].out);
     waitpid(k[i].pid, NULL, 0);
@@ -212,16 +221,17 @@ static size_t total_pss(int n, const char *path, size_t *anon) {
 }
 
 /* Peak RSS growth of loading path in a fresh process, and its rules. */
-static size_t text_peak(const char *path, size_t *rules) {
+static size_t text_peak(const char *path, size_t *rules)
+{
   kid k;
   char buf[64] = "";
   size_t peak = 0;
   ssize_t got;
-  if (spawn(&k, "peak", path))
+  if(spawn(&k, "peak", path))
     return 0;
   close(k.in);
   got = read(k.out, buf, sizeof buf - 1);
-  if (got > 0)
+  if(got > 0)
     sscanf(buf, "%zu %zu", &peak, rules);
   close(k.out);
   waitpid(k.pid, NULL, 0);
@@ -234,34 +244,38 @@ static size_t text_peak(const char *path, size_t *rules) {
  * the text policy stays loaded in *text when asked. */
 static int prepare(const char *dir, const char *name, gen_kind kind, size_t n,
                    char *rules, char *image, curlfence_policy **text,
-                   gen_rule **out_rules) {
+                   gen_rule **out_rules)
+{
   gen_rule *r = gen_rules(kind, n, 0xc0ffee ^ (uint64_t)n ^
                                        ((uint64_t)kind << 40));
   curlfence_policy *p = NULL;
   curlfence_error err;
   snprintf(rules, 1024, "%s/curlfence-bench-%s.rules", dir, name);
   snprintf(image, 1024, "%s/curlfence-bench-%s.cfimg", dir, name);
-  if (!r || gen_write_file(rules, r, n, kind == GEN_POLICY)) {
+  if(!r || gen_write_file(rules, r, n, kind == GEN_POLICY)) {
     fprintf(stderr, "bench-image: %s: %s\n", rules, strerror(errno));
     return -1;
   }
-  if (curlfence_policy_load_file(&p, rules, &err) ||
-      curlfence_policy_save_image(p, image, &err)) {
+  if(curlfence_policy_load_file(&p, rules, &err) ||
+     curlfence_policy_save_image(p, image, &err)) {
     fprintf(stderr, "bench-image: %s\n", err.text);
     return -1;
   }
-  if (text)
+  if(text)
     *text = p;
   else
     curlfence_policy_unref(p);
-  if (out_rules)
+  if(out_rules)
     *out_rules = r;
   else
     free(r);
   return 0;
 }
 
-int main(int argc, char **argv) {
+/* checksrc: allow LONGFUNC one measured step after another, each printed as
+ * it runs: a script read top to bottom */
+int main(int argc, char **argv)
+{
   const char *dir = getenv("BENCH_DIR");
   int load_only;
   char r1m[1024], i1m[1024], r100k[1024], i100k[1024], r10[1024], i10[1024];
@@ -272,23 +286,23 @@ int main(int argc, char **argv) {
   size_t tsize, pss_img, pss_base, pss_text, peak, nrules = 0;
   size_t anon_base = 0, anon_img = 0, anon_text = 0;
 
-  if (argc == 4 && !strcmp(argv[1], "child"))
+  if(argc == 4 && !strcmp(argv[1], "child"))
     return child(argv[2], argv[3]);
-  if (argc == 2 && !strcmp(argv[1], "memory")) {
+  if(argc == 2 && !strcmp(argv[1], "memory")) {
     /* only the memory figure, for the images left by a previous run */
     size_t a = 0;
     printf("%zu\n", total_pss(NPROC, getenv("BENCH_IMAGE"), &a));
     return 0;
   }
-  if (!dir || !*dir)
+  if(!dir || !*dir)
     dir = "/tmp";
   load_only = argc == 2 && !strcmp(argv[1], "load");
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (prepare(dir, "bgp4-1M", GEN_BGP4, 1000000, r1m, i1m, &text, &rules) ||
-      prepare(dir, "bgp4-100k", GEN_BGP4, 100000, r100k, i100k, NULL,
-              NULL) ||
-      prepare(dir, "policy-10", GEN_POLICY, 10, r10, i10, NULL, NULL))
+  if(prepare(dir, "bgp4-1M", GEN_BGP4, 1000000, r1m, i1m, &text, &rules) ||
+     prepare(dir, "bgp4-100k", GEN_BGP4, 100000, r100k, i100k, NULL,
+             NULL) ||
+     prepare(dir, "policy-10", GEN_POLICY, 10, r10, i10, NULL, NULL))
     return 1;
   tsize = cf_table_memory(text->table);
 
@@ -302,7 +316,7 @@ int main(int argc, char **argv) {
          pf(ratio <= 1.0 / 30));
   printf("image bgp4-100k: image load %.3f ms %s (target <= 2 ms)\n",
          t_100k * 1e3, pf(t_100k <= 0.002));
-  if (load_only) {
+  if(load_only) {
     /* make bench-image-load: the image files stay for a profiler */
     curlfence_policy_unref(text);
     free(rules);
@@ -310,7 +324,7 @@ int main(int argc, char **argv) {
   }
 
   /* decisions */
-  if (curlfence_policy_load_file(&img, i1m, &err)) {
+  if(curlfence_policy_load_file(&img, i1m, &err)) {
     fprintf(stderr, "bench-image: %s\n", err.text);
     return 1;
   }
@@ -318,7 +332,7 @@ int main(int argc, char **argv) {
     struct sockaddr_in *kr = keys4(rules, 1000000, 0, 1);
     struct sockaddr_in *ki = keys4(rules, 1000000, 1, 2);
     double tr, ir, tin, iin;
-    if (!kr || !ki)
+    if(!kr || !ki)
       return 1;
     race(text, img, kr, &tr, &ir);
     race(text, img, ki, &tin, &iin);
@@ -337,7 +351,7 @@ int main(int argc, char **argv) {
   pss_base = total_pss(NPROC, i10, &anon_base);
   pss_img = total_pss(NPROC, i1m, &anon_img);
   pss_text = total_pss(2, r1m, &anon_text);
-  if (!pss_base || !pss_img || !pss_text) {
+  if(!pss_base || !pss_img || !pss_text) {
     fprintf(stderr, "bench-image: a child process failed\n");
     return 1;
   }
@@ -363,7 +377,7 @@ int main(int argc, char **argv) {
          "(target <= 65 MiB)\n",
          (double)peak / MiB, nrules ? (double)peak / (double)nrules : 0.0,
          pf((double)peak <= 65 * MiB));
-  if (getenv("BENCH_KEEP"))
+  if(getenv("BENCH_KEEP"))
     return 0;   /* leave the files for a look */
   unlink(r1m);
   unlink(i1m);

@@ -144,6 +144,8 @@ static int compile(const char *tool, const char *rules, const char *img,
   return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+/* checksrc: allow LONGFUNC one measured step after another, each printed as
+ * it runs: a script read top to bottom */
 int main(int argc, char **argv)
 {
   char url[64], rules[PATH_MAX], img[PATH_MAX], pre[PATH_MAX + 16];

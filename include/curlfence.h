@@ -181,7 +181,8 @@ CURLFENCE_API curlfence_action curlfence_policy_decide_name(
     unsigned port, curlfence_verdict *v);
 
 /* Number of address rules in the policy (includes counted). */
-CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy);
+CURLFENCE_API size_t
+curlfence_policy_rule_count(const curlfence_policy *policy);
 
 /* ----------------------------------------------------------------- audit */
 

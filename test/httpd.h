@@ -3,7 +3,8 @@
  * (loopback TCP or AF_UNIX), never connects anywhere.
  *
  * Routes:
- *   GET /redirect?to=URL  302, "Location: URL" (raw, undecoded), body "redirect\n"
+ *   GET /redirect?to=URL  302, "Location: URL" (raw, undecoded),
+ *                         body "redirect\n"
  *   anything else         200, text/plain, body "hello from NAME\n"
  * HEAD gets the same headers without a body.  th_set_root() serves files
  * instead.  Absolute-form targets (proxy

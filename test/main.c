@@ -9,7 +9,8 @@ int main(void)
   SRunner *sr = srunner_create(suite_rules());
   int failed;
 
-#ifndef CF_TEST_PUBLIC_ONLY /* suites of internals: not in the shared-library run */
+/* suites of internals: not in the shared-library run */
+#ifndef CF_TEST_PUBLIC_ONLY
   srunner_add_suite(sr, suite_table());
   srunner_add_suite(sr, suite_rules_internal());
   srunner_add_suite(sr, suite_nat64_internal());
@@ -25,7 +26,8 @@ int main(void)
   srunner_add_suite(sr, suite_reload());  /* the guard's reload hook */
   srunner_add_suite(sr, suite_diff());
   srunner_add_suite(sr, suite_preload());
-  srunner_add_suite(sr, suite_image());   /* damages images through internals */
+  /* damages images through internals */
+  srunner_add_suite(sr, suite_image());
   srunner_add_suite(sr, suite_image_nat64());
 #endif
   srunner_add_suite(sr, suite_nat64());

@@ -19,7 +19,8 @@
 START_TEST(test_checker)
 {
   static const char *good[] = {
-    "{}", " {\"a\":[1,-0.5e+3,true,false,null,{}]} ", "{\"\\ud83d\\ude00\":\"\\u00e9\xc3\xa9\"}",
+    "{}", " {\"a\":[1,-0.5e+3,true,false,null,{}]} ",
+    "{\"\\ud83d\\ude00\":\"\\u00e9\xc3\xa9\"}",
     "{\"a\":\"\xf4\x8f\xbf\xbf\xe2\x82\xac\"}",
   };
   static const char *bad[] = {
@@ -68,11 +69,13 @@ START_TEST(test_hostile_bytes)
   ck_assert_uint_lt(n, sizeof(line));
   expect_valid(line, n);
   ck_assert_ptr_nonnull(strstr(line,
-      "\"addr\":\"/run/\\ufffd\\ufffd\\u0001\\u007f\\ufffd\\ufffd\\ufffd.sock\""));
+      "\"addr\":\"/run/\\ufffd\\ufffd\\u0001\\u007f"
+      "\\ufffd\\ufffd\\ufffd.sock\""));
   ck_assert_ptr_nonnull(strstr(line,
       "\"file\":\"/etc/r\xc3\xa9gles/\\ufffd.rules\""));
   ck_assert_ptr_nonnull(strstr(line,
-      "\"text\":\"deny 10.0.0.0/8 \\ufffd\\ufffd \xf0\x9f\x98\x80 \\ufffd\\ufffd\""));
+      "\"text\":\"deny 10.0.0.0/8 \\ufffd\\ufffd \xf0\x9f\x98\x80 "
+      "\\ufffd\\ufffd\""));
   ck_assert_ptr_nonnull(strstr(line, "\"reason\":\"rule\\\"\\\\\""));
 
   /* addr filled to the last byte with no NUL: read no further */
@@ -84,7 +87,8 @@ START_TEST(test_hostile_bytes)
   ev.time_us = -1;
   n = curlfence_event_json(&ev, line, sizeof(line));
   expect_valid(line, n);
-  ck_assert_ptr_nonnull(strstr(line, "\"time\":\"1969-12-31T23:59:59.999999Z\""));
+  ck_assert_ptr_nonnull(strstr(line,
+                               "\"time\":\"1969-12-31T23:59:59.999999Z\""));
 }
 END_TEST
 
@@ -110,7 +114,8 @@ START_TEST(test_python_reads_it)
   ck_assert_int_eq(curlfence_audit_json(&ev, f), 0);
   fclose(f);
   snprintf(cmd, sizeof(cmd),
-           "python3 test/jsonl_check.py %s 1 'rule.file=rules/\xef\xbf\xbd\xef\xbf\xbd.rules'",
+           "python3 test/jsonl_check.py %s 1 "
+           "'rule.file=rules/\xef\xbf\xbd\xef\xbf\xbd.rules'",
            path);
   ck_assert_int_eq(system(cmd), 0);
   unlink(path);

@@ -123,8 +123,12 @@ static char *random_rules(uint64_t *s, unsigned nrules)
 
   ck_assert_ptr_nonnull(t);
   switch(rnd_below(s, 3)) {
-  case 0: len += (size_t)snprintf(t + len, cap - len, "default allow\n"); break;
-  case 1: len += (size_t)snprintf(t + len, cap - len, "default deny\n"); break;
+  case 0:
+    len += (size_t)snprintf(t + len, cap - len, "default allow\n");
+    break;
+  case 1:
+    len += (size_t)snprintf(t + len, cap - len, "default deny\n");
+    break;
   default: break;   /* built-in deny */
   }
   /* nat64 prefixes (their addresses are decided as the IPv4 addresses
@@ -458,7 +462,8 @@ START_TEST(equivalent_sets)
   expect_none("deny 10.0.0.0/8\n", "deny 10.0.0.0/9\ndeny 10.128.0.0/9\n");
   expect_none("default deny\n", "deny 0.0.0.0/0\ndeny ::/0\n");
   expect_none("allow 10.0.0.0/8 port 1-65535\n", "allow 10.0.0.0/8\n");
-  expect_none("deny ::/0\n", "deny ::/0\nallow ::ffff:0:0/96\ndeny 0.0.0.0/0\n");
+  expect_none("deny ::/0\n",
+              "deny ::/0\nallow ::ffff:0:0/96\ndeny 0.0.0.0/0\n");
 }
 END_TEST
 
@@ -629,6 +634,78 @@ START_TEST(lint_is_sound)
 }
 END_TEST
 
+/* Every finding, by rule: its kind and the rule it names. */
+typedef struct named {
+  int *kind;
+  long *other;
+} named;
+
+static int lint_name_collect(const cf_lint_finding *f, void *userdata)
+{
+  named *nm = userdata;
+
+  nm->kind[f->rule] = (int)f->kind;
+  nm->other[f->rule] = f->other;
+  return 0;
+}
+
+/* A duplicate names the first rule with the same family, prefix, action
+ * and port set, however the ports are written; a rule that differs in any
+ * of those is none.  Many copies of one rule each name the first. */
+START_TEST(lint_duplicates)
+{
+  static const char *const head =
+    "deny 10.0.0.0/8 port 80-81\n"        /* 0 */
+    "allow 10.0.0.0/8 port 80-81\n"       /* 1: another action */
+    "deny 10.0.0.0/8 port 81,80\n"        /* 2: dup of 0 */
+    "deny 10.0.0.0/8 port 80,80-81,81\n"  /* 3: dup of 0 */
+    "deny 10.0.0.0/8 port 80-82\n"        /* 4: other ports */
+    "deny 10.0.0.0/9 port 80,81\n"        /* 5: another prefix */
+    "deny ::/0 port 80-81\n"              /* 6: another family */
+    "deny 10.0.0.0/8\n"                   /* 7: any port */
+    "allow 10.0.0.0/8 port 80,81\n";      /* 8: dup of 1 */
+  static const long want[] = { -1, -1, 0, 0, -1, -1, -1, -1, 1 };
+  const size_t nhead = sizeof(want) / sizeof(want[0]), copies = 3000;
+  const char *copy = "deny 192.168.0.0/16\n";
+  size_t len = strlen(head) + copies * strlen(copy) + 1;
+  char *text = malloc(len);
+  cf_ruleset rs;
+  named nm;
+
+  ck_assert_ptr_nonnull(text);
+  strcpy(text, head);
+  for(size_t i = 0; i < copies; i++)
+    strcat(text + strlen(head) + i * strlen(copy), copy);
+  parse_ok(&rs, text, "dup.rules");
+  ck_assert_uint_eq(rs.nrules, nhead + copies);
+  nm.kind = malloc(rs.nrules * sizeof(*nm.kind));
+  nm.other = malloc(rs.nrules * sizeof(*nm.other));
+  ck_assert(nm.kind && nm.other);
+  for(size_t i = 0; i < rs.nrules; i++)
+    nm.kind[i] = -1;
+  ck_assert_int_eq(cf_lint(&rs, NULL, lint_name_collect, &nm), CURLFENCE_OK);
+  for(size_t i = 0; i < nhead; i++) {
+    if(want[i] < 0) {
+      ck_assert_msg(nm.kind[i] != CF_LINT_DUPLICATE,
+                    "rule %zu called a duplicate of %ld", i, nm.other[i]);
+      continue;
+    }
+    ck_assert_msg(nm.kind[i] == CF_LINT_DUPLICATE,
+                  "rule %zu not called a duplicate", i);
+    ck_assert_int_eq(nm.other[i], want[i]);
+  }
+  ck_assert_int_ne(nm.kind[nhead], CF_LINT_DUPLICATE);
+  for(size_t i = nhead + 1; i < rs.nrules; i++) {
+    ck_assert_int_eq(nm.kind[i], CF_LINT_DUPLICATE);
+    ck_assert_int_eq(nm.other[i], (long)nhead);
+  }
+  free(nm.kind);
+  free(nm.other);
+  cf_ruleset_free(&rs);
+  free(text);
+}
+END_TEST
+
 Suite *suite_diff(void)
 {
   Suite *s = suite_create("diff");
@@ -641,6 +718,7 @@ Suite *suite_diff(void)
   tcase_add_test(tc, random_pairs);
   tcase_add_test(tc, random_edits);
   tcase_add_test(tc, lint_is_sound);
+  tcase_add_test(tc, lint_duplicates);
   suite_add_tcase(s, tc);
   return s;
 }

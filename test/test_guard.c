@@ -1362,8 +1362,9 @@ static void *ftp_main(void *arg)
     else if(!strncmp(line, "TYPE", 4))
       r = "200 ok\r\n";
     else if(!strncmp(line, "PASV", 4)) {
-      snprintf(reply, sizeof(reply), "227 Entering Passive Mode (%s,%u,%u)\r\n",
-               f->pasv_host, f->pasv_port >> 8, f->pasv_port & 255);
+      snprintf(reply, sizeof(reply),
+               "227 Entering Passive Mode (%s,%u,%u)\r\n", f->pasv_host,
+               f->pasv_port >> 8, f->pasv_port & 255);
       r = reply;
     }
     else if(!strncmp(line, "QUIT", 4)) {
@@ -1593,7 +1594,8 @@ static void *switch_worker(void *arg)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    if(curl_easy_perform(h) != CURLE_OK || strcmp(b.data, "hello from allowed\n"))
+    if(curl_easy_perform(h) != CURLE_OK ||
+       strcmp(b.data, "hello from allowed\n"))
       atomic_fetch_add(&sw.wrong, 1);
     curl_easy_cleanup(h);
     atomic_fetch_add(&sw.transfers, 1);

@@ -48,7 +48,8 @@ static void *work(void *arg)
   worker *w = arg;
 
   for(int i = 0; i < PER_THREAD; i++) {
-    const char *peer = w->id % 2 ? "10.1.2.3" : i % 5 ? "10.9.9.9" : "10.7.0.1";
+    const char *peer = w->id % 2 ? "10.1.2.3" :
+                       i % 5 ? "10.9.9.9" : "10.7.0.1";
     int want = w->id % 2 ? CURL_PREREQFUNC_ABORT
                : i % 5   ? CURL_PREREQFUNC_OK
                          : CURL_PREREQFUNC_ABORT;

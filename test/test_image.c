@@ -680,8 +680,9 @@ START_TEST(reject_nodes)
   size_t d, n;
 
   /* A /32 inside a /24 puts nodes below the direct array. */
-  tu_write_text(rules_path, "deny 10.0.0.0/8\nallow 10.1.2.3\nallow 10.1.2.64/26"
-             "\ndeny 2001:db8::/32\nallow 2001:db8::1\n");
+  tu_write_text(rules_path,
+                "deny 10.0.0.0/8\nallow 10.1.2.3\nallow 10.1.2.64/26"
+                "\ndeny 2001:db8::/32\nallow 2001:db8::1\n");
   p = load_ok(rules_path);
   save_ok(p, img_path);
   curlfence_policy_unref(p);

@@ -1604,7 +1604,8 @@ static void sibling(char *buf, size_t size, const char *name)
 START_TEST(odd_program_stays_guarded)
 {
   static const char *const want[] = {
-    "open-null 7\n", "own-open 7\n", "rewrite 7\n", "reset 7\n", "duphandle 7\n",
+    "open-null 7\n", "own-open 7\n", "rewrite 7\n", "reset 7\n",
+    "duphandle 7\n",
     "allowed 0\n", "proxy-later 7\n", "pre-proxy 7\n",
     "connect-only 7\n", "multi 7\n", "share-allowed 0\n", "share 7\n",
     "connect-to 7\n", "redirect 7\n", "unix 7\n", "dlvsym-default 7\n",

@@ -326,7 +326,8 @@ START_TEST(test_report_mode_flag)
   ck_assert_int_eq(r.n, 2);
   ck_assert_int_eq(r.ev[0].enforced, 0);
   curlfence_event_json(&r.ev[0], line, sizeof(line));
-  ck_assert_ptr_nonnull(strstr(line, "\"decision\":\"deny\",\"enforced\":false"));
+  ck_assert_ptr_nonnull(strstr(line,
+                               "\"decision\":\"deny\",\"enforced\":false"));
   /* The same guard still enforces on handles attached without the flag. */
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
   ck_assert_int_eq(r.ev[2].enforced, 1);

@@ -116,7 +116,7 @@ START_TEST(test_self_list_as_getifaddrs)
 }
 END_TEST
 
-/* ------------------------------------------------- files changing under a load
+/* ----------------------------------------- files changing under a load
  * The test program's rules.c has the load hook (CF_TEST_HOOKS): a file is
  * rewritten at a chosen point of a load, between its opening and its
  * reading or between the reading and the check, as a writer racing the

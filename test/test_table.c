@@ -24,14 +24,16 @@ static uint64_t base_seed;
 static int quick;
 
 /* splitmix64: small, fast and good enough to shuffle test inputs */
-static uint64_t rnd_next(uint64_t *s) {
+static uint64_t rnd_next(uint64_t *s)
+{
   uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
 
-static unsigned rnd_below(uint64_t *s, unsigned n) {
+static unsigned rnd_below(uint64_t *s, unsigned n)
+{
   return n ? (unsigned)(rnd_next(s) % n) : 0;
 }
 
@@ -42,41 +44,44 @@ typedef struct tset {
   size_t caprules, capports;
 } tset;
 
-static void tset_init(tset *t) {
+static void tset_init(tset *t)
+{
   memset(t, 0, sizeof *t);
 }
 
-static void tset_free(tset *t) {
+static void tset_free(tset *t)
+{
   free(t->rs.rules);
   free(t->rs.ports);
   free(t->rs.nat64);
   memset(t, 0, sizeof *t);
 }
 
-static void mask_addr(uint8_t *a, int v6, unsigned plen) {
+static void mask_addr(uint8_t *a, int v6, unsigned plen)
+{
   unsigned bytes = v6 ? 16 : 4;
-  for (unsigned i = 0; i < bytes; i++) {
+  for(unsigned i = 0; i < bytes; i++) {
     unsigned lo = i * 8;
-    if (plen <= lo)
+    if(plen <= lo)
       a[i] = 0;
-    else if (plen < lo + 8)
+    else if(plen < lo + 8)
       a[i] &= (uint8_t)(0xff00u >> (plen - lo));
   }
-  if (!v6)
+  if(!v6)
     memset(a + 4, 0, 12);
 }
 
 /* Append a rule; ports is a list of nports {lo, hi} pairs. */
 static size_t add_rule(tset *t, int v6, const uint8_t *addr, unsigned plen,
-                       int action, const cf_port_range *ports,
-                       unsigned nports) {
+                       int action, const cf_port_range *ports, unsigned nports)
+{
   cf_rule *r;
-  if (t->rs.nrules == t->caprules) {
+  if(t->rs.nrules == t->caprules) {
     t->caprules = t->caprules ? 2 * t->caprules : 16;
     t->rs.rules = realloc(t->rs.rules, t->caprules * sizeof *t->rs.rules);
     ck_assert_ptr_nonnull(t->rs.rules);
   }
-  while (t->rs.nports + nports > t->capports) {
+  while(t->rs.nports + nports > t->capports) {
     t->capports = t->capports ? 2 * t->capports : 16;
     t->rs.ports = realloc(t->rs.ports, t->capports * sizeof *t->rs.ports);
     ck_assert_ptr_nonnull(t->rs.ports);
@@ -91,14 +96,15 @@ static size_t add_rule(tset *t, int v6, const uint8_t *addr, unsigned plen,
   r->port_off = (uint32_t)t->rs.nports;
   r->nports = nports;
   r->line = (uint32_t)t->rs.nrules + 1;
-  if (nports)
+  if(nports)
     memcpy(t->rs.ports + t->rs.nports, ports, nports * sizeof *ports);
   t->rs.nports += nports;
   return t->rs.nrules++;
 }
 
 /* Declare a nat64 prefix (host bits are cleared). */
-static void add_nat64(tset *t, const uint8_t *prefix, unsigned plen) {
+static void add_nat64(tset *t, const uint8_t *prefix, unsigned plen)
+{
   cf_nat64 *d;
   t->rs.nat64 = realloc(t->rs.nat64, (t->rs.nnat64 + 1) * sizeof *d);
   ck_assert_ptr_nonnull(t->rs.nat64);
@@ -109,20 +115,22 @@ static void add_nat64(tset *t, const uint8_t *prefix, unsigned plen) {
   d->plen = (uint8_t)plen;
 }
 
-static cf_table *build_ok(const tset *t) {
+static cf_table *build_ok(const tset *t)
+{
   cf_table *tab = NULL;
   ck_assert_int_eq(cf_table_build(&tab, &t->rs), CURLFENCE_OK);
   ck_assert_ptr_nonnull(tab);
   return tab;
 }
 
-static void fmt_addr(char *buf, size_t n, int v6, const uint8_t *a) {
+static void fmt_addr(char *buf, size_t n, int v6, const uint8_t *a)
+{
   size_t o = 0;
-  if (!v6) {
+  if(!v6) {
     snprintf(buf, n, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
     return;
   }
-  for (int i = 0; i < 16 && o + 6 < n; i += 2)
+  for(int i = 0; i < 16 && o + 6 < n; i += 2)
     o += (size_t)snprintf(buf + o, n - o, "%s%02x%02x", i ? ":" : "", a[i],
                           a[i + 1]);
 }
@@ -130,7 +138,8 @@ static void fmt_addr(char *buf, size_t n, int v6, const uint8_t *a) {
 /* One probe: both matchers must pick the same rule, and the action the
  * table stores with it must be that rule's. */
 static void probe(const tset *t, const cf_table *tab, int v6,
-                  const uint8_t *addr, unsigned port, uint64_t seed) {
+                  const uint8_t *addr, unsigned port, uint64_t seed)
+{
   long want = cf_match_linear(&t->rs, v6, addr, port);
   int allow = -1;
   long n64 = -2, want64 = v6 ? cf_nat64_find(&t->rs, addr) : -1;
@@ -138,7 +147,7 @@ static void probe(const tset *t, const cf_table *tab, int v6,
   long got = cf_table_lookup_as(tab, &t->rs, v6, addr, port, &allow, &n64,
                                 as4);
   uint32_t fast, fast_mapped = 0, want_val;
-  if (want64 >= 0)
+  if(want64 >= 0)
     cf_nat64_extract(t->rs.nat64[want64].plen, addr, want4);
   /* the public decision's leaf path reads the sockaddr as given: IPv4,
    * IPv4-mapped IPv6 and IPv6 (nat64 decided as IPv4 inside it) */
@@ -146,7 +155,7 @@ static void probe(const tset *t, const cf_table *tab, int v6,
              : (uint32_t)(want + 1) |
                    (t->rs.rules[want].action == CURLFENCE_ALLOW ? CF_ALLOW
                                                                 : 0);
-  if (!v6) {
+  if(!v6) {
     struct sockaddr_in sin;
     struct sockaddr_in6 m;
     memset(&sin, 0, sizeof sin);
@@ -162,7 +171,8 @@ static void probe(const tset *t, const cf_table *tab, int v6,
     memcpy(&m.sin6_addr.s6_addr[12], addr, 4);
     fast_mapped = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&m,
                                    sizeof m);
-  } else {
+  }
+  else {
     struct sockaddr_in6 sin6;
     memset(&sin6, 0, sizeof sin6);
     sin6.sin6_family = AF_INET6;
@@ -172,20 +182,21 @@ static void probe(const tset *t, const cf_table *tab, int v6,
                             sizeof sin6);
     /* an IPv4-mapped address is the IPv4 rules' (callers unmap it
      * before the reference sees it) */
-    if (memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
+    if(memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)
       want_val = fast;
     fast_mapped = want_val;
   }
-  if (fast != want_val || fast_mapped != want_val) {
+  if(fast != want_val || fast_mapped != want_val) {
     char buf[64];
     fmt_addr(buf, sizeof buf, v6, addr);
     ck_abort_msg("seed %" PRIu64 " (CURLFENCE_SEED=%" PRIu64
                  "): %s port %u: the sockaddr path says %08x (mapped %08x), "
                  "reference rule %ld (%08x)",
-                 seed, base_seed, buf, port, fast, fast_mapped, want, want_val);
+                 seed, base_seed, buf, port, fast, fast_mapped, want,
+                 want_val);
   }
-  if (want != got || n64 != want64 || memcmp(as4, want4, 4) != 0 ||
-      (got >= 0 && allow != (t->rs.rules[got].action == CURLFENCE_ALLOW))) {
+  if(want != got || n64 != want64 || memcmp(as4, want4, 4) != 0 ||
+     (got >= 0 && allow != (t->rs.rules[got].action == CURLFENCE_ALLOW))) {
     char buf[64];
     fmt_addr(buf, sizeof buf, v6, addr);
     ck_abort_msg("seed %" PRIu64 " (CURLFENCE_SEED=%" PRIu64
@@ -202,7 +213,8 @@ static const uint8_t zero16[16];
 static const uint8_t ones16[16] = {255, 255, 255, 255, 255, 255, 255, 255,
                                    255, 255, 255, 255, 255, 255, 255, 255};
 
-START_TEST(empty_table) {
+START_TEST(empty_table)
+{
   tset t;
   cf_table *tab;
   tset_init(&t);
@@ -219,7 +231,8 @@ START_TEST(empty_table) {
 }
 END_TEST
 
-START_TEST(only_default) {
+START_TEST(only_default)
+{
   tset t;
   cf_table *tab;
   tset_init(&t);
@@ -233,7 +246,8 @@ START_TEST(only_default) {
 }
 END_TEST
 
-START_TEST(slash0_and_host_routes) {
+START_TEST(slash0_and_host_routes)
+{
   tset t;
   cf_table *tab;
   uint8_t a[16] = {0};
@@ -257,7 +271,7 @@ START_TEST(slash0_and_host_routes) {
   ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 444), 6);
   ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, ones16, 0), 6);
   /* everything the reference says, at the extremes */
-  for (unsigned port = 0; port < 2; port++) {
+  for(unsigned port = 0; port < 2; port++) {
     probe(&t, tab, 0, zero16, port ? 443 : 0, 0);
     probe(&t, tab, 0, ones16, port ? 443 : 0, 0);
     probe(&t, tab, 1, zero16, port ? 443 : 0, 0);
@@ -268,7 +282,8 @@ START_TEST(slash0_and_host_routes) {
 }
 END_TEST
 
-START_TEST(nested_and_adjacent) {
+START_TEST(nested_and_adjacent)
+{
   tset t;
   cf_table *tab;
   uint8_t a[16] = {10, 0, 0, 0};
@@ -310,13 +325,15 @@ END_TEST
 
 /* ------------------------------------------------------------ NAT64 */
 
-static void add_or_sub_one(uint8_t *a, unsigned n, int up) {
-  for (int i = (int)n - 1; i >= 0; i--) {
-    if (up) {
-      if (++a[i] != 0)
+static void add_or_sub_one(uint8_t *a, unsigned n, int up)
+{
+  for(int i = (int)n - 1; i >= 0; i--) {
+    if(up) {
+      if(++a[i] != 0)
         return;
-    } else {
-      if (a[i]-- != 0)
+    }
+    else {
+      if(a[i]-- != 0)
         return;
     }
   }
@@ -347,7 +364,8 @@ static const struct {
 
 /* Every layout: the RFC's example, both ends of the embedded range, the
  * "u" octet and the suffix ignored, and the IPv6 rules just outside. */
-START_TEST(nat64_layouts) {
+START_TEST(nat64_layouts)
+{
   static const uint8_t v4[][4] = {
       {192, 0, 2, 33}, {0, 0, 0, 0}, {255, 255, 255, 255}, {10, 0, 0, 1}};
   unsigned plen = rfc6052[_i].plen, pos[4];
@@ -375,21 +393,21 @@ START_TEST(nat64_layouts) {
   probe(&t, tab, 1, rfc6052[_i].addr, 443, 0);
 
   /* the bytes the layout uses, from section 2.2's figure */
-  for (unsigned i = 0, b = plen / 8; i < 4; i++, b++)
+  for(unsigned i = 0, b = plen / 8; i < 4; i++, b++)
     pos[i] = b == 8 ? ++b : b;
-  for (unsigned v = 0; v < 4; v++) {
+  for(unsigned v = 0; v < 4; v++) {
     static const long rule[] = {2, 0, 1, 3};
     memcpy(a, rfc6052[_i].prefix, 16);
-    for (unsigned i = 0; i < 4; i++)
+    for(unsigned i = 0; i < 4; i++)
       a[pos[i]] = v4[v][i];
     ck_assert_int_eq(cf_table_lookup_as(tab, &t.rs, 1, a, 80, &allow, &n64,
                                         as4), rule[v]);
     ck_assert_mem_eq(as4, v4[v], 4);
     probe(&t, tab, 1, a, 80, 0);
     /* the u octet and the suffix do not change the embedded address */
-    if (plen < 96)
+    if(plen < 96)
       a[8] = 0xff;
-    for (unsigned b = pos[3] + 1; b < 16; b++)
+    for(unsigned b = pos[3] + 1; b < 16; b++)
       a[b] = 0xa5;
     ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), rule[v]);
     probe(&t, tab, 1, a, 80, 0);
@@ -401,7 +419,7 @@ START_TEST(nat64_layouts) {
                                       as4), 5);
   ck_assert_int_eq(n64, -1);
   memcpy(a, rfc6052[_i].prefix, 16);
-  for (unsigned bit = plen; bit < 128; bit++)
+  for(unsigned bit = plen; bit < 128; bit++)
     a[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
   ck_assert_int_eq(cf_table_lookup(tab, &t.rs, 1, a, 80), 1);
   add_or_sub_one(a, 16, 1);
@@ -413,7 +431,8 @@ END_TEST
 
 /* IPv6 port rules around a nat64 prefix do not reach into it, and the
  * early stop keeps a port set outside it. */
-START_TEST(nat64_ports_around) {
+START_TEST(nat64_ports_around)
+{
   tset t;
   cf_table *tab;
   uint8_t a[16] = {0x00, 0x64, 0xff, 0x9b};
@@ -443,15 +462,17 @@ END_TEST
 static const unsigned port_pool[] = {1, 22, 80, 443, 444, 8080, 65535};
 #define NPOOL (sizeof port_pool / sizeof port_pool[0])
 
-static unsigned rnd_port(uint64_t *s) {
-  if (rnd_below(s, 8) == 0)
+static unsigned rnd_port(uint64_t *s)
+{
+  if(rnd_below(s, 8) == 0)
     return 1 + rnd_below(s, 65535);
   return port_pool[rnd_below(s, NPOOL)];
 }
 
-static unsigned rnd_plen(uint64_t *s, int v6) {
+static unsigned rnd_plen(uint64_t *s, int v6)
+{
   unsigned max = v6 ? 128 : 32;
-  switch (rnd_below(s, 6)) {
+  switch(rnd_below(s, 6)) {
   case 0:
     return rnd_below(s, max + 1);
   case 1:
@@ -464,12 +485,13 @@ static unsigned rnd_plen(uint64_t *s, int v6) {
 }
 
 /* A few base addresses per table so that prefixes nest and collide. */
-static void rnd_near(uint64_t *s, uint8_t *out, int v6,
-                     uint8_t bases[][16], unsigned nbases) {
+static void rnd_near(uint64_t *s, uint8_t *out, int v6, uint8_t bases[][16],
+                     unsigned nbases)
+{
   unsigned n = v6 ? 16 : 4;
   memcpy(out, bases[rnd_below(s, nbases)], 16);
   /* flip a few bits, mostly low ones */
-  for (unsigned k = rnd_below(s, 4); k > 0; k--) {
+  for(unsigned k = rnd_below(s, 4); k > 0; k--) {
     unsigned bit = rnd_below(s, 2) ? n * 8 - 1 - rnd_below(s, 12)
                                    : rnd_below(s, n * 8);
     out[bit / 8] ^= (uint8_t)(0x80u >> (bit % 8));
@@ -478,22 +500,26 @@ static void rnd_near(uint64_t *s, uint8_t *out, int v6,
 
 /* The builder's order (address, length, portless first, deny first): a
  * file already in it skips the sort. */
-static int rule_order(const void *pa, const void *pb) {
+static int rule_order(const void *pa, const void *pb)
+{
   const cf_rule *a = pa, *b = pb;
   int c = memcmp(a->addr, b->addr, 16);
   int ra = (a->nports ? 2 : 0) | (a->action != CURLFENCE_DENY);
   int rb = (b->nports ? 2 : 0) | (b->action != CURLFENCE_DENY);
-  if (a->v6 != b->v6)
+  if(a->v6 != b->v6)
     return a->v6 - b->v6;
-  if (c)
+  if(c)
     return c;
-  if (a->plen != b->plen)
+  if(a->plen != b->plen)
     return a->plen - b->plen;
   return ra - rb;
 }
 
+/* checksrc: allow LONGFUNC one random table built, checked and probed: the
+ * steps share its many random parameters */
 static void one_random_table(uint64_t seed, unsigned probes_per_rule,
-                             int sorted) {
+                             int sorted)
+{
   uint64_t s = seed;
   tset t;
   cf_table *tab;
@@ -505,25 +531,25 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
   uint8_t a[16];
 
   tset_init(&t);
-  for (unsigned i = 0; i < nbases; i++) {
-    for (unsigned j = 0; j < 16; j++)
+  for(unsigned i = 0; i < nbases; i++) {
+    for(unsigned j = 0; j < 16; j++)
       bases[i][j] = (uint8_t)rnd_next(&s);
-    if (rnd_below(&s, 5) == 0)
+    if(rnd_below(&s, 5) == 0)
       memset(bases[i], rnd_below(&s, 2) ? 0xff : 0, 16);
   }
-  if (rnd_below(&s, 2)) {
+  if(rnd_below(&s, 2)) {
     t.rs.dflt.set = 1;
     t.rs.dflt.action = (uint8_t)rnd_below(&s, 2);
   }
-  for (unsigned i = 0; i < nrules; i++) {
+  for(unsigned i = 0; i < nrules; i++) {
     int v6 = fam_mode == 2 ? (int)rnd_below(&s, 2) : fam_mode;
     cf_port_range pr[3] = {{80, 80}, {443, 443}, {1, 65535}};
     unsigned np = rnd_below(&s, 10) < 3 ? 1 + rnd_below(&s, 3) : 0;
-    for (unsigned j = 0; j < np; j++) {
+    for(unsigned j = 0; j < np; j++) {
       unsigned lo = rnd_port(&s), hi = lo;
-      if (rnd_below(&s, 3) == 0)
+      if(rnd_below(&s, 3) == 0)
         hi = lo + rnd_below(&s, 500);
-      if (hi > 65535)
+      if(hi > 65535)
         hi = 65535;
       pr[j].lo = (uint16_t)lo;
       pr[j].hi = (uint16_t)hi;
@@ -531,7 +557,7 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
     rnd_near(&s, a, v6, bases, nbases);
     add_rule(&t, v6, a, rnd_plen(&s, v6), (int)rnd_below(&s, 2), pr, np);
     /* duplicate prefixes with other actions/ports are the tie-break test */
-    if (rnd_below(&s, 6) == 0) {
+    if(rnd_below(&s, 6) == 0) {
       cf_rule last = t.rs.rules[t.rs.nrules - 1]; /* add_rule reallocs */
       np = rnd_below(&s, 2);
       add_rule(&t, v6, last.addr, last.plen, (int)rnd_below(&s, 2), pr, np);
@@ -539,72 +565,73 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
   }
   /* nat64 prefixes near the bases, so rules hold them, touch them and
    * (as only hand-built sets can) lie inside them */
-  for (unsigned i = rnd_below(&s, 3) == 0 ? rnd_below(&s, 4) : 0; i > 0;
-       i--) {
+  for(unsigned i = rnd_below(&s, 3) == 0 ? rnd_below(&s, 4) : 0; i > 0;
+      i--) {
     static const unsigned lens[] = {32, 40, 48, 56, 64, 96};
     rnd_near(&s, a, 1, bases, nbases);
     add_nat64(&t, a, lens[rnd_below(&s, 6)]);
   }
-  if (sorted && t.rs.nrules)
+  if(sorted && t.rs.nrules)
     qsort(t.rs.rules, t.rs.nrules, sizeof *t.rs.rules, rule_order);
   tab = build_ok(&t);
 
   /* Both ends of every nat64 prefix and just outside them. */
-  for (size_t i = 0; i < t.rs.nnat64; i++) {
+  for(size_t i = 0; i < t.rs.nnat64; i++) {
     const cf_nat64 *d = &t.rs.nat64[i];
     uint8_t lo[16], hi[16];
     memcpy(lo, d->prefix, 16);
     memcpy(hi, d->prefix, 16);
-    for (unsigned bit = d->plen; bit < 128; bit++)
+    for(unsigned bit = d->plen; bit < 128; bit++)
       hi[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
-    for (int k = 0; k < 4; k++) {
+    for(int k = 0; k < 4; k++) {
       uint8_t p[16];
       memcpy(p, k < 2 ? lo : hi, 16);
-      if (k == 1)
+      if(k == 1)
         add_or_sub_one(p, 16, 0);
-      if (k == 3)
+      if(k == 3)
         add_or_sub_one(p, 16, 1);
       probe(&t, tab, 1, p, rnd_port(&s), seed);
     }
-    for (int k = 0; k < 8; k++) {
+    for(int k = 0; k < 8; k++) {
       uint8_t p[16];
       memcpy(p, d->prefix, 16);
-      for (unsigned bit = d->plen; bit < 128; bit++)
-        if (rnd_below(&s, 2))
+      for(unsigned bit = d->plen; bit < 128; bit++)
+        if(rnd_below(&s, 2))
           p[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
       probe(&t, tab, 1, p, rnd_below(&s, 2) ? 0 : rnd_port(&s), seed);
     }
   }
 
   /* Boundaries of every rule: first, last, one before, one after. */
-  for (size_t i = 0; i < t.rs.nrules; i++) {
+  for(size_t i = 0; i < t.rs.nrules; i++) {
     const cf_rule *r = &t.rs.rules[i];
     unsigned n = r->v6 ? 16 : 4;
     uint8_t lo[16], hi[16];
     memcpy(lo, r->addr, 16);
     memcpy(hi, r->addr, 16);
-    for (unsigned bit = r->plen; bit < n * 8; bit++)
+    for(unsigned bit = r->plen; bit < n * 8; bit++)
       hi[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
-    for (int k = 0; k < 4; k++) {
+    for(int k = 0; k < 4; k++) {
       uint8_t p[16];
       memcpy(p, k < 2 ? lo : hi, 16);
-      if (k == 1)
+      if(k == 1)
         add_or_sub_one(p, n, 0);
-      if (k == 3)
+      if(k == 3)
         add_or_sub_one(p, n, 1);
       probe(&t, tab, r->v6, p, 0, seed);
       probe(&t, tab, r->v6, p, rnd_port(&s), seed);
-      if (r->nports)
+      if(r->nports)
         probe(&t, tab, r->v6, p, t.rs.ports[r->port_off].lo, seed);
     }
   }
   /* Random probes near the bases and anywhere. */
-  for (unsigned i = 0; i < probes_per_rule * (nrules + 4); i++) {
+  for(unsigned i = 0; i < probes_per_rule * (nrules + 4); i++) {
     int v6 = (int)rnd_below(&s, 2);
-    if (rnd_below(&s, 4) == 0) {
-      for (unsigned j = 0; j < 16; j++)
+    if(rnd_below(&s, 4) == 0) {
+      for(unsigned j = 0; j < 16; j++)
         a[j] = (uint8_t)rnd_next(&s);
-    } else {
+    }
+    else {
       rnd_near(&s, a, v6, bases, nbases);
     }
     probe(&t, tab, v6, a, rnd_below(&s, 4) == 0 ? 0 : rnd_port(&s), seed);
@@ -613,44 +640,47 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
   tset_free(&t);
 }
 
-START_TEST(differential) {
+START_TEST(differential)
+{
   unsigned tables = quick ? 150 : 1500;
-  for (unsigned i = 0; i < tables; i++)
+  for(unsigned i = 0; i < tables; i++)
     one_random_table(base_seed + i, quick ? 4 : 12, 0);
 }
 END_TEST
 
 /* Rules already in the builder's order take the path without a sort. */
-START_TEST(differential_sorted) {
+START_TEST(differential_sorted)
+{
   unsigned tables = quick ? 50 : 500;
-  for (unsigned i = 0; i < tables; i++)
+  for(unsigned i = 0; i < tables; i++)
     one_random_table(base_seed + 77777 + i, quick ? 4 : 12, 1);
 }
 END_TEST
 
 /* One larger table: deep levels and many port sets at once. */
-START_TEST(differential_large) {
+START_TEST(differential_large)
+{
   uint64_t s = base_seed ^ 0xabcdefull;
   tset t;
   cf_table *tab;
   unsigned n = quick ? 1000 : 5000;
   uint8_t a[16];
   tset_init(&t);
-  for (unsigned i = 0; i < n; i++) {
+  for(unsigned i = 0; i < n; i++) {
     int v6 = (int)(i & 1);
     cf_port_range pr = {443, 443};
-    for (unsigned j = 0; j < 16; j++)
+    for(unsigned j = 0; j < 16; j++)
       a[j] = (uint8_t)rnd_next(&s);
     a[0] = (uint8_t)(a[0] & 0x0f); /* crowd them */
     add_rule(&t, v6, a, rnd_plen(&s, v6), (int)rnd_below(&s, 2), &pr,
              rnd_below(&s, 20) == 0);
   }
   tab = build_ok(&t);
-  for (unsigned i = 0; i < n * 4; i++) {
+  for(unsigned i = 0; i < n * 4; i++) {
     const cf_rule *r = &t.rs.rules[rnd_below(&s, (unsigned)n)];
     memcpy(a, r->addr, 16);
-    for (unsigned bit = r->plen; bit < (r->v6 ? 128u : 32u); bit++)
-      if (rnd_below(&s, 2))
+    for(unsigned bit = r->plen; bit < (r->v6 ? 128u : 32u); bit++)
+      if(rnd_below(&s, 2))
         a[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
     probe(&t, tab, r->v6, a, rnd_below(&s, 2) ? 443 : 0, s);
   }
@@ -659,13 +689,14 @@ START_TEST(differential_large) {
 }
 END_TEST
 
-Suite *suite_table(void) {
+Suite *suite_table(void)
+{
   Suite *s = suite_create("table");
   TCase *tc = tcase_create("edges");
   const char *e = getenv("CURLFENCE_SEED");
   base_seed = e && *e ? strtoull(e, NULL, 0) : 20240611u;
   quick = tu_quick();
-  if (e && *e)
+  if(e && *e)
     fprintf(stderr, "test_table: seed %" PRIu64 "\n", base_seed);
   tcase_add_test(tc, empty_table);
   tcase_add_test(tc, only_default);

@@ -251,101 +251,173 @@ static int parse_seconds(const cli_cmd *cmd, const char *opt, const char *s,
   return 0;
 }
 
-/* Every option is checked: a transfer set up other than asked (no
- * timeout, another protocol) must not run. */
-#define SETOPT(h, opt, val) \
-  do { \
-    if(curl_easy_setopt(h, opt, val) != CURLE_OK) { \
-      setopt_failed = #opt; \
-      goto setup_failed; \
-    } \
-  } while(0)
+/* What the options ask for, besides what fetch_state keeps. */
+typedef struct fetch_args {
+  const char *rules, *audit_path;
+  struct curl_slist *headers, *resolve;  /* -H, --resolve */
+  long max_ms, connect_ms;
+  int stats;
+  unsigned flags;
+  unsigned audit_flags;     /* curlfence_guard_set_audit() flags */
+} fetch_args;
 
-static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
+/* A -H or --resolve argument, checked, added to its list.  -1, else the
+ * exit status. */
+static int add_listed(const cli_cmd *cmd, int key, const char *arg,
+                      fetch_args *a)
 {
-  const char *rules = NULL, *audit_path = NULL, *arg;
-  const char *setopt_failed = NULL;
-  char errbuf[CURL_ERROR_SIZE];
-  fetch_state st;
-  curlfence_policy *p = NULL;
-  curlfence_guard *g = NULL;
-  curlfence_error err;
-  struct curl_slist *headers = NULL, *resolve = NULL, *nh;
-  cli_parser ps;
-  CURL *h = NULL;
-  CURLcode rc;
-  int key, status = 2, stats = 0, global = 0;
-  long max_ms = 0, connect_ms = 0;
-  unsigned flags = 0, audit_flags = CURLFENCE_AUDIT_ALL;
+  struct curl_slist *nh;
 
-  memset(&st, 0, sizeof(st));
-  cli_parser_init(&ps, cmd, argc, argv);
-  while((key = cli_next(&ps, &arg)) != CLI_END) {
+  if(key == 'H' ? !strchr(arg, ':') && !strchr(arg, ';')
+                : !strchr(arg, ':') || strchr(arg, ':') == arg)
+    return cli_usage_error(cmd, key == 'H'
+                           ? "invalid header \"%s\" (expected \"Name: "
+                             "value\")"
+                           : "invalid --resolve \"%s\" (expected "
+                             "HOST:PORT:ADDR)", arg);
+  nh = curl_slist_append(key == 'H' ? a->headers : a->resolve, arg);
+  if(!nh) {
+    fputs(CLI_PROG ": out of memory\n", stderr);
+    return 2;
+  }
+  if(key == 'H')
+    a->headers = nh;
+  else
+    a->resolve = nh;
+  return -1;
+}
+
+/* The options and the one URL.  -1 to go on, else the exit status. */
+static int parse_fetch_args(const cli_cmd *cmd, cli_parser *ps,
+                            fetch_args *a, fetch_state *st)
+{
+  const char *arg;
+  int key, rc;
+
+  while((key = cli_next(ps, &arg)) != CLI_END) {
     switch(key) {
-    case 'r': rules = arg; break;
-    case 'o': st.out_path = arg; break;
+    case 'r': a->rules = arg; break;
+    case 'o': st->out_path = arg; break;
     case 'H':
     case OPT_RESOLVE:
-      if(key == 'H' ? !strchr(arg, ':') && !strchr(arg, ';')
-                    : !strchr(arg, ':') || strchr(arg, ':') == arg) {
-        curl_slist_free_all(headers);
-        curl_slist_free_all(resolve);
-        return cli_usage_error(cmd, key == 'H'
-                               ? "invalid header \"%s\" (expected \"Name: "
-                                 "value\")"
-                               : "invalid --resolve \"%s\" (expected "
-                                 "HOST:PORT:ADDR)", arg);
-      }
-      nh = curl_slist_append(key == 'H' ? headers : resolve, arg);
-      if(!nh) {
-        curl_slist_free_all(headers);
-        curl_slist_free_all(resolve);
-        fputs(CLI_PROG ": out of memory\n", stderr);
-        return 2;
-      }
-      if(key == 'H')
-        headers = nh;
-      else
-        resolve = nh;
+      rc = add_listed(cmd, key, arg, a);
+      if(rc >= 0)
+        return rc;
       break;
     case OPT_MAX_TIME:
     case OPT_CONNECT_TIMEOUT:
       if(parse_seconds(cmd, key == OPT_MAX_TIME ? "--max-time"
                                                 : "--connect-timeout",
-                       arg, key == OPT_MAX_TIME ? &max_ms : &connect_ms)) {
-        curl_slist_free_all(headers);
-        curl_slist_free_all(resolve);
+                       arg, key == OPT_MAX_TIME ? &a->max_ms
+                                                : &a->connect_ms))
         return 2;
-      }
       break;
-    case 's': st.silent = 1; break;
-    case 'v': st.verbose = 1; break;
-    case OPT_AUDIT: audit_path = arg; break;
-    case OPT_NO_AUDIT_URL: audit_flags |= CURLFENCE_AUDIT_NO_URL; break;
-    case OPT_STATS: stats = 1; break;
-    case OPT_REPORT_ONLY: flags |= CURLFENCE_ATTACH_REPORT_ONLY; break;
-    default:
-      curl_slist_free_all(headers);
-      curl_slist_free_all(resolve);
-      return ps.status;
+    case 's': st->silent = 1; break;
+    case 'v': st->verbose = 1; break;
+    case OPT_AUDIT: a->audit_path = arg; break;
+    case OPT_NO_AUDIT_URL: a->audit_flags |= CURLFENCE_AUDIT_NO_URL; break;
+    case OPT_STATS: a->stats = 1; break;
+    case OPT_REPORT_ONLY: a->flags |= CURLFENCE_ATTACH_REPORT_ONLY; break;
+    default: return ps->status;
     }
   }
-  if(ps.noperands != 1) {
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
+  if(ps->noperands != 1)
     return cli_usage_error(cmd, "expected one URL");
+  return -1;
+}
+
+/* Every option is checked: a transfer set up other than asked (no
+ * timeout, another protocol) must not run. */
+#define SETOPT(h, opt, val) \
+  do { \
+    if(curl_easy_setopt(h, opt, val) != CURLE_OK) \
+      return #opt; \
+  } while(0)
+
+/* h set up to fetch url as a asks: NULL, or the option libcurl
+ * refused. */
+static const char *setup_handle(CURL *h, const fetch_args *a,
+                                fetch_state *st, const char *url,
+                                char *errbuf)
+{
+  errbuf[0] = '\0';
+  SETOPT(h, CURLOPT_URL, url);
+  SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
+  SETOPT(h, CURLOPT_FOLLOWLOCATION, 1L);
+  SETOPT(h, CURLOPT_MAXREDIRS, 10L);
+  /* Only HTTP(S): file:// and others never open a socket to check. */
+  SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  SETOPT(h, CURLOPT_FAILONERROR, 1L);
+  if(a->headers)
+    SETOPT(h, CURLOPT_HTTPHEADER, a->headers);
+  if(a->resolve)
+    SETOPT(h, CURLOPT_RESOLVE, a->resolve);
+  if(a->max_ms)
+    SETOPT(h, CURLOPT_TIMEOUT_MS, a->max_ms);
+  if(a->connect_ms)
+    SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, a->connect_ms);
+  if(st->out_path) {
+    SETOPT(h, CURLOPT_WRITEFUNCTION, fetch_write);
+    SETOPT(h, CURLOPT_WRITEDATA, st);
   }
-  if(cli_load_policy(rules, &p)) {
-    curl_slist_free_all(headers);
-    curl_slist_free_all(resolve);
-    return 2;
+  return NULL;
+}
+
+/* Why the transfer of url failed with rc, on one line. */
+static void report_failure(const fetch_state *st, CURLcode rc,
+                           const char *url, const char *errbuf)
+{
+  if(st->out_errno)
+    fprintf(stderr, CLI_PROG ": %s: %s\n", st->out_path,
+            strerror(st->out_errno));
+  else if(st->blocked && !st->allowed)
+    fprintf(stderr, CLI_PROG ": %s: blocked by policy\n", url);
+  else if(st->blocked)
+    fprintf(stderr, CLI_PROG ": %s: blocked by policy; the other "
+            "addresses: %s\n", url,
+            errbuf[0] ? errbuf : curl_easy_strerror(rc));
+  else
+    /* libcurl's words for what happened to the addresses the policy
+     * let through */
+    fprintf(stderr, CLI_PROG ": %s\n",
+            errbuf[0] ? errbuf : curl_easy_strerror(rc));
+}
+
+static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
+{
+  const char *setopt_failed, *url;
+  char errbuf[CURL_ERROR_SIZE];
+  fetch_state st;
+  fetch_args a;
+  curlfence_policy *p = NULL;
+  curlfence_guard *g = NULL;
+  curlfence_error err;
+  cli_parser ps;
+  CURL *h = NULL;
+  CURLcode rc;
+  int status, global = 0;
+
+  memset(&st, 0, sizeof(st));
+  memset(&a, 0, sizeof(a));
+  a.audit_flags = CURLFENCE_AUDIT_ALL;
+  cli_parser_init(&ps, cmd, argc, argv);
+  status = parse_fetch_args(cmd, &ps, &a, &st);
+  if(status < 0 && cli_load_policy(a.rules, &p))
+    status = 2;
+  if(status >= 0) {
+    curl_slist_free_all(a.headers);
+    curl_slist_free_all(a.resolve);
+    return status;
   }
+  status = 2;
+  url = CLI_OPERANDS(&ps)[0];
   /* The order of every command: the option, else the environment. */
-  audit_path = cli_setting(audit_path, "CURLFENCE_AUDIT");
-  if(audit_path &&
-     (!strcmp(audit_path, "syslog")
+  a.audit_path = cli_setting(a.audit_path, "CURLFENCE_AUDIT");
+  if(a.audit_path &&
+     (!strcmp(a.audit_path, "syslog")
           ? curlfence_sink_open_syslog(&st.audit, NULL, LOG_USER, NULL, &err)
-          : curlfence_sink_open_file(&st.audit, audit_path, &err))) {
+          : curlfence_sink_open_file(&st.audit, a.audit_path, &err))) {
     fprintf(stderr, CLI_PROG ": audit: %s\n", err.text);
     goto out;
   }
@@ -355,35 +427,19 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
   }
   global = 1;
   if(!(h = curl_easy_init()) || curlfence_guard_new(&g, p) ||
-     curlfence_guard_set_audit(g, fetch_audit, &st, audit_flags)) {
+     curlfence_guard_set_audit(g, fetch_audit, &st, a.audit_flags)) {
     fputs(CLI_PROG ": cannot set up libcurl\n", stderr);
     goto out;
   }
-  errbuf[0] = '\0';
-  SETOPT(h, CURLOPT_URL, CLI_OPERANDS(&ps)[0]);
-  SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
-  SETOPT(h, CURLOPT_FOLLOWLOCATION, 1L);
-  SETOPT(h, CURLOPT_MAXREDIRS, 10L);
-  /* Only HTTP(S): file:// and others never open a socket to check. */
-  SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  SETOPT(h, CURLOPT_FAILONERROR, 1L);
-  if(headers)
-    SETOPT(h, CURLOPT_HTTPHEADER, headers);
-  if(resolve)
-    SETOPT(h, CURLOPT_RESOLVE, resolve);
-  if(max_ms)
-    SETOPT(h, CURLOPT_TIMEOUT_MS, max_ms);
-  if(connect_ms)
-    SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
-  if(st.out_path) {
-    SETOPT(h, CURLOPT_WRITEFUNCTION, fetch_write);
-    SETOPT(h, CURLOPT_WRITEDATA, &st);
+  setopt_failed = setup_handle(h, &a, &st, url, errbuf);
+  if(setopt_failed) {
+    fprintf(stderr, CLI_PROG ": libcurl refused %s\n", setopt_failed);
+    goto out;
   }
   st.guard = g;
   st.handle = h;
-  st.flags = flags;
-  if(curlfence_attach(h, g, flags) ||
+  st.flags = a.flags;
+  if(curlfence_attach(h, g, a.flags) ||
      curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, fetch_open) ||
      curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &st) ||
      curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, fetch_prereq) ||
@@ -393,23 +449,8 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
   }
   rc = curl_easy_perform(h);
   status = (int)rc;
-  if(rc != CURLE_OK && !st.silent) {
-    if(st.out_errno)
-      fprintf(stderr, CLI_PROG ": %s: %s\n", st.out_path,
-              strerror(st.out_errno));
-    else if(st.blocked && !st.allowed)
-      fprintf(stderr, CLI_PROG ": %s: blocked by policy\n",
-              CLI_OPERANDS(&ps)[0]);
-    else if(st.blocked)
-      fprintf(stderr, CLI_PROG ": %s: blocked by policy; the other "
-              "addresses: %s\n", CLI_OPERANDS(&ps)[0],
-              errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    else
-      /* libcurl's words for what happened to the addresses the policy
-       * let through */
-      fprintf(stderr, CLI_PROG ": %s\n",
-              errbuf[0] ? errbuf : curl_easy_strerror(rc));
-  }
+  if(rc != CURLE_OK && !st.silent)
+    report_failure(&st, rc, url, errbuf);
   if(st.out && fclose(st.out)) {
     if(!st.silent)
       fprintf(stderr, CLI_PROG ": %s: %s\n", st.out_path, strerror(errno));
@@ -417,27 +458,23 @@ static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
       status = (int)CURLE_WRITE_ERROR;
   }
   st.out = NULL;
-  if(stats && !st.silent)
+  if(a.stats && !st.silent)
     print_stats(g);
   if(st.audit && curlfence_sink_errors(st.audit)) {
     /* A transfer whose decisions were not all recorded is a failure of
      * its own, whatever libcurl says. */
     fprintf(stderr, CLI_PROG ": audit: %llu event(s) could not be written "
             "to %s\n", (unsigned long long)curlfence_sink_errors(st.audit),
-            audit_path);
+            a.audit_path);
     status = 2;
   }
-  goto out;
-setup_failed:
-  fprintf(stderr, CLI_PROG ": libcurl refused %s\n", setopt_failed);
-  status = 2;
 out:
   if(st.out)
     fclose(st.out);
   if(h)
     curl_easy_cleanup(h);
-  curl_slist_free_all(headers);
-  curl_slist_free_all(resolve);
+  curl_slist_free_all(a.headers);
+  curl_slist_free_all(a.resolve);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
   curlfence_sink_free(st.audit);

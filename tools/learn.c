@@ -18,7 +18,8 @@
 #include <string.h>
 
 static const cli_opt learn_opts[] = {
-  { "rules", 'r', "BASE", "the policy to extend (default: the default rules)" },
+  { "rules", 'r', "BASE",
+    "the policy to extend (default: the default rules)" },
   CLI_OPT_HELP,
   CLI_OPT_END
 };

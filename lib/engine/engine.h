@@ -352,7 +352,8 @@ long cf_self_decide(const cf_ruleset *rs, int v6, const uint8_t *addr,
 void cf_rule_ranked(const cf_ruleset *rs, long i, int v6,
                     const uint8_t *addr, cf_rule *out);
 
-/* table.c: the compiled lookup structure (same answers as cf_match_linear) */
+/* table.c, table_build.c, table_view.c: the compiled lookup structure
+ * (same answers as cf_match_linear) */
 typedef struct cf_table cf_table;
 curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs);
 long cf_table_lookup(const cf_table *t, const cf_ruleset *rs, int v6,
@@ -391,31 +392,6 @@ uint32_t cf_table_find_sa(const cf_table *t, const cf_port_range *ports,
 size_t cf_table_memory(const cf_table *t);
 void cf_table_free(cf_table *t);
 
-/* The intervals the table is built from, for the review tools (diff,
- * lint), without building the lookup structure.  Span i of family v6
- * starts at the 128-bit key hi:lo (IPv4 addresses in the top 32 bits)
- * and runs to the next span's start (the last to the end of the space);
- * its value is what cf_table_find4/find6 return there.  Neighbours have
- * different values. */
-typedef struct cf_span {
-  uint64_t hi, lo;
-  uint32_t val;
-} cf_span;
-typedef struct cf_spans {
-  cf_span *v;
-  size_t n;
-  cf_table *t;            /* holds the port sets the values refer to */
-  uint32_t *rules;        /* the rule of each of t's port candidates */
-} cf_spans;
-/* In the IPv6 spans a nat64 prefix has the value CF_NAT64 | its index in
- * rs->nat64: no IPv6 rule decides there. */
-curlfence_code cf_table_spans(cf_spans *out, const cf_ruleset *rs, int v6);
-/* For a value with CF_PSET: the portless value (w) returned, and the
- * port rules that outrank it, best first. */
-uint32_t cf_spans_pset(const cf_spans *s, uint32_t val,
-                       const uint32_t **cands, uint32_t *n);
-void cf_spans_free(cf_spans *s);
-
 /* The arrays of a table, as image.c stores them: per family the direct
  * array, the nodes and the leaves, then the port sets and candidates. */
 enum {
@@ -441,8 +417,8 @@ size_t cf_table_part_size(unsigned part);
 void cf_table_get_parts(const cf_table *t, cf_table_parts *out);
 /* A table over arrays it does not own (an image), after checking every
  * index a lookup can follow and every value it can return against the
- * rules of rs (already checked) and kind[] (one CF_KIND_* byte per rule).  CURLFENCE_E_IMAGE with *fault filled
- * when something is out of place. */
+ * rules of rs (already checked) and kind[] (one CF_KIND_* byte per rule).
+ * CURLFENCE_E_IMAGE with *fault filled when something is out of place. */
 curlfence_code cf_table_view(cf_table **out, const cf_table_parts *parts,
                              const cf_ruleset *rs, const uint8_t *kind,
                              cf_table_fault *fault);
@@ -484,7 +460,8 @@ void cf_error_set(curlfence_error *err, curlfence_code code, const char *file,
                   unsigned line, unsigned column, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-/* image.c: compiled policy images (layout at the top of image.c) */
+/* image.c, image_load.c, image_write.c: compiled policy images (layout
+ * at the top of image.c) */
 typedef struct cf_image cf_image;
 uint64_t cf_hash64(const void *data, size_t n);
 /* Load the file at path into p when it is an image (*is_image set, and

@@ -18,7 +18,8 @@ CURLFENCE_API const char *curlfence_strerror(curlfence_code code)
   case CURLFENCE_E_PORT:      return "invalid port specification";
   case CURLFENCE_E_DUPLICATE: return "setting given more than once";
   case CURLFENCE_E_INCLUDE:   return "include cycle or nesting too deep";
-  case CURLFENCE_E_LIMIT:     return "line too long, not text, or too much to read";
+  case CURLFENCE_E_LIMIT:
+    return "line too long, not text, or too much to read";
   case CURLFENCE_E_CURL:      return "libcurl refused an option";
   case CURLFENCE_E_SUPERSEDED: return "policy switched during the reload";
   case CURLFENCE_E_IMAGE:     return "damaged or incompatible policy image";

@@ -123,8 +123,9 @@ long cf_match_connect(const cf_ruleset *rs, int v6, const uint8_t *addr,
 {
   uint8_t lo[16];
   long own = cf_match_linear(rs, v6, addr, port), other;
-  int own_allow = own >= 0 ? rs->rules[own].action == CURLFENCE_ALLOW
-                           : rs->dflt.set && rs->dflt.action == CURLFENCE_ALLOW;
+  int own_allow = own >= 0 ?
+                  rs->rules[own].action == CURLFENCE_ALLOW :
+                  rs->dflt.set && rs->dflt.action == CURLFENCE_ALLOW;
 
   *as_loopback = 0;
   if(!own_allow || !cf_unspecified_loopback(v6, addr, lo))

@@ -174,7 +174,8 @@ CURLFENCE_API void curlfence_policy_unref(curlfence_policy *policy)
   policy_free(policy);
 }
 
-CURLFENCE_API size_t curlfence_policy_rule_count(const curlfence_policy *policy)
+CURLFENCE_API size_t
+curlfence_policy_rule_count(const curlfence_policy *policy)
 {
   return policy ? policy->rs.nrules : 0;
 }

@@ -85,6 +85,59 @@ static uint8_t local_prefix(int v6, unsigned flags, unsigned plen)
   return !v6 && (flags & IFF_LOOPBACK) && plen < 32 ? (uint8_t)plen : 0;
 }
 
+/* The address an RTM_GETADDR answer h names, into s, its interface
+ * asked through fd: 1, or 0 for a message that names none, -1 for one
+ * that is malformed. */
+static int nl_address(int fd, const struct nlmsghdr *h, cf_selfaddr *s)
+{
+  struct ifaddrmsg *m = NLMSG_DATA(h);
+  struct rtattr *a;
+  size_t alen;
+  const void *addr = NULL, *local = NULL;
+  const char *label = NULL;
+  struct ifreq ifr;
+
+  if(h->nlmsg_type != RTM_NEWADDR ||
+     h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+     (m->ifa_family != AF_INET && m->ifa_family != AF_INET6))
+    return 0;
+  alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+  for(a = IFA_RTA(m); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+    size_t plen = RTA_PAYLOAD(a);
+
+    if(a->rta_type == IFA_ADDRESS || a->rta_type == IFA_LOCAL) {
+      if(plen != (m->ifa_family == AF_INET6 ? 16u : 4u))
+        return -1;
+      if(a->rta_type == IFA_ADDRESS)
+        addr = RTA_DATA(a);
+      else
+        local = RTA_DATA(a);
+    }
+    else if(a->rta_type == IFA_LABEL && plen > 0 && plen <= IFNAMSIZ &&
+            memchr(RTA_DATA(a), 0, plen))
+      label = RTA_DATA(a);
+  }
+  /* On a point-to-point link IFA_ADDRESS is the peer's. */
+  if(local)
+    addr = local;
+  if(!addr)
+    return 0;
+  memset(s, 0, sizeof(*s));
+  s->v6 = m->ifa_family == AF_INET6;
+  memcpy(s->addr, addr, s->v6 ? 16 : 4);
+  memset(&ifr, 0, sizeof(ifr));
+  ifr.ifr_ifindex = (int)m->ifa_index;
+  if(ioctl(fd, SIOCGIFNAME, &ifr) == 0) {
+    if(!label)
+      memcpy(s->ifname, ifr.ifr_name, sizeof(s->ifname) - 1);
+    if(ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
+      s->prefix = local_prefix(s->v6, ifr.ifr_flags, m->ifa_prefixlen);
+  }
+  if(label)
+    strncpy(s->ifname, label, sizeof(s->ifname) - 1);
+  return 1;
+}
+
 /* The addresses from one RTM_GETADDR dump, named as getifaddrs names
  * them: the address label, else the interface's name.  getifaddrs also
  * dumps every link with its statistics first, which made it the largest
@@ -132,12 +185,8 @@ static int list_netlink(cf_selfaddr **out, size_t *n, uint64_t *sum)
     left = (size_t)got;
     for(h = (struct nlmsghdr *)(void *)buf; NLMSG_OK(h, left);
         h = NLMSG_NEXT(h, left)) {
-      struct ifaddrmsg *m = NLMSG_DATA(h);
-      struct rtattr *a;
-      size_t alen;
-      const void *addr = NULL, *local = NULL;
-      const char *label = NULL;
       cf_selfaddr s;
+      int got_addr;
 
       if(h->nlmsg_seq != 1)
         goto out;
@@ -147,48 +196,11 @@ static int list_netlink(cf_selfaddr **out, size_t *n, uint64_t *sum)
       }
       if(h->nlmsg_type == NLMSG_ERROR)
         goto out;
-      if(h->nlmsg_type != RTM_NEWADDR ||
-         h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
-         (m->ifa_family != AF_INET && m->ifa_family != AF_INET6))
+      got_addr = nl_address(fd, h, &s);
+      if(got_addr < 0)
+        goto out;
+      if(!got_addr)
         continue;
-      alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-      for(a = IFA_RTA(m); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-        size_t plen = RTA_PAYLOAD(a);
-
-        if(a->rta_type == IFA_ADDRESS || a->rta_type == IFA_LOCAL) {
-          if(plen != (m->ifa_family == AF_INET6 ? 16u : 4u))
-            goto out;
-          if(a->rta_type == IFA_ADDRESS)
-            addr = RTA_DATA(a);
-          else
-            local = RTA_DATA(a);
-        }
-        else if(a->rta_type == IFA_LABEL && plen > 0 && plen <= IFNAMSIZ &&
-                memchr(RTA_DATA(a), 0, plen))
-          label = RTA_DATA(a);
-      }
-      /* On a point-to-point link IFA_ADDRESS is the peer's. */
-      if(local)
-        addr = local;
-      if(!addr)
-        continue;
-      memset(&s, 0, sizeof(s));
-      s.v6 = m->ifa_family == AF_INET6;
-      memcpy(s.addr, addr, s.v6 ? 16 : 4);
-      {
-        struct ifreq ifr;
-
-        memset(&ifr, 0, sizeof(ifr));
-        ifr.ifr_ifindex = (int)m->ifa_index;
-        if(ioctl(fd, SIOCGIFNAME, &ifr) == 0) {
-          if(!label)
-            memcpy(s.ifname, ifr.ifr_name, sizeof(s.ifname) - 1);
-          if(ioctl(fd, SIOCGIFFLAGS, &ifr) == 0)
-            s.prefix = local_prefix(s.v6, ifr.ifr_flags, m->ifa_prefixlen);
-        }
-      }
-      if(label)
-        strncpy(s.ifname, label, sizeof(s.ifname) - 1);
       if(k == cap) {
         cap = cap ? 2 * cap : 8;
         grown = realloc(list, cap * sizeof(*list));

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * table.h - the compiled table's layout and its lookup, as inline code:
- * table.c builds and checks tables, and the public decision (decide.c)
- * inlines the walk into its fast path.  The layout is described at the
- * top of table.c.
+ * table.c looks up, table_build.c builds tables, table_view.c checks the
+ * arrays of a mapped image, and the public decision (decide.c) inlines
+ * the walk into its fast path; the review code's spans (lib/review/
+ * spans.c) use the build's sweep.  The layout is described at the top of
+ * table.c.
  */
 #ifndef CURLFENCE_TABLE_H
 #define CURLFENCE_TABLE_H
@@ -92,6 +94,38 @@ struct cf_table {
 };
 
 
+/* ------------------------------------------------------------- build */
+
+/* A point where the answer changes. */
+typedef struct cf_cut {
+  /* the start as two words: a cf_u128 would align the record to 16 bytes
+   * and make it 32; there are up to two per rule, and they are the
+   * largest thing a build holds */
+  uint64_t hi, lo;
+  uint32_t val;
+} cf_cut;
+
+/* IPv4 change points start at multiples of 2^96 (a left-aligned key ends
+ * at bit 32), so the top word is all they need: 8 bytes instead of 24. */
+typedef struct cf_cut4 {
+  uint32_t start;    /* bits 96..127 of the key */
+  uint32_t val;
+} cf_cut4;
+
+/* The change points of family v6 of rs as the build's sweep computes them
+ * (table_build.c), without the trie: IPv6 ones in *cuts, IPv4 ones in
+ * *cuts4, *ncuts of them, in address order.  t, an empty table, receives
+ * the port sets and candidates their values refer to.  0, or -1 when out
+ * of memory, -2 past a limit; the caller frees *cuts and *cuts4 in any
+ * case. */
+int cf_table_sweep(cf_table *t, const cf_ruleset *rs, int v6, cf_cut **cuts,
+                   cf_cut4 **cuts4, size_t *ncuts);
+
+/* The NAT64 record of declared prefix i (d); -1 for a length RFC 6052
+ * does not define.  The build makes them, and an image's are checked
+ * against them. */
+int cf_table_n64_record(const cf_nat64 *d, size_t i, cf_n64 *r);
+
 /* ------------------------------------------------------------ lookup */
 
 /* The walk, written once; the callers below only differ in the target
@@ -99,52 +133,75 @@ struct cf_table {
 #define CF_WALK(KEYT, KEYBITS, f, key)                                        \
   do {                                                                        \
     KEYT k_ = (key);                                                          \
-    const cf_dent *d_ = &(f)->direct[(size_t)(k_ >> ((KEYBITS) - (f)->sbits))]; \
+    const cf_dent *d_ =                                                       \
+      &(f)->direct[(size_t)(k_ >> ((KEYBITS) - (f)->sbits))];                 \
     const cf_node *n_;                                                        \
-    if (d_->tag == CF_D_VALUE)                                                \
+    if(d_->tag == CF_D_VALUE)                                                 \
       return d_->leaf;                                                        \
     k_ <<= (f)->sbits;                                                        \
-    if (d_->tag == CF_D_FLAT) {                                               \
+    if(d_->tag == CF_D_FLAT) {                                                \
       unsigned i_ = (unsigned)(k_ >> ((KEYBITS) - 6));                        \
       uint64_t upto_ = (2ull << i_) - 1;                                      \
       return (f)->leaves[d_->leaf +                                           \
-                         (uint32_t)__builtin_popcountll(d_->leafstart & upto_) - 1]; \
+                         (uint32_t)__builtin_popcountll(d_->leafstart &       \
+                                                        upto_) - 1];          \
     }                                                                         \
     n_ = &(f)->nodes[d_->tag];                                                \
-    for (;;) {                                                                \
+    for(;;) {                                                                 \
       unsigned i_ = (unsigned)(k_ >> ((KEYBITS) - 6));                        \
       uint64_t upto_ = (2ull << i_) - 1; /* bits 0..i_; i_ = 63 wraps */      \
-      if (n_->inner & (1ull << i_)) {                                         \
+      if(n_->inner & (1ull << i_)) {                                          \
         n_ = &(f)->nodes[n_->child +                                          \
-                         (uint32_t)__builtin_popcountll(n_->inner & upto_) - 1]; \
+                         (uint32_t)__builtin_popcountll(n_->inner &           \
+                                                        upto_) - 1];          \
         k_ <<= 6;                                                             \
-      } else {                                                                \
+      }                                                                       \
+      else {                                                                  \
         return (f)->leaves[n_->leaf +                                         \
-                           (uint32_t)__builtin_popcountll(n_->leafstart & upto_) - 1]; \
+                           (uint32_t)__builtin_popcountll(n_->leafstart &     \
+                                                          upto_) - 1];        \
       }                                                                       \
     }                                                                         \
-  } while (0)
+  } while(0)
 
 /* The x86-64 baseline has no POPCNT: lookups are compiled twice, and the
  * table says which one the CPU can run (cf_table.popcnt). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CF_HAVE_POPCNT_CLONE 1
+
+/* glibc read cpuid once at start and answers from memory.  libgcc's
+ * __builtin_cpu_supports instead links a constructor that runs about ten
+ * cpuid instructions in every process that loads this code (the preload
+ * library: every program), and under a hypervisor each one is a trap that
+ * costs microseconds. */
+#if defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define CF_CPU_POPCNT() (CPU_FEATURE_ACTIVE(POPCNT) != 0)
+#endif
+#endif
+#ifndef CF_CPU_POPCNT
+#define CF_CPU_POPCNT() (__builtin_cpu_init(), \
+                         __builtin_cpu_supports("popcnt") != 0)
+#endif
 #endif
 
 /* Spelled out rather than a loop: gcc -O2 does not unroll the loop, so it
  * stays 8 dependent byte steps; this form becomes one load and a bswap,
  * and forced inline, since gcc otherwise calls it from find6. */
-__attribute__((always_inline)) static inline uint64_t load_be64(
-    const uint8_t *p) {
+__attribute__((always_inline)) static inline uint64_t
+load_be64(const uint8_t *p)
+{
   return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
          (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
          (uint64_t)p[6] << 8 | p[7];
 }
 
-__attribute__((always_inline)) static inline int port_in_ranges(
-    const cf_port_range *pr, uint32_t n, unsigned port) {
-  for (uint32_t i = 0; i < n; i++)
-    if (port >= pr[i].lo && port <= pr[i].hi)
+__attribute__((always_inline)) static inline int
+port_in_ranges(const cf_port_range *pr, uint32_t n, unsigned port)
+{
+  for(uint32_t i = 0; i < n; i++)
+    if(port >= pr[i].lo && port <= pr[i].hi)
       return 1;
   return 0;
 }
@@ -152,15 +209,17 @@ __attribute__((always_inline)) static inline int port_in_ranges(
 /* A NAT64 value for key: the embedded IPv4 address (host order) in *a4
  * and the record, or NULL when key lies outside its prefix.  Plain 64-bit
  * words: 128-bit shifts by a variable cost more than the rest. */
-__attribute__((always_inline)) static inline const cf_n64 *n64_embedded(
-    const cf_table *t, uint32_t v, uint64_t hi, uint64_t lo, uint32_t *a4) {
+__attribute__((always_inline)) static inline const cf_n64 *
+n64_embedded(const cf_table *t, uint32_t v, uint64_t hi, uint64_t lo,
+             uint32_t *a4)
+{
   const cf_n64 *n = &t->n64[v & CF_VAL_MAX];
-  if (((hi ^ n->hi) & n->mhi) | ((lo ^ n->lo) & n->mlo))
+  if(((hi ^ n->hi) & n->mhi) | ((lo ^ n->lo) & n->mlo))
     return NULL;
   /* /96: the last 32 bits.  /32 to /64: the address bits 32-63 and 72-103
    * (the "u" octet dropped) make one 64-bit word, and the IPv4 address
    * ends shift bits from its end. */
-  if (n->plen == 96)
+  if(n->plen == 96)
     *a4 = (uint32_t)lo;
   else
     *a4 = (uint32_t)((hi << 32 | (lo >> 24 & 0xffffffffu)) >> n->shift);
@@ -169,11 +228,12 @@ __attribute__((always_inline)) static inline const cf_n64 *n64_embedded(
 
 /* The declared prefix the direct entry of key names, when key lies in
  * it (see "NAT64 prefixes" above): the answer without the walk. */
-__attribute__((always_inline)) static inline const cf_n64 *n64_direct(
-    const cf_table *t, uint64_t hi, uint64_t lo, uint32_t *a4) {
+__attribute__((always_inline)) static inline const cf_n64 *
+n64_direct(const cf_table *t, uint64_t hi, uint64_t lo, uint32_t *a4)
+{
   const cf_fam *f = &t->fam[1];
   const cf_dent *d = &f->direct[(size_t)(hi >> (64 - f->sbits))];
-  if (d->tag >= CF_D_FLAT || !d->leaf)
+  if(d->tag >= CF_D_FLAT || !d->leaf)
     return NULL;
   return n64_embedded(t, d->leaf, hi, lo, a4);
 }
@@ -182,48 +242,52 @@ __attribute__((always_inline)) static inline const cf_n64 *n64_direct(
 
 /* The walks as inline code, for the leaf functions below: a function
  * inlined into one compiled for POPCNT gets the instruction too. */
-__attribute__((always_inline)) static inline uint32_t walk4_in(
-    const cf_fam *f, uint64_t key) {
+__attribute__((always_inline)) static inline uint32_t
+walk4_in(const cf_fam *f, uint64_t key)
+{
   CF_WALK(uint64_t, 64, f, key);
 }
 
-__attribute__((always_inline)) static inline uint32_t walk6_in(
-    const cf_fam *f, cf_u128 key) {
+__attribute__((always_inline)) static inline uint32_t
+walk6_in(const cf_fam *f, cf_u128 key)
+{
   CF_WALK(cf_u128, 128, f, key);
 }
 
 /* A value with CF_PSET resolved for the port in network order, as
  * cf_table_lookup_as() does, with the candidates read in place. */
-__attribute__((always_inline)) static inline uint32_t pset_port(
-    const cf_table *t, const cf_port_range *ports, uint32_t v,
-    uint16_t nport) {
+__attribute__((always_inline)) static inline uint32_t
+pset_port(const cf_table *t, const cf_port_range *ports, uint32_t v,
+          uint16_t nport)
+{
   const cf_pset *ps = &t->psets[v & ~CF_PSET];
   const cf_cand *c = t->cands + ps->off;
   unsigned port = ntohs(nport);
   v = ps->w;
-  for (uint32_t i = 0; port && i < ps->n; i++)
-    if (port_in_ranges(ports + c[i].port_off, c[i].nports & ~CF_ALLOW,
-                       port))
+  for(uint32_t i = 0; port && i < ps->n; i++)
+    if(port_in_ranges(ports + c[i].port_off, c[i].nports & ~CF_ALLOW,
+                      port))
       return (c[i].rule + 1) | (c[i].nports & CF_ALLOW);
   return v;
 }
 
 /* IPv6 (mapped and nat64 addresses as IPv4), for find_sa. */
-__attribute__((always_inline)) static inline uint32_t find6_sa(
-    const cf_table *t, const cf_port_range *ports, const char *b) {
+__attribute__((always_inline)) static inline uint32_t
+find6_sa(const cf_table *t, const cf_port_range *ports, const char *b)
+{
   const uint8_t *a = (const uint8_t *)b +
                      offsetof(struct sockaddr_in6, sin6_addr);
   uint64_t hi = load_be64(a), lo = load_be64(a + 8);
   uint16_t nport;
   uint32_t v, a4;
   memcpy(&nport, b + offsetof(struct sockaddr_in6, sin6_port), sizeof nport);
-  if (hi == 0 && lo >> 32 == 0xffffu)  /* IPv4-mapped */
+  if(hi == 0 && lo >> 32 == 0xffffu)  /* IPv4-mapped */
     v = walk4_in(&t->fam[0], lo << 32);
-  else if (n64_direct(t, hi, lo, &a4))
+  else if(n64_direct(t, hi, lo, &a4))
     v = walk4_in(&t->fam[0], (uint64_t)a4 << 32);
   else {
     v = walk6_in(&t->fam[1], (cf_u128)hi << 64 | lo);
-    if ((v & CF_NAT64) == CF_NAT64)
+    if((v & CF_NAT64) == CF_NAT64)
       v = n64_embedded(t, v, hi, lo, &a4)
               ? walk4_in(&t->fam[0], (uint64_t)a4 << 32)
               : t->n64[v & CF_VAL_MAX].outside;
@@ -232,8 +296,9 @@ __attribute__((always_inline)) static inline uint32_t find6_sa(
 }
 
 /* IPv4 from a sockaddr_in at b (length checked), for the fast paths. */
-__attribute__((always_inline)) static inline uint32_t find4_sa(
-    const cf_table *t, const cf_port_range *ports, const char *b) {
+__attribute__((always_inline)) static inline uint32_t
+find4_sa(const cf_table *t, const cf_port_range *ports, const char *b)
+{
   uint16_t nport;
   uint32_t a, v;
   memcpy(&a, b + offsetof(struct sockaddr_in, sin_addr), sizeof a);
@@ -258,12 +323,12 @@ __attribute__((always_inline)) static inline uint32_t find4_sa(
       const struct sockaddr *sa, socklen_t salen) {                           \
     const char *b = (const char *)sa;                                         \
     sa_family_t fam;                                                          \
-    if (salen < (socklen_t)sizeof(struct sockaddr_in))                        \
+    if(salen < (socklen_t)sizeof(struct sockaddr_in))                         \
       return CF_FIND_SLOW;                                                    \
     memcpy(&fam, b + offsetof(struct sockaddr, sa_family), sizeof fam);       \
-    if (fam == AF_INET)                                                       \
+    if(fam == AF_INET)                                                        \
       return find4_sa(t, ports, b);                                           \
-    if (fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6))   \
+    if(fam == AF_INET6 && salen >= (socklen_t)sizeof(struct sockaddr_in6))    \
       return NAME##6(t, ports, b);                                            \
     return CF_FIND_SLOW;                                                      \
   }

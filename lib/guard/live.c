@@ -103,12 +103,12 @@ void cf_live_release(cf_live *l, unsigned slot)
   atomic_fetch_sub(&l->readers[slot >> 1].n[slot & 1], 1);
 }
 
-/* Whether a reader is still inside slot i.  Each pass reads each shard
- * once, after the other slot was made current: a reader counted in a shard already
- * read and leaving does not matter, and one entering after its shard was
- * read sees the switch and backs out without touching the policy.  A
- * shard's count never drops below its readers inside, as each reader
- * leaves through the shard it entered by. */
+/* Whether a reader is still inside slot i.  Each pass reads each shard once,
+ * after the other slot was made current: a reader counted in a shard already
+ * read and leaving does not matter, and one entering after its shard was read
+ * sees the switch and backs out without touching the policy.  A shard's count
+ * never drops below its readers inside, as each reader leaves through the
+ * shard it entered by. */
 static int busy(cf_live *l, unsigned i)
 {
   for(unsigned k = 0; k < CF_SHARDS; k++)

@@ -3,7 +3,7 @@
  * diff.c - where two rule sets decide differently.
  *
  * Each rule set is reduced to the spans the table builder sweeps out (one
- * value per interval of the address space, see table.c), and the two span
+ * value per interval of the address space: spans.c), and the two span
  * lists are walked together: every interval where both values stay the
  * same is compared once, so the cost is linear in the number of spans of
  * both sides, not in the size of the address space.

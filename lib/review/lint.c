@@ -3,13 +3,13 @@
  * lint.c - rules that do nothing, or not what they seem to, for
  * `curlfence lint`.
  *
- * Every span of the address space (table.c's sweep: inside one span the
- * same rules match) is looked at once.  The rules matching a span come
- * from an index of the rules sorted by (family, prefix length, address,
- * rank): one binary search per prefix length in use.  The port space is
- * cut at the bounds of those rules' port lists, and for every piece the
- * deciding rule, the rule that would decide without it, and the best rule
- * of the baseline files (rules/default.rules) are found by a scan of the
+ * Every span of the address space (spans.c, the table build's sweep: inside
+ * one span the same rules match) is looked at once.  The rules matching a span
+ * come from an index of the rules sorted by (family, prefix length, address,
+ * rank): one binary search per prefix length in use.  The port space is cut at
+ * the bounds of those rules' port lists, and for every piece the deciding
+ * rule, the rule that would decide without it, and the best rule of the
+ * baseline files (rules/default.rules) are found by a scan of the
  * matching list.  From that:
  *
  *   decides[r]     r decides some address and port: otherwise r is
@@ -19,7 +19,8 @@
  *   opens[r]       an allow r decides where a baseline rule denies
  *
  * Duplicates (same family, prefix, action and port set as an earlier
- * rule) are found in the index, where they are neighbours.
+ * rule) are found by one sort of the rules on those, the port set in a
+ * canonical form.
  *
  * Cost: O(spans * (prefix lengths in use * log n + matches * pieces)),
  * about linear for hand-written files.  Memory: a few words per rule.
@@ -237,12 +238,6 @@ static int port_sets(const cf_ruleset *rs, const cf_rule *a,
   return !memcmp(in_a, in_b, sizeof(in_a));
 }
 
-static int same_ports(const cf_ruleset *rs, const cf_rule *a,
-                      const cf_rule *b)
-{
-  return port_sets(rs, a, b, 0);
-}
-
 static int ports_within(const cf_ruleset *rs, const cf_rule *a,
                         const cf_rule *b)
 {
@@ -351,6 +346,217 @@ curlfence_code cf_lint(const cf_ruleset *rs, const unsigned char *baseline,
   return rc;
 }
 
+/* st->idx: the rules in index order (key_cmp). */
+static curlfence_code make_index(lint_state *st, size_t n)
+{
+  const cf_ruleset *rs = st->rs;
+  lkey *k = malloc((n ? n : 1) * sizeof(*k));
+
+  if(!k)
+    return CURLFENCE_E_NOMEM;
+  for(size_t i = 0; i < n; i++) {
+    const cf_rule *r = &rs->rules[i];
+
+    memset(&k[i], 0, sizeof(k[i]));
+    k[i].v6 = r->v6;
+    k[i].plen = r->plen;
+    k[i].portless = r->nports == 0;
+    k[i].allow = r->action == CURLFENCE_ALLOW;
+    memcpy(k[i].addr, r->addr, r->v6 ? 16 : 4);
+    k[i].idx = (uint32_t)i;
+  }
+  qsort(k, n, sizeof(*k), key_cmp);
+  for(size_t i = 0; i < n; i++)
+    st->idx[i] = k[i].idx;
+  free(k);
+  return CURLFENCE_OK;
+}
+
+/* A rule as duplicates are told apart: family, prefix, action and port
+ * set, the ports in a canonical form (sorted, overlapping and adjacent
+ * ranges merged), so that the same set written two ways compares
+ * equal, as port_sets() compares them. */
+typedef struct dkey {
+  uint8_t v6, plen, allow;
+  uint8_t addr[16];
+  const cf_port_range *ports; /* canonical; NULL: any port */
+  uint32_t nports;
+  uint32_t idx;
+} dkey;
+
+static int range_cmp(const void *x, const void *y)
+{
+  const cf_port_range *a = x, *b = y;
+
+  if(a->lo != b->lo)
+    return a->lo < b->lo ? -1 : 1;
+  return a->hi < b->hi ? -1 : a->hi > b->hi;
+}
+
+/* everything but the index, then the index: an earlier rule first */
+static int dkey_cmp(const void *x, const void *y)
+{
+  const dkey *a = x, *b = y;
+  int c;
+
+  if(a->v6 != b->v6)
+    return a->v6 < b->v6 ? -1 : 1;
+  if(a->plen != b->plen)
+    return a->plen < b->plen ? -1 : 1;
+  c = memcmp(a->addr, b->addr, 16);
+  if(c)
+    return c;
+  if(a->allow != b->allow)
+    return a->allow < b->allow ? -1 : 1;
+  if(a->nports != b->nports)
+    return a->nports < b->nports ? -1 : 1;
+  for(uint32_t i = 0; i < a->nports; i++)
+    if((c = range_cmp(&a->ports[i], &b->ports[i])))
+      return c;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* The port ranges of r in canonical form, into out (room for r->nports):
+ * how many. */
+static uint32_t canonical_ports(const cf_ruleset *rs, const cf_rule *r,
+                                cf_port_range *out)
+{
+  uint32_t n = 0;
+
+  memcpy(out, rs->ports + r->port_off, r->nports * sizeof(*out));
+  qsort(out, r->nports, sizeof(*out), range_cmp);
+  for(uint32_t i = 0; i < r->nports; i++) {
+    if(n && out[i].lo <= (unsigned)out[n - 1].hi + 1) {
+      if(out[i].hi > out[n - 1].hi)
+        out[n - 1].hi = out[i].hi;
+    }
+    else
+      out[n++] = out[i];
+  }
+  return n;
+}
+
+/* dup_of[r]: the first rule r repeats (same family, prefix, action and
+ * port set), or -1.  One sort: O(n log n). */
+static curlfence_code find_duplicates(const cf_ruleset *rs, long *dup_of)
+{
+  size_t n = rs->nrules;
+  dkey *k = malloc((n ? n : 1) * sizeof(*k));
+  cf_port_range *ports = malloc((rs->nports ? rs->nports : 1) *
+                                sizeof(*ports));
+  size_t used = 0;
+
+  if(!k || !ports) {
+    free(k);
+    free(ports);
+    return CURLFENCE_E_NOMEM;
+  }
+  for(size_t i = 0; i < n; i++) {
+    const cf_rule *r = &rs->rules[i];
+
+    memset(&k[i], 0, sizeof(k[i]));
+    k[i].v6 = r->v6;
+    k[i].plen = r->plen;
+    k[i].allow = r->action == CURLFENCE_ALLOW;
+    memcpy(k[i].addr, r->addr, r->v6 ? 16 : 4);
+    k[i].idx = (uint32_t)i;
+    if(r->nports) {
+      k[i].ports = ports + used;
+      k[i].nports = canonical_ports(rs, r, ports + used);
+      used += r->nports;
+    }
+    dup_of[i] = -1;
+  }
+  qsort(k, n, sizeof(*k), dkey_cmp);
+  for(size_t i = 1, first = 0; i < n; i++) {
+    dkey a = k[first], b = k[i];
+
+    a.idx = b.idx = 0;
+    if(dkey_cmp(&a, &b))
+      first = i;
+    else
+      dup_of[k[i].idx] = (long)k[first].idx;
+  }
+  free(k);
+  free(ports);
+  return CURLFENCE_OK;
+}
+
+/* Every span of family v6 looked at: what each rule decides. */
+static curlfence_code look_at_spans(lint_state *st, int v6)
+{
+  const cf_ruleset *rs = st->rs;
+  size_t n = rs->nrules, a = 0;
+  curlfence_code rc;
+  cf_spans sp;
+
+  for(int p = 0; p <= 128; p++)
+    st->first[p] = st->end[p] = 0;
+  while(a < n && rs->rules[st->idx[a]].v6 != v6)
+    a++;
+  while(a < n && rs->rules[st->idx[a]].v6 == v6) {
+    unsigned p = rs->rules[st->idx[a]].plen;
+    size_t b = a;
+    while(b < n && rs->rules[st->idx[b]].v6 == v6 &&
+          rs->rules[st->idx[b]].plen == p)
+      b++;
+    st->first[p] = a;
+    st->end[p] = b;
+    a = b;
+  }
+  rc = cf_table_spans(&sp, rs, v6);
+  if(rc)
+    return rc;
+  for(size_t s = 0; s < sp.n && !rc; s++) {
+    uint8_t addr[16];
+
+    if(!sp.v[s].val || (sp.v[s].val & CF_NAT64) == CF_NAT64)
+      continue;   /* no rule matches here, or a nat64 prefix: none can */
+    for(unsigned j = 0; j < 8; j++) {
+      addr[j] = (uint8_t)(sp.v[s].hi >> (56 - 8 * j));
+      addr[8 + j] = (uint8_t)(sp.v[s].lo >> (56 - 8 * j));
+    }
+    if(look_at(st, v6, addr))
+      rc = CURLFENCE_E_NOMEM;
+  }
+  cf_spans_free(&sp);
+  return rc;
+}
+
+/* The findings, in file order.  pos[r]: r's place in st->idx. */
+static void report(const lint_state *st, const long *dup_of,
+                   const size_t *pos, cf_lint_fn fn, void *userdata)
+{
+  const cf_ruleset *rs = st->rs;
+  int stop = 0;
+
+  for(size_t i = 0; i < rs->nrules && !stop; i++) {
+    const cf_rule *r = &rs->rules[i];
+
+    /* a "self" line's rules depend on the host it runs on: that one of
+     * them changes nothing here says nothing about the line */
+    if(r->self)
+      continue;
+    if(dup_of[i] >= 0) {
+      finding(fn, userdata, &stop, CF_LINT_DUPLICATE, (long)i, dup_of[i],
+              NULL);
+      continue;
+    }
+    if(!st->decides[i]) {
+      finding(fn, userdata, &stop,
+              r->nports ? CF_LINT_PORT_NEVER_WINS : CF_LINT_SHADOWED,
+              (long)i, same_prefix_winner(st, pos[i]), NULL);
+      continue;
+    }
+    if(!st->differs[i])
+      finding(fn, userdata, &stop, CF_LINT_REDUNDANT, (long)i,
+              st->below[i] >= 0 ? st->below[i] : -1, NULL);
+    if(st->opened_by[i] >= 0 && !(st->baseline && st->baseline[r->file]))
+      finding(fn, userdata, &stop, CF_LINT_OPENS_BASELINE, (long)i,
+              st->opened_by[i], st->where + 16 * i);
+  }
+}
+
 static curlfence_code lint_rules(const cf_ruleset *rs,
                                  const unsigned char *baseline,
                                  cf_lint_fn fn, void *userdata)
@@ -359,7 +565,8 @@ static curlfence_code lint_rules(const cf_ruleset *rs,
   curlfence_code rc = CURLFENCE_OK;
   size_t n, i;
   unsigned char *dup = NULL;
-  int stop = 0;
+  long *dup_of = NULL;
+  size_t *pos = NULL;
 
   if(!rs || !fn)
     return CURLFENCE_E_INVAL;
@@ -375,8 +582,10 @@ static curlfence_code lint_rules(const cf_ruleset *rs,
   st.where = calloc(n ? n : 1, 16);
   st.match = malloc((n ? n : 1) * sizeof(*st.match));
   dup = calloc(n ? n : 1, 1);
+  dup_of = malloc((n ? n : 1) * sizeof(*dup_of));
+  pos = malloc((n ? n : 1) * sizeof(*pos));
   if(!st.idx || !st.decides || !st.differs || !st.below || !st.opened_by ||
-     !st.where || !st.match || !dup) {
+     !st.where || !st.match || !dup || !dup_of || !pos) {
     rc = CURLFENCE_E_NOMEM;
     goto out;
   }
@@ -384,126 +593,20 @@ static curlfence_code lint_rules(const cf_ruleset *rs,
     st.below[i] = -2;         /* not seen deciding yet */
     st.opened_by[i] = -1;
   }
-  {
-    lkey *k = malloc((n ? n : 1) * sizeof(*k));
-
-    if(!k) {
-      rc = CURLFENCE_E_NOMEM;
-      goto out;
-    }
-    for(i = 0; i < n; i++) {
-      const cf_rule *r = &rs->rules[i];
-
-      memset(&k[i], 0, sizeof(k[i]));
-      k[i].v6 = r->v6;
-      k[i].plen = r->plen;
-      k[i].portless = r->nports == 0;
-      k[i].allow = r->action == CURLFENCE_ALLOW;
-      memcpy(k[i].addr, r->addr, r->v6 ? 16 : 4);
-      k[i].idx = (uint32_t)i;
-    }
-    qsort(k, n, sizeof(*k), key_cmp);
-    for(i = 0; i < n; i++)
-      st.idx[i] = k[i].idx;
-    free(k);
-  }
-
-  /* duplicates: same prefix neighbours in the index */
-  for(i = 1; i < n; i++) {
-    const cf_rule *r = &rs->rules[st.idx[i]];
-
-    for(size_t k = i; k > 0; k--) {
-      const cf_rule *o = &rs->rules[st.idx[k - 1]];
-
-      if(o->v6 != r->v6 || o->plen != r->plen ||
-         memcmp(o->addr, r->addr, r->v6 ? 16 : 4))
-        break;
-      if(o->action == r->action && same_ports(rs, o, r) &&
-         st.idx[k - 1] < st.idx[i]) {
-        dup[st.idx[i]] = 1;
-        break;
-      }
-    }
-  }
-
-  st.dup = dup;
-
-  for(int v6 = 0; v6 < 2 && !rc; v6++) {
-    cf_spans sp;
-    size_t a = 0;
-
-    for(int p = 0; p <= 128; p++)
-      st.first[p] = st.end[p] = 0;
-    while(a < n && rs->rules[st.idx[a]].v6 != v6)
-      a++;
-    while(a < n && rs->rules[st.idx[a]].v6 == v6) {
-      unsigned p = rs->rules[st.idx[a]].plen;
-      size_t b = a;
-      while(b < n && rs->rules[st.idx[b]].v6 == v6 &&
-            rs->rules[st.idx[b]].plen == p)
-        b++;
-      st.first[p] = a;
-      st.end[p] = b;
-      a = b;
-    }
-    rc = cf_table_spans(&sp, rs, v6);
-    if(rc)
-      break;
-    for(size_t s = 0; s < sp.n && !rc; s++) {
-      uint8_t addr[16];
-
-      if(!sp.v[s].val || (sp.v[s].val & CF_NAT64) == CF_NAT64)
-        continue;   /* no rule matches here, or a nat64 prefix: none can */
-      for(unsigned j = 0; j < 8; j++) {
-        addr[j] = (uint8_t)(sp.v[s].hi >> (56 - 8 * j));
-        addr[8 + j] = (uint8_t)(sp.v[s].lo >> (56 - 8 * j));
-      }
-      if(look_at(&st, v6, addr))
-        rc = CURLFENCE_E_NOMEM;
-    }
-    cf_spans_free(&sp);
-  }
+  rc = make_index(&st, n);
+  if(!rc)
+    rc = find_duplicates(rs, dup_of);
   if(rc)
     goto out;
-
-  /* report in file order */
-  for(i = 0; i < n && !stop; i++) {
-    const cf_rule *r = &rs->rules[i];
-
-    /* a "self" line's rules depend on the host it runs on: that one of
-     * them changes nothing here says nothing about the line */
-    if(r->self)
-      continue;
-    if(dup[i]) {
-      long first = -1;
-      for(size_t k = 0; k < i; k++) {
-        const cf_rule *o = &rs->rules[k];
-        if(o->v6 == r->v6 && o->plen == r->plen && o->action == r->action &&
-           !memcmp(o->addr, r->addr, r->v6 ? 16 : 4) &&
-           same_ports(rs, o, r)) {
-          first = (long)k;
-          break;
-        }
-      }
-      finding(fn, userdata, &stop, CF_LINT_DUPLICATE, (long)i, first, NULL);
-      continue;
-    }
-    if(!st.decides[i]) {
-      size_t pos = 0;
-      while(st.idx[pos] != i)
-        pos++;
-      finding(fn, userdata, &stop,
-              r->nports ? CF_LINT_PORT_NEVER_WINS : CF_LINT_SHADOWED,
-              (long)i, same_prefix_winner(&st, pos), NULL);
-      continue;
-    }
-    if(!st.differs[i])
-      finding(fn, userdata, &stop, CF_LINT_REDUNDANT, (long)i,
-              st.below[i] >= 0 ? st.below[i] : -1, NULL);
-    if(st.opened_by[i] >= 0 && !(baseline && baseline[r->file]))
-      finding(fn, userdata, &stop, CF_LINT_OPENS_BASELINE, (long)i,
-              st.opened_by[i], st.where + 16 * i);
+  for(i = 0; i < n; i++) {
+    dup[i] = dup_of[i] >= 0;
+    pos[st.idx[i]] = i;
   }
+  st.dup = dup;
+  for(int v6 = 0; v6 < 2 && !rc; v6++)
+    rc = look_at_spans(&st, v6);
+  if(!rc)
+    report(&st, dup_of, pos, fn, userdata);
 out:
   free(st.idx);
   free(st.decides);
@@ -514,6 +617,8 @@ out:
   free(st.match);
   free(st.cuts);
   free(dup);
+  free(dup_of);
+  free(pos);
   return rc;
 }
 

@@ -2,14 +2,41 @@
 /*
  * review.h - code that reviews rule sets for the tool: where two rule
  * sets differ (diff.c), every rule that holds an address (explain.c) and
- * rules that decide nothing (lint.c).  It may use the engine
- * (engine/engine.h) and never the guard; it is linked into the tool only,
- * never into libcurlfence or the preload library.
+ * rules that decide nothing (lint.c), and the spans of a rule set both
+ * diff and lint read (spans.c).  It may use the engine (engine/engine.h,
+ * and the table's engine/table.h for the build's sweep) and never the
+ * guard; it is linked into the tool only, never into libcurlfence or the
+ * preload library.
  */
 #ifndef CURLFENCE_REVIEW_H
 #define CURLFENCE_REVIEW_H
 
 #include "engine/engine.h"
+
+/* spans.c: the intervals the table is built from, for diff.c and
+ * lint.c, without building the lookup structure.  Span i of family v6
+ * starts at the 128-bit key hi:lo (IPv4 addresses in the top 32 bits)
+ * and runs to the next span's start (the last to the end of the space);
+ * its value is what cf_table_find4/find6 return there.  Neighbours have
+ * different values. */
+typedef struct cf_span {
+  uint64_t hi, lo;
+  uint32_t val;
+} cf_span;
+typedef struct cf_spans {
+  cf_span *v;
+  size_t n;
+  cf_table *t;            /* holds the port sets the values refer to */
+  uint32_t *rules;        /* the rule of each of t's port candidates */
+} cf_spans;
+/* In the IPv6 spans a nat64 prefix has the value CF_NAT64 | its index in
+ * rs->nat64: no IPv6 rule decides there. */
+curlfence_code cf_table_spans(cf_spans *out, const cf_ruleset *rs, int v6);
+/* For a value with CF_PSET: the portless value (w) returned, and the
+ * port rules that outrank it, best first. */
+uint32_t cf_spans_pset(const cf_spans *s, uint32_t val,
+                       const uint32_t **cands, uint32_t *n);
+void cf_spans_free(cf_spans *s);
 
 /* diff.c: where two rule sets decide differently.  fn is called once per
  * CIDR block and change, IPv4 first, in address order; it returns

@@ -60,9 +60,10 @@ static const char *const probes[] = {
 static const unsigned ports[] = {0, 80, 443, 1000, 8080, 65535};
 
 static socklen_t addr_of(struct sockaddr_storage *ss, const char *a,
-                         unsigned port) {
+                         unsigned port)
+{
   memset(ss, 0, sizeof *ss);
-  if (strchr(a, ':')) {
+  if(strchr(a, ':')) {
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons((uint16_t)port);
@@ -76,8 +77,9 @@ static socklen_t addr_of(struct sockaddr_storage *ss, const char *a,
   return sizeof *in;
 }
 
-static void same(int ok, const char *what) {
-  if (!ok) {
+static void same(int ok, const char *what)
+{
+  if(!ok) {
     fprintf(stderr, "fuzz_image: %s\n", what);
     abort();
   }
@@ -85,40 +87,43 @@ static void same(int ok, const char *what) {
 
 /* Equal but for the checksum and the compile time. */
 static int same_image(const unsigned char *a, const unsigned char *b,
-                      size_t len) {
+                      size_t len)
+{
   return len >= 64 && !memcmp(a, b, 8) && !memcmp(a + 16, b + 16, 24) &&
          !memcmp(a + 48, b + 48, len - 48);
 }
 
-static int str_eq(const char *a, const char *b) {
+static int str_eq(const char *a, const char *b)
+{
   return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
 /* The seeds' policies and images, made once (the replay driver of make
  * check has no initialisation hook). */
-static void init(void) {
+static void init(void)
+{
   const char *dir = getenv("CURLFENCE_FUZZ_WRITE_SEEDS");
-  for (size_t i = 0; i < NSRC; i++) {
+  for(size_t i = 0; i < NSRC; i++) {
     curlfence_error err;
-    if (curlfence_policy_load_string(&seed[i].text, sources[i],
-                                     strlen(sources[i]), "seed.rules", &err) ||
-        cf_image_build(seed[i].text, NULL, &seed[i].img, &seed[i].len,
-                       &err)) {
+    if(curlfence_policy_load_string(&seed[i].text, sources[i],
+                                    strlen(sources[i]), "seed.rules", &err) ||
+       cf_image_build(seed[i].text, NULL, &seed[i].img, &seed[i].len,
+                      &err)) {
       fprintf(stderr, "fuzz_image: seed %zu: %s\n", i, err.text);
       abort();
     }
-    if (dir) {
+    if(dir) {
       /* two seeds per image: checksum kept, checksum recomputed */
-      for (int flag = 0; flag < 2; flag++) {
+      for(int flag = 0; flag < 2; flag++) {
         char path[4096];
         FILE *f;
         unsigned char b = (unsigned char)flag;
         snprintf(path, sizeof path, "%s/seed-%zu-%s", dir, i,
                  flag ? "resealed" : "as-is");
         f = fopen(path, "wb");
-        if (!f || fwrite(&b, 1, 1, f) != 1 ||
-            fwrite(seed[i].img, 1, seed[i].len, f) != seed[i].len ||
-            fclose(f))
+        if(!f || fwrite(&b, 1, 1, f) != 1 ||
+           fwrite(seed[i].img, 1, seed[i].len, f) != seed[i].len ||
+           fclose(f))
           abort();
       }
     }
@@ -126,9 +131,10 @@ static void init(void) {
 }
 
 static void check_consistent(const curlfence_policy *p, int exact,
-                             const curlfence_policy *text) {
-  for (size_t a = 0; a < sizeof probes / sizeof probes[0]; a++)
-    for (size_t b = 0; b < sizeof ports / sizeof ports[0]; b++) {
+                             const curlfence_policy *text)
+{
+  for(size_t a = 0; a < sizeof probes / sizeof probes[0]; a++)
+    for(size_t b = 0; b < sizeof ports / sizeof ports[0]; b++) {
       struct sockaddr_storage ss;
       socklen_t len = addr_of(&ss, probes[a], ports[b]);
       curlfence_verdict v, tv;
@@ -138,12 +144,12 @@ static void check_consistent(const curlfence_policy *p, int exact,
       same(fast == slow, "the fast path and the verdict disagree");
       same(v.rule && v.reason, "a verdict without a rule text");
       (void)strlen(v.rule);
-      if (v.file)
+      if(v.file)
         (void)strlen(v.file);
-      if (!strcmp(v.reason, "rule"))
+      if(!strcmp(v.reason, "rule"))
         same(!strncmp(v.rule, slow ? "allow " : "deny ", slow ? 6 : 5),
              "a verdict's text is not its action");
-      if (exact) {
+      if(exact) {
         curlfence_action t =
             curlfence_policy_decide(text, (struct sockaddr *)&ss, len, &tv);
         same(t == slow, "an unchanged image decides unlike its rules");
@@ -163,54 +169,56 @@ static void check_consistent(const curlfence_policy *p, int exact,
   {
     curlfence_rule_stat st[64];
     size_t n = curlfence_policy_rule_stats(p, st, 64);
-    for (size_t i = 0; i < n && i < 64; i++) {
+    for(size_t i = 0; i < n && i < 64; i++) {
       (void)strlen(st[i].rule);
-      if (st[i].file)
+      if(st[i].file)
         (void)strlen(st[i].file);
     }
   }
   (void)curlfence_policy_report_only(p);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
   curlfence_policy *p;
   curlfence_error err;
   unsigned char *img;
   size_t len;
   int reseal;
 
-  if (!seed[0].img)
+  if(!seed[0].img)
     init();
-  if (size < 1)
+  if(size < 1)
     return 0;
   reseal = data[0] & 1;
   len = size - 1;
   img = malloc(len ? len : 1);
-  if (!img)
+  if(!img)
     return 0;
   memcpy(img, data + 1, len);
-  if (reseal && len >= 16) {
+  if(reseal && len >= 16) {
     uint64_t h = cf_hash64(img + 16, len - 16);
     memcpy(img + 8, &h, 8);
   }
   p = calloc(1, sizeof *p);
-  if (!p) {
+  if(!p) {
     free(img);
     return 0;
   }
-  if (cf_image_load_mem(p, img, len, "fuzz", &err) == CURLFENCE_OK) {
+  if(cf_image_load_mem(p, img, len, "fuzz", &err) == CURLFENCE_OK) {
     const curlfence_policy *text = NULL;
-    for (size_t i = 0; i < NSRC; i++)
-      if (seed[i].len == len && same_image(seed[i].img, img, len))
+    for(size_t i = 0; i < NSRC; i++)
+      if(seed[i].len == len && same_image(seed[i].img, img, len))
         text = seed[i].text;
-    if (!reseal)
+    if(!reseal)
       same(text != NULL, "a changed image passed its checksum");
     p->hits = calloc(p->rs.nrules + 2, sizeof *p->hits);
-    if (p->hits)
+    if(p->hits)
       check_consistent(p, text != NULL, text);
     free(p->hits);
     cf_image_close(p);
-  } else {
+  }
+  else {
     same(err.code == CURLFENCE_E_IMAGE || err.code == CURLFENCE_E_NOMEM,
          "a rejection with another code");
     same(!strncmp(err.text, "fuzz: offset ", 13) ||

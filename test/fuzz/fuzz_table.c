@@ -114,6 +114,8 @@ static void same(const cf_ruleset *rs, const cf_table *t, int v6,
   abort();
 }
 
+/* checksrc: allow LONGFUNC the input is decoded into rules and probes in
+ * one pass: its byte layout is easiest to follow in one place */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   cf_rule rules[MAX_RULES];

@@ -216,7 +216,8 @@ static int container(jc *j, int depth, unsigned char close)
       j->p++;
       return 0;
     }
-    return bad(j, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
+    return bad(j, close == '}' ? "',' or '}' expected" :
+                                 "',' or ']' expected");
   }
 }
 

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Memory over many handles, for the preload library's tests: CYCLES times
- * either an easy handle made, used for one transfer of URL and freed
- * ("easy"), or a multi handle made and freed ("multi").  The easy handles
- * share one connection (a share handle with CURL_LOCK_DATA_CONNECT), so
- * the run is not one TCP connection and one server thread per cycle.  libcurl makes and
- * frees handles of its own in each (one per multi handle, and one for the
- * multi handle of each curl_easy_perform), which the preload library must
- * not keep records of.  It knows nothing of curlfence.
+ * either an easy handle made, used for one transfer of URL and freed ("easy"),
+ * or a multi handle made and freed ("multi").  The easy handles share one
+ * connection (a share handle with CURL_LOCK_DATA_CONNECT), so the run is not
+ * one TCP connection and one server thread per cycle.  libcurl makes and frees
+ * handles of its own in each (one per multi handle, and one for the multi
+ * handle of each curl_easy_perform), which the preload library must not keep
+ * records of.  It knows nothing of curlfence.
  *
  *   preload-memory easy|multi CYCLES [URL]
  *
