@@ -250,7 +250,7 @@ tools/curlfence: $(TOOL)
 TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
                 test/test_nat64_internal.c test/test_image.c \
                 test/test_image_nat64.c test/test_guard_internal.c \
-                test/test_reload.c
+                test/test_reload.c test/test_util.c
 TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
                 $(BUILD)/test/main-shared.o
 

@@ -122,7 +122,7 @@ static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
     return -1;
   for (size_t i = 0; i < k->n; i++) {
     if (inside && c->n)
-      gen_addr_inside(&rules[gen_rand(&s) % c->n], &s, k->addr[i]);
+      gen_addr_inside(&rules[rnd_next(&s) % c->n], &s, k->addr[i]);
     else
       gen_addr_random(k->v6, &s, k->addr[i]);
     k->port[i] = (i & 1) ? 443 : 80;

@@ -25,6 +25,7 @@ int main(void)
   srunner_add_suite(sr, suite_preload());
   srunner_add_suite(sr, suite_image());   /* damages images through internals */
   srunner_add_suite(sr, suite_image_nat64());
+  srunner_add_suite(sr, suite_util());
 #endif
   srunner_add_suite(sr, suite_nat64());
   srunner_run_all(sr, CK_NORMAL);

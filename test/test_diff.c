@@ -13,6 +13,7 @@
  */
 #include "review/review.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -21,18 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rnd_next(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static unsigned rnd_below(uint64_t *s, unsigned n)
-{
-  return n ? (unsigned)(rnd_next(s) % n) : 0;
-}
 
 /* What cf_diff reported, copied out of the callback. */
 typedef struct change {
@@ -79,15 +68,6 @@ static int collect(const cf_diff_change *c, void *userdata)
   o->old_loopback = c->old_loopback;
   o->new_loopback = c->new_loopback;
   return 0;
-}
-
-static int in_block(const uint8_t *a, const uint8_t *net, unsigned plen)
-{
-  unsigned full = plen / 8, rest = plen % 8;
-
-  if(memcmp(a, net, full))
-    return 0;
-  return !rest || !((a[full] ^ net[full]) & (0xffu << (8 - rest)) & 0xffu);
 }
 
 static int port_in(const change *c, unsigned port)
@@ -349,7 +329,8 @@ static void check_pair(uint64_t seed, const char *ta, const char *tb,
     ab = action_of(&b, rb);
     for(size_t k = 0; k < cs.n; k++) {
       const change *c = &cs.v[k];
-      if(c->v6 == v6 && in_block(addr, c->addr, c->plen) && port_in(c, port)) {
+      if(c->v6 == v6 && cf_prefix_equal(addr, c->addr, c->plen) &&
+         port_in(c, port)) {
         found++;
         hit = c;
       }
@@ -564,7 +545,7 @@ static long linear_without(const cf_ruleset *rs, int v6, const uint8_t *a,
   for(size_t i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
 
-    if((long)i == skip || r->v6 != v6 || !in_block(a, r->addr, r->plen) ||
+    if((long)i == skip || r->v6 != v6 || !cf_prefix_equal(a, r->addr, r->plen) ||
        !cf_rule_port_match(rs, r, port))
       continue;
     if(best < 0 || cf_rule_beats(r, (long)i, &rs->rules[best], best) > 0)

@@ -10,6 +10,7 @@
  */
 #include "engine/engine.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -222,15 +223,6 @@ END_TEST
 
 /* ------------------------------------------------ the same answers */
 
-static uint64_t rnd(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 /* A random policy of n rules that nest and touch often (few top
  * prefixes, many lengths), with ports on some; written to path. */
 static void random_rules(const char *path, uint64_t seed, size_t n,
@@ -242,17 +234,17 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
   ck_assert_ptr_nonnull(f);
   fputs(seed & 1 ? "default allow\n" : "default deny\n", f);
   for(i = 0; i < n; i++) {
-    uint64_t r = rnd(&seed);
+    uint64_t r = rnd_next(&seed);
     int v6 = (r & 3) == 0, plen;
     uint8_t a[16];
     char buf[64];
     unsigned j;
 
     for(j = 0; j < 16; j++)
-      a[j] = (uint8_t)rnd(&seed);
+      a[j] = (uint8_t)rnd_next(&seed);
     a[0] = v6 ? 0x20 : (uint8_t)(10 + (a[0] & 1));
     a[1] &= 0x3;
-    plen = v6 ? 8 + (int)(rnd(&seed) % 121) : 8 + (int)(rnd(&seed) % 25);
+    plen = v6 ? 8 + (int)(rnd_next(&seed) % 121) : 8 + (int)(rnd_next(&seed) % 25);
     for(j = 0; j < 16; j++) {
       int lo = (int)j * 8;
       if(plen <= lo)
@@ -271,18 +263,18 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
   /* probes: addresses inside and just around random rules */
   for(i = 0; i < nprobe; i++) {
     uint8_t a[16];
-    int v6 = (rnd(&seed) & 3) == 0;
+    int v6 = (rnd_next(&seed) & 3) == 0;
     unsigned j;
 
     for(j = 0; j < 16; j++)
-      a[j] = (uint8_t)rnd(&seed);
+      a[j] = (uint8_t)rnd_next(&seed);
     a[0] = v6 ? 0x20 : (uint8_t)(10 + (a[0] & 1));
     a[1] &= 0x3;
-    if(rnd(&seed) & 1) {
+    if(rnd_next(&seed) & 1) {
       /* zero or saturate a random tail: prefix edges */
-      unsigned from = (unsigned)(rnd(&seed) % (v6 ? 16 : 4));
+      unsigned from = (unsigned)(rnd_next(&seed) % (v6 ? 16 : 4));
       for(j = from; j < 16; j++)
-        a[j] = (rnd(&seed) & 1) ? 0 : 0xff;
+        a[j] = (rnd_next(&seed) & 1) ? 0 : 0xff;
     }
     inet_ntop(v6 ? AF_INET6 : AF_INET, a, probe[i], 64);
   }

@@ -11,6 +11,7 @@
  */
 #include "engine/engine.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -22,18 +23,6 @@
 
 static uint64_t base_seed;
 static int quick;
-
-/* splitmix64: small, fast and good enough to shuffle test inputs */
-static uint64_t rnd_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static unsigned rnd_below(uint64_t *s, unsigned n) {
-  return n ? (unsigned)(rnd_next(s) % n) : 0;
-}
 
 /* ------------------------------------------------ hand-built rule sets */
 

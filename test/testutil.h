@@ -26,6 +26,7 @@ Suite *suite_nat64(void);  /* test_nat64.c */
 Suite *suite_nat64_internal(void);
 Suite *suite_image(void);
 Suite *suite_image_nat64(void); /* internals */
+Suite *suite_util(void);   /* internals */
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,

@@ -57,12 +57,7 @@ int cf_selfent_cmp(const void *pa, const void *pb)
  * self rules (maybe_self in decide.c). */
 static int holds(const cf_selfent *e, int v6, const uint8_t *addr)
 {
-  unsigned full = e->plen / 8u, rest = e->plen % 8u;
-
-  if(e->v6 != (v6 != 0) || memcmp(e->addr, addr, full) != 0)
-    return 0;
-  return rest == 0 ||
-         ((e->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+  return e->v6 == (v6 != 0) && cf_prefix_equal(e->addr, addr, e->plen);
 }
 
 long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e)
