@@ -131,7 +131,7 @@ all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) \
 
 -include $(LIB_OBJS:.o=.d) $(REVIEW_OBJS:.o=.d) $(FETCH_OBJS:.o=.d) $(FETCH_INST_OBJS:.o=.d) \
          $(BUILD)/tools/fetch-exec.d $(BUILD)/tools-installed/fetch-exec.d \
-         $(TEST_OBJS:.o=.d) $(BUILD)/test/main-shared.d \
+         $(TEST_OBJS:.o=.d) \
          $(BUILD)/test/hooks/engine/rules.d $(BUILD)/test/hooks/engine/self.d \
          $(GUARD_SRCS:lib/%.c=$(BUILD)/test/hooks/%.d)
 
@@ -242,25 +242,17 @@ tools/curlfence: $(TOOL)
 	ln -sf ../$(TOOL) $@
 
 # ---------------------------------------------------------------- tests
-# Two test programs.  check_curlfence has every suite and links the internal
-# archive (valgrind runs it).  check_curlfence_shared has the suites that
-# use only the public API, linked against libcurlfence.so: suites of
-# internals are listed in TEST_INTERNAL and left out of it (main.c skips
-# them when CF_TEST_PUBLIC_ONLY is defined).
-TEST_INTERNAL = test/test_table.c test/test_rules_internal.c test/test_diff.c \
-                test/test_nat64_internal.c test/test_image.c \
-                test/test_image_nat64.c test/test_guard_internal.c \
-                test/test_reload.c test/test_util.c
-TEST_SO_OBJS  = $(filter-out $(TEST_INTERNAL:%.c=$(BUILD)/%.o) $(BUILD)/test/main.o,$(TEST_OBJS)) \
-                $(BUILD)/test/main-shared.o
+# Two test programs, each running every suite linked into it (the
+# registry in test/testutil.h).  check_curlfence has every suite and links
+# the internal archive (valgrind runs it).  check_curlfence_shared is
+# linked against libcurlfence.so and leaves out the files whose suite is
+# registered with TU_SUITE_STATIC_ONLY (internals, test hooks).
+TEST_STATIC_ONLY := $(shell grep -lw '^TU_SUITE_STATIC_ONLY' test/*.c)
+TEST_SO_OBJS  = $(filter-out $(TEST_STATIC_ONLY:%.c=$(BUILD)/%.o),$(TEST_OBJS))
 
 $(BUILD)/test/%.o: test/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Ilib -DCF_TEST_HOOKS -c $< -o $@
-
-$(BUILD)/test/main-shared.o: test/main.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -DCF_TEST_PUBLIC_ONLY -c $< -o $@
 
 # check_curlfence links its own copies of the files with test hooks,
 # built with CF_TEST_HOOKS: the load hook (rules.c) lets a test change a
@@ -298,6 +290,7 @@ $(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_chec
 check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) fuzz-replay
 	test/license.sh
 	test/layers.sh $(BUILD) $(TOOL) $(TOOL_INST) $(FETCH) $(PRELOAD)
+	test/suites.sh $(TESTBIN)
 	test/version.sh
 	test/exports.sh $(SHLIB) $(STLIB)
 	CURLFENCE_TOOL=$(TOOL) JSON_LINES=$(JSON_LINES) test/tool.sh

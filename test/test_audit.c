@@ -334,22 +334,26 @@ START_TEST(test_other_names_of_a_standard_stream_share_the_offset)
 }
 END_TEST
 
-Suite *suite_audit_json(void)
-{
-  Suite *s = suite_create("audit-json");
-  TCase *tc = tcase_create("utf8");
-  TCase *sinks = tcase_create("sinks");
+static const tu_test utf8_tests[] = {
+  TU_TEST(test_checker),
+  TU_TEST(test_hostile_bytes),
+  TU_TEST(test_python_reads_it),
+  TU_END
+};
 
-  tcase_add_test(tc, test_checker);
-  tcase_add_test(tc, test_hostile_bytes);
-  tcase_add_test(tc, test_python_reads_it);
-  suite_add_tcase(s, tc);
-  tcase_add_test(sinks, test_syslog_losses_are_reported);
-  tcase_add_test(sinks, test_file_short_write_is_a_loss);
-  tcase_add_test(sinks, test_stderr_sink_shares_the_offset);
-  tcase_add_test(sinks, test_stdout_sink_shares_the_offset);
-  tcase_add_test(sinks,
-                 test_other_names_of_a_standard_stream_share_the_offset);
-  suite_add_tcase(s, sinks);
-  return s;
-}
+static const tu_test sinks_tests[] = {
+  TU_TEST(test_syslog_losses_are_reported),
+  TU_TEST(test_file_short_write_is_a_loss),
+  TU_TEST(test_stderr_sink_shares_the_offset),
+  TU_TEST(test_stdout_sink_shares_the_offset),
+  TU_TEST(test_other_names_of_a_standard_stream_share_the_offset),
+  TU_END
+};
+
+static const tu_case cases[] = {
+  { "utf8", 0, NULL, NULL, utf8_tests },
+  { "sinks", 0, NULL, NULL, sinks_tests },
+  TU_CASES_END
+};
+
+TU_SUITE("audit-json", cases, NULL);

@@ -198,16 +198,18 @@ START_TEST(test_expectations_guard_edits)
 }
 END_TEST
 
-Suite *suite_default_rules(void)
-{
-  Suite *s = suite_create("default-rules");
-  TCase *tc = tcase_create("table");
+static const tu_test table_tests[] = {
+  TU_TEST(test_denied),
+  TU_TEST(test_allowed),
+  TU_TEST(test_metadata_named),
+  TU_TEST(test_expectations_guard_edits),
+  TU_TEST(test_examples_load),
+  TU_END
+};
 
-  tcase_add_test(tc, test_denied);
-  tcase_add_test(tc, test_allowed);
-  tcase_add_test(tc, test_metadata_named);
-  tcase_add_test(tc, test_expectations_guard_edits);
-  tcase_add_test(tc, test_examples_load);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "table", 0, NULL, NULL, table_tests },
+  TU_CASES_END
+};
+
+TU_SUITE("default-rules", cases, NULL);

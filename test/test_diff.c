@@ -610,18 +610,19 @@ START_TEST(lint_is_sound)
 }
 END_TEST
 
-Suite *suite_diff(void)
-{
-  Suite *s = suite_create("diff");
-  TCase *tc = tcase_create("diff");
+static const tu_test diff_tests[] = {
+  TU_TEST(equivalent_sets),
+  TU_TEST(mapped_block_merges),
+  TU_TEST(unspecified_follows_loopback),
+  TU_TEST(random_pairs),
+  TU_TEST(random_edits),
+  TU_TEST(lint_is_sound),
+  TU_END
+};
 
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, equivalent_sets);
-  tcase_add_test(tc, mapped_block_merges);
-  tcase_add_test(tc, unspecified_follows_loopback);
-  tcase_add_test(tc, random_pairs);
-  tcase_add_test(tc, random_edits);
-  tcase_add_test(tc, lint_is_sound);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "diff", 120, NULL, NULL, diff_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("diff", cases, NULL);

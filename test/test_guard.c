@@ -1395,37 +1395,37 @@ START_TEST(test_set_audit_while_transferring)
 }
 END_TEST
 
-Suite *suite_guard(void)
-{
-  Suite *s = suite_create("guard");
-  TCase *tc = tcase_create("curl");
+static const tu_test curl_tests[] = {
+  TU_TEST(test_allowed_and_denied),
+  TU_TEST(test_spellings_and_rebinding),
+  TU_TEST(test_redirect_second_hop),
+  TU_TEST(test_mixed_resolution),
+  TU_TEST(test_proxy_from_environment),
+  TU_TEST(test_reused_connection),
+  TU_TEST(test_reused_from_share),
+  TU_TEST(test_duphandle),
+  TU_TEST(test_late_close),
+  TU_TEST(test_unix_socket),
+  TU_TEST(test_reused_unix_relative),
+  TU_TEST(test_freed_guard_fails_closed),
+  TU_TEST(test_chained_callbacks),
+  TU_TEST(test_ipv6_and_audit_all),
+  TU_TEST(test_json_sink),
+  TU_TEST(test_api_misuse),
+  TU_TEST(test_metrics),
+  TU_TEST(test_udp_tftp),
+  TU_TEST(test_doh_cleared),
+  TU_TEST(test_tftp_reply_address),
+  TU_TEST(test_unspecified_is_loopback),
+  TU_TEST(test_ftp_pasv_address),
+  TU_TEST(test_chained_open_rewrites_address),
+  TU_TEST(test_set_audit_while_transferring),
+  TU_END
+};
 
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, test_allowed_and_denied);
-  tcase_add_test(tc, test_spellings_and_rebinding);
-  tcase_add_test(tc, test_redirect_second_hop);
-  tcase_add_test(tc, test_mixed_resolution);
-  tcase_add_test(tc, test_proxy_from_environment);
-  tcase_add_test(tc, test_reused_connection);
-  tcase_add_test(tc, test_reused_from_share);
-  tcase_add_test(tc, test_duphandle);
-  tcase_add_test(tc, test_late_close);
-  tcase_add_test(tc, test_unix_socket);
-  tcase_add_test(tc, test_reused_unix_relative);
-  tcase_add_test(tc, test_freed_guard_fails_closed);
-  tcase_add_test(tc, test_chained_callbacks);
-  tcase_add_test(tc, test_ipv6_and_audit_all);
-  tcase_add_test(tc, test_json_sink);
-  tcase_add_test(tc, test_api_misuse);
-  tcase_add_test(tc, test_metrics);
-  tcase_add_test(tc, test_udp_tftp);
-  tcase_add_test(tc, test_doh_cleared);
-  tcase_add_test(tc, test_tftp_reply_address);
-  tcase_add_test(tc, test_unspecified_is_loopback);
-  tcase_add_test(tc, test_ftp_pasv_address);
-  tcase_add_test(tc, test_chained_open_rewrites_address);
-  tcase_add_test(tc, test_set_audit_while_transferring);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "curl", 60, setup, teardown, curl_tests },
+  TU_CASES_END
+};
+
+TU_SUITE("guard", cases, NULL);

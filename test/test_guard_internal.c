@@ -246,16 +246,17 @@ START_TEST(test_prereq_text)
 }
 END_TEST
 
-Suite *suite_guard_internal(void)
-{
-  Suite *s = suite_create("guard_internal");
-  TCase *tc = tcase_create("checks");
+static const tu_test checks_tests[] = {
+  TU_TEST(test_counts_exact_across_threads),
+  TU_TEST(test_counts_many_rules),
+  TU_TEST(test_counts_follow_policy),
+  TU_TEST(test_prereq_text),
+  TU_END
+};
 
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_counts_exact_across_threads);
-  tcase_add_test(tc, test_counts_many_rules);
-  tcase_add_test(tc, test_counts_follow_policy);
-  tcase_add_test(tc, test_prereq_text);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "checks", 120, NULL, NULL, checks_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("guard_internal", cases, NULL);

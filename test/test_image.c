@@ -976,28 +976,28 @@ static void free_img(void)
   teardown();
 }
 
-Suite *suite_image(void)
-{
-  Suite *s = suite_create("image");
-  TCase *tc = tcase_create("image");
+static const tu_test image_tests[] = {
+  TU_TEST(round_trip),
+  TU_TEST(settings_and_strings),
+  TU_TEST(empty_policy),
+  TU_TEST(equal_answers),
+  TU_TEST(reject_header),
+  TU_TEST(reject_sections),
+  TU_TEST(reject_rules),
+  TU_TEST(reject_table),
+  TU_TEST(reject_nodes),
+  TU_TEST(checksum),
+  TU_TEST(not_an_image),
+  TU_TEST(reload_from_images),
+  TU_TEST(staleness),
+  TU_TEST(no_times),
+  TU_TEST(save_errors),
+  TU_END
+};
 
-  tcase_add_checked_fixture(tc, setup, free_img);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, round_trip);
-  tcase_add_test(tc, settings_and_strings);
-  tcase_add_test(tc, empty_policy);
-  tcase_add_test(tc, equal_answers);
-  tcase_add_test(tc, reject_header);
-  tcase_add_test(tc, reject_sections);
-  tcase_add_test(tc, reject_rules);
-  tcase_add_test(tc, reject_table);
-  tcase_add_test(tc, reject_nodes);
-  tcase_add_test(tc, checksum);
-  tcase_add_test(tc, not_an_image);
-  tcase_add_test(tc, reload_from_images);
-  tcase_add_test(tc, staleness);
-  tcase_add_test(tc, no_times);
-  tcase_add_test(tc, save_errors);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "image", 60, setup, free_img, image_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("image", cases, NULL);

@@ -499,20 +499,20 @@ START_TEST(image_nat64_damaged)
 }
 END_TEST
 
-Suite *suite_image_nat64(void)
-{
-  Suite *s = suite_create("image-nat64-self");
-  TCase *tc = tcase_create("image");
+static const tu_test image_tests[] = {
+  TU_TEST(image_differential),
+  TU_TEST(image_self_ranked),
+  TU_TEST(image_self_at_load),
+  TU_TEST(self_loopback_interface),
+  TU_TEST(image_self_watch),
+  TU_TEST(default_rules_image),
+  TU_TEST(image_nat64_damaged),
+  TU_END
+};
 
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, image_differential);
-  tcase_add_test(tc, image_self_ranked);
-  tcase_add_test(tc, image_self_at_load);
-  tcase_add_test(tc, self_loopback_interface);
-  tcase_add_test(tc, image_self_watch);
-  tcase_add_test(tc, default_rules_image);
-  tcase_add_test(tc, image_nat64_damaged);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "image", 60, setup, teardown, image_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("image-nat64-self", cases, NULL);

@@ -475,26 +475,33 @@ START_TEST(event_as_null)
 }
 END_TEST
 
-Suite *suite_nat64(void)
-{
-  Suite *s = suite_create("nat64-self");
-  TCase *tc = tcase_create("nat64");
+static const tu_test nat64_tests[] = {
+  TU_TEST(default_rules_nat64),
+  TU_TEST(local_use_48),
+  TU_TEST(include_and_declare),
+  TU_TEST(operator_64),
+  TU_TEST(nat64_ports),
+  TU_END
+};
 
-  tcase_add_test(tc, default_rules_nat64);
-  tcase_add_test(tc, local_use_48);
-  tcase_add_test(tc, include_and_declare);
-  tcase_add_test(tc, operator_64);
-  tcase_add_test(tc, nat64_ports);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("self");
-  tcase_add_test(tc, self_rules);
-  tcase_add_test(tc, self_ranked);
-  tcase_add_test(tc, self_in_default_rules);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("libcurl");
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, guard_nat64);
-  tcase_add_test(tc, event_as_null);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_test self_tests[] = {
+  TU_TEST(self_rules),
+  TU_TEST(self_ranked),
+  TU_TEST(self_in_default_rules),
+  TU_END
+};
+
+static const tu_test libcurl_tests[] = {
+  TU_TEST(guard_nat64),
+  TU_TEST(event_as_null),
+  TU_END
+};
+
+static const tu_case cases[] = {
+  { "nat64", 0, NULL, NULL, nat64_tests },
+  { "self", 0, NULL, NULL, self_tests },
+  { "libcurl", 60, NULL, NULL, libcurl_tests },
+  TU_CASES_END
+};
+
+TU_SUITE("nat64-self", cases, NULL);

@@ -130,14 +130,16 @@ START_TEST(watch_without_self)
 }
 END_TEST
 
-Suite *suite_nat64_internal(void)
-{
-  Suite *s = suite_create("nat64-self-internal");
-  TCase *tc = tcase_create("internal");
+static const tu_test internal_tests[] = {
+  TU_TEST(parsed_differential),
+  TU_TEST(watch_self),
+  TU_TEST(watch_without_self),
+  TU_END
+};
 
-  tcase_add_test(tc, parsed_differential);
-  tcase_add_test(tc, watch_self);
-  tcase_add_test(tc, watch_without_self);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "internal", 0, NULL, NULL, internal_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("nat64-self-internal", cases, NULL);

@@ -372,22 +372,24 @@ START_TEST(test_threads)
 }
 END_TEST
 
-Suite *suite_policy(void)
-{
-  Suite *s = suite_create("policy");
-  TCase *tc = tcase_create("semantics");
+static const tu_test semantics_tests[] = {
+  TU_TEST(test_longest_prefix),
+  TU_TEST(test_order_independent),
+  TU_TEST(test_port_specificity),
+  TU_TEST(test_deny_wins_tie),
+  TU_TEST(test_default_action),
+  TU_TEST(test_mapped_addresses),
+  TU_TEST(test_without_verdict),
+  TU_TEST(test_unspecified_as_loopback),
+  TU_TEST(test_fail_closed),
+  TU_TEST(test_refcount),
+  TU_TEST(test_threads),
+  TU_END
+};
 
-  tcase_add_test(tc, test_longest_prefix);
-  tcase_add_test(tc, test_order_independent);
-  tcase_add_test(tc, test_port_specificity);
-  tcase_add_test(tc, test_deny_wins_tie);
-  tcase_add_test(tc, test_default_action);
-  tcase_add_test(tc, test_mapped_addresses);
-  tcase_add_test(tc, test_without_verdict);
-  tcase_add_test(tc, test_unspecified_as_loopback);
-  tcase_add_test(tc, test_fail_closed);
-  tcase_add_test(tc, test_refcount);
-  tcase_add_test(tc, test_threads);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "semantics", 0, NULL, NULL, semantics_tests },
+  TU_CASES_END
+};
+
+TU_SUITE("policy", cases, NULL);

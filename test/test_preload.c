@@ -1758,59 +1758,58 @@ START_TEST(run_reads_env_words_as_env_does)
 }
 END_TEST
 
-Suite *suite_preload(void)
-{
-  Suite *s = suite_create("preload");
-  TCase *tc = tcase_create("programs");
+static const tu_test programs_tests[] = {
+  TU_LOOP(run_cases, 0, (int)(sizeof(run_rows) / sizeof(run_rows[0]))),
+  TU_TEST(curl_metrics_textfile),
+  TU_TEST(curl_parallel_mixed),
+  TU_TEST(keep_proxy_goes_through_the_proxy),
+  TU_TEST(broken_rules_refuse_everything),
+  TU_TEST(earlier_preload_entry_does_not_win),
+  TU_TEST(earlier_preload_entry_is_reported),
+  TU_TEST(allow_tftp_lets_curl_fetch),
+  TU_TEST(allow_tftp_keeps_denials),
+  TU_TEST(keep_doh_reaches_the_doh_server),
+  TU_TEST(audit_to_syslog),
+  TU_TEST(audit_to_missing_syslog_refuses),
+  TU_TEST(audit_to_slow_syslog_reports_losses),
+  TU_TEST(audit_loss_is_said_without_exit),
+  TU_TEST(audit_to_stderr_file),
+  TU_TEST(audit_to_stdout_dash),
+  TU_TEST(watch_reloads_replaced_rules),
+  TU_TEST(watch_keeps_rules_when_reload_fails),
+  TU_TEST(no_watch_keeps_the_first_rules),
+  TU_TEST(git_clone_denied_host),
+  TU_TEST(git_clone_allowed_host),
+  TU_TEST(pycurl_denied),
+  TU_TEST(pycurl_own_opensocket_runs_only_when_allowed),
+  TU_TEST(odd_program_stays_guarded),
+  TU_TEST(run_missing_command),
+  TU_TEST(run_refuses_secure_execution),
+  TU_TEST(run_refuses_static_programs),
+  TU_TEST(run_follows_script_chains),
+  TU_TEST(run_refuses_other_architectures),
+  TU_TEST(run_takes_settings_from_the_environment),
+  TU_TEST(run_refuses_long_paths),
+  TU_TEST(run_splits_env_strings_as_env_does),
+  TU_TEST(run_knows_env_by_another_name),
+  TU_TEST(run_refuses_ld_audit),
+  TU_TEST(run_reads_env_words_as_env_does),
+  TU_END
+};
 
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_loop_test(tc, run_cases, 0,
-                      (int)(sizeof(run_rows) / sizeof(run_rows[0])));
-  tcase_add_test(tc, curl_metrics_textfile);
-  tcase_add_test(tc, curl_parallel_mixed);
-  tcase_add_test(tc, keep_proxy_goes_through_the_proxy);
-  tcase_add_test(tc, broken_rules_refuse_everything);
-  tcase_add_test(tc, earlier_preload_entry_does_not_win);
-  tcase_add_test(tc, earlier_preload_entry_is_reported);
-  tcase_add_test(tc, allow_tftp_lets_curl_fetch);
-  tcase_add_test(tc, allow_tftp_keeps_denials);
-  tcase_add_test(tc, keep_doh_reaches_the_doh_server);
-  tcase_add_test(tc, audit_to_syslog);
-  tcase_add_test(tc, audit_to_missing_syslog_refuses);
-  tcase_add_test(tc, audit_to_slow_syslog_reports_losses);
-  tcase_add_test(tc, audit_loss_is_said_without_exit);
-  tcase_add_test(tc, audit_to_stderr_file);
-  tcase_add_test(tc, audit_to_stdout_dash);
-  tcase_add_test(tc, watch_reloads_replaced_rules);
-  tcase_add_test(tc, watch_keeps_rules_when_reload_fails);
-  tcase_add_test(tc, no_watch_keeps_the_first_rules);
-  tcase_add_test(tc, git_clone_denied_host);
-  tcase_add_test(tc, git_clone_allowed_host);
-  tcase_add_test(tc, pycurl_denied);
-  tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
-  tcase_add_test(tc, odd_program_stays_guarded);
-  tcase_add_test(tc, run_missing_command);
-  tcase_add_test(tc, run_refuses_secure_execution);
-  tcase_add_test(tc, run_refuses_static_programs);
-  tcase_add_test(tc, run_follows_script_chains);
-  tcase_add_test(tc, run_refuses_other_architectures);
-  tcase_add_test(tc, run_takes_settings_from_the_environment);
-  tcase_add_test(tc, run_refuses_long_paths);
-  tcase_add_test(tc, run_splits_env_strings_as_env_does);
-  tcase_add_test(tc, run_knows_env_by_another_name);
-  tcase_add_test(tc, run_refuses_ld_audit);
-  tcase_add_test(tc, run_reads_env_words_as_env_does);
-  suite_add_tcase(s, tc);
+/* Long runs, in their own case so that they can be run alone
+ * (CK_RUN_CASE=robustness). */
+static const tu_test robustness_tests[] = {
+  TU_TEST(fork_while_handles_are_busy),
+  TU_TEST(memory_flat_over_easy_transfers),
+  TU_TEST(memory_flat_over_multi_handles),
+  TU_END
+};
 
-  /* Long runs, in their own case so that they can be run alone
-   * (CK_RUN_CASE=robustness). */
-  tc = tcase_create("robustness");
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 300);
-  tcase_add_test(tc, fork_while_handles_are_busy);
-  tcase_add_test(tc, memory_flat_over_easy_transfers);
-  tcase_add_test(tc, memory_flat_over_multi_handles);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "programs", 120, setup, teardown, programs_tests },
+  { "robustness", 300, setup, teardown, robustness_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("preload", cases, NULL);

@@ -794,40 +794,40 @@ START_TEST(test_unwatch_concurrent)
 }
 END_TEST
 
-Suite *suite_reload(void)
-{
-  Suite *s = suite_create("audit-reload");
-  TCase *tc = tcase_create("processes");
+static const tu_test processes_tests[] = {
+  TU_TEST(test_file_sink_two_processes),
+  TU_END
+};
 
-  tcase_add_checked_fixture(tc, setup_no_server, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_file_sink_two_processes);
-  suite_add_tcase(s, tc);
+static const tu_test audit_tests[] = {
+  TU_TEST(test_syslog_sink),
+  TU_TEST(test_reload_breaks_expectation),
+  TU_TEST(test_failing_sink),
+  TU_TEST(test_file_sink_follows_rename),
+  TU_TEST(test_report_mode_in_rules),
+  TU_TEST(test_report_mode_flag),
+  TU_TEST(test_rule_counters),
+  TU_END
+};
 
-  tc = tcase_create("audit");
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_syslog_sink);
-  tcase_add_test(tc, test_reload_breaks_expectation);
-  tcase_add_test(tc, test_failing_sink);
-  tcase_add_test(tc, test_file_sink_follows_rename);
-  tcase_add_test(tc, test_report_mode_in_rules);
-  tcase_add_test(tc, test_report_mode_flag);
-  tcase_add_test(tc, test_rule_counters);
-  suite_add_tcase(s, tc);
+static const tu_test reload_tests[] = {
+  TU_TEST(test_reload),
+  TU_TEST(test_reload_needs_file),
+  TU_TEST(test_reload_under_load),
+  TU_TEST(test_watch_rename_and_rewrite),
+  TU_TEST(test_watch_configmap),
+  TU_TEST(test_unwatch_concurrent),
+  TU_TEST(test_reload_loses_to_set_policy),
+  TU_TEST(test_watch_half_written),
+  TU_TEST(test_reload_changed_while_read),
+  TU_END
+};
 
-  tc = tcase_create("reload");
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_reload);
-  tcase_add_test(tc, test_reload_needs_file);
-  tcase_add_test(tc, test_reload_under_load);
-  tcase_add_test(tc, test_watch_rename_and_rewrite);
-  tcase_add_test(tc, test_watch_configmap);
-  tcase_add_test(tc, test_unwatch_concurrent);
-  tcase_add_test(tc, test_reload_loses_to_set_policy);
-  tcase_add_test(tc, test_watch_half_written);
-  tcase_add_test(tc, test_reload_changed_while_read);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "processes", 120, setup_no_server, teardown, processes_tests },
+  { "audit", 120, setup, teardown, audit_tests },
+  { "reload", 120, setup, teardown, reload_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("audit-reload", cases, NULL);

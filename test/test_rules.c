@@ -712,32 +712,39 @@ START_TEST(test_escaped_messages)
 }
 END_TEST
 
-Suite *suite_rules(void)
-{
-  Suite *s = suite_create("rules");
-  TCase *tc = tcase_create("syntax");
+static const tu_test syntax_tests[] = {
+  TU_LOOP(test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0]))),
+  TU_TEST(test_nul_byte),
+  TU_TEST(test_long_line),
+  TU_TEST(test_accepted_forms),
+  TU_TEST(test_empty_policy),
+  TU_TEST(test_strerror),
+  TU_END
+};
 
-  tcase_add_loop_test(tc, test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])));
-  tcase_add_test(tc, test_nul_byte);
-  tcase_add_test(tc, test_long_line);
-  tcase_add_test(tc, test_accepted_forms);
-  tcase_add_test(tc, test_empty_policy);
-  tcase_add_test(tc, test_strerror);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("files");
-  tcase_add_test(tc, test_include_ok);
-  tcase_add_test(tc, test_expect_holds);
-  tcase_add_test(tc, test_include_errors);
-  tcase_add_test(tc, test_top_level_file_errors);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("hostile");
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, test_nul_before_long_line);
-  tcase_add_test(tc, test_realpath_failure);
-  tcase_add_test(tc, test_size_zero_file_with_content);
-  tcase_add_test(tc, test_include_limits);
-  tcase_add_test(tc, test_load_byte_limit);
-  tcase_add_test(tc, test_escaped_messages);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_test files_tests[] = {
+  TU_TEST(test_include_ok),
+  TU_TEST(test_expect_holds),
+  TU_TEST(test_include_errors),
+  TU_TEST(test_top_level_file_errors),
+  TU_END
+};
+
+static const tu_test hostile_tests[] = {
+  TU_TEST(test_nul_before_long_line),
+  TU_TEST(test_realpath_failure),
+  TU_TEST(test_size_zero_file_with_content),
+  TU_TEST(test_include_limits),
+  TU_TEST(test_load_byte_limit),
+  TU_TEST(test_escaped_messages),
+  TU_END
+};
+
+static const tu_case cases[] = {
+  { "syntax", 0, NULL, NULL, syntax_tests },
+  { "files", 0, NULL, NULL, files_tests },
+  { "hostile", 60, NULL, NULL, hostile_tests },
+  TU_CASES_END
+};
+
+TU_SUITE("rules", cases, NULL);

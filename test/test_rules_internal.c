@@ -339,23 +339,30 @@ START_TEST(test_image_rewritten_while_loading)
 }
 END_TEST
 
-Suite *suite_rules_internal(void)
-{
-  Suite *s = suite_create("rules-internal");
-  TCase *tc = tcase_create("presize");
+static const tu_test presize_tests[] = {
+  TU_TEST(test_presize_blank_lines),
+  TU_END
+};
 
-  tcase_add_test(tc, test_presize_blank_lines);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("self");
-  tcase_add_test(tc, test_self_list_as_getifaddrs);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("changing files");
-  tcase_add_checked_fixture(tc, load_setup, load_teardown);
-  tcase_add_test(tc, test_load_not_half_written);
-  tcase_add_test(tc, test_load_changed_after_read);
-  tcase_add_test(tc, test_load_keeps_changing);
-  tcase_add_test(tc, test_load_unchanged_once);
-  tcase_add_test(tc, test_image_rewritten_while_loading);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_test self_tests[] = {
+  TU_TEST(test_self_list_as_getifaddrs),
+  TU_END
+};
+
+static const tu_test changing_files_tests[] = {
+  TU_TEST(test_load_not_half_written),
+  TU_TEST(test_load_changed_after_read),
+  TU_TEST(test_load_keeps_changing),
+  TU_TEST(test_load_unchanged_once),
+  TU_TEST(test_image_rewritten_while_loading),
+  TU_END
+};
+
+static const tu_case cases[] = {
+  { "presize", 0, NULL, NULL, presize_tests },
+  { "self", 0, NULL, NULL, self_tests },
+  { "changing files", 0, load_setup, load_teardown, changing_files_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("rules-internal", cases, NULL);

@@ -648,27 +648,36 @@ START_TEST(differential_large) {
 }
 END_TEST
 
-Suite *suite_table(void) {
-  Suite *s = suite_create("table");
-  TCase *tc = tcase_create("edges");
+/* Once, before the suite is built: the seed and the run's length. */
+static void suite_init(void) {
   const char *e = getenv("CURLFENCE_SEED");
   base_seed = e && *e ? strtoull(e, NULL, 0) : 20240611u;
   quick = tu_quick();
   if (e && *e)
     fprintf(stderr, "test_table: seed %" PRIu64 "\n", base_seed);
-  tcase_add_test(tc, empty_table);
-  tcase_add_test(tc, only_default);
-  tcase_add_test(tc, slash0_and_host_routes);
-  tcase_add_test(tc, nested_and_adjacent);
-  tcase_add_loop_test(tc, nat64_layouts, 0,
-                      (int)(sizeof rfc6052 / sizeof rfc6052[0]));
-  tcase_add_test(tc, nat64_ports_around);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("differential");
-  tcase_set_timeout(tc, 300);
-  tcase_add_test(tc, differential);
-  tcase_add_test(tc, differential_sorted);
-  tcase_add_test(tc, differential_large);
-  suite_add_tcase(s, tc);
-  return s;
 }
+
+static const tu_test edges_tests[] = {
+  TU_TEST(empty_table),
+  TU_TEST(only_default),
+  TU_TEST(slash0_and_host_routes),
+  TU_TEST(nested_and_adjacent),
+  TU_LOOP(nat64_layouts, 0, (int)(sizeof rfc6052 / sizeof rfc6052[0])),
+  TU_TEST(nat64_ports_around),
+  TU_END
+};
+
+static const tu_test differential_tests[] = {
+  TU_TEST(differential),
+  TU_TEST(differential_sorted),
+  TU_TEST(differential_large),
+  TU_END
+};
+
+static const tu_case cases[] = {
+  { "edges", 0, NULL, NULL, edges_tests },
+  { "differential", 300, NULL, NULL, differential_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("table", cases, suite_init);

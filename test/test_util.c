@@ -102,15 +102,17 @@ START_TEST(nat64_extract_rfc6052)
 }
 END_TEST
 
-Suite *suite_util(void)
-{
-  Suite *s = suite_create("util");
-  TCase *tc = tcase_create("util");
+static const tu_test util_tests[] = {
+  TU_TEST(grow_doubles_and_keeps),
+  TU_TEST(grow_refuses_overflow),
+  TU_TEST(prefix_equal_bits),
+  TU_TEST(nat64_extract_rfc6052),
+  TU_END
+};
 
-  tcase_add_test(tc, grow_doubles_and_keeps);
-  tcase_add_test(tc, grow_refuses_overflow);
-  tcase_add_test(tc, prefix_equal_bits);
-  tcase_add_test(tc, nat64_extract_rfc6052);
-  suite_add_tcase(s, tc);
-  return s;
-}
+static const tu_case cases[] = {
+  { "util", 0, NULL, NULL, util_tests },
+  TU_CASES_END
+};
+
+TU_SUITE_STATIC_ONLY("util", cases, NULL);

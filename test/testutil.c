@@ -49,6 +49,32 @@ curlfence_policy *tu_load(const char *text)
   return p;
 }
 
+Suite *tu_suite_build(const tu_suite *s)
+{
+  Suite *suite = suite_create(s->name);
+  const tu_case *c;
+  const tu_test *t;
+
+  if(s->init)
+    s->init();
+  for(c = s->cases; c->name; c++) {
+    TCase *tc = tcase_create(c->name);
+
+    if(c->setup || c->teardown)
+      tcase_add_checked_fixture(tc, c->setup, c->teardown);
+    if(c->timeout)
+      tcase_set_timeout(tc, c->timeout);
+    for(t = c->tests; t->test; t++) {
+      if(t->loop)
+        tcase_add_loop_test(tc, *t->test, t->lo, t->hi);
+      else
+        tcase_add_test(tc, *t->test);
+    }
+    suite_add_tcase(suite, tc);
+  }
+  return suite;
+}
+
 int tu_quick(void)
 {
   const char *q = getenv("CURLFENCE_TEST_QUICK");

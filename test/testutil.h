@@ -11,22 +11,49 @@
 
 #include "curlfence.h"
 
-Suite *suite_table(void);  /* test_table.c, branch engine */
-Suite *suite_rules(void);
-Suite *suite_rules_internal(void); /* internals: static run only */
-Suite *suite_policy(void);
-Suite *suite_default_rules(void);
-Suite *suite_guard(void);
-Suite *suite_guard_internal(void); /* internals: static run only */
-Suite *suite_reload(void);
-Suite *suite_audit_json(void);
-Suite *suite_diff(void);    /* test_diff.c */
-Suite *suite_preload(void);
-Suite *suite_nat64(void);  /* test_nat64.c */
-Suite *suite_nat64_internal(void);
-Suite *suite_image(void);
-Suite *suite_image_nat64(void); /* internals */
-Suite *suite_util(void);   /* internals */
+/* The registry of suites.  Each test file ends with its suite as tables
+ * (the tests of each case, the cases) and one TU_SUITE line; main.c runs
+ * every suite registered in the program, in link order.  A file whose
+ * suite uses the library's internals (cf_*, test hooks) registers it with
+ * TU_SUITE_STATIC_ONLY instead: the Makefile reads that name and links
+ * the file into check_curlfence only, not into the program that runs
+ * against libcurlfence.so. */
+typedef struct tu_test {
+  const TTest *const *test;   /* the name START_TEST defined */
+  int loop, lo, hi;           /* loop: run for _i in [lo, hi) */
+} tu_test;
+
+#define TU_TEST(t) { &(t), 0, 0, 0 }
+#define TU_LOOP(t, lo, hi) { &(t), 1, (lo), (hi) }
+#define TU_END { NULL, 0, 0, 0 }
+
+typedef struct tu_case {
+  const char *name;
+  int timeout;                /* seconds; 0: Check's default */
+  void (*setup)(void);        /* a checked fixture, or NULL */
+  void (*teardown)(void);
+  const tu_test *tests;       /* up to TU_END */
+} tu_case;
+
+#define TU_CASES_END { NULL, 0, NULL, NULL, NULL }
+
+typedef struct tu_suite {
+  const char *name;
+  const tu_case *cases;       /* up to TU_CASES_END */
+  void (*init)(void);         /* NULL, or run once before the suite is
+                                 built (in the runner's process) */
+} tu_suite;
+
+/* One per file.  The pointer goes to the section tu_suites, whose bounds
+ * the linker provides (__start_tu_suites, __stop_tu_suites). */
+#define TU_SUITE(name, cases, init) \
+  static const tu_suite tu_suite_ = { (name), (cases), (init) }; \
+  __attribute__((used, section("tu_suites"))) \
+  static const tu_suite *tu_suite_entry_ = &tu_suite_
+#define TU_SUITE_STATIC_ONLY(name, cases, init) TU_SUITE(name, cases, init)
+
+/* The Check suite of a registry entry. */
+Suite *tu_suite_build(const tu_suite *s);
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
