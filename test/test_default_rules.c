@@ -48,7 +48,10 @@ static curlfence_policy *load_default(void)
   return p;
 }
 
-START_TEST(test_denied)
+TU_SUITE("default-rules", NULL);
+TU_CASE(tc_table, "table", 0, NULL, NULL);
+
+TU_TEST(tc_table, test_denied)
 {
   curlfence_policy *p = load_default();
   curlfence_verdict v;
@@ -66,7 +69,7 @@ START_TEST(test_denied)
 }
 END_TEST
 
-START_TEST(test_allowed)
+TU_TEST(tc_table, test_allowed)
 {
   curlfence_policy *p = load_default();
   curlfence_verdict v;
@@ -82,7 +85,7 @@ START_TEST(test_allowed)
 }
 END_TEST
 
-START_TEST(test_metadata_named)
+TU_TEST(tc_table, test_metadata_named)
 {
   curlfence_policy *p = load_default();
   curlfence_verdict v;
@@ -112,7 +115,7 @@ START_TEST(test_metadata_named)
 }
 END_TEST
 
-START_TEST(test_examples_load)
+TU_TEST(tc_table, test_examples_load)
 {
   static const char *const files[] = {
     "rules/examples/allowlist.rules",
@@ -145,7 +148,7 @@ END_TEST
 /* The default rules test themselves: each change below opens something
  * they promise to keep shut (or shuts what they promise to reach), and
  * the rules with it do not load; the error names the expect line. */
-START_TEST(test_expectations_guard_edits)
+TU_TEST(tc_table, test_expectations_guard_edits)
 {
   static const struct {
     const char *add;
@@ -197,19 +200,3 @@ START_TEST(test_expectations_guard_edits)
   free(text);
 }
 END_TEST
-
-static const tu_test table_tests[] = {
-  TU_TEST(test_denied),
-  TU_TEST(test_allowed),
-  TU_TEST(test_metadata_named),
-  TU_TEST(test_expectations_guard_edits),
-  TU_TEST(test_examples_load),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "table", 0, NULL, NULL, table_tests },
-  TU_CASES_END
-};
-
-TU_SUITE("default-rules", cases, NULL);

@@ -359,8 +359,11 @@ static uint64_t base_seed(void)
   return e ? strtoull(e, NULL, 10) : 20261127;
 }
 
+TU_SUITE_STATIC_ONLY("diff", NULL);
+TU_CASE(tc_diff, "diff", 120, NULL, NULL);
+
 /* Unrelated random sets: big changes, many blocks. */
-START_TEST(random_pairs)
+TU_TEST(tc_diff, random_pairs)
 {
   uint64_t seed0 = base_seed();
   unsigned rounds = tu_quick() ? 20 : 200;
@@ -379,7 +382,7 @@ END_TEST
 
 /* A set against itself with a few lines changed: small changes inside
  * large unchanged structure, as in a review. */
-START_TEST(random_edits)
+TU_TEST(tc_diff, random_edits)
 {
   uint64_t seed0 = base_seed() * 7;
   unsigned rounds = tu_quick() ? 20 : 200;
@@ -433,7 +436,7 @@ static void expect_none(const char *ta, const char *tb)
 }
 
 /* Same decisions written differently: no change. */
-START_TEST(equivalent_sets)
+TU_TEST(tc_diff, equivalent_sets)
 {
   expect_none("", "");
   expect_none("deny 10.0.0.0/8\n", "deny 10.0.0.0/9\ndeny 10.128.0.0/9\n");
@@ -444,7 +447,7 @@ START_TEST(equivalent_sets)
 END_TEST
 
 /* The block left for IPv4-mapped addresses never shows on its own. */
-START_TEST(mapped_block_merges)
+TU_TEST(tc_diff, mapped_block_merges)
 {
   cf_ruleset a, b;
   changes cs;
@@ -465,7 +468,7 @@ END_TEST
 /* The unspecified address is decided as loopback too: a change of the
  * loopback decision changes it, and an allow of it alone that loopback
  * still denies changes nothing. */
-START_TEST(unspecified_follows_loopback)
+TU_TEST(tc_diff, unspecified_follows_loopback)
 {
   static const char old_t[] = "default deny\nallow 0.0.0.0/8\n"
                               "allow 127.0.0.0/8\nallow ::/128\n"
@@ -556,7 +559,7 @@ static long linear_without(const cf_ruleset *rs, int v6, const uint8_t *a,
 
 /* What lint says never decides never decides, and what it calls
  * redundant decides only as the rule below it would. */
-START_TEST(lint_is_sound)
+TU_TEST(tc_diff, lint_is_sound)
 {
   uint64_t seed0 = base_seed() * 13;
   unsigned rounds = tu_quick() ? 20 : 200;
@@ -609,20 +612,3 @@ START_TEST(lint_is_sound)
   }
 }
 END_TEST
-
-static const tu_test diff_tests[] = {
-  TU_TEST(equivalent_sets),
-  TU_TEST(mapped_block_merges),
-  TU_TEST(unspecified_follows_loopback),
-  TU_TEST(random_pairs),
-  TU_TEST(random_edits),
-  TU_TEST(lint_is_sound),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "diff", 120, NULL, NULL, diff_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("diff", cases, NULL);

@@ -132,7 +132,12 @@ static void same_answer(const curlfence_policy *a, const curlfence_policy *b,
     ck_assert_ptr_null(vb.file);
 }
 
-START_TEST(round_trip)
+static void free_img(void);
+
+TU_SUITE_STATIC_ONLY("image", NULL);
+TU_CASE(tc_image, "image", 60, setup, free_img);
+
+TU_TEST(tc_image, round_trip)
 {
   static const char *addrs[] = {
     "10.1.2.3", "10.20.3.4", "192.0.2.7", "192.0.2.8", "198.51.100.9",
@@ -188,7 +193,7 @@ START_TEST(round_trip)
 }
 END_TEST
 
-START_TEST(settings_and_strings)
+TU_TEST(tc_image, settings_and_strings)
 {
   static const char txt[] = "mode report\ndeny 0.0.0.0/0\n";
   curlfence_policy *text = tu_load(txt), *img;
@@ -207,7 +212,7 @@ START_TEST(settings_and_strings)
 }
 END_TEST
 
-START_TEST(empty_policy)
+TU_TEST(tc_image, empty_policy)
 {
   curlfence_policy *text = tu_load(""), *img;
 
@@ -280,7 +285,7 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
   }
 }
 
-START_TEST(equal_answers)
+TU_TEST(tc_image, equal_answers)
 {
   static const unsigned ports[] = { 0, 80, 443, 8000, 8049, 8099 };
   unsigned rounds = tu_quick() ? 3 : 12;
@@ -408,7 +413,7 @@ static void rejected(const char *want)
   rejected_len(img_len, CURLFENCE_E_IMAGE, want);
 }
 
-START_TEST(reject_header)
+TU_TEST(tc_image, reject_header)
 {
   char want[300];
 
@@ -466,7 +471,7 @@ START_TEST(reject_header)
 }
 END_TEST
 
-START_TEST(reject_sections)
+TU_TEST(tc_image, reject_sections)
 {
   char want[300];
   size_t e, d, n, k;
@@ -523,7 +528,7 @@ static size_t field(unsigned id, size_t rsize, size_t i, size_t fo)
   return d + i * rsize + fo;
 }
 
-START_TEST(reject_rules)
+TU_TEST(tc_image, reject_rules)
 {
   char want[300];
   size_t r2, t, nt;
@@ -594,7 +599,7 @@ START_TEST(reject_rules)
 }
 END_TEST
 
-START_TEST(reject_table)
+TU_TEST(tc_image, reject_table)
 {
   char want[300];
   size_t d, n, i;
@@ -665,7 +670,7 @@ START_TEST(reject_table)
 }
 END_TEST
 
-START_TEST(reject_nodes)
+TU_TEST(tc_image, reject_nodes)
 {
   curlfence_policy *p;
   char want[300];
@@ -731,7 +736,7 @@ static uint64_t ref_hash(const unsigned char *p, size_t n)
   return h ^ h >> 32;
 }
 
-START_TEST(checksum)
+TU_TEST(tc_image, checksum)
 {
   unsigned char buf[301];
   uint64_t s = 12345;
@@ -762,7 +767,7 @@ START_TEST(checksum)
 }
 END_TEST
 
-START_TEST(not_an_image)
+TU_TEST(tc_image, not_an_image)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -797,7 +802,7 @@ static void deploy(const char *text)
   ck_assert_int_eq(rename(tmp, img_path), 0);
 }
 
-START_TEST(reload_from_images)
+TU_TEST(tc_image, reload_from_images)
 {
   curlfence_policy *p;
   curlfence_guard *g;
@@ -855,7 +860,7 @@ END_TEST
 
 /* ------------------------------------------------------- staleness */
 
-START_TEST(staleness)
+TU_TEST(tc_image, staleness)
 {
   static const char same_size[] =
     "deny 127.0.0.0/8\n"
@@ -926,7 +931,7 @@ END_TEST
 
 /* The same rules give the same image bytes whenever and wherever their
  * files were written: no time is recorded, so builds are reproducible. */
-START_TEST(no_times)
+TU_TEST(tc_image, no_times)
 {
   struct timespec times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
   curlfence_policy *p;
@@ -951,7 +956,7 @@ START_TEST(no_times)
 }
 END_TEST
 
-START_TEST(save_errors)
+TU_TEST(tc_image, save_errors)
 {
   curlfence_policy *p = tu_load("deny 10.0.0.0/8\n");
   curlfence_error err;
@@ -975,29 +980,3 @@ static void free_img(void)
   img = NULL;
   teardown();
 }
-
-static const tu_test image_tests[] = {
-  TU_TEST(round_trip),
-  TU_TEST(settings_and_strings),
-  TU_TEST(empty_policy),
-  TU_TEST(equal_answers),
-  TU_TEST(reject_header),
-  TU_TEST(reject_sections),
-  TU_TEST(reject_rules),
-  TU_TEST(reject_table),
-  TU_TEST(reject_nodes),
-  TU_TEST(checksum),
-  TU_TEST(not_an_image),
-  TU_TEST(reload_from_images),
-  TU_TEST(staleness),
-  TU_TEST(no_times),
-  TU_TEST(save_errors),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "image", 60, setup, free_img, image_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("image", cases, NULL);

@@ -190,7 +190,10 @@ static void differential(curlfence_policy *text)
   curlfence_policy_unref(img);
 }
 
-START_TEST(image_differential)
+TU_SUITE_STATIC_ONLY("image-nat64-self", NULL);
+TU_CASE(tc_image, "image", 60, setup, teardown);
+
+TU_TEST(tc_image, image_differential)
 {
   curlfence_policy *p = tu_load(diff_rules);
 
@@ -222,7 +225,7 @@ static void expect(curlfence_policy *p, const char *addr, unsigned port,
                                            NULL), action);
 }
 
-START_TEST(image_self_ranked)
+TU_TEST(tc_image, image_self_ranked)
 {
   curlfence_policy *t = tu_load(diff_rules), *img = image_of(t), *p = img;
   int i;
@@ -259,7 +262,7 @@ END_TEST
  * its whole on-link prefix (Linux delivers all of 127.0.0.0/8 locally),
  * ranked as a rule of that length; ::1 is one address.  Names say which
  * interface address matched. */
-START_TEST(self_loopback_interface)
+TU_TEST(tc_image, self_loopback_interface)
 {
   cf_selfaddr h[3];
   curlfence_policy *t, *img;
@@ -321,7 +324,7 @@ END_TEST
 
 /* The addresses of the host that loads the image decide, never those of
  * the one that compiled it. */
-START_TEST(image_self_at_load)
+TU_TEST(tc_image, image_self_at_load)
 {
   cf_selfaddr b[1];
   curlfence_policy *t, *p = NULL;
@@ -353,7 +356,7 @@ END_TEST
  * host's addresses no longer match the ones it was loaded with (the
  * policy is made to remember other ones), and the reload resolves them
  * again. */
-START_TEST(image_self_watch)
+TU_TEST(tc_image, image_self_watch)
 {
   curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p = NULL;
   curlfence_guard *g = NULL;
@@ -390,7 +393,7 @@ END_TEST
 
 /* rules/default.rules (nat64 and self) becomes an image that decides as
  * the text. */
-START_TEST(default_rules_image)
+TU_TEST(tc_image, default_rules_image)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -454,7 +457,7 @@ static void rejected(const char *want)
   ck_assert_str_eq(err.text, full);
 }
 
-START_TEST(image_nat64_damaged)
+TU_TEST(tc_image, image_nat64_damaged)
 {
   curlfence_policy *t = tu_load(diff_rules);
   curlfence_error err;
@@ -498,21 +501,3 @@ START_TEST(image_nat64_damaged)
   img = NULL;
 }
 END_TEST
-
-static const tu_test image_tests[] = {
-  TU_TEST(image_differential),
-  TU_TEST(image_self_ranked),
-  TU_TEST(image_self_at_load),
-  TU_TEST(self_loopback_interface),
-  TU_TEST(image_self_watch),
-  TU_TEST(default_rules_image),
-  TU_TEST(image_nat64_damaged),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "image", 60, setup, teardown, image_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("image-nat64-self", cases, NULL);

@@ -394,7 +394,11 @@ static void requests_are(const run_row *row, const char *which,
                   want - 1);
 }
 
-START_TEST(run_cases)
+TU_SUITE_STATIC_ONLY("preload", NULL);
+TU_CASE(tc_programs, "programs", 120, setup, teardown);
+
+TU_LOOP(tc_programs, run_cases, 0,
+        (int)(sizeof(run_rows) / sizeof(run_rows[0])))
 {
   const run_row *row = &run_rows[_i];
   static char words[24][PATH_MAX + 256];
@@ -444,7 +448,7 @@ END_TEST
 
 /* --metrics: the program's own counters, as a Prometheus textfile named
  * after its process id, written at exit with nothing left behind. */
-START_TEST(curl_metrics_textfile)
+TU_TEST(tc_programs, curl_metrics_textfile)
 {
   result *r = new_result();
   char path[PATH_MAX + 32], pattern[PATH_MAX + 32];
@@ -495,7 +499,7 @@ END_TEST
 
 /* 20 URLs, even ones allowed, odd ones denied, 8 at a time: each transfer
  * reports its own exit code through --write-out. */
-START_TEST(curl_parallel_mixed)
+TU_TEST(tc_programs, curl_parallel_mixed)
 {
   result *r = new_result();
   const char *argv[80] = { tool, "run", "-r", rules, "--",
@@ -536,7 +540,7 @@ END_TEST
 
 /* --keep-proxy: the program's proxy is used, and the policy decides on
  * the proxy's address (allowed), not on the URL's host. */
-START_TEST(keep_proxy_goes_through_the_proxy)
+TU_TEST(tc_programs, keep_proxy_goes_through_the_proxy)
 {
   result *r = new_result();
   char proxy[128], target[256];
@@ -556,7 +560,7 @@ START_TEST(keep_proxy_goes_through_the_proxy)
 }
 END_TEST
 
-START_TEST(broken_rules_refuse_everything)
+TU_TEST(tc_programs, broken_rules_refuse_everything)
 {
   result *r = new_result();
   char bad[PATH_MAX + 16], want[PATH_MAX + 64];
@@ -582,7 +586,7 @@ END_TEST
 /* An LD_PRELOAD that already holds a library defining the libcurl
  * functions (here libcurl itself) must not take the calls ahead of the
  * preload library. */
-START_TEST(earlier_preload_entry_does_not_win)
+TU_TEST(tc_programs, earlier_preload_entry_does_not_win)
 {
   result *r = new_result();
   char var[PATH_MAX + 32];
@@ -607,7 +611,7 @@ END_TEST
 
 /* A plain LD_PRELOAD with libcurl listed first: the preload library
  * cannot take the calls, and says so on standard error at load. */
-START_TEST(earlier_preload_entry_is_reported)
+TU_TEST(tc_programs, earlier_preload_entry_is_reported)
 {
   result *r = new_result();
   char var[2 * PATH_MAX + 64], rvar[PATH_MAX + 32];
@@ -637,7 +641,7 @@ END_TEST
 /* --allow-tftp: the UDP socket is decided by the rules, and a TFTP
  * download from the allowed address works; without it, the socket is
  * refused and the responder gets no request. */
-START_TEST(allow_tftp_lets_curl_fetch)
+TU_TEST(tc_programs, allow_tftp_lets_curl_fetch)
 {
   result *r = new_result();
   char tftp[128];
@@ -664,7 +668,7 @@ END_TEST
 
 /* --allow-tftp lets the rules decide, it does not allow: a denied address
  * stays denied, by its rule. */
-START_TEST(allow_tftp_keeps_denials)
+TU_TEST(tc_programs, allow_tftp_keeps_denials)
 {
   result *r = new_result();
   char tftp[128], audit[PATH_MAX + 16], log[OUT_MAX];
@@ -693,7 +697,7 @@ END_TEST
  * the denied one, which only counts the TLS attempt) is never contacted;
  * with --keep-doh it is.  The host name is one /etc/hosts maps to
  * loopback, so the system resolver sends nothing either. */
-START_TEST(keep_doh_reaches_the_doh_server)
+TU_TEST(tc_programs, keep_doh_reaches_the_doh_server)
 {
   result *r = new_result();
   char name[256], target[512], doh[128];
@@ -726,7 +730,7 @@ END_TEST
 /* --audit syslog: RFC 3164 messages with ident curlfence and facility
  * LOG_USER on the socket CURLFENCE_SYSLOG_SOCKET names, denials at
  * LOG_WARNING (<12>) and allows at LOG_INFO (<14>). */
-START_TEST(audit_to_syslog)
+TU_TEST(tc_programs, audit_to_syslog)
 {
   result *r = new_result();
   struct sockaddr_un un;
@@ -774,7 +778,7 @@ START_TEST(audit_to_syslog)
 END_TEST
 
 /* A syslog socket nobody listens on fails closed, with one line. */
-START_TEST(audit_to_missing_syslog_refuses)
+TU_TEST(tc_programs, audit_to_missing_syslog_refuses)
 {
   result *r = new_result();
   char var[PATH_MAX + 32];
@@ -797,7 +801,7 @@ END_TEST
  * the connections; the program's exit then says on standard error how
  * many events are missing from the trail, and that count and the messages
  * that did arrive add up to every decision. */
-START_TEST(audit_to_slow_syslog_reports_losses)
+TU_TEST(tc_programs, audit_to_slow_syslog_reports_losses)
 {
   /* More than the socket queues (net.unix.max_dgram_qlen, 10 by default)
    * and than the sender's buffer holds, whatever that limit is. */
@@ -849,7 +853,7 @@ END_TEST
  * or replaces itself with exec never runs the exit report, and when no
  * line of its trail gets through, no "lost" field tells either: its lost
  * events vanished without a word.  The first loss is now said at once. */
-START_TEST(audit_loss_is_said_without_exit)
+TU_TEST(tc_programs, audit_loss_is_said_without_exit)
 {
   result *r = new_result();
   char script[PATH_MAX + 16];
@@ -895,7 +899,7 @@ static int audit_lines(const char *text)
 /* --audit /dev/stderr with standard error on a regular file (run() opens
  * it without O_APPEND, as a shell's 2> does): curl's message and the audit
  * line both survive whole, as they share the descriptor's offset. */
-START_TEST(audit_to_stderr_file)
+TU_TEST(tc_programs, audit_to_stderr_file)
 {
   result *r = new_result();
   const char *argv[] = { tool, "run", "-r", rules, "--audit", "/dev/stderr",
@@ -914,7 +918,7 @@ END_TEST
 
 /* --audit -: the lines go to the command's standard output, here a
  * regular file that also gets the body. */
-START_TEST(audit_to_stdout_dash)
+TU_TEST(tc_programs, audit_to_stdout_dash)
 {
   result *r = new_result();
   const char *argv[] = { tool, "run", "-r", rules, "--audit", "-", "--",
@@ -954,7 +958,7 @@ static void watch_run(result *r, const char *watch, const char *wait_ms,
   read_file(audit, log, size);
 }
 
-START_TEST(watch_reloads_replaced_rules)
+TU_TEST(tc_programs, watch_reloads_replaced_rules)
 {
   result *r = new_result();
   char log[OUT_MAX], want[PATH_MAX + 128];
@@ -974,7 +978,7 @@ START_TEST(watch_reloads_replaced_rules)
 END_TEST
 
 /* A replacement that does not load leaves the rules in force. */
-START_TEST(watch_keeps_rules_when_reload_fails)
+TU_TEST(tc_programs, watch_keeps_rules_when_reload_fails)
 {
   result *r = new_result();
   char log[OUT_MAX];
@@ -989,7 +993,7 @@ START_TEST(watch_keeps_rules_when_reload_fails)
 }
 END_TEST
 
-START_TEST(no_watch_keeps_the_first_rules)
+TU_TEST(tc_programs, no_watch_keeps_the_first_rules)
 {
   result *r = new_result();
   char log[OUT_MAX];
@@ -1046,7 +1050,7 @@ static void make_repo(void)
   free(r);
 }
 
-START_TEST(git_clone_denied_host)
+TU_TEST(tc_programs, git_clone_denied_host)
 {
   result *r = new_result();
   char dest[PATH_MAX + 8];
@@ -1066,7 +1070,7 @@ START_TEST(git_clone_denied_host)
 }
 END_TEST
 
-START_TEST(git_clone_allowed_host)
+TU_TEST(tc_programs, git_clone_allowed_host)
 {
   result *r = new_result();
   char dest[PATH_MAX + 8], file[PATH_MAX + 16], text[256];
@@ -1126,7 +1130,7 @@ static void pycurl_run(result *r, int own)
   guarded(r, NULL, argv);
 }
 
-START_TEST(pycurl_denied)
+TU_TEST(tc_programs, pycurl_denied)
 {
   result *r = new_result();
 
@@ -1138,7 +1142,7 @@ START_TEST(pycurl_denied)
 }
 END_TEST
 
-START_TEST(pycurl_own_opensocket_runs_only_when_allowed)
+TU_TEST(tc_programs, pycurl_own_opensocket_runs_only_when_allowed)
 {
   result *r = new_result();
 
@@ -1170,7 +1174,7 @@ static void sibling(char *buf, size_t size, const char *name)
  * nothing, a unix server under the rules' implicit "unix deny" neither,
  * and the program's own open callback is never asked for anything but
  * loopback. */
-START_TEST(odd_program_stays_guarded)
+TU_TEST(tc_programs, odd_program_stays_guarded)
 {
   static const char *const want[] = {
     "open-null 7\n", "own-open 7\n", "rewrite 7\n", "reset 7\n", "duphandle 7\n",
@@ -1210,12 +1214,16 @@ END_TEST
 
 /* ------------------------------------------------------- fork and memory */
 
+/* Long runs, in their own case so that they can be run alone
+ * (CK_RUN_CASE=robustness). */
+TU_CASE(tc_robustness, "robustness", 300, setup, teardown);
+
 /* fork() while another thread makes, sets up and frees handles, and while
  * a thread makes a process's first handle (test/prog/preload_fork.c):
  * every child gets its handle and has the denied URL refused.  A lock held
  * by another thread at the fork stayed held in the child, which then hung
  * in curl_easy_init(). */
-START_TEST(fork_while_handles_are_busy)
+TU_TEST(tc_robustness, fork_while_handles_are_busy)
 {
   result *r = new_result();
   char prog[PATH_MAX + 32];
@@ -1259,7 +1267,7 @@ static long memory_growth(const char *mode, int preloaded)
  * them itself: the preload library kept a record of each, +9.5 MB over
  * these 100,000 transfers and +18.7 MB over 200,000 multi handles.  The
  * resident set now grows as much as without it, give or take 1 MB. */
-START_TEST(memory_flat_over_easy_transfers)
+TU_TEST(tc_robustness, memory_flat_over_easy_transfers)
 {
   long with, without;
 
@@ -1276,7 +1284,7 @@ START_TEST(memory_flat_over_easy_transfers)
 }
 END_TEST
 
-START_TEST(memory_flat_over_multi_handles)
+TU_TEST(tc_robustness, memory_flat_over_multi_handles)
 {
   long with = memory_growth("multi", 1), without = memory_growth("multi", 0);
 
@@ -1287,7 +1295,7 @@ END_TEST
 
 /* ----------------------------------------------------------------- tool */
 
-START_TEST(run_missing_command)
+TU_TEST(tc_programs, run_missing_command)
 {
   result *r = new_result();
   const char *argv[] = { tool, "run", "--",
@@ -1352,7 +1360,7 @@ static void copy_curl(char *buf, size_t size, const char *name,
  * mode, where it ignores LD_PRELOAD (for a user other than root): a copy
  * of curl with cap_net_bind_service reached the denied server.  It is
  * refused, as set-user-ID programs are, and never started. */
-START_TEST(run_refuses_secure_execution)
+TU_TEST(tc_programs, run_refuses_secure_execution)
 {
   result *r = new_result();
   char capcurl[PATH_MAX + 16], suid[PATH_MAX + 16];
@@ -1386,7 +1394,7 @@ END_TEST
  * preload library: it is refused before it runs, whether named directly,
  * as a #! interpreter, through env in a #! line (found in PATH), or
  * through env as the command.  The program would create the marker. */
-START_TEST(run_refuses_static_programs)
+TU_TEST(tc_programs, run_refuses_static_programs)
 {
   result *r = new_result();
   char prog[PATH_MAX + 32], dir[PATH_MAX + 32], mark[PATH_MAX + 16];
@@ -1430,7 +1438,7 @@ END_TEST
 
 /* #! chains: five scripts in a row end in a program the kernel runs (and
  * the preload library guards); a sixth is refused, as the kernel would. */
-START_TEST(run_follows_script_chains)
+TU_TEST(tc_programs, run_follows_script_chains)
 {
   result *r = new_result();
   char name[6][PATH_MAX + 16], text[2 * PATH_MAX];
@@ -1509,7 +1517,7 @@ static void craft_elf(const char *path, int cls, unsigned machine)
 /* The preload library is built for this build's programs: a program for
  * another word size or machine is refused before exec, with what it is.
  * A preload path with $LIB takes the library built for the program. */
-START_TEST(run_refuses_other_architectures)
+TU_TEST(tc_programs, run_refuses_other_architectures)
 {
   result *r = new_result();
   char p32[PATH_MAX + 16], arm[PATH_MAX + 16], lib[PATH_MAX + 64];
@@ -1548,7 +1556,7 @@ END_TEST
 
 /* CURLFENCE_RULES and CURLFENCE_AUDIT from the environment apply when the
  * options do not say otherwise, as in check and fetch. */
-START_TEST(run_takes_settings_from_the_environment)
+TU_TEST(tc_programs, run_takes_settings_from_the_environment)
 {
   result *r = new_result();
   char rvar[PATH_MAX + 32], avar[PATH_MAX + 32], audit[PATH_MAX + 16];
@@ -1599,7 +1607,7 @@ static void long_path(char *buf, size_t size, const char *cut_to)
   strcat(buf, "-and-more");
 }
 
-START_TEST(run_refuses_long_paths)
+TU_TEST(tc_programs, run_refuses_long_paths)
 {
   result *r = new_result();
   char *audit = malloc(PATH_MAX + 64), *rpath = malloc(PATH_MAX + 64);
@@ -1640,7 +1648,7 @@ END_TEST
  * assignments, the second dropping the preload library.  Split at spaces
  * and tabs only, it looked like one harmless assignment, and curl reached
  * the denied server unguarded. */
-START_TEST(run_splits_env_strings_as_env_does)
+TU_TEST(tc_programs, run_splits_env_strings_as_env_does)
 {
   result *r = new_result();
   static const char *const split[] = {
@@ -1664,7 +1672,7 @@ END_TEST
 /* env under another name (a link to it) is still env: an LD_PRELOAD=
  * assignment through it is refused as through env itself.  It used to be
  * run, and curl reached the denied server unguarded. */
-START_TEST(run_knows_env_by_another_name)
+TU_TEST(tc_programs, run_knows_env_by_another_name)
 {
   result *r = new_result();
   char env[PATH_MAX + 16], link[PATH_MAX + 16];
@@ -1694,7 +1702,7 @@ END_TEST
 #endif
 #endif
 
-START_TEST(run_refuses_ld_audit)
+TU_TEST(tc_programs, run_refuses_ld_audit)
 {
   result *r = new_result();
   char lib[PATH_MAX + 16], var[PATH_MAX + 32];
@@ -1727,7 +1735,7 @@ END_TEST
  * A program named "LD_PRELOAD=" in PATH was looked at while env dropped
  * the preload library and ran curl, which reached the denied server; a
  * static program named "--" ran while run looked at true. */
-START_TEST(run_reads_env_words_as_env_does)
+TU_TEST(tc_programs, run_reads_env_words_as_env_does)
 {
   result *r = new_result();
   char named[PATH_MAX + 16], dashes[PATH_MAX + 16], marker[PATH_MAX + 32];
@@ -1757,59 +1765,3 @@ START_TEST(run_reads_env_words_as_env_does)
   free(r);
 }
 END_TEST
-
-static const tu_test programs_tests[] = {
-  TU_LOOP(run_cases, 0, (int)(sizeof(run_rows) / sizeof(run_rows[0]))),
-  TU_TEST(curl_metrics_textfile),
-  TU_TEST(curl_parallel_mixed),
-  TU_TEST(keep_proxy_goes_through_the_proxy),
-  TU_TEST(broken_rules_refuse_everything),
-  TU_TEST(earlier_preload_entry_does_not_win),
-  TU_TEST(earlier_preload_entry_is_reported),
-  TU_TEST(allow_tftp_lets_curl_fetch),
-  TU_TEST(allow_tftp_keeps_denials),
-  TU_TEST(keep_doh_reaches_the_doh_server),
-  TU_TEST(audit_to_syslog),
-  TU_TEST(audit_to_missing_syslog_refuses),
-  TU_TEST(audit_to_slow_syslog_reports_losses),
-  TU_TEST(audit_loss_is_said_without_exit),
-  TU_TEST(audit_to_stderr_file),
-  TU_TEST(audit_to_stdout_dash),
-  TU_TEST(watch_reloads_replaced_rules),
-  TU_TEST(watch_keeps_rules_when_reload_fails),
-  TU_TEST(no_watch_keeps_the_first_rules),
-  TU_TEST(git_clone_denied_host),
-  TU_TEST(git_clone_allowed_host),
-  TU_TEST(pycurl_denied),
-  TU_TEST(pycurl_own_opensocket_runs_only_when_allowed),
-  TU_TEST(odd_program_stays_guarded),
-  TU_TEST(run_missing_command),
-  TU_TEST(run_refuses_secure_execution),
-  TU_TEST(run_refuses_static_programs),
-  TU_TEST(run_follows_script_chains),
-  TU_TEST(run_refuses_other_architectures),
-  TU_TEST(run_takes_settings_from_the_environment),
-  TU_TEST(run_refuses_long_paths),
-  TU_TEST(run_splits_env_strings_as_env_does),
-  TU_TEST(run_knows_env_by_another_name),
-  TU_TEST(run_refuses_ld_audit),
-  TU_TEST(run_reads_env_words_as_env_does),
-  TU_END
-};
-
-/* Long runs, in their own case so that they can be run alone
- * (CK_RUN_CASE=robustness). */
-static const tu_test robustness_tests[] = {
-  TU_TEST(fork_while_handles_are_busy),
-  TU_TEST(memory_flat_over_easy_transfers),
-  TU_TEST(memory_flat_over_multi_handles),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "programs", 120, setup, teardown, programs_tests },
-  { "robustness", 300, setup, teardown, robustness_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("preload", cases, NULL);

@@ -122,7 +122,10 @@ static const bad_case bad[] = {
   { "default allow\ndeny 169.254.0.0/16\nallow ::ffff:169.254.169.254 port 80\nexpect deny 169.254.169.254\n", CURLFENCE_E_EXPECT, 4, 1, "port 80 (every port), but test.rules:3 (allow ::ffff:169.254.169.254 port 80) decides allow" },
 };
 
-START_TEST(test_rejected)
+TU_SUITE("rules", NULL);
+TU_CASE(tc_syntax, "syntax", 0, NULL, NULL);
+
+TU_LOOP(tc_syntax, test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])))
 {
   const bad_case *c = &bad[_i];
   curlfence_policy *p = (curlfence_policy *)1;
@@ -151,7 +154,7 @@ START_TEST(test_rejected)
 }
 END_TEST
 
-START_TEST(test_nul_byte)
+TU_TEST(tc_syntax, test_nul_byte)
 {
   static const char text[] = "deny 10.0.0.0/8\nde\0ny 1.2.3.4\n";
   curlfence_policy *p = NULL;
@@ -168,7 +171,7 @@ START_TEST(test_nul_byte)
 }
 END_TEST
 
-START_TEST(test_long_line)
+TU_TEST(tc_syntax, test_long_line)
 {
   size_t n = 4096 + 10;
   char *text = malloc(n + 32);
@@ -234,7 +237,9 @@ static void mk_sub(void)
   ck_assert_int_eq(mkdir(path, 0700), 0);
 }
 
-START_TEST(test_include_ok)
+TU_CASE(tc_files, "files", 0, NULL, NULL);
+
+TU_TEST(tc_files, test_include_ok)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -291,7 +296,7 @@ static void expect_file_error(const char *top, curlfence_code code,
                 msg);
 }
 
-START_TEST(test_include_errors)
+TU_TEST(tc_files, test_include_errors)
 {
   mk_tmpdir();
   mk_sub();
@@ -327,7 +332,7 @@ START_TEST(test_include_errors)
 }
 END_TEST
 
-START_TEST(test_top_level_file_errors)
+TU_TEST(tc_files, test_top_level_file_errors)
 {
   curlfence_policy *p = (curlfence_policy *)1;
   curlfence_error err;
@@ -354,7 +359,7 @@ END_TEST
 
 /* Expectations that hold load; those of an included file are not this
  * policy's promises and are not checked. */
-START_TEST(test_expect_holds)
+TU_TEST(tc_files, test_expect_holds)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -394,7 +399,7 @@ START_TEST(test_expect_holds)
 }
 END_TEST
 
-START_TEST(test_accepted_forms)
+TU_TEST(tc_syntax, test_accepted_forms)
 {
   static const char text[] =
       "# every accepted spelling\r\n"
@@ -425,7 +430,7 @@ START_TEST(test_accepted_forms)
 }
 END_TEST
 
-START_TEST(test_empty_policy)
+TU_TEST(tc_syntax, test_empty_policy)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -441,7 +446,7 @@ START_TEST(test_empty_policy)
 }
 END_TEST
 
-START_TEST(test_strerror)
+TU_TEST(tc_syntax, test_strerror)
 {
   int c;
 
@@ -461,9 +466,11 @@ END_TEST
 /* ------------------------------------------------- hostile and odd files */
 
 
+TU_CASE(tc_hostile, "hostile", 60, NULL, NULL);
+
 /* The first offending byte is reported: a NUL before column 4097 is a NUL,
  * not a line too long. */
-START_TEST(test_nul_before_long_line)
+TU_TEST(tc_hostile, test_nul_before_long_line)
 {
   size_t n = 8192;
   char *text = calloc(1, n);
@@ -500,7 +507,7 @@ END_TEST
 
 /* A deleted file still open can be named /proc/self/fd/N but has no real
  * path: the error says so, not "out of memory". */
-START_TEST(test_realpath_failure)
+TU_TEST(tc_hostile, test_realpath_failure)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -533,7 +540,7 @@ END_TEST
 /* Files in /proc say they are empty (st_size 0) and are not: they are read
  * to end of file.  The thread's name is a /proc file whose text we choose;
  * its deny rule used to vanish inside a default allow policy. */
-START_TEST(test_size_zero_file_with_content)
+TU_TEST(tc_hostile, test_size_zero_file_with_content)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -574,7 +581,7 @@ END_TEST
 
 /* Includes are counted each time they are read; the one that crosses the
  * limit is named. */
-START_TEST(test_include_limits)
+TU_TEST(tc_hostile, test_include_limits)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -622,7 +629,7 @@ END_TEST
  * loader counted: a string just short of 1 GiB leaves room for a file of
  * 19 bytes and not one more.  The string is anonymous memory never
  * written past its first page, so it costs no memory (the zero page). */
-START_TEST(test_load_byte_limit)
+TU_TEST(tc_hostile, test_load_byte_limit)
 {
   const size_t gib = (size_t)1 << 30, leaf = 19;
   curlfence_policy *p = NULL;
@@ -662,7 +669,7 @@ END_TEST
 
 /* Messages show every byte: control bytes and bytes above 127 escaped,
  * and a byte order mark named. */
-START_TEST(test_escaped_messages)
+TU_TEST(tc_hostile, test_escaped_messages)
 {
   static const struct {
     const char *text, *message;
@@ -711,40 +718,3 @@ START_TEST(test_escaped_messages)
   rm_tmpdir();
 }
 END_TEST
-
-static const tu_test syntax_tests[] = {
-  TU_LOOP(test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0]))),
-  TU_TEST(test_nul_byte),
-  TU_TEST(test_long_line),
-  TU_TEST(test_accepted_forms),
-  TU_TEST(test_empty_policy),
-  TU_TEST(test_strerror),
-  TU_END
-};
-
-static const tu_test files_tests[] = {
-  TU_TEST(test_include_ok),
-  TU_TEST(test_expect_holds),
-  TU_TEST(test_include_errors),
-  TU_TEST(test_top_level_file_errors),
-  TU_END
-};
-
-static const tu_test hostile_tests[] = {
-  TU_TEST(test_nul_before_long_line),
-  TU_TEST(test_realpath_failure),
-  TU_TEST(test_size_zero_file_with_content),
-  TU_TEST(test_include_limits),
-  TU_TEST(test_load_byte_limit),
-  TU_TEST(test_escaped_messages),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "syntax", 0, NULL, NULL, syntax_tests },
-  { "files", 0, NULL, NULL, files_tests },
-  { "hostile", 60, NULL, NULL, hostile_tests },
-  TU_CASES_END
-};
-
-TU_SUITE("rules", cases, NULL);

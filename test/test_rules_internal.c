@@ -14,9 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+TU_SUITE_STATIC_ONLY("rules-internal", NULL);
+TU_CASE(tc_presize, "presize", 0, NULL, NULL);
+
 /* The arrays are sized by what the text can hold, not by its line count:
  * 704 MiB of blank lines asked for 30 GB of rules. */
-START_TEST(test_presize_blank_lines)
+TU_TEST(tc_presize, test_presize_blank_lines)
 {
   static const char mixed[] =
       "# allow 1.2.3.4\n\n  deny ::\n\tallow 10.0.0.0/8 port 80\ndenyx 1\n"
@@ -52,12 +55,14 @@ START_TEST(test_presize_blank_lines)
 }
 END_TEST
 
+TU_CASE(tc_self, "self", 0, NULL, NULL);
+
 /* cf_self_list reads one netlink address dump instead of getifaddrs; it
  * must list what getifaddrs lists, in its order and under its names:
  * each distinct address once, loopback included, named by its first
  * entry, and an IPv4 address of a loopback interface with its on-link
  * prefix (the whole prefix is local). */
-START_TEST(test_self_list_as_getifaddrs)
+TU_TEST(tc_self, test_self_list_as_getifaddrs)
 {
   struct ifaddrs *all, *i, *j;
   cf_selfaddr *list = NULL;
@@ -178,7 +183,9 @@ static void two_step_writer(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "/8\n", 1);
 }
 
-START_TEST(test_load_not_half_written)
+TU_CASE(tc_changing_files, "changing files", 0, load_setup, load_teardown);
+
+TU_TEST(tc_changing_files, test_load_not_half_written)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -205,7 +212,7 @@ static void appender(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "deny 192.0.2.0/24\n", 1);
 }
 
-START_TEST(test_load_changed_after_read)
+TU_TEST(tc_changing_files, test_load_changed_after_read)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -239,7 +246,7 @@ static void restless(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "# again\n", 1);
 }
 
-START_TEST(test_load_keeps_changing)
+TU_TEST(tc_changing_files, test_load_keeps_changing)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -264,7 +271,7 @@ static void counter(int point, const char *path, unsigned attempt)
   hook_calls[point][attempt]++;
 }
 
-START_TEST(test_load_unchanged_once)
+TU_TEST(tc_changing_files, test_load_unchanged_once)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -305,7 +312,7 @@ static void image_copier(int point, const char *path, unsigned attempt)
   ck_assert_int_eq(close(out), 0);
 }
 
-START_TEST(test_image_rewritten_while_loading)
+TU_TEST(tc_changing_files, test_image_rewritten_while_loading)
 {
   curlfence_policy *p = NULL, *a, *b;
   curlfence_error err;
@@ -338,31 +345,3 @@ START_TEST(test_image_rewritten_while_loading)
   curlfence_policy_unref(p);
 }
 END_TEST
-
-static const tu_test presize_tests[] = {
-  TU_TEST(test_presize_blank_lines),
-  TU_END
-};
-
-static const tu_test self_tests[] = {
-  TU_TEST(test_self_list_as_getifaddrs),
-  TU_END
-};
-
-static const tu_test changing_files_tests[] = {
-  TU_TEST(test_load_not_half_written),
-  TU_TEST(test_load_changed_after_read),
-  TU_TEST(test_load_keeps_changing),
-  TU_TEST(test_load_unchanged_once),
-  TU_TEST(test_image_rewritten_while_loading),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "presize", 0, NULL, NULL, presize_tests },
-  { "self", 0, NULL, NULL, self_tests },
-  { "changing files", 0, load_setup, load_teardown, changing_files_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("rules-internal", cases, NULL);

@@ -191,7 +191,11 @@ static const uint8_t zero16[16];
 static const uint8_t ones16[16] = {255, 255, 255, 255, 255, 255, 255, 255,
                                    255, 255, 255, 255, 255, 255, 255, 255};
 
-START_TEST(empty_table) {
+static void suite_init(void);
+TU_SUITE_STATIC_ONLY("table", suite_init);
+TU_CASE(tc_edges, "edges", 0, NULL, NULL);
+
+TU_TEST(tc_edges, empty_table) {
   tset t;
   cf_table *tab;
   tset_init(&t);
@@ -208,7 +212,7 @@ START_TEST(empty_table) {
 }
 END_TEST
 
-START_TEST(only_default) {
+TU_TEST(tc_edges, only_default) {
   tset t;
   cf_table *tab;
   tset_init(&t);
@@ -222,7 +226,7 @@ START_TEST(only_default) {
 }
 END_TEST
 
-START_TEST(slash0_and_host_routes) {
+TU_TEST(tc_edges, slash0_and_host_routes) {
   tset t;
   cf_table *tab;
   uint8_t a[16] = {0};
@@ -257,7 +261,7 @@ START_TEST(slash0_and_host_routes) {
 }
 END_TEST
 
-START_TEST(nested_and_adjacent) {
+TU_TEST(tc_edges, nested_and_adjacent) {
   tset t;
   cf_table *tab;
   uint8_t a[16] = {10, 0, 0, 0};
@@ -336,7 +340,7 @@ static const struct {
 
 /* Every layout: the RFC's example, both ends of the embedded range, the
  * "u" octet and the suffix ignored, and the IPv6 rules just outside. */
-START_TEST(nat64_layouts) {
+TU_LOOP(tc_edges, nat64_layouts, 0, (int)(sizeof rfc6052 / sizeof rfc6052[0])) {
   static const uint8_t v4[][4] = {
       {192, 0, 2, 33}, {0, 0, 0, 0}, {255, 255, 255, 255}, {10, 0, 0, 1}};
   unsigned plen = rfc6052[_i].plen, pos[4];
@@ -402,7 +406,7 @@ END_TEST
 
 /* IPv6 port rules around a nat64 prefix do not reach into it, and the
  * early stop keeps a port set outside it. */
-START_TEST(nat64_ports_around) {
+TU_TEST(tc_edges, nat64_ports_around) {
   tset t;
   cf_table *tab;
   uint8_t a[16] = {0x00, 0x64, 0xff, 0x9b};
@@ -602,7 +606,9 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
   tset_free(&t);
 }
 
-START_TEST(differential) {
+TU_CASE(tc_differential, "differential", 300, NULL, NULL);
+
+TU_TEST(tc_differential, differential) {
   unsigned tables = quick ? 150 : 1500;
   for (unsigned i = 0; i < tables; i++)
     one_random_table(base_seed + i, quick ? 4 : 12, 0);
@@ -610,7 +616,7 @@ START_TEST(differential) {
 END_TEST
 
 /* Rules already in the builder's order take the path without a sort. */
-START_TEST(differential_sorted) {
+TU_TEST(tc_differential, differential_sorted) {
   unsigned tables = quick ? 50 : 500;
   for (unsigned i = 0; i < tables; i++)
     one_random_table(base_seed + 77777 + i, quick ? 4 : 12, 1);
@@ -618,7 +624,7 @@ START_TEST(differential_sorted) {
 END_TEST
 
 /* One larger table: deep levels and many port sets at once. */
-START_TEST(differential_large) {
+TU_TEST(tc_differential, differential_large) {
   uint64_t s = base_seed ^ 0xabcdefull;
   tset t;
   cf_table *tab;
@@ -656,28 +662,3 @@ static void suite_init(void) {
   if (e && *e)
     fprintf(stderr, "test_table: seed %" PRIu64 "\n", base_seed);
 }
-
-static const tu_test edges_tests[] = {
-  TU_TEST(empty_table),
-  TU_TEST(only_default),
-  TU_TEST(slash0_and_host_routes),
-  TU_TEST(nested_and_adjacent),
-  TU_LOOP(nat64_layouts, 0, (int)(sizeof rfc6052 / sizeof rfc6052[0])),
-  TU_TEST(nat64_ports_around),
-  TU_END
-};
-
-static const tu_test differential_tests[] = {
-  TU_TEST(differential),
-  TU_TEST(differential_sorted),
-  TU_TEST(differential_large),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "edges", 0, NULL, NULL, edges_tests },
-  { "differential", 300, NULL, NULL, differential_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("table", cases, suite_init);

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-START_TEST(grow_doubles_and_keeps)
+TU_SUITE_STATIC_ONLY("util", NULL);
+TU_CASE(tc_util, "util", 0, NULL, NULL);
+
+TU_TEST(tc_util, grow_doubles_and_keeps)
 {
   uint32_t *a = NULL;
   size_t cap = 0, i;
@@ -37,7 +40,7 @@ END_TEST
  * bytes wraps: both fail and leave the array as it was, where a plain
  * doubling loop would spin on a zero capacity or allocate a few bytes
  * for a huge count. */
-START_TEST(grow_refuses_overflow)
+TU_TEST(tc_util, grow_refuses_overflow)
 {
   uint64_t *a = NULL;
   size_t cap = 0;
@@ -59,7 +62,7 @@ START_TEST(grow_refuses_overflow)
 }
 END_TEST
 
-START_TEST(prefix_equal_bits)
+TU_TEST(tc_util, prefix_equal_bits)
 {
   static const uint8_t a[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff },
                        b[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xf0 };
@@ -75,7 +78,7 @@ START_TEST(prefix_equal_bits)
 END_TEST
 
 /* RFC 6052 section 2.4: 192.0.2.33 embedded under each prefix length. */
-START_TEST(nat64_extract_rfc6052)
+TU_TEST(tc_util, nat64_extract_rfc6052)
 {
   static const struct {
     unsigned plen;
@@ -101,18 +104,3 @@ START_TEST(nat64_extract_rfc6052)
   }
 }
 END_TEST
-
-static const tu_test util_tests[] = {
-  TU_TEST(grow_doubles_and_keeps),
-  TU_TEST(grow_refuses_overflow),
-  TU_TEST(prefix_equal_bits),
-  TU_TEST(nat64_extract_rfc6052),
-  TU_END
-};
-
-static const tu_case cases[] = {
-  { "util", 0, NULL, NULL, util_tests },
-  TU_CASES_END
-};
-
-TU_SUITE_STATIC_ONLY("util", cases, NULL);

@@ -11,49 +11,61 @@
 
 #include "curlfence.h"
 
-/* The registry of suites.  Each test file ends with its suite as tables
- * (the tests of each case, the cases) and one TU_SUITE line; main.c runs
- * every suite registered in the program, in link order.  A file whose
- * suite uses the library's internals (cf_*, test hooks) registers it with
- * TU_SUITE_STATIC_ONLY instead: the Makefile reads that name and links
- * the file into check_curlfence only, not into the program that runs
- * against libcurlfence.so. */
-typedef struct tu_test {
-  const TTest *const *test;   /* the name START_TEST defined */
-  int loop, lo, hi;           /* loop: run for _i in [lo, hi) */
-} tu_test;
-
-#define TU_TEST(t) { &(t), 0, 0, 0 }
-#define TU_LOOP(t, lo, hi) { &(t), 1, (lo), (hi) }
-#define TU_END { NULL, 0, 0, 0 }
-
-typedef struct tu_case {
-  const char *name;
-  int timeout;                /* seconds; 0: Check's default */
-  void (*setup)(void);        /* a checked fixture, or NULL */
-  void (*teardown)(void);
-  const tu_test *tests;       /* up to TU_END */
-} tu_case;
-
-#define TU_CASES_END { NULL, 0, NULL, NULL, NULL }
-
+/* The registry of tests.  A test file names its suite once (TU_SUITE),
+ * declares its cases (TU_CASE: name, timeout in seconds or 0 for Check's
+ * default, a checked fixture or NULLs) and defines each test with
+ * TU_TEST(case, name) or TU_LOOP(case, name, lo, hi) where Check has
+ * START_TEST; END_TEST closes it as usual.  Each test puts a pointer to
+ * its entry in the section tu_tests, and main.c runs every test linked
+ * into the program: no list is kept anywhere else.  A file whose suite
+ * uses the library's internals (cf_*, test hooks) names it with
+ * TU_SUITE_STATIC_ONLY: the Makefile reads that name and links the file
+ * into check_curlfence only, not into the program that runs against
+ * libcurlfence.so.  test/suites.sh checks the registry. */
 typedef struct tu_suite {
   const char *name;
-  const tu_case *cases;       /* up to TU_CASES_END */
-  void (*init)(void);         /* NULL, or run once before the suite is
-                                 built (in the runner's process) */
+  void (*init)(void);         /* NULL, or run once as the suite is built,
+                                 in the runner's process */
 } tu_suite;
 
-/* One per file.  The pointer goes to the section tu_suites, whose bounds
- * the linker provides (__start_tu_suites, __stop_tu_suites). */
-#define TU_SUITE(name, cases, init) \
-  static const tu_suite tu_suite_ = { (name), (cases), (init) }; \
-  __attribute__((used, section("tu_suites"))) \
-  static const tu_suite *tu_suite_entry_ = &tu_suite_
-#define TU_SUITE_STATIC_ONLY(name, cases, init) TU_SUITE(name, cases, init)
+typedef struct tu_case {
+  const tu_suite *suite;
+  const char *name;
+  int timeout;
+  void (*setup)(void);
+  void (*teardown)(void);
+  int line;                   /* cases run in the order they are declared */
+} tu_case;
 
-/* The Check suite of a registry entry. */
-Suite *tu_suite_build(const tu_suite *s);
+typedef struct tu_entry {
+  const tu_case *tcase;
+  const TTest *const *test;   /* the name START_TEST defines; its file
+                                 and line order the tests */
+  int loop, lo, hi;           /* loop: run for _i in [lo, hi) */
+} tu_entry;
+
+#define TU_SUITE(name, init) \
+  static const tu_suite tu_suite_ = { (name), (init) }
+#define TU_SUITE_STATIC_ONLY(name, init) TU_SUITE(name, init)
+
+#define TU_CASE(var, name, timeout, setup, teardown) \
+  static const tu_case var = { &tu_suite_, (name), (timeout), (setup), \
+                               (teardown), __LINE__ }
+
+/* START_TEST(t) defines the variable t, declared ahead here so that the
+ * entry can point at it.  The section holds pointers, all of one size, so
+ * that the linker's __start_tu_tests..__stop_tu_tests is an array. */
+#define TU_ENTRY_(tc, t, loop, lo, hi) \
+  static const TTest *t; \
+  static const tu_entry t##_entry = { &(tc), &t, (loop), (lo), (hi) }; \
+  __attribute__((used, section("tu_tests"))) \
+  static const tu_entry *t##_registered = &t##_entry; \
+  START_TEST(t)
+#define TU_TEST(tc, t) TU_ENTRY_(tc, t, 0, 0, 0)
+#define TU_LOOP(tc, t, lo, hi) TU_ENTRY_(tc, t, 1, lo, hi)
+
+/* Every test registered in the program, as one Check runner. */
+SRunner *tu_runner(void);
 
 /* Fill ss with the numeric address text and port; returns its length. */
 socklen_t tu_sockaddr(struct sockaddr_storage *ss, const char *addr,
