@@ -8,34 +8,38 @@
  */
 #include "guard.h"
 
-/* What an option of the table is set to. */
-enum {
-  V_OPEN_FN, V_OPEN_DATA, V_CLOSE_FN, V_CLOSE_DATA, V_PREREQ_FN,
-  V_PREREQ_DATA, V_STRING
-};
+#include <stddef.h>
+
+/* What an option of the table is set to: one of the hooks' callbacks
+ * (each of its own type, as libcurl reads it), the pointer at offset
+ * data in the hooks, or a string. */
+enum { V_OPEN_FN, V_CLOSE_FN, V_PREREQ_FN, V_DATA, V_STRING };
+#define DATA(field) V_DATA, offsetof(cf_hooks, field)
 
 /* skip: the attach flag that leaves the option as the program set it;
  * close: set only when the hooks carry a close callback of their own;
  * optional: a libcurl built without the option has nothing to turn off. */
 static const struct {
   CURLoption opt;
-  unsigned char value, close, optional;
+  unsigned char close, optional;
   unsigned skip;
+  unsigned char value;
+  size_t data;            /* V_DATA: offsetof(cf_hooks, ...) */
   const char *string;     /* V_STRING when hardening; detaching sets NULL */
 } options[] = {
-  { CURLOPT_OPENSOCKETFUNCTION, V_OPEN_FN, 0, 0, 0, NULL },
-  { CURLOPT_OPENSOCKETDATA, V_OPEN_DATA, 0, 0, 0, NULL },
-  { CURLOPT_CLOSESOCKETFUNCTION, V_CLOSE_FN, 1, 0, 0, NULL },
-  { CURLOPT_CLOSESOCKETDATA, V_CLOSE_DATA, 1, 0, 0, NULL },
-  { CURLOPT_PREREQFUNCTION, V_PREREQ_FN, 0, 0, 0, NULL },
-  { CURLOPT_PREREQDATA, V_PREREQ_DATA, 0, 0, 0, NULL },
+  { CURLOPT_OPENSOCKETFUNCTION, 0, 0, 0, V_OPEN_FN, 0, NULL },
+  { CURLOPT_OPENSOCKETDATA, 0, 0, 0, DATA(open_data), NULL },
+  { CURLOPT_CLOSESOCKETFUNCTION, 1, 0, 0, V_CLOSE_FN, 0, NULL },
+  { CURLOPT_CLOSESOCKETDATA, 1, 0, 0, DATA(close_data), NULL },
+  { CURLOPT_PREREQFUNCTION, 0, 0, 0, V_PREREQ_FN, 0, NULL },
+  { CURLOPT_PREREQDATA, 0, 0, 0, DATA(prereq_data), NULL },
   /* "" turns proxies off, including http_proxy and friends from the
    * environment; NOPROXY "*" also covers a proxy chosen any other way. */
-  { CURLOPT_PROXY, V_STRING, 0, 0, CURLFENCE_ATTACH_KEEP_PROXY, "" },
-  { CURLOPT_NOPROXY, V_STRING, 0, 0, CURLFENCE_ATTACH_KEEP_PROXY, "*" },
+  { CURLOPT_PROXY, 0, 0, CURLFENCE_ATTACH_KEEP_PROXY, V_STRING, 0, "" },
+  { CURLOPT_NOPROXY, 0, 0, CURLFENCE_ATTACH_KEEP_PROXY, V_STRING, 0, "*" },
   /* libcurl's DoH requests run on internal handles that carry none of the
    * callbacks, so their connections would go unchecked. */
-  { CURLOPT_DOH_URL, V_STRING, 0, 1, CURLFENCE_ATTACH_KEEP_DOH, NULL },
+  { CURLOPT_DOH_URL, 0, 1, CURLFENCE_ATTACH_KEEP_DOH, V_STRING, 0, NULL },
 };
 
 /* One option of the table set to its hardened value (set) or back to
@@ -43,22 +47,17 @@ static const struct {
 static CURLcode set_one(CURL *h, cf_setopt_fn setopt, size_t i,
                         const cf_hooks *k, int set)
 {
+  CURLoption o = options[i].opt;
+
   switch(options[i].value) {
-  case V_OPEN_FN:
-    return setopt(h, options[i].opt, set ? k->open_fn : NULL);
-  case V_CLOSE_FN:
-    return setopt(h, options[i].opt, set ? k->close_fn : NULL);
-  case V_PREREQ_FN:
-    return setopt(h, options[i].opt, set ? k->prereq_fn : NULL);
-  case V_OPEN_DATA:
-    return setopt(h, options[i].opt, set ? k->open_data : NULL);
-  case V_CLOSE_DATA:
-    return setopt(h, options[i].opt, set ? k->close_data : NULL);
-  case V_PREREQ_DATA:
-    return setopt(h, options[i].opt, set ? k->prereq_data : NULL);
+  case V_OPEN_FN: return setopt(h, o, set ? k->open_fn : NULL);
+  case V_CLOSE_FN: return setopt(h, o, set ? k->close_fn : NULL);
+  case V_PREREQ_FN: return setopt(h, o, set ? k->prereq_fn : NULL);
+  case V_DATA:
+    return setopt(h, o, set ? *(void *const *)(const void *)
+                                ((const char *)k + options[i].data) : NULL);
   default:
-    return setopt(h, options[i].opt,
-                  set ? (const char *)options[i].string : (const char *)NULL);
+    return setopt(h, o, set ? options[i].string : (const char *)NULL);
   }
 }
 
