@@ -16,6 +16,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,21 @@ static void rejected(const char *want)
   rejected_len(img_len, CURLFENCE_E_IMAGE, want);
 }
 
+/* The image, damaged, resealed so that only the damage is wrong, is
+ * refused with the text of fmt. */
+__attribute__((format(printf, 1, 2)))
+static void rejected_resealed(const char *fmt, ...)
+{
+  char want[300];
+  va_list ap;
+
+  reseal();
+  va_start(ap, fmt);
+  vsnprintf(want, sizeof(want), fmt, ap);
+  va_end(ap);
+  rejected(want);
+}
+
 TU_TEST(tc_image, reject_header)
 {
   char want[300];
@@ -473,46 +489,33 @@ END_TEST
 
 TU_TEST(tc_image, reject_sections)
 {
-  char want[300];
   size_t e, d, n, k;
 
   make_image();
   e = section(10, &d, &n);
   k = (e - 64) / 24;
   put32(e, 99);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu: unknown section id "
-           "99", e, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu: unknown section id "
+                    "99", e, k);
   put32(e, 8);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu: a second port "
-           "candidates section", e, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu: a second port "
+                    "candidates section", e, k);
   put32(e, 10);
   put32(e + 4, 36);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): records of "
-           "36 bytes, expected 40", e + 4, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): records of "
+                    "36 bytes, expected 40", e + 4, k);
   put32(e + 4, 40);
   put64(e + 8, d + 4);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): offset %zu "
-           "is not aligned", e + 8, k, d + 4);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): offset %zu "
+                    "is not aligned", e + 8, k, d + 4);
   put64(e + 8, 64);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): offset 64 "
-           "is inside the header or the section before", e + 8, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): offset 64 "
+                    "is inside the header or the section before", e + 8, k);
   put64(e + 8, d);
   put64(e + 16, n + 100000);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): %zu "
-           "records of 40 bytes run past the end of the file", e + 16, k,
-           n + 100000);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): %zu records of 40 "
+                    "bytes run past the end of the file", e + 16, k,
+                    n + 100000);
   put64(e + 16, n);
   reseal();
   rejected_len(img_len, CURLFENCE_OK, "");
@@ -530,54 +533,39 @@ static size_t field(unsigned id, size_t rsize, size_t i, size_t fo)
 
 TU_TEST(tc_image, reject_rules)
 {
-  char want[300];
   size_t r2, t, nt;
 
   make_image();
   r2 = field(10, 40, 2, 0);
   /* rule 2: file index (offset 28 in cf_rule) */
   put32(r2 + 28, 7);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: file index past the "
-           "source files", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: file index past the "
+                    "source files", r2);
   put32(r2 + 28, 0);
   put32(r2 + 36, 100000);   /* text */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: text offset past the "
-           "rule texts", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: text offset past the "
+                    "rule texts", r2);
   put32(r2 + 36, 0);
   put32(r2 + 24, 1);        /* nports: past the port ranges */
   put32(r2 + 20, 3);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: port ranges past the "
-           "port ranges", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: port ranges past the "
+                    "port ranges", r2);
   put32(r2 + 24, 0);
   put32(r2 + 20, 0);
   img[r2 + 17] = 33;        /* plen of an IPv4 rule */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: family or prefix length "
-           "out of range", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: family or prefix length "
+                    "out of range", r2);
   img[r2 + 17] = 32;
   img[r2 + 18] = 1;         /* allow, but the text says deny */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: text does not start with "
-           "the rule's action", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: text does not start with "
+                    "the rule's action", r2);
   img[r2 + 18] = 2;         /* action */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: unknown action", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: unknown action", r2);
   img[r2 + 18] = 0;
   section(12, &t, &nt);
   img[t + nt - 1] = 'x';
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule texts: the last one is not "
-           "NUL-terminated", t + nt - 1);
-  rejected(want);
+  rejected_resealed("offset %zu: rule texts: the last one is not "
+                    "NUL-terminated", t + nt - 1);
   img[t + nt - 1] = 0;
   reseal();
   rejected_len(img_len, CURLFENCE_OK, "");
@@ -591,17 +579,14 @@ TU_TEST(tc_image, reject_rules)
       ;
     ck_assert_uint_lt(i, n);
     put32(d + 4 * i, 3 | 0x80000000u);
-    reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf %zu: an "
-             "action that is not the rule's", d + 4 * i, i);
-    rejected(want);
+    rejected_resealed("offset %zu: IPv4 leaves: leaf %zu: an "
+                      "action that is not the rule's", d + 4 * i, i);
   }
 }
 END_TEST
 
 TU_TEST(tc_image, reject_table)
 {
-  char want[300];
   size_t d, n, i;
 
   make_image();
@@ -613,30 +598,22 @@ TU_TEST(tc_image, reject_table)
       break;
   ck_assert_uint_lt(i, n);
   put32(d + i * 16 + 8, 500);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: a rule index past the rules", d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry "
+                    "%zu: a rule index past the rules", d + i * 16, i);
   put32(d + i * 16 + 8, 0);
   put32(d + i * 16 + 12, 12345);   /* a node that does not exist */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: a node index past the nodes", d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry "
+                    "%zu: a node index past the nodes", d + i * 16, i);
   put32(d + i * 16 + 12, 0xfffffffeu);   /* flat, runs past the leaves */
   put32(d + i * 16 + 8, 0x7fffffff);
   put64(d + i * 16, 1);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: leaf runs past the end of the leaves", d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry %zu: "
+                    "leaf runs past the end of the leaves", d + i * 16, i);
   put64(d + i * 16, 2);            /* digit 0 finds no run */
   put32(d + i * 16 + 8, 0);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: the first digit without a child starts no run of leaves",
-           d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry %zu: "
+                    "the first digit without a child starts no run of "
+                    "leaves", d + i * 16, i);
   put64(d + i * 16, 0);
   put32(d + i * 16 + 12, 0xffffffffu);
   reseal();
@@ -648,32 +625,25 @@ TU_TEST(tc_image, reject_table)
     uint32_t keep = get32(d);
 
     put32(d, 0x40000000u | 77);
-    reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a port "
-             "set index past the port sets", d);
-    rejected(want);
+    rejected_resealed("offset %zu: IPv4 leaves: leaf 0: a port "
+                      "set index past the port sets", d);
     put32(d, 0xc0000000u);
-    reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a NAT64 "
-             "record in the IPv4 family", d);
-    rejected(want);
+    rejected_resealed("offset %zu: IPv4 leaves: leaf 0: a NAT64 "
+                      "record in the IPv4 family", d);
     put32(d, keep);
   }
   /* port candidates: a rule without ports */
   section(8, &d, &n);
   ck_assert_uint_gt(n, 0);
   put32(d, 0);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: port candidates: candidate 0 "
-           "(rule 0): a rule without ports", d);
-  rejected(want);
+  rejected_resealed("offset %zu: port candidates: candidate 0 "
+                    "(rule 0): a rule without ports", d);
 }
 END_TEST
 
 TU_TEST(tc_image, reject_nodes)
 {
   curlfence_policy *p;
-  char want[300];
   size_t d, n;
 
   /* A /32 inside a /24 puts nodes below the direct array. */
@@ -686,16 +656,12 @@ TU_TEST(tc_image, reject_nodes)
   section(5, &d, &n);     /* IPv6 nodes: a chain down to the /128 */
   ck_assert_uint_gt(n, 2);
   put32(d + 16, 0);       /* node 0's children start at itself: a loop */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv6 nodes: node 0: children "
-           "outside the nodes after it", d);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv6 nodes: node 0: children "
+                    "outside the nodes after it", d);
   put32(d + 16, 1);
   put64(d + 24 + 8, get64(d + 24 + 8) | get64(d + 24));  /* node 1 */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv6 nodes: node 1: a digit both "
-           "leads to a node and starts a run of leaves", d + 24);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv6 nodes: node 1: a digit both "
+                    "leads to a node and starts a run of leaves", d + 24);
 }
 END_TEST
 
