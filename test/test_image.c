@@ -341,18 +341,12 @@ static void make_image(void)
 
 static uint32_t get32(size_t off)
 {
-  uint32_t v;
-
-  memcpy(&v, img + off, 4);
-  return v;
+  return tu_get32(img, off);
 }
 
 static uint64_t get64(size_t off)
 {
-  uint64_t v;
-
-  memcpy(&v, img + off, 8);
-  return v;
+  return tu_get64(img, off);
 }
 
 static void put32(size_t off, uint32_t v)

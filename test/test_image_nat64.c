@@ -412,27 +412,13 @@ END_TEST
 static unsigned char *img;
 static size_t img_len;
 
-static uint32_t get32(size_t off)
-{
-  uint32_t v;
-  memcpy(&v, img + off, 4);
-  return v;
-}
-
-static uint64_t get64(size_t off)
-{
-  uint64_t v;
-  memcpy(&v, img + off, 8);
-  return v;
-}
-
 static size_t section_data(unsigned id)
 {
-  uint32_t n = get32(28), i;
+  uint32_t n = tu_get32(img, 28), i;
 
   for(i = 0; i < n; i++)
-    if(get32(64 + i * 24) == id)
-      return (size_t)get64(64 + i * 24 + 8);
+    if(tu_get32(img, 64 + i * 24) == id)
+      return (size_t)tu_get64(img, 64 + i * 24 + 8);
   ck_abort_msg("no section %u", id);
   return 0;
 }

@@ -584,19 +584,28 @@ TU_TEST(tc_reload, test_watch_rename_and_rewrite)
 }
 END_TEST
 
+/* One version of a ConfigMap volume: the directory dir/NAME holding
+ * app.rules with text. */
+static void configmap_version(const char *name, const char *text)
+{
+  char path[200];
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+  snprintf(path, sizeof(path), "%s/%s/app.rules", dir, name);
+  tu_write_text(path, text);
+}
+
 /* Kubernetes ConfigMap volumes: app.rules -> ..data/app.rules, and ..data
  * is a symlink to a timestamped directory that is swapped atomically. */
 TU_TEST(tc_reload, test_watch_configmap)
 {
-  char path[200], target[200], link_tmp[200], data[200];
+  char link_tmp[200], data[200];
   curlfence_policy *p;
   curlfence_guard *g;
   curlfence_error err;
 
-  snprintf(path, sizeof(path), "%s/..2026_11_25_a", dir);
-  ck_assert_int_eq(mkdir(path, 0700), 0);
-  snprintf(path, sizeof(path), "%s/..2026_11_25_a/app.rules", dir);
-  tu_write_text(path, deny_rules);
+  configmap_version("..2026_11_25_a", deny_rules);
   snprintf(data, sizeof(data), "%s/..data", dir);
   ck_assert_int_eq(symlink("..2026_11_25_a", data), 0);
   unlink(rules_path);
@@ -609,10 +618,7 @@ TU_TEST(tc_reload, test_watch_configmap)
   ck_assert_int_eq(curlfence_guard_watch(g, 20), CURLFENCE_OK);
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
 
-  snprintf(target, sizeof(target), "%s/..2026_11_25_b", dir);
-  ck_assert_int_eq(mkdir(target, 0700), 0);
-  snprintf(path, sizeof(path), "%s/..2026_11_25_b/app.rules", dir);
-  tu_write_text(path, allow_rules);
+  configmap_version("..2026_11_25_b", allow_rules);
   snprintf(link_tmp, sizeof(link_tmp), "%s/..data_tmp", dir);
   ck_assert_int_eq(symlink("..2026_11_25_b", link_tmp), 0);
   ck_assert_int_eq(rename(link_tmp, data), 0);

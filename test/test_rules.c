@@ -296,38 +296,48 @@ static void expect_file_error(const char *top, curlfence_code code,
                 msg);
 }
 
+/* Errors of a file and what it includes: the top file and its text, the
+ * included one's (if any), and where the error is reported. */
+static const struct {
+  const char *top, *top_text, *inc, *inc_text;
+  curlfence_code code;
+  const char *file;
+  unsigned line, col;
+  const char *msg;
+} include_errors[] = {
+  { "a.rules", "deny 10.0.0.0/8\ninclude b.rules\n",
+    "b.rules", "\n\ninclude   a.rules\n",
+    CURLFENCE_E_INCLUDE, "b.rules", 3, 11, "include cycle" },
+  { "self.rules", "include self.rules\n", NULL, NULL,
+    CURLFENCE_E_INCLUDE, "self.rules", 1, 9, "include cycle" },
+  { "missing.rules", "default deny\ninclude nothere.rules\n", NULL, NULL,
+    CURLFENCE_E_IO, "missing.rules", 2, 9, "No such file" },
+  { "dir.rules", "include sub\n", NULL, NULL,
+    CURLFENCE_E_IO, "dir.rules", 1, 9, "not a regular file" },
+  /* An error inside an included file names that file. */
+  { "outer.rules", "include sub/bad.rules\n",
+    "sub/bad.rules", "allow 1.2.3.4\ndeny 1.2.3.4/33\n",
+    CURLFENCE_E_ADDRESS, "sub/bad.rules", 2, 14, "IPv4 allows 0-32" },
+  /* A duplicate default across files is still a duplicate. */
+  { "d1.rules", "default allow\ninclude d2.rules\n",
+    "d2.rules", "default deny\n",
+    CURLFENCE_E_DUPLICATE, "d2.rules", 1, 1, "duplicate \"default\"" },
+};
+
 TU_TEST(tc_files, test_include_errors)
 {
+  size_t i;
+
   mk_tmpdir();
   mk_sub();
-  write_file("a.rules", "deny 10.0.0.0/8\ninclude b.rules\n");
-  write_file("b.rules", "\n\ninclude   a.rules\n");
-  expect_file_error("a.rules", CURLFENCE_E_INCLUDE, "b.rules", 3, 11,
-                    "include cycle");
-
-  write_file("self.rules", "include self.rules\n");
-  expect_file_error("self.rules", CURLFENCE_E_INCLUDE, "self.rules", 1, 9,
-                    "include cycle");
-
-  write_file("missing.rules", "default deny\ninclude nothere.rules\n");
-  expect_file_error("missing.rules", CURLFENCE_E_IO, "missing.rules", 2, 9,
-                    "No such file");
-
-  write_file("dir.rules", "include sub\n");
-  expect_file_error("dir.rules", CURLFENCE_E_IO, "dir.rules", 1, 9,
-                    "not a regular file");
-
-  /* An error inside an included file names that file. */
-  write_file("outer.rules", "include sub/bad.rules\n");
-  write_file("sub/bad.rules", "allow 1.2.3.4\ndeny 1.2.3.4/33\n");
-  expect_file_error("outer.rules", CURLFENCE_E_ADDRESS, "sub/bad.rules", 2,
-                    14, "IPv4 allows 0-32");
-
-  /* A duplicate default across files is still a duplicate. */
-  write_file("d1.rules", "default allow\ninclude d2.rules\n");
-  write_file("d2.rules", "default deny\n");
-  expect_file_error("d1.rules", CURLFENCE_E_DUPLICATE, "d2.rules", 1, 1,
-                    "duplicate \"default\"");
+  for(i = 0; i < sizeof(include_errors) / sizeof(include_errors[0]); i++) {
+    write_file(include_errors[i].top, include_errors[i].top_text);
+    if(include_errors[i].inc)
+      write_file(include_errors[i].inc, include_errors[i].inc_text);
+    expect_file_error(include_errors[i].top, include_errors[i].code,
+                      include_errors[i].file, include_errors[i].line,
+                      include_errors[i].col, include_errors[i].msg);
+  }
   rm_tmpdir();
 }
 END_TEST

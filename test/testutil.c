@@ -107,6 +107,22 @@ SRunner *tu_runner(void)
   return sr;
 }
 
+uint32_t tu_get32(const unsigned char *buf, size_t off)
+{
+  uint32_t v;
+
+  memcpy(&v, buf + off, 4);
+  return v;
+}
+
+uint64_t tu_get64(const unsigned char *buf, size_t off)
+{
+  uint64_t v;
+
+  memcpy(&v, buf + off, 8);
+  return v;
+}
+
 int tu_quick(void)
 {
   const char *q = getenv("CURLFENCE_TEST_QUICK");

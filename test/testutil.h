@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "curlfence.h"
@@ -106,6 +107,11 @@ void tu_tftp_stop(tu_tftp *t);
  * /etc/hosts with a loopback address, so resolving it sends nothing (libcurl
  * resolves "localhost" itself, without DoH).  Empty when there is none. */
 void tu_loopback_hosts_name(char *name, size_t size);
+
+/* The 32- and 64-bit words at byte off of buf, in host order, wherever
+ * they are aligned (the image tests read fields of compiled images). */
+uint32_t tu_get32(const unsigned char *buf, size_t off);
+uint64_t tu_get64(const unsigned char *buf, size_t off);
 
 /* Nonzero when the suites should run their short variants. */
 int tu_quick(void);
