@@ -690,11 +690,23 @@ static void nat64_line(const char *name, const curlfence_policy *p,
          pf(ns[1] / ns[0] <= 2.0), ns[3] / ns[2], pf(ns[3] / ns[2] <= 2.0));
 }
 
+/* The nat64 line of the policy in path; -1 when it does not load. */
+static int nat64_file(const char *label, const char *path, const keys *v4,
+                      const keys *v6) {
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  if (curlfence_policy_load_file(&p, path, &err)) {
+    fprintf(stderr, "bench: %s\n", err.text);
+    return -1;
+  }
+  nat64_line(label, p, v4, v6);
+  curlfence_policy_unref(p);
+  return 0;
+}
+
 static int run_nat64(const char *dir) {
   static const bcase big = {"nat64", GEN_BGP4, 100000, 0, 0, 0, 0, 0, 0, 0, 0};
   char path[1024];
-  curlfence_policy *p = NULL;
-  curlfence_error err;
   gen_rule *r;
   keys v4, v6;
   FILE *f;
@@ -703,14 +715,8 @@ static int run_nat64(const char *dir) {
     fprintf(stderr, "bench: out of memory\n");
     return -1;
   }
-  if (curlfence_policy_load_file(&p, "rules/default.rules", &err) == 0) {
-    nat64_line("nat64 (rules/default.rules, random IPv4 in 64:ff9b::/96)", p,
-               &v4, &v6);
-    curlfence_policy_unref(p);
-  } else {
-    fprintf(stderr, "bench: %s\n", err.text);
-    rc = -1;
-  }
+  rc = nat64_file("nat64 (rules/default.rules, random IPv4 in 64:ff9b::/96)",
+                  "rules/default.rules", &v4, &v6);
   r = gen_rules(GEN_BGP4, big.n, 0xc0ffee ^ big.n);
   snprintf(path, sizeof path, "%s/curlfence-bench-nat64.rules", dir);
   if (!r || gen_write_file(path, r, big.n, 0) || !(f = fopen(path, "a"))) {
@@ -719,15 +725,9 @@ static int run_nat64(const char *dir) {
   } else {
     fputs("nat64 64:ff9b::/96\n", f);
     fclose(f);
-    p = NULL;
-    if (curlfence_policy_load_file(&p, path, &err) == 0) {
-      nat64_line("nat64 (bgp4-100k + nat64 64:ff9b::/96, random IPv4)", p,
-                 &v4, &v6);
-      curlfence_policy_unref(p);
-    } else {
-      fprintf(stderr, "bench: %s\n", err.text);
+    if (nat64_file("nat64 (bgp4-100k + nat64 64:ff9b::/96, random IPv4)",
+                   path, &v4, &v6))
       rc = -1;
-    }
     unlink(path);
   }
   free(r);

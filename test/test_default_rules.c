@@ -110,31 +110,37 @@ END_TEST
 
 TU_TEST(tc_table, test_examples_load)
 {
-  static const char *const files[] = {
-    "rules/examples/allowlist.rules",
-    "rules/examples/internal-service.rules",
+  /* each example file, and three decisions it makes */
+  static const struct {
+    const char *file;
+    struct {
+      const char *addr;
+      unsigned port;
+      curlfence_action want;
+    } d[3];
+  } ex[] = {
+    { "rules/examples/allowlist.rules",
+      { { "203.0.113.5", 443, CURLFENCE_ALLOW },
+        { "203.0.113.5", 80, CURLFENCE_DENY },
+        { "8.8.8.8", 443, CURLFENCE_DENY } } },
+    { "rules/examples/internal-service.rules",
+      { { "10.20.30.40", 8443, CURLFENCE_ALLOW },
+        { "10.20.30.40", 22, CURLFENCE_DENY },
+        { "127.0.0.1", 8443, CURLFENCE_DENY } } },
   };
   curlfence_policy *p;
   curlfence_error err;
-  size_t i;
+  size_t i, k;
 
-  for(i = 0; i < 2; i++) {
-    ck_assert_msg(curlfence_policy_load_file(&p, files[i], &err)
+  for(i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+    ck_assert_msg(curlfence_policy_load_file(&p, ex[i].file, &err)
                       == CURLFENCE_OK, "%s", err.text);
+    for(k = 0; k < 3; k++)
+      ck_assert_msg(tu_decide(p, ex[i].d[k].addr, ex[i].d[k].port, NULL) ==
+                    ex[i].d[k].want, "%s: %s port %u", ex[i].file,
+                    ex[i].d[k].addr, ex[i].d[k].port);
     curlfence_policy_unref(p);
   }
-  ck_assert_int_eq(curlfence_policy_load_file(&p, files[0], &err),
-                   CURLFENCE_OK);
-  ck_assert_int_eq(tu_decide(p, "203.0.113.5", 443, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "203.0.113.5", 80, NULL), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(p, "8.8.8.8", 443, NULL), CURLFENCE_DENY);
-  curlfence_policy_unref(p);
-  ck_assert_int_eq(curlfence_policy_load_file(&p, files[1], &err),
-                   CURLFENCE_OK);
-  ck_assert_int_eq(tu_decide(p, "10.20.30.40", 8443, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "10.20.30.40", 22, NULL), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(p, "127.0.0.1", 8443, NULL), CURLFENCE_DENY);
-  curlfence_policy_unref(p);
 }
 END_TEST
 

@@ -183,17 +183,28 @@ static void two_step_writer(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "/8\n", 1);
 }
 
+/* path loaded with hook called during the load; the load must succeed. */
+static curlfence_policy *load_hooked(const char *path,
+                                     void (*hook)(int point, const char *path,
+                                                  unsigned attempt))
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+
+  cf_test_load_hook = hook;
+  ck_assert_msg(curlfence_policy_load_file(&p, path, &err) == CURLFENCE_OK,
+                "%s", err.text);
+  return p;
+}
+
 TU_CASE(tc_changing_files, "changing files", 0, load_setup, load_teardown);
 
 TU_TEST(tc_changing_files, test_load_not_half_written)
 {
   curlfence_policy *p = NULL;
-  curlfence_error err;
   curlfence_verdict v;
 
-  cf_test_load_hook = two_step_writer;
-  ck_assert_msg(curlfence_policy_load_file(&p, top_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
+  p = load_hooked(top_path, two_step_writer);
   ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_DENY);
   ck_assert_str_eq(v.rule, "deny 10.0.0.0/8");
   ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
@@ -219,9 +230,7 @@ TU_TEST(tc_changing_files, test_load_changed_after_read)
   curlfence_verdict v;
   cf_ruleset rs;
 
-  cf_test_load_hook = appender;
-  ck_assert_msg(curlfence_policy_load_file(&p, top_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
+  p = load_hooked(top_path, appender);
   ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_DENY);
   ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_DENY);
   ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);
@@ -334,9 +343,7 @@ TU_TEST(tc_changing_files, test_image_rewritten_while_loading)
   ck_assert_int_eq(stat(new_img, &sb), 0);
   ck_assert_int_ne(sa.st_size, sb.st_size);   /* the change shows */
 
-  cf_test_load_hook = image_copier;
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
+  p = load_hooked(img_path, image_copier);
   ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);
   ck_assert_uint_eq(curlfence_policy_rule_count(p), 3);
   ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_ALLOW);
