@@ -132,7 +132,7 @@ static int keys_make(keys *k, const bcase *c, const gen_rule *rules,
     return -1;
   for(size_t i = 0; i < k->n; i++) {
     if(inside && c->n)
-      gen_addr_inside(&rules[gen_rand(&s) % c->n], &s, k->addr[i]);
+      gen_addr_inside(&rules[rnd_next(&s) % c->n], &s, k->addr[i]);
     else
       gen_addr_random(k->v6, &s, k->addr[i]);
     k->port[i] = (i & 1) ? 443 : 80;
@@ -365,96 +365,60 @@ typedef struct dpdk_res {
   pass_fn chain;   /* pass, one lookup waiting on the previous */
 } dpdk_res;
 
-static double pass_lpm4(const void *ctx, const keys *k)
+/* The key of the IPv4 sockaddr s, as rte_lpm_lookup() takes it. */
+static inline uint32_t sa_key4(const struct sockaddr_in *s)
 {
-  struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
-  unsigned long acc = 0;
-  double t0 = now();
-  for(size_t i = 0; i < k->n; i++) {
-    uint32_t nh = 0;
-    acc += (unsigned long)rte_lpm_lookup(lpm, k->ip4[i], &nh) + nh;
-  }
-  sink += acc;
-  return now() - t0;
+  uint32_t a;
+  memcpy(&a, &s->sin_addr, 4);
+  return ntohl(a);
 }
 
-static double pass_lpm6(const void *ctx, const keys *k)
-{
-  struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
-  unsigned long acc = 0;
-  double t0 = now();
-  for(size_t i = 0; i < k->n; i++) {
-    uint32_t nh = 0;
-    acc += (unsigned long)rte_lpm6_lookup(lpm, k->addr[i], &nh) + nh;
+/* The DPDK passes: a macro, so that each is its own loop with the lookup
+ * inlined, as a benchmark needs.  LPM_PASS: every key in turn, KEY(i)
+ * the i-th in the form LOOKUP takes; LPM_CHAIN: as pass_decide_chain,
+ * each lookup waiting on the previous one's answer. */
+#define LPM_PASS(name, type, lookup, KEY)                                  \
+  static double name(const void *ctx, const keys *k)                       \
+  {                                                                        \
+    type *lpm = (type *)(uintptr_t)ctx;                                    \
+    unsigned long acc = 0;                                                 \
+    double t0 = now();                                                     \
+    for(size_t i = 0; i < k->n; i++) {                                     \
+      uint32_t nh = 0;                                                     \
+      acc += (unsigned long)lookup(lpm, KEY(i), &nh) + nh;                 \
+    }                                                                      \
+    sink += acc;                                                           \
+    return now() - t0;                                                     \
   }
-  sink += acc;
-  return now() - t0;
-}
-
+#define LPM_CHAIN(name, type, lookup, KEY)                                 \
+  static double name(const void *ctx, const keys *k)                       \
+  {                                                                        \
+    type *lpm = (type *)(uintptr_t)ctx;                                    \
+    size_t z = chain_zero, j = 0;                                          \
+    unsigned long acc = 0;                                                 \
+    double t0 = now();                                                     \
+    for(size_t i = 0; i < k->n; i++) {                                     \
+      uint32_t nh = 0;                                                     \
+      j = (i + j) & (k->n - 1);                                            \
+      nh += (uint32_t)lookup(lpm, KEY(j), &nh);                            \
+      acc += nh;                                                           \
+      j = nh & z;                                                          \
+    }                                                                      \
+    sink += acc;                                                           \
+    return now() - t0;                                                     \
+  }
+#define KEY4(i) k->ip4[i]
+#define KEY6(i) k->addr[i]
 /* DPDK reading what curlfence_policy_decide() reads: the sockaddr. */
-static double pass_lpm4_sa(const void *ctx, const keys *k)
-{
-  struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
-  unsigned long acc = 0;
-  double t0 = now();
-  for(size_t i = 0; i < k->n; i++) {
-    uint32_t nh = 0, a;
-    memcpy(&a, &k->sin[i].sin_addr, 4);
-    acc += (unsigned long)rte_lpm_lookup(lpm, ntohl(a), &nh) + nh;
-  }
-  sink += acc;
-  return now() - t0;
-}
+#define SA4(i) sa_key4(&k->sin[i])
+#define SA6(i) k->sin6[i].sin6_addr.s6_addr
 
-static double pass_lpm6_sa(const void *ctx, const keys *k)
-{
-  struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
-  unsigned long acc = 0;
-  double t0 = now();
-  for(size_t i = 0; i < k->n; i++) {
-    uint32_t nh = 0;
-    acc += (unsigned long)rte_lpm6_lookup(lpm, k->sin6[i].sin6_addr.s6_addr,
-                                          &nh) + nh;
-  }
-  sink += acc;
-  return now() - t0;
-}
-
-/* As pass_decide_chain. */
-static double pass_lpm4_chain(const void *ctx, const keys *k)
-{
-  struct rte_lpm *lpm = (struct rte_lpm *)(uintptr_t)ctx;
-  size_t z = chain_zero, j = 0;
-  unsigned long acc = 0;
-  double t0 = now();
-  for(size_t i = 0; i < k->n; i++) {
-    uint32_t nh = 0, a;
-    j = (i + j) & (k->n - 1);
-    memcpy(&a, &k->sin[j].sin_addr, 4);
-    nh += (uint32_t)rte_lpm_lookup(lpm, ntohl(a), &nh);
-    acc += nh;
-    j = nh & z;
-  }
-  sink += acc;
-  return now() - t0;
-}
-
-static double pass_lpm6_chain(const void *ctx, const keys *k)
-{
-  struct rte_lpm6 *lpm = (struct rte_lpm6 *)(uintptr_t)ctx;
-  size_t z = chain_zero, j = 0;
-  unsigned long acc = 0;
-  double t0 = now();
-  for(size_t i = 0; i < k->n; i++) {
-    uint32_t nh = 0;
-    j = (i + j) & (k->n - 1);
-    nh += (uint32_t)rte_lpm6_lookup(lpm, k->sin6[j].sin6_addr.s6_addr, &nh);
-    acc += nh;
-    j = nh & z;
-  }
-  sink += acc;
-  return now() - t0;
-}
+LPM_PASS(pass_lpm4, struct rte_lpm, rte_lpm_lookup, KEY4)
+LPM_PASS(pass_lpm6, struct rte_lpm6, rte_lpm6_lookup, KEY6)
+LPM_PASS(pass_lpm4_sa, struct rte_lpm, rte_lpm_lookup, SA4)
+LPM_PASS(pass_lpm6_sa, struct rte_lpm6, rte_lpm6_lookup, SA6)
+LPM_CHAIN(pass_lpm4_chain, struct rte_lpm, rte_lpm_lookup, SA4)
+LPM_CHAIN(pass_lpm6_chain, struct rte_lpm6, rte_lpm6_lookup, SA6)
 
 /* Build DPDK's table for the same rules; timed with ours in run_case. */
 static int dpdk_build(const bcase *c, const gen_rule *r, dpdk_res *res)
@@ -765,14 +729,27 @@ static void nat64_line(const char *name, const curlfence_policy *p,
          pf(ns[1] / ns[0] <= 2.0), ns[3] / ns[2], pf(ns[3] / ns[2] <= 2.0));
 }
 
+/* The nat64 line of the policy in path; -1 when it does not load. */
+static int nat64_file(const char *label, const char *path, const keys *v4,
+                      const keys *v6)
+{
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  if(curlfence_policy_load_file(&p, path, &err)) {
+    fprintf(stderr, "bench: %s\n", err.text);
+    return -1;
+  }
+  nat64_line(label, p, v4, v6);
+  curlfence_policy_unref(p);
+  return 0;
+}
+
 int bench_hosts(void); /* hosts.c */
 
 static int run_nat64(const char *dir)
 {
   static const bcase big = {"nat64", GEN_BGP4, 100000, 0, 0, 0, 0, 0, 0, 0, 0};
   char path[1024];
-  curlfence_policy *p = NULL;
-  curlfence_error err;
   gen_rule *r;
   keys v4, v6;
   FILE *f;
@@ -781,15 +758,8 @@ static int run_nat64(const char *dir)
     fprintf(stderr, "bench: out of memory\n");
     return -1;
   }
-  if(curlfence_policy_load_file(&p, "rules/default.rules", &err) == 0) {
-    nat64_line("nat64 (rules/default.rules, random IPv4 in 64:ff9b::/96)", p,
-               &v4, &v6);
-    curlfence_policy_unref(p);
-  }
-  else {
-    fprintf(stderr, "bench: %s\n", err.text);
-    rc = -1;
-  }
+  rc = nat64_file("nat64 (rules/default.rules, random IPv4 in 64:ff9b::/96)",
+                  "rules/default.rules", &v4, &v6);
   r = gen_rules(GEN_BGP4, big.n, 0xc0ffee ^ big.n);
   snprintf(path, sizeof path, "%s/curlfence-bench-nat64.rules", dir);
   if(!r || gen_write_file(path, r, big.n, 0) || !(f = fopen(path, "a"))) {
@@ -799,16 +769,9 @@ static int run_nat64(const char *dir)
   else {
     fputs("nat64 64:ff9b::/96\n", f);
     fclose(f);
-    p = NULL;
-    if(curlfence_policy_load_file(&p, path, &err) == 0) {
-      nat64_line("nat64 (bgp4-100k + nat64 64:ff9b::/96, random IPv4)", p,
-                 &v4, &v6);
-      curlfence_policy_unref(p);
-    }
-    else {
-      fprintf(stderr, "bench: %s\n", err.text);
+    if(nat64_file("nat64 (bgp4-100k + nat64 64:ff9b::/96, random IPv4)",
+                  path, &v4, &v6))
       rc = -1;
-    }
     unlink(path);
   }
   free(r);

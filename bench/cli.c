@@ -100,7 +100,7 @@ static unsigned long long write_log(const char *path)
   for(size_t i = 0; i < 20000; i++)
     gen_addr_random(0, &s, pool[i]);
   while(size < LOG_BYTES) {
-    uint64_t r = gen_rand(&s);
+    uint64_t r = rnd_next(&s);
     const uint8_t *a = pool[r % 20000];
     int allow = (r >> 20) % 4 == 0, odd = n % 1000 == 999, len;
     unsigned rule = (unsigned)((r >> 24) % 50);
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
     return 1;
   }
   for(size_t i = 0; i < NRULES; i++)
-    if(gen_rand(&s) % 100 == 0) {
+    if(rnd_next(&s) % 100 == 0) {
       if(changed++ % 2)
         rules[i].allow = !rules[i].allow;
       else
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
     char text[INET_ADDRSTRLEN];
 
     if(i % 2)
-      gen_addr_inside(&rules[gen_rand(&s) % NRULES], &s, a);
+      gen_addr_inside(&rules[rnd_next(&s) % NRULES], &s, a);
     else
       gen_addr_random(0, &s, a);
     inet_ntop(AF_INET, a, text, sizeof(text));

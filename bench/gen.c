@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t gen_rand(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static unsigned below(uint64_t *s, unsigned n)
-{
-  return (unsigned)(gen_rand(s) % n);
-}
-
 static void mask(uint8_t *a, unsigned plen, unsigned bytes)
 {
   for(unsigned i = 0; i < bytes; i++) {
@@ -50,13 +37,13 @@ static void put32(uint8_t *a, uint32_t v)
 /* Unicast-looking first octet: 1..223. */
 static uint32_t rand_unicast4(uint64_t *s)
 {
-  return (uint32_t)(1 + below(s, 223)) << 24 |
-         (uint32_t)(gen_rand(s) & 0xffffff);
+  return (uint32_t)(1 + rnd_below(s, 223)) << 24 |
+         (uint32_t)(rnd_next(s) & 0xffffff);
 }
 
 static unsigned bgp4_plen(uint64_t *s)
 {
-  unsigned x = below(s, 1000);
+  unsigned x = rnd_below(s, 1000);
   if(x < 580)
     return 24;
   if(x < 640)
@@ -75,21 +62,21 @@ static unsigned bgp4_plen(uint64_t *s)
     return 17;
   if(x < 980)
     return 16;
-  return 9 + below(s, 7);
+  return 9 + rnd_below(s, 7);
 }
 
 static unsigned bgp6_plen(uint64_t *s)
 {
-  unsigned x = below(s, 1000);
+  unsigned x = rnd_below(s, 1000);
   if(x < 200)
     return 32;
   if(x < 300)
-    return 29 + below(s, 3);
+    return 29 + rnd_below(s, 3);
   if(x < 450)
-    return 33 + below(s, 8);
+    return 33 + rnd_below(s, 8);
   if(x < 950)
-    return 44 + below(s, 5);
-  return 49 + below(s, 16);
+    return 44 + rnd_below(s, 5);
+  return 49 + rnd_below(s, 16);
 }
 
 gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
@@ -116,14 +103,14 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
       goto fail;
     for(int i = 0; i < 24; i++) {
       memset(rir[i], 0, 16);
-      rir[i][0] = (uint8_t)(0x20 | below(&s, 0x10)); /* 2000::/4-ish */
-      rir[i][1] = (uint8_t)(below(&s, 16) << 4);     /* a /12 */
+      rir[i][0] = (uint8_t)(0x20 | rnd_below(&s, 0x10)); /* 2000::/4-ish */
+      rir[i][1] = (uint8_t)(rnd_below(&s, 16) << 4);     /* a /12 */
     }
     for(size_t i = 0; i < npool; i++) {
-      memcpy(pool6[i], rir[below(&s, 24)], 16);
-      pool6[i][1] |= (uint8_t)below(&s, 16);
-      pool6[i][2] = (uint8_t)gen_rand(&s);
-      pool6[i][3] = (uint8_t)gen_rand(&s);
+      memcpy(pool6[i], rir[rnd_below(&s, 24)], 16);
+      pool6[i][1] |= (uint8_t)rnd_below(&s, 16);
+      pool6[i][2] = (uint8_t)rnd_next(&s);
+      pool6[i][3] = (uint8_t)rnd_next(&s);
     }
   }
   for(size_t i = 0; i < n; i++) {
@@ -131,19 +118,19 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
     switch(kind) {
     case GEN_BGP4: {
       unsigned plen = bgp4_plen(&s);
-      uint32_t a = plen >= 16 ? pool4[below(&s, (unsigned)npool)] |
-                                    (uint32_t)(gen_rand(&s) & 0xffff)
+      uint32_t a = plen >= 16 ? pool4[rnd_below(&s, (unsigned)npool)] |
+                                    (uint32_t)(rnd_next(&s) & 0xffff)
                               : rand_unicast4(&s);
       put32(g->addr, a);
       g->plen = (uint8_t)plen;
-      g->allow = below(&s, 10) < 7;
-      if(below(&s, 100) == 0)
+      g->allow = rnd_below(&s, 10) < 7;
+      if(rnd_below(&s, 100) == 0)
         g->port = 443;
       break;
     }
     case GEN_BLOCK4: {
-      unsigned x = below(&s, 100);
-      unsigned plen = x < 85 ? 32 : x < 99 ? 24 + below(&s, 8) : 16;
+      unsigned x = rnd_below(&s, 100);
+      unsigned plen = x < 85 ? 32 : x < 99 ? 24 + rnd_below(&s, 8) : 16;
       put32(g->addr, rand_unicast4(&s));
       g->plen = (uint8_t)plen;
       g->allow = 0;
@@ -151,17 +138,17 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
     }
     case GEN_BGP6: {
       unsigned plen = bgp6_plen(&s);
-      memcpy(g->addr, pool6[below(&s, (unsigned)npool)], 16);
+      memcpy(g->addr, pool6[rnd_below(&s, (unsigned)npool)], 16);
       for(int j = 4; j < 8; j++)
-        g->addr[j] = (uint8_t)gen_rand(&s);
+        g->addr[j] = (uint8_t)rnd_next(&s);
       if(plen < 32) {
-        g->addr[2] = (uint8_t)gen_rand(&s);
-        g->addr[3] = (uint8_t)gen_rand(&s);
+        g->addr[2] = (uint8_t)rnd_next(&s);
+        g->addr[3] = (uint8_t)rnd_next(&s);
       }
       g->v6 = 1;
       g->plen = (uint8_t)plen;
-      g->allow = below(&s, 10) < 7;
-      if(below(&s, 100) == 0)
+      g->allow = rnd_below(&s, 10) < 7;
+      if(rnd_below(&s, 100) == 0)
         g->port = 443;
       break;
     }
@@ -213,7 +200,7 @@ void gen_addr_inside(const gen_rule *r, uint64_t *s, uint8_t *out)
   unsigned bytes = r->v6 ? 16 : 4;
   uint8_t rnd[16];
   for(unsigned i = 0; i < 16; i++)
-    rnd[i] = (uint8_t)gen_rand(s);
+    rnd[i] = (uint8_t)rnd_next(s);
   for(unsigned i = 0; i < bytes; i++) {
     unsigned lo = i * 8;
     uint8_t keep = r->plen <= lo       ? 0
@@ -226,7 +213,7 @@ void gen_addr_inside(const gen_rule *r, uint64_t *s, uint8_t *out)
 void gen_addr_random(int v6, uint64_t *s, uint8_t *out)
 {
   for(unsigned i = 0; i < 16; i++)
-    out[i] = (uint8_t)gen_rand(s);
+    out[i] = (uint8_t)rnd_next(s);
   if(v6)
     out[0] = (uint8_t)(0x20 | (out[0] & 0x1f));
 }

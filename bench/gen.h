@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* the generator the tests use: the same inputs for the same seed */
+#include "../test/rand.h"
+
 typedef struct gen_rule {
   uint8_t addr[16];  /* network order, host bits clear */
   uint8_t v6;
@@ -26,7 +29,6 @@ typedef enum gen_kind {
   GEN_POLICY     /* a ten-line hand-written-looking policy */
 } gen_kind;
 
-uint64_t gen_rand(uint64_t *state);
 
 /* n rules of the given kind into a new array (free() it). */
 gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed);

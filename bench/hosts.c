@@ -92,8 +92,8 @@ int bench_hosts(void)
     return -1;
   }
   for(size_t i = 0; i < NKEYS; i++) {
-    uint32_t a = (uint32_t)gen_rand(&seed);
-    size_t r = (size_t)(gen_rand(&seed) % NRULES);
+    uint32_t a = (uint32_t)rnd_next(&seed);
+    size_t r = (size_t)(rnd_next(&seed) % NRULES);
 
     /* 11.0.0.0/8 .. 99.0.0.0/8 except 10/8 and 100.64/10: public */
     a = (a & 0x00ffffffu) | ((uint32_t)(11 + a % 89) << 24);

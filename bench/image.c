@@ -67,7 +67,7 @@ static struct sockaddr_in *keys4(const gen_rule *r, size_t n, int inside,
     return NULL;
   for(size_t i = 0; i < NKEYS; i++) {
     if(inside && n)
-      gen_addr_inside(&r[gen_rand(&s) % n], &s, a);
+      gen_addr_inside(&r[rnd_next(&s) % n], &s, a);
     else
       gen_addr_random(0, &s, a);
     k[i].sin_family = AF_INET;

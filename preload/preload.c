@@ -99,26 +99,12 @@ static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
 static int hook(pl_handle *h)
 {
   const pl_config *c = pl_config_get();
-  CURLcode rc = CURLE_OK;
+  /* The program's close callback stays with libcurl (see the top). */
+  cf_hooks k = { pl_open, h, pl_prereq, h, 0, NULL, NULL };
+  unsigned keep = (c->keep_proxy ? CURLFENCE_ATTACH_KEEP_PROXY : 0) |
+                  (c->keep_doh ? CURLFENCE_ATTACH_KEEP_DOH : 0);
 
-  rc |= h->lib->setopt(h->curl, CURLOPT_OPENSOCKETFUNCTION, pl_open);
-  rc |= h->lib->setopt(h->curl, CURLOPT_OPENSOCKETDATA, (void *)h);
-  rc |= h->lib->setopt(h->curl, CURLOPT_PREREQFUNCTION, pl_prereq);
-  rc |= h->lib->setopt(h->curl, CURLOPT_PREREQDATA, (void *)h);
-  if(!c->keep_proxy) {
-    /* "" also turns off http_proxy and friends from the environment;
-     * NOPROXY "*" covers a proxy chosen any other way. */
-    rc |= h->lib->setopt(h->curl, CURLOPT_PROXY, "");
-    rc |= h->lib->setopt(h->curl, CURLOPT_NOPROXY, "*");
-  }
-  if(!c->keep_doh) {
-    /* A libcurl built without DoH has none to turn off. */
-    CURLcode doh = h->lib->setopt(h->curl, CURLOPT_DOH_URL, (char *)NULL);
-
-    if(doh != CURLE_UNKNOWN_OPTION && doh != CURLE_NOT_BUILT_IN)
-      rc |= doh;
-  }
-  h->broken = rc != CURLE_OK;
+  h->broken = cf_harden(h->curl, h->lib->setopt, &k, keep) != CURLE_OK;
   return h->broken ? -1 : 0;
 }
 

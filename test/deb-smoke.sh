@@ -16,26 +16,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS OUTPUT-SUBSTRING -- COMMAND...
-expect() {
-  want_status=$1 want_out=$2
-  shift 3
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want_status" ] &&
-     case "$out" in *"$want_out"*) true ;; *) false ;; esac; then
-    ok
-  else
-    bad "$* -> status $status (want $want_status), output:"
-    echo "$out"
-    echo "  wanted it to contain: $want_out"
-  fi
-}
+. "$(dirname "$0")/expect.sh"
 
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null ||
             gcc -print-multiarch)
@@ -157,5 +138,4 @@ else
   ok
 fi
 
-echo "deb-smoke: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary deb-smoke

@@ -30,8 +30,7 @@ done
 version=$(sed -n 's/^#define CURLFENCE_VERSION "\(.*\)"$/\1/p' include/curlfence.h)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
+. "$top/test/expect.sh"
 # Lines of the rules that the checks below expect to decide.
 # They are in the never-reach list that default.rules includes from its
 # own directory.
@@ -39,25 +38,6 @@ loop=$(grep -n '^deny 127\.0\.0\.0/8' rules/never-reach.rules | cut -d: -f1)
 meta=$(grep -n '^deny 169\.254\.169\.254' rules/never-reach.rules | cut -d: -f1)
 [ -n "$loop" ] && [ -n "$meta" ] ||
   { echo "install: rules/never-reach.rules lacks the rules these checks use"; exit 1; }
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect STATUS OUTPUT-SUBSTRING -- COMMAND...
-expect() {
-  want_status=$1 want_out=$2
-  shift 3
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want_status" ] &&
-     case "$out" in *"$want_out"*) true ;; *) false ;; esac; then
-    ok
-  else
-    bad "$* -> status $status (want $want_status), output:"
-    echo "$out"
-    echo "  wanted it to contain: $want_out"
-  fi
-}
 
 # run_make ARGS...: make in the source tree with the build's variables
 # and ARGS, nothing else; quiet unless it fails.  The environment keeps
@@ -329,5 +309,4 @@ esac
 run_make uninstall DESTDIR="$g" $gv
 no_files "$g"
 
-echo "install: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary install

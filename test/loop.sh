@@ -11,8 +11,7 @@ json_lines=${JSON_LINES:-build/test/json-lines}
 tmp=$(mktemp -d)
 pids=
 trap 'kill $pids 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0
-fail=0
+. "$(dirname "$0")/expect.sh"
 
 # check WHAT STATUS COMMAND...: the status, and the output (stdout and
 # stderr) in $out for the asserts that follow
@@ -21,13 +20,9 @@ check() {
   shift 2
   out=$("$@" 2>&1)
   status=$?
-  if [ "$status" -eq "$want" ]; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL: $what: $* -> status $status (want $want), output:"
-    echo "$out"
-  fi
+  [ "$status" -eq "$want" ] && { ok; return; }
+  bad "$what: $* -> status $status (want $want), output:"
+  echo "$out"
 }
 
 # has WHAT TEXT: the last check's output contains TEXT (a whole line when
@@ -36,24 +31,15 @@ has() {
   case $2 in
     ^*) printf '%s\n' "$out" | grep -qxF -- "${2#^}" ;;
     *) printf '%s\n' "$out" | grep -qF -- "$2" ;;
-  esac
-  if [ $? -eq 0 ]; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL: $1: wanted \"$2\" in:"
-    echo "$out"
-  fi
+  esac && { ok; return; }
+  bad "$1: wanted \"$2\" in:"
+  echo "$out"
 }
 
 hasnt() {
-  if printf '%s\n' "$out" | grep -qF -- "$2"; then
-    fail=$((fail + 1))
-    echo "FAIL: $1: did not want \"$2\" in:"
-    echo "$out"
-  else
-    pass=$((pass + 1))
-  fi
+  printf '%s\n' "$out" | grep -qF -- "$2" || { ok; return; }
+  bad "$1: did not want \"$2\" in:"
+  echo "$out"
 }
 
 serve() {  # serve ADDRESS: start a server, its port in $port
@@ -244,5 +230,4 @@ has "report of a program's own connection" "^events: 1 read, 0 invalid lines, 0 
 check "learn from a program's own connection" 0 $tool learn -r "$tmp/base.rules" "$log2"
 has "learn from a program's own connection" "^allow 127.0.0.2 port $p2"
 
-echo "loop: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary loop

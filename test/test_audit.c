@@ -15,8 +15,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+TU_SUITE("audit-json", NULL);
+TU_CASE(tc_utf8, "utf8", 0, NULL, NULL);
+
 /* The checker must be able to say no, or the tests below prove nothing. */
-START_TEST(test_checker)
+TU_TEST(tc_utf8, test_checker)
 {
   static const char *good[] = {
     "{}", " {\"a\":[1,-0.5e+3,true,false,null,{}]} ",
@@ -51,7 +54,7 @@ static void expect_valid(const char *line, size_t n)
                 (int)n, line);
 }
 
-START_TEST(test_hostile_bytes)
+TU_TEST(tc_utf8, test_hostile_bytes)
 {
   curlfence_event ev;
   char line[4096];
@@ -94,7 +97,7 @@ END_TEST
 
 /* The same event through the JSON Lines callback, read back by a real
  * parser that decodes UTF-8 strictly. */
-START_TEST(test_python_reads_it)
+TU_TEST(tc_utf8, test_python_reads_it)
 {
   char path[] = "/tmp/curlfence-audit-XXXXXX", cmd[256];
   curlfence_event ev;
@@ -147,11 +150,13 @@ static long lost_of(const char *line)
   return p ? strtol(p + 7, NULL, 10) : -1;
 }
 
+TU_CASE(tc_sinks, "sinks", 0, NULL, NULL);
+
 /* A syslog reader that does not read: the socket's queue fills, and the
  * sink drops the events that do not fit without waiting.  None is lost
  * silently: the sink counts them, and the first message that gets through
  * once the reader has caught up says how many were lost before it. */
-START_TEST(test_syslog_losses_are_reported)
+TU_TEST(tc_sinks, test_syslog_losses_are_reported)
 {
   char dir[] = "/tmp/curlfence-sink-XXXXXX", msg[4096], *json;
   struct sockaddr_un un;
@@ -230,7 +235,7 @@ static size_t slurp(const char *path, char *buf, size_t size)
  * would): a short write leaves part of a line, the next write fails.  Both
  * events are counted as lost, and once the file takes writes again the
  * next line starts on a line of its own and says "lost":2. */
-START_TEST(test_file_short_write_is_a_loss)
+TU_TEST(tc_sinks, test_file_short_write_is_a_loss)
 {
   char path[] = "/tmp/curlfence-sink-XXXXXX", line[1024], all[8192];
   char *lines[8], *save = NULL, *l;
@@ -317,13 +322,13 @@ static void standard_stream_shared(const char *name, int fd)
                 "%s", all);
 }
 
-START_TEST(test_stderr_sink_shares_the_offset)
+TU_TEST(tc_sinks, test_stderr_sink_shares_the_offset)
 {
   standard_stream_shared("/dev/stderr", STDERR_FILENO);
 }
 END_TEST
 
-START_TEST(test_stdout_sink_shares_the_offset)
+TU_TEST(tc_sinks, test_stdout_sink_shares_the_offset)
 {
   standard_stream_shared("-", STDOUT_FILENO);
 }
@@ -332,29 +337,9 @@ END_TEST
 /* Other names of the same file: a path through /proc, or the file's own
  * name.  Opened anew (O_APPEND), the audit line went to the end and the
  * program's next write, at its own offset, overwrote it. */
-START_TEST(test_other_names_of_a_standard_stream_share_the_offset)
+TU_TEST(tc_sinks, test_other_names_of_a_standard_stream_share_the_offset)
 {
   standard_stream_shared("/proc/self/fd/2", STDERR_FILENO);
   standard_stream_shared(NULL, STDOUT_FILENO);
 }
 END_TEST
-
-Suite *suite_audit_json(void)
-{
-  Suite *s = suite_create("audit-json");
-  TCase *tc = tcase_create("utf8");
-  TCase *sinks = tcase_create("sinks");
-
-  tcase_add_test(tc, test_checker);
-  tcase_add_test(tc, test_hostile_bytes);
-  tcase_add_test(tc, test_python_reads_it);
-  suite_add_tcase(s, tc);
-  tcase_add_test(sinks, test_syslog_losses_are_reported);
-  tcase_add_test(sinks, test_file_short_write_is_a_loss);
-  tcase_add_test(sinks, test_stderr_sink_shares_the_offset);
-  tcase_add_test(sinks, test_stdout_sink_shares_the_offset);
-  tcase_add_test(sinks,
-                 test_other_names_of_a_standard_stream_share_the_offset);
-  suite_add_tcase(s, sinks);
-  return s;
-}

@@ -48,45 +48,41 @@ static curlfence_policy *load_default(void)
   return p;
 }
 
-START_TEST(test_denied)
+TU_SUITE("default-rules", NULL);
+TU_CASE(tc_table, "table", 0, NULL, NULL);
+
+/* _i 0: every address of denied[] is denied by a rule of the file;
+ * _i 1: every address of allowed[] is allowed. */
+TU_LOOP(tc_table, test_denied_and_allowed, 0, 2)
 {
   curlfence_policy *p = load_default();
+  const char *const *addr = _i ? allowed : denied;
+  size_t n = _i ? sizeof(allowed) / sizeof(allowed[0])
+                : sizeof(denied) / sizeof(denied[0]);
+  curlfence_action want = _i ? CURLFENCE_ALLOW : CURLFENCE_DENY;
   curlfence_verdict v;
   size_t i;
 
-  for(i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
-    ck_assert_msg(tu_decide(p, denied[i], 443, &v) == CURLFENCE_DENY,
-                  "%s allowed by %s", denied[i], v.rule);
-    ck_assert_msg(!v.is_default, "%s denied only by default", denied[i]);
+  for(i = 0; i < n; i++) {
+    ck_assert_msg(tu_decide(p, addr[i], 443, &v) == want,
+                  "%s decided otherwise by %s:%u: %s", addr[i], v.file,
+                  v.line, v.rule);
     /* Without a verdict the action comes from the compact path. */
-    ck_assert_int_eq(tu_decide(p, denied[i], 443, NULL), CURLFENCE_DENY);
-    /* the denials are the never-reach list's, which default.rules
-     * includes, but for the documentation networks and the IPv6
-     * backstop */
-    ck_assert_msg(!strcmp(v.file, "rules/never-reach.rules") ||
-                  !strcmp(v.file, "rules/default.rules"), "%s", v.file);
+    ck_assert_int_eq(tu_decide(p, addr[i], 443, NULL), want);
+    if(want == CURLFENCE_DENY) {
+      ck_assert_msg(!v.is_default, "%s denied only by default", addr[i]);
+      /* the denials are the never-reach list's, which default.rules
+       * includes, but for the documentation networks and the IPv6
+       * backstop */
+      ck_assert_msg(!strcmp(v.file, "rules/never-reach.rules") ||
+                    !strcmp(v.file, "rules/default.rules"), "%s", v.file);
+    }
   }
   curlfence_policy_unref(p);
 }
 END_TEST
 
-START_TEST(test_allowed)
-{
-  curlfence_policy *p = load_default();
-  curlfence_verdict v;
-  size_t i;
-
-  for(i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-    ck_assert_msg(tu_decide(p, allowed[i], 443, &v) == CURLFENCE_ALLOW,
-                  "%s denied by %s:%u: %s", allowed[i], v.file, v.line,
-                  v.rule);
-    ck_assert_int_eq(tu_decide(p, allowed[i], 443, NULL), CURLFENCE_ALLOW);
-  }
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-START_TEST(test_metadata_named)
+TU_TEST(tc_table, test_metadata_named)
 {
   curlfence_policy *p = load_default();
   curlfence_verdict v;
@@ -116,40 +112,46 @@ START_TEST(test_metadata_named)
 }
 END_TEST
 
-START_TEST(test_examples_load)
+TU_TEST(tc_table, test_examples_load)
 {
-  static const char *const files[] = {
-    "rules/examples/allowlist.rules",
-    "rules/examples/internal-service.rules",
+  /* each example file, and three decisions it makes */
+  static const struct {
+    const char *file;
+    struct {
+      const char *addr;
+      unsigned port;
+      curlfence_action want;
+    } d[3];
+  } ex[] = {
+    { "rules/examples/allowlist.rules",
+      { { "203.0.113.5", 443, CURLFENCE_ALLOW },
+        { "203.0.113.5", 80, CURLFENCE_DENY },
+        { "8.8.8.8", 443, CURLFENCE_DENY } } },
+    { "rules/examples/internal-service.rules",
+      { { "10.20.30.40", 8443, CURLFENCE_ALLOW },
+        { "10.20.30.40", 22, CURLFENCE_DENY },
+        { "127.0.0.1", 8443, CURLFENCE_DENY } } },
   };
   curlfence_policy *p;
   curlfence_error err;
-  size_t i;
+  size_t i, k;
 
-  for(i = 0; i < 2; i++) {
-    ck_assert_msg(curlfence_policy_load_file(&p, files[i], &err)
+  for(i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+    ck_assert_msg(curlfence_policy_load_file(&p, ex[i].file, &err)
                       == CURLFENCE_OK, "%s", err.text);
+    for(k = 0; k < 3; k++)
+      ck_assert_msg(tu_decide(p, ex[i].d[k].addr, ex[i].d[k].port, NULL) ==
+                    ex[i].d[k].want, "%s: %s port %u", ex[i].file,
+                    ex[i].d[k].addr, ex[i].d[k].port);
     curlfence_policy_unref(p);
   }
-  ck_assert_int_eq(curlfence_policy_load_file(&p, files[0], &err),
-                   CURLFENCE_OK);
-  ck_assert_int_eq(tu_decide(p, "203.0.113.5", 443, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "203.0.113.5", 80, NULL), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(p, "8.8.8.8", 443, NULL), CURLFENCE_DENY);
-  curlfence_policy_unref(p);
-  ck_assert_int_eq(curlfence_policy_load_file(&p, files[1], &err),
-                   CURLFENCE_OK);
-  ck_assert_int_eq(tu_decide(p, "10.20.30.40", 8443, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "10.20.30.40", 22, NULL), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(p, "127.0.0.1", 8443, NULL), CURLFENCE_DENY);
-  curlfence_policy_unref(p);
 }
 END_TEST
 
 /* The default rules test themselves: each change below opens something
  * they promise to keep shut (or shuts what they promise to reach), and
  * the rules with it do not load; the error names the expect line. */
-START_TEST(test_expectations_guard_edits)
+TU_TEST(tc_table, test_expectations_guard_edits)
 {
   static const struct {
     const char *add;
@@ -218,17 +220,3 @@ START_TEST(test_expectations_guard_edits)
   free(text);
 }
 END_TEST
-
-Suite *suite_default_rules(void)
-{
-  Suite *s = suite_create("default-rules");
-  TCase *tc = tcase_create("table");
-
-  tcase_add_test(tc, test_denied);
-  tcase_add_test(tc, test_allowed);
-  tcase_add_test(tc, test_metadata_named);
-  tcase_add_test(tc, test_expectations_guard_edits);
-  tcase_add_test(tc, test_examples_load);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -13,6 +13,7 @@
  */
 #include "review/review.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -21,18 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rnd_next(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static unsigned rnd_below(uint64_t *s, unsigned n)
-{
-  return n ? (unsigned)(rnd_next(s) % n) : 0;
-}
 
 /* What cf_diff reported, copied out of the callback. */
 typedef struct change {
@@ -79,15 +68,6 @@ static int collect(const cf_diff_change *c, void *userdata)
   o->old_loopback = c->old_loopback;
   o->new_loopback = c->new_loopback;
   return 0;
-}
-
-static int in_block(const uint8_t *a, const uint8_t *net, unsigned plen)
-{
-  unsigned full = plen / 8, rest = plen % 8;
-
-  if(memcmp(a, net, full))
-    return 0;
-  return !rest || !((a[full] ^ net[full]) & (0xffu << (8 - rest)) & 0xffu);
 }
 
 static int port_in(const change *c, unsigned port)
@@ -353,7 +333,8 @@ static void check_pair(uint64_t seed, const char *ta, const char *tb,
     ab = action_of(&b, rb);
     for(size_t k = 0; k < cs.n; k++) {
       const change *c = &cs.v[k];
-      if(c->v6 == v6 && in_block(addr, c->addr, c->plen) && port_in(c, port)) {
+      if(c->v6 == v6 && cf_prefix_equal(addr, c->addr, c->plen) &&
+         port_in(c, port)) {
         found++;
         hit = c;
       }
@@ -382,8 +363,11 @@ static uint64_t base_seed(void)
   return e ? strtoull(e, NULL, 10) : 20261127;
 }
 
+TU_SUITE_STATIC_ONLY("diff", NULL);
+TU_CASE(tc_diff, "diff", 120, NULL, NULL);
+
 /* Unrelated random sets: big changes, many blocks. */
-START_TEST(random_pairs)
+TU_TEST(tc_diff, random_pairs)
 {
   uint64_t seed0 = base_seed();
   unsigned rounds = tu_quick() ? 20 : 200;
@@ -402,7 +386,7 @@ END_TEST
 
 /* A set against itself with a few lines changed: small changes inside
  * large unchanged structure, as in a review. */
-START_TEST(random_edits)
+TU_TEST(tc_diff, random_edits)
 {
   uint64_t seed0 = base_seed() * 7;
   unsigned rounds = tu_quick() ? 20 : 200;
@@ -456,7 +440,7 @@ static void expect_none(const char *ta, const char *tb)
 }
 
 /* Same decisions written differently: no change. */
-START_TEST(equivalent_sets)
+TU_TEST(tc_diff, equivalent_sets)
 {
   expect_none("", "");
   expect_none("deny 10.0.0.0/8\n", "deny 10.0.0.0/9\ndeny 10.128.0.0/9\n");
@@ -468,7 +452,7 @@ START_TEST(equivalent_sets)
 END_TEST
 
 /* The block left for IPv4-mapped addresses never shows on its own. */
-START_TEST(mapped_block_merges)
+TU_TEST(tc_diff, mapped_block_merges)
 {
   cf_ruleset a, b;
   changes cs;
@@ -489,7 +473,7 @@ END_TEST
 /* The unspecified address is decided as loopback too: a change of the
  * loopback decision changes it, and an allow of it alone that loopback
  * still denies changes nothing. */
-START_TEST(unspecified_follows_loopback)
+TU_TEST(tc_diff, unspecified_follows_loopback)
 {
   static const char old_t[] = "default deny\nallow 0.0.0.0/8\n"
                               "allow 127.0.0.0/8\nallow ::/128\n"
@@ -569,7 +553,7 @@ static long linear_without(const cf_ruleset *rs, int v6, const uint8_t *a,
   for(size_t i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
 
-    if((long)i == skip || r->v6 != v6 || !in_block(a, r->addr, r->plen) ||
+    if((long)i == skip || r->v6 != v6 || !cf_prefix_equal(a, r->addr, r->plen) ||
        !cf_rule_port_match(rs, r, port))
       continue;
     if(best < 0 || cf_rule_beats(r, (long)i, &rs->rules[best], best) > 0)
@@ -580,7 +564,7 @@ static long linear_without(const cf_ruleset *rs, int v6, const uint8_t *a,
 
 /* What lint says never decides never decides, and what it calls
  * redundant decides only as the rule below it would. */
-START_TEST(lint_is_sound)
+TU_TEST(tc_diff, lint_is_sound)
 {
   uint64_t seed0 = base_seed() * 13;
   unsigned rounds = tu_quick() ? 20 : 200;
@@ -652,7 +636,7 @@ static int lint_name_collect(const cf_lint_finding *f, void *userdata)
 /* A duplicate names the first rule with the same family, prefix, action
  * and port set, however the ports are written; a rule that differs in any
  * of those is none.  Many copies of one rule each name the first. */
-START_TEST(lint_duplicates)
+TU_TEST(tc_diff, lint_duplicates)
 {
   static const char *const head =
     "deny 10.0.0.0/8 port 80-81\n"        /* 0 */
@@ -705,20 +689,3 @@ START_TEST(lint_duplicates)
   free(text);
 }
 END_TEST
-
-Suite *suite_diff(void)
-{
-  Suite *s = suite_create("diff");
-  TCase *tc = tcase_create("diff");
-
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, equivalent_sets);
-  tcase_add_test(tc, mapped_block_merges);
-  tcase_add_test(tc, unspecified_follows_loopback);
-  tcase_add_test(tc, random_pairs);
-  tcase_add_test(tc, random_edits);
-  tcase_add_test(tc, lint_is_sound);
-  tcase_add_test(tc, lint_duplicates);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -134,7 +134,10 @@ static void assert_denied_event(const curlfence_event *ev, const char *addr,
 
 /* --------------------------------------------------------------- tests */
 
-START_TEST(test_allowed_and_denied)
+TU_SUITE("guard", NULL);
+TU_CASE(tc_curl, "curl", 60, setup, teardown);
+
+TU_TEST(tc_curl, test_allowed_and_denied)
 {
   char url[128];
   body b = { "", 0 };
@@ -159,7 +162,7 @@ START_TEST(test_allowed_and_denied)
 END_TEST
 
 /* Other spellings of the denied address, and a name that resolves to it. */
-START_TEST(test_spellings_and_rebinding)
+TU_TEST(tc_curl, test_spellings_and_rebinding)
 {
   static const char *const hosts[] = { "[::ffff:127.0.0.3]", "2130706435",
                                        "innocent.example" };
@@ -193,7 +196,7 @@ START_TEST(test_spellings_and_rebinding)
 }
 END_TEST
 
-START_TEST(test_redirect_second_hop)
+TU_TEST(tc_curl, test_redirect_second_hop)
 {
   char url[256], target[128];
   body b = { "", 0 };
@@ -216,7 +219,7 @@ START_TEST(test_redirect_second_hop)
 END_TEST
 
 /* A name with a denied and an allowed address reaches the allowed one. */
-START_TEST(test_mixed_resolution)
+TU_TEST(tc_curl, test_mixed_resolution)
 {
   char url[128], resolve[128];
   struct curl_slist *rl;
@@ -240,7 +243,7 @@ START_TEST(test_mixed_resolution)
 }
 END_TEST
 
-START_TEST(test_proxy_from_environment)
+TU_TEST(tc_curl, test_proxy_from_environment)
 {
   th_server *proxy = th_start("127.0.0.4", "proxy");
   char url[128], purl[64];
@@ -284,7 +287,7 @@ END_TEST
 
 /* An unguarded handle leaves a connection to the denied host in the multi
  * pool; a guarded handle must not use it. */
-START_TEST(test_reused_connection)
+TU_TEST(tc_curl, test_reused_connection)
 {
   CURLM *m = curl_multi_init();
   char url[128];
@@ -333,7 +336,7 @@ END_TEST
 
 /* The same through a share handle, which also closes the pooled
  * connection last, after the guard is gone. */
-START_TEST(test_reused_from_share)
+TU_TEST(tc_curl, test_reused_from_share)
 {
   CURLSH *sh = curl_share_init();
   char url[128];
@@ -367,7 +370,7 @@ START_TEST(test_reused_from_share)
 }
 END_TEST
 
-START_TEST(test_duphandle)
+TU_TEST(tc_curl, test_duphandle)
 {
   char url[128];
   body b = { "", 0 };
@@ -436,7 +439,7 @@ static void audit_all(void)
  * canonical form (case, trailing dot), the URL without user info, query
  * and fragment, and libcurl's reading of "user@host" (the host is what
  * follows the @). */
-START_TEST(test_name_in_events)
+TU_TEST(tc_curl, test_name_in_events)
 {
   static const struct {
     const char *url, *host, *path;
@@ -528,7 +531,7 @@ START_TEST(test_name_in_events)
 END_TEST
 
 /* Each redirect hop is checked with its own name. */
-START_TEST(test_name_redirect_hops)
+TU_TEST(tc_curl, test_name_redirect_hops)
 {
   struct curl_slist *pins = NULL;
   body b = { "", 0 };
@@ -563,7 +566,7 @@ END_TEST
 /* curl_easy_duphandle() copies the callbacks and their data: a copy that
  * was not attached again gets no name, never its original's, while the
  * original keeps its own. */
-START_TEST(test_name_not_for_copies)
+TU_TEST(tc_curl, test_name_not_for_copies)
 {
   struct curl_slist *pins = NULL;
   body b = { "", 0 };
@@ -614,7 +617,7 @@ END_TEST
 /* Handles made, attached and cleaned up without curlfence_detach(), more
  * than the guard's table holds: the latest handle still has its name (the
  * table is fixed in size, so memory stays flat by construction). */
-START_TEST(test_name_many_handles)
+TU_TEST(tc_curl, test_name_many_handles)
 {
   struct curl_slist *pins = NULL;
   body b = { "", 0 };
@@ -654,7 +657,7 @@ static int app_close(void *clientp, curl_socket_t fd)
   return close(fd);
 }
 
-START_TEST(test_late_close)
+TU_TEST(tc_curl, test_late_close)
 {
   CURLM *m = curl_multi_init();
   char url[128];
@@ -686,7 +689,7 @@ START_TEST(test_late_close)
 }
 END_TEST
 
-START_TEST(test_unix_socket)
+TU_TEST(tc_curl, test_unix_socket)
 {
   char path[64], url[] = "http://localhost/";
   body b = { "", 0 };
@@ -789,7 +792,7 @@ static CURLcode pooled_unix(const char *path, const char *rules,
 
 /* The pre-request check on a pooled unix-socket connection applies the
  * unix setting, whatever the name the server bound to looks like. */
-START_TEST(test_reused_unix_relative)
+TU_TEST(tc_curl, test_reused_unix_relative)
 {
   unsigned served;
 
@@ -816,7 +819,7 @@ END_TEST
 /* A guard freed while a handle is still attached (a bug in the caller):
  * with CURLFENCE_KEEP_FREED_GUARDS the memory stays, and the handle's
  * transfers fail closed instead of deciding on freed memory. */
-START_TEST(test_freed_guard_fails_closed)
+TU_TEST(tc_curl, test_freed_guard_fails_closed)
 {
   char url[128];
   body b = { "", 0 };
@@ -854,7 +857,7 @@ static curl_socket_t app_open(void *clientp, curlsocktype purpose,
   return socket(a->family, a->socktype, a->protocol);
 }
 
-START_TEST(test_chained_callbacks)
+TU_TEST(tc_curl, test_chained_callbacks)
 {
   char url[128];
   body b = { "", 0 };
@@ -874,7 +877,7 @@ START_TEST(test_chained_callbacks)
 }
 END_TEST
 
-START_TEST(test_ipv6_and_audit_all)
+TU_TEST(tc_curl, test_ipv6_and_audit_all)
 {
   th_server *six = th_start("::1", "six");
   char url[128];
@@ -900,7 +903,7 @@ START_TEST(test_ipv6_and_audit_all)
 }
 END_TEST
 
-START_TEST(test_json_sink)
+TU_TEST(tc_curl, test_json_sink)
 {
   char url[128], path[64], cmd[512];
   body b = { "", 0 };
@@ -930,7 +933,7 @@ END_TEST
 /* The metrics text, read back with the Prometheus client's parser, counts
  * the decisions the transfers caused: each by decision, check and reason,
  * each by the rule that made it, and what the audit did with them. */
-START_TEST(test_metrics)
+TU_TEST(tc_curl, test_metrics)
 {
   char url[128], path[64], cmd[2048];
   body b = { "", 0 };
@@ -1001,7 +1004,7 @@ START_TEST(test_metrics)
 }
 END_TEST
 
-START_TEST(test_api_misuse)
+TU_TEST(tc_curl, test_api_misuse)
 {
   CURL *h = curl_easy_init();
   curlfence_guard *g = (curlfence_guard *)1;
@@ -1037,7 +1040,7 @@ END_TEST
 
 /* DoH runs on libcurl's internal handles, which carry no guard: attach
  * turns it off unless told to keep it, and detach turns it off. */
-START_TEST(test_doh_cleared)
+TU_TEST(tc_curl, test_doh_cleared)
 {
   char name[256], url[512], doh[128];
   body b = { "", 0 };
@@ -1085,7 +1088,7 @@ END_TEST
  * decide them; then they are checked like TCP ones, and an allowed UDP
  * transfer is not stopped by the pre-request check (libcurl reports no
  * peer for it). */
-START_TEST(test_udp_tftp)
+TU_TEST(tc_curl, test_udp_tftp)
 {
   char url[128];
   body b = { "", 0 };
@@ -1258,7 +1261,7 @@ static CURLcode split_upload(const char *out_addr, unsigned flags,
 /* The answer to a TFTP request comes from an address the guard never saw.
  * By default nothing is sent at all; with the attach flag the socket only
  * accepts answers from the host it was checked for, on any port. */
-START_TEST(test_tftp_reply_address)
+TU_TEST(tc_curl, test_tftp_reply_address)
 {
   int requests, data;
 
@@ -1299,7 +1302,7 @@ static curl_socket_t rewrite_open(void *clientp, curlsocktype purpose,
 
 /* The address a chained open callback leaves is checked again: the
  * denied server sees no connection, and the audit names it. */
-START_TEST(test_chained_open_rewrites_address)
+TU_TEST(tc_curl, test_chained_open_rewrites_address)
 {
   char url[128];
   body b = { "", 0 };
@@ -1428,7 +1431,7 @@ static void ftp_stop(ftp_stub *f)
  * and is checked like any other: to an allowed host it is opened (the
  * allowed server sees it), to the denied one it is refused and the denied
  * server sees nothing. */
-START_TEST(test_ftp_pasv_address)
+TU_TEST(tc_curl, test_ftp_pasv_address)
 {
   ftp_stub f;
   int i;
@@ -1469,7 +1472,7 @@ static curl_socket_t record_no_connect(void *clientp, curlsocktype purpose,
  * the verdict curlfence_policy_decide() gives: the loopback rule, reason
  * "loopback", and the audit line says which address decided ("as").  The
  * chained callback connects nowhere, so a failure here opens nothing. */
-START_TEST(test_unspecified_is_loopback)
+TU_TEST(tc_curl, test_unspecified_is_loopback)
 {
   static const char *const urls[] = { "http://0.0.0.0:9/",
                                       "http://[::]:9/",
@@ -1603,7 +1606,7 @@ static void *switch_worker(void *arg)
   return NULL;
 }
 
-START_TEST(test_set_audit_while_transferring)
+TU_TEST(tc_curl, test_set_audit_while_transferring)
 {
   long want = tu_quick() ? 40 : 400, i, wrong, a, b;
   pthread_t t[3];
@@ -1648,42 +1651,3 @@ START_TEST(test_set_audit_while_transferring)
   ck_assert_uint_eq(st.generation, 1);
 }
 END_TEST
-
-Suite *suite_guard(void)
-{
-  Suite *s = suite_create("guard");
-  TCase *tc = tcase_create("curl");
-
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, test_allowed_and_denied);
-  tcase_add_test(tc, test_spellings_and_rebinding);
-  tcase_add_test(tc, test_redirect_second_hop);
-  tcase_add_test(tc, test_mixed_resolution);
-  tcase_add_test(tc, test_proxy_from_environment);
-  tcase_add_test(tc, test_reused_connection);
-  tcase_add_test(tc, test_reused_from_share);
-  tcase_add_test(tc, test_duphandle);
-  tcase_add_test(tc, test_name_in_events);
-  tcase_add_test(tc, test_name_redirect_hops);
-  tcase_add_test(tc, test_name_not_for_copies);
-  tcase_add_test(tc, test_name_many_handles);
-  tcase_add_test(tc, test_late_close);
-  tcase_add_test(tc, test_unix_socket);
-  tcase_add_test(tc, test_reused_unix_relative);
-  tcase_add_test(tc, test_freed_guard_fails_closed);
-  tcase_add_test(tc, test_chained_callbacks);
-  tcase_add_test(tc, test_ipv6_and_audit_all);
-  tcase_add_test(tc, test_json_sink);
-  tcase_add_test(tc, test_api_misuse);
-  tcase_add_test(tc, test_metrics);
-  tcase_add_test(tc, test_udp_tftp);
-  tcase_add_test(tc, test_doh_cleared);
-  tcase_add_test(tc, test_tftp_reply_address);
-  tcase_add_test(tc, test_unspecified_is_loopback);
-  tcase_add_test(tc, test_ftp_pasv_address);
-  tcase_add_test(tc, test_chained_open_rewrites_address);
-  tcase_add_test(tc, test_set_audit_while_transferring);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -60,7 +60,10 @@ static void *work(void *arg)
   return NULL;
 }
 
-START_TEST(test_counts_exact_across_threads)
+TU_SUITE_STATIC_ONLY("guard_internal", NULL);
+TU_CASE(tc_checks, "checks", 120, NULL, NULL);
+
+TU_TEST(tc_checks, test_counts_exact_across_threads)
 {
   curlfence_policy *p = tu_load("default deny\n"
                                 "deny 10.1.0.0/16\n"
@@ -98,7 +101,7 @@ END_TEST
 /* A policy with many rules keeps one copy of its hits but a copy per
  * shard of the line with the default's counter (lib/shard.c): both still
  * count every thread's decisions. */
-START_TEST(test_counts_many_rules)
+TU_TEST(tc_checks, test_counts_many_rules)
 {
   const int nr = 9000;    /* more counters than copies may take */
   size_t cap = 32 * (size_t)nr + 128, len = 0, n;
@@ -143,7 +146,7 @@ END_TEST
 
 /* A reload between two rounds: each policy counts only its own decisions,
  * and the guard's totals cover both. */
-START_TEST(test_counts_follow_policy)
+TU_TEST(tc_checks, test_counts_follow_policy)
 {
   curlfence_policy *a = tu_load("default deny\nallow 10.9.0.0/16\n");
   curlfence_policy *b = tu_load("default deny\nallow 10.9.0.0/16\n");
@@ -190,7 +193,7 @@ static int prereq(curlfence_guard *g, const char *peer, const char *local,
   return rc;
 }
 
-START_TEST(test_prereq_text)
+TU_TEST(tc_checks, test_prereq_text)
 {
   curlfence_policy *p = tu_load("default deny\n"
                                 "allow 10.9.0.0/16\n"
@@ -246,17 +249,3 @@ START_TEST(test_prereq_text)
   curlfence_policy_unref(p);
 }
 END_TEST
-
-Suite *suite_guard_internal(void)
-{
-  Suite *s = suite_create("guard_internal");
-  TCase *tc = tcase_create("checks");
-
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_counts_exact_across_threads);
-  tcase_add_test(tc, test_counts_many_rules);
-  tcase_add_test(tc, test_counts_follow_policy);
-  tcase_add_test(tc, test_prereq_text);
-  suite_add_tcase(s, tc);
-  return s;
-}

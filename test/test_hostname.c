@@ -10,7 +10,10 @@ static int canon(const char *in, char *out)
   return cf_host_canon(in, strlen(in), out);
 }
 
-START_TEST(test_host_canon_accepts)
+TU_SUITE_STATIC_ONLY("hostname", NULL);
+TU_CASE(tc_canon, "canon", 0, NULL, NULL);
+
+TU_TEST(tc_canon, test_host_canon_accepts)
 {
   static const struct {
     const char *in, *out;
@@ -36,7 +39,7 @@ START_TEST(test_host_canon_accepts)
 }
 END_TEST
 
-START_TEST(test_host_canon_refuses)
+TU_TEST(tc_canon, test_host_canon_refuses)
 {
   static const struct {
     const char *in;
@@ -83,7 +86,7 @@ START_TEST(test_host_canon_refuses)
 END_TEST
 
 /* Lengths at and over the limits, and bytes past len never read. */
-START_TEST(test_host_canon_lengths)
+TU_TEST(tc_canon, test_host_canon_lengths)
 {
   char in[300], out[CF_HOST_MAX + 1];
   size_t i;
@@ -113,7 +116,7 @@ START_TEST(test_host_canon_lengths)
 END_TEST
 
 /* A destination read from a sockaddr has no name until one is given. */
-START_TEST(test_dest_init_no_host)
+TU_TEST(tc_canon, test_dest_init_no_host)
 {
   struct sockaddr_storage ss;
   socklen_t len = tu_sockaddr(&ss, "127.0.0.1", 80);
@@ -127,16 +130,3 @@ START_TEST(test_dest_init_no_host)
   ck_assert_ptr_null(d.host);
 }
 END_TEST
-
-Suite *suite_hostname(void)
-{
-  Suite *s = suite_create("hostname");
-  TCase *tc = tcase_create("canon");
-
-  tcase_add_test(tc, test_host_canon_accepts);
-  tcase_add_test(tc, test_host_canon_refuses);
-  tcase_add_test(tc, test_host_canon_lengths);
-  tcase_add_test(tc, test_dest_init_no_host);
-  suite_add_tcase(s, tc);
-  return s;
-}

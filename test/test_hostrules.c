@@ -3,6 +3,7 @@
  * in the decision, checked against the reference scan. */
 #include "engine/engine.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -57,7 +58,10 @@ static const bad_host bad[] = {
   { "expect deny host ok.example\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
 };
 
-START_TEST(test_host_rejected)
+TU_SUITE_STATIC_ONLY("hostrules", NULL);
+TU_CASE(tc_hostrules, "hostrules", 60, NULL, NULL);
+
+TU_LOOP(tc_hostrules, test_host_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])))
 {
   const bad_host *c = &bad[_i];
   curlfence_policy *p = NULL;
@@ -80,7 +84,7 @@ START_TEST(test_host_rejected)
 END_TEST
 
 /* What a good rule is kept as. */
-START_TEST(test_host_parsed)
+TU_TEST(tc_hostrules, test_host_parsed)
 {
   static const char text[] =
       "allow host api.partner.example port 443\n"
@@ -140,7 +144,7 @@ typedef struct host_case {
 } host_case;
 
 /* The precedence, step by step (docs/rules.md has the same table). */
-START_TEST(test_host_precedence)
+TU_TEST(tc_hostrules, test_host_precedence)
 {
   static const char rules[] =
       "default deny\n"
@@ -216,50 +220,45 @@ END_TEST
 
 /* ------------------------------------------------ against the reference */
 
-static unsigned rnd(unsigned *seed)
-{
-  *seed = *seed * 1103515245u + 12345u;
-  return (*seed >> 8) & 0xffffff;
-}
-
 static const char *const labels[] = { "a", "b", "ab", "api", "cdn", "x1",
                                       "partner", "example", "test" };
 #define NLABELS (sizeof(labels) / sizeof(labels[0]))
 
-static void random_name(unsigned *seed, char *out, size_t size)
+static void random_name(uint64_t *seed, char *out, size_t size)
 {
-  unsigned n = 1 + rnd(seed) % 4, i;
+  unsigned n = 1 + rnd_next(seed) % 4, i;
   size_t off = 0;
 
   for(i = 0; i < n; i++)
     off += (size_t)snprintf(out + off, size - off, "%s%s", i ? "." : "",
-                            labels[rnd(seed) % NLABELS]);
+                            labels[rnd_next(seed) % NLABELS]);
 }
 
 /* The index answers as the scan does, for every step's question, on
  * random rules (exact, wildcards, ports, exemptions) and names. */
-START_TEST(test_host_index_matches_reference)
+TU_TEST(tc_hostrules, test_host_index_matches_reference)
 {
-  unsigned seed = 18, round;
+  uint64_t seed = 18;
+  unsigned round;
 
   for(round = 0; round < (tu_quick() ? 20u : 200u); round++) {
     char *text = malloc(64 * 128), name[128];
     size_t off = 0, i;
-    unsigned nrules = 1 + rnd(&seed) % 60;
+    unsigned nrules = 1 + rnd_next(&seed) % 60;
     curlfence_policy *p;
     curlfence_error err;
 
     ck_assert_ptr_nonnull(text);
     for(i = 0; i < nrules; i++) {
-      unsigned kind = rnd(&seed) % 4;
+      unsigned kind = rnd_next(&seed) % 4;
       random_name(&seed, name, sizeof(name));
       off += (size_t)snprintf(text + off, 64 * 128 - off, "%s host %s%s%s%s\n",
                               kind == 0 ? "deny" : "allow",
-                              rnd(&seed) % 2 ? "*." : "", name,
-                              kind == 3 ? (rnd(&seed) % 2 ? " to 10.0.0.0/8"
+                              rnd_next(&seed) % 2 ? "*." : "", name,
+                              kind == 3 ? (rnd_next(&seed) % 2 ? " to 10.0.0.0/8"
                                                           : " to 10.1.0.0/16")
                                         : "",
-                              rnd(&seed) % 3 ? "" : (rnd(&seed) % 2
+                              rnd_next(&seed) % 3 ? "" : (rnd_next(&seed) % 2
                                                      ? " port 80"
                                                      : " port 443,8000-8080"));
     }
@@ -267,8 +266,8 @@ START_TEST(test_host_index_matches_reference)
                   CURLFENCE_OK, "%s\n%s", err.text, text);
     for(i = 0; i < 300; i++) {
       static const unsigned ports[] = { 0, 80, 443, 8000, 8081 };
-      uint8_t addr[4] = { 10, (uint8_t)(rnd(&seed) % 3), 0, 1 };
-      unsigned port = ports[rnd(&seed) % 5];
+      uint8_t addr[4] = { 10, (uint8_t)(rnd_next(&seed) % 3), 0, 1 };
+      unsigned port = ports[rnd_next(&seed) % 5];
       cf_hostq q;
 
       random_name(&seed, name, sizeof(name));
@@ -288,7 +287,7 @@ END_TEST
 
 /* The text entry point: names as a URL may spell them, addresses that
  * do not parse. */
-START_TEST(test_decide_name_text)
+TU_TEST(tc_hostrules, test_decide_name_text)
 {
   curlfence_policy *p = tu_load("default deny\n"
                                 "deny 127.0.0.0/8\n"
@@ -367,7 +366,7 @@ START_TEST(test_decide_name_text)
 END_TEST
 
 /* Nothing in an image holds host rules yet: compiling refuses them. */
-START_TEST(test_host_image_refused)
+TU_TEST(tc_hostrules, test_host_image_refused)
 {
   curlfence_policy *p = tu_load("deny 10.0.0.0/8\n"
                                 "allow host api.partner.example\n");
@@ -383,20 +382,3 @@ START_TEST(test_host_image_refused)
   curlfence_policy_unref(p);
 }
 END_TEST
-
-Suite *suite_hostrules(void)
-{
-  Suite *s = suite_create("hostrules");
-  TCase *tc = tcase_create("hostrules");
-
-  tcase_set_timeout(tc, 60);
-  tcase_add_loop_test(tc, test_host_rejected, 0,
-                      (int)(sizeof(bad) / sizeof(bad[0])));
-  tcase_add_test(tc, test_host_parsed);
-  tcase_add_test(tc, test_host_precedence);
-  tcase_add_test(tc, test_host_index_matches_reference);
-  tcase_add_test(tc, test_decide_name_text);
-  tcase_add_test(tc, test_host_image_refused);
-  suite_add_tcase(s, tc);
-  return s;
-}

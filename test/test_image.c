@@ -10,11 +10,13 @@
  */
 #include "engine/engine.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +133,12 @@ static void same_answer(const curlfence_policy *a, const curlfence_policy *b,
     ck_assert_ptr_null(vb.file);
 }
 
-START_TEST(round_trip)
+static void free_img(void);
+
+TU_SUITE_STATIC_ONLY("image", NULL);
+TU_CASE(tc_image, "image", 60, setup, free_img);
+
+TU_TEST(tc_image, round_trip)
 {
   static const char *addrs[] = {
     "10.1.2.3", "10.20.3.4", "192.0.2.7", "192.0.2.8", "198.51.100.9",
@@ -187,7 +194,7 @@ START_TEST(round_trip)
 }
 END_TEST
 
-START_TEST(settings_and_strings)
+TU_TEST(tc_image, settings_and_strings)
 {
   static const char txt[] = "mode report\ndeny 0.0.0.0/0\n";
   curlfence_policy *text = tu_load(txt), *img;
@@ -206,7 +213,7 @@ START_TEST(settings_and_strings)
 }
 END_TEST
 
-START_TEST(empty_policy)
+TU_TEST(tc_image, empty_policy)
 {
   curlfence_policy *text = tu_load(""), *img;
 
@@ -222,15 +229,6 @@ END_TEST
 
 /* ------------------------------------------------ the same answers */
 
-static uint64_t rnd(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 /* A random policy of n rules that nest and touch often (few top
  * prefixes, many lengths), with ports on some; written to path. */
 static void random_rules(const char *path, uint64_t seed, size_t n,
@@ -242,17 +240,17 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
   ck_assert_ptr_nonnull(f);
   fputs(seed & 1 ? "default allow\n" : "default deny\n", f);
   for(i = 0; i < n; i++) {
-    uint64_t r = rnd(&seed);
+    uint64_t r = rnd_next(&seed);
     int v6 = (r & 3) == 0, plen;
     uint8_t a[16];
     char buf[64];
     unsigned j;
 
     for(j = 0; j < 16; j++)
-      a[j] = (uint8_t)rnd(&seed);
+      a[j] = (uint8_t)rnd_next(&seed);
     a[0] = v6 ? 0x20 : (uint8_t)(10 + (a[0] & 1));
     a[1] &= 0x3;
-    plen = v6 ? 8 + (int)(rnd(&seed) % 121) : 8 + (int)(rnd(&seed) % 25);
+    plen = v6 ? 8 + (int)(rnd_next(&seed) % 121) : 8 + (int)(rnd_next(&seed) % 25);
     for(j = 0; j < 16; j++) {
       int lo = (int)j * 8;
       if(plen <= lo)
@@ -271,24 +269,24 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
   /* probes: addresses inside and just around random rules */
   for(i = 0; i < nprobe; i++) {
     uint8_t a[16];
-    int v6 = (rnd(&seed) & 3) == 0;
+    int v6 = (rnd_next(&seed) & 3) == 0;
     unsigned j;
 
     for(j = 0; j < 16; j++)
-      a[j] = (uint8_t)rnd(&seed);
+      a[j] = (uint8_t)rnd_next(&seed);
     a[0] = v6 ? 0x20 : (uint8_t)(10 + (a[0] & 1));
     a[1] &= 0x3;
-    if(rnd(&seed) & 1) {
+    if(rnd_next(&seed) & 1) {
       /* zero or saturate a random tail: prefix edges */
-      unsigned from = (unsigned)(rnd(&seed) % (v6 ? 16 : 4));
+      unsigned from = (unsigned)(rnd_next(&seed) % (v6 ? 16 : 4));
       for(j = from; j < 16; j++)
-        a[j] = (rnd(&seed) & 1) ? 0 : 0xff;
+        a[j] = (rnd_next(&seed) & 1) ? 0 : 0xff;
     }
     inet_ntop(v6 ? AF_INET6 : AF_INET, a, probe[i], 64);
   }
 }
 
-START_TEST(equal_answers)
+TU_TEST(tc_image, equal_answers)
 {
   static const unsigned ports[] = { 0, 80, 443, 8000, 8049, 8099 };
   unsigned rounds = tu_quick() ? 3 : 12;
@@ -343,18 +341,12 @@ static void make_image(void)
 
 static uint32_t get32(size_t off)
 {
-  uint32_t v;
-
-  memcpy(&v, img + off, 4);
-  return v;
+  return tu_get32(img, off);
 }
 
 static uint64_t get64(size_t off)
 {
-  uint64_t v;
-
-  memcpy(&v, img + off, 8);
-  return v;
+  return tu_get64(img, off);
 }
 
 static void put32(size_t off, uint32_t v)
@@ -416,7 +408,22 @@ static void rejected(const char *want)
   rejected_len(img_len, CURLFENCE_E_IMAGE, want);
 }
 
-START_TEST(reject_header)
+/* The image, damaged, resealed so that only the damage is wrong, is
+ * refused with the text of fmt. */
+__attribute__((format(printf, 1, 2)))
+static void rejected_resealed(const char *fmt, ...)
+{
+  char want[300];
+  va_list ap;
+
+  reseal();
+  va_start(ap, fmt);
+  vsnprintf(want, sizeof(want), fmt, ap);
+  va_end(ap);
+  rejected(want);
+}
+
+TU_TEST(tc_image, reject_header)
 {
   char want[300];
 
@@ -474,48 +481,35 @@ START_TEST(reject_header)
 }
 END_TEST
 
-START_TEST(reject_sections)
+TU_TEST(tc_image, reject_sections)
 {
-  char want[300];
   size_t e, d, n, k;
 
   make_image();
   e = section(10, &d, &n);
   k = (e - 64) / 24;
   put32(e, 99);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu: unknown section id "
-           "99", e, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu: unknown section id "
+                    "99", e, k);
   put32(e, 8);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu: a second port "
-           "candidates section", e, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu: a second port "
+                    "candidates section", e, k);
   put32(e, 10);
   put32(e + 4, 36);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): records of "
-           "36 bytes, expected 40", e + 4, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): records of "
+                    "36 bytes, expected 40", e + 4, k);
   put32(e + 4, 40);
   put64(e + 8, d + 4);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): offset %zu "
-           "is not aligned", e + 8, k, d + 4);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): offset %zu "
+                    "is not aligned", e + 8, k, d + 4);
   put64(e + 8, 64);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): offset 64 "
-           "is inside the header or the section before", e + 8, k);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): offset 64 "
+                    "is inside the header or the section before", e + 8, k);
   put64(e + 8, d);
   put64(e + 16, n + 100000);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: section %zu (rules): %zu "
-           "records of 40 bytes run past the end of the file", e + 16, k,
-           n + 100000);
-  rejected(want);
+  rejected_resealed("offset %zu: section %zu (rules): %zu records of 40 "
+                    "bytes run past the end of the file", e + 16, k,
+                    n + 100000);
   put64(e + 16, n);
   reseal();
   rejected_len(img_len, CURLFENCE_OK, "");
@@ -531,56 +525,41 @@ static size_t field(unsigned id, size_t rsize, size_t i, size_t fo)
   return d + i * rsize + fo;
 }
 
-START_TEST(reject_rules)
+TU_TEST(tc_image, reject_rules)
 {
-  char want[300];
   size_t r2, t, nt;
 
   make_image();
   r2 = field(10, 40, 2, 0);
   /* rule 2: file index (offset 28 in cf_rule) */
   put32(r2 + 28, 7);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: file index past the "
-           "source files", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: file index past the "
+                    "source files", r2);
   put32(r2 + 28, 0);
   put32(r2 + 36, 100000);   /* text */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: text offset past the "
-           "rule texts", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: text offset past the "
+                    "rule texts", r2);
   put32(r2 + 36, 0);
   put32(r2 + 24, 1);        /* nports: past the port ranges */
   put32(r2 + 20, 3);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: port ranges past the "
-           "port ranges", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: port ranges past the "
+                    "port ranges", r2);
   put32(r2 + 24, 0);
   put32(r2 + 20, 0);
   img[r2 + 17] = 33;        /* plen of an IPv4 rule */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: family or prefix length "
-           "out of range", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: family or prefix length "
+                    "out of range", r2);
   img[r2 + 17] = 32;
   img[r2 + 18] = 1;         /* allow, but the text says deny */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: text does not start with "
-           "the rule's action", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: text does not start with "
+                    "the rule's action", r2);
   img[r2 + 18] = 2;         /* action */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule 2: unknown action", r2);
-  rejected(want);
+  rejected_resealed("offset %zu: rule 2: unknown action", r2);
   img[r2 + 18] = 0;
   section(12, &t, &nt);
   img[t + nt - 1] = 'x';
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: rule texts: the last one is not "
-           "NUL-terminated", t + nt - 1);
-  rejected(want);
+  rejected_resealed("offset %zu: rule texts: the last one is not "
+                    "NUL-terminated", t + nt - 1);
   img[t + nt - 1] = 0;
   reseal();
   rejected_len(img_len, CURLFENCE_OK, "");
@@ -594,17 +573,14 @@ START_TEST(reject_rules)
       ;
     ck_assert_uint_lt(i, n);
     put32(d + 4 * i, 3 | 0x80000000u);
-    reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf %zu: an "
-             "action that is not the rule's", d + 4 * i, i);
-    rejected(want);
+    rejected_resealed("offset %zu: IPv4 leaves: leaf %zu: an "
+                      "action that is not the rule's", d + 4 * i, i);
   }
 }
 END_TEST
 
-START_TEST(reject_table)
+TU_TEST(tc_image, reject_table)
 {
-  char want[300];
   size_t d, n, i;
 
   make_image();
@@ -616,30 +592,22 @@ START_TEST(reject_table)
       break;
   ck_assert_uint_lt(i, n);
   put32(d + i * 16 + 8, 500);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: a rule index past the rules", d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry "
+                    "%zu: a rule index past the rules", d + i * 16, i);
   put32(d + i * 16 + 8, 0);
   put32(d + i * 16 + 12, 12345);   /* a node that does not exist */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: a node index past the nodes", d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry "
+                    "%zu: a node index past the nodes", d + i * 16, i);
   put32(d + i * 16 + 12, 0xfffffffeu);   /* flat, runs past the leaves */
   put32(d + i * 16 + 8, 0x7fffffff);
   put64(d + i * 16, 1);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: leaf runs past the end of the leaves", d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry %zu: "
+                    "leaf runs past the end of the leaves", d + i * 16, i);
   put64(d + i * 16, 2);            /* digit 0 finds no run */
   put32(d + i * 16 + 8, 0);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv4 direct array: direct entry "
-           "%zu: the first digit without a child starts no run of leaves",
-           d + i * 16, i);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry %zu: "
+                    "the first digit without a child starts no run of "
+                    "leaves", d + i * 16, i);
   put64(d + i * 16, 0);
   put32(d + i * 16 + 12, 0xffffffffu);
   reseal();
@@ -651,32 +619,25 @@ START_TEST(reject_table)
     uint32_t keep = get32(d);
 
     put32(d, 0x40000000u | 77);
-    reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a port "
-             "set index past the port sets", d);
-    rejected(want);
+    rejected_resealed("offset %zu: IPv4 leaves: leaf 0: a port "
+                      "set index past the port sets", d);
     put32(d, 0xc0000000u);
-    reseal();
-    snprintf(want, sizeof(want), "offset %zu: IPv4 leaves: leaf 0: a NAT64 "
-             "record in the IPv4 family", d);
-    rejected(want);
+    rejected_resealed("offset %zu: IPv4 leaves: leaf 0: a NAT64 "
+                      "record in the IPv4 family", d);
     put32(d, keep);
   }
   /* port candidates: a rule without ports */
   section(8, &d, &n);
   ck_assert_uint_gt(n, 0);
   put32(d, 0);
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: port candidates: candidate 0 "
-           "(rule 0): a rule without ports", d);
-  rejected(want);
+  rejected_resealed("offset %zu: port candidates: candidate 0 "
+                    "(rule 0): a rule without ports", d);
 }
 END_TEST
 
-START_TEST(reject_nodes)
+TU_TEST(tc_image, reject_nodes)
 {
   curlfence_policy *p;
-  char want[300];
   size_t d, n;
 
   /* A /32 inside a /24 puts nodes below the direct array. */
@@ -690,16 +651,12 @@ START_TEST(reject_nodes)
   section(5, &d, &n);     /* IPv6 nodes: a chain down to the /128 */
   ck_assert_uint_gt(n, 2);
   put32(d + 16, 0);       /* node 0's children start at itself: a loop */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv6 nodes: node 0: children "
-           "outside the nodes after it", d);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv6 nodes: node 0: children "
+                    "outside the nodes after it", d);
   put32(d + 16, 1);
   put64(d + 24 + 8, get64(d + 24 + 8) | get64(d + 24));  /* node 1 */
-  reseal();
-  snprintf(want, sizeof(want), "offset %zu: IPv6 nodes: node 1: a digit both "
-           "leads to a node and starts a run of leaves", d + 24);
-  rejected(want);
+  rejected_resealed("offset %zu: IPv6 nodes: node 1: a digit both "
+                    "leads to a node and starts a run of leaves", d + 24);
 }
 END_TEST
 
@@ -740,7 +697,7 @@ static uint64_t ref_hash(const unsigned char *p, size_t n)
   return h ^ h >> 32;
 }
 
-START_TEST(checksum)
+TU_TEST(tc_image, checksum)
 {
   unsigned char buf[301];
   uint64_t s = 12345;
@@ -771,7 +728,7 @@ START_TEST(checksum)
 }
 END_TEST
 
-START_TEST(not_an_image)
+TU_TEST(tc_image, not_an_image)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -806,7 +763,7 @@ static void deploy(const char *text)
   ck_assert_int_eq(rename(tmp, img_path), 0);
 }
 
-START_TEST(reload_from_images)
+TU_TEST(tc_image, reload_from_images)
 {
   curlfence_policy *p;
   curlfence_guard *g;
@@ -864,7 +821,7 @@ END_TEST
 
 /* ------------------------------------------------------- staleness */
 
-START_TEST(staleness)
+TU_TEST(tc_image, staleness)
 {
   static const char same_size[] =
     "deny 127.0.0.0/8\n"
@@ -935,7 +892,7 @@ END_TEST
 
 /* The same rules give the same image bytes whenever and wherever their
  * files were written: no time is recorded, so builds are reproducible. */
-START_TEST(no_times)
+TU_TEST(tc_image, no_times)
 {
   struct timespec times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
   curlfence_policy *p;
@@ -960,7 +917,7 @@ START_TEST(no_times)
 }
 END_TEST
 
-START_TEST(save_errors)
+TU_TEST(tc_image, save_errors)
 {
   curlfence_policy *p = tu_load("deny 10.0.0.0/8\n");
   curlfence_error err;
@@ -983,30 +940,4 @@ static void free_img(void)
   free(img);
   img = NULL;
   teardown();
-}
-
-Suite *suite_image(void)
-{
-  Suite *s = suite_create("image");
-  TCase *tc = tcase_create("image");
-
-  tcase_add_checked_fixture(tc, setup, free_img);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, round_trip);
-  tcase_add_test(tc, settings_and_strings);
-  tcase_add_test(tc, empty_policy);
-  tcase_add_test(tc, equal_answers);
-  tcase_add_test(tc, reject_header);
-  tcase_add_test(tc, reject_sections);
-  tcase_add_test(tc, reject_rules);
-  tcase_add_test(tc, reject_table);
-  tcase_add_test(tc, reject_nodes);
-  tcase_add_test(tc, checksum);
-  tcase_add_test(tc, not_an_image);
-  tcase_add_test(tc, reload_from_images);
-  tcase_add_test(tc, staleness);
-  tcase_add_test(tc, no_times);
-  tcase_add_test(tc, save_errors);
-  suite_add_tcase(s, tc);
-  return s;
 }

@@ -190,7 +190,10 @@ static void differential(curlfence_policy *text)
   curlfence_policy_unref(img);
 }
 
-START_TEST(image_differential)
+TU_SUITE_STATIC_ONLY("image-nat64-self", NULL);
+TU_CASE(tc_image, "image", 60, setup, teardown);
+
+TU_TEST(tc_image, image_differential)
 {
   curlfence_policy *p = tu_load(diff_rules);
 
@@ -222,7 +225,7 @@ static void expect(curlfence_policy *p, const char *addr, unsigned port,
                                            NULL), action);
 }
 
-START_TEST(image_self_ranked)
+TU_TEST(tc_image, image_self_ranked)
 {
   curlfence_policy *t = tu_load(diff_rules), *img = image_of(t), *p = img;
   int i;
@@ -259,7 +262,7 @@ END_TEST
  * its whole on-link prefix (Linux delivers all of 127.0.0.0/8 locally),
  * ranked as a rule of that length; ::1 is one address.  Names say which
  * interface address matched. */
-START_TEST(self_loopback_interface)
+TU_TEST(tc_image, self_loopback_interface)
 {
   cf_selfaddr h[3];
   curlfence_policy *t, *img;
@@ -321,7 +324,7 @@ END_TEST
 
 /* The addresses of the host that loads the image decide, never those of
  * the one that compiled it. */
-START_TEST(image_self_at_load)
+TU_TEST(tc_image, image_self_at_load)
 {
   cf_selfaddr b[1];
   curlfence_policy *t, *p = NULL;
@@ -353,7 +356,7 @@ END_TEST
  * host's addresses no longer match the ones it was loaded with (the
  * policy is made to remember other ones), and the reload resolves them
  * again. */
-START_TEST(image_self_watch)
+TU_TEST(tc_image, image_self_watch)
 {
   curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p = NULL;
   curlfence_guard *g = NULL;
@@ -390,7 +393,7 @@ END_TEST
 
 /* rules/default.rules (nat64 and self) becomes an image that decides as
  * the text. */
-START_TEST(default_rules_image)
+TU_TEST(tc_image, default_rules_image)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -409,27 +412,13 @@ END_TEST
 static unsigned char *img;
 static size_t img_len;
 
-static uint32_t get32(size_t off)
-{
-  uint32_t v;
-  memcpy(&v, img + off, 4);
-  return v;
-}
-
-static uint64_t get64(size_t off)
-{
-  uint64_t v;
-  memcpy(&v, img + off, 8);
-  return v;
-}
-
 static size_t section_data(unsigned id)
 {
-  uint32_t n = get32(28), i;
+  uint32_t n = tu_get32(img, 28), i;
 
   for(i = 0; i < n; i++)
-    if(get32(64 + i * 24) == id)
-      return (size_t)get64(64 + i * 24 + 8);
+    if(tu_get32(img, 64 + i * 24) == id)
+      return (size_t)tu_get64(img, 64 + i * 24 + 8);
   ck_abort_msg("no section %u", id);
   return 0;
 }
@@ -454,7 +443,7 @@ static void rejected(const char *want)
   ck_assert_str_eq(err.text, full);
 }
 
-START_TEST(image_nat64_damaged)
+TU_TEST(tc_image, image_nat64_damaged)
 {
   curlfence_policy *t = tu_load(diff_rules);
   curlfence_error err;
@@ -498,21 +487,3 @@ START_TEST(image_nat64_damaged)
   img = NULL;
 }
 END_TEST
-
-Suite *suite_image_nat64(void)
-{
-  Suite *s = suite_create("image-nat64-self");
-  TCase *tc = tcase_create("image");
-
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, image_differential);
-  tcase_add_test(tc, image_self_ranked);
-  tcase_add_test(tc, image_self_at_load);
-  tcase_add_test(tc, self_loopback_interface);
-  tcase_add_test(tc, image_self_watch);
-  tcase_add_test(tc, default_rules_image);
-  tcase_add_test(tc, image_nat64_damaged);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -131,7 +131,10 @@ static void expect(const curlfence_policy *p, const char *addr, unsigned port,
 
 /* ---------------------------------------------------------------- NAT64 */
 
-START_TEST(default_rules_nat64)
+TU_SUITE("nat64-self", NULL);
+TU_CASE(tc_nat64, "nat64", 0, NULL, NULL);
+
+TU_TEST(tc_nat64, default_rules_nat64)
 {
   curlfence_policy *p = load_default_edited(NULL, NULL, "");
 
@@ -169,7 +172,7 @@ START_TEST(default_rules_nat64)
 }
 END_TEST
 
-START_TEST(local_use_48)
+TU_TEST(tc_nat64, local_use_48)
 {
   curlfence_policy *p = load_default_edited(NULL, NULL,
                                             "nat64 64:ff9b:1::/48\n");
@@ -185,7 +188,7 @@ END_TEST
 
 /* The operator's own file includes the shipped one and declares its
  * prefix, as docs/rules.md section 6.1 suggests. */
-START_TEST(include_and_declare)
+TU_TEST(tc_nat64, include_and_declare)
 {
   static const char text[] = "include rules/default.rules\n"
                              "nat64 64:ff9b:1:2::/64\n";
@@ -201,7 +204,7 @@ START_TEST(include_and_declare)
 }
 END_TEST
 
-START_TEST(operator_64)
+TU_TEST(tc_nat64, operator_64)
 {
   curlfence_policy *p = load_default_edited(NULL, NULL,
                                             "nat64 2a00:1:2:3::/64\n");
@@ -216,7 +219,7 @@ START_TEST(operator_64)
 END_TEST
 
 /* IPv4 port rules apply to the embedded address; IPv6 ones do not. */
-START_TEST(nat64_ports)
+TU_TEST(tc_nat64, nat64_ports)
 {
   curlfence_policy *p = tu_load("default deny\n"
                                 "nat64 64:ff9b::/96\n"
@@ -276,7 +279,9 @@ static int has_addr(const local_addr *l, size_t n, const char *addr)
   return 0;
 }
 
-START_TEST(self_rules)
+TU_CASE(tc_self, "self", 0, NULL, NULL);
+
+TU_TEST(tc_self, self_rules)
 {
   curlfence_policy *p = tu_load("default allow\ndeny self\n");
   local_addr l[64];
@@ -313,7 +318,7 @@ END_TEST
 
 /* A self rule is a /32 or /128 like any other: a written /32 with a port
  * list outranks it, a shorter prefix does not. */
-START_TEST(self_ranked)
+TU_TEST(tc_self, self_ranked)
 {
   local_addr l[64];
   size_t n = local_addrs(l, 64), i;
@@ -345,7 +350,7 @@ START_TEST(self_ranked)
 }
 END_TEST
 
-START_TEST(self_in_default_rules)
+TU_TEST(tc_self, self_in_default_rules)
 {
   curlfence_policy *p = load_default_edited(NULL, NULL, "");
   local_addr l[64];
@@ -393,7 +398,9 @@ static curl_socket_t record_open(void *clientp, curlsocktype purpose,
   return CURL_SOCKET_BAD;
 }
 
-START_TEST(guard_nat64)
+TU_CASE(tc_libcurl, "libcurl", 60, NULL, NULL);
+
+TU_TEST(tc_libcurl, guard_nat64)
 {
   curlfence_policy *p = load_default_edited(NULL, NULL, "");
   curlfence_guard *g = NULL;
@@ -472,7 +479,7 @@ START_TEST(guard_nat64)
 END_TEST
 
 /* Events of decisions that translated nothing say "as":null. */
-START_TEST(event_as_null)
+TU_TEST(tc_libcurl, event_as_null)
 {
   curlfence_event ev;
   char json[1024];
@@ -486,27 +493,3 @@ START_TEST(event_as_null)
                              "\"port\":443,") != NULL, "%s", json);
 }
 END_TEST
-
-Suite *suite_nat64(void)
-{
-  Suite *s = suite_create("nat64-self");
-  TCase *tc = tcase_create("nat64");
-
-  tcase_add_test(tc, default_rules_nat64);
-  tcase_add_test(tc, local_use_48);
-  tcase_add_test(tc, include_and_declare);
-  tcase_add_test(tc, operator_64);
-  tcase_add_test(tc, nat64_ports);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("self");
-  tcase_add_test(tc, self_rules);
-  tcase_add_test(tc, self_ranked);
-  tcase_add_test(tc, self_in_default_rules);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("libcurl");
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, guard_nat64);
-  tcase_add_test(tc, event_as_null);
-  suite_add_tcase(s, tc);
-  return s;
-}

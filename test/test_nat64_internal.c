@@ -12,9 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+TU_SUITE_STATIC_ONLY("nat64-self-internal", NULL);
+TU_CASE(tc_internal, "internal", 0, NULL, NULL);
+
 /* The parsed policy's table against the reference matcher, on this
  * host's addresses, their NAT64 forms and their neighbours. */
-START_TEST(parsed_differential)
+TU_TEST(tc_internal, parsed_differential)
 {
   curlfence_policy *p = tu_load("default allow\n"
                                 "nat64 64:ff9b::/96\n"
@@ -118,26 +121,14 @@ static void watch_case(const char *text, uint64_t want)
   unlink(path);
 }
 
-START_TEST(watch_self)
+TU_TEST(tc_internal, watch_self)
 {
   watch_case("default allow\ndeny self\n", 1);
 }
 END_TEST
 
-START_TEST(watch_without_self)
+TU_TEST(tc_internal, watch_without_self)
 {
   watch_case("default allow\ndeny 10.0.0.0/8\n", 0);
 }
 END_TEST
-
-Suite *suite_nat64_internal(void)
-{
-  Suite *s = suite_create("nat64-self-internal");
-  TCase *tc = tcase_create("internal");
-
-  tcase_add_test(tc, parsed_differential);
-  tcase_add_test(tc, watch_self);
-  tcase_add_test(tc, watch_without_self);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <sys/un.h>
 
-START_TEST(test_longest_prefix)
+TU_SUITE("policy", NULL);
+TU_CASE(tc_semantics, "semantics", 0, NULL, NULL);
+
+TU_TEST(tc_semantics, test_longest_prefix)
 {
   curlfence_policy *p = tu_load("default allow\n"
                                 "deny 10.0.0.0/8\n"
@@ -35,7 +38,7 @@ START_TEST(test_longest_prefix)
 }
 END_TEST
 
-START_TEST(test_order_independent)
+TU_TEST(tc_semantics, test_order_independent)
 {
   curlfence_policy *a = tu_load("allow 10.20.0.0/16\ndeny 10.0.0.0/8\n");
   curlfence_policy *b = tu_load("deny 10.0.0.0/8\nallow 10.20.0.0/16\n");
@@ -49,7 +52,7 @@ START_TEST(test_order_independent)
 }
 END_TEST
 
-START_TEST(test_port_specificity)
+TU_TEST(tc_semantics, test_port_specificity)
 {
   curlfence_policy *p = tu_load("default deny\n"
                                 "deny 198.51.100.0/24\n"
@@ -78,7 +81,7 @@ START_TEST(test_port_specificity)
 }
 END_TEST
 
-START_TEST(test_deny_wins_tie)
+TU_TEST(tc_semantics, test_deny_wins_tie)
 {
   curlfence_policy *p = tu_load("allow 192.0.2.0/24\ndeny 192.0.2.0/24\n"
                                 "allow 192.0.2.0/24 port 80\n"
@@ -96,7 +99,7 @@ START_TEST(test_deny_wins_tie)
 }
 END_TEST
 
-START_TEST(test_default_action)
+TU_TEST(tc_semantics, test_default_action)
 {
   curlfence_policy *d = tu_load("allow 192.0.2.0/24\n");
   curlfence_policy *a = tu_load("default allow\ndeny 192.0.2.0/24\n");
@@ -118,7 +121,7 @@ START_TEST(test_default_action)
 }
 END_TEST
 
-START_TEST(test_mapped_addresses)
+TU_TEST(tc_semantics, test_mapped_addresses)
 {
   /* An IPv4 rule stops the mapped spelling; a mapped rule stops IPv4. */
   curlfence_policy *p = tu_load("default allow\n"
@@ -141,7 +144,7 @@ START_TEST(test_mapped_addresses)
 }
 END_TEST
 
-START_TEST(test_without_verdict)
+TU_TEST(tc_semantics, test_without_verdict)
 {
   /* A decision without a verdict takes a shorter path; it must agree with
    * the full one on every kind of answer: rule, port set, default, mapped
@@ -204,7 +207,7 @@ END_TEST
  * address (Linux connects 0.0.0.0 to 127.0.0.1, :: to ::1), so the policy
  * decides it as both: with or without a verdict, the same answer, and a
  * verdict that names the rule that decided and says how. */
-START_TEST(test_unspecified_as_loopback)
+TU_TEST(tc_semantics, test_unspecified_as_loopback)
 {
   static const struct {
     const char *addr;
@@ -264,7 +267,7 @@ START_TEST(test_unspecified_as_loopback)
 }
 END_TEST
 
-START_TEST(test_fail_closed)
+TU_TEST(tc_semantics, test_fail_closed)
 {
   curlfence_policy *p = tu_load("default allow\nunix allow\n");
   struct sockaddr_in in;
@@ -322,7 +325,7 @@ START_TEST(test_fail_closed)
 }
 END_TEST
 
-START_TEST(test_refcount)
+TU_TEST(tc_semantics, test_refcount)
 {
   curlfence_policy *p = tu_load("deny 10.0.0.0/8\n");
 
@@ -353,7 +356,7 @@ static void *decide_loop(void *arg)
   return (void *)bad;
 }
 
-START_TEST(test_threads)
+TU_TEST(tc_semantics, test_threads)
 {
   curlfence_policy *p = tu_load("default allow\ndeny 10.0.0.0/8\n"
                                 "allow 10.20.0.0/16 port 443\n");
@@ -371,23 +374,3 @@ START_TEST(test_threads)
   }
 }
 END_TEST
-
-Suite *suite_policy(void)
-{
-  Suite *s = suite_create("policy");
-  TCase *tc = tcase_create("semantics");
-
-  tcase_add_test(tc, test_longest_prefix);
-  tcase_add_test(tc, test_order_independent);
-  tcase_add_test(tc, test_port_specificity);
-  tcase_add_test(tc, test_deny_wins_tie);
-  tcase_add_test(tc, test_default_action);
-  tcase_add_test(tc, test_mapped_addresses);
-  tcase_add_test(tc, test_without_verdict);
-  tcase_add_test(tc, test_unspecified_as_loopback);
-  tcase_add_test(tc, test_fail_closed);
-  tcase_add_test(tc, test_refcount);
-  tcase_add_test(tc, test_threads);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -622,7 +622,11 @@ static void requests_are(const run_row *row, const char *which,
                   want - 1);
 }
 
-START_TEST(run_cases)
+TU_SUITE_STATIC_ONLY("preload", NULL);
+TU_CASE(tc_programs, "programs", 120, setup, teardown);
+
+TU_LOOP(tc_programs, run_cases, 0,
+        (int)(sizeof(run_rows) / sizeof(run_rows[0])))
 {
   const run_row *row = &run_rows[_i];
   static char words[24][PATH_MAX + 256];
@@ -676,7 +680,7 @@ END_TEST
 
 /* --metrics: the program's own counters, as a Prometheus textfile named
  * after its process id, written at exit with nothing left behind. */
-START_TEST(curl_metrics_textfile)
+TU_TEST(tc_programs, curl_metrics_textfile)
 {
   result *r = new_result();
   char path[PATH_MAX + 32], pattern[PATH_MAX + 32];
@@ -727,7 +731,7 @@ END_TEST
 
 /* 20 URLs, even ones allowed, odd ones denied, 8 at a time: each transfer
  * reports its own exit code through --write-out. */
-START_TEST(curl_parallel_mixed)
+TU_TEST(tc_programs, curl_parallel_mixed)
 {
   result *r = new_result();
   const char *argv[80] = { tool, "run", "-r", rules, "--",
@@ -768,7 +772,7 @@ END_TEST
 
 /* --keep-proxy: the program's proxy is used, and the policy decides on
  * the proxy's address (allowed), not on the URL's host. */
-START_TEST(keep_proxy_goes_through_the_proxy)
+TU_TEST(tc_programs, keep_proxy_goes_through_the_proxy)
 {
   result *r = new_result();
   char proxy[128], target[256];
@@ -788,7 +792,7 @@ START_TEST(keep_proxy_goes_through_the_proxy)
 }
 END_TEST
 
-START_TEST(broken_rules_refuse_everything)
+TU_TEST(tc_programs, broken_rules_refuse_everything)
 {
   result *r = new_result();
   char bad[PATH_MAX + 16], want[PATH_MAX + 64];
@@ -814,7 +818,7 @@ END_TEST
 /* An LD_PRELOAD that already holds a library defining the libcurl
  * functions (here libcurl itself) must not take the calls ahead of the
  * preload library. */
-START_TEST(earlier_preload_entry_does_not_win)
+TU_TEST(tc_programs, earlier_preload_entry_does_not_win)
 {
   result *r = new_result();
   char var[PATH_MAX + 32];
@@ -839,7 +843,7 @@ END_TEST
 
 /* A plain LD_PRELOAD with libcurl listed first: the preload library
  * cannot take the calls, and says so on standard error at load. */
-START_TEST(earlier_preload_entry_is_reported)
+TU_TEST(tc_programs, earlier_preload_entry_is_reported)
 {
   result *r = new_result();
   char var[2 * PATH_MAX + 64], rvar[PATH_MAX + 32];
@@ -869,7 +873,7 @@ END_TEST
 /* --allow-tftp: the UDP socket is decided by the rules, and a TFTP
  * download from the allowed address works; without it, the socket is
  * refused and the responder gets no request. */
-START_TEST(allow_tftp_lets_curl_fetch)
+TU_TEST(tc_programs, allow_tftp_lets_curl_fetch)
 {
   result *r = new_result();
   char tftp[128];
@@ -896,7 +900,7 @@ END_TEST
 
 /* --allow-tftp lets the rules decide, it does not allow: a denied address
  * stays denied, by its rule. */
-START_TEST(allow_tftp_keeps_denials)
+TU_TEST(tc_programs, allow_tftp_keeps_denials)
 {
   result *r = new_result();
   char tftp[128], audit[PATH_MAX + 16], log[OUT_MAX];
@@ -927,7 +931,7 @@ END_TEST
  * decided as one of the program's own sockets: refused, unless --sockets
  * curl leaves those alone.  The host name is one /etc/hosts maps to
  * loopback, so the system resolver sends nothing either. */
-START_TEST(keep_doh_reaches_the_doh_server)
+TU_TEST(tc_programs, keep_doh_reaches_the_doh_server)
 {
   result *r = new_result();
   char name[256], target[512], doh[128];
@@ -971,7 +975,7 @@ END_TEST
 /* --audit syslog: RFC 3164 messages with ident curlfence and facility
  * LOG_USER on the socket CURLFENCE_SYSLOG_SOCKET names, denials at
  * LOG_WARNING (<12>) and allows at LOG_INFO (<14>). */
-START_TEST(audit_to_syslog)
+TU_TEST(tc_programs, audit_to_syslog)
 {
   result *r = new_result();
   struct sockaddr_un un;
@@ -1019,7 +1023,7 @@ START_TEST(audit_to_syslog)
 END_TEST
 
 /* A syslog socket nobody listens on fails closed, with one line. */
-START_TEST(audit_to_missing_syslog_refuses)
+TU_TEST(tc_programs, audit_to_missing_syslog_refuses)
 {
   result *r = new_result();
   char var[PATH_MAX + 32];
@@ -1042,7 +1046,7 @@ END_TEST
  * the connections; the program's exit then says on standard error how
  * many events are missing from the trail, and that count and the messages
  * that did arrive add up to every decision. */
-START_TEST(audit_to_slow_syslog_reports_losses)
+TU_TEST(tc_programs, audit_to_slow_syslog_reports_losses)
 {
   /* More than the socket queues (net.unix.max_dgram_qlen, 10 by default)
    * and than the sender's buffer holds, whatever that limit is. */
@@ -1094,7 +1098,7 @@ END_TEST
  * or replaces itself with exec never runs the exit report, and when no
  * line of its trail gets through, no "lost" field tells either: its lost
  * events vanished without a word.  The first loss is now said at once. */
-START_TEST(audit_loss_is_said_without_exit)
+TU_TEST(tc_programs, audit_loss_is_said_without_exit)
 {
   result *r = new_result();
   char script[PATH_MAX + 16];
@@ -1140,7 +1144,7 @@ static int audit_lines(const char *text)
 /* --audit /dev/stderr with standard error on a regular file (run() opens
  * it without O_APPEND, as a shell's 2> does): curl's message and the audit
  * line both survive whole, as they share the descriptor's offset. */
-START_TEST(audit_to_stderr_file)
+TU_TEST(tc_programs, audit_to_stderr_file)
 {
   result *r = new_result();
   const char *argv[] = { tool, "run", "-r", rules, "--audit", "/dev/stderr",
@@ -1159,7 +1163,7 @@ END_TEST
 
 /* --audit -: the lines go to the command's standard output, here a
  * regular file that also gets the body. */
-START_TEST(audit_to_stdout_dash)
+TU_TEST(tc_programs, audit_to_stdout_dash)
 {
   result *r = new_result();
   const char *argv[] = { tool, "run", "-r", rules, "--audit", "-", "--",
@@ -1199,7 +1203,7 @@ static void watch_run(result *r, const char *watch, const char *wait_ms,
   read_file(audit, log, size);
 }
 
-START_TEST(watch_reloads_replaced_rules)
+TU_TEST(tc_programs, watch_reloads_replaced_rules)
 {
   result *r = new_result();
   char log[OUT_MAX], want[PATH_MAX + 128];
@@ -1219,7 +1223,7 @@ START_TEST(watch_reloads_replaced_rules)
 END_TEST
 
 /* A replacement that does not load leaves the rules in force. */
-START_TEST(watch_keeps_rules_when_reload_fails)
+TU_TEST(tc_programs, watch_keeps_rules_when_reload_fails)
 {
   result *r = new_result();
   char log[OUT_MAX];
@@ -1234,7 +1238,7 @@ START_TEST(watch_keeps_rules_when_reload_fails)
 }
 END_TEST
 
-START_TEST(no_watch_keeps_the_first_rules)
+TU_TEST(tc_programs, no_watch_keeps_the_first_rules)
 {
   result *r = new_result();
   char log[OUT_MAX];
@@ -1291,7 +1295,7 @@ static void make_repo(void)
   free(r);
 }
 
-START_TEST(git_clone_denied_host)
+TU_TEST(tc_programs, git_clone_denied_host)
 {
   result *r = new_result();
   char dest[PATH_MAX + 8];
@@ -1311,7 +1315,7 @@ START_TEST(git_clone_denied_host)
 }
 END_TEST
 
-START_TEST(git_clone_allowed_host)
+TU_TEST(tc_programs, git_clone_allowed_host)
 {
   result *r = new_result();
   char dest[PATH_MAX + 8], file[PATH_MAX + 16], text[256];
@@ -1351,7 +1355,7 @@ static unsigned audit_count(const char *path, const char *needle)
 /* libcurl's sockets are decided once, by the open-socket check: its
  * connect() is not decided again.  An allowed transfer gives its open and
  * reused events and no connect event; a denied one a single event. */
-START_TEST(curl_connection_decided_once)
+TU_TEST(tc_programs, curl_connection_decided_once)
 {
   result *r = new_result();
   char audit[PATH_MAX + 16];
@@ -1379,7 +1383,7 @@ END_TEST
 /* urllib by name: localhost is 127.0.0.1 (and ::1), which the suite's
  * rules deny by default; a listener there must see nothing.  Only where
  * /etc/hosts maps it, so the system resolver sends nothing. */
-START_TEST(python_urllib_localhost)
+TU_TEST(tc_programs, python_urllib_localhost)
 {
   result *r = new_result();
   th_server *local;
@@ -1432,7 +1436,7 @@ static void git_steps(const char *const *const *steps, size_t n)
  * submodule on the denied host: git's own git:// code never goes through
  * libcurl.  The superproject is cloned, the submodule is not, and the
  * denied server sees no connection. */
-START_TEST(git_submodule_on_denied_host)
+TU_TEST(tc_programs, git_submodule_on_denied_host)
 {
   result *r = new_result();
   char super[PATH_MAX + 8], bare[PATH_MAX + 32], work[PATH_MAX + 8];
@@ -1492,7 +1496,7 @@ END_TEST
  * names is open, on a denied address, to libc's resolver, Node's and a
  * program's own query; the same address on another port, another host's
  * port 53, and the old server once resolv.conf changed are refused. */
-START_TEST(resolver_exemption)
+TU_TEST(tc_programs, resolver_exemption)
 {
   result *r = new_result();
   char dir[PATH_MAX + 16];
@@ -1557,7 +1561,7 @@ static void pycurl_run(result *r, int own)
   guarded(r, NULL, argv);
 }
 
-START_TEST(pycurl_denied)
+TU_TEST(tc_programs, pycurl_denied)
 {
   result *r = new_result();
 
@@ -1569,7 +1573,7 @@ START_TEST(pycurl_denied)
 }
 END_TEST
 
-START_TEST(pycurl_own_opensocket_runs_only_when_allowed)
+TU_TEST(tc_programs, pycurl_own_opensocket_runs_only_when_allowed)
 {
   result *r = new_result();
 
@@ -1601,7 +1605,7 @@ static void sibling(char *buf, size_t size, const char *name)
  * nothing, a unix server under the rules' implicit "unix deny" neither,
  * and the program's own open callback is never asked for anything but
  * loopback. */
-START_TEST(odd_program_stays_guarded)
+TU_TEST(tc_programs, odd_program_stays_guarded)
 {
   static const char *const want[] = {
     "open-null 7\n", "own-open 7\n", "rewrite 7\n", "reset 7\n",
@@ -1642,12 +1646,16 @@ END_TEST
 
 /* ------------------------------------------------------- fork and memory */
 
+/* Long runs, in their own case so that they can be run alone
+ * (CK_RUN_CASE=robustness). */
+TU_CASE(tc_robustness, "robustness", 300, setup, teardown);
+
 /* fork() while another thread makes, sets up and frees handles, and while
  * a thread makes a process's first handle (test/prog/preload_fork.c):
  * every child gets its handle and has the denied URL refused.  A lock held
  * by another thread at the fork stayed held in the child, which then hung
  * in curl_easy_init(). */
-START_TEST(fork_while_handles_are_busy)
+TU_TEST(tc_robustness, fork_while_handles_are_busy)
 {
   result *r = new_result();
   char prog[PATH_MAX + 32];
@@ -1691,7 +1699,7 @@ static long memory_growth(const char *mode, int preloaded)
  * them itself: the preload library kept a record of each, +9.5 MB over
  * these 100,000 transfers and +18.7 MB over 200,000 multi handles.  The
  * resident set now grows as much as without it, give or take 1 MB. */
-START_TEST(memory_flat_over_easy_transfers)
+TU_TEST(tc_robustness, memory_flat_over_easy_transfers)
 {
   long with, without;
 
@@ -1708,7 +1716,7 @@ START_TEST(memory_flat_over_easy_transfers)
 }
 END_TEST
 
-START_TEST(memory_flat_over_multi_handles)
+TU_TEST(tc_robustness, memory_flat_over_multi_handles)
 {
   long with = memory_growth("multi", 1), without = memory_growth("multi", 0);
 
@@ -1719,7 +1727,7 @@ END_TEST
 
 /* ----------------------------------------------------------------- tool */
 
-START_TEST(run_missing_command)
+TU_TEST(tc_programs, run_missing_command)
 {
   result *r = new_result();
   const char *argv[] = { tool, "run", "--",
@@ -1784,7 +1792,7 @@ static void copy_curl(char *buf, size_t size, const char *name,
  * mode, where it ignores LD_PRELOAD (for a user other than root): a copy
  * of curl with cap_net_bind_service reached the denied server.  It is
  * refused, as set-user-ID programs are, and never started. */
-START_TEST(run_refuses_secure_execution)
+TU_TEST(tc_programs, run_refuses_secure_execution)
 {
   result *r = new_result();
   char capcurl[PATH_MAX + 16], suid[PATH_MAX + 16];
@@ -1818,7 +1826,7 @@ END_TEST
  * preload library: it is refused before it runs, whether named directly,
  * as a #! interpreter, through env in a #! line (found in PATH), or
  * through env as the command.  The program would create the marker. */
-START_TEST(run_refuses_static_programs)
+TU_TEST(tc_programs, run_refuses_static_programs)
 {
   result *r = new_result();
   char prog[PATH_MAX + 32], dir[PATH_MAX + 32], mark[PATH_MAX + 16];
@@ -1862,7 +1870,7 @@ END_TEST
 
 /* #! chains: five scripts in a row end in a program the kernel runs (and
  * the preload library guards); a sixth is refused, as the kernel would. */
-START_TEST(run_follows_script_chains)
+TU_TEST(tc_programs, run_follows_script_chains)
 {
   result *r = new_result();
   char name[6][PATH_MAX + 16], text[2 * PATH_MAX];
@@ -1941,7 +1949,7 @@ static void craft_elf(const char *path, int cls, unsigned machine)
 /* The preload library is built for this build's programs: a program for
  * another word size or machine is refused before exec, with what it is.
  * A preload path with $LIB takes the library built for the program. */
-START_TEST(run_refuses_other_architectures)
+TU_TEST(tc_programs, run_refuses_other_architectures)
 {
   result *r = new_result();
   char p32[PATH_MAX + 16], arm[PATH_MAX + 16], lib[PATH_MAX + 64];
@@ -1980,7 +1988,7 @@ END_TEST
 
 /* CURLFENCE_RULES and CURLFENCE_AUDIT from the environment apply when the
  * options do not say otherwise, as in check and fetch. */
-START_TEST(run_takes_settings_from_the_environment)
+TU_TEST(tc_programs, run_takes_settings_from_the_environment)
 {
   result *r = new_result();
   char rvar[PATH_MAX + 32], avar[PATH_MAX + 32], audit[PATH_MAX + 16];
@@ -2031,7 +2039,7 @@ static void long_path(char *buf, size_t size, const char *cut_to)
   strcat(buf, "-and-more");
 }
 
-START_TEST(run_refuses_long_paths)
+TU_TEST(tc_programs, run_refuses_long_paths)
 {
   result *r = new_result();
   char *audit = malloc(PATH_MAX + 64), *rpath = malloc(PATH_MAX + 64);
@@ -2072,7 +2080,7 @@ END_TEST
  * assignments, the second dropping the preload library.  Split at spaces
  * and tabs only, it looked like one harmless assignment, and curl reached
  * the denied server unguarded. */
-START_TEST(run_splits_env_strings_as_env_does)
+TU_TEST(tc_programs, run_splits_env_strings_as_env_does)
 {
   result *r = new_result();
   static const char *const split[] = {
@@ -2096,7 +2104,7 @@ END_TEST
 /* env under another name (a link to it) is still env: an LD_PRELOAD=
  * assignment through it is refused as through env itself.  It used to be
  * run, and curl reached the denied server unguarded. */
-START_TEST(run_knows_env_by_another_name)
+TU_TEST(tc_programs, run_knows_env_by_another_name)
 {
   result *r = new_result();
   char env[PATH_MAX + 16], link[PATH_MAX + 16];
@@ -2126,7 +2134,7 @@ END_TEST
 #endif
 #endif
 
-START_TEST(run_refuses_ld_audit)
+TU_TEST(tc_programs, run_refuses_ld_audit)
 {
   result *r = new_result();
   char lib[PATH_MAX + 16], var[PATH_MAX + 32];
@@ -2159,7 +2167,7 @@ END_TEST
  * A program named "LD_PRELOAD=" in PATH was looked at while env dropped
  * the preload library and ran curl, which reached the denied server; a
  * static program named "--" ran while run looked at true. */
-START_TEST(run_reads_env_words_as_env_does)
+TU_TEST(tc_programs, run_reads_env_words_as_env_does)
 {
   result *r = new_result();
   char named[PATH_MAX + 16], dashes[PATH_MAX + 16], marker[PATH_MAX + 32];
@@ -2189,64 +2197,3 @@ START_TEST(run_reads_env_words_as_env_does)
   free(r);
 }
 END_TEST
-
-Suite *suite_preload(void)
-{
-  Suite *s = suite_create("preload");
-  TCase *tc = tcase_create("programs");
-
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_loop_test(tc, run_cases, 0,
-                      (int)(sizeof(run_rows) / sizeof(run_rows[0])));
-  tcase_add_test(tc, curl_metrics_textfile);
-  tcase_add_test(tc, curl_parallel_mixed);
-  tcase_add_test(tc, keep_proxy_goes_through_the_proxy);
-  tcase_add_test(tc, broken_rules_refuse_everything);
-  tcase_add_test(tc, earlier_preload_entry_does_not_win);
-  tcase_add_test(tc, earlier_preload_entry_is_reported);
-  tcase_add_test(tc, allow_tftp_lets_curl_fetch);
-  tcase_add_test(tc, allow_tftp_keeps_denials);
-  tcase_add_test(tc, keep_doh_reaches_the_doh_server);
-  tcase_add_test(tc, audit_to_syslog);
-  tcase_add_test(tc, audit_to_missing_syslog_refuses);
-  tcase_add_test(tc, audit_to_slow_syslog_reports_losses);
-  tcase_add_test(tc, audit_loss_is_said_without_exit);
-  tcase_add_test(tc, audit_to_stderr_file);
-  tcase_add_test(tc, audit_to_stdout_dash);
-  tcase_add_test(tc, watch_reloads_replaced_rules);
-  tcase_add_test(tc, watch_keeps_rules_when_reload_fails);
-  tcase_add_test(tc, no_watch_keeps_the_first_rules);
-  tcase_add_test(tc, git_clone_denied_host);
-  tcase_add_test(tc, git_clone_allowed_host);
-  tcase_add_test(tc, curl_connection_decided_once);
-  tcase_add_test(tc, python_urllib_localhost);
-  tcase_add_test(tc, git_submodule_on_denied_host);
-  tcase_add_test(tc, resolver_exemption);
-  tcase_add_test(tc, pycurl_denied);
-  tcase_add_test(tc, pycurl_own_opensocket_runs_only_when_allowed);
-  tcase_add_test(tc, odd_program_stays_guarded);
-  tcase_add_test(tc, run_missing_command);
-  tcase_add_test(tc, run_refuses_secure_execution);
-  tcase_add_test(tc, run_refuses_static_programs);
-  tcase_add_test(tc, run_follows_script_chains);
-  tcase_add_test(tc, run_refuses_other_architectures);
-  tcase_add_test(tc, run_takes_settings_from_the_environment);
-  tcase_add_test(tc, run_refuses_long_paths);
-  tcase_add_test(tc, run_splits_env_strings_as_env_does);
-  tcase_add_test(tc, run_knows_env_by_another_name);
-  tcase_add_test(tc, run_refuses_ld_audit);
-  tcase_add_test(tc, run_reads_env_words_as_env_does);
-  suite_add_tcase(s, tc);
-
-  /* Long runs, in their own case so that they can be run alone
-   * (CK_RUN_CASE=robustness). */
-  tc = tcase_create("robustness");
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 300);
-  tcase_add_test(tc, fork_while_handles_are_busy);
-  tcase_add_test(tc, memory_flat_over_easy_transfers);
-  tcase_add_test(tc, memory_flat_over_multi_handles);
-  suite_add_tcase(s, tc);
-  return s;
-}

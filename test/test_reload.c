@@ -103,9 +103,12 @@ static curlfence_guard *guard_from_file(const char *text)
 static const char deny_rules[] = "default allow\ndeny 127.0.0.3\n";
 static const char allow_rules[] = "default deny\nallow 127.0.0.3   # now\n";
 
+TU_SUITE_STATIC_ONLY("audit-reload", NULL);
+TU_CASE(tc_audit, "audit", 120, setup, teardown);
+
 /* A reload whose rules break one of their expectations is refused like
  * any load error: the old policy stays in force, the failure is kept. */
-START_TEST(test_reload_breaks_expectation)
+TU_TEST(tc_audit, test_reload_breaks_expectation)
 {
   curlfence_guard *g = guard_from_file("default allow\ndeny 127.0.0.3\n"
                                        "expect deny 127.0.0.3\n");
@@ -135,7 +138,9 @@ END_TEST
 
 /* ---------------------------------------------------------------- sinks */
 
-START_TEST(test_file_sink_two_processes)
+TU_CASE(tc_processes, "processes", 120, setup_no_server, teardown);
+
+TU_TEST(tc_processes, test_file_sink_two_processes)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   char log[128], cmd[256];
@@ -173,7 +178,7 @@ START_TEST(test_file_sink_two_processes)
 }
 END_TEST
 
-START_TEST(test_syslog_sink)
+TU_TEST(tc_audit, test_syslog_sink)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   struct sockaddr_un un;
@@ -221,7 +226,7 @@ END_TEST
  * path.  Lines written once the sink has looked again (at most a second
  * later) go to the new file; none is lost or written twice.  The same
  * when nothing was made at the path: the sink creates it. */
-START_TEST(test_file_sink_follows_rename)
+TU_TEST(tc_audit, test_file_sink_follows_rename)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   char log[128], old[140], older[140], cmd[1024], cwd[PATH_MAX];
@@ -263,7 +268,7 @@ START_TEST(test_file_sink_follows_rename)
 }
 END_TEST
 
-START_TEST(test_failing_sink)
+TU_TEST(tc_audit, test_failing_sink)
 {
   curlfence_guard *g = guard_from_file("default deny\n"
                                        "allow 127.0.0.3 port 1-65535\n"
@@ -289,7 +294,7 @@ END_TEST
 
 /* ------------------------------------------------------- report / stats */
 
-START_TEST(test_report_mode_in_rules)
+TU_TEST(tc_audit, test_report_mode_in_rules)
 {
   curlfence_guard *g = guard_from_file("mode report\ndefault allow\n"
                                        "deny 127.0.0.3\n");
@@ -315,7 +320,7 @@ START_TEST(test_report_mode_in_rules)
 }
 END_TEST
 
-START_TEST(test_report_mode_flag)
+TU_TEST(tc_audit, test_report_mode_flag)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   tu_recorder r = { 0 };
@@ -336,7 +341,7 @@ START_TEST(test_report_mode_flag)
 }
 END_TEST
 
-START_TEST(test_rule_counters)
+TU_TEST(tc_audit, test_rule_counters)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   curlfence_rule_stat rs[4];
@@ -366,7 +371,9 @@ END_TEST
 
 /* --------------------------------------------------------------- reload */
 
-START_TEST(test_reload)
+TU_CASE(tc_reload, "reload", 120, setup, teardown);
+
+TU_TEST(tc_reload, test_reload)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   curlfence_error err;
@@ -410,7 +417,7 @@ START_TEST(test_reload)
 }
 END_TEST
 
-START_TEST(test_reload_needs_file)
+TU_TEST(tc_reload, test_reload_needs_file)
 {
   curlfence_policy *p = tu_load("deny 127.0.0.3\n");
   curlfence_guard *g;
@@ -472,7 +479,7 @@ static void *race_worker(void *arg)
   return NULL;
 }
 
-START_TEST(test_reload_under_load)
+TU_TEST(tc_reload, test_reload_under_load)
 {
   race rc;
   pthread_t t[4];
@@ -545,7 +552,7 @@ static int wait_generation(curlfence_guard *g, uint64_t gen)
   return wait_stats(g, &st, reached_generation, gen);
 }
 
-START_TEST(test_watch_rename_and_rewrite)
+TU_TEST(tc_reload, test_watch_rename_and_rewrite)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   char tmp[160];
@@ -578,19 +585,28 @@ START_TEST(test_watch_rename_and_rewrite)
 }
 END_TEST
 
+/* One version of a ConfigMap volume: the directory dir/NAME holding
+ * app.rules with text. */
+static void configmap_version(const char *name, const char *text)
+{
+  char path[200];
+
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  ck_assert_int_eq(mkdir(path, 0700), 0);
+  snprintf(path, sizeof(path), "%s/%s/app.rules", dir, name);
+  tu_write_text(path, text);
+}
+
 /* Kubernetes ConfigMap volumes: app.rules -> ..data/app.rules, and ..data
  * is a symlink to a timestamped directory that is swapped atomically. */
-START_TEST(test_watch_configmap)
+TU_TEST(tc_reload, test_watch_configmap)
 {
-  char path[200], target[200], link_tmp[200], data[200];
+  char link_tmp[200], data[200];
   curlfence_policy *p;
   curlfence_guard *g;
   curlfence_error err;
 
-  snprintf(path, sizeof(path), "%s/..2026_11_25_a", dir);
-  ck_assert_int_eq(mkdir(path, 0700), 0);
-  snprintf(path, sizeof(path), "%s/..2026_11_25_a/app.rules", dir);
-  tu_write_text(path, deny_rules);
+  configmap_version("..2026_11_25_a", deny_rules);
   snprintf(data, sizeof(data), "%s/..data", dir);
   ck_assert_int_eq(symlink("..2026_11_25_a", data), 0);
   unlink(rules_path);
@@ -603,10 +619,7 @@ START_TEST(test_watch_configmap)
   ck_assert_int_eq(curlfence_guard_watch(g, 20), CURLFENCE_OK);
   ck_assert_int_eq(transfer(g, 0, NULL), CURLE_COULDNT_CONNECT);
 
-  snprintf(target, sizeof(target), "%s/..2026_11_25_b", dir);
-  ck_assert_int_eq(mkdir(target, 0700), 0);
-  snprintf(path, sizeof(path), "%s/..2026_11_25_b/app.rules", dir);
-  tu_write_text(path, allow_rules);
+  configmap_version("..2026_11_25_b", allow_rules);
   snprintf(link_tmp, sizeof(link_tmp), "%s/..data_tmp", dir);
   ck_assert_int_eq(symlink("..2026_11_25_b", link_tmp), 0);
   ck_assert_int_eq(rename(link_tmp, data), 0);
@@ -641,7 +654,7 @@ static uint64_t mono_ms(void)
  * for a writer that finishes within the settle time; a round in which the
  * scheduler stretched the 5 ms pause past it proves nothing either way,
  * so only the final policy is checked then. */
-START_TEST(test_watch_half_written)
+TU_TEST(tc_reload, test_watch_half_written)
 {
   static const char half[] = "default allow\ndeny 10.0.0.0";
   curlfence_guard *g = guard_from_file("default allow\n");
@@ -689,7 +702,7 @@ static void rewrite_file(curlfence_guard *g)
   tu_write_text(rules_path, "default deny\n");
 }
 
-START_TEST(test_reload_changed_while_read)
+TU_TEST(tc_reload, test_reload_changed_while_read)
 {
   curlfence_guard *g = guard_from_file(allow_rules);
   curlfence_error err;
@@ -717,7 +730,7 @@ static void set_emergency(curlfence_guard *g)
 
 /* An application's set_policy that lands while a reload reads the file
  * stays: the reload, which started from the older policy, loses. */
-START_TEST(test_reload_loses_to_set_policy)
+TU_TEST(tc_reload, test_reload_loses_to_set_policy)
 {
   curlfence_guard *g = guard_from_file(allow_rules);
   curlfence_policy *p;
@@ -768,7 +781,7 @@ static void *watch_thread(void *arg)
 /* Two unwatch calls at once each return with the watcher stopped (both
  * used to join the same thread and hang); a watch racing them starts a
  * new watcher only after the old one is gone. */
-START_TEST(test_unwatch_concurrent)
+TU_TEST(tc_reload, test_unwatch_concurrent)
 {
   curlfence_guard *g = guard_from_file(deny_rules);
   int i, rounds = tu_quick() ? 10 : 50;
@@ -794,41 +807,3 @@ START_TEST(test_unwatch_concurrent)
   curlfence_guard_free(g);
 }
 END_TEST
-
-Suite *suite_reload(void)
-{
-  Suite *s = suite_create("audit-reload");
-  TCase *tc = tcase_create("processes");
-
-  tcase_add_checked_fixture(tc, setup_no_server, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_file_sink_two_processes);
-  suite_add_tcase(s, tc);
-
-  tc = tcase_create("audit");
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_syslog_sink);
-  tcase_add_test(tc, test_reload_breaks_expectation);
-  tcase_add_test(tc, test_failing_sink);
-  tcase_add_test(tc, test_file_sink_follows_rename);
-  tcase_add_test(tc, test_report_mode_in_rules);
-  tcase_add_test(tc, test_report_mode_flag);
-  tcase_add_test(tc, test_rule_counters);
-  suite_add_tcase(s, tc);
-
-  tc = tcase_create("reload");
-  tcase_add_checked_fixture(tc, setup, teardown);
-  tcase_set_timeout(tc, 120);
-  tcase_add_test(tc, test_reload);
-  tcase_add_test(tc, test_reload_needs_file);
-  tcase_add_test(tc, test_reload_under_load);
-  tcase_add_test(tc, test_watch_rename_and_rewrite);
-  tcase_add_test(tc, test_watch_configmap);
-  tcase_add_test(tc, test_unwatch_concurrent);
-  tcase_add_test(tc, test_reload_loses_to_set_policy);
-  tcase_add_test(tc, test_watch_half_written);
-  tcase_add_test(tc, test_reload_changed_while_read);
-  suite_add_tcase(s, tc);
-  return s;
-}

@@ -122,7 +122,10 @@ static const bad_case bad[] = {
   { "default allow\ndeny 169.254.0.0/16\nallow ::ffff:169.254.169.254 port 80\nexpect deny 169.254.169.254\n", CURLFENCE_E_EXPECT, 4, 1, "port 80 (every port), but test.rules:3 (allow ::ffff:169.254.169.254 port 80) decides allow" },
 };
 
-START_TEST(test_rejected)
+TU_SUITE("rules", NULL);
+TU_CASE(tc_syntax, "syntax", 0, NULL, NULL);
+
+TU_LOOP(tc_syntax, test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])))
 {
   const bad_case *c = &bad[_i];
   curlfence_policy *p = (curlfence_policy *)1;
@@ -151,7 +154,7 @@ START_TEST(test_rejected)
 }
 END_TEST
 
-START_TEST(test_nul_byte)
+TU_TEST(tc_syntax, test_nul_byte)
 {
   static const char text[] = "deny 10.0.0.0/8\nde\0ny 1.2.3.4\n";
   curlfence_policy *p = NULL;
@@ -168,7 +171,7 @@ START_TEST(test_nul_byte)
 }
 END_TEST
 
-START_TEST(test_long_line)
+TU_TEST(tc_syntax, test_long_line)
 {
   size_t n = 4096 + 10;
   char *text = malloc(n + 32);
@@ -234,7 +237,9 @@ static void mk_sub(void)
   ck_assert_int_eq(mkdir(path, 0700), 0);
 }
 
-START_TEST(test_include_ok)
+TU_CASE(tc_files, "files", 0, NULL, NULL);
+
+TU_TEST(tc_files, test_include_ok)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -291,43 +296,53 @@ static void expect_file_error(const char *top, curlfence_code code,
                 msg);
 }
 
-START_TEST(test_include_errors)
+/* Errors of a file and what it includes: the top file and its text, the
+ * included one's (if any), and where the error is reported. */
+static const struct {
+  const char *top, *top_text, *inc, *inc_text;
+  curlfence_code code;
+  const char *file;
+  unsigned line, col;
+  const char *msg;
+} include_errors[] = {
+  { "a.rules", "deny 10.0.0.0/8\ninclude b.rules\n",
+    "b.rules", "\n\ninclude   a.rules\n",
+    CURLFENCE_E_INCLUDE, "b.rules", 3, 11, "include cycle" },
+  { "self.rules", "include self.rules\n", NULL, NULL,
+    CURLFENCE_E_INCLUDE, "self.rules", 1, 9, "include cycle" },
+  { "missing.rules", "default deny\ninclude nothere.rules\n", NULL, NULL,
+    CURLFENCE_E_IO, "missing.rules", 2, 9, "No such file" },
+  { "dir.rules", "include sub\n", NULL, NULL,
+    CURLFENCE_E_IO, "dir.rules", 1, 9, "not a regular file" },
+  /* An error inside an included file names that file. */
+  { "outer.rules", "include sub/bad.rules\n",
+    "sub/bad.rules", "allow 1.2.3.4\ndeny 1.2.3.4/33\n",
+    CURLFENCE_E_ADDRESS, "sub/bad.rules", 2, 14, "IPv4 allows 0-32" },
+  /* A duplicate default across files is still a duplicate. */
+  { "d1.rules", "default allow\ninclude d2.rules\n",
+    "d2.rules", "default deny\n",
+    CURLFENCE_E_DUPLICATE, "d2.rules", 1, 1, "duplicate \"default\"" },
+};
+
+TU_TEST(tc_files, test_include_errors)
 {
+  size_t i;
+
   mk_tmpdir();
   mk_sub();
-  write_file("a.rules", "deny 10.0.0.0/8\ninclude b.rules\n");
-  write_file("b.rules", "\n\ninclude   a.rules\n");
-  expect_file_error("a.rules", CURLFENCE_E_INCLUDE, "b.rules", 3, 11,
-                    "include cycle");
-
-  write_file("self.rules", "include self.rules\n");
-  expect_file_error("self.rules", CURLFENCE_E_INCLUDE, "self.rules", 1, 9,
-                    "include cycle");
-
-  write_file("missing.rules", "default deny\ninclude nothere.rules\n");
-  expect_file_error("missing.rules", CURLFENCE_E_IO, "missing.rules", 2, 9,
-                    "No such file");
-
-  write_file("dir.rules", "include sub\n");
-  expect_file_error("dir.rules", CURLFENCE_E_IO, "dir.rules", 1, 9,
-                    "not a regular file");
-
-  /* An error inside an included file names that file. */
-  write_file("outer.rules", "include sub/bad.rules\n");
-  write_file("sub/bad.rules", "allow 1.2.3.4\ndeny 1.2.3.4/33\n");
-  expect_file_error("outer.rules", CURLFENCE_E_ADDRESS, "sub/bad.rules", 2,
-                    14, "IPv4 allows 0-32");
-
-  /* A duplicate default across files is still a duplicate. */
-  write_file("d1.rules", "default allow\ninclude d2.rules\n");
-  write_file("d2.rules", "default deny\n");
-  expect_file_error("d1.rules", CURLFENCE_E_DUPLICATE, "d2.rules", 1, 1,
-                    "duplicate \"default\"");
+  for(i = 0; i < sizeof(include_errors) / sizeof(include_errors[0]); i++) {
+    write_file(include_errors[i].top, include_errors[i].top_text);
+    if(include_errors[i].inc)
+      write_file(include_errors[i].inc, include_errors[i].inc_text);
+    expect_file_error(include_errors[i].top, include_errors[i].code,
+                      include_errors[i].file, include_errors[i].line,
+                      include_errors[i].col, include_errors[i].msg);
+  }
   rm_tmpdir();
 }
 END_TEST
 
-START_TEST(test_top_level_file_errors)
+TU_TEST(tc_files, test_top_level_file_errors)
 {
   curlfence_policy *p = (curlfence_policy *)1;
   curlfence_error err;
@@ -354,7 +369,7 @@ END_TEST
 
 /* Expectations that hold load; those of an included file are not this
  * policy's promises and are not checked. */
-START_TEST(test_expect_holds)
+TU_TEST(tc_files, test_expect_holds)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -394,7 +409,7 @@ START_TEST(test_expect_holds)
 }
 END_TEST
 
-START_TEST(test_accepted_forms)
+TU_TEST(tc_syntax, test_accepted_forms)
 {
   static const char text[] =
       "# every accepted spelling\r\n"
@@ -425,7 +440,7 @@ START_TEST(test_accepted_forms)
 }
 END_TEST
 
-START_TEST(test_empty_policy)
+TU_TEST(tc_syntax, test_empty_policy)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -441,7 +456,7 @@ START_TEST(test_empty_policy)
 }
 END_TEST
 
-START_TEST(test_strerror)
+TU_TEST(tc_syntax, test_strerror)
 {
   int c;
 
@@ -461,9 +476,11 @@ END_TEST
 /* ------------------------------------------------- hostile and odd files */
 
 
+TU_CASE(tc_hostile, "hostile", 60, NULL, NULL);
+
 /* The first offending byte is reported: a NUL before column 4097 is a NUL,
  * not a line too long. */
-START_TEST(test_nul_before_long_line)
+TU_TEST(tc_hostile, test_nul_before_long_line)
 {
   size_t n = 8192;
   char *text = calloc(1, n);
@@ -500,7 +517,7 @@ END_TEST
 
 /* A deleted file still open can be named /proc/self/fd/N but has no real
  * path: the error says so, not "out of memory". */
-START_TEST(test_realpath_failure)
+TU_TEST(tc_hostile, test_realpath_failure)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -533,7 +550,7 @@ END_TEST
 /* Files in /proc say they are empty (st_size 0) and are not: they are read
  * to end of file.  The thread's name is a /proc file whose text we choose;
  * its deny rule used to vanish inside a default allow policy. */
-START_TEST(test_size_zero_file_with_content)
+TU_TEST(tc_hostile, test_size_zero_file_with_content)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -574,7 +591,7 @@ END_TEST
 
 /* Includes are counted each time they are read; the one that crosses the
  * limit is named. */
-START_TEST(test_include_limits)
+TU_TEST(tc_hostile, test_include_limits)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -622,7 +639,7 @@ END_TEST
  * loader counted: a string just short of 1 GiB leaves room for a file of
  * 19 bytes and not one more.  The string is anonymous memory never
  * written past its first page, so it costs no memory (the zero page). */
-START_TEST(test_load_byte_limit)
+TU_TEST(tc_hostile, test_load_byte_limit)
 {
   const size_t gib = (size_t)1 << 30, leaf = 19;
   curlfence_policy *p = NULL;
@@ -662,7 +679,7 @@ END_TEST
 
 /* Messages show every byte: control bytes and bytes above 127 escaped,
  * and a byte order mark named. */
-START_TEST(test_escaped_messages)
+TU_TEST(tc_hostile, test_escaped_messages)
 {
   static const struct {
     const char *text, *message;
@@ -711,33 +728,3 @@ START_TEST(test_escaped_messages)
   rm_tmpdir();
 }
 END_TEST
-
-Suite *suite_rules(void)
-{
-  Suite *s = suite_create("rules");
-  TCase *tc = tcase_create("syntax");
-
-  tcase_add_loop_test(tc, test_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])));
-  tcase_add_test(tc, test_nul_byte);
-  tcase_add_test(tc, test_long_line);
-  tcase_add_test(tc, test_accepted_forms);
-  tcase_add_test(tc, test_empty_policy);
-  tcase_add_test(tc, test_strerror);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("files");
-  tcase_add_test(tc, test_include_ok);
-  tcase_add_test(tc, test_expect_holds);
-  tcase_add_test(tc, test_include_errors);
-  tcase_add_test(tc, test_top_level_file_errors);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("hostile");
-  tcase_set_timeout(tc, 60);
-  tcase_add_test(tc, test_nul_before_long_line);
-  tcase_add_test(tc, test_realpath_failure);
-  tcase_add_test(tc, test_size_zero_file_with_content);
-  tcase_add_test(tc, test_include_limits);
-  tcase_add_test(tc, test_load_byte_limit);
-  tcase_add_test(tc, test_escaped_messages);
-  suite_add_tcase(s, tc);
-  return s;
-}

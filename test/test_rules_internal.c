@@ -14,9 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+TU_SUITE_STATIC_ONLY("rules-internal", NULL);
+TU_CASE(tc_presize, "presize", 0, NULL, NULL);
+
 /* The arrays are sized by what the text can hold, not by its line count:
  * 704 MiB of blank lines asked for 30 GB of rules. */
-START_TEST(test_presize_blank_lines)
+TU_TEST(tc_presize, test_presize_blank_lines)
 {
   static const char mixed[] =
       "# allow 1.2.3.4\n\n  deny ::\n\tallow 10.0.0.0/8 port 80\ndenyx 1\n"
@@ -52,12 +55,14 @@ START_TEST(test_presize_blank_lines)
 }
 END_TEST
 
+TU_CASE(tc_self, "self", 0, NULL, NULL);
+
 /* cf_self_list reads one netlink address dump instead of getifaddrs; it
  * must list what getifaddrs lists, in its order and under its names:
  * each distinct address once, loopback included, named by its first
  * entry, and an IPv4 address of a loopback interface with its on-link
  * prefix (the whole prefix is local). */
-START_TEST(test_self_list_as_getifaddrs)
+TU_TEST(tc_self, test_self_list_as_getifaddrs)
 {
   struct ifaddrs *all, *i, *j;
   cf_selfaddr *list = NULL;
@@ -178,15 +183,28 @@ static void two_step_writer(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "/8\n", 1);
 }
 
-START_TEST(test_load_not_half_written)
+/* path loaded with hook called during the load; the load must succeed. */
+static curlfence_policy *load_hooked(const char *path,
+                                     void (*hook)(int point, const char *path,
+                                                  unsigned attempt))
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
+
+  cf_test_load_hook = hook;
+  ck_assert_msg(curlfence_policy_load_file(&p, path, &err) == CURLFENCE_OK,
+                "%s", err.text);
+  return p;
+}
+
+TU_CASE(tc_changing_files, "changing files", 0, load_setup, load_teardown);
+
+TU_TEST(tc_changing_files, test_load_not_half_written)
+{
+  curlfence_policy *p = NULL;
   curlfence_verdict v;
 
-  cf_test_load_hook = two_step_writer;
-  ck_assert_msg(curlfence_policy_load_file(&p, top_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
+  p = load_hooked(top_path, two_step_writer);
   ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_DENY);
   ck_assert_str_eq(v.rule, "deny 10.0.0.0/8");
   ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
@@ -205,16 +223,14 @@ static void appender(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "deny 192.0.2.0/24\n", 1);
 }
 
-START_TEST(test_load_changed_after_read)
+TU_TEST(tc_changing_files, test_load_changed_after_read)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
   curlfence_verdict v;
   cf_ruleset rs;
 
-  cf_test_load_hook = appender;
-  ck_assert_msg(curlfence_policy_load_file(&p, top_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
+  p = load_hooked(top_path, appender);
   ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_DENY);
   ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_DENY);
   ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);
@@ -239,7 +255,7 @@ static void restless(int point, const char *path, unsigned attempt)
     write_in_place(part_path, "# again\n", 1);
 }
 
-START_TEST(test_load_keeps_changing)
+TU_TEST(tc_changing_files, test_load_keeps_changing)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -264,7 +280,7 @@ static void counter(int point, const char *path, unsigned attempt)
   hook_calls[point][attempt]++;
 }
 
-START_TEST(test_load_unchanged_once)
+TU_TEST(tc_changing_files, test_load_unchanged_once)
 {
   curlfence_policy *p = NULL;
   curlfence_error err;
@@ -305,7 +321,7 @@ static void image_copier(int point, const char *path, unsigned attempt)
   ck_assert_int_eq(close(out), 0);
 }
 
-START_TEST(test_image_rewritten_while_loading)
+TU_TEST(tc_changing_files, test_image_rewritten_while_loading)
 {
   curlfence_policy *p = NULL, *a, *b;
   curlfence_error err;
@@ -327,9 +343,7 @@ START_TEST(test_image_rewritten_while_loading)
   ck_assert_int_eq(stat(new_img, &sb), 0);
   ck_assert_int_ne(sa.st_size, sb.st_size);   /* the change shows */
 
-  cf_test_load_hook = image_copier;
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
+  p = load_hooked(img_path, image_copier);
   ck_assert_int_eq(hook_calls[CF_HOOK_READ][1], 1);
   ck_assert_uint_eq(curlfence_policy_rule_count(p), 3);
   ck_assert_int_eq(tu_decide(p, "10.1.2.3", 80, &v), CURLFENCE_ALLOW);
@@ -338,24 +352,3 @@ START_TEST(test_image_rewritten_while_loading)
   curlfence_policy_unref(p);
 }
 END_TEST
-
-Suite *suite_rules_internal(void)
-{
-  Suite *s = suite_create("rules-internal");
-  TCase *tc = tcase_create("presize");
-
-  tcase_add_test(tc, test_presize_blank_lines);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("self");
-  tcase_add_test(tc, test_self_list_as_getifaddrs);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("changing files");
-  tcase_add_checked_fixture(tc, load_setup, load_teardown);
-  tcase_add_test(tc, test_load_not_half_written);
-  tcase_add_test(tc, test_load_changed_after_read);
-  tcase_add_test(tc, test_load_keeps_changing);
-  tcase_add_test(tc, test_load_unchanged_once);
-  tcase_add_test(tc, test_image_rewritten_while_loading);
-  suite_add_tcase(s, tc);
-  return s;
-}

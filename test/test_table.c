@@ -11,6 +11,7 @@
  */
 #include "engine/engine.h"
 #include "testutil.h"
+#include "rand.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -23,19 +24,9 @@
 static uint64_t base_seed;
 static int quick;
 
-/* splitmix64: small, fast and good enough to shuffle test inputs */
-static uint64_t rnd_next(uint64_t *s)
-{
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static unsigned rnd_below(uint64_t *s, unsigned n)
-{
-  return n ? (unsigned)(rnd_next(s) % n) : 0;
-}
+static void suite_init(void);
+TU_SUITE_STATIC_ONLY("table", suite_init);
+TU_CASE(tc_edges, "edges", 0, NULL, NULL);
 
 /* ------------------------------------------------ hand-built rule sets */
 
@@ -213,7 +204,7 @@ static const uint8_t zero16[16];
 static const uint8_t ones16[16] = {255, 255, 255, 255, 255, 255, 255, 255,
                                    255, 255, 255, 255, 255, 255, 255, 255};
 
-START_TEST(empty_table)
+TU_TEST(tc_edges, empty_table)
 {
   tset t;
   cf_table *tab;
@@ -231,7 +222,7 @@ START_TEST(empty_table)
 }
 END_TEST
 
-START_TEST(only_default)
+TU_TEST(tc_edges, only_default)
 {
   tset t;
   cf_table *tab;
@@ -246,7 +237,7 @@ START_TEST(only_default)
 }
 END_TEST
 
-START_TEST(slash0_and_host_routes)
+TU_TEST(tc_edges, slash0_and_host_routes)
 {
   tset t;
   cf_table *tab;
@@ -282,7 +273,7 @@ START_TEST(slash0_and_host_routes)
 }
 END_TEST
 
-START_TEST(nested_and_adjacent)
+TU_TEST(tc_edges, nested_and_adjacent)
 {
   tset t;
   cf_table *tab;
@@ -364,7 +355,8 @@ static const struct {
 
 /* Every layout: the RFC's example, both ends of the embedded range, the
  * "u" octet and the suffix ignored, and the IPv6 rules just outside. */
-START_TEST(nat64_layouts)
+TU_LOOP(tc_edges, nat64_layouts, 0,
+        (int)(sizeof rfc6052 / sizeof rfc6052[0]))
 {
   static const uint8_t v4[][4] = {
       {192, 0, 2, 33}, {0, 0, 0, 0}, {255, 255, 255, 255}, {10, 0, 0, 1}};
@@ -431,7 +423,7 @@ END_TEST
 
 /* IPv6 port rules around a nat64 prefix do not reach into it, and the
  * early stop keeps a port set outside it. */
-START_TEST(nat64_ports_around)
+TU_TEST(tc_edges, nat64_ports_around)
 {
   tset t;
   cf_table *tab;
@@ -640,7 +632,9 @@ static void one_random_table(uint64_t seed, unsigned probes_per_rule,
   tset_free(&t);
 }
 
-START_TEST(differential)
+TU_CASE(tc_differential, "differential", 300, NULL, NULL);
+
+TU_TEST(tc_differential, differential)
 {
   unsigned tables = quick ? 150 : 1500;
   for(unsigned i = 0; i < tables; i++)
@@ -649,7 +643,7 @@ START_TEST(differential)
 END_TEST
 
 /* Rules already in the builder's order take the path without a sort. */
-START_TEST(differential_sorted)
+TU_TEST(tc_differential, differential_sorted)
 {
   unsigned tables = quick ? 50 : 500;
   for(unsigned i = 0; i < tables; i++)
@@ -658,7 +652,7 @@ START_TEST(differential_sorted)
 END_TEST
 
 /* One larger table: deep levels and many port sets at once. */
-START_TEST(differential_large)
+TU_TEST(tc_differential, differential_large)
 {
   uint64_t s = base_seed ^ 0xabcdefull;
   tset t;
@@ -689,28 +683,12 @@ START_TEST(differential_large)
 }
 END_TEST
 
-Suite *suite_table(void)
+/* Once, before the suite is built: the seed and the run's length. */
+static void suite_init(void)
 {
-  Suite *s = suite_create("table");
-  TCase *tc = tcase_create("edges");
   const char *e = getenv("CURLFENCE_SEED");
   base_seed = e && *e ? strtoull(e, NULL, 0) : 20240611u;
   quick = tu_quick();
   if(e && *e)
     fprintf(stderr, "test_table: seed %" PRIu64 "\n", base_seed);
-  tcase_add_test(tc, empty_table);
-  tcase_add_test(tc, only_default);
-  tcase_add_test(tc, slash0_and_host_routes);
-  tcase_add_test(tc, nested_and_adjacent);
-  tcase_add_loop_test(tc, nat64_layouts, 0,
-                      (int)(sizeof rfc6052 / sizeof rfc6052[0]));
-  tcase_add_test(tc, nat64_ports_around);
-  suite_add_tcase(s, tc);
-  tc = tcase_create("differential");
-  tcase_set_timeout(tc, 300);
-  tcase_add_test(tc, differential);
-  tcase_add_test(tc, differential_sorted);
-  tcase_add_test(tc, differential_large);
-  suite_add_tcase(s, tc);
-  return s;
 }

@@ -49,6 +49,80 @@ curlfence_policy *tu_load(const char *text)
   return p;
 }
 
+extern const tu_entry *__start_tu_tests[], *__stop_tu_tests[];
+
+/* Suite by file, case by declaration, test by definition: the order the
+ * files read in, whatever order the linker put the entries in. */
+static int entry_order(const void *a, const void *b)
+{
+  const tu_entry *x = *(const tu_entry *const *)a;
+  const tu_entry *y = *(const tu_entry *const *)b;
+  const TTest *tx = *x->test, *ty = *y->test;
+  int c = strcmp(tx->file, ty->file);
+
+  if(c)
+    return c;
+  if(x->tcase->line != y->tcase->line)
+    return x->tcase->line < y->tcase->line ? -1 : 1;
+  return tx->line < ty->line ? -1 : tx->line > ty->line;
+}
+
+SRunner *tu_runner(void)
+{
+  size_t n = (size_t)(__stop_tu_tests - __start_tu_tests), i;
+  const tu_entry **v = malloc(n * sizeof(*v));
+  SRunner *sr = srunner_create(NULL);
+  Suite *suite = NULL;
+  TCase *tc = NULL;
+  const tu_case *last = NULL;
+
+  if(!v && n)
+    abort();   /* no test could run: fail loudly, not with zero */
+  memcpy(v, __start_tu_tests, n * sizeof(*v));
+  qsort(v, n, sizeof(*v), entry_order);
+  for(i = 0; i < n; i++) {
+    const tu_case *c = v[i]->tcase;
+
+    if(!last || c->suite != last->suite) {
+      if(c->suite->init)
+        c->suite->init();
+      suite = suite_create(c->suite->name);
+      srunner_add_suite(sr, suite);
+    }
+    if(c != last) {
+      tc = tcase_create(c->name);
+      if(c->setup || c->teardown)
+        tcase_add_checked_fixture(tc, c->setup, c->teardown);
+      if(c->timeout)
+        tcase_set_timeout(tc, c->timeout);
+      suite_add_tcase(suite, tc);
+      last = c;
+    }
+    if(v[i]->loop)
+      tcase_add_loop_test(tc, *v[i]->test, v[i]->lo, v[i]->hi);
+    else
+      tcase_add_test(tc, *v[i]->test);
+  }
+  free(v);
+  return sr;
+}
+
+uint32_t tu_get32(const unsigned char *buf, size_t off)
+{
+  uint32_t v;
+
+  memcpy(&v, buf + off, 4);
+  return v;
+}
+
+uint64_t tu_get64(const unsigned char *buf, size_t off)
+{
+  uint64_t v;
+
+  memcpy(&v, buf + off, 8);
+  return v;
+}
+
 int tu_quick(void)
 {
   const char *q = getenv("CURLFENCE_TEST_QUICK");

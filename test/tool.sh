@@ -16,40 +16,11 @@ ln() {  # ln RULE: the line of that file that says RULE
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
+. "$(dirname "$0")/expect.sh"
 
 # libcurl's own error texts change between releases ("Couldn't connect" became
 # "Could not connect" in 8.9), so only exit codes and curlfence's words are
 # asserted.
-expect() {  # expect STATUS OUTPUT-SUBSTRING -- COMMAND...
-  run_case 0 "$@"
-}
-
-refute() {  # refute STATUS OUTPUT-SUBSTRING-THAT-MUST-NOT-APPEAR -- COMMAND...
-  run_case 1 "$@"
-}
-
-run_case() {  # run_case NEGATE STATUS SUBSTRING -- COMMAND...
-  negate=$1 want_status=$2 want_out=$3
-  shift 4
-  out=$("$@" 2>&1)
-  status=$?
-  case "$out" in *"$want_out"*) found=1 ;; *) found=0 ;; esac
-  [ "$negate" -eq 1 ] && found=$((1 - found))
-  if [ "$status" -eq "$want_status" ] && [ "$found" -eq 1 ]; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL: $* -> status $status (want $want_status), output:"
-    echo "$out"
-    if [ "$negate" -eq 1 ]; then
-      echo "  wanted it not to contain: $want_out"
-    else
-      echo "  wanted it to contain: $want_out"
-    fi
-  fi
-}
 
 # run hands the rules to the command by path, and standard input is the
 # command's: "-" is refused, never taken for a file "-" in the current
@@ -122,10 +93,9 @@ expect_stdout() {
   out=$("$@" 2>"$tmp/stderr")
   status=$?
   if [ "$status" -eq "$want_status" ] && [ "$out" = "$want_out" ]; then
-    pass=$((pass + 1))
+    ok
   else
-    fail=$((fail + 1))
-    echo "FAIL: $* -> status $status (want $want_status), stdout:"
+    bad "$* -> status $status (want $want_status), stdout:"
     echo "$out"
     echo "  wanted:"
     echo "$want_out"
@@ -618,10 +588,9 @@ json_ok() {
   "$@" >"$j/$name.json" 2>"$tmp/stderr"
   status=$?
   if [ "$status" -eq "$want_status" ]; then
-    pass=$((pass + 1))
+    ok
   else
-    fail=$((fail + 1))
-    echo "FAIL: $name: $* -> status $status (want $want_status)"
+    bad "$name: $* -> status $status (want $want_status)"
     cat "$tmp/stderr"
   fi
   expect 0 "json-lines: $count lines ok" -- "$json_lines" "$j/$name.json" "$count"
@@ -673,9 +642,9 @@ expect 0 "RULES defaults to $tmp/env.rules." -- env CURLFENCE_RULES="$tmp/env.ru
 cp "$tool" "$tmp/copy"
 expect 0 "/curlfence/default.rules." -- "$tmp/copy" --help
 if "$tmp/copy" --help | grep -q "$def"; then
-  fail=$((fail + 1)); echo "FAIL: a copy outside the tree uses the tree's rules"
+  bad "a copy outside the tree uses the tree's rules"
 else
-  pass=$((pass + 1))
+  ok
 fi
 
 # compile: an image answers like its rules, says so when they change, and
@@ -750,5 +719,4 @@ else
   echo "tool: skipped check NAME in a network namespace (unshare -m -n not permitted)"
 fi
 
-echo "tool: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary tool

@@ -306,26 +306,48 @@ static void load_error(const char *path, const curlfence_error *err)
             path);
 }
 
+/* Rules text from standard input, given to load (a policy's or a rule
+ * set's) as CLI_STDIN_NAME; errors are reported. */
+static int load_stdin(curlfence_code (*load)(void *out, const char *text,
+                                             size_t len,
+                                             curlfence_error *err),
+                      void *out)
+{
+  curlfence_error err;
+  char *text;
+  size_t len;
+  curlfence_code rc;
+
+  if(cli_read_stdin(&text, &len))
+    return -1;
+  rc = load(out, text, len, &err);
+  free(text);
+  if(rc) {
+    load_error("-", &err);
+    return -1;
+  }
+  return 0;
+}
+
+static curlfence_code policy_text(void *out, const char *text, size_t len,
+                                  curlfence_error *err)
+{
+  return curlfence_policy_load_string(out, text, len, CLI_STDIN_NAME, err);
+}
+
+static curlfence_code ruleset_text(void *out, const char *text, size_t len,
+                                   curlfence_error *err)
+{
+  return cf_rules_parse_string(out, text, len, CLI_STDIN_NAME, err);
+}
+
 int cli_load_policy(const char *path, curlfence_policy **out)
 {
   curlfence_error err;
 
   *out = NULL;
-  if(path && !strcmp(path, "-")) {
-    char *text;
-    size_t len;
-    curlfence_code rc;
-
-    if(cli_read_stdin(&text, &len))
-      return -1;
-    rc = curlfence_policy_load_string(out, text, len, CLI_STDIN_NAME, &err);
-    free(text);
-    if(rc) {
-      load_error(path, &err);
-      return -1;
-    }
-    return 0;
-  }
+  if(path && !strcmp(path, "-"))
+    return load_stdin(policy_text, out);
   if(!path)
     path = cli_default_rules();
   if(curlfence_policy_load_file(out, path, &err)) {
@@ -344,21 +366,8 @@ int cli_load_ruleset(const char *path, struct cf_ruleset *rs)
   curlfence_error err;
 
   memset(rs, 0, sizeof(*rs));
-  if(path && !strcmp(path, "-")) {
-    char *text;
-    size_t len;
-    curlfence_code rc;
-
-    if(cli_read_stdin(&text, &len))
-      return -1;
-    rc = cf_rules_parse_string(rs, text, len, CLI_STDIN_NAME, &err);
-    free(text);
-    if(rc) {
-      load_error(path, &err);
-      return -1;
-    }
-    return 0;
-  }
+  if(path && !strcmp(path, "-"))
+    return load_stdin(ruleset_text, rs);
   if(!path)
     path = cli_default_rules();
   if(cf_image_probe(path)) {

@@ -249,7 +249,7 @@ static int host_covers(const cf_hostrule *a, const cf_hostrule *b)
   if(a->action != b->action || a->to != b->to || a->nports)
     return 0;
   return !a->to || (a->v6 == b->v6 && a->plen <= b->plen &&
-                    cf_bits_equal(a->addr, b->addr, a->plen));
+                    cf_prefix_equal(a->addr, b->addr, a->plen));
 }
 
 /* Host rules that can never decide (docs/rules.md, 5.2): an allow host

@@ -2,7 +2,7 @@
 /*
  * engine.h - the engine: rules, the compiled table, matching, the host's
  * own addresses, images, policies and expectations, and the helpers every
- * layer shares (errors, shards).  The engine may use only the public
+ * layer shares (errors, shards, util.h).  The engine may use only the public
  * header, libc, libcidr, and libidn2 and libpsl (for the names of host
  * rules); it knows nothing of the guard (lib/guard/) or
  * the review code (lib/review/).  Nothing here is exported from the shared
@@ -13,6 +13,7 @@
 
 #define CURLFENCE_BUILDING 1
 #include "curlfence.h"
+#include "util.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -202,9 +203,6 @@ curlfence_code cf_expect_check_rules(const cf_ruleset *rs,
 long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
                      unsigned port);
 
-/* rank.c: whether the first plen bits of a and b are equal. */
-int cf_bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen);
-
 /* Which host rules a step of the decision asks for (decide.c): the deny
  * host rules, the "to PREFIX" exemptions holding the address, or the
  * allows (an exemption only where its prefix holds the address). */
@@ -251,9 +249,6 @@ long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr);
 /* A declared nat64 prefix holding the whole block addr/plen, or -1. */
 long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
                        unsigned plen);
-/* The IPv4 address embedded in addr by the RFC 6052 layout of a /plen
- * prefix: the 4 bytes after the prefix, byte 8 (the "u" octet) skipped. */
-void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4);
 /* The verdict reason of a decision made on the IPv4 address embedded by
  * the layout of a /plen nat64 prefix: "nat64/96"; static. */
 const char *cf_nat64_reason(unsigned plen);

@@ -174,7 +174,7 @@ int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
     if(h->action != CURLFENCE_ALLOW || (q == CF_HOSTQ_TO && !h->to))
       return 0;
     if(h->to) {
-      inside = h->v6 == (v6 != 0) && cf_bits_equal(h->addr, addr, h->plen);
+      inside = h->v6 == (v6 != 0) && cf_prefix_equal(h->addr, addr, h->plen);
       if(!inside)
         return 0;
     }

@@ -62,17 +62,8 @@ static uint32_t str_add(strbuf *b, const char *s)
   size_t n = strlen(s) + 1, off = b->n;
   if(b->n + n > UINT32_MAX - 1)
     return UINT32_MAX;
-  if(b->n + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    char *q;
-    while(cap < b->n + n)
-      cap *= 2;
-    q = realloc(b->s, cap);
-    if(!q)
-      return UINT32_MAX;
-    b->s = q;
-    b->cap = cap;
-  }
+  if(cf_grow(&b->s, &b->cap, b->n + n, 1))
+    return UINT32_MAX;
   memcpy(b->s + b->n, s, n);
   b->n += n;
   return (uint32_t)off;

@@ -21,7 +21,7 @@ long cf_nat64_find(const cf_ruleset *rs, const uint8_t *addr)
   size_t i;
 
   for(i = 0; i < rs->nnat64; i++)
-    if(cf_bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen) &&
+    if(cf_prefix_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen) &&
        (best < 0 || rs->nat64[i].plen > rs->nat64[best].plen))
       best = (long)i;
   return best;
@@ -34,20 +34,9 @@ long cf_nat64_covering(const cf_ruleset *rs, const uint8_t *addr,
 
   for(i = 0; i < rs->nnat64; i++)
     if(rs->nat64[i].plen <= plen &&
-       cf_bits_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen))
+       cf_prefix_equal(rs->nat64[i].prefix, addr, rs->nat64[i].plen))
       return (long)i;
   return -1;
-}
-
-void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4)
-{
-  unsigned pos = plen / 8u, i;
-
-  for(i = 0; i < 4; i++, pos++) {
-    if(pos == 8)
-      pos++;
-    out4[i] = addr[pos];
-  }
 }
 
 /* The length self rule i ranks as for addr: that of its longest entry
@@ -60,7 +49,7 @@ static unsigned self_rank(const cf_ruleset *rs, size_t i, int v6,
 
   for(k = 0; k < rs->nselfv; k++)
     if(rs->selfv[k].rule == i && rs->selfv[k].v6 == (v6 != 0) &&
-       cf_bits_equal(rs->selfv[k].addr, addr, rs->selfv[k].plen) &&
+       cf_prefix_equal(rs->selfv[k].addr, addr, rs->selfv[k].plen) &&
        rs->selfv[k].plen > best)
       best = rs->selfv[k].plen;
   return best;
@@ -90,7 +79,7 @@ long cf_match_linear(const cf_ruleset *rs, int v6, const uint8_t *addr,
       if(!r.plen)
         continue;
     }
-    else if(r.v6 != (v6 != 0) || !cf_bits_equal(r.addr, addr, r.plen))
+    else if(r.v6 != (v6 != 0) || !cf_prefix_equal(r.addr, addr, r.plen))
       continue;
     if(r.nports && (port == 0 || !cf_rule_port_match(rs, &r, port)))
       continue;

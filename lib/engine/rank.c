@@ -25,16 +25,6 @@ int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
   return 0;
 }
 
-int cf_bits_equal(const uint8_t *a, const uint8_t *b, unsigned plen)
-{
-  unsigned full = plen / 8u, rest = plen % 8u;
-
-  if(memcmp(a, b, full) != 0)
-    return 0;
-  return rest == 0 ||
-         ((a[full] ^ b[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
-}
-
 int cf_rule_beats(const cf_rule *a, long ia, const cf_rule *b, long ib)
 {
   if(a->plen != b->plen)
@@ -67,12 +57,7 @@ int cf_selfent_cmp(const void *pa, const void *pb)
  * self rules (maybe_self in decide.c). */
 static int holds(const cf_selfent *e, int v6, const uint8_t *addr)
 {
-  unsigned full = e->plen / 8u, rest = e->plen % 8u;
-
-  if(e->v6 != (v6 != 0) || memcmp(e->addr, addr, full) != 0)
-    return 0;
-  return rest == 0 ||
-         ((e->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
+  return e->v6 == (v6 != 0) && cf_prefix_equal(e->addr, addr, e->plen);
 }
 
 long cf_self_next(const cf_ruleset *rs, int v6, const uint8_t *addr, long e)

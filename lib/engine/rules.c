@@ -93,21 +93,6 @@ static int tok_is(const token *t, const char *word)
   return t->len == n && memcmp(t->s, word, n) == 0;
 }
 
-static void *grow(void *ptr, size_t *cap, size_t need, size_t elem)
-{
-  size_t ncap = *cap ? *cap : 16;
-  void *np;
-
-  if(need <= *cap)
-    return ptr;
-  while(ncap < need)
-    ncap *= 2;
-  np = realloc(ptr, ncap * elem);
-  if(np)
-    *cap = ncap;
-  return np;
-}
-
 static curlfence_code nomem(parser *p)
 {
   cf_error_set(p->err, CURLFENCE_E_NOMEM, NULL, 0, 0, "out of memory");
@@ -185,18 +170,14 @@ static curlfence_code add_file(parser *p, const char *name,
 {
   cf_ruleset *rs = p->rs;
   size_t cap = rs->capfiles;
-  char **nf = grow(rs->files, &cap, rs->nfiles + 1, sizeof(char *));
-  cf_stamp *ns;
   char *copy;
 
-  if(!nf)
+  /* files and stamps are parallel: one capacity, raised once both grew */
+  if(cf_grow(&rs->files, &cap, rs->nfiles + 1, sizeof(char *)))
     return nomem(p);
-  rs->files = nf;
   cap = rs->capfiles;
-  ns = grow(rs->stamps, &cap, rs->nfiles + 1, sizeof(cf_stamp));
-  if(!ns)
+  if(cf_grow(&rs->stamps, &cap, rs->nfiles + 1, sizeof(cf_stamp)))
     return nomem(p);
-  rs->stamps = ns;
   rs->capfiles = cap;
   copy = strdup(name);
   if(!copy)
@@ -220,10 +201,9 @@ static long add_text(cf_ruleset *rs, const token *t, size_t n)
     len += t[i].len + 1;
   if(rs->ntexts + len > UINT32_MAX)
     return -1;
-  nt = grow(rs->texts, &rs->captexts, rs->ntexts + len, 1);
-  if(!nt)
+  if(cf_grow(&rs->texts, &rs->captexts, rs->ntexts + len, 1))
     return -1;
-  rs->texts = nt;
+  nt = rs->texts;
   off = rs->ntexts;
   for(i = 0; i < n; i++) {
     memcpy(nt + rs->ntexts, t[i].s, t[i].len);
@@ -517,7 +497,6 @@ static curlfence_code parse_ports(parser *p, const frame *fr, unsigned line,
     const char *dash = memchr(s, '-', (size_t)(iend - s));
     unsigned col = t->col + (unsigned)(s - t->s);
     unsigned lo, hi;
-    cf_port_range *np;
 
     rc = parse_port_number(p, fr, line, s,
                            (size_t)((dash ? dash : iend) - s), col, &lo);
@@ -538,10 +517,9 @@ static curlfence_code parse_ports(parser *p, const frame *fr, unsigned line,
                     NULL);
       }
     }
-    np = grow(rs->ports, &rs->capports, rs->nports + 1, sizeof(*np));
-    if(!np)
+    if(cf_grow(&rs->ports, &rs->capports, rs->nports + 1,
+               sizeof(*rs->ports)))
       return nomem(p);
-    rs->ports = np;
     rs->ports[rs->nports].lo = (uint16_t)lo;
     rs->ports[rs->nports].hi = (uint16_t)hi;
     rs->nports++;
@@ -590,17 +568,6 @@ static curlfence_code unexpected(parser *p, const frame *fr, unsigned line,
 
 /* ---------------------------------------------------------------- nat64 */
 
-/* Whether the first plen bits of a equal those of pfx. */
-static int prefix_has(const uint8_t *pfx, unsigned plen, const uint8_t *a)
-{
-  unsigned full = plen / 8u, rest = plen % 8u;
-
-  if(memcmp(pfx, a, full) != 0)
-    return 0;
-  return rest == 0 || ((pfx[full] ^ a[full]) & (0xffu << (8u - rest)) &
-                       0xffu) == 0;
-}
-
 /* "64:ff9b::/96" */
 static void nat64_text(char *out, size_t size, const cf_nat64 *d)
 {
@@ -617,7 +584,7 @@ static curlfence_code parse_nat64(parser *p, const frame *fr, unsigned line,
   static const uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff };
   cf_ruleset *rs = p->rs;
   cf_rule r;
-  cf_nat64 d, *nn;
+  cf_nat64 d;
   const char *slash;
   char shown[80], other[600];
   unsigned plen;
@@ -668,7 +635,7 @@ static curlfence_code parse_nat64(parser *p, const frame *fr, unsigned line,
   d.file = fr->file;
   d.line = line;
   d.column = t[1].col;
-  if(prefix_has(d.prefix, plen, mapped))
+  if(cf_prefix_equal(d.prefix, mapped, plen))
     return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
                 "nat64 prefix \"%s\" overlaps the IPv4-mapped range "
                 "::ffff:0:0/96, which is always decided as IPv4", shown,
@@ -680,7 +647,8 @@ static curlfence_code parse_nat64(parser *p, const frame *fr, unsigned line,
   for(i = 0; i < rs->nnat64; i++) {
     const cf_nat64 *o = &rs->nat64[i];
 
-    if(prefix_has(o->prefix, o->plen < plen ? o->plen : plen, d.prefix)) {
+    if(cf_prefix_equal(o->prefix, d.prefix,
+                       o->plen < plen ? o->plen : plen)) {
       char ot[64];
 
       nat64_text(ot, sizeof(ot), o);
@@ -694,7 +662,7 @@ static curlfence_code parse_nat64(parser *p, const frame *fr, unsigned line,
     const cf_rule *o = &rs->rules[i];
 
     if(o->v6 && !o->self && o->plen >= plen &&
-       prefix_has(d.prefix, plen, o->addr)) {
+       cf_prefix_equal(d.prefix, o->addr, plen)) {
       snprintf(other, sizeof(other), "\"%s\" (%s:%u)", CF_RULE_TEXT(rs, o),
                rs->files[o->file], (unsigned)o->line);
       return fail(p, fr, line, t[1].col, CURLFENCE_E_ADDRESS,
@@ -703,10 +671,8 @@ static curlfence_code parse_nat64(parser *p, const frame *fr, unsigned line,
                   other);
     }
   }
-  nn = grow(rs->nat64, &rs->capnat64, rs->nnat64 + 1, sizeof(*nn));
-  if(!nn)
+  if(cf_grow(&rs->nat64, &rs->capnat64, rs->nnat64 + 1, sizeof(d)))
     return nomem(p);
-  rs->nat64 = nn;
   rs->nat64[rs->nnat64++] = d;
   return CURLFENCE_OK;
 }
@@ -737,11 +703,9 @@ static curlfence_code rule_in_nat64(parser *p, const frame *fr,
 static curlfence_code add_rule(parser *p, const cf_rule *r)
 {
   cf_ruleset *rs = p->rs;
-  cf_rule *nr = grow(rs->rules, &rs->caprules, rs->nrules + 1, sizeof(*nr));
 
-  if(!nr)
+  if(cf_grow(&rs->rules, &rs->caprules, rs->nrules + 1, sizeof(*r)))
     return nomem(p);
-  rs->rules = nr;
   rs->rules[rs->nrules++] = *r;
   return CURLFENCE_OK;
 }
@@ -769,7 +733,7 @@ static curlfence_code parse_host(parser *p, const frame *fr, unsigned line,
                                  const token *t, size_t n, unsigned eol)
 {
   cf_ruleset *rs = p->rs;
-  cf_hostrule h, *nh;
+  cf_hostrule h;
   cf_rule r;
   char name[CF_HOST_MAX + 1], msg[600];
   size_t i = 3;
@@ -826,10 +790,9 @@ static curlfence_code parse_host(parser *p, const frame *fr, unsigned line,
   text = add_text(rs, t, n);
   ntext = text < 0 ? -1 : add_text(rs, &(token){ name, strlen(name), 0 },
                                     1);
-  nh = grow(rs->hosts, &rs->caphosts, rs->nhosts + 1, sizeof(*nh));
-  if(ntext < 0 || !nh)
+  if(ntext < 0 || cf_grow(&rs->hosts, &rs->caphosts, rs->nhosts + 1,
+                          sizeof(*rs->hosts)))
     return nomem(p);
-  rs->hosts = nh;
   h.wild = (uint8_t)wild;
   h.port_off = r.port_off;
   h.nports = r.nports;
@@ -846,7 +809,7 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
                                  const token *t, size_t n, unsigned eol)
 {
   cf_ruleset *rs = p->rs;
-  cf_rule r, *nr;
+  cf_rule r;
   curlfence_code rc;
   long text;
   int self;
@@ -887,12 +850,7 @@ static curlfence_code parse_rule(parser *p, const frame *fr, unsigned line,
   if(text < 0)
     return nomem(p);
   r.text = (uint32_t)text;
-  nr = grow(rs->rules, &rs->caprules, rs->nrules + 1, sizeof(*nr));
-  if(!nr)
-    return nomem(p);
-  rs->rules = nr;
-  rs->rules[rs->nrules++] = r;
-  return CURLFENCE_OK;
+  return add_rule(p, &r);
 }
 
 /* "expect allow|deny ADDRESS [port P]": one address (no prefix), one
@@ -901,7 +859,7 @@ static curlfence_code parse_expect(parser *p, const frame *fr, unsigned line,
                                    const token *t, size_t n, unsigned eol)
 {
   cf_ruleset *rs = p->rs;
-  cf_expect e, *ne;
+  cf_expect e;
   cf_rule r;
   curlfence_code rc;
   unsigned port = 0;
@@ -948,10 +906,8 @@ static curlfence_code parse_expect(parser *p, const frame *fr, unsigned line,
   e.file = fr->file;
   e.line = line;
   e.column = t[0].col;
-  ne = grow(rs->expects, &rs->capexpects, rs->nexpects + 1, sizeof(*ne));
-  if(!ne)
+  if(cf_grow(&rs->expects, &rs->capexpects, rs->nexpects + 1, sizeof(e)))
     return nomem(p);
-  rs->expects = ne;
   rs->expects[rs->nexpects++] = e;
   return CURLFENCE_OK;
 }
@@ -1290,7 +1246,6 @@ static curlfence_code parse_buffer(parser *p, const frame *fr,
   size_t nrules, ntext;
   curlfence_code rc;
   cf_ruleset *rs = p->rs;
-  void *np;
 
   if(len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
     return fail(p, fr, 1, 1, CURLFENCE_E_SYNTAX,
@@ -1301,13 +1256,9 @@ static curlfence_code parse_buffer(parser *p, const frame *fr,
    * reported for what is wrong with it. */
   cf_rules_presize(buf, len, &nrules, &ntext);
   if(nrules) {
-    np = grow(rs->rules, &rs->caprules, rs->nrules + nrules,
-              sizeof(cf_rule));
-    if(np)
-      rs->rules = np;
-    np = grow(rs->texts, &rs->captexts, rs->ntexts + ntext, 1);
-    if(np)
-      rs->texts = np;
+    (void)cf_grow(&rs->rules, &rs->caprules, rs->nrules + nrules,
+                  sizeof(cf_rule));
+    (void)cf_grow(&rs->texts, &rs->captexts, rs->ntexts + ntext, 1);
   }
 
   while(s < end) {

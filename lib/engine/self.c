@@ -152,7 +152,7 @@ static int list_netlink(cf_selfaddr **out, size_t *n, uint64_t *sum)
     struct ifaddrmsg m;
   } rq;
   struct sockaddr_nl kernel;
-  cf_selfaddr *list = NULL, *grown;
+  cf_selfaddr *list = NULL;
   size_t cap = 0, k = 0;
   char *buf;
   int fd, rc = -1, done = 0;
@@ -201,14 +201,9 @@ static int list_netlink(cf_selfaddr **out, size_t *n, uint64_t *sum)
         goto out;
       if(!got_addr)
         continue;
-      if(k == cap) {
-        cap = cap ? 2 * cap : 8;
-        grown = realloc(list, cap * sizeof(*list));
-        if(!grown) {
-          rc = ENOMEM;
-          goto out;
-        }
-        list = grown;
+      if(cf_grow(&list, &cap, k + 1, sizeof(*list))) {
+        rc = ENOMEM;
+        goto out;
       }
       add(list, &k, &s, sum);
     }

@@ -12,28 +12,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* Grow *p (n used, *cap allocated, elements of size sz) to hold want. */
-static int grow(void *p, size_t *cap, size_t want, size_t sz)
-{
-  void **pp = p;
-  size_t nc;
-  void *q;
-  if(want <= *cap)
-    return 0;
-  nc = *cap ? *cap : 16;
-  while(nc < want) {
-    if(nc > SIZE_MAX / 2 / sz)
-      return -1;
-    nc *= 2;
-  }
-  q = realloc(*pp, nc * sz);
-  if(!q)
-    return -1;
-  *pp = q;
-  *cap = nc;
-  return 0;
-}
-
 /* A rule as the sweep sees it: the left-aligned 128-bit start (IPv4 in
  * the top 32 bits) as two words, so that it radix-sorts, and the rest of
  * the sort key in tail. */
@@ -220,8 +198,8 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
     if(need > UINT32_MAX || t->ncands + need > UINT32_MAX ||
        t->npsets >= CF_VAL_MAX)
       return -2;
-    if(grow(&t->cands, &t->capcands, t->ncands + need, sizeof *t->cands) ||
-       grow(&t->psets, &t->cappsets, t->npsets + 1, sizeof *t->psets))
+    if(cf_grow(&t->cands, &t->capcands, t->ncands + need, sizeof *t->cands) ||
+       cf_grow(&t->psets, &t->cappsets, t->npsets + 1, sizeof *t->psets))
       return -1;
     o->coff = (uint32_t)t->ncands;
     for(size_t i = first_port; i < n; i++) {
@@ -360,8 +338,8 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6)
   /* one change point to start with, at most two per prefix: reserving
    * them up front saves the copies of a growing array */
   if(n > (SIZE_MAX / sizeof *b->cuts - 1) / 2 ||
-     (v6 ? grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts)
-         : grow(&b->cuts4, &b->capcuts4, 2 * n + 1, sizeof *b->cuts4)))
+     (v6 ? cf_grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts)
+         : cf_grow(&b->cuts4, &b->capcuts4, 2 * n + 1, sizeof *b->cuts4)))
     return -1;
   if(emit(b, 0, 0))
     return -1;
@@ -435,7 +413,7 @@ static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val)
   if(i < b->nnat64 || i >= t->nn64) {
     if(t->nn64 >= CF_VAL_MAX)
       return -1;
-    if(grow(&t->n64, &t->capn64, t->nn64 + 1, sizeof *t->n64))
+    if(cf_grow(&t->n64, &t->capn64, t->nn64 + 1, sizeof *t->n64))
       return -1;
     i = t->nn64++;
     t->n64[i] = t->n64[nv];
@@ -484,7 +462,7 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
       }
     }
     if(!have_prev || val != prev) {
-      if(grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
+      if(cf_grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
         return -1;
       f->leaves[f->nleaves++] = val;
       leafstart |= 1ull << d;
@@ -513,7 +491,7 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
   first_child = f->nnodes;
   if(f->nnodes + nchild > CF_VAL_MAX || f->nleaves > UINT32_MAX)
     return -2;
-  if(grow(&f->nodes, &f->capnodes, f->nnodes + nchild, sizeof *f->nodes))
+  if(cf_grow(&f->nodes, &f->capnodes, f->nnodes + nchild, sizeof *f->nodes))
     return -1;
   f->nnodes += nchild;
   f->nodes[ni].inner = inner;
@@ -605,7 +583,7 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6)
         size_t ni = f->nnodes;
         if(ni >= CF_VAL_MAX)
           return -2;
-        if(grow(&f->nodes, &f->capnodes, ni + 1, sizeof *f->nodes))
+        if(cf_grow(&f->nodes, &f->capnodes, ni + 1, sizeof *f->nodes))
           return -1;
         f->nnodes++;
         rc = build_node(b, f, ni, s, f->sbits, p);
@@ -742,7 +720,7 @@ curlfence_code cf_table_build(cf_table **out, const cf_ruleset *rs)
     free(t);
     return rs->nat64 ? CURLFENCE_E_LIMIT : CURLFENCE_E_INVAL;
   }
-  if(grow(&t->n64, &t->capn64, rs->nnat64, sizeof *t->n64)) {
+  if(cf_grow(&t->n64, &t->capn64, rs->nnat64, sizeof *t->n64)) {
     free(t);
     return CURLFENCE_E_NOMEM;
   }

@@ -195,65 +195,29 @@ static int guard_prereq_report(void *clientp, char *primary_ip,
 
 /* --------------------------------------------------------------- attach */
 
-/* Turn DoH off.  A libcurl built without DoH does not know the option,
- * and has nothing to turn off. */
-static int no_doh(CURL *h)
-{
-  CURLcode rc = curl_easy_setopt(h, CURLOPT_DOH_URL, NULL);
-
-  return rc == CURLE_UNKNOWN_OPTION || rc == CURLE_NOT_BUILT_IN ? CURLE_OK
-                                                                : (int)rc;
-}
-
-static curlfence_code set_hooks(CURL *h, const curlfence_guard *g,
-                                unsigned flags)
+static curlfence_code set_hooks(CURL *h, curlfence_guard *g, unsigned flags)
 {
   static curl_opensocket_callback const opens[4] = {
     guard_open, guard_open_report, guard_open_tftp, guard_open_tftp_report
   };
-  int rc = CURLE_OK;
   int report = (flags & CURLFENCE_ATTACH_REPORT_ONLY) != 0;
   int tftp = (flags & CURLFENCE_ATTACH_ALLOW_TFTP) != 0;
-
   /* Report-only and TFTP are properties of the handle, not of the guard,
    * so they are carried by which callbacks are installed. */
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION,
-                         opens[report + 2 * tftp]);
-  rc |= curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)g);
-  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, g->close_fn);
-  rc |= curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, g->close_data);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQFUNCTION,
-                         report ? guard_prereq_report : guard_prereq);
-  rc |= curl_easy_setopt(h, CURLOPT_PREREQDATA, (void *)g);
-  if(!(flags & CURLFENCE_ATTACH_KEEP_PROXY)) {
-    /* "" turns proxies off, including http_proxy and friends from the
-     * environment; NOPROXY "*" also covers a later CURLOPT_PROXY. */
-    rc |= curl_easy_setopt(h, CURLOPT_PROXY, "");
-    rc |= curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-  }
-  /* libcurl's DoH requests run on internal handles that carry none of the
-   * callbacks above, so their connections would go unchecked. */
-  if(!(flags & CURLFENCE_ATTACH_KEEP_DOH))
-    rc |= no_doh(h);
-  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
+  cf_hooks k = { opens[report + 2 * tftp], g,
+                 report ? guard_prereq_report : guard_prereq, g,
+                 1, g->close_fn, g->close_data };
+
+  return cf_harden(h, curl_easy_setopt, &k, flags) == CURLE_OK
+             ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
 CURLFENCE_API curlfence_code curlfence_detach(CURL *handle)
 {
-  int rc = CURLE_OK;
-
   if(!handle)
     return CURLFENCE_E_INVAL;
-  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_OPENSOCKETDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_CLOSESOCKETDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PREREQFUNCTION, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PREREQDATA, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_PROXY, NULL);
-  rc |= curl_easy_setopt(handle, CURLOPT_NOPROXY, NULL);
-  rc |= no_doh(handle);
-  return rc == CURLE_OK ? CURLFENCE_OK : CURLFENCE_E_CURL;
+  return cf_unharden(handle, curl_easy_setopt) == CURLE_OK
+             ? CURLFENCE_OK : CURLFENCE_E_CURL;
 }
 
 CURLFENCE_API curlfence_code curlfence_attach(CURL *handle,

@@ -276,6 +276,29 @@ typedef struct cf_sockcall {
 curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
                                  unsigned flags);
 
+/* harden.c: the options that put the guard on an easy handle, set through
+ * setopt (curl_easy_setopt, or the preload's pointer to the libcurl that
+ * made the handle), for attach.c and the preload library: the open-socket
+ * and pre-request callbacks with their data, the close-socket ones when
+ * set_close, proxies off unless flags has CURLFENCE_ATTACH_KEEP_PROXY,
+ * DoH off unless CURLFENCE_ATTACH_KEEP_DOH.  Every option is tried; the
+ * result is CURLE_OK or the failures' codes or-ed, and the caller fails
+ * closed.  cf_unharden() sets the same options back to libcurl's
+ * defaults (curlfence_detach). */
+typedef CURLcode (*cf_setopt_fn)(CURL *, CURLoption, ...);
+typedef struct cf_hooks {
+  curl_opensocket_callback open_fn;
+  void *open_data;
+  curl_prereq_callback prereq_fn;
+  void *prereq_data;
+  int set_close;
+  curl_closesocket_callback close_fn;
+  void *close_data;
+} cf_hooks;
+
+int cf_harden(CURL *h, cf_setopt_fn setopt, const cf_hooks *hooks,
+              unsigned flags);
+int cf_unharden(CURL *h, cf_setopt_fn setopt);
 
 /* watch.c */
 void cf_watch_init(cf_watch *w);

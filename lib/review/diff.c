@@ -84,25 +84,6 @@ typedef struct diff_state {
   uint32_t lo[2];
 } diff_state;
 
-static int grow(void *p, size_t *cap, size_t want, size_t sz)
-{
-  void **pp = p;
-  size_t nc;
-  void *q;
-
-  if(want <= *cap)
-    return 0;
-  nc = *cap ? *cap : 16;
-  while(nc < want)
-    nc *= 2;
-  q = realloc(*pp, nc * sz);
-  if(!q)
-    return -1;
-  *pp = q;
-  *cap = nc;
-  return 0;
-}
-
 static uint8_t default_action(const cf_ruleset *rs)
 {
   return rs->dflt.set ? rs->dflt.action : CURLFENCE_DENY;
@@ -176,7 +157,7 @@ static int add_cuts(diff_state *d, int s, uint32_t v, size_t *n)
     const cf_rule *r = &d->rs[s]->rules[c[i]];
     const cf_port_range *pr = d->rs[s]->ports + r->port_off;
 
-    if(grow(&d->cuts, &d->capcuts, *n + 2 * r->nports, sizeof(*d->cuts)))
+    if(cf_grow(&d->cuts, &d->capcuts, *n + 2 * r->nports, sizeof(*d->cuts)))
       return -1;
     for(uint32_t j = 0; j < r->nports; j++) {
       d->cuts[(*n)++] = pr[j].lo;
@@ -202,7 +183,7 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     nrule = plain_rule(d->rs[1], vb, &na);
     if(oa == na)
       return 0;
-    if(grow(&d->cg, &d->capcg, 1, sizeof(*d->cg)))
+    if(cf_grow(&d->cg, &d->capcg, 1, sizeof(*d->cg)))
       return -1;
     d->cg[0].old_rule = orule;
     d->cg[0].new_rule = nrule;
@@ -214,7 +195,7 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     d->ncg = 1;
     return 0;
   }
-  if(grow(&d->cuts, &d->capcuts, 2, sizeof(*d->cuts)))
+  if(cf_grow(&d->cuts, &d->capcuts, 2, sizeof(*d->cuts)))
     return -1;
   d->cuts[n++] = 1;
   d->cuts[n++] = 65536;
@@ -241,7 +222,7 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
          d->cg[g].old_lo == olo && d->cg[g].new_lo == nlo)
         break;
     if(g == d->ncg) {
-      if(grow(&d->cg, &d->capcg, d->ncg + 1, sizeof(*d->cg)))
+      if(cf_grow(&d->cg, &d->capcg, d->ncg + 1, sizeof(*d->cg)))
         return -1;
       d->cg[g].old_rule = orule;
       d->cg[g].new_rule = nrule;
@@ -257,14 +238,14 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
       d->pieces[npieces - 1].hi = (uint16_t)hi;
       continue;
     }
-    if(grow(&d->pieces, &d->cappieces, npieces + 1, sizeof(*d->pieces)) ||
-       grow(&d->pgroup, &d->cappgroup, npieces + 1, sizeof(*d->pgroup)))
+    if(cf_grow(&d->pieces, &d->cappieces, npieces + 1, sizeof(*d->pieces)) ||
+       cf_grow(&d->pgroup, &d->cappgroup, npieces + 1, sizeof(*d->pgroup)))
       return -1;
     d->pieces[npieces].lo = (uint16_t)lo;
     d->pieces[npieces].hi = (uint16_t)hi;
     d->pgroup[npieces++] = (uint32_t)g;
   }
-  if(grow(&d->cports, &d->capcports, npieces, sizeof(*d->cports)))
+  if(cf_grow(&d->cports, &d->capcports, npieces, sizeof(*d->cports)))
     return -1;
   for(size_t g = 0; g < d->ncg; g++) {
     size_t k = 0;

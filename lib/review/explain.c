@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int holds(const cf_rule *r, const uint8_t *addr)
-{
-  unsigned full = r->plen / 8u, rest = r->plen % 8u;
-
-  if(memcmp(r->addr, addr, full) != 0)
-    return 0;
-  return rest == 0 ||
-         ((r->addr[full] ^ addr[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
-}
-
 size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
                     long *out, size_t max)
 {
@@ -38,7 +28,8 @@ size_t cf_match_all(const cf_ruleset *rs, int v6, const uint8_t *addr,
       if(!in)
         continue;
     }
-    else if(rs->rules[i].v6 != (v6 != 0) || !holds(&rs->rules[i], addr))
+    else if(rs->rules[i].v6 != (v6 != 0) ||
+            !cf_prefix_equal(rs->rules[i].addr, addr, rs->rules[i].plen))
       continue;
     cf_rule_ranked(rs, (long)i, v6, addr, &r);
     if(n < max) {

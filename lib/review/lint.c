@@ -120,23 +120,6 @@ static int cmp_u32(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-static int grow_cuts(lint_state *st, size_t want)
-{
-  size_t nc = st->capcuts ? st->capcuts : 64;
-  uint32_t *q;
-
-  if(want <= st->capcuts)
-    return 0;
-  while(nc < want)
-    nc *= 2;
-  q = realloc(st->cuts, nc * sizeof(*q));
-  if(!q)
-    return -1;
-  st->cuts = q;
-  st->capcuts = nc;
-  return 0;
-}
-
 static int same_prefix(const cf_ruleset *rs, long a, long b)
 {
   const cf_rule *x = &rs->rules[a], *y = &rs->rules[b];
@@ -155,7 +138,7 @@ static int look_at(lint_state *st, int v6, const uint8_t *addr)
 
   if(!n)
     return 0;
-  if(grow_cuts(st, 2))
+  if(cf_grow(&st->cuts, &st->capcuts, 2, sizeof(*st->cuts)))
     return -1;
   st->cuts[nc++] = 1;
   st->cuts[nc++] = 65536;
@@ -163,7 +146,8 @@ static int look_at(lint_state *st, int v6, const uint8_t *addr)
     const cf_rule *r = &rs->rules[st->match[i]];
     const cf_port_range *pr = rs->ports + r->port_off;
 
-    if(grow_cuts(st, nc + 2 * (size_t)r->nports))
+    if(cf_grow(&st->cuts, &st->capcuts, nc + 2 * (size_t)r->nports,
+               sizeof(*st->cuts)))
       return -1;
     for(uint32_t j = 0; j < r->nports; j++) {
       st->cuts[nc++] = pr[j].lo;

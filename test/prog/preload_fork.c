@@ -15,7 +15,8 @@
  *
  * Prints "forks N stuck S wrong W" and exits with 1 unless S and W are 0.
  */
-#include <curl/curl.h>
+#include "fetch.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -31,13 +32,6 @@
 
 static const char *denied;
 static atomic_int stop;
-
-static size_t discard(char *p, size_t size, size_t n, void *userdata)
-{
-  (void)p;
-  (void)userdata;
-  return size * n;
-}
 
 /* In a child: 0 when the denied URL is refused. */
 static int child(void)

@@ -15,20 +15,14 @@
  * set after the first WARMUP, when the allocator's arenas and libcurl's
  * caches have their size.  Exits with 1 when a transfer fails.
  */
-#include <curl/curl.h>
+#include "fetch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define WARMUP 1000L
-
-static size_t discard(char *p, size_t size, size_t n, void *userdata)
-{
-  (void)p;
-  (void)userdata;
-  return size * n;
-}
 
 static long rss_kb(void)
 {
@@ -46,22 +40,13 @@ static long rss_kb(void)
 static int cycle(int easy, const char *url, CURLSH *share)
 {
   if(easy) {
-    CURL *h = curl_easy_init();
-    CURLcode rc;
+    int rc = prog_fetch(url, share, 10L);
 
-    if(!h)
-      return -1;
-    curl_easy_setopt(h, CURLOPT_SHARE, share);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    rc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    if(rc != CURLE_OK) {
+    if(rc > 0)
       fprintf(stderr, "preload-memory: %s: %s\n", url,
-              curl_easy_strerror(rc));
+              curl_easy_strerror((CURLcode)rc));
+    if(rc)
       return -1;
-    }
   }
   else {
     CURLM *m = curl_multi_init();

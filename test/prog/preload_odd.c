@@ -17,7 +17,8 @@
  * ALLOWED-URL serves GET /redirect?to=URL; CONNECT-TO is
  * "HOST:PORT:HOST:PORT" from the allowed host to the denied one.
  */
-#include <curl/curl.h>
+#include "fetch.h"
+
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -55,13 +56,6 @@ static curl_socket_t rewrite_open(void *clientp, curlsocktype purpose,
   if(a->family == AF_INET && in->sin_addr.s_addr == htonl(0x7f000002))
     in->sin_addr.s_addr = htonl(0x7f000003);
   return own_open(clientp, purpose, a);
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *userdata)
-{
-  (void)p;
-  (void)userdata;
-  return size * n;
 }
 
 static CURL *make_with(CURL *(*init)(void), const char *url)

@@ -9,7 +9,8 @@
  *
  *   preload-threads ALLOWED-URL DENIED-URL
  */
-#include <curl/curl.h>
+#include "fetch.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,13 +22,6 @@
 
 static const char *urls[2];
 static atomic_int wrong, own_opens;
-
-static size_t discard(char *p, size_t size, size_t n, void *userdata)
-{
-  (void)p;
-  (void)userdata;
-  return size * n;
-}
 
 /* The program's own open callback: counts, then opens as libcurl would. */
 static curl_socket_t own_open(void *clientp, curlsocktype purpose,

@@ -10,17 +10,11 @@
  * start, so only a process that lives across the change sees the watcher
  * at work.
  */
-#include <curl/curl.h>
+#include "fetch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-
-static size_t discard(char *p, size_t size, size_t n, void *u)
-{
-  (void)p;
-  (void)u;
-  return size * n;
-}
 
 int main(int argc, char **argv)
 {

@@ -8,31 +8,11 @@
  *
  *   two-libcurls PLUGIN URL...
  */
-#include <curl/curl.h>
+#include "fetch.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
-
-static size_t discard(char *p, size_t size, size_t n, void *userdata)
-{
-  (void)p;
-  (void)userdata;
-  return size * n;
-}
-
-static int fetch(const char *url)
-{
-  CURL *h = curl_easy_init();
-  CURLcode rc;
-
-  if(!h)
-    return -1;
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-  rc = curl_easy_perform(h);
-  curl_easy_cleanup(h);
-  return (int)rc;
-}
 
 int main(int argc, char **argv)
 {
@@ -54,7 +34,7 @@ int main(int argc, char **argv)
   }
   memcpy(&plugin_fetch, &sym, sizeof(plugin_fetch));
   for(i = 2; i < argc; i++) {
-    printf("program %d\n", fetch(argv[i]));
+    printf("program %d\n", prog_fetch(argv[i], NULL, 0));
     printf("plugin %d\n", plugin_fetch(argv[i]));
   }
   maps = fopen("/proc/self/maps", "r");
