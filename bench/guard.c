@@ -80,8 +80,8 @@ static void *run_open(void *arg)
   for(unsigned long i = 0; i < j->n; i++) {
     struct curl_sockaddr a = j->keys[i & (NKEYS - 1)];
 
-    j->allowed += cf_guard_open(j->g, CURLSOCKTYPE_IPCXN, &a, 0, &chain, NULL) !=
-                  CURL_SOCKET_BAD;
+    j->allowed += cf_guard_open(j->g, CURLSOCKTYPE_IPCXN, &a, 0, &chain,
+                                NULL) != CURL_SOCKET_BAD;
   }
   j->cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
   return NULL;

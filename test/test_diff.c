@@ -553,7 +553,8 @@ static long linear_without(const cf_ruleset *rs, int v6, const uint8_t *a,
   for(size_t i = 0; i < rs->nrules; i++) {
     const cf_rule *r = &rs->rules[i];
 
-    if((long)i == skip || r->v6 != v6 || !cf_prefix_equal(a, r->addr, r->plen) ||
+    if((long)i == skip || r->v6 != v6 ||
+       !cf_prefix_equal(a, r->addr, r->plen) ||
        !cf_rule_port_match(rs, r, port))
       continue;
     if(best < 0 || cf_rule_beats(r, (long)i, &rs->rules[best], best) > 0)

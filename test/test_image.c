@@ -250,7 +250,8 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
       a[j] = (uint8_t)rnd_next(&seed);
     a[0] = v6 ? 0x20 : (uint8_t)(10 + (a[0] & 1));
     a[1] &= 0x3;
-    plen = v6 ? 8 + (int)(rnd_next(&seed) % 121) : 8 + (int)(rnd_next(&seed) % 25);
+    plen = v6 ? 8 + (int)(rnd_next(&seed) % 121)
+              : 8 + (int)(rnd_next(&seed) % 25);
     for(j = 0; j < 16; j++) {
       int lo = (int)j * 8;
       if(plen <= lo)

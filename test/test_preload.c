@@ -1337,7 +1337,7 @@ TU_TEST(tc_programs, git_clone_allowed_host)
 }
 END_TEST
 
-/* ---------------------------------------------------- the program's sockets */
+/* ------------------------------------------------ the program's sockets */
 
 /* The lines of the audit file path holding needle. */
 static unsigned audit_count(const char *path, const char *needle)

@@ -86,6 +86,11 @@ curlfence_policy *tu_load(const char *text);
 typedef struct tu_recorder {
   int n;
   curlfence_event ev[TU_MAX_EVENTS];
+  /* curlfence_event_name() of each: NULL, or pointing into host[] and
+   * url[] */
+  const char *hostp[TU_MAX_EVENTS], *urlp[TU_MAX_EVENTS];
+  char host[TU_MAX_EVENTS][256];
+  char url[TU_MAX_EVENTS][1024];
 } tu_recorder;
 
 int tu_record(const curlfence_event *ev, void *userdata);

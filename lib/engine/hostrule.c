@@ -9,7 +9,8 @@
  *
  * The index is one open-addressing hash of the names (exact ones and the
  * SUFFIX of "*.SUFFIX" apart) with each name's rules chained in file
- * order; the hash is not trusted: a name is compared byte for byte.  A connection's name is hashed once, from its last byte to its
+ * order; the hash is not trusted: a name is compared byte for byte.  A
+ * connection's name is hashed once, from its last byte to its
  * first, which gives the hash of every suffix that starts at a label on
  * the way; the exact name is probed, then only the suffixes of as many
  * labels as some wildcard has, longest first, so the first rule found is

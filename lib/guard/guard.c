@@ -195,8 +195,9 @@ static void socket_kind(cf_dest *d, int fd)
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  fd (-1: none) is the program's socket
- * whose type the event reports; name (NULL: none) the connection's name.  Returns the action to carry out: in
- * report-only mode a denial is let through. */
+ * whose type the event reports; name (NULL: none) the connection's name.
+ * Returns the action to carry out: in report-only mode a denial is let
+ * through. */
 static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                                  curlfence_check check, unsigned flags,
                                  int fd, cf_name *name)

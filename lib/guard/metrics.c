@@ -77,7 +77,8 @@ CURLFENCE_API curlfence_code curlfence_guard_metrics(curlfence_guard *guard,
         if((r > 1 || c > CURLFENCE_CHECK_REUSED) && !n.decisions[o][c][r])
           continue;
         fprintf(out, "curlfence_decisions_total{decision=\"%s\",check=\"%s\","
-                "reason=\"%s\"} %llu\n", outcome_names[o], cf_check_name((curlfence_check)c),
+                "reason=\"%s\"} %llu\n", outcome_names[o],
+                cf_check_name((curlfence_check)c),
                 cf_reason_names[r],
                 (unsigned long long)n.decisions[o][c][r]);
       }
