@@ -279,16 +279,25 @@ static void ns_refresh(void)
   ns.read = 1;
 }
 
-/* Whether sa is port 53 on one of the name servers. */
+_Static_assert(offsetof(struct sockaddr_in, sin_port) ==
+               offsetof(struct sockaddr_in6, sin6_port),
+               "the port is where both families keep it");
+
+/* Whether sa (AF_INET or AF_INET6) is port 53 on one of the name
+ * servers.  Every decided call asks, so the port is looked at first. */
 static int resolver(const struct sockaddr *sa, socklen_t len)
 {
   uint64_t w[3];
   struct in6_addr a;
+  in_port_t port;
   unsigned i;
   int found = 0;
 
-  if(!pack(sa, len, w) || (w[0] >> 32 & 0xffff) != 53 ||
-     ns_no_fork_handlers)
+  if(len < (socklen_t)sizeof(struct sockaddr_in))
+    return 0;
+  memcpy(&port, (const char *)sa + offsetof(struct sockaddr_in, sin_port),
+         sizeof(port));
+  if(port != htons(53) || !pack(sa, len, w) || ns_no_fork_handlers)
     return 0;
   if(w[0] >> 48 == AF_INET) {
     memset(&a, 0, sizeof(a));
