@@ -14,11 +14,13 @@
 
 int cf_rule_port_match(const cf_ruleset *rs, const cf_rule *r, unsigned port)
 {
-  const cf_port_range *pr = rs->ports + r->port_off;
+  const cf_port_range *pr;
   uint32_t i;
 
+  /* before the array is read: a policy without port lists has none */
   if(r->nports == 0)
     return 1;
+  pr = rs->ports + r->port_off;
   for(i = 0; i < r->nports; i++)
     if(port >= pr[i].lo && port <= pr[i].hi)
       return 1;
