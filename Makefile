@@ -393,15 +393,15 @@ TESTBIN_SO = $(BUILD)/test/check_curlfence_shared
 $(BUILD)/test/%.o: OBJ_CFLAGS = $(CHECK_CFLAGS) -Ilib -DCF_TEST_HOOKS
 
 # check_curlfence links its own copies of the files with test hooks,
-# built with CF_TEST_HOOKS: the load hook (rules.c) lets a test change a
-# file between a load's reading and its check for changes without timing
-# luck, cf_self_inject (self.c) stands in for the host's addresses, and
-# the guard's reload hook runs between a reload's load and its publishing.
-# The hook is a field of the guard, so every guard file is copied, and the
-# tests are built with the same macro.  Taken before the archive, the
-# copies replace its objects; the libraries and the tool never have a
-# hook (test/layers.sh checks).
-TEST_HOOK_OBJS = $(BUILD)/test/hooks/engine/rules.o \
+# built with CF_TEST_HOOKS: the load hook (rules_file.c) lets a test
+# change a file between a load's reading and its check for changes
+# without timing luck, cf_self_inject (self.c) stands in for the host's
+# addresses, and the guard's reload hook runs between a reload's load
+# and its publishing.  The hook is a field of the guard, so every guard
+# file is copied, and the tests are built with the same macro.  Taken
+# before the archive, the copies replace its objects; the libraries and
+# the tool never have a hook (test/layers.sh checks).
+TEST_HOOK_OBJS = $(BUILD)/test/hooks/engine/rules_file.o \
                  $(BUILD)/test/hooks/engine/self.o \
                  $(GUARD_SRCS:lib/%.c=$(BUILD)/test/hooks/%.o)
 

@@ -122,9 +122,9 @@ TU_TEST(tc_self, test_self_list_as_getifaddrs)
 END_TEST
 
 /* ----------------------------------------- files changing under a load
- * The test program's rules.c has the load hook (CF_TEST_HOOKS): a file is
- * rewritten at a chosen point of a load, between its opening and its
- * reading or between the reading and the check, as a writer racing the
+ * The test program's rules_file.c has the load hook (CF_TEST_HOOKS): a
+ * file is rewritten at a chosen point of a load, between its opening and
+ * its reading or between the reading and the check, as a writer racing the
  * load would, without depending on timing. */
 
 static char ldir[64], top_path[128], part_path[128];

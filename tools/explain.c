@@ -291,71 +291,143 @@ static int host_steps(ex_ctx *c, int addr_action)
   return action;
 }
 
+/* What an address is decided as: the steps before the rules. */
+typedef struct ex_addr {
+  char text[INET6_ADDRSTRLEN + 20];   /* the address as given, numeric */
+  char shown[INET6_ADDRSTRLEN];       /* what it is decided as */
+  char lo_shown[INET6_ADDRSTRLEN];    /* the loopback address, as_lo 0 */
+  char step[400];                     /* the unspecified address's step */
+  char mapped[1400];                  /* the IPv4-mapped or nat64 step */
+  uint8_t key[16], lo[16];
+  int v6;
+  int as_lo;                          /* 0: also decided as lo; -1: not */
+} ex_addr;
+
+/* The address steps for ss (sslen bytes) at port: an IPv4-mapped
+ * address or one inside a nat64 prefix is decided as the IPv4 address it
+ * holds, the unspecified address also as the loopback address.  0, or
+ * the exit status of a usage error. */
+static int address_steps(const cli_cmd *cmd, const ex_ctx *c, ex_addr *a,
+                         const char *input, struct sockaddr_storage *ss,
+                         socklen_t sslen, unsigned port)
+{
+  cf_dest dest;
+
+  memset(a, 0, sizeof(*a));
+  a->as_lo = -1;
+  if(ss->ss_family == AF_INET)
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+  if(getnameinfo((struct sockaddr *)ss, sslen, a->text, sizeof(a->text),
+                 NULL, 0, NI_NUMERICHOST))
+    snprintf(a->text, sizeof(a->text), "%s", input);
+  cf_dest_init(&dest, (struct sockaddr *)ss, sslen);
+  if(dest.kind != CF_DEST_IP)
+    return cli_usage_error(cmd, "\"%s\" cannot be decided", input);
+  a->v6 = dest.v6;
+  memcpy(a->key, dest.key, sizeof(a->key));
+  inet_ntop(a->v6 ? AF_INET6 : AF_INET, a->key, a->shown, sizeof(a->shown));
+  if(dest.as == CF_AS_MAPPED)
+    snprintf(a->mapped, sizeof(a->mapped), "%s is an IPv4-mapped IPv6 "
+             "address (::ffff:0:0/96): it is decided as the IPv4 address %s",
+             a->text, a->shown);
+  if(a->v6) {
+    /* inside a nat64 prefix only the IPv4 rules decide */
+    long n64 = cf_nat64_find(c->rs, a->key);
+
+    if(n64 >= 0) {
+      const cf_nat64 *d = &c->rs->nat64[n64];
+      char pfx[INET6_ADDRSTRLEN];
+
+      cf_nat64_extract(d->plen, dest.key, a->key);
+      a->v6 = 0;
+      inet_ntop(AF_INET, a->key, a->shown, sizeof(a->shown));
+      inet_ntop(AF_INET6, d->prefix, pfx, sizeof(pfx));
+      snprintf(a->mapped, sizeof(a->mapped), "%s is inside nat64 prefix "
+               "%s/%u (%s:%u): it is decided as the IPv4 address %s it "
+               "embeds", a->text, pfx, (unsigned)d->plen,
+               c->rs->files[d->file], (unsigned)d->line, a->shown);
+    }
+    else if(cf_unspecified_loopback(a->v6, a->key, a->lo))
+      a->as_lo = 0;
+  }
+  else if(cf_unspecified_loopback(a->v6, a->key, a->lo))
+    a->as_lo = 0;
+  if(a->as_lo == 0) {
+    inet_ntop(a->v6 ? AF_INET6 : AF_INET, a->lo, a->lo_shown,
+              sizeof(a->lo_shown));
+    snprintf(a->step, sizeof(a->step), "%s is the unspecified address: a "
+             "connection to it reaches this host's loopback address %s, so "
+             "it is decided as both and allowed only when both are allowed",
+             a->shown, a->lo_shown);
+  }
+  return 0;
+}
+
+/* The loopback step of curlfence_policy_decide(3) for an unspecified
+ * address whose own rules gave own, why said so: the rules and host
+ * steps again as the loopback address; its denial wins over an allow as
+ * the address itself.  Whether the loopback decision decides (why now
+ * says which), or -1 on errors. */
+static int loopback_steps(ex_ctx *c, ex_addr *a, int own, char *why,
+                          size_t whylen)
+{
+  char lo_why[200];
+  int lo_action, decides;
+
+  if(c->json) {
+    json_str_field("why", why, 1);
+    fputs(",\"loopback\":{", stdout);
+    json_str_field("decided_as", a->lo_shown, 0);
+    json_str_field("step", a->step, 1);
+  }
+  else {
+    printf("why: %s\n", why);
+    printf("as %s%s%.0u:\n", a->lo_shown, c->port ? " port " : "",
+           c->port);
+  }
+  c->key = a->lo;
+  lo_action = list_rules(c, a->lo_shown, lo_why, sizeof(lo_why));
+  if(lo_action < 0)
+    return -1;
+  lo_action = host_steps(c, lo_action);
+  decides = own == CURLFENCE_ALLOW && lo_action != CURLFENCE_ALLOW;
+  snprintf(why, whylen, "%s as %s, %s as %s: the decision as %s "
+           "decides", act_name((unsigned)own), a->shown,
+           act_name((unsigned)lo_action), a->lo_shown,
+           decides ? a->lo_shown : a->shown);
+  if(c->json) {
+    printf(",\"decision\":\"%s\"", act_name((unsigned)lo_action));
+    json_str_field("why", lo_why, 1);
+    printf(",\"decides\":%s}", decides ? "true" : "false");
+  }
+  else
+    printf("why: %s\n", lo_why);
+  return decides;
+}
+
 /* Explain one address: ss (sslen bytes, port not yet set) as given in
- * input, at c->port, for the name c->host (NULL: none).  0 allowed, 1
- * denied, 2 on errors. */
+ * input, at c->port, for the name c->host (NULL: none): the address
+ * steps, the rules, then the host steps.  0 allowed, 1 denied, 2 on
+ * errors. */
 static int explain_one(const cli_cmd *cmd, curlfence_policy *p, ex_ctx *cc,
                        const char *input, struct sockaddr_storage ss,
                        socklen_t sslen)
 {
   ex_ctx c = *cc;
+  ex_addr a;
   curlfence_verdict v;
-  uint8_t key[16], lo[16];
-  char text[INET6_ADDRSTRLEN + 20], shown[INET6_ADDRSTRLEN], why[200];
-  char lo_shown[INET6_ADDRSTRLEN], lo_why[200], step[400] = "";
-  char mapped[1400] = "";
+  char why[200];
   unsigned port = c.port;
-  cf_dest dest;
-  int v6, own, as_lo = -1, status = 2;
+  int own, as_lo, rc;
 
-  if(ss.ss_family == AF_INET)
-    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-  else
-    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-  if(getnameinfo((struct sockaddr *)&ss, sslen, text, sizeof(text), NULL, 0,
-                 NI_NUMERICHOST))
-    snprintf(text, sizeof(text), "%s", input);
-  cf_dest_init(&dest, (struct sockaddr *)&ss, sslen);
-  if(dest.kind != CF_DEST_IP)
-    return cli_usage_error(cmd, "\"%s\" cannot be decided", input);
-  v6 = dest.v6;
-  memcpy(key, dest.key, sizeof(key));
-  inet_ntop(v6 ? AF_INET6 : AF_INET, key, shown, sizeof(shown));
-  if(dest.as == CF_AS_MAPPED)
-    snprintf(mapped, sizeof(mapped), "%s is an IPv4-mapped IPv6 address "
-             "(::ffff:0:0/96): it is decided as the IPv4 address %s", text,
-             shown);
-  if(v6) {
-    /* inside a nat64 prefix only the IPv4 rules decide */
-    long n64 = cf_nat64_find(c.rs, key);
-
-    if(n64 >= 0) {
-      char pfx[INET6_ADDRSTRLEN];
-
-      cf_nat64_extract(c.rs->nat64[n64].plen, dest.key, key);
-      v6 = 0;
-      inet_ntop(AF_INET, key, shown, sizeof(shown));
-      inet_ntop(AF_INET6, c.rs->nat64[n64].prefix, pfx, sizeof(pfx));
-      snprintf(mapped, sizeof(mapped), "%s is inside nat64 prefix %s/%u "
-               "(%s:%u): it is decided as the IPv4 address %s it embeds",
-               text, pfx, (unsigned)c.rs->nat64[n64].plen,
-               c.rs->files[c.rs->nat64[n64].file],
-               (unsigned)c.rs->nat64[n64].line, shown);
-    }
-    else if(cf_unspecified_loopback(v6, key, lo))
-      as_lo = 0;
-  }
-  else if(cf_unspecified_loopback(v6, key, lo))
-    as_lo = 0;
-  if(as_lo == 0) {
-    inet_ntop(v6 ? AF_INET6 : AF_INET, lo, lo_shown, sizeof(lo_shown));
-    snprintf(step, sizeof(step), "%s is the unspecified address: a "
-             "connection to it reaches this host's loopback address %s, so "
-             "it is decided as both and allowed only when both are allowed",
-             shown, lo_shown);
-  }
-  c.v6 = v6;
-  c.key = key;
+  rc = address_steps(cmd, &c, &a, input, &ss, sslen, port);
+  if(rc)
+    return rc;
+  as_lo = a.as_lo;
+  c.v6 = a.v6;
+  c.key = a.key;
   /* the decision as a guard makes it, the name included */
   {
     cf_decision d;
@@ -369,55 +441,27 @@ static int explain_one(const cli_cmd *cmd, curlfence_policy *p, ex_ctx *cc,
   if(c.json) {
     printf("{");
     json_str_field("input", input, 0);
-    json_str_field("addr", text, 1);
+    json_str_field("addr", a.text, 1);
     printf(",\"port\":%u", port);
-    json_str_field("decided_as", shown, 1);
-    json_str_field("step", mapped[0] ? mapped : NULL, 1);
+    json_str_field("decided_as", a.shown, 1);
+    json_str_field("step", a.mapped[0] ? a.mapped : NULL, 1);
   }
   else {
     printf("%s%s%s%s%.0u:\n", c.host ? c.host : "", c.host ? " " : "",
-           text, port ? " port " : "", port);
-    if(mapped[0])
-      printf("  %s\n", mapped);
-    if(step[0])
-      printf("  %s\n", step);
+           a.text, port ? " port " : "", port);
+    if(a.mapped[0])
+      printf("  %s\n", a.mapped);
+    if(a.step[0])
+      printf("  %s\n", a.step);
   }
-  own = list_rules(&c, shown, why, sizeof(why));
+  own = list_rules(&c, a.shown, why, sizeof(why));
   if(own < 0)
-    goto out;
+    return 2;
   own = host_steps(&c, own);
   if(as_lo == 0) {
-    /* the loopback step of curlfence_policy_decide(3): its denial wins
-     * over an allow as the address itself */
-    int lo_action;
-
-    if(c.json) {
-      json_str_field("why", why, 1);
-      fputs(",\"loopback\":{", stdout);
-      json_str_field("decided_as", lo_shown, 0);
-      json_str_field("step", step, 1);
-    }
-    else {
-      printf("why: %s\n", why);
-      printf("as %s%s%.0u:\n", lo_shown, port ? " port " : "", port);
-    }
-    c.key = lo;
-    lo_action = list_rules(&c, lo_shown, lo_why, sizeof(lo_why));
-    if(lo_action < 0)
-      goto out;
-    lo_action = host_steps(&c, lo_action);
-    as_lo = own == CURLFENCE_ALLOW && lo_action != CURLFENCE_ALLOW;
-    snprintf(why, sizeof(why), "%s as %s, %s as %s: the decision as %s "
-             "decides", act_name((unsigned)own), shown,
-             act_name((unsigned)lo_action), lo_shown,
-             as_lo ? lo_shown : shown);
-    if(c.json) {
-      printf(",\"decision\":\"%s\"", act_name((unsigned)lo_action));
-      json_str_field("why", lo_why, 1);
-      printf(",\"decides\":%s}", as_lo ? "true" : "false");
-    }
-    else
-      printf("why: %s\n", lo_why);
+    as_lo = loopback_steps(&c, &a, own, why, sizeof(why));
+    if(as_lo < 0)
+      return 2;
   }
   if(c.json) {
     if(as_lo < 0)
@@ -432,11 +476,8 @@ static int explain_one(const cli_cmd *cmd, curlfence_policy *p, ex_ctx *cc,
     cli_print_verdict_source(stdout, &v);
     fputs(")\n", stdout);
   }
-  status = v.action == CURLFENCE_ALLOW ? 0 : 1;
-out:
-  return status;
+  return v.action == CURLFENCE_ALLOW ? 0 : 1;
 }
-
 
 static int run_explain(const cli_cmd *cmd, int argc, char **argv)
 {

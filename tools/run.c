@@ -141,66 +141,67 @@ static const cli_opt run_opts[] = {
   CLI_OPT_END
 };
 
-static int run_run(const cli_cmd *cmd, int argc, char **argv)
-{
-  const char *rules_opt = NULL, *audit_opt = NULL, *watch_opt = NULL;
-  const char *metrics_opt = NULL, *sockets_opt = NULL;
-  const char *rules, *audit, *watch, *metrics, *sockets, *old, *arg;
-  char rules_abs[PATH_MAX], audit_abs[PATH_MAX], found[PATH_MAX];
-  char metrics_abs[PATH_MAX];
-  char *list, **ops;
-  int key, report = 0, keep_proxy = 0, keep_doh = 0, tftp = 0, rc;
-  int no_url = 0;
-  cli_parser ps;
-  target *t;
+/* The settings of one run: each from its option, else the environment. */
+typedef struct run_settings {
+  const char *rules_opt, *audit_opt, *watch_opt, *metrics_opt, *sockets_opt;
+  const char *rules, *audit, *watch, *metrics, *sockets;
+  char rules_abs[PATH_MAX], audit_abs[PATH_MAX], metrics_abs[PATH_MAX];
+  int report, keep_proxy, keep_doh, tftp, no_url;
+} run_settings;
 
-  cli_parser_init(&ps, cmd, argc, argv);
+/* The options up to COMMAND, and the settings they and the environment
+ * make, checked.  -1, or the exit status. */
+static int run_options(const cli_cmd *cmd, cli_parser *ps, run_settings *s)
+{
+  const char *arg, *old;
+  int key, rc;
+
   /* Like env, nice or timeout: COMMAND's own options follow it. */
-  ps.stop_at_operand = 1;
-  while((key = cli_next(&ps, &arg)) != CLI_END) {
+  ps->stop_at_operand = 1;
+  while((key = cli_next(ps, &arg)) != CLI_END) {
     switch(key) {
-    case 'r': rules_opt = arg; break;
-    case OPT_AUDIT: audit_opt = arg; break;
-    case OPT_REPORT_ONLY: report = 1; break;
-    case OPT_KEEP_PROXY: keep_proxy = 1; break;
-    case OPT_KEEP_DOH: keep_doh = 1; break;
-    case OPT_ALLOW_TFTP: tftp = 1; break;
-    case OPT_WATCH: watch_opt = arg; break;
-    case OPT_METRICS: metrics_opt = arg; break;
-    case OPT_SOCKETS: sockets_opt = arg; break;
-    case OPT_NO_AUDIT_URL: no_url = 1; break;
-    default: return ps.status;
+    case 'r': s->rules_opt = arg; break;
+    case OPT_AUDIT: s->audit_opt = arg; break;
+    case OPT_REPORT_ONLY: s->report = 1; break;
+    case OPT_KEEP_PROXY: s->keep_proxy = 1; break;
+    case OPT_KEEP_DOH: s->keep_doh = 1; break;
+    case OPT_ALLOW_TFTP: s->tftp = 1; break;
+    case OPT_WATCH: s->watch_opt = arg; break;
+    case OPT_METRICS: s->metrics_opt = arg; break;
+    case OPT_SOCKETS: s->sockets_opt = arg; break;
+    case OPT_NO_AUDIT_URL: s->no_url = 1; break;
+    default: return ps->status;
     }
   }
-  if(ps.noperands < 1)
+  if(ps->noperands < 1)
     return cli_usage_error(cmd, "expected COMMAND [ARG...]");
-  ops = CLI_OPERANDS(&ps);
-  ops[ps.noperands] = NULL;
   /* The order of every command: the option, else the environment, else
    * the default (the preload library's, when the variable is unset). */
-  rules = cli_setting(rules_opt, "CURLFENCE_RULES");
-  audit = cli_setting(audit_opt, "CURLFENCE_AUDIT");
-  watch = cli_setting(watch_opt, "CURLFENCE_WATCH");
+  s->rules = cli_setting(s->rules_opt, "CURLFENCE_RULES");
+  s->audit = cli_setting(s->audit_opt, "CURLFENCE_AUDIT");
+  s->watch = cli_setting(s->watch_opt, "CURLFENCE_WATCH");
   /* The rules go to COMMAND by path, and standard input is COMMAND's:
    * made absolute, "-" named whatever file of that name the current
    * directory holds. */
-  if(rules && !strcmp(rules, "-"))
+  if(s->rules && !strcmp(s->rules, "-"))
     return cli_usage_error(cmd, "the rules (%s) cannot come from standard "
                            "input, which is COMMAND's: name a file",
-                           rules_opt ? "-r -" : "CURLFENCE_RULES=-");
-  metrics = cli_setting(metrics_opt, "CURLFENCE_METRICS");
-  sockets = cli_setting(sockets_opt, "CURLFENCE_SOCKETS");
-  if(sockets && strcmp(sockets, "all") && strcmp(sockets, "curl"))
+                           s->rules_opt ? "-r -" : "CURLFENCE_RULES=-");
+  s->metrics = cli_setting(s->metrics_opt, "CURLFENCE_METRICS");
+  s->sockets = cli_setting(s->sockets_opt, "CURLFENCE_SOCKETS");
+  if(s->sockets && strcmp(s->sockets, "all") && strcmp(s->sockets, "curl"))
     return cli_usage_error(cmd, "%s \"%s\" is not all or curl",
-                           sockets_opt ? "--sockets" : "CURLFENCE_SOCKETS",
-                           sockets);
-  if(rules && (rc = absolute_setting(rules, "-r", "CURLFENCE_RULES",
-                                     rules_opt, rules_abs,
-                                     sizeof(rules_abs))))
+                           s->sockets_opt ? "--sockets"
+                                          : "CURLFENCE_SOCKETS",
+                           s->sockets);
+  if(s->rules && (rc = absolute_setting(s->rules, "-r", "CURLFENCE_RULES",
+                                        s->rules_opt, s->rules_abs,
+                                        sizeof(s->rules_abs))))
     return rc;
-  if(audit && !audit_as_given(audit) &&
-     (rc = absolute_setting(audit, "--audit", "CURLFENCE_AUDIT", audit_opt,
-                            audit_abs, sizeof(audit_abs))))
+  if(s->audit && !audit_as_given(s->audit) &&
+     (rc = absolute_setting(s->audit, "--audit", "CURLFENCE_AUDIT",
+                            s->audit_opt, s->audit_abs,
+                            sizeof(s->audit_abs))))
     return rc;
   /* The loader loads LD_AUDIT's libraries before any other and lets them
    * rename or drop every library it looks for, the preload library too:
@@ -209,13 +210,74 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
   old = getenv("LD_AUDIT");
   if(old && *old) {
     fprintf(stderr, CLI_PROG ": LD_AUDIT is set: an audit library could "
-            "keep the preload library out of %s; it is not run\n", ops[0]);
+            "keep the preload library out of %s; it is not run\n",
+            CLI_OPERANDS(ps)[0]);
     return 126;
   }
-  if(metrics && (rc = absolute_setting(metrics, "--metrics",
-                                       "CURLFENCE_METRICS", metrics_opt,
-                                       metrics_abs, sizeof(metrics_abs))))
+  if(s->metrics &&
+     (rc = absolute_setting(s->metrics, "--metrics", "CURLFENCE_METRICS",
+                            s->metrics_opt, s->metrics_abs,
+                            sizeof(s->metrics_abs))))
     return rc;
+  return -1;
+}
+
+/* COMMAND's environment: the preload library first in LD_PRELOAD, and
+ * the settings in the CURLFENCE_* variables.  0, or -1. */
+static int run_environment(const run_settings *s, const char *preload)
+{
+  const char *old = getenv("LD_PRELOAD");
+  char *list = malloc(strlen(preload) + (old ? strlen(old) : 0) + 2);
+  int rc;
+
+  if(!list)
+    return -1;
+  /* First: the loader binds each symbol to the first object in LD_PRELOAD
+   * that defines it, so an entry already there that defines curl_easy_init
+   * (libcurl itself, another wrapper) would take every call and leave the
+   * handles unguarded. */
+  if(old && *old)
+    sprintf(list, "%s:%s", preload, old);
+  else
+    strcpy(list, preload);
+  rc = setvar("LD_PRELOAD", list) ||
+       setvar("CURLFENCE_RULES", s->rules ? s->rules_abs : NULL) ||
+       setvar("CURLFENCE_AUDIT", !s->audit ? NULL
+                                 : audit_as_given(s->audit) ? s->audit
+                                                            : s->audit_abs) ||
+       setvar("CURLFENCE_WATCH", s->watch) ||
+       setvar("CURLFENCE_METRICS", s->metrics ? s->metrics_abs : NULL) ||
+       setvar("CURLFENCE_SOCKETS", s->sockets) ||
+       /* Every setting that loosens the check or the audit comes from the
+        * options, never from the environment run was started in. */
+       setvar("CURLFENCE_REPORT_ONLY", s->report ? "1" : NULL) ||
+       setvar("CURLFENCE_KEEP_PROXY", s->keep_proxy ? "1" : NULL) ||
+       setvar("CURLFENCE_KEEP_DOH", s->keep_doh ? "1" : NULL) ||
+       setvar("CURLFENCE_ALLOW_TFTP", s->tftp ? "1" : NULL) ||
+       setvar("CURLFENCE_AUDIT_DENIED", NULL) ||
+       setvar("CURLFENCE_AUDIT_URL", s->no_url ? "0" : NULL);
+  free(list);
+  return rc ? -1 : 0;
+}
+
+/* The options, the command looked at (inspect.c), the environment, then
+ * COMMAND in place of this process. */
+static int run_run(const cli_cmd *cmd, int argc, char **argv)
+{
+  run_settings s;
+  char found[PATH_MAX];
+  char **ops;
+  int rc;
+  cli_parser ps;
+  target *t;
+
+  memset(&s, 0, sizeof(s));
+  cli_parser_init(&ps, cmd, argc, argv);
+  rc = run_options(cmd, &ps, &s);
+  if(rc >= 0)
+    return rc;
+  ops = CLI_OPERANDS(&ps);
+  ops[ps.noperands] = NULL;
   if(which(ops[0], getenv("PATH"), found, sizeof(found))) {
     fprintf(stderr, CLI_PROG ": %s: command not found\n", ops[0]);
     return 127;
@@ -235,42 +297,9 @@ static int run_run(const cli_cmd *cmd, int argc, char **argv)
     rc = inspect(t);
   words_free(&t->args);
   free(t->path_env);
-  if(rc) {
-    free(t);
-    return 126;
-  }
-  old = getenv("LD_PRELOAD");
-  list = malloc(strlen(t->preload) + (old ? strlen(old) : 0) + 2);
-  if(!list) {
-    free(t);
-    return 126;
-  }
-  /* First: the loader binds each symbol to the first object in LD_PRELOAD
-   * that defines it, so an entry already there that defines curl_easy_init
-   * (libcurl itself, another wrapper) would take every call and leave the
-   * handles unguarded. */
-  if(old && *old)
-    sprintf(list, "%s:%s", t->preload, old);
-  else
-    strcpy(list, t->preload);
+  if(!rc)
+    rc = run_environment(&s, t->preload);
   free(t);
-  rc = setvar("LD_PRELOAD", list) ||
-       setvar("CURLFENCE_RULES", rules ? rules_abs : NULL) ||
-       setvar("CURLFENCE_AUDIT", !audit ? NULL
-                                 : audit_as_given(audit) ? audit
-                                                         : audit_abs) ||
-       setvar("CURLFENCE_WATCH", watch) ||
-       setvar("CURLFENCE_METRICS", metrics ? metrics_abs : NULL) ||
-       setvar("CURLFENCE_SOCKETS", sockets) ||
-       /* Every setting that loosens the check or the audit comes from the
-        * options, never from the environment run was started in. */
-       setvar("CURLFENCE_REPORT_ONLY", report ? "1" : NULL) ||
-       setvar("CURLFENCE_KEEP_PROXY", keep_proxy ? "1" : NULL) ||
-       setvar("CURLFENCE_KEEP_DOH", keep_doh ? "1" : NULL) ||
-       setvar("CURLFENCE_ALLOW_TFTP", tftp ? "1" : NULL) ||
-       setvar("CURLFENCE_AUDIT_DENIED", NULL) ||
-       setvar("CURLFENCE_AUDIT_URL", no_url ? "0" : NULL);
-  free(list);
   if(rc)
     return 126;
   /* the file looked at, not a new PATH search */

@@ -145,7 +145,7 @@ typedef struct cf_ruleset {
 /* The text of rule r of rs. */
 #define CF_RULE_TEXT(rs, r) ((rs)->texts + (r)->text)
 
-/* rules.c */
+/* rules.c and the files it names (rules.h) */
 curlfence_code cf_rules_parse_file(cf_ruleset *rs, const char *path,
                                    curlfence_error *err);
 curlfence_code cf_rules_parse_string(cf_ruleset *rs, const char *text,
@@ -173,8 +173,8 @@ void cf_error_changed(curlfence_error *err, const char *file);
 #define CF_WATCH_SETTLE_MS 100
 int cf_load_retry(const cf_ruleset *rs, int changed, unsigned attempt,
                   curlfence_error *err);
-/* Tests only.  The test programs link their own copy of rules.c, built
- * with CF_TEST_HOOKS, which calls this (when set) during loads from
+/* Tests only.  The test programs link their own copy of rules_file.c,
+ * built with CF_TEST_HOOKS, which calls this (when set) during loads from
  * files: CF_HOOK_OPENED once a file is opened and stamped, before its
  * bytes are read; CF_HOOK_READ once a try read everything (path NULL),
  * before the check for changes.  The library and the tool have neither
@@ -299,9 +299,10 @@ typedef struct cf_selfaddr {
  * set, independent of order.  Returns 0, or an errno value. */
 int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print);
 #ifdef CF_TEST_HOOKS
-/* Tests only (the test program's copy of self.c, as for rules.c's load
- * hook): cf_self_list() answers with a copy of list[0..n) instead of the
- * host's (list NULL: the host's again).  Not for concurrent loads. */
+/* Tests only (the test program's copy of self.c, as for the load hook
+ * of rules_file.c): cf_self_list() answers with a copy of list[0..n)
+ * instead of the host's (list NULL: the host's again).  Not for
+ * concurrent loads. */
 void cf_self_inject(const cf_selfaddr *list, size_t n);
 #endif
 
