@@ -425,7 +425,7 @@ $(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_chec
 	$(CC) $(CFLAGS_ALL) -Itest/fuzz -o $@ test/prog/json_lines.c \
 	  test/fuzz/json_check.c $(LDFLAGS_ALL)
 
-# The programs test/test_preload.c runs (test/prog/), each from one source
+# The programs test/test_preload*.c run (test/prog/), each from one source
 # and compiled by one recipe: PROG_SAN is $(SAN), or nothing for those
 # loaded or measured like the preload library, which has no sanitizer;
 # PROG_FLAGS and PROG_LIBS are each program's own.
