@@ -9,22 +9,12 @@
  * roughly the proportions of a public routing table.
  */
 #include "gen.h"
+#include "engine/util.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void mask(uint8_t *a, unsigned plen, unsigned bytes)
-{
-  for(unsigned i = 0; i < bytes; i++) {
-    unsigned lo = i * 8;
-    if(plen <= lo)
-      a[i] = 0;
-    else if(plen < lo + 8)
-      a[i] &= (uint8_t)(0xff00u >> (plen - lo));
-  }
-}
 
 static void put32(uint8_t *a, uint32_t v)
 {
@@ -166,7 +156,7 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
       break;
     }
     }
-    mask(g->addr, g->plen, g->v6 ? 16 : 4);
+    cf_prefix_mask(g->addr, g->addr, g->plen, g->v6 ? 16 : 4);
   }
   free(pool4);
   free(pool6);

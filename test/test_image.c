@@ -137,13 +137,7 @@ static void random_rules(const char *path, uint64_t seed, size_t n,
     a[1] &= 0x3;
     plen = v6 ? 8 + (int)(rnd_next(&seed) % 121)
               : 8 + (int)(rnd_next(&seed) % 25);
-    for(j = 0; j < 16; j++) {
-      int lo = (int)j * 8;
-      if(plen <= lo)
-        a[j] = 0;
-      else if(plen < lo + 8)
-        a[j] &= (uint8_t)(0xff00u >> (plen - lo));
-    }
+    cf_prefix_mask(a, a, (unsigned)plen, 16);
     inet_ntop(v6 ? AF_INET6 : AF_INET, a, buf, sizeof(buf));
     fprintf(f, "%s %s/%d", (r >> 8) & 1 ? "allow" : "deny", buf, plen);
     if(((r >> 9) & 7) == 0)
