@@ -423,14 +423,15 @@ static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val)
   return 1;
 }
 
-/* The region [s, e] of a digit: moves *p on to the last change point at
- * or before s and gives the region's value in *val.  Returns 1 when the
+/* The region of a digit, size bytes from s: moves *p on to the last
+ * change point at or before s and gives the region's value in *val.  Returns 1 when the
  * region holds change points of its own and needs a child node, 0 when
  * one value answers it (*es set when an early stop does), -1 when out of
  * memory.  Nodes and the direct table step through their digits alike. */
-static int region(cf_builder *b, size_t *p, cf_u128 s, cf_u128 e,
+static int region(cf_builder *b, size_t *p, cf_u128 s, cf_u128 size,
                   uint32_t *val, int *es)
 {
+  cf_u128 e = s + (size - 1);
   size_t m = b->ncuts;
 
   *es = 0;
@@ -464,9 +465,8 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
 
   for(unsigned d = 0; d < 64;) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
-    cf_u128 e = s + (csize - 1);
     uint32_t val;
-    int es, split = region(b, &p, s, e, &val, &es);
+    int es, split = region(b, &p, s, csize, &val, &es);
 
     if(split < 0)
       return -1;
@@ -584,9 +584,8 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6)
     cf_u128 csize = (cf_u128)1 << cshift;
     for(size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
-      cf_u128 e = s + (csize - 1);
       uint32_t val;
-      int es, split = region(b, &p, s, e, &val, &es);
+      int es, split = region(b, &p, s, csize, &val, &es);
 
       if(split < 0)
         return -1;
