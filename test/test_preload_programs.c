@@ -69,19 +69,27 @@ static void make_repo(void)
   free(r);
 }
 
+/* git clone -q of the suite's repository from host, under `curlfence
+ * run`, into dest (tmp/clone). */
+static void git_clone(result *r, const char *host, char *dest, size_t size)
+{
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+                        NULL };
+  const char *argv[] = { tool, "run", "-r", rules, "--",
+                         "git", "clone", "-q", url(host, "/repo.git"),
+                         dest, NULL };
+
+  make_repo();
+  snprintf(dest, size, "%s/clone", tmp);
+  guarded(r, env, argv);
+}
+
 TU_TEST(tc_programs, git_clone_denied_host)
 {
   result *r = new_result();
   char dest[PATH_MAX + 8];
-  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-                        NULL };
-  const char *argv[] = { tool, "run", "-r", rules, "--",
-                         "git", "clone", "-q", url("127.0.0.3", "/repo.git"),
-                         dest, NULL };
 
-  make_repo();
-  snprintf(dest, sizeof(dest), "%s/clone", tmp);
-  guarded(r, env, argv);
+  git_clone(r, "127.0.0.3", dest, sizeof(dest));
   ck_assert_msg(r->status == 128, SAYS(r));
   ck_assert_msg(strstr(r->err, "127.0.0.3") != NULL, SAYS(r));
   ck_assert_uint_eq(th_requests(denied), 0);
@@ -93,15 +101,8 @@ TU_TEST(tc_programs, git_clone_allowed_host)
 {
   result *r = new_result();
   char dest[PATH_MAX + 8], file[PATH_MAX + 16], text[256];
-  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-                        NULL };
-  const char *argv[] = { tool, "run", "-r", rules, "--",
-                         "git", "clone", "-q", url("127.0.0.2", "/repo.git"),
-                         dest, NULL };
 
-  make_repo();
-  snprintf(dest, sizeof(dest), "%s/clone", tmp);
-  guarded(r, env, argv);
+  git_clone(r, "127.0.0.2", dest, sizeof(dest));
   ck_assert_msg(r->status == 0, SAYS(r));
   snprintf(file, sizeof(file), "%s/README", dest);
   read_file(file, text, sizeof(text));
