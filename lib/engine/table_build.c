@@ -423,11 +423,12 @@ static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val)
   return 1;
 }
 
-/* The region of a digit, size bytes from s: moves *p on to the last
- * change point at or before s and gives the region's value in *val.  Returns 1 when the
- * region holds change points of its own and needs a child node, 0 when
- * one value answers it (*es set when an early stop does), -1 when out of
- * memory.  Nodes and the direct table step through their digits alike. */
+/* The region of a digit, the size addresses from s: moves *p on to the
+ * last change point at or before s and gives the region's value in *val.
+ * Returns 1 when the region holds change points of its own and needs a
+ * child node, 0 when one value answers it (*es set when an early stop
+ * does), -1 when out of memory.  Nodes and the direct table step through
+ * their digits alike. */
 static int region(cf_builder *b, size_t *p, cf_u128 s, cf_u128 size,
                   uint32_t *val, int *es)
 {
