@@ -192,3 +192,17 @@ void sibling(char *buf, size_t size, const char *name)
   *strrchr(self, '/') = '\0';
   snprintf(buf, size, "%s/%s", self, name);
 }
+
+void run_status(result *r, const char *const *extra, const char *const *argv,
+                int status)
+{
+  run(r, extra, argv);
+  ck_assert_msg(r->status == status, SAYS(r));
+}
+
+void guarded_status(result *r, const char *const *extra,
+                    const char *const *argv, int status)
+{
+  guarded(r, extra, argv);
+  ck_assert_msg(r->status == status, SAYS(r));
+}

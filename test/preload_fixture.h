@@ -52,6 +52,12 @@ void run(result *r, const char *const *extra, const char *const *argv);
 /* As run, for a program that must exist: a missing one fails the test. */
 void guarded(result *r, const char *const *extra, const char *const *argv);
 
+/* run() and guarded() whose exit status must be status. */
+void run_status(result *r, const char *const *extra, const char *const *argv,
+                int status);
+void guarded_status(result *r, const char *const *extra,
+                    const char *const *argv, int status);
+
 /* BUILD/test/NAME, next to this program. */
 void sibling(char *buf, size_t size, const char *name);
 

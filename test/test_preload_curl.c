@@ -55,8 +55,7 @@ TU_TEST(tc_programs, curl_metrics_textfile)
   glob_t g;
 
   snprintf(path, sizeof(path), "%s/curl-%%p.prom", tmp);
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, argv, 7);
   ck_assert_str_eq(r->out, "hello from allowed\n");
   ck_assert_uint_eq(th_requests(denied), 0);
   /* one file, of a process id, and no temporary file beside it */
@@ -73,8 +72,7 @@ TU_TEST(tc_programs, curl_metrics_textfile)
            "line=\"3\",rule=\"deny 127.0.0.3\"}=1", rules);
   check[7] = hit2;
   check[8] = hit3;
-  run(r, NULL, check);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  run_status(r, NULL, check, 0);
   globfree(&g);
   free(r);
 }
@@ -99,8 +97,7 @@ TU_TEST(tc_programs, curl_parallel_mixed)
     argv[n++] = urls[i];
   }
   argv[n] = NULL;
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, argv, 7);
   for(i = 0; i < 20; i++) {
     snprintf(want, sizeof(want), "%d %s\n", i % 2 ? 7 : 0, urls[i]);
     ck_assert_msg(strstr(r->out, want) != NULL, "no \"%s\" in %s", want,
@@ -133,8 +130,7 @@ TU_TEST(tc_programs, keep_proxy_goes_through_the_proxy)
                          url("127.0.0.3", "/x"), NULL };
 
   snprintf(proxy, sizeof(proxy), "http_proxy=%s", url("127.0.0.2", "/"));
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, env, argv, 0);
   ck_assert_str_eq(r->out, "hello from allowed\n");
   th_last_target(allowed, target, sizeof(target));
   ck_assert_str_eq(target, url("127.0.0.3", "/x"));
@@ -153,8 +149,7 @@ TU_TEST(tc_programs, broken_rules_refuse_everything)
 
   snprintf(bad, sizeof(bad), "%s/bad.rules", tmp);
   tu_write_text(bad, "allow 127.0.0.2\ndeny 10/8\n");
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, argv, 7);
   snprintf(want, sizeof(want), "curlfence: %s:2:6: ", bad);
   ck_assert_msg(!strncmp(r->err, want, strlen(want)), SAYS(r));
   ck_assert_msg(strstr(r->err, "every connection is refused\n") != NULL,
@@ -184,8 +179,7 @@ TU_TEST(tc_programs, earlier_preload_entry_does_not_win)
   memcpy(&addr, &fn, sizeof(addr));
   ck_assert(dladdr(addr, &info) && info.dli_fname);
   snprintf(var, sizeof(var), "LD_PRELOAD=%s", info.dli_fname);
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, env, argv, 7);
   ck_assert_str_eq(r->out, "");
   ck_assert_uint_eq(th_requests(denied), 0);
   free(r);
@@ -208,8 +202,7 @@ TU_TEST(tc_programs, earlier_preload_entry_is_reported)
   ck_assert(dladdr(addr, &info) && info.dli_fname);
   snprintf(var, sizeof(var), "LD_PRELOAD=%s:%s", info.dli_fname, preload);
   snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", rules);
-  run(r, env, argv);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  run_status(r, env, argv, 0);
   ck_assert_msg(strstr(r->err, "curlfence: ") == r->err &&
                 strstr(r->err, " defines curl_easy_init ahead of the preload "
                                "library") != NULL, SAYS(r));
@@ -236,11 +229,9 @@ TU_TEST(tc_programs, allow_tftp_lets_curl_fetch)
 
   tu_tftp_start(&t, "127.0.0.2");
   snprintf(tftp, sizeof(tftp), "tftp://127.0.0.2:%u/file", t.port);
-  guarded(r, NULL, without);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, without, 7);
   ck_assert_int_eq(atomic_load(&t.requests), 0);
-  guarded(r, NULL, with);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, NULL, with, 0);
   ck_assert_str_eq(r->out, "hello over udp\n");
   tu_tftp_stop(&t);
   ck_assert_int_eq(atomic_load(&t.requests), 1);
@@ -303,20 +294,17 @@ TU_TEST(tc_programs, keep_doh_reaches_the_doh_server)
   snprintf(doh, sizeof(doh), "https://127.0.0.3:%u/dns-query", port);
 
   /* Resolved by /etc/hosts to a loopback address the rules deny. */
-  guarded(r, NULL, without);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, without, 7);
   ck_assert_uint_eq(th_connections(denied), 0);
 
   /* The DoH connection is refused like any other socket to a denied
    * address: nothing resolves the name. */
-  guarded(r, NULL, with);
-  ck_assert_msg(r->status == 6, SAYS(r));
+  guarded_status(r, NULL, with, 6);
   ck_assert_uint_eq(th_connections(denied), 0);
 
   /* Only libcurl's sockets decided: the DoH server is reached (and,
    * speaking no TLS, resolves nothing). */
-  guarded(r, NULL, curl_only);
-  ck_assert_msg(r->status == 6, SAYS(r));
+  guarded_status(r, NULL, curl_only, 6);
   ck_assert_uint_ge(th_connections(denied), 1);
   ck_assert_uint_eq(th_requests(allowed), 0);
   free(r);
@@ -346,8 +334,7 @@ TU_TEST(tc_programs, audit_to_syslog)
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
   snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, env, argv, 7);
   ck_assert_str_eq(r->out, "hello from allowed\n");
   while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
     msg[n] = '\0';
@@ -383,8 +370,7 @@ TU_TEST(tc_programs, audit_to_missing_syslog_refuses)
                          "--", "curl", "-sS", url("127.0.0.2", "/a"), NULL };
 
   snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s/nolog", tmp);
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, env, argv, 7);
   ck_assert_msg(!strncmp(r->err, "curlfence: audit: ", 18) &&
                 strstr(r->err, "cannot connect to syslog") != NULL, SAYS(r));
   ck_assert_uint_eq(th_requests(allowed), 0);
@@ -427,8 +413,7 @@ TU_TEST(tc_programs, audit_to_slow_syslog_reports_losses)
                               sizeof(rcvbuf)), 0);
   ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
   snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, env, argv, 7);
   while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0)
     got++;
   close(fd);
@@ -502,8 +487,7 @@ TU_TEST(tc_programs, audit_to_stderr_file)
                          "--", "curl", "-sS", url("127.0.0.3", "/b"),
                          NULL };
 
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, argv, 7);
   ck_assert_msg(audit_lines(r->err) == 1 &&
                 strstr(r->err, "\"decision\":\"deny\"") != NULL, SAYS(r));
   ck_assert_msg(strstr(r->err, "\ncurl: (7) ") != NULL ||
@@ -520,8 +504,7 @@ TU_TEST(tc_programs, audit_to_stdout_dash)
   const char *argv[] = { tool, "run", "-r", rules, "--audit", "-", "--",
                          "curl", "-s", url("127.0.0.2", "/a"), NULL };
 
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, NULL, argv, 0);
   /* open and reused */
   ck_assert_msg(audit_lines(r->out) == 2, SAYS(r));
   ck_assert_msg(strstr(r->out, "hello from allowed\n") != NULL, SAYS(r));

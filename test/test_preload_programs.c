@@ -140,14 +140,12 @@ TU_TEST(tc_programs, curl_connection_decided_once)
                        "curl", "-sS", url("127.0.0.3", "/x"), NULL };
 
   snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
-  guarded(r, NULL, ok);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, NULL, ok, 0);
   ck_assert_uint_eq(audit_count(audit, "\"v\":"), 2);
   ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
   ck_assert_uint_eq(audit_count(audit, "\"check\":\"reused\""), 1);
   ck_assert_int_eq(unlink(audit), 0);
-  guarded(r, NULL, no);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, NULL, no, 7);
   ck_assert_uint_eq(audit_count(audit, "\"v\":"), 1);
   ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
   ck_assert_uint_eq(th_connections(denied), 0);
@@ -392,8 +390,7 @@ TU_TEST(tc_programs, odd_program_stays_guarded)
   snprintf(to, sizeof(to), "127.0.0.2:%u:127.0.0.3:%u", port, port);
   unix_srv = th_start_unix(sock, "unix");
   ck_assert_ptr_nonnull(unix_srv);
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, env, argv, 0);
   for(i = 0; i < sizeof(want) / sizeof(want[0]); i++)
     ck_assert_msg(strstr(r->out, want[i]) != NULL, "no \"%s\" in %s",
                   want[i], r->out);

@@ -44,8 +44,7 @@ TU_TEST(tc_robustness, fork_while_handles_are_busy)
                          url("127.0.0.3", "/f"), NULL };
 
   sibling(prog, sizeof(prog), "preload-fork");
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, NULL, argv, 0);
   ck_assert_str_eq(r->out, "forks 300 stuck 0 wrong 0\n");
   ck_assert_uint_eq(th_requests(denied), 0);
   free(r);
@@ -68,8 +67,7 @@ static long memory_growth(const char *mode, int preloaded)
   if(preloaded)
     guarded(r, NULL, under);
   else
-    run(r, NULL, plain);
-  ck_assert_msg(r->status == 0, SAYS(r));
+    run_status(r, NULL, plain, 0);
   ck_assert_msg(sscanf(r->out, "grew %ld", &kb) == 1, SAYS(r));
   free(r);
   return kb;

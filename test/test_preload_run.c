@@ -35,8 +35,7 @@ TU_TEST(tc_programs, run_missing_command)
   const char *argv[] = { tool, "run", "--",
                          "curlfence-no-such-command", NULL };
 
-  run(r, NULL, argv);
-  ck_assert_msg(r->status == 127, SAYS(r));
+  run_status(r, NULL, argv, 127);
   ck_assert_msg(strstr(r->err, "command not found") != NULL, SAYS(r));
   free(r);
 }
@@ -84,8 +83,7 @@ static void copy_curl(char *buf, size_t size, const char *name,
 
   in_path(curl, sizeof(curl), "curl");
   snprintf(buf, size, "%s/%s", tmp, name);
-  run(r, NULL, argv);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  run_status(r, NULL, argv, 0);
   ck_assert_int_eq(chmod(buf, mode), 0);
   free(r);
 }
@@ -190,8 +188,7 @@ TU_TEST(tc_programs, run_follows_script_chains)
     tu_write_text(name[i], text);
     ck_assert_int_eq(chmod(name[i], 0755), 0);
   }
-  run(r, NULL, ok);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  run_status(r, NULL, ok, 7);
   run(r, NULL, deep);
   refused(r, name[5], "has more than 5 #! scripts in a row");
   ck_assert_uint_eq(th_connections(denied), 0);
@@ -278,8 +275,7 @@ TU_TEST(tc_programs, run_refuses_other_architectures)
   ck_assert_int_eq(symlink(preload, lib), 0);
   snprintf(var, sizeof(var), "CURLFENCE_PRELOAD=%s/$LIB/"
            "libcurlfence-preload.so", tmp);
-  run(r, env, acurl);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  run_status(r, env, acurl, 7);
   run(r, env, a32);
   refused(r, p32, "is a 32-bit i386 program, and there is no preload "
           "library for it (");
@@ -305,8 +301,7 @@ TU_TEST(tc_programs, run_takes_settings_from_the_environment)
   snprintf(avar, sizeof(avar), "CURLFENCE_AUDIT=%s", audit);
   /* the default rules deny loopback: these let 127.0.0.2 through */
   snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", rules);
-  guarded(r, env, plain);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  guarded_status(r, env, plain, 0);
   ck_assert_str_eq(r->out, "hello from allowed\n");
   read_file(audit, log, sizeof(log));
   ck_assert_msg(strstr(log, "\"decision\":\"allow\",\"enforced\":true,"
@@ -315,8 +310,7 @@ TU_TEST(tc_programs, run_takes_settings_from_the_environment)
   snprintf(open_all, sizeof(open_all), "%s/open.rules", tmp);
   tu_write_text(open_all, "default allow\n");
   snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", open_all);
-  guarded(r, env, opt);
-  ck_assert_msg(r->status == 7, SAYS(r));
+  guarded_status(r, env, opt, 7);
   ck_assert_uint_eq(th_requests(denied), 0);
   free(r);
 }
@@ -486,8 +480,7 @@ TU_TEST(tc_programs, run_reads_env_words_as_env_does)
   copy_curl(named, sizeof(named), "LD_PRELOAD=", 0755);
   sibling(marker, sizeof(marker), "marker-static");
   snprintf(dashes, sizeof(dashes), "%s/--", tmp);
-  run(r, NULL, cp);
-  ck_assert_msg(r->status == 0, SAYS(r));
+  run_status(r, NULL, cp, 0);
   snprintf(pathvar, sizeof(pathvar), "PATH=%s:%s", tmp, getenv("PATH"));
   snprintf(mark, sizeof(mark), "%s/ran", tmp);
   run(r, env, after);
