@@ -425,7 +425,7 @@ $(JSON_LINES): test/prog/json_lines.c test/fuzz/json_check.c test/fuzz/json_chec
 	$(CC) $(CFLAGS_ALL) -Itest/fuzz -o $@ test/prog/json_lines.c \
 	  test/fuzz/json_check.c $(LDFLAGS_ALL)
 
-# The programs test/test_preload.c runs (test/prog/), each from one source
+# The programs test/test_preload*.c run (test/prog/), each from one source
 # and compiled by one recipe: PROG_SAN is $(SAN), or nothing for those
 # loaded or measured like the preload library, which has no sanitizer;
 # PROG_FLAGS and PROG_LIBS are each program's own.
@@ -644,10 +644,11 @@ BENCH_LINK = mkdir -p $(@D) && $(CC) $(CFLAGS_ALL) $(BENCH_CFLAGS) -o $@ \
 $(BENCH_BINS) $(BENCH_DPDK_BIN):
 	$(BENCH_LINK)
 $(BENCH_BIN): $(BENCH_SRCS) bench/gen.h $(LIB_HDRS) $(INTLIB)
-$(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h
+$(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h lib/engine/util.h $(INTLIB)
 $(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h $(LIB_HDRS) $(INTLIB)
 $(BENCH_GUARD_BIN): bench/guard.c bench/gen.c bench/gen.h $(LIB_HDRS) $(INTLIB)
-$(BENCH_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN) $(ATTACH_BENCH): BENCH_CFLAGS = -Ilib
+$(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN) \
+  $(ATTACH_BENCH): BENCH_CFLAGS = -Ilib
 $(BENCH_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN) $(ATTACH_BENCH): \
   BENCH_LIBS = $(LIBDEPS)
 $(PRELOAD_BENCH): bench/preload_start.c test/httpd.c test/httpd.h

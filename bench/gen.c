@@ -9,22 +9,12 @@
  * roughly the proportions of a public routing table.
  */
 #include "gen.h"
+#include "engine/util.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void mask(uint8_t *a, unsigned plen, unsigned bytes)
-{
-  for(unsigned i = 0; i < bytes; i++) {
-    unsigned lo = i * 8;
-    if(plen <= lo)
-      a[i] = 0;
-    else if(plen < lo + 8)
-      a[i] &= (uint8_t)(0xff00u >> (plen - lo));
-  }
-}
 
 static void put32(uint8_t *a, uint32_t v)
 {
@@ -41,42 +31,41 @@ static uint32_t rand_unicast4(uint64_t *s)
          (uint32_t)(rnd_next(s) & 0xffffff);
 }
 
-static unsigned bgp4_plen(uint64_t *s)
+/* How often each prefix length stands in a global routing table: a
+ * draw x below 1000 falls in the first band with x < below, which gives
+ * base + a number below spread (spread 0: base, drawing nothing more). */
+typedef struct plen_band {
+  unsigned below, base, spread;
+} plen_band;
+
+static const plen_band bgp4_bands[] = {
+  { 580, 24, 0 }, { 640, 23, 0 }, { 720, 22, 0 }, { 780, 21, 0 },
+  { 830, 20, 0 }, { 870, 19, 0 }, { 900, 18, 0 }, { 930, 17, 0 },
+  { 980, 16, 0 }, { 1000, 9, 7 }
+};
+
+static const plen_band bgp6_bands[] = {
+  { 200, 32, 0 }, { 300, 29, 3 }, { 450, 33, 8 }, { 950, 44, 5 },
+  { 1000, 49, 16 }
+};
+
+static unsigned band_plen(uint64_t *s, const plen_band *b)
 {
   unsigned x = rnd_below(s, 1000);
-  if(x < 580)
-    return 24;
-  if(x < 640)
-    return 23;
-  if(x < 720)
-    return 22;
-  if(x < 780)
-    return 21;
-  if(x < 830)
-    return 20;
-  if(x < 870)
-    return 19;
-  if(x < 900)
-    return 18;
-  if(x < 930)
-    return 17;
-  if(x < 980)
-    return 16;
-  return 9 + rnd_below(s, 7);
+
+  while(x >= b->below)
+    b++;
+  return b->base + rnd_below(s, b->spread);
 }
 
-static unsigned bgp6_plen(uint64_t *s)
+/* A routed prefix's length, and the action and port of its rule as a
+ * routing table's rules have them: 70% allow, 1% port 443 only. */
+static void routed(gen_rule *g, uint64_t *s, unsigned plen)
 {
-  unsigned x = rnd_below(s, 1000);
-  if(x < 200)
-    return 32;
-  if(x < 300)
-    return 29 + rnd_below(s, 3);
-  if(x < 450)
-    return 33 + rnd_below(s, 8);
-  if(x < 950)
-    return 44 + rnd_below(s, 5);
-  return 49 + rnd_below(s, 16);
+  g->plen = (uint8_t)plen;
+  g->allow = rnd_below(s, 10) < 7;
+  if(rnd_below(s, 100) == 0)
+    g->port = 443;
 }
 
 gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
@@ -117,15 +106,12 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
     gen_rule *g = &r[i];
     switch(kind) {
     case GEN_BGP4: {
-      unsigned plen = bgp4_plen(&s);
+      unsigned plen = band_plen(&s, bgp4_bands);
       uint32_t a = plen >= 16 ? pool4[rnd_below(&s, (unsigned)npool)] |
                                     (uint32_t)(rnd_next(&s) & 0xffff)
                               : rand_unicast4(&s);
       put32(g->addr, a);
-      g->plen = (uint8_t)plen;
-      g->allow = rnd_below(&s, 10) < 7;
-      if(rnd_below(&s, 100) == 0)
-        g->port = 443;
+      routed(g, &s, plen);
       break;
     }
     case GEN_BLOCK4: {
@@ -137,7 +123,7 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
       break;
     }
     case GEN_BGP6: {
-      unsigned plen = bgp6_plen(&s);
+      unsigned plen = band_plen(&s, bgp6_bands);
       memcpy(g->addr, pool6[rnd_below(&s, (unsigned)npool)], 16);
       for(int j = 4; j < 8; j++)
         g->addr[j] = (uint8_t)rnd_next(&s);
@@ -146,10 +132,7 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
         g->addr[3] = (uint8_t)rnd_next(&s);
       }
       g->v6 = 1;
-      g->plen = (uint8_t)plen;
-      g->allow = rnd_below(&s, 10) < 7;
-      if(rnd_below(&s, 100) == 0)
-        g->port = 443;
+      routed(g, &s, plen);
       break;
     }
     case GEN_POLICY: {
@@ -166,7 +149,7 @@ gen_rule *gen_rules(gen_kind kind, size_t n, uint64_t seed)
       break;
     }
     }
-    mask(g->addr, g->plen, g->v6 ? 16 : 4);
+    cf_prefix_mask(g->addr, g->addr, g->plen, g->v6 ? 16 : 4);
   }
   free(pool4);
   free(pool6);

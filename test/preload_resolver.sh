@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # The resolver exemption of the preload library, in a mount and network
-# namespace of its own (test/test_preload.c runs it with unshare -m -n):
+# namespace of its own (test/test_preload_programs.c runs it with unshare -m -n):
 # nothing can leave the machine, and /etc/resolv.conf names a tiny DNS
 # responder on 127.0.0.53, an address the rules deny.  Prints one line
 # per lookup or send, made under `curlfence run`:

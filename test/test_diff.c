@@ -157,13 +157,7 @@ static char *random_rules(uint64_t *s, unsigned nrules)
         a[11] = 0xff;
         plen = 64 + rnd_below(s, 32);
       }
-      for(j = 0; j < 16; j++) {
-        unsigned lo = j * 8;
-        if(plen <= lo)
-          a[j] = 0;
-        else if(plen < lo + 8)
-          a[j] &= (uint8_t)(0xff00u >> (plen - lo));
-      }
+      cf_prefix_mask(a, a, plen, 16);
       /* IPv4-mapped rules turn into IPv4 rules; keep the IPv6 ones. */
       if(!memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) && plen >= 96)
         a[0] = 0x20;

@@ -50,14 +50,7 @@ static void tset_free(tset *t)
 
 static void mask_addr(uint8_t *a, int v6, unsigned plen)
 {
-  unsigned bytes = v6 ? 16 : 4;
-  for(unsigned i = 0; i < bytes; i++) {
-    unsigned lo = i * 8;
-    if(plen <= lo)
-      a[i] = 0;
-    else if(plen < lo + 8)
-      a[i] &= (uint8_t)(0xff00u >> (plen - lo));
-  }
+  cf_prefix_mask(a, a, plen, v6 ? 16 : 4);
   if(!v6)
     memset(a + 4, 0, 12);
 }

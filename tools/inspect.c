@@ -100,6 +100,31 @@ static void describe_kind(char *buf, size_t size, const elf_kind *k)
   snprintf(buf, size, "%s%s machine-%u", bits, order, k->machine);
 }
 
+/* The fields elf_has_interp() reads, from a header of either class: the
+ * two classes name them alike and differ only in their types and
+ * offsets, so one text serves both. */
+#define EHDR_FIELDS(Ehdr, Phdr)                                         \
+  do {                                                                  \
+    Ehdr eh;                                                            \
+                                                                        \
+    if(n < sizeof(eh))                                                  \
+      return -1;                                                        \
+    memcpy(&eh, head, sizeof(eh));                                      \
+    phoff = eh.e_phoff;                                                 \
+    phnum = eh.e_phnum;                                                 \
+    phentsize = eh.e_phentsize;                                         \
+    ent = sizeof(Phdr);                                                 \
+  } while(0)
+#define PHDR_FIELDS(Phdr)                                               \
+  do {                                                                  \
+    Phdr p;                                                             \
+                                                                        \
+    memcpy(&p, ph + i * ent, sizeof(p));                                \
+    type = p.p_type;                                                    \
+    off = p.p_offset;                                                   \
+    filesz = p.p_filesz;                                                \
+  } while(0)
+
 /* Whether the ELF program open on fd (kind k, first n bytes in head) asks
  * for a program interpreter (PT_INTERP), which is what loads LD_PRELOAD:
  * 1 yes, 0 no (statically linked), -1 when its headers cannot be read or
@@ -118,28 +143,10 @@ static int elf_has_interp(int fd, const unsigned char *head, size_t n,
   if(k->data != native_data() || fstat(fd, &st) || st.st_size < 0)
     return -1;
   size = (uint64_t)st.st_size;
-  if(k->cls == ELFCLASS64) {
-    Elf64_Ehdr eh;
-
-    if(n < sizeof(eh))
-      return -1;
-    memcpy(&eh, head, sizeof(eh));
-    phoff = eh.e_phoff;
-    phnum = eh.e_phnum;
-    phentsize = eh.e_phentsize;
-    ent = sizeof(Elf64_Phdr);
-  }
-  else if(k->cls == ELFCLASS32) {
-    Elf32_Ehdr eh;
-
-    if(n < sizeof(eh))
-      return -1;
-    memcpy(&eh, head, sizeof(eh));
-    phoff = eh.e_phoff;
-    phnum = eh.e_phnum;
-    phentsize = eh.e_phentsize;
-    ent = sizeof(Elf32_Phdr);
-  }
+  if(k->cls == ELFCLASS64)
+    EHDR_FIELDS(Elf64_Ehdr, Elf64_Phdr);
+  else if(k->cls == ELFCLASS32)
+    EHDR_FIELDS(Elf32_Ehdr, Elf32_Phdr);
   else
     return -1;
   /* the kernel's own limits (fs/binfmt_elf.c) */
@@ -156,22 +163,10 @@ static int elf_has_interp(int fd, const unsigned char *head, size_t n,
   for(i = 0; i < phnum && !found; i++) {
     uint32_t type;
 
-    if(k->cls == ELFCLASS64) {
-      Elf64_Phdr p;
-
-      memcpy(&p, ph + i * ent, sizeof(p));
-      type = p.p_type;
-      off = p.p_offset;
-      filesz = p.p_filesz;
-    }
-    else {
-      Elf32_Phdr p;
-
-      memcpy(&p, ph + i * ent, sizeof(p));
-      type = p.p_type;
-      off = p.p_offset;
-      filesz = p.p_filesz;
-    }
+    if(k->cls == ELFCLASS64)
+      PHDR_FIELDS(Elf64_Phdr);
+    else
+      PHDR_FIELDS(Elf32_Phdr);
     if(type != PT_INTERP)
       continue;
     /* a name the kernel would take: 2 to PATH_MAX bytes, NUL included,

@@ -322,17 +322,6 @@ int cf_self_list(cf_selfaddr **out, size_t *n, uint64_t *print)
 
 /* ------------------------------------------------------ resolved list */
 
-/* The first plen bits of addr (16 bytes) in out, the rest zero. */
-static void prefix_copy(uint8_t *out, const uint8_t *addr, unsigned plen)
-{
-  unsigned full = plen / 8u, rest = plen % 8u;
-
-  memset(out, 0, 16);
-  memcpy(out, addr, full);
-  if(rest)
-    out[full] = (uint8_t)(addr[full] & (0xffu << (8u - rest)));
-}
-
 void cf_self_free(cf_ruleset *rs)
 {
   size_t i;
@@ -395,7 +384,7 @@ curlfence_code cf_self_resolve(cf_ruleset *rs, curlfence_error *err)
         continue;
       s->v6 = list[k].v6;
       s->plen = list[k].prefix ? list[k].prefix : s->v6 ? 128 : 32;
-      prefix_copy(s->addr, list[k].addr, s->plen);
+      cf_prefix_mask(s->addr, list[k].addr, s->plen, 16);
       s->rule = (uint32_t)i;
       inet_ntop(list[k].v6 ? AF_INET6 : AF_INET, list[k].addr, a,
                 sizeof(a));

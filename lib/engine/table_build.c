@@ -423,6 +423,28 @@ static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val)
   return 1;
 }
 
+/* The region of a digit, the size addresses from s: moves *p on to the
+ * last change point at or before s and gives the region's value in *val.
+ * Returns 1 when the region holds change points of its own and needs a
+ * child node, 0 when one value answers it (*es set when an early stop
+ * does), -1 when out of memory.  Nodes and the direct table step through
+ * their digits alike. */
+static int region(cf_builder *b, size_t *p, cf_u128 s, cf_u128 size,
+                  uint32_t *val, int *es)
+{
+  cf_u128 e = s + (size - 1);
+  size_t m = b->ncuts;
+
+  *es = 0;
+  while(*p + 1 < m && cut_start(b, *p + 1) <= s)
+    (*p)++;
+  *val = cut_val(b, *p);
+  if(*p + 1 >= m || cut_start(b, *p + 1) > e)
+    return 0;
+  *es = early_stop(b, *p, e, val);
+  return *es < 0 ? -1 : !*es;
+}
+
 /* Step 3.  Fill node ni, which covers the region starting at base whose
  * digits start at bit off of the key; cuts[p] is the last change point at
  * or before base. */
@@ -444,22 +466,16 @@ static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
 
   for(unsigned d = 0; d < 64;) {
     cf_u128 s = base + (cf_u128)(d >> pad) * csize;
-    cf_u128 e = s + (csize - 1);
     uint32_t val;
-    int es = 0;
-    while(p + 1 < m && cut_start(b, p + 1) <= s)
-      p++;
-    val = cut_val(b, p);
-    if(p + 1 < m && cut_start(b, p + 1) <= e) {
-      es = early_stop(b, p, e, &val);
-      if(es < 0)
-        return -1;
-      if(!es) {
-        inner |= 1ull << d;
-        childp[d] = p;
-        d++;
-        continue;
-      }
+    int es, split = region(b, &p, s, csize, &val, &es);
+
+    if(split < 0)
+      return -1;
+    if(split) {
+      inner |= 1ull << d;
+      childp[d] = p;
+      d++;
+      continue;
     }
     if(!have_prev || val != prev) {
       if(cf_grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
@@ -567,19 +583,14 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6)
   {
     unsigned cshift = 128 - f->sbits;
     cf_u128 csize = (cf_u128)1 << cshift;
-    size_t m = b->ncuts;
     for(size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
-      cf_u128 e = s + (csize - 1);
       uint32_t val;
-      int es = 0;
-      while(p + 1 < m && cut_start(b, p + 1) <= s)
-        p++;
-      val = cut_val(b, p);
-      if(p + 1 < m && cut_start(b, p + 1) <= e &&
-         (es = early_stop(b, p, e, &val)) < 0)
+      int es, split = region(b, &p, s, csize, &val, &es);
+
+      if(split < 0)
         return -1;
-      if(p + 1 < m && cut_start(b, p + 1) <= e && !es) {
+      if(split) {
         size_t ni = f->nnodes;
         if(ni >= CF_VAL_MAX)
           return -2;

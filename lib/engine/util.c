@@ -41,6 +41,18 @@ int cf_prefix_equal(const uint8_t *a, const uint8_t *b, unsigned plen)
          ((a[full] ^ b[full]) & (0xffu << (8u - rest)) & 0xffu) == 0;
 }
 
+void cf_prefix_mask(uint8_t *out, const uint8_t *addr, unsigned plen,
+                    size_t bytes)
+{
+  for(size_t i = 0; i < bytes; i++) {
+    unsigned lo = (unsigned)i * 8u;
+
+    out[i] = plen <= lo ? 0
+             : plen >= lo + 8u ? addr[i]
+             : (uint8_t)(addr[i] & (0xff00u >> (plen - lo)));
+  }
+}
+
 void cf_nat64_extract(unsigned plen, const uint8_t *addr, uint8_t *out4)
 {
   unsigned pos = plen / 8u, i;

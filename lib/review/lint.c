@@ -54,36 +54,36 @@ typedef struct lkey {
   uint32_t idx;
 } lkey;
 
+/* -1, 0 or 1 as a is below, equal to or above b: the step of every
+ * comparison of sort keys here */
+static int num_cmp(uint64_t a, uint64_t b)
+{
+  return (a > b) - (a < b);
+}
+
+/* family, then prefix length, then address: the order both sort keys
+ * start with */
+static int prefix_cmp(uint8_t av6, uint8_t aplen, const uint8_t *aaddr,
+                      uint8_t bv6, uint8_t bplen, const uint8_t *baddr)
+{
+  int c = num_cmp(av6, bv6);
+
+  return c ? c : aplen != bplen ? num_cmp(aplen, bplen)
+                                : memcmp(aaddr, baddr, 16);
+}
+
 /* family, prefix length, address, then rank on the same prefix (a rule
  * with a port list, then deny, then the earlier rule: cf_rule_beats) */
 static int key_cmp(const void *x, const void *y)
 {
   const lkey *a = x, *b = y;
-  int c;
+  int c = prefix_cmp(a->v6, a->plen, a->addr, b->v6, b->plen, b->addr);
 
-  if(a->v6 != b->v6)
-    return a->v6 < b->v6 ? -1 : 1;
-  if(a->plen != b->plen)
-    return a->plen < b->plen ? -1 : 1;
-  c = memcmp(a->addr, b->addr, 16);
-  if(c)
-    return c;
-  if(a->portless != b->portless)
-    return a->portless < b->portless ? -1 : 1;
-  if(a->allow != b->allow)
-    return a->allow < b->allow ? -1 : 1;
-  return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
-static void mask_into(uint8_t *out, const uint8_t *addr, unsigned plen,
-                      unsigned bytes)
-{
-  for(unsigned i = 0; i < bytes; i++) {
-    unsigned lo = i * 8;
-    out[i] = plen <= lo ? 0 : plen >= lo + 8 ? addr[i]
-                                             : (uint8_t)(addr[i] &
-                                                 (0xff00u >> (plen - lo)));
-  }
+  if(!c)
+    c = num_cmp(a->portless, b->portless);
+  if(!c)
+    c = num_cmp(a->allow, b->allow);
+  return c ? c : num_cmp(a->idx, b->idx);
 }
 
 /* The rules matching addr, best first, into st->match; returns how many. */
@@ -98,7 +98,7 @@ static size_t matching(lint_state *st, int v6, const uint8_t *addr)
 
     if(lo == hi)
       continue;
-    mask_into(key, addr, (unsigned)plen, bytes);
+    cf_prefix_mask(key, addr, (unsigned)plen, bytes);
     /* first rule whose address is >= key */
     while(lo < hi) {
       size_t mid = lo + (hi - lo) / 2;
@@ -372,32 +372,24 @@ static int range_cmp(const void *x, const void *y)
 {
   const cf_port_range *a = x, *b = y;
 
-  if(a->lo != b->lo)
-    return a->lo < b->lo ? -1 : 1;
-  return a->hi < b->hi ? -1 : a->hi > b->hi;
+  int c = num_cmp(a->lo, b->lo);
+
+  return c ? c : num_cmp(a->hi, b->hi);
 }
 
 /* everything but the index, then the index: an earlier rule first */
 static int dkey_cmp(const void *x, const void *y)
 {
   const dkey *a = x, *b = y;
-  int c;
+  int c = prefix_cmp(a->v6, a->plen, a->addr, b->v6, b->plen, b->addr);
 
-  if(a->v6 != b->v6)
-    return a->v6 < b->v6 ? -1 : 1;
-  if(a->plen != b->plen)
-    return a->plen < b->plen ? -1 : 1;
-  c = memcmp(a->addr, b->addr, 16);
-  if(c)
-    return c;
-  if(a->allow != b->allow)
-    return a->allow < b->allow ? -1 : 1;
-  if(a->nports != b->nports)
-    return a->nports < b->nports ? -1 : 1;
-  for(uint32_t i = 0; i < a->nports; i++)
-    if((c = range_cmp(&a->ports[i], &b->ports[i])))
-      return c;
-  return a->idx < b->idx ? -1 : a->idx > b->idx;
+  if(!c)
+    c = num_cmp(a->allow, b->allow);
+  if(!c)
+    c = num_cmp(a->nports, b->nports);
+  for(uint32_t i = 0; !c && i < a->nports; i++)
+    c = range_cmp(&a->ports[i], &b->ports[i]);
+  return c ? c : num_cmp(a->idx, b->idx);
 }
 
 /* The port ranges of r in canonical form, into out (room for r->nports):

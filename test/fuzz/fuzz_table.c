@@ -45,14 +45,7 @@ static int take(in *s, void *out, size_t n)
 
 static void mask(uint8_t *a, int v6, unsigned plen)
 {
-  unsigned i, n = v6 ? 16 : 4;
-
-  for(i = 0; i < n; i++) {
-    if(plen <= i * 8)
-      a[i] = 0;
-    else if(plen < i * 8 + 8)
-      a[i] &= (uint8_t)(0xff00u >> (plen - i * 8));
-  }
+  cf_prefix_mask(a, a, plen, v6 ? 16 : 4);
   if(!v6)
     memset(a + 4, 0, 12);
 }

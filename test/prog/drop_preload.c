@@ -4,7 +4,7 @@
  * in it out of the process: the loader asks an audit library for each
  * name it looks up, preloaded libraries included, and loads nothing for
  * a name it answers with NULL.  `curlfence run` must refuse to start a
- * command with LD_AUDIT set (test/test_preload.c).
+ * command with LD_AUDIT set (test/test_preload_run.c).
  */
 #include <link.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Creates the file its last argument names, so a test can tell whether it
- * ran.  Built statically, for test/test_preload.c: `curlfence run` must
+ * ran.  Built statically, for test/test_preload_run.c: `curlfence run` must
  * refuse to start it, directly or as a #! interpreter.
  */
 #include <fcntl.h>

@@ -2,7 +2,7 @@
 /*
  * preload-watch URL RULES NEW WAIT_MS
  *
- * One long-running libcurl program for test/test_preload.c's rules
+ * One long-running libcurl program for test/test_preload_curl.c's rules
  * watcher test: one handle fetches URL, NEW is renamed over RULES (as an
  * editor or a deployment would replace it), and after WAIT_MS the same
  * handle fetches URL again.  Prints "first CODE\nsecond CODE\n" with the
