@@ -15,8 +15,9 @@
  *   dlvsym.c    dlvsym() that finds the interposed functions
  *
  * Nothing but the interposed functions (curl_easy_*, the socket calls,
- * the name lookups, dlopen, dlvsym) is exported (preload/exports.map), so a program that
- * also links libcurlfence.so keeps its own copy of the library.
+ * the name lookups, dlopen, dlvsym) is exported (preload/exports.map), so
+ * a program that also links libcurlfence.so keeps its own copy of the
+ * library.
  */
 #ifndef CURLFENCE_PRELOAD_H
 #define CURLFENCE_PRELOAD_H
