@@ -6,6 +6,8 @@
  *
  *   preload.c   the interposed curl_easy_* functions and the callbacks
  *   sockets.c   the interposed connect, sendto, sendmsg and sendmmsg
+ *   names.c     the interposed getaddrinfo and gethostbyname*: which name
+ *               gave which address, for the program's own sockets
  *   libcurl.c   which libcurl a caller uses, found at run time
  *   handles.c   per-handle state: CURL * -> libcurl and program callbacks
  *   config.c    the environment, read once, turned into one guard
@@ -13,8 +15,9 @@
  *   dlvsym.c    dlvsym() that finds the interposed functions
  *
  * Nothing but the interposed functions (curl_easy_*, the socket calls,
- * dlopen, dlvsym) is exported (preload/exports.map), so a program that
- * also links libcurlfence.so keeps its own copy of the library.
+ * the name lookups, dlopen, dlvsym) is exported (preload/exports.map), so
+ * a program that also links libcurlfence.so keeps its own copy of the
+ * library.
  */
 #ifndef CURLFENCE_PRELOAD_H
 #define CURLFENCE_PRELOAD_H
@@ -101,6 +104,12 @@ typedef struct pl_config {
  * again.  Sockets past a fixed number are not remembered (and decided
  * again). */
 void pl_socket_allowed(int fd, const struct sockaddr *a, socklen_t len);
+
+/* names.c: the name the program's own lookups gave the address of sa
+ * (canonical, cf_host_canon), copied to out; 0 when there is none, or
+ * when several names gave that address. */
+int pl_name_of(const struct sockaddr *sa, socklen_t len,
+               char out[CF_HOST_MAX + 1]);
 
 /* glibc's second name of connect(), exported for other objects. */
 int __connect(int fd, const struct sockaddr *sa, socklen_t len);

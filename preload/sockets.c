@@ -22,6 +22,9 @@
  *   resolver keeps working wherever they sit (127.0.0.53 is loopback).
  *   Nothing else is exempt.
  *
+ * A call that is decided carries the name the program's own lookup gave
+ * the address, when exactly one did (names.c), so host rules apply.
+ *
  * A refusal fails with EPERM, and a refused datagram is not sent.
  *
  * Not reachable from here (docs/security.md): libc's own calls (its
@@ -326,6 +329,7 @@ static int permitted(int fd, const struct sockaddr *sa, socklen_t len,
   const pl_config *c;
   cf_sockcall call;
   sa_family_t fam;
+  char host[CF_HOST_MAX + 1];
   int saved = errno, ok;
 
   if(!sa || len < (socklen_t)sizeof(fam))
@@ -341,9 +345,11 @@ static int permitted(int fd, const struct sockaddr *sa, socklen_t len,
   call.salen = len;
   call.check = check;
   call.fd = fd;
-  call.host = NULL;
-  ok = allowed_before(fd, sa, len) || resolver(sa, len) ||
-       cf_guard_socket(c->guard, &call, c->flags) == CURLFENCE_ALLOW;
+  ok = allowed_before(fd, sa, len) || resolver(sa, len);
+  if(!ok) {
+    call.host = pl_name_of(sa, len, host) ? host : NULL;
+    ok = cf_guard_socket(c->guard, &call, c->flags) == CURLFENCE_ALLOW;
+  }
   errno = ok ? saved : PL_REFUSED;
   return ok;
 }

@@ -519,13 +519,22 @@ curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
                                  unsigned flags)
 {
   cf_decision d;
+  cf_name name;
 
   if(!alive(g) || !call)
     return CURLFENCE_DENY;
   /* A short or mismatched address is decided as unusable (denied). */
   cf_dest_init(&d.dest, call->sa, call->salen);
+  /* A name with no URL: the event's url stays null.  One that is not
+   * canonical matches no host rule, as for libcurl's connections. */
+  name.u = NULL;
+  name.url[0] = '\0';
+  name.url_done = 1;
+  if(!call->host ||
+     cf_host_canon(call->host, strlen(call->host), name.host) != 0)
+    name.host[0] = '\0';
   return conclude(g, &d, call->check, flags & CURLFENCE_ATTACH_REPORT_ONLY,
-                  call->fd, NULL);
+                  call->fd, &name);
 }
 
 /* ---------------------------------------------------------------- stats */

@@ -264,8 +264,8 @@ typedef struct cf_sockcall {
   int fd;                     /* the socket: its type and protocol are
                                  read only for an audit event */
   const char *host;           /* the name the program looked the address
-                                 up by, NULL when unknown; not used yet:
-                                 the address alone decides */
+                                 up by (canonical), NULL when unknown:
+                                 host rules match only a name */
 } cf_sockcall;
 
 /* Decide call against the guard's policy, count and audit it like the
