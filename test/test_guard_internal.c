@@ -440,3 +440,81 @@ TU_TEST(tc_names, test_name_used_after_reload_brings_host_rules)
   curlfence_policy_unref(b);
 }
 END_TEST
+
+/* ------------------------------------------------------ cheap decisions */
+
+static socklen_t sockaddr_of(const char *text, unsigned port,
+                             struct sockaddr_storage *ss)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+  memset(ss, 0, sizeof(*ss));
+  if(inet_pton(AF_INET, text, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    return sizeof(*in);
+  }
+  ck_assert_int_eq(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons((uint16_t)port);
+  return sizeof(*in6);
+}
+
+/* The guards decide without the verdict and count by rule and reason: the
+ * cheap decision gives the action, the rule counted and the reason word
+ * of the full one, for every kind of policy and address. */
+TU_CASE(tc_cheap, "cheap decisions", 60, NULL, NULL);
+
+TU_TEST(tc_cheap, test_decide_without_verdict_counts_alike)
+{
+  static const char *const policies[] = {
+    "default deny\nallow 10.9.0.0/16\nallow 10.8.0.0/16 port 443\n"
+    "deny 10.8.1.0/24 port 443\nallow 2001:db8::/32\n",
+    "default allow\nnat64 64:ff9b::/96\ndeny 127.0.0.0/8\n"
+    "deny 10.8.0.0/16 port 80\n",
+    "default allow\ndeny self\nallow 10.9.0.0/16\n",
+    "default deny\nallow host a.example\ndeny host b.example\n"
+    "allow 10.9.0.0/16\nallow host c.example to 10.8.0.0/16\n"
+    "deny 10.8.0.0/16\n",
+  };
+  static const char *const addrs[] = {
+    "10.9.1.2", "10.8.1.5", "10.8.2.5", "10.7.0.1", "127.0.0.1",
+    "0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:10.9.1.2", "::1",
+    "64:ff9b::7f00:1", "64:ff9b::a08:105", "2001:db8::1", "2001:db9::1",
+  };
+  static const char *const hosts[] = { NULL, "a.example", "b.example",
+                                       "c.example" };
+  static const unsigned ports[] = { 443, 80, 0 };
+
+  for(size_t p = 0; p < sizeof(policies) / sizeof(policies[0]); p++) {
+    curlfence_policy *pol = tu_load(policies[p]);
+
+    for(size_t a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
+      for(size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
+        for(size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+          struct sockaddr_storage ss;
+          socklen_t len = sockaddr_of(addrs[a], ports[i], &ss);
+          cf_decision cheap, full;
+
+          memset(&cheap, 0, sizeof(cheap));
+          memset(&full, 0, sizeof(full));
+          cf_dest_init(&cheap.dest, (struct sockaddr *)&ss, len);
+          cf_dest_init(&full.dest, (struct sockaddr *)&ss, len);
+          cheap.dest.host = full.dest.host = hosts[h];
+          cf_decide(pol, &cheap, 0);
+          cf_decide(pol, &full, 1);
+          ck_assert_msg(cheap.action == full.action &&
+                            cheap.hit == full.hit && cheap.verdict.reason &&
+                            !strcmp(cheap.verdict.reason,
+                                    full.verdict.reason),
+                        "policy %zu, %s port %u, host %s: %d/%ld/%s, "
+                        "full %d/%ld/%s", p, addrs[a], ports[i],
+                        hosts[h] ? hosts[h] : "-", cheap.action, cheap.hit,
+                        cheap.verdict.reason ? cheap.verdict.reason : "-",
+                        full.action, full.hit, full.verdict.reason);
+        }
+    curlfence_policy_unref(pol);
+  }
+}
+END_TEST
