@@ -13,10 +13,11 @@
  *
  * Then the same with a name: GET http://bench.example:PORT/a?q, the name
  * pinned to 127.0.0.1 with CURLOPT_RESOLVE (in the plain run too), where
- * the guard reads and parses the handle's URL for the name: in the
- * pre-request check only (curlfence_attach), and in both checks (as the
- * preload library and curlfence fetch do, through the guard's internal
- * checks with the name passed in).
+ * the guard is handed the handle for the name: in the pre-request check
+ * only (curlfence_attach), and in both checks (as the preload library and
+ * curlfence fetch do, through the guard's internal checks with the name
+ * passed in).  The shipped rules have no host rules and nothing is
+ * audited, so the URL is never parsed: what is left is the handing.
  *
  *   bench-attach RULES-DIR            runs itself under valgrind 5 times
  *   bench-attach RULES-DIR MODE       one measured run: plain, attach,

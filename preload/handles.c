@@ -77,6 +77,7 @@ pl_handle *pl_handle_add(CURL *curl, const pl_curl *lib)
   if(h) {
     pl_handle *next = h->next;
 
+    cf_name_memo_free(&h->memo);
     memset(h, 0, sizeof(*h));
     h->next = next;
   }
@@ -120,7 +121,15 @@ pl_handle *pl_handle_take(CURL *curl)
   return h;
 }
 
+void pl_handle_free(pl_handle *h)
+{
+  if(h) {
+    cf_name_memo_free(&h->memo);
+    free(h);
+  }
+}
+
 void pl_handle_remove(CURL *curl)
 {
-  free(pl_handle_take(curl));
+  pl_handle_free(pl_handle_take(curl));
 }

@@ -40,13 +40,16 @@
 /* The name of the connection h's handle is making: each handle has a
  * record of its own (copies get theirs in curl_easy_duphandle), so the
  * record's handle is the one connecting; libcurl's own copies have records
- * without a handle, and no name. */
-static cf_name *pl_name(const pl_handle *h, cf_name *buf)
+ * without a handle, and no name.  The record remembers the last URL named,
+ * so the pre-request check after the open check of a connection, and the
+ * requests that reuse it, do not parse the same URL again. */
+static cf_name *pl_name(pl_handle *h, cf_name *buf)
 {
   buf->u = NULL;
   if(!h->curl || !h->lib || !h->lib->url.getinfo ||
      cf_name_of(&h->lib->url, h->curl, buf))
     return NULL;
+  cf_name_remember(buf, &h->memo);
   return buf;
 }
 
@@ -280,7 +283,7 @@ PL_EXPORT void curl_easy_cleanup(CURL *curl)
 
   if(lib)
     lib->cleanup(curl);
-  free(h);
+  pl_handle_free(h);
 }
 
 /* The variadic argument's type follows from the option's number

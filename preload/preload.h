@@ -73,6 +73,7 @@ typedef struct pl_handle {
   void *prereq_data;
   int broken;                       /* the checks could not be installed:
                                        refuse every connection */
+  cf_name_memo memo;                /* the last URL the checks named */
   struct pl_handle *next;           /* hash chain */
 } pl_handle;
 
@@ -85,6 +86,8 @@ pl_handle *pl_handle_find(CURL *curl);
 pl_handle *pl_handle_take(CURL *curl);
 /* Unregister and free the record of curl (nothing when unknown). */
 void pl_handle_remove(CURL *curl);
+/* Free a record pl_handle_take() handed over (NULL: nothing). */
+void pl_handle_free(pl_handle *h);
 
 /* The settings from the environment. */
 typedef struct pl_config {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The guard's checks without libcurl (cf_guard_prereq): counters that many
- * threads update at once, and how the pre-request check reads libcurl's
- * address text.  Nothing here opens a socket.
+ * threads update at once, how the pre-request check reads libcurl's
+ * address text, and when a check reads and parses the connection's name.
+ * Nothing here opens a socket.
  */
 #include "testutil.h"
 #include "guard/guard.h"
@@ -10,6 +11,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,5 +249,272 @@ TU_TEST(tc_checks, test_prereq_text)
   ck_assert_int_eq(prereq(g, "10.8.1.2", "x", 0, &calls), CURL_PREREQFUNC_OK);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- names */
+
+/* A handle for the checks' names without libcurl's transfers: its
+ * CURLINFO_EFFECTIVE_URL is url, and the URL API is libcurl's, with the
+ * parses counted. */
+typedef struct fake_handle {
+  const char *url;
+} fake_handle;
+
+static int url_parses;
+
+static CURLcode fake_getinfo(CURL *h, CURLINFO info, ...)
+{
+  va_list ap;
+  char **out;
+
+  va_start(ap, info);
+  out = va_arg(ap, char **);
+  va_end(ap);
+  if(info != CURLINFO_EFFECTIVE_URL)
+    return CURLE_UNKNOWN_OPTION;
+  *out = (char *)((fake_handle *)h)->url;
+  return CURLE_OK;
+}
+
+static CURLUcode counted_set(CURLU *u, CURLUPart what, const char *part,
+                             unsigned int flags)
+{
+  if(what == CURLUPART_URL)
+    url_parses++;
+  return curl_url_set(u, what, part, flags);
+}
+
+static const cf_urlapi counted_api = {
+  fake_getinfo, curl_url, counted_set, curl_url_get, curl_url_cleanup,
+  curl_free
+};
+
+typedef struct seen_name {
+  int events;
+  char host[64], url[128];
+} seen_name;
+
+static int see_name(const curlfence_event *ev, void *data)
+{
+  seen_name *s = data;
+  const char *host = NULL, *url = NULL;
+
+  s->events++;
+  curlfence_event_name(ev, &host, &url);
+  snprintf(s->host, sizeof(s->host), "%s", host ? host : "(none)");
+  snprintf(s->url, sizeof(s->url), "%s", url ? url : "(none)");
+  return 0;
+}
+
+/* The pre-request check of fake handle h to peer, port 443, with h's name
+ * (and memo, when not NULL). */
+static int named_check(curlfence_guard *g, fake_handle *h,
+                       cf_name_memo *memo, const char *peer)
+{
+  cf_name n;
+  int rc;
+
+  ck_assert_int_eq(cf_name_of(&counted_api, (CURL *)h, &n), 0);
+  cf_name_remember(&n, memo);
+  rc = cf_guard_prereq(g, peer, "10.0.0.2", 443, 40000, 0, &n);
+  cf_name_free(&n);
+  return rc;
+}
+
+TU_CASE(tc_names, "names", 60, NULL, NULL);
+
+/* A policy without host rules never needs the name to decide: the URL is
+ * parsed only for an event that shows it. */
+TU_TEST(tc_names, test_name_parsed_only_when_needed)
+{
+  curlfence_policy *p = tu_load("default deny\nallow 10.9.0.0/16\n");
+  fake_handle h = { "https://User@A.Example./x/y?q=1#f" };
+  seen_name s = { 0 };
+  curlfence_guard *g;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  url_parses = 0;
+  ck_assert_int_eq(named_check(g, &h, NULL, "10.9.1.2"), CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(named_check(g, &h, NULL, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(url_parses, 0);
+  /* denials are audited: the event still has the name and the URL */
+  ck_assert_int_eq(curlfence_guard_set_audit(g, see_name, &s, 0),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(named_check(g, &h, NULL, "10.9.1.2"), CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(url_parses, 0);
+  ck_assert_int_eq(s.events, 0);
+  ck_assert_int_eq(named_check(g, &h, NULL, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(s.events, 1);
+  ck_assert_str_eq(s.host, "a.example");
+  ck_assert_str_eq(s.url, "https://a.example:443/x/y");
+  ck_assert_int_eq(url_parses, 1);
+  /* every decision audited: every check reads the name */
+  ck_assert_int_eq(curlfence_guard_set_audit(g, see_name, &s,
+                                             CURLFENCE_AUDIT_ALL),
+                   CURLFENCE_OK);
+  ck_assert_int_eq(named_check(g, &h, NULL, "10.9.1.2"), CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(s.events, 2);
+  ck_assert_str_eq(s.host, "a.example");
+  ck_assert_int_eq(url_parses, 2);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* The memo answers for the same URL only. */
+TU_TEST(tc_names, test_name_memo_same_url_only)
+{
+  curlfence_policy *p = tu_load("default deny\nallow host a.example\n");
+  fake_handle h = { "http://a.example/" };
+  cf_name_memo memo = { 0 };
+  char url[64];
+  curlfence_guard *g;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  url_parses = 0;
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.3"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(url_parses, 1);
+  /* the same text at another address (libcurl reuses its buffer) */
+  snprintf(url, sizeof(url), "%s", h.url);
+  h.url = url;
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(url_parses, 1);
+  /* a redirect to another name is named afresh */
+  snprintf(url, sizeof(url), "http://b.example/");
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(url_parses, 2);
+  snprintf(url, sizeof(url), "http://a.example/");
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(url_parses, 3);
+  /* an address URL has no name, remembered as such */
+  snprintf(url, sizeof(url), "http://10.8.1.2/");
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(url_parses, 4);
+  cf_name_memo_free(&memo);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* The open check of a connection decided without the name (no host
+ * rules); a reload then brings host rules in before the pre-request
+ * check: that check reads the name, and the rules use it. */
+TU_TEST(tc_names, test_name_used_after_reload_brings_host_rules)
+{
+  curlfence_policy *a = tu_load("default deny\nallow 10.8.1.2\n");
+  curlfence_policy *b = tu_load("default deny\nallow host a.example\n");
+  fake_handle h = { "http://a.example/" }, other = { "http://b.example/" };
+  cf_name_memo memo = { 0 }, memo2 = { 0 };
+  curlfence_guard *g;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, a), CURLFENCE_OK);
+  url_parses = 0;
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(named_check(g, &other, &memo2, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(url_parses, 0);
+  ck_assert_int_eq(curlfence_guard_set_policy(g, b), CURLFENCE_OK);
+  /* 10.8.1.2 has no address rule now: only the name allows it */
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(named_check(g, &other, &memo2, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  ck_assert_int_eq(url_parses, 2);
+  cf_name_memo_free(&memo);
+  cf_name_memo_free(&memo2);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(a);
+  curlfence_policy_unref(b);
+}
+END_TEST
+
+/* ------------------------------------------------------ cheap decisions */
+
+static socklen_t sockaddr_of(const char *text, unsigned port,
+                             struct sockaddr_storage *ss)
+{
+  struct sockaddr_in *in = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+  memset(ss, 0, sizeof(*ss));
+  if(inet_pton(AF_INET, text, &in->sin_addr) == 1) {
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)port);
+    return sizeof(*in);
+  }
+  ck_assert_int_eq(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
+  in6->sin6_family = AF_INET6;
+  in6->sin6_port = htons((uint16_t)port);
+  return sizeof(*in6);
+}
+
+/* The guards decide without the verdict and count by rule and reason: the
+ * cheap decision gives the action, the rule counted and the reason word
+ * of the full one, for every kind of policy and address. */
+TU_CASE(tc_cheap, "cheap decisions", 60, NULL, NULL);
+
+TU_TEST(tc_cheap, test_decide_without_verdict_counts_alike)
+{
+  static const char *const policies[] = {
+    "default deny\nallow 10.9.0.0/16\nallow 10.8.0.0/16 port 443\n"
+    "deny 10.8.1.0/24 port 443\nallow 2001:db8::/32\n",
+    "default allow\nnat64 64:ff9b::/96\ndeny 127.0.0.0/8\n"
+    "deny 10.8.0.0/16 port 80\n",
+    "default allow\ndeny self\nallow 10.9.0.0/16\n",
+    "default deny\nallow host a.example\ndeny host b.example\n"
+    "allow 10.9.0.0/16\nallow host c.example to 10.8.0.0/16\n"
+    "deny 10.8.0.0/16\n",
+  };
+  static const char *const addrs[] = {
+    "10.9.1.2", "10.8.1.5", "10.8.2.5", "10.7.0.1", "127.0.0.1",
+    "0.0.0.0", "::", "::ffff:0.0.0.0", "::ffff:10.9.1.2", "::1",
+    "64:ff9b::7f00:1", "64:ff9b::a08:105", "2001:db8::1", "2001:db9::1",
+  };
+  static const char *const hosts[] = { NULL, "a.example", "b.example",
+                                       "c.example" };
+  static const unsigned ports[] = { 443, 80, 0 };
+
+  for(size_t p = 0; p < sizeof(policies) / sizeof(policies[0]); p++) {
+    curlfence_policy *pol = tu_load(policies[p]);
+
+    for(size_t a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
+      for(size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
+        for(size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+          struct sockaddr_storage ss;
+          socklen_t len = sockaddr_of(addrs[a], ports[i], &ss);
+          cf_decision cheap, full;
+
+          memset(&cheap, 0, sizeof(cheap));
+          memset(&full, 0, sizeof(full));
+          cf_dest_init(&cheap.dest, (struct sockaddr *)&ss, len);
+          cf_dest_init(&full.dest, (struct sockaddr *)&ss, len);
+          cheap.dest.host = full.dest.host = hosts[h];
+          cf_decide(pol, &cheap, 0);
+          cf_decide(pol, &full, 1);
+          ck_assert_msg(cheap.action == full.action &&
+                            cheap.hit == full.hit && cheap.verdict.reason &&
+                            !strcmp(cheap.verdict.reason,
+                                    full.verdict.reason),
+                        "policy %zu, %s port %u, host %s: %d/%ld/%s, "
+                        "full %d/%ld/%s", p, addrs[a], ports[i],
+                        hosts[h] ? hosts[h] : "-", cheap.action, cheap.hit,
+                        cheap.verdict.reason ? cheap.verdict.reason : "-",
+                        full.action, full.hit, full.verdict.reason);
+        }
+    curlfence_policy_unref(pol);
+  }
 }
 END_TEST

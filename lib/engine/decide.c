@@ -72,10 +72,15 @@ void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen)
                   ? CF_DEST_UNIX : CF_DEST_SHORT;
 }
 
-static void set_verdict(curlfence_verdict *v, curlfence_action action,
-                        int is_default, const char *file, unsigned line,
-                        const char *rule, const char *reason)
+/* The reason word goes into d->verdict whether or not the rest does (v
+ * NULL): guards count every decision by it, and make the verdict only
+ * for the few that an audit event reports. */
+static void set_verdict(cf_decision *d, curlfence_verdict *v,
+                        curlfence_action action, int is_default,
+                        const char *file, unsigned line, const char *rule,
+                        const char *reason)
 {
+  d->verdict.reason = reason;
   if(!v)
     return;
   v->action = action;
@@ -95,13 +100,13 @@ static curlfence_action default_action(const curlfence_policy *p)
 static curlfence_action from_setting(const curlfence_policy *p,
                                      const cf_setting *s, int is_default,
                                      const char *builtin, const char *reason,
-                                     curlfence_verdict *v)
+                                     cf_decision *d, curlfence_verdict *v)
 {
   if(s->set)
-    set_verdict(v, (curlfence_action)s->action, is_default,
+    set_verdict(d, v, (curlfence_action)s->action, is_default,
                 p->rs.files[s->file], s->line, s->text, reason);
   else
-    set_verdict(v, CURLFENCE_DENY, is_default, NULL, 0, builtin, reason);
+    set_verdict(d, v, CURLFENCE_DENY, is_default, NULL, 0, builtin, reason);
   return s->set ? (curlfence_action)s->action : CURLFENCE_DENY;
 }
 
@@ -150,6 +155,42 @@ static long decide_host(const curlfence_policy *policy, const cf_dest *dst,
   return i;
 }
 
+/* Without a verdict, most IP destinations are decided by the table
+ * alone, as curlfence_policy_decide()'s fast path decides them: no host
+ * rule can speak (no name, or a policy without host rules), no self rule
+ * holds the address, no nat64 prefix can translate it, and it is not the
+ * unspecified address (decided as loopback too).  1 with d->action,
+ * d->hit and the reason word set; 0 when cf_decide must go the long way.
+ * The guards make every decision that way, and keep counters by rule and
+ * reason, which the table's value gives. */
+static int decide_table(const curlfence_policy *policy, cf_decision *d)
+{
+  const cf_dest *dst = &d->dest;
+  uint32_t val;
+
+  if(dst->kind != CF_DEST_IP || (policy->hosts && dst->host) ||
+     (dst->v6 && policy->rs.nnat64) ||
+     cf_unspecified_loopback(dst->v6, dst->key, NULL) ||
+     (policy->rs.nselfv &&
+      cf_self_next(&policy->rs, dst->v6, dst->key, -1) >= 0))
+    return 0;
+  val = cf_table_find_sa(policy->table, policy->rs.ports, dst->sa,
+                         dst->salen);
+  if(val == CF_FIND_SLOW)
+    return 0;
+  if(!val) {
+    d->action = default_action(policy);
+    d->hit = (long)policy->rs.nrules;
+    d->verdict.reason = "default";
+  }
+  else {
+    d->action = val & CF_ALLOW ? CURLFENCE_ALLOW : CURLFENCE_DENY;
+    d->hit = (long)(val & ~CF_ALLOW) - 1;
+    d->verdict.reason = "rule";
+  }
+  return 1;
+}
+
 void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
 {
   const cf_dest *dst = &d->dest;
@@ -163,27 +204,29 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   d->action = CURLFENCE_DENY;
   d->hit = -1;
   if(!policy) {
-    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
+    set_verdict(d, v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
                 "no-policy");
     return;
   }
   switch(dst->kind) {
   case CF_DEST_SHORT:
-    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+    set_verdict(d, v, CURLFENCE_DENY, 0, NULL, 0,
                 "address shorter than its family requires", "malformed");
     return;
   case CF_DEST_FAMILY:
-    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+    set_verdict(d, v, CURLFENCE_DENY, 0, NULL, 0,
                 "address family not covered by the rules", "family");
     return;
   case CF_DEST_UNIX:
     d->action = from_setting(policy, &policy->rs.unix_, 0,
-                             "unix deny (built-in)", "unix", v);
+                             "unix deny (built-in)", "unix", d, v);
     d->hit = (long)policy->rs.nrules + 1;
     return;
   case CF_DEST_IP:
     break;
   }
+  if(!explain && decide_table(policy, d))
+    return;
   idx = cf_table_lookup_as(policy->table, &policy->rs, dst->v6, dst->key,
                            dst->port, &allow, &nat64, d->dest.as4);
   if(nat64 >= 0)
@@ -217,7 +260,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
     const cf_hostrule *h = &policy->rs.hosts[host];
 
     d->action = (curlfence_action)h->action;
-    set_verdict(v, d->action, 0, policy->rs.files[h->file], h->line,
+    set_verdict(d, v, d->action, 0, policy->rs.files[h->file], h->line,
                 policy->rs.texts + h->text,
                 as_loopback ? reason
                 : h->action == CURLFENCE_DENY ? CF_REASON_HOST_DENY
@@ -227,7 +270,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   if(idx < 0) {
     d->action = from_setting(policy, &policy->rs.dflt, 1,
                              "default deny (built-in)",
-                             reason ? reason : "default", v);
+                             reason ? reason : "default", d, v);
     d->hit = (long)policy->rs.nrules;
     return;
   }
@@ -235,9 +278,10 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
    * action gets it from the table, which stores it with the rule index. */
   d->action = allow ? CURLFENCE_ALLOW : CURLFENCE_DENY;
   d->hit = idx;
+  d->verdict.reason = reason ? reason : "rule";
   if(v) {
     const cf_rule *r = &policy->rs.rules[idx];
-    set_verdict(v, d->action, 0, policy->rs.files[r->file], r->line,
+    set_verdict(d, v, d->action, 0, policy->rs.files[r->file], r->line,
                 r->self ? self_text(&policy->rs, v6, key, idx)
                         : CF_RULE_TEXT(&policy->rs, r),
                 reason ? reason : "rule");
@@ -438,7 +482,7 @@ CURLFENCE_API curlfence_action curlfence_policy_decide_name(
   }
   if(!sa) {
     /* no address to decide: nothing may be assumed about it */
-    set_verdict(v, CURLFENCE_DENY, 0, NULL, 0,
+    set_verdict(&d, v, CURLFENCE_DENY, 0, NULL, 0,
                 "not a numeric IPv4 or IPv6 address and port", "malformed");
     return CURLFENCE_DENY;
   }

@@ -591,7 +591,8 @@ typedef struct cf_dest {
 typedef struct cf_decision {
   cf_dest dest;
   curlfence_action action;
-  curlfence_verdict verdict;  /* filled only when asked for */
+  curlfence_verdict verdict;  /* filled only when asked for, except its
+                                 reason word, always set */
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
   int enforced;           /* 0 in report-only mode (guards set it) */
@@ -601,8 +602,9 @@ typedef struct cf_decision {
  * protocol 0 and host NULL).  IPv4-mapped IPv6 is keyed as IPv4. */
 void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
 
-/* Decide d->dest against p (NULL: deny as "no policy"): sets d->action and
- * d->hit, and d->verdict when explain is nonzero. */
+/* Decide d->dest against p (NULL: deny as "no policy"): sets d->action,
+ * d->hit and d->verdict.reason, and the rest of d->verdict when explain
+ * is nonzero. */
 void cf_decide(const curlfence_policy *p, cf_decision *d, int explain);
 
 #endif

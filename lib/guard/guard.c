@@ -195,9 +195,17 @@ static void socket_kind(cf_dest *d, int fd)
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  fd (-1: none) is the program's socket
- * whose type the event reports; name (NULL: none) the connection's name.
- * Returns the action to carry out: in report-only mode a denial is let
- * through. */
+ * whose type the event reports; name (NULL: d->dest.host as the caller
+ * set it) the connection's name.  Returns the action to carry out: in
+ * report-only mode a denial is let through.
+ *
+ * Most decisions make no event (an allowed connection without
+ * CURLFENCE_AUDIT_ALL), so the cheap decision comes first, without the
+ * verdict or the name: the verdict is made for an event only, and the
+ * name, which costs a URL parse, only when the policy has host rules to
+ * match it or an event shows it.  Both are asked of the policy acquired
+ * here, so a reload between two checks of one connection cannot leave a
+ * name unread that the new policy's host rules need. */
 static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                                  curlfence_check check, unsigned flags,
                                  int fd, cf_name *name)
@@ -207,16 +215,20 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   curlfence_event ev;
   cf_guard_count *count;
   unsigned slot, shard;
-  int rc;
+  int rc, all, named, udp;
 
-  d->dest.host = name && name->host[0] ? name->host : NULL;
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
-  if(check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
-     !(flags & CURLFENCE_ATTACH_ALLOW_TFTP))
+  all = audit->fn && (audit->flags & CURLFENCE_AUDIT_ALL);
+  named = name && ((p && p->hosts) || all);
+  if(named)
+    d->dest.host = cf_name_host(name);
+  udp = check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
+        !(flags & CURLFENCE_ATTACH_ALLOW_TFTP);
+  if(udp)
     refuse_datagram(d);
   else
-    cf_decide(p, d, 1);
+    cf_decide(p, d, all);
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
   shard = cf_live_shard(slot);
@@ -239,8 +251,14 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                        [(unsigned)check < CF_CHECK_N ? check : 0]
                        [cf_reason_index(d->verdict.reason)],
       1, memory_order_relaxed);
-  if(audit->fn &&
-     (d->action != CURLFENCE_ALLOW || (audit->flags & CURLFENCE_AUDIT_ALL))) {
+  if(audit->fn && (d->action != CURLFENCE_ALLOW || all)) {
+    if(name && !named) {
+      /* the event shows the name; without host rules in p it cannot
+       * change the decision, made again here for its verdict */
+      d->dest.host = cf_name_host(name);
+    }
+    if(!udp && !all)
+      cf_decide(p, d, 1);
     if(fd >= 0)
       socket_kind(&d->dest, fd);
     fill_event(&ev, d, check);

@@ -56,24 +56,43 @@ typedef struct cf_urlapi {
 } cf_urlapi;
 
 #define CF_URL_MAX 1024
+/* The last URL a handle's checks named and the name it gave, so that the
+ * next check of the same URL (the pre-request check after the open
+ * check, every request of a kept connection) does not parse it again.
+ * Only the handle's thread uses it, as libcurl requires of the handle. */
+typedef struct cf_name_memo {
+  char *url;                  /* malloc'd copy; NULL: nothing yet */
+  char host[CF_HOST_MAX + 1];
+} cf_name_memo;
+
 typedef struct cf_name {
   char host[CF_HOST_MAX + 1]; /* canonical (cf_host_canon), "" for none */
   char url[CF_URL_MAX];       /* cf_name_url()'s */
   const cf_urlapi *api;
+  CURL *curl;                 /* whose CURLINFO_EFFECTIVE_URL names it */
+  const char *text;           /* that URL (libcurl's, valid during the
+                                 check), once read */
   CURLU *u;                   /* the parsed URL, until cf_name_free() */
-  int url_done;
+  cf_name_memo *memo;         /* NULL: none */
+  int host_done, url_done;
 } cf_name;
 
-/* From URL text, or from h's CURLINFO_EFFECTIVE_URL: 0, or -1 when there
- * is no URL or libcurl cannot parse it (out is then empty).  Either way
- * cf_name_free() releases it. */
-int cf_name_from_url(const cf_urlapi *api, const char *url, cf_name *out);
+/* cf_name_of() only notes h: the URL is read and parsed when a check
+ * first needs the name (cf_name_host), which it does only when its
+ * policy has host rules or an event shows the name.  -1 when there is no
+ * handle; a URL that is missing or that libcurl cannot parse gives no
+ * name later.  Either way cf_name_free() releases it.
+ * cf_name_remember(): use and update the handle's memo (NULL: none). */
 int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out);
+void cf_name_remember(cf_name *n, cf_name_memo *memo);
+/* The canonical host name, read on the first call; NULL for none. */
+const char *cf_name_host(cf_name *n);
 /* The URL as events show it, scheme://host:port/path (no user info,
  * query or fragment), made on the first call; NULL when there is none
  * or it is longer than CF_URL_MAX. */
 const char *cf_name_url(cf_name *n);
 void cf_name_free(cf_name *n);
+void cf_name_memo_free(cf_name_memo *m);
 /* The functions of the libcurl the library is linked with (attach.c). */
 const cf_urlapi *cf_libcurl_urlapi(void);
 

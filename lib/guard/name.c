@@ -24,6 +24,7 @@
 #include "guard.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef CURLU_PUNYCODE
@@ -41,31 +42,75 @@ static char *part(const cf_urlapi *api, CURLU *u, CURLUPart what,
   return s;
 }
 
-/* The host is read for every check, the URL only for an event: the parsed
- * URL is kept until then (cf_name_free). */
-int cf_name_from_url(const cf_urlapi *api, const char *url, cf_name *out)
+/* The URL text into n->u, parsed; 0, or -1 when libcurl cannot parse it
+ * (n->u is then NULL). */
+static int parse(cf_name *n)
 {
-  char *host;
-
-  out->host[0] = '\0';
-  out->url[0] = '\0';
-  out->api = api;
-  out->u = NULL;
-  out->url_done = 0;
-  if(!url || !(out->u = api->url()))
+  if(n->u)
+    return 0;
+  if(!n->text || !(n->u = n->api->url()))
     return -1;
   /* CURLU_NON_SUPPORT_SCHEME: the URL was good enough for the libcurl
    * that connects, whatever this one supports. */
-  if(api->set(out->u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
-         CURLUE_OK ||
-     !(host = part(api, out->u, CURLUPART_HOST, CURLU_PUNYCODE))) {
-    cf_name_free(out);
+  if(n->api->set(n->u, CURLUPART_URL, n->text, CURLU_NON_SUPPORT_SCHEME) !=
+     CURLUE_OK) {
+    cf_name_free(n);
     return -1;
   }
-  if(cf_host_canon(host, strlen(host), out->host))
-    out->host[0] = '\0';
-  api->free(host);
   return 0;
+}
+
+int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out)
+{
+  out->host[0] = '\0';
+  out->url[0] = '\0';
+  out->api = api;
+  out->curl = h;
+  out->text = NULL;
+  out->u = NULL;
+  out->memo = NULL;
+  out->host_done = 0;
+  out->url_done = 0;
+  return h ? 0 : -1;
+}
+
+void cf_name_remember(cf_name *n, cf_name_memo *memo)
+{
+  n->memo = memo;
+}
+
+/* The memo answers for the same URL text only: a redirect, or a new URL
+ * set on the handle, is named afresh. */
+const char *cf_name_host(cf_name *n)
+{
+  cf_name_memo *m = n->memo;
+  char *host, *url = NULL;
+
+  if(n->host_done)
+    return n->host[0] ? n->host : NULL;
+  n->host_done = 1;
+  if(n->curl &&
+     n->api->getinfo(n->curl, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK)
+    n->text = url;
+  if(!n->text)
+    return NULL;
+  if(m && m->url && !strcmp(m->url, n->text)) {
+    memcpy(n->host, m->host, sizeof(n->host));
+    return n->host[0] ? n->host : NULL;
+  }
+  if(!parse(n) && (host = part(n->api, n->u, CURLUPART_HOST,
+                               CURLU_PUNYCODE))) {
+    if(cf_host_canon(host, strlen(host), n->host))
+      n->host[0] = '\0';
+    n->api->free(host);
+  }
+  if(m) {
+    /* out of memory: nothing remembered, the next check parses */
+    free(m->url);
+    m->url = strdup(n->text);
+    memcpy(m->host, n->host, sizeof(m->host));
+  }
+  return n->host[0] ? n->host : NULL;
 }
 
 const char *cf_name_url(cf_name *n)
@@ -74,9 +119,12 @@ const char *cf_name_url(cf_name *n)
   char *scheme, *host, *port, *path;
   int len;
 
-  if(n->url_done || !n->u)
+  if(n->url_done)
     return n->url[0] ? n->url : NULL;
   n->url_done = 1;
+  cf_name_host(n);
+  if(parse(n))
+    return NULL;
   scheme = part(api, n->u, CURLUPART_SCHEME, 0);
   host = n->host[0] ? NULL : part(api, n->u, CURLUPART_HOST, 0);
   port = part(api, n->u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
@@ -106,14 +154,11 @@ void cf_name_free(cf_name *n)
   }
 }
 
-int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out)
+void cf_name_memo_free(cf_name_memo *m)
 {
-  char *url = NULL;
-
-  out->host[0] = '\0';
-  out->url[0] = '\0';
-  out->u = NULL;
-  if(!h || api->getinfo(h, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
-    return -1;
-  return cf_name_from_url(api, url, out);
+  if(m) {
+    free(m->url);
+    m->url = NULL;
+    m->host[0] = '\0';
+  }
 }
