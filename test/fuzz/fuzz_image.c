@@ -20,10 +20,11 @@
  *    the address's family; a name decided by a host rule has a verdict
  *    whose text is that kind of host rule, and the image's host rule
  *    index answers as the scan over its host rules (cf_host_match_linear).
+ *    (Whether an edited table still matches the rules beside it cannot
+ *    be known without compiling them again.)
  *
  * Names are asked of every image, with every probe address: the seeds'
- * images of host rules (version 4) answer them as their rules text.  (Whether an edited table still matches the
- *    rules beside it cannot be known without compiling them again.)
+ * images of host rules (version 4) answer them as their rules text.
  *
  * Seeds: test/fuzz/corpus/image/, written by running this harness on any
  * input with CURLFENCE_FUZZ_WRITE_SEEDS=DIR (the sources listed below);
