@@ -274,6 +274,18 @@ TU_TEST(tc_imghosts, image_hosts_version)
                                                 "203.0.113.5", 443, &v),
                    CURLFENCE_DENY);
   ck_assert_str_eq(v.reason, "host-deny");
+  {
+    /* saved again from the image: the same bytes */
+    unsigned char *again = NULL;
+    size_t len = 0;
+    curlfence_error err;
+
+    ck_assert_int_eq(cf_image_build(p, NULL, &again, &len, &err),
+                     CURLFENCE_OK);
+    ck_assert_uint_eq(len, img_len);
+    ck_assert_int_eq(memcmp(again, img, len), 0);
+    free(again);
+  }
   free(p->hits);
   cf_image_close(p);
   free(p);
