@@ -364,21 +364,3 @@ TU_TEST(tc_hostrules, test_decide_name_text)
   curlfence_policy_unref(p);
 }
 END_TEST
-
-/* Nothing in an image holds host rules yet: compiling refuses them. */
-TU_TEST(tc_hostrules, test_host_image_refused)
-{
-  curlfence_policy *p = tu_load("deny 10.0.0.0/8\n"
-                                "allow host api.partner.example\n");
-  unsigned char *img = NULL;
-  size_t len = 0;
-  curlfence_error err;
-
-  ck_assert_int_eq(cf_image_build(p, "/", &img, &len, &err),
-                   CURLFENCE_E_IMAGE);
-  ck_assert_ptr_null(img);
-  ck_assert_uint_eq(err.line, 2);
-  ck_assert_ptr_nonnull(strstr(err.message, "host rules cannot be compiled"));
-  curlfence_policy_unref(p);
-}
-END_TEST

@@ -152,8 +152,8 @@ TU_TEST(tc_image, reject_header)
   rejected("offset 5: not a curlfence image (bad magic)");
   img[5] = 'G';
   put32(16, 1);
-  rejected("offset 16: format version 1; this library reads version 3 "
-           "(compile the image again)");
+  rejected("offset 16: format version 1; this library reads versions 3 "
+           "and 4 (compile the image again)");
   put32(16, 3);
   put32(20, 0x04030201);
   rejected("offset 20: byte order mark 0x04030201: the image was written on "

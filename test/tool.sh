@@ -708,7 +708,23 @@ host rule removed: deny host *.bad.example ($tmp/h1.rules:3): no longer denies t
 expect_stdout 0 "" -- $tool diff "$tmp/h1.rules" "$tmp/h1.rules"
 printf 'allow host API.example\n' >"$tmp/badhost.rules"
 expect 2 "badhost.rules:1:12: host name \"API.example\" is not in canonical form (did you mean api.example?)" -- $tool check -r "$tmp/badhost.rules" 192.0.2.1
-expect 2 "host rules cannot be compiled into an image" -- $tool compile "$h" -o "$tmp/hosts.cfimg"
+# an image of host rules decides names as its rules text does
+expect 0 "$tmp/hosts.cfimg: 1 rules" -- $tool compile "$h" -o "$tmp/hosts.cfimg"
+hi=$tmp/hosts.cfimg
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- $tool check -r "$hi" --resolve "$pin" api.partner.example 443
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($h:3: allow host api.partner.example port 443)" -- $tool check -r "$hi" --resolve API.Partner.Example.:443:203.0.113.5 API.Partner.Example. 443
+expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 ($h:2: deny 127.0.0.0/8)" -- $tool check -r "$hi" --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
+expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($h:1: default deny)" -- $tool check -r "$hi" --resolve other.example:443:203.0.113.5 other.example 443
+expect_stdout 1 "deny 203.0.113.5 port 443 ($h:1: default deny)" -- $tool check -r "$hi" --resolve "$pin" 203.0.113.5 443
+expect_stdout 0 "allow ci.internal 127.0.0.5 port 80 ($h:4: allow host ci.internal to 127.0.0.0/24)" -- $tool check -r "$hi" --resolve ci.internal:80:127.0.0.5 ci.internal:80
+expect_stdout 1 "deny ci.internal 127.0.1.5 port 80 ($h:2: deny 127.0.0.0/8)" -- $tool check -r "$hi" --resolve ci.internal:80:127.0.1.5 ci.internal:80
+expect 0 '"host":"api.partner.example","addr":"203.0.113.5","as":null,"port":443,"decision":"allow","default":false,"reason":"host"' -- $tool check --json -r "$hi" --resolve "$pin" api.partner.example 443
+expect 0 "2. an address rule denies; allow host NAME to PREFIX holding the address: $h:4: allow host ci.internal to 127.0.0.0/24 -- decides: allow" -- $tool explain -r "$hi" --resolve ci.internal:80:127.0.0.5 ci.internal 80
+# the three-line allowlist, compiled
+expect 0 "$tmp/partner.cfimg:" -- $tool compile $ex -o "$tmp/partner.cfimg"
+expect_stdout 0 "allow api.partner.example 203.0.113.5 port 443 ($ex:$(grep -n '^allow host' $ex | cut -d: -f1): allow host api.partner.example port 443)" -- $tool check -r "$tmp/partner.cfimg" --resolve "$pin" api.partner.example 443
+expect_stdout 1 "deny api.partner.example 127.0.0.1 port 443 (rules/examples/../never-reach.rules:$(ln "deny 127.0.0.0/8"): deny 127.0.0.0/8)" -- $tool check -r "$tmp/partner.cfimg" --resolve api.partner.example:443:127.0.0.1 api.partner.example 443
+expect_stdout 1 "deny other.example 203.0.113.5 port 443 ($ex:6: default deny)" -- $tool check -r "$tmp/partner.cfimg" --resolve other.example:443:203.0.113.5 other.example 443
 # check NAME without --resolve looks it up: only in a network namespace
 # of our own, whose /etc/hosts names it (nothing can leave it)
 if unshare -m -n true 2>/dev/null; then

@@ -137,8 +137,8 @@ typedef struct cf_ruleset {
                              some entry of selfv holds: a bit set */
   cf_expect *expects;     /* in file order; never in an image */
   size_t nexpects, capexpects;
-  cf_hostrule *hosts;     /* host rules, in file order; never in an
-                             image (cf_image_build refuses them) */
+  cf_hostrule *hosts;     /* host rules, in file order (an image's
+                             section of them, format version 4) */
   size_t nhosts, caphosts;
 } cf_ruleset;
 

@@ -45,6 +45,11 @@
  *   16    nat64 prefixes (cf_nat64, 32 bytes: prefix, length, file, line,
  *         column), in file order; the NAT64 records of the table must be
  *         exactly the ones these give (table_view.c, cf_table_view)
+ *   17    host rules (cf_hostrule, 52 bytes), in file order, their texts
+ *         and names among the rule texts; version 4 only, and there
+ *         required.  Their index (hostrule.c) is built again at load:
+ *         checking a stored one would mean following every hash and chain
+ *         to show no rule is unreachable, which is the build's work
  *
  * "self" rules are stored as written ("deny self port 22": address,
  * family and prefix length 0) and never in the table: the addresses they
@@ -53,7 +58,9 @@
  * loads it.
  *
  * Version 2 added the NAT64 records and prefixes (1 refused nat64 and
- * self rules).  Version 3 changed the checksum (see below).
+ * self rules).  Version 3 changed the checksum (see below).  Version 4
+ * added the host rules; a policy without any is still written as version
+ * 3 (sections 1-16 only), which earlier readers load.
  *
  * New data (say a table of fixed-size records) is a new section id and a
  * new row in sec_info[], plus a version bump for readers that must refuse
@@ -67,11 +74,13 @@
  * same image share its pages.  Loading checks, once, everything a lookup
  * or a verdict can follow: header fields, the checksum over the whole
  * file, each section's bounds and record size, every rule's port range,
- * text, file and action, every node's children and leaf runs, every leaf
- * value and port set (table_view.c).  After that no index is
+ * text, file and action, every host rule's fields and canonical name,
+ * every node's children and leaf runs, every leaf value and port set
+ * (table_view.c).  After that no index is
  * checked again.  Cost: one pass over the file for the checksum plus one
  * over the table and the rules, O(size), no allocation proportional to
- * the image except one byte per rule and per node, freed before returning.
+ * the image except one byte per rule and per node, freed before returning,
+ * and the host rules' index, kept with the policy.
  *
  * The rules, texts and names are only read for verdicts (port candidates
  * carry their ranges and action), so after the checks the mapping of

@@ -12,7 +12,10 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#define CF_IMAGE_VERSION 3u
+/* Version 4 adds the host rules; a policy without any is still written
+ * as version 3, which libraries before 0.3 read too. */
+#define CF_IMAGE_VERSION 4u
+#define CF_IMAGE_VERSION_NOHOSTS 3u
 #define CF_BYTE_ORDER 0x01020304u
 #define HDR_SIZE 64u
 #define SEC_SIZE 24u
@@ -24,9 +27,11 @@ extern const unsigned char cf_image_magic[8];
 
 enum {
   SEC_RULES = CF_PART_N + 1, SEC_PORTS, SEC_TEXTS, SEC_SOURCES,
-  SEC_SETTINGS, SEC_STRINGS, SEC_NAT64, SEC_END
+  SEC_SETTINGS, SEC_STRINGS, SEC_NAT64, SEC_HOSTS, SEC_END
 };
 #define NSEC (SEC_END - 1)
+/* The sections of a version 3 image: all but the host rules. */
+#define NSEC_NOHOSTS (NSEC - 1)
 
 /* A source file as recorded. */
 typedef struct cf_img_src {
@@ -52,6 +57,7 @@ _Static_assert(sizeof(cf_port_range) == 4, "port ranges are 4 bytes");
 _Static_assert(sizeof(cf_img_src) == 40, "source records are 40 bytes");
 _Static_assert(sizeof(cf_img_set) == 16, "settings are 16 bytes");
 _Static_assert(sizeof(cf_nat64) == 32, "nat64 prefixes are 32 bytes");
+_Static_assert(sizeof(cf_hostrule) == 52, "host rules are 52 bytes");
 
 /* The record size of section id; 0 for an unknown id. */
 static inline size_t sec_size(unsigned id)
@@ -64,6 +70,7 @@ static inline size_t sec_size(unsigned id)
   case SEC_SETTINGS: return sizeof(cf_img_set);
   case SEC_STRINGS: return 1;
   case SEC_NAT64: return sizeof(cf_nat64);
+  case SEC_HOSTS: return sizeof(cf_hostrule);
   default: return id >= 1 && id <= CF_PART_N ? cf_table_part_size(id - 1) : 0;
   }
 }

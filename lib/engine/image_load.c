@@ -22,7 +22,8 @@ static const char *const sec_name[SEC_END] = {
     "", "IPv4 direct array", "IPv4 nodes", "IPv4 leaves",
     "IPv6 direct array", "IPv6 nodes", "IPv6 leaves", "port sets",
     "port candidates", "NAT64 records", "rules", "port ranges",
-    "rule texts", "source files", "settings", "strings", "nat64 prefixes"};
+    "rule texts", "source files", "settings", "strings", "nat64 prefixes",
+    "host rules"};
 
 typedef struct loader {
   const unsigned char *base;
@@ -33,6 +34,7 @@ typedef struct loader {
   size_t cnt[SEC_END];
   size_t off[SEC_END];
   uint32_t nself;      /* self rules seen */
+  uint32_t version;    /* CF_IMAGE_VERSION, or _NOHOSTS: no host rules */
 } loader;
 
 static const uint8_t zero16[16];
@@ -87,9 +89,11 @@ static curlfence_code check_header(loader *l)
   if(l->len < HDR_SIZE)
     return reject(l, l->len, "truncated: %zu bytes, the header alone is %u",
                   l->len, HDR_SIZE);
-  if((v = rd32(b + 16)) != CF_IMAGE_VERSION)
-    return reject(l, 16, "format version %u; this library reads version %u "
-                  "(compile the image again)", v, CF_IMAGE_VERSION);
+  if((v = rd32(b + 16)) != CF_IMAGE_VERSION && v != CF_IMAGE_VERSION_NOHOSTS)
+    return reject(l, 16, "format version %u; this library reads versions "
+                  "%u and %u (compile the image again)", v,
+                  CF_IMAGE_VERSION_NOHOSTS, CF_IMAGE_VERSION);
+  l->version = v;
   if((v = rd32(b + 20)) != CF_BYTE_ORDER)
     return reject(l, 20, "byte order mark 0x%08x: the image was written on "
                   "a machine of the other byte order", v);
@@ -124,6 +128,9 @@ static curlfence_code check_header(loader *l)
 
     if(id == 0 || id >= SEC_END)
       return reject(l, at, "section %u: unknown section id %u", i, id);
+    if(id == SEC_HOSTS && l->version == CF_IMAGE_VERSION_NOHOSTS)
+      return reject(l, at, "section %u: %s in a version %u image", i,
+                    sec_name[id], l->version);
     if(l->sec[id])
       return reject(l, at, "section %u: a second %s section", i,
                     sec_name[id]);
@@ -147,7 +154,8 @@ static curlfence_code check_header(loader *l)
     end = (size_t)off + (size_t)cnt * rsize;
   }
   for(unsigned id = 1; id < SEC_END; id++)
-    if(!l->sec[id])
+    if(!l->sec[id] &&
+       (id != SEC_HOSTS || l->version != CF_IMAGE_VERSION_NOHOSTS))
       return reject(l, 28, "no %s section", sec_name[id]);
   return CURLFENCE_OK;
 }
@@ -285,6 +293,65 @@ static curlfence_code check_ruleset(loader *l, uint8_t *kind)
   return CURLFENCE_OK;
 }
 
+/* The host rules, each as the parser makes it: flags and action in
+ * range, "to" only on an allow with its prefix's host bits clear (and no
+ * address without it), ports, file and text in range, the text starting
+ * with its action, and the name a NUL-terminated text already in
+ * canonical form, so that it matches exactly what the rules text did.
+ * The index over them is built again at load (cf_hostidx_build): nothing
+ * of it is read from the file. */
+static curlfence_code check_hosts(loader *l)
+{
+  const cf_hostrule *h = (const cf_hostrule *)l->sec[SEC_HOSTS];
+  const unsigned char *texts = l->sec[SEC_TEXTS];
+  size_t n = l->cnt[SEC_HOSTS], ntexts = l->cnt[SEC_TEXTS];
+  char canon[CF_HOST_MAX + 1];
+
+  if(n >= 0x3fffffffu)
+    return reject(l, l->off[SEC_HOSTS], "%zu host rules, too many", n);
+  for(size_t i = 0; i < n; i++) {
+    const cf_hostrule *x = &h[i];
+    const char *why = NULL;
+    unsigned full = x->plen / 8;
+
+    if(x->action > 1)
+      why = "unknown action";
+    else if(x->wild > 1 || x->to > 1 || x->v6 > 1 || x->pad_[0] ||
+            x->pad_[1] || x->pad_[2])
+      why = "a flag out of range, or padding that is not zero";
+    else if(x->to && x->action != CURLFENCE_ALLOW)
+      why = "\"to PREFIX\" on a deny";
+    else if(!x->to && (x->v6 || x->plen || memcmp(x->addr, zero16, 16)))
+      why = "an address without \"to\"";
+    else if(x->plen > (x->v6 ? 128 : 32))
+      why = "prefix length out of range";
+    else if((x->plen % 8 && (x->addr[full] & (0xffu >> (x->plen % 8)))) ||
+            memcmp(x->addr + full + (x->plen % 8 != 0), zero16,
+                   16 - full - (x->plen % 8 != 0)))
+      why = "address bits set past the prefix length";
+    else if(x->file >= l->cnt[SEC_SOURCES])
+      why = "file index past the source files";
+    else if((uint64_t)x->port_off + x->nports > l->cnt[SEC_PORTS])
+      why = "port ranges past the port ranges";
+    else if(x->action ? !text_starts(texts, ntexts, x->text, "allow host ",
+                                     11)
+                      : !text_starts(texts, ntexts, x->text, "deny host ",
+                                     10))
+      why = "text does not start with the rule's action and \"host\"";
+    else if(!x->namelen || x->namelen > CF_HOST_MAX || x->name >= ntexts ||
+            ntexts - x->name <= x->namelen || texts[x->name + x->namelen])
+      why = "name outside the rule texts, or of a length past a name's";
+    else if(cf_host_canon((const char *)texts + x->name, x->namelen, canon) ||
+            memcmp(canon, texts + x->name, x->namelen) ||
+            canon[x->namelen])
+      why = "name not in canonical form";
+    if(why)
+      return reject(l, l->off[SEC_HOSTS] + i * sizeof *x, "host rule %zu: %s",
+                    i, why);
+  }
+  return CURLFENCE_OK;
+}
+
 static void image_free(cf_image *im)
 {
   if(!im)
@@ -332,7 +399,8 @@ static curlfence_code load(curlfence_policy *p, cf_image *im, const char *name,
   kind = malloc(l.cnt[SEC_RULES] ? l.cnt[SEC_RULES] : 1);
   if(!kind)
     goto nomem;
-  if((rc = check_ruleset(&l, kind))) {
+  if((rc = check_ruleset(&l, kind)) ||
+     (l.sec[SEC_HOSTS] && (rc = check_hosts(&l)))) {
     free(kind);
     return rc;
   }
@@ -362,6 +430,12 @@ static curlfence_code load(curlfence_policy *p, cf_image *im, const char *name,
   im->strings = (const char *)l.sec[SEC_STRINGS];
   rs->texts = (char *)(uintptr_t)l.sec[SEC_TEXTS];
   rs->ntexts = l.cnt[SEC_TEXTS];
+  rs->hosts = (cf_hostrule *)(uintptr_t)l.sec[SEC_HOSTS];
+  rs->nhosts = l.cnt[SEC_HOSTS];
+  /* the index is rebuilt, never read from the file: O(host rules), a
+   * fraction of the checks above (docs/images.md) */
+  if(cf_hostidx_build(&p->hosts, rs))
+    goto nomem;
   /* The files a policy was read from are what the watcher looks at: the
    * rules files named in verdicts are not read here, the image is (last,
    * after every index a rule can hold). */
@@ -416,6 +490,8 @@ void cf_image_close(curlfence_policy *p)
   free(rs->stamps);
   cf_self_free(rs);
   memset(rs, 0, sizeof *rs);
+  cf_hostidx_free(p->hosts);
+  p->hosts = NULL;
   cf_table_free(p->table);
   p->table = NULL;
   image_free(p->image);
@@ -428,6 +504,8 @@ static curlfence_code fail_load(curlfence_policy *p, cf_image *im,
   if(p->image)
     cf_image_close(p);
   else {
+    cf_hostidx_free(p->hosts);
+    p->hosts = NULL;
     cf_table_free(p->table);
     p->table = NULL;
     free(p->rs.files);

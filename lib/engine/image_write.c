@@ -138,10 +138,12 @@ nomem:
   return CURLFENCE_E_NOMEM;
 }
 
-/* What decisions read comes first: the table, then the port ranges. */
+/* What decisions read comes first: the table, then the port ranges and
+ * the host rules.  The host rules come last in this list, so that a
+ * policy without any writes the first NSEC_NOHOSTS: version 3. */
 static const unsigned char file_order[NSEC] = {
     1, 2, 3, 4, 5, 6, 7, 8, 9, SEC_PORTS, SEC_NAT64, SEC_RULES, SEC_TEXTS,
-    SEC_SOURCES, SEC_SETTINGS, SEC_STRINGS};
+    SEC_SOURCES, SEC_SETTINGS, SEC_STRINGS, SEC_HOSTS};
 
 static size_t align_up(size_t n, size_t a)
 {
@@ -168,18 +170,18 @@ static int record_settings(const cf_ruleset *rs, cf_img_set *set,
 }
 
 /* The header's fixed fields, all but the checksum. */
-static void write_header(unsigned char *b, size_t total)
+static void write_header(unsigned char *b, size_t total, unsigned nsec)
 {
   uint32_t u;
   uint64_t w;
   memcpy(b, cf_image_magic, sizeof cf_image_magic);
-  u = CF_IMAGE_VERSION;
+  u = nsec == NSEC ? CF_IMAGE_VERSION : CF_IMAGE_VERSION_NOHOSTS;
   memcpy(b + 16, &u, 4);
   u = CF_BYTE_ORDER;
   memcpy(b + 20, &u, 4);
   u = sizeof(void *);
   memcpy(b + 24, &u, 4);
-  u = NSEC;
+  u = nsec;
   memcpy(b + 28, &u, 4);
   w = total;
   memcpy(b + 32, &w, 8);
@@ -196,21 +198,13 @@ curlfence_code cf_image_build(const curlfence_policy *p, const char *image_dir,
   strbuf str = {NULL, 0, 0};
   cf_img_src *src = NULL;
   size_t nsrc = p->image ? p->image->nsrc : p->rs.nfiles;
+  unsigned nsec = p->rs.nhosts ? NSEC : NSEC_NOHOSTS;
   unsigned char *b, *e;
   curlfence_code rc;
   uint32_t u;
   uint64_t w;
 
   *out = NULL;
-  if(p->rs.nhosts) {
-    /* no image format holds them yet: an image without them would
-     * decide differently from the rules it came from */
-    const cf_hostrule *h = &p->rs.hosts[0];
-    cf_error_set(err, CURLFENCE_E_IMAGE, p->rs.files[h->file], h->line, 1,
-                 "host rules cannot be compiled into an image (load the "
-                 "rules text instead): %s", p->rs.texts + h->text);
-    return CURLFENCE_E_IMAGE;
-  }
   src = calloc(nsrc ? nsrc : 1, sizeof *src);
   if(!src)
     goto nomem;
@@ -241,8 +235,10 @@ curlfence_code cf_image_build(const curlfence_policy *p, const char *image_dir,
   cnt[SEC_STRINGS] = str.n;
   data[SEC_NAT64] = p->rs.nat64;
   cnt[SEC_NAT64] = p->rs.nnat64;
-  total = align_up(HDR_SIZE + NSEC * SEC_SIZE, SEC_ALIGN);
-  for(unsigned i = 0; i < NSEC; i++) {
+  data[SEC_HOSTS] = p->rs.hosts;
+  cnt[SEC_HOSTS] = p->rs.nhosts;
+  total = align_up(HDR_SIZE + nsec * SEC_SIZE, SEC_ALIGN);
+  for(unsigned i = 0; i < nsec; i++) {
     unsigned id = file_order[i];
     off[id] = total;
     total = align_up(total + cnt[id] * sec_size(id), SEC_ALIGN);
@@ -250,9 +246,9 @@ curlfence_code cf_image_build(const curlfence_policy *p, const char *image_dir,
   b = calloc(1, total);
   if(!b)
     goto nomem;
-  write_header(b, total);
+  write_header(b, total, nsec);
   e = b + HDR_SIZE;
-  for(unsigned i = 0; i < NSEC; i++, e += SEC_SIZE) {
+  for(unsigned i = 0; i < nsec; i++, e += SEC_SIZE) {
     unsigned id = file_order[i];
     u = id;
     memcpy(e, &u, 4);

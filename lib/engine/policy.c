@@ -55,7 +55,7 @@ static curlfence_code finish_load(curlfence_policy **out, curlfence_policy *p,
     rc = !p->hits ? CURLFENCE_E_NOMEM
          : p->table ? CURLFENCE_OK   /* mapped from an image */
                     : cf_table_build(&p->table, &p->rs);
-    if(!rc)
+    if(!rc && !p->image)    /* an image's is built as it is loaded */
       rc = cf_hostidx_build(&p->hosts, &p->rs);
     if(rc)
       cf_error_set(err, rc, NULL, 0, 0, "%s", curlfence_strerror(rc));

@@ -17,8 +17,14 @@
  *    accepted is self-consistent: the fast path (no verdict) and the
  *    verdict agree, a verdict's text starts with its action, a rule with
  *    ports decides only for a port it lists, and the deciding rule is of
- *    the address's family.  (Whether an edited table still matches the
- *    rules beside it cannot be known without compiling them again.)
+ *    the address's family; a name decided by a host rule has a verdict
+ *    whose text is that kind of host rule, and the image's host rule
+ *    index answers as the scan over its host rules (cf_host_match_linear).
+ *    (Whether an edited table still matches the rules beside it cannot
+ *    be known without compiling them again.)
+ *
+ * Names are asked of every image, with every probe address: the seeds'
+ * images of host rules (version 4) answer them as their rules text.
  *
  * Seeds: test/fuzz/corpus/image/, written by running this harness on any
  * input with CURLFENCE_FUZZ_WRITE_SEEDS=DIR (the sources listed below);
@@ -43,6 +49,14 @@ static const char *const sources[] = {
     "allow 203.0.113.0/24\ndeny 203.0.113.128/25 port 1-1024\n"
     "allow ::/0 port 443\ndeny fe80::/10\n",
     "",
+    "default deny\ndeny 10.0.0.0/8\ndeny 2001:db8::/32\n"
+    "allow host api.partner.example port 443\n"
+    "allow host *.partner.example port 80,8000-8080\n"
+    "deny host bad.partner.example\n"
+    "allow host ci.internal to 10.20.0.0/16\n"
+    "allow host *.v6.example to 2001:db8:1::/48 port 443\n"
+    "deny host *.a-name-longer-than-forty-bytes-inline.example\n"
+    "allow host *.example\n",
 };
 #define NSRC (sizeof sources / sizeof sources[0])
 
@@ -58,6 +72,11 @@ static const char *const probes[] = {
     "2001:db8::5", "2001:db8:1::9", "2001:db8:1:2::1", "fe80::1", "::",
     "ffff::1", "::ffff:10.1.2.3"};
 static const unsigned ports[] = {0, 80, 443, 1000, 8080, 65535};
+static const char *const names[] = {
+    NULL, "api.partner.example", "x.partner.example", "bad.partner.example",
+    "partner.example", "ci.internal", "a.v6.example", "example",
+    "x.a-name-longer-than-forty-bytes-inline.example", "q.example",
+    "API.Partner.Example."};
 
 static socklen_t addr_of(struct sockaddr_storage *ss, const char *a,
                          unsigned port)
@@ -130,9 +149,45 @@ static void init(void)
   }
 }
 
+/* Names at every probe address: host rule verdicts name a host rule,
+ * the index agrees with the scan, an unchanged image with its text. */
+static void check_names(const curlfence_policy *p, int exact,
+                        const curlfence_policy *text)
+{
+  for(size_t n = 0; n < sizeof names / sizeof names[0]; n++)
+    for(size_t a = 0; a < sizeof probes / sizeof probes[0]; a++) {
+      unsigned port = ports[(n + a) % (sizeof ports / sizeof ports[0])];
+      curlfence_verdict v, tv;
+      curlfence_action got =
+          curlfence_policy_decide_name(p, names[n], probes[a], port, &v);
+      same(v.rule && v.reason, "a name's verdict without a rule text");
+      if(!strncmp(v.reason, "host", 4))
+        same(!strncmp(v.rule, got ? "allow host " : "deny host ",
+                      got ? 11 : 10),
+             "a host verdict's text is not a host rule of its action");
+      if(exact) {
+        curlfence_action t =
+            curlfence_policy_decide_name(text, names[n], probes[a], port,
+                                         &tv);
+        same(t == got && str_eq(v.rule, tv.rule) &&
+                 str_eq(v.reason, tv.reason) && v.line == tv.line,
+             "an unchanged image decides a name unlike its rules");
+      }
+    }
+  if(p->rs.nhosts) {
+    static const uint8_t key[4] = {10, 20, 0, 1};
+    for(size_t n = 1; n < sizeof names / sizeof names[0] - 1; n++)
+      for(cf_hostq q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++)
+        same(cf_hostidx_find(p->hosts, &p->rs, q, names[n], 0, key, 443) ==
+                 cf_host_match_linear(&p->rs, q, names[n], 0, key, 443),
+             "the image's host index disagrees with the scan");
+  }
+}
+
 static void check_consistent(const curlfence_policy *p, int exact,
                              const curlfence_policy *text)
 {
+  check_names(p, exact, text);
   for(size_t a = 0; a < sizeof probes / sizeof probes[0]; a++)
     for(size_t b = 0; b < sizeof ports / sizeof ports[0]; b++) {
       struct sockaddr_storage ss;
