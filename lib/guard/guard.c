@@ -545,9 +545,9 @@ curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
   cf_dest_init(&d.dest, call->sa, call->salen);
   /* A name with no URL: the event's url stays null.  One that is not
    * canonical matches no host rule, as for libcurl's connections. */
-  name.u = NULL;
-  name.url[0] = '\0';
+  memset(&name, 0, sizeof(name));
   name.url_done = 1;
+  name.host_done = 1;
   if(!call->host ||
      cf_host_canon(call->host, strlen(call->host), name.host) != 0)
     name.host[0] = '\0';
