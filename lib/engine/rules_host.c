@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* "allow host NAME [to PREFIX] [port LIST]", "deny host NAME [port
- * LIST]" (hostrule.c checks the name). */
+ * LIST]". */
 curlfence_code cf_rules_host(parser *p, const frame *fr, unsigned line,
                              const token *t, size_t n, unsigned eol)
 {
