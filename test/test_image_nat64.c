@@ -8,15 +8,13 @@
  * run.
  */
 #include "engine/engine.h"
-#include "testutil.h"
+#include "image_fixture.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64], img_path[128];
 
 static const char diff_rules[] =
     "default allow\n"
@@ -44,9 +42,7 @@ static void addr_of(cf_selfaddr *s, const char *text, const char *ifname)
 
 static void setup(void)
 {
-  snprintf(dir, sizeof(dir), "/tmp/cf-image64-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(img_path, sizeof(img_path), "%s/p.cfimg", dir);
+  image_setup();
   /* a /32 that ties with a written allow, one a port rule outranks, one
    * alone, one IPv6, one inside a nat64 prefix (left out) and one a
    * written deny ties with */
@@ -61,20 +57,7 @@ static void setup(void)
 static void teardown(void)
 {
   cf_self_inject(NULL, 0);
-  unlink(img_path);
-  rmdir(dir);
-}
-
-static curlfence_policy *image_of(curlfence_policy *p)
-{
-  curlfence_policy *img = NULL;
-  curlfence_error err;
-
-  ck_assert_msg(curlfence_policy_save_image(p, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
-  ck_assert_msg(curlfence_policy_load_file(&img, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
-  return img;
+  image_teardown();
 }
 
 static socklen_t sockaddr_of(struct sockaddr_storage *ss, int v6,
@@ -165,7 +148,7 @@ static void probe_around(curlfence_policy *text, curlfence_policy *img,
 
 static void differential(curlfence_policy *text)
 {
-  curlfence_policy *img = image_of(text);
+  curlfence_policy *img = via_image(text);
   const cf_ruleset *rs = &text->rs;
   size_t i;
 
@@ -227,7 +210,7 @@ static void expect(curlfence_policy *p, const char *addr, unsigned port,
 
 TU_TEST(tc_image, image_self_ranked)
 {
-  curlfence_policy *t = tu_load(diff_rules), *img = image_of(t), *p = img;
+  curlfence_policy *t = tu_load(diff_rules), *img = via_image(t), *p = img;
   int i;
 
   for(i = 0; i < 2; i++, p = t) {
@@ -294,7 +277,7 @@ TU_TEST(tc_image, self_loopback_interface)
   expect(t, "0.0.0.0", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
          "loopback");
   expect(t, "::", 80, CURLFENCE_DENY, "deny self (::1, lo)", "loopback");
-  img = image_of(t);
+  img = via_image(t);
   inet_pton(AF_INET, "127.0.0.1", a);
   probe_around(t, img, 0, a);
   inet_pton(AF_INET, "127.255.255.255", a);
@@ -327,25 +310,21 @@ END_TEST
 TU_TEST(tc_image, image_self_at_load)
 {
   cf_selfaddr b[1];
-  curlfence_policy *t, *p = NULL;
-  curlfence_error err;
+  curlfence_policy *t, *p;
 
   t = tu_load("default allow\ndeny self\n");
-  ck_assert_msg(curlfence_policy_save_image(t, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
+  save_ok(t, img_path);
   curlfence_policy_unref(t);
   addr_of(&b[0], "10.8.8.8", "eth1");
   cf_self_inject(b, 1);
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
+  p = load_ok(img_path);
   expect(p, "10.8.8.8", 80, CURLFENCE_DENY, "deny self (10.8.8.8, eth1)",
          "rule");
   expect(p, "192.0.2.7", 80, CURLFENCE_ALLOW, "default allow", "default");
   curlfence_policy_unref(p);
   /* a host without addresses: self names nothing */
   cf_self_inject(b, 0);
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
+  p = load_ok(img_path);
   expect(p, "10.8.8.8", 80, CURLFENCE_ALLOW, "default allow", "default");
   ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
   curlfence_policy_unref(p);
@@ -358,17 +337,13 @@ END_TEST
  * again. */
 TU_TEST(tc_image, image_self_watch)
 {
-  curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p = NULL;
+  curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p;
   curlfence_guard *g = NULL;
-  curlfence_error err;
   curlfence_stats st;
   int i;
 
-  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
-                   CURLFENCE_OK);
+  p = via_image(t);
   curlfence_policy_unref(t);
-  ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
-                   CURLFENCE_OK);
   p->rs.self_print ^= 1;
   ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
   curlfence_policy_unref(p);
@@ -429,13 +404,9 @@ static void rejected(const char *want)
   curlfence_error err;
   char full[600];
   uint64_t h = cf_hash64(img + 16, img_len - 16);
-  FILE *f;
 
   memcpy(img + 8, &h, 8);
-  f = fopen(img_path, "wb");
-  ck_assert_ptr_nonnull(f);
-  ck_assert_uint_eq(fwrite(img, 1, img_len, f), img_len);
-  fclose(f);
+  spill(img_path, img, img_len);
   ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
                    CURLFENCE_E_IMAGE);
   ck_assert_ptr_null(p);
@@ -446,19 +417,12 @@ static void rejected(const char *want)
 TU_TEST(tc_image, image_nat64_damaged)
 {
   curlfence_policy *t = tu_load(diff_rules);
-  curlfence_error err;
   char want[300];
   size_t d, len;
-  FILE *f;
 
-  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
-                   CURLFENCE_OK);
+  save_ok(t, img_path);
   curlfence_policy_unref(t);
-  f = fopen(img_path, "rb");
-  ck_assert_ptr_nonnull(f);
-  img = malloc(1 << 20);
-  img_len = fread(img, 1, 1 << 20, f);
-  fclose(f);
+  img = slurp(img_path, &img_len);
   /* the declared prefixes: section 16, records of 32 bytes */
   d = section_data(16);
   img[d + 32 + 16] = 33;                /* prefix 1's length */

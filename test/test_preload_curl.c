@@ -294,12 +294,32 @@ TU_TEST(tc_programs, keep_doh_reaches_the_doh_server)
 }
 END_TEST
 
+/* A syslog socket at tmp/log, bound, and var its CURLFENCE_SYSLOG_SOCKET
+ * setting; small makes its receive buffer as small as the kernel allows. */
+static int syslog_socket(char *var, size_t size, int small)
+{
+  struct sockaddr_un un;
+  int fd, rcvbuf = 1;
+
+  memset(&un, 0, sizeof(un));
+  un.sun_family = AF_UNIX;
+  ck_assert_int_lt(snprintf(un.sun_path, sizeof(un.sun_path), "%s/log",
+                            tmp), (int)sizeof(un.sun_path));
+  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ck_assert_int_ge(fd, 0);
+  if(small)
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                                sizeof(rcvbuf)), 0);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+  snprintf(var, size, "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
+  return fd;
+}
+
 /* --audit syslog: RFC 3164 messages with ident curlfence and facility
  * LOG_USER on the socket CURLFENCE_SYSLOG_SOCKET names, denials at
  * LOG_WARNING (<12>) and allows at LOG_INFO (<14>). */
 TU_TEST(tc_programs, audit_to_syslog)
 {
-  struct sockaddr_un un;
   char var[PATH_MAX + 32], msg[4096], deny[4096] = "", allow[4096] = "";
   const char *env[] = { var, NULL };
   const char *argv[] = { tool, "run", "-r", rules, "--audit", "syslog",
@@ -308,14 +328,7 @@ TU_TEST(tc_programs, audit_to_syslog)
   ssize_t n;
   int fd, count = 0;
 
-  memset(&un, 0, sizeof(un));
-  un.sun_family = AF_UNIX;
-  ck_assert_int_lt(snprintf(un.sun_path, sizeof(un.sun_path), "%s/log",
-                            tmp), (int)sizeof(un.sun_path));
-  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
-  snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
+  fd = syslog_socket(var, sizeof(var), 0);
   guarded_status(res, env, argv, 7);
   ck_assert_str_eq(res->out, "hello from allowed\n");
   while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
@@ -368,30 +381,20 @@ TU_TEST(tc_programs, audit_to_slow_syslog_reports_losses)
   /* More than the socket queues (net.unix.max_dgram_qlen, 10 by default)
    * and than the sender's buffer holds, whatever that limit is. */
   enum { N = 300 };
-  struct sockaddr_un un;
   char var[PATH_MAX + 32], msg[4096], urls[N][64];
   const char *env[] = { var, NULL };
   const char *argv[10 + N] = { tool, "run", "-r", rules, "--audit", "syslog",
                               "--", "curl", "-s" };
   const char *line;
   unsigned long lost = 0;
-  int fd, rcvbuf = 1, got = 0, i;
+  int fd, got = 0, i;
   ssize_t n;
 
   for(i = 0; i < N; i++) {
     snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.3:%u/%d", port, i);
     argv[9 + i] = urls[i];
   }
-  memset(&un, 0, sizeof(un));
-  un.sun_family = AF_UNIX;
-  ck_assert_int_lt(snprintf(un.sun_path, sizeof(un.sun_path), "%s/log",
-                            tmp), (int)sizeof(un.sun_path));
-  fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-  ck_assert_int_ge(fd, 0);
-  ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-                              sizeof(rcvbuf)), 0);
-  ck_assert_int_eq(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
-  snprintf(var, sizeof(var), "CURLFENCE_SYSLOG_SOCKET=%s", un.sun_path);
+  fd = syslog_socket(var, sizeof(var), 1);
   guarded_status(res, env, argv, 7);
   while((n = recv(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0)
     got++;
