@@ -24,6 +24,20 @@ TU_TEST(tc_hostrules, test_host_parsed)
       "allow host xn--bcher-kva.example\n"
       "allow host *.partner.example\n"
       "allow host a.example to ::ffff:10.0.0.0/104\n";
+  /* line i + 1: its name (the suffix for a wildcard), "to" with the
+   * prefix's family and length, and how many port ranges */
+  static const struct {
+    const char *name;
+    unsigned wild, action, to, v6, plen, nports;
+  } want[] = {
+    { "api.partner.example", 0, CURLFENCE_ALLOW, 0, 0, 0, 1 },
+    { "evil.example", 1, CURLFENCE_DENY, 0, 0, 0, 0 },
+    { "ci.internal", 0, CURLFENCE_ALLOW, 1, 0, 16, 2 },
+    { "xn--bcher-kva.example", 0, CURLFENCE_ALLOW, 0, 0, 0, 0 },
+    { "partner.example", 1, CURLFENCE_ALLOW, 0, 0, 0, 0 },
+    { "a.example", 0, CURLFENCE_ALLOW, 1, 0, 8, 0 },
+  };
+  const char *line = text;
   cf_ruleset rs;
   curlfence_error err;
 
@@ -32,20 +46,23 @@ TU_TEST(tc_hostrules, test_host_parsed)
                                          &err), CURLFENCE_OK);
   ck_assert_uint_eq(rs.nrules, 0);
   ck_assert_uint_eq(rs.nhosts, 6);
-  ck_assert_str_eq(rs.texts + rs.hosts[0].name, "api.partner.example");
-  ck_assert_uint_eq(rs.hosts[0].nports, 1);
-  ck_assert_uint_eq(rs.hosts[0].wild, 0);
-  ck_assert_uint_eq(rs.hosts[0].action, CURLFENCE_ALLOW);
-  ck_assert_str_eq(rs.texts + rs.hosts[1].name, "evil.example");
-  ck_assert_uint_eq(rs.hosts[1].wild, 1);
-  ck_assert_uint_eq(rs.hosts[1].action, CURLFENCE_DENY);
-  ck_assert_str_eq(rs.texts + rs.hosts[1].text, "deny host *.evil.example");
-  ck_assert_uint_eq(rs.hosts[2].to, 1);
-  ck_assert_uint_eq(rs.hosts[2].plen, 16);
-  ck_assert_uint_eq(rs.hosts[2].nports, 2);
-  ck_assert_uint_eq(rs.hosts[2].line, 3);
-  ck_assert_uint_eq(rs.hosts[5].v6, 0);
-  ck_assert_uint_eq(rs.hosts[5].plen, 8);
+  for(size_t i = 0; i < 6; i++) {
+    const cf_hostrule *h = &rs.hosts[i];
+    size_t len = strcspn(line, "\n");
+
+    ck_assert_str_eq(rs.texts + h->name, want[i].name);
+    ck_assert_msg(h->wild == want[i].wild && h->action == want[i].action &&
+                  h->to == want[i].to && h->v6 == want[i].v6 &&
+                  h->plen == want[i].plen && h->nports == want[i].nports,
+                  "rule %zu: wild %u action %u to %u v6 %u plen %u "
+                  "nports %u", i, h->wild, h->action, h->to, h->v6, h->plen,
+                  h->nports);
+    ck_assert_uint_eq(h->line, i + 1);
+    ck_assert_msg(strlen(rs.texts + h->text) == len &&
+                  !strncmp(rs.texts + h->text, line, len),
+                  "rule %zu kept as \"%s\"", i, rs.texts + h->text);
+    line += len + 1;
+  }
   cf_ruleset_free(&rs);
 }
 END_TEST
