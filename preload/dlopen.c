@@ -22,24 +22,11 @@
 
 typedef void *(*pl_dlopen_fn)(const char *, int);
 
-static _Atomic(pl_dlopen_fn) real_dlopen;
-
-static pl_dlopen_fn find_dlopen(void)
-{
-  void *sym = dlsym(RTLD_NEXT, "dlopen");
-  pl_dlopen_fn f;
-
-  memcpy(&f, &sym, sizeof(f));
-  atomic_store(&real_dlopen, f);
-  return f;
-}
+static _Atomic(void *) real_dlopen;
 
 __attribute__((visibility("default"))) PL_SIBCALL
 void *dlopen(const char *file, int mode)
 {
-  pl_dlopen_fn f = atomic_load(&real_dlopen);
-
-  if(!f)
-    f = find_dlopen();
+  PL_NEXT(pl_dlopen_fn, f, real_dlopen, "dlopen", NULL);
   PL_TAIL return f(file, mode & ~RTLD_DEEPBIND);
 }

@@ -26,17 +26,7 @@
 
 typedef void *(*pl_dlvsym_fn)(void *, const char *, const char *);
 
-static _Atomic(pl_dlvsym_fn) real_dlvsym;
-
-static pl_dlvsym_fn find_dlvsym(void)
-{
-  void *sym = dlsym(RTLD_NEXT, "dlvsym");
-  pl_dlvsym_fn f;
-
-  memcpy(&f, &sym, sizeof(f));
-  atomic_store(&real_dlvsym, f);
-  return f;
-}
+static _Atomic(void *) real_dlvsym;
 
 /* This library's definition of name, as the program's lookups find it,
  * for the functions it exports; NULL for any other name. */
@@ -95,10 +85,8 @@ static void *own_versioned(pl_dlvsym_fn f, void *handle, const char *name,
 __attribute__((visibility("default"))) PL_SIBCALL
 void *dlvsym(void *handle, const char *name, const char *version)
 {
-  pl_dlvsym_fn f = atomic_load(&real_dlvsym);
+  PL_NEXT(pl_dlvsym_fn, f, real_dlvsym, "dlvsym", NULL);
 
-  if(!f)
-    f = find_dlvsym();
   if(own_symbol(name) &&
      (handle != RTLD_NEXT ||
       pl_in_main_program(__builtin_return_address(0))))

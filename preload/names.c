@@ -233,28 +233,6 @@ typedef int (*pl_ghbn2_r_fn)(const char *, int, struct hostent *, char *,
 static _Atomic(void *) real_gai, real_ghbn, real_ghbn2, real_ghbn_r,
     real_ghbn2_r;
 
-/* The next definition of name (libc's), found once; NULL when there is
- * none, and the caller then fails as the function would. */
-static void *next(_Atomic(void *) *slot, const char *name)
-{
-  void *f = atomic_load_explicit(slot, memory_order_relaxed);
-
-  if(!f) {
-    f = dlsym(RTLD_NEXT, name);
-    atomic_store_explicit(slot, f, memory_order_relaxed);
-  }
-  return f;
-}
-
-#define PL_NEXT(type, var, slot, name, fail)                                 \
-  type var;                                                                  \
-  do {                                                                       \
-    void *p_ = next(&(slot), name);                                          \
-    if(!p_)                                                                  \
-      return fail;                                                           \
-    memcpy(&var, &p_, sizeof(var));                                          \
-  } while(0)
-
 PL_EXPORT int getaddrinfo(const char *node, const char *service,
                           const struct addrinfo *hints,
                           struct addrinfo **res)

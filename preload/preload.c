@@ -349,3 +349,14 @@ PL_EXPORT CURLcode curl_easy_setopt(CURL *curl, CURLoption opt, ...)
   va_end(ap);
   return rc;
 }
+
+void *pl_next(_Atomic(void *) *slot, const char *name)
+{
+  void *f = atomic_load_explicit(slot, memory_order_relaxed);
+
+  if(!f) {
+    f = dlsym(RTLD_NEXT, name);
+    atomic_store_explicit(slot, f, memory_order_relaxed);
+  }
+  return f;
+}

@@ -4,7 +4,8 @@
  * were not written for it, loaded with LD_PRELOAD.  Private declarations
  * shared by the files in preload/:
  *
- *   preload.c   the interposed curl_easy_* functions and the callbacks
+ *   preload.c   the interposed curl_easy_* functions and the callbacks;
+ *               pl_next, libc's definitions behind the interposed ones
  *   sockets.c   the interposed connect, sendto, sendmsg and sendmmsg
  *   names.c     the interposed getaddrinfo and gethostbyname*: which name
  *               gave which address, for the program's own sockets
@@ -38,6 +39,22 @@
 #define PL_TAIL
 #define PL_SIBCALL __attribute__((optimize("optimize-sibling-calls")))
 #endif
+
+/* The next definition of name after this library (libc's), found once
+ * and kept in slot; NULL when there is none. */
+void *pl_next(_Atomic(void *) *slot, const char *name);
+
+/* var, of the function pointer type type, set to pl_next(&slot, name);
+ * when there is none the calling function returns fail.  (Object pointers
+ * and function pointers do not convert in ISO C.) */
+#define PL_NEXT(type, var, slot, name, fail)                                 \
+  type var;                                                                  \
+  do {                                                                       \
+    void *p_ = pl_next(&(slot), name);                                       \
+    if(!p_)                                                                  \
+      return fail;                                                           \
+    memcpy(&var, &p_, sizeof(var));                                          \
+  } while(0)
 
 /* The functions of one libcurl in the process. */
 typedef struct pl_curl {

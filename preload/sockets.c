@@ -65,29 +65,10 @@ typedef int (*pl_sendmmsg_fn)(int, struct mmsghdr *, unsigned int, int);
 static _Atomic(void *) real_connect, real_sendto, real_sendmsg,
     real_sendmmsg;
 
-/* The next definition of name after this library (libc's), found once. */
-static void *next(_Atomic(void *) *slot, const char *name)
-{
-  void *f = atomic_load_explicit(slot, memory_order_relaxed);
-
-  if(!f) {
-    f = dlsym(RTLD_NEXT, name);
-    atomic_store_explicit(slot, f, memory_order_relaxed);
-  }
-  return f;
-}
-
-/* Object pointers and function pointers do not convert in ISO C. */
-#define PL_REAL(type, var, slot, name)                                       \
-  type var;                                                                  \
-  do {                                                                       \
-    void *p_ = next(&(slot), name);                                          \
-    if(!p_) {                                                                \
-      errno = ENOSYS;                                                        \
-      return -1;                                                             \
-    }                                                                        \
-    memcpy(&var, &p_, sizeof(var));                                          \
-  } while(0)
+/* The function of libc that the interposed one calls, in var; when there
+ * is none, the call fails with ENOSYS. */
+#define PL_REAL(type, var, slot, name) \
+  PL_NEXT(type, var, slot, name, (errno = ENOSYS, -1))
 
 /* ------------------------------------------- libcurl's allowed sockets */
 
@@ -212,8 +193,8 @@ __attribute__((constructor)) static void sockets_init(void)
    * traffic is exempt (fail closed). */
   if(pthread_atfork(ns_lock, ns_unlock, ns_unlock))
     ns_no_fork_handlers = 1;
-  next(&real_connect, "connect");
-  next(&real_sendto, "sendto");
+  pl_next(&real_connect, "connect");
+  pl_next(&real_sendto, "sendto");
 }
 
 /* IPv4 text as ::ffff:a.b.c.d, IPv6 text without its %zone. */

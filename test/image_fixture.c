@@ -43,6 +43,12 @@ void save_ok(const curlfence_policy *p, const char *path)
     ck_abort_msg("save %s: %s", path, err.text);
 }
 
+curlfence_policy *via_image(const curlfence_policy *p)
+{
+  save_ok(p, img_path);
+  return load_ok(img_path);
+}
+
 /* The whole file at path in memory. */
 unsigned char *slurp(const char *path, size_t *len)
 {

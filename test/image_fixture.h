@@ -24,6 +24,9 @@ void image_teardown(void);
 curlfence_policy *load_ok(const char *path);
 void save_ok(const curlfence_policy *p, const char *path);
 
+/* p saved as an image at img_path and loaded from there. */
+curlfence_policy *via_image(const curlfence_policy *p);
+
 /* The whole file at path in memory (malloc'd), and back. */
 unsigned char *slurp(const char *path, size_t *len);
 void spill(const char *path, const unsigned char *b, size_t n);

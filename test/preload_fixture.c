@@ -28,6 +28,7 @@ char tmp[PATH_MAX];       /* scratch directory of the test */
 char rules[PATH_MAX + 16];
 char preload[PATH_MAX + 32];
 char tool[PATH_MAX + 32];    /* this build's curlfence */
+result *res;
 
 void read_file(const char *path, char *buf, size_t size)
 {
@@ -157,29 +158,22 @@ void setup(void)
   snprintf(preload, sizeof(preload), "%s/../libcurlfence-preload.so", self);
   snprintf(tool, sizeof(tool), "%s/../tools/curlfence", self);
   ck_assert_msg(access(preload, R_OK) == 0, "no %s (make)", preload);
+  res = calloc(1, sizeof(*res));
+  ck_assert_ptr_nonnull(res);
 }
 
 void teardown(void)
 {
   const char *argv[] = { "rm", "-rf", tmp, NULL };
-  result *r = malloc(sizeof(*r));
 
   th_stop(allowed);
   th_stop(denied);
   allowed = denied = NULL;
-  if(r)
-    run(r, NULL, argv);
-  free(r);
+  if(res)
+    run(res, NULL, argv);
+  free(res);
+  res = NULL;
 }
-
-result *new_result(void)
-{
-  result *r = calloc(1, sizeof(*r));
-
-  ck_assert_ptr_nonnull(r);
-  return r;
-}
-
 
 /* BUILD/test/NAME, next to this program. */
 void sibling(char *buf, size_t size, const char *name)
@@ -205,4 +199,43 @@ void guarded_status(result *r, const char *const *extra,
 {
   guarded(r, extra, argv);
   ck_assert_msg(r->status == status, SAYS(r));
+}
+
+const char *expand(char *buf, size_t size, const char *s, const char *keys,
+                   const char *const *values)
+{
+  size_t n = 0;
+
+  for(; *s && n < size - 1; s++) {
+    const char *key = s[0] == '@' && s[1] ? strchr(keys, s[1]) : NULL;
+
+    if(key) {
+      n += (size_t)snprintf(buf + n, size - n, "%s", values[key - keys]);
+      s++;
+    }
+    else
+      buf[n++] = *s;
+  }
+  ck_assert_msg(n < size - 1, "a row's text is too long: %.40s", buf);
+  buf[n] = '\0';
+  return buf;
+}
+
+void requests_are(const char *row, const char *which, th_server *s,
+                  unsigned want)
+{
+  if(want)
+    ck_assert_msg(th_requests(s) == want - 1, "%s: the %s server saw %u "
+                  "requests, not %u", row, which, th_requests(s), want - 1);
+}
+
+int namespace_dir(char *dir, size_t size, const char *name, const char *test)
+{
+  if(geteuid() != 0) {
+    fprintf(stderr, "%s: skipped, not root\n", test);
+    return 0;
+  }
+  snprintf(dir, size, "%s/%s", tmp, name);
+  ck_assert_int_eq(mkdir(dir, 0700), 0);
+  return 1;
 }

@@ -29,16 +29,24 @@ typedef struct result {
   char err[OUT_MAX];
 } result;
 
-/* The program's exit status and output, for assertion messages. */
+/* The program's exit status and output, for assertion messages; the
+ * second with the name of the table row that ran it. */
 #define SAYS(r) "status %d\nstdout: %s\nstderr: %s", (r)->status, (r)->out, \
                 (r)->err
+#define ROW_SAYS(row, r) "%s: status %d\nstdout: %s\nstderr: %s", \
+                         (row)->name, (r)->status, (r)->out, (r)->err
 
-/* The case's fixture: the servers, the rules and the scratch directory. */
+/* What a table row says a server saw: REQUESTS(n), or 0 for "not
+ * asserted". */
+#define REQUESTS(n) ((n) + 1)
+
+/* The result of the test's runs, made by setup() and freed by teardown(). */
+extern result *res;
+
+/* The case's fixture: the servers, the rules, the scratch directory and
+ * res. */
 void setup(void);
 void teardown(void);
-
-/* A zeroed result; fails the test when out of memory. */
-result *new_result(void);
 
 /* The file's text in buf (empty when it cannot be read). */
 void read_file(const char *path, char *buf, size_t size);
@@ -63,5 +71,21 @@ void sibling(char *buf, size_t size, const char *name);
 
 /* http://host:PORT/path, in one of 8 rotating buffers. */
 char *url(const char *host, const char *path);
+
+/* s with each placeholder @K, K a letter of keys, replaced by the value of
+ * the same index, in buf; fails the test when it does not fit. */
+const char *expand(char *buf, size_t size, const char *s, const char *keys,
+                   const char *const *values);
+
+/* Fail the test (naming the row and the server) unless s saw want - 1
+ * requests; want 0 asserts nothing. */
+void requests_are(const char *row, const char *which, th_server *s,
+                  unsigned want);
+
+/* dir = tmp/name, made, for a script that builds a mount and network
+ * namespace of its own; 0 (the test skipped, saying so) when we are not
+ * root, which new namespaces need (CI runs the suites as root; a package
+ * build may not). */
+int namespace_dir(char *dir, size_t size, const char *name, const char *test);
 
 #endif

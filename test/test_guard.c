@@ -169,35 +169,42 @@ TU_TEST(tc_curl, test_proxy_from_environment)
 }
 END_TEST
 
-/* An unguarded handle leaves a connection to the denied host in the multi
- * pool; a guarded handle must not use it. */
-TU_TEST(tc_curl, test_reused_connection)
+/* An unguarded handle leaves a connection to the denied host in the pool
+ * of m or of sh (the other NULL); a guarded handle on the same pool must
+ * not use it. */
+static void reuse_refused(CURLM *m, CURLSH *sh)
 {
-  CURLM *m = curl_multi_init();
   char url[128];
   body b = { "", 0 };
-  CURL *plain, *guarded;
-  CURLcode result;
+  CURL *h;
 
   url_for(url, sizeof(url), "127.0.0.3", denied_srv, "/");
-  plain = new_handle(url, &b);
-  ck_assert_int_eq(multi_run(m, plain), CURLE_OK);
-  curl_easy_cleanup(plain);
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_SHARE, sh);
+  ck_assert_int_eq(m ? multi_run(m, h) : curl_easy_perform(h), CURLE_OK);
+  curl_easy_cleanup(h);
   ck_assert_str_eq(b.data, "hello from denied\n");
   ck_assert_uint_eq(th_requests(denied_srv), 1);
 
   b.len = 0;
   b.data[0] = '\0';
-  guarded = new_handle(url, &b);
-  ck_assert_int_eq(curlfence_attach(guarded, guard, 0), CURLFENCE_OK);
-  result = multi_run(m, guarded);
-  curl_easy_cleanup(guarded);
-  curl_multi_cleanup(m);
-
-  ck_assert_int_eq(result, CURLE_ABORTED_BY_CALLBACK);
+  h = new_handle(url, &b);
+  curl_easy_setopt(h, CURLOPT_SHARE, sh);
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  ck_assert_int_eq(m ? multi_run(m, h) : curl_easy_perform(h),
+                   CURLE_ABORTED_BY_CALLBACK);
+  curl_easy_cleanup(h);
   ck_assert_uint_eq(b.len, 0);
   ck_assert_uint_eq(th_requests(denied_srv), 1);
   assert_one_denial(CURLFENCE_CHECK_REUSED);
+}
+
+TU_TEST(tc_curl, test_reused_connection)
+{
+  CURLM *m = curl_multi_init();
+
+  reuse_refused(m, NULL);
+  curl_multi_cleanup(m);
 }
 END_TEST
 
@@ -206,27 +213,10 @@ END_TEST
 TU_TEST(tc_curl, test_reused_from_share)
 {
   CURLSH *sh = curl_share_init();
-  char url[128];
-  body b = { "", 0 };
-  CURL *h;
 
   ck_assert_int_eq(curl_share_setopt(sh, CURLSHOPT_SHARE,
                                      CURL_LOCK_DATA_CONNECT), CURLSHE_OK);
-  url_for(url, sizeof(url), "127.0.0.3", denied_srv, "/");
-  h = new_handle(url, &b);
-  curl_easy_setopt(h, CURLOPT_SHARE, sh);
-  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-  curl_easy_cleanup(h);
-  ck_assert_uint_eq(th_requests(denied_srv), 1);
-
-  h = new_handle(url, &b);
-  curl_easy_setopt(h, CURLOPT_SHARE, sh);
-  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
-  ck_assert_int_eq(curl_easy_perform(h), CURLE_ABORTED_BY_CALLBACK);
-  curl_easy_cleanup(h);
-  ck_assert_uint_eq(th_requests(denied_srv), 1);
-  assert_one_denial(CURLFENCE_CHECK_REUSED);
-
+  reuse_refused(NULL, sh);
   curlfence_guard_free(guard);
   curlfence_policy_unref(policy);
   guard = NULL;
@@ -301,6 +291,35 @@ static void audit_all(void)
                    CURLFENCE_OK);
 }
 
+/* h performed, on a fresh record, to success: the index of the event of
+ * its pre-request check, the one that knows the handle. */
+static int performed(CURL *h)
+{
+  int k;
+
+  memset(&rec, 0, sizeof(rec));
+  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+  k = event_of(CURLFENCE_CHECK_REUSED);
+  ck_assert_int_ge(k, 0);
+  return k;
+}
+
+/* url fetched on a guarded handle of its own with the names pinned, as
+ * performed(). */
+static int named_fetch(const char *url)
+{
+  struct curl_slist *pins = NULL;
+  body b = { "", 0 };
+  CURL *h = named_handle(url, &b, &pins);
+  int k;
+
+  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
+  k = performed(h);
+  curl_easy_cleanup(h);
+  curl_slist_free_all(pins);
+  return k;
+}
+
 /* The pre-request check of an attached handle knows its URL: the name in
  * canonical form (case, trailing dot), the URL without user info, query
  * and fragment, and libcurl's reading of "user@host" (the host is what
@@ -315,26 +334,14 @@ TU_TEST(tc_curl, test_name_in_events)
     { "http://allowed.example@other.example:%u/", "other.example", "/" },
     { "http://127.0.0.2:%u/", NULL, "/" },
   };
-  struct curl_slist *pins = NULL;
   char url[256], want[256];
   size_t i;
   int k;
 
   audit_all();
   for(i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-    body b = { "", 0 };
-    CURL *h;
-
-    memset(&rec, 0, sizeof(rec));
     snprintf(url, sizeof(url), rows[i].url, th_port(allowed_srv));
-    h = named_handle(url, &b, &pins);
-    ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
-    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(pins);
-    pins = NULL;
-    k = event_of(CURLFENCE_CHECK_REUSED);
-    ck_assert_int_ge(k, 0);
+    k = named_fetch(url);
     if(!rows[i].host) {
       /* an address URL has no name, and its URL shows the address */
       ck_assert_ptr_null(rec.hostp[k]);
@@ -360,21 +367,9 @@ TU_TEST(tc_curl, test_name_in_events)
                                              CURLFENCE_AUDIT_ALL |
                                                  CURLFENCE_AUDIT_NO_URL),
                    CURLFENCE_OK);
-  memset(&rec, 0, sizeof(rec));
-  {
-    body b = { "", 0 };
-    CURL *h;
-
-    snprintf(url, sizeof(url), "http://allowed.example:%u/?q",
-             th_port(allowed_srv));
-    h = named_handle(url, &b, &pins);
-    ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
-    ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(pins);
-  }
-  k = event_of(CURLFENCE_CHECK_REUSED);
-  ck_assert_int_ge(k, 0);
+  snprintf(url, sizeof(url), "http://allowed.example:%u/?q",
+           th_port(allowed_srv));
+  k = named_fetch(url);
   ck_assert_str_eq(rec.hostp[k], "allowed.example");
   ck_assert_ptr_null(rec.urlp[k]);
   /* only the event being handed to the callback has a name: not a copy
@@ -450,30 +445,19 @@ TU_TEST(tc_curl, test_name_not_for_copies)
   ck_assert_ptr_nonnull(dup);
   snprintf(url, sizeof(url), "http://other.example:%u/", th_port(allowed_srv));
   curl_easy_setopt(dup, CURLOPT_URL, url);
-  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
-  k = event_of(CURLFENCE_CHECK_REUSED);
-  ck_assert_int_ge(k, 0);
+  k = performed(dup);
   ck_assert_ptr_null(rec.hostp[k]);
   ck_assert_ptr_null(rec.urlp[k]);
   /* the original, used after its copy (and while it lives) */
-  memset(&rec, 0, sizeof(rec));
-  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-  k = event_of(CURLFENCE_CHECK_REUSED);
-  ck_assert_int_ge(k, 0);
+  k = performed(h);
   ck_assert_ptr_nonnull(rec.hostp[k]);
   ck_assert_str_eq(rec.hostp[k], "allowed.example");
   /* and the copy again, now that the original ran last */
-  memset(&rec, 0, sizeof(rec));
-  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
-  k = event_of(CURLFENCE_CHECK_REUSED);
-  ck_assert_int_ge(k, 0);
+  k = performed(dup);
   ck_assert_ptr_null(rec.hostp[k]);
   /* attached, the copy has its own name */
   ck_assert_int_eq(curlfence_attach(dup, guard, 0), CURLFENCE_OK);
-  memset(&rec, 0, sizeof(rec));
-  ck_assert_int_eq(curl_easy_perform(dup), CURLE_OK);
-  k = event_of(CURLFENCE_CHECK_REUSED);
-  ck_assert_int_ge(k, 0);
+  k = performed(dup);
   ck_assert_ptr_nonnull(rec.hostp[k]);
   ck_assert_str_eq(rec.hostp[k], "other.example");
   curl_easy_cleanup(dup);
@@ -487,8 +471,6 @@ END_TEST
  * table is fixed in size, so memory stays flat by construction). */
 TU_TEST(tc_curl, test_name_many_handles)
 {
-  struct curl_slist *pins = NULL;
-  body b = { "", 0 };
   char url[256];
   CURL *h;
   int i, k;
@@ -502,13 +484,7 @@ TU_TEST(tc_curl, test_name_many_handles)
   audit_all();
   snprintf(url, sizeof(url), "http://allowed.example:%u/",
            th_port(allowed_srv));
-  h = named_handle(url, &b, &pins);
-  ck_assert_int_eq(curlfence_attach(h, guard, 0), CURLFENCE_OK);
-  ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-  curl_easy_cleanup(h);
-  curl_slist_free_all(pins);
-  k = event_of(CURLFENCE_CHECK_REUSED);
-  ck_assert_int_ge(k, 0);
+  k = named_fetch(url);
   ck_assert_ptr_nonnull(rec.hostp[k]);
   ck_assert_str_eq(rec.hostp[k], "allowed.example");
 }

@@ -443,24 +443,6 @@ END_TEST
 
 /* ------------------------------------------------------ cheap decisions */
 
-static socklen_t sockaddr_of(const char *text, unsigned port,
-                             struct sockaddr_storage *ss)
-{
-  struct sockaddr_in *in = (struct sockaddr_in *)ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-  memset(ss, 0, sizeof(*ss));
-  if(inet_pton(AF_INET, text, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-    in->sin_port = htons((uint16_t)port);
-    return sizeof(*in);
-  }
-  ck_assert_int_eq(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
-  in6->sin6_family = AF_INET6;
-  in6->sin6_port = htons((uint16_t)port);
-  return sizeof(*in6);
-}
-
 /* The guards decide without the verdict and count by rule and reason: the
  * cheap decision gives the action, the rule counted and the reason word
  * of the full one, for every kind of policy and address. */
@@ -494,7 +476,7 @@ TU_TEST(tc_cheap, test_decide_without_verdict_counts_alike)
       for(size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
         for(size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
           struct sockaddr_storage ss;
-          socklen_t len = sockaddr_of(addrs[a], ports[i], &ss);
+          socklen_t len = tu_sockaddr(&ss, addrs[a], ports[i]);
           cf_decision cheap, full;
 
           memset(&cheap, 0, sizeof(cheap));

@@ -8,7 +8,7 @@
  */
 #include "engine/engine.h"
 #include "engine/image.h"
-#include "testutil.h"
+#include "image_fixture.h"
 #include "rand.h"
 
 #include <stddef.h>
@@ -17,37 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[64], img_path[128];
-
-static void setup(void)
-{
-  snprintf(dir, sizeof(dir), "/tmp/cf-imagehosts-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(img_path, sizeof(img_path), "%s/p.cfimg", dir);
-}
-
-static void teardown(void)
-{
-  unlink(img_path);
-  rmdir(dir);
-}
-
 TU_SUITE_STATIC_ONLY("image-hosts", NULL);
-TU_CASE(tc_imghosts, "image-hosts", 120, setup, teardown);
-
-/* The text compiled into an image at img_path and loaded from there. */
-static curlfence_policy *via_image(const curlfence_policy *text)
-{
-  curlfence_policy *p = NULL;
-  curlfence_error err;
-
-  ck_assert_msg(curlfence_policy_save_image(text, img_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                CURLFENCE_OK, "%s", err.text);
-  ck_assert_ptr_nonnull(p->image);
-  return p;
-}
+TU_CASE(tc_imghosts, "image-hosts", 120, image_setup, image_teardown);
 
 static int str_eq(const char *a, const char *b)
 {
@@ -115,6 +86,7 @@ TU_TEST(tc_imghosts, image_hosts_decide_like_text)
                                                &err) == CURLFENCE_OK,
                   "%s\n%s", err.text, text);
     img = via_image(t);
+    ck_assert_ptr_nonnull(img->image);
     ck_assert_uint_eq(img->rs.nhosts, t->rs.nhosts);
     for(i = 0; i < 400; i++) {
       const char *addr = addrs[rnd_below(&seed, 8)];

@@ -8,15 +8,13 @@
  * run.
  */
 #include "engine/engine.h"
-#include "testutil.h"
+#include "image_fixture.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64], img_path[128];
 
 static const char diff_rules[] =
     "default allow\n"
@@ -44,9 +42,7 @@ static void addr_of(cf_selfaddr *s, const char *text, const char *ifname)
 
 static void setup(void)
 {
-  snprintf(dir, sizeof(dir), "/tmp/cf-image64-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  snprintf(img_path, sizeof(img_path), "%s/p.cfimg", dir);
+  image_setup();
   /* a /32 that ties with a written allow, one a port rule outranks, one
    * alone, one IPv6, one inside a nat64 prefix (left out) and one a
    * written deny ties with */
@@ -61,20 +57,7 @@ static void setup(void)
 static void teardown(void)
 {
   cf_self_inject(NULL, 0);
-  unlink(img_path);
-  rmdir(dir);
-}
-
-static curlfence_policy *image_of(curlfence_policy *p)
-{
-  curlfence_policy *img = NULL;
-  curlfence_error err;
-
-  ck_assert_msg(curlfence_policy_save_image(p, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
-  ck_assert_msg(curlfence_policy_load_file(&img, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
-  return img;
+  image_teardown();
 }
 
 static socklen_t sockaddr_of(struct sockaddr_storage *ss, int v6,
@@ -165,7 +148,7 @@ static void probe_around(curlfence_policy *text, curlfence_policy *img,
 
 static void differential(curlfence_policy *text)
 {
-  curlfence_policy *img = image_of(text);
+  curlfence_policy *img = via_image(text);
   const cf_ruleset *rs = &text->rs;
   size_t i;
 
@@ -225,34 +208,58 @@ static void expect(curlfence_policy *p, const char *addr, unsigned port,
                                            NULL), action);
 }
 
+#define ALLOW CURLFENCE_ALLOW
+#define DENY CURLFENCE_DENY
+
+/* A decision expect() checks. */
+typedef struct decision {
+  const char *addr;
+  unsigned port;
+  curlfence_action action;
+  const char *rule, *reason;
+} decision;
+
+static void expect_each(curlfence_policy *p, const decision *d, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++)
+    expect(p, d[i].addr, d[i].port, d[i].action, d[i].rule, d[i].reason);
+}
+
+#define EXPECT_EACH(p, rows) \
+  expect_each(p, rows, sizeof(rows) / sizeof((rows)[0]))
+
 TU_TEST(tc_image, image_self_ranked)
 {
-  curlfence_policy *t = tu_load(diff_rules), *img = image_of(t), *p = img;
-  int i;
-
-  for(i = 0; i < 2; i++, p = t) {
+  static const decision want[] = {
     /* a tie of /32s without ports: deny wins */
-    expect(p, "192.0.2.7", 80, CURLFENCE_DENY, "deny self (192.0.2.7, eth9)",
-           "rule");
-    expect(p, "192.0.2.7", 443, CURLFENCE_ALLOW,
-           "allow self port 443 (192.0.2.7, eth9)", "rule");
+    { "192.0.2.7", 80, DENY,
+      "deny self (192.0.2.7, eth9)", "rule" },
+    { "192.0.2.7", 443, ALLOW,
+      "allow self port 443 (192.0.2.7, eth9)", "rule" },
     /* a written /32 with ports outranks self without */
-    expect(p, "198.51.100.9", 80, CURLFENCE_ALLOW,
-           "allow 198.51.100.9 port 80", "rule");
-    expect(p, "198.51.100.9", 81, CURLFENCE_DENY,
-           "deny self (198.51.100.9, eth9)", "rule");
+    { "198.51.100.9", 80, ALLOW,
+      "allow 198.51.100.9 port 80", "rule" },
+    { "198.51.100.9", 81, DENY,
+      "deny self (198.51.100.9, eth9)", "rule" },
     /* a tie with a written deny: the earlier rule */
-    expect(p, "203.0.113.5", 80, CURLFENCE_DENY,
-           "deny self (203.0.113.5, tun0)", "rule");
-    expect(p, "2001:db8::5", 8080, CURLFENCE_DENY,
-           "deny self (2001:db8::5, eth9)", "rule");
-    expect(p, "2001:db8::6", 8080, CURLFENCE_ALLOW,
-           "allow 2001:db8::/32 port 8080", "rule");
+    { "203.0.113.5", 80, DENY,
+      "deny self (203.0.113.5, tun0)", "rule" },
+    { "2001:db8::5", 8080, DENY,
+      "deny self (2001:db8::5, eth9)", "rule" },
+    { "2001:db8::6", 8080, ALLOW,
+      "allow 2001:db8::/32 port 8080", "rule" },
     /* one of the host's addresses behind a nat64 prefix */
-    expect(p, "64:ff9b::a01:203", 80, CURLFENCE_DENY,
-           "deny self (10.1.2.3, wlan0)", "nat64/96");
-    expect(p, "10.1.2.4", 80, CURLFENCE_ALLOW, "default allow", "default");
-  }
+    { "64:ff9b::a01:203", 80, DENY,
+      "deny self (10.1.2.3, wlan0)", "nat64/96" },
+    { "10.1.2.4", 80, ALLOW,
+      "default allow", "default" },
+  };
+  curlfence_policy *t = tu_load(diff_rules), *img = via_image(t);
+
+  EXPECT_EACH(img, want);
+  EXPECT_EACH(t, want);
   curlfence_policy_unref(img);
   curlfence_policy_unref(t);
 }
@@ -264,6 +271,45 @@ END_TEST
  * interface address matched. */
 TU_TEST(tc_image, self_loopback_interface)
 {
+  static const decision loopback[] = {
+    { "127.0.0.1", 80, DENY,
+      "deny self (127.0.0.1/8, lo)", "rule" },
+    { "127.0.0.2", 80, DENY,
+      "deny self (127.0.0.1/8, lo)", "rule" },
+    { "127.255.255.255", 0, DENY,
+      "deny self (127.0.0.1/8, lo)", "rule" },
+    { "::ffff:127.9.9.9", 80, DENY,
+      "deny self (127.0.0.1/8, lo)", "rule" },
+    { "::1", 80, DENY,
+      "deny self (::1, lo)", "rule" },
+    { "192.0.2.2", 80, DENY,
+      "deny self (192.0.2.2, eth0)", "rule" },
+    { "128.0.0.1", 80, ALLOW,
+      "default allow", "default" },
+    { "126.255.255.255", 80, ALLOW,
+      "default allow", "default" },
+    { "::2", 80, ALLOW,
+      "default allow", "default" },
+    { "192.0.2.3", 80, ALLOW,
+      "default allow", "default" },
+    /* and the unspecified address, decided as loopback too */
+    { "0.0.0.0", 80, DENY,
+      "deny self (127.0.0.1/8, lo)", "loopback" },
+    { "::", 80, DENY,
+      "deny self (::1, lo)", "loopback" },
+  };
+  /* ranked as /8: a longer rule or a port rule of the same length beats
+   * it, and a deny 127.0.0.0/8 written first names the denial */
+  static const decision ranked[] = {
+    { "127.0.0.5", 80, ALLOW,
+      "allow 127.0.0.5", "rule" },
+    { "127.0.0.9", 8080, ALLOW,
+      "allow 127.0.0.0/8 port 8080", "rule" },
+    { "127.0.0.9", 9, DENY,
+      "deny 127.0.0.0/8 port 9", "rule" },
+    { "127.0.0.9", 80, DENY,
+      "deny self (127.0.0.1/8, lo)", "rule" },
+  };
   cf_selfaddr h[3];
   curlfence_policy *t, *img;
   uint8_t a[16];
@@ -274,27 +320,8 @@ TU_TEST(tc_image, self_loopback_interface)
   addr_of(&h[2], "192.0.2.2", "eth0");
   cf_self_inject(h, 3);
   t = tu_load("default allow\ndeny self\n");
-  expect(t, "127.0.0.1", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
-         "rule");
-  expect(t, "127.0.0.2", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
-         "rule");
-  expect(t, "127.255.255.255", 0, CURLFENCE_DENY,
-         "deny self (127.0.0.1/8, lo)", "rule");
-  expect(t, "::ffff:127.9.9.9", 80, CURLFENCE_DENY,
-         "deny self (127.0.0.1/8, lo)", "rule");
-  expect(t, "::1", 80, CURLFENCE_DENY, "deny self (::1, lo)", "rule");
-  expect(t, "192.0.2.2", 80, CURLFENCE_DENY, "deny self (192.0.2.2, eth0)",
-         "rule");
-  expect(t, "128.0.0.1", 80, CURLFENCE_ALLOW, "default allow", "default");
-  expect(t, "126.255.255.255", 80, CURLFENCE_ALLOW, "default allow",
-         "default");
-  expect(t, "::2", 80, CURLFENCE_ALLOW, "default allow", "default");
-  expect(t, "192.0.2.3", 80, CURLFENCE_ALLOW, "default allow", "default");
-  /* and the unspecified address, decided as loopback too */
-  expect(t, "0.0.0.0", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
-         "loopback");
-  expect(t, "::", 80, CURLFENCE_DENY, "deny self (::1, lo)", "loopback");
-  img = image_of(t);
+  EXPECT_EACH(t, loopback);
+  img = via_image(t);
   inet_pton(AF_INET, "127.0.0.1", a);
   probe_around(t, img, 0, a);
   inet_pton(AF_INET, "127.255.255.255", a);
@@ -304,17 +331,9 @@ TU_TEST(tc_image, self_loopback_interface)
   curlfence_policy_unref(img);
   curlfence_policy_unref(t);
 
-  /* ranked as /8: a longer rule or a port rule of the same length beats
-   * it, and a deny 127.0.0.0/8 written first names the denial */
   t = tu_load("default allow\ndeny 127.0.0.0/8 port 9\ndeny self\n"
               "allow 127.0.0.5\nallow 127.0.0.0/8 port 8080\n");
-  expect(t, "127.0.0.5", 80, CURLFENCE_ALLOW, "allow 127.0.0.5", "rule");
-  expect(t, "127.0.0.9", 8080, CURLFENCE_ALLOW,
-         "allow 127.0.0.0/8 port 8080", "rule");
-  expect(t, "127.0.0.9", 9, CURLFENCE_DENY, "deny 127.0.0.0/8 port 9",
-         "rule");
-  expect(t, "127.0.0.9", 80, CURLFENCE_DENY, "deny self (127.0.0.1/8, lo)",
-         "rule");
+  EXPECT_EACH(t, ranked);
   curlfence_policy_unref(t);
   t = tu_load("default allow\ndeny 127.0.0.0/8\ndeny self\n");
   expect(t, "127.0.0.1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8", "rule");
@@ -327,25 +346,21 @@ END_TEST
 TU_TEST(tc_image, image_self_at_load)
 {
   cf_selfaddr b[1];
-  curlfence_policy *t, *p = NULL;
-  curlfence_error err;
+  curlfence_policy *t, *p;
 
   t = tu_load("default allow\ndeny self\n");
-  ck_assert_msg(curlfence_policy_save_image(t, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
+  save_ok(t, img_path);
   curlfence_policy_unref(t);
   addr_of(&b[0], "10.8.8.8", "eth1");
   cf_self_inject(b, 1);
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
+  p = load_ok(img_path);
   expect(p, "10.8.8.8", 80, CURLFENCE_DENY, "deny self (10.8.8.8, eth1)",
          "rule");
   expect(p, "192.0.2.7", 80, CURLFENCE_ALLOW, "default allow", "default");
   curlfence_policy_unref(p);
   /* a host without addresses: self names nothing */
   cf_self_inject(b, 0);
-  ck_assert_msg(curlfence_policy_load_file(&p, img_path, &err) ==
-                    CURLFENCE_OK, "%s", err.text);
+  p = load_ok(img_path);
   expect(p, "10.8.8.8", 80, CURLFENCE_ALLOW, "default allow", "default");
   ck_assert_uint_eq(curlfence_policy_rule_count(p), 1);
   curlfence_policy_unref(p);
@@ -358,17 +373,13 @@ END_TEST
  * again. */
 TU_TEST(tc_image, image_self_watch)
 {
-  curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p = NULL;
+  curlfence_policy *t = tu_load("default allow\ndeny self\n"), *p;
   curlfence_guard *g = NULL;
-  curlfence_error err;
   curlfence_stats st;
   int i;
 
-  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
-                   CURLFENCE_OK);
+  p = via_image(t);
   curlfence_policy_unref(t);
-  ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
-                   CURLFENCE_OK);
   p->rs.self_print ^= 1;
   ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
   curlfence_policy_unref(p);
@@ -429,13 +440,9 @@ static void rejected(const char *want)
   curlfence_error err;
   char full[600];
   uint64_t h = cf_hash64(img + 16, img_len - 16);
-  FILE *f;
 
   memcpy(img + 8, &h, 8);
-  f = fopen(img_path, "wb");
-  ck_assert_ptr_nonnull(f);
-  ck_assert_uint_eq(fwrite(img, 1, img_len, f), img_len);
-  fclose(f);
+  spill(img_path, img, img_len);
   ck_assert_int_eq(curlfence_policy_load_file(&p, img_path, &err),
                    CURLFENCE_E_IMAGE);
   ck_assert_ptr_null(p);
@@ -446,19 +453,12 @@ static void rejected(const char *want)
 TU_TEST(tc_image, image_nat64_damaged)
 {
   curlfence_policy *t = tu_load(diff_rules);
-  curlfence_error err;
   char want[300];
   size_t d, len;
-  FILE *f;
 
-  ck_assert_int_eq(curlfence_policy_save_image(t, img_path, &err),
-                   CURLFENCE_OK);
+  save_ok(t, img_path);
   curlfence_policy_unref(t);
-  f = fopen(img_path, "rb");
-  ck_assert_ptr_nonnull(f);
-  img = malloc(1 << 20);
-  img_len = fread(img, 1, 1 << 20, f);
-  fclose(f);
+  img = slurp(img_path, &img_len);
   /* the declared prefixes: section 16, records of 32 bytes */
   d = section_data(16);
   img[d + 32 + 16] = 33;                /* prefix 1's length */

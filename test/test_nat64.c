@@ -36,11 +36,9 @@ static char *read_all(const char *path)
   return buf;
 }
 
-/* The shipped rules with line `from` replaced by `to` (NULL: unchanged),
- * then `extra` appended; loaded from memory, so the never-reach list is
- * included by its path from the working directory. */
-static curlfence_policy *load_default_edited(const char *from, const char *to,
-                                             const char *extra)
+/* The shipped rules with `extra` appended; loaded from memory, so the
+ * never-reach list is included by its path from the working directory. */
+static curlfence_policy *load_default(const char *extra)
 {
   char *text = read_all("rules/default.rules"), *out, *at;
   static const char inc[] = "\ninclude never-reach.rules";
@@ -54,20 +52,13 @@ static curlfence_policy *load_default_edited(const char *from, const char *to,
           text, at + strlen(inc));
   free(text);
   text = fixed;
-  size_t len = strlen(text) + (to ? strlen(to) : 0) + strlen(extra) + 2;
+  size_t len = strlen(text) + strlen(extra) + 2;
   curlfence_policy *p = NULL;
   curlfence_error err;
 
   out = malloc(len);
   ck_assert_ptr_nonnull(out);
-  if(from) {
-    at = strstr(text, from);
-    ck_assert_ptr_nonnull(at);
-    snprintf(out, len, "%.*s%s%s%s", (int)(at - text), text, to,
-             at + strlen(from), extra);
-  }
-  else
-    snprintf(out, len, "%s%s", text, extra);
+  snprintf(out, len, "%s%s", text, extra);
   ck_assert_msg(curlfence_policy_load_string(&p, out, strlen(out),
                                              "default.rules", &err)
                     == CURLFENCE_OK, "%s", err.text);
@@ -134,103 +125,114 @@ static void expect(const curlfence_policy *p, const char *addr, unsigned port,
 TU_SUITE("nat64-self", NULL);
 TU_CASE(tc_nat64, "nat64", 0, NULL, NULL);
 
-TU_TEST(tc_nat64, default_rules_nat64)
-{
-  curlfence_policy *p = load_default_edited(NULL, NULL, "");
+#define ALLOW CURLFENCE_ALLOW
+#define DENY CURLFENCE_DENY
 
-  expect_as(p, "64:ff9b::808:808", 443, CURLFENCE_ALLOW, "default allow",
-            "8.8.8.8");
-  expect_as(p, "64:ff9b::7f00:1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8",
-            "127.0.0.1");
-  expect_as(p, "64:ff9b::a9fe:a9fe", 80, CURLFENCE_DENY,
-            "deny 169.254.169.254", "169.254.169.254");
-  expect_as(p, "64:ff9b::a00:1", 443, CURLFENCE_DENY, "deny 10.0.0.0/8",
-            "10.0.0.1");
-  expect_as(p, "64:ff9b::", 443, CURLFENCE_DENY, "deny 0.0.0.0/8",
-            "0.0.0.0");
-  expect_as(p, "64:ff9b::ffff:ffff", 443, CURLFENCE_DENY,
-            "deny 255.255.255.255", "255.255.255.255");
+/* The policies of the decisions below: the shipped rules with extra
+ * lines, or a text of their own. */
+enum { SHIPPED, LOCAL_48, DECLARED, OPERATOR_64, PORTS };
+static const struct {
+  const char *extra, *text;
+} nat64_policies[] = {
+  [SHIPPED] = { "", NULL },
+  [LOCAL_48] = { "nat64 64:ff9b:1::/48\n", NULL },
+  /* The operator's own file includes the shipped one and declares its
+   * prefix, as docs/rules.md section 6.1 suggests. */
+  [DECLARED] = { NULL, "include rules/default.rules\n"
+                       "nat64 64:ff9b:1:2::/64\n" },
+  [OPERATOR_64] = { "nat64 2a00:1:2:3::/64\n", NULL },
+  /* IPv4 port rules apply to the embedded address; IPv6 ones do not. */
+  [PORTS] = { NULL, "default deny\n"
+                    "nat64 64:ff9b::/96\n"
+                    "allow 93.184.215.0/24 port 443\n"
+                    "allow ::/0 port 80\n" },
+};
+
+/* Under the policy, addr:port gets action from the rule whose text is
+ * rule, decided as the IPv4 address as ("" when none). */
+static const struct {
+  int policy;
+  const char *addr;
+  unsigned port;
+  curlfence_action action;
+  const char *rule, *as;
+} nat64_rows[] = {
+  { SHIPPED, "64:ff9b::808:808", 443, ALLOW,
+    "default allow", "8.8.8.8" },
+  { SHIPPED, "64:ff9b::7f00:1", 80, DENY,
+    "deny 127.0.0.0/8", "127.0.0.1" },
+  { SHIPPED, "64:ff9b::a9fe:a9fe", 80, DENY,
+    "deny 169.254.169.254", "169.254.169.254" },
+  { SHIPPED, "64:ff9b::a00:1", 443, DENY,
+    "deny 10.0.0.0/8", "10.0.0.1" },
+  { SHIPPED, "64:ff9b::", 443, DENY,
+    "deny 0.0.0.0/8", "0.0.0.0" },
+  { SHIPPED, "64:ff9b::ffff:ffff", 443, DENY,
+    "deny 255.255.255.255", "255.255.255.255" },
   /* nothing translated: no "as" */
-  expect_as(p, "8.8.8.8", 443, CURLFENCE_ALLOW, "default allow", "");
-  expect_as(p, "::ffff:127.0.0.1", 443, CURLFENCE_DENY, "deny 127.0.0.0/8",
-            "");
-  expect_as(p, "64:ff9b:1::1", 443, CURLFENCE_DENY, "deny ::/0", "");
+  { SHIPPED, "8.8.8.8", 443, ALLOW,
+    "default allow", "" },
+  { SHIPPED, "::ffff:127.0.0.1", 443, DENY,
+    "deny 127.0.0.0/8", "" },
+  { SHIPPED, "64:ff9b:1::1", 443, DENY,
+    "deny ::/0", "" },
   /* written the RFC 6052 way, with the IPv4 address in dotted form */
-  expect(p, "64:ff9b::127.0.0.1", 443, CURLFENCE_DENY, "deny 127.0.0.0/8");
-  expect(p, "64:ff9b::1.1.1.1", 443, CURLFENCE_ALLOW, "default allow");
+  { SHIPPED, "64:ff9b::127.0.0.1", 443, DENY,
+    "deny 127.0.0.0/8", "127.0.0.1" },
+  { SHIPPED, "64:ff9b::1.1.1.1", 443, ALLOW,
+    "default allow", "1.1.1.1" },
   /* right next to the prefix the IPv6 rules apply again */
-  expect(p, "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", 443, CURLFENCE_DENY,
-         "deny ::/0");
-  expect(p, "64:ff9b:0:0:0:1::", 443, CURLFENCE_DENY, "deny ::/0");
+  { SHIPPED, "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", 443, DENY,
+    "deny ::/0", "" },
+  { SHIPPED, "64:ff9b:0:0:0:1::", 443, DENY,
+    "deny ::/0", "" },
   /* local use stays denied until its operator declares it; 6to4, Teredo
    * and IPv4-compatible addresses stay denied */
-  expect(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_DENY, "deny ::/0");
-  expect(p, "2002:808:808::1", 443, CURLFENCE_DENY, "deny 2002::/16");
-  expect(p, "2001:0:4136:e378::1", 443, CURLFENCE_DENY, "deny 2001::/32");
-  expect(p, "::8.8.8.8", 443, CURLFENCE_DENY, "deny ::/96");
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-TU_TEST(tc_nat64, local_use_48)
-{
-  curlfence_policy *p = load_default_edited(NULL, NULL,
-                                            "nat64 64:ff9b:1::/48\n");
-
-  expect_as(p, "64:ff9b:1:808:8:800::", 443, CURLFENCE_ALLOW,
-            "default allow", "8.8.8.8");
-  expect_as(p, "64:ff9b:1:a00:0:100::", 443, CURLFENCE_DENY,
-            "deny 10.0.0.0/8", "10.0.0.1");
-  expect(p, "64:ff9b::7f00:1", 80, CURLFENCE_DENY, "deny 127.0.0.0/8");
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-/* The operator's own file includes the shipped one and declares its
- * prefix, as docs/rules.md section 6.1 suggests. */
-TU_TEST(tc_nat64, include_and_declare)
-{
-  static const char text[] = "include rules/default.rules\n"
-                             "nat64 64:ff9b:1:2::/64\n";
-  curlfence_policy *p = tu_load(text);
-
-  expect_as(p, "64:ff9b:1:2:8:808:800:0", 443, CURLFENCE_ALLOW,
-            "default allow", "8.8.8.8");
-  expect_as(p, "64:ff9b:1:2:7f:0:100:0", 443, CURLFENCE_DENY,
-            "deny 127.0.0.0/8", "127.0.0.1");
-  expect_as(p, "64:ff9b:1:3:8:808:800:0", 443, CURLFENCE_DENY, "deny ::/0",
-            "");
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-TU_TEST(tc_nat64, operator_64)
-{
-  curlfence_policy *p = load_default_edited(NULL, NULL,
-                                            "nat64 2a00:1:2:3::/64\n");
-
-  expect_as(p, "2a00:1:2:3:a:0:100:0", 443, CURLFENCE_DENY,
-            "deny 10.0.0.0/8", "10.0.0.1");
-  expect(p, "2a00:1:2:3:8:808:800:0", 443, CURLFENCE_ALLOW, "default allow");
+  { SHIPPED, "64:ff9b:1:808:8:800::", 443, DENY,
+    "deny ::/0", "" },
+  { SHIPPED, "2002:808:808::1", 443, DENY,
+    "deny 2002::/16", "" },
+  { SHIPPED, "2001:0:4136:e378::1", 443, DENY,
+    "deny 2001::/32", "" },
+  { SHIPPED, "::8.8.8.8", 443, DENY,
+    "deny ::/96", "" },
+  { LOCAL_48, "64:ff9b:1:808:8:800::", 443, ALLOW,
+    "default allow", "8.8.8.8" },
+  { LOCAL_48, "64:ff9b:1:a00:0:100::", 443, DENY,
+    "deny 10.0.0.0/8", "10.0.0.1" },
+  { LOCAL_48, "64:ff9b::7f00:1", 80, DENY,
+    "deny 127.0.0.0/8", "127.0.0.1" },
+  { DECLARED, "64:ff9b:1:2:8:808:800:0", 443, ALLOW,
+    "default allow", "8.8.8.8" },
+  { DECLARED, "64:ff9b:1:2:7f:0:100:0", 443, DENY,
+    "deny 127.0.0.0/8", "127.0.0.1" },
+  { DECLARED, "64:ff9b:1:3:8:808:800:0", 443, DENY,
+    "deny ::/0", "" },
+  { OPERATOR_64, "2a00:1:2:3:a:0:100:0", 443, DENY,
+    "deny 10.0.0.0/8", "10.0.0.1" },
+  { OPERATOR_64, "2a00:1:2:3:8:808:800:0", 443, ALLOW,
+    "default allow", "8.8.8.8" },
   /* the neighbouring /64 is ordinary global unicast */
-  expect(p, "2a00:1:2:4:a:0:100:0", 443, CURLFENCE_ALLOW, "allow 2000::/3");
-  curlfence_policy_unref(p);
-}
-END_TEST
+  { OPERATOR_64, "2a00:1:2:4:a:0:100:0", 443, ALLOW,
+    "allow 2000::/3", "" },
+  { PORTS, "64:ff9b::93.184.215.14", 443, ALLOW,
+    "allow 93.184.215.0/24 port 443", "93.184.215.14" },
+  { PORTS, "64:ff9b::93.184.215.14", 80, DENY,
+    "default deny", "93.184.215.14" },
+  { PORTS, "2001:db8::1", 80, ALLOW,
+    "allow ::/0 port 80", "" },
+};
 
-/* IPv4 port rules apply to the embedded address; IPv6 ones do not. */
-TU_TEST(tc_nat64, nat64_ports)
+TU_LOOP(tc_nat64, nat64_decisions, 0,
+        (int)(sizeof(nat64_rows) / sizeof(nat64_rows[0])))
 {
-  curlfence_policy *p = tu_load("default deny\n"
-                                "nat64 64:ff9b::/96\n"
-                                "allow 93.184.215.0/24 port 443\n"
-                                "allow ::/0 port 80\n");
+  const int policy = nat64_rows[_i].policy;
+  curlfence_policy *p = nat64_policies[policy].text
+                        ? tu_load(nat64_policies[policy].text)
+                        : load_default(nat64_policies[policy].extra);
 
-  expect(p, "64:ff9b::93.184.215.14", 443, CURLFENCE_ALLOW,
-         "allow 93.184.215.0/24 port 443");
-  expect(p, "64:ff9b::93.184.215.14", 80, CURLFENCE_DENY,
-         "default deny");
-  expect(p, "2001:db8::1", 80, CURLFENCE_ALLOW, "allow ::/0 port 80");
+  expect_as(p, nat64_rows[_i].addr, nat64_rows[_i].port,
+            nat64_rows[_i].action, nat64_rows[_i].rule, nat64_rows[_i].as);
   curlfence_policy_unref(p);
 }
 END_TEST
@@ -352,7 +354,7 @@ END_TEST
 
 TU_TEST(tc_self, self_in_default_rules)
 {
-  curlfence_policy *p = load_default_edited(NULL, NULL, "");
+  curlfence_policy *p = load_default("");
   local_addr l[64];
   size_t n = local_addrs(l, 64), i;
   curlfence_verdict v;
@@ -402,7 +404,7 @@ TU_CASE(tc_libcurl, "libcurl", 60, NULL, NULL);
 
 TU_TEST(tc_libcurl, guard_nat64)
 {
-  curlfence_policy *p = load_default_edited(NULL, NULL, "");
+  curlfence_policy *p = load_default("");
   curlfence_guard *g = NULL;
   tu_recorder *rec = calloc(1, sizeof(*rec));
   struct curl_slist *rl = NULL;

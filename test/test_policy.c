@@ -11,135 +11,118 @@
 TU_SUITE("policy", NULL);
 TU_CASE(tc_semantics, "semantics", 0, NULL, NULL);
 
-TU_TEST(tc_semantics, test_longest_prefix)
-{
-  curlfence_policy *p = tu_load("default allow\n"
-                                "deny 10.0.0.0/8\n"
-                                "allow 10.20.0.0/16\n"
-                                "deny 10.20.30.0/24\n"
-                                "allow 2001:db8::/32\n"
-                                "deny 2001:db8:bad::/48\n");
-  curlfence_verdict v;
+#define ALLOW CURLFENCE_ALLOW
+#define DENY CURLFENCE_DENY
 
-  ck_assert_int_eq(tu_decide(p, "10.1.1.1", 80, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 2);
-  ck_assert_int_eq(tu_decide(p, "10.20.1.1", 80, &v), CURLFENCE_ALLOW);
-  ck_assert_uint_eq(v.line, 3);
-  ck_assert_int_eq(tu_decide(p, "10.20.30.1", 80, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 4);
-  ck_assert_int_eq(tu_decide(p, "11.0.0.1", 80, &v), CURLFENCE_ALLOW);
-  ck_assert_int_eq(v.is_default, 1);
-  ck_assert_int_eq(tu_decide(p, "2001:db8:bad::1", 443, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 6);
-  ck_assert_int_eq(tu_decide(p, "2001:db8:bad0::1", 443, &v),
-                   CURLFENCE_ALLOW);
-  ck_assert_uint_eq(v.line, 5);
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-TU_TEST(tc_semantics, test_order_independent)
-{
-  curlfence_policy *a = tu_load("allow 10.20.0.0/16\ndeny 10.0.0.0/8\n");
-  curlfence_policy *b = tu_load("deny 10.0.0.0/8\nallow 10.20.0.0/16\n");
-
-  ck_assert_int_eq(tu_decide(a, "10.20.0.1", 1, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(b, "10.20.0.1", 1, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(a, "10.21.0.1", 1, NULL), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(b, "10.21.0.1", 1, NULL), CURLFENCE_DENY);
-  curlfence_policy_unref(a);
-  curlfence_policy_unref(b);
-}
-END_TEST
-
-TU_TEST(tc_semantics, test_port_specificity)
-{
-  curlfence_policy *p = tu_load("default deny\n"
-                                "deny 198.51.100.0/24\n"
-                                "allow 198.51.100.0/24 port 443,8000-8080\n"
-                                "deny 198.51.100.7 port 443\n"
-                                "allow 198.51.100.7\n");
-  curlfence_verdict v;
-
-  /* Same prefix: the rule naming ports wins over the portless one. */
-  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 443, &v), CURLFENCE_ALLOW);
-  ck_assert_uint_eq(v.line, 3);
-  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 8000, &v), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 8080, &v), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 8081, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 2);
-  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 80, &v), CURLFENCE_DENY);
-  /* Longer prefix beats ports on a shorter one. */
-  ck_assert_int_eq(tu_decide(p, "198.51.100.7", 443, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 4);
-  ck_assert_int_eq(tu_decide(p, "198.51.100.7", 8000, &v), CURLFENCE_ALLOW);
-  ck_assert_uint_eq(v.line, 5);
-  /* Port 0 (unknown) matches only rules without ports. */
-  ck_assert_int_eq(tu_decide(p, "198.51.100.1", 0, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 2);
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-TU_TEST(tc_semantics, test_deny_wins_tie)
-{
-  curlfence_policy *p = tu_load("allow 192.0.2.0/24\ndeny 192.0.2.0/24\n"
-                                "allow 192.0.2.0/24 port 80\n"
-                                "deny 192.0.2.0/24 port 80-81\n"
-                                "allow 2001:db8::/32\ndeny 2001:db8::/32\n");
-  curlfence_verdict v;
-
-  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 22, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 2);
-  ck_assert_int_eq(tu_decide(p, "192.0.2.1", 80, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 4);
-  ck_assert_int_eq(tu_decide(p, "2001:db8::1", 80, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 6);
-  curlfence_policy_unref(p);
-}
-END_TEST
-
-TU_TEST(tc_semantics, test_default_action)
-{
-  curlfence_policy *d = tu_load("allow 192.0.2.0/24\n");
-  curlfence_policy *a = tu_load("default allow\ndeny 192.0.2.0/24\n");
-  curlfence_verdict v;
-
-  ck_assert_int_eq(tu_decide(d, "8.8.8.8", 53, &v), CURLFENCE_DENY);
-  ck_assert_int_eq(v.is_default, 1);
-  ck_assert_ptr_null(v.file);
-  ck_assert_str_eq(v.rule, "default deny (built-in)");
-  ck_assert_int_eq(tu_decide(a, "8.8.8.8", 53, &v), CURLFENCE_ALLOW);
-  ck_assert_int_eq(v.is_default, 1);
-  ck_assert_str_eq(v.file, "test.rules");
-  ck_assert_uint_eq(v.line, 1);
-  ck_assert_str_eq(v.rule, "default allow");
-  ck_assert_str_eq(v.reason, "default");
-  ck_assert_int_eq(tu_decide(a, "::1", 53, &v), CURLFENCE_ALLOW);
-  curlfence_policy_unref(d);
-  curlfence_policy_unref(a);
-}
-END_TEST
-
-TU_TEST(tc_semantics, test_mapped_addresses)
-{
+/* The policies of the decisions below. */
+enum {
+  LONGEST, ORDER_A, ORDER_B, PORTS, TIE, BUILT_IN, WRITTEN, MAPPED, UNSPEC,
+  UNSPEC_ALLOW
+};
+static const char *const policies[] = {
+  [LONGEST] = "default allow\n"
+              "deny 10.0.0.0/8\n"
+              "allow 10.20.0.0/16\n"
+              "deny 10.20.30.0/24\n"
+              "allow 2001:db8::/32\n"
+              "deny 2001:db8:bad::/48\n",
+  /* the order of the rules does not matter */
+  [ORDER_A] = "allow 10.20.0.0/16\ndeny 10.0.0.0/8\n",
+  [ORDER_B] = "deny 10.0.0.0/8\nallow 10.20.0.0/16\n",
+  [PORTS] = "default deny\n"
+            "deny 198.51.100.0/24\n"
+            "allow 198.51.100.0/24 port 443,8000-8080\n"
+            "deny 198.51.100.7 port 443\n"
+            "allow 198.51.100.7\n",
+  [TIE] = "allow 192.0.2.0/24\ndeny 192.0.2.0/24\n"
+          "allow 192.0.2.0/24 port 80\n"
+          "deny 192.0.2.0/24 port 80-81\n"
+          "allow 2001:db8::/32\ndeny 2001:db8::/32\n",
+  [BUILT_IN] = "allow 192.0.2.0/24\n",
+  [WRITTEN] = "default allow\ndeny 192.0.2.0/24\n",
   /* An IPv4 rule stops the mapped spelling; a mapped rule stops IPv4. */
-  curlfence_policy *p = tu_load("default allow\n"
-                                "deny 127.0.0.0/8\n"
-                                "deny ::ffff:192.0.2.0/120\n"
-                                "allow ::ffff:127.0.0.5\n");
-  curlfence_verdict v;
+  [MAPPED] = "default allow\n"
+             "deny 127.0.0.0/8\n"
+             "deny ::ffff:192.0.2.0/120\n"
+             "allow ::ffff:127.0.0.5\n",
+  /* A connection to the unspecified address reaches this host's loopback
+   * address (Linux connects 0.0.0.0 to 127.0.0.1, :: to ::1), so the
+   * policy decides it as both: with or without a verdict, the same
+   * answer, and a verdict that names the rule that decided and says
+   * how. */
+  [UNSPEC] = "default deny\n"
+             "allow 0.0.0.0/8\n"
+             "deny 127.0.0.0/8\n"
+             "allow 127.0.0.1 port 443\n"
+             "allow ::/128\n"
+             "deny ::/128 port 22\n",
+  [UNSPEC_ALLOW] = "default allow\ndeny 127.0.0.1 port 25\n",
+};
 
-  ck_assert_int_eq(tu_decide(p, "::ffff:127.0.0.1", 80, &v), CURLFENCE_DENY);
-  ck_assert_str_eq(v.rule, "deny 127.0.0.0/8");
-  ck_assert_int_eq(tu_decide(p, "192.0.2.9", 80, &v), CURLFENCE_DENY);
-  ck_assert_uint_eq(v.line, 3);
-  ck_assert_int_eq(tu_decide(p, "::ffff:192.0.2.9", 80, &v), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(p, "127.0.0.5", 80, &v), CURLFENCE_ALLOW);
-  ck_assert_uint_eq(v.line, 4);
+static const struct {
+  int policy;
+  tu_want want;
+} decisions[] = {
+  /* the longest prefix decides */
+  { LONGEST, { "10.1.1.1", 80, DENY, 2, "rule" } },
+  { LONGEST, { "10.20.1.1", 80, ALLOW, 3, "rule" } },
+  { LONGEST, { "10.20.30.1", 80, DENY, 4, "rule" } },
+  { LONGEST, { "11.0.0.1", 80, ALLOW, 1, "default" } },
+  { LONGEST, { "2001:db8:bad::1", 443, DENY, 6, "rule" } },
+  { LONGEST, { "2001:db8:bad0::1", 443, ALLOW, 5, "rule" } },
+  { ORDER_A, { "10.20.0.1", 1, ALLOW, 1, "rule" } },
+  { ORDER_B, { "10.20.0.1", 1, ALLOW, 2, "rule" } },
+  { ORDER_A, { "10.21.0.1", 1, DENY, 2, "rule" } },
+  { ORDER_B, { "10.21.0.1", 1, DENY, 1, "rule" } },
+  /* Same prefix: the rule naming ports wins over the portless one. */
+  { PORTS, { "198.51.100.1", 443, ALLOW, 3, "rule" } },
+  { PORTS, { "198.51.100.1", 8000, ALLOW, 3, "rule" } },
+  { PORTS, { "198.51.100.1", 8080, ALLOW, 3, "rule" } },
+  { PORTS, { "198.51.100.1", 8081, DENY, 2, "rule" } },
+  { PORTS, { "198.51.100.1", 80, DENY, 2, "rule" } },
+  /* Longer prefix beats ports on a shorter one. */
+  { PORTS, { "198.51.100.7", 443, DENY, 4, "rule" } },
+  { PORTS, { "198.51.100.7", 8000, ALLOW, 5, "rule" } },
+  /* Port 0 (unknown) matches only rules without ports. */
+  { PORTS, { "198.51.100.1", 0, DENY, 2, "rule" } },
+  /* a tie: deny wins */
+  { TIE, { "192.0.2.1", 22, DENY, 2, "rule" } },
+  { TIE, { "192.0.2.1", 80, DENY, 4, "rule" } },
+  { TIE, { "2001:db8::1", 80, DENY, 6, "rule" } },
+  /* the default action, built in or written */
+  { BUILT_IN, { "8.8.8.8", 53, DENY, 0, "default" } },
+  { WRITTEN, { "8.8.8.8", 53, ALLOW, 1, "default" } },
+  { WRITTEN, { "::1", 53, ALLOW, 1, "default" } },
+  { MAPPED, { "::ffff:127.0.0.1", 80, DENY, 2, "rule" } },
+  { MAPPED, { "192.0.2.9", 80, DENY, 3, "rule" } },
+  { MAPPED, { "::ffff:192.0.2.9", 80, DENY, 3, "rule" } },
+  { MAPPED, { "127.0.0.5", 80, ALLOW, 4, "rule" } },
   /* Not mapped: the IPv4-compatible and NAT64 forms stay IPv6. */
-  ck_assert_int_eq(tu_decide(p, "::127.0.0.1", 80, &v), CURLFENCE_ALLOW);
-  ck_assert_int_eq(v.is_default, 1);
+  { MAPPED, { "::127.0.0.1", 80, ALLOW, 1, "default" } },
+  /* allowed as itself, denied as loopback: loopback decides */
+  { UNSPEC, { "0.0.0.0", 8080, DENY, 3, "loopback" } },
+  { UNSPEC, { "::ffff:0.0.0.0", 8080, DENY, 3, "loopback" } },
+  { UNSPEC, { "::", 8080, DENY, 1, "loopback" } },
+  /* allowed as both: named by its own rule */
+  { UNSPEC, { "0.0.0.0", 443, ALLOW, 2, "rule" } },
+  /* other addresses of 0.0.0.0/8 reach nothing: only as themselves */
+  { UNSPEC, { "0.0.0.1", 8080, ALLOW, 2, "rule" } },
+  /* loopback itself is unchanged */
+  { UNSPEC, { "127.0.0.1", 8080, DENY, 3, "rule" } },
+  /* denied as itself: that decision stands */
+  { UNSPEC, { "::", 22, DENY, 6, "rule" } },
+  /* default allow and nothing for 0.0.0.0/8: the loopback rule denies */
+  { UNSPEC_ALLOW, { "0.0.0.0", 25, DENY, 2, "loopback" } },
+  { UNSPEC_ALLOW, { "0.0.0.0", 80, ALLOW, 1, "default" } },
+};
+
+TU_LOOP(tc_semantics, test_decisions, 0,
+        (int)(sizeof(decisions) / sizeof(decisions[0])))
+{
+  const char *text = policies[decisions[_i].policy];
+  curlfence_policy *p = tu_load(text);
+
+  tu_want_each(p, text, &decisions[_i].want, 1);
   curlfence_policy_unref(p);
 }
 END_TEST
@@ -200,70 +183,6 @@ TU_TEST(tc_semantics, test_without_verdict)
                                              sizeof(un), &v));
     curlfence_policy_unref(p);
   }
-}
-END_TEST
-
-/* A connection to the unspecified address reaches this host's loopback
- * address (Linux connects 0.0.0.0 to 127.0.0.1, :: to ::1), so the policy
- * decides it as both: with or without a verdict, the same answer, and a
- * verdict that names the rule that decided and says how. */
-TU_TEST(tc_semantics, test_unspecified_as_loopback)
-{
-  static const struct {
-    const char *addr;
-    unsigned port;
-    curlfence_action action;
-    unsigned line;
-    const char *rule, *reason;
-    int is_default;
-  } cases[] = {
-    /* allowed as itself, denied as loopback: loopback decides */
-    { "0.0.0.0", 8080, CURLFENCE_DENY, 3, "deny 127.0.0.0/8", "loopback", 0 },
-    { "::ffff:0.0.0.0", 8080, CURLFENCE_DENY, 3, "deny 127.0.0.0/8",
-      "loopback", 0 },
-    { "::", 8080, CURLFENCE_DENY, 1, "default deny", "loopback", 1 },
-    /* allowed as both: named by its own rule */
-    { "0.0.0.0", 443, CURLFENCE_ALLOW, 2, "allow 0.0.0.0/8", "rule", 0 },
-    /* other addresses of 0.0.0.0/8 reach nothing: only as themselves */
-    { "0.0.0.1", 8080, CURLFENCE_ALLOW, 2, "allow 0.0.0.0/8", "rule", 0 },
-    /* loopback itself is unchanged */
-    { "127.0.0.1", 8080, CURLFENCE_DENY, 3, "deny 127.0.0.0/8", "rule", 0 },
-    /* denied as itself: that decision stands */
-    { "::", 22, CURLFENCE_DENY, 6, "deny ::/128 port 22", "rule", 0 },
-  };
-  curlfence_policy *p = tu_load("default deny\n"
-                                "allow 0.0.0.0/8\n"
-                                "deny 127.0.0.0/8\n"
-                                "allow 127.0.0.1 port 443\n"
-                                "allow ::/128\n"
-                                "deny ::/128 port 22\n");
-  curlfence_verdict v;
-  size_t i;
-
-  for(i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    ck_assert_msg(tu_decide(p, cases[i].addr, cases[i].port, &v) ==
-                  cases[i].action, "%s port %u", cases[i].addr,
-                  cases[i].port);
-    ck_assert_int_eq(tu_decide(p, cases[i].addr, cases[i].port, NULL),
-                     cases[i].action);
-    ck_assert_int_eq(v.action, cases[i].action);
-    ck_assert_str_eq(v.rule, cases[i].rule);
-    ck_assert_str_eq(v.reason, cases[i].reason);
-    ck_assert_uint_eq(v.line, cases[i].line);
-    ck_assert_int_eq(v.is_default, cases[i].is_default);
-  }
-  curlfence_policy_unref(p);
-
-  /* default allow and nothing for 0.0.0.0/8: the loopback rule denies */
-  p = tu_load("default allow\ndeny 127.0.0.1 port 25\n");
-  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 25, NULL), CURLFENCE_DENY);
-  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 25, &v), CURLFENCE_DENY);
-  ck_assert_str_eq(v.rule, "deny 127.0.0.1 port 25");
-  ck_assert_str_eq(v.reason, "loopback");
-  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 80, NULL), CURLFENCE_ALLOW);
-  ck_assert_int_eq(tu_decide(p, "0.0.0.0", 80, &v), CURLFENCE_ALLOW);
-  ck_assert_str_eq(v.reason, "default");
-  curlfence_policy_unref(p);
 }
 END_TEST
 

@@ -51,9 +51,6 @@ typedef struct run_row {
                                     server accepted, requests or not */
 } run_row;
 
-/* 0 in a row is "not asserted" */
-#define REQUESTS(n) ((n) + 1)
-
 static const run_row run_rows[] = {
   { .name = "curl_denied_never_reaches_the_server",
     .argv = { "@T", "run", "-r", "@R", "--", "curl", "-sS", "@3/x" },
@@ -414,39 +411,6 @@ static const run_row run_rows[] = {
  * is given. */
 static const char row_keys[] = "23PTRADBL";
 
-/* s with the placeholders of the rows replaced by values, in buf. */
-static const char *expand(char *buf, size_t size, const char *s,
-                          const char *const *values)
-{
-  size_t n = 0;
-
-  for(; *s && n < size - 1; s++) {
-    const char *key = s[0] == '@' && s[1] ? strchr(row_keys, s[1]) : NULL;
-
-    if(key) {
-      n += (size_t)snprintf(buf + n, size - n, "%s", values[key - row_keys]);
-      s++;
-    }
-    else
-      buf[n++] = *s;
-  }
-  ck_assert_msg(n < size - 1, "a row's text is too long: %.40s", buf);
-  buf[n] = '\0';
-  return buf;
-}
-
-#define ROW_SAYS(row, r) "%s: status %d\nstdout: %s\nstderr: %s", \
-                         (row)->name, (r)->status, (r)->out, (r)->err
-
-static void requests_are(const run_row *row, const char *which,
-                         th_server *s, unsigned want)
-{
-  if(want)
-    ck_assert_msg(th_requests(s) == want - 1, "%s: the %s server saw %u "
-                  "requests, not %u", row->name, which, th_requests(s),
-                  want - 1);
-}
-
 TU_SUITE_STATIC_ONLY("preload", NULL);
 TU_CASE(tc_programs, "programs", 120, setup, teardown);
 
@@ -459,7 +423,6 @@ TU_LOOP(tc_programs, run_cases, 0,
   const char *const values[] = { url("127.0.0.2", ""), url("127.0.0.3", ""),
                                  p, tool, rules, audit, tmp, bin, preload };
   const char *env[4] = { NULL }, *argv[17] = { NULL };
-  result *r = new_result();
   size_t i, w = 0;
 
   snprintf(p, sizeof(p), "%u", port);
@@ -467,32 +430,36 @@ TU_LOOP(tc_programs, run_cases, 0,
   sibling(bin, sizeof(bin), "");
   bin[strlen(bin) - 1] = '\0';   /* its trailing slash */
   for(i = 0; i < 3 && row->env[i]; i++)
-    env[i] = expand(words[w++], sizeof(words[0]), row->env[i], values);
+    env[i] = expand(words[w++], sizeof(words[0]), row->env[i], row_keys,
+                    values);
   for(i = 0; i < 16 && row->argv[i]; i++)
-    argv[i] = expand(words[w++], sizeof(words[0]), row->argv[i], values);
-  guarded(r, env, argv);
-  ck_assert_msg(r->status == row->status, ROW_SAYS(row, r));
+    argv[i] = expand(words[w++], sizeof(words[0]), row->argv[i], row_keys,
+                     values);
+  guarded(res, env, argv);
+  ck_assert_msg(res->status == row->status, ROW_SAYS(row, res));
   if(row->out)
-    ck_assert_msg(!strcmp(r->out, row->out), ROW_SAYS(row, r));
+    ck_assert_msg(!strcmp(res->out, row->out), ROW_SAYS(row, res));
   if(row->err)
-    ck_assert_msg(!strcmp(r->err, expand(words[w], sizeof(words[0]),
-                                         row->err, values)),
-                  "%s: stderr: %s\nwant: %s", row->name, r->err, words[w]);
+    ck_assert_msg(!strcmp(res->err, expand(words[w], sizeof(words[0]),
+                                           row->err, row_keys, values)),
+                  "%s: stderr: %s\nwant: %s", row->name, res->err,
+                  words[w]);
   for(i = 0; i < 3 && row->err_has[i]; i++)
-    ck_assert_msg(strstr(r->err, row->err_has[i]) != NULL,
-                  ROW_SAYS(row, r));
+    ck_assert_msg(strstr(res->err, row->err_has[i]) != NULL,
+                  ROW_SAYS(row, res));
   if(row->err_lacks)
-    ck_assert_msg(strstr(r->err, row->err_lacks) == NULL, ROW_SAYS(row, r));
+    ck_assert_msg(strstr(res->err, row->err_lacks) == NULL,
+                  ROW_SAYS(row, res));
   read_file(audit, log, sizeof(log));
   for(i = 0; i < 5 && row->audit_has[i]; i++) {
     const char *want = expand(words[w], sizeof(words[0]), row->audit_has[i],
-                              values);
+                              row_keys, values);
 
     ck_assert_msg(strstr(log, want) != NULL, "%s: no %s in %s", row->name,
                   want, log);
   }
-  requests_are(row, "allowed", allowed, row->allowed);
-  requests_are(row, "denied", denied, row->denied);
+  requests_are(row->name, "allowed", allowed, row->allowed);
+  requests_are(row->name, "denied", denied, row->denied);
   if(row->denied_connections) {
     /* The program may exit before the server thread takes its
      * connection off the queue: wait for the count, up to 10 s. */
@@ -503,6 +470,5 @@ TU_LOOP(tc_programs, run_cases, 0,
                   "%s: the denied server accepted %u connections",
                   row->name, th_connections(denied));
   }
-  free(r);
 }
 END_TEST

@@ -29,17 +29,29 @@ TU_CASE(tc_programs, "programs", 120, setup, teardown);
 
 /* ------------------------------------------------------------------- git */
 
+/* Each of steps, a git command, must succeed. */
+static void git_steps(const char *const *const *steps, size_t n)
+{
+  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t",
+                        "GIT_AUTHOR_EMAIL=t@example.org",
+                        "GIT_COMMITTER_NAME=t",
+                        "GIT_COMMITTER_EMAIL=t@example.org", NULL };
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    run(res, env, steps[i]);
+    ck_assert_msg(res->status == 0, "git %s: status %d\nstdout: %s\n"
+                  "stderr: %s", steps[i][1], res->status, res->out,
+                  res->err);
+  }
+}
+
 /* A bare repository with one commit under tmp/srv, served by both servers
  * over git's dumb HTTP protocol (plain files). */
 static void make_repo(void)
 {
   char srv[PATH_MAX + 8], bare[PATH_MAX + 32], work[PATH_MAX + 8];
   char file[PATH_MAX + 16];
-  result *r = new_result();
-  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t",
-                        "GIT_AUTHOR_EMAIL=t@example.org",
-                        "GIT_COMMITTER_NAME=t",
-                        "GIT_COMMITTER_EMAIL=t@example.org", NULL };
   const char *init[] = { "git", "init", "-q", "--bare", bare, NULL };
   const char *head[] = { "git", "-C", bare, "symbolic-ref", "HEAD",
                          "refs/heads/main", NULL };
@@ -50,7 +62,6 @@ static void make_repo(void)
                          "HEAD:refs/heads/main", NULL };
   const char *info[] = { "git", "-C", bare, "update-server-info", NULL };
   const char *const *steps[] = { init, head, winit, add, commit, push, info };
-  size_t i;
 
   snprintf(srv, sizeof(srv), "%s/srv", tmp);
   snprintf(bare, sizeof(bare), "%s/repo.git", srv);
@@ -59,14 +70,9 @@ static void make_repo(void)
   ck_assert_int_eq(mkdir(work, 0700), 0);
   snprintf(file, sizeof(file), "%s/README", work);
   tu_write_text(file, "served over dumb HTTP\n");
-  for(i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-    run(r, env, steps[i]);
-    ck_assert_msg(r->status == 0, "git %s: status %d\nstdout: %s\n"
-                  "stderr: %s", steps[i][1], r->status, r->out, r->err);
-  }
+  git_steps(steps, sizeof(steps) / sizeof(steps[0]));
   th_set_root(allowed, srv);
   th_set_root(denied, srv);
-  free(r);
 }
 
 /* git clone -q of the suite's repository from host, under `curlfence
@@ -86,29 +92,25 @@ static void git_clone(result *r, const char *host, char *dest, size_t size)
 
 TU_TEST(tc_programs, git_clone_denied_host)
 {
-  result *r = new_result();
   char dest[PATH_MAX + 8];
 
-  git_clone(r, "127.0.0.3", dest, sizeof(dest));
-  ck_assert_msg(r->status == 128, SAYS(r));
-  ck_assert_msg(strstr(r->err, "127.0.0.3") != NULL, SAYS(r));
+  git_clone(res, "127.0.0.3", dest, sizeof(dest));
+  ck_assert_msg(res->status == 128, SAYS(res));
+  ck_assert_msg(strstr(res->err, "127.0.0.3") != NULL, SAYS(res));
   ck_assert_uint_eq(th_requests(denied), 0);
-  free(r);
 }
 END_TEST
 
 TU_TEST(tc_programs, git_clone_allowed_host)
 {
-  result *r = new_result();
   char dest[PATH_MAX + 8], file[PATH_MAX + 16], text[256];
 
-  git_clone(r, "127.0.0.2", dest, sizeof(dest));
-  ck_assert_msg(r->status == 0, SAYS(r));
+  git_clone(res, "127.0.0.2", dest, sizeof(dest));
+  ck_assert_msg(res->status == 0, SAYS(res));
   snprintf(file, sizeof(file), "%s/README", dest);
   read_file(file, text, sizeof(text));
   ck_assert_str_eq(text, "served over dumb HTTP\n");
   ck_assert_uint_gt(th_requests(allowed), 0);
-  free(r);
 }
 END_TEST
 
@@ -132,7 +134,6 @@ static unsigned audit_count(const char *path, const char *needle)
  * reused events and no connect event; a denied one a single event. */
 TU_TEST(tc_programs, curl_connection_decided_once)
 {
-  result *r = new_result();
   char audit[PATH_MAX + 16];
   const char *ok[] = { tool, "run", "-r", rules, "--audit", audit, "--",
                        "curl", "-sS", url("127.0.0.2", "/x"), NULL };
@@ -140,16 +141,15 @@ TU_TEST(tc_programs, curl_connection_decided_once)
                        "curl", "-sS", url("127.0.0.3", "/x"), NULL };
 
   snprintf(audit, sizeof(audit), "%s/audit.jsonl", tmp);
-  guarded_status(r, NULL, ok, 0);
+  guarded_status(res, NULL, ok, 0);
   ck_assert_uint_eq(audit_count(audit, "\"v\":"), 2);
   ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
   ck_assert_uint_eq(audit_count(audit, "\"check\":\"reused\""), 1);
   ck_assert_int_eq(unlink(audit), 0);
-  guarded_status(r, NULL, no, 7);
+  guarded_status(res, NULL, no, 7);
   ck_assert_uint_eq(audit_count(audit, "\"v\":"), 1);
   ck_assert_uint_eq(audit_count(audit, "\"check\":\"open\""), 1);
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -158,7 +158,6 @@ END_TEST
  * /etc/hosts maps it, so the system resolver sends nothing. */
 TU_TEST(tc_programs, python_urllib_localhost)
 {
-  result *r = new_result();
   th_server *local;
   char u[128], hosts[4096];
   const char *argv[] = { tool, "run", "-r", rules, "--", "/usr/bin/python3",
@@ -178,32 +177,14 @@ TU_TEST(tc_programs, python_urllib_localhost)
   local = th_start("127.0.0.1", "local");
   ck_assert_ptr_nonnull(local);
   snprintf(u, sizeof(u), "http://localhost:%u/x", th_port(local));
-  guarded(r, NULL, argv);
-  ck_assert_msg(r->status == 0 &&
-                !strcmp(r->out, "[Errno 1] Operation not permitted\n"),
-                SAYS(r));
+  guarded(res, NULL, argv);
+  ck_assert_msg(res->status == 0 &&
+                !strcmp(res->out, "[Errno 1] Operation not permitted\n"),
+                SAYS(res));
   ck_assert_uint_eq(th_connections(local), 0);
   th_stop(local);
-  free(r);
 }
 END_TEST
-
-static void git_steps(const char *const *const *steps, size_t n)
-{
-  result *r = new_result();
-  const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=t",
-                        "GIT_AUTHOR_EMAIL=t@example.org",
-                        "GIT_COMMITTER_NAME=t",
-                        "GIT_COMMITTER_EMAIL=t@example.org", NULL };
-  size_t i;
-
-  for(i = 0; i < n; i++) {
-    run(r, env, steps[i]);
-    ck_assert_msg(r->status == 0, "git %s: status %d\nstdout: %s\n"
-                  "stderr: %s", steps[i][1], r->status, r->out, r->err);
-  }
-  free(r);
-}
 
 /* An allowed server's superproject whose .gitmodules names a git://
  * submodule on the denied host: git's own git:// code never goes through
@@ -211,7 +192,6 @@ static void git_steps(const char *const *const *steps, size_t n)
  * denied server sees no connection. */
 TU_TEST(tc_programs, git_submodule_on_denied_host)
 {
-  result *r = new_result();
   char super[PATH_MAX + 8], bare[PATH_MAX + 32], work[PATH_MAX + 8];
   char mods[PATH_MAX + 32], text[512], cache[128], dest[PATH_MAX + 8];
   const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
@@ -241,10 +221,10 @@ TU_TEST(tc_programs, git_submodule_on_denied_host)
   snprintf(super, sizeof(super), "%s/super", tmp);
   snprintf(bare, sizeof(bare), "%s/srv/super.git", tmp);
   snprintf(dest, sizeof(dest), "%s/clone", tmp);
-  run(r, NULL, sha);
-  ck_assert_msg(r->status == 0 && strlen(r->out) == 41, SAYS(r));
-  r->out[40] = '\0';
-  snprintf(cache, sizeof(cache), "160000,%.40s,sub", r->out);
+  run(res, NULL, sha);
+  ck_assert_msg(res->status == 0 && strlen(res->out) == 41, SAYS(res));
+  res->out[40] = '\0';
+  snprintf(cache, sizeof(cache), "160000,%.40s,sub", res->out);
   git_steps(steps, 1);
   snprintf(mods, sizeof(mods), "%s/.gitmodules", super);
   snprintf(text, sizeof(text), "[submodule \"sub\"]\n\tpath = sub\n"
@@ -252,15 +232,14 @@ TU_TEST(tc_programs, git_submodule_on_denied_host)
   tu_write_text(mods, text);
   git_steps(steps + 1, sizeof(steps) / sizeof(steps[0]) - 1);
 
-  guarded(r, env, clone);
-  ck_assert_msg(r->status != 0, SAYS(r));
-  ck_assert_msg(strstr(r->err, "127.0.0.3") != NULL, SAYS(r));
+  guarded(res, env, clone);
+  ck_assert_msg(res->status != 0, SAYS(res));
+  ck_assert_msg(strstr(res->err, "127.0.0.3") != NULL, SAYS(res));
   snprintf(mods, sizeof(mods), "%s/.gitmodules", dest);
   ck_assert_msg(stat(mods, &st) == 0, "the superproject was not cloned: "
-                SAYS(r));
+                SAYS(res));
   ck_assert_uint_gt(th_requests(allowed), 0);
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -271,7 +250,6 @@ END_TEST
  * port 53, and the old server once resolv.conf changed are refused. */
 TU_TEST(tc_programs, resolver_exemption)
 {
-  result *r = new_result();
   char dir[PATH_MAX + 16];
   const char *argv[] = { "unshare", "-m", "-n", "sh",
                          "test/preload_resolver.sh", tool, rules, dir,
@@ -281,18 +259,16 @@ TU_TEST(tc_programs, resolver_exemption)
    * build may not). */
   if(geteuid() != 0) {
     fputs("resolver_exemption: skipped, not root\n", stderr);
-    free(r);
     return;
   }
   snprintf(dir, sizeof(dir), "%s/resolver", tmp);
   ck_assert_int_eq(mkdir(dir, 0700), 0);
-  run(r, NULL, argv);
-  ck_assert_msg(r->status == 0 &&
-                !strcmp(r->out, "getaddrinfo 127.0.0.2\nnode 127.0.0.2\n"
+  run(res, NULL, argv);
+  ck_assert_msg(res->status == 0 &&
+                !strcmp(res->out, "getaddrinfo 127.0.0.2\nnode 127.0.0.2\n"
                                 "query 127.0.0.2\nother port EPERM\n"
                                 "other server EPERM\nchanged EPERM\n"),
-                "(unshare needs root) " SAYS(r));
-  free(r);
+                "(unshare needs root) " SAYS(res));
 }
 END_TEST
 
@@ -336,26 +312,22 @@ static void pycurl_run(result *r, int own)
 
 TU_TEST(tc_programs, pycurl_denied)
 {
-  result *r = new_result();
 
-  pycurl_run(r, 0);
-  ck_assert_msg(r->status == 0, SAYS(r));
-  ck_assert_str_eq(r->out, "error 7\nok hello from allowed\nopened \n");
+  pycurl_run(res, 0);
+  ck_assert_msg(res->status == 0, SAYS(res));
+  ck_assert_str_eq(res->out, "error 7\nok hello from allowed\nopened \n");
   ck_assert_uint_eq(th_requests(denied), 0);
-  free(r);
 }
 END_TEST
 
 TU_TEST(tc_programs, pycurl_own_opensocket_runs_only_when_allowed)
 {
-  result *r = new_result();
 
-  pycurl_run(r, 1);
-  ck_assert_msg(r->status == 0, SAYS(r));
-  ck_assert_str_eq(r->out,
+  pycurl_run(res, 1);
+  ck_assert_msg(res->status == 0, SAYS(res));
+  ck_assert_str_eq(res->out,
                    "error 7\nok hello from allowed\nopened 127.0.0.2\n");
   ck_assert_uint_eq(th_requests(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -376,7 +348,6 @@ TU_TEST(tc_programs, odd_program_stays_guarded)
     "dlvsym-next 7\n", "dlvsym-global 7\n", "libcurl-init 7\n",
     "elsewhere 0\n"
   };
-  result *r = new_result();
   char prog[PATH_MAX + 32], sock[PATH_MAX + 16], to[128];
   const char *env[] = { "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
   const char *argv[] = { tool, "run", "-r", rules, "--", prog,
@@ -390,15 +361,14 @@ TU_TEST(tc_programs, odd_program_stays_guarded)
   snprintf(to, sizeof(to), "127.0.0.2:%u:127.0.0.3:%u", port, port);
   unix_srv = th_start_unix(sock, "unix");
   ck_assert_ptr_nonnull(unix_srv);
-  guarded_status(r, env, argv, 0);
+  guarded_status(res, env, argv, 0);
   for(i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-    ck_assert_msg(strstr(r->out, want[i]) != NULL, "no \"%s\" in %s",
-                  want[i], r->out);
-  ck_assert_msg(strstr(r->out, "send 0\n") == NULL, SAYS(r));
+    ck_assert_msg(strstr(res->out, want[i]) != NULL, "no \"%s\" in %s",
+                  want[i], res->out);
+  ck_assert_msg(strstr(res->out, "send 0\n") == NULL, SAYS(res));
   ck_assert_uint_eq(th_requests(denied), 0);
   ck_assert_uint_eq(th_connections(denied), 0);
   ck_assert_uint_eq(th_connections(unix_srv), 0);
   th_stop(unix_srv);
-  free(r);
 }
 END_TEST

@@ -38,16 +38,14 @@ TU_CASE(tc_robustness, "robustness", 300, setup, teardown);
  * in curl_easy_init(). */
 TU_TEST(tc_robustness, fork_while_handles_are_busy)
 {
-  result *r = new_result();
   char prog[PATH_MAX + 32];
   const char *argv[] = { tool, "run", "-r", rules, "--", prog,
                          url("127.0.0.3", "/f"), NULL };
 
   sibling(prog, sizeof(prog), "preload-fork");
-  guarded_status(r, NULL, argv, 0);
-  ck_assert_str_eq(r->out, "forks 300 stuck 0 wrong 0\n");
+  guarded_status(res, NULL, argv, 0);
+  ck_assert_str_eq(res->out, "forks 300 stuck 0 wrong 0\n");
   ck_assert_uint_eq(th_requests(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -55,7 +53,6 @@ END_TEST
  * preload library or without it. */
 static long memory_growth(const char *mode, int preloaded)
 {
-  result *r = new_result();
   char prog[PATH_MAX + 32];
   const char *plain[] = { prog, mode, "100000", url("127.0.0.2", "/m"),
                           NULL };
@@ -65,11 +62,10 @@ static long memory_growth(const char *mode, int preloaded)
 
   sibling(prog, sizeof(prog), "preload-memory");
   if(preloaded)
-    guarded(r, NULL, under);
+    guarded(res, NULL, under);
   else
-    run_status(r, NULL, plain, 0);
-  ck_assert_msg(sscanf(r->out, "grew %ld", &kb) == 1, SAYS(r));
-  free(r);
+    run_status(res, NULL, plain, 0);
+  ck_assert_msg(sscanf(res->out, "grew %ld", &kb) == 1, SAYS(res));
   return kb;
 }
 

@@ -31,13 +31,11 @@ TU_CASE(tc_programs, "programs", 120, setup, teardown);
 
 TU_TEST(tc_programs, run_missing_command)
 {
-  result *r = new_result();
   const char *argv[] = { tool, "run", "--",
                          "curlfence-no-such-command", NULL };
 
-  run_status(r, NULL, argv, 127);
-  ck_assert_msg(strstr(r->err, "command not found") != NULL, SAYS(r));
-  free(r);
+  run_status(res, NULL, argv, 127);
+  ck_assert_msg(strstr(res->err, "command not found") != NULL, SAYS(res));
 }
 END_TEST
 
@@ -79,13 +77,11 @@ static void copy_curl(char *buf, size_t size, const char *name,
 {
   char curl[PATH_MAX + 16];
   const char *argv[] = { "cp", curl, buf, NULL };
-  result *r = new_result();
 
   in_path(curl, sizeof(curl), "curl");
   snprintf(buf, size, "%s/%s", tmp, name);
-  run_status(r, NULL, argv, 0);
+  run_status(res, NULL, argv, 0);
   ck_assert_int_eq(chmod(buf, mode), 0);
-  free(r);
 }
 
 /* The loader runs a program with file capabilities in secure-execution
@@ -94,7 +90,6 @@ static void copy_curl(char *buf, size_t size, const char *name,
  * refused, as set-user-ID programs are, and never started. */
 TU_TEST(tc_programs, run_refuses_secure_execution)
 {
-  result *r = new_result();
   char capcurl[PATH_MAX + 16], suid[PATH_MAX + 16];
   const char *cap[] = { tool, "run", "-r", rules, "--", capcurl, "-sS",
                         url("127.0.0.3", "/x"), NULL };
@@ -111,14 +106,13 @@ TU_TEST(tc_programs, run_refuses_secure_execution)
             "tested: %s\n", strerror(errno));
   }
   else {
-    run(r, NULL, cap);
-    refused(r, capcurl, "has file capabilities (security.capability)");
+    run(res, NULL, cap);
+    refused(res, capcurl, "has file capabilities (security.capability)");
   }
   copy_curl(suid, sizeof(suid), "suidcurl", 04755);
-  run(r, NULL, uid);
-  refused(r, suid, "is set-user-ID or set-group-ID");
+  run(res, NULL, uid);
+  refused(res, suid, "is set-user-ID or set-group-ID");
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -128,7 +122,6 @@ END_TEST
  * through env as the command.  The program would create the marker. */
 TU_TEST(tc_programs, run_refuses_static_programs)
 {
-  result *r = new_result();
   char prog[PATH_MAX + 32], dir[PATH_MAX + 32], mark[PATH_MAX + 16];
   char direct[PATH_MAX + 16], viaenv[PATH_MAX + 16], text[PATH_MAX + 64];
   char pathvar[2 * PATH_MAX + 64];
@@ -156,15 +149,14 @@ TU_TEST(tc_programs, run_refuses_static_programs)
   ck_assert_int_eq(chmod(direct, 0755), 0);
   ck_assert_int_eq(chmod(viaenv, 0755), 0);
   for(i = 0; i < sizeof(argvs) / sizeof(argvs[0]); i++) {
-    run(r, env, argvs[i]);
-    refused(r, who[i], i ? "marker-static, which is statically linked"
+    run(res, env, argvs[i]);
+    refused(res, who[i], i ? "marker-static, which is statically linked"
                          : "marker-static is statically linked");
     ck_assert_msg(stat(mark, &st) != 0, "it ran: %s", argvs[i][3]);
   }
   /* The same program, run directly, does create it. */
-  run(r, env, a1 + 3);
-  ck_assert_msg(r->status == 0 && stat(mark, &st) == 0, SAYS(r));
-  free(r);
+  run(res, env, a1 + 3);
+  ck_assert_msg(res->status == 0 && stat(mark, &st) == 0, SAYS(res));
 }
 END_TEST
 
@@ -172,7 +164,6 @@ END_TEST
  * the preload library guards); a sixth is refused, as the kernel would. */
 TU_TEST(tc_programs, run_follows_script_chains)
 {
-  result *r = new_result();
   char name[6][PATH_MAX + 16], text[2 * PATH_MAX];
   const char *ok[] = { tool, "run", "-r", rules, "--", name[4], NULL };
   const char *deep[] = { tool, "run", "-r", rules, "--", name[5], NULL };
@@ -188,11 +179,10 @@ TU_TEST(tc_programs, run_follows_script_chains)
     tu_write_text(name[i], text);
     ck_assert_int_eq(chmod(name[i], 0755), 0);
   }
-  run_status(r, NULL, ok, 7);
-  run(r, NULL, deep);
-  refused(r, name[5], "has more than 5 #! scripts in a row");
+  run_status(res, NULL, ok, 7);
+  run(res, NULL, deep);
+  refused(res, name[5], "has more than 5 #! scripts in a row");
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -250,7 +240,6 @@ static void craft_elf(const char *path, int cls, unsigned machine)
  * A preload path with $LIB takes the library built for the program. */
 TU_TEST(tc_programs, run_refuses_other_architectures)
 {
-  result *r = new_result();
   char p32[PATH_MAX + 16], arm[PATH_MAX + 16], lib[PATH_MAX + 64];
   char dir[PATH_MAX + 16], var[PATH_MAX + 64];
   const char *env[] = { var, NULL };
@@ -263,10 +252,10 @@ TU_TEST(tc_programs, run_refuses_other_architectures)
   snprintf(arm, sizeof(arm), "%s/progarm", tmp);
   craft_elf(p32, ELFCLASS32, EM_386);
   craft_elf(arm, ELFCLASS64, EM_AARCH64);
-  run(r, NULL, a32);
-  refused(r, p32, "is a 32-bit i386 program: the preload library (");
-  run(r, NULL, aarm);
-  refused(r, arm, "is a 64-bit arm64 program: the preload library (");
+  run(res, NULL, a32);
+  refused(res, p32, "is a 32-bit i386 program: the preload library (");
+  run(res, NULL, aarm);
+  refused(res, arm, "is a 64-bit arm64 program: the preload library (");
 
   /* tmp/lib64/libcurlfence-preload.so is this build's library */
   snprintf(dir, sizeof(dir), "%s/lib64", tmp);
@@ -275,12 +264,11 @@ TU_TEST(tc_programs, run_refuses_other_architectures)
   ck_assert_int_eq(symlink(preload, lib), 0);
   snprintf(var, sizeof(var), "CURLFENCE_PRELOAD=%s/$LIB/"
            "libcurlfence-preload.so", tmp);
-  run_status(r, env, acurl, 7);
-  run(r, env, a32);
-  refused(r, p32, "is a 32-bit i386 program, and there is no preload "
+  run_status(res, env, acurl, 7);
+  run(res, env, a32);
+  refused(res, p32, "is a 32-bit i386 program, and there is no preload "
           "library for it (");
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -288,7 +276,6 @@ END_TEST
  * options do not say otherwise, as in check and fetch. */
 TU_TEST(tc_programs, run_takes_settings_from_the_environment)
 {
-  result *r = new_result();
   char rvar[PATH_MAX + 32], avar[PATH_MAX + 32], audit[PATH_MAX + 16];
   char open_all[PATH_MAX + 16], log[OUT_MAX];
   const char *env[] = { rvar, avar, NULL };
@@ -301,8 +288,8 @@ TU_TEST(tc_programs, run_takes_settings_from_the_environment)
   snprintf(avar, sizeof(avar), "CURLFENCE_AUDIT=%s", audit);
   /* the default rules deny loopback: these let 127.0.0.2 through */
   snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", rules);
-  guarded_status(r, env, plain, 0);
-  ck_assert_str_eq(r->out, "hello from allowed\n");
+  guarded_status(res, env, plain, 0);
+  ck_assert_str_eq(res->out, "hello from allowed\n");
   read_file(audit, log, sizeof(log));
   ck_assert_msg(strstr(log, "\"decision\":\"allow\",\"enforced\":true,"
                             "\"addr\":\"127.0.0.2\"") != NULL, "%s", log);
@@ -310,9 +297,8 @@ TU_TEST(tc_programs, run_takes_settings_from_the_environment)
   snprintf(open_all, sizeof(open_all), "%s/open.rules", tmp);
   tu_write_text(open_all, "default allow\n");
   snprintf(rvar, sizeof(rvar), "CURLFENCE_RULES=%s", open_all);
-  guarded_status(r, env, opt, 7);
+  guarded_status(res, env, opt, 7);
   ck_assert_uint_eq(th_requests(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -337,7 +323,6 @@ static void long_path(char *buf, size_t size, const char *cut_to)
 
 TU_TEST(tc_programs, run_refuses_long_paths)
 {
-  result *r = new_result();
   char *audit = malloc(PATH_MAX + 64), *rpath = malloc(PATH_MAX + 64);
   char cut[PATH_MAX + 16];
   const char *a1[] = { tool, "run", "-r", rules, "--audit", audit, "--",
@@ -349,9 +334,9 @@ TU_TEST(tc_programs, run_refuses_long_paths)
   ck_assert_ptr_nonnull(audit);
   ck_assert_ptr_nonnull(rpath);
   long_path(audit, PATH_MAX + 64, "cut.jsonl");
-  run(r, NULL, a1);
-  ck_assert_msg(r->status == 2 && strstr(r->err, "--audit") != NULL &&
-                strstr(r->err, "File name too long") != NULL, SAYS(r));
+  run(res, NULL, a1);
+  ck_assert_msg(res->status == 2 && strstr(res->err, "--audit") != NULL &&
+                strstr(res->err, "File name too long") != NULL, SAYS(res));
   memcpy(cut, audit, PATH_MAX - 1);
   cut[PATH_MAX - 1] = '\0';
   ck_assert_msg(stat(cut, &st) != 0, "the cut name was written");
@@ -360,14 +345,13 @@ TU_TEST(tc_programs, run_refuses_long_paths)
   memcpy(cut, rpath, PATH_MAX - 1);
   cut[PATH_MAX - 1] = '\0';
   tu_write_text(cut, "default allow\n");
-  run(r, NULL, a2);
-  ck_assert_msg(r->status == 2 && strstr(r->err, "-r") != NULL &&
-                strstr(r->err, "File name too long") != NULL, SAYS(r));
+  run(res, NULL, a2);
+  ck_assert_msg(res->status == 2 && strstr(res->err, "-r") != NULL &&
+                strstr(res->err, "File name too long") != NULL, SAYS(res));
   ck_assert_uint_eq(th_connections(allowed), 0);
   ck_assert_uint_eq(th_connections(denied), 0);
   free(audit);
   free(rpath);
-  free(r);
 }
 END_TEST
 
@@ -378,7 +362,6 @@ END_TEST
  * the denied server unguarded. */
 TU_TEST(tc_programs, run_splits_env_strings_as_env_does)
 {
-  result *r = new_result();
   static const char *const split[] = {
     "X=1\vLD_PRELOAD=", "X=1\fLD_PRELOAD=", "X=1\rLD_PRELOAD=",
     "X=1\nLD_PRELOAD="
@@ -389,11 +372,10 @@ TU_TEST(tc_programs, run_splits_env_strings_as_env_does)
 
   for(i = 0; i < sizeof(split) / sizeof(split[0]); i++) {
     argv[7] = split[i];
-    run(r, NULL, argv);
-    refused(r, "env", "is env setting LD_PRELOAD");
+    run(res, NULL, argv);
+    refused(res, "env", "is env setting LD_PRELOAD");
   }
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -402,7 +384,6 @@ END_TEST
  * run, and curl reached the denied server unguarded. */
 TU_TEST(tc_programs, run_knows_env_by_another_name)
 {
-  result *r = new_result();
   char env[PATH_MAX + 16], link[PATH_MAX + 16];
   const char *argv[] = { tool, "run", "-r", rules, "--", link,
                          "LD_PRELOAD=", "curl", "-sS",
@@ -411,10 +392,9 @@ TU_TEST(tc_programs, run_knows_env_by_another_name)
   in_path(env, sizeof(env), "env");
   snprintf(link, sizeof(link), "%s/launch", tmp);
   ck_assert_int_eq(symlink(env, link), 0);
-  run(r, NULL, argv);
-  refused(r, link, "is env setting LD_PRELOAD");
+  run(res, NULL, argv);
+  refused(res, link, "is env setting LD_PRELOAD");
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -432,7 +412,6 @@ END_TEST
 
 TU_TEST(tc_programs, run_refuses_ld_audit)
 {
-  result *r = new_result();
   char lib[PATH_MAX + 16], var[PATH_MAX + 32];
   const char *env[] = { var, NULL };
   const char *argv[] = { tool, "run", "-r", rules, "--", "curl", "-sS",
@@ -444,15 +423,13 @@ TU_TEST(tc_programs, run_refuses_ld_audit)
    * tool itself would not start. */
   fprintf(stderr, "run_refuses_ld_audit: not tested under "
           "ThreadSanitizer\n");
-  free(r);
   return;
 #endif
   sibling(lib, sizeof(lib), "libdrop-preload.so");
   snprintf(var, sizeof(var), "LD_AUDIT=%s", lib);
-  run(r, env, argv);
-  refused(r, "LD_AUDIT is set", "keep the preload library out of curl");
+  run(res, env, argv);
+  refused(res, "LD_AUDIT is set", "keep the preload library out of curl");
   ck_assert_uint_eq(th_connections(denied), 0);
-  free(r);
 }
 END_TEST
 
@@ -465,7 +442,6 @@ END_TEST
  * static program named "--" ran while run looked at true. */
 TU_TEST(tc_programs, run_reads_env_words_as_env_does)
 {
-  result *r = new_result();
   char named[PATH_MAX + 16], dashes[PATH_MAX + 16], marker[PATH_MAX + 32];
   char pathvar[2 * PATH_MAX + 64], mark[PATH_MAX + 16];
   const char *env[] = { pathvar, NULL };
@@ -480,15 +456,14 @@ TU_TEST(tc_programs, run_reads_env_words_as_env_does)
   copy_curl(named, sizeof(named), "LD_PRELOAD=", 0755);
   sibling(marker, sizeof(marker), "marker-static");
   snprintf(dashes, sizeof(dashes), "%s/--", tmp);
-  run_status(r, NULL, cp, 0);
+  run_status(res, NULL, cp, 0);
   snprintf(pathvar, sizeof(pathvar), "PATH=%s:%s", tmp, getenv("PATH"));
   snprintf(mark, sizeof(mark), "%s/ran", tmp);
-  run(r, env, after);
-  refused(r, "env", "is env setting LD_PRELOAD");
+  run(res, env, after);
+  refused(res, "env", "is env setting LD_PRELOAD");
   ck_assert_uint_eq(th_connections(denied), 0);
-  run(r, env, cmd);
-  refused(r, dashes, "is statically linked");
+  run(res, env, cmd);
+  refused(res, dashes, "is statically linked");
   ck_assert_msg(stat(mark, &st) != 0, "%s ran", dashes);
-  free(r);
 }
 END_TEST

@@ -49,6 +49,51 @@ curlfence_policy *tu_load(const char *text)
   return p;
 }
 
+/* Line n of text, without its newline, in buf. */
+static const char *line_text(char *buf, size_t size, const char *text,
+                             unsigned n)
+{
+  size_t len;
+
+  for(; n > 1 && *text; n--)
+    text += strcspn(text, "\n") + (text[strcspn(text, "\n")] == '\n');
+  len = strcspn(text, "\n");
+  ck_assert_msg(len < size && *text, "no line %u of the rules", n);
+  memcpy(buf, text, len);
+  buf[len] = '\0';
+  return buf;
+}
+
+void tu_want_each(const curlfence_policy *p, const char *text,
+                  const tu_want *want, size_t n)
+{
+  size_t i;
+
+  for(i = 0; i < n; i++) {
+    const tu_want *w = &want[i];
+    char line[256];
+    const char *rule = w->line ? line_text(line, sizeof(line), text, w->line)
+                               : "default deny (built-in)";
+    curlfence_verdict v;
+    curlfence_action a = tu_decide(p, w->addr, w->port, &v);
+
+    ck_assert_msg(a == w->action && !strcmp(v.rule, rule) &&
+                  !strcmp(v.reason, w->reason) && v.line == w->line,
+                  "%s port %u: %s by \"%s\" (%s, line %u), want %s by "
+                  "\"%s\" (%s, line %u)", w->addr, w->port,
+                  a == CURLFENCE_ALLOW ? "allow" : "deny", v.rule, v.reason,
+                  v.line, w->action == CURLFENCE_ALLOW ? "allow" : "deny",
+                  rule, w->reason, w->line);
+    ck_assert_int_eq(v.action, a);
+    ck_assert_int_eq(v.is_default, !strncmp(rule, "default ", 8));
+    ck_assert_int_eq(tu_decide(p, w->addr, w->port, NULL), a);
+    if(w->line)
+      ck_assert_str_eq(v.file, "test.rules");
+    else
+      ck_assert_ptr_null(v.file);
+  }
+}
+
 extern const tu_entry *__start_tu_tests[], *__stop_tu_tests[];
 
 /* Suite by file, case by declaration, test by definition: the order the

@@ -80,6 +80,24 @@ curlfence_action tu_decide(const curlfence_policy *p, const char *addr,
  * rules do not load. */
 curlfence_policy *tu_load(const char *text);
 
+/* A decision a test expects: addr:port gets action from the rule on line
+ * (0: the built-in default), for reason. */
+typedef struct tu_want {
+  const char *addr;
+  unsigned port;
+  curlfence_action action;
+  unsigned line;
+  const char *reason;
+} tu_want;
+
+/* Each of the n decisions of p, loaded from text as test.rules: the
+ * action with and without a verdict, the reason, and the rule: its line,
+ * its file, its text (that line of text, or "default deny (built-in)")
+ * and whether it is the default. */
+void tu_want_each(const curlfence_policy *p, const char *text,
+                  const tu_want *want, size_t n);
+
+
 /* An audit callback that keeps the first TU_MAX_EVENTS events and counts
  * them all; userdata is a tu_recorder. */
 #define TU_MAX_EVENTS 16

@@ -164,33 +164,16 @@ static void print_seen(unsigned long long count, const char *first,
 
 /* What BASE says about addr and port: 0 allows it, 1 denies it by its
  * default (a rule may open it), 2 denies it by an address rule (a human
- * decides), with the verdict in *v. */
+ * decides), with the verdict in *v; -1 when addr is not a numeric
+ * address. */
 static int base_says(const curlfence_policy *base, const char *addr,
                      unsigned port, curlfence_verdict *v)
 {
-  struct sockaddr_in6 s6;
-  struct sockaddr_in s4;
-  const struct sockaddr *sa;
-  socklen_t len;
-
-  memset(&s4, 0, sizeof(s4));
-  memset(&s6, 0, sizeof(s6));
-  if(inet_pton(AF_INET, addr, &s4.sin_addr) == 1) {
-    s4.sin_family = AF_INET;
-    s4.sin_port = htons((uint16_t)port);
-    sa = (const struct sockaddr *)&s4;
-    len = sizeof(s4);
-  }
-  else if(inet_pton(AF_INET6, addr, &s6.sin6_addr) == 1) {
-    s6.sin6_family = AF_INET6;
-    s6.sin6_port = htons((uint16_t)port);
-    sa = (const struct sockaddr *)&s6;
-    len = sizeof(s6);
-  }
-  else
-    return -1;
-  if(curlfence_policy_decide(base, sa, len, v) == CURLFENCE_ALLOW)
+  if(curlfence_policy_decide_name(base, NULL, addr, port, v) ==
+     CURLFENCE_ALLOW)
     return 0;
+  if(!strcmp(v->reason, "malformed"))
+    return -1;
   return v->is_default ? 1 : 2;
 }
 

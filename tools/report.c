@@ -178,9 +178,16 @@ static int on_event(const cli_event *ev, void *ud)
 
 /* ------------------------------------------------------------- output */
 
-static void print_dests(const char *title, const char *jkey,
-                        const char *what_key, const cli_tally *t, long top,
-                        int json, int *comma)
+/* Row i of a top list, as JSON or text; key names the field of a
+ * destination's address or name. */
+typedef void (*top_row)(const cli_tally_ent *e, long i, int json,
+                        const char *key);
+
+/* The first top entries of t, most first: a list under jkey, or under
+ * the heading "top title:" when there is any. */
+static void print_top(const char *title, const char *jkey, const cli_tally *t,
+                      long top, int json, int *comma, top_row row,
+                      const char *key)
 {
   cli_tally_ent **v = cli_tally_sorted(t);
   long i;
@@ -191,87 +198,65 @@ static void print_dests(const char *title, const char *jkey,
     printf("%s\"%s\":[", *comma ? "," : "", jkey);
   else if(t->n)
     printf("\ntop %s:\n", title);
-  for(i = 0; v[i] && i < top; i++) {
-    unsigned port;
-    const char *what = key_port(v[i]->key, &port);
-
-    if(json) {
-      printf("%s{\"%s\":", i ? "," : "", what_key);
-      cli_json_string(stdout, what);
-      printf(",\"port\":%u,\"count\":%llu,\"enforced\":%llu,\"first\":\"%s\","
-             "\"last\":\"%s\"}", port, v[i]->count, v[i]->aux, v[i]->first,
-             v[i]->last);
-    }
-    else
-      printf("%10llu  %s port %u%s\n", v[i]->count, what, port,
-             v[i]->aux == v[i]->count ? "" :
-             v[i]->aux ? " (some in report-only mode)" :
-             " (report-only mode)");
-  }
+  for(i = 0; v[i] && i < top; i++)
+    row(v[i], i, json, key);
   if(json)
     putchar(']');
   *comma = 1;
   free(v);
 }
 
-static void print_rules(const cli_tally *t, long top, int json)
+static void dest_row(const cli_tally_ent *e, long i, int json,
+                     const char *key)
 {
-  cli_tally_ent **v = cli_tally_sorted(t);
-  long i;
+  unsigned port;
+  const char *what = key_port(e->key, &port);
 
-  if(!v)
-    return;
-  if(json)
-    fputs(",\"top_rules\":[", stdout);
-  else if(t->n)
-    fputs("\ntop deciding rules:\n", stdout);
-  for(i = 0; v[i] && i < top; i++) {
-    unsigned long line;
-    const char *file, *text;
-    size_t flen;
-    char name[PATH_MAX + 1];
-
-    key_rule(v[i]->key, &line, &file, &flen, &text);
-    snprintf(name, sizeof(name), "%.*s", (int)flen, file ? file : "");
-    if(json) {
-      printf("%s{\"file\":", i ? "," : "");
-      cli_json_string(stdout, file ? name : NULL);
-      printf(",\"line\":%lu,\"text\":", line);
-      cli_json_string(stdout, text);
-      printf(",\"count\":%llu,\"denied\":%llu}", v[i]->count, v[i]->aux);
-    }
-    else if(file)
-      printf("%10llu  %s:%lu: %s\n", v[i]->count, name, line, text);
-    else
-      printf("%10llu  built-in: %s\n", v[i]->count, text);
+  if(json) {
+    printf("%s{\"%s\":", i ? "," : "", key);
+    cli_json_string(stdout, what);
+    printf(",\"port\":%u,\"count\":%llu,\"enforced\":%llu,\"first\":\"%s\","
+           "\"last\":\"%s\"}", port, e->count, e->aux, e->first, e->last);
   }
-  if(json)
-    putchar(']');
-  free(v);
+  else
+    printf("%10llu  %s port %u%s\n", e->count, what, port,
+           e->aux == e->count ? "" :
+           e->aux ? " (some in report-only mode)" : " (report-only mode)");
 }
 
-static void print_progs(const cli_tally *t, long top, int json)
+static void rule_row(const cli_tally_ent *e, long i, int json,
+                     const char *key)
 {
-  cli_tally_ent **v = cli_tally_sorted(t);
-  long i;
+  unsigned long line;
+  const char *file, *text;
+  size_t flen;
+  char name[PATH_MAX + 1];
 
-  if(!v)
-    return;
-  if(json)
-    fputs(",\"top_programs\":[", stdout);
-  else if(t->n)
-    fputs("\ntop programs:\n", stdout);
-  for(i = 0; v[i] && i < top; i++) {
-    if(json)
-      printf("%s{\"pid\":%s,\"connections\":%llu,\"denied\":%llu}",
-             i ? "," : "", v[i]->key, v[i]->count, v[i]->aux);
-    else
-      printf("%10llu  pid %s, %llu denied\n", v[i]->count, v[i]->key,
-             v[i]->aux);
+  (void)key;
+  key_rule(e->key, &line, &file, &flen, &text);
+  snprintf(name, sizeof(name), "%.*s", (int)flen, file ? file : "");
+  if(json) {
+    printf("%s{\"file\":", i ? "," : "");
+    cli_json_string(stdout, file ? name : NULL);
+    printf(",\"line\":%lu,\"text\":", line);
+    cli_json_string(stdout, text);
+    printf(",\"count\":%llu,\"denied\":%llu}", e->count, e->aux);
   }
+  else if(file)
+    printf("%10llu  %s:%lu: %s\n", e->count, name, line, text);
+  else
+    printf("%10llu  built-in: %s\n", e->count, text);
+}
+
+static void prog_row(const cli_tally_ent *e, long i, int json,
+                     const char *key)
+{
+  (void)key;
   if(json)
-    putchar(']');
-  free(v);
+    printf("%s{\"pid\":%s,\"connections\":%llu,\"denied\":%llu}",
+           i ? "," : "", e->key, e->count, e->aux);
+  else
+    printf("%10llu  pid %s, %llu denied\n", e->count, e->key, e->aux);
 }
 
 static void print_report(const report *r, const cli_readstats *st, long top,
@@ -315,12 +300,14 @@ static void print_report(const report *r, const cli_readstats *st, long top,
              "events\n", st->lost);
   }
   if(r->hosts.n || json)
-    print_dests("denied names", "top_denied_names", "host", &r->hosts, top,
-                json, &comma);
-  print_dests("denied destinations", "top_denied", "addr", &r->dests, top,
-              json, &comma);
-  print_rules(&r->rules, top, json);
-  print_progs(&r->progs, top, json);
+    print_top("denied names", "top_denied_names", &r->hosts, top, json,
+              &comma, dest_row, "host");
+  print_top("denied destinations", "top_denied", &r->dests, top, json,
+            &comma, dest_row, "addr");
+  print_top("deciding rules", "top_rules", &r->rules, top, json, &comma,
+            rule_row, NULL);
+  print_top("programs", "top_programs", &r->progs, top, json, &comma,
+            prog_row, NULL);
   if(json)
     puts("}");
 }

@@ -49,8 +49,16 @@ typedef struct group {
   long old_rule, new_rule;
   uint8_t old_act, new_act;
   uint8_t old_lo, new_lo;   /* decided as loopback (the unspecified address) */
-  uint32_t off, n;          /* port ranges in diff_state.ports */
+  uint32_t off, n;          /* port ranges in groups.ports */
 } group;
+
+/* Groups g[0..n), their port ranges in ports[0..nports). */
+typedef struct groups {
+  group *g;
+  size_t n, cap;
+  cf_port_range *ports;
+  size_t nports, capports;
+} groups;
 
 typedef struct diff_state {
   const cf_ruleset *rs[2];
@@ -58,18 +66,12 @@ typedef struct diff_state {
   cf_diff_fn fn;
   void *ud;
   int v6;
-  /* the pending run: [start, end] with groups g[0..ng) */
+  /* the pending run: [start, end] with its groups */
   int have;
   u128 start, end;
-  group *g;
-  size_t ng, capg;
-  cf_port_range *ports;
-  size_t nports, capports;
+  groups run;
   /* the groups of the interval just computed, compared with the run */
-  group *cg;
-  size_t ncg, capcg;
-  cf_port_range *cports;
-  size_t ncports, capcports;
+  groups cur;
   /* scratch: port cuts, and the changing pieces with their groups */
   uint32_t *cuts;
   size_t capcuts;
@@ -168,31 +170,31 @@ static int add_cuts(diff_state *d, int s, uint32_t v, size_t *n)
 }
 
 /* The groups of one interval with values va (old) and vb (new), in
- * d->cg, each group's port ranges contiguous and ascending in
- * d->cports; n == 0 means every port. */
+ * d->cur.g, each group's port ranges contiguous and ascending in
+ * d->cur.ports; n == 0 means every port. */
 static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
 {
   uint8_t oa, na, olo, nlo;
   long orule, nrule;
   size_t n = 0, npieces = 0, off = 0;
 
-  d->ncg = 0;
-  d->ncports = 0;
+  d->cur.n = 0;
+  d->cur.nports = 0;
   if(!d->unspec && !(va & CF_PSET) && !(vb & CF_PSET)) {
     orule = plain_rule(d->rs[0], va, &oa);
     nrule = plain_rule(d->rs[1], vb, &na);
     if(oa == na)
       return 0;
-    if(cf_grow(&d->cg, &d->capcg, 1, sizeof(*d->cg)))
+    if(cf_grow(&d->cur.g, &d->cur.cap, 1, sizeof(*d->cur.g)))
       return -1;
-    d->cg[0].old_rule = orule;
-    d->cg[0].new_rule = nrule;
-    d->cg[0].old_act = oa;
-    d->cg[0].new_act = na;
-    d->cg[0].old_lo = d->cg[0].new_lo = 0;
-    d->cg[0].off = 0;
-    d->cg[0].n = 0;
-    d->ncg = 1;
+    d->cur.g[0].old_rule = orule;
+    d->cur.g[0].new_rule = nrule;
+    d->cur.g[0].old_act = oa;
+    d->cur.g[0].new_act = na;
+    d->cur.g[0].old_lo = d->cur.g[0].new_lo = 0;
+    d->cur.g[0].off = 0;
+    d->cur.g[0].n = 0;
+    d->cur.n = 1;
     return 0;
   }
   if(cf_grow(&d->cuts, &d->capcuts, 2, sizeof(*d->cuts)))
@@ -217,21 +219,21 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     nrule = decide_at(d, 1, vb, lo, &na, &nlo);
     if(oa == na)
       continue;
-    for(g = 0; g < d->ncg; g++)
-      if(d->cg[g].old_rule == orule && d->cg[g].new_rule == nrule &&
-         d->cg[g].old_lo == olo && d->cg[g].new_lo == nlo)
+    for(g = 0; g < d->cur.n; g++)
+      if(d->cur.g[g].old_rule == orule && d->cur.g[g].new_rule == nrule &&
+         d->cur.g[g].old_lo == olo && d->cur.g[g].new_lo == nlo)
         break;
-    if(g == d->ncg) {
-      if(cf_grow(&d->cg, &d->capcg, d->ncg + 1, sizeof(*d->cg)))
+    if(g == d->cur.n) {
+      if(cf_grow(&d->cur.g, &d->cur.cap, d->cur.n + 1, sizeof(*d->cur.g)))
         return -1;
-      d->cg[g].old_rule = orule;
-      d->cg[g].new_rule = nrule;
-      d->cg[g].old_act = oa;
-      d->cg[g].new_act = na;
-      d->cg[g].old_lo = olo;
-      d->cg[g].new_lo = nlo;
-      d->cg[g].n = 0;
-      d->ncg++;
+      d->cur.g[g].old_rule = orule;
+      d->cur.g[g].new_rule = nrule;
+      d->cur.g[g].old_act = oa;
+      d->cur.g[g].new_act = na;
+      d->cur.g[g].old_lo = olo;
+      d->cur.g[g].new_lo = nlo;
+      d->cur.g[g].n = 0;
+      d->cur.n++;
     }
     if(npieces && d->pgroup[npieces - 1] == g &&
        d->pieces[npieces - 1].hi + 1u == lo) {
@@ -245,38 +247,38 @@ static int interval_groups(diff_state *d, uint32_t va, uint32_t vb)
     d->pieces[npieces].hi = (uint16_t)hi;
     d->pgroup[npieces++] = (uint32_t)g;
   }
-  if(cf_grow(&d->cports, &d->capcports, npieces, sizeof(*d->cports)))
+  if(cf_grow(&d->cur.ports, &d->cur.capports, npieces, sizeof(*d->cur.ports)))
     return -1;
-  for(size_t g = 0; g < d->ncg; g++) {
+  for(size_t g = 0; g < d->cur.n; g++) {
     size_t k = 0;
 
-    d->cg[g].off = (uint32_t)off;
+    d->cur.g[g].off = (uint32_t)off;
     for(size_t i = 0; i < npieces; i++)
       if(d->pgroup[i] == g)
-        d->cports[off + k++] = d->pieces[i];
-    d->cg[g].n = (uint32_t)k;
+        d->cur.ports[off + k++] = d->pieces[i];
+    d->cur.g[g].n = (uint32_t)k;
     off += k;
     /* a change on every port reads better as "any port" */
-    if(k == 1 && d->cports[d->cg[g].off].lo == 1 &&
-       d->cports[d->cg[g].off].hi == 65535)
-      d->cg[g].n = 0;
+    if(k == 1 && d->cur.ports[d->cur.g[g].off].lo == 1 &&
+       d->cur.ports[d->cur.g[g].off].hi == 65535)
+      d->cur.g[g].n = 0;
   }
-  d->ncports = off;
+  d->cur.nports = off;
   return 0;
 }
 
 static int same_groups(const diff_state *d)
 {
-  if(d->ng != d->ncg)
+  if(d->run.n != d->cur.n)
     return 0;
-  for(size_t i = 0; i < d->ng; i++) {
-    const group *a = &d->g[i], *b = &d->cg[i];
+  for(size_t i = 0; i < d->run.n; i++) {
+    const group *a = &d->run.g[i], *b = &d->cur.g[i];
 
     if(a->old_rule != b->old_rule || a->new_rule != b->new_rule ||
        a->old_lo != b->old_lo || a->new_lo != b->new_lo || a->n != b->n)
       return 0;
-    if(a->n && memcmp(d->ports + a->off, d->cports + b->off,
-                      a->n * sizeof(*d->ports)))
+    if(a->n && memcmp(d->run.ports + a->off, d->cur.ports + b->off,
+                      a->n * sizeof(*d->run.ports)))
       return 0;
   }
   return 1;
@@ -314,10 +316,10 @@ static int flush(diff_state *d)
     c.plen = bits - k;
     for(unsigned j = 0; j < 16; j++)
       c.addr[j] = (uint8_t)(s >> (120 - 8 * j));
-    for(size_t i = 0; i < d->ng; i++) {
-      const group *g = &d->g[i];
+    for(size_t i = 0; i < d->run.n; i++) {
+      const group *g = &d->run.g[i];
 
-      c.ports = g->n ? d->ports + g->off : NULL;
+      c.ports = g->n ? d->run.ports + g->off : NULL;
       c.nports = g->n;
       c.old_rule = g->old_rule;
       c.new_rule = g->new_rule;
@@ -353,26 +355,17 @@ static int interval(diff_state *d, u128 s, u128 e, uint32_t va, uint32_t vb)
   }
   if(flush(d))
     return -1;
-  if(!d->ncg || d->stop)
+  if(!d->cur.n || d->stop)
     return 0;
-  /* the current groups become the run */
+  /* the current groups become the run; the run's buffers take the next
+   * interval's */
   {
-    group *tg = d->g;
-    cf_port_range *tp = d->ports;
-    size_t tcg = d->capg, tcp = d->capports;
+    groups t = d->run;
 
-    d->g = d->cg;
-    d->capg = d->capcg;
-    d->ng = d->ncg;
-    d->ports = d->cports;
-    d->capports = d->capcports;
-    d->nports = d->ncports;
-    d->cg = tg;
-    d->capcg = tcg;
-    d->cports = tp;
-    d->capcports = tcp;
-    d->ncg = 0;
-    d->ncports = 0;
+    d->run = d->cur;
+    d->cur = t;
+    d->cur.n = 0;
+    d->cur.nports = 0;
   }
   d->have = 1;
   d->start = s;
@@ -550,10 +543,10 @@ curlfence_code cf_diff(const cf_ruleset *old_rs, const cf_ruleset *new_rs,
     cf_spans_free(&a);
     cf_spans_free(&b);
   }
-  free(d.g);
-  free(d.ports);
-  free(d.cg);
-  free(d.cports);
+  free(d.run.g);
+  free(d.run.ports);
+  free(d.cur.g);
+  free(d.cur.ports);
   free(d.cuts);
   free(d.pieces);
   free(d.pgroup);
