@@ -225,6 +225,11 @@ void cf_hostidx_free(cf_hostidx *x);
 long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
                      const char *host, int v6, const uint8_t *addr,
                      unsigned port);
+/* A decision's host rule lookups with the name read once: the first
+ * CF_HOSTQ_DENY rule, else (then != CF_HOSTQ_DENY) the first for then. */
+long cf_hostidx_find_deny(const cf_hostidx *x, const cf_ruleset *rs,
+                          cf_hostq then, const char *host, int v6,
+                          const uint8_t *addr, unsigned port);
 /* 1 when rule h matches port and, for q, the address; not the name. */
 int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
                      int v6, const uint8_t *addr, unsigned port);
