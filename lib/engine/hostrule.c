@@ -244,13 +244,13 @@ static inline uint64_t h_key(const hname *n, size_t m, int wild)
 
 /* Reads s[0..len) (1 <= len <= CF_HOST_MAX) into n, with the key of the
  * whole name (as "*." and s when wild). */
-static inline void h_name(hname *n, const char *s, size_t len, int wild)
+static inline __attribute__((always_inline)) void
+h_name(hname *n, const char *s, size_t len, int wild)
 {
   size_t j, r = len % 8;
-  uint64_t h = H_SEED, w = 0;
+  uint64_t h = H_SEED, w = 0, dots = 0;
 
   n->len = len;
-  memset(n->dots, 0, sizeof(n->dots));
   for(j = 0; j < (len + 7) / 8; j++) {
     uint64_t d;
 
@@ -278,8 +278,15 @@ static inline void h_name(hname *n, const char *s, size_t len, int wild)
      * that byte b gives bit 7 - b: the suffix of 8j + 7 - b bytes */
     d = w ^ (ONES * '.');
     d = ~(((d & (ONES * 0x7f)) + ONES * 0x7f) | d | (ONES * 0x7f));
-    d = ((d >> 7) * 0x8040201008040201ull) >> 56;
-    n->dots[j / 8] |= d << (8 * (j % 8));
+    dots |= (((d >> 7) * 0x8040201008040201ull) >> 56) << (8 * (j % 8));
+    if(j % 8 == 7) {
+      n->dots[j / 8] = dots;
+      dots = 0;
+    }
+  }
+  for(; j < 32; j += 8) {
+    n->dots[j / 8] = dots;
+    dots = 0;
   }
   n->st[len / 8] = h;
   n->exact = h_key(n, len, wild);
@@ -440,9 +447,9 @@ static inline long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
  * then the suffixes after a dot as long as some wildcard's SUFFIX,
  * longest first; below SUFFIX only, so at least one byte and the dot
  * before it. */
-static long find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
-                   const hname *n, const char *host, int v6,
-                   const uint8_t *addr, unsigned port)
+static inline __attribute__((always_inline)) long
+find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q, const hname *n,
+       const char *host, int v6, const uint8_t *addr, unsigned port)
 {
   size_t b, top = n->len - 2;
   long r;
@@ -472,7 +479,8 @@ static long find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
 
 /* The name read once for the lookups of one decision; 0: no rule can
  * match it. */
-static int h_query(const cf_hostidx *x, hname *n, const char *host)
+static inline __attribute__((always_inline)) int
+h_query(const cf_hostidx *x, hname *n, const char *host)
 {
   size_t len;
 
