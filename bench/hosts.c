@@ -11,7 +11,10 @@
  * a program's own names are): that is the index's own cost.  The same
  * with every decision for another of 65,536 names is printed too: there
  * each name's slot and entry come from memory (two cache misses), which
- * no index of 100,000 names keeps in cache.
+ * no index of 100,000 names keeps in cache.  Under BENCH_CACHESIM (make
+ * bench-misses) one pass each way is counted by callgrind instead of
+ * timed: instructions per decision, steady where times on a shared
+ * machine are not.
  */
 #include "engine/engine.h"
 #include "gen.h"

@@ -55,7 +55,27 @@ static const bad_host bad[] = {
   { "allow host ok.example port 0\n", CURLFENCE_E_PORT, 1, 28, "out of range" },
   { "allow host ok.example to 10.0.0.0/8 port 443 x\n", CURLFENCE_E_SYNTAX, 1, 46, "unexpected \"x\" (expected end of line)" },
   { "deny host ok.example port 443 x\n", CURLFENCE_E_SYNTAX, 1, 31, "unexpected \"x\" (expected end of line)" },
-  { "expect deny host ok.example\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
+  { "expect deny host\n", CURLFENCE_E_SYNTAX, 1, 17, "missing name after \"expect deny host\" (expected a host name)" },
+  { "expect allow host *.partner.example at 203.0.113.5\n", CURLFENCE_E_SYNTAX, 1, 19, "an expectation is about one name" },
+  { "expect allow host API.partner.example at 203.0.113.5\n", CURLFENCE_E_SYNTAX, 1, 19, "(did you mean api.partner.example?)" },
+  { "expect deny host 127.0.0.1 at 127.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 18, "\"127.0.0.1\" is an IP address" },
+  { "expect deny host a*.example at 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 19, "may only stand for whole labels" },
+  { "expect deny host a.example\n", CURLFENCE_E_SYNTAX, 1, 27, "missing \"at ADDRESS\" after the name" },
+  { "expect deny host a.example on 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 28, "unexpected \"on\" (expected \"at\")" },
+  { "expect deny host a.example at\n", CURLFENCE_E_SYNTAX, 1, 30, "missing address after \"at\"" },
+  { "expect deny host a.example at 10.0.0.0/8\n", CURLFENCE_E_ADDRESS, 1, 31, "one address, not a block" },
+  { "expect deny host a.example at ci.internal\n", CURLFENCE_E_ADDRESS, 1, 31, "invalid IPv4 address \"ci.internal\"" },
+  { "expect deny host a.example at 10.0.0.1 80\n", CURLFENCE_E_SYNTAX, 1, 40, "unexpected \"80\" (expected \"port\" or end of line)" },
+  { "expect deny host a.example at 10.0.0.1 port\n", CURLFENCE_E_PORT, 1, 44, "missing port after \"port\"" },
+  { "expect deny host a.example at 10.0.0.1 port 80,443\n", CURLFENCE_E_PORT, 1, 45, "invalid port \"80,443\"" },
+  { "expect deny host a.example at 10.0.0.1 port 80 x\n", CURLFENCE_E_SYNTAX, 1, 48, "unexpected \"x\" (expected end of line)" },
+  /* expectations with a name that the rules break: the name's rule, or
+   * an address rule a name cannot open, decides otherwise */
+  { "allow host api.example\nexpect deny host api.example at 203.0.113.5 port 443\n", CURLFENCE_E_EXPECT, 2, 1, "expected deny for host api.example at 203.0.113.5 port 443, but test.rules:1 (allow host api.example) decides allow" },
+  { "default deny\nallow host api.example port 443\n  expect allow host api.example at 203.0.113.5\n", CURLFENCE_E_EXPECT, 3, 3, "expected allow for host api.example at 203.0.113.5 port 1 (every port), but test.rules:1 (default deny) decides deny" },
+  { "deny 10.0.0.0/8\nallow host ci.internal\nexpect allow host ci.internal at 10.0.0.5 port 80\n", CURLFENCE_E_EXPECT, 3, 1, "expected allow for host ci.internal at 10.0.0.5 port 80, but test.rules:1 (deny 10.0.0.0/8) decides deny" },
+  { "default allow\ndeny host *.evil.example\nexpect allow host a.evil.example at 192.0.2.1 port 443\n", CURLFENCE_E_EXPECT, 3, 1, "expected allow for host a.evil.example at 192.0.2.1 port 443, but test.rules:2 (deny host *.evil.example) decides deny" },
+  { "default deny\nallow host ci.internal to 10.20.0.0/16\nexpect allow host ci.internal at 10.21.0.1 port 443\n", CURLFENCE_E_EXPECT, 3, 1, "but test.rules:1 (default deny) decides deny" },
 };
 
 TU_SUITE_STATIC_ONLY("hostrules", NULL);
@@ -464,6 +484,82 @@ TU_TEST(tc_hostrules, test_host_fast_path_matches_verdict)
                       slow.action, slow.verdict.reason, slow.hit);
       }
   curlfence_policy_unref(p);
+}
+END_TEST
+
+/* Expectations with a name that hold: the policy loads, and lint's check
+ * of the parsed rules (with the host rules' index) agrees; one edit that
+ * breaks one of them makes both refuse it, at that expect line. */
+TU_TEST(tc_hostrules, test_expect_host_holds)
+{
+  static const char rules[] =
+      "default deny\n"
+      "deny 10.0.0.0/8\n"
+      "allow host api.partner.example port 443\n"
+      "allow host *.cdn.example\n"
+      "deny host bad.cdn.example\n"
+      "allow host ci.internal to 10.20.0.0/16 port 443\n"
+      "expect allow host api.partner.example at 203.0.113.5 port 443\n"
+      "expect deny host api.partner.example at 203.0.113.5 port 80\n"
+      "expect deny host other.example at 203.0.113.5 port 443\n"
+      "expect deny 203.0.113.5 port 443\n"
+      "expect allow host a.b.cdn.example at 2001:db8::1\n"
+      "expect deny host cdn.example at 2001:db8::1 port 443\n"
+      "expect deny host bad.cdn.example at 203.0.113.5\n"
+      "expect deny host api.partner.example at 10.20.0.5 port 443\n"
+      "expect allow host ci.internal at 10.20.0.5 port 443\n"
+      "expect allow host ci.internal at ::ffff:10.20.0.5 port 443\n"
+      "expect deny host ci.internal at 10.21.0.5 port 443\n"
+      "expect deny host ci.internal at 10.20.0.5 port 80\n";
+  static const struct {
+    const char *from, *to;
+    unsigned line;
+  } edits[] = {
+    { "deny host bad.cdn.example", "deny host bad.cdn.example port 80", 13 },
+    { "allow host ci.internal to 10.20.0.0/16 port 443",
+      "allow host ci.internal to 10.0.0.0/8 port 443", 17 },
+    { "allow host *.cdn.example", "allow host *.c.cdn.example", 11 },
+  };
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  cf_ruleset rs;
+  size_t i;
+
+  ck_assert_msg(curlfence_policy_load_string(&p, rules, sizeof(rules) - 1,
+                                             "test.rules", &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  curlfence_policy_unref(p);
+  memset(&rs, 0, sizeof(rs));
+  ck_assert_int_eq(cf_rules_parse_string(&rs, rules, sizeof(rules) - 1,
+                                         "test.rules", &err), CURLFENCE_OK);
+  ck_assert_msg(cf_expect_check_rules(&rs, &err) == CURLFENCE_OK, "%s",
+                err.text);
+  cf_ruleset_free(&rs);
+  for(i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+    char text[sizeof(rules) + 64], want[32];
+    const char *at = strstr(rules, edits[i].from);
+    size_t len;
+
+    ck_assert_ptr_nonnull(at);
+    len = (size_t)snprintf(text, sizeof(text), "%.*s%s%s",
+                           (int)(at - rules), rules, edits[i].to,
+                           at + strlen(edits[i].from));
+    snprintf(want, sizeof(want), "test.rules:%u:1: ", edits[i].line);
+    p = NULL;
+    ck_assert_int_eq(curlfence_policy_load_string(&p, text, len,
+                                                  "test.rules", &err),
+                     CURLFENCE_E_EXPECT);
+    ck_assert_ptr_null(p);
+    ck_assert_msg(!strncmp(err.text, want, strlen(want)), "%s: %s, want %s",
+                  edits[i].to, err.text, want);
+    memset(&rs, 0, sizeof(rs));
+    ck_assert_int_eq(cf_rules_parse_string(&rs, text, len, "test.rules",
+                                           &err), CURLFENCE_OK);
+    ck_assert_int_eq(cf_expect_check_rules(&rs, &err), CURLFENCE_E_EXPECT);
+    ck_assert_msg(!strncmp(err.text, want, strlen(want)), "lint %s: %s",
+                  edits[i].to, err.text);
+    cf_ruleset_free(&rs);
+  }
 }
 END_TEST
 

@@ -105,7 +105,7 @@ static const bad_case bad[] = {
   { "expect\n", CURLFENCE_E_SYNTAX, 1, 7, "missing action after \"expect\" (expected allow or deny)" },
   { "expect maybe 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 8, "unexpected \"maybe\" (expected allow or deny)" },
   { "expect deny\n", CURLFENCE_E_SYNTAX, 1, 12, "missing address after \"expect deny\"" },
-  { "expect deny host metadata at 169.254.169.254\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
+  { "expect deny host metadata on 169.254.169.254\n", CURLFENCE_E_SYNTAX, 1, 27, "unexpected \"on\" (expected \"at\")" },
   { "expect deny 10.0.0.0/8\n", CURLFENCE_E_ADDRESS, 1, 13, "one address, not a block" },
   { "expect deny 10.0.0.256\n", CURLFENCE_E_ADDRESS, 1, 13, "invalid IPv4 address \"10.0.0.256\"" },
   { "expect deny 10.0.0.1 80\n", CURLFENCE_E_SYNTAX, 1, 22, "expected \"port\" or end of line" },

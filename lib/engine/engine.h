@@ -76,14 +76,18 @@ typedef struct cf_nat64 {
   uint32_t column;        /* of the prefix */
 } cf_nat64;
 
-/* An "expect allow|deny ADDRESS [port P]" line: what the policy must
- * decide for the address, checked at every load of rules text once the
- * policy is compiled (expect.c). */
+/* An "expect allow|deny [host NAME at] ADDRESS [port P]" line: what the
+ * policy must decide for the address (for a connection with that name),
+ * checked at every load of rules text once the policy is compiled
+ * (expect.c). */
 typedef struct cf_expect {
   uint8_t addr[16];       /* network byte order; IPv4 in addr[0..3] */
   uint8_t v6;
   uint8_t action;         /* curlfence_action expected */
   uint16_t port;          /* 0: every port */
+  uint8_t named;          /* 1: name holds the connection's name */
+  uint8_t pad_[3];
+  uint32_t name;          /* offset in cf_ruleset.texts, canonical */
   uint32_t file;          /* index into cf_ruleset.files */
   uint32_t line;
   uint32_t column;        /* of the word "expect" */
