@@ -204,6 +204,8 @@ static inline uint64_t h_step(uint64_t h, uint64_t w)
   return (((h << 23) | (h >> 41)) ^ w) * H_MUL;
 }
 
+/* A full mix: a name's first bytes are the top of its last word, and a
+ * step's multiply carries them only upwards. */
 static inline uint64_t h_mix(uint64_t h)
 {
   h ^= h >> 33;
@@ -244,22 +246,37 @@ static inline uint64_t h_key(const hname *n, size_t m, int wild)
 
 /* Reads s[0..len) (1 <= len <= CF_HOST_MAX) into n, with the key of the
  * whole name (as "*." and s when wild). */
+/* Bit 7 - b for each byte b of w that is a dot: byte b of word j ends
+ * the suffix of 8j + 7 - b bytes before it. */
+static inline unsigned dots_of(uint64_t w)
+{
+  uint64_t d = w ^ (ONES * '.');
+
+  /* the top bit of each byte that is a dot, and no other */
+  d = ~(((d & (ONES * 0x7f)) + ONES * 0x7f) | d | (ONES * 0x7f));
+  return (unsigned)(((d >> 7) * 0x8040201008040201ull) >> 56);
+}
+
 static inline __attribute__((always_inline)) void
 h_name(hname *n, const char *s, size_t len, int wild)
 {
   size_t j, r = len % 8;
-  uint64_t h = H_SEED, w = 0, dots = 0;
+  uint64_t h = H_SEED, w;
 
+  memset(n->dots, 0, sizeof(n->dots));
   n->len = len;
-  for(j = 0; j < (len + 7) / 8; j++) {
-    uint64_t d;
-
-    if(j < len / 8) {
-      memcpy(&w, s + len - 8 * j - 8, 8);
-      w = le64toh(w);
-    }
-    else if(len >= 8) {
-      /* the first r bytes, at the top of the word */
+  for(j = 0; j < len / 8; j++) {
+    memcpy(&w, s + len - 8 * j - 8, 8);
+    w = le64toh(w);
+    n->w[j] = w;
+    n->st[j] = h;
+    h = h_step(h, w);
+    n->dots[j / 8] |= (uint64_t)dots_of(w) << (8 * (j % 8));
+  }
+  n->st[j] = h;
+  if(r) {
+    /* the first r bytes, at the top of the word */
+    if(len >= 8) {
       memcpy(&w, s, 8);
       w = le64toh(w) << (8 * (8 - r));
     }
@@ -271,24 +288,8 @@ h_name(hname *n, const char *s, size_t len, int wild)
       w = le64toh(w);
     }
     n->w[j] = w;
-    n->st[j] = h;
-    if(j < len / 8)
-      h = h_step(h, w);
-    /* the top bit of each byte that is a dot, and no other; gathered so
-     * that byte b gives bit 7 - b: the suffix of 8j + 7 - b bytes */
-    d = w ^ (ONES * '.');
-    d = ~(((d & (ONES * 0x7f)) + ONES * 0x7f) | d | (ONES * 0x7f));
-    dots |= (((d >> 7) * 0x8040201008040201ull) >> 56) << (8 * (j % 8));
-    if(j % 8 == 7) {
-      n->dots[j / 8] = dots;
-      dots = 0;
-    }
+    n->dots[j / 8] |= (uint64_t)dots_of(w) << (8 * (j % 8));
   }
-  for(; j < 32; j += 8) {
-    n->dots[j / 8] = dots;
-    dots = 0;
-  }
-  n->st[len / 8] = h;
   n->exact = h_key(n, len, wild);
 }
 
