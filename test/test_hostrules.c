@@ -439,6 +439,64 @@ TU_TEST(tc_hostrules, test_host_index_deep_names)
 }
 END_TEST
 
+/* Many names that differ in a few bytes, as a generated policy has them:
+ * long probe chains in the index, slots that share a tag, entries with
+ * the same tail words; every rule is found where the scan finds it, and
+ * names one byte off are not. */
+TU_TEST(tc_hostrules, test_host_index_many_names)
+{
+  size_t n = tu_quick() ? 2000 : 20000, cap = n * 48 + 64, off = 0, i;
+  char *text = malloc(cap);
+  uint64_t seed = 1808;
+  curlfence_policy *p;
+  curlfence_error err;
+
+  ck_assert_ptr_nonnull(text);
+  for(i = 0; i < n; i++)
+    if(i % 2)
+      off += (size_t)snprintf(text + off, cap - off,
+                              "allow host *.w%zu.example.test\n", i);
+    else
+      off += (size_t)snprintf(text + off, cap - off,
+                              "%s host h%zu.example.test port 443\n",
+                              i % 6 == 4 ? "deny" : "allow", i);
+  ck_assert_msg(curlfence_policy_load_string(&p, text, off, NULL, &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  for(i = 0; i < 600; i++) {
+    static const uint8_t addr[4] = { 203, 0, 113, 5 };
+    size_t r = (size_t)(rnd_next(&seed) % (n + 10));
+    char name[96];
+    cf_hostq q;
+
+    switch(rnd_next(&seed) % 5) {
+    case 0:
+      snprintf(name, sizeof(name), "h%zu.example.test", r);
+      break;
+    case 1:
+      snprintf(name, sizeof(name), "api.w%zu.example.test", r);
+      break;
+    case 2:
+      snprintf(name, sizeof(name), "w%zu.example.test", r);
+      break;
+    case 3:
+      snprintf(name, sizeof(name), "x.h%zu.example.test", r);
+      break;
+    default:
+      snprintf(name, sizeof(name), "a.b.w%zu.example.tesu", r);
+    }
+    for(q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++) {
+      long want = cf_host_match_linear(&p->rs, q, name, 0, addr, 443);
+      long got = cf_hostidx_find(p->hosts, &p->rs, q, name, 0, addr, 443);
+
+      ck_assert_msg(got == want, "%s q %d: %ld, want %ld", name, (int)q, got,
+                    want);
+    }
+  }
+  curlfence_policy_unref(p);
+  free(text);
+}
+END_TEST
+
 /* A decision with a name on the fast path (no verdict) and the long way
  * (a verdict) agree, step by step of the precedence: the guards decide
  * the one way and explain the other. */
