@@ -626,7 +626,7 @@ bench-dpdk: $(BENCH_DPDK_BIN)
 # ways), the one the 1M table's target is about.
 BENCH_LL ?= 1310720,20,64
 bench-misses: $(BENCH_BIN)
-	bench/misses.sh $(BENCH_BIN) $(BENCH_LL) bgp4-100k bgp4-1M bgp6-100k
+	bench/misses.sh $(BENCH_BIN) $(BENCH_LL) bgp4-100k bgp4-1M bgp6-100k hosts
 
 bench-attach: $(ATTACH_BENCH)
 	$(ATTACH_BENCH) $(CURDIR)/rules

@@ -233,6 +233,322 @@ TU_TEST(tc_hostrules, test_host_index_matches_reference)
 }
 END_TEST
 
+/* Labels of every length that the index reads differently: one byte,
+ * a word, across words, past the 40 bytes an entry keeps, the longest. */
+static void long_label(uint64_t *seed, char *out, size_t size)
+{
+  static const size_t lens[] = { 1, 7, 8, 9, 15, 16, 17, 23, 39, 40, 41,
+                                 63 };
+  size_t n = lens[rnd_next(seed) % (sizeof(lens) / sizeof(lens[0]))], i;
+
+  if(n >= size)
+    n = size - 1;
+  /* few letters, so that names of one length often share their words */
+  for(i = 0; i < n; i++)
+    out[i] = "ab"[rnd_next(seed) % 2];
+  out[n] = '\0';
+}
+
+/* A name of up to max bytes from such labels; with junk, the spellings
+ * a canonical name never has (empty labels, a leading or trailing dot),
+ * which the index must still answer as the scan does. */
+static size_t deep_name(uint64_t *seed, char *out, size_t max, int junk)
+{
+  unsigned n = 1 + rnd_next(seed) % 12, i;
+  size_t off = 0;
+
+  out[0] = '\0';
+  for(i = 0; i < n; i++) {
+    char label[64];
+
+    long_label(seed, label, sizeof(label));
+    if(off + strlen(label) + 1 > max)
+      break;
+    off += (size_t)snprintf(out + off, max + 1 - off, "%s%s", i ? "." : "",
+                            label);
+  }
+  if(!off)
+    off = (size_t)snprintf(out, max + 1, "a");
+  if(junk && off + 1 < max) {
+    switch(rnd_next(seed) % 4) {
+    case 0:
+      memmove(out + 1, out, off + 1);
+      out[0] = '.';
+      off++;
+      break;
+    case 1:
+      out[off++] = '.';
+      out[off] = '\0';
+      break;
+    case 2: {
+      char *dot = strchr(out, '.');
+
+      if(dot) {
+        memmove(dot + 1, dot, strlen(dot) + 1);
+        off++;
+      }
+      break;
+    }
+    default:
+      break;
+    }
+  }
+  return off;
+}
+
+/* The same on deep names of long labels up to 253 bytes: suffixes that
+ * start inside, at and past a word, names past what an entry keeps,
+ * names that differ only in their first bytes, and the spellings a
+ * canonical name never has. */
+TU_TEST(tc_hostrules, test_host_index_deep_names)
+{
+  uint64_t seed = 2026;
+  unsigned round;
+
+  for(round = 0; round < (tu_quick() ? 10u : 60u); round++) {
+    size_t cap = 300 * 300, off = 0, i;
+    char *text = malloc(cap), *names[40];
+    unsigned nrules = 1 + rnd_next(&seed) % 40;
+    curlfence_policy *p;
+    curlfence_error err;
+
+    ck_assert_ptr_nonnull(text);
+    for(i = 0; i < nrules; i++) {
+      int wild = rnd_next(&seed) % 2;
+
+      names[i] = malloc(CF_HOST_MAX + 1);
+      ck_assert_ptr_nonnull(names[i]);
+      deep_name(&seed, names[i], wild ? CF_HOST_MAX - 2 : CF_HOST_MAX, 0);
+      off += (size_t)snprintf(text + off, cap - off, "%s host %s%s%s\n",
+                              rnd_next(&seed) % 4 ? "allow" : "deny",
+                              wild ? "*." : "", names[i],
+                              rnd_next(&seed) % 3 ? "" : " port 443");
+    }
+    ck_assert_msg(curlfence_policy_load_string(&p, text, off, NULL, &err) ==
+                  CURLFENCE_OK, "%s\n%s", err.text, text);
+    for(i = 0; i < 400; i++) {
+      static const uint8_t addr[4] = { 10, 0, 0, 1 };
+      char name[CF_HOST_MAX + 80];
+      size_t len;
+      cf_hostq q;
+
+      if(rnd_next(&seed) % 2) {
+        /* a rule's name, or a name below it */
+        const char *r = names[rnd_next(&seed) % nrules];
+        char label[64];
+
+        long_label(&seed, label, sizeof(label));
+        if(rnd_next(&seed) % 3 &&
+           strlen(label) + 1 + strlen(r) <= CF_HOST_MAX)
+          snprintf(name, sizeof(name), "%s.%s", label, r);
+        else if(rnd_next(&seed) % 2 && strlen(r) < CF_HOST_MAX)
+          /* an empty label below a wildcard's SUFFIX: not below it */
+          snprintf(name, sizeof(name), ".%s", r);
+        else
+          snprintf(name, sizeof(name), "%s", r);
+        len = strlen(name);
+      }
+      else
+        len = deep_name(&seed, name, CF_HOST_MAX, rnd_next(&seed) % 3 == 0);
+      ck_assert_uint_le(len, CF_HOST_MAX);
+      for(q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++) {
+        long want = cf_host_match_linear(&p->rs, q, name, 0, addr, 443);
+        long got = cf_hostidx_find(p->hosts, &p->rs, q, name, 0, addr, 443);
+
+        ck_assert_msg(got == want, "%s q %d: %ld, want %ld\n%s", name,
+                      (int)q, got, want, text);
+      }
+    }
+    curlfence_policy_unref(p);
+    for(i = 0; i < nrules; i++)
+      free(names[i]);
+    free(text);
+  }
+}
+END_TEST
+
+/* Many names that differ in a few bytes, as a generated policy has them:
+ * long probe chains in the index, slots that share a tag, entries with
+ * the same tail words; every rule is found where the scan finds it, and
+ * names one byte off are not. */
+TU_TEST(tc_hostrules, test_host_index_many_names)
+{
+  size_t n = tu_quick() ? 2000 : 20000, cap = n * 48 + 64, off = 0, i;
+  char *text = malloc(cap);
+  uint64_t seed = 1808;
+  curlfence_policy *p;
+  curlfence_error err;
+
+  ck_assert_ptr_nonnull(text);
+  for(i = 0; i < n; i++)
+    if(i % 2)
+      off += (size_t)snprintf(text + off, cap - off,
+                              "allow host *.w%zu.example.test\n", i);
+    else
+      off += (size_t)snprintf(text + off, cap - off,
+                              "%s host h%zu.example.test port 443\n",
+                              i % 6 == 4 ? "deny" : "allow", i);
+  ck_assert_msg(curlfence_policy_load_string(&p, text, off, NULL, &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  for(i = 0; i < 600; i++) {
+    static const uint8_t addr[4] = { 203, 0, 113, 5 };
+    size_t r = (size_t)(rnd_next(&seed) % (n + 10));
+    char name[96];
+    cf_hostq q;
+
+    switch(rnd_next(&seed) % 5) {
+    case 0:
+      snprintf(name, sizeof(name), "h%zu.example.test", r);
+      break;
+    case 1:
+      snprintf(name, sizeof(name), "api.w%zu.example.test", r);
+      break;
+    case 2:
+      snprintf(name, sizeof(name), "w%zu.example.test", r);
+      break;
+    case 3:
+      snprintf(name, sizeof(name), "x.h%zu.example.test", r);
+      break;
+    default:
+      snprintf(name, sizeof(name), "a.b.w%zu.example.tesu", r);
+    }
+    for(q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++) {
+      long want = cf_host_match_linear(&p->rs, q, name, 0, addr, 443);
+      long got = cf_hostidx_find(p->hosts, &p->rs, q, name, 0, addr, 443);
+
+      ck_assert_msg(got == want, "%s q %d: %ld, want %ld", name, (int)q, got,
+                    want);
+    }
+  }
+  curlfence_policy_unref(p);
+  free(text);
+}
+END_TEST
+
+/* A decision with a name on the fast path (no verdict) and the long way
+ * (a verdict) agree, step by step of the precedence: the guards decide
+ * the one way and explain the other. */
+TU_TEST(tc_hostrules, test_host_fast_path_matches_verdict)
+{
+  static const char *const addrs[] = { "203.0.113.5", "192.0.2.1",
+                                       "10.20.0.5", "10.30.0.5",
+                                       "::ffff:10.20.0.5", "2001:db8::1" };
+  static const char *const hosts[] = { NULL, "api.partner.example",
+                                       "a.cdn.example", "bad.cdn.example",
+                                       "x.mirror.example", "ci.internal",
+                                       "a.ci.internal", "other.example" };
+  static const unsigned ports[] = { 80, 443 };
+  curlfence_policy *p = tu_load("default deny\n"
+                                "deny 10.0.0.0/8\n"
+                                "allow 192.0.2.0/24\n"
+                                "allow host api.partner.example port 443\n"
+                                "allow host *.cdn.example\n"
+                                "deny host bad.cdn.example\n"
+                                "deny host *.mirror.example port 80\n"
+                                "allow host ci.internal to 10.20.0.0/16\n"
+                                "allow host *.ci.internal to 10.30.0.0/16\n");
+  size_t a, h, k;
+
+  for(a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
+    for(h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
+      for(k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
+        struct sockaddr_storage ss;
+        socklen_t len = tu_sockaddr(&ss, addrs[a], ports[k]);
+        cf_decision fast, slow;
+
+        cf_dest_init(&fast.dest, (struct sockaddr *)&ss, len);
+        fast.dest.host = hosts[h];
+        slow = fast;
+        cf_decide(p, &fast, 0);
+        cf_decide(p, &slow, 1);
+        ck_assert_msg(fast.action == slow.action &&
+                      !strcmp(fast.verdict.reason, slow.verdict.reason) &&
+                      fast.hit == slow.hit,
+                      "%s at %s port %u: fast %d %s hit %ld, verdict %d %s "
+                      "hit %ld", hosts[h] ? hosts[h] : "(no name)", addrs[a],
+                      ports[k], fast.action, fast.verdict.reason, fast.hit,
+                      slow.action, slow.verdict.reason, slow.hit);
+      }
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* Expectations with a name that hold: the policy loads, and lint's check
+ * of the parsed rules (with the host rules' index) agrees; one edit that
+ * breaks one of them makes both refuse it, at that expect line. */
+TU_TEST(tc_hostrules, test_expect_host_holds)
+{
+  static const char rules[] =
+      "default deny\n"
+      "deny 10.0.0.0/8\n"
+      "allow host api.partner.example port 443\n"
+      "allow host *.cdn.example\n"
+      "deny host bad.cdn.example\n"
+      "allow host ci.internal to 10.20.0.0/16 port 443\n"
+      "expect allow host api.partner.example at 203.0.113.5 port 443\n"
+      "expect deny host api.partner.example at 203.0.113.5 port 80\n"
+      "expect deny host other.example at 203.0.113.5 port 443\n"
+      "expect deny 203.0.113.5 port 443\n"
+      "expect allow host a.b.cdn.example at 2001:db8::1\n"
+      "expect deny host cdn.example at 2001:db8::1 port 443\n"
+      "expect deny host bad.cdn.example at 203.0.113.5\n"
+      "expect deny host api.partner.example at 10.20.0.5 port 443\n"
+      "expect allow host ci.internal at 10.20.0.5 port 443\n"
+      "expect allow host ci.internal at ::ffff:10.20.0.5 port 443\n"
+      "expect deny host ci.internal at 10.21.0.5 port 443\n"
+      "expect deny host ci.internal at 10.20.0.5 port 80\n";
+  static const struct {
+    const char *from, *to;
+    unsigned line;
+  } edits[] = {
+    { "deny host bad.cdn.example", "deny host bad.cdn.example port 80", 13 },
+    { "allow host ci.internal to 10.20.0.0/16 port 443",
+      "allow host ci.internal to 10.0.0.0/8 port 443", 17 },
+    { "allow host *.cdn.example", "allow host *.c.cdn.example", 11 },
+  };
+  curlfence_policy *p = NULL;
+  curlfence_error err;
+  cf_ruleset rs;
+  size_t i;
+
+  ck_assert_msg(curlfence_policy_load_string(&p, rules, sizeof(rules) - 1,
+                                             "test.rules", &err) ==
+                CURLFENCE_OK, "%s", err.text);
+  curlfence_policy_unref(p);
+  memset(&rs, 0, sizeof(rs));
+  ck_assert_int_eq(cf_rules_parse_string(&rs, rules, sizeof(rules) - 1,
+                                         "test.rules", &err), CURLFENCE_OK);
+  ck_assert_msg(cf_expect_check_rules(&rs, &err) == CURLFENCE_OK, "%s",
+                err.text);
+  cf_ruleset_free(&rs);
+  for(i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+    char text[sizeof(rules) + 64], want[32];
+    const char *at = strstr(rules, edits[i].from);
+    size_t len;
+
+    ck_assert_ptr_nonnull(at);
+    len = (size_t)snprintf(text, sizeof(text), "%.*s%s%s",
+                           (int)(at - rules), rules, edits[i].to,
+                           at + strlen(edits[i].from));
+    snprintf(want, sizeof(want), "test.rules:%u:1: ", edits[i].line);
+    p = NULL;
+    ck_assert_int_eq(curlfence_policy_load_string(&p, text, len,
+                                                  "test.rules", &err),
+                     CURLFENCE_E_EXPECT);
+    ck_assert_ptr_null(p);
+    ck_assert_msg(!strncmp(err.text, want, strlen(want)), "%s: %s, want %s",
+                  edits[i].to, err.text, want);
+    memset(&rs, 0, sizeof(rs));
+    ck_assert_int_eq(cf_rules_parse_string(&rs, text, len, "test.rules",
+                                           &err), CURLFENCE_OK);
+    ck_assert_int_eq(cf_expect_check_rules(&rs, &err), CURLFENCE_E_EXPECT);
+    ck_assert_msg(!strncmp(err.text, want, strlen(want)), "lint %s: %s",
+                  edits[i].to, err.text);
+    cf_ruleset_free(&rs);
+  }
+}
+END_TEST
+
 /* The text entry point: names as a URL may spell them, addresses that
  * do not parse. */
 TU_TEST(tc_hostrules, test_decide_name_text)

@@ -105,7 +105,7 @@ static const bad_case bad[] = {
   { "expect\n", CURLFENCE_E_SYNTAX, 1, 7, "missing action after \"expect\" (expected allow or deny)" },
   { "expect maybe 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 8, "unexpected \"maybe\" (expected allow or deny)" },
   { "expect deny\n", CURLFENCE_E_SYNTAX, 1, 12, "missing address after \"expect deny\"" },
-  { "expect deny host metadata at 169.254.169.254\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
+  { "expect deny host metadata on 169.254.169.254\n", CURLFENCE_E_SYNTAX, 1, 27, "unexpected \"on\" (expected \"at\")" },
   { "expect deny 10.0.0.0/8\n", CURLFENCE_E_ADDRESS, 1, 13, "one address, not a block" },
   { "expect deny 10.0.0.256\n", CURLFENCE_E_ADDRESS, 1, 13, "invalid IPv4 address \"10.0.0.256\"" },
   { "expect deny 10.0.0.1 80\n", CURLFENCE_E_SYNTAX, 1, 22, "expected \"port\" or end of line" },
@@ -158,7 +158,27 @@ static const bad_case bad[] = {
   { "allow host ok.example port 0\n", CURLFENCE_E_PORT, 1, 28, "out of range" },
   { "allow host ok.example to 10.0.0.0/8 port 443 x\n", CURLFENCE_E_SYNTAX, 1, 46, "unexpected \"x\" (expected end of line)" },
   { "deny host ok.example port 443 x\n", CURLFENCE_E_SYNTAX, 1, 31, "unexpected \"x\" (expected end of line)" },
-  { "expect deny host ok.example\n", CURLFENCE_E_SYNTAX, 1, 13, "\"expect ... host\" is not supported yet" },
+  { "expect deny host\n", CURLFENCE_E_SYNTAX, 1, 17, "missing name after \"expect deny host\" (expected a host name)" },
+  { "expect allow host *.partner.example at 203.0.113.5\n", CURLFENCE_E_SYNTAX, 1, 19, "an expectation is about one name" },
+  { "expect allow host API.partner.example at 203.0.113.5\n", CURLFENCE_E_SYNTAX, 1, 19, "(did you mean api.partner.example?)" },
+  { "expect deny host 127.0.0.1 at 127.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 18, "\"127.0.0.1\" is an IP address" },
+  { "expect deny host a*.example at 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 19, "may only stand for whole labels" },
+  { "expect deny host a.example\n", CURLFENCE_E_SYNTAX, 1, 27, "missing \"at ADDRESS\" after the name" },
+  { "expect deny host a.example on 10.0.0.1\n", CURLFENCE_E_SYNTAX, 1, 28, "unexpected \"on\" (expected \"at\")" },
+  { "expect deny host a.example at\n", CURLFENCE_E_SYNTAX, 1, 30, "missing address after \"at\"" },
+  { "expect deny host a.example at 10.0.0.0/8\n", CURLFENCE_E_ADDRESS, 1, 31, "one address, not a block" },
+  { "expect deny host a.example at ci.internal\n", CURLFENCE_E_ADDRESS, 1, 31, "invalid IPv4 address \"ci.internal\"" },
+  { "expect deny host a.example at 10.0.0.1 80\n", CURLFENCE_E_SYNTAX, 1, 40, "unexpected \"80\" (expected \"port\" or end of line)" },
+  { "expect deny host a.example at 10.0.0.1 port\n", CURLFENCE_E_PORT, 1, 44, "missing port after \"port\"" },
+  { "expect deny host a.example at 10.0.0.1 port 80,443\n", CURLFENCE_E_PORT, 1, 45, "invalid port \"80,443\"" },
+  { "expect deny host a.example at 10.0.0.1 port 80 x\n", CURLFENCE_E_SYNTAX, 1, 48, "unexpected \"x\" (expected end of line)" },
+  /* expectations with a name that the rules break: the name's rule, or
+   * an address rule a name cannot open, decides otherwise */
+  { "allow host api.example\nexpect deny host api.example at 203.0.113.5 port 443\n", CURLFENCE_E_EXPECT, 2, 1, "expected deny for host api.example at 203.0.113.5 port 443, but test.rules:1 (allow host api.example) decides allow" },
+  { "default deny\nallow host api.example port 443\n  expect allow host api.example at 203.0.113.5\n", CURLFENCE_E_EXPECT, 3, 3, "expected allow for host api.example at 203.0.113.5 port 1 (every port), but test.rules:1 (default deny) decides deny" },
+  { "deny 10.0.0.0/8\nallow host ci.internal\nexpect allow host ci.internal at 10.0.0.5 port 80\n", CURLFENCE_E_EXPECT, 3, 1, "expected allow for host ci.internal at 10.0.0.5 port 80, but test.rules:1 (deny 10.0.0.0/8) decides deny" },
+  { "default allow\ndeny host *.evil.example\nexpect allow host a.evil.example at 192.0.2.1 port 443\n", CURLFENCE_E_EXPECT, 3, 1, "expected allow for host a.evil.example at 192.0.2.1 port 443, but test.rules:2 (deny host *.evil.example) decides deny" },
+  { "default deny\nallow host ci.internal to 10.20.0.0/16\nexpect allow host ci.internal at 10.21.0.1 port 443\n", CURLFENCE_E_EXPECT, 3, 1, "but test.rules:1 (default deny) decides deny" },
 };
 
 TU_SUITE("rules", NULL);

@@ -138,38 +138,40 @@ static long decide_host(const curlfence_policy *policy, const cf_dest *dst,
   *ok = idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW;
   if(!policy->hosts || !dst->host)
     return -1;
-  /* a deny host rule first: it only ever makes a decision stricter */
-  i = cf_hostidx_find(policy->hosts, rs, CF_HOSTQ_DENY, dst->host, v6, key,
-                      dst->port);
-  /* then an address rule, unless it denies where an exemption names both
-   * the name and the address; only where no address rule spoke, an
-   * allow host rule */
-  if(i < 0 && idx >= 0 && !allow)
-    i = cf_hostidx_find(policy->hosts, rs, CF_HOSTQ_TO, dst->host, v6, key,
-                        dst->port);
-  else if(i < 0 && idx < 0)
-    i = cf_hostidx_find(policy->hosts, rs, CF_HOSTQ_ALLOW, dst->host, v6,
-                        key, dst->port);
+  /* a deny host rule first: it only ever makes a decision stricter; then
+   * an address rule, unless it denies where an exemption names both the
+   * name and the address; only where no address rule spoke, an allow
+   * host rule */
+  i = cf_hostidx_find_deny(policy->hosts, rs,
+                           idx < 0 ? CF_HOSTQ_ALLOW
+                                   : allow ? CF_HOSTQ_DENY : CF_HOSTQ_TO,
+                           dst->host, v6, key, dst->port);
   if(i >= 0)
     *ok = rs->hosts[i].action == CURLFENCE_ALLOW;
   return i;
 }
 
+/* The reason word of host rule h's decision. */
+static const char *host_reason(const cf_hostrule *h)
+{
+  return h->action == CURLFENCE_DENY ? CF_REASON_HOST_DENY
+         : h->to ? CF_REASON_HOST_TO : CF_REASON_HOST;
+}
+
 /* Without a verdict, most IP destinations are decided by the table
- * alone, as curlfence_policy_decide()'s fast path decides them: no host
- * rule can speak (no name, or a policy without host rules), no self rule
- * holds the address, no nat64 prefix can translate it, and it is not the
- * unspecified address (decided as loopback too).  1 with d->action,
- * d->hit and the reason word set; 0 when cf_decide must go the long way.
- * The guards make every decision that way, and keep counters by rule and
- * reason, which the table's value gives. */
+ * alone, as curlfence_policy_decide()'s fast path decides them, and the
+ * host rules for a name: no self rule holds the address, no nat64 prefix
+ * can translate it, and it is not the unspecified address (decided as
+ * loopback too).  1 with d->action, d->hit and the reason word set; 0
+ * when cf_decide must go the long way.  The guards make every decision
+ * that way, and keep counters by rule and reason, which the table's value
+ * gives. */
 static int decide_table(const curlfence_policy *policy, cf_decision *d)
 {
   const cf_dest *dst = &d->dest;
   uint32_t val;
 
-  if(dst->kind != CF_DEST_IP || (policy->hosts && dst->host) ||
-     (dst->v6 && policy->rs.nnat64) ||
+  if(dst->kind != CF_DEST_IP || (dst->v6 && policy->rs.nnat64) ||
      cf_unspecified_loopback(dst->v6, dst->key, NULL) ||
      (policy->rs.nselfv &&
       cf_self_next(&policy->rs, dst->v6, dst->key, -1) >= 0))
@@ -178,6 +180,18 @@ static int decide_table(const curlfence_policy *policy, cf_decision *d)
                          dst->salen);
   if(val == CF_FIND_SLOW)
     return 0;
+  if(policy->hosts && dst->host) {
+    int ok;
+    long host = decide_host(policy, dst, dst->v6, dst->key,
+                            val ? (long)(val & ~CF_ALLOW) - 1 : -1,
+                            (val & CF_ALLOW) != 0, &ok);
+
+    if(host >= 0) {
+      d->action = (curlfence_action)policy->rs.hosts[host].action;
+      d->verdict.reason = host_reason(&policy->rs.hosts[host]);
+      return 1;
+    }
+  }
   if(!val) {
     d->action = default_action(policy);
     d->hit = (long)policy->rs.nrules;
@@ -262,9 +276,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
     d->action = (curlfence_action)h->action;
     set_verdict(d, v, d->action, 0, policy->rs.files[h->file], h->line,
                 policy->rs.texts + h->text,
-                as_loopback ? reason
-                : h->action == CURLFENCE_DENY ? CF_REASON_HOST_DENY
-                : h->to ? CF_REASON_HOST_TO : CF_REASON_HOST);
+                as_loopback ? reason : host_reason(h));
     return;
   }
   if(idx < 0) {

@@ -76,14 +76,18 @@ typedef struct cf_nat64 {
   uint32_t column;        /* of the prefix */
 } cf_nat64;
 
-/* An "expect allow|deny ADDRESS [port P]" line: what the policy must
- * decide for the address, checked at every load of rules text once the
- * policy is compiled (expect.c). */
+/* An "expect allow|deny [host NAME at] ADDRESS [port P]" line: what the
+ * policy must decide for the address (for a connection with that name),
+ * checked at every load of rules text once the policy is compiled
+ * (expect.c). */
 typedef struct cf_expect {
   uint8_t addr[16];       /* network byte order; IPv4 in addr[0..3] */
   uint8_t v6;
   uint8_t action;         /* curlfence_action expected */
   uint16_t port;          /* 0: every port */
+  uint8_t named;          /* 1: name holds the connection's name */
+  uint8_t pad_[3];
+  uint32_t name;          /* offset in cf_ruleset.texts, canonical */
   uint32_t file;          /* index into cf_ruleset.files */
   uint32_t line;
   uint32_t column;        /* of the word "expect" */
@@ -225,6 +229,11 @@ void cf_hostidx_free(cf_hostidx *x);
 long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
                      const char *host, int v6, const uint8_t *addr,
                      unsigned port);
+/* A decision's host rule lookups with the name read once: the first
+ * CF_HOSTQ_DENY rule, else (then != CF_HOSTQ_DENY) the first for then. */
+long cf_hostidx_find_deny(const cf_hostidx *x, const cf_ruleset *rs,
+                          cf_hostq then, const char *host, int v6,
+                          const uint8_t *addr, unsigned port);
 /* 1 when rule h matches port and, for q, the address; not the name. */
 int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
                      int v6, const uint8_t *addr, unsigned port);

@@ -10,27 +10,28 @@
  * The index is one open-addressing hash of the names (exact ones and the
  * SUFFIX of "*.SUFFIX" apart) with each name's rules chained in file
  * order; the hash is not trusted: a name is compared byte for byte.  A
- * connection's name is hashed once, from its last byte to its
- * first, which gives the hash of every suffix that starts at a label on
- * the way; the exact name is probed, then only the suffixes of as many
- * labels as some wildcard has, longest first, so the first rule found is
- * the most specific.  match.c's scan is the reference for its answers.
+ * connection's name is read once, a word at a time from its end, which
+ * gives the hash of every suffix (h_name); the exact name is probed,
+ * then only the suffixes after a dot that are as long as some wildcard's,
+ * longest first, so the first rule found is the most specific.  match.c's
+ * scan is the reference for its answers.
  */
 #include "engine.h"
 
+#include <endian.h>
 #include <idn2.h>
 #include <libpsl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CF_HOST_LABELS 128      /* a 253-byte name has at most 127 */
 #define NONE UINT32_MAX
 
 /* A name with its rules, on one cache line: what a decision reads of a
- * name that is there is here (its first bytes, and its only rule when it
- * has one), so that a probe reads one slot and one entry. */
-#define INLINE_NAME 40
+ * name that is there is here (its last bytes, as the words h_name reads,
+ * and its only rule when it has one), so that a probe reads one slot and
+ * one entry, and compares words, not bytes. */
+#define TAIL_WORDS 5
 typedef struct entry {
   uint64_t key;
   uint32_t first;         /* the name's first rule in file order */
@@ -41,7 +42,7 @@ typedef struct entry {
   uint16_t nports;        /* of that rule: 0, 1 (lo..hi) or more */
   uint16_t lo, hi;
   uint8_t pad_[2];
-  char name[INLINE_NAME]; /* the first bytes of the name */
+  uint64_t tail[TAIL_WORDS];  /* words 0.. of the name (h_name) */
 } entry;
 
 /* A slot: part of the key, to pass over other names without reading
@@ -56,7 +57,7 @@ struct cf_hostidx {
   entry *entries;
   size_t mask, nentries;
   uint32_t *next;         /* per host rule: the next one of its name */
-  uint64_t wild[2];       /* bit k: a wildcard SUFFIX of k labels */
+  uint64_t wlen[4];       /* bit m: a wildcard SUFFIX of m bytes */
   size_t nq[3];           /* rules each cf_hostq can find */
 };
 
@@ -184,15 +185,28 @@ int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
                                             .nports = h->nports }, port);
 }
 
-/* A hash over the bytes from the last, so that every suffix's hash is a
- * step on the way to the whole name's: a rotate and an add per byte (two
- * cycles on the chain from one byte to the next), and a strong mix only
- * where a suffix starts.  Its only use is spreading names over slots:
- * names are compared byte for byte. */
+/* A name is hashed in 8-byte words taken from its end: word j holds the
+ * bytes [len - 8j - 8, len - 8j), the first byte lowest, zeros before
+ * the name.  A suffix ends where the name ends, so it has the same words
+ * except its first, of which it has only the last bytes: its hash is the
+ * state after the words it shares, one step with that word masked, and a
+ * mix.  So a name is read once, a word at a time, and each suffix that
+ * some wildcard could be costs one step.  Which suffixes those are
+ * comes from the lengths the wildcards' suffixes have: a suffix of such
+ * a length that starts after a dot.  The hash only spreads names over
+ * slots: names are compared byte for byte. */
 #define H_SEED 0x243f6a8885a308d3ull
-#define H_STEP(h, c) ((((h) << 7) | ((h) >> 57)) + (unsigned char)(c))
+#define H_MUL 0x9e3779b97f4a7c15ull
+#define H_WORDS ((CF_HOST_MAX + 7) / 8)
 
-static uint64_t h_mix(uint64_t h)
+static inline uint64_t h_step(uint64_t h, uint64_t w)
+{
+  return (((h << 23) | (h >> 41)) ^ w) * H_MUL;
+}
+
+/* A full mix: a name's first bytes are the top of its last word, and a
+ * step's multiply carries them only upwards. */
+static inline uint64_t h_mix(uint64_t h)
 {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdull;
@@ -201,22 +215,96 @@ static uint64_t h_mix(uint64_t h)
   return h ^ (h >> 33);
 }
 
-static uint64_t slot_key(uint64_t h, int wild)
+/* A name as the lookups of one decision need it: its words, the state
+ * before each, its key, and a mask of the lengths of its suffixes that
+ * follow a dot: bit m is set when byte len - m - 1 is a dot. */
+typedef struct hname {
+  size_t len;
+  uint64_t exact;
+  uint64_t dots[4];
+  uint64_t w[H_WORDS], st[H_WORDS + 1];
+} hname;
+
+/* Word j of the suffix of m bytes: the name's, the first masked. */
+static inline uint64_t h_word(const hname *n, size_t m, size_t j)
 {
-  /* wildcards and exact names in one table, never equal */
-  return h_mix(wild ? h ^ 0x9e3779b97f4a7c15ull : h);
+  return j < m / 8 ? n->w[j] : n->w[j] & (~0ull << (64 - 8 * (m % 8)));
 }
 
-static size_t slot_of(const cf_hostidx *x, uint64_t key)
+/* The key of the last m bytes of n's name (1 <= m <= len); "*.S" and S
+ * never equal. */
+static inline uint64_t h_key(const hname *n, size_t m, int wild)
+{
+  uint64_t h = n->st[m / 8];
+
+  if(m % 8)
+    h = h_step(h, h_word(n, m, m / 8));
+  return h_mix(h + m + (wild ? H_MUL : 0));
+}
+
+#define ONES 0x0101010101010101ull
+
+/* Reads s[0..len) (1 <= len <= CF_HOST_MAX) into n, with the key of the
+ * whole name (as "*." and s when wild). */
+/* Bit 7 - b for each byte b of w that is a dot: byte b of word j ends
+ * the suffix of 8j + 7 - b bytes before it. */
+static inline unsigned dots_of(uint64_t w)
+{
+  uint64_t d = w ^ (ONES * '.');
+
+  /* the top bit of each byte that is a dot, and no other */
+  d = ~(((d & (ONES * 0x7f)) + ONES * 0x7f) | d | (ONES * 0x7f));
+  return (unsigned)(((d >> 7) * 0x8040201008040201ull) >> 56);
+}
+
+static inline __attribute__((always_inline)) void
+h_name(hname *n, const char *s, size_t len, int wild)
+{
+  size_t j, r = len % 8;
+  uint64_t h = H_SEED, w;
+
+  memset(n->dots, 0, sizeof(n->dots));
+  n->len = len;
+  for(j = 0; j < len / 8; j++) {
+    memcpy(&w, s + len - 8 * j - 8, 8);
+    w = le64toh(w);
+    n->w[j] = w;
+    n->st[j] = h;
+    h = h_step(h, w);
+    n->dots[j / 8] |= (uint64_t)dots_of(w) << (8 * (j % 8));
+  }
+  n->st[j] = h;
+  if(r) {
+    /* the first r bytes, at the top of the word */
+    if(len >= 8) {
+      memcpy(&w, s, 8);
+      w = le64toh(w) << (8 * (8 - r));
+    }
+    else {
+      unsigned char b[8] = { 0 };
+
+      memcpy(b + 8 - r, s, r);
+      memcpy(&w, b, 8);
+      w = le64toh(w);
+    }
+    n->w[j] = w;
+    n->dots[j / 8] |= (uint64_t)dots_of(w) << (8 * (j % 8));
+  }
+  n->exact = h_key(n, len, wild);
+}
+
+static inline size_t slot_of(const cf_hostidx *x, uint64_t key)
 {
   return (size_t)key & x->mask;
 }
 
-static const entry *probe(const cf_hostidx *x, const cf_ruleset *rs,
-                          uint64_t key, int wild, const char *name,
-                          size_t len)
+/* The entry of the last m bytes of n's name with key, as "*." and them
+ * when wild; NULL: none. */
+static inline const entry *probe(const cf_hostidx *x, const cf_ruleset *rs,
+                                 const hname *n, size_t m, uint64_t key,
+                                 int wild, const char *host)
 {
-  size_t i = slot_of(x, key);
+  size_t i = slot_of(x, key), j;
   uint32_t tag = (uint32_t)(key >> 32);
 
   for(;; i = (i + 1) & x->mask) {
@@ -228,11 +316,17 @@ static const entry *probe(const cf_hostidx *x, const cf_ruleset *rs,
     if(s->tag != tag)
       continue;
     e = &x->entries[s->entry - 1];
-    if(e->key == key && e->wild == wild && e->len == len &&
-       !memcmp(e->name, name, len < INLINE_NAME ? len : INLINE_NAME) &&
-       (len <= INLINE_NAME ||
-        !memcmp(rs->texts + rs->hosts[e->first].name + INLINE_NAME,
-                name + INLINE_NAME, len - INLINE_NAME)))
+    if(e->key != key || e->wild != wild || e->len != m)
+      continue;
+    for(j = 0; j < TAIL_WORDS && 8 * j < m; j++)
+      if(e->tail[j] != h_word(n, m, j))
+        break;
+    if(j < TAIL_WORDS && 8 * j < m)
+      continue;
+    /* the bytes before the tail: from the rule's own text */
+    if(m <= 8 * TAIL_WORDS ||
+       !memcmp(rs->texts + rs->hosts[e->first].name,
+               host + n->len - m, m - 8 * TAIL_WORDS))
       return e;
   }
 }
@@ -253,6 +347,7 @@ curlfence_code cf_hostidx_build(cf_hostidx **out, const cf_ruleset *rs)
   cf_hostidx *x;
   uint32_t *last;
   size_t cap = 16, i;
+  hname hn;
 
   *out = NULL;
   if(!rs->nhosts)
@@ -275,22 +370,20 @@ curlfence_code cf_hostidx_build(cf_hostidx **out, const cf_ruleset *rs)
   for(i = 0; i < rs->nhosts; i++) {
     const cf_hostrule *h = &rs->hosts[i];
     const char *name = rs->texts + h->name;
-    uint64_t hv = H_SEED, key;
-    size_t k, labels = 1;
+    uint64_t key;
+    size_t k;
     entry *e;
 
-    for(k = h->namelen; k-- > 0;) {
-      hv = H_STEP(hv, name[k]);
-      labels += name[k] == '.';
-    }
-    key = slot_key(hv, h->wild);
+    /* canonical: 1..CF_HOST_MAX bytes */
+    h_name(&hn, name, h->namelen, h->wild);
+    key = hn.exact;
     x->next[i] = NONE;
     x->nq[CF_HOSTQ_DENY] += h->action == CURLFENCE_DENY;
     x->nq[CF_HOSTQ_TO] += h->action == CURLFENCE_ALLOW && h->to;
     x->nq[CF_HOSTQ_ALLOW] += h->action == CURLFENCE_ALLOW;
     if(h->wild)
-      x->wild[labels / 64] |= 1ull << (labels % 64);
-    e = (entry *)probe(x, rs, key, h->wild, name, h->namelen);
+      x->wlen[h->namelen / 64] |= 1ull << (h->namelen % 64);
+    e = (entry *)probe(x, rs, &hn, h->namelen, key, h->wild, name);
     if(e) {
       x->next[last[e - x->entries]] = (uint32_t)i;
       last[e - x->entries] = (uint32_t)i;
@@ -303,8 +396,8 @@ curlfence_code cf_hostidx_build(cf_hostidx **out, const cf_ruleset *rs)
     e->len = (uint16_t)h->namelen;
     e->wild = h->wild;
     e->one = 1;
-    memcpy(e->name, name, h->namelen < INLINE_NAME ? h->namelen
-                                                   : INLINE_NAME);
+    for(k = 0; k < TAIL_WORDS && 8 * k < h->namelen; k++)
+      e->tail[k] = h_word(&hn, h->namelen, k);
     summarise(e, rs, h);
     last[x->nentries] = (uint32_t)i;
     for(k = slot_of(x, key); x->slots[k].entry; k = (k + 1) & x->mask)
@@ -328,9 +421,9 @@ void cf_hostidx_free(cf_hostidx *x)
 }
 
 /* The name's first rule that fits q, port and the address; -1: none. */
-static long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
-                      const entry *e, cf_hostq q, int v6, const uint8_t *addr,
-                      unsigned port)
+static inline long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
+                             const entry *e, cf_hostq q, int v6,
+                             const uint8_t *addr, unsigned port)
 {
   uint32_t i;
 
@@ -351,48 +444,81 @@ static long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
   return -1;
 }
 
+/* The first rule of the most specific name that fits q: the exact name,
+ * then the suffixes after a dot as long as some wildcard's SUFFIX,
+ * longest first; below SUFFIX only, so at least one byte and the dot
+ * before it. */
+static inline __attribute__((always_inline)) long
+find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q, const hname *n,
+       const char *host, int v6, const uint8_t *addr, unsigned port)
+{
+  size_t b, top = n->len - 2;
+  long r;
+
+  r = first_fit(x, rs, probe(x, rs, n, n->len, n->exact, 0, host), q, v6,
+                addr, port);
+  if(r >= 0 || n->len < 3)
+    return r;
+  for(b = top / 64 + 1; b-- > 0;) {
+    uint64_t bits = x->wlen[b] & n->dots[b];
+
+    if(b == top / 64 && top % 64 < 63)
+      bits &= (2ull << (top % 64)) - 1;
+    while(bits) {
+      unsigned i = 63u - (unsigned)__builtin_clzll(bits);
+      size_t m = 64 * b + i;
+
+      bits &= ~(1ull << i);
+      r = first_fit(x, rs, probe(x, rs, n, m, h_key(n, m, 1), 1, host), q,
+                    v6, addr, port);
+      if(r >= 0)
+        return r;
+    }
+  }
+  return -1;
+}
+
+/* The name read once for the lookups of one decision; 0: no rule can
+ * match it. */
+static inline __attribute__((always_inline)) int
+h_query(const cf_hostidx *x, hname *n, const char *host)
+{
+  size_t len;
+
+  if(!host)
+    return 0;
+  len = strnlen(host, CF_HOST_MAX + 1);
+  if(!len || len > CF_HOST_MAX)
+    return 0;
+  h_name(n, host, len, 0);
+  /* the exact name's slot, asked for while the rest is decided */
+  __builtin_prefetch(&x->slots[slot_of(x, n->exact)]);
+  return 1;
+}
+
 long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
                      const char *host, int v6, const uint8_t *addr,
                      unsigned port)
 {
-  uint64_t hv = H_SEED, at[CF_HOST_LABELS];
-  size_t len, k, labels = 0, pos[CF_HOST_LABELS];
-  long r;
+  hname n;
 
-  if(!x || !host || !x->nq[q])
+  if(!x || !x->nq[q] || !h_query(x, &n, host))
     return -1;
-  len = strnlen(host, CF_HOST_MAX + 1);
-  if(!len || len > CF_HOST_MAX)
+  return find_q(x, rs, q, &n, host, v6, addr, port);
+}
+
+long cf_hostidx_find_deny(const cf_hostidx *x, const cf_ruleset *rs,
+                          cf_hostq then, const char *host, int v6,
+                          const uint8_t *addr, unsigned port)
+{
+  hname n;
+  long r = -1;
+
+  if(!x || (!x->nq[CF_HOSTQ_DENY] && !x->nq[then]) || !h_query(x, &n, host))
     return -1;
-  for(k = len; k-- > 0;) {
-    hv = H_STEP(hv, host[k]);
-    if(!k || host[k - 1] == '.') {
-      /* the suffix of labels + 1 labels starts at k */
-      if(++labels >= CF_HOST_LABELS)
-        return -1;
-      at[labels] = hv;
-      pos[labels] = k;
-    }
-  }
-  /* every slot this may read, asked for at once: their misses overlap
-   * instead of following one another */
-  __builtin_prefetch(&x->slots[slot_of(x, slot_key(hv, 0))]);
-  for(k = labels - 1; k >= 1; k--)
-    if(x->wild[k / 64] & (1ull << (k % 64)))
-      __builtin_prefetch(&x->slots[slot_of(x, slot_key(at[k], 1))]);
-  r = first_fit(x, rs, probe(x, rs, slot_key(hv, 0), 0, host, len), q, v6,
-                addr, port);
-  if(r >= 0)
-    return r;
-  /* wildcards: below SUFFIX only, so fewer labels than the name */
-  for(k = labels - 1; k >= 1; k--) {
-    if(!(x->wild[k / 64] & (1ull << (k % 64))))
-      continue;
-    r = first_fit(x, rs, probe(x, rs, slot_key(at[k], 1), 1, host + pos[k],
-                               len - pos[k]),
-                  q, v6, addr, port);
-    if(r >= 0)
-      return r;
-  }
-  return -1;
+  if(x->nq[CF_HOSTQ_DENY])
+    r = find_q(x, rs, CF_HOSTQ_DENY, &n, host, v6, addr, port);
+  if(r < 0 && then != CF_HOSTQ_DENY && x->nq[then])
+    r = find_q(x, rs, then, &n, host, v6, addr, port);
+  return r;
 }

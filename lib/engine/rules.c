@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_TOKENS 8
+/* one more than the longest directive: "expect allow host NAME at
+ * ADDRESS port P" */
+#define MAX_TOKENS 9
 
 static curlfence_code parse_buffer(parser *p, const frame *fr,
                                    const char *buf, size_t len);

@@ -247,8 +247,49 @@ curlfence_code cf_rules_rule(parser *p, const frame *fr, unsigned line,
   return add_rule(p, &r);
 }
 
-/* "expect allow|deny ADDRESS [port P]": one address (no prefix), one
- * port or none (then every port). */
+/* "host NAME at" of "expect allow|deny host NAME at ADDRESS [port P]":
+ * one name in canonical form, added to the texts (*name). */
+static curlfence_code expect_name(parser *p, const frame *fr, unsigned line,
+                                  const token *t, size_t n, unsigned eol,
+                                  const char *action, uint32_t *name)
+{
+  char canon[CF_HOST_MAX + 1], msg[600];
+  unsigned off;
+  int wild;
+  long text;
+
+  if(n < 4)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing name after \"expect %s host\" (expected a host "
+                "name)", action, NULL);
+  if(cf_hostrule_name(t[3].s, t[3].len, canon, &wild, msg, sizeof(msg),
+                      &off))
+    return fail(p, fr, line, t[3].col + off, CURLFENCE_E_SYNTAX, "%s", msg,
+                NULL);
+  if(wild)
+    return fail(p, fr, line, t[3].col, CURLFENCE_E_SYNTAX,
+                "an expectation is about one name, not every name below "
+                "a suffix (write one of them)", NULL, NULL);
+  if(n < 5)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing \"at ADDRESS\" after the name (the address the "
+                "name is decided at)", NULL, NULL);
+  if(!tok_is(&t[4], "at"))
+    return unexpected(p, fr, line, &t[4], "\"at\"");
+  if(n < 6)
+    return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
+                "missing address after \"at\" (expected an address)", NULL,
+                NULL);
+  text = cf_rules_add_text(p->rs, &(token){ canon, strlen(canon), 0 }, 1);
+  if(text < 0)
+    return nomem(p);
+  *name = (uint32_t)text;
+  return CURLFENCE_OK;
+}
+
+/* "expect allow|deny [host NAME at] ADDRESS [port P]": one address (no
+ * prefix), for a connection with that name or none, and one port or
+ * none (then every port). */
 curlfence_code cf_rules_expect(parser *p, const frame *fr, unsigned line,
                                const token *t, size_t n, unsigned eol)
 {
@@ -257,6 +298,7 @@ curlfence_code cf_rules_expect(parser *p, const frame *fr, unsigned line,
   cf_rule r;
   curlfence_code rc;
   unsigned port = 0;
+  size_t a = 2;           /* the address token */
 
   memset(&e, 0, sizeof(e));
   if(n < 2)
@@ -267,30 +309,37 @@ curlfence_code cf_rules_expect(parser *p, const frame *fr, unsigned line,
     return unexpected(p, fr, line, &t[1], "allow or deny");
   if(n < 3)
     return fail(p, fr, line, eol, CURLFENCE_E_SYNTAX,
-                "missing address after \"expect %s\" (expected an address)",
+                "missing address after \"expect %s\" (expected an address "
+                "or host NAME at ADDRESS)",
                 e.action == CURLFENCE_ALLOW ? "allow" : "deny", NULL);
-  if(tok_is(&t[2], "host"))
-    return fail(p, fr, line, t[2].col, CURLFENCE_E_SYNTAX,
-                "\"expect ... host\" is not supported yet: expectations "
-                "are about addresses (write the address)", NULL, NULL);
-  if(memchr(t[2].s, '/', t[2].len))
-    return fail(p, fr, line, t[2].col, CURLFENCE_E_ADDRESS,
+  if(tok_is(&t[2], "host")) {
+    rc = expect_name(p, fr, line, t, n, eol,
+                     e.action == CURLFENCE_ALLOW ? "allow" : "deny",
+                     &e.name);
+    if(rc)
+      return rc;
+    e.named = 1;
+    a = 5;
+  }
+  if(memchr(t[a].s, '/', t[a].len))
+    return fail(p, fr, line, t[a].col, CURLFENCE_E_ADDRESS,
                 "an expectation is about one address, not a block (write "
                 "it without /LEN)", NULL, NULL);
   memset(&r, 0, sizeof(r));
-  rc = cf_rules_prefix(p, fr, line, &t[2], &r);
+  rc = cf_rules_prefix(p, fr, line, &t[a], &r);
   if(rc)
     return rc;
-  if(n >= 4 && !tok_is(&t[3], "port"))
-    return unexpected(p, fr, line, &t[3], "\"port\" or end of line");
-  if(n == 4)
+  if(n > a + 1 && !tok_is(&t[a + 1], "port"))
+    return unexpected(p, fr, line, &t[a + 1], "\"port\" or end of line");
+  if(n == a + 2)
     return fail(p, fr, line, eol, CURLFENCE_E_PORT,
                 "missing port after \"port\" (one port, 1-65535)", NULL,
                 NULL);
-  if(n > 5)
-    return unexpected(p, fr, line, &t[5], "end of line");
-  if(n == 5) {
-    rc = cf_rules_port(p, fr, line, t[4].s, t[4].len, t[4].col, &port);
+  if(n > a + 3)
+    return unexpected(p, fr, line, &t[a + 3], "end of line");
+  if(n == a + 3) {
+    rc = cf_rules_port(p, fr, line, t[a + 2].s, t[a + 2].len, t[a + 2].col,
+                       &port);
     if(rc)
       return rc;
   }
