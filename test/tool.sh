@@ -271,6 +271,38 @@ deny ::2 port 8080 ($(pwd)/$(rf "deny ::\/96"):$(ln "deny ::\/96"): deny ::/96)
 deny 10.1.2.3 port 9 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
 deny 10.1.2.3 port 22 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check -p 9 - <'$tmp/batch3'"
 printf '10.1.2.3:443 22\n' | { expect 2 "\"22\": a second port for an address that names one" -- $tool check -; }
+# A batch answers as the operands do, line for line, whichever way the
+# tool reads a line: one pass for "ADDRESS [PORT]", the general reading
+# for the rest (blanks, comments, ADDRESS:PORT, the unspecified address,
+# self rules), with rules files with and without a default line.
+printf '10.1.2.3\n10.2.3.4 80\n10.2.3.4 81\n192.0.2.1 443\n0.0.0.0 80\n8.8.8.8\n10.2.3.4\t443\n  10.1.2.3   22 # x\n10.2.3.4:443\n127.0.0.1 65535\n1.2.3.4 99999\n' >"$tmp/same.in"
+printf 'allow 10.0.0.0/8 port 80,443\ndeny 10.1.0.0/16\nallow 192.0.2.0/24\ndeny self\n' >"$tmp/same1.rules"
+printf 'allow 10.0.0.0/8 port 80,443\ndeny 10.1.0.0/16\nallow 192.0.2.0/24\n' >"$tmp/same2.rules"
+printf 'allow 10.0.0.0/8 port 80,443\ndeny 10.1.0.0/16\ndefault allow\n' >"$tmp/same3.rules"
+for r in same1 same2 same3; do
+  sed -e 's/#.*//' -e 's/[[:space:]][[:space:]]*/ /g' -e 's/^ //' \
+    -e 's/ $//' -e 's/ /:/' "$tmp/same.in" | while read -r a; do
+    $tool check -r "$tmp/$r.rules" "$a" 2>/dev/null
+  done >"$tmp/$r.want"
+  $tool check -r "$tmp/$r.rules" - <"$tmp/same.in" >"$tmp/$r.got" 2>/dev/null
+  expect 0 "" -- cmp "$tmp/$r.want" "$tmp/$r.got"
+  expect 0 "" -- grep -q "^deny 10.1.2.3 (" "$tmp/$r.got"
+done
+# A program that writes an address and waits for its answer gets it:
+# the answers are written before standard input is waited for (into a
+# pipe otherwise in large blocks).
+for json in "" --json; do
+  expect 0 "answer: $([ -n "$json" ] && echo '{"input":"10.1.2.3"' || echo "deny 10.1.2.3 ($tmp/same3.rules:2: deny 10.1.0.0/16)")" -- python3 -c '
+import select, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+p.stdin.write(b"10.1.2.3\n")
+p.stdin.flush()
+ready = select.select([p.stdout], [], [], 60)[0]
+print("answer: " + (p.stdout.readline().decode() if ready else "none"))
+p.stdin.close()
+sys.exit(p.wait() != 1)
+' $tool check $json -r "$tmp/same3.rules" -
+done
 # -q: nothing on standard output, the status only
 expect_stdout 1 "" -- $tool check -q 127.0.0.1 93.184.215.14
 expect_stdout 0 "" -- $tool check --quiet 93.184.215.14:443
