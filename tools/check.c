@@ -7,16 +7,13 @@
  * errors or when an address could not be read or resolved (the others are
  * still decided).
  */
-#include "cli.h"
-#include "engine/engine.h"
+#include "check.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,55 +30,10 @@ static const cli_opt check_opts[] = {
   CLI_OPT_END
 };
 
-/* Lines of text output are gathered in out and written to stdout in
- * large blocks: a batch of `check -` prints millions, and stdio's cost
- * per call was most of its time.  Anything else written to stdout
- * (--json, the lines of the general path) goes through stdio after out is
- * flushed into it, so the order holds. */
-#define CHECK_OUT_SIZE (1 << 16)
-/* Lines of standard input decided before they are printed together */
-#define CHECK_BATCH 32
-
-typedef struct check_ctx {
-  curlfence_policy *p;
-  cli_pins pins;
-  int json, numeric, quiet;
-  int denied, failed;
-  int line_mode;          /* stdout is a terminal: each line as it comes */
-  char *out;              /* CHECK_OUT_SIZE bytes */
-  size_t outn;
-  int have_dflt;          /* dflt is the policy's default, looked up */
-  int dflt_allow;
-  curlfence_rule_stat dflt;
-  struct fast_line *batch; /* CHECK_BATCH lines decided, not printed */
-  size_t nbatch;
-  char addr[INET_ADDRSTRLEN];
-  const char *file;       /* the last rules file printed, flen bytes */
-  size_t flen;
-} check_ctx;
-
-static void out_flush(check_ctx *c)
-{
-  if(c->outn)
-    fwrite(c->out, 1, c->outn, stdout);
-  c->outn = 0;
-}
-
-static void fast_print(check_ctx *c);
-
-/* Everything decided so far, out to stdio: before stdio is written to
- * directly, and before the input the batch points into is moved. */
-static void check_sync(check_ctx *c)
-{
-  if(c->nbatch)
-    fast_print(c);
-  out_flush(c);
-}
-
 /* host: the canonical name decided with the address, or NULL */
-static void print_one(check_ctx *c, const char *input, const char *host,
-                      const char *addr, unsigned port,
-                      const curlfence_verdict *v)
+void check_print_one(check_ctx *c, const char *input, const char *host,
+                     const char *addr, unsigned port,
+                     const curlfence_verdict *v)
 {
   const char *act = v->action == CURLFENCE_ALLOW ? "allow" : "deny";
   char as[16];
@@ -141,7 +93,7 @@ static void print_one(check_ctx *c, const char *input, const char *host,
   cli_line_flush(&line);
 }
 
-static void print_error(check_ctx *c, const char *input, const char *msg)
+void check_print_error(check_ctx *c, const char *input, const char *msg)
 {
   c->failed = 1;
   check_sync(c);
@@ -203,45 +155,14 @@ static void decide_sa(check_ctx *c, const char *input, const char *host,
   }
   else
     curlfence_policy_decide(c->p, sa, salen, &v);
-  print_one(c, input, host, text, port, &v);
+  check_print_one(c, input, host, text, port, &v);
 }
 
-/* The usual spelling of an IPv4 address, "a.b.c.d" with no leading zero,
- * at the start of s, read without inet_pton's cost (it was a tenth of a
- * batch's): its length, or 0 when s does not start with one (a digit
- * right after it makes it another spelling). */
-static size_t quad_prefix(const char *s, unsigned char *out)
-{
-  const char *p = s;
-
-  for(int i = 0; i < 4; i++) {
-    unsigned v;
-
-    if(i && *p++ != '.')
-      return 0;
-    if(*p < '0' || *p > '9')
-      return 0;
-    v = (unsigned)(*p++ - '0');
-    /* a second and third digit only after a nonzero first: "01" is
-     * another spelling */
-    if(v && *p >= '0' && *p <= '9') {
-      v = v * 10 + (unsigned)(*p++ - '0');
-      if(*p >= '0' && *p <= '9') {
-        v = v * 10 + (unsigned)(*p++ - '0');
-        if(v > 255)
-          return 0;
-      }
-    }
-    out[i] = (unsigned char)v;
-  }
-  return *p >= '0' && *p <= '9' ? 0 : (size_t)(p - s);
-}
-
-/* s is all a usual IPv4 spelling (quad_prefix); 0 for anything else,
+/* s is all a usual IPv4 spelling (check_quad_prefix); 0 for anything else,
  * which inet_pton then reads. */
 static int dotted_quad(const char *s, unsigned char *out)
 {
-  size_t n = quad_prefix(s, out);
+  size_t n = check_quad_prefix(s, out);
 
   return n && !s[n];
 }
@@ -314,7 +235,8 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
   }
   /* pinned at another port: never looked up instead */
   if(host && cli_pin_find(&c->pins, host, 0)) {
-    print_error(c, input, "--resolve gives no address for it at this port");
+    check_print_error(c, input,
+                      "--resolve gives no address for it at this port");
     return;
   }
   memset(&hints, 0, sizeof(hints));
@@ -324,12 +246,12 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
   rc = getaddrinfo(input, NULL, &hints, &res);
   rc_numeric = rc == 0;
   if(rc == EAI_NONAME && !host_name_ok(input)) {
-    print_error(c, input, "not an address or a host name");
+    check_print_error(c, input, "not an address or a host name");
     return;
   }
   if(rc == EAI_NONAME && c->numeric) {
-    print_error(c, input, "not a numeric address (-n: host names are not "
-                "resolved)");
+    check_print_error(c, input, "not a numeric address (-n: host names "
+                      "are not resolved)");
     return;
   }
   if(rc == EAI_NONAME) {
@@ -337,7 +259,7 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     rc = getaddrinfo(input, NULL, &hints, &res);
   }
   if(rc) {
-    print_error(c, input, rc == EAI_NONAME
+    check_print_error(c, input, rc == EAI_NONAME
                 ? "not an address, and no such host"
                 : gai_strerror(rc));
     return;
@@ -370,345 +292,29 @@ static int looks_like_port(const char *s)
  * [V6ADDR]:PORT, HOST or HOST:PORT.  Its own port wins over port, the
  * command's (-p or the trailing PORT); own_port (NULL: none) is a second
  * word of a standard input line. */
-static void check_dest(check_ctx *c, char *dest, const char *own_port,
-                       unsigned port)
+void check_dest(check_ctx *c, char *dest, const char *own_port,
+                unsigned port)
 {
   char why[96], *host;
   unsigned p = port;
   int rc = cli_split_dest(dest, &host, &p, why, sizeof(why));
 
   if(rc < 0) {
-    print_error(c, dest, why);
+    check_print_error(c, dest, why);
     return;
   }
   if(own_port && rc) {
-    print_error(c, own_port, "a second port for an address that names one");
+    check_print_error(c, own_port,
+                      "a second port for an address that names one");
     return;
   }
   if(own_port && cli_parse_port(own_port, &p)) {
     snprintf(why, sizeof(why), "invalid port \"%.40s\" (expected 1-65535)",
              own_port);
-    print_error(c, own_port, why);
+    check_print_error(c, own_port, why);
     return;
   }
   check_one(c, host, p);
-}
-
-/* u in decimal at o, two digits a step; returns the end */
-static char *put_uint(char *o, unsigned u)
-{
-  static const char pairs[] =
-    "00010203040506070809101112131415161718192021222324"
-    "25262728293031323334353637383940414243444546474849"
-    "50515253545556575859606162636465666768697071727374"
-    "75767778798081828384858687888990919293949596979899";
-  char buf[10], *p = buf + sizeof(buf);
-  size_t n;
-
-  while(u >= 100) {
-    p -= 2;
-    memcpy(p, pairs + 2 * (u % 100), 2);
-    u /= 100;
-  }
-  if(u >= 10) {
-    p -= 2;
-    memcpy(p, pairs + 2 * u, 2);
-  }
-  else
-    *--p = (char)('0' + u);
-  n = (size_t)(buf + sizeof(buf) - p);
-  memcpy(o, p, n);
-  return o + n;
-}
-
-/* The common line of a batch: an IPv4 address as inet_ntop writes it
- * and the table's value for it (cf_table_find_sa), waiting in
- * check_ctx.batch to be printed.  input is the line itself, len bytes of
- * it the address; ptext (plen bytes; NULL: none) the port as written. */
-typedef struct fast_line {
-  const char *input, *ptext;
-  size_t len, plen;
-  unsigned port;
-  uint32_t val;
-  const cf_rule *rule;
-} fast_line;
-
-/* Print the lines of the batch, in order.  Their values were found
- * together, and the rule records and texts they name (tens of MB at a
- * million rules, where nearly every one is a cache miss) are fetched
- * together, before any is needed. */
-static void fast_print(check_ctx *c)
-{
-  const curlfence_policy *p = c->p;
-  size_t i, k, tlen, nb = c->nbatch;
-  char *o;
-
-  /* emptied first: print_one below prints what is pending */
-  c->nbatch = 0;
-  for(i = 0; i < nb; i++) {
-    fast_line *f = &c->batch[i];
-
-    f->rule = f->val ? &p->rs.rules[(f->val & ~CF_ALLOW) - 1] : NULL;
-    if(f->rule)
-      __builtin_prefetch(f->rule);
-  }
-  for(i = 0; i < nb; i++)
-    if(c->batch[i].rule)
-      __builtin_prefetch(CF_RULE_TEXT(&p->rs, c->batch[i].rule));
-  for(i = 0; i < nb; i++) {
-    const fast_line *f = &c->batch[i];
-    const char *file = c->dflt.file, *text = c->dflt.rule;
-    unsigned line = c->dflt.line;
-    int allow = c->dflt_allow;
-
-    if(f->rule) {
-      file = p->rs.files[f->rule->file];
-      line = f->rule->line;
-      text = CF_RULE_TEXT(&p->rs, f->rule);
-      allow = !!(f->val & CF_ALLOW);
-    }
-    if(!allow)
-      c->denied = 1;
-    if(c->quiet)
-      continue;
-    /* a file has many rules: its name measured once for a run of them */
-    if(file != c->file) {
-      c->file = file;
-      c->flen = file ? strlen(file) : 0;
-    }
-    tlen = strlen(text);
-    /* "allow " ADDR " port " 65535 " (" FILE ":" LINE ": " TEXT ")\n" */
-    k = f->len + c->flen + tlen + 48;
-    if(k > CHECK_OUT_SIZE - c->outn) {
-      out_flush(c);
-      if(k > CHECK_OUT_SIZE) {
-        /* too long for the buffer: stdio takes it */
-        curlfence_verdict v;
-
-        memset(&v, 0, sizeof(v));
-        v.action = allow ? CURLFENCE_ALLOW : CURLFENCE_DENY;
-        v.file = file;
-        v.line = line;
-        v.rule = text;
-        v.reason = f->rule ? "rule" : "default";
-        /* print_one wants the address alone */
-        memcpy(c->addr, f->input, f->len);
-        c->addr[f->len] = '\0';
-        print_one(c, c->addr, NULL, c->addr, f->port, &v);
-        continue;
-      }
-    }
-    o = c->out + c->outn;
-    if(allow) {
-      memcpy(o, "allow ", 6);
-      o += 6;
-    }
-    else {
-      memcpy(o, "deny ", 5);
-      o += 5;
-    }
-    memcpy(o, f->input, f->len);
-    o += f->len;
-    if(f->port) {
-      memcpy(o, " port ", 6);
-      o += 6;
-      /* a port as written is its decimal spelling (cli_parse_port) */
-      if(f->ptext) {
-        memcpy(o, f->ptext, f->plen);
-        o += f->plen;
-      }
-      else
-        o = put_uint(o, f->port);
-    }
-    *o++ = ' ';
-    *o++ = '(';
-    if(file) {
-      memcpy(o, file, c->flen);
-      o += c->flen;
-      *o++ = ':';
-      o = put_uint(o, line);
-      *o++ = ':';
-      *o++ = ' ';
-    }
-    else {
-      memcpy(o, "built-in: ", 10);
-      o += 10;
-    }
-    memcpy(o, text, tlen);
-    o += tlen;
-    *o++ = ')';
-    *o++ = '\n';
-    c->outn = (size_t)(o - c->out);
-  }
-  if(c->line_mode)
-    out_flush(c);
-}
-
-/* The common line of a batch read in one pass: "a.b.c.d" or "a.b.c.d
- * PORT" (one space or tab), nothing around.  When the table alone
- * decides it (no self rule in the policy, not the unspecified address,
- * which is decided as loopback too; host rules need a name, nat64
- * prefixes an IPv6 address), it joins the batch, whose lines point into
- * the input block until it is printed.  0 then; -1 when the general path
- * must take the line. */
-static int check_line_fast(check_ctx *c, const char *s, unsigned port)
-{
-  const curlfence_policy *p = c->p;
-  unsigned char a[4];
-  size_t n = quad_prefix(s, a), plen = 0;
-  const char *ptext = NULL;
-  struct sockaddr_in in;
-  fast_line *f;
-  unsigned v = 0;
-
-  if(!n || p->rs.nselfv || !(a[0] | a[1] | a[2] | a[3]))
-    return -1;
-  if(s[n] == ' ' || s[n] == '\t') {
-    /* the rules of cli_parse_port: 1-65535, no sign, no leading zero */
-    ptext = s + n + 1;
-    if(ptext[0] < '1' || ptext[0] > '9')
-      return -1;
-    for(; ptext[plen] >= '0' && ptext[plen] <= '9'; plen++) {
-      if(plen == 5)
-        return -1;
-      v = v * 10 + (unsigned)(ptext[plen] - '0');
-    }
-    if(ptext[plen] || v > 65535)
-      return -1;
-    port = v;
-  }
-  else if(s[n])
-    return -1;
-  memset(&in, 0, sizeof(in));
-  in.sin_family = AF_INET;
-  in.sin_port = htons((uint16_t)port);
-  memcpy(&in.sin_addr, a, 4);
-  v = cf_table_find_sa(p->table, p->rs.ports, (struct sockaddr *)&in,
-                       sizeof(in));
-  if(v == CF_FIND_SLOW)
-    return -1;
-  if(!v && !c->have_dflt) {
-    /* the default's verdict, taken once from a full decision */
-    curlfence_verdict dv;
-
-    curlfence_policy_decide(p, (struct sockaddr *)&in, sizeof(in), &dv);
-    if(strcmp(dv.reason, "default"))
-      return -1;
-    c->dflt_allow = dv.action == CURLFENCE_ALLOW;
-    c->dflt.file = dv.file;
-    c->dflt.line = dv.line;
-    c->dflt.rule = dv.rule;
-    c->have_dflt = 1;
-  }
-  if(c->nbatch == CHECK_BATCH)
-    fast_print(c);
-  f = &c->batch[c->nbatch++];
-  f->input = s;
-  f->len = n;
-  f->ptext = ptext;
-  f->plen = plen;
-  f->port = port;
-  f->val = v;
-  return 0;
-}
-
-/* One line of standard input, s (NUL-terminated, its newline dropped):
- * "ADDRESS [PORT]" or "ADDRESS:PORT"; blanks around words, blank lines
- * and #-comments are skipped.  A word ends at a blank (space, tab,
- * carriage return), at "#" or at a NUL byte, which ends the line. */
-static void check_line(check_ctx *c, char *s, unsigned port)
-{
-  char *word[3];
-  int n = 0, end = 0;
-
-  if(!c->json && !check_line_fast(c, s, port))
-    return;
-  while(n < 3 && !end) {
-    while(*s == ' ' || *s == '\t' || *s == '\r')
-      s++;
-    if(!*s || *s == '#')
-      break;
-    word[n++] = s;
-    while(*s && *s != '#' && *s != ' ' && *s != '\t' && *s != '\r')
-      s++;
-    end = !*s || *s == '#';
-    *s++ = '\0';
-  }
-  if(!n)
-    return;
-  if(n == 3) {
-    print_error(c, word[0], "expected ADDRESS [PORT] on the line");
-    return;
-  }
-  check_dest(c, word[0], n > 1 ? word[1] : NULL, port);
-}
-
-/* Whether standard input has bytes to read now (or is at its end): a
- * read would not wait. */
-static int input_ready(void)
-{
-  struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
-
-  return poll(&pfd, 1, 0) > 0;
-}
-
-/* Standard input, one line at a time (check_line), read in large
- * blocks.  The answers gathered are written before a read that would
- * wait: a program that writes an address and waits for its answer gets
- * it, and a file or a busy pipe is answered in large blocks. */
-static void check_stdin(check_ctx *c, unsigned port)
-{
-  size_t cap = CHECK_OUT_SIZE, have = 0;
-  char *buf = malloc(cap + 1), *s, *e, *nl;
-  ssize_t n;
-
-  if(!buf) {
-    print_error(c, "-", strerror(ENOMEM));
-    return;
-  }
-  for(;;) {
-    if(have == cap) {
-      /* a line longer than the buffer */
-      char *nb = realloc(buf, 2 * cap + 1);
-
-      if(!nb) {
-        print_error(c, "-", strerror(ENOMEM));
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    if(!input_ready()) {
-      check_sync(c);
-      fflush(stdout);
-    }
-    n = read(STDIN_FILENO, buf + have, cap - have);
-    if(n < 0 && errno == EINTR)
-      continue;
-    if(n < 0) {
-      print_error(c, "-", strerror(errno));
-      break;
-    }
-    if(!n) {
-      /* the last line, without a newline */
-      if(have) {
-        buf[have] = '\0';
-        check_line(c, buf, port);
-      }
-      check_sync(c);
-      break;
-    }
-    e = buf + have + n;
-    for(s = buf; (nl = memchr(s, '\n', (size_t)(e - s))); s = nl + 1) {
-      *nl = '\0';
-      check_line(c, s, port);
-    }
-    if(c->nbatch)
-      fast_print(c);
-    have = (size_t)(e - s);
-    memmove(buf, s, have);
-  }
-  free(buf);
 }
 
 /* A bare port among several addresses: 1 to 5 digits.  Longer numbers are
@@ -806,13 +412,11 @@ static int check_args(const cli_cmd *cmd, int argc, char **argv,
 static int run_check(const cli_cmd *cmd, int argc, char **argv)
 {
   static char out[CHECK_OUT_SIZE];
-  static fast_line batch[CHECK_BATCH];
   check_ctx c;
   int rc;
 
   memset(&c, 0, sizeof(c));
   c.out = out;
-  c.batch = batch;
   rc = check_args(cmd, argc, argv, &c);
   cli_pins_free(&c.pins);
   return rc;
