@@ -60,9 +60,15 @@ expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp
 printf 'allow 1.2.3.4 port 443 foo tcp\n' >"$tmp/extra.rules"
 expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [syntax]" -- $tool lint "$tmp/extra.rules"
 
-# The tool itself does not load libcurl (`run` would pay for it before
-# every program it starts); fetch runs the tree's curlfence-fetch.
-refute 0 "libcurl" -- readelf -d "$tool"
+# The tool itself loads no library but libc (`run` would pay for each
+# before every program it starts); the other commands run the tree's
+# curlfence-commands, which does not load libcurl; fetch runs the tree's
+# curlfence-fetch.
+for lib in libcurl libcidr libidn2 libpsl libjansson; do
+  refute 0 "$lib" -- readelf -d "$tool"
+done
+refute 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-commands"
+expect 0 "libcidr" -- readelf -d "$(dirname "$tool")/curlfence-commands"
 expect 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-fetch"
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8") (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
@@ -671,10 +677,17 @@ expect 0 "allow 127.0.0.7 ($tmp/env.rules:2: allow 127.0.0.7)" -- env CURLFENCE_
 expect 1 "deny 127.0.0.7 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
 expect 1 "deny 127.0.0.7 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES= $tool check 127.0.0.7
 expect 0 "RULES defaults to $tmp/env.rules." -- env CURLFENCE_RULES="$tmp/env.rules" $tool --help
-cp "$tool" "$tmp/copy"
-expect 0 "/curlfence/default.rules." -- "$tmp/copy" --help
-if "$tmp/copy" --help | grep -q "$def"; then
+cp "$(dirname "$tool")/curlfence-commands" "$tmp/copy-commands"
+expect 0 "/curlfence/default.rules." -- "$tmp/copy-commands" --help
+if "$tmp/copy-commands" --help | grep -q "$def"; then
   bad "a copy outside the tree uses the tree's rules"
+else
+  ok
+fi
+# and a copy of the tool runs the installed commands, not the tree's
+cp "$tool" "$tmp/copy"
+if "$tmp/copy" --help 2>&1 | grep -q "$def"; then
+  bad "a copy outside the tree runs the tree's commands"
 else
   ok
 fi
