@@ -90,6 +90,8 @@ static unsigned long long instructions(char *const argv[], const char *in,
   snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", out);
   vg[i++] = "valgrind";
   vg[i++] = "--tool=callgrind";
+  /* the tool runs check in curlfence-commands, its exec counted alike */
+  vg[i++] = "--trace-children=yes";
   vg[i++] = opt;
   for(int k = 0; argv[k] && i < 15; k++)
     vg[i++] = argv[k];
