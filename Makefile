@@ -182,25 +182,35 @@ $(INTLIB): $(LIB_OBJS) $(REVIEW_OBJS)
 
 # ---------------------------------------------------------------- tool
 # One object per tools/*.c (a new subcommand is a new file), linked with the
-# internal archive.  The tool does not load libcurl: `curlfence run` costs
-# the program it runs next to nothing before the exec (libcurl and its TLS
-# libraries took ten times the instructions of the rest to load and
-# relocate).  `curlfence fetch` execs FETCH, the same commands linked with
-# libcurl, installed in PKGLIBEXECDIR; the tool built in the tree runs the
-# tree's.  The tool in the build tree finds the tree's rules by its
-# own location; the installed tool (built apart, at install time) knows only
-# the installed default path.  paths.h carries both and is rewritten only
-# when a path changes, so a new PREFIX rebuilds what uses it.
-TOOL_SRCS = $(wildcard tools/*.c)
+# internal archive into curlfence-commands, installed in PKGLIBEXECDIR.
+# The curlfence in the PATH (TOOL, tools/launch.c) is `run` alone, linked
+# with libc and nothing else, and execs curlfence-commands for every
+# other command: `run` costs the program it starts next to nothing before
+# the exec (the libraries the commands link took most of its instructions
+# to load and relocate; libcurl and its TLS libraries ten times the rest).
+# `curlfence fetch` execs FETCH, the same commands linked with libcurl,
+# installed in PKGLIBEXECDIR too.  The tools built in the tree run the
+# tree's programs and find the tree's rules by their own location; the
+# installed tools (built apart, at install time) know only the installed
+# paths.  paths.h carries both and is rewritten only when a path changes,
+# so a new PREFIX rebuilds what uses it.
+LAUNCH_SRCS = tools/launch.c tools/run.c tools/inspect.c tools/cli_args.c
+LAUNCH_OBJS = $(LAUNCH_SRCS:%.c=$(BUILD)/%.o)
+LAUNCH_INST_OBJS = $(LAUNCH_SRCS:tools/%.c=$(BUILD)/tools-installed/%.o)
+TOOL_SRCS = $(filter-out tools/launch.c,$(wildcard tools/*.c))
 # FETCH_OBJS: every command, fetch's transfer included (libcurl);
-# TOOL_OBJS: the same with fetch.c built as the launcher of that program.
+# COMMANDS_OBJS: the same with fetch.c built as the launcher of that
+# program.
 FETCH_OBJS = $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 FETCH_INST_OBJS = $(TOOL_SRCS:tools/%.c=$(BUILD)/tools-installed/%.o)
-TOOL_OBJS = $(filter-out %/fetch.o,$(FETCH_OBJS)) $(BUILD)/tools/fetch-exec.o
-TOOL_INST_OBJS = $(filter-out %/fetch.o,$(FETCH_INST_OBJS)) \
-                 $(BUILD)/tools-installed/fetch-exec.o
+COMMANDS_OBJS = $(filter-out %/fetch.o,$(FETCH_OBJS)) \
+                $(BUILD)/tools/fetch-exec.o
+COMMANDS_INST_OBJS = $(filter-out %/fetch.o,$(FETCH_INST_OBJS)) \
+                     $(BUILD)/tools-installed/fetch-exec.o
 TOOL      = $(BUILD)/tools/curlfence
 TOOL_INST = $(BUILD)/tools-installed/curlfence
+COMMANDS  = $(BUILD)/tools/curlfence-commands
+COMMANDS_INST = $(BUILD)/tools-installed/curlfence-commands
 FETCH     = $(BUILD)/tools/curlfence-fetch
 FETCH_INST = $(BUILD)/tools-installed/curlfence-fetch
 # Bash completion for the tool, installed as BASHCOMPDIR/curlfence.
@@ -214,16 +224,18 @@ INST_NEVER = $(SYSCONFDIR)/curlfence/never-reach.rules
 # The macros of the tools' paths.h, for gen-header.
 CLI_DEFAULT_RULES = $(INST_RULES)
 CLI_TREE_TOOL = $(TREE_TOOL)
+CLI_TREE_COMMANDS = $(abspath $(COMMANDS))
+CLI_COMMANDS = $(PKGLIBEXECDIR)/curlfence-commands
 CLI_TREE_FETCH = $(abspath $(FETCH))
 CLI_FETCH = $(PKGLIBEXECDIR)/curlfence-fetch
 CLI_TREE_RULES = $(TREE_RULES)
 
 $(BUILD)/tools/paths.h: FORCE
-	$(call gen-header,$@,CLI_DEFAULT_RULES CLI_TREE_TOOL CLI_TREE_FETCH \
-	  CLI_FETCH CLI_TREE_RULES)
+	$(call gen-header,$@,CLI_DEFAULT_RULES CLI_TREE_TOOL CLI_TREE_COMMANDS \
+	  CLI_COMMANDS CLI_TREE_FETCH CLI_FETCH CLI_TREE_RULES)
 
 $(BUILD)/tools-installed/paths.h: FORCE
-	$(call gen-header,$@,CLI_DEFAULT_RULES CLI_FETCH)
+	$(call gen-header,$@,CLI_DEFAULT_RULES CLI_COMMANDS CLI_FETCH)
 
 # The tool's objects; fetch-exec.o is fetch.c built as the launcher.  The
 # installed tool's objects see only the installed paths.
@@ -238,18 +250,27 @@ $(BUILD)/tools/fetch-exec.o $(BUILD)/tools-installed/fetch-exec.o: tools/fetch.c
 $(BUILD)/tools/fetch-exec.o: OBJ_CFLAGS = -DCLI_FETCH_EXEC -Ilib -I$(BUILD)/tools
 $(BUILD)/tools-installed/fetch-exec.o: \
   OBJ_CFLAGS = -DCLI_FETCH_EXEC -Ilib -I$(BUILD)/tools-installed
-$(FETCH_OBJS) $(BUILD)/tools/fetch-exec.o: | $(BUILD)/tools/paths.h
-$(FETCH_INST_OBJS) $(BUILD)/tools-installed/fetch-exec.o: \
-  | $(BUILD)/tools-installed/paths.h
+$(FETCH_OBJS) $(LAUNCH_OBJS) $(BUILD)/tools/fetch-exec.o: \
+  | $(BUILD)/tools/paths.h
+$(FETCH_INST_OBJS) $(LAUNCH_INST_OBJS) \
+  $(BUILD)/tools-installed/fetch-exec.o: | $(BUILD)/tools-installed/paths.h
 
-# No libcurl here: the link fails if anything in the tool comes to need it.
+# The tool links libc alone (no library on the link line: the link
+# fails if anything in it comes to need another), and is built with the
+# commands it runs; the commands link no libcurl.
+$(TOOL): $(LAUNCH_OBJS) | $(COMMANDS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(LAUNCH_OBJS)
+
+$(TOOL_INST): $(LAUNCH_INST_OBJS) | $(COMMANDS_INST)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(LAUNCH_INST_OBJS)
+
 TOOL_LIBS = -lcidr $(IDN_LIBS) -lpthread -ldl
 
-$(TOOL): $(TOOL_OBJS) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_OBJS) $(INTLIB) $(TOOL_LIBS) $(JANSSON_LIBS)
+$(COMMANDS): $(COMMANDS_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(COMMANDS_OBJS) $(INTLIB) $(TOOL_LIBS) $(JANSSON_LIBS)
 
-$(TOOL_INST): $(TOOL_INST_OBJS) $(INTLIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(TOOL_INST_OBJS) $(INTLIB) $(TOOL_LIBS) $(JANSSON_LIBS)
+$(COMMANDS_INST): $(COMMANDS_INST_OBJS) $(INTLIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(COMMANDS_INST_OBJS) $(INTLIB) $(TOOL_LIBS) $(JANSSON_LIBS)
 
 $(FETCH): $(FETCH_OBJS) $(INTLIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(FETCH_OBJS) $(INTLIB) $(LIBDEPS) $(JANSSON_LIBS)
@@ -374,7 +395,7 @@ $(PRELOAD_INST): $(PRELOAD_INST_OBJS) preload/exports.map
 .PHONY: all check asan tsan valgrind compilers demo clean install uninstall FORCE
 
 all: $(SHLIB) $(BUILD)/libcurlfence.so $(STLIB) $(TOOL) $(TOOL_INST) \
-     $(FETCH) $(FETCH_INST) $(PCFILE) $(PRELOAD) $(PRELOAD_INST) \
+     $(COMMANDS) $(COMMANDS_INST) $(FETCH) $(FETCH_INST) $(PCFILE) $(PRELOAD) $(PRELOAD_INST) \
      $(if $(filter 1,$(DEFAULT_IMAGE)),$(TREE_IMAGE)) \
      $(if $(filter build,$(BUILD)),tools/curlfence)
 
@@ -521,7 +542,8 @@ $(TEST_PROGS):
 check: all $(TESTBIN) $(TESTBIN_SO) $(JSON_LINES) $(TEST_PROGS) fuzz-replay \
        checksrc
 	test/license.sh
-	test/layers.sh $(BUILD) $(TOOL) $(TOOL_INST) $(FETCH) $(PRELOAD)
+	test/layers.sh $(BUILD) $(TOOL) $(TOOL_INST) $(COMMANDS) $(FETCH) \
+	  $(PRELOAD)
 	test/suites.sh $(TESTBIN)
 	test/version.sh
 	test/exports.sh $(SHLIB) $(STLIB)
@@ -682,12 +704,14 @@ EXDIR     = $(DATADIR)/curlfence/examples
 EXAMPLE_SED = -e 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./default\.rules|\1$(INST_RULES)|' \
               -e 's|^\([[:space:]]*include[[:space:]][[:space:]]*\)\.\./never-reach\.rules|\1$(INST_NEVER)|'
 
-install: all $(TOOL_INST) $(FETCH_INST) $(PRELOAD_INST)
+install: all $(TOOL_INST) $(COMMANDS_INST) $(FETCH_INST) $(PRELOAD_INST)
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(PKGLIBEXECDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(INCLUDEDIR) \
 	  $(DESTDIR)$(dir $(INST_RULES)) $(DESTDIR)$(EXDIR)
 	$(INSTALL) -m 755 $(TOOL_INST) $(DESTDIR)$(BINDIR)/curlfence
+	$(INSTALL) -m 755 $(COMMANDS_INST) \
+	  $(DESTDIR)$(PKGLIBEXECDIR)/curlfence-commands
 	$(INSTALL) -m 755 $(FETCH_INST) $(DESTDIR)$(PKGLIBEXECDIR)/curlfence-fetch
 	$(INSTALL) -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/libcurlfence.so.$(VERSION)
 	ln -sf libcurlfence.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -713,6 +737,7 @@ install: all $(TOOL_INST) $(FETCH_INST) $(PRELOAD_INST)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/curlfence \
+	  $(DESTDIR)$(PKGLIBEXECDIR)/curlfence-commands \
 	  $(DESTDIR)$(PKGLIBEXECDIR)/curlfence-fetch \
 	  $(DESTDIR)$(LIBDIR)/libcurlfence.so.$(VERSION) \
 	  $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libcurlfence.so \
@@ -774,7 +799,8 @@ clean:
 
 # The dependency files of every object and test program (-MMD).
 -include $(patsubst %.o,%.d,$(LIB_OBJS) $(REVIEW_OBJS) $(FETCH_OBJS) \
-  $(FETCH_INST_OBJS) $(TOOL_OBJS) $(TOOL_INST_OBJS) $(TEST_OBJS) \
+  $(FETCH_INST_OBJS) $(COMMANDS_OBJS) $(COMMANDS_INST_OBJS) $(LAUNCH_OBJS) \
+  $(LAUNCH_INST_OBJS) $(TEST_OBJS) \
   $(TEST_HOOK_OBJS) $(PRELOAD_OBJS) $(PRELOAD_INST_OBJS) \
   $(PRELOAD_SAN_OBJS)) \
   $(addsuffix .d,$(basename $(TEST_PROGS) $(JSON_LINES) $(BENCH_BINS)))

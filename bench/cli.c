@@ -7,6 +7,11 @@
  *            as `curlfence diff OLD NEW > /dev/null`.  Target: < 5 s.
  *   check -: 1M addresses (half inside the table's prefixes, half
  *            random) on standard input, `curlfence check -r OLD -`.
+ *            Target: >= 2M addresses/s after loading.  With valgrind,
+ *            also the instructions per address (callgrind, the first
+ *            CG_ADDRS lines against OLD compiled into an image, less
+ *            the same run without them): the count does not move with
+ *            the machine's load.
  *   report:  a 1 GB audit log (schema 3 lines as the library writes them,
  *            with 1 in 1000 spelled otherwise, which the reader hands to
  *            jansson), `curlfence report LOG`.  Target: >= 100 MB/s.
@@ -34,6 +39,7 @@ extern char **environ;
 #define DIFF_TARGET_S 5.0
 #define LOG_BYTES (1000ull * 1000 * 1000)
 #define REPORT_TARGET_MBS 100.0
+#define CG_ADDRS 100000
 
 static double now(void)
 {
@@ -65,6 +71,47 @@ static double run(char *const argv[], const char *in, int *status)
   posix_spawn_file_actions_destroy(&fa);
   *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128;
   return t0;
+}
+
+/* Instructions argv ran with stdin from in (callgrind), 0 when valgrind
+ * could not count them. */
+static unsigned long long instructions(char *const argv[], const char *in,
+                                       const char *dir)
+{
+  char out[4200], opt[4300], line[256];
+  char *vg[16];
+  unsigned long long n = 0;
+  posix_spawn_file_actions_t fa;
+  int i = 0, st;
+  pid_t pid;
+  FILE *f;
+
+  snprintf(out, sizeof(out), "%s/cf-bench-%d.cg", dir, (int)getpid());
+  snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", out);
+  vg[i++] = "valgrind";
+  vg[i++] = "--tool=callgrind";
+  /* the tool runs check in curlfence-commands, its exec counted alike */
+  vg[i++] = "--trace-children=yes";
+  vg[i++] = opt;
+  for(int k = 0; argv[k] && i < 15; k++)
+    vg[i++] = argv[k];
+  vg[i] = NULL;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  if(!posix_spawnp(&pid, "valgrind", &fa, NULL, vg, environ) &&
+     waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) < 2) {
+    f = fopen(out, "r");
+    while(f && fgets(line, sizeof(line), f))
+      if(!strncmp(line, "totals: ", 8))
+        n = strtoull(line + 8, NULL, 10);
+    if(f)
+      fclose(f);
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  unlink(out);
+  return n;
 }
 
 static double best_of(int runs, char *const argv[], const char *in,
@@ -156,7 +203,8 @@ static unsigned long long write_log(const char *path)
 int main(int argc, char **argv)
 {
   const char *dir = getenv("BENCH_DIR"), *r = getenv("BENCH_CLI_RUNS");
-  char oldp[4096], newp[4096], addrp[4096], logp[4096];
+  char oldp[4096], newp[4096], addrp[4096], logp[4096], imgp[4096];
+  char partp[4096];
   unsigned long long logsize;
   int runs = r ? atoi(r) : 3, status, changed = 0;
   uint64_t s = 42;
@@ -175,6 +223,8 @@ int main(int argc, char **argv)
   snprintf(oldp, sizeof(oldp), "%s/cf-bench-old.rules", dir);
   snprintf(newp, sizeof(newp), "%s/cf-bench-new.rules", dir);
   snprintf(addrp, sizeof(addrp), "%s/cf-bench-addrs.txt", dir);
+  snprintf(imgp, sizeof(imgp), "%s/cf-bench-old.cfimg", dir);
+  snprintf(partp, sizeof(partp), "%s/cf-bench-part.txt", dir);
 
   rules = gen_rules(GEN_BGP4, NRULES, 1);
   if(!rules || gen_write_file(oldp, rules, NRULES, 1)) {
@@ -239,6 +289,35 @@ int main(int argc, char **argv)
            "address after it: %.0f ns\n", load, (t - load) / NADDRS * 1e9);
     printf("  after loading: %.2f M addresses/s  target >= 2 M/s: %s\n",
            rate / 1e6, rate >= 2e6 ? "PASS" : "MISS");
+  }
+  {
+    /* the first CG_ADDRS lines, and none, against the table's image */
+    char *cav[] = { argv[1], "compile", oldp, "-o", imgp, NULL };
+    char *av[] = { argv[1], "check", "-r", imgp, "-", NULL };
+    unsigned long long with, none;
+    FILE *in = fopen(addrp, "r"), *part = fopen(partp, "w");
+    char line[64];
+    int n = 0;
+
+    while(in && part && n < CG_ADDRS && fgets(line, sizeof(line), in)) {
+      fputs(line, part);
+      n++;
+    }
+    if(in)
+      fclose(in);
+    status = -1;
+    if(part && !fclose(part) && n == CG_ADDRS)
+      run(cav, NULL, &status);
+    if(status)
+      puts("  instructions: the image or the addresses could not be made");
+    else if((with = instructions(av, partp, dir)) &&
+            (none = instructions(av, "/dev/null", dir)) && with > none)
+      printf("  instructions per address (callgrind, %d addresses): %.0f\n",
+             CG_ADDRS, (double)(with - none) / CG_ADDRS);
+    else
+      puts("  instructions: valgrind could not count them");
+    unlink(partp);
+    unlink(imgp);
   }
   unlink(oldp);
   unlink(newp);

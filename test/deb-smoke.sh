@@ -26,7 +26,8 @@ pkglib=/usr/lib/$multiarch/curlfence
 meta=$(grep -n '^deny 169\.254\.169\.254' $never | cut -d: -f1)
 
 # Files where the packages put them; only the rules are configuration.
-for f in /usr/bin/curlfence $rules $never $pkglib/libcurlfence-preload.so \
+for f in /usr/bin/curlfence /usr/libexec/curlfence/curlfence-commands \
+         $rules $never $pkglib/libcurlfence-preload.so \
          $pkglib/default.cfimg /usr/lib/$multiarch/libcurlfence.so.0 \
          /usr/include/curlfence.h /usr/share/man/man7/libcurlfence-preload.7.gz; do
   [ -e "$f" ] && ok || bad "not installed: $f"

@@ -163,6 +163,7 @@ for f in bin/curlfence include/curlfence.h lib/libcurlfence.so.$version \
          lib/curlfence/libcurlfence-preload.so etc/curlfence/default.rules \
          etc/curlfence/never-reach.rules \
          lib/curlfence/default.cfimg libexec/curlfence/curlfence-fetch \
+         libexec/curlfence/curlfence-commands \
          share/bash-completion/completions/curlfence; do
   [ -f "$p/$f" ] && ok || bad "not installed: $p/$f"
 done
@@ -202,9 +203,11 @@ expect 0 "allow 127.0.0.2 port 18080 ($p/share/curlfence/examples/demo.rules:" -
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.2 18080
 expect 1 "deny 127.0.0.1 port 18080 ($p/etc/curlfence/never-reach.rules:$loop:" -- \
   "$p/bin/curlfence" check -r "$p/share/curlfence/examples/demo.rules" 127.0.0.1 18080
-# The installed tool leaves libcurl to the fetch program it runs, which
-# reads the installed rules.
-expect 1 "" -- sh -c "readelf -d '$p/bin/curlfence' | grep libcurl"
+# The installed tool links libc alone and leaves the other commands to
+# the installed curlfence-commands (above: check), and libcurl to the
+# fetch program it runs, which reads the installed rules.
+expect 1 "" -- sh -c "readelf -d '$p/bin/curlfence' | grep -E 'libcurl|libcidr|libidn2|libpsl|libjansson'"
+expect 1 "" -- sh -c "readelf -d '$p/libexec/curlfence/curlfence-commands' | grep libcurl"
 expect 0 "libcurl" -- readelf -d "$p/libexec/curlfence/curlfence-fetch"
 expect 7 "blocked 127.0.0.1 port 9 by $p/etc/curlfence/never-reach.rules:$loop" -- \
   sh -c "cd / && '$p/bin/curlfence' fetch http://127.0.0.1:9/"
@@ -258,14 +261,17 @@ for f in usr/bin/curlfence usr/include/curlfence.h usr/lib/libcurlfence.so.$vers
          usr/lib/libcurlfence.a usr/lib/pkgconfig/curlfence.pc \
          usr/share/man/man1/curlfence.1 etc/curlfence/default.rules \
          etc/curlfence/never-reach.rules usr/lib/curlfence/default.cfimg \
+         usr/libexec/curlfence/curlfence-commands \
          usr/share/bash-completion/completions/curlfence; do
   [ -f "$s/$f" ] && ok || bad "not staged: $s/$f"
 done
 expect 0 "libdir=/usr/lib" -- cat "$s/usr/lib/pkgconfig/curlfence.pc"
 expect 0 "include /etc/curlfence/default.rules" -- cat "$s/usr/share/curlfence/examples/demo.rules"
-expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$s/usr/bin/curlfence" --help
+# A staged tool runs the commands where they will be installed: the
+# staged commands are run here.
+expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$s/usr/libexec/curlfence/curlfence-commands" --help
 expect 1 "deny 169.254.169.254 ($s/etc/curlfence/never-reach.rules:$meta:" -- \
-  "$s/usr/bin/curlfence" check -r "$s/etc/curlfence/default.rules" 169.254.169.254
+  "$s/usr/libexec/curlfence/curlfence-commands" check -r "$s/etc/curlfence/default.rules" 169.254.169.254
 # The staged .pc names /usr; the sysroot maps its paths into the stage,
 # where /usr/lib is not a system directory to be left out.
 export PKG_CONFIG_PATH="$s/usr/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$s" \
@@ -288,18 +294,20 @@ for f in usr/bin/curlfence usr/include/curlfence.h \
          usr/lib/triplet/curlfence/libcurlfence-preload.so \
          usr/lib/triplet/curlfence/default.cfimg etc/curlfence/default.rules \
          usr/libexec/curlfence/curlfence-fetch \
+         usr/libexec/curlfence/curlfence-commands \
          usr/share/man/man1/curlfence.1 usr/share/man/man7/libcurlfence-preload.7 \
          usr/share/curlfence/examples/demo.rules; do
   [ -f "$g/$f" ] && ok || bad "not staged: $g/$f"
 done
 expect 0 "libdir=/usr/lib/triplet" -- cat "$g/usr/lib/triplet/pkgconfig/curlfence.pc"
-expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$g/usr/bin/curlfence" --help
+expect 0 "RULES defaults to /etc/curlfence/default.rules" -- "$g/usr/libexec/curlfence/curlfence-commands" --help
+expect 0 "" -- grep -qaF /usr/libexec/curlfence/curlfence-commands "$g/usr/bin/curlfence"
 # The paths compiled in come from the same variables.
 expect 126 "cannot find the preload library (/usr/lib/triplet/curlfence/libcurlfence-preload.so)" -- \
   env -u CURLFENCE_PRELOAD "$g/usr/bin/curlfence" run -- true
 # The staged image names its rules by their place relative to it, so it
 # matches them where both are installed.
-out=$("$g/usr/bin/curlfence" check -r "$g/usr/lib/triplet/curlfence/default.cfimg" 192.0.2.1 2>&1)
+out=$("$g/usr/libexec/curlfence/curlfence-commands" check -r "$g/usr/lib/triplet/curlfence/default.cfimg" 192.0.2.1 2>&1)
 case $out in
   *stale*|*"cannot be read"*) bad "the staged image does not find its rules: $out" ;;
   *"deny 192.0.2.1 (default.rules:"*) ok ;;

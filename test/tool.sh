@@ -60,9 +60,15 @@ expect 2 "bad.rules:1:6: incomplete IPv4 address \"10\"" -- $tool check -r "$tmp
 printf 'allow 1.2.3.4 port 443 foo tcp\n' >"$tmp/extra.rules"
 expect 2 "$tmp/extra.rules:1:24: unexpected \"foo\" (expected end of line) [syntax]" -- $tool lint "$tmp/extra.rules"
 
-# The tool itself does not load libcurl (`run` would pay for it before
-# every program it starts); fetch runs the tree's curlfence-fetch.
-refute 0 "libcurl" -- readelf -d "$tool"
+# The tool itself loads no library but libc (`run` would pay for each
+# before every program it starts); the other commands run the tree's
+# curlfence-commands, which does not load libcurl; fetch runs the tree's
+# curlfence-fetch.
+for lib in libcurl libcidr libidn2 libpsl libjansson; do
+  refute 0 "$lib" -- readelf -d "$tool"
+done
+refute 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-commands"
+expect 0 "libcidr" -- readelf -d "$(dirname "$tool")/curlfence-commands"
 expect 0 "libcurl" -- readelf -d "$(dirname "$tool")/curlfence-fetch"
 expect 7 "curlfence: blocked 127.0.0.1 port 8080 by $(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8") (deny 127.0.0.0/8)" -- $tool fetch http://127.0.0.1:8080/
 expect 7 "blocked 127.0.0.1 port 8080" -- $tool fetch http://2130706433:8080/
@@ -271,6 +277,38 @@ deny ::2 port 8080 ($(pwd)/$(rf "deny ::\/96"):$(ln "deny ::\/96"): deny ::/96)
 deny 10.1.2.3 port 9 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)
 deny 10.1.2.3 port 22 ($(pwd)/$(rf "deny 10.0.0.0/8"):$(ln "deny 10.0.0.0/8"): deny 10.0.0.0/8)" -- sh -c "$tool check -p 9 - <'$tmp/batch3'"
 printf '10.1.2.3:443 22\n' | { expect 2 "\"22\": a second port for an address that names one" -- $tool check -; }
+# A batch answers as the operands do, line for line, whichever way the
+# tool reads a line: one pass for "ADDRESS [PORT]", the general reading
+# for the rest (blanks, comments, ADDRESS:PORT, the unspecified address,
+# self rules), with rules files with and without a default line.
+printf '10.1.2.3\n10.2.3.4 80\n10.2.3.4 81\n192.0.2.1 443\n0.0.0.0 80\n8.8.8.8\n10.2.3.4\t443\n  10.1.2.3   22 # x\n10.2.3.4:443\n127.0.0.1 65535\n1.2.3.4 99999\n' >"$tmp/same.in"
+printf 'allow 10.0.0.0/8 port 80,443\ndeny 10.1.0.0/16\nallow 192.0.2.0/24\ndeny self\n' >"$tmp/same1.rules"
+printf 'allow 10.0.0.0/8 port 80,443\ndeny 10.1.0.0/16\nallow 192.0.2.0/24\n' >"$tmp/same2.rules"
+printf 'allow 10.0.0.0/8 port 80,443\ndeny 10.1.0.0/16\ndefault allow\n' >"$tmp/same3.rules"
+for r in same1 same2 same3; do
+  sed -e 's/#.*//' -e 's/[[:space:]][[:space:]]*/ /g' -e 's/^ //' \
+    -e 's/ $//' -e 's/ /:/' "$tmp/same.in" | while read -r a; do
+    $tool check -r "$tmp/$r.rules" "$a" 2>/dev/null
+  done >"$tmp/$r.want"
+  $tool check -r "$tmp/$r.rules" - <"$tmp/same.in" >"$tmp/$r.got" 2>/dev/null
+  expect 0 "" -- cmp "$tmp/$r.want" "$tmp/$r.got"
+  expect 0 "" -- grep -q "^deny 10.1.2.3 (" "$tmp/$r.got"
+done
+# A program that writes an address and waits for its answer gets it:
+# the answers are written before standard input is waited for (into a
+# pipe otherwise in large blocks).
+for json in "" --json; do
+  expect 0 "answer: $([ -n "$json" ] && echo '{"input":"10.1.2.3"' || echo "deny 10.1.2.3 ($tmp/same3.rules:2: deny 10.1.0.0/16)")" -- python3 -c '
+import select, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+p.stdin.write(b"10.1.2.3\n")
+p.stdin.flush()
+ready = select.select([p.stdout], [], [], 60)[0]
+print("answer: " + (p.stdout.readline().decode() if ready else "none"))
+p.stdin.close()
+sys.exit(p.wait() != 1)
+' $tool check $json -r "$tmp/same3.rules" -
+done
 # -q: nothing on standard output, the status only
 expect_stdout 1 "" -- $tool check -q 127.0.0.1 93.184.215.14
 expect_stdout 0 "" -- $tool check --quiet 93.184.215.14:443
@@ -639,10 +677,17 @@ expect 0 "allow 127.0.0.7 ($tmp/env.rules:2: allow 127.0.0.7)" -- env CURLFENCE_
 expect 1 "deny 127.0.0.7 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES="$tmp/env.rules" $tool check -r "$def" 127.0.0.7
 expect 1 "deny 127.0.0.7 ($(pwd)/$(rf "deny 127.0.0.0/8"):$(ln "deny 127.0.0.0/8"):" -- env CURLFENCE_RULES= $tool check 127.0.0.7
 expect 0 "RULES defaults to $tmp/env.rules." -- env CURLFENCE_RULES="$tmp/env.rules" $tool --help
-cp "$tool" "$tmp/copy"
-expect 0 "/curlfence/default.rules." -- "$tmp/copy" --help
-if "$tmp/copy" --help | grep -q "$def"; then
+cp "$(dirname "$tool")/curlfence-commands" "$tmp/copy-commands"
+expect 0 "/curlfence/default.rules." -- "$tmp/copy-commands" --help
+if "$tmp/copy-commands" --help | grep -q "$def"; then
   bad "a copy outside the tree uses the tree's rules"
+else
+  ok
+fi
+# and a copy of the tool runs the installed commands, not the tree's
+cp "$tool" "$tmp/copy"
+if "$tmp/copy" --help 2>&1 | grep -q "$def"; then
+  bad "a copy outside the tree runs the tree's commands"
 else
   ok
 fi

@@ -7,8 +7,7 @@
  * errors or when an address could not be read or resolved (the others are
  * still decided).
  */
-#include "cli.h"
-#include "engine/engine.h"
+#include "check.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -31,17 +30,10 @@ static const cli_opt check_opts[] = {
   CLI_OPT_END
 };
 
-typedef struct check_ctx {
-  curlfence_policy *p;
-  cli_pins pins;
-  int json, numeric, quiet;
-  int denied, failed;
-} check_ctx;
-
 /* host: the canonical name decided with the address, or NULL */
-static void print_one(check_ctx *c, const char *input, const char *host,
-                      const char *addr, unsigned port,
-                      const curlfence_verdict *v)
+void check_print_one(check_ctx *c, const char *input, const char *host,
+                     const char *addr, unsigned port,
+                     const curlfence_verdict *v)
 {
   const char *act = v->action == CURLFENCE_ALLOW ? "allow" : "deny";
   char as[16];
@@ -52,6 +44,7 @@ static void print_one(check_ctx *c, const char *input, const char *host,
     c->denied = 1;
   if(c->quiet)
     return;
+  check_sync(c);
   if(c->json) {
     fputs("{\"input\":", stdout);
     cli_json_string(stdout, input);
@@ -100,9 +93,10 @@ static void print_one(check_ctx *c, const char *input, const char *host,
   cli_line_flush(&line);
 }
 
-static void print_error(check_ctx *c, const char *input, const char *msg)
+void check_print_error(check_ctx *c, const char *input, const char *msg)
 {
   c->failed = 1;
+  check_sync(c);
   if(c->json && !c->quiet) {
     fputs("{\"input\":", stdout);
     cli_json_string(stdout, input);
@@ -161,26 +155,16 @@ static void decide_sa(check_ctx *c, const char *input, const char *host,
   }
   else
     curlfence_policy_decide(c->p, sa, salen, &v);
-  print_one(c, input, host, text, port, &v);
+  check_print_one(c, input, host, text, port, &v);
 }
 
-/* The usual spelling of an IPv4 address, "a.b.c.d" with no leading zero,
- * read without inet_pton's cost (it was a tenth of a batch's); 0 for
- * anything else, which inet_pton then reads. */
+/* s is all a usual IPv4 spelling (check_quad_prefix); 0 for anything else,
+ * which inet_pton then reads. */
 static int dotted_quad(const char *s, unsigned char *out)
 {
-  for(int i = 0; i < 4; i++) {
-    unsigned v = 0, n = 0;
+  size_t n = check_quad_prefix(s, out);
 
-    while(s[n] >= '0' && s[n] <= '9' && n < 3)
-      v = v * 10 + (unsigned)(s[n++] - '0');
-    if(!n || v > 255 || (n > 1 && s[0] == '0') ||
-       s[n] != (i < 3 ? '.' : '\0'))
-      return 0;
-    out[i] = (unsigned char)v;
-    s += n + 1;
-  }
-  return 1;
+  return n && !s[n];
 }
 
 /* Only names that could be in the DNS are looked up: a typo such as
@@ -251,7 +235,8 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
   }
   /* pinned at another port: never looked up instead */
   if(host && cli_pin_find(&c->pins, host, 0)) {
-    print_error(c, input, "--resolve gives no address for it at this port");
+    check_print_error(c, input,
+                      "--resolve gives no address for it at this port");
     return;
   }
   memset(&hints, 0, sizeof(hints));
@@ -261,12 +246,12 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
   rc = getaddrinfo(input, NULL, &hints, &res);
   rc_numeric = rc == 0;
   if(rc == EAI_NONAME && !host_name_ok(input)) {
-    print_error(c, input, "not an address or a host name");
+    check_print_error(c, input, "not an address or a host name");
     return;
   }
   if(rc == EAI_NONAME && c->numeric) {
-    print_error(c, input, "not a numeric address (-n: host names are not "
-                "resolved)");
+    check_print_error(c, input, "not a numeric address (-n: host names "
+                      "are not resolved)");
     return;
   }
   if(rc == EAI_NONAME) {
@@ -274,7 +259,7 @@ static void check_one(check_ctx *c, const char *input, unsigned port)
     rc = getaddrinfo(input, NULL, &hints, &res);
   }
   if(rc) {
-    print_error(c, input, rc == EAI_NONAME
+    check_print_error(c, input, rc == EAI_NONAME
                 ? "not an address, and no such host"
                 : gai_strerror(rc));
     return;
@@ -307,54 +292,29 @@ static int looks_like_port(const char *s)
  * [V6ADDR]:PORT, HOST or HOST:PORT.  Its own port wins over port, the
  * command's (-p or the trailing PORT); own_port (NULL: none) is a second
  * word of a standard input line. */
-static void check_dest(check_ctx *c, char *dest, const char *own_port,
-                       unsigned port)
+void check_dest(check_ctx *c, char *dest, const char *own_port,
+                unsigned port)
 {
   char why[96], *host;
   unsigned p = port;
   int rc = cli_split_dest(dest, &host, &p, why, sizeof(why));
 
   if(rc < 0) {
-    print_error(c, dest, why);
+    check_print_error(c, dest, why);
     return;
   }
   if(own_port && rc) {
-    print_error(c, own_port, "a second port for an address that names one");
+    check_print_error(c, own_port,
+                      "a second port for an address that names one");
     return;
   }
   if(own_port && cli_parse_port(own_port, &p)) {
     snprintf(why, sizeof(why), "invalid port \"%.40s\" (expected 1-65535)",
              own_port);
-    print_error(c, own_port, why);
+    check_print_error(c, own_port, why);
     return;
   }
   check_one(c, host, p);
-}
-
-/* Standard input, one "ADDRESS [PORT]" or "ADDRESS:PORT" per line; blank
- * lines and #-comments are skipped. */
-static void check_stdin(check_ctx *c, unsigned port)
-{
-  char *line = NULL, *tok, *save;
-  size_t cap = 0;
-  ssize_t n;
-
-  while((n = getline(&line, &cap, stdin)) >= 0) {
-    char *addr, *ports;
-
-    if((tok = strchr(line, '#')))
-      *tok = '\0';
-    addr = strtok_r(line, " \t\r\n", &save);
-    if(!addr)
-      continue;
-    ports = strtok_r(NULL, " \t\r\n", &save);
-    if(strtok_r(NULL, " \t\r\n", &save)) {
-      print_error(c, addr, "expected ADDRESS [PORT] on the line");
-      continue;
-    }
-    check_dest(c, addr, ports, port);
-  }
-  free(line);
 }
 
 /* A bare port among several addresses: 1 to 5 digits.  Longer numbers are
@@ -424,10 +384,12 @@ static int check_args(const cli_cmd *cmd, int argc, char **argv,
     return cli_usage_error(cmd, "standard input (-) can be read only once");
   if(cli_load_policy(rules, &c.p))
     return 2;
-  /* a batch on standard input writes in large blocks, not one per 4 KiB */
-  for(i = 0; i < n; i++)
-    if(!strcmp(ops[i], "-") && !isatty(STDOUT_FILENO)) {
-      static char outbuf[1 << 16];
+  /* On a terminal each answer as it comes; otherwise in large blocks
+   * (--json too), written before standard input is waited for. */
+  c.line_mode = isatty(STDOUT_FILENO);
+  for(i = 0; i < n && !c.line_mode; i++)
+    if(!strcmp(ops[i], "-")) {
+      static char outbuf[CHECK_OUT_SIZE];
 
       setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
       break;
@@ -438,6 +400,7 @@ static int check_args(const cli_cmd *cmd, int argc, char **argv,
     else
       check_dest(&c, ops[i], NULL, port);
   }
+  check_sync(&c);
   curlfence_policy_unref(c.p);
   if(fflush(stdout) || ferror(stdout)) {
     fputs(CLI_PROG ": cannot write to standard output\n", stderr);
@@ -448,10 +411,12 @@ static int check_args(const cli_cmd *cmd, int argc, char **argv,
 
 static int run_check(const cli_cmd *cmd, int argc, char **argv)
 {
+  static char out[CHECK_OUT_SIZE];
   check_ctx c;
   int rc;
 
   memset(&c, 0, sizeof(c));
+  c.out = out;
   rc = check_args(cmd, argc, argv, &c);
   cli_pins_free(&c.pins);
   return rc;

@@ -144,9 +144,14 @@ const char *cli_setting(const char *value, const char *name);
  * in that tree, else the installed $(SYSCONFDIR)/curlfence/default.rules. */
 const char *cli_default_rules(void);
 
-/* 1 when this program is the tool built in this source tree (by its own
- * location, /proc/self/exe); 0 for an installed or copied tool. */
+/* 1 when this program is the tool built in this source tree, or a
+ * program of that tree the tool runs (by its own location,
+ * /proc/self/exe); 0 for an installed or copied tool. */
 int cli_is_tree_tool(void);
+
+/* Replace this process with prog, run as "curlfence ARGV..." (argv[0..argc)
+ * after the name).  Returns only on failure: says why, and returns 2. */
+int cli_exec(const char *prog, int argc, char **argv);
 
 /* Load path (NULL: cli_default_rules(); "-": the rules text on standard
  * input, its includes relative to the working directory).  On failure

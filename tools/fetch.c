@@ -69,20 +69,8 @@ static const char *fetch_program(void)
 
 static int run_fetch(const cli_cmd *cmd, int argc, char **argv)
 {
-  const char *prog = fetch_program();
-  char **args = calloc((size_t)argc + 2, sizeof(*args));
-
   (void)cmd;
-  if(!args) {
-    fprintf(stderr, CLI_PROG ": %s\n", strerror(ENOMEM));
-    return 2;
-  }
-  args[0] = CLI_PROG;
-  memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
-  execv(prog, args);
-  fprintf(stderr, CLI_PROG ": cannot run %s: %s\n", prog, strerror(errno));
-  free(args);
-  return 2;
+  return cli_exec(fetch_program(), argc, argv);
 }
 
 /* The libcurl a program would load now, for --version: the tool has none
