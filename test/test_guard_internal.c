@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every inet_pton() of this program passes through here, so a test can
  * see how many the pre-request check makes. */
@@ -100,19 +101,13 @@ TU_TEST(tc_checks, test_counts_exact_across_threads)
 }
 END_TEST
 
-/* A policy with many rules keeps one copy of its hits but a copy per
- * shard of the line with the default's counter (lib/shard.c): both still
- * count every thread's decisions. */
-TU_TEST(tc_checks, test_counts_many_rules)
+/* "default deny", a deny and an allow (the workers' two networks), then
+ * nr more deny rules. */
+static curlfence_policy *many_rules(int nr)
 {
-  const int nr = 9000;    /* more counters than copies may take */
-  size_t cap = 32 * (size_t)nr + 128, len = 0, n;
+  size_t cap = 32 * (size_t)nr + 128, len = 0;
   char *text = malloc(cap);
-  curlfence_rule_stat *rs;
   curlfence_policy *p;
-  curlfence_guard *g;
-  worker w[4];
-  const uint64_t per = PER_THREAD;
 
   ck_assert_ptr_nonnull(text);
   len += (size_t)snprintf(text, cap, "default deny\ndeny 10.1.0.0/16\n"
@@ -122,6 +117,22 @@ TU_TEST(tc_checks, test_counts_many_rules)
                             i / 256, i % 256);
   p = tu_load(text);
   free(text);
+  return p;
+}
+
+/* A policy with many rules keeps a copy of its hits per CPU, and a copy
+ * per shard of the line with the default's counter (lib/shard.c): both
+ * still count every thread's decisions. */
+TU_TEST(tc_checks, test_counts_many_rules)
+{
+  const int nr = 9000;    /* more counters than CF_SHARDS copies may take */
+  size_t n;
+  curlfence_rule_stat *rs;
+  curlfence_policy *p = many_rules(nr);
+  curlfence_guard *g;
+  worker w[4];
+  const uint64_t per = PER_THREAD;
+
   ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
   for(int i = 0; i < 4; i++) {
     w[i] = (worker){ g, i, 0, 0 };
@@ -143,6 +154,85 @@ TU_TEST(tc_checks, test_counts_many_rules)
   free(rs);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
+}
+END_TEST
+
+/* The cache lines a decision on shard k writes, into lines (room for
+ * max): its reader count, its guard counters and p's hit counters. */
+static size_t written_lines(curlfence_guard *g, const curlfence_policy *p,
+                            unsigned k, uintptr_t *lines, size_t max)
+{
+  const uintptr_t mask = ~(uintptr_t)(CF_CACHE_LINE - 1);
+  uintptr_t c = (uintptr_t)&g->count[k];
+  size_t n = 0, i;
+
+  ck_assert_uint_ge(max, 2 + sizeof(g->count[k]) / CF_CACHE_LINE +
+                             p->rs.nrules + 2);
+  lines[n++] = (uintptr_t)&g->live.readers[k] & mask;
+  for(i = 0; i < sizeof(g->count[k]); i += CF_CACHE_LINE)
+    lines[n++] = (c + i) & mask;
+  for(i = 0; i < p->rs.nrules + 2; i++)
+    lines[n++] = (uintptr_t)cf_counter(p->hits, p->hit_stride, p->hit_shards,
+                                       k, i) & mask;
+  return n;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Two threads deciding at once on two CPUs write no cache line in common
+ * (the check path's counters are per shard and padded), whatever the
+ * size of the policy and whichever rules they hit: a line written from
+ * two cores moves between them on every write, and two threads then
+ * decided slower than one. */
+static void lines_apart(const curlfence_policy *p)
+{
+  long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+  unsigned nsh = ncpu < 1 ? 1 : ncpu > CF_SHARDS ? CF_SHARDS
+                                                 : (unsigned)ncpu;
+  size_t max = 64 + p->rs.nrules + 2, na, nb, i, j;
+  uintptr_t *a = malloc(max * sizeof(*a)), *b = malloc(max * sizeof(*b));
+  curlfence_guard *g;
+
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_int_eq(curlfence_guard_new(&g, (curlfence_policy *)p),
+                   CURLFENCE_OK);
+  for(unsigned x = 0; x < nsh; x++) {
+    na = written_lines(g, p, x, a, max);
+    qsort(a, na, sizeof(*a), line_cmp);
+    for(unsigned y = x + 1; y < nsh; y++) {
+      nb = written_lines(g, p, y, b, max);
+      qsort(b, nb, sizeof(*b), line_cmp);
+      for(i = j = 0; i < na && j < nb;) {
+        if(a[i] == b[j])
+          ck_abort_msg("shards %u and %u both write the line at %#lx "
+                       "(policy of %zu rules)", x, y, (unsigned long)a[i],
+                       p->rs.nrules);
+        if(a[i] < b[j])
+          i++;
+        else
+          j++;
+      }
+    }
+  }
+  curlfence_guard_free(g);
+  free(a);
+  free(b);
+}
+
+TU_TEST(tc_checks, test_shards_write_apart)
+{
+  curlfence_policy *small = many_rules(0), *large = many_rules(9000);
+
+  lines_apart(small);
+  lines_apart(large);
+  curlfence_policy_unref(small);
+  curlfence_policy_unref(large);
 }
 END_TEST
 

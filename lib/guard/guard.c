@@ -238,12 +238,6 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
                                          p->hit_shards, shard,
                                          (size_t)d->hit),
                               1, memory_order_relaxed);
-  if(d->action == CURLFENCE_ALLOW)
-    atomic_fetch_add_explicit(&count->allowed, 1, memory_order_relaxed);
-  else if(d->enforced)
-    atomic_fetch_add_explicit(&count->denied, 1, memory_order_relaxed);
-  else
-    atomic_fetch_add_explicit(&count->reported, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(
       &count->decisions[d->action == CURLFENCE_ALLOW ? CF_OUTCOME_ALLOW
                         : d->enforced                ? CF_OUTCOME_DENY
@@ -579,6 +573,7 @@ unsigned cf_reason_index(const char *reason)
 
 void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
 {
+  uint64_t total[CF_OUTCOME_N] = { 0, 0, 0 };
   unsigned k, o, c, r;
 
   memset(out, 0, sizeof(*out));
@@ -586,10 +581,6 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
   for(k = 0; k < CF_SHARDS; k++) {
     cf_guard_count *n = &g->count[k];
 
-    out->allowed += atomic_load_explicit(&n->allowed, memory_order_relaxed);
-    out->denied += atomic_load_explicit(&n->denied, memory_order_relaxed);
-    out->reported += atomic_load_explicit(&n->reported,
-                                          memory_order_relaxed);
     out->audit_written += atomic_load_explicit(&n->audit_written,
                                                memory_order_relaxed);
     out->audit_errors += atomic_load_explicit(&n->audit_errors,
@@ -600,6 +591,14 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
           out->decisions[o][c][r] += atomic_load_explicit(
               &n->decisions[o][c][r], memory_order_relaxed);
   }
+  /* the totals from the same reads, so that they add up */
+  for(o = 0; o < CF_OUTCOME_N; o++)
+    for(c = 0; c < CF_CHECK_N; c++)
+      for(r = 0; r < CF_REASON_N; r++)
+        total[o] += out->decisions[o][c][r];
+  out->allowed = total[CF_OUTCOME_ALLOW];
+  out->denied = total[CF_OUTCOME_DENY];
+  out->reported = total[CF_OUTCOME_REPORT];
   out->reloads = atomic_load(&g->reloads);
   out->reload_failures = atomic_load(&g->reload_failures);
 }

@@ -206,10 +206,12 @@ typedef struct cf_named {
 #define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
 #define CF_GUARD_FREED 0x64656164u   /* "dead" */
 
-/* A guard's decision counters, one cache line per shard (cf_shard). */
+/* A guard's decision counters, on cache lines of their own per shard
+ * (cf_shard).  A decision adds to one of them: the totals by outcome are
+ * sums of decisions[] that cf_guard_counters() makes. */
 typedef struct cf_guard_count {
-  _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
-  _Atomic uint64_t denied, reported, audit_errors, audit_written;
+  _Alignas(CF_CACHE_LINE) _Atomic uint64_t audit_errors;
+  _Atomic uint64_t audit_written;
   _Atomic uint64_t decisions[CF_OUTCOME_N][CF_CHECK_N][CF_REASON_N];
 } cf_guard_count;
 
