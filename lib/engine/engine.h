@@ -596,6 +596,10 @@ typedef struct cf_decision {
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
   int enforced;           /* 0 in report-only mode (guards set it) */
+  int long_way;           /* set by cf_decide: 1 when the table alone did
+                             not decide (self rules, nat64, host rules,
+                             the unspecified address, port sets), the
+                             decisions worth a guard's remembering */
 } cf_decision;
 
 /* Read sa once into d (family from sa, 0 when there is none; socktype,

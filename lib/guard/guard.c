@@ -192,6 +192,72 @@ static void socket_kind(cf_dest *d, int fd)
     d->protocol = v;
 }
 
+/* Whether a decision of d against p may be remembered (cf_memo): an IP
+ * destination, and no name that a host rule of p could match. */
+static int memo_fits(const curlfence_policy *p, const cf_decision *d)
+{
+  return p && d->dest.kind == CF_DEST_IP && !(p->hosts && d->dest.host);
+}
+
+static void memo_key(const cf_decision *d, uint64_t key[2], uint64_t *what)
+{
+  memcpy(key, d->dest.key, 16);
+  *what = (uint64_t)d->dest.port | (uint64_t)d->dest.v6 << 16 |
+          (uint64_t)d->dest.as << 20 |
+          (uint64_t)(uint32_t)d->dest.family << 32;
+}
+
+/* d decided from m if m holds its destination under d->generation: 1 with
+ * d->action, d->hit and the reason word set as cf_decide() sets them. */
+static int memo_get(cf_memo *m, cf_decision *d)
+{
+  uint64_t key[2], what, action, hit, reason;
+  unsigned s = atomic_load_explicit(&m->seq, memory_order_acquire);
+  int same;
+
+  if(s & 1)
+    return 0;
+  memo_key(d, key, &what);
+  same = atomic_load_explicit(&m->gen, memory_order_relaxed) ==
+             d->generation &&
+         atomic_load_explicit(&m->key[0], memory_order_relaxed) == key[0] &&
+         atomic_load_explicit(&m->key[1], memory_order_relaxed) == key[1] &&
+         atomic_load_explicit(&m->what, memory_order_relaxed) == what;
+  action = atomic_load_explicit(&m->action, memory_order_relaxed);
+  hit = atomic_load_explicit(&m->hit, memory_order_relaxed);
+  reason = atomic_load_explicit(&m->reason, memory_order_relaxed);
+  atomic_thread_fence(memory_order_acquire);
+  if(!same || atomic_load_explicit(&m->seq, memory_order_relaxed) != s)
+    return 0;
+  d->action = (curlfence_action)action;
+  d->hit = (long)hit;
+  d->verdict.reason = (const char *)(uintptr_t)reason;
+  return 1;
+}
+
+/* Remember d in m, unless another thread of the same shard is writing
+ * it (a thread moved to another CPU): then m stays as it is. */
+static void memo_put(cf_memo *m, const cf_decision *d)
+{
+  uint64_t key[2], what;
+  unsigned s = atomic_load_explicit(&m->seq, memory_order_relaxed);
+
+  if((s & 1) || !atomic_compare_exchange_strong(&m->seq, &s, s + 1))
+    return;
+  atomic_thread_fence(memory_order_release);
+  memo_key(d, key, &what);
+  atomic_store_explicit(&m->gen, d->generation, memory_order_relaxed);
+  atomic_store_explicit(&m->key[0], key[0], memory_order_relaxed);
+  atomic_store_explicit(&m->key[1], key[1], memory_order_relaxed);
+  atomic_store_explicit(&m->what, what, memory_order_relaxed);
+  atomic_store_explicit(&m->action, (uint64_t)d->action,
+                        memory_order_relaxed);
+  atomic_store_explicit(&m->hit, (uint64_t)d->hit, memory_order_relaxed);
+  atomic_store_explicit(&m->reason, (uint64_t)(uintptr_t)d->verdict.reason,
+                        memory_order_relaxed);
+  atomic_store_explicit(&m->seq, s + 2, memory_order_release);
+}
+
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  fd (-1: none) is the program's socket
@@ -215,7 +281,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   curlfence_event ev;
   cf_guard_count *count;
   unsigned slot, shard;
-  int rc, all, named, udp;
+  int rc, all, named, udp, memo;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
@@ -225,13 +291,17 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     d->dest.host = cf_name_host(name);
   udp = check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
         !(flags & CURLFENCE_ATTACH_ALLOW_TFTP);
+  shard = cf_live_shard(slot);
+  memo = !all && memo_fits(p, d);
   if(udp)
     refuse_datagram(d);
-  else
+  else if(!memo || !memo_get(&g->memo[shard], d)) {
     cf_decide(p, d, all);
+    if(memo && d->long_way)
+      memo_put(&g->memo[shard], d);
+  }
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
-  shard = cf_live_shard(slot);
   count = &g->count[shard];
   if(p && d->hit >= 0 && p->hit_shards)
     atomic_fetch_add_explicit(cf_counter(p->hits, p->hit_stride,

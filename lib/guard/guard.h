@@ -215,6 +215,22 @@ typedef struct cf_guard_count {
   _Atomic uint64_t decisions[CF_OUTCOME_N][CF_CHECK_N][CF_REASON_N];
 } cf_guard_count;
 
+/* The last decision of a shard that the table alone did not make
+ * (cf_decision.long_way), with what it was made for, so that the next
+ * check of the same destination against the same policy on that CPU (the
+ * pre-request check after the open check, the next connection to the same
+ * address) gets the same answer without ranking self rules again.  A
+ * policy never changes, and the generation names the policy: the answer
+ * for the same generation, address, family, port and no name a host rule
+ * could match is the one cf_decide() gives.  A sequence lock: seq is odd
+ * while a writer fills the words, and a reader that sees it change or odd
+ * decides as if there were nothing. */
+typedef struct cf_memo {
+  _Alignas(CF_CACHE_LINE) atomic_uint seq;
+  _Atomic uint64_t gen, key[2], what;   /* what: port, family, kind */
+  _Atomic uint64_t action, hit, reason;
+} cf_memo;
+
 /* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
 struct curlfence_guard {
   _Atomic uint32_t magic;
@@ -227,6 +243,7 @@ struct curlfence_guard {
   curl_closesocket_callback close_fn;
   void *close_data;
   cf_guard_count count[CF_SHARDS];
+  cf_memo memo[CF_SHARDS];
   _Atomic uint64_t reloads, reload_failures;
   pthread_mutex_t named_lock;     /* guards named[] and named_next[] */
   cf_named named[CF_NAMED_SETS][CF_NAMED_WAYS];
