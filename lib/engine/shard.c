@@ -22,15 +22,16 @@
  * CF_SHARD_SMALL bytes together, else one per CPU the machine has (CPUs
  * beyond CF_SHARDS share), as long as they take at most CF_SHARD_BYTES
  * together (counting the CPUs costs a few system calls per load, which
- * small policies, the preload's at every program start, do without).  Two threads deciding at once then never write one line, even
- * when they connect to the same address: with one copy of a large
- * policy's hits, two threads made each decision cost twice the CPU time
- * of one thread alone (bgp4-100k).  The copies cost address space, not
- * memory: calloc() leaves a large block to pages the kernel maps on first
- * write, so a copy takes memory only for the rules its CPUs hit.  A
- * policy too large for two copies gets one, except for its last line,
- * which holds the default's counter (which every address outside the
- * rules hits) and gets a copy per shard whatever the size. */
+ * small policies, the preload's at every program start, do without).
+ * Two threads deciding at once then never write one line, even when they
+ * connect to the same address: with one copy of a large policy's hits,
+ * two threads made each decision cost twice the CPU time of one thread
+ * alone (bgp4-100k).  The copies cost address space, not memory: calloc()
+ * leaves a large block to pages the kernel maps on first write, so a copy
+ * takes memory only for the rules its CPUs hit.  A policy too large for
+ * two copies gets one, except for its last line, which holds the
+ * default's counter (which every address outside the rules hits) and
+ * gets a copy per shard whatever the size. */
 #define CF_SHARD_SMALL (64u * 1024)
 #define CF_SHARD_BYTES (32u * 1024 * 1024)
 
