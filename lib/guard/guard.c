@@ -635,6 +635,12 @@ unsigned cf_reason_index(const char *reason)
 
   if(!reason)
     return CF_REASON_N - 1;
+  /* The linker merges equal string literals, so the words the engine
+   * sets are usually these very strings: every decision is counted by
+   * its word, and the comparisons of text are only the fallback. */
+  for(i = 0; i < CF_REASON_N - 1; i++)
+    if(reason == cf_reason_names[i])
+      return i;
   for(i = 0; i < CF_REASON_N - 1; i++)
     if(!strcmp(reason, cf_reason_names[i]))
       return i;

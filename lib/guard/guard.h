@@ -196,8 +196,8 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
 #define CF_NAMED_SETS 256
 #define CF_NAMED_WAYS 4
 typedef struct cf_named {
-  const char *key;
-  CURL *curl;
+  _Atomic(const char *) key;
+  _Atomic(CURL *) curl;
 } cf_named;
 
 /* curlfence_guard.magic: a guard's callbacks refuse to work for anything
@@ -245,8 +245,13 @@ struct curlfence_guard {
   cf_guard_count count[CF_SHARDS];
   cf_memo memo[CF_SHARDS];
   _Atomic uint64_t reloads, reload_failures;
-  pthread_mutex_t named_lock;     /* guards named[] and named_next[] */
+  /* named[] is written by curlfence_attach() only, one writer at a time
+   * (named_lock), and read by the pre-request check without a lock: a
+   * set's sequence is odd while its entries change, and a reader that
+   * sees it odd or changed reads the set again. */
+  pthread_mutex_t named_lock;     /* guards the writing and named_next[] */
   cf_named named[CF_NAMED_SETS][CF_NAMED_WAYS];
+  atomic_uint named_seq[CF_NAMED_SETS];
   unsigned char named_next[CF_NAMED_SETS];
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
