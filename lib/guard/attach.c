@@ -97,9 +97,10 @@ static void named_add(curlfence_guard *g, CURL *h)
   }
   seq = atomic_load_explicit(&g->named_seq[s], memory_order_relaxed);
   atomic_store_explicit(&g->named_seq[s], seq + 1, memory_order_relaxed);
-  atomic_thread_fence(memory_order_release);
-  atomic_store_explicit(&set[i].key, key, memory_order_relaxed);
-  atomic_store_explicit(&set[i].curl, h, memory_order_relaxed);
+  /* release stores: neither is seen before the odd sequence (no fences:
+   * ThreadSanitizer does not model them) */
+  atomic_store_explicit(&set[i].key, key, memory_order_release);
+  atomic_store_explicit(&set[i].curl, h, memory_order_release);
   atomic_store_explicit(&g->named_seq[s], seq + 2, memory_order_release);
   pthread_mutex_unlock(&g->named_lock);
 }
@@ -126,10 +127,10 @@ static CURL *named_find(curlfence_guard *g, const char *key)
       continue;
     }
     h = NULL;
+    /* acquire: an entry being written brings its odd sequence along */
     for(i = 0; i < CF_NAMED_WAYS; i++)
-      if(atomic_load_explicit(&set[i].key, memory_order_relaxed) == key)
-        h = atomic_load_explicit(&set[i].curl, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
+      if(atomic_load_explicit(&set[i].key, memory_order_acquire) == key)
+        h = atomic_load_explicit(&set[i].curl, memory_order_acquire);
     if(atomic_load_explicit(&g->named_seq[s], memory_order_relaxed) == seq)
       return h;
   }

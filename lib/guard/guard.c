@@ -218,15 +218,17 @@ static int memo_get(cf_memo *m, cf_decision *d)
   if(s & 1)
     return 0;
   memo_key(d, key, &what);
-  same = atomic_load_explicit(&m->gen, memory_order_relaxed) ==
+  /* acquire loads (plain loads on x86): a word a writer stored after
+   * making seq odd brings that odd seq with it to the check below (no
+   * fences: ThreadSanitizer does not model them) */
+  same = atomic_load_explicit(&m->gen, memory_order_acquire) ==
              d->generation &&
-         atomic_load_explicit(&m->key[0], memory_order_relaxed) == key[0] &&
-         atomic_load_explicit(&m->key[1], memory_order_relaxed) == key[1] &&
-         atomic_load_explicit(&m->what, memory_order_relaxed) == what;
-  action = atomic_load_explicit(&m->action, memory_order_relaxed);
-  hit = atomic_load_explicit(&m->hit, memory_order_relaxed);
-  reason = atomic_load_explicit(&m->reason, memory_order_relaxed);
-  atomic_thread_fence(memory_order_acquire);
+         atomic_load_explicit(&m->key[0], memory_order_acquire) == key[0] &&
+         atomic_load_explicit(&m->key[1], memory_order_acquire) == key[1] &&
+         atomic_load_explicit(&m->what, memory_order_acquire) == what;
+  action = atomic_load_explicit(&m->action, memory_order_acquire);
+  hit = atomic_load_explicit(&m->hit, memory_order_acquire);
+  reason = atomic_load_explicit(&m->reason, memory_order_acquire);
   if(!same || atomic_load_explicit(&m->seq, memory_order_relaxed) != s)
     return 0;
   d->action = (curlfence_action)action;
@@ -244,17 +246,17 @@ static void memo_put(cf_memo *m, const cf_decision *d)
 
   if((s & 1) || !atomic_compare_exchange_strong(&m->seq, &s, s + 1))
     return;
-  atomic_thread_fence(memory_order_release);
+  /* release stores: none is seen before the odd seq */
   memo_key(d, key, &what);
-  atomic_store_explicit(&m->gen, d->generation, memory_order_relaxed);
-  atomic_store_explicit(&m->key[0], key[0], memory_order_relaxed);
-  atomic_store_explicit(&m->key[1], key[1], memory_order_relaxed);
-  atomic_store_explicit(&m->what, what, memory_order_relaxed);
+  atomic_store_explicit(&m->gen, d->generation, memory_order_release);
+  atomic_store_explicit(&m->key[0], key[0], memory_order_release);
+  atomic_store_explicit(&m->key[1], key[1], memory_order_release);
+  atomic_store_explicit(&m->what, what, memory_order_release);
   atomic_store_explicit(&m->action, (uint64_t)d->action,
-                        memory_order_relaxed);
-  atomic_store_explicit(&m->hit, (uint64_t)d->hit, memory_order_relaxed);
+                        memory_order_release);
+  atomic_store_explicit(&m->hit, (uint64_t)d->hit, memory_order_release);
   atomic_store_explicit(&m->reason, (uint64_t)(uintptr_t)d->verdict.reason,
-                        memory_order_relaxed);
+                        memory_order_release);
   atomic_store_explicit(&m->seq, s + 2, memory_order_release);
 }
 
