@@ -11,11 +11,13 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every inet_pton() of this program passes through here, so a test can
  * see how many the pre-request check makes. */
@@ -100,19 +102,13 @@ TU_TEST(tc_checks, test_counts_exact_across_threads)
 }
 END_TEST
 
-/* A policy with many rules keeps one copy of its hits but a copy per
- * shard of the line with the default's counter (lib/shard.c): both still
- * count every thread's decisions. */
-TU_TEST(tc_checks, test_counts_many_rules)
+/* "default deny", a deny and an allow (the workers' two networks), then
+ * nr more deny rules. */
+static curlfence_policy *many_rules(int nr)
 {
-  const int nr = 9000;    /* more counters than copies may take */
-  size_t cap = 32 * (size_t)nr + 128, len = 0, n;
+  size_t cap = 32 * (size_t)nr + 128, len = 0;
   char *text = malloc(cap);
-  curlfence_rule_stat *rs;
   curlfence_policy *p;
-  curlfence_guard *g;
-  worker w[4];
-  const uint64_t per = PER_THREAD;
 
   ck_assert_ptr_nonnull(text);
   len += (size_t)snprintf(text, cap, "default deny\ndeny 10.1.0.0/16\n"
@@ -122,6 +118,22 @@ TU_TEST(tc_checks, test_counts_many_rules)
                             i / 256, i % 256);
   p = tu_load(text);
   free(text);
+  return p;
+}
+
+/* A policy with many rules keeps a copy of its hits per CPU, and a copy
+ * per shard of the line with the default's counter (lib/shard.c): both
+ * still count every thread's decisions. */
+TU_TEST(tc_checks, test_counts_many_rules)
+{
+  const int nr = 9000;    /* more counters than CF_SHARDS copies may take */
+  size_t n;
+  curlfence_rule_stat *rs;
+  curlfence_policy *p = many_rules(nr);
+  curlfence_guard *g;
+  worker w[4];
+  const uint64_t per = PER_THREAD;
+
   ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
   for(int i = 0; i < 4; i++) {
     w[i] = (worker){ g, i, 0, 0 };
@@ -143,6 +155,85 @@ TU_TEST(tc_checks, test_counts_many_rules)
   free(rs);
   curlfence_guard_free(g);
   curlfence_policy_unref(p);
+}
+END_TEST
+
+/* The cache lines a decision on shard k writes, into lines (room for
+ * max): its reader count, its guard counters and p's hit counters. */
+static size_t written_lines(curlfence_guard *g, const curlfence_policy *p,
+                            unsigned k, uintptr_t *lines, size_t max)
+{
+  const uintptr_t mask = ~(uintptr_t)(CF_CACHE_LINE - 1);
+  uintptr_t c = (uintptr_t)&g->count[k];
+  size_t n = 0, i;
+
+  ck_assert_uint_ge(max, 2 + sizeof(g->count[k]) / CF_CACHE_LINE +
+                             p->rs.nrules + 2);
+  lines[n++] = (uintptr_t)&g->live.readers[k] & mask;
+  for(i = 0; i < sizeof(g->count[k]); i += CF_CACHE_LINE)
+    lines[n++] = (c + i) & mask;
+  for(i = 0; i < p->rs.nrules + 2; i++)
+    lines[n++] = (uintptr_t)cf_counter(p->hits, p->hit_stride, p->hit_shards,
+                                       k, i) & mask;
+  return n;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Two threads deciding at once on two CPUs write no cache line in common
+ * (the check path's counters are per shard and padded), whatever the
+ * size of the policy and whichever rules they hit: a line written from
+ * two cores moves between them on every write, and two threads then
+ * decided slower than one. */
+static void lines_apart(const curlfence_policy *p)
+{
+  long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+  unsigned nsh = ncpu < 1 ? 1 : ncpu > CF_SHARDS ? CF_SHARDS
+                                                 : (unsigned)ncpu;
+  size_t max = 64 + p->rs.nrules + 2, na, nb, i, j;
+  uintptr_t *a = malloc(max * sizeof(*a)), *b = malloc(max * sizeof(*b));
+  curlfence_guard *g;
+
+  ck_assert_ptr_nonnull(a);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_int_eq(curlfence_guard_new(&g, (curlfence_policy *)p),
+                   CURLFENCE_OK);
+  for(unsigned x = 0; x < nsh; x++) {
+    na = written_lines(g, p, x, a, max);
+    qsort(a, na, sizeof(*a), line_cmp);
+    for(unsigned y = x + 1; y < nsh; y++) {
+      nb = written_lines(g, p, y, b, max);
+      qsort(b, nb, sizeof(*b), line_cmp);
+      for(i = j = 0; i < na && j < nb;) {
+        if(a[i] == b[j])
+          ck_abort_msg("shards %u and %u both write the line at %#lx "
+                       "(policy of %zu rules)", x, y, (unsigned long)a[i],
+                       p->rs.nrules);
+        if(a[i] < b[j])
+          i++;
+        else
+          j++;
+      }
+    }
+  }
+  curlfence_guard_free(g);
+  free(a);
+  free(b);
+}
+
+TU_TEST(tc_checks, test_shards_write_apart)
+{
+  curlfence_policy *small = many_rules(0), *large = many_rules(9000);
+
+  lines_apart(small);
+  lines_apart(large);
+  curlfence_policy_unref(small);
+  curlfence_policy_unref(large);
 }
 END_TEST
 
@@ -498,5 +589,145 @@ TU_TEST(tc_cheap, test_decide_without_verdict_counts_alike)
         }
     curlfence_policy_unref(pol);
   }
+}
+END_TEST
+
+/* A guard remembers per CPU the last decision the table alone did not make
+ * (cf_memo): its checks answer, count and name the reason exactly as
+ * deciding afresh does, for every kind of policy, address, port and name,
+ * also across policy switches (the memo is keyed by generation). */
+/* The host's own addresses as the memo tests see them, whatever the
+ * machine (or network namespace) they run in has. */
+static const cf_selfaddr memo_self[] = {
+  { { 127, 0, 0, 1 }, 0, 8, "lo" },
+  { { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 1, 0, "lo" },
+};
+
+TU_TEST(tc_cheap, test_guard_memo_decides_alike)
+{
+  static const char *const policies[] = {
+    "default allow\ndeny self\nallow 127.0.0.1 port 443\n",
+    "default allow\nnat64 64:ff9b::/96\ndeny 127.0.0.0/8\n"
+    "deny 10.8.0.0/16 port 80\n",
+    "default deny\nallow self port 80\nallow 10.9.0.0/16\n",
+    "default deny\nallow host a.example\ndeny host b.example\n"
+    "allow 10.9.0.0/16\nallow host c.example to 10.8.0.0/16\n"
+    "deny 10.8.0.0/16\ndeny self\n",
+    "default allow\ndeny self\nallow 127.0.0.1 port 443\n",
+  };
+  static const char *const addrs[] = {
+    "127.0.0.1", "127.0.0.2", "0.0.0.0", "::", "::1", "::ffff:127.0.0.1",
+    "10.8.1.5", "10.9.1.2", "64:ff9b::7f00:1", "64:ff9b::a08:105",
+  };
+  static const char *const hosts[] = { NULL, "a.example", "b.example",
+                                       "c.example" };
+  static const unsigned ports[] = { 443, 80 };
+  curlfence_guard *g = NULL;
+
+  cf_self_inject(memo_self, 2);
+  for(size_t p = 0; p < sizeof(policies) / sizeof(policies[0]); p++) {
+    curlfence_policy *pol = tu_load(policies[p]);
+    size_t nrs = curlfence_policy_rule_stats(pol, NULL, 0), r;
+    uint64_t *want = calloc(nrs, sizeof(*want));
+    curlfence_rule_stat *rs = calloc(nrs, sizeof(*rs));
+    cf_guard_counts before, after;
+    uint64_t reasons[CF_REASON_N] = { 0 };
+
+    ck_assert_ptr_nonnull(want);
+    ck_assert_ptr_nonnull(rs);
+    if(!g)
+      ck_assert_int_eq(curlfence_guard_new(&g, pol), CURLFENCE_OK);
+    else
+      ck_assert_int_eq(curlfence_guard_set_policy(g, pol), CURLFENCE_OK);
+    cf_guard_counters(g, &before);
+    for(size_t a = 0; a < sizeof(addrs) / sizeof(addrs[0]); a++)
+      for(size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++)
+        for(size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+          struct sockaddr_storage ss;
+          socklen_t len = tu_sockaddr(&ss, addrs[a], ports[i]);
+          cf_sockcall call = { (struct sockaddr *)&ss, len,
+                               CURLFENCE_CHECK_CONNECT, -1, hosts[h] };
+          cf_decision full;
+
+          memset(&full, 0, sizeof(full));
+          cf_dest_init(&full.dest, (struct sockaddr *)&ss, len);
+          full.dest.host = hosts[h];
+          cf_decide(pol, &full, 1);
+          /* twice: the second may come from the memo */
+          for(int k = 0; k < 2; k++)
+            ck_assert_msg(cf_guard_socket(g, &call, 0) == full.action,
+                          "policy %zu, %s port %u, host %s, check %d", p,
+                          addrs[a], ports[i], hosts[h] ? hosts[h] : "-", k);
+          if(full.hit >= 0)
+            want[full.hit] += 2;
+          reasons[cf_reason_index(full.verdict.reason)] += 2;
+        }
+    cf_guard_counters(g, &after);
+    for(r = 0; r < CF_REASON_N; r++) {
+      uint64_t n = 0;
+
+      for(int o = 0; o < CF_OUTCOME_N; o++)
+        n += after.decisions[o][CURLFENCE_CHECK_CONNECT][r] -
+             before.decisions[o][CURLFENCE_CHECK_CONNECT][r];
+      ck_assert_msg(n == reasons[r], "policy %zu: reason %s counted %llu, "
+                    "not %llu", p, cf_reason_names[r], (unsigned long long)n,
+                    (unsigned long long)reasons[r]);
+    }
+    ck_assert_uint_eq(curlfence_policy_rule_stats(pol, rs, nrs), nrs);
+    for(r = 0; r < nrs; r++)
+      ck_assert_msg(rs[r].hits == want[r], "policy %zu: entry %zu hit %llu "
+                    "times, not %llu", p, r, (unsigned long long)rs[r].hits,
+                    (unsigned long long)want[r]);
+    free(want);
+    free(rs);
+    curlfence_policy_unref(pol);
+  }
+  cf_self_inject(NULL, 0);
+  curlfence_guard_free(g);
+}
+END_TEST
+
+/* The memo is what answers a repeated check of a self address (the
+ * decision that ranks self rules), and only for the same destination and
+ * policy: an answer planted in it is given back for the same address and
+ * port, never for another port or after a switch to an equal policy. */
+TU_TEST(tc_cheap, test_guard_memo_used)
+{
+  curlfence_policy *p, *q;
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, "127.0.0.1", 80);
+  cf_sockcall call = { (struct sockaddr *)&ss, len, CURLFENCE_CHECK_CONNECT,
+                       -1, NULL };
+  cpu_set_t was, one;
+  curlfence_guard *g;
+  int planted = 0;
+
+  cf_self_inject(memo_self, 2);
+  p = tu_load("default allow\ndeny self\n");
+  q = tu_load("default allow\ndeny self\n");
+  cf_self_inject(NULL, 0);
+  /* one CPU, so that every check reads the same shard's memo */
+  ck_assert_int_eq(sched_getaffinity(0, sizeof(was), &was), 0);
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ck_assert_int_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+  ck_assert_int_eq(curlfence_guard_new(&g, p), CURLFENCE_OK);
+  ck_assert_int_eq(cf_guard_socket(g, &call, 0), CURLFENCE_DENY);
+  for(unsigned k = 0; k < CF_SHARDS; k++)
+    if(atomic_load(&g->memo[k].gen) == 1) {
+      atomic_store(&g->memo[k].action, CURLFENCE_ALLOW);
+      planted++;
+    }
+  ck_assert_int_eq(planted, 1);
+  ck_assert_int_eq(cf_guard_socket(g, &call, 0), CURLFENCE_ALLOW);
+  ((struct sockaddr_in *)&ss)->sin_port = htons(81);
+  ck_assert_int_eq(cf_guard_socket(g, &call, 0), CURLFENCE_DENY);
+  ((struct sockaddr_in *)&ss)->sin_port = htons(80);
+  ck_assert_int_eq(curlfence_guard_set_policy(g, q), CURLFENCE_OK);
+  ck_assert_int_eq(cf_guard_socket(g, &call, 0), CURLFENCE_DENY);
+  ck_assert_int_eq(sched_setaffinity(0, sizeof(was), &was), 0);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(p);
+  curlfence_policy_unref(q);
 }
 END_TEST

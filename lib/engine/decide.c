@@ -217,6 +217,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
 
   d->action = CURLFENCE_DENY;
   d->hit = -1;
+  d->long_way = 0;
   if(!policy) {
     set_verdict(d, v, CURLFENCE_DENY, 0, NULL, 0, "no policy loaded",
                 "no-policy");
@@ -241,6 +242,7 @@ void cf_decide(const curlfence_policy *policy, cf_decision *d, int explain)
   }
   if(!explain && decide_table(policy, d))
     return;
+  d->long_way = 1;
   idx = cf_table_lookup_as(policy->table, &policy->rs, dst->v6, dst->key,
                            dst->port, &allow, &nat64, d->dest.as4);
   if(nat64 >= 0)

@@ -508,10 +508,10 @@ void cf_image_close(curlfence_policy *p);
 unsigned cf_shard(void);
 /* Counters for n items in *shards copies of *stride counters each (stride
  * a whole number of cache lines), zeroed and cache-line aligned, in memory
- * *mem (free() it).  Large n get one copy, so memory stays bounded (with
- * many rules, decisions spread over many counters anyway), except for its
- * last cache line, which holds the default's counter and gets a copy per
- * shard after the rest.  NULL when out of memory. */
+ * *mem (free() it).  Large n get a copy per CPU (shard.c), so memory stays
+ * bounded; n too large for two get one copy, except for its last cache
+ * line, which holds the default's counter and gets a copy per shard after
+ * the rest.  NULL when out of memory. */
 _Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards,
                                   void **mem);
 /* The counter of item i that a decision on shard s adds to. */
@@ -605,6 +605,10 @@ typedef struct cf_decision {
   long hit;               /* the policy's hits[] counter; -1: none */
   uint64_t generation;    /* of the deciding policy (guards set it) */
   int enforced;           /* 0 in report-only mode (guards set it) */
+  int long_way;           /* set by cf_decide: 1 when the table alone did
+                             not decide (self rules, nat64, host rules,
+                             the unspecified address, port sets), the
+                             decisions worth a guard's remembering */
 } cf_decision;
 
 /* Read sa once into d (family from sa, 0 when there is none; socktype,

@@ -16,15 +16,32 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* The copies of a policy's hits take at most this many bytes together;
- * a policy whose counters need more gets one copy: a few rules get every
- * shard, 100k rules get one, whose counters random traffic spreads over
- * many lines anyway.  Not so the default's counter, which every address
- * outside the rules hits: with one copy, two threads deciding such
- * addresses ran at the speed of one (bgp4-100k, random addresses), so its
- * line has a copy per shard whatever the size. */
-#define CF_SHARD_BYTES (64 * 1024)
+/* The copies of a policy's hits: CF_SHARDS of them when they fit in
+ * CF_SHARD_SMALL bytes together, else one per CPU the machine has (CPUs
+ * beyond CF_SHARDS share), as long as they take at most CF_SHARD_BYTES
+ * together (counting the CPUs costs a few system calls per load, which
+ * small policies, the preload's at every program start, do without).
+ * Two threads deciding at once then never write one line, even when they
+ * connect to the same address: with one copy of a large policy's hits,
+ * two threads made each decision cost twice the CPU time of one thread
+ * alone (bgp4-100k).  The copies cost address space, not memory: calloc()
+ * leaves a large block to pages the kernel maps on first write, so a copy
+ * takes memory only for the rules its CPUs hit.  A policy too large for
+ * two copies gets one, except for its last line, which holds the
+ * default's counter (which every address outside the rules hits) and
+ * gets a copy per shard whatever the size. */
+#define CF_SHARD_SMALL (64u * 1024)
+#define CF_SHARD_BYTES (32u * 1024 * 1024)
+
+/* The CPUs whose decisions need copies of their own. */
+static unsigned cpus(void)
+{
+  long n = sysconf(_SC_NPROCESSORS_CONF);
+
+  return n < 1 ? 1 : n > CF_SHARDS ? CF_SHARDS : (unsigned)n;
+}
 
 unsigned cf_shard(void)
 {
@@ -47,6 +64,8 @@ _Atomic uint64_t *cf_counters_new(size_t n, size_t *stride, unsigned *shards,
   k = CF_SHARD_BYTES / (st * sizeof(uint64_t));
   if(k > CF_SHARDS)
     k = CF_SHARDS;
+  if(k * st * sizeof(uint64_t) > CF_SHARD_SMALL && k > cpus())
+    k = cpus();
   if(k <= 1) {
     k = 1;
     total = st + (CF_SHARDS - 1) * line;   /* the last line's copies */

@@ -40,6 +40,7 @@
  */
 #include "guard.h"
 
+#include <sched.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -77,40 +78,62 @@ static void named_add(curlfence_guard *g, CURL *h)
 {
   char *key = NULL;
   cf_named *set;
-  unsigned i, s;
+  unsigned i, s, seq;
 
   if(curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &key) != CURLE_OK || !key)
     return;
   s = named_set(key);
   set = g->named[s];
   pthread_mutex_lock(&g->named_lock);
-  for(i = 0; i < CF_NAMED_WAYS && set[i].key && set[i].key != key; i++)
-    ;
+  for(i = 0; i < CF_NAMED_WAYS; i++) {
+    const char *k = atomic_load_explicit(&set[i].key, memory_order_relaxed);
+
+    if(!k || k == key)
+      break;
+  }
   if(i == CF_NAMED_WAYS) {
     i = g->named_next[s];
     g->named_next[s] = (unsigned char)((i + 1) % CF_NAMED_WAYS);
   }
-  set[i].key = key;
-  set[i].curl = h;
+  seq = atomic_load_explicit(&g->named_seq[s], memory_order_relaxed);
+  atomic_store_explicit(&g->named_seq[s], seq + 1, memory_order_relaxed);
+  /* release stores: neither is seen before the odd sequence (no fences:
+   * ThreadSanitizer does not model them) */
+  atomic_store_explicit(&set[i].key, key, memory_order_release);
+  atomic_store_explicit(&set[i].curl, h, memory_order_release);
+  atomic_store_explicit(&g->named_seq[s], seq + 2, memory_order_release);
   pthread_mutex_unlock(&g->named_lock);
 }
 
-/* The attached handle whose primary IP buffer is at key, or NULL. */
+/* The attached handle whose primary IP buffer is at key, or NULL.  Only
+ * reads: the pre-request checks of many threads write nothing they
+ * share. */
 static CURL *named_find(curlfence_guard *g, const char *key)
 {
+  unsigned s, seq, i, tries = 0;
   cf_named *set;
-  CURL *h = NULL;
-  unsigned i;
+  CURL *h;
 
   if(!key)
     return NULL;
-  set = g->named[named_set(key)];
-  pthread_mutex_lock(&g->named_lock);
-  for(i = 0; i < CF_NAMED_WAYS; i++)
-    if(set[i].key == key)
-      h = set[i].curl;
-  pthread_mutex_unlock(&g->named_lock);
-  return h;
+  s = named_set(key);
+  set = g->named[s];
+  for(;; tries++) {
+    seq = atomic_load_explicit(&g->named_seq[s], memory_order_acquire);
+    if(seq & 1) {
+      /* an attach is writing this set: a few stores away */
+      if(tries > 64)
+        sched_yield();
+      continue;
+    }
+    h = NULL;
+    /* acquire: an entry being written brings its odd sequence along */
+    for(i = 0; i < CF_NAMED_WAYS; i++)
+      if(atomic_load_explicit(&set[i].key, memory_order_acquire) == key)
+        h = atomic_load_explicit(&set[i].curl, memory_order_acquire);
+    if(atomic_load_explicit(&g->named_seq[s], memory_order_relaxed) == seq)
+      return h;
+  }
 }
 
 /* The name for a pre-request check: NULL unless the handle is known.

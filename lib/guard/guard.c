@@ -192,6 +192,74 @@ static void socket_kind(cf_dest *d, int fd)
     d->protocol = v;
 }
 
+/* Whether a decision of d against p may be remembered (cf_memo): an IP
+ * destination, and no name that a host rule of p could match. */
+static int memo_fits(const curlfence_policy *p, const cf_decision *d)
+{
+  return p && d->dest.kind == CF_DEST_IP && !(p->hosts && d->dest.host);
+}
+
+static void memo_key(const cf_decision *d, uint64_t key[2], uint64_t *what)
+{
+  memcpy(key, d->dest.key, 16);
+  *what = (uint64_t)d->dest.port | (uint64_t)d->dest.v6 << 16 |
+          (uint64_t)d->dest.as << 20 |
+          (uint64_t)(uint32_t)d->dest.family << 32;
+}
+
+/* d decided from m if m holds its destination under d->generation: 1 with
+ * d->action, d->hit and the reason word set as cf_decide() sets them. */
+static int memo_get(cf_memo *m, cf_decision *d)
+{
+  uint64_t key[2], what, action, hit, reason;
+  unsigned s = atomic_load_explicit(&m->seq, memory_order_acquire);
+  int same;
+
+  if(s & 1)
+    return 0;
+  memo_key(d, key, &what);
+  /* acquire loads (plain loads on x86): a word a writer stored after
+   * making seq odd brings that odd seq with it to the check below (no
+   * fences: ThreadSanitizer does not model them) */
+  same = atomic_load_explicit(&m->gen, memory_order_acquire) ==
+             d->generation &&
+         atomic_load_explicit(&m->key[0], memory_order_acquire) == key[0] &&
+         atomic_load_explicit(&m->key[1], memory_order_acquire) == key[1] &&
+         atomic_load_explicit(&m->what, memory_order_acquire) == what;
+  action = atomic_load_explicit(&m->action, memory_order_acquire);
+  hit = atomic_load_explicit(&m->hit, memory_order_acquire);
+  reason = atomic_load_explicit(&m->reason, memory_order_acquire);
+  if(!same || atomic_load_explicit(&m->seq, memory_order_relaxed) != s)
+    return 0;
+  d->action = (curlfence_action)action;
+  d->hit = (long)hit;
+  d->verdict.reason = (const char *)(uintptr_t)reason;
+  return 1;
+}
+
+/* Remember d in m, unless another thread of the same shard is writing
+ * it (a thread moved to another CPU): then m stays as it is. */
+static void memo_put(cf_memo *m, const cf_decision *d)
+{
+  uint64_t key[2], what;
+  unsigned s = atomic_load_explicit(&m->seq, memory_order_relaxed);
+
+  if((s & 1) || !atomic_compare_exchange_strong(&m->seq, &s, s + 1))
+    return;
+  /* release stores: none is seen before the odd seq */
+  memo_key(d, key, &what);
+  atomic_store_explicit(&m->gen, d->generation, memory_order_release);
+  atomic_store_explicit(&m->key[0], key[0], memory_order_release);
+  atomic_store_explicit(&m->key[1], key[1], memory_order_release);
+  atomic_store_explicit(&m->what, what, memory_order_release);
+  atomic_store_explicit(&m->action, (uint64_t)d->action,
+                        memory_order_release);
+  atomic_store_explicit(&m->hit, (uint64_t)d->hit, memory_order_release);
+  atomic_store_explicit(&m->reason, (uint64_t)(uintptr_t)d->verdict.reason,
+                        memory_order_release);
+  atomic_store_explicit(&m->seq, s + 2, memory_order_release);
+}
+
 /* Decide d against the guard's current policy, count the decision and
  * hand it to the audit callback.  flags are the attach flags that matter
  * here (REPORT_ONLY, ALLOW_TFTP).  fd (-1: none) is the program's socket
@@ -215,7 +283,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   curlfence_event ev;
   cf_guard_count *count;
   unsigned slot, shard;
-  int rc, all, named, udp;
+  int rc, all, named, udp, memo;
 
   p = cf_live_acquire(&g->live, &slot, &d->generation);
   audit = cf_live_audit(&g->live, slot);
@@ -225,25 +293,23 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
     d->dest.host = cf_name_host(name);
   udp = check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
         !(flags & CURLFENCE_ATTACH_ALLOW_TFTP);
+  shard = cf_live_shard(slot);
+  memo = !all && memo_fits(p, d);
   if(udp)
     refuse_datagram(d);
-  else
+  else if(!memo || !memo_get(&g->memo[shard], d)) {
     cf_decide(p, d, all);
+    if(memo && d->long_way)
+      memo_put(&g->memo[shard], d);
+  }
   d->enforced = !((flags & CURLFENCE_ATTACH_REPORT_ONLY) ||
                   curlfence_policy_report_only(p));
-  shard = cf_live_shard(slot);
   count = &g->count[shard];
   if(p && d->hit >= 0 && p->hit_shards)
     atomic_fetch_add_explicit(cf_counter(p->hits, p->hit_stride,
                                          p->hit_shards, shard,
                                          (size_t)d->hit),
                               1, memory_order_relaxed);
-  if(d->action == CURLFENCE_ALLOW)
-    atomic_fetch_add_explicit(&count->allowed, 1, memory_order_relaxed);
-  else if(d->enforced)
-    atomic_fetch_add_explicit(&count->denied, 1, memory_order_relaxed);
-  else
-    atomic_fetch_add_explicit(&count->reported, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(
       &count->decisions[d->action == CURLFENCE_ALLOW ? CF_OUTCOME_ALLOW
                         : d->enforced                ? CF_OUTCOME_DENY
@@ -571,6 +637,12 @@ unsigned cf_reason_index(const char *reason)
 
   if(!reason)
     return CF_REASON_N - 1;
+  /* The linker merges equal string literals, so the words the engine
+   * sets are usually these very strings: every decision is counted by
+   * its word, and the comparisons of text are only the fallback. */
+  for(i = 0; i < CF_REASON_N - 1; i++)
+    if(reason == cf_reason_names[i])
+      return i;
   for(i = 0; i < CF_REASON_N - 1; i++)
     if(!strcmp(reason, cf_reason_names[i]))
       return i;
@@ -579,6 +651,7 @@ unsigned cf_reason_index(const char *reason)
 
 void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
 {
+  uint64_t total[CF_OUTCOME_N] = { 0, 0, 0 };
   unsigned k, o, c, r;
 
   memset(out, 0, sizeof(*out));
@@ -586,10 +659,6 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
   for(k = 0; k < CF_SHARDS; k++) {
     cf_guard_count *n = &g->count[k];
 
-    out->allowed += atomic_load_explicit(&n->allowed, memory_order_relaxed);
-    out->denied += atomic_load_explicit(&n->denied, memory_order_relaxed);
-    out->reported += atomic_load_explicit(&n->reported,
-                                          memory_order_relaxed);
     out->audit_written += atomic_load_explicit(&n->audit_written,
                                                memory_order_relaxed);
     out->audit_errors += atomic_load_explicit(&n->audit_errors,
@@ -600,6 +669,14 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out)
           out->decisions[o][c][r] += atomic_load_explicit(
               &n->decisions[o][c][r], memory_order_relaxed);
   }
+  /* the totals from the same reads, so that they add up */
+  for(o = 0; o < CF_OUTCOME_N; o++)
+    for(c = 0; c < CF_CHECK_N; c++)
+      for(r = 0; r < CF_REASON_N; r++)
+        total[o] += out->decisions[o][c][r];
+  out->allowed = total[CF_OUTCOME_ALLOW];
+  out->denied = total[CF_OUTCOME_DENY];
+  out->reported = total[CF_OUTCOME_REPORT];
   out->reloads = atomic_load(&g->reloads);
   out->reload_failures = atomic_load(&g->reload_failures);
 }

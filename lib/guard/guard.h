@@ -196,8 +196,8 @@ void cf_guard_counters(curlfence_guard *g, cf_guard_counts *out);
 #define CF_NAMED_SETS 256
 #define CF_NAMED_WAYS 4
 typedef struct cf_named {
-  const char *key;
-  CURL *curl;
+  _Atomic(const char *) key;
+  _Atomic(CURL *) curl;
 } cf_named;
 
 /* curlfence_guard.magic: a guard's callbacks refuse to work for anything
@@ -206,12 +206,30 @@ typedef struct cf_named {
 #define CF_GUARD_LIVE  0x63664764u   /* "cfGd" */
 #define CF_GUARD_FREED 0x64656164u   /* "dead" */
 
-/* A guard's decision counters, one cache line per shard (cf_shard). */
+/* A guard's decision counters, on cache lines of their own per shard
+ * (cf_shard).  A decision adds to one of them: the totals by outcome are
+ * sums of decisions[] that cf_guard_counters() makes. */
 typedef struct cf_guard_count {
-  _Alignas(CF_CACHE_LINE) _Atomic uint64_t allowed;
-  _Atomic uint64_t denied, reported, audit_errors, audit_written;
+  _Alignas(CF_CACHE_LINE) _Atomic uint64_t audit_errors;
+  _Atomic uint64_t audit_written;
   _Atomic uint64_t decisions[CF_OUTCOME_N][CF_CHECK_N][CF_REASON_N];
 } cf_guard_count;
+
+/* The last decision of a shard that the table alone did not make
+ * (cf_decision.long_way), with what it was made for, so that the next
+ * check of the same destination against the same policy on that CPU (the
+ * pre-request check after the open check, the next connection to the same
+ * address) gets the same answer without ranking self rules again.  A
+ * policy never changes, and the generation names the policy: the answer
+ * for the same generation, address, family, port and no name a host rule
+ * could match is the one cf_decide() gives.  A sequence lock: seq is odd
+ * while a writer fills the words, and a reader that sees it change or odd
+ * decides as if there were nothing. */
+typedef struct cf_memo {
+  _Alignas(CF_CACHE_LINE) atomic_uint seq;
+  _Atomic uint64_t gen, key[2], what;   /* what: port, family, kind */
+  _Atomic uint64_t action, hit, reason;
+} cf_memo;
 
 /* Cache-line aligned (cf_guard_count): allocated with aligned_alloc. */
 struct curlfence_guard {
@@ -225,9 +243,15 @@ struct curlfence_guard {
   curl_closesocket_callback close_fn;
   void *close_data;
   cf_guard_count count[CF_SHARDS];
+  cf_memo memo[CF_SHARDS];
   _Atomic uint64_t reloads, reload_failures;
-  pthread_mutex_t named_lock;     /* guards named[] and named_next[] */
+  /* named[] is written by curlfence_attach() only, one writer at a time
+   * (named_lock), and read by the pre-request check without a lock: a
+   * set's sequence is odd while its entries change, and a reader that
+   * sees it odd or changed reads the set again. */
+  pthread_mutex_t named_lock;     /* guards the writing and named_next[] */
   cf_named named[CF_NAMED_SETS][CF_NAMED_WAYS];
+  atomic_uint named_seq[CF_NAMED_SETS];
   unsigned char named_next[CF_NAMED_SETS];
   pthread_mutex_t err_lock;       /* guards last_error */
   curlfence_error last_error;
