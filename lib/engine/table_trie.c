@@ -306,7 +306,7 @@ static int split_block(cf_builder *b, cf_place4 *pl, cf_u128 base, size_t p,
   uint32_t vals[64];
   unsigned n = 0, li = 0;
   int rc = node_digits(b, f, base, f->sbits, p, &inner, &leafstart,
-                           childp);
+                       childp);
 
   if(rc)
     return rc;
@@ -331,7 +331,7 @@ static int split_block(cf_builder *b, cf_place4 *pl, cf_u128 base, size_t p,
   for(unsigned d = 0, ci = 0; d < 64 && !rc; d++)
     if(inner & (1ull << d))
       rc = cf_build_node(b, f, first_child + ci++, base + (cf_u128)d * csize,
-                      f->sbits + 6, childp[d]);
+                         f->sbits + 6, childp[d]);
   return rc;
 }
 
