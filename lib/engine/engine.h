@@ -138,7 +138,7 @@ typedef struct cf_ruleset {
   cf_expect *expects;     /* in file order; never in an image */
   size_t nexpects, capexpects;
   cf_hostrule *hosts;     /* host rules, in file order (an image's
-                             section of them, format version 4) */
+                             section of them) */
   size_t nhosts, caphosts;
 } cf_ruleset;
 

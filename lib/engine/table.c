@@ -104,9 +104,9 @@
  *   n       the index of the inner node that resolves the next 6 bits.
  *
  * Cost of one lookup.  IPv4 with S = 18 resolves every /24 in the block:
- * two dependent loads (the 1 MiB direct array, which mostly stays in a
- * 1.25 MiB L2, then one line of the block), one predictable branch on
- * the run value's tag, and one node level per 6 bits past /24 for the
+ * two dependent loads (the 1 MiB direct array, which a 1.25 MiB L2 holds
+ * at 100k prefixes, then one line of the block), one predictable branch
+ * on the run value's tag, and one node level per 6 bits past /24 for the
  * rare longer prefixes (the node, then the leaf).  DPDK's tbl24 is one
  * load, but from 64 MiB, so a miss in every cache; here the miss is the
  * block's line alone.  IPv6: one 16-byte direct load, then per level one
@@ -114,12 +114,13 @@
  * branch; the last level loads one uint32 from the leaf array.  /48s
  * need 5 levels with S = 18.
  *
- * Memory: IPv4 4 * 2^S + 8 bytes per block + 4 per run (+ alignment,
- * under a quarter) + 16 per distinct single value; IPv6 16 * 2^S; both
- * 24 * nodes + 4 * runs of their nodes; plus 12 bytes per port set and 12
- * per port candidate (its rule, port ranges and action, so that a lookup
- * never reads the rule record), in one block (huge pages when it is 2 MiB
- * or more).  Nothing is allocated or locked on lookup.
+ * Memory: IPv4 4 * 2^S, then 8 bytes per block and 4 per run, 12 per
+ * distinct single value (later blocks fill the gaps that line alignment
+ * leaves); IPv6 16 * 2^S; both 24 * nodes + 4 * runs of their nodes;
+ * plus 12 bytes per port set and 12 per port candidate (its rule, port
+ * ranges and action, so that a lookup never reads the rule record), in
+ * one block (huge pages when it is 2 MiB or more).  Nothing is allocated
+ * or locked on lookup.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS BUILT (a radix sort, then one pass: O(n) in rules and output)
@@ -149,15 +150,17 @@
  * (one per popcount flavour) that reads the sockaddr in place, walks the
  * table and, for a port set, matches the port against the candidates'
  * ranges: one call from the public function, which only jumps; no
- * decision record in any frame.  IPv4 saves two registers only when its
- * direct entry is not a single value; IPv6 has a leaf of its own.
- * Measured with callgrind on the bench's keys (instructions per decision,
- * the bench loop's 12 included): bgp4 random 62 (79 before), bgp6-100k
- * random 105 (121), inside 187 (206).  At 1M IPv4 prefixes the walk
- * still costs about 1.6 misses per lookup in a 1.25 MiB L2 model (two
- * dependent loads: the 4 MiB direct array, then the leaves), where
- * DPDK's tbl24 costs one: the 4-byte direct entries with cache-line
- * blocks that would bring it to one are not done.
+ * decision record in any frame.  IPv6 has a leaf of its own.  Measured
+ * with callgrind on the bench's keys (instructions per decision, the
+ * bench loop's 12 included; make bench-misses): bgp4-100k random 74 and
+ * inside 74 (the 16-byte direct entries before the blocks: 66 and 79,
+ * their single values returning after one load but behind a branch),
+ * bgp6-100k random 123, inside 205.  Misses per lookup in a 1.25 MiB L2
+ * model: bgp4-100k 0.61 random, 0.60 inside (before: 1.10, 0.49);
+ * bgp4-1M 1.50 and 1.73 (1.64, 1.91), where DPDK's tbl24 costs one.  At
+ * 1M the blocks' lines (8 MiB, read at random) push the 1 MiB direct
+ * array out of the L2, so about half of the direct loads miss too; a
+ * smaller direct array would spread each block's runs over more lines.
  *
  * popcount: the portable x86-64 baseline has no POPCNT instruction and
  * __builtin_popcountll becomes a libgcc call there, so the walk is
