@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Images of policies with host rules (format version 4): they decide
+ * Images of policies with host rules (format version 5): they decide
  * names as the rules text does, their index answers as the reference
- * scan, policies without host rules keep version 3, and every field of a
- * host rule record that is out of place is refused with its offset.  Not
- * in the shared-library run (it reads the format's internals).
+ * scan, policies without host rules have an empty section, and every
+ * field of a host rule record that is out of place is refused with its
+ * offset.  Not in the shared-library run (it reads the format's
+ * internals).
  */
 #include "engine/engine.h"
 #include "engine/image.h"
@@ -209,9 +210,8 @@ static const char host_rules[] =
     "allow host ci.internal to 10.20.0.0/16\n"
     "deny host *.bad.example\n";
 
-/* Host rules make version 4 with a host rules section; without them the
- * image is version 3, byte for byte what earlier writers made, which
- * every reader since 0.2 loads. */
+/* Every image is version 5 with a host rules section, empty when the
+ * policy has none. */
 TU_TEST(tc_imghosts, image_hosts_version)
 {
   size_t n = 0, e;
@@ -219,14 +219,14 @@ TU_TEST(tc_imghosts, image_hosts_version)
   curlfence_verdict v;
 
   build("default deny\ndeny 10.0.0.0/8\n");
-  ck_assert_uint_eq(tu_get32(img, 16), 3);
-  ck_assert_uint_eq(tu_get32(img, 28), 16);
-  ck_assert_uint_eq(section(SEC_HOSTS, NULL, NULL), 0);
+  ck_assert_uint_eq(tu_get32(img, 16), 5);
+  ck_assert_uint_eq(tu_get32(img, 28), 18);
+  ck_assert_uint_ne(section(SEC_HOSTS, &n, NULL), 0);
+  ck_assert_uint_eq(n, 0);
   ck_assert_ptr_null(load_mem(img, img_len, NULL));
-  /* a host rules section has no place in version 3 */
   build(host_rules);
-  ck_assert_uint_eq(tu_get32(img, 16), 4);
-  ck_assert_uint_eq(tu_get32(img, 28), 17);
+  ck_assert_uint_eq(tu_get32(img, 16), 5);
+  ck_assert_uint_eq(tu_get32(img, 28), 18);
   ck_assert_uint_ne(section(SEC_HOSTS, &n, &e), 0);
   ck_assert_uint_eq(n, 3);
   ck_assert_uint_eq(tu_get32(img, e + 4), sizeof(cf_hostrule));
@@ -261,21 +261,13 @@ TU_TEST(tc_imghosts, image_hosts_version)
   free(p->hits);
   cf_image_close(p);
   free(p);
-  put32(16, 3);
-  {
-    char want[200];
-
-    snprintf(want, sizeof(want), "mem: offset %zu: section 16: host rules "
-             "in a version 3 image", e);
-    refused(want);
-  }
-  put32(16, 5);
-  refused("mem: offset 16: format version 5; this library reads versions "
-          "3 and 4 (compile the image again)");
-  /* version 4 without its host rules: refused, never a policy that
-   * silently lacks them */
   put32(16, 4);
-  put32(28, 16);
+  refused("mem: offset 16: format version 4; this library reads version 5 "
+          "(compile the image again)");
+  /* without its host rules: refused, never a policy that silently lacks
+   * them */
+  put32(16, 5);
+  put32(28, 17);
   refused("mem: offset 28: no host rules section");
 }
 END_TEST
@@ -371,7 +363,7 @@ TU_TEST(tc_imghosts, image_hosts_damaged)
 
     section(SEC_HOSTS, NULL, &e);
     put64(e + 16, (uint64_t)-1 / sizeof(cf_hostrule));
-    snprintf(want, sizeof(want), "mem: offset %zu: section 16 (host rules): "
+    snprintf(want, sizeof(want), "mem: offset %zu: section 17 (host rules): "
              "%llu records of %zu bytes run past the end of the file",
              e + 16,
              (unsigned long long)((uint64_t)-1 / sizeof(cf_hostrule)),

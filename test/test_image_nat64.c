@@ -459,8 +459,8 @@ TU_TEST(tc_image, image_nat64_damaged)
   save_ok(t, img_path);
   curlfence_policy_unref(t);
   img = slurp(img_path, &img_len);
-  /* the declared prefixes: section 16, records of 32 bytes */
-  d = section_data(16);
+  /* the declared prefixes: section 17, records of 32 bytes */
+  d = section_data(17);
   img[d + 32 + 16] = 33;                /* prefix 1's length */
   snprintf(want, sizeof(want), "offset %zu: nat64 prefix 1: a prefix length "
            "other than 32, 40, 48, 56, 64 or 96", d + 32);

@@ -152,9 +152,12 @@ TU_TEST(tc_image, reject_header)
   rejected("offset 5: not a curlfence image (bad magic)");
   img[5] = 'G';
   put32(16, 1);
-  rejected("offset 16: format version 1; this library reads versions 3 "
-           "and 4 (compile the image again)");
-  put32(16, 3);
+  rejected("offset 16: format version 1; this library reads version 5 "
+           "(compile the image again)");
+  put32(16, 4);   /* the layout before IPv4 blocks */
+  rejected("offset 16: format version 4; this library reads version 5 "
+           "(compile the image again)");
+  put32(16, 5);
   put32(20, 0x04030201);
   rejected("offset 20: byte order mark 0x04030201: the image was written on "
            "a machine of the other byte order");
@@ -164,12 +167,12 @@ TU_TEST(tc_image, reject_header)
   put32(24, 8);
   put32(28, 1000);
   rejected("offset 28: 1000 sections: the section table does not fit");
-  put32(28, 16);
+  put32(28, 18);
   {
     size_t t;
     uint64_t good = get64(8), got;
 
-    section(12, &t, NULL);
+    section(13, &t, NULL);
     img[t] ^= 0x20;   /* one bit of a rule text */
     got = cf_hash64(img + 16, img_len - 16);
     snprintf(want, sizeof(want), "offset 8: checksum mismatch: the header "
@@ -192,7 +195,7 @@ TU_TEST(tc_image, reject_sections)
   size_t e, d, n, k;
 
   make_image();
-  e = section(10, &d, &n);
+  e = section(11, &d, &n);
   k = (e - 64) / 24;
   put32(e, 99);
   rejected_resealed("offset %zu: section %zu: unknown section id "
@@ -200,7 +203,7 @@ TU_TEST(tc_image, reject_sections)
   put32(e, 8);
   rejected_resealed("offset %zu: section %zu: a second port "
                     "candidates section", e, k);
-  put32(e, 10);
+  put32(e, 11);
   put32(e + 4, 36);
   rejected_resealed("offset %zu: section %zu (rules): records of "
                     "36 bytes, expected 40", e + 4, k);
@@ -236,7 +239,7 @@ TU_TEST(tc_image, reject_rules)
   size_t r2, t, nt;
 
   make_image();
-  r2 = field(10, 40, 2, 0);
+  r2 = field(11, 40, 2, 0);
   /* rule 2: file index (offset 28 in cf_rule) */
   put32(r2 + 28, 7);
   rejected_resealed("offset %zu: rule 2: file index past the "
@@ -262,7 +265,7 @@ TU_TEST(tc_image, reject_rules)
   img[r2 + 18] = 2;         /* action */
   rejected_resealed("offset %zu: rule 2: unknown action", r2);
   img[r2 + 18] = 0;
-  section(12, &t, &nt);
+  section(13, &t, &nt);
   img[t + nt - 1] = 'x';
   rejected_resealed("offset %zu: rule texts: the last one is not "
                     "NUL-terminated", t + nt - 1);
@@ -290,34 +293,108 @@ TU_TEST(tc_image, reject_table)
   size_t d, n, i;
 
   make_image();
-  /* IPv4 direct array: find an entry with a single value and point it
+  /* IPv6 direct array: find an entry with a single value and point it
    * past the rules */
-  section(1, &d, &n);
+  section(4, &d, &n);
   for(i = 0; i < n; i++)
     if(get32(d + i * 16 + 12) == 0xffffffffu)
       break;
   ck_assert_uint_lt(i, n);
   put32(d + i * 16 + 8, 500);
-  rejected_resealed("offset %zu: IPv4 direct array: direct entry "
+  rejected_resealed("offset %zu: IPv6 direct array: direct entry "
                     "%zu: a rule index past the rules", d + i * 16, i);
   put32(d + i * 16 + 8, 0);
   put32(d + i * 16 + 12, 12345);   /* a node that does not exist */
-  rejected_resealed("offset %zu: IPv4 direct array: direct entry "
+  rejected_resealed("offset %zu: IPv6 direct array: direct entry "
                     "%zu: a node index past the nodes", d + i * 16, i);
   put32(d + i * 16 + 12, 0xfffffffeu);   /* flat, runs past the leaves */
   put32(d + i * 16 + 8, 0x7fffffff);
   put64(d + i * 16, 1);
-  rejected_resealed("offset %zu: IPv4 direct array: direct entry %zu: "
+  rejected_resealed("offset %zu: IPv6 direct array: direct entry %zu: "
                     "leaf runs past the end of the leaves", d + i * 16, i);
   put64(d + i * 16, 2);            /* digit 0 finds no run */
   put32(d + i * 16 + 8, 0);
-  rejected_resealed("offset %zu: IPv4 direct array: direct entry %zu: "
+  rejected_resealed("offset %zu: IPv6 direct array: direct entry %zu: "
                     "the first digit without a child starts no run of "
                     "leaves", d + i * 16, i);
   put64(d + i * 16, 0);
   put32(d + i * 16 + 12, 0xffffffffu);
   reseal();
   rejected_len(img_len, CURLFENCE_OK, "");
+}
+END_TEST
+
+/* The IPv4 direct array (a 4-byte block offset per /8 in this small
+ * policy) and its blocks (run bitmap, then run values). */
+TU_TEST(tc_image, reject_blocks)
+{
+  size_t dir, ndir, blk, nblk, b127, b10, v10 = 0, r;
+  uint64_t bm;
+
+  make_image();
+  section(1, &dir, &ndir);
+  section(10, &blk, &nblk);
+  ck_assert_uint_eq(ndir, 256);
+  /* 127/8 is one rule: a single-value block; 10/8 holds 10.20/16, two
+   * digits of 2^18 addresses below the block: a node */
+  b127 = get32(dir + 127 * 4);
+  b10 = get32(dir + 10 * 4);
+  ck_assert_uint_eq(get64(blk + b127 * 4), 1);
+  bm = get64(blk + b10 * 4);
+  for(r = 0; r < (size_t)__builtin_popcountll(bm) && !v10; r++)
+    if((get32(blk + (b10 + 2 + r) * 4) & 0xc0000000u) == 0xc0000000u)
+      v10 = blk + (b10 + 2 + r) * 4;
+  ck_assert_uint_ne(v10, 0);
+
+  put32(dir + 127 * 4, (uint32_t)nblk - 1);
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry 127: "
+                    "a block past the blocks", dir + 127 * 4);
+  put32(dir + 127 * 4, (uint32_t)b10);   /* shares a block with nodes */
+  rejected_resealed("offset %zu: IPv4 blocks: block at unit %zu (direct "
+                    "entry 127), run %zu: a block with nodes below it "
+                    "that another direct entry names too", v10,
+                    b10, (v10 - blk) / 4 - b10 - 2);
+  put32(dir + 127 * 4, (uint32_t)b127);
+
+  put64(blk + b127 * 4, 2);              /* digit 0 starts no run */
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry 127: "
+                    "a block whose first digit starts no run",
+                    dir + 127 * 4);
+  ck_assert_uint_lt(nblk - b127 - 2, 64);
+  put64(blk + b127 * 4, ~(uint64_t)0);   /* 64 runs */
+  rejected_resealed("offset %zu: IPv4 direct array: direct entry 127: "
+                    "a block whose runs go past the end of the blocks",
+                    dir + 127 * 4);
+  put64(blk + b127 * 4, 1);
+
+  r = blk + (b127 + 2) * 4;
+  put32(r, 500);
+  rejected_resealed("offset %zu: IPv4 blocks: block at unit %zu (direct "
+                    "entry 127), run 0: a rule index past the rules", r,
+                    b127);
+  put32(r, 0x40000000u | 77);
+  rejected_resealed("offset %zu: IPv4 blocks: block at unit %zu (direct "
+                    "entry 127), run 0: a port set index past the port "
+                    "sets", r, b127);
+  put32(r, 0xc0000000u | 12345);
+  rejected_resealed("offset %zu: IPv4 blocks: block at unit %zu (direct "
+                    "entry 127), run 0: a node index past the nodes", r,
+                    b127);
+  put32(r, get32(v10));                  /* 10/8's node */
+  rejected_resealed("offset %zu: IPv4 blocks: block at unit %zu (direct "
+                    "entry 127), run 0: a node that has another parent", r,
+                    b127);
+  put32(r, 0);                           /* no rule: fine */
+  reseal();
+  rejected_len(img_len, CURLFENCE_OK, "");
+}
+END_TEST
+
+TU_TEST(tc_image, reject_leaves)
+{
+  size_t d, n;
+
+  make_image();
   /* leaves: a port set that does not exist, an allow bit on a deny rule */
   section(3, &d, &n);
   ck_assert_uint_gt(n, 1);

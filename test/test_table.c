@@ -676,6 +676,51 @@ TU_TEST(tc_differential, differential_large)
 }
 END_TEST
 
+/* IPv4 with the widest direct array (2^18 entries, from 2^14 rules):
+ * blocks of one value shared across entries, blocks with many runs and
+ * with nodes below them for /25 to /32, all in the first /6 so that they
+ * nest and collide, half of them in its first /10. */
+TU_TEST(tc_differential, differential_wide4)
+{
+  uint64_t s = base_seed ^ 0x5eedull;
+  tset t;
+  cf_table *tab;
+  unsigned n = 1u << 14, probes = quick ? 1500 : 6000;
+  uint8_t a[16];
+  tset_init(&t);
+  for(unsigned i = 0; i < n; i++) {
+    cf_port_range pr = {80, 80};
+    unsigned plen = 8 + rnd_below(&s, 25);
+    for(unsigned j = 0; j < 16; j++)
+      a[j] = (uint8_t)rnd_next(&s);
+    a[0] = (uint8_t)(a[0] & 0x03);
+    if(i & 1) {
+      /* blocks of more runs than a cache line holds */
+      a[0] = 0;
+      a[1] = (uint8_t)(a[1] & 0x3f);
+    }
+    add_rule(&t, 0, a, plen, (int)rnd_below(&s, 2), &pr,
+             rnd_below(&s, 50) == 0);
+  }
+  tab = build_ok(&t);
+  {
+    cf_table_parts tp;
+    cf_table_get_parts(tab, &tp);
+    ck_assert_uint_eq(tp.n[CF_PART_DIRECT4], 1u << 18);
+  }
+  for(unsigned i = 0; i < probes; i++) {
+    const cf_rule *r = &t.rs.rules[rnd_below(&s, n)];
+    memcpy(a, r->addr, 4);
+    for(unsigned bit = r->plen; bit < 32; bit++)
+      if(rnd_below(&s, 2))
+        a[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+    probe(&t, tab, 0, a, rnd_below(&s, 2) ? 80 : 0, s);
+  }
+  cf_table_free(tab);
+  tset_free(&t);
+}
+END_TEST
+
 /* Once, before the suite is built: the seed and the run's length. */
 static void suite_init(void)
 {

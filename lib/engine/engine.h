@@ -142,7 +142,7 @@ typedef struct cf_ruleset {
   cf_expect *expects;     /* in file order; never in an image */
   size_t nexpects, capexpects;
   cf_hostrule *hosts;     /* host rules, in file order (an image's
-                             section of them, format version 4) */
+                             section of them) */
   size_t nhosts, caphosts;
 } cf_ruleset;
 
@@ -398,11 +398,12 @@ size_t cf_table_memory(const cf_table *t);
 void cf_table_free(cf_table *t);
 
 /* The arrays of a table, as image.c stores them: per family the direct
- * array, the nodes and the leaves, then the port sets and candidates. */
+ * array, the nodes and the leaves, then the port sets, candidates, NAT64
+ * records and the IPv4 blocks. */
 enum {
   CF_PART_DIRECT4, CF_PART_NODES4, CF_PART_LEAVES4,
   CF_PART_DIRECT6, CF_PART_NODES6, CF_PART_LEAVES6,
-  CF_PART_PSETS, CF_PART_CANDS, CF_PART_N64, CF_PART_N
+  CF_PART_PSETS, CF_PART_CANDS, CF_PART_N64, CF_PART_BLOCKS4, CF_PART_N
 };
 typedef struct cf_table_parts {
   const void *p[CF_PART_N];

@@ -30,24 +30,24 @@
  * unknown id is refused (a newer writer's data could change decisions, so
  * it is never skipped).  Sections hold arrays of fixed-size records:
  *
- *   1-9   the table's arrays, exactly as table.c lays them out (direct
+ *   1-10  the table's arrays, exactly as table.c lays them out (direct
  *         entries, nodes and leaves per family, port sets, candidates,
- *         NAT64 records): indices, never pointers, so they are used
- *         where they are mapped
- *   10    rules (cf_rule), 11 port ranges, 12 rule texts (NUL-terminated)
- *   13    source files: name and path for staleness (offsets into the
+ *         NAT64 records, IPv4 blocks): indices, never pointers, so they
+ *         are used where they are mapped
+ *   11    rules (cf_rule), 12 port ranges, 13 rule texts (NUL-terminated)
+ *   14    source files: name and path for staleness (offsets into the
  *         strings), size and cf_hash64 of their text; the 8 bytes
  *         between size and hash are zero (images of format 2 written
  *         before 0.2.0 hold a modification time there, which readers
  *         ignore)
- *   14    the three settings (default, unix, mode)
- *   15    strings: file names, source paths, setting texts
- *   16    nat64 prefixes (cf_nat64, 32 bytes: prefix, length, file, line,
+ *   15    the three settings (default, unix, mode)
+ *   16    strings: file names, source paths, setting texts
+ *   17    nat64 prefixes (cf_nat64, 32 bytes: prefix, length, file, line,
  *         column), in file order; the NAT64 records of the table must be
  *         exactly the ones these give (table_view.c, cf_table_view)
- *   17    host rules (cf_hostrule, 52 bytes), in file order, their texts
- *         and names among the rule texts; version 4 only, and there
- *         required.  Their index (hostrule.c) is built again at load:
+ *   18    host rules (cf_hostrule, 52 bytes), in file order, their texts
+ *         and names among the rule texts; required, empty without host
+ *         rules.  Their index (hostrule.c) is built again at load:
  *         checking a stored one would mean following every hash and chain
  *         to show no rule is unreachable, which is the build's work
  *
@@ -59,8 +59,10 @@
  *
  * Version 2 added the NAT64 records and prefixes (1 refused nat64 and
  * self rules).  Version 3 changed the checksum (see below).  Version 4
- * added the host rules; a policy without any is still written as version
- * 3 (sections 1-16 only), which earlier readers load.
+ * added the host rules (and a policy without any was written as version
+ * 3).  Version 5 has the IPv4 table in blocks (the direct array's
+ * entries are 4 bytes, section 10 the blocks) and the host rules section
+ * in every image; earlier versions are refused.
  *
  * New data (say a table of fixed-size records) is a new section id and a
  * new row in sec_info[], plus a version bump for readers that must refuse
@@ -75,12 +77,13 @@
  * or a verdict can follow: header fields, the checksum over the whole
  * file, each section's bounds and record size, every rule's port range,
  * text, file and action, every host rule's fields and canonical name,
- * every node's children and leaf runs, every leaf value and port set
- * (table_view.c).  After that no index is
- * checked again.  Cost: one pass over the file for the checksum plus one
- * over the table and the rules, O(size), no allocation proportional to
- * the image except one byte per rule and per node, freed before returning,
- * and the host rules' index, kept with the policy.
+ * every node's children and leaf runs, every IPv4 block, every leaf
+ * value and port set (table_view.c).  After that no index is checked
+ * again.  Cost: one pass over the file for the checksum plus one over the
+ * table and the rules, O(size), no allocation proportional to the image
+ * except one byte per rule and per node and one bit per 4 bytes of IPv4
+ * blocks, freed before returning, and the host rules' index, kept with
+ * the policy.
  *
  * The rules, texts and names are only read for verdicts (port candidates
  * carry their ranges and action), so after the checks the mapping of

@@ -12,10 +12,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* Version 4 adds the host rules; a policy without any is still written
- * as version 3, which libraries before 0.3 read too. */
-#define CF_IMAGE_VERSION 4u
-#define CF_IMAGE_VERSION_NOHOSTS 3u
+/* Version 5: the IPv4 table in blocks, the host rules section always
+ * there.  Earlier versions are refused. */
+#define CF_IMAGE_VERSION 5u
 #define CF_BYTE_ORDER 0x01020304u
 #define HDR_SIZE 64u
 #define SEC_SIZE 24u
@@ -30,8 +29,6 @@ enum {
   SEC_SETTINGS, SEC_STRINGS, SEC_NAT64, SEC_HOSTS, SEC_END
 };
 #define NSEC (SEC_END - 1)
-/* The sections of a version 3 image: all but the host rules. */
-#define NSEC_NOHOSTS (NSEC - 1)
 
 /* A source file as recorded. */
 typedef struct cf_img_src {

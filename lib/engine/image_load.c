@@ -21,7 +21,7 @@
 static const char *const sec_name[SEC_END] = {
     "", "IPv4 direct array", "IPv4 nodes", "IPv4 leaves",
     "IPv6 direct array", "IPv6 nodes", "IPv6 leaves", "port sets",
-    "port candidates", "NAT64 records", "rules", "port ranges",
+    "port candidates", "NAT64 records", "IPv4 blocks", "rules", "port ranges",
     "rule texts", "source files", "settings", "strings", "nat64 prefixes",
     "host rules"};
 
@@ -34,7 +34,6 @@ typedef struct loader {
   size_t cnt[SEC_END];
   size_t off[SEC_END];
   uint32_t nself;      /* self rules seen */
-  uint32_t version;    /* CF_IMAGE_VERSION, or _NOHOSTS: no host rules */
 } loader;
 
 static const uint8_t zero16[16];
@@ -89,11 +88,9 @@ static curlfence_code check_header(loader *l)
   if(l->len < HDR_SIZE)
     return reject(l, l->len, "truncated: %zu bytes, the header alone is %u",
                   l->len, HDR_SIZE);
-  if((v = rd32(b + 16)) != CF_IMAGE_VERSION && v != CF_IMAGE_VERSION_NOHOSTS)
-    return reject(l, 16, "format version %u; this library reads versions "
-                  "%u and %u (compile the image again)", v,
-                  CF_IMAGE_VERSION_NOHOSTS, CF_IMAGE_VERSION);
-  l->version = v;
+  if((v = rd32(b + 16)) != CF_IMAGE_VERSION)
+    return reject(l, 16, "format version %u; this library reads version %u "
+                  "(compile the image again)", v, CF_IMAGE_VERSION);
   if((v = rd32(b + 20)) != CF_BYTE_ORDER)
     return reject(l, 20, "byte order mark 0x%08x: the image was written on "
                   "a machine of the other byte order", v);
@@ -128,9 +125,6 @@ static curlfence_code check_header(loader *l)
 
     if(id == 0 || id >= SEC_END)
       return reject(l, at, "section %u: unknown section id %u", i, id);
-    if(id == SEC_HOSTS && l->version == CF_IMAGE_VERSION_NOHOSTS)
-      return reject(l, at, "section %u: %s in a version %u image", i,
-                    sec_name[id], l->version);
     if(l->sec[id])
       return reject(l, at, "section %u: a second %s section", i,
                     sec_name[id]);
@@ -154,8 +148,7 @@ static curlfence_code check_header(loader *l)
     end = (size_t)off + (size_t)cnt * rsize;
   }
   for(unsigned id = 1; id < SEC_END; id++)
-    if(!l->sec[id] &&
-       (id != SEC_HOSTS || l->version != CF_IMAGE_VERSION_NOHOSTS))
+    if(!l->sec[id])
       return reject(l, 28, "no %s section", sec_name[id]);
   return CURLFENCE_OK;
 }

@@ -139,10 +139,9 @@ nomem:
 }
 
 /* What decisions read comes first: the table, then the port ranges and
- * the host rules.  The host rules come last in this list, so that a
- * policy without any writes the first NSEC_NOHOSTS: version 3. */
+ * the host rules. */
 static const unsigned char file_order[NSEC] = {
-    1, 2, 3, 4, 5, 6, 7, 8, 9, SEC_PORTS, SEC_NAT64, SEC_RULES, SEC_TEXTS,
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, SEC_PORTS, SEC_NAT64, SEC_RULES, SEC_TEXTS,
     SEC_SOURCES, SEC_SETTINGS, SEC_STRINGS, SEC_HOSTS};
 
 static size_t align_up(size_t n, size_t a)
@@ -170,18 +169,18 @@ static int record_settings(const cf_ruleset *rs, cf_img_set *set,
 }
 
 /* The header's fixed fields, all but the checksum. */
-static void write_header(unsigned char *b, size_t total, unsigned nsec)
+static void write_header(unsigned char *b, size_t total)
 {
   uint32_t u;
   uint64_t w;
   memcpy(b, cf_image_magic, sizeof cf_image_magic);
-  u = nsec == NSEC ? CF_IMAGE_VERSION : CF_IMAGE_VERSION_NOHOSTS;
+  u = CF_IMAGE_VERSION;
   memcpy(b + 16, &u, 4);
   u = CF_BYTE_ORDER;
   memcpy(b + 20, &u, 4);
   u = sizeof(void *);
   memcpy(b + 24, &u, 4);
-  u = nsec;
+  u = NSEC;
   memcpy(b + 28, &u, 4);
   w = total;
   memcpy(b + 32, &w, 8);
@@ -198,7 +197,6 @@ curlfence_code cf_image_build(const curlfence_policy *p, const char *image_dir,
   strbuf str = {NULL, 0, 0};
   cf_img_src *src = NULL;
   size_t nsrc = p->image ? p->image->nsrc : p->rs.nfiles;
-  unsigned nsec = p->rs.nhosts ? NSEC : NSEC_NOHOSTS;
   unsigned char *b, *e;
   curlfence_code rc;
   uint32_t u;
@@ -237,8 +235,8 @@ curlfence_code cf_image_build(const curlfence_policy *p, const char *image_dir,
   cnt[SEC_NAT64] = p->rs.nnat64;
   data[SEC_HOSTS] = p->rs.hosts;
   cnt[SEC_HOSTS] = p->rs.nhosts;
-  total = align_up(HDR_SIZE + nsec * SEC_SIZE, SEC_ALIGN);
-  for(unsigned i = 0; i < nsec; i++) {
+  total = align_up(HDR_SIZE + NSEC * SEC_SIZE, SEC_ALIGN);
+  for(unsigned i = 0; i < NSEC; i++) {
     unsigned id = file_order[i];
     off[id] = total;
     total = align_up(total + cnt[id] * sec_size(id), SEC_ALIGN);
@@ -246,9 +244,9 @@ curlfence_code cf_image_build(const curlfence_policy *p, const char *image_dir,
   b = calloc(1, total);
   if(!b)
     goto nomem;
-  write_header(b, total, nsec);
+  write_header(b, total);
   e = b + HDR_SIZE;
-  for(unsigned i = 0; i < nsec; i++, e += SEC_SIZE) {
+  for(unsigned i = 0; i < NSEC; i++, e += SEC_SIZE) {
     unsigned id = file_order[i];
     u = id;
     memcpy(e, &u, 4);

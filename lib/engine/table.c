@@ -2,9 +2,10 @@
 /*
  * table.c - the compiled lookup table: same answers as cf_match_linear(),
  * in a handful of memory accesses.  This file has the layout, its costs
- * and the lookups; table_build.c builds tables, table_view.c checks the
- * arrays of a mapped image before a table is made over them, and the
- * review code's spans (lib/review/spans.c) come from the build's sweep.
+ * and the lookups; table_build.c and table_trie.c build tables,
+ * table_view.c checks the arrays of a mapped image before a table is
+ * made over them, and the review code's spans (lib/review/spans.c) come
+ * from the build's sweep.
  *
  * ------------------------------------------------------------------------
  * WHAT IS STORED
@@ -59,14 +60,10 @@
  * ------------------------------------------------------------------------
  *
  * Keys are addresses read most significant bit first.  The top S bits
- * index a direct array of 2^S 16-byte entries (S is chosen per family from
- * its rule count, 8..18, so a ten-rule policy costs 4 KiB here and a BGP
- * table 4 MiB).  An entry holds one of:
- *
- *   VALUE   the whole region has one value;
- *   FLAT    a node whose 64 digits (the next 6 bits) all end in values:
- *           its leaf bitmap and leaf base, inline (see below);
- *   n       the index of an inner node that resolves the next 6 bits:
+ * index a direct array of 2^S entries (S is chosen per family from its
+ * rule count, 8..18, so a ten-rule policy costs a few KiB here and a BGP
+ * table 1 MiB for IPv4, 4 MiB for IPv6).  Below it, regions are resolved
+ * 6 bits at a time by inner nodes:
  *
  *   struct node { uint64 inner; uint64 leafstart; uint32 child; uint32 leaf; }
  *                                                         24 bytes, no padding
@@ -78,26 +75,52 @@
  * compression): bit i of `leafstart` is set when digit i starts a new run,
  * and the value is leaves[leaf + popcount(leafstart & bits 0..i) - 1].  A
  * node therefore costs 24 bytes plus 4 bytes per distinct run instead of
- * 64 * 4 bytes for a plain 64-way array.
+ * 64 * 4 bytes for a plain 64-way array.  The key is shifted left 6 bits
+ * per level, so IPv4 (a 64-bit key with the address on top) and IPv6 (a
+ * 128-bit key) share the node walk.  Digits past the end of an address
+ * read as zeros; the builder plans for that by working on 128-bit
+ * left-aligned keys for both families, and their leaves compress away.
  *
- * Cost of one lookup: one 16-byte load from the direct array, then per
- * level one 24-byte node load (one cache line most of the time), a
- * popcount and a branch; the last level loads one uint32 from the leaf
- * array.  IPv4 with S = 18 resolves every /24 at the first level, which is
- * nearly always FLAT: two dependent loads (direct, leaf), like DPDK's
- * tbl24 + tbl8 but without the 64 MiB.  Longer IPv4 prefixes add up to two
- * node levels; IPv6 /48s need 5 with S = 18.  Both families use the same
- * code: the key is shifted left 6 bits per level, so IPv4 (a 64-bit key
- * with the address on top) and IPv6 (a 128-bit key) differ only in the key
- * type.  Digits past the end of an address read as zeros; the builder
- * plans for that by working on 128-bit left-aligned keys for both
- * families, and their leaves compress away.
+ * IPv4: blocks.  A direct entry is 4 bytes, the offset (in 4-byte units)
+ * of a block that resolves the next 6 bits:
  *
- * Memory: 16 * 2^S + 24 * nodes + 4 * runs bytes per family, plus 12 bytes
- * per port set and 12 per port candidate (its rule, port ranges and
- * action, so that a lookup never reads the rule record), in one block
- * (huge pages when it is 2 MiB or more).  Nothing is allocated or locked
- * on lookup.
+ *   block: uint64 runstart; uint32 run[popcount(runstart)]
+ *
+ * Bit i of `runstart` says digit i starts a run, and the digit's value is
+ * run[popcount(runstart & bits 0..i) - 1]: a load, an and, a popcount
+ * and a load, with no branch on what the entry holds.  A run value is a
+ * value as above, or CF_NAT64 | n (both tag bits: no IPv4 value has them)
+ * when the digit holds change points of its own and node n resolves the
+ * bits below it; such a digit is a run of its own.  A region of one value
+ * is a block of one run, {1, value}, shared by every region of that value
+ * (a table holds far fewer distinct values than regions).  Blocks are
+ * placed so that one of up to 14 runs does not cross a 64-byte line.
+ *
+ * IPv6: the direct entries are 16 bytes and hold one of:
+ *
+ *   VALUE   the whole region has one value;
+ *   FLAT    a node whose 64 digits all end in values: its leaf bitmap and
+ *           leaf base, inline;
+ *   n       the index of the inner node that resolves the next 6 bits.
+ *
+ * Cost of one lookup.  IPv4 with S = 18 resolves every /24 in the block:
+ * two dependent loads (the 1 MiB direct array, which a 1.25 MiB L2 holds
+ * at 100k prefixes, then one line of the block), one predictable branch
+ * on the run value's tag, and one node level per 6 bits past /24 for the
+ * rare longer prefixes (the node, then the leaf).  DPDK's tbl24 is one
+ * load, but from 64 MiB, so a miss in every cache; here the miss is the
+ * block's line alone.  IPv6: one 16-byte direct load, then per level one
+ * 24-byte node load (one cache line most of the time), a popcount and a
+ * branch; the last level loads one uint32 from the leaf array.  /48s
+ * need 5 levels with S = 18.
+ *
+ * Memory: IPv4 4 * 2^S, then 8 bytes per block and 4 per run, 12 per
+ * distinct single value (later blocks fill the gaps that line alignment
+ * leaves); IPv6 16 * 2^S; both 24 * nodes + 4 * runs of their nodes;
+ * plus 12 bytes per port set and 12 per port candidate (its rule, port
+ * ranges and action, so that a lookup never reads the rule record), in
+ * one block (huge pages when it is 2 MiB or more).  Nothing is allocated
+ * or locked on lookup.
  *
  * ------------------------------------------------------------------------
  * HOW IT IS BUILT (a radix sort, then one pass: O(n) in rules and output)
@@ -113,8 +136,10 @@
  *    (start, value) change point, merging equal neighbours.
  * 3. Build the trie depth first from the sorted change points: a region
  *    with no change point strictly inside it becomes a value, any other
- *    becomes a node.  Each region is visited once, so the build is linear
- *    in the output.
+ *    becomes a node (an IPv4 direct entry: a block, its digits' nodes
+ *    after it; single values go through a hash set to their shared
+ *    block).  Each region is visited once, so the build is linear in the
+ *    output.
  *
  * ------------------------------------------------------------------------
  * THE PUBLIC DECISION'S PATH (table.h, decide.c)
@@ -125,15 +150,17 @@
  * (one per popcount flavour) that reads the sockaddr in place, walks the
  * table and, for a port set, matches the port against the candidates'
  * ranges: one call from the public function, which only jumps; no
- * decision record in any frame.  IPv4 saves two registers only when its
- * direct entry is not a single value; IPv6 has a leaf of its own.
- * Measured with callgrind on the bench's keys (instructions per decision,
- * the bench loop's 12 included): bgp4 random 62 (79 before), bgp6-100k
- * random 105 (121), inside 187 (206).  At 1M IPv4 prefixes the walk
- * still costs about 1.6 misses per lookup in a 1.25 MiB L2 model (two
- * dependent loads: the 4 MiB direct array, then the leaves), where
- * DPDK's tbl24 costs one: the 4-byte direct entries with cache-line
- * blocks that would bring it to one are not done.
+ * decision record in any frame.  IPv6 has a leaf of its own.  Measured
+ * with callgrind on the bench's keys (instructions per decision, the
+ * bench loop's 12 included; make bench-misses): bgp4-100k random 74 and
+ * inside 74 (the 16-byte direct entries before the blocks: 66 and 79,
+ * their single values returning after one load but behind a branch),
+ * bgp6-100k random 123, inside 205.  Misses per lookup in a 1.25 MiB L2
+ * model: bgp4-100k 0.61 random, 0.60 inside (before: 1.10, 0.49);
+ * bgp4-1M 1.50 and 1.73 (1.64, 1.91), where DPDK's tbl24 costs one.  At
+ * 1M the blocks' lines (8 MiB, read at random) push the 1 MiB direct
+ * array out of the L2, so about half of the direct loads miss too; a
+ * smaller direct array would spread each block's runs over more lines.
  *
  * popcount: the portable x86-64 baseline has no POPCNT instruction and
  * __builtin_popcountll becomes a libgcc call there, so the walk is
@@ -152,7 +179,7 @@
 
 static uint32_t walk4(const cf_fam *f, uint64_t key)
 {
-  CF_WALK(uint64_t, 64, f, key);
+  CF_WALK4(f, key);
 }
 
 static uint32_t walk6(const cf_fam *f, cf_u128 key)
@@ -164,7 +191,7 @@ static uint32_t walk6(const cf_fam *f, cf_u128 key)
 __attribute__((target("popcnt"))) static uint32_t
 walk4_popcnt(const cf_fam *f, uint64_t key)
 {
-  CF_WALK(uint64_t, 64, f, key);
+  CF_WALK4(f, key);
 }
 
 __attribute__((target("popcnt"))) static uint32_t
@@ -340,9 +367,11 @@ size_t cf_table_memory(const cf_table *t)
     return sizeof *t + t->arena_size;
   m = sizeof *t + t->npsets * sizeof *t->psets +
       t->ncands * sizeof *t->cands + t->nn64 * sizeof *t->n64;
+  m += ((size_t)1 << t->fam[0].sbits) * sizeof(uint32_t) +
+       t->fam[0].nblocks * sizeof(uint32_t) +
+       ((size_t)1 << t->fam[1].sbits) * sizeof(cf_dent);
   for(int f = 0; f < 2; f++)
-    m += ((size_t)1 << t->fam[f].sbits) * sizeof(uint32_t) +
-         t->fam[f].nnodes * sizeof(cf_node) +
+    m += t->fam[f].nnodes * sizeof(cf_node) +
          t->fam[f].nleaves * sizeof(uint32_t);
   return m;
 }
@@ -358,6 +387,8 @@ void cf_table_free(cf_table *t)
   }
   for(int f = 0; f < 2; f++) {
     free(t->fam[f].direct);
+    free(t->fam[f].dir4);
+    free(t->fam[f].blocks);
     free(t->fam[f].nodes);
     free(t->fam[f].leaves);
   }

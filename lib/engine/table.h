@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * table.h - the compiled table's layout and its lookup, as inline code:
- * table.c looks up, table_build.c builds tables, table_view.c checks the
- * arrays of a mapped image, and the public decision (decide.c) inlines
- * the walk into its fast path; the review code's spans (lib/review/
- * spans.c) use the build's sweep.  The layout is described at the top of
- * table.c.
+ * table.c looks up, table_build.c and table_trie.c build tables,
+ * table_view.c checks the arrays of a mapped image, and the public
+ * decision (decide.c) inlines the walk into its fast path; the review
+ * code's spans (lib/review/spans.c) use the build's sweep.  The layout is
+ * described at the top of table.c.
  */
 #ifndef CURLFENCE_TABLE_H
 #define CURLFENCE_TABLE_H
@@ -71,7 +71,10 @@ typedef struct cf_n64 {
 
 typedef struct cf_fam {
   unsigned sbits;
-  cf_dent *direct;   /* 2^sbits entries */
+  cf_dent *direct;   /* IPv6: 2^sbits entries */
+  uint32_t *dir4;    /* IPv4: 2^sbits block offsets, in blocks */
+  uint32_t *blocks;  /* IPv4: run bitmaps and run values, 4-byte units */
+  size_t nblocks, capblocks;
   cf_node *nodes;
   size_t nnodes, capnodes;
   uint32_t *leaves;
@@ -121,6 +124,40 @@ typedef struct cf_cut4 {
 int cf_table_sweep(cf_table *t, const cf_ruleset *rs, int v6, cf_cut **cuts,
                    cf_cut4 **cuts4, size_t *ncuts);
 
+/* What table_build.c and table_trie.c share while building: the
+ * table, the rules, and the change points of the family being built. */
+typedef struct cf_builder {
+  cf_table *t;
+  const cf_ruleset *rs;
+  int v4;            /* the family being built uses cuts4 */
+  size_t nnat64;     /* records [0, nnat64) of t->n64 are the prefixes */
+  cf_cut *cuts;
+  cf_cut4 *cuts4;
+  size_t ncuts, capcuts, capcuts4;
+} cf_builder;
+
+/* The start and value of change point i. */
+static inline cf_u128 cut_start(const cf_builder *b, size_t i)
+{
+  if(b->v4)
+    return (cf_u128)b->cuts4[i].start << 96;
+  return (cf_u128)b->cuts[i].hi << 64 | b->cuts[i].lo;
+}
+
+static inline uint32_t cut_val(const cf_builder *b, size_t i)
+{
+  return b->v4 ? b->cuts4[i].val : b->cuts[i].val;
+}
+
+/* table_trie.c, step 3 (each described there): the region of a digit,
+ * a node and the nodes below it, the IPv4 direct array and blocks.  0 or
+ * 1 as described, -1 when out of memory, -2 past a limit. */
+int cf_build_region(cf_builder *b, size_t *p, cf_u128 s, cf_u128 size,
+                    uint32_t *val, int *es);
+int cf_build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
+                  unsigned off, size_t p);
+int cf_build_blocks4(cf_builder *b, cf_fam *f);
+
 /* The NAT64 record of declared prefix i (d); -1 for a length RFC 6052
  * does not define.  The build makes them, and an image's are checked
  * against them. */
@@ -128,8 +165,26 @@ int cf_table_n64_record(const cf_nat64 *d, size_t i, cf_n64 *r);
 
 /* ------------------------------------------------------------ lookup */
 
-/* The walk, written once; the callers below only differ in the target
- * ISA the compiler may use. */
+/* From node n_ on, the key k_ at its digit: returns the leaf value. */
+#define CF_WALK_NODES(KEYBITS, f, n_, k_)                                     \
+  for(;;) {                                                                   \
+    unsigned i_ = (unsigned)((k_) >> ((KEYBITS) - 6));                        \
+    uint64_t upto_ = (2ull << i_) - 1; /* bits 0..i_; i_ = 63 wraps */        \
+    if((n_)->inner & (1ull << i_)) {                                          \
+      (n_) = &(f)->nodes[(n_)->child +                                        \
+                         (uint32_t)__builtin_popcountll((n_)->inner &         \
+                                                        upto_) - 1];          \
+      (k_) <<= 6;                                                             \
+    }                                                                         \
+    else {                                                                    \
+      return (f)->leaves[(n_)->leaf +                                         \
+                         (uint32_t)__builtin_popcountll((n_)->leafstart &     \
+                                                        upto_) - 1];          \
+    }                                                                         \
+  }
+
+/* The IPv6 walk, written once; the callers below only differ in the
+ * target ISA the compiler may use. */
 #define CF_WALK(KEYT, KEYBITS, f, key)                                        \
   do {                                                                        \
     KEYT k_ = (key);                                                          \
@@ -147,21 +202,28 @@ int cf_table_n64_record(const cf_nat64 *d, size_t i, cf_n64 *r);
                                                         upto_) - 1];          \
     }                                                                         \
     n_ = &(f)->nodes[d_->tag];                                                \
-    for(;;) {                                                                 \
-      unsigned i_ = (unsigned)(k_ >> ((KEYBITS) - 6));                        \
-      uint64_t upto_ = (2ull << i_) - 1; /* bits 0..i_; i_ = 63 wraps */      \
-      if(n_->inner & (1ull << i_)) {                                          \
-        n_ = &(f)->nodes[n_->child +                                          \
-                         (uint32_t)__builtin_popcountll(n_->inner &           \
-                                                        upto_) - 1];          \
-        k_ <<= 6;                                                             \
-      }                                                                       \
-      else {                                                                  \
-        return (f)->leaves[n_->leaf +                                         \
-                           (uint32_t)__builtin_popcountll(n_->leafstart &     \
-                                                          upto_) - 1];        \
-      }                                                                       \
-    }                                                                         \
+    CF_WALK_NODES(KEYBITS, f, n_, k_);                                        \
+  } while(0)
+
+/* IPv4 (key: the address in the top 32 bits): the direct entry names a
+ * block, whose run bitmap (units 0-1) and run values (from unit 2)
+ * resolve the next 6 bits with no branch; a run value with both tag bits
+ * (CF_NAT64, which no IPv4 value has) is a node for the bits below. */
+#define CF_WALK4(f, key)                                                      \
+  do {                                                                        \
+    uint64_t k_ = (key), bm_;                                                 \
+    const uint32_t *b_ = (f)->blocks + (f)->dir4[k_ >> (64 - (f)->sbits)];    \
+    const cf_node *n_;                                                        \
+    uint32_t v_;                                                              \
+    memcpy(&bm_, b_, sizeof bm_);                                             \
+    k_ <<= (f)->sbits;                                                        \
+    v_ = b_[1 + (uint32_t)__builtin_popcountll(                               \
+                    bm_ & ((2ull << (unsigned)(k_ >> 58)) - 1))];             \
+    if((v_ & CF_NAT64) != CF_NAT64)                                           \
+      return v_;                                                              \
+    k_ <<= 6;                                                                 \
+    n_ = &(f)->nodes[v_ & CF_VAL_MAX];                                        \
+    CF_WALK_NODES(64, f, n_, k_);                                             \
   } while(0)
 
 /* The x86-64 baseline has no POPCNT: lookups are compiled twice, and the
@@ -245,7 +307,7 @@ n64_direct(const cf_table *t, uint64_t hi, uint64_t lo, uint32_t *a4)
 __attribute__((always_inline)) static inline uint32_t
 walk4_in(const cf_fam *f, uint64_t key)
 {
-  CF_WALK(uint64_t, 64, f, key);
+  CF_WALK4(f, key);
 }
 
 __attribute__((always_inline)) static inline uint32_t

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * table_build.c - builds the compiled table from a rule set: the radix
- * sort, the sweep over nested prefixes and the trie built from its change
- * points, packed into one block ("HOW IT IS BUILT" at the top of table.c).
+ * sort, the sweep over nested prefixes and, from its change points, the
+ * trie (table_trie.c), packed into one block ("HOW IT IS BUILT" at the
+ * top of table.c).
  */
 #include "engine.h"
 #include "table.h"
@@ -34,16 +35,6 @@ typedef struct cf_open {
   uint32_t w;        /* best portless value inside it */
   uint32_t coff, cn; /* its port candidates, best first */
 } cf_open;
-
-typedef struct cf_builder {
-  cf_table *t;
-  const cf_ruleset *rs;
-  int v4;            /* the family being built uses cuts4 */
-  size_t nnat64;     /* records [0, nnat64) of t->n64 are the prefixes */
-  cf_cut *cuts;
-  cf_cut4 *cuts4;
-  size_t ncuts, capcuts, capcuts4;
-} cf_builder;
 
 /* (start, plen, rank, idx) order: the same prefixes end up adjacent, best
  * rule first, and a prefix follows the ones that hold it. */
@@ -126,18 +117,6 @@ static int sort_keys(cf_key *k, size_t n)
   free(tmp);
   free(hist);
   return 0;
-}
-
-static cf_u128 cut_start(const cf_builder *b, size_t i)
-{
-  if(b->v4)
-    return (cf_u128)b->cuts4[i].start << 96;
-  return (cf_u128)b->cuts[i].hi << 64 | b->cuts[i].lo;
-}
-
-static uint32_t cut_val(const cf_builder *b, size_t i)
-{
-  return b->v4 ? b->cuts4[i].val : b->cuts[i].val;
 }
 
 static int emit(cf_builder *b, cf_u128 start, uint32_t val)
@@ -372,160 +351,6 @@ int cf_table_sweep(cf_table *t, const cf_ruleset *rs, int v6, cf_cut **cuts,
   return rc;
 }
 
-static int is_n64(uint32_t v)
-{
-  return (v & CF_NAT64) == CF_NAT64;
-}
-
-/* A region [s, e] (cuts[p] the last change point at or before s) whose
- * change points are those of one nat64 prefix with one value around it
- * needs no node: a NAT64 record with that value outside answers it.
- * Returns 1 and the value, 0 when the region needs a node, -1 when out of
- * memory. */
-static int early_stop(cf_builder *b, size_t p, cf_u128 e, uint32_t *val)
-{
-  cf_table *t = b->t;
-  uint32_t seg[3], nv, outside;
-  size_t k = 0, i;
-  if(!b->nnat64)
-    return 0;
-  for(i = p; i < b->ncuts && (i == p || cut_start(b, i) <= e); i++) {
-    if(k == 3)
-      return 0;
-    seg[k++] = cut_val(b, i);
-  }
-  if(k == 2 && is_n64(seg[0]) != is_n64(seg[1])) {
-    nv = is_n64(seg[0]) ? seg[0] : seg[1];
-    outside = is_n64(seg[0]) ? seg[1] : seg[0];
-  }
-  else if(k == 3 && is_n64(seg[1]) && !is_n64(seg[0]) &&
-            seg[0] == seg[2]) {
-    nv = seg[1];
-    outside = seg[0];
-  }
-  else {
-    return 0;
-  }
-  nv &= CF_VAL_MAX;  /* a declared prefix's own record */
-  for(i = t->nn64 - 1; i >= b->nnat64 && i < t->nn64; i--)
-    if(t->n64[i].nat64 == nv && t->n64[i].outside == outside)
-      break;
-  if(i < b->nnat64 || i >= t->nn64) {
-    if(t->nn64 >= CF_VAL_MAX)
-      return -1;
-    if(cf_grow(&t->n64, &t->capn64, t->nn64 + 1, sizeof *t->n64))
-      return -1;
-    i = t->nn64++;
-    t->n64[i] = t->n64[nv];
-    t->n64[i].outside = outside;
-  }
-  *val = CF_NAT64 | (uint32_t)i;
-  return 1;
-}
-
-/* The region of a digit, the size addresses from s: moves *p on to the
- * last change point at or before s and gives the region's value in *val.
- * Returns 1 when the region holds change points of its own and needs a
- * child node, 0 when one value answers it (*es set when an early stop
- * does), -1 when out of memory.  Nodes and the direct table step through
- * their digits alike. */
-static int region(cf_builder *b, size_t *p, cf_u128 s, cf_u128 size,
-                  uint32_t *val, int *es)
-{
-  cf_u128 e = s + (size - 1);
-  size_t m = b->ncuts;
-
-  *es = 0;
-  while(*p + 1 < m && cut_start(b, *p + 1) <= s)
-    (*p)++;
-  *val = cut_val(b, *p);
-  if(*p + 1 >= m || cut_start(b, *p + 1) > e)
-    return 0;
-  *es = early_stop(b, *p, e, val);
-  return *es < 0 ? -1 : !*es;
-}
-
-/* Step 3.  Fill node ni, which covers the region starting at base whose
- * digits start at bit off of the key; cuts[p] is the last change point at
- * or before base. */
-static int build_node(cf_builder *b, cf_fam *f, size_t ni, cf_u128 base,
-                      unsigned off, size_t p)
-{
-  size_t m = b->ncuts;
-  /* Near the end of an IPv6 key a digit runs past bit 127: the lookup
-   * reads the missing bits as zeros, so digit d means address
-   * base + (d >> pad) and the other digits copy their value. */
-  unsigned pad = off + 6 > 128 ? off + 6 - 128 : 0;
-  unsigned cshift = 128 - off - 6 + pad;  /* log2 of a digit's region */
-  cf_u128 csize = (cf_u128)1 << cshift;
-  size_t childp[64];
-  uint64_t inner = 0, leafstart = 0;
-  uint32_t prev = 0;
-  int have_prev = 0;
-  size_t nchild, first_child, first_leaf = f->nleaves;
-
-  for(unsigned d = 0; d < 64;) {
-    cf_u128 s = base + (cf_u128)(d >> pad) * csize;
-    uint32_t val;
-    int es, split = region(b, &p, s, csize, &val, &es);
-
-    if(split < 0)
-      return -1;
-    if(split) {
-      inner |= 1ull << d;
-      childp[d] = p;
-      d++;
-      continue;
-    }
-    if(!have_prev || val != prev) {
-      if(cf_grow(&f->leaves, &f->capleaves, f->nleaves + 1, sizeof *f->leaves))
-        return -1;
-      f->leaves[f->nleaves++] = val;
-      leafstart |= 1ull << d;
-      prev = val;
-      have_prev = 1;
-    }
-    /* Every digit that ends before the next change point has this value
-     * too: skip them (most nodes hold one or two change points, so this
-     * is what makes building a small policy cheap).  An early stop holds
-     * change points of its own: the next digit follows it. */
-    if(es) {
-      d++;
-    }
-    else if(pad == 0 && p + 1 < m) {
-      cf_u128 q = (cut_start(b, p + 1) - base) >> cshift;
-      d = q < 64 ? (unsigned)q : 64;
-    }
-    else if(pad == 0) {
-      d = 64;
-    }
-    else {
-      d++;
-    }
-  }
-  nchild = (size_t)__builtin_popcountll(inner);
-  first_child = f->nnodes;
-  if(f->nnodes + nchild > CF_VAL_MAX || f->nleaves > UINT32_MAX)
-    return -2;
-  if(cf_grow(&f->nodes, &f->capnodes, f->nnodes + nchild, sizeof *f->nodes))
-    return -1;
-  f->nnodes += nchild;
-  f->nodes[ni].inner = inner;
-  f->nodes[ni].leafstart = leafstart;
-  f->nodes[ni].child = (uint32_t)first_child;
-  f->nodes[ni].leaf = (uint32_t)first_leaf;
-  for(unsigned d = 0, ci = 0; d < 64; d++) {
-    if(!(inner & (1ull << d)))
-      continue;
-    int rc = build_node(b, f, first_child + ci++,
-                        base + (cf_u128)(d >> pad) * csize,
-                        off + 6, childp[d]);
-    if(rc)
-      return rc;
-  }
-  return 0;
-}
-
 static unsigned ceil_log2(size_t n)
 {
   unsigned l = 0;
@@ -577,6 +402,8 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6)
   rc = sweep(b, rs, v6);
   if(rc)
     return rc;
+  if(!v6)
+    return cf_build_blocks4(b, f);
   f->direct = malloc(((size_t)1 << f->sbits) * sizeof *f->direct);
   if(!f->direct)
     return -1;
@@ -586,7 +413,7 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6)
     for(size_t d = 0; d < ((size_t)1 << f->sbits); d++) {
       cf_u128 s = (cf_u128)d << cshift;
       uint32_t val;
-      int es, split = region(b, &p, s, csize, &val, &es);
+      int es, split = cf_build_region(b, &p, s, csize, &val, &es);
 
       if(split < 0)
         return -1;
@@ -597,7 +424,7 @@ static int build_family(cf_builder *b, const cf_ruleset *rs, int v6)
         if(cf_grow(&f->nodes, &f->capnodes, ni + 1, sizeof *f->nodes))
           return -1;
         f->nnodes++;
-        rc = build_node(b, f, ni, s, f->sbits, p);
+        rc = cf_build_node(b, f, ni, s, f->sbits, p);
         if(rc)
           return rc;
         if(f->nodes[ni].inner == 0) {
@@ -659,13 +486,21 @@ static int pack(cf_table *t)
   struct {
     void **p;
     size_t bytes;
-  } part[9];
+  } part[10];
   size_t np = 0, total = 0, off = 0;
   char *arena;
   for(int f = 0; f < 2; f++) {
     cf_fam *fm = &t->fam[f];
-    part[np].p = (void **)&fm->direct;
-    part[np++].bytes = ((size_t)1 << fm->sbits) * sizeof *fm->direct;
+    if(f) {
+      part[np].p = (void **)&fm->direct;
+      part[np++].bytes = ((size_t)1 << fm->sbits) * sizeof *fm->direct;
+    }
+    else {
+      part[np].p = (void **)&fm->dir4;
+      part[np++].bytes = ((size_t)1 << fm->sbits) * sizeof *fm->dir4;
+      part[np].p = (void **)&fm->blocks;
+      part[np++].bytes = fm->nblocks * sizeof *fm->blocks;
+    }
     part[np].p = (void **)&fm->nodes;
     part[np++].bytes = fm->nnodes * sizeof *fm->nodes;
     part[np].p = (void **)&fm->leaves;

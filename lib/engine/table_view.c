@@ -16,6 +16,9 @@
 /* The image format (image.c) stores each array of a table as a section
  * and maps it back in place; these sizes are part of that format. */
 _Static_assert(sizeof(cf_dent) == 16, "cf_dent is 16 bytes in images");
+_Static_assert(sizeof(*((cf_fam *)0)->dir4) == 4 &&
+               sizeof(*((cf_fam *)0)->blocks) == 4,
+               "IPv4 direct entries and block units are 4 bytes in images");
 _Static_assert(sizeof(cf_node) == 24, "cf_node is 24 bytes in images");
 _Static_assert(sizeof(cf_pset) == 12, "cf_pset is 12 bytes in images");
 _Static_assert(sizeof(cf_cand) == 12, "cf_cand is 12 bytes in images");
@@ -24,9 +27,9 @@ _Static_assert(sizeof(cf_n64) == 48, "cf_n64 is 48 bytes in images");
 size_t cf_table_part_size(unsigned part)
 {
   static const size_t size[CF_PART_N] = {
+      sizeof(uint32_t), sizeof(cf_node), sizeof(uint32_t),
       sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
-      sizeof(cf_dent), sizeof(cf_node), sizeof(uint32_t),
-      sizeof(cf_pset), sizeof(cf_cand), sizeof(cf_n64)};
+      sizeof(cf_pset), sizeof(cf_cand), sizeof(cf_n64), sizeof(uint32_t)};
   return part < CF_PART_N ? size[part] : 0;
 }
 
@@ -34,7 +37,7 @@ void cf_table_get_parts(const cf_table *t, cf_table_parts *out)
 {
   for(int f = 0; f < 2; f++) {
     const cf_fam *fm = &t->fam[f];
-    out->p[3 * f] = fm->direct;
+    out->p[3 * f] = f ? (const void *)fm->direct : (const void *)fm->dir4;
     out->n[3 * f] = (size_t)1 << fm->sbits;
     out->p[3 * f + 1] = fm->nodes;
     out->n[3 * f + 1] = fm->nnodes;
@@ -47,6 +50,8 @@ void cf_table_get_parts(const cf_table *t, cf_table_parts *out)
   out->n[CF_PART_CANDS] = t->ncands;
   out->p[CF_PART_N64] = t->n64;
   out->n[CF_PART_N64] = t->nn64;
+  out->p[CF_PART_BLOCKS4] = t->fam[0].blocks;
+  out->n[CF_PART_BLOCKS4] = t->fam[0].nblocks;
 }
 
 static curlfence_code bad(cf_table_fault *f, unsigned part, size_t elem,
@@ -222,7 +227,7 @@ static curlfence_code check_n64(view *v)
   return CURLFENCE_OK;
 }
 
-/* The direct entries of family f: each a value, a flat node or the only
+/* The IPv6 direct entries: each a value, a flat node or the only
  * parent of a node, whose level (1) goes into v->depth. */
 static curlfence_code check_direct(view *v, int f)
 {
@@ -263,6 +268,76 @@ static curlfence_code check_direct(view *v, int f)
       return bad(v->flt, pd, d, "direct entry %zu: %s", d, why);
   }
   return CURLFENCE_OK;
+}
+
+/* The IPv4 direct entries, each the offset of a block: a run bitmap
+ * whose digit 0 starts a run, then run values, inside the blocks; a run
+ * value is a value of the family or, tagged CF_NAT64, the only parent of
+ * a node, whose level (2) goes into v->depth.  Regions of one value share
+ * a block, so each block is checked once (seen: a bit per unit); one
+ * with nodes below it may not be shared, or a node would answer for two
+ * regions. */
+static curlfence_code check_blocks4(view *v)
+{
+  const uint32_t *dir = v->tp->p[CF_PART_DIRECT4];
+  const uint32_t *blk = v->tp->p[CF_PART_BLOCKS4];
+  size_t ndir = v->tp->n[CF_PART_DIRECT4], nnodes = v->tp->n[CF_PART_NODES4];
+  size_t nblk = v->tp->n[CF_PART_BLOCKS4];
+  uint8_t *seen;
+  curlfence_code rc = CURLFENCE_OK;
+
+  if(nblk > UINT32_MAX)
+    return bad(v->flt, CF_PART_BLOCKS4, 0, "%zu block units, at most %u",
+               nblk, UINT32_MAX);
+  seen = calloc(nblk / 8 + 1, 1);
+  if(!seen)
+    return CURLFENCE_E_NOMEM;
+  for(size_t d = 0; d < ndir && !rc; d++) {
+    uint32_t at = dir[d];
+    const char *why = NULL;
+    size_t run = 0, nruns = 0;
+    uint64_t bm = 0;
+    int again;
+
+    if(nblk < 2 || at > nblk - 2)
+      why = "a block past the blocks";
+    else {
+      memcpy(&bm, blk + at, sizeof bm);
+      nruns = (size_t)__builtin_popcountll(bm);
+      if(!(bm & 1))
+        why = "a block whose first digit starts no run";
+      else if(nruns > nblk - 2 - at)
+        why = "a block whose runs go past the end of the blocks";
+    }
+    if(why) {
+      rc = bad(v->flt, CF_PART_DIRECT4, d, "direct entry %zu: %s", d, why);
+      break;
+    }
+    again = (seen[at / 8] >> (at % 8)) & 1;
+    seen[at / 8] |= (uint8_t)(1u << (at % 8));
+    for(run = 0; run < nruns && !why; run++) {
+      uint32_t val = blk[at + 2 + run];
+      if((val & CF_NAT64) == CF_NAT64) {
+        size_t n = val & CF_VAL_MAX;
+        why = again ? "a block with nodes below it that another direct "
+                      "entry names too"
+              : n >= nnodes ? "a node index past the nodes"
+              : v->depth[n] ? "a node that has another parent"
+                            : NULL;
+        if(!why)
+          v->depth[n] = 2;
+      }
+      else if(!again && !value_plain(val, 0, v->kind, v->nrules))
+        why = value_fault(val, 0, v->kind, v->nrules, v->pfam, v->npsets,
+                          v->nn64);
+    }
+    if(why)
+      rc = bad(v->flt, CF_PART_BLOCKS4, at + 2 + run - 1,
+               "block at unit %u (direct entry %zu), run %zu: %s", at, d,
+               run - 1, why);
+  }
+  free(seen);
+  return rc;
 }
 
 /* The nodes of family f (direct array sbits wide), in order: each reached
@@ -324,7 +399,7 @@ static curlfence_code check_family(view *v, int f)
   v->depth = calloc(nnodes ? nnodes : 1, 1);
   if(!v->depth)
     return CURLFENCE_E_NOMEM;
-  rc = check_direct(v, f);
+  rc = f ? check_direct(v, f) : check_blocks4(v);
   if(!rc)
     rc = check_nodes(v, f, sbits);
   if(rc)
@@ -352,7 +427,10 @@ static cf_table *borrow(const cf_table_parts *tp)
     size_t ndir = tp->n[3 * f];
     while(((size_t)1 << fm->sbits) < ndir)
       fm->sbits++;
-    fm->direct = (cf_dent *)tp->p[3 * f];
+    if(f)
+      fm->direct = (cf_dent *)tp->p[3 * f];
+    else
+      fm->dir4 = (uint32_t *)tp->p[3 * f];
     fm->nodes = (cf_node *)tp->p[3 * f + 1];
     fm->nnodes = fm->capnodes = tp->n[3 * f + 1];
     fm->leaves = (uint32_t *)tp->p[3 * f + 2];
@@ -362,6 +440,8 @@ static cf_table *borrow(const cf_table_parts *tp)
   t->npsets = t->cappsets = tp->n[CF_PART_PSETS];
   t->cands = (cf_cand *)tp->p[CF_PART_CANDS];
   t->ncands = t->capcands = tp->n[CF_PART_CANDS];
+  t->fam[0].blocks = (uint32_t *)tp->p[CF_PART_BLOCKS4];
+  t->fam[0].nblocks = t->fam[0].capblocks = tp->n[CF_PART_BLOCKS4];
   t->n64 = (cf_n64 *)tp->p[CF_PART_N64];
   t->nn64 = t->capn64 = tp->n[CF_PART_N64];
   for(unsigned p = 0; p < CF_PART_N; p++)

@@ -24,7 +24,7 @@
  *    be known without compiling them again.)
  *
  * Names are asked of every image, with every probe address: the seeds'
- * images of host rules (version 4) answer them as their rules text.
+ * images of host rules answer them as their rules text.
  *
  * Seeds: test/fuzz/corpus/image/, written by running this harness on any
  * input with CURLFENCE_FUZZ_WRITE_SEEDS=DIR (the sources listed below);
