@@ -135,6 +135,20 @@ static uint64_t word(const unsigned char *p)
   return w;
 }
 
+#ifdef __SSE2__
+/* One step of cf_hash64 over the 32 bytes at q, 16-byte aligned. */
+static inline void step_aligned(__m128i *a01, __m128i *a23, __m128i *b01,
+                                __m128i *b23, const unsigned char *q)
+{
+  *a01 = _mm_add_epi64(*a01, _mm_load_si128((const __m128i *)
+                                            (const void *)q));
+  *a23 = _mm_add_epi64(*a23, _mm_load_si128((const __m128i *)
+                                            (const void *)(q + 16)));
+  *b01 = _mm_add_epi64(*b01, *a01);
+  *b23 = _mm_add_epi64(*b23, *a23);
+}
+#endif
+
 /* Four lanes of two 64-bit sums each, Fletcher-like: word i of the data
  * goes to lane i % 4, whose a += word and b += a.  SSE2 (always there on
  * x86-64) does two lanes per instruction; the plain loop gives the same
@@ -149,6 +163,16 @@ uint64_t cf_hash64(const void *data, size_t n)
     __m128i a01 = _mm_loadu_si128((const __m128i *)(const void *)a);
     __m128i a23 = _mm_loadu_si128((const __m128i *)(const void *)(a + 2));
     __m128i b01 = _mm_setzero_si128(), b23 = _mm_setzero_si128();
+    /* Where the data is 16-byte aligned (an image's from offset 16 always
+     * is), four steps at a time with aligned loads, which the adds take
+     * as operands: about 7 instructions per 32 bytes instead of 10. */
+    if(((uintptr_t)p & 15) == 0)
+      for(; i + 128 <= n; i += 128) {
+        step_aligned(&a01, &a23, &b01, &b23, p + i);
+        step_aligned(&a01, &a23, &b01, &b23, p + i + 32);
+        step_aligned(&a01, &a23, &b01, &b23, p + i + 64);
+        step_aligned(&a01, &a23, &b01, &b23, p + i + 96);
+      }
     for(; i + 32 <= n; i += 32) {
       a01 = _mm_add_epi64(a01, _mm_loadu_si128((const __m128i *)
                                                (const void *)(p + i)));
