@@ -211,11 +211,18 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6)
      (v6 ? cf_grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts)
          : cf_grow(&b->cuts4, &b->capcuts4, 2 * n + 1, sizeof *b->cuts4)))
     return -1;
-  if(emit(b, 0, 0))
-    return -1;
   if(!n)
-    return 0;
-  rc = cf_sort_keys(rs, v6, &n, &k, &k4);
+    return emit(b, 0, 0);
+  /* The radix sort's buffer is the change points' reserved memory, not
+   * written yet: the pages it touches are the ones the change points
+   * then take, where a buffer of its own stayed on the heap for the rest
+   * of the build (8 MB of a million rules' peak). */
+  rc = cf_sort_keys(rs, v6, &n, &k, &k4, v6 ? (void *)b->cuts
+                                            : (void *)b->cuts4,
+                    (2 * n + 1) * (v6 ? sizeof *b->cuts
+                                      : sizeof *b->cuts4));
+  if(!rc && emit(b, 0, 0))
+    rc = -1;
   b->k = k;
   b->k4 = k4;
   if(!rc)

@@ -39,7 +39,7 @@ static unsigned key_digit(const cf_key *k, unsigned pass)
  * equal keys stay in index order.  A comparison sort spent most of the
  * build time on a million rules; here passes over digits that are the same
  * in every key (the host part of most prefixes) are skipped. */
-static int sort_keys(cf_key *k, size_t n)
+static int sort_keys(cf_key *k, size_t n, void *scratch)
 {
   size_t i;
   size_t(*hist)[RADIX];
@@ -60,10 +60,11 @@ static int sort_keys(cf_key *k, size_t n)
     return 0;
   }
   hist = calloc(RADIX_PASSES, sizeof *hist);
-  tmp = malloc(n * sizeof *tmp);
+  tmp = scratch ? scratch : malloc(n * sizeof *tmp);
   if(!hist || !tmp) {
     free(hist);
-    free(tmp);
+    if(tmp != scratch)
+      free(tmp);
     return -1;
   }
   for(i = 0; i < n; i++)
@@ -87,7 +88,8 @@ static int sort_keys(cf_key *k, size_t n)
   }
   if(src != k)
     memcpy(k, src, n * sizeof *k);
-  free(tmp);
+  if(tmp != scratch)
+    free(tmp);
   free(hist);
   return 0;
 }
@@ -208,7 +210,8 @@ static int key4_le(const cf_ruleset *rs, uint64_t a, uint64_t b)
 }
 
 /* sort_keys for IPv4 keys, made in rule order as the tail pass needs. */
-static int sort_keys4(const cf_ruleset *rs, uint64_t *k, size_t n)
+static int sort_keys4(const cf_ruleset *rs, uint64_t *k, size_t n,
+                      void *scratch)
 {
   size_t i;
   size_t(*hist)[RADIX];
@@ -229,10 +232,11 @@ static int sort_keys4(const cf_ruleset *rs, uint64_t *k, size_t n)
     return 0;
   }
   hist = calloc(RADIX4_PASSES, sizeof *hist);
-  tmp = malloc(n * sizeof *tmp);
+  tmp = scratch ? scratch : malloc(n * sizeof *tmp);
   if(!hist || !tmp) {
     free(hist);
-    free(tmp);
+    if(tmp != scratch)
+      free(tmp);
     return -1;
   }
   for(i = 0; i < n; i++)
@@ -256,7 +260,8 @@ static int sort_keys4(const cf_ruleset *rs, uint64_t *k, size_t n)
   }
   if(src != k)
     memcpy(k, src, n * sizeof *k);
-  free(tmp);
+  if(tmp != scratch)
+    free(tmp);
   free(hist);
   return 0;
 }
@@ -272,7 +277,7 @@ cf_key cf_key_at(const cf_ruleset *rs, const cf_key *k, const uint64_t *k4,
 }
 
 int cf_sort_keys(const cf_ruleset *rs, int v6, size_t *n, cf_key **k,
-                 uint64_t **k4)
+                 uint64_t **k4, void *scratch, size_t size)
 {
   int rc;
   *k = NULL;
@@ -282,11 +287,14 @@ int cf_sort_keys(const cf_ruleset *rs, int v6, size_t *n, cf_key **k,
     if(!*k)
       return -1;
     rc = make_keys(rs, *k, n);
-    return !rc && sort_keys(*k, *n) ? -1 : rc;
+    return !rc && sort_keys(*k, *n, size >= *n * sizeof **k ? scratch : NULL)
+           ? -1 : rc;
   }
   *k4 = malloc(*n * sizeof **k4);
   if(!*k4)
     return -1;
   rc = make_keys4(rs, *k4, n);
-  return !rc && sort_keys4(rs, *k4, *n) ? -1 : rc;
+  return !rc && sort_keys4(rs, *k4, *n,
+                          size >= *n * sizeof **k4 ? scratch : NULL)
+         ? -1 : rc;
 }

@@ -29,10 +29,12 @@ typedef struct cf_key {
 /* The sorted keys of family v6 of rs, *n of them, in (start, plen, rank,
  * idx) order: the same prefixes adjacent, best rule first, a prefix after
  * the ones that hold it.  IPv6 in *k, IPv4 in *k4 (the other NULL); the
- * caller frees both.  0, -1 when out of memory, -2 for a prefix length
- * past the family's. */
+ * caller frees both.  The radix sort's buffer is scratch when its size
+ * bytes hold the keys (memory the caller has not used yet), else its
+ * own.  0, -1 when out of memory, -2 for a prefix length past the
+ * family's. */
 int cf_sort_keys(const cf_ruleset *rs, int v6, size_t *n, cf_key **k,
-                 uint64_t **k4);
+                 uint64_t **k4, void *scratch, size_t size);
 /* Key i of what cf_sort_keys gave. */
 cf_key cf_key_at(const cf_ruleset *rs, const cf_key *k, const uint64_t *k4,
                  size_t i);
