@@ -272,7 +272,11 @@ cf_key cf_key_at(const cf_ruleset *rs, const cf_key *k, const uint64_t *k4,
   cf_key x;
   if(!k4)
     return k[i];
-  (void)rule_key(rs, KEY4_IDX(k4[i]), 0, &x);
+  /* the start as make_keys4 kept it, the tail from the rule */
+  x.hi = k4[i] & 0xffffffff00000000u;
+  x.lo = 0;
+  x.idx = KEY4_IDX(k4[i]);
+  x.tail = rule_tail(&rs->rules[x.idx]);
   return x;
 }
 
