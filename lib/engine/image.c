@@ -98,9 +98,11 @@
  * Then the lanes and the length are folded with multiplies and rotations
  * and the result mixed with shifts and multiplies.  A change confined to
  * one word always changes its lane's a; words that trade places in a
- * lane change its b.  It is three instructions per 16 bytes with SSE2
- * (two lanes per instruction), where the previous multiply-per-word form
- * (version 2) was seven per 8 bytes: loading a 1M-rule image spent a
+ * lane change its b.  It is two instructions per 32 bytes with AVX2
+ * (four lanes per instruction, the load folded into the add; glibc says
+ * whether the CPU has it), and with SSE2 alone about 7 on aligned data
+ * (an image's is) and 10 otherwise, where the previous multiply-per-word
+ * form (version 2) was seven per 8 bytes: loading a 1M-rule image spent a
  * quarter of its instructions there.  It guards against damage
  * (truncation, bit flips, partial copies), not against someone who wants
  * to forge an image: an image is trusted like a rules file.
@@ -110,6 +112,15 @@
 #include <errno.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+/* AVX2 where glibc says the CPU has it (as table.h asks for POPCNT,
+ * without libgcc's constructor): the four lanes in one register. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <immintrin.h>
+#include <sys/platform/x86.h>
+#define CF_HASH_AVX2 1
+#endif
 #endif
 #include <fcntl.h>
 #include <stdlib.h>
@@ -138,6 +149,53 @@ static uint64_t word(const unsigned char *p)
   return w;
 }
 
+#ifdef __SSE2__
+/* One step of cf_hash64 over the 32 bytes at q, 16-byte aligned. */
+static inline void step_aligned(__m128i *a01, __m128i *a23, __m128i *b01,
+                                __m128i *b23, const unsigned char *q)
+{
+  *a01 = _mm_add_epi64(*a01, _mm_load_si128((const __m128i *)
+                                            (const void *)q));
+  *a23 = _mm_add_epi64(*a23, _mm_load_si128((const __m128i *)
+                                            (const void *)(q + 16)));
+  *b01 = _mm_add_epi64(*b01, *a01);
+  *b23 = _mm_add_epi64(*b23, *a23);
+}
+#endif
+
+#ifdef CF_HASH_AVX2
+/* cf_hash64's steps over p[0..n) with AVX2, from and into a[4] and b[4];
+ * returns the bytes done (whole steps).  The adds take unaligned loads
+ * as operands: 2 instructions per 32 bytes. */
+__attribute__((target("avx2")))
+static size_t steps_avx2(const unsigned char *p, size_t n, uint64_t *a,
+                         uint64_t *b)
+{
+  __m256i va = _mm256_loadu_si256((const __m256i *)(const void *)a);
+  __m256i vb = _mm256_loadu_si256((const __m256i *)(const void *)b);
+  size_t i = 0;
+  for(; i + 128 <= n; i += 128) {
+    const __m256i *q = (const __m256i *)(const void *)(p + i);
+    va = _mm256_add_epi64(va, _mm256_loadu_si256(q));
+    vb = _mm256_add_epi64(vb, va);
+    va = _mm256_add_epi64(va, _mm256_loadu_si256(q + 1));
+    vb = _mm256_add_epi64(vb, va);
+    va = _mm256_add_epi64(va, _mm256_loadu_si256(q + 2));
+    vb = _mm256_add_epi64(vb, va);
+    va = _mm256_add_epi64(va, _mm256_loadu_si256(q + 3));
+    vb = _mm256_add_epi64(vb, va);
+  }
+  for(; i + 32 <= n; i += 32) {
+    va = _mm256_add_epi64(va, _mm256_loadu_si256((const __m256i *)
+                                                 (const void *)(p + i)));
+    vb = _mm256_add_epi64(vb, va);
+  }
+  _mm256_storeu_si256((__m256i *)(void *)a, va);
+  _mm256_storeu_si256((__m256i *)(void *)b, vb);
+  return i;
+}
+#endif
+
 /* Four lanes of two 64-bit sums each, Fletcher-like: word i of the data
  * goes to lane i % 4, whose a += word and b += a.  SSE2 (always there on
  * x86-64) does two lanes per instruction; the plain loop gives the same
@@ -147,11 +205,25 @@ uint64_t cf_hash64(const void *data, size_t n)
   const unsigned char *p = data;
   uint64_t a[4] = {K1, K2, K3, ~K1}, b[4] = {0, 0, 0, 0}, h;
   size_t i = 0;
+#ifdef CF_HASH_AVX2
+  if(n >= 32 && CPU_FEATURE_ACTIVE(AVX2))
+    i = steps_avx2(p, n, a, b);
+#endif
 #ifdef __SSE2__
-  if(n >= 32) {
+  if(n - i >= 32) {
     __m128i a01 = _mm_loadu_si128((const __m128i *)(const void *)a);
     __m128i a23 = _mm_loadu_si128((const __m128i *)(const void *)(a + 2));
     __m128i b01 = _mm_setzero_si128(), b23 = _mm_setzero_si128();
+    /* Where the data is 16-byte aligned (an image's from offset 16 always
+     * is), four steps at a time with aligned loads, which the adds take
+     * as operands: about 7 instructions per 32 bytes instead of 10. */
+    if(((uintptr_t)p & 15) == 0)
+      for(; i + 128 <= n; i += 128) {
+        step_aligned(&a01, &a23, &b01, &b23, p + i);
+        step_aligned(&a01, &a23, &b01, &b23, p + i + 32);
+        step_aligned(&a01, &a23, &b01, &b23, p + i + 64);
+        step_aligned(&a01, &a23, &b01, &b23, p + i + 96);
+      }
     for(; i + 32 <= n; i += 32) {
       a01 = _mm_add_epi64(a01, _mm_loadu_si128((const __m128i *)
                                                (const void *)(p + i)));

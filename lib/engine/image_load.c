@@ -445,8 +445,10 @@ static curlfence_code load(curlfence_policy *p, cf_image *im, const char *name,
     rs->nfiles++;
   }
   use_settings(rs, (const cf_img_set *)l.sec[SEC_SETTINGS], im->strings);
-  /* the loading host's addresses, never the compiling one's */
-  if((rc = cf_self_resolve(rs, err))) {
+  /* the loading host's addresses, never the compiling one's; the rules
+   * were counted above, so an image without self rules skips the scan
+   * for one */
+  if(l.nself && (rc = cf_self_resolve(rs, err))) {
     p->image = im;
     return rc;
   }

@@ -134,6 +134,12 @@ typedef struct cf_builder {
   cf_cut *cuts;
   cf_cut4 *cuts4;
   size_t ncuts, capcuts, capcuts4;
+  /* the sorted keys the sweep reads: k (IPv6), or k4 (IPv4) with group,
+   * room for capgroup of them made into cf_keys */
+  const struct cf_key *k;
+  const uint64_t *k4;
+  struct cf_key *group;
+  size_t capgroup;
 } cf_builder;
 
 /* The start and value of change point i. */

@@ -1,33 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * table_build.c - builds the compiled table from a rule set: the radix
- * sort, the sweep over nested prefixes and, from its change points, the
- * trie (table_trie.c), packed into one block ("HOW IT IS BUILT" at the
- * top of table.c).
+ * table_build.c - builds the compiled table from a rule set: the sweep
+ * over nested prefixes (their keys sorted by table_sort.c) and, from its
+ * change points, the trie (table_trie.c), packed into one block ("HOW IT
+ * IS BUILT" at the top of table.c).
  */
 #include "engine.h"
 #include "table.h"
+#include "table_sort.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-
-/* A rule as the sweep sees it: the left-aligned 128-bit start (IPv4 in
- * the top 32 bits) as two words, so that it radix-sorts, and the rest of
- * the sort key in tail. */
-typedef struct cf_key {
-  uint64_t hi, lo;
-  uint32_t idx;
-  uint16_t tail;     /* plen << 2 | rank; rank 0 portless deny, 1 portless
-                        allow, 2/3 the same with ports */
-} cf_key;
-
-/* idx of a nat64 prefix's key: KEY_NAT64 | its index in cf_ruleset.nat64 */
-#define KEY_NAT64 0x80000000u
-#define KEY_PLEN(k) ((unsigned)(k)->tail >> 2)
-#define KEY_RANK(k) ((unsigned)(k)->tail & 3u)
-#define KEY_START(k) ((cf_u128)(k)->hi << 64 | (k)->lo)
 
 typedef struct cf_open {
   cf_u128 end;       /* last address of the prefix */
@@ -35,89 +20,6 @@ typedef struct cf_open {
   uint32_t w;        /* best portless value inside it */
   uint32_t coff, cn; /* its port candidates, best first */
 } cf_open;
-
-/* (start, plen, rank, idx) order: the same prefixes end up adjacent, best
- * rule first, and a prefix follows the ones that hold it. */
-static int key_le(const cf_key *a, const cf_key *b)
-{
-  if(a->hi != b->hi)
-    return a->hi < b->hi;
-  if(a->lo != b->lo)
-    return a->lo < b->lo;
-  if(a->tail != b->tail)
-    return a->tail < b->tail;
-  return a->idx <= b->idx;
-}
-
-#define RADIX_BITS 11
-#define RADIX (1u << RADIX_BITS)
-#define RADIX_PASSES 13  /* tail: 1, lo: 6, hi: 6 */
-
-static unsigned key_digit(const cf_key *k, unsigned pass)
-{
-  if(pass == 0)
-    return k->tail & (RADIX - 1);
-  if(pass <= 6)
-    return (unsigned)(k->lo >> (RADIX_BITS * (pass - 1))) & (RADIX - 1);
-  return (unsigned)(k->hi >> (RADIX_BITS * (pass - 7))) & (RADIX - 1);
-}
-
-/* LSD radix sort: keys come in rule order and every pass is stable, so
- * equal keys stay in index order.  A comparison sort spent most of the
- * build time on a million rules; here passes over digits that are the same
- * in every key (the host part of most prefixes) are skipped. */
-static int sort_keys(cf_key *k, size_t n)
-{
-  size_t i;
-  size_t(*hist)[RADIX];
-  cf_key *tmp, *src = k, *dst;
-  for(i = 1; i < n; i++)
-    if(!key_le(&k[i - 1], &k[i]))
-      break;
-  if(i >= n)
-    return 0;  /* already sorted, as generated or well-kept files are */
-  if(n < 64) {
-    for(size_t a = 1; a < n; a++) {
-      cf_key x = k[a];
-      size_t b = a;
-      for(; b > 0 && !key_le(&k[b - 1], &x); b--)
-        k[b] = k[b - 1];
-      k[b] = x;
-    }
-    return 0;
-  }
-  hist = calloc(RADIX_PASSES, sizeof *hist);
-  tmp = malloc(n * sizeof *tmp);
-  if(!hist || !tmp) {
-    free(hist);
-    free(tmp);
-    return -1;
-  }
-  for(i = 0; i < n; i++)
-    for(unsigned p = 0; p < RADIX_PASSES; p++)
-      hist[p][key_digit(&k[i], p)]++;
-  dst = tmp;
-  for(unsigned p = 0; p < RADIX_PASSES; p++) {
-    size_t sum = 0, *h = hist[p];
-    if(h[key_digit(&src[0], p)] == n)
-      continue;
-    for(unsigned d = 0; d < RADIX; d++) {
-      size_t c = h[d];
-      h[d] = sum;
-      sum += c;
-    }
-    for(i = 0; i < n; i++)
-      dst[h[key_digit(&src[i], p)]++] = src[i];
-    cf_key *sw = src;
-    src = dst;
-    dst = sw;
-  }
-  if(src != k)
-    memcpy(k, src, n * sizeof *k);
-  free(tmp);
-  free(hist);
-  return 0;
-}
 
 static int emit(cf_builder *b, cf_u128 start, uint32_t val)
 {
@@ -204,65 +106,9 @@ static int open_prefix(cf_builder *b, const cf_key *k, size_t n,
   return 0;
 }
 
-/* The sort keys of family v6's rules and nat64 prefixes, into k (room
- * for all of them), *np of them.  -2 for a prefix length past the
- * family's. */
-static int make_keys(const cf_ruleset *rs, int v6, cf_key *k, size_t *np)
-{
-  size_t n = 0;
-  const cf_u128 ones = ~(cf_u128)0;
-  for(size_t i = 0; i < rs->nrules; i++) {
-    const cf_rule *r = &rs->rules[i];
-    cf_u128 a = 0;
-    /* self rules are decided after the lookup (cf_self_decide): the
-     * host's addresses are not known when an image is compiled */
-    if(!!r->v6 != v6 || r->self)
-      continue;
-    /* A rule inside a nat64 prefix can never apply (the parser refuses
-     * one; hand-built sets might): leave it out so it cannot cut the
-     * prefix's region. */
-    if(v6 && rs->nnat64 && cf_nat64_covering(rs, r->addr, r->plen) >= 0)
-      continue;
-    if(r->plen > (v6 ? 128 : 32))
-      return -2;
-    for(int j = 0; j < (v6 ? 16 : 4); j++)
-      a = a << 8 | r->addr[j];
-    if(!v6)
-      a <<= 96;
-    /* Host bits are cleared by the parser; clear them again so a stray
-     * one cannot break the nesting the sweep relies on. */
-    if(r->plen == 0)
-      a = 0;
-    else
-      a &= ones << (128 - r->plen);
-    k[n].hi = (uint64_t)(a >> 64);
-    k[n].lo = (uint64_t)a;
-    k[n].idx = (uint32_t)i;
-    k[n].tail = (uint16_t)(r->plen << 2 | (r->nports ? 2 : 0) |
-                           (r->action != CURLFENCE_DENY));
-    n++;
-  }
-  for(size_t i = 0; v6 && i < rs->nnat64; i++) {
-    const cf_nat64 *d = &rs->nat64[i];
-    cf_u128 a = 0;
-    if(d->plen > 128)
-      return -2;
-    for(int j = 0; j < 16; j++)
-      a = a << 8 | d->prefix[j];
-    a = d->plen ? a & ~(cf_u128)0 << (128 - d->plen) : 0;
-    k[n].hi = (uint64_t)(a >> 64);
-    k[n].lo = (uint64_t)a;
-    k[n].idx = KEY_NAT64 | (uint32_t)i;
-    k[n].tail = (uint16_t)(d->plen << 2);
-    n++;
-  }
-  *np = n;
-  return 0;
-}
-
-/* Step 2 over the sorted keys k[0..n): the open prefixes on a stack, a
- * change point wherever one opens or closes. */
-static int nest_prefixes(cf_builder *b, const cf_key *k, size_t n)
+/* Step 2 over the n sorted keys of the builder: the open prefixes on a
+ * stack, a change point wherever one opens or closes. */
+static int nest_prefixes(cf_builder *b, size_t n)
 {
   size_t depth = 0;
   cf_open stack[130];
@@ -271,18 +117,34 @@ static int nest_prefixes(cf_builder *b, const cf_key *k, size_t n)
   for(size_t i = 0; i < n;) {
     size_t j = i + 1;
     cf_open o;
-    cf_u128 start = KEY_START(&k[i]);
-    unsigned plen = KEY_PLEN(&k[i]);
-    while(j < n && k[j].hi == k[i].hi && k[j].lo == k[i].lo &&
-          KEY_PLEN(&k[j]) == plen)
-      j++;
+    cf_key first = cf_key_at(b->rs, b->k, b->k4, i);
+    cf_u128 start = KEY_START(&first);
+    unsigned plen = KEY_PLEN(&first);
+    /* the rules of one prefix: in place for IPv6, made into b->group
+     * for IPv4 */
+    if(b->k4) {
+      if(cf_grow(&b->group, &b->capgroup, 1, sizeof *b->group))
+        return -1;
+      b->group[0] = first;
+    }
+    for(; j < n; j++) {
+      cf_key x = cf_key_at(b->rs, b->k, b->k4, j);
+      if(x.hi != first.hi || x.lo != first.lo || KEY_PLEN(&x) != plen)
+        break;
+      if(b->k4) {
+        if(cf_grow(&b->group, &b->capgroup, j - i + 1, sizeof *b->group))
+          return -1;
+        b->group[j - i] = x;
+      }
+    }
     /* close the prefixes that end before this one */
     while(depth && stack[depth - 1].end < start) {
       depth--;
       if(emit(b, stack[depth].end + 1, depth ? stack[depth - 1].val : 0))
         return -1;
     }
-    rc = open_prefix(b, k + i, j - i, depth ? &stack[depth - 1] : NULL, &o);
+    rc = open_prefix(b, b->k4 ? b->group : b->k + i, j - i,
+                     depth ? &stack[depth - 1] : NULL, &o);
     if(rc)
       return rc;
     o.end = plen == 0 ? ones : plen == 128 ? start : start | (ones >> plen);
@@ -304,7 +166,8 @@ static int nest_prefixes(cf_builder *b, const cf_key *k, size_t n)
 static int sweep(cf_builder *b, const cf_ruleset *rs, int v6)
 {
   size_t n = 0;
-  cf_key *k;
+  cf_key *k = NULL;
+  uint64_t *k4 = NULL;
   int rc;
 
   b->ncuts = 0;
@@ -320,19 +183,29 @@ static int sweep(cf_builder *b, const cf_ruleset *rs, int v6)
      (v6 ? cf_grow(&b->cuts, &b->capcuts, 2 * n + 1, sizeof *b->cuts)
          : cf_grow(&b->cuts4, &b->capcuts4, 2 * n + 1, sizeof *b->cuts4)))
     return -1;
-  if(emit(b, 0, 0))
-    return -1;
   if(!n)
-    return 0;
-  k = malloc(n * sizeof *k);
-  if(!k)
-    return -1;
-  rc = make_keys(rs, v6, k, &n);
-  if(!rc && sort_keys(k, n))
+    return emit(b, 0, 0);
+  /* The radix sort's buffer is the change points' reserved memory, not
+   * written yet: the pages it touches are the ones the change points
+   * then take, where a buffer of its own stayed on the heap for the rest
+   * of the build (8 MB of a million rules' peak). */
+  rc = cf_sort_keys(rs, v6, &n, &k, &k4, v6 ? (void *)b->cuts
+                                            : (void *)b->cuts4,
+                    (2 * n + 1) * (v6 ? sizeof *b->cuts
+                                      : sizeof *b->cuts4));
+  if(!rc && emit(b, 0, 0))
     rc = -1;
+  b->k = k;
+  b->k4 = k4;
   if(!rc)
-    rc = nest_prefixes(b, k, n);
+    rc = nest_prefixes(b, n);
+  b->k = NULL;
+  b->k4 = NULL;
   free(k);
+  free(k4);
+  free(b->group);
+  b->group = NULL;
+  b->capgroup = 0;
   return rc;
 }
 
