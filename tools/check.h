@@ -31,8 +31,7 @@ typedef struct check_ctx {
   char *out;              /* CHECK_OUT_SIZE bytes */
   size_t outn;
   int have_dflt;          /* dflt is the policy's default, looked up */
-  int dflt_allow;
-  curlfence_rule_stat dflt;
+  curlfence_verdict dflt;
   struct fast_line *batch; /* CHECK_BATCH lines decided, not printed */
   size_t nbatch;
   char addr[INET_ADDRSTRLEN];

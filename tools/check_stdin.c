@@ -185,7 +185,7 @@ static void fast_print(check_ctx *c)
     const fast_line *f = &c->batch[i];
     const char *file = c->dflt.file, *text = c->dflt.rule;
     unsigned line = c->dflt.line;
-    int allow = c->dflt_allow;
+    int allow = c->dflt.action == CURLFENCE_ALLOW;
     curlfence_verdict v;
 
     if(f->rule) {
@@ -216,11 +216,9 @@ static void fast_print(check_ctx *c)
 
 /* The common line of a batch read in one pass: "a.b.c.d" or "a.b.c.d
  * PORT" (one space or tab), nothing around.  When the table alone
- * decides it (no self rule in the policy, not the unspecified address,
- * which is decided as loopback too; host rules need a name, nat64
- * prefixes an IPv6 address), it joins the batch, whose lines point into
- * the input block until it is printed.  0 then; -1 when the general path
- * must take the line. */
+ * decides it (cf_decide_value: the engine says when), it joins the batch,
+ * whose lines point into the input block until it is printed.  0 then; -1
+ * when the general path must take the line. */
 static int check_line_fast(check_ctx *c, const char *s, unsigned port)
 {
   const curlfence_policy *p = c->p;
@@ -231,7 +229,7 @@ static int check_line_fast(check_ctx *c, const char *s, unsigned port)
   fast_line *f;
   unsigned v = 0;
 
-  if(!n || p->rs.nselfv || !(a[0] | a[1] | a[2] | a[3]))
+  if(!n)
     return -1;
   if(s[n] == ' ' || s[n] == '\t') {
     /* the rules of cli_parse_port: 1-65535, no sign, no leading zero */
@@ -253,21 +251,14 @@ static int check_line_fast(check_ctx *c, const char *s, unsigned port)
   in.sin_family = AF_INET;
   in.sin_port = htons((uint16_t)port);
   memcpy(&in.sin_addr, a, 4);
-  v = cf_table_find_sa(p->table, p->rs.ports, (struct sockaddr *)&in,
-                       sizeof(in));
+  v = cf_decide_value(p, (struct sockaddr *)&in, sizeof(in));
   if(v == CF_FIND_SLOW)
     return -1;
   if(!v && !c->have_dflt) {
     /* the default's verdict, taken once from a full decision */
-    curlfence_verdict dv;
-
-    curlfence_policy_decide(p, (struct sockaddr *)&in, sizeof(in), &dv);
-    if(strcmp(dv.reason, "default"))
+    curlfence_policy_decide(p, (struct sockaddr *)&in, sizeof(in), &c->dflt);
+    if(strcmp(c->dflt.reason, "default"))
       return -1;
-    c->dflt_allow = dv.action == CURLFENCE_ALLOW;
-    c->dflt.file = dv.file;
-    c->dflt.line = dv.line;
-    c->dflt.rule = dv.rule;
     c->have_dflt = 1;
   }
   if(c->nbatch == CHECK_BATCH)

@@ -166,18 +166,32 @@ static const char *host_reason(const cf_hostrule *h)
  * when cf_decide must go the long way.  The guards make every decision
  * that way, and keep counters by rule and reason, which the table's value
  * gives. */
-static int decide_table(const curlfence_policy *policy, cf_decision *d)
+static uint32_t table_value(const curlfence_policy *policy,
+                            const cf_dest *dst)
 {
-  const cf_dest *dst = &d->dest;
-  uint32_t val;
-
   if(dst->kind != CF_DEST_IP || (dst->v6 && policy->rs.nnat64) ||
      cf_unspecified_loopback(dst->v6, dst->key, NULL) ||
      (policy->rs.nselfv &&
       cf_self_next(&policy->rs, dst->v6, dst->key, -1) >= 0))
-    return 0;
-  val = cf_table_find_sa(policy->table, policy->rs.ports, dst->sa,
-                         dst->salen);
+    return CF_FIND_SLOW;
+  return cf_table_find_sa(policy->table, policy->rs.ports, dst->sa,
+                          dst->salen);
+}
+
+uint32_t cf_decide_value(const curlfence_policy *policy,
+                         const struct sockaddr *sa, socklen_t salen)
+{
+  cf_dest dst;
+
+  cf_dest_init(&dst, sa, salen);
+  return table_value(policy, &dst);
+}
+
+static int decide_table(const curlfence_policy *policy, cf_decision *d)
+{
+  const cf_dest *dst = &d->dest;
+  uint32_t val = table_value(policy, dst);
+
   if(val == CF_FIND_SLOW)
     return 0;
   if(policy->hosts && dst->host) {

@@ -616,6 +616,14 @@ typedef struct cf_decision {
  * protocol 0 and host NULL).  IPv4-mapped IPv6 is keyed as IPv4. */
 void cf_dest_init(cf_dest *d, const struct sockaddr *sa, socklen_t salen);
 
+/* The table's value for sa (as cf_table_find_sa) when the table alone
+ * decides sa for a connection without a name, as cf_decide's fast path
+ * does; CF_FIND_SLOW when cf_decide must go the long way (self rules, nat64,
+ * the unspecified address, not IP).  For callers that decide many
+ * addresses and print the rule a value names. */
+uint32_t cf_decide_value(const curlfence_policy *policy,
+                         const struct sockaddr *sa, socklen_t salen);
+
 /* Decide d->dest against p (NULL: deny as "no policy"): sets d->action,
  * d->hit and d->verdict.reason, and the rest of d->verdict when explain
  * is nonzero. */
