@@ -226,7 +226,6 @@ static int check_line_fast(check_ctx *c, const char *s, unsigned port)
   size_t n = check_quad_prefix(s, a), plen = 0;
   const char *ptext = NULL;
   struct sockaddr_in in;
-  fast_line *f;
   unsigned v = 0;
 
   if(!n)
@@ -263,13 +262,8 @@ static int check_line_fast(check_ctx *c, const char *s, unsigned port)
   }
   if(c->nbatch == CHECK_BATCH)
     fast_print(c);
-  f = &c->batch[c->nbatch++];
-  f->input = s;
-  f->len = n;
-  f->ptext = ptext;
-  f->plen = plen;
-  f->port = port;
-  f->val = v;
+  c->batch[c->nbatch++] = (fast_line){ .input = s, .len = n, .ptext = ptext,
+                                        .plen = plen, .port = port, .val = v };
   return 0;
 }
 
