@@ -468,14 +468,15 @@ const char *cf_host_strerror(int code);
 #define CF_HOST_WORDS ((CF_HOST_MAX + 7) / 8)
 #define CF_HOSTPREP_HITS 6
 typedef struct cf_hostprep {
+  /* first, on one cache line: what a decision with the memo reads */
   const char *host;       /* the canonical name, kept by the caller */
   size_t len;             /* 0: no rule can match the name */
-  uint64_t exact;
-  uint64_t dots[4];
-  uint64_t w[CF_HOST_WORDS], st[CF_HOST_WORDS + 1];
   uint64_t memo_id;       /* the index hits[] is of; 0: none */
   uint32_t nhits;
   uint32_t hits[CF_HOSTPREP_HITS];  /* entries, most specific first */
+  uint64_t exact;
+  uint64_t dots[4];
+  uint64_t w[CF_HOST_WORDS], st[CF_HOST_WORDS + 1];
 } cf_hostprep;
 /* Prepare host (canonical, or NULL) into n, which keeps the pointer. */
 void cf_hostprep_init(cf_hostprep *n, const char *host);

@@ -477,7 +477,8 @@ find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q, const hname *n,
   return -1;
 }
 
-void cf_hostprep_init(cf_hostprep *n, const char *host)
+static inline __attribute__((always_inline)) void
+prep(cf_hostprep *n, const char *host)
 {
   size_t len = host ? strnlen(host, CF_HOST_MAX + 1) : 0;
 
@@ -487,6 +488,11 @@ void cf_hostprep_init(cf_hostprep *n, const char *host)
   n->nhits = 0;
   if(len && len <= CF_HOST_MAX)
     h_name(n, host, len, 0);
+}
+
+void cf_hostprep_init(cf_hostprep *n, const char *host)
+{
+  prep(n, host);
 }
 
 /* Every entry n's name hits, most specific first, into n's memo for x;
@@ -574,9 +580,11 @@ long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
 
   if(!x || !x->nq[q])
     return -1;
-  cf_hostprep_init(&n, host);
+  prep(&n, host);
   if(!n.len)
     return -1;
+  /* the exact name's slot, asked for while the rest is decided */
+  __builtin_prefetch(&x->slots[slot_of(x, n.exact)]);
   return find_q(x, rs, q, &n, host, v6, addr, port);
 }
 
@@ -589,9 +597,11 @@ long cf_hostidx_find_deny(const cf_hostidx *x, const cf_ruleset *rs,
 
   if(!x || (!x->nq[CF_HOSTQ_DENY] && !x->nq[then]))
     return -1;
-  cf_hostprep_init(&n, host);
+  prep(&n, host);
   if(!n.len)
     return -1;
+  /* the exact name's slot, asked for while the rest is decided */
+  __builtin_prefetch(&x->slots[slot_of(x, n.exact)]);
   if(x->nq[CF_HOSTQ_DENY])
     r = find_q(x, rs, CF_HOSTQ_DENY, &n, host, v6, addr, port);
   if(r < 0 && then != CF_HOSTQ_DENY && x->nq[then])
