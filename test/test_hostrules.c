@@ -530,6 +530,39 @@ TU_TEST(tc_hostrules, test_host_fast_path_matches_verdict)
 }
 END_TEST
 
+/* A name below more wildcards than its memo holds: looked up each time,
+ * with the same answers. */
+TU_TEST(tc_hostrules, test_host_prep_more_hits_than_memo)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "allow host *.h.g.f.e.d.c.b.example port 1\n"
+                                "allow host *.g.f.e.d.c.b.example port 2\n"
+                                "allow host *.f.e.d.c.b.example port 3\n"
+                                "allow host *.e.d.c.b.example port 4\n"
+                                "allow host *.d.c.b.example port 5\n"
+                                "allow host *.c.b.example port 6\n"
+                                "allow host *.b.example port 7\n"
+                                "deny host i.h.g.f.e.d.c.b.example port 8\n");
+  static const uint8_t addr[4] = { 203, 0, 113, 5 };
+  const char *name = "i.h.g.f.e.d.c.b.example";
+  curlfence_verdict v;
+  cf_hostprep n;
+  unsigned port;
+
+  ck_assert_uint_lt(CF_HOSTPREP_HITS, 8);
+  for(port = 0; port <= 9; port++)
+    check_prep(p, name, addr, port);
+  cf_hostprep_init(&n, name);
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 7, &v),
+                   CURLFENCE_ALLOW);
+  ck_assert_uint_eq(n.memo_id, 0);
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 8, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "host-deny");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
 /* A prepared name remembers the entries it hit in one policy's index;
  * after a reload (here the old policy freed first, so the new index may
  * well sit where the old one was) that memo says nothing, and the name

@@ -443,36 +443,64 @@ static inline long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
   return -1;
 }
 
+/* The lengths of the suffixes of n's name a wildcard of x could have:
+ * after a dot, as long as some wildcard's SUFFIX, longest first; below
+ * SUFFIX only, so at least one byte and the dot before it. */
+typedef struct suffixes {
+  const hname *n;
+  const cf_hostidx *x;
+  size_t b;               /* words of dots[] not yet read */
+  uint64_t bits;          /* lengths of word b not yet given */
+} suffixes;
+
+static inline void suffixes_start(suffixes *s, const cf_hostidx *x,
+                                  const hname *n)
+{
+  s->n = n;
+  s->x = x;
+  s->bits = 0;
+  s->b = n->len < 3 ? 0 : (n->len - 2) / 64 + 1;
+}
+
+/* The next length; 0: none left (no suffix is empty). */
+static inline size_t suffixes_next(suffixes *s)
+{
+  size_t top = s->n->len - 2;
+  unsigned i;
+
+  while(!s->bits) {
+    if(!s->b)
+      return 0;
+    s->b--;
+    s->bits = s->x->wlen[s->b] & s->n->dots[s->b];
+    if(s->b == top / 64 && top % 64 < 63)
+      s->bits &= (2ull << (top % 64)) - 1;
+  }
+  i = 63u - (unsigned)__builtin_clzll(s->bits);
+  s->bits &= ~(1ull << i);
+  return 64 * s->b + i;
+}
+
 /* The first rule of the most specific name that fits q: the exact name,
- * then the suffixes after a dot as long as some wildcard's SUFFIX,
- * longest first; below SUFFIX only, so at least one byte and the dot
- * before it. */
+ * then its suffixes (suffixes_next). */
 static inline __attribute__((always_inline)) long
 find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q, const hname *n,
        const char *host, int v6, const uint8_t *addr, unsigned port)
 {
-  size_t b, top = n->len - 2;
+  suffixes s;
+  size_t m;
   long r;
 
   r = first_fit(x, rs, probe(x, rs, n, n->len, n->exact, 0, host), q, v6,
                 addr, port);
-  if(r >= 0 || n->len < 3)
+  if(r >= 0)
     return r;
-  for(b = top / 64 + 1; b-- > 0;) {
-    uint64_t bits = x->wlen[b] & n->dots[b];
-
-    if(b == top / 64 && top % 64 < 63)
-      bits &= (2ull << (top % 64)) - 1;
-    while(bits) {
-      unsigned i = 63u - (unsigned)__builtin_clzll(bits);
-      size_t m = 64 * b + i;
-
-      bits &= ~(1ull << i);
-      r = first_fit(x, rs, probe(x, rs, n, m, h_key(n, m, 1), 1, host), q,
-                    v6, addr, port);
-      if(r >= 0)
-        return r;
-    }
+  suffixes_start(&s, x, n);
+  while((m = suffixes_next(&s))) {
+    r = first_fit(x, rs, probe(x, rs, n, m, h_key(n, m, 1), 1, host), q,
+                  v6, addr, port);
+    if(r >= 0)
+      return r;
   }
   return -1;
 }
@@ -500,32 +528,23 @@ void cf_hostprep_init(cf_hostprep *n, const char *host)
 static void memoise(const cf_hostidx *x, const cf_ruleset *rs,
                     cf_hostprep *n)
 {
-  size_t b, top = n->len - 2;
   const entry *e;
+  suffixes s;
+  size_t m;
 
   n->nhits = 0;
+  n->memo_id = 0;
   e = probe(x, rs, n, n->len, n->exact, 0, n->host);
   if(e)
     n->hits[n->nhits++] = (uint32_t)(e - x->entries);
-  for(b = n->len < 3 ? 0 : top / 64 + 1; b-- > 0;) {
-    uint64_t bits = x->wlen[b] & n->dots[b];
-
-    if(b == top / 64 && top % 64 < 63)
-      bits &= (2ull << (top % 64)) - 1;
-    while(bits) {
-      unsigned i = 63u - (unsigned)__builtin_clzll(bits);
-      size_t m = 64 * b + i;
-
-      bits &= ~(1ull << i);
-      e = probe(x, rs, n, m, h_key(n, m, 1), 1, n->host);
-      if(!e)
-        continue;
-      if(n->nhits == CF_HOSTPREP_HITS) {
-        n->memo_id = 0;
-        return;
-      }
-      n->hits[n->nhits++] = (uint32_t)(e - x->entries);
-    }
+  suffixes_start(&s, x, n);
+  while((m = suffixes_next(&s))) {
+    e = probe(x, rs, n, m, h_key(n, m, 1), 1, n->host);
+    if(!e)
+      continue;
+    if(n->nhits == CF_HOSTPREP_HITS)
+      return;
+    n->hits[n->nhits++] = (uint32_t)(e - x->entries);
   }
   n->memo_id = x->id;
 }
