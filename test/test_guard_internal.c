@@ -532,6 +532,37 @@ TU_TEST(tc_names, test_name_used_after_reload_brings_host_rules)
 }
 END_TEST
 
+/* The memo carries the name prepared for the host rules, with the index
+ * entries it hits in the policy it was decided on; after a reload the
+ * name is decided on the new policy's rules, where entry 0 is another
+ * name. */
+TU_TEST(tc_names, test_name_memo_prepared_per_policy)
+{
+  curlfence_policy *a = tu_load("default deny\nallow host a.example\n");
+  curlfence_policy *b = tu_load("default deny\nallow host b.example\n"
+                                "allow host a.example port 1\n");
+  fake_handle h = { "http://a.example/" };
+  cf_name_memo memo = { 0 };
+  curlfence_guard *g;
+
+  ck_assert_int_eq(curlfence_guard_new(&g, a), CURLFENCE_OK);
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_str_eq(memo.prep.host, "a.example");
+  ck_assert_uint_eq(memo.prep.nhits, 1);
+  ck_assert_uint_ne(memo.prep.memo_id, 0);
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.3"),
+                   CURL_PREREQFUNC_OK);
+  ck_assert_int_eq(curlfence_guard_set_policy(g, b), CURLFENCE_OK);
+  ck_assert_int_eq(named_check(g, &h, &memo, "10.8.1.2"),
+                   CURL_PREREQFUNC_ABORT);
+  cf_name_memo_free(&memo);
+  curlfence_guard_free(g);
+  curlfence_policy_unref(a);
+  curlfence_policy_unref(b);
+}
+END_TEST
+
 /* ------------------------------------------------------ cheap decisions */
 
 /* The guards decide without the verdict and count by rule and reason: the

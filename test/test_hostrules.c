@@ -84,6 +84,49 @@ static curlfence_action decide_host(const curlfence_policy *p,
   return d.action;
 }
 
+/* The same with the name prepared in *n, as the guards keep it. */
+static curlfence_action decide_prep(const curlfence_policy *p,
+                                    cf_hostprep *n, const char *addr,
+                                    unsigned port, curlfence_verdict *v)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = tu_sockaddr(&ss, addr, port);
+  cf_decision d;
+
+  cf_dest_init(&d.dest, (struct sockaddr *)&ss, len);
+  d.dest.host = n->host;
+  d.dest.prep = n;
+  cf_decide(p, &d, 0);
+  *v = d.verdict;
+  return d.action;
+}
+
+/* A prepared name's lookups for each step of a decision (a deny host
+ * rule first) against the scan: twice, the first finding the entries the
+ * name hits, the second reading only those. */
+static void check_prep(const curlfence_policy *p, const char *name,
+                       const uint8_t *addr, unsigned port)
+{
+  long deny = cf_host_match_linear(&p->rs, CF_HOSTQ_DENY, name, 0, addr,
+                                   port);
+  cf_hostprep n;
+  int round;
+  cf_hostq q;
+
+  cf_hostprep_init(&n, name);
+  for(round = 0; round < 2; round++)
+    for(q = CF_HOSTQ_DENY; q <= CF_HOSTQ_ALLOW; q++) {
+      long want = deny >= 0 || q == CF_HOSTQ_DENY
+                      ? deny
+                      : cf_host_match_linear(&p->rs, q, name, 0, addr, port);
+      long got = cf_hostidx_find_prep(p->hosts, &p->rs, q, &n, 0, addr,
+                                      port);
+
+      ck_assert_msg(got == want, "prepared %s port %u q %d round %d: %ld, "
+                    "want %ld", name, port, (int)q, round, got, want);
+    }
+}
+
 typedef struct host_case {
   const char *host, *addr;
   unsigned port;
@@ -226,6 +269,7 @@ TU_TEST(tc_hostrules, test_host_index_matches_reference)
         ck_assert_msg(got == want, "%s port %u q %d: %ld, want %ld\n%s",
                       name, port, (int)q, got, want, text);
       }
+      check_prep(p, name, addr, port);
     }
     curlfence_policy_unref(p);
     free(text);
@@ -358,6 +402,7 @@ TU_TEST(tc_hostrules, test_host_index_deep_names)
         ck_assert_msg(got == want, "%s q %d: %ld, want %ld\n%s", name,
                       (int)q, got, want, text);
       }
+      check_prep(p, name, addr, 443);
     }
     curlfence_policy_unref(p);
     for(i = 0; i < nrules; i++)
@@ -419,6 +464,7 @@ TU_TEST(tc_hostrules, test_host_index_many_names)
       ck_assert_msg(got == want, "%s q %d: %ld, want %ld", name, (int)q, got,
                     want);
     }
+    check_prep(p, name, addr, 443);
   }
   curlfence_policy_unref(p);
   free(text);
@@ -454,13 +500,18 @@ TU_TEST(tc_hostrules, test_host_fast_path_matches_verdict)
       for(k = 0; k < sizeof(ports) / sizeof(ports[0]); k++) {
         struct sockaddr_storage ss;
         socklen_t len = tu_sockaddr(&ss, addrs[a], ports[k]);
-        cf_decision fast, slow;
+        cf_decision fast, slow, prep;
+        cf_hostprep n;
 
         cf_dest_init(&fast.dest, (struct sockaddr *)&ss, len);
         fast.dest.host = hosts[h];
         slow = fast;
+        prep = fast;
+        cf_hostprep_init(&n, hosts[h]);
+        prep.dest.prep = &n;
         cf_decide(p, &fast, 0);
         cf_decide(p, &slow, 1);
+        cf_decide(p, &prep, 0);
         ck_assert_msg(fast.action == slow.action &&
                       !strcmp(fast.verdict.reason, slow.verdict.reason) &&
                       fast.hit == slow.hit,
@@ -468,7 +519,75 @@ TU_TEST(tc_hostrules, test_host_fast_path_matches_verdict)
                       "hit %ld", hosts[h] ? hosts[h] : "(no name)", addrs[a],
                       ports[k], fast.action, fast.verdict.reason, fast.hit,
                       slow.action, slow.verdict.reason, slow.hit);
+        ck_assert_msg(prep.action == fast.action &&
+                      !strcmp(prep.verdict.reason, fast.verdict.reason) &&
+                      prep.hit == fast.hit,
+                      "%s at %s port %u prepared: %d %s hit %ld", hosts[h] ?
+                      hosts[h] : "(no name)", addrs[a], ports[k],
+                      prep.action, prep.verdict.reason, prep.hit);
       }
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A name below more wildcards than its memo holds: looked up each time,
+ * with the same answers. */
+TU_TEST(tc_hostrules, test_host_prep_more_hits_than_memo)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "allow host *.h.g.f.e.d.c.b.example port 1\n"
+                                "allow host *.g.f.e.d.c.b.example port 2\n"
+                                "allow host *.f.e.d.c.b.example port 3\n"
+                                "allow host *.e.d.c.b.example port 4\n"
+                                "allow host *.d.c.b.example port 5\n"
+                                "allow host *.c.b.example port 6\n"
+                                "allow host *.b.example port 7\n"
+                                "deny host i.h.g.f.e.d.c.b.example port 8\n");
+  static const uint8_t addr[4] = { 203, 0, 113, 5 };
+  const char *name = "i.h.g.f.e.d.c.b.example";
+  curlfence_verdict v;
+  cf_hostprep n;
+  unsigned port;
+
+  ck_assert_uint_lt(CF_HOSTPREP_HITS, 8);
+  for(port = 0; port <= 9; port++)
+    check_prep(p, name, addr, port);
+  cf_hostprep_init(&n, name);
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 7, &v),
+                   CURLFENCE_ALLOW);
+  ck_assert_uint_eq(n.memo_id, 0);
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 8, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "host-deny");
+  curlfence_policy_unref(p);
+}
+END_TEST
+
+/* A prepared name remembers the entries it hit in one policy's index;
+ * after a reload (here the old policy freed first, so the new index may
+ * well sit where the old one was) that memo says nothing, and the name
+ * is decided on the new rules: entry 0 is another name there. */
+TU_TEST(tc_hostrules, test_host_prep_memo_not_reused_after_reload)
+{
+  curlfence_policy *p = tu_load("default deny\n"
+                                "allow host a.example\n");
+  curlfence_verdict v;
+  cf_hostprep n;
+
+  cf_hostprep_init(&n, "a.example");
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 443, &v),
+                   CURLFENCE_ALLOW);
+  ck_assert_str_eq(v.reason, "host");
+  ck_assert_uint_ne(n.memo_id, 0);
+  curlfence_policy_unref(p);
+  p = tu_load("default deny\n"
+              "allow host b.example\n"
+              "allow host a.example port 1\n");
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 443, &v),
+                   CURLFENCE_DENY);
+  ck_assert_str_eq(v.reason, "default");
+  ck_assert_int_eq(decide_prep(p, &n, "203.0.113.5", 1, &v),
+                   CURLFENCE_ALLOW);
   curlfence_policy_unref(p);
 }
 END_TEST

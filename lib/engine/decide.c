@@ -133,6 +133,7 @@ static long decide_host(const curlfence_policy *policy, const cf_dest *dst,
                         int *ok)
 {
   const cf_ruleset *rs = &policy->rs;
+  cf_hostq q;
   long i;
 
   *ok = idx >= 0 ? allow : default_action(policy) == CURLFENCE_ALLOW;
@@ -142,10 +143,15 @@ static long decide_host(const curlfence_policy *policy, const cf_dest *dst,
    * an address rule, unless it denies where an exemption names both the
    * name and the address; only where no address rule spoke, an allow
    * host rule */
-  i = cf_hostidx_find_deny(policy->hosts, rs,
-                           idx < 0 ? CF_HOSTQ_ALLOW
-                                   : allow ? CF_HOSTQ_DENY : CF_HOSTQ_TO,
-                           dst->host, v6, key, dst->port);
+  q = idx < 0 ? CF_HOSTQ_ALLOW : allow ? CF_HOSTQ_DENY : CF_HOSTQ_TO;
+  /* a name prepared once for its connection's decisions: only the
+   * entries it hits are read */
+  if(dst->prep)
+    i = cf_hostidx_find_prep(policy->hosts, rs, q, dst->prep, v6, key,
+                             dst->port);
+  else
+    i = cf_hostidx_find_deny(policy->hosts, rs, q, dst->host, v6, key,
+                             dst->port);
   if(i >= 0)
     *ok = rs->hosts[i].action == CURLFENCE_ALLOW;
   return i;

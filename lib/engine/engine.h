@@ -458,6 +458,34 @@ int cf_host_canon(const char *in, size_t len, char *out);
 /* What a CF_HOST_E* code means, as text (static). */
 const char *cf_host_strerror(int code);
 
+/* A connection's name prepared once for the lookups (hostrule.c): its
+ * words read from its end, the hash state before each, its key and where
+ * its dots are; then, filled by the first lookup, the index entries the
+ * name hits in one index, tagged with that index's id, which no other
+ * index ever has (a reloaded policy's index is another index even at the
+ * same address).  A connection is decided more than once and a program
+ * talks to few names, so whoever keeps a name keeps this with it; a
+ * decision then only reads the entries.  Not for two threads at once. */
+#define CF_HOST_WORDS ((CF_HOST_MAX + 7) / 8)
+#define CF_HOSTPREP_HITS 6
+typedef struct cf_hostprep {
+  /* first, on one cache line: what a decision with the memo reads */
+  const char *host;       /* the canonical name, kept by the caller */
+  size_t len;             /* 0: no rule can match the name */
+  uint64_t memo_id;       /* the index hits[] is of; 0: none */
+  uint32_t nhits;
+  uint32_t hits[CF_HOSTPREP_HITS];  /* entries, most specific first */
+  uint64_t exact;
+  uint64_t dots[4];
+  uint64_t w[CF_HOST_WORDS], st[CF_HOST_WORDS + 1];
+} cf_hostprep;
+/* Prepare host (canonical, or NULL) into n, which keeps the pointer. */
+void cf_hostprep_init(cf_hostprep *n, const char *host);
+/* cf_hostidx_find_deny() for a prepared name, which it memoises. */
+long cf_hostidx_find_prep(const cf_hostidx *x, const cf_ruleset *rs,
+                          cf_hostq then, cf_hostprep *n, int v6,
+                          const uint8_t *addr, unsigned port);
+
 /* error.c */
 /* src as text that shows every byte (printable ASCII as is, \\, \t, \r,
  * \n, else \xNN), cut at an escape's boundary to fit size. */
@@ -595,6 +623,8 @@ typedef struct cf_dest {
                              (cf_host_canon), or NULL: no name, or one
                              that is not canonical; host rules match
                              only a non-NULL name */
+  cf_hostprep *prep;      /* host prepared (cf_hostprep_init), or NULL:
+                             the decision prepares it */
 } cf_dest;
 
 /* A destination and what a policy decided about it. */

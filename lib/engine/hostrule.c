@@ -59,7 +59,11 @@ struct cf_hostidx {
   uint32_t *next;         /* per host rule: the next one of its name */
   uint64_t wlen[4];       /* bit m: a wildcard SUFFIX of m bytes */
   size_t nq[3];           /* rules each cf_hostq can find */
+  uint64_t id;            /* this index's, for cf_hostprep memos */
 };
+
+/* Index ids: 64 bits, counted from 1, so none is ever given twice. */
+static _Atomic uint64_t last_id;
 
 /* ------------------------------------------------------------ names */
 
@@ -197,7 +201,6 @@ int cf_hostrule_fits(const cf_ruleset *rs, const cf_hostrule *h, cf_hostq q,
  * slots: names are compared byte for byte. */
 #define H_SEED 0x243f6a8885a308d3ull
 #define H_MUL 0x9e3779b97f4a7c15ull
-#define H_WORDS ((CF_HOST_MAX + 7) / 8)
 
 static inline uint64_t h_step(uint64_t h, uint64_t w)
 {
@@ -215,15 +218,10 @@ static inline uint64_t h_mix(uint64_t h)
   return h ^ (h >> 33);
 }
 
-/* A name as the lookups of one decision need it: its words, the state
+/* A name as the lookups need it (cf_hostprep): its words, the state
  * before each, its key, and a mask of the lengths of its suffixes that
  * follow a dot: bit m is set when byte len - m - 1 is a dot. */
-typedef struct hname {
-  size_t len;
-  uint64_t exact;
-  uint64_t dots[4];
-  uint64_t w[H_WORDS], st[H_WORDS + 1];
-} hname;
+typedef cf_hostprep hname;
 
 /* Word j of the suffix of m bytes: the name's, the first masked. */
 static inline uint64_t h_word(const hname *n, size_t m, size_t j)
@@ -367,6 +365,7 @@ curlfence_code cf_hostidx_build(cf_hostidx **out, const cf_ruleset *rs)
     return CURLFENCE_E_NOMEM;
   }
   x->mask = cap - 1;
+  x->id = atomic_fetch_add(&last_id, 1) + 1;
   for(i = 0; i < rs->nhosts; i++) {
     const cf_hostrule *h = &rs->hosts[i];
     const char *name = rs->texts + h->name;
@@ -444,56 +443,152 @@ static inline long first_fit(const cf_hostidx *x, const cf_ruleset *rs,
   return -1;
 }
 
+/* The lengths of the suffixes of n's name a wildcard of x could have:
+ * after a dot, as long as some wildcard's SUFFIX, longest first; below
+ * SUFFIX only, so at least one byte and the dot before it. */
+typedef struct suffixes {
+  const hname *n;
+  const cf_hostidx *x;
+  size_t b;               /* words of dots[] not yet read */
+  uint64_t bits;          /* lengths of word b not yet given */
+} suffixes;
+
+static inline void suffixes_start(suffixes *s, const cf_hostidx *x,
+                                  const hname *n)
+{
+  s->n = n;
+  s->x = x;
+  s->bits = 0;
+  s->b = n->len < 3 ? 0 : (n->len - 2) / 64 + 1;
+}
+
+/* The next length; 0: none left (no suffix is empty). */
+static inline size_t suffixes_next(suffixes *s)
+{
+  size_t top = s->n->len - 2;
+  unsigned i;
+
+  while(!s->bits) {
+    if(!s->b)
+      return 0;
+    s->b--;
+    s->bits = s->x->wlen[s->b] & s->n->dots[s->b];
+    if(s->b == top / 64 && top % 64 < 63)
+      s->bits &= (2ull << (top % 64)) - 1;
+  }
+  i = 63u - (unsigned)__builtin_clzll(s->bits);
+  s->bits &= ~(1ull << i);
+  return 64 * s->b + i;
+}
+
 /* The first rule of the most specific name that fits q: the exact name,
- * then the suffixes after a dot as long as some wildcard's SUFFIX,
- * longest first; below SUFFIX only, so at least one byte and the dot
- * before it. */
+ * then its suffixes (suffixes_next). */
 static inline __attribute__((always_inline)) long
 find_q(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q, const hname *n,
        const char *host, int v6, const uint8_t *addr, unsigned port)
 {
-  size_t b, top = n->len - 2;
+  suffixes s;
+  size_t m;
   long r;
 
   r = first_fit(x, rs, probe(x, rs, n, n->len, n->exact, 0, host), q, v6,
                 addr, port);
-  if(r >= 0 || n->len < 3)
+  if(r >= 0)
     return r;
-  for(b = top / 64 + 1; b-- > 0;) {
-    uint64_t bits = x->wlen[b] & n->dots[b];
-
-    if(b == top / 64 && top % 64 < 63)
-      bits &= (2ull << (top % 64)) - 1;
-    while(bits) {
-      unsigned i = 63u - (unsigned)__builtin_clzll(bits);
-      size_t m = 64 * b + i;
-
-      bits &= ~(1ull << i);
-      r = first_fit(x, rs, probe(x, rs, n, m, h_key(n, m, 1), 1, host), q,
-                    v6, addr, port);
-      if(r >= 0)
-        return r;
-    }
+  suffixes_start(&s, x, n);
+  while((m = suffixes_next(&s))) {
+    r = first_fit(x, rs, probe(x, rs, n, m, h_key(n, m, 1), 1, host), q,
+                  v6, addr, port);
+    if(r >= 0)
+      return r;
   }
   return -1;
 }
 
-/* The name read once for the lookups of one decision; 0: no rule can
- * match it. */
-static inline __attribute__((always_inline)) int
-h_query(const cf_hostidx *x, hname *n, const char *host)
+static inline __attribute__((always_inline)) void
+prep(cf_hostprep *n, const char *host)
 {
-  size_t len;
+  size_t len = host ? strnlen(host, CF_HOST_MAX + 1) : 0;
 
-  if(!host)
-    return 0;
-  len = strnlen(host, CF_HOST_MAX + 1);
-  if(!len || len > CF_HOST_MAX)
-    return 0;
-  h_name(n, host, len, 0);
-  /* the exact name's slot, asked for while the rest is decided */
-  __builtin_prefetch(&x->slots[slot_of(x, n->exact)]);
-  return 1;
+  n->host = host;
+  n->len = 0;
+  n->memo_id = 0;
+  n->nhits = 0;
+  if(len && len <= CF_HOST_MAX)
+    h_name(n, host, len, 0);
+}
+
+void cf_hostprep_init(cf_hostprep *n, const char *host)
+{
+  prep(n, host);
+}
+
+/* Every entry n's name hits, most specific first, into n's memo for x;
+ * more than the memo holds: none kept, and each lookup probes. */
+static void memoise(const cf_hostidx *x, const cf_ruleset *rs,
+                    cf_hostprep *n)
+{
+  const entry *e;
+  suffixes s;
+  size_t m;
+
+  n->nhits = 0;
+  n->memo_id = 0;
+  e = probe(x, rs, n, n->len, n->exact, 0, n->host);
+  if(e)
+    n->hits[n->nhits++] = (uint32_t)(e - x->entries);
+  suffixes_start(&s, x, n);
+  while((m = suffixes_next(&s))) {
+    e = probe(x, rs, n, m, h_key(n, m, 1), 1, n->host);
+    if(!e)
+      continue;
+    if(n->nhits == CF_HOSTPREP_HITS)
+      return;
+    n->hits[n->nhits++] = (uint32_t)(e - x->entries);
+  }
+  n->memo_id = x->id;
+}
+
+/* The first rule for q among the memoised entries. */
+static inline long find_memo(const cf_hostidx *x, const cf_ruleset *rs,
+                             cf_hostq q, const cf_hostprep *n, int v6,
+                             const uint8_t *addr, unsigned port)
+{
+  uint32_t k;
+  long r;
+
+  for(k = 0; k < n->nhits; k++) {
+    r = first_fit(x, rs, &x->entries[n->hits[k]], q, v6, addr, port);
+    if(r >= 0)
+      return r;
+  }
+  return -1;
+}
+
+long cf_hostidx_find_prep(const cf_hostidx *x, const cf_ruleset *rs,
+                          cf_hostq then, cf_hostprep *n, int v6,
+                          const uint8_t *addr, unsigned port)
+{
+  long r = -1;
+
+  if(!x || !n->len || (!x->nq[CF_HOSTQ_DENY] && !x->nq[then]))
+    return -1;
+  /* entries found in another index (another policy, or this one before
+   * a reload) say nothing about x's */
+  if(n->memo_id != x->id)
+    memoise(x, rs, n);
+  if(n->memo_id != x->id) {
+    if(x->nq[CF_HOSTQ_DENY])
+      r = find_q(x, rs, CF_HOSTQ_DENY, n, n->host, v6, addr, port);
+    if(r < 0 && then != CF_HOSTQ_DENY && x->nq[then])
+      r = find_q(x, rs, then, n, n->host, v6, addr, port);
+    return r;
+  }
+  if(x->nq[CF_HOSTQ_DENY])
+    r = find_memo(x, rs, CF_HOSTQ_DENY, n, v6, addr, port);
+  if(r < 0 && then != CF_HOSTQ_DENY && x->nq[then])
+    r = find_memo(x, rs, then, n, v6, addr, port);
+  return r;
 }
 
 long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
@@ -502,8 +597,13 @@ long cf_hostidx_find(const cf_hostidx *x, const cf_ruleset *rs, cf_hostq q,
 {
   hname n;
 
-  if(!x || !x->nq[q] || !h_query(x, &n, host))
+  if(!x || !x->nq[q])
     return -1;
+  prep(&n, host);
+  if(!n.len)
+    return -1;
+  /* the exact name's slot, asked for while the rest is decided */
+  __builtin_prefetch(&x->slots[slot_of(x, n.exact)]);
   return find_q(x, rs, q, &n, host, v6, addr, port);
 }
 
@@ -514,8 +614,13 @@ long cf_hostidx_find_deny(const cf_hostidx *x, const cf_ruleset *rs,
   hname n;
   long r = -1;
 
-  if(!x || (!x->nq[CF_HOSTQ_DENY] && !x->nq[then]) || !h_query(x, &n, host))
+  if(!x || (!x->nq[CF_HOSTQ_DENY] && !x->nq[then]))
     return -1;
+  prep(&n, host);
+  if(!n.len)
+    return -1;
+  /* the exact name's slot, asked for while the rest is decided */
+  __builtin_prefetch(&x->slots[slot_of(x, n.exact)]);
   if(x->nq[CF_HOSTQ_DENY])
     r = find_q(x, rs, CF_HOSTQ_DENY, &n, host, v6, addr, port);
   if(r < 0 && then != CF_HOSTQ_DENY && x->nq[then])

@@ -289,8 +289,10 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
   audit = cf_live_audit(&g->live, slot);
   all = audit->fn && (audit->flags & CURLFENCE_AUDIT_ALL);
   named = name && ((p && p->hosts) || all);
-  if(named)
+  if(named) {
     d->dest.host = cf_name_host(name);
+    d->dest.prep = name->prep;
+  }
   udp = check == CURLFENCE_CHECK_OPEN && d->dest.socktype == SOCK_DGRAM &&
         !(flags & CURLFENCE_ATTACH_ALLOW_TFTP);
   shard = cf_live_shard(slot);
@@ -322,6 +324,7 @@ static curlfence_action conclude(curlfence_guard *g, cf_decision *d,
       /* the event shows the name; without host rules in p it cannot
        * change the decision, made again here for its verdict */
       d->dest.host = cf_name_host(name);
+      d->dest.prep = name->prep;
     }
     if(!udp && !all)
       cf_decide(p, d, 1);

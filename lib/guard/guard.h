@@ -63,6 +63,7 @@ typedef struct cf_urlapi {
 typedef struct cf_name_memo {
   char *url;                  /* malloc'd copy; NULL: nothing yet */
   char host[CF_HOST_MAX + 1];
+  cf_hostprep prep;           /* host, prepared for the host rules */
 } cf_name_memo;
 
 typedef struct cf_name {
@@ -74,6 +75,8 @@ typedef struct cf_name {
                                  check), once read */
   CURLU *u;                   /* the parsed URL, until cf_name_free() */
   cf_name_memo *memo;         /* NULL: none */
+  cf_hostprep *prep;          /* the memo's prepared host, set with the
+                                 host when there is a memo; else NULL */
   int host_done, url_done;
 } cf_name;
 

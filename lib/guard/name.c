@@ -69,6 +69,7 @@ int cf_name_of(const cf_urlapi *api, CURL *h, cf_name *out)
   out->text = NULL;
   out->u = NULL;
   out->memo = NULL;
+  out->prep = NULL;
   out->host_done = 0;
   out->url_done = 0;
   return h ? 0 : -1;
@@ -96,6 +97,7 @@ const char *cf_name_host(cf_name *n)
     return NULL;
   if(m && m->url && !strcmp(m->url, n->text)) {
     memcpy(n->host, m->host, sizeof(n->host));
+    n->prep = n->host[0] ? &m->prep : NULL;
     return n->host[0] ? n->host : NULL;
   }
   if(!parse(n) && (host = part(n->api, n->u, CURLUPART_HOST,
@@ -109,6 +111,10 @@ const char *cf_name_host(cf_name *n)
     free(m->url);
     m->url = strdup(n->text);
     memcpy(m->host, n->host, sizeof(m->host));
+    /* the connection's checks, and the handle's next connections to the
+     * same URL, then only read the host rule entries the name hits */
+    cf_hostprep_init(&m->prep, m->host[0] ? m->host : NULL);
+    n->prep = m->host[0] ? &m->prep : NULL;
   }
   return n->host[0] ? n->host : NULL;
 }
@@ -160,5 +166,6 @@ void cf_name_memo_free(cf_name_memo *m)
     free(m->url);
     m->url = NULL;
     m->host[0] = '\0';
+    cf_hostprep_init(&m->prep, NULL);
   }
 }
