@@ -93,27 +93,17 @@ static curl_socket_t both_open(void *clientp, curlsocktype purpose,
                                struct curl_sockaddr *a)
 {
   both *b = clientp;
-  cf_name n;
-  curl_socket_t fd = cf_guard_open(b->g, purpose, a, 0, NULL,
-                                   cf_name_of(cf_libcurl_urlapi(), b->h, &n)
-                                       ? NULL : &n);
-
-  cf_name_free(&n);
-  return fd;
+  return cf_guard_open_named(b->g, purpose, a, 0, NULL, cf_libcurl_urlapi(),
+                             b->h, NULL);
 }
 
 static int both_prereq(void *clientp, char *primary_ip, char *local_ip,
                        int primary_port, int local_port)
 {
   both *b = clientp;
-  cf_name n;
-  int rc = cf_guard_prereq(b->g, primary_ip, local_ip, primary_port,
-                           local_port, 0,
-                           cf_name_of(cf_libcurl_urlapi(), b->h, &n) ? NULL
-                                                                     : &n);
-
-  cf_name_free(&n);
-  return rc;
+  return cf_guard_prereq_named(b->g, primary_ip, local_ip, primary_port,
+                               local_port, 0, cf_libcurl_urlapi(), b->h,
+                               NULL);
 }
 
 static int one(const char *url, curlfence_guard *g, int how,

@@ -144,33 +144,21 @@ static int fetch_audit(const curlfence_event *ev, void *userdata)
 /* fetch makes one handle and never copies it, so its checks know which
  * handle they run for, the open check too (which curlfence_attach()'s own
  * callbacks cannot tell): both decide with its URL's name. */
-static cf_name *fetch_name(const fetch_state *st, cf_name *buf)
-{
-  return cf_name_of(cf_libcurl_urlapi(), st->handle, buf) ? NULL : buf;
-}
-
 static curl_socket_t fetch_open(void *clientp, curlsocktype purpose,
                                 struct curl_sockaddr *a)
 {
   fetch_state *st = clientp;
-  cf_name buf;
-  curl_socket_t fd = cf_guard_open(st->guard, purpose, a, st->flags, NULL,
-                                   fetch_name(st, &buf));
-
-  cf_name_free(&buf);
-  return fd;
+  return cf_guard_open_named(st->guard, purpose, a, st->flags, NULL,
+                             cf_libcurl_urlapi(), st->handle, NULL);
 }
 
 static int fetch_prereq(void *clientp, char *primary_ip, char *local_ip,
                         int primary_port, int local_port)
 {
   fetch_state *st = clientp;
-  cf_name buf;
-  int rc = cf_guard_prereq(st->guard, primary_ip, local_ip, primary_port,
-                           local_port, st->flags, fetch_name(st, &buf));
-
-  cf_name_free(&buf);
-  return rc;
+  return cf_guard_prereq_named(st->guard, primary_ip, local_ip, primary_port,
+                               local_port, st->flags, cf_libcurl_urlapi(),
+                               st->handle, NULL);
 }
 
 static void print_stats(curlfence_guard *g)
