@@ -29,6 +29,7 @@
  *                                     named-plain, named-attach, named-both
  */
 #include "../test/httpd.h"
+#include "callgrind.h"
 #include "curlfence.h"
 #include "guard/guard.h"
 
@@ -180,14 +181,13 @@ static int measure(const char *dir, const char *mode)
 static unsigned long long counted_once(const char *self, const char *dir,
                                        const char *mode)
 {
-  char out[64], opt[96], line[256];
+  char out[64], opt[96];
   char *argv[] = { "valgrind", "--tool=callgrind", "--collect-atstart=no",
                    opt, (char *)self, (char *)dir, (char *)mode, NULL };
   posix_spawn_file_actions_t fa;
   unsigned long long n = 0;
   pid_t pid;
   int st, rc;
-  FILE *f;
 
   snprintf(out, sizeof(out), "/tmp/curlfence-bench-attach-%d.cg",
            (int)getpid());
@@ -197,12 +197,8 @@ static unsigned long long counted_once(const char *self, const char *dir,
   rc = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   if(!rc && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-     WEXITSTATUS(st) == 0 && (f = fopen(out, "r"))) {
-    while(fgets(line, sizeof(line), f))
-      if(!strncmp(line, "totals: ", 8))
-        n = strtoull(line + 8, NULL, 10);
-    fclose(f);
-  }
+     WEXITSTATUS(st) == 0)
+    n = bench_callgrind_totals(out);
   unlink(out);
   return n;
 }
