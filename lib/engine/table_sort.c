@@ -259,23 +259,19 @@ cf_key cf_key_at(const cf_ruleset *rs, const cf_key *k, const uint64_t *k4,
 int cf_sort_keys(const cf_ruleset *rs, int v6, size_t *n, cf_key **k,
                  uint64_t **k4, void *scratch, size_t size)
 {
+  size_t ksize = v6 ? sizeof **k : sizeof **k4;
+  void *keys = malloc(*n * ksize);
   int rc;
-  *k = NULL;
-  *k4 = NULL;
-  if(v6) {
-    *k = malloc(*n * sizeof **k);
-    if(!*k)
-      return -1;
-    rc = make_keys(rs, *k, n);
-    return !rc && sort_keys(rs, *k, *n,
-                            size >= *n * sizeof **k ? scratch : NULL)
-           ? -1 : rc;
-  }
-  *k4 = malloc(*n * sizeof **k4);
-  if(!*k4)
+
+  *k = v6 ? keys : NULL;
+  *k4 = v6 ? NULL : keys;
+  if(!keys)
     return -1;
-  rc = make_keys4(rs, *k4, n);
-  return !rc && sort_keys4(rs, *k4, *n,
-                          size >= *n * sizeof **k4 ? scratch : NULL)
-         ? -1 : rc;
+  rc = v6 ? make_keys(rs, *k, n) : make_keys4(rs, *k4, n);
+  if(rc)
+    return rc;
+  if(size < *n * ksize)
+    scratch = NULL;
+  rc = v6 ? sort_keys(rs, *k, *n, scratch) : sort_keys4(rs, *k4, *n, scratch);
+  return rc ? -1 : 0;
 }
