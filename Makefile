@@ -664,6 +664,9 @@ bench-preload: $(PRELOAD_BENCH) $(PRELOAD) $(TOOL)
 bench-sockets: $(SOCKETS_BENCH) $(PRELOAD)
 	$(SOCKETS_BENCH) $(CURDIR)/$(PRELOAD)
 
+# The instruction counts of callgrind's output, for the benchmarks that
+# count instructions.
+BENCH_CALLGRIND = bench/callgrind.c bench/callgrind.h
 # Each benchmark is one program from its sources (BENCH_SRC, the first
 # prerequisites), linked with BENCH_LIBS.
 BENCH_LINK = mkdir -p $(@D) && $(CC) $(CFLAGS_ALL) $(BENCH_CFLAGS) -o $@ \
@@ -671,18 +674,21 @@ BENCH_LINK = mkdir -p $(@D) && $(CC) $(CFLAGS_ALL) $(BENCH_CFLAGS) -o $@ \
 $(BENCH_BINS) $(BENCH_DPDK_BIN):
 	$(BENCH_LINK)
 $(BENCH_BIN): $(BENCH_SRCS) bench/gen.h $(LIB_HDRS) $(INTLIB)
-$(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h lib/engine/util.h $(INTLIB)
+$(BENCH_CLI_BIN): bench/cli.c bench/gen.c bench/gen.h lib/engine/util.h \
+  $(BENCH_CALLGRIND) $(INTLIB)
 $(BENCH_IMAGE_BIN): bench/image.c bench/gen.c bench/gen.h $(LIB_HDRS) $(INTLIB)
 $(BENCH_GUARD_BIN): bench/guard.c bench/gen.c bench/gen.h $(LIB_HDRS) $(INTLIB)
 $(BENCH_BIN) $(BENCH_CLI_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN) \
   $(ATTACH_BENCH): BENCH_CFLAGS = -Ilib
 $(BENCH_BIN) $(BENCH_IMAGE_BIN) $(BENCH_GUARD_BIN) $(ATTACH_BENCH): \
   BENCH_LIBS = $(LIBDEPS)
-$(PRELOAD_BENCH): bench/preload_start.c test/httpd.c test/httpd.h
+$(PRELOAD_BENCH): bench/preload_start.c test/httpd.c test/httpd.h \
+  $(BENCH_CALLGRIND)
 $(PRELOAD_BENCH): BENCH_LIBS = -lpthread
-$(SOCKETS_BENCH): bench/preload_sockets.c
+$(SOCKETS_BENCH): bench/preload_sockets.c $(BENCH_CALLGRIND)
 $(SOCKETS_BENCH): BENCH_LIBS = -ldl
-$(ATTACH_BENCH): bench/attach.c test/httpd.c test/httpd.h $(LIB_HDRS) $(INTLIB)
+$(ATTACH_BENCH): bench/attach.c test/httpd.c test/httpd.h $(BENCH_CALLGRIND) \
+  $(LIB_HDRS) $(INTLIB)
 $(BENCH_DPDK_BIN): $(BENCH_SRCS) bench/gen.h $(LIB_HDRS) $(INTLIB)
 $(BENCH_DPDK_BIN): BENCH_CFLAGS = -std=gnu11 -Wno-pedantic -DCF_BENCH_DPDK \
   -Ilib $(DPDK_CFLAGS)

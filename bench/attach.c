@@ -29,6 +29,7 @@
  *                                     named-plain, named-attach, named-both
  */
 #include "../test/httpd.h"
+#include "callgrind.h"
 #include "curlfence.h"
 #include "guard/guard.h"
 
@@ -93,27 +94,17 @@ static curl_socket_t both_open(void *clientp, curlsocktype purpose,
                                struct curl_sockaddr *a)
 {
   both *b = clientp;
-  cf_name n;
-  curl_socket_t fd = cf_guard_open(b->g, purpose, a, 0, NULL,
-                                   cf_name_of(cf_libcurl_urlapi(), b->h, &n)
-                                       ? NULL : &n);
-
-  cf_name_free(&n);
-  return fd;
+  return cf_guard_open_named(b->g, purpose, a, 0, NULL, cf_libcurl_urlapi(),
+                             b->h, NULL);
 }
 
 static int both_prereq(void *clientp, char *primary_ip, char *local_ip,
                        int primary_port, int local_port)
 {
   both *b = clientp;
-  cf_name n;
-  int rc = cf_guard_prereq(b->g, primary_ip, local_ip, primary_port,
-                           local_port, 0,
-                           cf_name_of(cf_libcurl_urlapi(), b->h, &n) ? NULL
-                                                                     : &n);
-
-  cf_name_free(&n);
-  return rc;
+  return cf_guard_prereq_named(b->g, primary_ip, local_ip, primary_port,
+                               local_port, 0, cf_libcurl_urlapi(), b->h,
+                               NULL);
 }
 
 static int one(const char *url, curlfence_guard *g, int how,
@@ -190,14 +181,13 @@ static int measure(const char *dir, const char *mode)
 static unsigned long long counted_once(const char *self, const char *dir,
                                        const char *mode)
 {
-  char out[64], opt[96], line[256];
+  char out[64], opt[96];
   char *argv[] = { "valgrind", "--tool=callgrind", "--collect-atstart=no",
                    opt, (char *)self, (char *)dir, (char *)mode, NULL };
   posix_spawn_file_actions_t fa;
   unsigned long long n = 0;
   pid_t pid;
   int st, rc;
-  FILE *f;
 
   snprintf(out, sizeof(out), "/tmp/curlfence-bench-attach-%d.cg",
            (int)getpid());
@@ -207,12 +197,8 @@ static unsigned long long counted_once(const char *self, const char *dir,
   rc = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   if(!rc && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-     WEXITSTATUS(st) == 0 && (f = fopen(out, "r"))) {
-    while(fgets(line, sizeof(line), f))
-      if(!strncmp(line, "totals: ", 8))
-        n = strtoull(line + 8, NULL, 10);
-    fclose(f);
-  }
+     WEXITSTATUS(st) == 0)
+    n = bench_callgrind_totals(out);
   unlink(out);
   return n;
 }

@@ -20,6 +20,7 @@
  * is reported, wall clock, including loading the rules.  Files go to
  * BENCH_DIR (default /tmp).  usage: bench-cli PATH-TO-curlfence
  */
+#include "callgrind.h"
 #include "gen.h"
 
 #include <arpa/inet.h>
@@ -78,13 +79,12 @@ static double run(char *const argv[], const char *in, int *status)
 static unsigned long long instructions(char *const argv[], const char *in,
                                        const char *dir)
 {
-  char out[4200], opt[4300], line[256];
+  char out[4200], opt[4300];
   char *vg[16];
   unsigned long long n = 0;
   posix_spawn_file_actions_t fa;
   int i = 0, st;
   pid_t pid;
-  FILE *f;
 
   snprintf(out, sizeof(out), "%s/cf-bench-%d.cg", dir, (int)getpid());
   snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", out);
@@ -101,14 +101,8 @@ static unsigned long long instructions(char *const argv[], const char *in,
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   if(!posix_spawnp(&pid, "valgrind", &fa, NULL, vg, environ) &&
-     waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) < 2) {
-    f = fopen(out, "r");
-    while(f && fgets(line, sizeof(line), f))
-      if(!strncmp(line, "totals: ", 8))
-        n = strtoull(line + 8, NULL, 10);
-    if(f)
-      fclose(f);
-  }
+     waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) < 2)
+    n = bench_callgrind_totals(out);
   posix_spawn_file_actions_destroy(&fa);
   unlink(out);
   return n;

@@ -19,6 +19,8 @@
  *   preload-sockets-bench PRELOAD time|connect-on|connect-off|sendto-on|
  *                                 sendto-off      (under the preload)
  */
+#include "callgrind.h"
+
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -197,21 +199,17 @@ static int spawn(char **argv, const char *out)
 /* Instructions per call of one loop under callgrind; -1 on failure. */
 static double instructions(char *self, char *preload, char *mode)
 {
-  char out[64], opt[96], line[256];
+  char out[64], opt[96];
   char *argv[] = { "valgrind", "--tool=callgrind", "--collect-atstart=no",
                    opt, self, preload, mode, NULL };
+  unsigned long long total;
   double n = -1;
-  FILE *f;
 
   snprintf(out, sizeof(out), "/tmp/curlfence-bench-sockets-%d.cg",
            (int)getpid());
   snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", out);
-  if(!spawn(argv, out) && (f = fopen(out, "r"))) {
-    while(fgets(line, sizeof(line), f))
-      if(!strncmp(line, "totals: ", 8))
-        n = strtod(line + 8, NULL) / COUNTED;
-    fclose(f);
-  }
+  if(!spawn(argv, out) && (total = bench_callgrind_totals(out)))
+    n = (double)total / COUNTED;
   unlink(out);
   return n;
 }

@@ -21,6 +21,7 @@
  *   preload-start PRELOAD RULES-DIR [RUNS [CURLFENCE-TOOL]]
  */
 #include "../test/httpd.h"
+#include "callgrind.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -85,13 +86,12 @@ static const char *const kind_name[KINDS] = {
 static unsigned long long instructions(char *const *argv, char **env,
                                        int before_exec)
 {
-  char out[64], opt[96], file[96], line[256];
+  char out[64], opt[96], file[96];
   char *vg[32];
   unsigned long long n = 0;
   posix_spawn_file_actions_t fa;
   int i = 0, k, st;
   pid_t pid;
-  FILE *f;
 
   snprintf(out, sizeof(out), "/tmp/curlfence-bench-%d.cg", (int)getpid());
   snprintf(opt, sizeof(opt), "--callgrind-out-file=%s", out);
@@ -112,12 +112,7 @@ static unsigned long long instructions(char *const *argv, char **env,
     n = 0;
   else {
     snprintf(file, sizeof(file), "%s%s", out, before_exec ? ".1" : "");
-    f = fopen(file, "r");
-    while(f && fgets(line, sizeof(line), f))
-      if(!strncmp(line, "totals: ", 8))
-        n = strtoull(line + 8, NULL, 10);
-    if(f)
-      fclose(f);
+    n = bench_callgrind_totals(file);
   }
   unlink(out);
   snprintf(file, sizeof(file), "%s.1", out);

@@ -37,20 +37,16 @@
 
 /* ------------------------------------------------------------ callbacks */
 
-/* The name of the connection h's handle is making: each handle has a
- * record of its own (copies get theirs in curl_easy_duphandle), so the
- * record's handle is the one connecting; libcurl's own copies have records
- * without a handle, and no name.  The record remembers the last URL named,
- * so the pre-request check after the open check of a connection, and the
+/* The functions of the libcurl that made h's handle: the checks use the
+ * name of the connection that handle is making.  Each handle has a record
+ * of its own (copies get theirs in curl_easy_duphandle), so the record's
+ * handle is the one connecting; libcurl's own copies have records without
+ * a handle, and no name.  The record remembers the last URL named, so the
+ * pre-request check after the open check of a connection, and the
  * requests that reuse it, do not parse the same URL again. */
-static cf_name *pl_name(pl_handle *h, cf_name *buf)
+static const cf_urlapi *pl_urlapi(const pl_handle *h)
 {
-  buf->u = NULL;
-  if(!h->curl || !h->lib || !h->lib->url.getinfo ||
-     cf_name_of(&h->lib->url, h->curl, buf))
-    return NULL;
-  cf_name_remember(buf, &h->memo);
-  return buf;
+  return h->lib ? &h->lib->url : NULL;
 }
 
 static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
@@ -58,14 +54,12 @@ static curl_socket_t pl_open(void *clientp, curlsocktype purpose,
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
-  cf_name buf;
   curl_socket_t fd;
 
   if(!h || h->broken)
     return CURL_SOCKET_BAD;
-  fd = cf_guard_open(c->guard, purpose, a, c->flags, &h->chain,
-                     pl_name(h, &buf));
-  cf_name_free(&buf);
+  fd = cf_guard_open_named(c->guard, purpose, a, c->flags, &h->chain,
+                           pl_urlapi(h), h->curl, &h->memo);
   /* Decided here: libcurl's connect() to this address is not decided
    * again (sockets.c). */
   if(fd != CURL_SOCKET_BAD && c->sockets_all)
@@ -78,14 +72,13 @@ static int pl_prereq(void *clientp, char *primary_ip, char *local_ip,
 {
   const pl_config *c = pl_config_get();
   pl_handle *h = clientp;
-  cf_name buf;
   int rc;
 
   if(!h || h->broken)
     return CURL_PREREQFUNC_ABORT;
-  rc = cf_guard_prereq(c->guard, primary_ip, local_ip, primary_port,
-                       local_port, c->flags, pl_name(h, &buf));
-  cf_name_free(&buf);
+  rc = cf_guard_prereq_named(c->guard, primary_ip, local_ip, primary_port,
+                             local_port, c->flags, pl_urlapi(h), h->curl,
+                             &h->memo);
   if(rc != CURL_PREREQFUNC_OK)
     return CURL_PREREQFUNC_ABORT;
   if(h->prereq_fn)

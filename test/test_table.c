@@ -119,6 +119,25 @@ static void fmt_addr(char *buf, size_t n, int v6, const uint8_t *a)
                           a[i + 1]);
 }
 
+/* cf_table_find_sa() on addr; 4 bytes in AF_INET6 are IPv4-mapped */
+static uint32_t find_sa(const cf_table *tab, const cf_ruleset *rs, int family,
+                        const uint8_t *addr, size_t len, unsigned port)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port) };
+  struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+                               .sin6_port = htons((uint16_t)port) };
+  memcpy(&sin.sin_addr, addr, 4);
+  memcpy(&sin6.sin6_addr.s6_addr[16 - len], addr, len);
+  if(len == 4)
+    sin6.sin6_addr.s6_addr[10] = sin6.sin6_addr.s6_addr[11] = 0xff;
+  if(family == AF_INET)
+    return cf_table_find_sa(tab, rs->ports, (struct sockaddr *)&sin,
+                            sizeof sin);
+  return cf_table_find_sa(tab, rs->ports, (struct sockaddr *)&sin6,
+                          sizeof sin6);
+}
+
 /* One probe: both matchers must pick the same rule, and the action the
  * table stores with it must be that rule's. */
 static void probe(const tset *t, const cf_table *tab, int v6,
@@ -140,30 +159,11 @@ static void probe(const tset *t, const cf_table *tab, int v6,
                    (t->rs.rules[want].action == CURLFENCE_ALLOW ? CF_ALLOW
                                                                 : 0);
   if(!v6) {
-    struct sockaddr_in sin;
-    struct sockaddr_in6 m;
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)port);
-    memcpy(&sin.sin_addr, addr, 4);
-    fast = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&sin,
-                            sizeof sin);
-    memset(&m, 0, sizeof m);
-    m.sin6_family = AF_INET6;
-    m.sin6_port = htons((uint16_t)port);
-    m.sin6_addr.s6_addr[10] = m.sin6_addr.s6_addr[11] = 0xff;
-    memcpy(&m.sin6_addr.s6_addr[12], addr, 4);
-    fast_mapped = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&m,
-                                   sizeof m);
+    fast = find_sa(tab, &t->rs, AF_INET, addr, 4, port);
+    fast_mapped = find_sa(tab, &t->rs, AF_INET6, addr, 4, port);
   }
   else {
-    struct sockaddr_in6 sin6;
-    memset(&sin6, 0, sizeof sin6);
-    sin6.sin6_family = AF_INET6;
-    sin6.sin6_port = htons((uint16_t)port);
-    memcpy(&sin6.sin6_addr, addr, 16);
-    fast = cf_table_find_sa(tab, t->rs.ports, (struct sockaddr *)&sin6,
-                            sizeof sin6);
+    fast = find_sa(tab, &t->rs, AF_INET6, addr, 16, port);
     /* an IPv4-mapped address is the IPv4 rules' (callers unmap it
      * before the reference sees it) */
     if(memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0)

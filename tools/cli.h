@@ -149,6 +149,15 @@ const char *cli_default_rules(void);
  * /proc/self/exe); 0 for an installed or copied tool. */
 int cli_is_tree_tool(void);
 
+/* The programs and the rules the tool uses: the tree's for the tool built
+ * in the tree (cli_is_tree_tool), else the installed ones. */
+typedef enum {
+  CLI_PATH_COMMANDS,  /* curlfence-commands */
+  CLI_PATH_FETCH,     /* curlfence-fetch */
+  CLI_PATH_RULES      /* default.rules */
+} cli_path_id;
+const char *cli_path(cli_path_id which);
+
 /* Replace this process with prog, run as "curlfence ARGV..." (argv[0..argc)
  * after the name).  Returns only on failure: says why, and returns 2. */
 int cli_exec(const char *prog, int argc, char **argv);

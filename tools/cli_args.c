@@ -194,6 +194,22 @@ int cli_is_tree_tool(void)
   return 0;
 }
 
+const char *cli_path(cli_path_id which)
+{
+  static const char *const installed[] = {
+    CLI_COMMANDS, CLI_FETCH, CLI_DEFAULT_RULES
+  };
+#ifdef CLI_TREE_TOOL
+  static const char *const tree[] = {
+    CLI_TREE_COMMANDS, CLI_TREE_FETCH, CLI_TREE_RULES
+  };
+
+  if(cli_is_tree_tool())
+    return tree[which];
+#endif
+  return installed[which];
+}
+
 const char *cli_setting(const char *value, const char *name)
 {
   const char *env;

@@ -362,29 +362,24 @@ static int pack(cf_table *t)
   } part[10];
   size_t np = 0, total = 0, off = 0;
   char *arena;
+  /* array a of n elements becomes the next part */
+#define PART(a, n)                                                      \
+  (part[np].p = (void **)&(a), part[np++].bytes = (size_t)(n) * sizeof *(a))
   for(int f = 0; f < 2; f++) {
     cf_fam *fm = &t->fam[f];
-    if(f) {
-      part[np].p = (void **)&fm->direct;
-      part[np++].bytes = ((size_t)1 << fm->sbits) * sizeof *fm->direct;
-    }
+    if(f)
+      PART(fm->direct, (size_t)1 << fm->sbits);
     else {
-      part[np].p = (void **)&fm->dir4;
-      part[np++].bytes = ((size_t)1 << fm->sbits) * sizeof *fm->dir4;
-      part[np].p = (void **)&fm->blocks;
-      part[np++].bytes = fm->nblocks * sizeof *fm->blocks;
+      PART(fm->dir4, (size_t)1 << fm->sbits);
+      PART(fm->blocks, fm->nblocks);
     }
-    part[np].p = (void **)&fm->nodes;
-    part[np++].bytes = fm->nnodes * sizeof *fm->nodes;
-    part[np].p = (void **)&fm->leaves;
-    part[np++].bytes = fm->nleaves * sizeof *fm->leaves;
+    PART(fm->nodes, fm->nnodes);
+    PART(fm->leaves, fm->nleaves);
   }
-  part[np].p = (void **)&t->psets;
-  part[np++].bytes = t->npsets * sizeof *t->psets;
-  part[np].p = (void **)&t->cands;
-  part[np++].bytes = t->ncands * sizeof *t->cands;
-  part[np].p = (void **)&t->n64;
-  part[np++].bytes = t->nn64 * sizeof *t->n64;
+  PART(t->psets, t->npsets);
+  PART(t->cands, t->ncands);
+  PART(t->n64, t->nn64);
+#undef PART
   for(size_t i = 0; i < np; i++)
     total += round_up(part[i].bytes, CF_ALIGN);
 #if defined(MADV_HUGEPAGE)

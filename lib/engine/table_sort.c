@@ -38,61 +38,82 @@ static unsigned key_digit(const cf_key *k, unsigned pass)
 /* LSD radix sort: keys come in rule order and every pass is stable, so
  * equal keys stay in index order.  A comparison sort spent most of the
  * build time on a million rules; here passes over digits that are the same
- * in every key (the host part of most prefixes) are skipped. */
-static int sort_keys(cf_key *k, size_t n, void *scratch)
+ * in every key (the host part of most prefixes) are skipped.  Written once
+ * for both key types as a macro rather than a function taking the key size
+ * and a digit function: the digit is read twice per key and pass, and an
+ * indirect call there would cost the build its speed.  le(rs, a, b) and
+ * digit(rs, key, pass) take pointers to keys. */
+#define DEFINE_RADIX_SORT(name, type, passes, le, digit)                  \
+  static int name(const cf_ruleset *rs, type *k, size_t n, void *scratch) \
+  {                                                                       \
+    size_t i;                                                             \
+    size_t(*hist)[RADIX];                                                 \
+    type *tmp, *src = k, *dst;                                            \
+    for(i = 1; i < n; i++)                                                \
+      if(!le(rs, &k[i - 1], &k[i]))                                       \
+        break;                                                            \
+    if(i >= n)                                                            \
+      return 0; /* already sorted, as generated or well-kept files are */ \
+    if(n < 64) {                                                          \
+      for(size_t a = 1; a < n; a++) {                                     \
+        type x = k[a];                                                    \
+        size_t b = a;                                                     \
+        for(; b > 0 && !le(rs, &k[b - 1], &x); b--)                       \
+          k[b] = k[b - 1];                                                \
+        k[b] = x;                                                         \
+      }                                                                   \
+      return 0;                                                           \
+    }                                                                     \
+    hist = calloc(passes, sizeof *hist);                                  \
+    tmp = scratch ? scratch : malloc(n * sizeof *tmp);                    \
+    if(!hist || !tmp) {                                                   \
+      free(hist);                                                         \
+      if(tmp != scratch)                                                  \
+        free(tmp);                                                        \
+      return -1;                                                          \
+    }                                                                     \
+    for(i = 0; i < n; i++)                                                \
+      for(unsigned p = 0; p < (passes); p++)                              \
+        hist[p][digit(rs, &k[i], p)]++;                                   \
+    dst = tmp;                                                            \
+    for(unsigned p = 0; p < (passes); p++) {                              \
+      size_t sum = 0, *h = hist[p];                                       \
+      if(h[digit(rs, &src[0], p)] == n)                                   \
+        continue;                                                         \
+      for(unsigned d = 0; d < RADIX; d++) {                               \
+        size_t c = h[d];                                                  \
+        h[d] = sum;                                                       \
+        sum += c;                                                         \
+      }                                                                   \
+      for(i = 0; i < n; i++)                                              \
+        dst[h[digit(rs, &src[i], p)]++] = src[i];                         \
+      type *sw = src;                                                     \
+      src = dst;                                                          \
+      dst = sw;                                                           \
+    }                                                                     \
+    if(src != k)                                                          \
+      memcpy(k, src, n * sizeof *k);                                      \
+    if(tmp != scratch)                                                    \
+      free(tmp);                                                          \
+    free(hist);                                                           \
+    return 0;                                                             \
+  }
+
+/* The IPv6 keys carry their whole order; the rule set is not needed. */
+static int key_le_rs(const cf_ruleset *rs, const cf_key *a, const cf_key *b)
 {
-  size_t i;
-  size_t(*hist)[RADIX];
-  cf_key *tmp, *src = k, *dst;
-  for(i = 1; i < n; i++)
-    if(!key_le(&k[i - 1], &k[i]))
-      break;
-  if(i >= n)
-    return 0;  /* already sorted, as generated or well-kept files are */
-  if(n < 64) {
-    for(size_t a = 1; a < n; a++) {
-      cf_key x = k[a];
-      size_t b = a;
-      for(; b > 0 && !key_le(&k[b - 1], &x); b--)
-        k[b] = k[b - 1];
-      k[b] = x;
-    }
-    return 0;
-  }
-  hist = calloc(RADIX_PASSES, sizeof *hist);
-  tmp = scratch ? scratch : malloc(n * sizeof *tmp);
-  if(!hist || !tmp) {
-    free(hist);
-    if(tmp != scratch)
-      free(tmp);
-    return -1;
-  }
-  for(i = 0; i < n; i++)
-    for(unsigned p = 0; p < RADIX_PASSES; p++)
-      hist[p][key_digit(&k[i], p)]++;
-  dst = tmp;
-  for(unsigned p = 0; p < RADIX_PASSES; p++) {
-    size_t sum = 0, *h = hist[p];
-    if(h[key_digit(&src[0], p)] == n)
-      continue;
-    for(unsigned d = 0; d < RADIX; d++) {
-      size_t c = h[d];
-      h[d] = sum;
-      sum += c;
-    }
-    for(i = 0; i < n; i++)
-      dst[h[key_digit(&src[i], p)]++] = src[i];
-    cf_key *sw = src;
-    src = dst;
-    dst = sw;
-  }
-  if(src != k)
-    memcpy(k, src, n * sizeof *k);
-  if(tmp != scratch)
-    free(tmp);
-  free(hist);
-  return 0;
+  (void)rs;
+  return key_le(a, b);
 }
+
+static unsigned key_digit_rs(const cf_ruleset *rs, const cf_key *k,
+                             unsigned pass)
+{
+  (void)rs;
+  return key_digit(k, pass);
+}
+
+DEFINE_RADIX_SORT(sort_keys, cf_key, RADIX_PASSES, key_le_rs, key_digit_rs)
 
 /* What follows a rule's start in its sort key. */
 static uint16_t rule_tail(const cf_rule *r)
@@ -196,9 +217,17 @@ static unsigned key4_digit(const cf_ruleset *rs, uint64_t u, unsigned pass)
 
 #define RADIX4_PASSES 4  /* tail: 1, start: 3 */
 
-/* key_le's order for IPv4 keys. */
-static int key4_le(const cf_ruleset *rs, uint64_t a, uint64_t b)
+static unsigned key4_digit_p(const cf_ruleset *rs, const uint64_t *u,
+                             unsigned pass)
 {
+  return key4_digit(rs, *u, pass);
+}
+
+/* key_le's order for IPv4 keys. */
+static int key4_le(const cf_ruleset *rs, const uint64_t *ap,
+                   const uint64_t *bp)
+{
+  uint64_t a = *ap, b = *bp;
   unsigned ta, tb;
   if(a >> 32 != b >> 32)
     return a >> 32 < b >> 32;
@@ -210,61 +239,8 @@ static int key4_le(const cf_ruleset *rs, uint64_t a, uint64_t b)
 }
 
 /* sort_keys for IPv4 keys, made in rule order as the tail pass needs. */
-static int sort_keys4(const cf_ruleset *rs, uint64_t *k, size_t n,
-                      void *scratch)
-{
-  size_t i;
-  size_t(*hist)[RADIX];
-  uint64_t *tmp, *src = k, *dst;
-  for(i = 1; i < n; i++)
-    if(!key4_le(rs, k[i - 1], k[i]))
-      break;
-  if(i >= n)
-    return 0;
-  if(n < 64) {
-    for(size_t a = 1; a < n; a++) {
-      uint64_t x = k[a];
-      size_t b = a;
-      for(; b > 0 && !key4_le(rs, k[b - 1], x); b--)
-        k[b] = k[b - 1];
-      k[b] = x;
-    }
-    return 0;
-  }
-  hist = calloc(RADIX4_PASSES, sizeof *hist);
-  tmp = scratch ? scratch : malloc(n * sizeof *tmp);
-  if(!hist || !tmp) {
-    free(hist);
-    if(tmp != scratch)
-      free(tmp);
-    return -1;
-  }
-  for(i = 0; i < n; i++)
-    for(unsigned p = 0; p < RADIX4_PASSES; p++)
-      hist[p][key4_digit(rs, k[i], p)]++;
-  dst = tmp;
-  for(unsigned p = 0; p < RADIX4_PASSES; p++) {
-    size_t sum = 0, *h = hist[p];
-    if(h[key4_digit(rs, src[0], p)] == n)
-      continue;
-    for(unsigned d = 0; d < RADIX; d++) {
-      size_t c = h[d];
-      h[d] = sum;
-      sum += c;
-    }
-    for(i = 0; i < n; i++)
-      dst[h[key4_digit(rs, src[i], p)]++] = src[i];
-    uint64_t *sw = src;
-    src = dst;
-    dst = sw;
-  }
-  if(src != k)
-    memcpy(k, src, n * sizeof *k);
-  if(tmp != scratch)
-    free(tmp);
-  free(hist);
-  return 0;
-}
+DEFINE_RADIX_SORT(sort_keys4, uint64_t, RADIX4_PASSES, key4_le,
+                  key4_digit_p)
 
 cf_key cf_key_at(const cf_ruleset *rs, const cf_key *k, const uint64_t *k4,
                  size_t i)
@@ -283,22 +259,19 @@ cf_key cf_key_at(const cf_ruleset *rs, const cf_key *k, const uint64_t *k4,
 int cf_sort_keys(const cf_ruleset *rs, int v6, size_t *n, cf_key **k,
                  uint64_t **k4, void *scratch, size_t size)
 {
+  size_t ksize = v6 ? sizeof **k : sizeof **k4;
+  void *keys = malloc(*n * ksize);
   int rc;
-  *k = NULL;
-  *k4 = NULL;
-  if(v6) {
-    *k = malloc(*n * sizeof **k);
-    if(!*k)
-      return -1;
-    rc = make_keys(rs, *k, n);
-    return !rc && sort_keys(*k, *n, size >= *n * sizeof **k ? scratch : NULL)
-           ? -1 : rc;
-  }
-  *k4 = malloc(*n * sizeof **k4);
-  if(!*k4)
+
+  *k = v6 ? keys : NULL;
+  *k4 = v6 ? NULL : keys;
+  if(!keys)
     return -1;
-  rc = make_keys4(rs, *k4, n);
-  return !rc && sort_keys4(rs, *k4, *n,
-                          size >= *n * sizeof **k4 ? scratch : NULL)
-         ? -1 : rc;
+  rc = v6 ? make_keys(rs, *k, n) : make_keys4(rs, *k4, n);
+  if(rc)
+    return rc;
+  if(size < *n * ksize)
+    scratch = NULL;
+  rc = v6 ? sort_keys(rs, *k, *n, scratch) : sort_keys4(rs, *k4, *n, scratch);
+  return rc ? -1 : 0;
 }

@@ -602,6 +602,45 @@ int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
              : CURL_PREREQFUNC_ABORT;
 }
 
+/* The name of handle h into buf, or NULL for none; buf is for
+ * cf_name_free() either way. */
+static cf_name *handle_name(const cf_urlapi *api, CURL *h,
+                            cf_name_memo *memo, cf_name *buf)
+{
+  buf->u = NULL;
+  if(!api || !api->getinfo || cf_name_of(api, h, buf))
+    return NULL;
+  if(memo)
+    cf_name_remember(buf, memo);
+  return buf;
+}
+
+curl_socket_t cf_guard_open_named(curlfence_guard *g, curlsocktype purpose,
+                                  struct curl_sockaddr *a, unsigned flags,
+                                  const cf_chain *chain, const cf_urlapi *api,
+                                  CURL *h, cf_name_memo *memo)
+{
+  cf_name buf;
+  curl_socket_t fd = cf_guard_open(g, purpose, a, flags, chain,
+                                   handle_name(api, h, memo, &buf));
+
+  cf_name_free(&buf);
+  return fd;
+}
+
+int cf_guard_prereq_named(curlfence_guard *g, const char *primary_ip,
+                          const char *local_ip, int primary_port,
+                          int local_port, unsigned flags,
+                          const cf_urlapi *api, CURL *h, cf_name_memo *memo)
+{
+  cf_name buf;
+  int rc = cf_guard_prereq(g, primary_ip, local_ip, primary_port, local_port,
+                           flags, handle_name(api, h, memo, &buf));
+
+  cf_name_free(&buf);
+  return rc;
+}
+
 curlfence_action cf_guard_socket(curlfence_guard *g, const cf_sockcall *call,
                                  unsigned flags)
 {

@@ -299,6 +299,18 @@ curl_socket_t cf_guard_open(curlfence_guard *g, curlsocktype purpose,
 int cf_guard_prereq(curlfence_guard *g, const char *primary_ip,
                     const char *local_ip, int primary_port, int local_port,
                     unsigned flags, cf_name *name);
+/* The same checks with the name of handle h, made by the libcurl whose
+ * functions api holds, remembered in memo (NULL: not remembered): the
+ * open and pre-request callbacks of one handle.  api, api->getinfo or h
+ * NULL: the check has no name, as cf_guard_open() with a NULL name. */
+curl_socket_t cf_guard_open_named(curlfence_guard *g, curlsocktype purpose,
+                                  struct curl_sockaddr *a, unsigned flags,
+                                  const cf_chain *chain, const cf_urlapi *api,
+                                  CURL *h, cf_name_memo *memo);
+int cf_guard_prereq_named(curlfence_guard *g, const char *primary_ip,
+                          const char *local_ip, int primary_port,
+                          int local_port, unsigned flags,
+                          const cf_urlapi *api, CURL *h, cf_name_memo *memo);
 
 
 /* A socket call a program makes itself (connect, sendto, sendmsg,

@@ -164,6 +164,30 @@ static int same_as_standard_stream(int fd)
   return -1;
 }
 
+/* The end of opening s: s is *out, or with no descriptor (errno says
+ * why) it is freed, and the error is what failed on path. */
+static curlfence_code opened(curlfence_sink *s, curlfence_sink **out,
+                             const char *path, const char *what,
+                             curlfence_error *err)
+{
+  int e = errno;
+
+  if(s->fd < 0) {
+    if(s->dir >= 0)
+      close(s->dir);
+    free(s->path);
+    pthread_rwlock_destroy(&s->swap);
+    free(s);
+    cf_error_set(err, CURLFENCE_E_IO, path, 0, 0, "%s: %s", what,
+                 strerror(e));
+    return CURLFENCE_E_IO;
+  }
+  if(err)
+    memset(err, 0, sizeof(*err));
+  *out = s;
+  return CURLFENCE_OK;
+}
+
 CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
                                                       const char *path,
                                                       curlfence_error *err)
@@ -220,21 +244,7 @@ CURLFENCE_API curlfence_code curlfence_sink_open_file(curlfence_sink **out,
       atomic_init(&s->next_look, mono_ns() + CF_ROTATE_LOOK_NS);
     }
   }
-  if(s->fd < 0) {
-    e = errno;
-    if(s->dir >= 0)
-      close(s->dir);
-    free(s->path);
-    pthread_rwlock_destroy(&s->swap);
-    free(s);
-    cf_error_set(err, CURLFENCE_E_IO, path, 0, 0,
-                 "cannot open audit log: %s", strerror(e));
-    return CURLFENCE_E_IO;
-  }
-  if(err)
-    memset(err, 0, sizeof(*err));
-  *out = s;
-  return CURLFENCE_OK;
+  return opened(s, out, path, "cannot open audit log", err);
 }
 
 /* Whether a syslog daemon listens at the sink's address now. */
@@ -254,7 +264,6 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
     const char *socket_path, curlfence_error *err)
 {
   curlfence_sink *s;
-  int e;
 
   if(out)
     *out = NULL;
@@ -283,20 +292,9 @@ CURLFENCE_API curlfence_code curlfence_sink_open_syslog(
   snprintf(s->ident, sizeof(s->ident), "%s", ident ? ident : "curlfence");
   s->addr.sun_family = AF_UNIX;
   strcpy(s->addr.sun_path, socket_path);
-  if(syslog_reachable(s) != 0 ||
-     (s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                     0)) < 0) {
-    e = errno;
-    pthread_rwlock_destroy(&s->swap);
-    free(s);
-    cf_error_set(err, CURLFENCE_E_IO, socket_path, 0, 0,
-                 "cannot connect to syslog: %s", strerror(e));
-    return CURLFENCE_E_IO;
-  }
-  if(err)
-    memset(err, 0, sizeof(*err));
-  *out = s;
-  return CURLFENCE_OK;
+  if(syslog_reachable(s) == 0)
+    s->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  return opened(s, out, socket_path, "cannot connect to syslog", err);
 }
 
 /* "<PRI>Mmm dd hh:mm:ss ident[pid]: " in local time, as syslogd expects. */
