@@ -745,9 +745,9 @@ static size_t status_kb(const char *key)
 
 /* What a build holds beyond the rules at its peak, per IPv4 rule, on
  * scattered rules in no order (the radix sort's case): sort keys, radix
- * buffer, change points, table.  One-word IPv4 sort keys peak near 62
- * bytes (24-byte keys: 85).  The peak RSS is reset first (clear_refs);
- * sanitizers and valgrind bring their own memory: their builds skip it. */
+ * buffer, change points, table.  One-word IPv4 sort keys peak at 62-72
+ * bytes, by the heap a run starts with (24-byte keys: 85).  clear_refs
+ * resets the peak first; sanitizers and valgrind skip it (own memory). */
 TU_CASE(tc_memory, "memory", 60, NULL, NULL);
 
 TU_TEST(tc_memory, build_peak_memory)
@@ -781,9 +781,9 @@ TU_TEST(tc_memory, build_peak_memory)
   tab = build_ok(&t);
   hwm = status_kb("VmHWM");
   per = (double)(hwm - rss0) * 1024.0 / n;
-  ck_assert_msg(hwm > rss0 && per <= 72.0,
+  ck_assert_msg(hwm > rss0 && per <= 80.0,
                 "the build peaked %.1f bytes per rule above the rules "
-                "(at most 72)", per);
+                "(at most 80)", per);
   cf_table_free(tab);
   tset_free(&t);
 }
